@@ -1,0 +1,86 @@
+// Setting parsers: each turns a raw value (string from env/flags, or a JSON value from the config
+// file) into a typed value, or throws an Error whose message says what was expected.
+
+export interface Setting<T> {
+  readonly default: T | undefined;
+  readonly doc: string;
+  readonly parse: (raw: unknown) => T;
+  /** Never printed, logged or shown in docs. */
+  readonly secret?: boolean;
+  /** The default is a placeholder that only demo mode may use. */
+  readonly placeholder?: boolean;
+}
+
+const show = (raw: unknown): string => JSON.stringify(raw)?.slice(0, 40) ?? String(raw);
+
+export const str =
+  (minLength = 1) =>
+  (raw: unknown): string => {
+    if (typeof raw !== 'string' || raw.length < minLength) {
+      throw new Error(`expected a string of at least ${minLength} characters`);
+    }
+    return raw;
+  };
+
+export const int =
+  (min: number, max: number) =>
+  (raw: unknown): number => {
+    const n =
+      typeof raw === 'number'
+        ? raw
+        : typeof raw === 'string' && /^-?\d+$/.test(raw.trim())
+          ? Number(raw)
+          : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new Error(`expected an integer from ${min} to ${max}, got ${show(raw)}`);
+    }
+    return n;
+  };
+
+export const bool =
+  () =>
+  (raw: unknown): boolean => {
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new Error(`expected true or false, got ${show(raw)}`);
+  };
+
+export const oneOf =
+  <const T extends readonly string[]>(values: T) =>
+  (raw: unknown): T[number] => {
+    if (typeof raw !== 'string' || !values.includes(raw)) {
+      throw new Error(`expected one of ${values.join(', ')}, got ${show(raw)}`);
+    }
+    return raw;
+  };
+
+export const databaseUrl =
+  () =>
+  (raw: unknown): string => {
+    if (typeof raw !== 'string' || !/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(raw)) {
+      throw new Error('expected sqlite:<path> or postgres://user@host:port/database');
+    }
+    return raw;
+  };
+
+/** Base64 of exactly `bytes` bytes; the value itself is never echoed in the error. */
+export const base64Key =
+  (bytes: number) =>
+  (raw: unknown): Buffer => {
+    const text = typeof raw === 'string' ? raw.trim() : '';
+    const key = Buffer.from(text, 'base64');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || key.length !== bytes) {
+      throw new Error(
+        `expected base64 of ${bytes} bytes (generate with: simtrust admin generate-master-key)`,
+      );
+    }
+    return key;
+  };
+
+/** httpPort → SIMTRUST_HTTP_PORT */
+export const envName = (name: string): string =>
+  `SIMTRUST_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** httpPort → --http-port */
+export const flagName = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -1,0 +1,415 @@
+// Bulk import of the file a card vendor delivers: CSV with header iccid,imsi,msisdn,ki,opc
+// (optional op instead of opc, amf, serial_number, type, group, tags as k=v;k=v).
+//
+// The file is streamed and committed in batches; each SIM (its row, profile, tags and first history
+// entry) lands in the same transaction as the rest of its batch, so a crash leaves whole SIMs only.
+// Re-importing is idempotent: a row equal to what is stored (ICCID, IMSI, MSISDN, AMF, Ki, OPc) is
+// counted as unchanged; a row that disagrees is rejected as a conflict with its line number, and
+// so is every malformed row. Other rows are imported.
+
+import { timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import type { Clock } from '../../lib/clock.js';
+import { SimtrustError } from '../../lib/errors.js';
+import { writeAudit } from '../audit/audit-log.js';
+import type { AuditContext } from '../iam/principal.js';
+import type { KeyRing } from '../secrets/key-ring.js';
+import type { Executor, Store } from '../store/database.js';
+import {
+  checkProfile,
+  DEFAULT_SPEED_CLASS,
+  packSecrets,
+  profileSecretContext,
+  SIM_TYPES,
+  type SimType,
+  type ValidProfile,
+} from './model.js';
+
+export const REQUIRED_COLUMNS = ['iccid', 'imsi', 'ki'] as const;
+export const OPTIONAL_COLUMNS = [
+  'msisdn',
+  'opc',
+  'op',
+  'amf',
+  'serial_number',
+  'type',
+  'group',
+  'tags',
+] as const;
+const KNOWN_COLUMNS: readonly string[] = [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS];
+
+export interface ImportRowError {
+  readonly line: number;
+  readonly code: 'ERR_IMPORT_ROW' | 'ERR_DUPLICATE_SIM';
+  readonly reason: string;
+  readonly iccid?: string;
+}
+
+export interface ImportProgress {
+  readonly rows: number;
+  readonly created: number;
+  readonly unchanged: number;
+  readonly rejected: number;
+}
+
+export interface ImportSummary extends ImportProgress {
+  /** The first `maxReportedErrors` rejected rows (all are counted in `rejected`). */
+  readonly errors: ImportRowError[];
+}
+
+export interface ImportOptions {
+  readonly batchSize?: number;
+  readonly maxReportedErrors?: number;
+  readonly onProgress?: (progress: ImportProgress) => void;
+}
+
+interface ImportRow {
+  readonly line: number;
+  readonly profile: ValidProfile;
+  readonly type: SimType;
+  readonly serialNumber: string | null;
+  readonly group: string | null;
+  readonly tags: ReadonlyArray<readonly [string, string]>;
+}
+
+function parseTags(text: string): Array<[string, string]> | string {
+  if (text.trim() === '') return [];
+  const tags: Array<[string, string]> = [];
+  for (const pair of text.split(';')) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? '' : pair.slice(0, eq).trim();
+    if (name === '' || name.length > 100) return `tag "${pair.slice(0, 40)}" must be name=value`;
+    tags.push([name, pair.slice(eq + 1).trim()]);
+  }
+  return tags;
+}
+
+/** Validates one CSV record. Returns the row or a reason that never echoes key material. */
+function checkRow(record: Record<string, string>, line: number): ImportRow | string {
+  const check = checkProfile({
+    iccid: record.iccid ?? '',
+    imsi: record.imsi ?? '',
+    msisdn: record.msisdn,
+    ki: record.ki ?? '',
+    opc: record.opc,
+    op: record.op,
+    amf: record.amf,
+  });
+  if (!check.ok) return check.reason;
+  const type = (record.type?.trim() || 'uicc') as SimType;
+  if (!SIM_TYPES.includes(type)) return `type must be one of ${SIM_TYPES.join(', ')}`;
+  const serialNumber = record.serial_number?.trim() || null;
+  if (serialNumber !== null && serialNumber.length > 64) return 'serial_number is longer than 64 characters';
+  const tags = parseTags(record.tags ?? '');
+  if (typeof tags === 'string') return tags;
+  return { line, profile: check.profile, type, serialNumber, group: record.group?.trim() || null, tags };
+}
+
+export class SimImporter {
+  constructor(
+    private readonly store: Store,
+    private readonly keyRing: KeyRing,
+    private readonly clock: Clock,
+  ) {}
+
+  async importCsv(ctx: AuditContext, input: Readable, options: ImportOptions = {}): Promise<ImportSummary> {
+    const batchSize = options.batchSize ?? 1000;
+    const maxReported = options.maxReportedErrors ?? 1000;
+    const counts = { rows: 0, created: 0, unchanged: 0, rejected: 0 };
+    const errors: ImportRowError[] = [];
+    const reject = (e: ImportRowError) => {
+      counts.rejected++;
+      if (errors.length < maxReported) errors.push(e);
+    };
+    const seenIccid = new Map<string, number>();
+    const seenImsi = new Map<string, number>();
+    const groups = new Map<string, string | undefined>();
+    let batch: ImportRow[] = [];
+
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const rows = batch;
+      batch = [];
+      await this.resolveGroups(ctx.principal.operatorId, rows, groups);
+      const result = await this.commitBatch(ctx, rows, groups);
+      counts.created += result.created;
+      counts.unchanged += result.unchanged;
+      for (const e of result.errors) reject(e);
+      options.onProgress?.({ ...counts });
+    };
+
+    let headerChecked = false;
+    const parser = input.pipe(
+      parse({
+        columns: (header: string[]) => {
+          const columns = header.map((h) => h.trim().toLowerCase());
+          const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
+          const unknown = columns.filter((c) => !KNOWN_COLUMNS.includes(c));
+          if (
+            missing.length > 0 ||
+            unknown.length > 0 ||
+            (!columns.includes('opc') && !columns.includes('op'))
+          ) {
+            throw new SimtrustError(
+              'ERR_IMPORT_HEADER',
+              `bad CSV header${missing.length ? `; missing ${missing.join(', ')}` : ''}${unknown.length ? `; unknown ${unknown.join(', ')}` : ''}${!columns.includes('opc') && !columns.includes('op') ? '; needs opc or op' : ''}. Expected iccid,imsi,msisdn,ki,opc (optional: op, amf, serial_number, type, group, tags)`,
+            );
+          }
+          headerChecked = true;
+          return columns;
+        },
+        skip_empty_lines: true,
+        relax_column_count: true,
+        skip_records_with_error: true,
+        info: true,
+        bom: true,
+      }),
+    );
+    parser.on('skip', (e: Error & { lines?: number }) => {
+      reject({ line: e.lines ?? 0, code: 'ERR_IMPORT_ROW', reason: `unparsable CSV: ${e.message}` });
+    });
+
+    try {
+      for await (const { record, info } of parser as AsyncIterable<{
+        record: Record<string, string>;
+        info: { lines: number; invalid_field_length: number };
+      }>) {
+        counts.rows++;
+        const line = info.lines;
+        const row = checkRow(record, line);
+        if (typeof row === 'string') {
+          reject({
+            line,
+            code: 'ERR_IMPORT_ROW',
+            reason: row,
+            ...(record.iccid ? { iccid: record.iccid.trim() } : {}),
+          });
+          continue;
+        }
+        const { iccid, imsi } = row.profile;
+        const dupIccid = seenIccid.get(iccid);
+        const dupImsi = seenImsi.get(imsi);
+        if (dupIccid !== undefined || dupImsi !== undefined) {
+          const what =
+            dupIccid !== undefined ? `ICCID (first on line ${dupIccid})` : `IMSI (first on line ${dupImsi})`;
+          reject({ line, code: 'ERR_IMPORT_ROW', reason: `duplicate ${what}`, iccid });
+          continue;
+        }
+        seenIccid.set(iccid, line);
+        seenImsi.set(imsi, line);
+        batch.push(row);
+        if (batch.length >= batchSize) await flush();
+      }
+      await flush();
+    } catch (e) {
+      if (e instanceof SimtrustError) throw e;
+      const cause = e as Error & { code?: string };
+      if (cause.code === 'ERR_PAYLOAD_TOO_LARGE') {
+        throw new SimtrustError('ERR_PAYLOAD_TOO_LARGE', cause.message);
+      }
+      throw new SimtrustError(
+        'ERR_IMPORT_HEADER',
+        `${headerChecked ? 'CSV stream failed' : 'cannot read the CSV header'}: ${cause.message}`,
+        { cause: e },
+      );
+    }
+    if (!headerChecked)
+      throw new SimtrustError('ERR_IMPORT_HEADER', 'the CSV is empty; expected a header line');
+    return { ...counts, errors };
+  }
+
+  private async resolveGroups(operatorId: string, rows: ImportRow[], cache: Map<string, string | undefined>) {
+    for (const name of new Set(rows.map((r) => r.group).filter((g): g is string => g !== null))) {
+      if (cache.has(name)) continue;
+      // A group is named by its id or by its `name` tag.
+      const byId = await this.store.db
+        .selectFrom('groups')
+        .select('group_id')
+        .where('operator_id', '=', operatorId)
+        .where('group_id', '=', name)
+        .executeTakeFirst();
+      const byName =
+        byId ??
+        (await this.store.db
+          .selectFrom('groups')
+          .innerJoin('group_tags', 'group_tags.group_id', 'groups.group_id')
+          .select('groups.group_id')
+          .where('groups.operator_id', '=', operatorId)
+          .where('group_tags.name', '=', 'name')
+          .where('group_tags.value', '=', name)
+          .orderBy('groups.group_id')
+          .executeTakeFirst());
+      cache.set(name, byName?.group_id);
+    }
+  }
+
+  /** Commits one batch; if it fails as a whole (a concurrent import), retries row by row. */
+  private async commitBatch(ctx: AuditContext, rows: ImportRow[], groups: Map<string, string | undefined>) {
+    try {
+      return await this.store.transaction((trx) => this.writeRows(trx, ctx, rows, groups));
+    } catch (e) {
+      if (rows.length === 1) throw e;
+      const total = { created: 0, unchanged: 0, errors: [] as ImportRowError[] };
+      for (const row of rows) {
+        try {
+          const r = await this.store.transaction((trx) => this.writeRows(trx, ctx, [row], groups));
+          total.created += r.created;
+          total.unchanged += r.unchanged;
+          total.errors.push(...r.errors);
+        } catch (rowError) {
+          total.errors.push({
+            line: row.line,
+            code: 'ERR_DUPLICATE_SIM',
+            reason: `could not store the row: ${(rowError as Error).message.split('\n')[0]}`,
+            iccid: row.profile.iccid,
+          });
+        }
+      }
+      return total;
+    }
+  }
+
+  private async writeRows(
+    trx: Executor,
+    ctx: AuditContext,
+    rows: ImportRow[],
+    groups: Map<string, string | undefined>,
+  ) {
+    const operatorId = ctx.principal.operatorId;
+    const iccids = rows.map((r) => r.profile.iccid);
+    const imsis = rows.map((r) => r.profile.imsi);
+    const columns = ['iccid', 'imsi', 'msisdn', 'amf', 'secrets', 'operator_id'] as const;
+    const [byIccidRows, byImsiRows] = await Promise.all([
+      trx.selectFrom('sim_profiles').select(columns).where('iccid', 'in', iccids).execute(),
+      trx.selectFrom('sim_profiles').select(columns).where('imsi', 'in', imsis).execute(),
+    ]);
+    const byIccid = new Map(byIccidRows.map((r) => [r.iccid, r]));
+    const byImsi = new Map(byImsiRows.map((r) => [r.imsi, r]));
+    const errors: ImportRowError[] = [];
+    const fresh: ImportRow[] = [];
+    let unchanged = 0;
+
+    for (const row of rows) {
+      const p = row.profile;
+      const conflict = (reason: string) =>
+        errors.push({ line: row.line, code: 'ERR_DUPLICATE_SIM', reason, iccid: p.iccid });
+      const existing = byIccid.get(p.iccid);
+      if (existing) {
+        if (existing.operator_id !== operatorId) conflict('ICCID already exists');
+        else {
+          const difference = this.difference(existing, p);
+          if (difference === undefined) unchanged++;
+          else conflict(`ICCID already exists with a different ${difference}`);
+        }
+        continue;
+      }
+      const imsiOwner = byImsi.get(p.imsi);
+      if (imsiOwner) {
+        conflict(
+          imsiOwner.operator_id === operatorId
+            ? `IMSI already belongs to ICCID ${imsiOwner.iccid}`
+            : 'IMSI already exists',
+        );
+        continue;
+      }
+      if (row.group !== null && groups.get(row.group) === undefined) {
+        errors.push({
+          line: row.line,
+          code: 'ERR_IMPORT_ROW',
+          reason: `unknown group "${row.group}"`,
+          iccid: p.iccid,
+        });
+        continue;
+      }
+      fresh.push(row);
+    }
+
+    if (fresh.length > 0) {
+      const now = this.clock.now();
+      await trx
+        .insertInto('sims')
+        .values(
+          fresh.map((r) => ({
+            sim_id: r.profile.iccid,
+            operator_id: operatorId,
+            type: r.type,
+            status: 'ready',
+            speed_class: DEFAULT_SPEED_CLASS,
+            group_id: r.group === null ? null : (groups.get(r.group) ?? null),
+            imei_lock: null,
+            imei_lock_anonymous: 0,
+            termination_enabled: 0,
+            serial_number: r.serialNumber,
+            created_at: now,
+            updated_at: now,
+          })),
+        )
+        .execute();
+      await trx
+        .insertInto('sim_profiles')
+        .values(
+          fresh.map(({ profile: p }) => ({
+            iccid: p.iccid,
+            sim_id: p.iccid,
+            operator_id: operatorId,
+            imsi: p.imsi,
+            msisdn: p.msisdn,
+            secrets: this.keyRing.seal(packSecrets(p.ki, p.opc), profileSecretContext(p.iccid)),
+            amf: p.amf,
+            sqn: 0,
+            ind_bits: 5,
+            is_primary: 1,
+            created_at: now,
+          })),
+        )
+        .execute();
+      const tags = fresh.flatMap((r) =>
+        r.tags.map(([name, value]) => ({ sim_id: r.profile.iccid, name, value, operator_id: operatorId })),
+      );
+      // Tags of a row may repeat a name: the last value wins, as in PUT …/tags.
+      const uniqueTags = [...new Map(tags.map((t) => [`${t.sim_id}\0${t.name}`, t])).values()];
+      if (uniqueTags.length > 0) await trx.insertInto('sim_tags').values(uniqueTags).execute();
+      await trx
+        .insertInto('sim_status_history')
+        .values(
+          fresh.map((r) => ({
+            sim_id: r.profile.iccid,
+            operator_id: operatorId,
+            previous_status: null,
+            status: 'ready',
+            operation: ctx.operationId,
+            actor: `${ctx.principal.kind}:${ctx.principal.id}`,
+            at: now,
+          })),
+        )
+        .execute();
+      await writeAudit(trx, {
+        context: ctx,
+        result: 'success',
+        detail: {
+          created: fresh.length,
+          firstLine: fresh[0]?.line,
+          lastLine: fresh.at(-1)?.line,
+          firstIccid: fresh[0]?.profile.iccid,
+          lastIccid: fresh.at(-1)?.profile.iccid,
+        },
+        at: now,
+      });
+    }
+    return { created: fresh.length, unchanged, errors };
+  }
+
+  /** Which stored field differs from the row, or undefined when the row is what is stored. */
+  private difference(
+    existing: { imsi: string; msisdn: string | null; amf: string; secrets: string; iccid: string },
+    p: ValidProfile,
+  ): string | undefined {
+    if (existing.imsi !== p.imsi) return 'IMSI';
+    if (existing.msisdn !== p.msisdn) return 'MSISDN';
+    if (existing.amf !== p.amf) return 'AMF';
+    const stored = this.keyRing.open(existing.secrets, profileSecretContext(existing.iccid));
+    const given = packSecrets(p.ki, p.opc);
+    return stored.length === given.length && timingSafeEqual(stored, given) ? undefined : 'Ki/OPc';
+  }
+}

@@ -1,0 +1,148 @@
+// The SIM inventory's vocabulary: types, statuses, speed classes, and validation of the fields a
+// SIM profile is made of (ICCID per ITU-T E.118, IMSI per 3GPP TS 23.003 §2, Ki/OPc per TS 35.206).
+
+import { computeOpc } from '../../crypto/milenage.js';
+import { fromHex } from '../../lib/hex.js';
+import { hasValidLuhn } from '../../lib/luhn.js';
+
+export const SIM_TYPES = ['uicc', 'euicc', 'virtual'] as const;
+export type SimType = (typeof SIM_TYPES)[number];
+
+export const SIM_STATUSES = ['ready', 'active', 'inactive', 'standby', 'suspended', 'terminated'] as const;
+export type SimStatus = (typeof SIM_STATUSES)[number];
+
+/** SORACOM's speed classes (UpdateSpeedClassRequest enum plus the list-filter extras). */
+export const SPEED_CLASSES = [
+  's1.minimum',
+  's1.slow',
+  's1.standard',
+  's1.fast',
+  's1.4xfast',
+  's1.8xfast',
+  'u1.standard',
+  'u1.slow',
+  't1.standard',
+  'arc.standard',
+] as const;
+export type SpeedClass = (typeof SPEED_CLASSES)[number];
+export const DEFAULT_SPEED_CLASS: SpeedClass = 's1.standard';
+
+/** AMF with the separation bit (TS 33.102 Annex H) set, as EPS and EAP-AKA' require. */
+export const DEFAULT_AMF = '8000';
+
+export interface ImeiLock {
+  readonly imei: string;
+  /** Admit a session that reports no IMEI (SORACOM's `<imei>|ANONYMOUS`). */
+  readonly allowAnonymous: boolean;
+}
+
+export interface SubscriberView {
+  readonly imsi: string;
+  readonly msisdn: string | null;
+}
+
+export interface ProfileView {
+  readonly iccid: string;
+  readonly primaryImsi: string;
+  readonly subscribers: Record<string, SubscriberView>;
+}
+
+/** What the API returns for a SIM. It has no field that could carry Ki or OPc. */
+export interface SimView {
+  readonly simId: string;
+  readonly operatorId: string;
+  readonly type: string;
+  readonly status: string;
+  readonly speedClass: string;
+  readonly groupId: string | null;
+  readonly tags: Record<string, string>;
+  readonly imeiLock: ImeiLock | null;
+  readonly terminationEnabled: boolean;
+  readonly serialNumber: string | null;
+  readonly activeProfileId: string | null;
+  readonly profiles: Record<string, ProfileView>;
+  readonly createdTime: number;
+  readonly lastModifiedTime: number;
+}
+
+/** The fields of one SIM profile as a card vendor delivers them (strings, unvalidated). */
+export interface ProfileInput {
+  readonly iccid: string;
+  readonly imsi: string;
+  readonly msisdn?: string | undefined;
+  readonly ki: string;
+  readonly opc?: string | undefined;
+  readonly op?: string | undefined;
+  readonly amf?: string | undefined;
+}
+
+/** A validated profile: identity fields normalised, Ki and OPc as bytes (OP already folded in). */
+export interface ValidProfile {
+  readonly iccid: string;
+  readonly imsi: string;
+  readonly msisdn: string | null;
+  readonly ki: Uint8Array;
+  readonly opc: Uint8Array;
+  readonly amf: string;
+}
+
+export type ProfileCheck = { ok: true; profile: ValidProfile } | { ok: false; reason: string };
+
+export function isValidIccid(iccid: string): boolean {
+  return /^\d{18,20}$/.test(iccid) && hasValidLuhn(iccid);
+}
+
+/** Checks a vendor profile. Reasons name the field and the rule but never echo Ki/OP/OPc. */
+export function checkProfile(input: ProfileInput): ProfileCheck {
+  const iccid = input.iccid.trim();
+  const imsi = input.imsi.trim();
+  const msisdn = input.msisdn?.trim().replace(/^\+/, '') || null;
+  if (!/^\d{18,20}$/.test(iccid)) return { ok: false, reason: 'iccid must have 18 to 20 digits' };
+  if (!hasValidLuhn(iccid)) return { ok: false, reason: 'iccid has a bad Luhn check digit' };
+  if (!/^\d{6,15}$/.test(imsi)) return { ok: false, reason: 'imsi must have 6 to 15 digits' };
+  if (msisdn !== null && !/^\d{1,15}$/.test(msisdn))
+    return { ok: false, reason: 'msisdn must have 1 to 15 digits' };
+  const ki = fromHex(input.ki.trim());
+  if (ki?.length !== 16) return { ok: false, reason: 'ki must be 32 hex digits' };
+  const opcText = input.opc?.trim() ?? '';
+  const opText = input.op?.trim() ?? '';
+  if ((opcText === '') === (opText === '')) return { ok: false, reason: 'give exactly one of opc or op' };
+  let opc: Uint8Array;
+  if (opcText !== '') {
+    const bytes = fromHex(opcText);
+    if (bytes?.length !== 16) return { ok: false, reason: 'opc must be 32 hex digits' };
+    opc = bytes;
+  } else {
+    const op = fromHex(opText);
+    if (op?.length !== 16) return { ok: false, reason: 'op must be 32 hex digits' };
+    // TS 35.206 §4.1: OPc = E_K(OP) ⊕ OP. Only OPc is stored, so OP never sits beside a Ki.
+    opc = computeOpc(ki, op);
+  }
+  const amf = (input.amf?.trim() || DEFAULT_AMF).toLowerCase();
+  if (!/^[0-9a-f]{4}$/.test(amf)) return { ok: false, reason: 'amf must be 4 hex digits' };
+  return { ok: true, profile: { iccid, imsi, msisdn, ki, opc, amf } };
+}
+
+/** Parses SORACOM's IMEI-lock form `<imei>` or `<imei>|ANONYMOUS`. */
+export function parseImeiLock(text: string): ImeiLock | { error: string } {
+  const [imei = '', suffix, ...rest] = text.trim().split('|');
+  if (rest.length > 0 || (suffix !== undefined && suffix !== 'ANONYMOUS')) {
+    return { error: 'imei must be <IMEI> or <IMEI>|ANONYMOUS' };
+  }
+  if (!/^\d{14,15}$/.test(imei) || (imei.length === 15 && !hasValidLuhn(imei))) {
+    return { error: 'imei must be 14 digits, or 15 digits with a valid Luhn check digit' };
+  }
+  return { imei, allowAnonymous: suffix === 'ANONYMOUS' };
+}
+
+/** Ki ‖ OPc, the plaintext sealed in `sim_profiles.secrets`, bound to the ICCID. */
+export const profileSecretContext = (iccid: string) => `sim-profile:${iccid}`;
+
+export function packSecrets(ki: Uint8Array, opc: Uint8Array): Buffer {
+  return Buffer.concat([ki, opc]);
+}
+
+export function unpackSecrets(packed: Uint8Array): { ki: Buffer; opc: Buffer } {
+  const b = Buffer.from(packed);
+  return { ki: b.subarray(0, 16), opc: b.subarray(16, 32) };
+}

@@ -1,0 +1,537 @@
+// SIM inventory: reading, listing (keyset pages), lifecycle, speed class, tags, groups, IMEI lock.
+// Every change runs in one transaction with its audit record (and, for status changes, its history
+// row); listeners hear about a change only after it committed.
+
+import { randomInt } from 'node:crypto';
+import type { ExpressionBuilder, SelectQueryBuilder } from 'kysely';
+import type { Clock } from '../../lib/clock.js';
+import { SimtrustError } from '../../lib/errors.js';
+import { luhnCheckDigit } from '../../lib/luhn.js';
+import { writeAudit } from '../audit/audit-log.js';
+import type { AuditContext } from '../iam/principal.js';
+import type { KeyRing } from '../secrets/key-ring.js';
+import type { Executor, Store } from '../store/database.js';
+import type { Database, SimProfilesTable, SimsTable } from '../store/schema.js';
+import { LIFECYCLE, type LifecycleAction } from './lifecycle.js';
+import {
+  checkProfile,
+  DEFAULT_SPEED_CLASS,
+  type ImeiLock,
+  type ProfileInput,
+  packSecrets,
+  parseImeiLock,
+  profileSecretContext,
+  type SimStatus,
+  type SimType,
+  type SimView,
+  type SpeedClass,
+} from './model.js';
+
+export interface SimFilter {
+  readonly status?: readonly string[] | undefined;
+  readonly speedClass?: readonly string[] | undefined;
+  readonly groupId?: string | undefined;
+  readonly tagName?: string | undefined;
+  readonly tagValue?: string | undefined;
+  readonly tagValueMatchMode?: 'exact' | 'prefix' | undefined;
+  readonly imsiPrefix?: string | undefined;
+  readonly iccidPrefix?: string | undefined;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** The key to pass as `after` for the next page; undefined on the last page. */
+  readonly nextKey: string | undefined;
+}
+
+export interface SimChange {
+  readonly operatorId: string;
+  readonly simId: string;
+  readonly operationId: string;
+  readonly previous: SimView;
+  readonly current: SimView;
+}
+
+export type SimChangeListener = (change: SimChange) => void;
+
+export interface CreateSimInput extends Omit<ProfileInput, 'iccid'> {
+  readonly iccid?: string | undefined;
+  readonly type?: SimType | undefined;
+  readonly serialNumber?: string | undefined;
+  readonly groupId?: string | undefined;
+  readonly speedClass?: SpeedClass | undefined;
+  readonly tags?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The upper bound of a decimal-prefix range: '4401' → '4402'; undefined for all nines. */
+export function decimalPrefixEnd(prefix: string): string | undefined {
+  const digits = prefix.split('');
+  for (let i = digits.length - 1; i >= 0; i--) {
+    if (digits[i] !== '9') {
+      digits[i] = String(Number(digits[i]) + 1);
+      return digits.slice(0, i + 1).join('');
+    }
+  }
+  return undefined;
+}
+
+type ProfileRow = Pick<SimProfilesTable, 'iccid' | 'sim_id' | 'imsi' | 'msisdn' | 'is_primary'>;
+
+export function toSimView(
+  sim: SimsTable,
+  profiles: readonly ProfileRow[],
+  tags: Record<string, string>,
+): SimView {
+  const views: SimView['profiles'] = {};
+  let active: string | null = null;
+  for (const p of profiles) {
+    views[p.iccid] = {
+      iccid: p.iccid,
+      primaryImsi: p.imsi,
+      subscribers: { [p.imsi]: { imsi: p.imsi, msisdn: p.msisdn } },
+    };
+    if (p.is_primary === 1 || active === null) active = p.iccid;
+  }
+  return {
+    simId: sim.sim_id,
+    operatorId: sim.operator_id,
+    type: sim.type,
+    status: sim.status,
+    speedClass: sim.speed_class,
+    groupId: sim.group_id,
+    tags,
+    imeiLock:
+      sim.imei_lock === null ? null : { imei: sim.imei_lock, allowAnonymous: sim.imei_lock_anonymous === 1 },
+    terminationEnabled: sim.termination_enabled === 1,
+    serialNumber: sim.serial_number,
+    activeProfileId: active,
+    profiles: views,
+    createdTime: sim.created_at,
+    lastModifiedTime: sim.updated_at,
+  };
+}
+
+/** Loads profiles and tags for a set of SIM rows with two queries, whatever the page size. */
+export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Promise<SimView[]> {
+  if (sims.length === 0) return [];
+  const ids = sims.map((s) => s.sim_id);
+  const [profiles, tags] = await Promise.all([
+    db
+      .selectFrom('sim_profiles')
+      .select(['iccid', 'sim_id', 'imsi', 'msisdn', 'is_primary'])
+      .where('sim_id', 'in', ids)
+      .orderBy('iccid')
+      .execute(),
+    db.selectFrom('sim_tags').select(['sim_id', 'name', 'value']).where('sim_id', 'in', ids).execute(),
+  ]);
+  const profilesBySim = new Map<string, ProfileRow[]>();
+  for (const p of profiles) profilesBySim.set(p.sim_id, [...(profilesBySim.get(p.sim_id) ?? []), p]);
+  const tagsBySim = new Map<string, Record<string, string>>();
+  for (const t of tags) {
+    const map = tagsBySim.get(t.sim_id) ?? {};
+    map[t.name] = t.value;
+    tagsBySim.set(t.sim_id, map);
+  }
+  return sims.map((s) => toSimView(s, profilesBySim.get(s.sim_id) ?? [], tagsBySim.get(s.sim_id) ?? {}));
+}
+
+/** A random 19-digit ICCID (89 = telecom, 999 = private test country code) with its check digit. */
+export function generateIccid(): string {
+  const body = `89999${String(randomInt(0, 1e9)).padStart(9, '0')}${String(randomInt(0, 1e4)).padStart(4, '0')}`;
+  return body + luhnCheckDigit(body);
+}
+
+export class SimService {
+  private readonly listeners: SimChangeListener[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly keyRing: KeyRing,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Called after each committed change (the AAA layer uses it to disconnect suspended SIMs). */
+  onChange(listener: SimChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  async get(operatorId: string, simId: string, db: Executor = this.store.db): Promise<SimView> {
+    const row = await db
+      .selectFrom('sims')
+      .selectAll()
+      .where('operator_id', '=', operatorId)
+      .where('sim_id', '=', simId)
+      .executeTakeFirst();
+    if (!row) throw new SimtrustError('ERR_SIM_NOT_FOUND', `no SIM ${simId}`);
+    const [view] = await loadSimViews(db, [row]);
+    return view as SimView;
+  }
+
+  async list(
+    operatorId: string,
+    filter: SimFilter,
+    page: { limit: number; after?: string | undefined },
+  ): Promise<Page<SimView>> {
+    let q = this.store.db.selectFrom('sims').selectAll('sims').where('sims.operator_id', '=', operatorId);
+    if (filter.status?.length) q = q.where('sims.status', 'in', [...filter.status]);
+    if (filter.speedClass?.length) q = q.where('sims.speed_class', 'in', [...filter.speedClass]);
+    if (filter.groupId !== undefined) q = q.where('sims.group_id', '=', filter.groupId);
+    if (filter.tagName !== undefined) q = this.whereTag(q, operatorId, filter);
+    if (filter.imsiPrefix) q = q.where(profilePrefix('imsi', filter.imsiPrefix));
+    if (filter.iccidPrefix) q = q.where(profilePrefix('iccid', filter.iccidPrefix));
+    if (page.after !== undefined) q = q.where('sims.sim_id', '>', page.after);
+    const rows = await q
+      .orderBy('sims.sim_id')
+      .limit(page.limit + 1)
+      .execute();
+    const items = await loadSimViews(this.store.db, rows.slice(0, page.limit));
+    return { items, nextKey: rows.length > page.limit ? items.at(-1)?.simId : undefined };
+  }
+
+  private whereTag(
+    q: SelectQueryBuilder<Database, 'sims', SimsTable>,
+    operatorId: string,
+    f: SimFilter,
+  ): SelectQueryBuilder<Database, 'sims', SimsTable> {
+    const name = f.tagName as string;
+    // Tag rows are unique per (sim, name), so the join never repeats a SIM. An exact value walks the
+    // (operator, name, value, sim) index already in sim_id order.
+    return q
+      .innerJoin('sim_tags', (join) => {
+        let on = join
+          .onRef('sim_tags.sim_id', '=', 'sims.sim_id')
+          .on('sim_tags.operator_id', '=', operatorId)
+          .on('sim_tags.name', '=', name);
+        if (f.tagValue !== undefined) {
+          const value = f.tagValue;
+          on =
+            f.tagValueMatchMode === 'prefix'
+              ? on.on((eb) =>
+                  eb(eb.fn('substr', ['sim_tags.value', eb.val(1), eb.val(value.length)]), '=', value),
+                )
+              : on.on('sim_tags.value', '=', value);
+        }
+        return on;
+      })
+      .selectAll('sims') as unknown as SelectQueryBuilder<Database, 'sims', SimsTable>;
+  }
+
+  async create(ctx: AuditContext, input: CreateSimInput): Promise<SimView> {
+    const check = checkProfile({ ...input, iccid: input.iccid ?? generateIccid() });
+    if (!check.ok) throw new SimtrustError('ERR_VALIDATION', check.reason);
+    const p = check.profile;
+    const now = this.clock.now();
+    const operatorId = ctx.principal.operatorId;
+    const view = await this.store.transaction(async (trx) => {
+      if (input.groupId !== undefined) await this.requireGroup(trx, operatorId, input.groupId);
+      const clash = await trx
+        .selectFrom('sim_profiles')
+        .select(['iccid', 'imsi'])
+        .where((eb) => eb.or([eb('iccid', '=', p.iccid), eb('imsi', '=', p.imsi)]))
+        .executeTakeFirst();
+      if (clash) {
+        throw new SimtrustError(
+          'ERR_DUPLICATE_SIM',
+          clash.iccid === p.iccid ? 'ICCID already exists' : 'IMSI already exists',
+        );
+      }
+      await trx
+        .insertInto('sims')
+        .values({
+          sim_id: p.iccid,
+          operator_id: operatorId,
+          type: input.type ?? 'uicc',
+          status: 'ready',
+          speed_class: input.speedClass ?? DEFAULT_SPEED_CLASS,
+          group_id: input.groupId ?? null,
+          imei_lock: null,
+          imei_lock_anonymous: 0,
+          termination_enabled: 0,
+          serial_number: input.serialNumber ?? null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      await trx
+        .insertInto('sim_profiles')
+        .values({
+          iccid: p.iccid,
+          sim_id: p.iccid,
+          operator_id: operatorId,
+          imsi: p.imsi,
+          msisdn: p.msisdn,
+          secrets: this.keyRing.seal(packSecrets(p.ki, p.opc), profileSecretContext(p.iccid)),
+          amf: p.amf,
+          sqn: 0,
+          ind_bits: 5,
+          is_primary: 1,
+          created_at: now,
+        })
+        .execute();
+      const tags = Object.entries(input.tags ?? {});
+      if (tags.length > 0) {
+        await trx
+          .insertInto('sim_tags')
+          .values(tags.map(([name, value]) => ({ sim_id: p.iccid, name, value, operator_id: operatorId })))
+          .execute();
+      }
+      await this.history(trx, ctx, p.iccid, null, 'ready', now);
+      await writeAudit(trx, {
+        context: ctx,
+        result: 'success',
+        detail: { simId: p.iccid, imsi: p.imsi },
+        at: now,
+      });
+      return this.get(operatorId, p.iccid, trx);
+    });
+    return view;
+  }
+
+  async transition(ctx: AuditContext, simId: string, action: LifecycleAction): Promise<SimView> {
+    const rule = LIFECYCLE[action];
+    return this.mutate(ctx, simId, async (trx, sim, now) => {
+      if (sim.status === 'terminated') {
+        throw new SimtrustError('ERR_INVALID_TRANSITION', `SIM ${simId} is terminated; terminated is final`);
+      }
+      if (!(rule.from as readonly string[]).includes(sim.status)) {
+        throw new SimtrustError(
+          'ERR_INVALID_TRANSITION',
+          `cannot ${action.replaceAll('_', ' ')} a SIM that is ${sim.status} (allowed from: ${rule.from.join(', ')})`,
+        );
+      }
+      if (action === 'terminate' && sim.termination_enabled !== 1) {
+        throw new SimtrustError(
+          'ERR_TERMINATION_PROTECTED',
+          `SIM ${simId} is protected; call enable_termination first`,
+        );
+      }
+      // Guarded on the status we read: a concurrent change makes this update match no row.
+      const updated = await trx
+        .updateTable('sims')
+        .set({ status: rule.to, updated_at: now })
+        .where('sim_id', '=', simId)
+        .where('status', '=', sim.status)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) {
+        throw new SimtrustError('ERR_INVALID_TRANSITION', `SIM ${simId} changed status concurrently; retry`);
+      }
+      await this.history(trx, ctx, simId, sim.status as SimStatus, rule.to, now);
+      return { from: sim.status, to: rule.to };
+    });
+  }
+
+  /** Changes that are not status moves; refused on a terminated SIM. */
+  private mutateLive(
+    ctx: AuditContext,
+    simId: string,
+    change: (trx: Executor, sim: SimsTable, now: number) => Promise<Record<string, unknown>>,
+  ): Promise<SimView> {
+    return this.mutate(ctx, simId, async (trx, sim, now) => {
+      if (sim.status === 'terminated')
+        throw new SimtrustError('ERR_SIM_TERMINATED', `SIM ${simId} is terminated`);
+      return change(trx, sim, now);
+    });
+  }
+
+  setTermination(ctx: AuditContext, simId: string, enabled: boolean): Promise<SimView> {
+    return this.mutateLive(ctx, simId, async (trx, _sim, now) => {
+      await trx
+        .updateTable('sims')
+        .set({ termination_enabled: enabled ? 1 : 0, updated_at: now })
+        .where('sim_id', '=', simId)
+        .execute();
+      return { terminationEnabled: enabled };
+    });
+  }
+
+  updateSpeedClass(ctx: AuditContext, simId: string, speedClass: SpeedClass): Promise<SimView> {
+    return this.mutateLive(ctx, simId, async (trx, sim, now) => {
+      await trx
+        .updateTable('sims')
+        .set({ speed_class: speedClass, updated_at: now })
+        .where('sim_id', '=', simId)
+        .execute();
+      return { from: sim.speed_class, to: speedClass };
+    });
+  }
+
+  putTags(
+    ctx: AuditContext,
+    simId: string,
+    tags: ReadonlyArray<{ tagName: string; tagValue: string }>,
+  ): Promise<SimView> {
+    return this.mutate(ctx, simId, async (trx, sim, now) => {
+      for (const { tagName, tagValue } of tags) {
+        await trx
+          .insertInto('sim_tags')
+          .values({ sim_id: simId, name: tagName, value: tagValue, operator_id: sim.operator_id })
+          .onConflict((oc) => oc.columns(['sim_id', 'name']).doUpdateSet({ value: tagValue }))
+          .execute();
+      }
+      await trx.updateTable('sims').set({ updated_at: now }).where('sim_id', '=', simId).execute();
+      return { tags: tags.map((t) => t.tagName) };
+    });
+  }
+
+  deleteTag(ctx: AuditContext, simId: string, tagName: string): Promise<SimView> {
+    return this.mutate(ctx, simId, async (trx, _sim, now) => {
+      const deleted = await trx
+        .deleteFrom('sim_tags')
+        .where('sim_id', '=', simId)
+        .where('name', '=', tagName)
+        .executeTakeFirst();
+      if (Number(deleted.numDeletedRows) === 0) {
+        throw new SimtrustError('ERR_NOT_FOUND', `SIM ${simId} has no tag ${JSON.stringify(tagName)}`);
+      }
+      await trx.updateTable('sims').set({ updated_at: now }).where('sim_id', '=', simId).execute();
+      return { tag: tagName };
+    });
+  }
+
+  setGroup(ctx: AuditContext, simId: string, groupId: string | null): Promise<SimView> {
+    return this.mutateLive(ctx, simId, async (trx, sim, now) => {
+      if (groupId !== null) await this.requireGroup(trx, sim.operator_id, groupId);
+      await trx
+        .updateTable('sims')
+        .set({ group_id: groupId, updated_at: now })
+        .where('sim_id', '=', simId)
+        .execute();
+      return { from: sim.group_id, to: groupId };
+    });
+  }
+
+  /**
+   * Locks the SIM to an IMEI. An empty `imei` locks to the IMEI of the SIM's current session,
+   * looked up through `currentImei` (the AAA layer provides it).
+   */
+  setImeiLock(
+    ctx: AuditContext,
+    simId: string,
+    imeiText: string,
+    currentImei: (db: Executor, simId: string) => Promise<string | undefined> = async () => undefined,
+  ): Promise<SimView> {
+    return this.mutateLive(ctx, simId, async (trx, _sim, now) => {
+      let lock: ImeiLock;
+      const [imeiPart = '', ...suffix] = imeiText.trim().split('|');
+      if (imeiPart === '') {
+        const imei = await currentImei(trx, simId);
+        if (imei === undefined)
+          throw new SimtrustError('ERR_NO_SESSION', `SIM ${simId} has no session with an IMEI`);
+        lock = { imei, allowAnonymous: suffix[0] === 'ANONYMOUS' };
+      } else {
+        const parsed = parseImeiLock(imeiText);
+        if ('error' in parsed) throw new SimtrustError('ERR_VALIDATION', parsed.error);
+        lock = parsed;
+      }
+      await trx
+        .updateTable('sims')
+        .set({ imei_lock: lock.imei, imei_lock_anonymous: lock.allowAnonymous ? 1 : 0, updated_at: now })
+        .where('sim_id', '=', simId)
+        .execute();
+      return { imei: lock.imei, allowAnonymous: lock.allowAnonymous };
+    });
+  }
+
+  unsetImeiLock(ctx: AuditContext, simId: string): Promise<SimView> {
+    return this.mutateLive(ctx, simId, async (trx, _sim, now) => {
+      await trx
+        .updateTable('sims')
+        .set({ imei_lock: null, imei_lock_anonymous: 0, updated_at: now })
+        .where('sim_id', '=', simId)
+        .execute();
+      return {};
+    });
+  }
+
+  async statusHistory(operatorId: string, simId: string) {
+    await this.get(operatorId, simId);
+    const rows = await this.store.db
+      .selectFrom('sim_status_history')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .orderBy('id', 'desc')
+      .limit(1000)
+      .execute();
+    return rows.map((r) => ({
+      status: r.status,
+      previousStatus: r.previous_status,
+      operation: r.operation,
+      actor: r.actor,
+      time: r.at,
+    }));
+  }
+
+  /** Loads the SIM row, applies `change`, writes the audit record, commits, then notifies. */
+  private async mutate(
+    ctx: AuditContext,
+    simId: string,
+    change: (trx: Executor, sim: SimsTable, now: number) => Promise<Record<string, unknown>>,
+  ): Promise<SimView> {
+    const operatorId = ctx.principal.operatorId;
+    const { previous, current } = await this.store.transaction(async (trx) => {
+      const sim = await trx
+        .selectFrom('sims')
+        .selectAll()
+        .where('operator_id', '=', operatorId)
+        .where('sim_id', '=', simId)
+        .executeTakeFirst();
+      if (!sim) throw new SimtrustError('ERR_SIM_NOT_FOUND', `no SIM ${simId}`);
+      const [previous] = await loadSimViews(trx, [sim]);
+      const now = this.clock.now();
+      const detail = await change(trx, sim, now);
+      await writeAudit(trx, { context: ctx, result: 'success', detail: { simId, ...detail }, at: now });
+      return { previous: previous as SimView, current: await this.get(operatorId, simId, trx) };
+    });
+    for (const listener of this.listeners) {
+      listener({ operatorId, simId, operationId: ctx.operationId, previous, current });
+    }
+    return current;
+  }
+
+  private async history(
+    trx: Executor,
+    ctx: AuditContext,
+    simId: string,
+    from: SimStatus | null,
+    to: SimStatus,
+    now: number,
+  ): Promise<void> {
+    await trx
+      .insertInto('sim_status_history')
+      .values({
+        sim_id: simId,
+        operator_id: ctx.principal.operatorId,
+        previous_status: from,
+        status: to,
+        operation: ctx.operationId,
+        actor: `${ctx.principal.kind}:${ctx.principal.id}`,
+        at: now,
+      })
+      .execute();
+  }
+
+  private async requireGroup(db: Executor, operatorId: string, groupId: string): Promise<void> {
+    const group = await db
+      .selectFrom('groups')
+      .select('group_id')
+      .where('operator_id', '=', operatorId)
+      .where('group_id', '=', groupId)
+      .executeTakeFirst();
+    if (!group) throw new SimtrustError('ERR_GROUP_NOT_FOUND', `no group ${groupId}`);
+  }
+}
+
+/** EXISTS (a profile of this SIM whose imsi/iccid starts with `prefix`), as an index range. */
+function profilePrefix(column: 'imsi' | 'iccid', prefix: string) {
+  return (eb: ExpressionBuilder<Database, 'sims'>) => {
+    const end = decimalPrefixEnd(prefix);
+    let sub = eb
+      .selectFrom('sim_profiles')
+      .select(eb.lit(1).as('one'))
+      .whereRef('sim_profiles.sim_id', '=', 'sims.sim_id')
+      .where(`sim_profiles.${column}`, '>=', prefix);
+    if (end !== undefined) sub = sub.where(`sim_profiles.${column}`, '<', end);
+    return eb.exists(sub);
+  };
+}

@@ -1,0 +1,137 @@
+// Opens the store: Kysely over better-sqlite3 (embedded default, WAL) or pg (PostgreSQL, the system
+// of record for several instances). Migrations run at open. Callers get one interface for both.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { SimtrustError } from '../../lib/errors.js';
+import { migrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Anything queries can run on: the database or an open transaction. */
+export type Executor = Kysely<Database>;
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /**
+   * Runs `fn` in one transaction. On SQLite the transaction starts with BEGIN IMMEDIATE so
+   * concurrent writers (other processes on the same file) queue on busy_timeout instead of failing
+   * when a read lock would have to be upgraded.
+   */
+  transaction<T>(fn: (trx: Executor) => Promise<T>): Promise<T>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  readonly poolSize?: number;
+  /** Run pending migrations (default true). */
+  readonly migrate?: boolean;
+}
+
+// PostgreSQL int8 (bigint, bigserial, count(*)) arrives as a string; every value we store fits in
+// 2^53 (ms timestamps, 48-bit SQN, byte counters), so parse it to a number once, here.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export function dialectOf(url: string): Dialect {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  throw new SimtrustError('ERR_DATABASE_URL', `unsupported database URL scheme in "${url.split(':')[0]}:…"`);
+}
+
+/** Splits our `schema` query parameter off a PostgreSQL URL (it becomes the search_path). */
+export function parsePostgresUrl(url: string): { connectionString: string; schema: string | undefined } {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new SimtrustError('ERR_DATABASE_URL', 'schema must be a lower-case SQL identifier');
+  }
+  return { connectionString: parsed.toString(), schema };
+}
+
+function openSqlite(url: string): Kysely<Database> {
+  const path = url.slice('sqlite:'.length);
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const database = new BetterSqlite3(path);
+  database.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before it is acknowledged (accounting and imports rely on it).
+  database.pragma('synchronous = FULL');
+  database.pragma('busy_timeout = 10000');
+  database.pragma('foreign_keys = ON');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+}
+
+async function openPostgres(url: string, poolSize: number, migrate: boolean): Promise<Kysely<Database>> {
+  const { connectionString, schema } = parsePostgresUrl(url);
+  if (schema !== undefined && migrate) {
+    const admin = new pg.Client({ connectionString });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const dialect = dialectOf(url);
+  const migrate = options.migrate ?? true;
+  const db =
+    dialect === 'sqlite' ? openSqlite(url) : await openPostgres(url, options.poolSize ?? 10, migrate);
+  const store: Store = {
+    db,
+    dialect,
+    transaction:
+      dialect === 'sqlite'
+        ? (fn) =>
+            db.connection().execute(async (conn) => {
+              await sql`begin immediate`.execute(conn);
+              try {
+                const result = await fn(conn);
+                await sql`commit`.execute(conn);
+                return result;
+              } catch (e) {
+                await sql`rollback`.execute(conn);
+                throw e;
+              }
+            })
+        : (fn) => db.transaction().execute(fn),
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+  if (migrate) await migrateToLatest(store);
+  return store;
+}
+
+export async function migrateToLatest(store: Store): Promise<void> {
+  const migrator = new Migrator({ db: store.db, provider: migrationProvider(store.dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new SimtrustError(
+      'ERR_INTERNAL',
+      `database migration ${failed} failed: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}

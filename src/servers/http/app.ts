@@ -1,0 +1,101 @@
+// buildApp(options) → the API as a Fastify instance: one plugin per domain under /v1, schema-first
+// routes (TypeBox → validation, serialization and OpenAPI from one object), request ids, errors as
+// {code, message}, deny-by-default authentication, metrics, health, and the docs page.
+
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Platform } from '../../platform/platform.js';
+import { registerAuth } from './plugins/auth.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { registerMetrics } from './plugins/metrics.js';
+import { auditLogRoutes } from './routes/audit-logs.js';
+import { authRoutes } from './routes/auth.js';
+import { groupRoutes } from './routes/groups.js';
+import { simRoutes } from './routes/sims.js';
+import { systemRoutes } from './routes/system.js';
+import { ErrorBody } from './schemas/common.js';
+import { Group } from './schemas/groups.js';
+import { Sim } from './schemas/sims.js';
+
+export interface BuildAppOptions {
+  readonly platform: Platform;
+  /** A pino logger; omit for no logging (tests). */
+  readonly logger?: FastifyBaseLogger;
+  readonly metricsRegistry?: Registry;
+}
+
+export interface App {
+  readonly app: FastifyInstance;
+  readonly metrics: Registry;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+export const VERSION = '0.1.0';
+
+export async function buildApp(options: BuildAppOptions): Promise<App> {
+  const { platform } = options;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: platform.config.httpBodyLimitBytes,
+    trustProxy: platform.config.httpTrustProxy,
+    // A caller's X-Request-Id is kept when it is a sane token; otherwise we make one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    },
+    ajv: {
+      // Unknown fields are refused (not silently dropped); query strings are coerced to their types.
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      plugins: [addFormats as never],
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.addSchema(ErrorBody);
+  app.addSchema(Sim);
+  app.addSchema(Group);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'simtrust API',
+        version: VERSION,
+        description:
+          'The SIM as the root of trust for IoT fleets. Authenticate with POST /v1/auth, then send `Authorization: Bearer <token>` (or X-Soracom-API-Key + X-Soracom-Token). Errors are `{code, message}`; codes are listed in docs/errors.md.',
+      },
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          api_key: { type: 'apiKey', in: 'header', name: 'X-Soracom-API-Key' },
+          api_token: { type: 'apiKey', in: 'header', name: 'X-Soracom-Token' },
+        },
+      },
+      security: [{ bearer: [] }, { api_key: [], api_token: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  registerErrorHandling(app);
+  registerAuth(app, platform);
+  const metrics = registerMetrics(app, options.metricsRegistry);
+
+  await app.register(systemRoutes(platform));
+  await app.register(authRoutes(platform), { prefix: '/v1' });
+  await app.register(simRoutes(platform), { prefix: '/v1' });
+  await app.register(groupRoutes(platform), { prefix: '/v1' });
+  await app.register(auditLogRoutes(platform), { prefix: '/v1' });
+  await app.ready();
+  return { app, metrics };
+}

@@ -1,0 +1,122 @@
+import { Type } from '@fastify/type-provider-typebox';
+import { SIM_STATUSES, SIM_TYPES, SPEED_CLASSES } from '../../../platform/sims/model.js';
+import { LastEvaluatedKey, Limit, TagFilter, TagMap } from './common.js';
+
+export const SimIdParams = Type.Object({
+  sim_id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z-]+$' }),
+});
+
+export const SpeedClass = Type.Union(
+  SPEED_CLASSES.map((c) => Type.Literal(c)),
+  { description: 'SORACOM speed class.' },
+);
+
+const Subscriber = Type.Object({ imsi: Type.String(), msisdn: Type.Union([Type.String(), Type.Null()]) });
+
+const Profile = Type.Object({
+  iccid: Type.String(),
+  primaryImsi: Type.String(),
+  subscribers: Type.Record(Type.String(), Subscriber),
+});
+
+export const ImeiLock = Type.Object({
+  imei: Type.String(),
+  allowAnonymous: Type.Boolean({ description: 'A session that reports no IMEI is admitted.' }),
+});
+
+export const Sim = Type.Object(
+  {
+    simId: Type.String(),
+    operatorId: Type.String(),
+    type: Type.String(),
+    status: Type.String(),
+    speedClass: Type.String(),
+    groupId: Type.Union([Type.String(), Type.Null()]),
+    tags: TagMap,
+    imeiLock: Type.Union([ImeiLock, Type.Null()]),
+    terminationEnabled: Type.Boolean(),
+    serialNumber: Type.Union([Type.String(), Type.Null()]),
+    activeProfileId: Type.Union([Type.String(), Type.Null()]),
+    profiles: Type.Record(Type.String(), Profile),
+    createdTime: Type.Integer({ description: 'Unix milliseconds' }),
+    lastModifiedTime: Type.Integer({ description: 'Unix milliseconds' }),
+  },
+  { $id: 'Sim' },
+);
+
+export const ListSimsQuery = Type.Object(
+  {
+    limit: Type.Optional(Limit),
+    last_evaluated_key: Type.Optional(LastEvaluatedKey),
+    status_filter: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: `Statuses separated by "|" (${SIM_STATUSES.join(', ')}).`,
+      }),
+    ),
+    speed_class_filter: Type.Optional(
+      Type.String({ maxLength: 200, description: 'Speed classes separated by "|".' }),
+    ),
+    group_id: Type.Optional(Type.String({ maxLength: 64 })),
+    imsi_prefix: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+    iccid_prefix: Type.Optional(Type.String({ pattern: '^[0-9]{1,20}$' })),
+    ...TagFilter,
+  },
+  { additionalProperties: false },
+);
+
+const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-fA-F]{${bytes * 2}}$` });
+
+export const CreateSimBody = Type.Object(
+  {
+    iccid: Type.Optional(Type.String({ pattern: '^[0-9]{18,20}$', description: 'Generated when absent.' })),
+    imsi: Type.String({ pattern: '^[0-9]{6,15}$' }),
+    msisdn: Type.Optional(Type.String({ pattern: '^\\+?[0-9]{1,15}$' })),
+    ki: Hex(16),
+    opc: Type.Optional(Hex(16)),
+    op: Type.Optional(Hex(16)),
+    amf: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{4}$' })),
+    type: Type.Optional(Type.Union(SIM_TYPES.map((t) => Type.Literal(t)))),
+    serialNumber: Type.Optional(Type.String({ maxLength: 64 })),
+    speedClass: Type.Optional(SpeedClass),
+    groupId: Type.Optional(Type.String({ maxLength: 64 })),
+    tags: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.String({ maxLength: 1000 })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const StatusHistory = Type.Array(
+  Type.Object({
+    status: Type.String(),
+    previousStatus: Type.Union([Type.String(), Type.Null()]),
+    operation: Type.String(),
+    actor: Type.String(),
+    time: Type.Integer(),
+  }),
+);
+
+const importSummaryFields = {
+  rows: Type.Integer(),
+  created: Type.Integer(),
+  unchanged: Type.Integer(),
+  rejected: Type.Integer(),
+  errors: Type.Array(
+    Type.Object({
+      line: Type.Integer(),
+      code: Type.String(),
+      reason: Type.String(),
+      iccid: Type.Optional(Type.String()),
+    }),
+  ),
+};
+
+export const ImportSummary = Type.Object(importSummaryFields);
+
+/** 422: some rows were rejected (the others were imported). */
+export const ImportRejected = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  ...importSummaryFields,
+});
