@@ -3,7 +3,7 @@
 // operator.
 
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type Config, SETTINGS } from '../../src/config/defaults.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { createOperator } from '../../src/platform/iam/operators.js';
@@ -25,16 +25,22 @@ export interface TestApi {
   /** inject() with the operator's token unless `token: null` (or another token) is given. */
   call(options: InjectOptions & { token?: string | null }): Promise<LightMyRequestResponse>;
   /** Logs in a further operator (for tenant-isolation tests). */
-  newOperator(): Promise<{ operatorId: string; token: string }>;
+  newOperator(): Promise<{ operatorId: string; token: string; email: string; password: string }>;
   close(): Promise<void>;
 }
 
-export async function startTestApi(options: { config?: Partial<Config>; clock?: Clock } = {}): Promise<TestApi> {
+export async function startTestApi(
+  options: { config?: Partial<Config>; clock?: Clock; logger?: FastifyBaseLogger } = {},
+): Promise<TestApi> {
   const db = await openTestDatabase();
   const masterKey = randomBytes(32);
   const config = testConfig({ databaseUrl: db.url, masterKey, ...options.config });
-  const platform = await openPlatform(config, { masterKey, store: db.store, ...(options.clock ? { clock: options.clock } : {}) });
-  const { app } = await buildApp({ platform });
+  const platform = await openPlatform(config, {
+    masterKey,
+    store: db.store,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const { app } = await buildApp({ platform, ...(options.logger ? { logger: options.logger } : {}) });
 
   const login = async (email: string, password: string) => {
     const res = await app.inject({ method: 'POST', url: '/v1/auth', payload: { email, password } });
@@ -72,7 +78,10 @@ export async function startTestApi(options: { config?: Partial<Config>; clock?: 
 }
 
 /** A syntactically valid vendor CSV line set (Luhn-correct ICCIDs, random Ki/OPc). */
-export function vendorCsv(count: number, options: { start?: number; extraHeader?: string } = {}): {
+export function vendorCsv(
+  count: number,
+  options: { start?: number; extraHeader?: string } = {},
+): {
   csv: string;
   rows: Array<{ iccid: string; imsi: string; ki: string; opc: string }>;
 } {

@@ -39,7 +39,10 @@ export function freshDatabaseUrl(): { url: string; drop: () => Promise<void> } {
     };
   }
   const dir = mkdtempSync(join(tmpdir(), 'simtrust-test-'));
-  return { url: `sqlite:${join(dir, 'test.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    url: `sqlite:${join(dir, 'test.db')}`,
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export async function openTestDatabase(): Promise<TestDatabase> {

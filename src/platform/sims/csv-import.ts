@@ -8,7 +8,7 @@
 // so is every malformed row. Other rows are imported.
 
 import { timingSafeEqual } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
@@ -60,6 +60,8 @@ export interface ImportSummary extends ImportProgress {
 
 export interface ImportOptions {
   readonly batchSize?: number;
+  /** Refuse (ERR_PAYLOAD_TOO_LARGE) once the input passes this many bytes; earlier batches stay. */
+  readonly maxBytes?: number;
   readonly maxReportedErrors?: number;
   readonly onProgress?: (progress: ImportProgress) => void;
 }
@@ -106,6 +108,23 @@ function checkRow(record: Record<string, string>, line: number): ImportRow | str
   return { line, profile: check.profile, type, serialNumber, group: record.group?.trim() || null, tags };
 }
 
+/** Counts bytes and fails the stream once they pass `max`. */
+function byteLimit(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen <= max) return done(null, chunk);
+      done(
+        new SimtrustError(
+          'ERR_PAYLOAD_TOO_LARGE',
+          `the CSV is larger than the limit of ${max} bytes (importMaxBytes)`,
+        ),
+      );
+    },
+  });
+}
+
 export class SimImporter {
   constructor(
     private readonly store: Store,
@@ -140,32 +159,33 @@ export class SimImporter {
     };
 
     let headerChecked = false;
-    const parser = input.pipe(
-      parse({
-        columns: (header: string[]) => {
-          const columns = header.map((h) => h.trim().toLowerCase());
-          const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
-          const unknown = columns.filter((c) => !KNOWN_COLUMNS.includes(c));
-          if (
-            missing.length > 0 ||
-            unknown.length > 0 ||
-            (!columns.includes('opc') && !columns.includes('op'))
-          ) {
-            throw new SimtrustError(
-              'ERR_IMPORT_HEADER',
-              `bad CSV header${missing.length ? `; missing ${missing.join(', ')}` : ''}${unknown.length ? `; unknown ${unknown.join(', ')}` : ''}${!columns.includes('opc') && !columns.includes('op') ? '; needs opc or op' : ''}. Expected iccid,imsi,msisdn,ki,opc (optional: op, amf, serial_number, type, group, tags)`,
-            );
-          }
-          headerChecked = true;
-          return columns;
-        },
-        skip_empty_lines: true,
-        relax_column_count: true,
-        skip_records_with_error: true,
-        info: true,
-        bom: true,
-      }),
-    );
+    const parser = parse({
+      columns: (header: string[]) => {
+        const columns = header.map((h) => h.trim().toLowerCase());
+        const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
+        const unknown = columns.filter((c) => !KNOWN_COLUMNS.includes(c));
+        if (
+          missing.length > 0 ||
+          unknown.length > 0 ||
+          (!columns.includes('opc') && !columns.includes('op'))
+        ) {
+          throw new SimtrustError(
+            'ERR_IMPORT_HEADER',
+            `bad CSV header${missing.length ? `; missing ${missing.join(', ')}` : ''}${unknown.length ? `; unknown ${unknown.join(', ')}` : ''}${!columns.includes('opc') && !columns.includes('op') ? '; needs opc or op' : ''}. Expected iccid,imsi,msisdn,ki,opc (optional: op, amf, serial_number, type, group, tags)`,
+          );
+        }
+        headerChecked = true;
+        return columns;
+      },
+      skip_empty_lines: true,
+      relax_column_count: true,
+      skip_records_with_error: true,
+      info: true,
+      bom: true,
+    });
+    // pipeline (not pipe) so an input error — a client that goes away, the size limit — ends the
+    // parser too, and the loop below sees it.
+    pipeline(input, byteLimit(options.maxBytes ?? Number.POSITIVE_INFINITY), parser, () => undefined);
     parser.on('skip', (e: Error & { lines?: number }) => {
       reject({ line: e.lines ?? 0, code: 'ERR_IMPORT_ROW', reason: `unparsable CSV: ${e.message}` });
     });
@@ -204,10 +224,7 @@ export class SimImporter {
       await flush();
     } catch (e) {
       if (e instanceof SimtrustError) throw e;
-      const cause = e as Error & { code?: string };
-      if (cause.code === 'ERR_PAYLOAD_TOO_LARGE') {
-        throw new SimtrustError('ERR_PAYLOAD_TOO_LARGE', cause.message);
-      }
+      const cause = e as Error;
       throw new SimtrustError(
         'ERR_IMPORT_HEADER',
         `${headerChecked ? 'CSV stream failed' : 'cannot read the CSV header'}: ${cause.message}`,

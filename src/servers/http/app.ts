@@ -60,6 +60,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     reply.header('x-request-id', request.id);
   });
 
+  // The API speaks JSON (and text/csv for the import); a text/plain body is refused with 415.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorBody);
   app.addSchema(Sim);
   app.addSchema(Group);

@@ -56,16 +56,18 @@ describe(`atomic primitives on ${testDialect}`, () => {
   });
 
   it('consume-once gives a value to exactly one of many racing consumers', async () => {
-    expect(await putOnce(t.store.db, { scope: 'chal', key: 'c1', value: 'h1', expiresAt: T0 + 60_000, now: T0 })).toBe(
-      true,
-    );
+    expect(
+      await putOnce(t.store.db, { scope: 'chal', key: 'c1', value: 'h1', expiresAt: T0 + 60_000, now: T0 }),
+    ).toBe(true);
     // A live value cannot be overwritten.
-    expect(await putOnce(t.store.db, { scope: 'chal', key: 'c1', value: 'h2', expiresAt: T0 + 60_000, now: T0 })).toBe(
-      false,
-    );
+    expect(
+      await putOnce(t.store.db, { scope: 'chal', key: 'c1', value: 'h2', expiresAt: T0 + 60_000, now: T0 }),
+    ).toBe(false);
     const handles = [t.store, ...others];
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => consumeOnce(handles[i % handles.length]!.db, 'chal', 'c1', T0 + 1)),
+      Array.from({ length: 20 }, (_, i) =>
+        consumeOnce(handles[i % handles.length]!.db, 'chal', 'c1', T0 + 1),
+      ),
     );
     expect(results.filter((r) => r !== undefined)).toEqual(['h1']);
     expect(await consumeOnce(t.store.db, 'chal', 'c1', T0 + 2)).toBeUndefined();
@@ -74,9 +76,15 @@ describe(`atomic primitives on ${testDialect}`, () => {
   it('an expired one-time value is never consumed and can be replaced', async () => {
     await putOnce(t.store.db, { scope: 'chal', key: 'c2', value: 'old', expiresAt: T0 + 100, now: T0 });
     expect(await consumeOnce(t.store.db, 'chal', 'c2', T0 + 100)).toBeUndefined();
-    expect(await putOnce(t.store.db, { scope: 'chal', key: 'c2', value: 'new', expiresAt: T0 + 500, now: T0 + 200 })).toBe(
-      true,
-    );
+    expect(
+      await putOnce(t.store.db, {
+        scope: 'chal',
+        key: 'c2',
+        value: 'new',
+        expiresAt: T0 + 500,
+        now: T0 + 200,
+      }),
+    ).toBe(true);
     expect(await consumeOnce(t.store.db, 'chal', 'c2', T0 + 201)).toBe('new');
   });
 

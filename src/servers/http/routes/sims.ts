@@ -1,7 +1,7 @@
 // The Sim API (shapes after SORACOM's): list/get/create, lifecycle verbs, speed class, tags,
 // groups, IMEI lock, status history and the streaming CSV import.
 
-import { PassThrough, Transform } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { SimtrustError } from '../../../lib/errors.js';
 import type { Platform } from '../../../platform/platform.js';
@@ -20,23 +20,6 @@ import {
 } from '../schemas/sims.js';
 
 const SimRef = Type.Ref('Sim');
-
-/** Counts bytes of a streamed body and fails once it passes `max`. */
-function byteLimit(max: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      if (seen > max) {
-        done(
-          Object.assign(new Error(`the CSV is larger than importMaxBytes (${max} bytes)`), {
-            code: 'ERR_PAYLOAD_TOO_LARGE',
-          }),
-        );
-      } else done(null, chunk);
-    },
-  });
-}
 
 export const simRoutes =
   (platform: Platform): FastifyPluginAsyncTypebox =>
@@ -110,17 +93,17 @@ export const simRoutes =
         },
       },
       async (request, reply) => {
-        const body = request.body as NodeJS.ReadableStream | undefined;
-        if (body === undefined || typeof (body as { pipe?: unknown }).pipe !== 'function') {
+        const input = request.body as Readable | undefined;
+        if (input === undefined || typeof input.pipe !== 'function') {
           throw new SimtrustError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send the CSV as text/csv');
         }
-        const input = (body as NodeJS.ReadableStream).pipe(byteLimit(platform.config.importMaxBytes));
         const ctx = auditContext(request);
+        const maxBytes = platform.config.importMaxBytes;
         const rejectedMessage = (rejected: number, rows: number) =>
           `${rejected} of ${rows} rows were rejected; the other rows were imported (see errors)`;
 
         if (!String(request.headers.accept ?? '').includes('application/x-ndjson')) {
-          const summary = await platform.importer.importCsv(ctx, input);
+          const summary = await platform.importer.importCsv(ctx, input, { maxBytes });
           if (summary.rejected === 0) return summary;
           return reply.status(422).send({
             code: 'ERR_IMPORT_ROW',
@@ -135,6 +118,7 @@ export const simRoutes =
         const line = (o: unknown) => out.write(`${JSON.stringify(o)}\n`);
         try {
           const summary = await platform.importer.importCsv(ctx, input, {
+            maxBytes,
             onProgress: (p) => line({ type: 'progress', ...p }),
           });
           line({

@@ -1,0 +1,231 @@
+// `simtrust card …`: make a software SIM, talk to it in APDUs, and plug it into real programs
+// (PC/SC through vpcd, wpa_supplicant's external_sim). docs/card.md is the user guide.
+
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { runVpcdBridge, VPCD_DEFAULT } from '../../card/bridges/vpcd.js';
+import { runWpaBridge } from '../../card/bridges/wpa-external-sim.js';
+import { type CardFile, csvLine, newCardFile, PersistentCard, writeCardFile } from '../../card/card-file.js';
+import { parseResponseApdu } from '../../card/iso-7816-4.js';
+import { formatResponse } from '../../card/terminal.js';
+import { DEFAULT_SQN_POLICY } from '../../card/ts-33-102-sqn.js';
+import { computeOpc, MILENAGE } from '../../crypto/milenage.js';
+import { isDigits } from '../../lib/bcd.js';
+import { SimtrustError } from '../../lib/errors.js';
+import { fromHex } from '../../lib/hex.js';
+import { isIccid, isImsi } from '../../lib/identities.js';
+import { hexOption, writeErr, writeOut } from './aka.js';
+
+const usage = (message: string) => new SimtrustError('ERR_CLI_USAGE', message);
+
+interface NewOptions {
+  imsi?: string;
+  iccid?: string;
+  msisdn?: string;
+  mncLength?: string;
+  spn?: string;
+  ki?: string;
+  opc?: string;
+  op?: string;
+  amf?: string;
+  pin1?: string;
+  pin1Enabled?: boolean;
+  puk1?: string;
+  adm1?: string;
+  sqn?: string;
+  indBits?: string;
+  out?: string;
+  force?: boolean;
+  csvLine?: boolean;
+}
+
+function digitsOption(name: string, value: string | undefined, min: number, max: number): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isDigits(value, min, max))
+    throw usage(`${name} must be ${min === max ? min : `${min} to ${max}`} digits`);
+  return value;
+}
+
+function buildCard(o: NewOptions): CardFile {
+  if (o.imsi === undefined || !isImsi(o.imsi)) throw usage('--imsi is required: 6 to 15 digits');
+  if (o.iccid !== undefined && !isIccid(o.iccid)) {
+    throw usage('--iccid must be 19 or 20 digits ending in its Luhn check digit');
+  }
+  const mncLength = o.mncLength === undefined ? 2 : Number(o.mncLength);
+  if (mncLength !== 2 && mncLength !== 3) throw usage('--mnc-length must be 2 or 3');
+  if (o.spn !== undefined && o.spn.length > 16) throw usage('--spn is at most 16 characters');
+  if (o.opc !== undefined && o.op !== undefined) throw usage('give at most one of --opc and --op');
+  const ki = o.ki === undefined ? undefined : hexOption('--ki', o.ki, MILENAGE.K);
+  if (o.op !== undefined && ki === undefined) throw usage('--op needs --ki (OPc is derived from both)');
+  const opc =
+    o.opc !== undefined
+      ? hexOption('--opc', o.opc, MILENAGE.OPC)
+      : o.op !== undefined && ki !== undefined
+        ? computeOpc(ki, hexOption('--op', o.op, MILENAGE.OP))
+        : undefined;
+  const indBits = o.indBits === undefined ? DEFAULT_SQN_POLICY.indBits : Number(o.indBits);
+  if (!Number.isInteger(indBits) || indBits < 0 || indBits > 10) throw usage('--ind-bits must be 0 to 10');
+  const pin1 = digitsOption('--pin1', o.pin1, 4, 8);
+  const puk1 = digitsOption('--puk1', o.puk1, 8, 8);
+  const adm1 = digitsOption('--adm1', o.adm1, 1, 8);
+  const msisdn = digitsOption('--msisdn', o.msisdn, 1, 15);
+  return newCardFile({
+    imsi: o.imsi,
+    mncLength,
+    sqnPolicy: { ...DEFAULT_SQN_POLICY, indBits },
+    ...(o.iccid === undefined ? {} : { iccid: o.iccid }),
+    ...(msisdn === undefined ? {} : { msisdn }),
+    ...(o.spn === undefined ? {} : { spn: o.spn }),
+    ...(ki === undefined ? {} : { ki }),
+    ...(opc === undefined ? {} : { opc }),
+    ...(o.amf === undefined
+      ? {}
+      : { amf: Buffer.from(hexOption('--amf', o.amf, MILENAGE.AMF)).toString('hex') }),
+    ...(pin1 === undefined ? {} : { pin1 }),
+    ...(puk1 === undefined ? {} : { puk1 }),
+    ...(adm1 === undefined ? {} : { adm1 }),
+    ...(o.pin1Enabled ? { pin1Enabled: true } : {}),
+    ...(o.sqn === undefined ? {} : { acceptedSqn: hexOption('--sqn', o.sqn, MILENAGE.SQN) }),
+  });
+}
+
+function openCard(path: string): PersistentCard {
+  const card = PersistentCard.open(path);
+  if (!card.ok) throw usage(card.error.message);
+  return card.value;
+}
+
+/** Resolve on SIGINT/SIGTERM; the long-running bridges stop through this signal. */
+function untilSignalled(): AbortController {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  controller.signal.addEventListener('abort', () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  });
+  return controller;
+}
+
+export function registerCardCommand(program: Command): void {
+  const card = program
+    .command('card')
+    .description('software UICC/USIM: create cards, send APDUs, bridge to PC/SC and wpa_supplicant')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ simtrust card new --imsi 001010000000001 --out card.json --csv-line\n  $ simtrust card apdu card.json 00A4040C07A0000000871002 00B0870009\n  $ simtrust card serve card.json\n  $ simtrust card wpa-bridge card.json --ctrl /tmp/eapol-ctrl',
+    );
+
+  card
+    .command('new')
+    .description('make a card with random Ki/OPc (unless given); write it to --out or print it')
+    .option('--imsi <digits>', 'IMSI (required)')
+    .option('--iccid <digits>', 'ICCID with its Luhn check digit (default: random 89000…)')
+    .option('--msisdn <digits>', 'MSISDN stored in EF.MSISDN')
+    .option('--mnc-length <n>', 'MNC digits in the IMSI: 2 or 3', '2')
+    .option('--spn <name>', 'service provider name (EF.SPN)')
+    .option('--ki <hex>', 'Ki, 32 hex digits (default: random)')
+    .option('--opc <hex>', 'OPc, 32 hex digits (default: random)')
+    .option('--op <hex>', 'OP, 32 hex digits: OPc is derived from Ki and OP')
+    .option('--amf <hex>', 'AMF for the AuC, 4 hex digits', '8000')
+    .option('--pin1 <digits>', 'PIN1, 4 to 8 digits', '1234')
+    .option('--pin1-enabled', 'require PIN1 verification (default: disabled, as on most IoT SIMs)')
+    .option('--puk1 <digits>', 'PUK1, 8 digits (default: random)')
+    .option('--adm1 <digits>', 'ADM1 key, up to 8 digits (default: random)')
+    .option('--sqn <hex>', 'start as if this SQN (12 hex digits) had been accepted')
+    .option('--ind-bits <n>', 'IND length of the SQN array (TS 33.102 Annex C)', '5')
+    .option('--out <file>', 'write the card file here (mode 0600)')
+    .option('--force', 'overwrite --out if it exists (its Ki is lost)')
+    .option('--csv-line', 'print the vendor CSV line iccid,imsi,msisdn,ki,opc')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ simtrust card new --imsi 001010000000001 --msisdn 817000000001 --out card.json --csv-line\n  8900000…,001010000000001,817000000001,<ki>,<opc>',
+    )
+    .action(function (this: Command, o: NewOptions) {
+      const file = buildCard(o);
+      if (o.out !== undefined) {
+        if (existsSync(o.out) && !o.force)
+          throw usage(`${o.out} exists; give --force to replace it (and lose its Ki)`);
+        writeCardFile(o.out, file);
+        writeErr(this, `wrote ${o.out}: ICCID ${file.iccid}, IMSI ${file.imsi}\n`);
+      }
+      if (o.csvLine) writeOut(this, `${csvLine(file)}\n`);
+      else if (o.out === undefined) writeOut(this, `${JSON.stringify(file, null, 1)}\n`);
+    });
+
+  card
+    .command('apdu')
+    .description('send command APDUs to a card in order and print each response as "<data> <SW>"')
+    .argument('<card-file>', 'card file from `simtrust card new`')
+    .argument('<apdu...>', 'command APDUs in hex (case 1-4, short)')
+    .addHelpText(
+      'after',
+      '\nEach run is one card session (as after a reset): verify PINs in the same run.\nExample (select ADF.USIM, read EF.IMSI by SFI, STATUS):\n  $ simtrust card apdu card.json 00A4040C07A0000000871002 00B0870009 80F2000000',
+    )
+    .action(function (this: Command, path: string, apdus: string[]) {
+      const commands = apdus.map((text) => {
+        const bytes = fromHex(text.replace(/[\s:]/g, ''));
+        if (bytes === undefined || bytes.length < 4)
+          throw usage(`"${text}" is not an APDU (at least 4 bytes of hex)`);
+        return bytes;
+      });
+      const c = openCard(path);
+      c.reset();
+      for (const command of commands) {
+        const r = parseResponseApdu(c.transmit(command));
+        if (r.ok) writeOut(this, `${formatResponse(r.value)}\n`);
+      }
+    });
+
+  card
+    .command('serve')
+    .description('insert the card into the PC/SC virtual reader of vsmartcard (pcscd + vpcd)')
+    .argument('<card-file>', 'card file from `simtrust card new`')
+    .option('--vpcd <host:port>', 'where vpcd listens', `${VPCD_DEFAULT.host}:${VPCD_DEFAULT.port}`)
+    .addHelpText(
+      'after',
+      '\nNeeds pcscd with the vpcd driver (Debian: pcscd, vsmartcard-vpcd). Runs until interrupted.\nExample:\n  $ simtrust card serve card.json --vpcd 127.0.0.1:35963 & pcsc_scan',
+    )
+    .action(async function (this: Command, path: string, o: { vpcd: string }) {
+      const m = /^(.+):(\d{1,5})$/.exec(o.vpcd);
+      const port = Number(m?.[2]);
+      if (m === null || port < 1 || port > 65535) throw usage('--vpcd must be host:port');
+      const c = openCard(path);
+      const controller = untilSignalled();
+      await runVpcdBridge({
+        host: m[1] as string,
+        port,
+        card: c,
+        log: (line) => writeErr(this, `card serve: ${line}\n`),
+        signal: controller.signal,
+      });
+    });
+
+  card
+    .command('wpa-bridge')
+    .description("answer wpa_supplicant's external_sim requests (EAP-AKA/AKA'/SIM) with the card")
+    .argument('<card-file>', 'card file from `simtrust card new`')
+    .requiredOption('--ctrl <dir>', "wpa_supplicant's ctrl_interface directory")
+    .option('--ifname <name>', 'control interface name (eapol_test uses "test")', 'test')
+    .option('--pin <digits>', 'PIN1, when the card has PIN verification enabled')
+    .addHelpText(
+      'after',
+      '\nNeeds wpa_cli (Debian: wpasupplicant) and a supplicant with external_sim=1. Runs until interrupted.\nExample:\n  $ eapol_test -W -c eapol-aka.conf -a 127.0.0.1 -s testsecret &\n  $ simtrust card wpa-bridge card.json --ctrl /tmp/eapol-ctrl',
+    )
+    .action(async function (this: Command, path: string, o: { ctrl?: string; ifname: string; pin?: string }) {
+      if (o.ctrl === undefined || o.ctrl === '') throw usage('--ctrl is required');
+      if (o.pin !== undefined && !isDigits(o.pin, 4, 8)) throw usage('--pin must be 4 to 8 digits');
+      const c = openCard(path);
+      const controller = untilSignalled();
+      await runWpaBridge({
+        ctrlDir: o.ctrl,
+        ifname: o.ifname,
+        transmit: (apdu) => c.transmit(apdu),
+        reset: () => c.reset(),
+        ...(o.pin === undefined ? {} : { pin: o.pin }),
+        log: (line) => writeErr(this, `card wpa-bridge: ${line}\n`),
+        signal: controller.signal,
+      });
+    });
+}

@@ -1,0 +1,128 @@
+// `simtrust serve` runs the platform; `simtrust up --demo` does the same on embedded SQLite with a
+// demo operator and fleet, and prints what to try next.
+
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Config, SettingName } from '../../config/defaults.js';
+import { SETTINGS } from '../../config/defaults.js';
+import { loadConfig } from '../../config/load.js';
+import { flagName } from '../../config/setting.js';
+import type { RunningServers } from '../../servers/runtime.js';
+
+// The server side (Fastify, Kysely, drivers) is imported when a server command runs, so the API
+// commands of the CLI start fast.
+const serverModules = async () => ({
+  ...(await import('../../servers/runtime.js')),
+  ...(await import('../../servers/logger.js')),
+  ...(await import('../../platform/demo.js')),
+});
+
+/** Adds one --flag per non-secret setting (secrets belong in the environment, not in `ps`). */
+export function addSettingFlags(command: Command): Command {
+  command.option('--config <file>', 'JSON config file (default $SIMTRUST_CONFIG)');
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    if ('secret' in setting && setting.secret) continue;
+    command.option(`${flagName(name)} <value>`, setting.doc.split('. ')[0] ?? setting.doc);
+  }
+  return command;
+}
+
+export function configFromFlags(opts: Record<string, unknown>, demo: boolean): Config {
+  const flags: Partial<Record<SettingName, unknown>> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[])
+    if (opts[name] !== undefined) flags[name] = opts[name];
+  return loadConfig({ flags, demo, ...(typeof opts.config === 'string' ? { file: opts.config } : {}) });
+}
+
+function stopOnSignals(servers: RunningServers, onStop?: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      onStop?.();
+      await servers.close();
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function welcome(
+  config: Config,
+  apiUrl: string,
+  logFile: string,
+  simCount: number,
+  exampleSimId: string,
+): string {
+  const login = `--endpoint ${apiUrl} --email ${config.demoOperatorEmail} --password ${config.demoOperatorPassword}`;
+  return [
+    '',
+    'simtrust is running in demo mode.',
+    '',
+    `  API          ${apiUrl}/v1`,
+    `  API docs     ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `  Demo login   ${config.demoOperatorEmail} / ${config.demoOperatorPassword}`,
+    `  Data         ${config.databaseUrl}, ${simCount} demo SIMs in 2 groups`,
+    `  Logs         ${logFile}`,
+    '',
+    'Try next (in another terminal):',
+    `  npx simtrust login ${login}`,
+    '  npx simtrust sims list --output table',
+    `  npx simtrust sims activate ${exampleSimId} --output table`,
+    '',
+    'Demo mode uses a generated master key kept under the data directory: not for real SIMs.',
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n');
+}
+
+export function registerServeCommands(program: Command): void {
+  addSettingFlags(
+    program
+      .command('serve')
+      .description('Run the platform (API; needs SIMTRUST_MASTER_KEY unless --demo)')
+      .option('--demo', 'demo mode: generated master key under the data directory')
+      .addHelpText(
+        'after',
+        '\nExample:\n  $ SIMTRUST_MASTER_KEY=$(cat /run/secrets/simtrust-master-key) simtrust serve --http-port 8080',
+      ),
+  ).action(async (opts: Record<string, unknown>) => {
+    const config = configFromFlags(opts, opts.demo === true);
+    const { createLogger, startServers } = await serverModules();
+    const logger = createLogger(config);
+    const servers = await startServers(config, logger);
+    logger.info({ apiUrl: servers.apiUrl }, 'simtrust is serving');
+    await stopOnSignals(servers, () => logger.info('stopping'));
+  });
+
+  addSettingFlags(
+    program
+      .command('up')
+      .description(
+        'Run everything configured; with --demo: embedded SQLite, a demo operator and 50 demo SIMs',
+      )
+      .option('--demo', 'demo mode (what `npm start` runs)')
+      .addHelpText('after', '\nExample:\n  $ simtrust up --demo'),
+  ).action(async (opts: Record<string, unknown>) => {
+    const demo = opts.demo === true;
+    const config = configFromFlags(opts, demo);
+    mkdirSync(config.dataDir, { recursive: true });
+    const logFile = join(config.dataDir, 'simtrust.log');
+    const { createLogger, startServers, ensureDemoFleet, demoIccid } = await serverModules();
+    const logger = createLogger(config, createWriteStream(logFile, { flags: 'a' }));
+    let simCount = 0;
+    const servers = await startServers(config, logger, async (platform) => {
+      if (demo) simCount = (await ensureDemoFleet(platform)).simCount;
+    });
+    process.stdout.write(
+      demo
+        ? welcome(config, servers.apiUrl, logFile, simCount, demoIccid(1))
+        : `simtrust is serving at ${servers.apiUrl} (logs: ${logFile})\n`,
+    );
+    await stopOnSignals(servers, () => process.stdout.write('\nstopping…\n'));
+    process.stdout.write('stopped.\n');
+  });
+}

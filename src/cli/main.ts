@@ -1,0 +1,63 @@
+// The `simtrust` command.
+
+import { Command, Option } from 'commander';
+import { ERROR_CODES, SimtrustError } from '../lib/errors.js';
+import { SimtrustApiError } from '../sdk/client.js';
+import { registerAdminCommand } from './commands/admin.js';
+import { registerAuditLogsCommand } from './commands/audit-logs.js';
+import { registerGroupsCommand } from './commands/groups.js';
+import { registerLoginCommand } from './commands/login.js';
+import { registerServeCommands } from './commands/serve.js';
+import { registerSimsCommand } from './commands/sims.js';
+import { OUTPUT_FORMATS } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('simtrust')
+    .description('simtrust: the SIM as the root of trust for IoT fleets')
+    .version('0.1.0')
+    .option('--profile <name>', 'CLI profile (default $SIMTRUST_PROFILE or "default")')
+    .option('--endpoint <url>', 'API endpoint (overrides the profile and $SIMTRUST_ENDPOINT)')
+    .addOption(new Option('--output <format>', 'output format').choices(OUTPUT_FORMATS).default('json'))
+    .showHelpAfterError()
+    // Before the subcommands are added, so they inherit it: usage errors throw instead of exiting.
+    .exitOverride()
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ simtrust up --demo\n  $ simtrust login --endpoint http://127.0.0.1:8080 --email demo@simtrust.local --password simtrust-demo-password\n  $ simtrust sims list --output table',
+    );
+  registerServeCommands(program);
+  registerLoginCommand(program);
+  registerSimsCommand(program);
+  registerGroupsCommand(program);
+  registerAuditLogsCommand(program);
+  registerAdminCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const err = e as Error & { exitCode?: number; code?: string };
+    if (err.code?.startsWith('commander.')) {
+      // Help and version exit 0; usage errors exit 2 (commander already printed the message).
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof SimtrustApiError) {
+      process.stderr.write(`error: ${e.message} (${e.code}${e.status ? `, HTTP ${e.status}` : ''})\n`);
+      process.exitCode = 1;
+      return;
+    }
+    if (e instanceof SimtrustError) {
+      process.stderr.write(`error: ${e.expose ? e.message : ERROR_CODES[e.code].description} (${e.code})\n`);
+      process.exitCode = e.code === 'ERR_CLI_USAGE' ? 2 : 1;
+      return;
+    }
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,79 @@
+// Runs the real `simtrust` bin in a child process (as a user would), and can start `simtrust serve`
+// as a separate process that tests may kill.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const BIN = resolve('bin/simtrust.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A HOME of its own, so profiles written by one test never leak into another. */
+export const tempHome = () => mkdtempSync(join(tmpdir(), 'simtrust-home-'));
+
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH, HOME: env.HOME ?? tempHome(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly apiUrl: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `simtrust serve` on a free port and resolves once it logs its URL. */
+export function startServeProcess(env: Record<string, string>): Promise<ServerProcess> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--http-port', '0'], {
+      env: { PATH: process.env.PATH, HOME: tempHome(), SIMTRUST_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => fail(new Error(`serve did not start: ${stderr}`)), 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`serve exited with ${code}: ${stderr}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const apiUrl = (JSON.parse(line) as { apiUrl?: string }).apiUrl;
+      if (apiUrl === undefined) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      done({
+        child,
+        apiUrl,
+        stop: (signal = 'SIGTERM') =>
+          new Promise((stopped) => {
+            if (child.exitCode !== null || child.signalCode !== null) return stopped();
+            child.once('exit', () => stopped());
+            child.kill(signal);
+          }),
+      });
+    });
+  });
+}
