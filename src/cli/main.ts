@@ -4,7 +4,9 @@ import { Command, Option } from 'commander';
 import { ERROR_CODES, SimtrustError } from '../lib/errors.js';
 import { SimtrustApiError } from '../sdk/client.js';
 import { registerAdminCommand } from './commands/admin.js';
+import { registerAkaCommand } from './commands/aka.js';
 import { registerAuditLogsCommand } from './commands/audit-logs.js';
+import { registerCardCommand } from './commands/card.js';
 import { registerGroupsCommand } from './commands/groups.js';
 import { registerLoginCommand } from './commands/login.js';
 import { registerServeCommands } from './commands/serve.js';
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerGroupsCommand(program);
   registerAuditLogsCommand(program);
   registerAdminCommand(program);
+  registerAkaCommand(program);
+  registerCardCommand(program);
   return program;
 }
 

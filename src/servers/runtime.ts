@@ -29,7 +29,7 @@ export async function startServers(
   const platform = await openPlatform(config, { masterKey: master.key });
   try {
     await prepare?.(platform);
-    const { app } = await buildApp({ platform, logger });
+    const { app, drained } = await buildApp({ platform, logger });
     await app.listen({ host: config.httpHost, port: config.httpPort });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -39,6 +39,7 @@ export async function startServers(
       apiUrl: `http://${host}:${port}`,
       async close() {
         await app.close();
+        await drained();
         await platform.close();
       },
     };

@@ -70,18 +70,19 @@ function print(
     return;
   }
   const width = Math.max(...fields.map(([label]) => label.length)) + 1;
-  writeOut(
-    command,
-    fields.map(([label, , value]) => `${`${label}:`.padEnd(width)} ${value}`).join('\n') + '\n',
-  );
+  const lines = fields.map(([label, , value]) => `${`${label}:`.padEnd(width)} ${value}\n`);
+  writeOut(command, lines.join(''));
 }
 
 const EXAMPLE_K = '465b5ce8b199b49faa5f0a2ee238a6bc';
 const EXAMPLE_OPC = 'cd63cb71954a9f4e48a5994e37a02baf';
 
 export function registerAkaCommand(program: Command): void {
+  // exitOverride: commander's own usage errors (unknown option, missing value) then throw to the
+  // caller like ours do, so `main` can exit 2 for them, whatever order it configures things in.
   const aka = program
     .command('aka')
+    .exitOverride()
     .description('Milenage authentication vectors (TS 35.206) and AUTS resynchronisation (TS 33.102)')
     .addHelpText(
       'after',

@@ -34,6 +34,7 @@ interface NewOptions {
   adm1?: string;
   sqn?: string;
   indBits?: string;
+  delta?: string;
   out?: string;
   force?: boolean;
   csvLine?: boolean;
@@ -65,6 +66,8 @@ function buildCard(o: NewOptions): CardFile {
         : undefined;
   const indBits = o.indBits === undefined ? DEFAULT_SQN_POLICY.indBits : Number(o.indBits);
   if (!Number.isInteger(indBits) || indBits < 0 || indBits > 10) throw usage('--ind-bits must be 0 to 10');
+  const delta = o.delta === undefined ? DEFAULT_SQN_POLICY.delta : Number(o.delta);
+  if (!Number.isSafeInteger(delta) || delta < 1) throw usage('--delta must be a positive integer');
   const pin1 = digitsOption('--pin1', o.pin1, 4, 8);
   const puk1 = digitsOption('--puk1', o.puk1, 8, 8);
   const adm1 = digitsOption('--adm1', o.adm1, 1, 8);
@@ -72,7 +75,7 @@ function buildCard(o: NewOptions): CardFile {
   return newCardFile({
     imsi: o.imsi,
     mncLength,
-    sqnPolicy: { ...DEFAULT_SQN_POLICY, indBits },
+    sqnPolicy: { indBits, delta },
     ...(o.iccid === undefined ? {} : { iccid: o.iccid }),
     ...(msisdn === undefined ? {} : { msisdn }),
     ...(o.spn === undefined ? {} : { spn: o.spn }),
@@ -109,8 +112,10 @@ function untilSignalled(): AbortController {
 }
 
 export function registerCardCommand(program: Command): void {
+  // exitOverride: commander's own usage errors throw to the caller (see aka.ts).
   const card = program
     .command('card')
+    .exitOverride()
     .description('software UICC/USIM: create cards, send APDUs, bridge to PC/SC and wpa_supplicant')
     .addHelpText(
       'after',
@@ -133,8 +138,9 @@ export function registerCardCommand(program: Command): void {
     .option('--pin1-enabled', 'require PIN1 verification (default: disabled, as on most IoT SIMs)')
     .option('--puk1 <digits>', 'PUK1, 8 digits (default: random)')
     .option('--adm1 <digits>', 'ADM1 key, up to 8 digits (default: random)')
-    .option('--sqn <hex>', 'start as if this SQN (12 hex digits) had been accepted')
+    .option('--sqn <hex>', 'start with the SEQ of this SQN (12 hex digits) accepted in every IND slot')
     .option('--ind-bits <n>', 'IND length of the SQN array (TS 33.102 Annex C)', '5')
+    .option('--delta <n>', 'Δ: the largest SEQ jump the card accepts (TS 33.102 Annex C)', String(2 ** 28))
     .option('--out <file>', 'write the card file here (mode 0600)')
     .option('--force', 'overwrite --out if it exists (its Ki is lost)')
     .option('--csv-line', 'print the vendor CSV line iccid,imsi,msisdn,ki,opc')
@@ -206,7 +212,7 @@ export function registerCardCommand(program: Command): void {
     .command('wpa-bridge')
     .description("answer wpa_supplicant's external_sim requests (EAP-AKA/AKA'/SIM) with the card")
     .argument('<card-file>', 'card file from `simtrust card new`')
-    .requiredOption('--ctrl <dir>', "wpa_supplicant's ctrl_interface directory")
+    .option('--ctrl <dir>', "wpa_supplicant's ctrl_interface directory (required)")
     .option('--ifname <name>', 'control interface name (eapol_test uses "test")', 'test')
     .option('--pin <digits>', 'PIN1, when the card has PIN verification enabled')
     .addHelpText(

@@ -26,6 +26,9 @@ import {
   type ValidProfile,
 } from './model.js';
 
+/** After this many new SIMs, refresh planner statistics so listing stays on its indexes. */
+const ANALYZE_AFTER_ROWS = 10_000;
+
 export const REQUIRED_COLUMNS = ['iccid', 'imsi', 'ki'] as const;
 export const OPTIONAL_COLUMNS = [
   'msisdn',
@@ -87,25 +90,51 @@ function parseTags(text: string): Array<[string, string]> | string {
   return tags;
 }
 
+/** Column name → index in a record, from the header line. */
+type Columns = ReadonlyMap<string, number>;
+
+function checkHeader(header: readonly string[]): Columns {
+  const columns = header.map((h) => h.trim().toLowerCase());
+  const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
+  const unknown = columns.filter((c) => !KNOWN_COLUMNS.includes(c));
+  const noOpc = !columns.includes('opc') && !columns.includes('op');
+  if (missing.length > 0 || unknown.length > 0 || noOpc) {
+    const problems = [
+      missing.length ? `missing ${missing.join(', ')}` : '',
+      unknown.length ? `unknown ${unknown.join(', ')}` : '',
+      noOpc ? 'needs opc or op' : '',
+    ].filter(Boolean);
+    throw new SimtrustError(
+      'ERR_IMPORT_HEADER',
+      `bad CSV header (${problems.join('; ')}). Expected iccid,imsi,msisdn,ki,opc (optional: op, amf, serial_number, type, group, tags)`,
+    );
+  }
+  return new Map(columns.map((c, i) => [c, i]));
+}
+
 /** Validates one CSV record. Returns the row or a reason that never echoes key material. */
-function checkRow(record: Record<string, string>, line: number): ImportRow | string {
+function checkRow(fields: readonly string[], columns: Columns, line: number): ImportRow | string {
+  const field = (name: string): string | undefined => {
+    const i = columns.get(name);
+    return i === undefined ? undefined : fields[i];
+  };
   const check = checkProfile({
-    iccid: record.iccid ?? '',
-    imsi: record.imsi ?? '',
-    msisdn: record.msisdn,
-    ki: record.ki ?? '',
-    opc: record.opc,
-    op: record.op,
-    amf: record.amf,
+    iccid: field('iccid') ?? '',
+    imsi: field('imsi') ?? '',
+    msisdn: field('msisdn'),
+    ki: field('ki') ?? '',
+    opc: field('opc'),
+    op: field('op'),
+    amf: field('amf'),
   });
   if (!check.ok) return check.reason;
-  const type = (record.type?.trim() || 'uicc') as SimType;
+  const type = (field('type')?.trim() || 'uicc') as SimType;
   if (!SIM_TYPES.includes(type)) return `type must be one of ${SIM_TYPES.join(', ')}`;
-  const serialNumber = record.serial_number?.trim() || null;
+  const serialNumber = field('serial_number')?.trim() || null;
   if (serialNumber !== null && serialNumber.length > 64) return 'serial_number is longer than 64 characters';
-  const tags = parseTags(record.tags ?? '');
+  const tags = parseTags(field('tags') ?? '');
   if (typeof tags === 'string') return tags;
-  return { line, profile: check.profile, type, serialNumber, group: record.group?.trim() || null, tags };
+  return { line, profile: check.profile, type, serialNumber, group: field('group')?.trim() || null, tags };
 }
 
 /** Counts bytes and fails the stream once they pass `max`. */
@@ -132,7 +161,12 @@ export class SimImporter {
     private readonly clock: Clock,
   ) {}
 
-  async importCsv(ctx: AuditContext, input: Readable, options: ImportOptions = {}): Promise<ImportSummary> {
+  /**
+   * Streams the CSV through the parser, checks each row, and commits batches in order. While one
+   * batch is being written the parser goes on with the next (one batch ahead at most), so on
+   * PostgreSQL parsing and writing overlap.
+   */
+  importCsv(ctx: AuditContext, input: Readable, options: ImportOptions = {}): Promise<ImportSummary> {
     const batchSize = options.batchSize ?? 1000;
     const maxReported = options.maxReportedErrors ?? 1000;
     const counts = { rows: 0, created: 0, unchanged: 0, rejected: 0 };
@@ -144,12 +178,9 @@ export class SimImporter {
     const seenIccid = new Map<string, number>();
     const seenImsi = new Map<string, number>();
     const groups = new Map<string, string | undefined>();
-    let batch: ImportRow[] = [];
 
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const rows = batch;
-      batch = [];
+    const write = async (rows: ImportRow[]) => {
+      if (rows.length === 0) return;
       await this.resolveGroups(ctx.principal.operatorId, rows, groups);
       const result = await this.commitBatch(ctx, rows, groups);
       counts.created += result.created;
@@ -158,82 +189,98 @@ export class SimImporter {
       options.onProgress?.({ ...counts });
     };
 
-    let headerChecked = false;
-    const parser = parse({
-      columns: (header: string[]) => {
-        const columns = header.map((h) => h.trim().toLowerCase());
-        const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
-        const unknown = columns.filter((c) => !KNOWN_COLUMNS.includes(c));
-        if (
-          missing.length > 0 ||
-          unknown.length > 0 ||
-          (!columns.includes('opc') && !columns.includes('op'))
-        ) {
-          throw new SimtrustError(
-            'ERR_IMPORT_HEADER',
-            `bad CSV header${missing.length ? `; missing ${missing.join(', ')}` : ''}${unknown.length ? `; unknown ${unknown.join(', ')}` : ''}${!columns.includes('opc') && !columns.includes('op') ? '; needs opc or op' : ''}. Expected iccid,imsi,msisdn,ki,opc (optional: op, amf, serial_number, type, group, tags)`,
-          );
-        }
-        headerChecked = true;
-        return columns;
-      },
-      skip_empty_lines: true,
-      relax_column_count: true,
-      skip_records_with_error: true,
-      info: true,
-      bom: true,
-    });
+    // Records arrive as field arrays through 'data' events, where parser.info.lines is the line of
+    // the record being emitted (cheaper than csv-parse's per-record info objects).
+    const parser = parse({ bom: true, skip_empty_lines: true, skip_records_with_error: true });
     // pipeline (not pipe) so an input error — a client that goes away, the size limit — ends the
-    // parser too, and the loop below sees it.
+    // parser too.
     pipeline(input, byteLimit(options.maxBytes ?? Number.POSITIVE_INFINITY), parser, () => undefined);
     parser.on('skip', (e: Error & { lines?: number }) => {
       reject({ line: e.lines ?? 0, code: 'ERR_IMPORT_ROW', reason: `unparsable CSV: ${e.message}` });
     });
 
-    try {
-      for await (const { record, info } of parser as AsyncIterable<{
-        record: Record<string, string>;
-        info: { lines: number; invalid_field_length: number };
-      }>) {
-        counts.rows++;
-        const line = info.lines;
-        const row = checkRow(record, line);
-        if (typeof row === 'string') {
-          reject({
-            line,
-            code: 'ERR_IMPORT_ROW',
-            reason: row,
-            ...(record.iccid ? { iccid: record.iccid.trim() } : {}),
-          });
-          continue;
+    return new Promise<ImportSummary>((resolve, fail) => {
+      let columns: Columns | undefined;
+      let batch: ImportRow[] = [];
+      let written: Promise<void> = Promise.resolve();
+      let queued = 0;
+      let failed = false;
+      const abort = (e: unknown) => {
+        if (failed) return;
+        failed = true;
+        parser.destroy();
+        fail(
+          e instanceof SimtrustError
+            ? e
+            : new SimtrustError('ERR_MALFORMED_BODY', `the CSV could not be read: ${(e as Error).message}`, {
+                cause: e,
+              }),
+        );
+      };
+      const enqueue = (rows: ImportRow[]) => {
+        queued++;
+        written = written.then(() => write(rows)).finally(() => queued--);
+        written.catch(abort);
+        return written;
+      };
+
+      parser.on('data', (fields: string[]) => {
+        if (failed) return;
+        const line = parser.info.lines;
+        try {
+          if (columns === undefined) {
+            columns = checkHeader(fields);
+            return;
+          }
+          counts.rows++;
+          const row = checkRow(fields, columns, line);
+          if (typeof row === 'string') {
+            const iccid = fields[columns.get('iccid') ?? -1]?.trim();
+            reject({ line, code: 'ERR_IMPORT_ROW', reason: row, ...(iccid ? { iccid } : {}) });
+            return;
+          }
+          const { iccid, imsi } = row.profile;
+          const dupIccid = seenIccid.get(iccid);
+          const dupImsi = seenImsi.get(imsi);
+          if (dupIccid !== undefined || dupImsi !== undefined) {
+            const what =
+              dupIccid !== undefined
+                ? `ICCID (first on line ${dupIccid})`
+                : `IMSI (first on line ${dupImsi})`;
+            reject({ line, code: 'ERR_IMPORT_ROW', reason: `duplicate ${what}`, iccid });
+            return;
+          }
+          seenIccid.set(iccid, line);
+          seenImsi.set(imsi, line);
+          batch.push(row);
+          if (batch.length >= batchSize) {
+            const pending = enqueue(batch);
+            batch = [];
+            if (queued > 1) {
+              parser.pause();
+              pending.then(() => !failed && parser.resume(), abort);
+            }
+          }
+        } catch (e) {
+          abort(e);
         }
-        const { iccid, imsi } = row.profile;
-        const dupIccid = seenIccid.get(iccid);
-        const dupImsi = seenImsi.get(imsi);
-        if (dupIccid !== undefined || dupImsi !== undefined) {
-          const what =
-            dupIccid !== undefined ? `ICCID (first on line ${dupIccid})` : `IMSI (first on line ${dupImsi})`;
-          reject({ line, code: 'ERR_IMPORT_ROW', reason: `duplicate ${what}`, iccid });
-          continue;
+      });
+      parser.on('error', abort);
+      parser.on('end', () => {
+        if (failed) return;
+        if (columns === undefined) {
+          abort(new SimtrustError('ERR_IMPORT_HEADER', 'the CSV is empty; expected a header line'));
+          return;
         }
-        seenIccid.set(iccid, line);
-        seenImsi.set(imsi, line);
-        batch.push(row);
-        if (batch.length >= batchSize) await flush();
-      }
-      await flush();
-    } catch (e) {
-      if (e instanceof SimtrustError) throw e;
-      const cause = e as Error;
-      throw new SimtrustError(
-        'ERR_IMPORT_HEADER',
-        `${headerChecked ? 'CSV stream failed' : 'cannot read the CSV header'}: ${cause.message}`,
-        { cause: e },
-      );
-    }
-    if (!headerChecked)
-      throw new SimtrustError('ERR_IMPORT_HEADER', 'the CSV is empty; expected a header line');
-    return { ...counts, errors };
+        enqueue(batch)
+          .then(async () => {
+            if (counts.created >= ANALYZE_AFTER_ROWS) {
+              await this.store.analyze(['sims', 'sim_profiles', 'sim_tags', 'sim_status_history']);
+            }
+          })
+          .then(() => resolve({ ...counts, errors }), abort);
+      });
+    });
   }
 
   private async resolveGroups(operatorId: string, rows: ImportRow[], cache: Map<string, string | undefined>) {

@@ -3,7 +3,7 @@
 // row); listeners hear about a change only after it committed.
 
 import { randomInt } from 'node:crypto';
-import type { ExpressionBuilder, SelectQueryBuilder } from 'kysely';
+import { type ExpressionBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { luhnCheckDigit } from '../../lib/luhn.js';
@@ -120,12 +120,15 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
       .selectFrom('sim_profiles')
       .select(['iccid', 'sim_id', 'imsi', 'msisdn', 'is_primary'])
       .where('sim_id', 'in', ids)
-      .orderBy('iccid')
       .execute(),
     db.selectFrom('sim_tags').select(['sim_id', 'name', 'value']).where('sim_id', 'in', ids).execute(),
   ]);
   const profilesBySim = new Map<string, ProfileRow[]>();
-  for (const p of profiles) profilesBySim.set(p.sim_id, [...(profilesBySim.get(p.sim_id) ?? []), p]);
+  for (const p of profiles.sort((a, b) => (a.iccid < b.iccid ? -1 : 1))) {
+    const list = profilesBySim.get(p.sim_id);
+    if (list) list.push(p);
+    else profilesBySim.set(p.sim_id, [p]);
+  }
   const tagsBySim = new Map<string, Record<string, string>>();
   for (const t of tags) {
     const map = tagsBySim.get(t.sim_id) ?? {};
@@ -179,9 +182,12 @@ export class SimService {
     if (filter.tagName !== undefined) q = this.whereTag(q, operatorId, filter);
     if (filter.imsiPrefix) q = q.where(profilePrefix('imsi', filter.imsiPrefix));
     if (filter.iccidPrefix) q = q.where(profilePrefix('iccid', filter.iccidPrefix));
-    if (page.after !== undefined) q = q.where('sims.sim_id', '>', page.after);
+    // With a tag filter the page is walked along the tag index (operator, name, value, sim_id), which
+    // stays one index range per page however rare the tag; the join makes both columns equal.
+    const key = sql.ref<string>(filter.tagName !== undefined ? 'sim_tags.sim_id' : 'sims.sim_id');
+    if (page.after !== undefined) q = q.where(key, '>', page.after);
     const rows = await q
-      .orderBy('sims.sim_id')
+      .orderBy(key)
       .limit(page.limit + 1)
       .execute();
     const items = await loadSimViews(this.store.db, rows.slice(0, page.limit));

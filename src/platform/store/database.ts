@@ -18,6 +18,8 @@ export type Executor = Kysely<Database>;
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** The PostgreSQL schema the store lives in, when the URL names one (`?schema=`). */
+  readonly schema?: string | undefined;
   /**
    * Runs `fn` in one transaction. On SQLite the transaction starts with BEGIN IMMEDIATE so
    * concurrent writers (other processes on the same file) queue on busy_timeout instead of failing
@@ -26,6 +28,11 @@ export interface Store {
   transaction<T>(fn: (trx: Executor) => Promise<T>): Promise<T>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * Refreshes the planner statistics of `tables` (after a bulk load, so the next queries pick the
+   * right indexes instead of waiting for autovacuum / never on SQLite).
+   */
+  analyze(tables: readonly (keyof Database)[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,6 +100,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const db =
     dialect === 'sqlite' ? openSqlite(url) : await openPostgres(url, options.poolSize ?? 10, migrate);
   const store: Store = {
+    schema: dialect === 'postgres' ? parsePostgresUrl(url).schema : undefined,
     db,
     dialect,
     transaction:
@@ -113,6 +121,9 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     async ping() {
       await sql`select 1`.execute(db);
     },
+    async analyze(tables) {
+      for (const table of tables) await sql`analyze ${sql.table(table)}`.execute(db);
+    },
     async close() {
       await db.destroy();
     },
@@ -122,7 +133,13 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
 }
 
 export async function migrateToLatest(store: Store): Promise<void> {
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider(store.dialect) });
+  const migrator = new Migrator({
+    db: store.db,
+    provider: migrationProvider(store.dialect),
+    // The migration tables live in the store's own schema; without this Kysely would find another
+    // schema's tables in the same PostgreSQL database and skip creating its own.
+    ...(store.schema ? { migrationTableSchema: store.schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

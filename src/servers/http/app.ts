@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Platform } from '../../platform/platform.js';
 import { registerAuth } from './plugins/auth.js';
@@ -32,6 +32,11 @@ export interface BuildAppOptions {
 export interface App {
   readonly app: FastifyInstance;
   readonly metrics: Registry;
+  /**
+   * Resolves when no route handler is running. After `app.close()` a handler whose client went away
+   * may still be working; the platform must stay open until it is done.
+   */
+  drained(): Promise<void>;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -56,8 +61,16 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Requests whose handler has started and not yet answered (see App.drained).
+  const handling = new Set<FastifyRequest>();
+  const idle: Array<() => void> = [];
+  app.addHook('preHandler', async (request) => {
+    handling.add(request);
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // onSend runs once a handler has produced its answer (or error), even if the client has gone.
+    if (handling.delete(request) && handling.size === 0) for (const resolve of idle.splice(0)) resolve();
   });
 
   // The API speaks JSON (and text/csv for the import); a text/plain body is refused with 415.
@@ -99,5 +112,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(groupRoutes(platform), { prefix: '/v1' });
   await app.register(auditLogRoutes(platform), { prefix: '/v1' });
   await app.ready();
-  return { app, metrics };
+  return {
+    app,
+    metrics,
+    drained: () => (handling.size === 0 ? Promise.resolve() : new Promise((resolve) => idle.push(resolve))),
+  };
 }

@@ -131,7 +131,7 @@ describe('bad input', () => {
       `${c.iccid},${c.imsi},,${c.ki},${c.opc}`, // line 4: good
       `${d.iccid},${c.imsi},,${d.ki},${d.opc}`, // line 5: duplicate IMSI
       `${b.iccid},${b.imsi},,${b.ki},zz${b.opc.slice(2)}`, // line 6: OPc not hex
-      `${d.iccid},${d.imsi},,${d.ki}`, // line 7: too few columns
+      `${d.iccid},${d.imsi},,${d.ki}`, // line 7: too few fields
       `${d.iccid},"unterminated,,${d.ki},${d.opc}`, // line 8: broken quoting (a stray quote runs to the end)
     ];
     const res = await csvImport(`${lines.join('\n')}\n`);
@@ -145,7 +145,7 @@ describe('bad input', () => {
     expect(byLine[3]).toContain('ki must be 32 hex digits');
     expect(byLine[5]).toContain('duplicate IMSI (first on line 4)');
     expect(byLine[6]).toContain('opc must be 32 hex digits');
-    expect(byLine[7]).toContain('give exactly one of opc or op');
+    expect(byLine[7]).toContain('Invalid Record Length: expect 5, got 4');
     expect(byLine[8]).toContain('unparsable CSV');
     // No reason echoes key material.
     for (const r of rows) for (const k of [r.ki, r.opc]) expect(res.body).not.toContain(k.slice(2));

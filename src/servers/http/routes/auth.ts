@@ -47,6 +47,24 @@ export const authRoutes =
       },
     );
 
+    app.get(
+      '/auth/session',
+      {
+        schema: {
+          tags: ['Auth'],
+          operationId: 'getSession',
+          summary: 'Who the token belongs to (operator, kind of principal, id).',
+          response: responses({
+            200: Type.Object({ operatorId: Type.String(), kind: Type.String(), id: Type.String() }),
+          }),
+        },
+      },
+      async (request) => {
+        const { operatorId, kind, id } = request.principal!;
+        return { operatorId, kind, id };
+      },
+    );
+
     app.post(
       '/auth/logout',
       {

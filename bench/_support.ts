@@ -1,0 +1,127 @@
+// Shared helpers for benchmarks: fresh databases, a server process, autocannon runs, formatting.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { parsePostgresUrl } from '../src/platform/store/database.js';
+
+export const flag = (args: string[], name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+export type BenchDialect = 'sqlite' | 'postgres';
+
+const PG_BASE = process.env.SIMTRUST_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export async function freshDatabase(
+  dialect: BenchDialect,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'simtrust-bench-'));
+    return {
+      url: `sqlite:${join(dir, 'bench.db')}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const schema = `bench_${randomBytes(5).toString('hex')}`;
+  return {
+    url: `${PG_BASE}${PG_BASE.includes('?') ? '&' : '?'}schema=${schema}`,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: parsePostgresUrl(PG_BASE).connectionString });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+export interface BenchServer {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** `simtrust serve` in its own process, so the load generator does not share its event loop. */
+export async function startServer(env: Record<string, string>): Promise<BenchServer> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [resolve('bin/simtrust.js'), 'serve', '--http-port', String(port)],
+    {
+      env: { ...process.env, SIMTRUST_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/ready`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise((stopped) => {
+        child.once('exit', () => stopped());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface LoadResult {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+}
+
+export async function load(
+  url: string,
+  headers: Record<string, string>,
+  options: { seconds?: number; connections?: number; rate?: number } = {},
+): Promise<LoadResult> {
+  const r = await autocannon({
+    url,
+    headers,
+    connections: options.connections ?? 10,
+    duration: options.seconds ?? 5,
+    ...(options.rate ? { overallRate: Math.max(1, Math.round(options.rate)) } : {}),
+  });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.non2xx,
+  };
+}
+
+/** Maximum throughput (10 connections), then p50/p99 at half that rate — latency without queueing. */
+export async function loadProfile(url: string, headers: Record<string, string>, seconds = 5) {
+  const max = await load(url, headers, { seconds });
+  const half = await load(url, headers, { seconds, rate: max.rps / 2 });
+  return { maxRps: max.rps, p50: half.p50, p99: half.p99, errors: max.errors + half.errors };
+}
+
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+export function table(rows: Array<Record<string, string | number>>): void {
+  console.table(rows);
+}
