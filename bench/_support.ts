@@ -47,7 +47,7 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
@@ -62,7 +62,18 @@ export async function startServer(env: Record<string, string>): Promise<BenchSer
     process.execPath,
     [resolve('bin/simtrust.js'), 'serve', '--http-port', String(port)],
     {
-      env: { ...process.env, SIMTRUST_LOG_LEVEL: 'warn', ...env },
+      env: {
+        ...process.env,
+        SIMTRUST_LOG_LEVEL: 'warn',
+        SIMTRUST_DEVICE_HTTP_PORT: '0',
+        SIMTRUST_RADIUS_AUTH_PORT: '0',
+        SIMTRUST_RADIUS_ACCT_PORT: '0',
+        // Throughput from one address with one token: the API rate limits would measure the
+        // limiter instead, so they are off unless a benchmark sets them.
+        SIMTRUST_API_RATE_LIMIT_PER_ADDRESS: '0',
+        SIMTRUST_API_RATE_LIMIT_PER_TOKEN: '0',
+        ...env,
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );

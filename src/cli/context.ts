@@ -1,6 +1,7 @@
 // What every API command needs: an authenticated client and the chosen output format.
-// Credentials: SIMTRUST_ENDPOINT with SIMTRUST_TOKEN (or SIMTRUST_EMAIL + SIMTRUST_PASSWORD) from the
-// environment win over the stored profile; --endpoint overrides the endpoint of either.
+// Credentials: SIMTRUST_ENDPOINT with SIMTRUST_TOKEN (or SIMTRUST_AUTH_KEY_ID + SIMTRUST_AUTH_KEY, or
+// SIMTRUST_EMAIL + SIMTRUST_PASSWORD) from the environment win over the stored profile; --endpoint
+// overrides the endpoint of either.
 
 import type { Command } from 'commander';
 import { SimtrustError } from '../lib/errors.js';
@@ -23,6 +24,13 @@ export async function apiClient(command: Command): Promise<SimtrustClient> {
   const env = process.env;
   const endpoint = opts.endpoint ?? env.SIMTRUST_ENDPOINT;
   if (env.SIMTRUST_TOKEN && endpoint) return new SimtrustClient({ endpoint, token: env.SIMTRUST_TOKEN });
+  if (env.SIMTRUST_AUTH_KEY_ID && env.SIMTRUST_AUTH_KEY && endpoint) {
+    const session = await new SimtrustClient({ endpoint }).authenticate({
+      authKeyId: env.SIMTRUST_AUTH_KEY_ID,
+      authKey: env.SIMTRUST_AUTH_KEY,
+    });
+    return new SimtrustClient({ endpoint, token: session.token });
+  }
   if (env.SIMTRUST_EMAIL && env.SIMTRUST_PASSWORD && endpoint) {
     const session = await new SimtrustClient({ endpoint }).auth(env.SIMTRUST_EMAIL, env.SIMTRUST_PASSWORD);
     return new SimtrustClient({ endpoint, token: session.token });

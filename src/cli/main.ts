@@ -6,11 +6,20 @@ import { SimtrustApiError } from '../sdk/client.js';
 import { registerAdminCommand } from './commands/admin.js';
 import { registerAkaCommand } from './commands/aka.js';
 import { registerAuditLogsCommand } from './commands/audit-logs.js';
+import { registerAuthKeysCommand } from './commands/auth-keys.js';
 import { registerCardCommand } from './commands/card.js';
+import { registerDirectoriesCommand } from './commands/directories.js';
+import { registerEndorseCommand } from './commands/endorse.js';
+import { registerGatewayCommand } from './commands/gateway.js';
 import { registerGroupsCommand } from './commands/groups.js';
 import { registerLoginCommand } from './commands/login.js';
+import { registerMfaCommand } from './commands/mfa.js';
+import { registerRadiusClientsCommand } from './commands/radius-clients.js';
+import { registerRolesCommand } from './commands/roles.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerSimsCommand } from './commands/sims.js';
+import { registerSimulateCommand } from './commands/simulate.js';
+import { registerUsersCommand } from './commands/users.js';
 import { OUTPUT_FORMATS } from './output.js';
 
 export function buildProgram(): Command {
@@ -31,10 +40,19 @@ export function buildProgram(): Command {
   registerLoginCommand(program);
   registerSimsCommand(program);
   registerGroupsCommand(program);
+  registerRadiusClientsCommand(program);
   registerAuditLogsCommand(program);
+  registerUsersCommand(program);
+  registerRolesCommand(program);
+  registerAuthKeysCommand(program);
+  registerMfaCommand(program);
   registerAdminCommand(program);
   registerAkaCommand(program);
   registerCardCommand(program);
+  registerSimulateCommand(program);
+  registerEndorseCommand(program);
+  registerGatewayCommand(program);
+  registerDirectoriesCommand(program);
   return program;
 }
 

@@ -12,6 +12,9 @@ export interface Profile {
   readonly apiKey?: string;
   readonly operatorId?: string;
   readonly email?: string;
+  /** Set when the profile logged in as a sub-user (or with one of their keys). */
+  readonly userName?: string;
+  readonly authKeyId?: string;
   readonly expiresAt?: number;
 }
 

@@ -4,7 +4,17 @@
 // a setting is SIMTRUST_ + its name in UPPER_SNAKE case (httpPort → SIMTRUST_HTTP_PORT).
 // docs/configuration.md is generated from this file (`npm run docs`) and a test keeps them in step.
 
-import { base64Key, bool, databaseUrl, int, oneOf, type Setting, str } from './setting.js';
+import {
+  base64Key,
+  bool,
+  databaseUrl,
+  httpUrl,
+  int,
+  jsonArray,
+  oneOf,
+  type Setting,
+  str,
+} from './setting.js';
 
 export const SETTINGS = {
   dataDir: {
@@ -55,6 +65,52 @@ export const SETTINGS = {
     doc: 'Default lifetime of an API token issued by POST /v1/auth (a request may ask for up to 172800).',
     parse: int(180, 172_800),
   },
+  // --- access management (docs/access-management.md)
+  loginMaxFailures: {
+    default: 5,
+    doc: 'Consecutive failed attempts (password, MFA code or auth-key secret) an account gets before each further attempt must wait; the wait starts at loginBackoffBaseSeconds and doubles with every attempt (429 + Retry-After). A success ends the streak.',
+    parse: int(1, 1000),
+  },
+  loginMaxFailuresPerAddress: {
+    default: 20,
+    doc: 'The same limit per source address, over all accounts (password spraying from one address). A success gives back only its own attempt.',
+    parse: int(1, 100_000),
+  },
+  loginBackoffBaseSeconds: {
+    default: 1,
+    doc: 'First wait after the failure limit is reached; each further admitted attempt doubles it.',
+    parse: int(1, 3600),
+  },
+  loginBackoffMaxSeconds: {
+    default: 900,
+    doc: 'Longest wait between two attempts on a locked account or address.',
+    parse: int(1, 86_400),
+  },
+  loginFailureMemorySeconds: {
+    default: 86_400,
+    doc: 'A failure streak is forgotten this long after its last attempt.',
+    parse: int(60, 2_592_000),
+  },
+  apiRateLimitWindowSeconds: {
+    default: 60,
+    doc: 'Window of the API rate limits below (per process; each instance counts its own traffic).',
+    parse: int(1, 86_400),
+  },
+  apiRateLimitPerToken: {
+    default: 6000,
+    doc: 'Requests one API token may make per window; more get 429 with Retry-After. 0 turns the limit off.',
+    parse: int(0, 100_000_000),
+  },
+  apiRateLimitPerAddress: {
+    default: 12_000,
+    doc: 'Requests one source address may make per window (with or without credentials, /health, /ready and /metrics excepted). 0 turns the limit off.',
+    parse: int(0, 100_000_000),
+  },
+  mfaTotpIssuer: {
+    default: 'simtrust',
+    doc: 'Issuer name in the otpauth:// URI of TOTP enrolment (what authenticator apps show).',
+    parse: str(),
+  },
   demoOperatorEmail: {
     default: 'demo@simtrust.local',
     doc: 'Login email of the operator created by `simtrust up --demo`.',
@@ -71,6 +127,279 @@ export const SETTINGS = {
     default: 50,
     doc: 'Number of SIMs created (in two groups) the first time `simtrust up --demo` runs.',
     parse: int(0, 100_000),
+  },
+  demoFleetDevices: {
+    default: 20,
+    doc: 'Simulated devices `simtrust up --demo` runs with the first demo SIMs (docs/simulator.md): they attach over GSUP and RADIUS and send traffic; one, IMEI-locked to another device, is refused. 0: no demo fleet.',
+    parse: int(0, 1000),
+  },
+  // --- SIM-attested identity tokens (docs/endorse.md)
+  deviceHttpHost: {
+    default: '127.0.0.1',
+    doc: 'Address the device-facing token listener listens on (token endpoint, AKA challenges, JWKS). Devices reach it over their data session; the source address tells which SIM is asking.',
+    parse: str(),
+  },
+  deviceHttpPort: {
+    default: 8082,
+    doc: 'Port of the device-facing token listener (0 picks a free port).',
+    parse: int(0, 65535),
+  },
+  endorseIssuer: {
+    default: 'simtrust',
+    doc: 'The `iss` claim of native tokens (a group with `compat: "soracom"` uses `https://soracom.io`). Verifiers pin it.',
+    parse: str(),
+  },
+  endorseAudience: {
+    default: 'simtrust-endorse-audience',
+    doc: 'The `aud` claim of native tokens (`soracom-endorse-audience` with `compat: "soracom"`). Verifiers pin it.',
+    parse: str(),
+  },
+  endorseKeyPublishLeadSeconds: {
+    default: 600,
+    doc: 'How long a new signing key is published in the JWKS before it signs, so verifiers with a cached JWKS already know it. A rotation may ask for less (0 for an emergency).',
+    parse: int(0, 604_800),
+  },
+  endorseKeyRotationDays: {
+    default: 90,
+    doc: 'Scheduled rotation: a signing key older than this many days gets a successor (published first, signing after endorseKeyPublishLeadSeconds). 0 turns the schedule off.',
+    parse: int(0, 3650),
+  },
+  endorseChallengesPerMinute: {
+    default: 10,
+    doc: "AKA challenges that may be started per IMSI per minute (each one advances the SIM's SQN).",
+    parse: int(1, 1000),
+  },
+  // --- MFA engine, SMS providers and the MFA gateway (docs/mfa-gateway.md)
+  gatewayHost: {
+    default: '127.0.0.1',
+    doc: 'Address the MFA gateway (reverse proxy with login pages) listens on.',
+    parse: str(),
+  },
+  gatewayPort: { default: 8081, doc: 'Port of the MFA gateway (0 picks a free port).', parse: int(0, 65535) },
+  gatewayUpstream: {
+    default: undefined,
+    doc: "Shortcut for one protected application at `/`: its upstream URL (`simtrust gateway --upstream URL`). Users come from gatewayDirectory, or are the platform's own users when that is unset. The gateway starts (also with `simtrust up`) when this or gatewayApplications is set.",
+    parse: httpUrl(),
+  },
+  gatewayDirectory: {
+    default: undefined,
+    doc: "Directory id whose users may log in to the gatewayUpstream application (unset: the platform's own root and sub-users).",
+    parse: str(),
+  },
+  gatewayFactors: {
+    default: 'sms-otp,totp,sim-token',
+    doc: 'Second factors the gatewayUpstream application accepts, comma-separated (`sms-otp`, `totp`, `sim-token`); with more than one the user chooses among those enrolled.',
+    parse: str(),
+  },
+  gatewayApplications: {
+    default: [],
+    doc: 'Protected applications, a JSON array of `{name, prefix, upstream, users: {directory} | {platform: true, operatorId?}, policy: [{groups?, factors}], websocket?, audience?}` (see docs/mfa-gateway.md); checked when the gateway starts.',
+    parse: jsonArray(),
+  },
+  gatewaySessionIdleSeconds: {
+    default: 1800,
+    doc: 'A gateway session ends after this much inactivity (NIST SP 800-63B §4.2.3, AAL2: 30 minutes).',
+    parse: int(60, 86_400),
+  },
+  gatewaySessionAbsoluteSeconds: {
+    default: 43_200,
+    doc: 'A gateway session ends this long after login whatever the activity (NIST SP 800-63B §4.2.3, AAL2: 12 hours).',
+    parse: int(300, 2_592_000),
+  },
+  gatewayTrustProxy: {
+    default: false,
+    doc: 'The gateway sits behind a TLS-terminating proxy you control: take the client address and scheme from X-Forwarded-For/-Proto (cookies then get `Secure` when the proxy says https).',
+    parse: bool(),
+  },
+  gatewayTlsCertFile: {
+    default: undefined,
+    doc: 'PEM certificate chain: the gateway serves HTTPS itself (with gatewayTlsKeyFile); its cookies are then `Secure`.',
+    parse: str(),
+  },
+  gatewayTlsKeyFile: { default: undefined, doc: 'PEM private key for gatewayTlsCertFile.', parse: str() },
+  gatewaySimTokenUrl: {
+    default: undefined,
+    doc: "URL of the SIM token endpoint the `sim-token` factor sends the device to (the device listener, e.g. http://10.0.0.1:8082/); unset: http://deviceHttpHost:deviceHttpPort/. The gateway's callback URL must be in the SIM group's Endorse `authorizedRedirectUrls`.",
+    parse: httpUrl(),
+  },
+  mfaOtpLength: {
+    default: 6,
+    doc: 'Digits of an SMS one-time code, drawn from a CSPRNG (6 digits ≈ 20 bits: OWASP ASVS 6.5.4, NIST SP 800-63B §5.1.3.2).',
+    parse: int(6, 10),
+  },
+  mfaOtpTtlSeconds: {
+    default: 300,
+    doc: "Lifetime of an SMS code (privacyIDEA's 300 s; at most the 10 minutes of ASVS 6.5.5 / NIST SP 800-63B §5.1.3.2).",
+    parse: int(30, 600),
+  },
+  mfaOtpMaxGuesses: {
+    default: 5,
+    doc: 'Wrong guesses a single SMS code survives; then it is dead and a new one must be sent (rate limiting of ASVS 6.6.3).',
+    parse: int(1, 10),
+  },
+  mfaTransactionTtlSeconds: {
+    default: 600,
+    doc: 'A login must be completed this long after the password step (NIST SP 800-63B §5.1.3.2: 10 minutes).',
+    parse: int(60, 600),
+  },
+  mfaSmsResendSeconds: {
+    default: 30,
+    doc: 'Minimum wait before another SMS code can be requested for the same login.',
+    parse: int(5, 600),
+  },
+  mfaSmsMaxPerWindow: {
+    default: 5,
+    doc: 'SMS codes (first sends and resends) allowed per user and, separately, per phone number within mfaSmsWindowSeconds — the guard against SMS pumping.',
+    parse: int(1, 100),
+  },
+  mfaSmsWindowSeconds: {
+    default: 900,
+    doc: 'Window of mfaSmsMaxPerWindow (15 minutes).',
+    parse: int(60, 86_400),
+  },
+  mfaLockThreshold: {
+    default: 5,
+    doc: 'Consecutive failures (password or code) after which an account is locked for a while; each further failure doubles the wait (NIST SP 800-63B §5.2.2 allows at most 100).',
+    parse: int(1, 100),
+  },
+  mfaLockBaseSeconds: {
+    default: 30,
+    doc: 'First lock duration; it doubles per further failure (NIST SP 800-63B §5.2.2: "30 seconds up to an hour").',
+    parse: int(1, 3600),
+  },
+  mfaLockMaxSeconds: { default: 3600, doc: 'Longest lock duration.', parse: int(1, 86_400) },
+  mfaAddressMaxAttempts: {
+    default: 30,
+    doc: 'Login and code attempts accepted per source address per minute across all accounts (ASVS 6.3.1 anti-automation).',
+    parse: int(1, 100_000),
+  },
+  smsProviders: {
+    default: [],
+    // The entries hold provider credentials (SMPP passwords, API tokens): environment or file only.
+    secret: true,
+    doc: 'SMS providers in failover order, a JSON array of `{name, kind: "smpp" | "http-json" | "kannel" | "console", …}` with each kind\'s settings (docs/mfa-gateway.md). `console` only in demo mode; demo mode with none configured uses `console`.',
+    parse: jsonArray(),
+  },
+  smsSender: {
+    default: 'simtrust',
+    doc: 'Sender shown on OTP SMS (alphanumeric, at most 11 characters, or a number).',
+    parse: str(),
+  },
+  smsTemplate: {
+    default: '{code} is your verification code. It expires in {minutes} minutes. Never share it.',
+    doc: 'Text of the OTP SMS; `{code}` and `{minutes}` are replaced.',
+    parse: str(6),
+  },
+  // --- EAP-SIM / EAP-AKA / EAP-AKA' over RADIUS and the GSUP AuC interface (docs/aaa.md)
+  eapConversationSeconds: {
+    default: 60,
+    doc: 'How long an EAP conversation may take between two rounds; its state travels sealed in RADIUS State and is refused after this.',
+    parse: int(5, 3600),
+  },
+  eapResultIndication: {
+    default: true,
+    doc: 'Offer protected result indications (AT_RESULT_IND, RFC 4187 §6.2): a peer that asks for them gets a success notification protected by AT_MAC before EAP-Success.',
+    parse: bool(),
+  },
+  eapPseudonymSeconds: {
+    default: 86_400,
+    doc: 'Lifetime of a pseudonym (AT_NEXT_PSEUDONYM, RFC 4187 §4.1.1.7); 0 issues none. Each full authentication replaces it.',
+    parse: int(0, 31_536_000),
+  },
+  eapReauthSeconds: {
+    default: 3600,
+    doc: 'Lifetime of a fast re-authentication identity and its keys (AT_NEXT_REAUTH_ID, RFC 4187 §5); 0 turns fast re-authentication off.',
+    parse: int(0, 604_800),
+  },
+  eapReauthMaxCount: {
+    default: 100,
+    doc: 'Fast re-authentications allowed after one full authentication (AT_COUNTER); then the peer must authenticate fully again.',
+    parse: int(1, 65_535),
+  },
+  eapFailureLimit: {
+    default: 10,
+    doc: 'Failed EAP authentications (wrong RES or AT_MAC, authentication reject, bad AUTS) per IMSI within eapFailureWindowSeconds after which no new challenge is sent until the window ends.',
+    parse: int(1, 1000),
+  },
+  eapFailureWindowSeconds: { default: 600, doc: 'Window of eapFailureLimit.', parse: int(10, 86_400) },
+  gsupHost: {
+    default: '127.0.0.1',
+    doc: 'Address the GSUP (Osmocom, IPA over TCP) listener binds to.',
+    parse: str(),
+  },
+  gsupPort: {
+    default: undefined,
+    doc: 'Port of the optional GSUP listener that lets Osmocom core elements (and the simulator) use simtrust as HLR/AuC; unset: no listener (Osmocom uses 4222; 0 picks a free port).',
+    parse: int(0, 65535),
+  },
+  // --- AAA: the AuC and the RADIUS server (docs/aaa.md)
+  radiusEnabled: {
+    default: true,
+    doc: 'Run the RADIUS authentication and accounting listeners (UDP) with the API.',
+    parse: bool(),
+  },
+  radiusHost: { default: '127.0.0.1', doc: 'Address the RADIUS listeners bind to.', parse: str() },
+  radiusAuthPort: {
+    default: 1812,
+    doc: 'UDP port of the RADIUS authentication listener (RFC 2865; 0 picks a free port).',
+    parse: int(0, 65535),
+  },
+  radiusAcctPort: {
+    default: 1813,
+    doc: 'UDP port of the RADIUS accounting listener (RFC 2866; 0 picks a free port).',
+    parse: int(0, 65535),
+  },
+  radiusAddressPool: {
+    default: '127.64.0.0/16',
+    doc: "IPv4 network (CIDR, /8 to /30) that Framed-IP-Address is allocated from when the SIM's group sets no `SoracomAir.addressPool`. A loopback range lets simulated devices really use their address.",
+    parse: (raw: unknown): string => {
+      const text = str()(raw);
+      const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+      if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) < 8 || Number(m[5]) > 30) {
+        throw new Error('expected an IPv4 network such as 127.64.0.0/16 (prefix /8 to /30)');
+      }
+      return text;
+    },
+  },
+  radiusAddressLeaseSeconds: {
+    default: 86_400,
+    doc: 'How long an allocated address stays reserved for its SIM without accounting (Start and Interim-Update renew it; Stop frees it).',
+    parse: int(60, 31_536_000),
+  },
+  radiusDuplicateCacheSeconds: {
+    default: 30,
+    doc: 'How long an answer is kept for a retransmitted request (same source, Identifier and Authenticator; RFC 5080 §2.2.2).',
+    parse: int(1, 600),
+  },
+  radiusClientRefreshSeconds: {
+    default: 10,
+    doc: 'How often each instance reloads the NAS client list (changes made on the same instance apply at once).',
+    parse: int(1, 3600),
+  },
+  radiusAccountingBatchMax: {
+    default: 1000,
+    doc: 'Group commit: most accounting records written in one transaction. A record is acknowledged only after its transaction committed.',
+    parse: int(1, 10_000),
+  },
+  radiusDynamicAuthorizationTimeoutMs: {
+    default: 1000,
+    doc: 'Wait for a Disconnect-/CoA-ACK before the first retry (RFC 5176); each retry doubles it.',
+    parse: int(50, 60_000),
+  },
+  radiusDynamicAuthorizationAttempts: {
+    default: 3,
+    doc: 'Transmissions of a Disconnect-/CoA-Request before the outcome is recorded as timeout.',
+    parse: int(1, 10),
+  },
+  aucResyncFailureLimit: {
+    default: 5,
+    doc: 'AUTS with a wrong MAC-S accepted per IMSI within aucResyncFailureWindowSeconds; after that, resynchronisation of that IMSI is refused until the window ends.',
+    parse: int(1, 1000),
+  },
+  aucResyncFailureWindowSeconds: {
+    default: 3600,
+    doc: 'Window of aucResyncFailureLimit, in seconds.',
+    parse: int(60, 604_800),
   },
 } satisfies Record<string, Setting<unknown>>;
 

@@ -84,3 +84,40 @@ export const envName = (name: string): string =>
 
 /** httpPort → --http-port */
 export const flagName = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** An http(s) URL (the text is kept as given). */
+export const httpUrl =
+  () =>
+  (raw: unknown): string => {
+    let url: URL | undefined;
+    try {
+      url = typeof raw === 'string' ? new URL(raw) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new Error(`expected an http:// or https:// URL, got ${show(raw)}`);
+    }
+    return raw as string;
+  };
+
+/**
+ * A JSON array of objects (from the config file as JSON, from the environment or a flag as JSON
+ * text). The component that uses it checks each element's shape when it starts.
+ */
+export const jsonArray =
+  () =>
+  (raw: unknown): ReadonlyArray<Readonly<Record<string, unknown>>> => {
+    let value = raw;
+    if (typeof raw === 'string') {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new Error('expected a JSON array of objects (the text is not valid JSON)');
+      }
+    }
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'object' || v === null || Array.isArray(v))) {
+      throw new Error('expected a JSON array of objects');
+    }
+    return value as ReadonlyArray<Readonly<Record<string, unknown>>>;
+  };

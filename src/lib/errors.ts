@@ -80,6 +80,59 @@ export const ERROR_CODES = {
     description: 'The credentials are valid but not allowed to do this.',
   },
 
+  // --- access management (docs/access-management.md)
+  ERR_TOO_MANY_ATTEMPTS: {
+    status: 429,
+    expose: true,
+    description:
+      'Too many failed attempts (password, MFA code or auth-key secret) for this account or from this address; wait the number of seconds in Retry-After. Each further failure doubles the wait.',
+  },
+  ERR_MFA_REQUIRED: {
+    status: 401,
+    expose: true,
+    description: 'The password is right and MFA is active: send the TOTP (or a backup code) as `mfaOTPCode`.',
+  },
+  ERR_INVALID_MFA_CODE: {
+    status: 401,
+    expose: true,
+    description:
+      'The MFA code is wrong, outside its ±30 s window, or already used (a TOTP code works once). Wait for the next code.',
+  },
+  ERR_MFA_STATE: {
+    status: 409,
+    expose: true,
+    description:
+      'MFA is not in the state this call needs: verify follows enable; enable is refused while MFA is active (revoke it first).',
+  },
+  ERR_INVALID_POLICY: {
+    status: 400,
+    expose: true,
+    description:
+      'The permission document is invalid; the message gives the line and column and what is wrong (see docs/access-management.md).',
+  },
+  ERR_CONSOLE_LOGIN_DISABLED: {
+    status: 403,
+    expose: true,
+    description: 'This user may not log in with a password (console login is off); use an auth key.',
+  },
+  ERR_USER_NOT_FOUND: { status: 404, expose: true, description: 'No user with this name for this operator.' },
+  ERR_ROLE_NOT_FOUND: { status: 404, expose: true, description: 'No role with this id for this operator.' },
+  ERR_AUTH_KEY_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: 'No auth key with this id for this account.',
+  },
+  ERR_ROLE_IN_USE: {
+    status: 409,
+    expose: true,
+    description: 'The role is attached to users; detach it first.',
+  },
+  ERR_AUTH_KEY_LIMIT: {
+    status: 409,
+    expose: true,
+    description: 'The account already has the maximum number of auth keys (2); delete one first.',
+  },
+
   // --- configuration and secrets
   ERR_CONFIG: {
     status: 500,
@@ -146,7 +199,171 @@ export const ERROR_CODES = {
   ERR_NO_SESSION: {
     status: 409,
     expose: true,
-    description: 'The SIM has no current session, so there is no IMEI to lock to; give the IMEI explicitly.',
+    description:
+      'The SIM has no online session: there is no session to end (delete_session), or no IMEI to lock to (set_imei_lock with an empty IMEI; give the IMEI explicitly).',
+  },
+
+  // --- AAA (RADIUS, AuC)
+  ERR_RADIUS_NOT_RUNNING: {
+    status: 503,
+    expose: true,
+    description:
+      'The RADIUS server does not run in this process (radiusEnabled is false), so no Disconnect-/CoA-Request can be sent from it.',
+  },
+
+  // --- SIM-attested identity tokens (docs/endorse.md)
+  ERR_ENDORSE_NO_SESSION: {
+    status: 403,
+    expose: true,
+    description:
+      "No online data session owns the address this request came from, so no SIM can be vouched for. Request the token over the SIM's data session, or use an AKA challenge.",
+  },
+  ERR_ENDORSE_SIM_NOT_ACTIVE: {
+    status: 403,
+    expose: true,
+    description: 'The SIM is not active (suspended, inactive, …); tokens are issued for active SIMs only.',
+  },
+  ERR_ENDORSE_DISABLED: {
+    status: 403,
+    expose: true,
+    description:
+      "Tokens are not enabled for the SIM's group (set `enabled: true` in the group's `Endorse` configuration); a SIM in no group gets none.",
+  },
+  ERR_ENDORSE_REDIRECT_NOT_AUTHORIZED: {
+    status: 400,
+    expose: true,
+    description:
+      "`redirect_url` is not listed in the group's `authorizedRedirectUrls` (exact origin and path prefix); simtrust never redirects elsewhere.",
+  },
+  ERR_ENDORSE_REQUEST_PARAMETERS: {
+    status: 400,
+    expose: true,
+    description: 'Too many request parameters, or a name or value too long, to put into a token.',
+  },
+  ERR_ENDORSE_CONFIG: {
+    status: 400,
+    expose: true,
+    description:
+      'A value in the `Endorse` group configuration namespace is invalid; the message names the key.',
+  },
+  ERR_ENDORSE_CHALLENGE_INVALID: {
+    status: 404,
+    expose: true,
+    description: 'The AKA challenge is unknown, expired (60 s), or already answered. Start a new one.',
+  },
+  ERR_ENDORSE_CHALLENGE_FAILED: {
+    status: 401,
+    expose: true,
+    description: 'RES (or AUTS) does not prove the SIM; the challenge stays open until its attempts run out.',
+  },
+  ERR_ENDORSE_CHALLENGE_ATTEMPTS: {
+    status: 429,
+    expose: true,
+    description: 'The AKA challenge has used its 3 attempts. Start a new one.',
+  },
+  ERR_ENDORSE_KEY_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: 'No published signing key with this kid.',
+  },
+  ERR_ENDORSE_KEY_PENDING: {
+    status: 409,
+    expose: true,
+    description:
+      'A successor key for this algorithm is already published and waiting to sign; rotate again after it has activated.',
+  },
+
+  // --- MFA engine, SMS and the gateway (docs/mfa-gateway.md)
+  ERR_DIRECTORY_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: 'No directory with this id for this operator.',
+  },
+  ERR_DIRECTORY_USER_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: 'No user with this id in the directory.',
+  },
+  ERR_PHONE_NUMBER: {
+    status: 400,
+    expose: true,
+    description: 'The phone number is not in E.164 form (`+` country code and number, at most 15 digits).',
+  },
+  ERR_PHONE_NOT_VERIFIED: {
+    status: 409,
+    expose: true,
+    description:
+      'SMS codes go only to a verified phone number (OWASP ASVS 6.6.1); verify it first (a code sent to it, typed back).',
+  },
+  ERR_MFA_SMS_REQUIRED: {
+    status: 401,
+    expose: true,
+    description:
+      "The password is right and SMS one-time codes are this account's second factor: a code was sent; repeat the call with `mfaTransactionId` and `mfaOTPCode`.",
+  },
+  ERR_MFA_NO_FACTOR: {
+    status: 403,
+    expose: true,
+    description:
+      'The policy of this application asks for a second factor the user has not enrolled (verified phone, TOTP secret or registered SIM). An administrator must enrol one.',
+  },
+  ERR_MFA_TRANSACTION: {
+    status: 401,
+    expose: true,
+    description: 'The login transaction is unknown, finished or expired (10 minutes); start the login again.',
+  },
+  ERR_OTP_INVALID: {
+    status: 401,
+    expose: true,
+    description: 'The one-time code is wrong. The code stays valid until its guesses run out.',
+  },
+  ERR_OTP_EXPIRED: {
+    status: 401,
+    expose: true,
+    description: 'The one-time code has expired or was already used; request a new one.',
+  },
+  ERR_OTP_DEAD: {
+    status: 401,
+    expose: true,
+    description: 'The one-time code was guessed wrong too many times and no longer works; request a new one.',
+  },
+  ERR_SMS_RESEND_TOO_SOON: {
+    status: 429,
+    expose: true,
+    description: 'A new SMS code can be requested 30 seconds after the previous one (see Retry-After).',
+  },
+  ERR_SMS_LIMIT: {
+    status: 429,
+    expose: true,
+    description:
+      'The SMS limit for this user or phone number is reached (5 per 15 minutes by default); wait for Retry-After or use another factor.',
+  },
+  ERR_SMS_NOT_DELIVERED: {
+    status: 502,
+    expose: true,
+    description:
+      "No SMS provider accepted the message (every configured provider failed or is unhealthy); the SMS records show each provider's error code.",
+  },
+  ERR_SIM_TOKEN_INVALID: {
+    status: 401,
+    expose: true,
+    description: 'The SIM token did not verify (signature, issuer, audience, expiry) or was already used.',
+  },
+  ERR_SIM_TOKEN_MISMATCH: {
+    status: 403,
+    expose: true,
+    description: 'The SIM token is valid but its IMSI (and IMEI) is not the SIM registered for this user.',
+  },
+  ERR_CSRF: {
+    status: 403,
+    expose: true,
+    description:
+      'The form was not sent from this site (missing or wrong CSRF token, or a foreign Origin); reload the page.',
+  },
+  ERR_GATEWAY_UPSTREAM: {
+    status: 502,
+    expose: true,
+    description: 'The protected application behind the gateway could not be reached.',
   },
 
   // --- CLI

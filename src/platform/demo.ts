@@ -1,7 +1,15 @@
 // Demo data for `simtrust up --demo`: the demo operator and, the first time, a small fleet of SIMs
 // in two groups. Idempotent: a second start finds them and changes nothing.
+//
+// The demo fleet (docs/simulator.md): the demo SIMs' Ki/OPc are random and only the platform keeps
+// them, sealed. So that simulated devices can carry those SIMs, the seeding writes the keys of the
+// first demoFleetDevices SIMs — once, when it creates them — to a demo-only file in the data
+// directory, `demo-fleet/cards.csv` (mode 0600, vendor CSV plus each device's IMEI). Real SIM keys
+// never go to a file: this exists only in demo mode, for SIMs the demo itself invented.
 
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { luhnCheckDigit } from '../lib/luhn.js';
 import { createOperator, findOperatorByEmail } from './iam/operators.js';
 import { systemContext } from './iam/principal.js';
@@ -26,6 +34,15 @@ export function demoIccid(serial: number): string {
 
 /** Demo IMSIs use the test PLMN 001/01 (3GPP TS 23.003 test network). */
 export const demoImsi = (serial: number) => `00101${String(serial).padStart(10, '0')}`;
+
+/** The IMEI of demo device `serial` (TAC 35840800, TS 23.003 §6.2.1 Luhn check digit). */
+export function demoImei(serial: number): string {
+  const body = `35840800${String(serial).padStart(6, '0')}`;
+  return body + luhnCheckDigit(body);
+}
+
+/** Where the demo fleet's card keys are written (demo mode only). */
+export const demoFleetCardsFile = (dataDir: string) => join(dataDir, 'demo-fleet', 'cards.csv');
 
 export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
   const { config } = platform;
@@ -59,18 +76,42 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
     });
     groupIds.push(group.groupId);
   }
+  const fleetCards: string[] = [];
+  const fleetSize = Math.min(config.demoFleetDevices, config.demoSimCount);
   for (let i = 1; i <= config.demoSimCount; i++) {
     const groupId = groupIds[i % groupIds.length];
+    const ki = randomBytes(16).toString('hex');
+    const opc = randomBytes(16).toString('hex');
+    const msisdn = `81900${String(i).padStart(7, '0')}`;
+    if (i <= fleetSize) fleetCards.push([demoIccid(i), demoImsi(i), msisdn, ki, opc, demoImei(i)].join(','));
     await platform.sims.create(ctx('Sim:createSim'), {
       iccid: demoIccid(i),
       imsi: demoImsi(i),
-      msisdn: `81900${String(i).padStart(7, '0')}`,
-      ki: randomBytes(16).toString('hex'),
-      opc: randomBytes(16).toString('hex'),
+      msisdn,
+      ki,
+      opc,
       serialNumber: `DEMO-${String(i).padStart(4, '0')}`,
       groupId,
       tags: { name: `demo-device-${String(i).padStart(3, '0')}`, site: i % 2 === 0 ? 'tokyo' : 'osaka' },
     });
+  }
+  if (fleetSize > 0) {
+    // Two IMEI locks to show the feature: one SIM locked to the device it is in (admitted), and the
+    // last fleet SIM locked to a device it is not in (refused: IMEI_MISMATCH in logs and the API).
+    if (fleetSize > 1)
+      await platform.sims.setImeiLock(
+        ctx('Sim:setSimImeiLock'),
+        demoIccid(fleetSize - 1),
+        demoImei(fleetSize - 1),
+      );
+    await platform.sims.setImeiLock(
+      ctx('Sim:setSimImeiLock'),
+      demoIccid(fleetSize),
+      demoImei(900_000 + fleetSize),
+    );
+    const file = demoFleetCardsFile(config.dataDir);
+    mkdirSync(join(config.dataDir, 'demo-fleet'), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `iccid,imsi,msisdn,ki,opc,imei\n${fleetCards.join('\n')}\n`, { mode: 0o600 });
   }
   return { operatorId, created: true, simCount: config.demoSimCount };
 }

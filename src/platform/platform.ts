@@ -3,11 +3,23 @@
 
 import type { Config } from '../config/defaults.js';
 import { type Clock, systemClock } from '../lib/clock.js';
+import { AaaService, airConfigurationValidator } from './aaa/aaa-service.js';
+import { AuthenticationCentre } from './aaa/auc.js';
+import { DirectoryService } from './directories/directory-service.js';
+import { validateEndorseParameter } from './endorse/config.js';
+import { EndorseService } from './endorse/endorse-service.js';
+import { AccessManagement } from './iam/access.js';
+import { MfaEngine } from './mfa/engine.js';
+import { GatewaySessions } from './mfa/gateway-sessions.js';
+import { MfaKeys } from './mfa/keys.js';
+import { PlatformSmsMfa } from './mfa/platform-sms.js';
+import { SmsDispatcher } from './mfa/sms-providers/dispatcher.js';
 import { KeyRing } from './secrets/key-ring.js';
 import { SimImporter } from './sims/csv-import.js';
 import { GroupService } from './sims/groups.js';
 import { SimService } from './sims/sim-service.js';
 import { openStore, type Store } from './store/database.js';
+import { GroupCommit } from './store/group-commit.js';
 
 export interface Platform {
   readonly config: Config;
@@ -17,6 +29,24 @@ export interface Platform {
   readonly sims: SimService;
   readonly groups: GroupService;
   readonly importer: SimImporter;
+  /** Users, roles, permissions, auth keys, MFA, login (docs/access-management.md). */
+  readonly access: AccessManagement;
+  /** SIM-attested identity tokens: issuing, AKA challenges, signing keys (docs/endorse.md). */
+  readonly endorse: EndorseService;
+  /** The authentication centre: vectors, SQN, resync (docs/aaa.md). */
+  readonly auc: AuthenticationCentre;
+  /** Admission, addresses, accounting, NAS clients, sessions (docs/aaa.md). */
+  readonly aaa: AaaService;
+  /** Directories of application users for the MFA gateway (docs/mfa-gateway.md). */
+  readonly directories: DirectoryService;
+  /** The MFA engine: login transactions, SMS one-time codes, limits (docs/mfa-gateway.md). */
+  readonly mfa: MfaEngine;
+  /** Outgoing SMS through the configured providers, with failover and delivery records. */
+  readonly sms: SmsDispatcher;
+  /** Sessions of the MFA gateway. */
+  readonly gatewaySessions: GatewaySessions;
+  /** SMS one-time codes as the second factor of platform accounts. */
+  readonly smsMfa: PlatformSmsMfa;
   close(): Promise<void>;
 }
 
@@ -32,15 +62,66 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
   const store = options.store ?? (await openStore(config.databaseUrl, { poolSize: config.databasePoolSize }));
   try {
     const keyRing = await KeyRing.open(store, options.masterKey);
+    const groups = new GroupService(store, clock, {
+      Endorse: validateEndorseParameter,
+      SoracomAir: airConfigurationValidator,
+    });
+    // One group commit for the AAA's small writes (SQN advances, EAP identities): they share fsyncs.
+    const writer = new GroupCommit(store, {
+      maxBatch: 500,
+      concurrency: Math.max(1, config.databasePoolSize >> 1),
+    });
+    const auc = new AuthenticationCentre(store, keyRing, clock, writer, {
+      resyncFailureLimit: config.aucResyncFailureLimit,
+      resyncFailureWindowMs: config.aucResyncFailureWindowSeconds * 1000,
+    });
+    const aaa = new AaaService(store, keyRing, clock, config, writer);
+    const endorse = new EndorseService({
+      config,
+      store,
+      keyRing,
+      clock,
+      auc,
+    });
+    const mfaKeys = new MfaKeys(store, keyRing, clock);
+    const sms = new SmsDispatcher({
+      store,
+      clock,
+      keys: mfaKeys,
+      entries: config.smsProviders,
+      demo: config.demo,
+      sender: config.smsSender,
+    });
+    const mfa = new MfaEngine(store, clock, config, mfaKeys, sms);
+    const access = new AccessManagement(store, keyRing, clock, config);
+    // Platform accounts may use SMS one-time codes as their second factor (issue 7).
+    const smsMfa = new PlatformSmsMfa(store, clock, mfa, access.mfa);
+    access.login.useSmsSecondFactor(smsMfa);
     return {
       config,
       clock,
       store,
       keyRing,
       sims: new SimService(store, keyRing, clock),
-      groups: new GroupService(store, clock),
+      groups,
       importer: new SimImporter(store, keyRing, clock),
-      close: () => store.close(),
+      access,
+      endorse,
+      auc,
+      aaa,
+      directories: new DirectoryService(store, keyRing, clock),
+      mfa,
+      sms,
+      smsMfa,
+      gatewaySessions: new GatewaySessions(store, clock, {
+        idleSeconds: config.gatewaySessionIdleSeconds,
+        absoluteSeconds: config.gatewaySessionAbsoluteSeconds,
+      }),
+      close: async () => {
+        await sms.close();
+        await aaa.drained();
+        await store.close();
+      },
     };
   } catch (e) {
     await store.close();

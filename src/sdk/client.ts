@@ -37,7 +37,16 @@ export interface AuthResult {
   readonly apiKey: string;
   readonly token: string;
   readonly operatorId: string;
+  /** Set for a user's login (by password or by one of their auth keys). */
+  readonly userName?: string;
 }
+
+/** POST /v1/auth: root by email, a user by operator id and name, or an auth key; plus MFA. */
+export type AuthRequest = (
+  | { readonly email: string; readonly password: string }
+  | { readonly operatorId: string; readonly userName: string; readonly password: string }
+  | { readonly authKeyId: string; readonly authKey: string }
+) & { readonly mfaOTPCode?: string | undefined; readonly tokenTimeoutSeconds?: number | undefined };
 
 export class SimtrustClient {
   private readonly fetch: typeof fetch;
@@ -122,6 +131,11 @@ export class SimtrustClient {
 
   auth(email: string, password: string, tokenTimeoutSeconds?: number): Promise<AuthResult> {
     return this.request('POST', '/v1/auth', { body: { email, password, tokenTimeoutSeconds } });
+  }
+
+  /** Any kind of login (root, user, auth key), with an MFA code when the account needs one. */
+  authenticate(request: AuthRequest): Promise<AuthResult> {
+    return this.request('POST', '/v1/auth', { body: request });
   }
 }
 

@@ -19,9 +19,55 @@ export const REDACTED_PATHS = [
   '*.opc',
   'op',
   '*.op',
+  // access management: request bodies a handler might log
+  'authKey',
+  '*.authKey',
+  'currentPassword',
+  '*.currentPassword',
+  'newPassword',
+  '*.newPassword',
+  'mfaOTPCode',
+  '*.mfaOTPCode',
+  'backupCodes',
+  '*.backupCodes',
+  'totpUri',
+  '*.totpUri',
 ];
 
+/** Query parameters whose values never reach a log line (a secret pasted into a URL). */
+const SENSITIVE_QUERY = /pass|token|secret|key|otp|code|auth/i;
+
+/** The request URL with the values of sensitive query parameters replaced. */
+export function redactUrl(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const params = new URLSearchParams(url.slice(at + 1));
+  for (const name of [...params.keys()]) if (SENSITIVE_QUERY.test(name)) params.set(name, '[redacted]');
+  return `${url.slice(0, at)}?${params.toString()}`;
+}
+
+/** Fastify's request serializer, with the URL's sensitive query values redacted. */
+export const LOG_SERIALIZERS = {
+  req: (req: {
+    method?: string;
+    url?: string;
+    host?: string;
+    ip?: string;
+    socket?: { remotePort?: number };
+  }) => ({
+    method: req.method,
+    url: redactUrl(req.url ?? ''),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  }),
+};
+
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
-  const options = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const options = {
+    level: config.logLevel,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: LOG_SERIALIZERS,
+  };
   return destination ? pino(options, destination) : pino(options);
 }

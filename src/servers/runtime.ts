@@ -5,12 +5,24 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/defaults.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
+import { buildDeviceApp } from './device/app.js';
+import { type RunningGateway, startGateway, startSms } from './gateway/start.js';
+import { GsupServer } from './gsup/server.js';
 import { buildApp } from './http/app.js';
+import { type RunningRadius, startRadius } from './radius/index.js';
 
 export interface RunningServers {
   readonly platform: Platform;
   /** Base URL of the API, e.g. http://127.0.0.1:8080 */
   readonly apiUrl: string;
+  /** Base URL of the device-facing token listener, e.g. http://127.0.0.1:8082 */
+  readonly deviceUrl: string;
+  /** UDP ports of the RADIUS listeners, when radiusEnabled. */
+  readonly radius: { readonly authPort: number; readonly acctPort: number } | undefined;
+  /** TCP port of the GSUP (HLR/AuC) listener, when gsupPort is set. */
+  readonly gsup: { readonly port: number } | undefined;
+  /** The MFA gateway, when gatewayUpstream or gatewayApplications is set. */
+  readonly gateway: RunningGateway | undefined;
   close(): Promise<void>;
 }
 
@@ -27,23 +39,75 @@ export async function startServers(
     );
   }
   const platform = await openPlatform(config, { masterKey: master.key });
+  const opened: Array<{ close(): Promise<unknown> }> = [];
   try {
     await prepare?.(platform);
-    const { app, drained } = await buildApp({ platform, logger });
+    // Token signing keys exist before the first device asks; the schedule rotates them.
+    await platform.endorse.keys.ensure();
+    const device = await buildDeviceApp({ platform, logger: logger.child({ listener: 'device' }) });
+    opened.push(device);
+    await device.listen({ host: config.deviceHttpHost, port: config.deviceHttpPort });
+    const { app, drained, metrics } = await buildApp({ platform, logger });
+    opened.push(app);
     await app.listen({ host: config.httpHost, port: config.httpPort });
+    let radius: RunningRadius | undefined;
+    if (config.radiusEnabled) {
+      radius = await startRadius({ platform, logger: logger.child({ listener: 'radius' }), metrics });
+      opened.push(radius);
+    }
+    let gsup: GsupServer | undefined;
+    if (config.gsupPort !== undefined) {
+      gsup = await GsupServer.start({
+        db: platform.store.db,
+        auc: platform.auc,
+        host: config.gsupHost,
+        port: config.gsupPort,
+        logger: logger.child({ listener: 'gsup' }),
+      });
+      opened.push(gsup);
+    }
+    // SMS providers connect now (the SMPP bind), whether or not this process runs the gateway.
+    startSms(platform, logger);
+    const gateway = await startGateway(platform, logger);
+    if (gateway) opened.push(gateway);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
+    const deviceAddress = device.server.address();
+    const devicePort =
+      typeof deviceAddress === 'object' && deviceAddress ? deviceAddress.port : config.deviceHttpPort;
+    const deviceHost = config.deviceHttpHost.includes(':')
+      ? `[${config.deviceHttpHost}]`
+      : config.deviceHttpHost;
+    const keySchedule = setInterval(() => {
+      platform.endorse.keys.runSchedule().then(
+        (r) =>
+          r.rotated.length > 0 &&
+          logger.info({ rotated: r.rotated }, 'token signing keys rotated on schedule'),
+        (e: unknown) => logger.error({ err: e }, 'token signing key schedule failed'),
+      );
+    }, 60_000);
+    keySchedule.unref();
     return {
       platform,
       apiUrl: `http://${host}:${port}`,
+      deviceUrl: `http://${deviceHost}:${devicePort}`,
+      radius: radius && { authPort: radius.authPort, acctPort: radius.acctPort },
+      gsup: gsup && { port: gsup.port },
+      gateway,
       async close() {
+        clearInterval(keySchedule);
+        await gateway?.close();
+        await gsup?.close();
+        await radius?.close();
+        await device.close();
         await app.close();
         await drained();
         await platform.close();
       },
     };
   } catch (e) {
+    for (const server of opened.reverse()) await server.close().catch(() => undefined);
     await platform.close();
     throw e;
   }

@@ -13,11 +13,27 @@ function startDemo(
   cwd: string,
 ): Promise<{ screen: string; stop: () => Promise<{ code: number | null; out: string }> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'up', '--demo', '--http-port', '0'], {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: cwd },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'up',
+        '--demo',
+        '--http-port',
+        '0',
+        '--device-http-port',
+        '0',
+        '--radius-auth-port',
+        '0',
+        '--radius-acct-port',
+        '0',
+      ],
+      {
+        cwd,
+        env: { PATH: process.env.PATH, HOME: cwd },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stderr.on('data', (d) => {

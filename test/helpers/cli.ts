@@ -40,6 +40,10 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly apiUrl: string;
+  /** The RADIUS listeners' UDP ports (when radiusEnabled). */
+  readonly radius?: { readonly authPort: number; readonly acctPort: number };
+  /** The GSUP listener's TCP port (when SIMTRUST_GSUP_PORT is set). */
+  readonly gsup?: { readonly port: number };
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -47,26 +51,49 @@ export interface ServerProcess {
 export function startServeProcess(env: Record<string, string>): Promise<ServerProcess> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [BIN, 'serve', '--http-port', '0'], {
-      env: { PATH: process.env.PATH, HOME: tempHome(), SIMTRUST_LOG_LEVEL: 'info', ...env },
+      // Every listener on a free port, so test files running side by side never collide.
+      env: {
+        PATH: process.env.PATH,
+        HOME: tempHome(),
+        SIMTRUST_LOG_LEVEL: 'info',
+        SIMTRUST_DEVICE_HTTP_PORT: '0',
+        SIMTRUST_RADIUS_AUTH_PORT: '0',
+        SIMTRUST_RADIUS_ACCT_PORT: '0',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr?.on('data', (d) => {
       stderr += d;
     });
-    const timer = setTimeout(() => fail(new Error(`serve did not start: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Never leave a half-started server behind.
+      child.kill('SIGKILL');
+      fail(new Error(`serve did not start: ${stderr}`));
+    }, 30_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
       fail(new Error(`serve exited with ${code}: ${stderr}`));
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const apiUrl = (JSON.parse(line) as { apiUrl?: string }).apiUrl;
+      const started = JSON.parse(line) as {
+        apiUrl?: string;
+        radiusAuthPort?: number;
+        radiusAcctPort?: number;
+        gsupPort?: number;
+      };
+      const apiUrl = started.apiUrl;
       if (apiUrl === undefined) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
       done({
         child,
         apiUrl,
+        ...(started.radiusAuthPort !== undefined && started.radiusAcctPort !== undefined
+          ? { radius: { authPort: started.radiusAuthPort, acctPort: started.radiusAcctPort } }
+          : {}),
+        ...(started.gsupPort !== undefined ? { gsup: { port: started.gsupPort } } : {}),
         stop: (signal = 'SIGTERM') =>
           new Promise((stopped) => {
             if (child.exitCode !== null || child.signalCode !== null) return stopped();

@@ -115,4 +115,48 @@ export function registerAdminCommand(program: Command): void {
     await store.close();
     print(command, { migrated: true, database: config.databaseUrl.replace(/\/\/[^@]*@/, '//***@') });
   });
+
+  // Login attempts that named no existing operator are audited under a platform scope no tenant
+  // can read through the API (docs/access-management.md); this is how the platform reads them.
+  withDatabase(
+    admin
+      .command('audit-logs')
+      .description("Read the audit log directly: the platform's own records (--platform) or an operator's")
+      .option(
+        '--platform',
+        'login attempts that named no existing operator (unknown email, operator id or key)',
+      )
+      .option('--operator-id <id>', "an operator's records")
+      .option('--source-ip <ip>', 'only attempts from this address')
+      .option('--limit <n>', 'how many, newest first', '100')
+      .addHelpText('after', '\nExample:\n  $ simtrust admin audit-logs --platform --output table'),
+  ).action(async (o: Record<string, string | boolean>, command: Command) => {
+    if ((o.platform === true) === (typeof o.operatorId === 'string')) {
+      throw new SimtrustError('ERR_CLI_USAGE', 'give --platform or --operator-id');
+    }
+    const config = configFromFlags(o as Record<string, string>, false);
+    const store = await openStore(config.databaseUrl, { poolSize: 2 });
+    try {
+      const { listAudit } = await import('../../platform/audit/audit-log.js');
+      const { PLATFORM_AUDIT_OPERATOR } = await import('../../platform/iam/principal.js');
+      const page = await listAudit(
+        store.db,
+        o.platform === true ? PLATFORM_AUDIT_OPERATOR : (o.operatorId as string),
+        {
+          sourceIp: typeof o.sourceIp === 'string' ? o.sourceIp : undefined,
+          limit: Math.min(Math.max(Number(o.limit) || 100, 1), 10_000),
+        },
+      );
+      print(command, page.records, [
+        ['time', (r) => new Date(r.time).toISOString()],
+        ['actor', (r) => `${r.actor.kind}:${r.actor.id}`],
+        ['operation', (r) => r.operationId],
+        ['result', (r) => r.result],
+        ['sourceIp', (r) => r.sourceIp],
+        ['detail', (r) => r.detail],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
 }

@@ -16,6 +16,7 @@ const serverModules = async () => ({
   ...(await import('../../servers/runtime.js')),
   ...(await import('../../servers/logger.js')),
   ...(await import('../../platform/demo.js')),
+  ...(await import('../demo-fleet.js')),
 });
 
 /** Adds one --flag per non-secret setting (secrets belong in the environment, not in `ps`). */
@@ -53,9 +54,12 @@ function stopOnSignals(servers: RunningServers, onStop?: () => void): Promise<vo
 function welcome(
   config: Config,
   apiUrl: string,
+  deviceUrl: string,
   logFile: string,
   simCount: number,
   exampleSimId: string,
+  radius?: { authPort: number; acctPort: number },
+  fleet?: { devices: number; gsupPort: number; refusedIccid: string; activeIccid: string },
 ): string {
   const login = `--endpoint ${apiUrl} --email ${config.demoOperatorEmail} --password ${config.demoOperatorPassword}`;
   return [
@@ -64,6 +68,18 @@ function welcome(
     '',
     `  API          ${apiUrl}/v1`,
     `  API docs     ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `  Device token ${deviceUrl}/   (JWKS: ${deviceUrl}/.well-known/jwks.json; docs/endorse.md)`,
+    ...(radius
+      ? [
+          `  RADIUS       ${config.radiusHost} auth ${radius.authPort}, accounting ${radius.acctPort} (docs/aaa.md)`,
+        ]
+      : []),
+    ...(fleet
+      ? [
+          `  Demo fleet   ${fleet.devices} simulated devices attach over GSUP (${config.gsupHost}:${fleet.gsupPort}) and RADIUS and send`,
+          `               traffic (docs/simulator.md); SIM ${fleet.refusedIccid} is IMEI-locked to another device and refused`,
+        ]
+      : []),
     `  Demo login   ${config.demoOperatorEmail} / ${config.demoOperatorPassword}`,
     `  Data         ${config.databaseUrl}, ${simCount} demo SIMs in 2 groups`,
     `  Logs         ${logFile}`,
@@ -72,6 +88,13 @@ function welcome(
     `  npx simtrust login ${login}`,
     '  npx simtrust sims list --output table',
     `  npx simtrust sims activate ${exampleSimId} --output table`,
+    ...(fleet
+      ? [
+          `  npx simtrust sims get ${fleet.activeIccid}     # sessionStatus: online, IP, IMEI, cell`,
+          `  npx simtrust sims get ${fleet.refusedIccid}     # then GET /v1/sims/${fleet.refusedIccid}/events/refusals`,
+          `  grep IMEI_MISMATCH ${logFile}`,
+        ]
+      : []),
     '',
     'Demo mode uses a generated master key kept under the data directory: not for real SIMs.',
     'Press Ctrl-C to stop.',
@@ -94,7 +117,17 @@ export function registerServeCommands(program: Command): void {
     const { createLogger, startServers } = await serverModules();
     const logger = createLogger(config);
     const servers = await startServers(config, logger);
-    logger.info({ apiUrl: servers.apiUrl }, 'simtrust is serving');
+    logger.info(
+      {
+        apiUrl: servers.apiUrl,
+        deviceUrl: servers.deviceUrl,
+        ...(servers.radius
+          ? { radiusAuthPort: servers.radius.authPort, radiusAcctPort: servers.radius.acctPort }
+          : {}),
+        ...(servers.gsup ? { gsupPort: servers.gsup.port } : {}),
+      },
+      'simtrust is serving',
+    );
     await stopOnSignals(servers, () => logger.info('stopping'));
   });
 
@@ -108,21 +141,62 @@ export function registerServeCommands(program: Command): void {
       .addHelpText('after', '\nExample:\n  $ simtrust up --demo'),
   ).action(async (opts: Record<string, unknown>) => {
     const demo = opts.demo === true;
-    const config = configFromFlags(opts, demo);
+    const configured = configFromFlags(opts, demo);
+    // The demo fleet's network side needs the GSUP listener: on a free port unless one is set.
+    const config: Config =
+      demo && configured.gsupPort === undefined && configured.demoFleetDevices > 0
+        ? Object.freeze({ ...configured, gsupPort: 0 })
+        : configured;
     mkdirSync(config.dataDir, { recursive: true });
     const logFile = join(config.dataDir, 'simtrust.log');
-    const { createLogger, startServers, ensureDemoFleet, demoIccid } = await serverModules();
+    const { createLogger, startServers, ensureDemoFleet, demoIccid, startDemoFleet } = await serverModules();
     const logger = createLogger(config, createWriteStream(logFile, { flags: 'a' }));
     let simCount = 0;
+    let operatorId = '';
     const servers = await startServers(config, logger, async (platform) => {
-      if (demo) simCount = (await ensureDemoFleet(platform)).simCount;
+      if (!demo) return;
+      const seeded = await ensureDemoFleet(platform);
+      simCount = seeded.simCount;
+      operatorId = seeded.operatorId;
     });
+    const fleet =
+      demo && servers.radius && servers.gsup && config.demoFleetDevices > 0
+        ? await startDemoFleet({
+            platform: servers.platform,
+            operatorId,
+            gsupPort: servers.gsup.port,
+            radius: servers.radius,
+            logger,
+          })
+        : undefined;
     process.stdout.write(
       demo
-        ? welcome(config, servers.apiUrl, logFile, simCount, demoIccid(1))
+        ? welcome(
+            config,
+            servers.apiUrl,
+            servers.deviceUrl,
+            logFile,
+            simCount,
+            demoIccid(1),
+            servers.radius,
+            fleet &&
+              servers.gsup && {
+                devices: fleet.devices,
+                gsupPort: servers.gsup.port,
+                refusedIccid: demoIccid(fleet.devices),
+                activeIccid: demoIccid(1),
+              },
+          )
         : `simtrust is serving at ${servers.apiUrl} (logs: ${logFile})\n`,
     );
-    await stopOnSignals(servers, () => process.stdout.write('\nstopping…\n'));
+    const running: RunningServers = {
+      ...servers,
+      async close() {
+        await fleet?.stop();
+        await servers.close();
+      },
+    };
+    await stopOnSignals(running, () => process.stdout.write('\nstopping…\n'));
     process.stdout.write('stopped.\n');
   });
 }

@@ -1,6 +1,7 @@
-// The audit log: append-only (no update or delete path exists in code), one row per mutating call
-// and per login. Domain services write their record inside the transaction of the change they make,
-// so a change and its record commit together.
+// The audit log: append-only (no update or delete path exists in code, and database triggers refuse
+// UPDATE and DELETE — migration 0002), one row per mutating call and per login attempt. Domain
+// services write their record inside the transaction of the change they make, so a change and its
+// record commit together.
 
 import type { AuditContext } from '../iam/principal.js';
 import type { Executor } from '../store/database.js';
@@ -33,7 +34,11 @@ export async function writeAudit(db: Executor, e: AuditEntry): Promise<void> {
       request_id: c.requestId ?? null,
       result: e.result,
       status_code: e.statusCode ?? null,
-      detail: JSON.stringify(e.detail ?? {}),
+      detail: JSON.stringify(
+        c.authorization === undefined ? (e.detail ?? {}) : { ...e.detail, authorization: c.authorization },
+      ),
+      user_name: c.principal.userName ?? null,
+      auth_key_id: c.principal.authKeyId ?? null,
     })
     .execute();
 }
@@ -42,7 +47,12 @@ export interface AuditRecord {
   readonly id: number;
   readonly time: number;
   readonly operatorId: string;
-  readonly actor: { readonly kind: string; readonly id: string };
+  readonly actor: {
+    readonly kind: string;
+    readonly id: string;
+    readonly userName: string | null;
+    readonly authKeyId: string | null;
+  };
   readonly operationId: string;
   readonly method: string | null;
   readonly path: string | null;
@@ -58,6 +68,9 @@ export interface AuditQuery {
   readonly operationId?: string | undefined;
   readonly actorId?: string | undefined;
   readonly result?: string | undefined;
+  readonly userName?: string | undefined;
+  readonly authKeyId?: string | undefined;
+  readonly sourceIp?: string | undefined;
   readonly from?: number | undefined;
   readonly to?: number | undefined;
   /** Keyset: return records older than this id (newest first). */
@@ -74,6 +87,9 @@ export async function listAudit(
   if (q.operationId) query = query.where('operation_id', '=', q.operationId);
   if (q.actorId) query = query.where('actor_id', '=', q.actorId);
   if (q.result) query = query.where('result', '=', q.result);
+  if (q.userName) query = query.where('user_name', '=', q.userName);
+  if (q.authKeyId) query = query.where('auth_key_id', '=', q.authKeyId);
+  if (q.sourceIp) query = query.where('source_ip', '=', q.sourceIp);
   if (q.from !== undefined) query = query.where('at', '>=', q.from);
   if (q.to !== undefined) query = query.where('at', '<', q.to);
   if (q.before !== undefined) query = query.where('id', '<', q.before);
@@ -87,7 +103,7 @@ export async function listAudit(
       id: Number(r.id),
       time: r.at,
       operatorId: r.operator_id,
-      actor: { kind: r.actor_kind, id: r.actor_id },
+      actor: { kind: r.actor_kind, id: r.actor_id, userName: r.user_name, authKeyId: r.auth_key_id },
       operationId: r.operation_id,
       method: r.method,
       path: r.path,

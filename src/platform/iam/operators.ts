@@ -1,15 +1,14 @@
-// Operators (tenants) and root login. Every row in the store belongs to one operator; an operator's
-// root account logs in with email + password and receives an API token.
+// Operators (tenants) and their root accounts. Every row in the store belongs to one operator; the
+// root account logs in with email + password (login.ts) and has every permission.
 
-import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { writeAudit } from '../audit/audit-log.js';
 import type { Executor, Store } from '../store/database.js';
-import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
-import type { Principal } from './principal.js';
+import { checkPasswordPolicy, hashPassword } from './passwords.js';
 
-export const MAX_TOKEN_TIMEOUT_SECONDS = 172_800;
+export { MAX_TOKEN_TIMEOUT_SECONDS, tokenHash } from './tokens.js';
 
 export interface Operator {
   readonly operatorId: string;
@@ -17,20 +16,10 @@ export interface Operator {
   readonly createdTime: number;
 }
 
-export interface IssuedToken {
-  readonly apiKey: string;
-  readonly token: string;
-  readonly operatorId: string;
-  readonly expiresAt: number;
-}
-
 const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
 /** `OP` + 10 digits, as SORACOM operator ids look. */
 const newOperatorId = () => `OP${String(randomInt(0, 1e10)).padStart(10, '0')}`;
-
-/** Only the SHA-256 of a bearer token is stored; a database leak yields no usable token. */
-export const tokenHash = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export async function createOperator(
   store: Store,
@@ -40,9 +29,7 @@ export async function createOperator(
   const email = normaliseEmail(input.email);
   if (!/^[^\s@]+@[^\s@]+$/.test(email))
     throw new SimtrustError('ERR_BAD_REQUEST', 'email is not a valid address');
-  if (input.password.length < 8) {
-    throw new SimtrustError('ERR_BAD_REQUEST', 'password must have at least 8 characters');
-  }
+  checkPasswordPolicy(input.password);
   const passwordHash = await hashPassword(input.password);
   const now = clock.now();
   return store.transaction(async (trx) => {
@@ -85,73 +72,37 @@ export async function findOperatorByEmail(db: Executor, email: string): Promise<
   return row && { operatorId: row.operator_id, email: row.email, createdTime: row.created_at };
 }
 
-export async function issueToken(
-  db: Executor,
-  clock: Clock,
-  principal: Principal,
-  timeoutSeconds: number,
-): Promise<IssuedToken> {
-  const token = `tok-${randomBytes(32).toString('base64url')}`;
-  const apiKey = `api-${randomUUID()}`;
-  const now = clock.now();
-  const expiresAt = now + timeoutSeconds * 1000;
-  await db
-    .insertInto('api_tokens')
-    .values({
-      token_hash: tokenHash(token),
-      operator_id: principal.operatorId,
-      api_key: apiKey,
-      user_name: principal.userName ?? null,
-      expires_at: expiresAt,
-      created_at: now,
-    })
-    .execute();
-  return { apiKey, token, operatorId: principal.operatorId, expiresAt };
+export interface OperatorView extends Operator {
+  readonly lastModifiedTime: number;
 }
 
-/** Root login with email + password. Wrong email and wrong password fail alike, in equal time. */
-export async function loginRoot(
-  store: Store,
-  clock: Clock,
-  input: { email: string; password: string; tokenTimeoutSeconds: number },
-): Promise<IssuedToken> {
-  const row = await store.db
-    .selectFrom('operators')
-    .select(['operator_id', 'email', 'password_hash'])
-    .where('email', '=', normaliseEmail(input.email))
-    .executeTakeFirst();
-  const valid = await verifyPassword(input.password, row?.password_hash ?? (await dummyPasswordHash()));
-  if (!row || !valid) throw new SimtrustError('ERR_INVALID_CREDENTIALS', 'invalid email or password');
-  const principal: Principal = { operatorId: row.operator_id, kind: 'root', id: row.email };
-  return store.transaction(async (trx) => {
-    const issued = await issueToken(trx, clock, principal, input.tokenTimeoutSeconds);
-    await writeAudit(trx, {
-      context: { principal, operationId: 'Auth:auth' },
-      result: 'success',
-      at: clock.now(),
-    });
-    return issued;
-  });
-}
-
-/** Resolves a bearer token to its principal; undefined for unknown or expired tokens. */
-export async function authenticateToken(
-  db: Executor,
-  clock: Clock,
-  token: string,
-): Promise<Principal | undefined> {
+export async function getOperator(db: Executor, operatorId: string): Promise<OperatorView> {
   const row = await db
-    .selectFrom('api_tokens')
-    .innerJoin('operators', 'operators.operator_id', 'api_tokens.operator_id')
-    .select(['api_tokens.operator_id', 'api_tokens.user_name', 'api_tokens.expires_at', 'operators.email'])
-    .where('api_tokens.token_hash', '=', tokenHash(token))
+    .selectFrom('operators')
+    .select(['operator_id', 'email', 'created_at', 'updated_at'])
+    .where('operator_id', '=', operatorId)
     .executeTakeFirst();
-  if (!row || row.expires_at <= clock.now()) return undefined;
-  return row.user_name === null
-    ? { operatorId: row.operator_id, kind: 'root', id: row.email }
-    : { operatorId: row.operator_id, kind: 'user', id: row.user_name, userName: row.user_name };
+  if (!row) throw new SimtrustError('ERR_NOT_FOUND', `no operator ${operatorId}`);
+  return {
+    operatorId: row.operator_id,
+    email: row.email,
+    createdTime: row.created_at,
+    lastModifiedTime: row.updated_at,
+  };
 }
 
-export async function revokeToken(db: Executor, token: string): Promise<void> {
-  await db.deleteFrom('api_tokens').where('token_hash', '=', tokenHash(token)).execute();
+/** The stored root password hash, for re-authentication (login, MFA revoke, password change). */
+export async function operatorLogin(
+  db: Executor,
+  by: { email: string } | { operatorId: string },
+): Promise<{ operatorId: string; email: string; passwordHash: string } | undefined> {
+  let q = db.selectFrom('operators').select(['operator_id', 'email', 'password_hash']);
+  q =
+    'email' in by
+      ? q.where('email', '=', normaliseEmail(by.email))
+      : q.where('operator_id', '=', by.operatorId);
+  const row = await q.executeTakeFirst();
+  return row && { operatorId: row.operator_id, email: row.email, passwordHash: row.password_hash };
 }
+
+export const normaliseOperatorEmail = normaliseEmail;

@@ -4,6 +4,7 @@
 // hashes: `scrypt$<logN>$<r>$<p>$<salt b64>$<hash b64>`.
 
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { SimtrustError } from '../../lib/errors.js';
 
 const LOG_N = 15;
 const R = 8;
@@ -44,4 +45,23 @@ let dummyHash: Promise<string> | undefined;
 export function dummyPasswordHash(): Promise<string> {
   dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
   return dummyHash;
+}
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 1024;
+
+/** NIST SP 800-63B §5.1.1.2: a minimum length, a generous maximum, no composition rules. */
+export function checkPasswordPolicy(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new SimtrustError(
+      'ERR_BAD_REQUEST',
+      `a password must have at least ${MIN_PASSWORD_LENGTH} characters`,
+    );
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw new SimtrustError(
+      'ERR_BAD_REQUEST',
+      `a password may have at most ${MAX_PASSWORD_LENGTH} characters`,
+    );
+  }
 }

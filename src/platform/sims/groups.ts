@@ -28,10 +28,15 @@ const NAMESPACE_ALIASES: Readonly<Record<string, string>> = { SoracomEndorse: 'E
 
 export const canonicalNamespace = (namespace: string) => NAMESPACE_ALIASES[namespace] ?? namespace;
 
+/** Checks one key of a namespace when it is written; throws a SimtrustError naming the key. */
+export type ConfigurationValidator = (key: string, value: unknown) => void;
+
 export class GroupService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    /** By canonical namespace; namespaces without one take any key (SORACOM's behaviour). */
+    private readonly validators: Readonly<Record<string, ConfigurationValidator>> = {},
   ) {}
 
   async create(
@@ -223,6 +228,8 @@ export class GroupService {
     namespace: string,
     params: readonly ConfigurationParameter[],
   ): Promise<void> {
+    const validate = this.validators[namespace];
+    if (validate) for (const { key, value } of params) validate(key, value);
     for (const { key, value } of params) {
       const json = JSON.stringify(value ?? null);
       await trx

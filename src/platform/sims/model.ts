@@ -4,6 +4,7 @@
 import { computeOpc } from '../../crypto/milenage.js';
 import { fromHex } from '../../lib/hex.js';
 import { hasValidLuhn } from '../../lib/luhn.js';
+import type { PreviousSession, SessionStatus } from '../aaa/sessions.js';
 
 export const SIM_TYPES = ['uicc', 'euicc', 'virtual'] as const;
 export type SimType = (typeof SIM_TYPES)[number];
@@ -61,6 +62,10 @@ export interface SimView {
   readonly serialNumber: string | null;
   readonly activeProfileId: string | null;
   readonly profiles: Record<string, ProfileView>;
+  /** The data session as accounting reports it (null before the first one). */
+  readonly sessionStatus: SessionStatus | null;
+  /** The session that ended last (null when none has ended). */
+  readonly previousSession: PreviousSession | null;
   readonly createdTime: number;
   readonly lastModifiedTime: number;
 }

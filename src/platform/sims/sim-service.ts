@@ -7,6 +7,7 @@ import { type ExpressionBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { luhnCheckDigit } from '../../lib/luhn.js';
+import { loadSessionSummaries, type SessionSummary } from '../aaa/sessions.js';
 import { writeAudit } from '../audit/audit-log.js';
 import type { AuditContext } from '../iam/principal.js';
 import type { KeyRing } from '../secrets/key-ring.js';
@@ -81,6 +82,7 @@ export function toSimView(
   sim: SimsTable,
   profiles: readonly ProfileRow[],
   tags: Record<string, string>,
+  session?: SessionSummary,
 ): SimView {
   const views: SimView['profiles'] = {};
   let active: string | null = null;
@@ -106,22 +108,25 @@ export function toSimView(
     serialNumber: sim.serial_number,
     activeProfileId: active,
     profiles: views,
+    sessionStatus: session?.sessionStatus ?? null,
+    previousSession: session?.previousSession ?? null,
     createdTime: sim.created_at,
     lastModifiedTime: sim.updated_at,
   };
 }
 
-/** Loads profiles and tags for a set of SIM rows with two queries, whatever the page size. */
+/** Loads profiles, tags and sessions for a set of SIM rows with four queries, whatever the page size. */
 export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Promise<SimView[]> {
   if (sims.length === 0) return [];
   const ids = sims.map((s) => s.sim_id);
-  const [profiles, tags] = await Promise.all([
+  const [profiles, tags, sessions] = await Promise.all([
     db
       .selectFrom('sim_profiles')
       .select(['iccid', 'sim_id', 'imsi', 'msisdn', 'is_primary'])
       .where('sim_id', 'in', ids)
       .execute(),
     db.selectFrom('sim_tags').select(['sim_id', 'name', 'value']).where('sim_id', 'in', ids).execute(),
+    loadSessionSummaries(db, ids),
   ]);
   const profilesBySim = new Map<string, ProfileRow[]>();
   for (const p of profiles.sort((a, b) => (a.iccid < b.iccid ? -1 : 1))) {
@@ -135,7 +140,9 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
     map[t.name] = t.value;
     tagsBySim.set(t.sim_id, map);
   }
-  return sims.map((s) => toSimView(s, profilesBySim.get(s.sim_id) ?? [], tagsBySim.get(s.sim_id) ?? {}));
+  return sims.map((s) =>
+    toSimView(s, profilesBySim.get(s.sim_id) ?? [], tagsBySim.get(s.sim_id) ?? {}, sessions.get(s.sim_id)),
+  );
 }
 
 /** A random 19-digit ICCID (89 = telecom, 999 = private test country code) with its check digit. */
@@ -178,7 +185,11 @@ export class SimService {
     let q = this.store.db.selectFrom('sims').selectAll('sims').where('sims.operator_id', '=', operatorId);
     if (filter.status?.length) q = q.where('sims.status', 'in', [...filter.status]);
     if (filter.speedClass?.length) q = q.where('sims.speed_class', 'in', [...filter.speedClass]);
-    if (filter.groupId !== undefined) q = q.where('sims.group_id', '=', filter.groupId);
+    if (filter.groupId !== undefined) {
+      // Tenant isolation: filtering by another operator's group answers 404, not an empty page.
+      await this.requireGroup(this.store.db, operatorId, filter.groupId);
+      q = q.where('sims.group_id', '=', filter.groupId);
+    }
     if (filter.tagName !== undefined) q = this.whereTag(q, operatorId, filter);
     if (filter.imsiPrefix) q = q.where(profilePrefix('imsi', filter.imsiPrefix));
     if (filter.iccidPrefix) q = q.where(profilePrefix('iccid', filter.iccidPrefix));

@@ -72,7 +72,38 @@ function openSqlite(url: string): Kysely<Database> {
   database.pragma('synchronous = FULL');
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
+  cacheStatements(database);
   return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+}
+
+/** Statements kept per connection (by SQL text); the hot paths use a handful. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely's SQLite driver prepares every query anew, and preparing (parsing, planning) costs more
+ * than running a short indexed query — it was the largest cost of the token endpoint's request.
+ * Statements are reused by SQL text (LRU); one still being iterated (`busy`) is never handed out
+ * again, a fresh one is prepared instead. SQLite re-prepares a cached statement itself after a
+ * schema change.
+ */
+function cacheStatements(database: BetterSqlite3.Database): void {
+  const prepare = database.prepare.bind(database);
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const cached = (source: string): BetterSqlite3.Statement => {
+    const hit = cache.get(source);
+    if (hit !== undefined && !hit.busy) {
+      cache.delete(source);
+      cache.set(source, hit);
+      return hit;
+    }
+    const statement = prepare(source);
+    if (hit === undefined) {
+      cache.set(source, statement);
+      if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    }
+    return statement;
+  };
+  database.prepare = cached as typeof database.prepare;
 }
 
 async function openPostgres(url: string, poolSize: number, migrate: boolean): Promise<Kysely<Database>> {

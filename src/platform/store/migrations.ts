@@ -1,7 +1,7 @@
 // Schema migrations, run at start (and by every test database). One list for both dialects: the
 // only dialect difference is how an auto-increment key is declared.
 
-import type { CreateTableBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
+import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import type { Dialect } from './database.js';
 
 type Builder = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -187,8 +187,432 @@ const initial: Builder = async (db, dialect) => {
     .execute();
 };
 
+// Issue 3: access management — sub-users, roles, default permissions, auth keys, account MFA, the
+// auth key a token came from, who (user, key) in the audit log, and the audit log made append-only
+// in the database itself. Root rows use user_name '' where a key column cannot be NULL.
+const accessManagement: Builder = async (db, dialect) => {
+  const s = db.schema;
+  await s
+    .createTable('users')
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('user_name', 'text', (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('password_hash', 'text')
+    .addColumn('console_login', 'integer', (c) => c.notNull())
+    .addColumn('permission', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('users_pk', ['operator_id', 'user_name'])
+    .execute();
+  await s
+    .createTable('roles')
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('role_id', 'text', (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('permission', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('roles_pk', ['operator_id', 'role_id'])
+    .execute();
+  await s
+    .createTable('user_roles')
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('user_name', 'text', (c) => c.notNull())
+    .addColumn('role_id', 'text', (c) => c.notNull())
+    .addColumn('attached_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('user_roles_pk', ['operator_id', 'user_name', 'role_id'])
+    .execute();
+  await s
+    .createIndex('user_roles_role')
+    .on('user_roles')
+    .columns(['operator_id', 'role_id', 'user_name'])
+    .execute();
+  await s
+    .createTable('default_permissions')
+    .addColumn('operator_id', 'text', (c) => c.primaryKey())
+    .addColumn('permission', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createTable('auth_keys')
+    .addColumn('auth_key_id', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('user_name', 'text', (c) => c.notNull())
+    .addColumn('secret_hash', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_used_at', 'bigint')
+    .execute();
+  await s.createIndex('auth_keys_owner').on('auth_keys').columns(['operator_id', 'user_name']).execute();
+  await s
+    .createTable('account_mfa')
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('user_name', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('secret', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('account_mfa_pk', ['operator_id', 'user_name'])
+    .execute();
+  await s
+    .createTable('mfa_backup_codes')
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('user_name', 'text', (c) => c.notNull())
+    .addColumn('code_hash', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('mfa_backup_codes_pk', ['operator_id', 'user_name', 'code_hash'])
+    .execute();
+  await s.alterTable('api_tokens').addColumn('auth_key_id', 'text').execute();
+  await s.createIndex('api_tokens_auth_key').on('api_tokens').columns(['auth_key_id']).execute();
+  await s.alterTable('audit_logs').addColumn('user_name', 'text').execute();
+  await s.alterTable('audit_logs').addColumn('auth_key_id', 'text').execute();
+  // Append-only, enforced by the database: no UPDATE, DELETE (or TRUNCATE) of an audit record
+  // succeeds, whatever code path or SQL console attempts it.
+  if (dialect === 'postgres') {
+    await sql`create function audit_logs_append_only() returns trigger language plpgsql as $$
+      begin raise exception 'audit_logs is append-only'; end $$`.execute(db);
+    await sql`create trigger audit_logs_no_change before update or delete on audit_logs
+      for each row execute function audit_logs_append_only()`.execute(db);
+    await sql`create trigger audit_logs_no_truncate before truncate on audit_logs
+      for each statement execute function audit_logs_append_only()`.execute(db);
+  } else {
+    await sql`create trigger audit_logs_no_update before update on audit_logs
+      begin select raise(abort, 'audit_logs is append-only'); end`.execute(db);
+    await sql`create trigger audit_logs_no_delete before delete on audit_logs
+      begin select raise(abort, 'audit_logs is append-only'); end`.execute(db);
+  }
+};
+
+// Issue 6: signing keys of the SIM-attested identity tokens. Platform-wide on purpose (no
+// operator_id): the platform is the one issuer, and verifiers fetch one JWKS without credentials.
+const endorse: Builder = async (db) => {
+  await db.schema
+    .createTable('endorse_signing_keys')
+    .addColumn('kid', 'text', (c) => c.primaryKey())
+    .addColumn('compat_kid', 'text', (c) => c.notNull().unique())
+    .addColumn('alg', 'text', (c) => c.notNull())
+    .addColumn('public_jwk', 'text', (c) => c.notNull())
+    .addColumn('certificate', 'text', (c) => c.notNull())
+    .addColumn('private_key', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('activates_at', 'bigint', (c) => c.notNull())
+    .addColumn('unpublish_at', 'bigint')
+    .execute();
+  await db.schema
+    .createIndex('endorse_signing_keys_alg')
+    .on('endorse_signing_keys')
+    .columns(['alg', 'activates_at'])
+    .execute();
+};
+
+// Issue 7: the MFA gateway — application-user directories, login transactions, gateway sessions,
+// SMS delivery records, platform users' SMS enrolment and the engine's HMAC keys.
+const mfaGateway: Builder = async (db) => {
+  const s = db.schema;
+  await s
+    .createTable('directories')
+    .addColumn('directory_id', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addUniqueConstraint('directories_operator_name', ['operator_id', 'name'])
+    .execute();
+  await s
+    .createTable('directory_users')
+    .addColumn('directory_id', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text')
+    .addColumn('password_hash', 'text', (c) => c.notNull())
+    .addColumn('phone_number', 'text')
+    .addColumn('phone_verified_at', 'bigint')
+    .addColumn('totp_secret', 'text')
+    .addColumn('sim_imsi', 'text')
+    .addColumn('sim_imei', 'text')
+    .addColumn('groups', 'text', (c) => c.notNull())
+    .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('directory_users_pk', ['directory_id', 'user_id'])
+    .execute();
+  await s
+    .createTable('mfa_transactions')
+    .addColumn('transaction_hash', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('application', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('factors', 'text', (c) => c.notNull())
+    .addColumn('factor', 'text')
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('return_to', 'text', (c) => c.notNull())
+    .addColumn('code_generation', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('message_id', 'text')
+    .addColumn('source_ip', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s.createIndex('mfa_transactions_expiry').on('mfa_transactions').columns(['expires_at']).execute();
+  await s
+    .createTable('gateway_sessions')
+    .addColumn('session_hash', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('application', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('groups', 'text', (c) => c.notNull())
+    .addColumn('amr', 'text', (c) => c.notNull())
+    .addColumn('source_ip', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('gateway_sessions_subject')
+    .on('gateway_sessions')
+    .columns(['operator_id', 'subject'])
+    .execute();
+  await s
+    .createTable('sms_messages')
+    .addColumn('message_id', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('purpose', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('phone_number', 'text', (c) => c.notNull())
+    .addColumn('provider', 'text')
+    .addColumn('provider_message_id', 'text')
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('error_code', 'text')
+    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('sms_messages_operator')
+    .on('sms_messages')
+    .columns(['operator_id', 'created_at', 'message_id'])
+    .execute();
+  await s
+    .createIndex('sms_messages_provider_id')
+    .on('sms_messages')
+    .columns(['provider', 'provider_message_id'])
+    .execute();
+  await s
+    .createTable('mfa_sms_enrollments')
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('principal', 'text', (c) => c.notNull())
+    .addColumn('phone_number', 'text', (c) => c.notNull())
+    .addColumn('verified_at', 'bigint')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('mfa_sms_enrollments_pk', ['operator_id', 'principal'])
+    .execute();
+  await s
+    .createTable('mfa_keys')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('sealed', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+};
+
+/** Issue 5 (AAA): RADIUS clients, sessions, session events, usage, address leases, refusals, CoA. */
+const aaa: Builder = async (db, dialect) => {
+  const s = db.schema;
+  await s
+    .createTable('radius_clients')
+    .addColumn('client_id', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    // Normalised CIDR text ("127.0.0.1/32"); one client per network, whoever owns it.
+    .addColumn('address', 'text', (c) => c.notNull().unique())
+    .addColumn('secret', 'text', (c) => c.notNull())
+    .addColumn('coa_port', 'integer', (c) => c.notNull())
+    .addColumn('require_message_authenticator', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('radius_clients_operator')
+    .on('radius_clients')
+    .columns(['operator_id', 'client_id'])
+    .execute();
+
+  await s
+    .createTable('sim_sessions')
+    .addColumn('session_id', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('imsi', 'text', (c) => c.notNull())
+    .addColumn('imei', 'text')
+    .addColumn('ue_ip', 'text')
+    .addColumn('apn', 'text')
+    .addColumn('nas_address', 'text', (c) => c.notNull())
+    .addColumn('acct_session_id', 'text', (c) => c.notNull())
+    .addColumn('cell', 'text')
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('speed_class', 'text', (c) => c.notNull())
+    .addColumn('input_octets', 'bigint', (c) => c.notNull())
+    .addColumn('output_octets', 'bigint', (c) => c.notNull())
+    .addColumn('input_packets', 'bigint', (c) => c.notNull())
+    .addColumn('output_packets', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addColumn('ended_at', 'bigint')
+    .addColumn('terminate_cause', 'text')
+    .execute();
+  // RFC 2866 §5.5: Acct-Session-Id is unique per NAS; accounting finds its session by the pair.
+  await s
+    .createIndex('sim_sessions_acct')
+    .on('sim_sessions')
+    .columns(['acct_session_id', 'nas_address'])
+    .unique()
+    .execute();
+  // The token endpoint finds the online session from the device's source address.
+  await s.createIndex('sim_sessions_ue_ip').on('sim_sessions').columns(['ue_ip', 'status']).execute();
+  // sessionStatus / previousSession of a SIM: its online session, and its last ended one.
+  await s
+    .createIndex('sim_sessions_sim')
+    .on('sim_sessions')
+    .columns(['sim_id', 'status', 'ended_at'])
+    .execute();
+
+  await s
+    .createTable('sim_session_events')
+    .$call(serialKey(dialect, 'id'))
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('session_id', 'text', (c) => c.notNull())
+    .addColumn('event', 'text', (c) => c.notNull())
+    .addColumn('imsi', 'text', (c) => c.notNull())
+    .addColumn('imei', 'text')
+    .addColumn('ue_ip', 'text')
+    .addColumn('apn', 'text')
+    .addColumn('cell', 'text')
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('sim_session_events_sim')
+    .on('sim_session_events')
+    .columns(['sim_id', 'at', 'id'])
+    .execute();
+
+  await s
+    .createTable('sim_usage')
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('period', 'text', (c) => c.notNull())
+    .addColumn('bucket_start', 'bigint', (c) => c.notNull())
+    .addColumn('speed_class', 'text', (c) => c.notNull())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('upload_bytes', 'bigint', (c) => c.notNull())
+    .addColumn('download_bytes', 'bigint', (c) => c.notNull())
+    .addColumn('upload_packets', 'bigint', (c) => c.notNull())
+    .addColumn('download_packets', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('sim_usage_pk', ['sim_id', 'period', 'bucket_start', 'speed_class'])
+    .execute();
+
+  await s
+    .createTable('ip_leases')
+    .addColumn('pool', 'text', (c) => c.notNull())
+    .addColumn('address', 'text', (c) => c.notNull())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('apn', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('ip_leases_pk', ['pool', 'address'])
+    .execute();
+  await s.createIndex('ip_leases_sim').on('ip_leases').columns(['sim_id', 'pool', 'apn']).execute();
+
+  await s
+    .createTable('aaa_refusals')
+    .$call(serialKey(dialect, 'id'))
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('imsi', 'text', (c) => c.notNull())
+    .addColumn('imei', 'text')
+    .addColumn('code', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('access', 'text', (c) => c.notNull())
+    .addColumn('apn', 'text')
+    .addColumn('nas_address', 'text')
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s.createIndex('aaa_refusals_sim').on('aaa_refusals').columns(['sim_id', 'id']).execute();
+  // The event-handler issue consumes refusals (IMEI mismatch) in order.
+  await s.createIndex('aaa_refusals_operator').on('aaa_refusals').columns(['operator_id', 'id']).execute();
+
+  await s
+    .createTable('radius_dynamic_requests')
+    .$call(serialKey(dialect, 'id'))
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('session_id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('nas_address', 'text', (c) => c.notNull())
+    .addColumn('detail', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('error_cause', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('completed_at', 'bigint')
+    .execute();
+  await s
+    .createIndex('radius_dynamic_requests_sim')
+    .on('radius_dynamic_requests')
+    .columns(['sim_id', 'id'])
+    .execute();
+  // Requests a crashed instance left pending are found and sent again at start.
+  await s
+    .createIndex('radius_dynamic_requests_status')
+    .on('radius_dynamic_requests')
+    .columns(['status', 'created_at'])
+    .execute();
+};
+
+/**
+ * Issue 5 (EAP-SIM/AKA/AKA', src/servers/radius/eap): the key that seals EAP conversation state
+ * carried in RADIUS State (platform-wide, itself sealed by the key ring), and per subscriber the
+ * pseudonym and fast re-authentication identity last issued (RFC 4187 §4.1.1.7–8, §5).
+ */
+const eap: Builder = async (db) => {
+  const s = db.schema;
+  await s
+    .createTable('eap_state_keys')
+    .addColumn('key_id', 'integer', (c) => c.primaryKey())
+    .addColumn('sealed_key', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createTable('eap_identities')
+    .addColumn('imsi', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('method', 'text', (c) => c.notNull())
+    // Usernames without the method prefix digit; the peer presents them in clear, so they are
+    // not secret, only unlinkable to the IMSI for an observer.
+    .addColumn('pseudonym', 'text', (c) => c.unique())
+    .addColumn('pseudonym_expires_at', 'bigint')
+    .addColumn('reauth_id', 'text', (c) => c.unique())
+    // K_aut ‖ K_encr ‖ MK (EAP-SIM/AKA) or K_aut ‖ K_encr ‖ K_re (EAP-AKA'), sealed with the key ring.
+    .addColumn('reauth_keys', 'text')
+    .addColumn('reauth_counter', 'integer', (c) => c.notNull())
+    .addColumn('reauth_expires_at', 'bigint')
+    // The conversation that last wrote the row: a replayed final round finds it already there.
+    .addColumn('conversation', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+};
+
 /** Ordered migrations; append, never edit one that has shipped. */
-export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [['0001-initial', initial]];
+export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
+  ['0001-initial', initial],
+  ['0002-access-management', accessManagement],
+  ['0003-aaa', aaa],
+  ['0004-eap', eap],
+  ['0005-endorse', endorse],
+  ['0006-mfa-gateway', mfaGateway],
+];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {

@@ -20,6 +20,8 @@ export interface ApiTokensTable {
   user_name: string | null;
   expires_at: number;
   created_at: number;
+  /** The auth key the token was issued for (null for password logins). */
+  auth_key_id: Generated<string | null>;
 }
 
 export interface DataKeysTable {
@@ -118,6 +120,74 @@ export interface AuditLogsTable {
   status_code: number | null;
   /** JSON text with operation-specific detail (never secrets). */
   detail: string;
+  /** The sub-user acting (also for a user's auth key); null for root and system. */
+  user_name: Generated<string | null>;
+  auth_key_id: Generated<string | null>;
+}
+
+/** Access management (issue 3). `user_name` '' stands for the root account where it is a key. */
+export interface UsersTable {
+  operator_id: string;
+  user_name: string;
+  description: string;
+  /** scrypt hash (passwords.ts); null when the user has no password. */
+  password_hash: string | null;
+  console_login: number;
+  /** The permission document as saved (JSON text, validated at save time). */
+  permission: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RolesTable {
+  operator_id: string;
+  role_id: string;
+  description: string;
+  permission: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UserRolesTable {
+  operator_id: string;
+  user_name: string;
+  role_id: string;
+  attached_at: number;
+}
+
+export interface DefaultPermissionsTable {
+  operator_id: string;
+  permission: string;
+  updated_at: number;
+}
+
+export interface AuthKeysTable {
+  auth_key_id: string;
+  operator_id: string;
+  /** '' for a root key. */
+  user_name: string;
+  /** SHA-256 of the secret (256 random bits); the secret itself is shown once and never stored. */
+  secret_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface AccountMfaTable {
+  operator_id: string;
+  user_name: string;
+  status: string;
+  /** The TOTP secret sealed with the key ring. */
+  secret: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MfaBackupCodesTable {
+  operator_id: string;
+  user_name: string;
+  /** SHA-256 of the normalised code (80 random bits). */
+  code_hash: string;
+  created_at: number;
 }
 
 export interface CountersTable {
@@ -136,6 +206,264 @@ export interface OneTimeValuesTable {
   created_at: number;
 }
 
+export interface EndorseSigningKeysTable {
+  /** RFC 7638 JWK thumbprint (base64url); the `kid` of native tokens. */
+  kid: string;
+  /** SORACOM Endorse's form `v1-<32 hex>-x509.pem`, the `kid` of tokens with `compat: "soracom"`. */
+  compat_kid: string;
+  alg: string;
+  /** JSON text of the public JWK (RFC 7517). */
+  public_jwk: string;
+  /** Self-signed X.509 certificate of the public key, PEM. */
+  certificate: string;
+  /** PKCS#8 DER sealed with the key ring (context `endorse-signing-key:<kid>`). */
+  private_key: string;
+  /** Published (in the JWKS) from this time. */
+  created_at: number;
+  /** Signs from this time until the next key of the same alg activates. */
+  activates_at: number;
+  /** Dropped from the JWKS at this time (set when a successor is created); null while current. */
+  unpublish_at: number | null;
+}
+
+export interface DirectoriesTable {
+  directory_id: string;
+  operator_id: string;
+  name: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DirectoryUsersTable {
+  directory_id: string;
+  user_id: string;
+  operator_id: string;
+  display_name: string | null;
+  /** scrypt (src/platform/iam/passwords.ts). */
+  password_hash: string;
+  /** E.164, e.g. +819012345678. */
+  phone_number: string | null;
+  /** When the number was proven (an SMS code typed back) or attested by an administrator. */
+  phone_verified_at: number | null;
+  /** TOTP secret sealed with the key ring (context `directory-user-totp:<directory>/<user>`). */
+  totp_secret: string | null;
+  sim_imsi: string | null;
+  sim_imei: string | null;
+  /** JSON array of group names. */
+  groups: string;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MfaTransactionsTable {
+  /** SHA-256 of the login-transaction id held in the browser's cookie (or given to an API client). */
+  transaction_hash: string;
+  operator_id: string;
+  application: string;
+  /** Subject key: `dir:<directoryId>:<userId>` or `op:<operatorId>:root|user:<name>`. */
+  subject: string;
+  user_id: string;
+  /** JSON array of the second factors the policy allows for this login. */
+  factors: string;
+  factor: string | null;
+  /** `factor` (password verified, second factor pending), `done`, `dead`. */
+  state: string;
+  return_to: string;
+  /** Bumped on every new SMS code, so each code has its own guess counter. */
+  code_generation: number;
+  message_id: string | null;
+  source_ip: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface GatewaySessionsTable {
+  /** SHA-256 of the session id in the cookie; the id itself is never stored. */
+  session_hash: string;
+  operator_id: string;
+  application: string;
+  subject: string;
+  user_id: string;
+  /** JSON array of group names at login. */
+  groups: string;
+  /** JSON array of the methods used (RFC 8176 values: pwd, sms, otp, sim). */
+  amr: string;
+  source_ip: string | null;
+  created_at: number;
+  last_seen_at: number;
+  /** Absolute expiry; the idle timeout is checked against last_seen_at. */
+  expires_at: number;
+}
+
+export interface SmsMessagesTable {
+  /** Our reference (sent to providers as the client reference). The text is never stored. */
+  message_id: string;
+  operator_id: string;
+  purpose: string;
+  subject: string;
+  phone_number: string;
+  provider: string | null;
+  provider_message_id: string | null;
+  /** queued, accepted, delivered, failed, expired, unknown. */
+  status: string;
+  error_code: string | null;
+  attempts: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MfaSmsEnrollmentsTable {
+  operator_id: string;
+  /** `root` or `user:<userName>`. */
+  principal: string;
+  phone_number: string;
+  verified_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MfaKeysTable {
+  name: string;
+  /** 32 random bytes sealed with the key ring (context `mfa-key:<name>`). */
+  sealed: string;
+  created_at: number;
+}
+
+// --- AAA (issue 5, migration 0003-aaa)
+
+export interface RadiusClientsTable {
+  client_id: string;
+  operator_id: string;
+  name: string;
+  /** Normalised CIDR ("127.0.0.1/32"). */
+  address: string;
+  /** The shared secret, sealed with the key ring (context `radius-client:<client_id>`). */
+  secret: string;
+  coa_port: number;
+  require_message_authenticator: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SimSessionsTable {
+  session_id: string;
+  operator_id: string;
+  sim_id: string;
+  imsi: string;
+  /** 15-digit IMEI (check digit computed from the reported IMEISV). */
+  imei: string | null;
+  ue_ip: string | null;
+  apn: string | null;
+  nas_address: string;
+  acct_session_id: string;
+  /** JSON text of the serving cell {radioType, mcc, mnc, tac, eci, lac, ci}. */
+  cell: string | null;
+  status: 'online' | 'offline';
+  speed_class: string;
+  /** Highest cumulative counters reported so far (usage counts only what exceeds them). */
+  input_octets: number;
+  output_octets: number;
+  input_packets: number;
+  output_packets: number;
+  created_at: number;
+  updated_at: number;
+  ended_at: number | null;
+  terminate_cause: string | null;
+}
+
+export interface SimSessionEventsTable {
+  id: Generated<number>;
+  operator_id: string;
+  sim_id: string;
+  session_id: string;
+  event: 'Created' | 'Modified' | 'Deleted';
+  imsi: string;
+  imei: string | null;
+  ue_ip: string | null;
+  apn: string | null;
+  cell: string | null;
+  at: number;
+}
+
+export interface SimUsageTable {
+  sim_id: string;
+  period: 'hour' | 'day';
+  bucket_start: number;
+  speed_class: string;
+  operator_id: string;
+  upload_bytes: number;
+  download_bytes: number;
+  upload_packets: number;
+  download_packets: number;
+}
+
+export interface IpLeasesTable {
+  pool: string;
+  address: string;
+  operator_id: string;
+  sim_id: string;
+  /** '' when the request named no APN. */
+  apn: string;
+  expires_at: number;
+  updated_at: number;
+}
+
+export interface AaaRefusalsTable {
+  id: Generated<number>;
+  operator_id: string;
+  sim_id: string;
+  imsi: string;
+  imei: string | null;
+  code: string;
+  reason: string;
+  access: string;
+  apn: string | null;
+  nas_address: string | null;
+  at: number;
+}
+
+export interface RadiusDynamicRequestsTable {
+  id: Generated<number>;
+  operator_id: string;
+  sim_id: string;
+  session_id: string;
+  kind: 'disconnect' | 'coa';
+  reason: string;
+  nas_address: string;
+  /** JSON text: what was asked (e.g. the new rates). */
+  detail: string;
+  status: 'pending' | 'ack' | 'nak' | 'timeout' | 'error';
+  attempts: number;
+  error_cause: number | null;
+  created_at: number;
+  completed_at: number | null;
+}
+
+/** The key sealing EAP conversation state in RADIUS State (servers/radius/eap), sealed by the key ring. */
+export interface EapStateKeysTable {
+  key_id: number;
+  sealed_key: string;
+  created_at: number;
+}
+
+/** The pseudonym and fast re-authentication identity last issued to a subscriber (RFC 4187 §5). */
+export interface EapIdentitiesTable {
+  imsi: string;
+  operator_id: string;
+  sim_id: string;
+  method: string;
+  pseudonym: string | null;
+  pseudonym_expires_at: number | null;
+  reauth_id: string | null;
+  /** Sealed K_aut ‖ K_encr ‖ MK (or K_re for EAP-AKA'). */
+  reauth_keys: string | null;
+  reauth_counter: number;
+  reauth_expires_at: number | null;
+  conversation: string;
+  updated_at: number;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -150,4 +478,28 @@ export interface Database {
   audit_logs: AuditLogsTable;
   counters: CountersTable;
   one_time_values: OneTimeValuesTable;
+  users: UsersTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  default_permissions: DefaultPermissionsTable;
+  auth_keys: AuthKeysTable;
+  account_mfa: AccountMfaTable;
+  mfa_backup_codes: MfaBackupCodesTable;
+  radius_clients: RadiusClientsTable;
+  sim_sessions: SimSessionsTable;
+  sim_session_events: SimSessionEventsTable;
+  sim_usage: SimUsageTable;
+  ip_leases: IpLeasesTable;
+  aaa_refusals: AaaRefusalsTable;
+  radius_dynamic_requests: RadiusDynamicRequestsTable;
+  eap_state_keys: EapStateKeysTable;
+  eap_identities: EapIdentitiesTable;
+  endorse_signing_keys: EndorseSigningKeysTable;
+  directories: DirectoriesTable;
+  directory_users: DirectoryUsersTable;
+  mfa_transactions: MfaTransactionsTable;
+  gateway_sessions: GatewaySessionsTable;
+  sms_messages: SmsMessagesTable;
+  mfa_sms_enrollments: MfaSmsEnrollmentsTable;
+  mfa_keys: MfaKeysTable;
 }

@@ -15,12 +15,21 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { auditLogRoutes } from './routes/audit-logs.js';
 import { authRoutes } from './routes/auth.js';
+import { directoryRoutes } from './routes/directories.js';
+import { endorseKeyRoutes, endorsePublicKeyRoutes } from './routes/endorse.js';
 import { groupRoutes } from './routes/groups.js';
+import { smsMfaRoutes } from './routes/mfa-sms.js';
+import { operatorRoutes } from './routes/operators.js';
+import { radiusClientRoutes } from './routes/radius-clients.js';
+import { roleRoutes } from './routes/roles.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { simRoutes } from './routes/sims.js';
+import { statsRoutes } from './routes/stats.js';
 import { systemRoutes } from './routes/system.js';
+import { userRoutes } from './routes/users.js';
 import { ErrorBody } from './schemas/common.js';
 import { Group } from './schemas/groups.js';
-import { Sim } from './schemas/sims.js';
+import { Cell, Sim } from './schemas/sims.js';
 
 export interface BuildAppOptions {
   readonly platform: Platform;
@@ -76,6 +85,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // The API speaks JSON (and text/csv for the import); a text/plain body is refused with 415.
   app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorBody);
+  app.addSchema(Cell);
   app.addSchema(Sim);
   app.addSchema(Group);
 
@@ -103,14 +113,24 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   registerErrorHandling(app);
-  registerAuth(app, platform);
+  await registerAuth(app, platform);
   const metrics = registerMetrics(app, options.metricsRegistry);
 
   await app.register(systemRoutes(platform));
   await app.register(authRoutes(platform), { prefix: '/v1' });
+  await app.register(operatorRoutes(platform), { prefix: '/v1' });
+  await app.register(userRoutes(platform), { prefix: '/v1' });
+  await app.register(roleRoutes(platform), { prefix: '/v1' });
   await app.register(simRoutes(platform), { prefix: '/v1' });
   await app.register(groupRoutes(platform), { prefix: '/v1' });
   await app.register(auditLogRoutes(platform), { prefix: '/v1' });
+  await app.register(radiusClientRoutes(platform), { prefix: '/v1' });
+  await app.register(sessionRoutes(platform), { prefix: '/v1' });
+  await app.register(statsRoutes(platform), { prefix: '/v1' });
+  await app.register(endorsePublicKeyRoutes(platform));
+  await app.register(endorseKeyRoutes(platform), { prefix: '/v1' });
+  await app.register(directoryRoutes(platform), { prefix: '/v1' });
+  await app.register(smsMfaRoutes(platform), { prefix: '/v1' });
   await app.ready();
   return {
     app,

@@ -31,7 +31,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       request.log.error({ err: error }, 'request failed');
     }
     const e = known ?? new SimtrustError('ERR_INTERNAL', 'internal error');
-    if (e.code === 'ERR_RATE_LIMITED' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    // Every 429 says when to come back: the error's own wait (login backoff) or at least 1 s.
+    if (e.status === 429 && !reply.hasHeader('retry-after')) {
+      const wait = Number(e.details?.retryAfterSeconds);
+      reply.header('retry-after', String(Number.isFinite(wait) && wait >= 1 ? Math.ceil(wait) : 1));
+    }
     return reply.status(e.status).send(e.toBody());
   });
 

@@ -10,7 +10,12 @@ const AuditLog = Type.Object({
   id: Type.Integer(),
   time: Type.Integer({ description: 'Unix milliseconds' }),
   operatorId: Type.String(),
-  actor: Type.Object({ kind: Type.String(), id: Type.String() }),
+  actor: Type.Object({
+    kind: Type.String(),
+    id: Type.String(),
+    userName: Type.Union([Type.String(), Type.Null()]),
+    authKeyId: Type.Union([Type.String(), Type.Null()]),
+  }),
   operationId: Type.String(),
   method: Type.Union([Type.String(), Type.Null()]),
   path: Type.Union([Type.String(), Type.Null()]),
@@ -31,13 +36,19 @@ export const auditLogRoutes =
         schema: {
           tags: ['AuditLog'],
           operationId: 'listAuditLogs',
-          summary: 'Audit records (mutating calls and logins), newest first.',
+          summary:
+            'Audit records (every mutating call, every login attempt, every refused call), newest first; filtered and paged.',
           querystring: Type.Object(
             {
               limit: Type.Optional(Limit),
               last_evaluated_key: Type.Optional(Type.Integer({ minimum: 1 })),
               operation_id: Type.Optional(Type.String({ maxLength: 100 })),
               actor_id: Type.Optional(Type.String({ maxLength: 254 })),
+              user_name: Type.Optional(
+                Type.String({ maxLength: 100, description: 'a sub-user (also via their keys)' }),
+              ),
+              auth_key_id: Type.Optional(Type.String({ maxLength: 64 })),
+              source_ip: Type.Optional(Type.String({ maxLength: 64 })),
               result: Type.Optional(
                 Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')]),
               ),
@@ -54,6 +65,9 @@ export const auditLogRoutes =
         const page = await listAudit(platform.store.db, request.principal!.operatorId, {
           operationId: q.operation_id,
           actorId: q.actor_id,
+          userName: q.user_name,
+          authKeyId: q.auth_key_id,
+          sourceIp: q.source_ip,
           result: q.result,
           from: q.from,
           to: q.to,

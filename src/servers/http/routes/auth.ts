@@ -1,24 +1,46 @@
-// POST /v1/auth: log in and receive an API token (SORACOM's AuthRequest/AuthResponse shapes).
+// POST /v1/auth (SORACOM AuthRequest/AuthResponse shapes): root, user and auth-key login with
+// optional MFA code; the session check and logout.
 
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
-import { loginRoot, MAX_TOKEN_TIMEOUT_SECONDS, revokeToken } from '../../../platform/iam/operators.js';
+import { SimtrustError } from '../../../lib/errors.js';
+import type { LoginCredentials } from '../../../platform/iam/login.js';
+import { revokeToken } from '../../../platform/iam/tokens.js';
 import type { Platform } from '../../../platform/platform.js';
+import { requestToken } from '../plugins/auth.js';
+import { AuthRequest, AuthResponse } from '../schemas/access.js';
 import { responses } from '../schemas/common.js';
 
-const AuthRequest = Type.Object(
-  {
-    email: Type.String({ minLength: 3, maxLength: 254 }),
-    password: Type.String({ minLength: 1, maxLength: 1024 }),
-    tokenTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 180, maximum: MAX_TOKEN_TIMEOUT_SECONDS })),
-  },
-  { additionalProperties: false },
-);
+type AuthBody = {
+  email?: string | undefined;
+  password?: string | undefined;
+  operatorId?: string | undefined;
+  userName?: string | undefined;
+  authKeyId?: string | undefined;
+  authKey?: string | undefined;
+};
 
-const AuthResponse = Type.Object({
-  apiKey: Type.String(),
-  token: Type.String(),
-  operatorId: Type.String(),
-});
+/** Exactly one of the three credential shapes; anything else is a clear 400. */
+function credentialsOf(b: AuthBody): LoginCredentials {
+  const given = (keys: Array<keyof AuthBody>) => keys.every((k) => b[k] !== undefined);
+  const count = (keys: Array<keyof AuthBody>) => keys.filter((k) => b[k] !== undefined).length;
+  if (given(['authKeyId', 'authKey']) && count(['email', 'password', 'operatorId', 'userName']) === 0) {
+    return { authKeyId: b.authKeyId as string, authKey: b.authKey as string };
+  }
+  if (given(['email', 'password']) && count(['operatorId', 'userName', 'authKeyId', 'authKey']) === 0) {
+    return { email: b.email as string, password: b.password as string };
+  }
+  if (given(['operatorId', 'userName', 'password']) && count(['email', 'authKeyId', 'authKey']) === 0) {
+    return {
+      operatorId: b.operatorId as string,
+      userName: b.userName as string,
+      password: b.password as string,
+    };
+  }
+  throw new SimtrustError(
+    'ERR_VALIDATION',
+    'send {email, password} (root), {operatorId, userName, password} (a user) or {authKeyId, authKey}',
+  );
+}
 
 export const authRoutes =
   (platform: Platform): FastifyPluginAsyncTypebox =>
@@ -30,20 +52,32 @@ export const authRoutes =
         schema: {
           tags: ['Auth'],
           operationId: 'auth',
-          summary: 'Log in with the operator email and password; returns an API token.',
+          summary:
+            'Log in (root by email, a user by operator id and name, or an auth key) and receive an API token. With MFA active, send mfaOTPCode.',
           security: [],
           body: AuthRequest,
           response: responses({ 200: AuthResponse }),
         },
       },
-      async (request) => {
-        const { email, password, tokenTimeoutSeconds } = request.body;
-        const issued = await loginRoot(platform.store, platform.clock, {
-          email,
-          password,
-          tokenTimeoutSeconds: tokenTimeoutSeconds ?? platform.config.apiTokenTimeoutSeconds,
-        });
-        return { apiKey: issued.apiKey, token: issued.token, operatorId: issued.operatorId };
+      async (request, reply) => {
+        const { mfaOTPCode, mfaTransactionId, tokenTimeoutSeconds } = request.body;
+        const issued = await platform.access.login
+          .login(
+            { ...credentialsOf(request.body), mfaOTPCode, mfaTransactionId, tokenTimeoutSeconds },
+            { sourceIp: request.ip, requestId: request.id },
+          )
+          .catch((e: unknown) => {
+            // Issue 7: an SMS code was sent; the client needs the login transaction to answer it.
+            const id = e instanceof SimtrustError ? e.details?.mfaTransactionId : undefined;
+            if (typeof id === 'string') reply.header('x-simtrust-mfa-transaction', id);
+            throw e;
+          });
+        return {
+          apiKey: issued.apiKey,
+          token: issued.token,
+          operatorId: issued.operatorId,
+          ...(issued.userName === undefined ? {} : { userName: issued.userName }),
+        };
       },
     );
 
@@ -53,15 +87,27 @@ export const authRoutes =
         schema: {
           tags: ['Auth'],
           operationId: 'getSession',
-          summary: 'Who the token belongs to (operator, kind of principal, id).',
+          summary: 'Who the token belongs to (operator, kind of principal, id, user, auth key).',
           response: responses({
-            200: Type.Object({ operatorId: Type.String(), kind: Type.String(), id: Type.String() }),
+            200: Type.Object({
+              operatorId: Type.String(),
+              kind: Type.String(),
+              id: Type.String(),
+              userName: Type.Optional(Type.String()),
+              authKeyId: Type.Optional(Type.String()),
+            }),
           }),
         },
       },
       async (request) => {
-        const { operatorId, kind, id } = request.principal!;
-        return { operatorId, kind, id };
+        const { operatorId, kind, id, userName, authKeyId } = request.principal!;
+        return {
+          operatorId,
+          kind,
+          id,
+          ...(userName === undefined ? {} : { userName }),
+          ...(authKeyId === undefined ? {} : { authKeyId }),
+        };
       },
     );
 
@@ -76,9 +122,8 @@ export const authRoutes =
         },
       },
       async (request, reply) => {
-        const header =
-          request.headers.authorization?.replace(/^Bearer\s+/i, '') ?? request.headers['x-soracom-token'];
-        if (typeof header === 'string') await revokeToken(platform.store.db, header);
+        const token = requestToken(request);
+        if (token !== undefined) await revokeToken(platform.store.db, token);
         return reply.status(204).send();
       },
     );

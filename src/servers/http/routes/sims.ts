@@ -4,6 +4,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { SimtrustError } from '../../../lib/errors.js';
+import { currentSessionImei } from '../../../platform/aaa/sessions.js';
 import type { Platform } from '../../../platform/platform.js';
 import { LIFECYCLE, LIFECYCLE_ACTIONS } from '../../../platform/sims/lifecycle.js';
 import { setNextPage, splitFilter } from '../pagination.js';
@@ -282,7 +283,8 @@ export const simRoutes =
           response: responses({ 200: SimRef }, 404, 409),
         },
       },
-      async (request) => sims.setImeiLock(auditContext(request), request.params.sim_id, request.body.imei),
+      async (request) =>
+        sims.setImeiLock(auditContext(request), request.params.sim_id, request.body.imei, currentSessionImei),
     );
 
     app.post(

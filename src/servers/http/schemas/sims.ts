@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { type TSchema, Type } from '@fastify/type-provider-typebox';
 import { SIM_STATUSES, SIM_TYPES, SPEED_CLASSES } from '../../../platform/sims/model.js';
 import { LastEvaluatedKey, Limit, TagFilter, TagMap } from './common.js';
 
@@ -24,6 +24,48 @@ export const ImeiLock = Type.Object({
   allowAnonymous: Type.Boolean({ description: 'A session that reports no IMEI is admitted.' }),
 });
 
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** The serving cell (3GPP-User-Location-Info with 3GPP-RAT-Type); fields depend on the radio. */
+export const Cell = Type.Object(
+  {
+    radioType: Type.Optional(Type.String({ description: 'eutran, utran, geran, nb-iot, lte-m, …' })),
+    mcc: Type.Optional(Type.String()),
+    mnc: Type.Optional(Type.String()),
+    tac: Type.Optional(Type.Integer()),
+    eci: Type.Optional(Type.Integer()),
+    lac: Type.Optional(Type.Integer()),
+    ci: Type.Optional(Type.Integer()),
+    sac: Type.Optional(Type.Integer()),
+    rac: Type.Optional(Type.Integer()),
+  },
+  { $id: 'Cell' },
+);
+const CellRef = Type.Ref('Cell');
+
+export const SessionStatus = Type.Object({
+  online: Type.Boolean(),
+  sessionId: Type.Optional(Type.String()),
+  imsi: Type.Optional(Type.String()),
+  imei: Type.Optional(Nullable(Type.String())),
+  ueIpAddress: Type.Optional(Nullable(Type.String())),
+  apn: Type.Optional(Nullable(Type.String())),
+  cell: Type.Optional(Nullable(CellRef)),
+  createdTime: Type.Optional(Type.Integer({ description: 'Unix milliseconds' })),
+  lastUpdatedAt: Type.Integer({ description: 'Unix milliseconds' }),
+});
+
+export const PreviousSession = Type.Object({
+  sessionId: Type.String(),
+  imsi: Type.String(),
+  imei: Nullable(Type.String()),
+  ueIpAddress: Nullable(Type.String()),
+  apn: Nullable(Type.String()),
+  cell: Nullable(CellRef),
+  createdTime: Type.Integer({ description: 'Unix milliseconds' }),
+  deletedTime: Type.Integer({ description: 'Unix milliseconds' }),
+});
+
 export const Sim = Type.Object(
   {
     simId: Type.String(),
@@ -38,6 +80,8 @@ export const Sim = Type.Object(
     serialNumber: Type.Union([Type.String(), Type.Null()]),
     activeProfileId: Type.Union([Type.String(), Type.Null()]),
     profiles: Type.Record(Type.String(), Profile),
+    sessionStatus: Nullable(SessionStatus),
+    previousSession: Nullable(PreviousSession),
     createdTime: Type.Integer({ description: 'Unix milliseconds' }),
     lastModifiedTime: Type.Integer({ description: 'Unix milliseconds' }),
   },

@@ -1,0 +1,341 @@
+// The simulated fleet: devices with a software SIM, an IMEI and a serving cell, attaching through
+// the network (GSUP authentication, UpdateLocation) and the packet gateway (RADIUS authorisation and
+// accounting), sending real traffic from their session address, and reacting as the platform tells
+// them (Disconnect, CoA). It reaches the platform only through those protocols.
+//
+// Life of a device: attach → session (Start, traffic, Interim-Update every interimSeconds and at
+// each cell change) → detach (Stop) when told, when its card moves to another device, or at the end;
+// a refused or disconnected device tries again after retrySeconds.
+
+import { imeiWithCheckDigit } from '../lib/identities.js';
+import type { SimulatedCard } from './cards.js';
+import { GsupClient } from './gsup-client.js';
+import { authenticateCard, registerLocation } from './network.js';
+import { type Cell, type GatewaySession, PacketGateway } from './packet-gateway.js';
+import { DeviceTraffic, TrafficSink } from './traffic.js';
+
+export interface DeviceSpec {
+  readonly card: SimulatedCard;
+  readonly imei: string;
+  readonly cell: Cell;
+  /** Heavy traffic (bigger and more frequent datagrams). */
+  readonly heavy?: boolean;
+}
+
+export interface FleetOptions {
+  readonly devices: readonly DeviceSpec[];
+  readonly gsup: { readonly host: string; readonly port: number };
+  readonly radius: {
+    readonly host: string;
+    readonly authPort: number;
+    readonly acctPort: number;
+    readonly secret: string;
+  };
+  /** The address the packet gateway sends from (registered as the NAS client). */
+  readonly nasAddress?: string;
+  /** Its Disconnect/CoA port (default: any free port). */
+  readonly coaPort?: number;
+  readonly apn?: string;
+  readonly interimSeconds?: number;
+  readonly retrySeconds?: number;
+  /** Move each device to a neighbouring cell every so many seconds (0: never). */
+  readonly moveEverySeconds?: number;
+  /** After this many seconds, move the card of `swap` devices into a device with another IMEI. */
+  readonly swapAfterSeconds?: number;
+  readonly swap?: number;
+  /** Spread the first attaches over this many milliseconds. */
+  readonly attachSpreadMs?: number;
+  readonly log?: (event: FleetEvent) => void;
+}
+
+export type FleetEvent =
+  | {
+      readonly kind: 'attached';
+      readonly imsi: string;
+      readonly imei: string;
+      readonly address: string;
+      readonly boundTo: string;
+    }
+  | { readonly kind: 'rejected'; readonly imsi: string; readonly imei: string; readonly reason: string }
+  | { readonly kind: 'detached'; readonly imsi: string; readonly cause: string }
+  | { readonly kind: 'moved'; readonly imsi: string; readonly cell: Cell }
+  | { readonly kind: 'swapped'; readonly imsi: string; readonly imei: string }
+  | { readonly kind: 'rate'; readonly imsi: string; readonly up: number; readonly down: number };
+
+export interface FleetSummary {
+  readonly devices: number;
+  readonly attached: number;
+  /** Refused attaches (authentication, location update or RADIUS), counted each time. */
+  readonly rejected: number;
+  /** Sessions opened since the start. */
+  readonly sessions: number;
+  readonly upOctets: number;
+  readonly downOctets: number;
+  readonly disconnects: number;
+  readonly rateChanges: number;
+}
+
+interface Device {
+  readonly spec: DeviceSpec;
+  imei: string;
+  cell: Cell;
+  session: GatewaySession | undefined;
+  traffic: DeviceTraffic | undefined;
+  interim: NodeJS.Timeout | undefined;
+  retry: NodeJS.Timeout | undefined;
+  busy: boolean;
+  lastRefusal: string | undefined;
+}
+
+/** An IMEISV (TS 23.003 §6.2.2): the IMEI's TAC and serial number with a software version. */
+const imeisvOf = (imei: string) => `${imei.slice(0, 14)}01`;
+const neighbour = (cell: Cell): Cell => ({ ...cell, eci: (cell.eci + 1) % 0x10000000 });
+
+export class Fleet {
+  private readonly devices: Device[];
+  private stopped = false;
+  private totals = { rejected: 0, sessions: 0, upOctets: 0, downOctets: 0, rateChanges: 0 };
+  private timers: NodeJS.Timeout[] = [];
+
+  private constructor(
+    private readonly o: FleetOptions,
+    private readonly gsup: GsupClient,
+    readonly gateway: PacketGateway,
+    private readonly sink: TrafficSink,
+  ) {
+    this.devices = o.devices.map((spec) => ({
+      spec,
+      imei: spec.imei,
+      cell: spec.cell,
+      session: undefined,
+      traffic: undefined,
+      interim: undefined,
+      retry: undefined,
+      busy: false,
+      lastRefusal: undefined,
+    }));
+  }
+
+  /** Connects to the platform's GSUP and RADIUS ports and opens the CoA port; no device attaches yet. */
+  static async open(o: FleetOptions): Promise<Fleet> {
+    const sink = await TrafficSink.start();
+    let fleet: Fleet | undefined;
+    const gateway = await PacketGateway.start({
+      host: o.radius.host,
+      authPort: o.radius.authPort,
+      acctPort: o.radius.acctPort,
+      secret: o.radius.secret,
+      nasAddress: o.nasAddress ?? '127.0.0.1',
+      coaPort: o.coaPort ?? 0,
+      apn: o.apn ?? 'iot.simtrust',
+      onDisconnect: (session) => fleet?.disconnected(session),
+      onRateChange: (session, rate) => fleet?.rateChanged(session, rate),
+    });
+    let gsup: GsupClient;
+    try {
+      gsup = await GsupClient.open({ host: o.gsup.host, port: o.gsup.port, name: 'SIMTRUST-SIMULATOR-SGSN' });
+    } catch (e) {
+      gateway.close();
+      sink.close();
+      throw e;
+    }
+    fleet = new Fleet(o, gsup, gateway, sink);
+    return fleet;
+  }
+
+  get coaPort(): number {
+    return this.gateway.coaPort;
+  }
+
+  /** Starts every device (attaches spread over attachSpreadMs) and the movement and swap schedules. */
+  start(): void {
+    const spread = this.o.attachSpreadMs ?? 1000;
+    this.devices.forEach((d, i) => {
+      const t = setTimeout(
+        () => void this.attach(d),
+        Math.floor((spread * i) / Math.max(1, this.devices.length)),
+      );
+      this.timers.push(t);
+    });
+    const move = this.o.moveEverySeconds ?? 0;
+    if (move > 0) this.timers.push(setInterval(() => this.moveAll(), move * 1000));
+    const swaps = this.o.swap ?? 0;
+    if (swaps > 0) {
+      this.timers.push(setTimeout(() => void this.swapCards(swaps), (this.o.swapAfterSeconds ?? 5) * 1000));
+    }
+  }
+
+  summary(): FleetSummary {
+    let up = this.totals.upOctets;
+    let down = this.totals.downOctets;
+    for (const d of this.devices) {
+      up += d.traffic?.counters.upOctets ?? 0;
+      down += d.traffic?.counters.downOctets ?? 0;
+    }
+    return {
+      devices: this.devices.length,
+      attached: this.devices.filter((d) => d.session !== undefined).length,
+      rejected: this.totals.rejected,
+      sessions: this.totals.sessions,
+      upOctets: up,
+      downOctets: down,
+      disconnects: this.gateway.stats.disconnects,
+      rateChanges: this.totals.rateChanges,
+    };
+  }
+
+  /** The device state for tests and the CLI (IMSI, IMEI, address, last refusal). */
+  state(): Array<{
+    imsi: string;
+    imei: string;
+    address: string | undefined;
+    lastRefusal: string | undefined;
+  }> {
+    return this.devices.map((d) => ({
+      imsi: d.spec.card.file.imsi,
+      imei: d.imei,
+      address: d.session?.address,
+      lastRefusal: d.lastRefusal,
+    }));
+  }
+
+  private emit(event: FleetEvent): void {
+    this.o.log?.(event);
+  }
+
+  private refuse(d: Device, reason: string): void {
+    this.totals.rejected++;
+    d.lastRefusal = reason;
+    this.emit({ kind: 'rejected', imsi: d.spec.card.file.imsi, imei: d.imei, reason });
+    this.scheduleRetry(d);
+  }
+
+  private scheduleRetry(d: Device): void {
+    if (this.stopped) return;
+    if (d.retry) clearTimeout(d.retry);
+    d.retry = setTimeout(() => void this.attach(d), (this.o.retrySeconds ?? 30) * 1000);
+  }
+
+  /** Network authentication over GSUP, UpdateLocation, then the packet gateway's session. */
+  private async attach(d: Device): Promise<void> {
+    if (this.stopped || d.busy || d.session !== undefined) return;
+    d.busy = true;
+    const imsi = d.spec.card.file.imsi;
+    try {
+      const auth = await authenticateCard(this.gsup, d.spec.card);
+      if (!auth.ok) return this.refuse(d, auth.error);
+      const location = await registerLocation(this.gsup, imsi);
+      if (!location.ok) return this.refuse(d, location.error);
+      const imeisv = imeisvOf(d.imei);
+      const granted = await this.gateway.authorize({ imsi, imeisv, cell: d.cell });
+      if (!granted.ok) return this.refuse(d, granted.error);
+      if (this.stopped) return;
+      const heavy = d.spec.heavy === true;
+      const traffic = await DeviceTraffic.start(granted.value.address, this.sink.address, {
+        intervalMs: heavy ? 20 : 1000,
+        bytes: heavy ? 16_384 : 512,
+      });
+      const session = this.gateway.open({
+        imsi,
+        imeisv,
+        address: granted.value.address,
+        cell: d.cell,
+        counters: traffic.counters,
+      });
+      d.session = session;
+      d.traffic = traffic;
+      d.lastRefusal = undefined;
+      this.totals.sessions++;
+      await this.gateway.account('start', session);
+      this.emit({ kind: 'attached', imsi, imei: d.imei, address: session.address, boundTo: traffic.boundTo });
+      const every = (this.o.interimSeconds ?? 10) * 1000;
+      d.interim = setInterval(() => {
+        if (d.session) void this.gateway.account('interim', d.session);
+      }, every);
+    } catch (e) {
+      this.refuse(d, (e as Error).message);
+    } finally {
+      d.busy = false;
+    }
+  }
+
+  /** Ends a device's session with a Stop carrying `cause`. */
+  private async detach(d: Device, cause: 'User-Request' | 'Admin-Reset' | 'NAS-Request'): Promise<void> {
+    const session = d.session;
+    if (session === undefined) return;
+    if (d.interim) clearInterval(d.interim);
+    d.interim = undefined;
+    d.traffic?.stop();
+    this.totals.upOctets += session.counters.upOctets;
+    this.totals.downOctets += session.counters.downOctets;
+    d.traffic = undefined;
+    d.session = undefined;
+    this.emit({ kind: 'detached', imsi: session.imsi, cause });
+    await this.gateway.account('stop', session, cause);
+  }
+
+  private disconnected(session: GatewaySession): void {
+    const d = this.devices.find((x) => x.session?.acctSessionId === session.acctSessionId);
+    if (d === undefined) return;
+    void this.detach(d, 'Admin-Reset').then(() => this.scheduleRetry(d));
+  }
+
+  private rateChanged(session: GatewaySession, rate: { up: number; down: number }): void {
+    const d = this.devices.find((x) => x.session?.acctSessionId === session.acctSessionId);
+    if (d?.traffic === undefined) return;
+    d.traffic.rateBps = rate.up;
+    this.totals.rateChanges++;
+    this.emit({ kind: 'rate', imsi: session.imsi, up: rate.up, down: rate.down });
+  }
+
+  /** Each attached device moves to a neighbouring cell; the gateway reports it in an Interim-Update. */
+  private moveAll(): void {
+    for (const d of this.devices) {
+      d.cell = neighbour(d.cell);
+      if (d.session === undefined) continue;
+      d.session.cell = d.cell;
+      this.emit({ kind: 'moved', imsi: d.session.imsi, cell: d.cell });
+      void this.gateway.account('interim', d.session);
+    }
+  }
+
+  /** The card of `n` devices goes into another device (a new IMEI): detach, then attach from there. */
+  private async swapCards(n: number): Promise<void> {
+    for (const d of this.devices.slice(0, n)) {
+      await this.detach(d, 'User-Request');
+      d.imei = imeiWithCheckDigit(`35999900${d.spec.card.file.imsi.slice(-6)}`);
+      this.emit({ kind: 'swapped', imsi: d.spec.card.file.imsi, imei: d.imei });
+      void this.attach(d);
+    }
+  }
+
+  /** Stops every session (Stop sent and acknowledged) and closes the sockets. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    for (const d of this.devices) if (d.retry) clearTimeout(d.retry);
+    for (let i = 0; i < 100 && this.devices.some((d) => d.busy); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await Promise.all(this.devices.map((d) => this.detach(d, 'NAS-Request')));
+    this.gsup.close();
+    this.gateway.close();
+    this.sink.close();
+  }
+}
+
+/** `12.3 MB`-style size for the summary line. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** The live one-line summary. */
+export const summaryLine = (s: FleetSummary): string =>
+  `devices ${s.devices} | attached ${s.attached} | rejected ${s.rejected} | sessions ${s.sessions} | up ${formatBytes(s.upOctets)} down ${formatBytes(s.downOctets)} | disconnects ${s.disconnects} | CoA ${s.rateChanges}`;
