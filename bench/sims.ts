@@ -59,9 +59,7 @@ function csvStream(count: number): Readable {
       const n = Math.min(BATCH, count - next);
       const rows = batchRows(next, n);
       this.push(
-        rows
-          .map((r, j) => `${r.iccid},${r.imsi},,${r.ki},${r.opc},${groupOf(next + j)},${tagOf(next + j)}`)
-          .join('\n') + '\n',
+        `${rows.map((r, j) => `${r.iccid},${r.imsi},,${r.ki},${r.opc},${groupOf(next + j)},${tagOf(next + j)}`).join('\n')}\n`,
       );
       next += n;
     },

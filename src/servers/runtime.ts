@@ -1,5 +1,5 @@
-// Starts the platform's servers from a Config: the API now; later issues add RADIUS, the device
-// token listener and the MFA gateway here, so `simtrust serve` / `up` start everything configured.
+// Starts the platform's servers from a Config — the API, the device token listener, RADIUS, GSUP and
+// the MFA gateway, each as configured — so `simtrust serve` / `up` start everything in one process.
 
 import type { Logger } from 'pino';
 import type { Config } from '../config/defaults.js';
