@@ -25,6 +25,7 @@ import {
   type SimType,
   type ValidProfile,
 } from './model.js';
+import { newProfileRow, newSimRow } from './sim-service.js';
 
 /** After this many new SIMs, refresh planner statistics so listing stays on its indexes. */
 const ANALYZE_AFTER_ROWS = 10_000;
@@ -394,39 +395,19 @@ export class SimImporter {
       await trx
         .insertInto('sims')
         .values(
-          fresh.map((r) => ({
-            sim_id: r.profile.iccid,
-            operator_id: operatorId,
-            type: r.type,
-            status: 'ready',
-            speed_class: DEFAULT_SPEED_CLASS,
-            group_id: r.group === null ? null : (groups.get(r.group) ?? null),
-            imei_lock: null,
-            imei_lock_anonymous: 0,
-            termination_enabled: 0,
-            serial_number: r.serialNumber,
-            created_at: now,
-            updated_at: now,
-          })),
+          fresh.map((r) =>
+            newSimRow(operatorId, r.profile.iccid, now, {
+              type: r.type,
+              speedClass: DEFAULT_SPEED_CLASS,
+              groupId: r.group === null ? null : (groups.get(r.group) ?? null),
+              serialNumber: r.serialNumber,
+            }),
+          ),
         )
         .execute();
       await trx
         .insertInto('sim_profiles')
-        .values(
-          fresh.map(({ profile: p }) => ({
-            iccid: p.iccid,
-            sim_id: p.iccid,
-            operator_id: operatorId,
-            imsi: p.imsi,
-            msisdn: p.msisdn,
-            secrets: this.keyRing.seal(packSecrets(p.ki, p.opc), profileSecretContext(p.iccid)),
-            amf: p.amf,
-            sqn: 0,
-            ind_bits: 5,
-            is_primary: 1,
-            created_at: now,
-          })),
-        )
+        .values(fresh.map(({ profile }) => newProfileRow(this.keyRing, operatorId, profile, now)))
         .execute();
       const tags = fresh.flatMap((r) =>
         r.tags.map(([name, value]) => ({ sim_id: r.profile.iccid, name, value, operator_id: operatorId })),

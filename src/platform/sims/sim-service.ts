@@ -3,7 +3,7 @@
 // row); listeners hear about a change only after it committed.
 
 import { randomInt } from 'node:crypto';
-import { type ExpressionBuilder, type SelectQueryBuilder, sql } from 'kysely';
+import { type ExpressionBuilder, type Insertable, type SelectQueryBuilder, sql } from 'kysely';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { luhnCheckDigit } from '../../lib/luhn.js';
@@ -26,6 +26,7 @@ import {
   type SimType,
   type SimView,
   type SpeedClass,
+  type ValidProfile,
 } from './model.js';
 
 export interface SimFilter {
@@ -145,6 +146,51 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
   );
 }
 
+/** The `sims` row of a new SIM (status ready, no lock, protected against termination). */
+export function newSimRow(
+  operatorId: string,
+  simId: string,
+  now: number,
+  o: { type: string; speedClass: string; groupId: string | null; serialNumber: string | null },
+): Insertable<SimsTable> {
+  return {
+    sim_id: simId,
+    operator_id: operatorId,
+    type: o.type,
+    status: 'ready',
+    speed_class: o.speedClass,
+    group_id: o.groupId,
+    imei_lock: null,
+    imei_lock_anonymous: 0,
+    termination_enabled: 0,
+    serial_number: o.serialNumber,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/** The `sim_profiles` row of a new primary profile, Ki ‖ OPc sealed and bound to the ICCID. */
+export function newProfileRow(
+  keyRing: KeyRing,
+  operatorId: string,
+  p: ValidProfile,
+  now: number,
+): Insertable<SimProfilesTable> {
+  return {
+    iccid: p.iccid,
+    sim_id: p.iccid,
+    operator_id: operatorId,
+    imsi: p.imsi,
+    msisdn: p.msisdn,
+    secrets: keyRing.seal(packSecrets(p.ki, p.opc), profileSecretContext(p.iccid)),
+    amf: p.amf,
+    sqn: 0,
+    ind_bits: 5,
+    is_primary: 1,
+    created_at: now,
+  };
+}
+
 /** A random 19-digit ICCID (89 = telecom, 999 = private test country code) with its check digit. */
 export function generateIccid(): string {
   const body = `89999${String(randomInt(0, 1e9)).padStart(9, '0')}${String(randomInt(0, 1e4)).padStart(4, '0')}`;
@@ -254,36 +300,18 @@ export class SimService {
       }
       await trx
         .insertInto('sims')
-        .values({
-          sim_id: p.iccid,
-          operator_id: operatorId,
-          type: input.type ?? 'uicc',
-          status: 'ready',
-          speed_class: input.speedClass ?? DEFAULT_SPEED_CLASS,
-          group_id: input.groupId ?? null,
-          imei_lock: null,
-          imei_lock_anonymous: 0,
-          termination_enabled: 0,
-          serial_number: input.serialNumber ?? null,
-          created_at: now,
-          updated_at: now,
-        })
+        .values(
+          newSimRow(operatorId, p.iccid, now, {
+            type: input.type ?? 'uicc',
+            speedClass: input.speedClass ?? DEFAULT_SPEED_CLASS,
+            groupId: input.groupId ?? null,
+            serialNumber: input.serialNumber ?? null,
+          }),
+        )
         .execute();
       await trx
         .insertInto('sim_profiles')
-        .values({
-          iccid: p.iccid,
-          sim_id: p.iccid,
-          operator_id: operatorId,
-          imsi: p.imsi,
-          msisdn: p.msisdn,
-          secrets: this.keyRing.seal(packSecrets(p.ki, p.opc), profileSecretContext(p.iccid)),
-          amf: p.amf,
-          sqn: 0,
-          ind_bits: 5,
-          is_primary: 1,
-          created_at: now,
-        })
+        .values(newProfileRow(this.keyRing, operatorId, p, now))
         .execute();
       const tags = Object.entries(input.tags ?? {});
       if (tags.length > 0) {
