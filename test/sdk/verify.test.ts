@@ -40,22 +40,24 @@ function keyPair() {
 
 const platformKey = keyPair();
 const otherKey = keyPair();
-const mint = (over: Partial<EndorseConfig> = {}, params?: Record<string, string>, nowMs = Date.now()) =>
-  issueToken({
-    identity,
-    config: { ...config, ...over },
-    profile: over.compat === 'soracom' ? SORACOM_PROFILE : nativeProfile(ISS, AUD),
-    key: platformKey.signing,
-    proof: 'session',
-    requestParameters: params,
-    nowMs,
-  }).token;
+const mint = async (over: Partial<EndorseConfig> = {}, params?: Record<string, string>, nowMs = Date.now()) =>
+  (
+    await issueToken({
+      identity,
+      config: { ...config, ...over },
+      profile: over.compat === 'soracom' ? SORACOM_PROFILE : nativeProfile(ISS, AUD),
+      key: platformKey.signing,
+      proof: 'session',
+      requestParameters: params,
+      nowMs,
+    })
+  ).token;
 
 const verifier = createVerifier({ keys: { keys: [platformKey.jwk] }, issuer: ISS, audience: AUD });
 
 describe('createVerifier', () => {
   it('returns the typed claims of a genuine token', async () => {
-    const t = await verifier.verify(mint({}, { username: 'sora' }));
+    const t = await verifier.verify(await mint({}, { username: 'sora' }));
     expect(t.sim).toEqual({ ...identity, requestParameters: { username: 'sora' } });
     expect(t.header).toEqual({ alg: 'RS256', kid: platformKey.kid });
     expect(t.claimName).toBe('simtrust-endorse-claim');
@@ -66,7 +68,7 @@ describe('createVerifier', () => {
   });
 
   it("emits SORACOM Endorse's exact constants with compat: soracom", async () => {
-    const token = mint({ compat: 'soracom' });
+    const token = await mint({ compat: 'soracom' });
     const { header, payload } = decode(token);
     expect(header).toEqual({ kid: platformKey.signing.compatKid, alg: 'RS256' });
     expect(header.kid).toMatch(/^v1-[0-9a-f]{32}-x509\.pem$/);
@@ -87,7 +89,7 @@ describe('createVerifier', () => {
   it('refuses every forgery with its reason code', async () => {
     // Threat: a client presents a token it made or altered to pass as a registered SIM.
     const forged = forgeries({
-      genuine: mint(),
+      genuine: await mint(),
       platformKey: platformKey.signing,
       publicKeyPem: platformKey.publicKeyPem,
       otherKey,
@@ -119,7 +121,7 @@ describe('createVerifier', () => {
       audience: AUD,
       algorithms: ['ES256'],
     });
-    await expect(es.verify(mint())).rejects.toMatchObject({ code: 'TOKEN_ALGORITHM_NOT_ALLOWED' });
+    await expect(es.verify(await mint())).rejects.toMatchObject({ code: 'TOKEN_ALGORITHM_NOT_ALLOWED' });
     for (const bad of [['none'], ['HS256'], []]) {
       expect(() =>
         createVerifier({ keys: { keys: [] }, issuer: ISS, audience: AUD, algorithms: bad as never }),
@@ -129,7 +131,7 @@ describe('createVerifier', () => {
   });
 
   it('honours clockTolerance around exp', async () => {
-    const token = mint({ tokenTimeoutSeconds: 60 });
+    const token = await mint({ tokenTimeoutSeconds: 60 });
     const iat = decode(token).payload.iat as number;
     const at = (s: number) =>
       createVerifier({
@@ -163,7 +165,7 @@ describe('JWKS fetching', () => {
   it('caches the JWKS and refetches on an unknown kid at a bounded rate', async () => {
     // Threat: a flood of tokens with made-up kids turns the verifier into a JWKS-fetching amplifier.
     const v = createVerifier({ jwksUrl: url, issuer: ISS, audience: AUD, refetchCooldownMs: 60_000 });
-    const token = mint();
+    const token = await mint();
     for (let i = 0; i < 5; i++) await v.verify(token);
     expect(fetches).toBe(1);
     const forged = forgeries({
@@ -181,37 +183,41 @@ describe('JWKS fetching', () => {
     await fresh.verify(token);
     const before = fetches;
     published = [platformKey.jwk, otherKey.jwk];
-    const byOther = issueToken({
-      identity,
-      config,
-      profile: nativeProfile(ISS, AUD),
-      key: otherKey.signing,
-      proof: 'aka',
-      requestParameters: undefined,
-      nowMs: Date.now(),
-    }).token;
+    const byOther = (
+      await issueToken({
+        identity,
+        config,
+        profile: nativeProfile(ISS, AUD),
+        key: otherKey.signing,
+        proof: 'aka',
+        requestParameters: undefined,
+        nowMs: Date.now(),
+      })
+    ).token;
     expect((await fresh.verify(byOther)).amr).toEqual(['sim-aka']);
     expect(fetches).toBe(before + 1);
   });
 
   it('reports an unreachable JWKS as TOKEN_KEYS_UNAVAILABLE', async () => {
     const v = createVerifier({ jwksUrl: 'http://127.0.0.1:1/jwks.json', issuer: ISS, audience: AUD });
-    await expect(v.verify(mint())).rejects.toMatchObject({ code: 'TOKEN_KEYS_UNAVAILABLE' });
+    await expect(v.verify(await mint())).rejects.toMatchObject({ code: 'TOKEN_KEYS_UNAVAILABLE' });
   });
 });
 
 describe('requireSimToken middleware', () => {
   const registered = [{ imsi: identity.imsi, imei: identity.imei }];
-  const movedSim = () =>
-    issueToken({
-      identity: { ...identity, imei: '356938035643809' },
-      config,
-      profile: nativeProfile(ISS, AUD),
-      key: platformKey.signing,
-      proof: 'session',
-      requestParameters: undefined,
-      nowMs: Date.now(),
-    }).token;
+  const movedSim = async () =>
+    (
+      await issueToken({
+        identity: { ...identity, imei: '356938035643809' },
+        config,
+        profile: nativeProfile(ISS, AUD),
+        key: platformKey.signing,
+        proof: 'session',
+        requestParameters: undefined,
+        nowMs: Date.now(),
+      })
+    ).token;
 
   it('Fastify: admits the registered IMSI+IMEI pair, 401 with a reason code otherwise', async () => {
     const app = Fastify();
@@ -220,15 +226,15 @@ describe('requireSimToken middleware', () => {
     }));
     const call = (token?: string) =>
       app.inject({ url: '/data', headers: token ? { authorization: `Bearer ${token}` } : {} });
-    const ok = await call(mint());
+    const ok = await call(await mint());
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toEqual({ imsi: identity.imsi });
-    const moved = await call(movedSim());
+    const moved = await call(await movedSim());
     expect([moved.statusCode, moved.json().code]).toEqual([401, 'TOKEN_NOT_ALLOWED']);
     const none = await call();
     expect([none.statusCode, none.json().code]).toEqual([401, 'TOKEN_MISSING']);
     expect(none.headers['www-authenticate']).toContain('invalid_token');
-    const viaQuery = await app.inject({ url: `/data?simtrust_endorse_token=${mint()}` });
+    const viaQuery = await app.inject({ url: `/data?simtrust_endorse_token=${await mint()}` });
     expect(viaQuery.statusCode).toBe(200);
     await app.close();
   });
@@ -254,20 +260,20 @@ describe('requireSimToken middleware', () => {
     const get = (path: string, token?: string) =>
       fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     try {
-      const ok = await get('/data', mint());
+      const ok = await get('/data', await mint());
       expect([ok.status, await ok.json()]).toEqual([200, { imsi: identity.imsi }]);
-      const moved = await get('/data', movedSim());
+      const moved = await get('/data', await movedSim());
       expect([moved.status, ((await moved.json()) as { code: string }).code]).toEqual([
         401,
         'TOKEN_NOT_ALLOWED',
       ]);
-      const expired = await get('/data', mint({}, undefined, Date.now() - 3_600_000));
+      const expired = await get('/data', await mint({}, undefined, Date.now() - 3_600_000));
       expect([expired.status, ((await expired.json()) as { code: string }).code]).toEqual([
         401,
         'TOKEN_EXPIRED',
       ]);
-      expect((await get('/callback?user=sora', mint({}, { username: 'sora' }))).status).toBe(200);
-      expect((await get('/callback?user=sora', mint({}, { username: 'eve' }))).status).toBe(401);
+      expect((await get('/callback?user=sora', await mint({}, { username: 'sora' }))).status).toBe(200);
+      expect((await get('/callback?user=sora', await mint({}, { username: 'eve' }))).status).toBe(401);
     } finally {
       await new Promise((r) => server.close(r));
     }

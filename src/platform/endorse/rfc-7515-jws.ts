@@ -63,6 +63,17 @@ export function jwkThumbprint(alg: EndorseAlgorithm, jwk: PublicJwk): string {
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
 
+/** `BASE64URL(header) . BASE64URL(payload)`, the JWS Signing Input (RFC 7515 §5.1). */
+const signingInput = (
+  header: Readonly<Record<string, unknown>>,
+  payload: Readonly<Record<string, unknown>>,
+) => `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+
+const signingKey = (alg: EndorseAlgorithm, privateKey: KeyObject) => {
+  const { dsaEncoding } = ALGORITHM_SPECS[alg];
+  return dsaEncoding ? { key: privateKey, dsaEncoding } : privateKey;
+};
+
 /**
  * `BASE64URL(header) . BASE64URL(payload) . BASE64URL(signature)` (RFC 7515 §7.1). The header and
  * payload are serialised here, once; the caller builds them from fixed fields only.
@@ -73,12 +84,26 @@ export function signCompact(
   header: Readonly<Record<string, unknown>>,
   payload: Readonly<Record<string, unknown>>,
 ): string {
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  const spec = ALGORITHM_SPECS[alg];
-  const signature = sign(
-    spec.digest,
-    Buffer.from(input),
-    spec.dsaEncoding ? { key: privateKey, dsaEncoding: spec.dsaEncoding } : privateKey,
-  );
+  const input = signingInput(header, payload);
+  const signature = sign(ALGORITHM_SPECS[alg].digest, Buffer.from(input), signingKey(alg, privateKey));
   return `${input}.${signature.toString('base64url')}`;
+}
+
+/**
+ * The same, with the signature computed on libuv's thread pool (crypto.sign with a callback): the
+ * server's event loop goes on parsing and answering requests while the private-key operation runs,
+ * so a token endpoint uses every core for signing instead of one.
+ */
+export function signCompactOffLoop(
+  alg: EndorseAlgorithm,
+  privateKey: KeyObject,
+  header: Readonly<Record<string, unknown>>,
+  payload: Readonly<Record<string, unknown>>,
+): Promise<string> {
+  const input = signingInput(header, payload);
+  return new Promise((resolve, reject) =>
+    sign(ALGORITHM_SPECS[alg].digest, Buffer.from(input), signingKey(alg, privateKey), (error, signature) =>
+      error ? reject(error) : resolve(`${input}.${signature.toString('base64url')}`),
+    ),
+  );
 }

@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { CompatMode, EndorseConfig } from './config.js';
-import { signCompact } from './rfc-7515-jws.js';
+import { signCompactOffLoop } from './rfc-7515-jws.js';
 import type { SigningKey } from './signing-keys.js';
 
 export interface TokenProfile {
@@ -60,7 +60,7 @@ export interface IssuedToken {
   readonly expiresAt: number;
 }
 
-export function issueToken(input: {
+export async function issueToken(input: {
   readonly identity: SimIdentity;
   readonly config: EndorseConfig;
   readonly profile: TokenProfile;
@@ -68,7 +68,7 @@ export function issueToken(input: {
   readonly proof: ProofMethod;
   readonly requestParameters: Readonly<Record<string, string>> | undefined;
   readonly nowMs: number;
-}): IssuedToken {
+}): Promise<IssuedToken> {
   const { identity, config, profile, key } = input;
   const iat = Math.floor(input.nowMs / 1000);
   const exp = iat + config.tokenTimeoutSeconds;
@@ -95,7 +95,8 @@ export function issueToken(input: {
     amr: [AMR[input.proof]],
     [profile.claim]: claim,
   };
-  return { token: signCompact(key.alg, key.privateKey, header, payload), jti, expiresAt: exp * 1000 };
+  const token = await signCompactOffLoop(key.alg, key.privateKey, header, payload);
+  return { token, jti, expiresAt: exp * 1000 };
 }
 
 export const profileFor = (compat: CompatMode, issuer: string, audience: string): TokenProfile =>

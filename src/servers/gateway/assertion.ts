@@ -12,7 +12,7 @@
 // the proxy's hot path signs nothing.
 
 import { randomBytes } from 'node:crypto';
-import { signCompact } from '../../platform/endorse/rfc-7515-jws.js';
+import { signCompactOffLoop } from '../../platform/endorse/rfc-7515-jws.js';
 import type { GatewaySession } from '../../platform/mfa/gateway-sessions.js';
 import type { Platform } from '../../platform/platform.js';
 
@@ -38,7 +38,7 @@ export class AssertionSigner {
     const key = await this.platform.endorse.keys.current(ASSERTION_ALGORITHM);
     const iat = Math.floor(now / 1000);
     const exp = Math.floor(Math.min(now + LIFETIME_MS, session.expiresAt) / 1000);
-    const jwt = signCompact(
+    const jwt = await signCompactOffLoop(
       ASSERTION_ALGORITHM,
       key.privateKey,
       { alg: ASSERTION_ALGORITHM, kid: key.kid, typ: 'JWT' },
