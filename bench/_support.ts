@@ -58,9 +58,17 @@ export async function freePort(): Promise<number> {
 /** `simtrust serve` in its own process, so the load generator does not share its event loop. */
 export async function startServer(env: Record<string, string>): Promise<BenchServer> {
   const port = await freePort();
+  // SIMTRUST_BENCH_CPU_PROFILE=<dir>: the server writes a V8 CPU profile there when it stops.
+  const profile = process.env.SIMTRUST_BENCH_CPU_PROFILE;
   const child: ChildProcess = spawn(
     process.execPath,
-    [resolve('bin/simtrust.js'), 'serve', '--http-port', String(port)],
+    [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      resolve('bin/simtrust.js'),
+      'serve',
+      '--http-port',
+      String(port),
+    ],
     {
       env: {
         ...process.env,
