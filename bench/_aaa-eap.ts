@@ -26,7 +26,7 @@ import { newCards, type SimulatedCard } from '../src/simulator/cards.js';
 import { EapPeer, simOverTerminal } from '../src/simulator/eap-peer.js';
 import { RadiusClient } from '../src/simulator/radius-client.js';
 import { HlrAucGw } from '../test/interop/helpers/hlr-auc-gw.js';
-import { type BenchDialect, flag, fmt, freePort, freshDatabase, table } from './_support.js';
+import { type BenchDialect, flag, fmt, freePort, freshDatabase, profileArgs, table } from './_support.js';
 
 const REALM = 'wlan.mnc001.mcc001.3gppnetwork.org';
 
@@ -215,11 +215,9 @@ async function withSimtrust<T>(
   await platform.close();
   const port = await freePort();
   const httpPort = await freePort();
-  // SIMTRUST_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
-  const nodeArgs = (process.env.SIMTRUST_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const server = spawnLogged(
     process.execPath,
-    [...nodeArgs, resolve('bin/simtrust.js'), 'serve', '--http-port', String(httpPort)],
+    [...profileArgs(), resolve('bin/simtrust.js'), 'serve', '--http-port', String(httpPort)],
     {
       ...process.env,
       SIMTRUST_DATABASE_URL: db.url,

@@ -55,20 +55,21 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Node flags for a server process under test: with SIMTRUST_BENCH_CPU_PROFILE=<dir> it writes a V8
+ * CPU profile there when it stops (open it in Chrome DevTools or speedscope).
+ */
+export function profileArgs(): string[] {
+  const dir = process.env.SIMTRUST_BENCH_CPU_PROFILE;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** `simtrust serve` in its own process, so the load generator does not share its event loop. */
 export async function startServer(env: Record<string, string>): Promise<BenchServer> {
   const port = await freePort();
-  // SIMTRUST_BENCH_CPU_PROFILE=<dir>: the server writes a V8 CPU profile there when it stops.
-  const profile = process.env.SIMTRUST_BENCH_CPU_PROFILE;
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
-      resolve('bin/simtrust.js'),
-      'serve',
-      '--http-port',
-      String(port),
-    ],
+    [...profileArgs(), resolve('bin/simtrust.js'), 'serve', '--http-port', String(port)],
     {
       env: {
         ...process.env,

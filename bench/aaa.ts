@@ -5,7 +5,7 @@
 // 2. Accounting Interim-Updates per second acknowledged after a durable write (SQLite, PostgreSQL)
 //    and p99 of packet-gateway Access-Request at half the maximum rate, against a RADIUS responder
 //    with no database measured in the same run.
-// `--part` runs one of the two; with SIMTRUST_BENCH_CPU_PROFILE=<dir> the server of part 2 writes a
+// `--part` runs one of the two; with SIMTRUST_BENCH_CPU_PROFILE=<dir> the simtrust server writes a
 // V8 CPU profile there.
 
 import { runEapBench } from './_aaa-eap.js';

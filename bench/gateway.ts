@@ -25,7 +25,7 @@ import { hashPassword } from '../src/platform/iam/passwords.js';
 import type { AuditContext } from '../src/platform/iam/principal.js';
 import { openPlatform } from '../src/platform/platform.js';
 import { Smsc } from '../src/servers/smpp/smsc.js';
-import { type BenchDialect, flag, fmt, freshDatabase, load, table } from './_support.js';
+import { type BenchDialect, flag, fmt, freshDatabase, load, profileArgs, table } from './_support.js';
 
 const PASSWORD = 'bench password 123';
 
@@ -122,12 +122,9 @@ const startMinimalProxy = (upstream: string) =>
     }).listen(PORT, '127.0.0.1', ${ready});`);
 
 async function startGatewayProcess(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  // SIMTRUST_BENCH_CPU_PROFILE=<dir>: the gateway writes a V8 CPU profile there when it stops.
-  const profile = process.env.SIMTRUST_BENCH_CPU_PROFILE;
-  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, resolve('bin/simtrust.js'), 'gateway', '--listen', `127.0.0.1:${port}`],
+    [...profileArgs(), resolve('bin/simtrust.js'), 'gateway', '--listen', `127.0.0.1:${port}`],
     {
       env: { ...process.env, SIMTRUST_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -23,7 +23,7 @@ import { systemContext } from '../src/platform/iam/principal.js';
 import { openPlatform } from '../src/platform/platform.js';
 import { attachVia } from '../test/e2e/endorse-fixture.js';
 import { testConfig } from '../test/helpers/app.js';
-import { type BenchDialect, flag, fmt, freePort, freshDatabase, table } from './_support.js';
+import { type BenchDialect, flag, fmt, freePort, freshDatabase, profileArgs, table } from './_support.js';
 
 const IMEI = '490154203237518';
 
@@ -177,10 +177,7 @@ async function benchAlgorithm(
     await freePort(),
     await freePort(),
   ];
-  // SIMTRUST_BENCH_CPU_PROFILE=<dir>: the server writes a V8 CPU profile there when it stops.
-  const profile = process.env.SIMTRUST_BENCH_CPU_PROFILE;
-  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, resolve('bin/simtrust.js'), 'serve'], {
+  const child = spawn(process.execPath, [...profileArgs(), resolve('bin/simtrust.js'), 'serve'], {
     env: {
       ...process.env,
       SIMTRUST_LOG_LEVEL: 'warn',
