@@ -6,6 +6,7 @@
 import type { Executor } from '../store/database.js';
 import type { RadiusDynamicRequestsTable, SimSessionsTable } from '../store/schema.js';
 import { releaseAddress } from './address-pool.js';
+import { type EventPage, newestRecordsOfSim } from './sessions.js';
 
 export type DynamicKind = RadiusDynamicRequestsTable['kind'];
 export type DynamicStatus = RadiusDynamicRequestsTable['status'];
@@ -105,24 +106,13 @@ export async function completeDynamicRequest(
     .execute();
 }
 
-export async function listDynamicRequests(
+export function listDynamicRequests(
   db: Executor,
   operatorId: string,
   simId: string,
   query: { limit: number; after?: string | undefined },
-): Promise<{ items: DynamicRequestView[]; nextKey: string | undefined }> {
-  let q = db
-    .selectFrom('radius_dynamic_requests')
-    .selectAll()
-    .where('sim_id', '=', simId)
-    .where('operator_id', '=', operatorId);
-  if (query.after !== undefined && /^\d{1,16}$/.test(query.after))
-    q = q.where('id', '<', Number(query.after));
-  const rows = await q
-    .orderBy('id', 'desc')
-    .limit(query.limit + 1)
-    .execute();
-  const items = rows.slice(0, query.limit).map((r) => ({
+): Promise<EventPage<DynamicRequestView>> {
+  return newestRecordsOfSim(db, 'radius_dynamic_requests', operatorId, simId, query, (r) => ({
     id: Number(r.id),
     kind: r.kind,
     reason: r.reason,
@@ -135,8 +125,6 @@ export async function listDynamicRequests(
     createdTime: r.created_at,
     completedTime: r.completed_at,
   }));
-  const last = items.at(-1);
-  return { items, nextKey: rows.length > query.limit && last ? String(last.id) : undefined };
 }
 
 /**

@@ -3,8 +3,9 @@
 // the session event history (which is also the location history: every cell change is a
 // `Modified` event) and refusals.
 
+import type { Selectable } from 'kysely';
 import type { Executor } from '../store/database.js';
-import type { SimSessionsTable } from '../store/schema.js';
+import type { Database, SimSessionsTable } from '../store/schema.js';
 
 /** The serving cell, as the API shows it (from 3GPP-User-Location-Info and 3GPP-RAT-Type). */
 export interface Cell {
@@ -298,24 +299,13 @@ export interface Refusal {
 }
 
 /** Refused admissions of a SIM, newest first. */
-export async function listRefusals(
+export function listRefusals(
   db: Executor,
   operatorId: string,
   simId: string,
   query: { limit: number; after?: string | undefined },
 ): Promise<EventPage<Refusal>> {
-  let q = db
-    .selectFrom('aaa_refusals')
-    .selectAll()
-    .where('sim_id', '=', simId)
-    .where('operator_id', '=', operatorId);
-  if (query.after !== undefined && /^\d{1,16}$/.test(query.after))
-    q = q.where('id', '<', Number(query.after));
-  const rows = await q
-    .orderBy('id', 'desc')
-    .limit(query.limit + 1)
-    .execute();
-  const items = rows.slice(0, query.limit).map((r) => ({
+  return newestRecordsOfSim(db, 'aaa_refusals', operatorId, simId, query, (r) => ({
     id: Number(r.id),
     time: r.at,
     code: r.code,
@@ -326,6 +316,38 @@ export async function listRefusals(
     apn: r.apn,
     nasAddress: r.nas_address,
   }));
-  const last = items.at(-1);
-  return { items, nextKey: rows.length > query.limit && last ? String(last.id) : undefined };
+}
+
+/** Per-SIM records keyed by a serial id, listed newest first. */
+type SimRecordTable = 'aaa_refusals' | 'radius_dynamic_requests';
+
+/**
+ * One newest-first page of a SIM's records in `table`, keyset-paged by `after` = the id of the last
+ * item of the previous page (an `after` that is not an id starts from the newest).
+ */
+export async function newestRecordsOfSim<T extends SimRecordTable, Item>(
+  db: Executor,
+  table: T,
+  operatorId: string,
+  simId: string,
+  query: { limit: number; after?: string | undefined },
+  view: (row: Selectable<Database[T]>) => Item,
+): Promise<EventPage<Item>> {
+  let q = db
+    .selectFrom(table as SimRecordTable)
+    .selectAll()
+    .where('sim_id', '=', simId)
+    .where('operator_id', '=', operatorId);
+  if (query.after !== undefined && /^\d{1,16}$/.test(query.after))
+    q = q.where('id', '<', Number(query.after));
+  const rows = (await q
+    .orderBy('id', 'desc')
+    .limit(query.limit + 1)
+    .execute()) as Selectable<Database[T]>[];
+  // A row beyond the page means there is a next one; it starts after the page's last id.
+  const last = rows.length > query.limit ? (rows[query.limit - 1] as { readonly id: number }) : undefined;
+  return {
+    items: rows.slice(0, query.limit).map(view),
+    nextKey: last === undefined ? undefined : String(Number(last.id)),
+  };
 }
