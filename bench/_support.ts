@@ -113,17 +113,17 @@ export interface LoadResult {
   readonly errors: number;
 }
 
+/** Closed loop: `connections` keep-alive connections, each sending its next request on an answer. */
 export async function load(
   url: string,
   headers: Record<string, string>,
-  options: { seconds?: number; connections?: number; rate?: number } = {},
+  options: { seconds?: number; connections?: number } = {},
 ): Promise<LoadResult> {
   const r = await autocannon({
     url,
     headers,
     connections: options.connections ?? 10,
     duration: options.seconds ?? 5,
-    ...(options.rate ? { overallRate: Math.max(1, Math.round(options.rate)) } : {}),
   });
   return {
     rps: r.requests.average,
@@ -133,10 +133,36 @@ export async function load(
   };
 }
 
-/** Maximum throughput (10 connections), then p50/p99 at half that rate — latency without queueing. */
+/**
+ * Latency at a fixed rate (open loop, bench/_open-loop.ts) measured from a process of its own, so
+ * that pauses of the calling bench's heap (a million imported SIMs, histograms) never stop the clock.
+ */
+export function latencyAtRate(
+  url: string,
+  headers: Record<string, string>,
+  rate: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve('bench/_open-loop.ts'), JSON.stringify({ url, headers, rate, seconds })],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  return new Promise((done, fail) =>
+    child.once('exit', (code) =>
+      code === 0 ? done(JSON.parse(out) as LoadResult) : fail(new Error(`open loop exited with ${code}`)),
+    ),
+  );
+}
+
+/** Maximum throughput (10 connections), then p50/p99 at half that rate, evenly spaced (open loop). */
 export async function loadProfile(url: string, headers: Record<string, string>, seconds = 5) {
   const max = await load(url, headers, { seconds });
-  const half = await load(url, headers, { seconds, rate: max.rps / 2 });
+  const half = await latencyAtRate(url, headers, max.rps / 2, seconds);
   return { maxRps: max.rps, p50: half.p50, p99: half.p99, errors: max.errors + half.errors };
 }
 

@@ -2,7 +2,7 @@
 //
 // 1. Proxy overhead: the maximum requests per second (10 connections; wrk when installed, whose
 //    load generator takes far less CPU than autocannon on a small machine, else autocannon) and
-//    p50/p99 at half that rate (autocannon) through the MFA gateway with an authenticated session
+//    p50/p99 at half that rate (evenly spaced, open loop) through the MFA gateway with an authenticated session
 //    (session lookup, identity assertion, header rewrite, proxying), against the same upstream
 //    called directly in the same run. Target: ≥ 70% of direct. Two reference lines separate the
 //    costs: the least proxy Node can run (node:http + an undici pool, nothing else) is the runtime's
@@ -25,7 +25,16 @@ import { hashPassword } from '../src/platform/iam/passwords.js';
 import type { AuditContext } from '../src/platform/iam/principal.js';
 import { openPlatform } from '../src/platform/platform.js';
 import { Smsc } from '../src/servers/smpp/smsc.js';
-import { type BenchDialect, flag, fmt, freshDatabase, load, profileArgs, table } from './_support.js';
+import {
+  type BenchDialect,
+  flag,
+  fmt,
+  freshDatabase,
+  latencyAtRate,
+  load,
+  profileArgs,
+  table,
+} from './_support.js';
 
 const PASSWORD = 'bench password 123';
 
@@ -57,7 +66,7 @@ function wrkMax(url: string, headers: Record<string, string>, seconds: number): 
 /** Maximum rate, then p50/p99 at half of it (latency without queueing). */
 async function profile(url: string, headers: Record<string, string>, seconds: number) {
   const max = (await wrkMax(url, headers, seconds)) ?? (await load(url, headers, { seconds })).rps;
-  const half = await load(url, headers, { seconds, rate: max / 2 });
+  const half = await latencyAtRate(url, headers, max / 2, seconds);
   return { maxRps: max, p50: half.p50, p99: half.p99, errors: half.errors };
 }
 

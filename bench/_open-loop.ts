@@ -1,0 +1,79 @@
+// Open-loop latency: GET requests started evenly at a fixed rate, whatever the answers take.
+// `latencyAtRate` (_support.ts) runs this file in a process of its own:
+//   node --import tsx bench/_open-loop.ts '{"url":…,"headers":{…},"rate":…,"seconds":…}'
+// and reads {rps, p50, p99, errors} as JSON from its standard output.
+
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import type { LoadResult } from './_support.js';
+
+/**
+ * Open loop: GET requests started evenly at `rate` per second for `seconds`, whatever the answers
+ * take, over keep-alive connections; p50/p99 of their latencies in ms. (autocannon's `overallRate`
+ * sends each second's budget in a burst at the start of the second, so its "latency at half rate"
+ * is the latency of a saturated server.)
+ */
+export async function openLoop(
+  url: string,
+  headers: Record<string, string>,
+  rate: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: 64 });
+  const path = `${target.pathname}${target.search}`;
+  const latencies = new Float64Array(Math.max(1, Math.floor(rate * seconds)));
+  let answered = 0;
+  let errors = 0;
+  let outstanding = 0;
+  let allAnswered = () => {};
+  const total = latencies.length;
+  const start = performance.now();
+  let sent = 0;
+  const send = () => {
+    const t0 = performance.now();
+    outstanding++;
+    pool
+      .request({ method: 'GET', path, headers })
+      .then(
+        async (response) => {
+          await response.body.dump();
+          if (response.statusCode >= 400) errors++;
+          else latencies[answered++] = performance.now() - t0;
+        },
+        () => {
+          errors++;
+        },
+      )
+      .finally(() => {
+        if (--outstanding === 0 && sent === total) allAnswered();
+      });
+  };
+  try {
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) {
+        sent++;
+        send();
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    if (outstanding > 0) await new Promise<void>((r) => (allAnswered = r));
+  } finally {
+    await pool.close();
+  }
+  const measured = latencies.subarray(0, answered).sort();
+  const at = (q: number) => measured[Math.min(measured.length - 1, Math.floor(q * measured.length))] ?? 0;
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return { rps: total / seconds, p50: round(at(0.5)), p99: round(at(0.99)), errors };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { url, headers, rate, seconds } = JSON.parse(process.argv[2] ?? '{}') as {
+    url: string;
+    headers: Record<string, string>;
+    rate: number;
+    seconds: number;
+  };
+  process.stdout.write(JSON.stringify(await openLoop(url, headers, rate, seconds)));
+}
