@@ -111,7 +111,21 @@ export interface LoadResult {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
+  /** Open loop only: p99 of how late requests left against their schedule (ms). */
+  readonly senderLateP99?: number;
 }
+
+/**
+ * Senders later than this (p99, ms) are too busy for their latencies to be the server's. The sender
+ * wakes about every millisecond and sends what has fallen due, so 1–3 ms late is its normal gait.
+ */
+const SENDER_LATE_MS = 5;
+
+/** A p99 for a table, marked when the open-loop sender could not keep its schedule. */
+export const p99Cell = (r: { p99: number; senderLateP99?: number | undefined }): string =>
+  r.senderLateP99 !== undefined && r.senderLateP99 > SENDER_LATE_MS
+    ? `${r.p99} (sender ${fmt(r.senderLateP99, 1)} ms late)`
+    : String(r.p99);
 
 /** Closed loop: `connections` keep-alive connections, each sending its next request on an answer. */
 export async function load(
@@ -163,7 +177,13 @@ export function latencyAtRate(
 export async function loadProfile(url: string, headers: Record<string, string>, seconds = 5) {
   const max = await load(url, headers, { seconds });
   const half = await latencyAtRate(url, headers, max.rps / 2, seconds);
-  return { maxRps: max.rps, p50: half.p50, p99: half.p99, errors: max.errors + half.errors };
+  return {
+    maxRps: max.rps,
+    p50: half.p50,
+    p99: half.p99,
+    senderLateP99: half.senderLateP99,
+    errors: max.errors + half.errors,
+  };
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });

@@ -19,7 +19,16 @@ import { KeyRing } from '../src/platform/secrets/key-ring.js';
 import { SimImporter } from '../src/platform/sims/csv-import.js';
 import { GroupService } from '../src/platform/sims/groups.js';
 import { openStore, type Store } from '../src/platform/store/database.js';
-import { type BenchDialect, flag, fmt, freshDatabase, loadProfile, startServer, table } from './_support.js';
+import {
+  type BenchDialect,
+  flag,
+  fmt,
+  freshDatabase,
+  loadProfile,
+  p99Cell,
+  startServer,
+  table,
+} from './_support.js';
 
 const BATCH = 1000;
 
@@ -242,7 +251,7 @@ async function benchDatabase(dialect: BenchDialect, count: number) {
         case: name,
         'max req/s': fmt(r.maxRps),
         'p50 ms @½max': r.p50,
-        'p99 ms @½max': r.p99,
+        'p99 ms @½max': p99Cell(r),
         'vs trivial': `${fmt((100 * r.maxRps) / reference, 1)}%`,
         errors: r.errors,
       });
