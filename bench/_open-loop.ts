@@ -7,6 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { LoadResult } from './_support.js';
 
+export interface OpenLoopOptions {
+  /** Source addresses to send from, in turn (each a simulated device on loopback). */
+  readonly localAddresses?: readonly string[];
+}
+
 /**
  * Open loop: GET requests started evenly at `rate` per second for `seconds`, whatever the answers
  * take, over keep-alive connections; p50/p99 of their latencies in ms. (autocannon's `overallRate`
@@ -18,9 +23,13 @@ export async function openLoop(
   headers: Record<string, string>,
   rate: number,
   seconds: number,
+  options: OpenLoopOptions = {},
 ): Promise<LoadResult> {
   const target = new URL(url);
-  const pool = new Pool(target.origin, { connections: 64 });
+  // One pool per source address (requests take them in turn), else one pool of 64 connections.
+  const pools = options.localAddresses?.length
+    ? options.localAddresses.map((localAddress) => new Pool(target.origin, { connections: 2, localAddress }))
+    : [new Pool(target.origin, { connections: 64 })];
   const path = `${target.pathname}${target.search}`;
   const latencies = new Float64Array(Math.max(1, Math.floor(rate * seconds)));
   // How late each request left against its schedule: a sender that cannot keep up (a rate beyond
@@ -33,7 +42,7 @@ export async function openLoop(
   const total = latencies.length;
   const start = performance.now();
   let sent = 0;
-  const send = () => {
+  const send = (pool: Pool) => {
     const t0 = performance.now();
     outstanding++;
     pool
@@ -57,14 +66,14 @@ export async function openLoop(
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
       while (sent < due) {
         lateness[sent] = performance.now() - start - (sent * 1000) / rate;
+        send(pools[sent % pools.length] as Pool);
         sent++;
-        send();
       }
       await new Promise((r) => setTimeout(r, 1));
     }
     if (outstanding > 0) await new Promise<void>((r) => (allAnswered = r));
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
   const at = (values: Float64Array, q: number) =>
     values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0;
@@ -80,14 +89,15 @@ export async function openLoop(
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { url, headers, rate, seconds } = JSON.parse(process.argv[2] ?? '{}') as {
+  const { url, headers, rate, seconds, options } = JSON.parse(process.argv[2] ?? '{}') as {
     url: string;
     headers: Record<string, string>;
     rate: number;
     seconds: number;
+    options?: OpenLoopOptions;
   };
   // One second at the same rate first, not counted: module compilation, the pool's connections and
   // the JIT would otherwise make the first requests leave late.
-  await openLoop(url, headers, rate, 1);
-  process.stdout.write(JSON.stringify(await openLoop(url, headers, rate, seconds)));
+  await openLoop(url, headers, rate, 1, options);
+  process.stdout.write(JSON.stringify(await openLoop(url, headers, rate, seconds, options)));
 }

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { parsePostgresUrl } from '../src/platform/store/database.js';
+import type { OpenLoopOptions } from './_open-loop.js';
 
 export const flag = (args: string[], name: string): string | undefined => {
   const i = args.indexOf(name);
@@ -156,12 +157,12 @@ export function latencyAtRate(
   headers: Record<string, string>,
   rate: number,
   seconds: number,
+  options: OpenLoopOptions = {},
 ): Promise<LoadResult> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', resolve('bench/_open-loop.ts'), JSON.stringify({ url, headers, rate, seconds })],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const job = JSON.stringify({ url, headers, rate, seconds, options });
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/_open-loop.ts'), job], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     out += chunk.toString();

@@ -23,7 +23,17 @@ import { systemContext } from '../src/platform/iam/principal.js';
 import { openPlatform } from '../src/platform/platform.js';
 import { attachVia } from '../test/e2e/endorse-fixture.js';
 import { testConfig } from '../test/helpers/app.js';
-import { type BenchDialect, flag, fmt, freePort, freshDatabase, profileArgs, table } from './_support.js';
+import {
+  type BenchDialect,
+  flag,
+  fmt,
+  freePort,
+  freshDatabase,
+  latencyAtRate,
+  p99Cell,
+  profileArgs,
+  table,
+} from './_support.js';
 
 const IMEI = '490154203237518';
 
@@ -72,9 +82,6 @@ function getToken(url: string, device: Device): Promise<number> {
   });
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
 /** Closed loop: `concurrency` requests always in flight for `seconds`. */
 async function maxRate(
   url: string,
@@ -102,36 +109,6 @@ async function maxRate(
   );
   const serverCpu = serverPid === undefined ? 0 : processCpuSeconds(serverPid) - cpu0;
   return { rps: done / seconds, perCpuSecond: serverCpu > 0 ? done / serverCpu : 0, errors };
-}
-
-/** Open loop: requests started at `rate` per second, evenly, for `seconds`; latencies in ms. */
-async function atRate(url: string, devices: Device[], rate: number, seconds: number) {
-  const latencies: number[] = [];
-  let errors = 0;
-  const pending: Promise<void>[] = [];
-  const start = performance.now();
-  let sent = 0;
-  const total = Math.floor(rate * seconds);
-  while (sent < total) {
-    const due = Math.floor(((performance.now() - start) / 1000) * rate);
-    for (; sent < Math.min(due, total); sent++) {
-      const device = devices[sent % devices.length] as Device;
-      pending.push(
-        getToken(url, device).then(
-          (ms) => {
-            latencies.push(ms);
-          },
-          () => {
-            errors++;
-          },
-        ),
-      );
-    }
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  await Promise.all(pending);
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
 async function benchAlgorithm(
@@ -211,7 +188,9 @@ async function benchAlgorithm(
     await maxRate(url, devices, 16, 1); // warm-up: JIT, key cache, connections
     const raw = rawSignRate(alg);
     const max = await maxRate(url, devices, 32, seconds, child.pid);
-    const half = await atRate(url, devices, max.rps / 2, seconds);
+    const half = await latencyAtRate(url, {}, max.rps / 2, seconds, {
+      localAddresses: devices.map((d) => d.address),
+    });
     for (const d of devices) d.agent.destroy();
     return {
       alg,
@@ -261,7 +240,7 @@ export async function run(args: string[]): Promise<void> {
       'HTTP/raw (CPU)': `${fmt((100 * r.httpPerCpu) / r.raw.cpu, 1)}%`,
       target: TARGETS[r.alg] ? `≥ ${TARGETS[r.alg]}%` : '—',
       'p50 ms @ half': fmt(r.p50, 2),
-      'p99 ms @ half': fmt(r.p99, 2),
+      'p99 ms @ half': p99Cell(r),
       errors: r.errors,
     })),
   );
