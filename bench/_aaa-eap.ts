@@ -12,7 +12,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { keysOf } from '../src/card/card-file.js';
@@ -25,6 +25,7 @@ import { authenticateThroughAp } from '../src/simulator/access-point.js';
 import { newCards, type SimulatedCard } from '../src/simulator/cards.js';
 import { EapPeer, simOverTerminal } from '../src/simulator/eap-peer.js';
 import { RadiusClient } from '../src/simulator/radius-client.js';
+import { writeHostapdEapServer } from '../test/interop/helpers/eap-configs.js';
 import { HlrAucGw } from '../test/interop/helpers/hlr-auc-gw.js';
 import { type BenchDialect, flag, fmt, freePort, freshDatabase, profileArgs, table } from './_support.js';
 
@@ -256,27 +257,14 @@ async function withHostapd<T>(cards: readonly SimulatedCard[], fn: (t: Target) =
     const keys = keysOf(card.file);
     hlr.add(card.file.imsi, { ki: toHex(keys.ki), opc: toHex(keys.opc), amf: card.file.amf });
   }
-  await hlr.listen(join(dir, 'hlr.sock'));
   const port = await freePort();
-  writeFileSync(join(dir, 'radius_clients'), `127.0.0.1/32\t${secret}\n`);
-  writeFileSync(join(dir, 'eap_user'), ['"0"*\tAKA', '"2"*\tAKA', '"4"*\tAKA', ''].join('\n'));
-  writeFileSync(
-    join(dir, 'hostapd.conf'),
-    [
-      'driver=none',
-      'interface=as0',
-      'logger_stdout=-1',
-      'logger_stdout_level=2',
-      `radius_server_clients=${join(dir, 'radius_clients')}`,
-      `radius_server_auth_port=${port}`,
-      'eap_server=1',
-      `eap_user_file=${join(dir, 'eap_user')}`,
-      `eap_sim_db=unix:${join(dir, 'hlr.sock')}`,
-      'eap_sim_db_timeout=5',
-      '',
-    ].join('\n'),
-  );
-  const hostapd = spawnLogged('hostapd', [join(dir, 'hostapd.conf')]);
+  const { config, hlrSocket } = writeHostapdEapServer(dir, {
+    port,
+    secret,
+    users: ['"0"*\tAKA', '"2"*\tAKA', '"4"*\tAKA'],
+  });
+  await hlr.listen(hlrSocket);
+  const hostapd = spawnLogged('hostapd', [config]);
   try {
     await waitFor(
       'hostapd',

@@ -3,51 +3,27 @@
 // IMEI-locked to another device is refused — in the API's refusals and in the log. Its card keys
 // are in a demo-only file the seeding wrote with mode 0600.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoIccid } from '../../src/platform/demo.js';
 import { SimtrustClient } from '../../src/sdk/client.js';
-import { BIN } from '../helpers/cli.js';
+import { startDemo } from '../helpers/cli.js';
 
 describe('demo fleet of simtrust up --demo', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'simtrust-demo-fleet-'));
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'up',
-      '--demo',
-      '--http-port',
-      '0',
-      '--device-http-port',
-      '0',
-      '--radius-auth-port',
-      '0',
-      '--radius-acct-port',
-      '0',
-    ],
-    { cwd, env: { PATH: process.env.PATH, HOME: cwd }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
 
   afterAll(async () => {
-    if (child.exitCode === null) child.kill('SIGINT');
-    await exited;
+    await demo?.stop();
     rmSync(cwd, { recursive: true, force: true });
   });
 
   it('attaches the demo devices and refuses the IMEI-locked one', async () => {
-    for (let i = 0; i < 300 && !out.includes('Press Ctrl-C to stop.'); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    expect(out).toMatch(/Demo fleet\s+20 simulated devices/);
-    const url = /API docs\s+(http:\/\/[\d.:]+)\/docs/.exec(out)?.[1] as string;
+    demo = await startDemo(cwd);
+    expect(demo.screen).toMatch(/Demo fleet\s+20 simulated devices/);
+    const url = /API docs\s+(http:\/\/[\d.:]+)\/docs/.exec(demo.screen)?.[1] as string;
     const session = await new SimtrustClient({ endpoint: url }).auth(
       'demo@simtrust.local',
       'simtrust-demo-password',
@@ -84,7 +60,8 @@ describe('demo fleet of simtrust up --demo', () => {
     const ki = readFileSync(file, 'utf8').split('\n')[1]?.split(',')[3] ?? '';
     expect(ki).toMatch(/^[0-9a-f]{32}$/);
     expect(log).not.toContain(ki);
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    const stopped = await demo.stop();
+    demo = undefined;
+    expect(stopped.code).toBe(0);
   });
 });

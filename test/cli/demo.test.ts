@@ -1,60 +1,12 @@
 // `npm start` = `simtrust up --demo`: embedded SQLite, a demo operator, 50 demo SIMs in two groups,
 // the API up, one screen of what to try next; Ctrl-C stops cleanly; a second start reuses the data.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SimtrustClient } from '../../src/sdk/client.js';
-import { BIN } from '../helpers/cli.js';
-
-function startDemo(
-  cwd: string,
-): Promise<{ screen: string; stop: () => Promise<{ code: number | null; out: string }> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'up',
-        '--demo',
-        '--http-port',
-        '0',
-        '--device-http-port',
-        '0',
-        '--radius-auth-port',
-        '0',
-        '--radius-acct-port',
-        '0',
-      ],
-      {
-        cwd,
-        env: { PATH: process.env.PATH, HOME: cwd },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('Press Ctrl-C to stop.')) {
-        resolve({
-          screen: out,
-          stop: async () => {
-            child.kill('SIGINT');
-            return { code: await exited, out };
-          },
-        });
-      }
-    });
-    exited.then((code) => reject(new Error(`up --demo exited ${code}: ${out}${err}`)));
-  });
-}
+import { startDemo } from '../helpers/cli.js';
 
 describe('simtrust up --demo', () => {
   it('starts with demo data, prints what to try next, stops on Ctrl-C, and restarts on the same data', async () => {

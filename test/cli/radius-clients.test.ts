@@ -6,9 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOperator } from '../../src/platform/iam/operators.js';
-import { openStore } from '../../src/platform/store/database.js';
-import { runCli, type ServerProcess, startServeProcess } from '../helpers/cli.js';
+import { runCli, type ServerProcess, seedOperator, startServeProcess } from '../helpers/cli.js';
 import { freshDatabaseUrl, testDialect } from '../helpers/database.js';
 
 let db: { url: string; drop: () => Promise<void> };
@@ -21,13 +19,7 @@ beforeAll(async () => {
     SIMTRUST_DATABASE_URL: db.url,
     SIMTRUST_MASTER_KEY: randomBytes(32).toString('base64'),
   });
-  const store = await openStore(db.url, { migrate: false });
-  await createOperator(
-    store,
-    { now: () => Date.now() },
-    { email: 'cli-nas@example.com', password: 'cli-nas-password' },
-  );
-  await store.close();
+  await seedOperator(db.url, 'cli-nas@example.com', 'cli-nas-password');
   env = {
     SIMTRUST_ENDPOINT: server.apiUrl,
     SIMTRUST_EMAIL: 'cli-nas@example.com',

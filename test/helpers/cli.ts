@@ -6,6 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createOperator } from '../../src/platform/iam/operators.js';
+import { openStore } from '../../src/platform/store/database.js';
 
 export const BIN = resolve('bin/simtrust.js');
 
@@ -103,4 +105,77 @@ export function startServeProcess(env: Record<string, string>): Promise<ServerPr
       });
     });
   });
+}
+
+/**
+ * `simtrust up --demo` in `cwd` (ports picked by the system), resolved once it printed its screen;
+ * `stop` sends Ctrl-C and resolves with the exit code and everything it printed.
+ */
+export function startDemo(
+  cwd: string,
+): Promise<{ screen: string; stop: () => Promise<{ code: number | null; out: string }> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'up',
+        '--demo',
+        '--http-port',
+        '0',
+        '--device-http-port',
+        '0',
+        '--radius-auth-port',
+        '0',
+        '--radius-acct-port',
+        '0',
+      ],
+      {
+        cwd,
+        env: { PATH: process.env.PATH, HOME: cwd },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('Press Ctrl-C to stop.')) {
+        resolve({
+          screen: out,
+          stop: async () => {
+            child.kill('SIGINT');
+            return { code: await exited, out };
+          },
+        });
+      }
+    });
+    exited.then((code) => reject(new Error(`up --demo exited ${code}: ${out}${err}`)));
+  });
+}
+
+/** An operator created directly in a served database (as `simtrust admin operators create` does). */
+export async function seedOperator(databaseUrl: string, email: string, password: string): Promise<void> {
+  const store = await openStore(databaseUrl, { migrate: false });
+  try {
+    await createOperator(store, { now: () => Date.now() }, { email, password });
+  } finally {
+    await store.close();
+  }
+}
+
+/** The API token of a password login (POST /v1/auth). */
+export async function loginToken(apiUrl: string, email: string, password: string): Promise<string> {
+  const response = await fetch(`${apiUrl}/v1/auth`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (response.status !== 200)
+    throw new Error(`login as ${email}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { token: string }).token;
 }

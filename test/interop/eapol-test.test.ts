@@ -7,12 +7,12 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvLine, readCardFile } from '../../src/card/card-file.js';
 import { requirePrograms } from '../helpers/external.js';
 import { CLI_SCRIPT, runCli } from '../helpers/simtrust-cli.js';
+import { writeEapolTestConf } from './helpers/eap-configs.js';
 import { type SimtrustProcess, startSimtrust } from './helpers/simtrust-platform.js';
 
 const available = requirePrograms({ eapol_test: 'eapoltest', wpa_cli: 'wpasupplicant' });
@@ -81,20 +81,7 @@ describe.skipIf(!available)("eapol_test ⇄ simtrust RADIUS: EAP-AKA, EAP-AKA', 
     const run = `${method === "AKA'" ? 'akaprime' : method.toLowerCase()}-${imsi}-${rounds}`;
     const ctrl = join(simtrust.dir, `ctrl-${run}`);
     const conf = join(simtrust.dir, `eapol-${run}.conf`);
-    writeFileSync(
-      conf,
-      [
-        `ctrl_interface=${ctrl}`,
-        'external_sim=1',
-        'network={',
-        '\tssid="simtrust"',
-        '\tkey_mgmt=WPA-EAP',
-        `\teap=${method}`,
-        `\tidentity="${prefix}${imsi}@${REALM}"`,
-        '}',
-        '',
-      ].join('\n'),
-    );
+    writeEapolTestConf(conf, { ctrl, method, identity: `${prefix}${imsi}@${REALM}` });
     const eapol = spawnTracked('eapol_test', [
       '-W',
       '-c',

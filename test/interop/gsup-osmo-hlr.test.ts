@@ -3,12 +3,7 @@
 // recovered from AUTN), and AUTS resynchronisation, UpdateLocation with InsertSubscriberData,
 // PurgeMS and an unknown IMSI must behave as libosmocore's own clients see them.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { c2Sres, c3Kc } from '../../src/crypto/gsm-milenage.js';
 import { buildAuts, milenage, milenageF2345, sqnFromNumber, sqnToNumber } from '../../src/crypto/milenage.js';
@@ -33,6 +28,7 @@ import {
 } from '../../src/lib/gsup/ipa.js';
 import { hex, toHex } from '../../src/lib/hex.js';
 import { requirePrograms } from '../helpers/external.js';
+import { type OsmoHlr, startOsmoHlr } from './helpers/osmo-hlr.js';
 
 const available = requirePrograms({ 'osmo-hlr': 'osmo-hlr', 'osmo-hlr-db-tool': 'osmo-hlr' });
 
@@ -143,74 +139,23 @@ function checkTuple(tuple: AuthTuple): number {
 }
 
 describe.skipIf(!available)('GSUP codec ⇄ osmo-hlr', () => {
-  // A loopback address of our own (all of 127/8 is loopback on Linux), so osmo-hlr's fixed GSUP port
-  // 4222 and its VTY/CTRL ports never collide with another process on this machine.
-  const host = `127.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 250)}`;
-  let dir = '';
-  let hlr: ChildProcess | undefined;
-  let log = '';
+  let hlr: OsmoHlr;
   let client: GsupClient;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'simtrust-osmo-hlr-'));
-    const db = join(dir, 'hlr.db');
-    execFileSync('osmo-hlr-db-tool', ['-l', db, 'create'], { stdio: 'ignore' });
-    const sqlite = new Database(db);
-    sqlite.prepare("INSERT INTO subscriber (id, imsi, msisdn) VALUES (1, ?, '1000')").run(IMSI);
-    sqlite
-      .prepare(
-        'INSERT INTO auc_3g (subscriber_id, algo_id_3g, k, opc, sqn, ind_bitlen) VALUES (1, 5, ?, ?, 0, ?)',
-      )
-      .run(toHex(K), toHex(OPC), IND_BITS);
-    sqlite.close();
-    const config = join(dir, 'osmo-hlr.cfg');
-    writeFileSync(
-      config,
-      [
-        'log stderr',
-        ' logging level main notice',
-        'line vty',
-        ` bind ${host}`,
-        'ctrl',
-        ` bind ${host}`,
-        'hlr',
-        ' gsup',
-        `  bind ip ${host}`,
-        '',
-      ].join('\n'),
-    );
-    hlr = spawn('osmo-hlr', ['-c', config, '-l', db, '-s'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    hlr.stderr?.on('data', (d) => {
-      log += String(d);
-    });
-    hlr.stdout?.on('data', (d) => {
-      log += String(d);
-    });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        client = await GsupClient.open(host, 4222);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline)
-          throw new Error(`osmo-hlr did not listen on ${host}:4222: ${String(e)}\n${log}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    hlr = await startOsmoHlr([
+      { imsi: IMSI, msisdn: '1000', k: toHex(K), opc: toHex(OPC), indBits: IND_BITS },
+    ]);
+    client = await GsupClient.open(hlr.host, hlr.port);
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`osmo-hlr sent no ID_GET\n${log}`)), 5000),
+      setTimeout(() => reject(new Error(`osmo-hlr sent no ID_GET\n${hlr.log()}`)), 5000),
     );
     await Promise.race([client.identified, timeout]);
   });
 
   afterAll(async () => {
     client?.close();
-    if (hlr && hlr.exitCode === null) {
-      const exited = new Promise((r) => hlr?.once('exit', r));
-      hlr.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await hlr?.stop();
   });
 
   let lastRand: Uint8Array = new Uint8Array(16);

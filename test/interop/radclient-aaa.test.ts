@@ -13,9 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { luhnCheckDigit } from '../../src/lib/luhn.js';
 import { getAttribute } from '../../src/lib/radius/attributes.js';
 import { RADIUS_CODES } from '../../src/lib/radius/rfc-2865-packet.js';
-import { createOperator } from '../../src/platform/iam/operators.js';
-import { openStore } from '../../src/platform/store/database.js';
-import { runCli, type ServerProcess, startServeProcess } from '../helpers/cli.js';
+import { loginToken, runCli, type ServerProcess, seedOperator, startServeProcess } from '../helpers/cli.js';
 import { freshDatabaseUrl } from '../helpers/database.js';
 import { requirePrograms } from '../helpers/external.js';
 import { TestDynamicAuthorizationServer } from '../servers/radius/nas.js';
@@ -115,19 +113,8 @@ describe.skipIf(!available)('simtrust RADIUS ⇄ FreeRADIUS radclient (packet ga
       SIMTRUST_DATABASE_URL: db.url,
       SIMTRUST_MASTER_KEY: randomBytes(32).toString('base64'),
     });
-    const store = await openStore(db.url, { migrate: false });
-    await createOperator(
-      store,
-      { now: () => Date.now() },
-      { email: 'nas@example.com', password: 'radclient-password' },
-    );
-    await store.close();
-    const auth = await fetch(`${server.apiUrl}/v1/auth`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'nas@example.com', password: 'radclient-password' }),
-    });
-    token = ((await auth.json()) as { token: string }).token;
+    await seedOperator(db.url, 'nas@example.com', 'radclient-password');
+    token = await loginToken(server.apiUrl, 'nas@example.com', 'radclient-password');
     das = new TestDynamicAuthorizationServer(SECRET);
     const coaPort = await das.start();
     const added = await runCli(

@@ -7,13 +7,14 @@
 // hostapd binds its RADIUS port on INADDR_ANY, so hostapd and eapol_test run in a private network
 // namespace; the UNIX sockets (hlr socket, ctrl_interface) are file paths, reachable from outside.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCardFile } from '../../src/card/card-file.js';
 import { inCi, requirePrograms } from '../helpers/external.js';
 import { CLI_SCRIPT, runCli } from '../helpers/simtrust-cli.js';
+import { writeEapolTestConf, writeHostapdEapServer } from './helpers/eap-configs.js';
 import { HlrAucGw } from './helpers/hlr-auc-gw.js';
 import { isRoot, type Namespace, startNamespace } from './helpers/namespace.js';
 
@@ -61,20 +62,7 @@ describe.skipIf(!available)("EAP-AKA, EAP-AKA' and EAP-SIM with wpa_supplicant e
     const run = `${method === "AKA'" ? 'akaprime' : method.toLowerCase()}-${imsi}`;
     const ctrl = join(dir, `ctrl-${run}`);
     const conf = join(dir, `eapol-${run}.conf`);
-    writeFileSync(
-      conf,
-      [
-        `ctrl_interface=${ctrl}`,
-        'external_sim=1',
-        'network={',
-        '\tssid="simtrust"',
-        '\tkey_mgmt=WPA-EAP',
-        `\teap=${method}`,
-        `\tidentity="${prefix}${imsi}@${REALM}"`,
-        '}',
-        '',
-      ].join('\n'),
-    );
+    writeEapolTestConf(conf, { ctrl, method, identity: `${prefix}${imsi}@${REALM}` });
     const eapol = ns.spawn('eapol_test', [
       '-W',
       '-c',
@@ -107,44 +95,21 @@ describe.skipIf(!available)("EAP-AKA, EAP-AKA' and EAP-SIM with wpa_supplicant e
   }
 
   beforeAll(async () => {
-    await hlr.listen(join(dir, 'hlr.sock'));
-    writeFileSync(join(dir, 'radius_clients'), `127.0.0.1/32\t${SECRET}\n`);
-    writeFileSync(
-      join(dir, 'eap_user'),
-      [
-        '"0"*\tAKA',
-        '"1"*\tSIM',
-        '"2"*\tAKA',
-        '"3"*\tSIM',
-        '"4"*\tAKA',
-        '"5"*\tSIM',
-        '"6"*\tAKA\'',
-        '"7"*\tAKA\'',
-        '"8"*\tAKA\'',
-        '',
-      ].join('\n'),
-    );
-    // hostapd does not strip trailing comments: keep this file free of them.
-    writeFileSync(
-      join(dir, 'hostapd.conf'),
-      [
-        'driver=none',
-        'interface=as0',
-        'logger_stdout=-1',
-        'logger_stdout_level=2',
-        `radius_server_clients=${join(dir, 'radius_clients')}`,
-        `radius_server_auth_port=${RADIUS_PORT}`,
-        'eap_server=1',
-        `eap_user_file=${join(dir, 'eap_user')}`,
-        `eap_sim_db=unix:${join(dir, 'hlr.sock')}`,
-        'eap_sim_db_timeout=5',
-        'eap_sim_aka_result_ind=1',
-        '',
-      ].join('\n'),
-    );
+    const hostapd = writeHostapdEapServer(dir, {
+      port: RADIUS_PORT,
+      secret: SECRET,
+      // An identity's leading digit names method and kind (permanent, pseudonym, re-authentication):
+      // 0/2/4 AKA (RFC 4187), 1/3/5 SIM (RFC 4186), 6/7/8 AKA' (RFC 5448).
+      users: ['0', '2', '4']
+        .map((d) => `"${d}"*\tAKA`)
+        .concat(['1', '3', '5'].map((d) => `"${d}"*\tSIM`))
+        .concat(['6', '7', '8'].map((d) => `"${d}"*\tAKA'`)),
+      resultIndication: true,
+    });
+    await hlr.listen(hostapd.hlrSocket);
     ns = await startNamespace();
-    const hostapd = ns.spawn('hostapd', [join(dir, 'hostapd.conf')]);
-    await hostapd.waitFor(/AP-ENABLED/, 'hostapd');
+    const server = ns.spawn('hostapd', [hostapd.config]);
+    await server.waitFor(/AP-ENABLED/, 'hostapd');
   });
 
   afterAll(async () => {

@@ -8,9 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { luhnCheckDigit } from '../../../src/lib/luhn.js';
 import { RADIUS_CODES } from '../../../src/lib/radius/rfc-2865-packet.js';
-import { createOperator } from '../../../src/platform/iam/operators.js';
-import { openStore } from '../../../src/platform/store/database.js';
-import { type ServerProcess, startServeProcess } from '../../helpers/cli.js';
+import { loginToken, type ServerProcess, seedOperator, startServeProcess } from '../../helpers/cli.js';
 import { freshDatabaseUrl, testDialect } from '../../helpers/database.js';
 import { TestNas } from './nas.js';
 
@@ -49,19 +47,8 @@ beforeAll(async () => {
     SIMTRUST_MASTER_KEY: randomBytes(32).toString('base64'),
   };
   server = await startServeProcess(env);
-  const store = await openStore(db.url, { migrate: false });
-  await createOperator(
-    store,
-    { now: () => Date.now() },
-    { email: 'crash@example.com', password: 'crash-password-1' },
-  );
-  await store.close();
-  const auth = await fetch(`${server.apiUrl}/v1/auth`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'crash@example.com', password: 'crash-password-1' }),
-  });
-  token = ((await auth.json()) as { token: string }).token;
+  await seedOperator(db.url, 'crash@example.com', 'crash-password-1');
+  token = await loginToken(server.apiUrl, 'crash@example.com', 'crash-password-1');
   expect((await call('POST', '/v1/radius_clients', { address: '127.0.0.1', secret: SECRET })).status).toBe(
     201,
   );

@@ -9,6 +9,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../../lib/clock.js';
 import { SimtrustError } from '../../../lib/errors.js';
 import type { Executor, Store } from '../../store/database.js';
+import type { SmsMessagesTable } from '../../store/schema.js';
 import type { MfaKeys } from '../keys.js';
 import { maskPhone } from '../phone.js';
 import { consoleKind } from './console.js';
@@ -348,20 +349,7 @@ export class SmsDispatcher {
   }
 }
 
-function toRecord(r: {
-  message_id: string;
-  operator_id: string;
-  purpose: string;
-  subject: string;
-  phone_number: string;
-  provider: string | null;
-  provider_message_id: string | null;
-  status: string;
-  error_code: string | null;
-  attempts: number;
-  created_at: number;
-  updated_at: number;
-}): SmsRecord {
+function toRecord(r: SmsMessagesTable): SmsRecord {
   return {
     messageId: r.message_id,
     operatorId: r.operator_id,
