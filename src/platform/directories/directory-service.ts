@@ -420,41 +420,33 @@ export class DirectoryService {
     userId: string,
     issuer: string,
   ): Promise<{ secret: string; totpUri: string }> {
-    const operatorId = ctx.principal.operatorId;
     const secret = generateTotpSecret();
+    const sealed = this.keyRing.seal(Buffer.from(secret), totpContext(directoryId, userId));
+    await this.setTotpSecret(ctx, directoryId, userId, sealed);
+    return { secret, totpUri: totpUri({ issuer, account: userId, secret }) };
+  }
+
+  disableTotp(ctx: AuditContext, directoryId: string, userId: string): Promise<void> {
+    return this.setTotpSecret(ctx, directoryId, userId, null);
+  }
+
+  /** Stores (or clears) the user's sealed TOTP secret, audited in the same transaction. */
+  private async setTotpSecret(
+    ctx: AuditContext,
+    directoryId: string,
+    userId: string,
+    sealed: string | null,
+  ): Promise<void> {
     const now = this.clock.now();
     await this.store.transaction(async (trx) => {
-      await this.row(trx, operatorId, directoryId, userId);
+      await this.row(trx, ctx.principal.operatorId, directoryId, userId);
       await trx
         .updateTable('directory_users')
-        .set({
-          totp_secret: this.keyRing.seal(Buffer.from(secret), totpContext(directoryId, userId)),
-          updated_at: now,
-        })
+        .set({ totp_secret: sealed, updated_at: now })
         .where('directory_id', '=', directoryId)
         .where('user_id', '=', userId)
         .execute();
       await writeAudit(trx, { context: ctx, result: 'success', detail: { directoryId, userId }, at: now });
-    });
-    return { secret, totpUri: totpUri({ issuer, account: userId, secret }) };
-  }
-
-  async disableTotp(ctx: AuditContext, directoryId: string, userId: string): Promise<void> {
-    const operatorId = ctx.principal.operatorId;
-    await this.store.transaction(async (trx) => {
-      await this.row(trx, operatorId, directoryId, userId);
-      await trx
-        .updateTable('directory_users')
-        .set({ totp_secret: null, updated_at: this.clock.now() })
-        .where('directory_id', '=', directoryId)
-        .where('user_id', '=', userId)
-        .execute();
-      await writeAudit(trx, {
-        context: ctx,
-        result: 'success',
-        detail: { directoryId, userId },
-        at: this.clock.now(),
-      });
     });
   }
 

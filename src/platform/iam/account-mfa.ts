@@ -96,15 +96,7 @@ export class AccountMfaService {
       );
     }
     const ticket = await this.guard.admit('mfa', mfaKey(account), ctx.sourceIp);
-    const secret = this.keyRing.open(row.secret, secretContext(account)).toString('utf8');
-    const check = await verifyTotp(this.store.db, {
-      scope: TOTP_SCOPE,
-      key: mfaKey(account),
-      secret,
-      code,
-      now: this.clock.now(),
-    });
-    if (!check.ok)
+    if (!(await this.totpAccepted(row.secret, account, code)))
       throw new SimtrustError('ERR_INVALID_MFA_CODE', 'the MFA code is wrong, expired or already used');
     await ticket.succeeded();
     const { codes, hashes } = generateBackupCodes();
@@ -175,15 +167,7 @@ export class AccountMfaService {
     let used: 'totp' | 'backup-code' | undefined;
     if (row?.status === 'ACTIVE') {
       if (/^\d{6}$/.test(code)) {
-        const secret = this.keyRing.open(row.secret, secretContext(account)).toString('utf8');
-        const check = await verifyTotp(this.store.db, {
-          scope: TOTP_SCOPE,
-          key: mfaKey(account),
-          secret,
-          code,
-          now: this.clock.now(),
-        });
-        if (check.ok) used = 'totp';
+        if (await this.totpAccepted(row.secret, account, code)) used = 'totp';
       } else if (looksLikeBackupCode(code)) {
         // One statement: of racing uses of the same code exactly one deletes the row.
         const r = await this.own(this.store.db, 'mfa_backup_codes', account)
@@ -196,6 +180,19 @@ export class AccountMfaService {
       throw new SimtrustError('ERR_INVALID_MFA_CODE', 'the MFA code is wrong, expired or already used');
     await ticket.succeeded();
     return used;
+  }
+
+  /** Whether `code` is the account's current TOTP code, not used before (RFC 6238, one step each way). */
+  private async totpAccepted(sealedSecret: string, account: Account, code: string): Promise<boolean> {
+    const secret = this.keyRing.open(sealedSecret, secretContext(account)).toString('utf8');
+    const check = await verifyTotp(this.store.db, {
+      scope: TOTP_SCOPE,
+      key: mfaKey(account),
+      secret,
+      code,
+      now: this.clock.now(),
+    });
+    return check.ok;
   }
 
   private row(db: Executor, account: Account) {

@@ -6,6 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { writeAudit } from '../audit/audit-log.js';
 import type { Executor, Store } from '../store/database.js';
+import type { UsersTable } from '../store/schema.js';
 import { type AttemptGuard, checkAccountPassword } from './credentials.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
 import type { AuditContext } from './principal.js';
@@ -247,15 +248,7 @@ export class UserService {
   private async views(
     db: Executor,
     operatorId: string,
-    rows: ReadonlyArray<{
-      user_name: string;
-      description: string;
-      password_hash: string | null;
-      console_login: number;
-      permission: string | null;
-      created_at: number;
-      updated_at: number;
-    }>,
+    rows: ReadonlyArray<Omit<UsersTable, 'operator_id'>>,
   ): Promise<UserDetail[]> {
     if (rows.length === 0) return [];
     const names = rows.map((r) => r.user_name);

@@ -34,6 +34,7 @@ import {
   resetCounter,
 } from '../store/atomic.js';
 import type { Store } from '../store/database.js';
+import type { MfaTransactionsTable } from '../store/schema.js';
 import type { MfaKeys } from './keys.js';
 import { maskPhone } from './phone.js';
 import type { SmsDispatcher, SmsRecord } from './sms-providers/dispatcher.js';
@@ -547,20 +548,7 @@ export class MfaEngine {
   }
 }
 
-function toTransaction(r: {
-  transaction_hash: string;
-  operator_id: string;
-  application: string;
-  subject: string;
-  user_id: string;
-  factors: string;
-  factor: string | null;
-  return_to: string;
-  code_generation: number;
-  message_id: string | null;
-  created_at: number;
-  expires_at: number;
-}): LoginTransaction {
+function toTransaction(r: Omit<MfaTransactionsTable, 'state' | 'source_ip'>): LoginTransaction {
   const factors = (JSON.parse(r.factors) as string[]).filter((f): f is Factor =>
     (FACTORS as readonly string[]).includes(f),
   );

@@ -62,37 +62,28 @@ const detail = (s: State, more: Record<string, unknown> = {}) => ({
   ...more,
 });
 
-/** ASVS 6.3.1: a source address gets a bounded number of attempts per minute across all accounts. */
-const limitAddress: Step = async (engine, s) => {
+/** Runs a check; a refusal is audited as a denied login (with `reason`) before it propagates. */
+async function deniedUnless(
+  engine: MfaEngine,
+  s: State,
+  reason: string,
+  check: () => Promise<unknown>,
+): Promise<void> {
   try {
-    await engine.limitAddress(s.input.ctx.sourceIp);
+    await check();
   } catch (e) {
-    await engine.audit(
-      gatewayActor(s),
-      'login',
-      'denied',
-      s.input.ctx,
-      detail(s, { reason: 'address limit' }),
-    );
+    await engine.audit(gatewayActor(s), 'login', 'denied', s.input.ctx, detail(s, { reason }));
     throw e;
   }
-};
+}
+
+/** ASVS 6.3.1: a source address gets a bounded number of attempts per minute across all accounts. */
+const limitAddress: Step = (engine, s) =>
+  deniedUnless(engine, s, 'address limit', () => engine.limitAddress(s.input.ctx.sourceIp));
 
 /** NIST SP 800-63B §5.2.2: while an account is locked its password is not even checked. */
-const checkLock: Step = async (engine, s) => {
-  try {
-    await engine.assertNotLocked(s.subjectKey);
-  } catch (e) {
-    await engine.audit(
-      gatewayActor(s),
-      'login',
-      'denied',
-      s.input.ctx,
-      detail(s, { reason: 'account locked' }),
-    );
-    throw e;
-  }
-};
+const checkLock: Step = (engine, s) =>
+  deniedUnless(engine, s, 'account locked', () => engine.assertNotLocked(s.subjectKey));
 
 /** The password, in equal time for unknown users; every failure counts towards the account's lock. */
 const verifyPassword: Step = async (engine, s) => {
