@@ -138,6 +138,19 @@ function checkRow(fields: readonly string[], columns: Columns, line: number): Im
   return { line, profile: check.profile, type, serialNumber, group: field('group')?.trim() || null, tags };
 }
 
+/** What csv-parse's 'skip' event carries (CsvError with the parser's position). */
+type CsvSkip = Error & { code?: string; lines?: number; empty_lines?: number };
+
+/** The reason of a record the parser could not read; `start`–`end` are the lines it covered. */
+function unparsableReason(e: CsvSkip, start: number, end: number): string {
+  if (e.code === 'CSV_QUOTE_NOT_CLOSED') {
+    const span = start === end ? `line ${start}` : `lines ${start}–${end}`;
+    return `unparsable CSV: ${span} (to the end of the file) lie inside a quoted field that is never closed; close the quote (a quote inside a field is written "") and import the file again`;
+  }
+  const span = start === end ? '' : ` (lines ${start}–${end})`;
+  return `unparsable CSV${span}: ${e.message}`;
+}
+
 /** Counts bytes and fails the stream once they pass `max`. */
 function byteLimit(max: number): Transform {
   let seen = 0;
@@ -196,9 +209,6 @@ export class SimImporter {
     // pipeline (not pipe) so an input error — a client that goes away, the size limit — ends the
     // parser too.
     pipeline(input, byteLimit(options.maxBytes ?? Number.POSITIVE_INFINITY), parser, () => undefined);
-    parser.on('skip', (e: Error & { lines?: number }) => {
-      reject({ line: e.lines ?? 0, code: 'ERR_IMPORT_ROW', reason: `unparsable CSV: ${e.message}` });
-    });
 
     return new Promise<ImportSummary>((resolve, fail) => {
       let columns: Columns | undefined;
@@ -225,9 +235,39 @@ export class SimImporter {
         return written;
       };
 
+      // Row accounting (issue 11): every record the parser ends — imported, unchanged or rejected —
+      // counts once in `rows`, so rows = created + unchanged + rejected. A record the parser skips
+      // covers the lines after the previous record up to the line it reports; csv-parse may report
+      // one broken line twice (an invalid quote seen at two fields), which is still one row.
+      const lines = { end: 0, empty: 0 };
+      parser.on('skip', (e: CsvSkip) => {
+        if (failed) return;
+        const end = e.lines ?? lines.end + 1;
+        if (end <= lines.end) return;
+        const start = Math.min(
+          end,
+          lines.end + 1 + Math.max(0, (e.empty_lines ?? lines.empty) - lines.empty),
+        );
+        lines.end = end;
+        lines.empty = e.empty_lines ?? lines.empty;
+        if (columns === undefined) {
+          abort(
+            new SimtrustError(
+              'ERR_IMPORT_HEADER',
+              `the CSV header (line ${start}) cannot be parsed: ${e.message}. Expected iccid,imsi,msisdn,ki,opc`,
+            ),
+          );
+          return;
+        }
+        counts.rows++;
+        reject({ line: start, code: 'ERR_IMPORT_ROW', reason: unparsableReason(e, start, end) });
+      });
+
       parser.on('data', (fields: string[]) => {
         if (failed) return;
         const line = parser.info.lines;
+        lines.end = Math.max(lines.end, line);
+        lines.empty = parser.info.empty_lines;
         try {
           if (columns === undefined) {
             columns = checkHeader(fields);
