@@ -66,6 +66,7 @@ function welcome(
     '',
     'simtrust is running in demo mode.',
     '',
+    `  Console      ${apiUrl}/console/   (sign in with the demo login below; docs/console.md)`,
     `  API          ${apiUrl}/v1`,
     `  API docs     ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     `  Device token ${deviceUrl}/   (JWKS: ${deviceUrl}/.well-known/jwks.json; docs/endorse.md)`,

@@ -11,6 +11,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Registry } from 'prom-client';
 import type { Platform } from '../../platform/platform.js';
 import { registerAuth } from './plugins/auth.js';
+import { registerConsole } from './plugins/console.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { auditLogRoutes } from './routes/audit-logs.js';
@@ -20,6 +21,7 @@ import { endorseKeyRoutes, endorsePublicKeyRoutes } from './routes/endorse.js';
 import { groupRoutes } from './routes/groups.js';
 import { smsMfaRoutes } from './routes/mfa-sms.js';
 import { operatorRoutes } from './routes/operators.js';
+import { permissionRoutes } from './routes/permissions.js';
 import { radiusClientRoutes } from './routes/radius-clients.js';
 import { roleRoutes } from './routes/roles.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -131,6 +133,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(endorseKeyRoutes(platform), { prefix: '/v1' });
   await app.register(directoryRoutes(platform), { prefix: '/v1' });
   await app.register(smsMfaRoutes(platform), { prefix: '/v1' });
+  await app.register(permissionRoutes(platform), { prefix: '/v1' });
+  // The operator console (web/) and its cookie session: /console/.
+  await registerConsole(app, platform);
   await app.ready();
   return {
     app,

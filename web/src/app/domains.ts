@@ -1,0 +1,14 @@
+// Every domain folder contributes its routes and its navigation entry here — one line per domain.
+// A new capability (anti-theft, event handlers, eSIM profiles, …) adds a folder and a line.
+
+import type { MessageKey } from '../i18n/en';
+import { simRoutes } from '../sims/routes';
+import type { RouteDef } from './router';
+
+export interface Domain {
+  readonly routes: readonly RouteDef[];
+  /** The entry in the main navigation. */
+  readonly nav?: { readonly to: string; readonly label: MessageKey };
+}
+
+export const DOMAINS: readonly Domain[] = [simRoutes];
