@@ -33,6 +33,12 @@ export interface SimAkaAttributeSpec<K extends ValueKind = ValueKind> {
   readonly sizes?: readonly number[] | 'blocks';
   /** Only valid inside AT_ENCR_DATA. */
   readonly encryptedOnly?: boolean;
+  /**
+   * May appear more than once in one message (RFC 9048 §3.2: the server lists AT_KDF alternatives).
+   * Every other attribute appears at most once (RFC 4187 §8.1, RFC 4186 §8.1); the codec refuses a
+   * second one.
+   */
+  readonly multiple?: true;
   /** Methods that define it. */
   readonly methods: readonly ('sim' | 'aka' | 'akaPrime')[];
   readonly ref: string;
@@ -197,6 +203,7 @@ export const SIM_AKA_ATTRIBUTES = {
   AT_KDF: def({
     type: 24,
     kind: 'u16',
+    multiple: true,
     methods: ['akaPrime'],
     ref: 'RFC 9048 §3.2',
     example: [1, '18010001'],
@@ -354,7 +361,10 @@ function decodeValue(name: SimAkaAttributeName, v: Uint8Array, offset: number): 
 /**
  * Decode an attribute list (RFC 4187 §8.1). Unknown skippable attributes are kept; an unknown
  * non-skippable one is an error (code EAP_SIM_AKA_UNKNOWN_ATTRIBUTE), as is an encrypted-only
- * attribute outside AT_ENCR_DATA unless `encrypted` is set.
+ * attribute outside AT_ENCR_DATA unless `encrypted` is set, and a second copy of an attribute that
+ * may appear once (EAP_SIM_AKA_DUPLICATE_ATTRIBUTE; which copy would count is exactly what a
+ * tampered message could exploit). Unknown skippable attributes are ignored, so their count is not
+ * checked.
  */
 export function decodeSimAkaAttributes(
   bytes: Uint8Array,
@@ -362,6 +372,7 @@ export function decodeSimAkaAttributes(
 ): Result<SimAkaAttribute[]> {
   const base = options.baseOffset ?? 0;
   const out: SimAkaAttribute[] = [];
+  const seen = new Set<number>();
   let i = 0;
   while (i < bytes.length) {
     if (bytes.length - i < 2)
@@ -386,6 +397,14 @@ export function decodeSimAkaAttributes(
           base + i,
         );
       }
+      if (!spec.multiple && seen.has(type)) {
+        return decodeError(
+          'EAP_SIM_AKA_DUPLICATE_ATTRIBUTE',
+          `${name} appears more than once (RFC 4187 §8.1)`,
+          base + i,
+        );
+      }
+      seen.add(type);
       const decoded = decodeValue(name, value, base + i);
       if (!decoded.ok) return decoded;
       out.push(decoded.value);
@@ -465,9 +484,17 @@ export function encodeSimAkaAttribute(attribute: SimAkaAttribute): Result<Uint8A
   return ok(out);
 }
 
+/** Encode an attribute list; like the decoder, refuses a second copy of a once-only attribute. */
 export function encodeSimAkaAttributes(attributes: readonly SimAkaAttribute[]): Result<Uint8Array> {
   const parts: Uint8Array[] = [];
+  const seen = new Set<SimAkaAttributeName>();
   for (const a of attributes) {
+    if (a.name !== 'unknown') {
+      const spec: SimAkaAttributeSpec = SIM_AKA_ATTRIBUTES[a.name];
+      if (!spec.multiple && seen.has(a.name))
+        return decodeError('EAP_SIM_AKA_ENCODE', `${a.name} may appear only once (RFC 4187 §8.1)`);
+      seen.add(a.name);
+    }
     const e = encodeSimAkaAttribute(a);
     if (!e.ok) return e;
     parts.push(e.value);

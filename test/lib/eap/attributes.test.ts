@@ -1,9 +1,11 @@
 // One generic test over the EAP-SIM/AKA/AKA' attribute registry (STYLE.md #1).
 
+import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   decodeSimAkaAttributes,
   encodeSimAkaAttribute,
+  encodeSimAkaAttributes,
   isSkippable,
   SIM_AKA_ATTRIBUTES,
   type SimAkaAttribute,
@@ -103,5 +105,82 @@ describe('attribute list decoding rules (RFC 4187 §8.1)', () => {
     expect(code(encodeSimAkaAttribute({ name: 'unknown', type: 200, value: new Uint8Array(3) }))).toBe(
       'EAP_SIM_AKA_ENCODE',
     );
+  });
+});
+
+describe('attribute multiplicity (RFC 4187 §8.1, RFC 4186 §8.1; issue 11)', () => {
+  // Threat: a response carrying an attribute twice (two AT_RES, two AT_RESULT_IND) where the checks
+  // read one copy and something else reads the other, so a tampered message passes verification.
+  const methods = [
+    ['EAP-AKA', 'aka'],
+    ["EAP-AKA'", 'akaPrime'],
+    ['EAP-SIM', 'sim'],
+  ] as const;
+
+  it.each(entries)('%s: twice in one list is refused unless the registry allows repeats', (name, spec) => {
+    const [, bytes] = spec.example;
+    const twice = decodeSimAkaAttributes(hex(bytes + bytes), { encrypted: true });
+    const encodedTwice = encodeSimAkaAttributes([attributeOf(name, spec), attributeOf(name, spec)]);
+    if (spec.multiple) {
+      expect(twice).toEqual({ ok: true, value: [attributeOf(name, spec), attributeOf(name, spec)] });
+      expect(encodedTwice.ok && toHex(encodedTwice.value)).toBe(bytes + bytes);
+    } else {
+      expect(twice).toMatchObject({
+        ok: false,
+        error: { code: 'EAP_SIM_AKA_DUPLICATE_ATTRIBUTE', offset: hex(bytes).length },
+      });
+      expect(encodedTwice).toMatchObject({ ok: false, error: { code: 'EAP_SIM_AKA_ENCODE' } });
+    }
+    // A copy separated by other attributes is still a second copy.
+    const other = entries.find(([n, s]) => n !== name && !s.encryptedOnly)?.[1].example[1] ?? '';
+    expect(decodeSimAkaAttributes(hex(bytes + other + bytes), { encrypted: true }).ok).toBe(
+      spec.multiple === true,
+    );
+  });
+
+  it('only AT_KDF may repeat (RFC 9048 §3.2: the server lists the KDFs it offers)', () => {
+    expect(entries.filter(([, s]) => s.multiple).map(([n]) => n)).toEqual(['AT_KDF']);
+  });
+
+  for (const [label, method] of methods) {
+    it(`${label}: a message repeating any once-only attribute of the method does not decode`, () => {
+      for (const [name, spec] of entries) {
+        if (!spec.methods.includes(method) || spec.encryptedOnly) continue;
+        const attrs = encodeSimAkaAttribute(attributeOf(name, spec));
+        if (!attrs.ok) throw new Error(attrs.error.message);
+        const body = [...attrs.value, ...attrs.value];
+        const type = { aka: 23, akaPrime: 50, sim: 18 }[method];
+        const length = 8 + body.length;
+        const packet = Uint8Array.of(2, 1, length >> 8, length & 0xff, type, 1, 0, 0, ...body);
+        const decoded = decodeSimAka(packet);
+        expect(decoded.ok ? 'ok' : decoded.error.code, `${label} ${name}`).toBe(
+          spec.multiple ? 'ok' : 'EAP_SIM_AKA_DUPLICATE_ATTRIBUTE',
+        );
+      }
+    });
+  }
+
+  it('a duplicate inside AT_ENCR_DATA is refused when the encrypted attributes are decoded', () => {
+    const key = hex('00112233445566778899aabbccddeeff');
+    const iv = hex('0f0e0d0c0b0a09080706050403020100');
+    // Encrypt a hand-built plaintext holding AT_COUNTER twice (the encoder itself refuses it):
+    // AT_COUNTER 1, AT_COUNTER 2, AT_PADDING to 16 octets.
+    expect(
+      encryptAttributes(
+        [
+          { name: 'AT_COUNTER', value: 1 },
+          { name: 'AT_COUNTER', value: 2 },
+        ],
+        key,
+        iv,
+      ),
+    ).toMatchObject({ ok: false });
+    const plain = hex('13010001 13010002 06020000 00000000');
+    const cipher = createCipheriv('aes-128-cbc', key, iv).setAutoPadding(false);
+    const encrypted = new Uint8Array(Buffer.concat([cipher.update(plain), cipher.final()]));
+    expect(decryptAttributes(encrypted, key, iv)).toMatchObject({
+      ok: false,
+      error: { code: 'EAP_SIM_AKA_DUPLICATE_ATTRIBUTE' },
+    });
   });
 });

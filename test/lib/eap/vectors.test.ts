@@ -164,17 +164,21 @@ describe("EAP-AKA and EAP-AKA' AT_MAC and AT_CHECKCODE", () => {
       ok: false,
       error: { code: 'EAP_SIM_AKA_NO_MAC' },
     });
-    const two = encodeSimAka({
-      code: 2,
-      identifier: 1,
-      method: 'aka',
-      subtype: 1,
-      attributes: [
-        { name: 'AT_MAC', value: new Uint8Array(16) },
-        { name: 'AT_MAC', value: new Uint8Array(16) },
-      ],
-    });
-    if (!two.ok) throw new Error('encode');
+    // Built by hand: the encoder itself refuses a second AT_MAC (RFC 4187 §8.1).
+    const mac = `0b050000${'00'.repeat(16)}`;
+    const two = { ok: true as const, value: hex(`02010030 17010000 ${mac}${mac}`) };
+    expect(
+      encodeSimAka({
+        code: 2,
+        identifier: 1,
+        method: 'aka',
+        subtype: 1,
+        attributes: [
+          { name: 'AT_MAC', value: new Uint8Array(16) },
+          { name: 'AT_MAC', value: new Uint8Array(16) },
+        ],
+      }).ok,
+    ).toBe(false);
     expect(signAtMac(two.value, aka.kAut)).toMatchObject({
       ok: false,
       error: { code: 'EAP_SIM_AKA_DUPLICATE_MAC' },

@@ -5,7 +5,12 @@
 
 import { randomInt } from 'node:crypto';
 import { decodeEap, EAP_CODES, EAP_TYPES, type EapPacket } from '../../../lib/eap/rfc-3748-eap.js';
-import { decodeSimAka, SIM_AKA_SUBTYPES, type SimAkaMessage } from '../../../lib/eap/rfc-4187-messages.js';
+import {
+  decodeSimAka,
+  SIM_AKA_METHOD_TYPES,
+  SIM_AKA_SUBTYPES,
+  type SimAkaMessage,
+} from '../../../lib/eap/rfc-4187-messages.js';
 import type { EapOutcome, EapRequestContext } from '../eap-handler.js';
 import { type Conversation, newConversationId, openConversation } from './conversation-state.js';
 import { eapIdentityRequest } from './server-messages.js';
@@ -29,7 +34,7 @@ import {
 import { resolveIdentity } from './steps/resolve-identity.js';
 import { resynchronise } from './steps/resync.js';
 import { verifyCheckcode, verifyCounter, verifyMac, verifyRes } from './steps/verify.js';
-import { type EapDependencies, refuse, reply, type Step, type Turn } from './turn.js';
+import { type EapDependencies, refuse, refuseBeforeChallenge, reply, type Step, type Turn } from './turn.js';
 
 /** From an identity to the first challenge: parse → load subscriber → check binding → check attempts → challenge. */
 const IDENTIFY = [resolveIdentity, loadSubscriber, checkBinding, checkAttempts, startMethod] as const;
@@ -85,6 +90,22 @@ function route(t: Turn): readonly Step[] {
     case 'identity':
       return FLOWS.unexpected;
   }
+}
+
+/**
+ * A response of our method that does not decode (a malformed or duplicated attribute, RFC 4187
+ * §8.1). RFC 4187 §6.3.2 / RFC 4186 §6.3.2: the server answers an invalid response with a failure
+ * notification — before authentication, the unprotected "General Failure" — and EAP-Failure after
+ * the peer acknowledges it. After authentication (our success notification, a re-authentication
+ * round) a further unprotected notification is not allowed, so EAP-Failure ends it at once.
+ */
+function malformed(t: Turn, why: string): Promise<EapOutcome> {
+  const { phase, method } = t.conversation;
+  const sameMethod = method !== undefined && t.eap.type === SIM_AKA_METHOD_TYPES[method];
+  const reason = `EAP-SIM/AKA: ${why}`;
+  return sameMethod && (phase === 'method-identity' || phase === 'challenge')
+    ? refuseBeforeChallenge(t, 'MALFORMED', reason)
+    : refuse(t, 'MALFORMED', reason);
 }
 
 async function run(t: Turn, steps: readonly Step[]): Promise<EapOutcome> {
@@ -154,7 +175,7 @@ export async function handleEapTurn(deps: EapDependencies, request: EapRequestCo
         `EAP Identifier ${eap.identifier}, expected ${t.conversation.identifier}`,
       );
     if (decodedMessage !== undefined && !decodedMessage.ok)
-      return await refuse(t, 'MALFORMED', `EAP-SIM/AKA: ${decodedMessage.error.message}`);
+      return await malformed(t, decodedMessage.error.message);
     if (
       message !== undefined &&
       t.conversation.method !== undefined &&
