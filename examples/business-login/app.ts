@@ -6,19 +6,20 @@
 // user's own device is the login factor, no password travels.
 
 import { randomBytes } from 'node:crypto';
+import { createVerifier, SimTokenError } from '@simtrust/verify';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createVerifier, SimTokenError } from '../../src/sdk/verify.js';
 
 export interface LoginAppOptions {
   /** The platform's device listener, e.g. http://127.0.0.1:8082 (the form posts there). */
   readonly deviceUrl: string;
-  /** The platform's JWKS. */
+  /** The JWKS of the operator whose SIMs log in: /v1/operators/<operatorId>/endorse/jwks.json */
   readonly jwksUrl: string;
   /** Where the browser reaches this app, e.g. http://127.0.0.1:3000 */
   readonly publicUrl: string;
   /** Users and the SIM + device each may log in with. */
   readonly users: Readonly<Record<string, { readonly imsi: string; readonly imei: string }>>;
-  readonly issuer?: string;
+  /** That operator's issuer: `simtrust/operators/<operatorId>` (`https://soracom.io` for compat "soracom"). */
+  readonly issuer: string;
   readonly audience?: string;
 }
 
@@ -34,7 +35,7 @@ const escapeHtml = (s: string) =>
 export function createLoginApp(o: LoginAppOptions): FastifyInstance {
   const verifier = createVerifier({
     jwksUrl: o.jwksUrl,
-    issuer: o.issuer ?? 'simtrust',
+    issuer: o.issuer,
     audience: o.audience ?? 'simtrust-endorse-audience',
   });
   const callback = `${o.publicUrl}/login/callback`;

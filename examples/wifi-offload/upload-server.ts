@@ -6,14 +6,15 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { createVerifier } from '@simtrust/verify';
+import { requireSimToken } from '@simtrust/verify/express';
 import express, { type Express } from 'express';
-import { createVerifier } from '../../src/sdk/verify.js';
-import { requireSimToken } from '../../src/sdk/verify-express.js';
 
 export interface UploadServerOptions {
-  /** The platform's JWKS (device listener or API): /.well-known/jwks.json */
+  /** The operator's JWKS (device listener or API): /v1/operators/<operatorId>/endorse/jwks.json */
   readonly jwksUrl: string;
-  readonly issuer?: string;
+  /** That operator's issuer: `simtrust/operators/<operatorId>` (`https://soracom.io` for compat "soracom"). */
+  readonly issuer: string;
   readonly audience?: string;
   /** The devices allowed to upload: IMSI of the SIM and IMEI of the device it must sit in. */
   readonly registered: ReadonlyArray<{ imsi: string; imei: string }>;
@@ -33,7 +34,7 @@ export interface Upload {
 export function createUploadServer(options: UploadServerOptions): { app: Express; uploads: Upload[] } {
   const verifier = createVerifier({
     jwksUrl: options.jwksUrl,
-    issuer: options.issuer ?? 'simtrust',
+    issuer: options.issuer,
     audience: options.audience ?? 'simtrust-endorse-audience',
   });
   const uploads: Upload[] = [];

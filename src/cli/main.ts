@@ -82,4 +82,25 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * `simtrust … | head` closes the pipe once the reader has enough; the next write then fails with
+ * EPIPE. That is the reader's choice, not an error of the command, so it ends the command without a
+ * word or a stack trace (issue 11): a server (`serve`, `up`, `gateway`: they wait for SIGTERM)
+ * stops as on SIGTERM, draining its connections; any other command exits at once with the exit
+ * code it had so far.
+ */
+export function exitQuietlyOnClosedPipe(streams: readonly NodeJS.WriteStream[]): void {
+  let closed = false;
+  for (const stream of streams) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      if (closed) return;
+      closed = true;
+      if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+      else process.exit();
+    });
+  }
+}
+
+exitQuietlyOnClosedPipe([process.stdout, process.stderr]);
 await main(process.argv);

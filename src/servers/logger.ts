@@ -69,5 +69,18 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: LOG_SERIALIZERS,
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? stdoutDestination());
+}
+
+/**
+ * Standard output as pino writes it by default, except that a closed pipe (`simtrust serve | head`)
+ * is reported as an EPIPE error on process.stdout, where the CLI stops the server quietly (issue 11);
+ * pino alone would drop every later line and keep the process running without a reader.
+ */
+function stdoutDestination(): pino.DestinationStream {
+  const stream = pino.destination(1);
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' && process.stdout.listenerCount('error') > 0) process.stdout.emit('error', e);
+  });
+  return stream;
 }

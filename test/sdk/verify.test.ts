@@ -1,24 +1,28 @@
-// The verifier SDK and its middleware, with keys given directly (no platform): typed claims, the
-// pinned algorithm, refusals with reason codes, the allow rule, and the JWKS refetch bound.
+// The verifier SDK (@simtrust/verify, from its sources) and its middleware, with keys given directly
+// (no platform): typed claims, the pinned algorithm, operator pinning, refusals with reason codes,
+// the allow rule, and the JWKS refetch bound.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import fc from 'fast-check';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireSimToken as requireExpress } from '../../packages/verify/src/express.js';
+import { requireSimToken as requireFastify } from '../../packages/verify/src/fastify.js';
+import { createVerifier, type SimTokenErrorCode } from '../../packages/verify/src/index.js';
 import { DEFAULT_ENDORSE_CONFIG, type EndorseConfig } from '../../src/platform/endorse/config.js';
-import { jwkThumbprint, publicJwk } from '../../src/platform/endorse/rfc-7515-jws.js';
+import { jwkThumbprint, publicJwk, signCompact } from '../../src/platform/endorse/rfc-7515-jws.js';
 import { compatKidOf } from '../../src/platform/endorse/signing-keys.js';
 import { issueToken, nativeProfile, SORACOM_PROFILE } from '../../src/platform/endorse/tokens.js';
-import { createVerifier, type SimTokenErrorCode } from '../../src/sdk/verify.js';
-import { requireSimToken as requireExpress } from '../../src/sdk/verify-express.js';
-import { requireSimToken as requireFastify } from '../../src/sdk/verify-fastify.js';
 import { decode, forgeries } from './forge.js';
 
 const ISS = 'simtrust';
 const AUD = 'simtrust-endorse-audience';
 const identity = { simId: 'sim-1', imsi: '001010000000001', imei: '490154203237518', msisdn: '819000000001' };
+/** The operator the platform issues the test tokens for (native tokens carry it in the claim). */
+const OPERATOR = 'OP0000000001';
 const config: EndorseConfig = {
   ...DEFAULT_ENDORSE_CONFIG,
   enabled: true,
@@ -44,6 +48,7 @@ const mint = async (over: Partial<EndorseConfig> = {}, params?: Record<string, s
   (
     await issueToken({
       identity,
+      operatorId: OPERATOR,
       config: { ...config, ...over },
       profile: over.compat === 'soracom' ? SORACOM_PROFILE : nativeProfile(ISS, AUD),
       key: platformKey.signing,
@@ -58,7 +63,7 @@ const verifier = createVerifier({ keys: { keys: [platformKey.jwk] }, issuer: ISS
 describe('createVerifier', () => {
   it('returns the typed claims of a genuine token', async () => {
     const t = await verifier.verify(await mint({}, { username: 'sora' }));
-    expect(t.sim).toEqual({ ...identity, requestParameters: { username: 'sora' } });
+    expect(t.sim).toEqual({ ...identity, operatorId: OPERATOR, requestParameters: { username: 'sora' } });
     expect(t.header).toEqual({ alg: 'RS256', kid: platformKey.kid });
     expect(t.claimName).toBe('simtrust-endorse-claim');
     expect(t.amr).toEqual(['sim-session']);
@@ -146,6 +151,106 @@ describe('createVerifier', () => {
   });
 });
 
+describe('operatorId pinning', () => {
+  // Threat: on a multi-tenant platform, a device of one operator presents its genuine token to a
+  // server of another operator; signature, issuer and audience alone may not tell them apart.
+  const pinned = createVerifier({
+    keys: { keys: [platformKey.jwk] },
+    issuer: ISS,
+    audience: AUD,
+    operatorId: OPERATOR,
+  });
+  /** A genuine token re-signed by the platform key with the claim's operatorId set (or removed). */
+  const withOperator = async (operatorId: unknown) => {
+    const { header, payload } = decode(await mint());
+    const { operatorId: _, ...claim } = payload['simtrust-endorse-claim'] as Record<string, unknown>;
+    return signCompact('RS256', platformKey.privateKey, header, {
+      ...payload,
+      'simtrust-endorse-claim': operatorId === undefined ? claim : { ...claim, operatorId },
+    });
+  };
+
+  it("accepts the pinned operator's token and returns its operatorId", async () => {
+    // The platform puts the SIM's operator in native tokens.
+    expect((await pinned.verify(await mint())).sim.operatorId).toBe(OPERATOR);
+    const t = await pinned.verify(await withOperator(OPERATOR));
+    expect(t.sim.operatorId).toBe(OPERATOR);
+    expect(t.sim.imsi).toBe(identity.imsi);
+    // Unpinned verifiers accept any operator's token, and tokens without one, as before.
+    expect((await verifier.verify(await withOperator('OP0000000002'))).sim.operatorId).toBe('OP0000000002');
+    expect((await verifier.verify(await withOperator(undefined))).sim.operatorId).toBeUndefined();
+  });
+
+  it("refuses another operator's token, and one that names no operator, with TOKEN_OPERATOR_INVALID", async () => {
+    for (const other of ['OP0000000002', `${OPERATOR} `, OPERATOR.toLowerCase(), undefined]) {
+      await expect(pinned.verify(await withOperator(other)), String(other)).rejects.toMatchObject({
+        code: 'TOKEN_OPERATOR_INVALID',
+      });
+    }
+    // The checks before it still come first: a forged token is refused for what is wrong with it.
+    const forged = forgeries({
+      genuine: await withOperator(OPERATOR),
+      platformKey: platformKey.signing,
+      publicKeyPem: platformKey.publicKeyPem,
+      otherKey,
+    });
+    await expect(pinned.verify(forged['tampered payload']!)).rejects.toMatchObject({
+      code: 'TOKEN_SIGNATURE_INVALID',
+    });
+  });
+
+  it('refuses every operatorId but the pinned one (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 70 }), fc.string({ unit: 'grapheme', maxLength: 70 }), fc.anything()),
+        async (claimed) => {
+          fc.pre(claimed !== OPERATOR);
+          const refused = pinned.verify(await withOperator(claimed));
+          await expect(refused).rejects.toMatchObject({
+            code: expect.stringMatching(/^TOKEN_(OPERATOR|CLAIM)_INVALID$/),
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses a malformed operatorId claim and an unusable operatorId option', async () => {
+    for (const bad of [42, '', 'x'.repeat(65), { id: OPERATOR }]) {
+      await expect(verifier.verify(await withOperator(bad)), JSON.stringify(bad)).rejects.toMatchObject({
+        code: 'TOKEN_CLAIM_INVALID',
+      });
+    }
+    for (const bad of ['', 'x'.repeat(65), 7]) {
+      expect(() =>
+        createVerifier({ keys: { keys: [] }, issuer: ISS, audience: AUD, operatorId: bad as string }),
+      ).toThrow(/operatorId/);
+    }
+  });
+
+  it('leaves the SORACOM-compatible profile unchanged, and a pinned verifier refuses it (no operator in it)', async () => {
+    const token = await mint({ compat: 'soracom' });
+    const keys = { keys: [{ ...platformKey.jwk, kid: platformKey.signing.compatKid }] };
+    const soracom = { keys, issuer: 'https://soracom.io', audience: 'soracom-endorse-audience' };
+    const t = await createVerifier(soracom).verify(token);
+    expect([t.claimName, t.sim.operatorId]).toEqual(['soracom-endorse-claim', undefined]);
+    await expect(createVerifier({ ...soracom, operatorId: OPERATOR }).verify(token)).rejects.toMatchObject({
+      code: 'TOKEN_OPERATOR_INVALID',
+    });
+  });
+
+  it('the middleware answers 401 TOKEN_OPERATOR_INVALID', async () => {
+    const app = Fastify();
+    app.get('/data', { preHandler: requireFastify({ verifier: pinned }) }, async () => ({ ok: true }));
+    const call = async (operatorId: string) =>
+      app.inject({ url: '/data', headers: { authorization: `Bearer ${await withOperator(operatorId)}` } });
+    expect((await call(OPERATOR)).statusCode).toBe(200);
+    const other = await call('OP0000000002');
+    expect([other.statusCode, other.json().code]).toEqual([401, 'TOKEN_OPERATOR_INVALID']);
+    await app.close();
+  });
+});
+
 describe('JWKS fetching', () => {
   let server: Server;
   let fetches = 0;
@@ -186,6 +291,7 @@ describe('JWKS fetching', () => {
     const byOther = (
       await issueToken({
         identity,
+        operatorId: OPERATOR,
         config,
         profile: nativeProfile(ISS, AUD),
         key: otherKey.signing,
@@ -210,6 +316,7 @@ describe('requireSimToken middleware', () => {
     (
       await issueToken({
         identity: { ...identity, imei: '356938035643809' },
+        operatorId: OPERATOR,
         config,
         profile: nativeProfile(ISS, AUD),
         key: platformKey.signing,
