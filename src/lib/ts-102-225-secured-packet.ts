@@ -511,11 +511,16 @@ export function openCommandPacket(bytes: Uint8Array, options: OpenCommandOptions
       header,
     );
 
-  if (spi.integrity === 'rc' || spi.integrity === 'ds')
+  if (
+    spi.integrity === 'rc' ||
+    spi.integrity === 'ds' ||
+    spi.porIntegrity === 'rc' ||
+    spi.porIntegrity === 'ds'
+  )
     return fail(
       ResponseStatus.UNIDENTIFIED_SECURITY_ERROR,
       'SCP80_UNSUPPORTED_SPI',
-      'redundancy checks and digital signatures are not supported',
+      'redundancy checks and digital signatures are not supported (for the command or its PoR)',
       header,
     );
   const ccLength = spi.integrity === 'cc' ? CC_LENGTH : 0;

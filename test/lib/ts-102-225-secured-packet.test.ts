@@ -441,6 +441,15 @@ describe('opening refuses, with the Table 5 status', () => {
     expect(statusOf(reserved, cardOptions(0))).toBe(ResponseStatus.UNIDENTIFIED_SECURITY_ERROR);
   });
 
+  it('06 unsupported: a PoR asked with a redundancy check or a signature (found by the fuzz test)', () => {
+    const open = { ...cardOptions(0), minimumSecurity: () => OPEN_NOTHING };
+    const plain = hex('00150d00043535b0000000000000000000a40000023f00');
+    expect(statusOf(plain, open)).toBe(ResponseStatus.UNIDENTIFIED_SECURITY_ERROR);
+    const ok = plain.slice();
+    ok[4] = 0x00;
+    expect(statusOf(ok, open)).toBe('accepted');
+  });
+
   it('the counter rules hold for any pair of counters (property)', () => {
     const counter = fc.integer({ min: 0, max: MAX_COUNTER });
     fc.assert(

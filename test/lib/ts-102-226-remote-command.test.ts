@@ -32,8 +32,9 @@ describe('declared elements (STYLE.md §1)', () => {
         const bytes = hex(`${wrap}${(e.example.length / 2).toString(16).padStart(2, '0')}${e.example}`);
         const decoded = decode(bytes);
         if (!decoded.ok) throw new Error(decoded.error.message);
-        expect(decoded.value.items.map((i) => i.type)).toEqual([e.type]);
-        expect(toHex((encode as (s: typeof decoded.value) => Uint8Array)(decoded.value))).toBe(toHex(bytes));
+        const script = decoded.value;
+        expect(script.items.map((i) => i.type)).toEqual([e.type]);
+        expect(toHex((encode as (s: typeof script) => Uint8Array)(script))).toBe(toHex(bytes));
       });
     }
   }
