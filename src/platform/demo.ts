@@ -8,12 +8,13 @@
 // never go to a file: this exists only in demo mode, for SIMs the demo itself invented.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { luhnCheckDigit } from '../lib/luhn.js';
 import { createOperator, findOperatorByEmail } from './iam/operators.js';
 import { systemContext } from './iam/principal.js';
 import type { Platform } from './platform.js';
+import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
 
 export const DEMO_GROUPS = [
   { name: 'demo-sensors', description: 'Fixed sensors' },
@@ -110,8 +111,9 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
       demoImei(900_000 + fleetSize),
     );
     const file = demoFleetCardsFile(config.dataDir);
-    mkdirSync(join(config.dataDir, 'demo-fleet'), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(join(config.dataDir, 'demo-fleet'));
     writeFileSync(file, `iccid,imsi,msisdn,ki,opc,imei\n${fleetCards.join('\n')}\n`, { mode: 0o600 });
+    ensurePrivateFile(file);
   }
   return { operatorId, created: true, simCount: config.demoSimCount };
 }

@@ -1,7 +1,7 @@
 // `simtrust serve` runs the platform; `simtrust up --demo` does the same on embedded SQLite with a
 // demo operator and fleet, and prints what to try next.
 
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Config, SettingName } from '../../config/defaults.js';
@@ -116,6 +116,9 @@ export function registerServeCommands(program: Command): void {
   ).action(async (opts: Record<string, unknown>) => {
     const config = configFromFlags(opts, opts.demo === true);
     const { createLogger, startServers } = await serverModules();
+    // A data directory an earlier version created world-readable is made private (docs/operations.md).
+    if (existsSync(config.dataDir))
+      (await import('../../platform/private-files.js')).ensurePrivateDir(config.dataDir);
     const logger = createLogger(config);
     const servers = await startServers(config, logger);
     logger.info(
@@ -148,10 +151,12 @@ export function registerServeCommands(program: Command): void {
       demo && configured.gsupPort === undefined && configured.demoFleetDevices > 0
         ? Object.freeze({ ...configured, gsupPort: 0 })
         : configured;
-    mkdirSync(config.dataDir, { recursive: true });
-    const logFile = join(config.dataDir, 'simtrust.log');
     const { createLogger, startServers, ensureDemoFleet, demoIccid, startDemoFleet } = await serverModules();
-    const logger = createLogger(config, createWriteStream(logFile, { flags: 'a' }));
+    const { ensurePrivateDir, ensurePrivateFile } = await import('../../platform/private-files.js');
+    ensurePrivateDir(config.dataDir);
+    const logFile = join(config.dataDir, 'simtrust.log');
+    ensurePrivateFile(logFile);
+    const logger = createLogger(config, createWriteStream(logFile, { flags: 'a', mode: 0o600 }));
     let simCount = 0;
     let operatorId = '';
     const servers = await startServers(config, logger, async (platform) => {

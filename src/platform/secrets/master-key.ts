@@ -1,11 +1,12 @@
 // Where the master key comes from: SIMTRUST_MASTER_KEY (or --master-key / the config file). Demo
 // mode, and only demo mode, may generate one and keep it in <dataDir>/master.key.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../config/defaults.js';
 import { base64Key } from '../../config/setting.js';
 import { SimtrustError } from '../../lib/errors.js';
+import { ensurePrivateDir, ensurePrivateFile } from '../private-files.js';
 import { generateMasterKey } from './key-ring.js';
 
 export interface ResolvedMasterKey {
@@ -27,10 +28,10 @@ export function resolveMasterKey(config: Pick<Config, 'masterKey' | 'demo' | 'da
     );
   }
   const path = demoMasterKeyPath(config);
-  if (!existsSync(path)) {
-    mkdirSync(config.dataDir, { recursive: true });
-    writeFileSync(path, `${generateMasterKey()}\n`, { mode: 0o600, flag: 'wx' });
-  }
+  ensurePrivateDir(config.dataDir);
+  if (!existsSync(path)) writeFileSync(path, `${generateMasterKey()}\n`, { mode: 0o600, flag: 'wx' });
+  // 0600 whatever the umask, and for a key file an earlier version wrote.
+  ensurePrivateFile(path);
   try {
     return { key: base64Key(32)(readFileSync(path, 'utf8')), demoKeyFile: path };
   } catch (e) {

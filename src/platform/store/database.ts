@@ -1,12 +1,13 @@
 // Opens the store: Kysely over better-sqlite3 (embedded default, WAL) or pg (PostgreSQL, the system
 // of record for several instances). Migrations run at open. Callers get one interface for both.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { SimtrustError } from '../../lib/errors.js';
+import { ensurePrivateFile, PRIVATE_DIR_MODE, tightenIfPresent } from '../private-files.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -65,7 +66,7 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
 
 function openSqlite(url: string): Kysely<Database> {
   const path = url.slice('sqlite:'.length);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') privateDatabaseFiles(path);
   const database = new BetterSqlite3(path);
   database.pragma('journal_mode = WAL');
   // FULL: a commit is on disk before it is acknowledged (accounting and imports rely on it).
@@ -74,6 +75,17 @@ function openSqlite(url: string): Kysely<Database> {
   database.pragma('foreign_keys = ON');
   cacheStatements(database);
   return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+}
+
+/**
+ * The database file is created 0600 before SQLite opens it: SQLite creates the -wal and -shm files
+ * with the database file's own mode, so they are 0600 too whatever the umask. A missing directory
+ * is created 0700; files an earlier version left world-readable are tightened.
+ */
+function privateDatabaseFiles(path: string): void {
+  if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
+  ensurePrivateFile(path);
+  for (const suffix of ['-wal', '-shm', '-journal']) tightenIfPresent(`${path}${suffix}`);
 }
 
 /** Statements kept per connection (by SQL text); the hot paths use a handful. */
@@ -161,6 +173,35 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   };
   if (migrate) await migrateToLatest(store);
   return store;
+}
+
+/**
+ * Runs `fn` with commits that do not wait for the disk: for counters that a power cut may lose
+ * without harm (the shared API rate limit), never for anything a caller was promised. A crash of
+ * the process loses nothing (the operating system has the write); only a crash of the machine can
+ * lose the last such commits.
+ * - PostgreSQL: `fn` runs in one transaction with `SET LOCAL synchronous_commit = off`.
+ * - SQLite (WAL): each statement of `fn` commits by itself under `synchronous = NORMAL` (written to
+ *   the WAL, synced by the next checkpoint or the next FULL commit); the connection is back to FULL
+ *   afterwards. No transaction spans two statements, so no lock is held across an await (another
+ *   connection of this process would otherwise block the event loop on busy_timeout).
+ */
+export function withoutSync<T>(store: Store, fn: (db: Executor) => Promise<T>): Promise<T> {
+  if (store.dialect === 'postgres') {
+    return store.db.transaction().execute(async (trx) => {
+      await sql`set local synchronous_commit = off`.execute(trx);
+      return fn(trx);
+    });
+  }
+  return store.db.connection().execute(async (conn) => {
+    await sql`pragma synchronous = NORMAL`.execute(conn);
+    try {
+      return await fn(conn);
+    } finally {
+      // openSqlite's setting: every other commit is on disk before it is acknowledged.
+      await sql`pragma synchronous = FULL`.execute(conn);
+    }
+  });
 }
 
 export async function migrateToLatest(store: Store): Promise<void> {
