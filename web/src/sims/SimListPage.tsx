@@ -58,7 +58,9 @@ function savedColumns(): string[] {
 export function SimListPage() {
   const { t, formatNumber } = useI18n();
   const { search } = useLocation();
-  const filter = useMemo(() => filterFromSearch(search), [search]);
+  // Keyed by the query string: a new URLSearchParams each render must not reset the page.
+  const query = search.toString();
+  const filter = useMemo(() => filterFromSearch(new URLSearchParams(query)), [query]);
   const [draft, setDraft] = useState<SimFilter>(filter);
   // Keyset paging: the keys that started each page seen so far (page 1 starts at none).
   const [keys, setKeys] = useState<Array<string | undefined>>([undefined]);
