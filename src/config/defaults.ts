@@ -191,9 +191,14 @@ export const SETTINGS = {
     doc: 'Second factors the gatewayUpstream application accepts, comma-separated (`sms-otp`, `totp`, `sim-token`); with more than one the user chooses among those enrolled.',
     parse: str(),
   },
+  gatewayDisplayName: {
+    default: undefined,
+    doc: 'What the sign-in page calls the gatewayUpstream application ("Sign in to Team wiki."); unset: the page names no application ("Sign in to continue.").',
+    parse: str(),
+  },
   gatewayApplications: {
     default: [],
-    doc: 'Protected applications, a JSON array of `{name, prefix, upstream, users: {directory} | {platform: true, operatorId?}, policy: [{groups?, factors}], websocket?, audience?}` (see docs/mfa-gateway.md); checked when the gateway starts.',
+    doc: 'Protected applications, a JSON array of `{name, displayName?, prefix, upstream, users: {directory} | {platform: true, operatorId?}, policy: [{groups?, factors}], websocket?, stripPrefix?, audience?, returnToOrigins?}` (see docs/mfa-gateway.md); checked when the gateway starts.',
     parse: jsonArray(),
   },
   gatewaySessionIdleSeconds: {
@@ -286,8 +291,8 @@ export const SETTINGS = {
     parse: str(),
   },
   smsTemplate: {
-    default: '{code} is your verification code. It expires in {minutes} minutes. Never share it.',
-    doc: 'Text of the OTP SMS; `{code}` and `{minutes}` are replaced.',
+    default: '{code} is your verification code. It expires in {validity}. Never share it.',
+    doc: 'Text of the OTP SMS. Placeholders: `{code}`; `{validity}`, the code\'s lifetime in English words ("30 seconds", "5 minutes"); `{seconds}`, the lifetime as a number (for texts in other languages); `{minutes}`, whole minutes rounded up (kept for older templates).',
     parse: str(6),
   },
   // --- EAP-SIM / EAP-AKA / EAP-AKA' over RADIUS and the GSUP AuC interface (docs/aaa.md)

@@ -4,6 +4,7 @@
 // the token issuer reads the namespace back through `endorseConfig`.
 
 import { SimtrustError } from '../../lib/errors.js';
+import { checkRawRedirect, pathLayers, pathWithin } from '../../lib/redirect-target.js';
 import { ENDORSE_ALGORITHMS, type EndorseAlgorithm, isEndorseAlgorithm } from './rfc-7515-jws.js';
 
 export const ENDORSE_NAMESPACE = 'Endorse';
@@ -80,11 +81,13 @@ const KEYS: Readonly<Record<string, (value: unknown) => void>> = {
     }
   },
   authorizedRedirectUrls(v) {
-    const expected = `an array of at most ${MAX_REDIRECT_URLS} http(s) URLs without query, fragment or credentials`;
+    const expected = `an array of at most ${MAX_REDIRECT_URLS} http(s) URLs without query, fragment, credentials, encoded slashes or dot segments`;
     if (!Array.isArray(v) || v.length > MAX_REDIRECT_URLS) throw bad('authorizedRedirectUrls', expected);
     for (const item of v) {
       const url = plainHttpUrl(item);
-      if (url === undefined || url.search !== '') throw bad('authorizedRedirectUrls', expected);
+      if (url === undefined || url.search !== '' || !pathLayers(url.pathname).ok) {
+        throw bad('authorizedRedirectUrls', expected);
+      }
     }
   },
   compat(v) {
@@ -143,15 +146,41 @@ export function endorseConfig(stored: Readonly<Record<string, unknown>>): Endors
 }
 
 /**
- * Whether `target` is an authorised redirect: same origin as an entry (scheme, host and port
- * exactly) and a path equal to the entry's or below it at a `/` boundary. String prefixes are not
- * enough (`https://app.example.com.evil.net`), so both sides are parsed.
+ * Whether `target` is an authorised redirect: an http(s) URL without credentials, same origin as an
+ * entry (scheme, host and port exactly) and a path equal to the entry's or below it at a `/`
+ * boundary — as parsed (dot segments, `%2e%2e` and `\` already resolved by the URL parser) and on
+ * every percent-decoding of it, which must stay a plain path (no `%2f..%2f`, `%5c`, encoded control
+ * characters; src/lib/redirect-target.ts), because the application behind the redirect may decode
+ * it again. String prefixes are not enough (`https://app.example.com.evil.net`), so both sides are
+ * parsed.
  */
 export function redirectAllowed(target: URL, authorized: readonly URL[]): boolean {
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') return false;
   if (target.username !== '' || target.password !== '') return false;
+  const layers = pathLayers(target.pathname);
+  if (!layers.ok) return false;
   return authorized.some((entry) => {
     if (entry.origin !== target.origin) return false;
-    const base = entry.pathname.endsWith('/') ? entry.pathname : `${entry.pathname}/`;
-    return target.pathname === entry.pathname || target.pathname.startsWith(base);
+    const base = pathLayers(entry.pathname);
+    if (!base.ok) return false;
+    const entryPath = entry.pathname;
+    const entryDecoded = base.value.at(-1) ?? entryPath;
+    // The as-sent path against the entry as written, every decoding against the decoded entry.
+    return (
+      pathWithin(layers.value[0] ?? '', entryPath) &&
+      layers.value.slice(1).every((path) => pathWithin(path, entryDecoded))
+    );
   });
+}
+
+/**
+ * A device's redirect_url → the URL to send it to, or undefined (CWE-601): the raw text has no
+ * control character, whitespace or backslash (which URL parsing would drop or turn into `/`, so the
+ * checked text would not be the followed one), the parsed URL passes `redirectAllowed`, and the
+ * answer is the parsed URL — the caller re-serialises it, never echoes the text as received.
+ */
+export function authorizedRedirect(text: unknown, authorized: readonly URL[]): URL | undefined {
+  const raw = checkRawRedirect(text);
+  const url = raw.ok && URL.canParse(raw.value) ? new URL(raw.value) : undefined;
+  return url !== undefined && redirectAllowed(url, authorized) ? url : undefined;
 }

@@ -22,7 +22,7 @@ import type { AuditContext } from '../iam/principal.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import { consumeOnce, incrementCounter, putOnce } from '../store/atomic.js';
 import type { Dialect, Executor, Store } from '../store/database.js';
-import { ENDORSE_NAMESPACE, type EndorseConfig, endorseConfig, redirectAllowed } from './config.js';
+import { authorizedRedirect, ENDORSE_NAMESPACE, type EndorseConfig, endorseConfig } from './config.js';
 import type { EndorseAlgorithm } from './rfc-7515-jws.js';
 import { SigningKeys, type SigningKeyView } from './signing-keys.js';
 import { issueToken, type ProofMethod, profileFor, type SimIdentity, type TokenProfile } from './tokens.js';
@@ -381,9 +381,10 @@ const decoyVector = (): ChallengeVector => ({
 const failed = () =>
   new SimtrustError('ERR_ENDORSE_CHALLENGE_FAILED', 'the response does not prove the SIM of this challenge');
 
+/** redirect_url → the URL the device is sent to, re-serialised (CWE-601: `authorizedRedirect`). */
 function checkRedirect(text: string, config: EndorseConfig): URL {
-  const url = URL.canParse(text) ? new URL(text) : undefined;
-  if (url === undefined || !redirectAllowed(url, config.authorizedRedirectUrls)) {
+  const url = authorizedRedirect(text, config.authorizedRedirectUrls);
+  if (url === undefined) {
     throw new SimtrustError(
       'ERR_ENDORSE_REDIRECT_NOT_AUTHORIZED',
       "redirect_url is not in the group's authorizedRedirectUrls",

@@ -23,6 +23,7 @@ import type { Config } from '../../config/defaults.js';
 import { constantTimeEqualText } from '../../crypto/constant-time.js';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
+import { formatDuration } from '../../lib/i18n-format.js';
 import { type AuditResult, writeAudit } from '../audit/audit-log.js';
 import type { Principal } from '../iam/principal.js';
 import {
@@ -348,7 +349,13 @@ export class MfaEngine {
       expiresAt: now + s.mfaOtpTtlSeconds * 1000,
       now,
     });
-    const text = fillTemplate(s.smsTemplate, { code, minutes: String(Math.ceil(s.mfaOtpTtlSeconds / 60)) });
+    const text = fillTemplate(s.smsTemplate, {
+      code,
+      validity: formatDuration('en', s.mfaOtpTtlSeconds),
+      seconds: String(s.mfaOtpTtlSeconds),
+      // For templates written before {validity}: whole minutes, rounded up.
+      minutes: String(Math.ceil(s.mfaOtpTtlSeconds / 60)),
+    });
     let record: SmsRecord;
     try {
       record = await this.sms.send({

@@ -14,6 +14,8 @@ const FactorSchema = Type.Union([Type.Literal('sms-otp'), Type.Literal('totp'), 
 export const ApplicationSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,39}$' }),
+    /** What the sign-in page calls the application (default: no name, "Sign in to continue."). */
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),
     /** Path prefix the application is served under: `/` or `/wiki/`. */
     prefix: Type.String({ pattern: '^/(?:[A-Za-z0-9._~-]+/)*$', maxLength: 200 }),
     upstream: Type.String({ pattern: '^https?://[^/]+(/.*)?$' }),
@@ -42,12 +44,19 @@ export const ApplicationSchema = Type.Object(
     stripPrefix: Type.Optional(Type.Boolean()),
     /** The `aud` of the identity assertion (default: the application name). */
     audience: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * Origins besides the gateway's own that `return_to` may name as an absolute URL (default none:
+     * only paths on the gateway), e.g. the application's public address on a host in front of it.
+     */
+    returnToOrigins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 20 })),
   },
   { additionalProperties: false },
 );
 
 export interface GatewayApplication {
   readonly name: string;
+  /** Shown to people; undefined: the pages name no application. */
+  readonly displayName?: string | undefined;
   readonly prefix: string;
   readonly upstream: string;
   readonly users:
@@ -57,6 +66,8 @@ export interface GatewayApplication {
   readonly websocket: boolean;
   readonly stripPrefix: boolean;
   readonly audience: string;
+  /** Exact origins (`https://host[:port]`) an absolute `return_to` may go to. */
+  readonly returnToOrigins?: readonly string[] | undefined;
 }
 
 type ApplicationEntry = Static<typeof ApplicationSchema>;
@@ -86,7 +97,8 @@ function parseFactors(list: string): Factor[] {
 
 /** The applications to protect; empty when the gateway is not configured. */
 export function gatewayApplications(
-  config: Pick<Config, 'gatewayApplications' | 'gatewayUpstream' | 'gatewayDirectory' | 'gatewayFactors'>,
+  config: Pick<Config, 'gatewayApplications' | 'gatewayUpstream' | 'gatewayDirectory' | 'gatewayFactors'> &
+    Partial<Pick<Config, 'gatewayDisplayName'>>,
 ): GatewayApplication[] {
   const entries: ApplicationEntry[] = config.gatewayApplications.map((e, i) =>
     check(e, `gatewayApplications[${i}] (${String(e.name ?? '?')})`),
@@ -94,6 +106,7 @@ export function gatewayApplications(
   if (config.gatewayUpstream !== undefined) {
     entries.push({
       name: 'default',
+      ...(config.gatewayDisplayName === undefined ? {} : { displayName: config.gatewayDisplayName }),
       prefix: '/',
       upstream: config.gatewayUpstream,
       users:
@@ -111,6 +124,15 @@ export function gatewayApplications(
     if (e.prefix.startsWith('/.simtrust/')) {
       throw new SimtrustError('ERR_CONFIG', `gateway prefix "${e.prefix}": /.simtrust/ is the gateway's own`);
     }
+    for (const origin of e.returnToOrigins ?? []) {
+      const url = URL.canParse(origin) ? new URL(origin) : undefined;
+      if (url === undefined || !/^https?:$/.test(url.protocol) || url.origin !== origin) {
+        throw new SimtrustError(
+          'ERR_CONFIG',
+          `gateway application "${e.name}": returnToOrigins entry "${origin}" must be one origin such as https://app.example.com (scheme, host and port only)`,
+        );
+      }
+    }
     names.add(e.name);
     prefixes.add(e.prefix);
   }
@@ -123,5 +145,7 @@ export function gatewayApplications(
     websocket: e.websocket ?? true,
     stripPrefix: e.stripPrefix ?? false,
     audience: e.audience ?? e.name,
+    ...(e.displayName === undefined ? {} : { displayName: e.displayName }),
+    ...(e.returnToOrigins === undefined ? {} : { returnToOrigins: e.returnToOrigins }),
   }));
 }

@@ -50,7 +50,15 @@ import {
 import type { Platform } from '../../platform/platform.js';
 import { type GatewayApplication, gatewayApplications } from './applications.js';
 import { ASSERTION_HEADER, AssertionSigner, USER_HEADER } from './assertion.js';
-import { hasMessage, type Lang, type MessageKey, negotiateLanguage } from './i18n.js';
+import {
+  duration,
+  durationSeconds,
+  hasMessage,
+  type Lang,
+  type MessageKey,
+  type MessageValue,
+  negotiateLanguage,
+} from './i18n.js';
 import {
   choosePage,
   codePage,
@@ -137,8 +145,8 @@ function pageError(e: unknown): PageError {
   if (!(e instanceof SimtrustError)) return { key: 'error.generic' };
   const key = `error.${e.code}`;
   const d = e.details ?? {};
-  const values: Record<string, string | number> = {};
-  if (typeof d.retryAfterSeconds === 'number') values.seconds = d.retryAfterSeconds;
+  const values: Record<string, MessageValue> = {};
+  if (typeof d.retryAfterSeconds === 'number') values.wait = duration(d.retryAfterSeconds);
   if (typeof d.guessesLeft === 'number') values.left = d.guessesLeft;
   return hasMessage(key) ? { key: key as MessageKey, values } : { key: 'error.generic' };
 }
@@ -386,7 +394,7 @@ function pagesPlugin(ctx: Context): FastifyPluginAsync {
     const csrf = await csrfToken(request, reply);
     const choice = t.factors.length > 1;
     if (extra.status !== undefined) reply.status(extra.status);
-    const wait = extra.error?.values?.seconds;
+    const wait = durationSeconds(extra.error?.values?.wait);
     if (extra.status === 429 && wait !== undefined) reply.header('retry-after', String(wait));
     if (t.factor === null) {
       return sendPage(
@@ -406,14 +414,14 @@ function pagesPlugin(ctx: Context): FastifyPluginAsync {
         simTokenPage({ lang, continueUrl: simTokenUrl(request), error: extra.error, choice }),
       );
     }
-    let sms: { phone: string; minutes: number; status: string } | undefined;
+    let sms: { phone: string; validSeconds: number; status: string } | undefined;
     if (t.factor === 'sms-otp' && t.messageId !== null) {
       const record = await platform.sms
         .get(t.operatorId, t.messageId, { refresh: true })
         .catch(() => undefined);
       sms = {
         phone: maskPhone(subject.phone?.number ?? ''),
-        minutes: Math.ceil(config.mfaOtpTtlSeconds / 60),
+        validSeconds: config.mfaOtpTtlSeconds,
         status: record?.status ?? 'unknown',
       };
     }
@@ -763,5 +771,5 @@ function loginPageFor(
   userId?: string,
   error?: PageError,
 ): string {
-  return loginPage({ lang, csrf, app: app.name, returnTo, userId, error });
+  return loginPage({ lang, csrf, app: app.name, displayName: app.displayName, returnTo, userId, error });
 }

@@ -1,9 +1,31 @@
 // The gateway's words in English and Japanese, one table; the language follows Accept-Language
 // (RFC 9110 §12.5.4: the highest-q range we have, English when none matches). Error messages are
 // keyed by the error code, so every refusal the engine can raise has a sentence a person can act on.
+// A sentence about a count has a form per CLDR plural category (`{count, forms}`), and a length of
+// time is passed as `duration(seconds)`: both are put into words by src/lib/i18n-format.ts, so the
+// pages never say "1 more times" or "1 minutes".
+
+import { formatDuration, type PluralForms, plural } from '../../lib/i18n-format.js';
 
 export const LANGUAGES = ['en', 'ja'] as const;
 export type Lang = (typeof LANGUAGES)[number];
+
+/** A length of time for a message; shown in words ("30 seconds", "1分30秒"). */
+export interface Duration {
+  readonly durationSeconds: number;
+}
+export const duration = (seconds: number): Duration => ({ durationSeconds: seconds });
+const isDuration = (v: unknown): v is Duration =>
+  typeof v === 'object' && v !== null && 'durationSeconds' in v;
+
+export type MessageValue = string | number | Duration;
+
+/** A sentence whose form depends on the number in `values[count]`. */
+interface Counted {
+  readonly count: string;
+  readonly forms: PluralForms<string>;
+}
+type Message = string | Counted;
 
 const en = {
   'title.login': 'Sign in',
@@ -14,10 +36,14 @@ const en = {
   'title.signedOut': 'Signed out',
   'title.error': 'Something went wrong',
   'intro.login': 'Sign in to {app}.',
+  'intro.loginUnnamed': 'Sign in to continue.',
   'intro.choose': 'Your password is correct. Choose how to confirm your sign-in:',
   'field.userId': 'User ID',
   'field.password': 'Password',
-  'field.sms-otp': 'Code from the SMS ({digits} digits)',
+  'field.sms-otp': {
+    count: 'digits',
+    forms: { one: 'Code from the SMS ({digits} digit)', other: 'Code from the SMS ({digits} digits)' },
+  },
   'field.totp': 'Code from your authenticator app (6 digits)',
   'button.signIn': 'Sign in',
   'button.verify': 'Verify',
@@ -30,7 +56,7 @@ const en = {
   'factor.sms-otp': 'A code by SMS to {phone}',
   'factor.totp': 'A code from your authenticator app',
   'factor.sim-token': 'The SIM in your device',
-  'sms.sent': 'We sent a code to {phone}. It is valid for {minutes} minutes.',
+  'sms.sent': 'We sent a code to {phone}. It is valid for {validity}.',
   'sms.status.queued': 'Delivery: the SMS is being sent.',
   'sms.status.accepted': 'Delivery: the SMS was handed to the mobile network.',
   'sms.status.delivered': 'Delivery: the SMS reached your phone.',
@@ -42,14 +68,20 @@ const en = {
     'Use the device that holds the SIM registered for your account. It asks the platform for a token over its SIM, and you come back here signed in.',
   'info.signedOut': 'You have signed out.',
   'error.ERR_INVALID_CREDENTIALS': 'The user ID or password is incorrect.',
-  'error.ERR_TOO_MANY_ATTEMPTS': 'Too many attempts. Try again in {seconds} seconds.',
-  'error.ERR_OTP_INVALID': 'The code is incorrect. You can try this code {left} more times.',
+  'error.ERR_TOO_MANY_ATTEMPTS': 'Too many attempts. Try again in {wait}.',
+  'error.ERR_OTP_INVALID': {
+    count: 'left',
+    forms: {
+      one: 'The code is incorrect. You can try this code {left} more time.',
+      other: 'The code is incorrect. You can try this code {left} more times.',
+    },
+  },
   'error.ERR_OTP_EXPIRED': 'The code has expired or was already used. Send a new code.',
   'error.ERR_OTP_DEAD': 'Too many incorrect codes: this code no longer works. Send a new code.',
   'error.ERR_INVALID_MFA_CODE': 'The code is incorrect or was already used. Wait for the next code.',
   'error.ERR_SMS_NOT_DELIVERED': 'The SMS could not be sent. Try again later or use another method.',
-  'error.ERR_SMS_RESEND_TOO_SOON': 'Please wait {seconds} seconds before asking for a new code.',
-  'error.ERR_SMS_LIMIT': 'Too many codes were sent. Try again in {seconds} seconds or use another method.',
+  'error.ERR_SMS_RESEND_TOO_SOON': 'Please wait {wait} before asking for a new code.',
+  'error.ERR_SMS_LIMIT': 'Too many codes were sent. Try again in {wait} or use another method.',
   'error.ERR_PHONE_NOT_VERIFIED': 'No verified phone number is registered for your account.',
   'error.ERR_MFA_NO_FACTOR':
     'Your account has no second factor that this application accepts. Please contact your administrator.',
@@ -61,11 +93,11 @@ const en = {
   'error.ERR_ROUTE_NOT_FOUND': 'This page does not exist.',
   'error.ERR_BAD_REQUEST': 'The request could not be understood. Please start again.',
   'error.generic': 'Something went wrong. Please try again.',
-} as const;
+} as const satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;
 
-const ja: Record<MessageKey, string> = {
+const ja: Record<MessageKey, Message> = {
   'title.login': 'ログイン',
   'title.choose': '本人確認',
   'title.sms-otp': 'SMSのコードを入力',
@@ -74,10 +106,11 @@ const ja: Record<MessageKey, string> = {
   'title.signedOut': 'ログアウトしました',
   'title.error': 'エラーが発生しました',
   'intro.login': '{app} にログインします。',
+  'intro.loginUnnamed': 'ログインして続行してください。',
   'intro.choose': 'パスワードを確認しました。本人確認の方法を選んでください。',
   'field.userId': 'ユーザーID',
   'field.password': 'パスワード',
-  'field.sms-otp': 'SMSに記載のコード({digits}桁)',
+  'field.sms-otp': { count: 'digits', forms: { other: 'SMSに記載のコード({digits}桁)' } },
   'field.totp': '認証アプリのコード(6桁)',
   'button.signIn': 'ログイン',
   'button.verify': '確認',
@@ -90,7 +123,7 @@ const ja: Record<MessageKey, string> = {
   'factor.sms-otp': '{phone} へのSMSコード',
   'factor.totp': '認証アプリのコード',
   'factor.sim-token': '端末のSIM',
-  'sms.sent': '{phone} にコードを送信しました。有効期間は{minutes}分です。',
+  'sms.sent': '{phone} にコードを送信しました。有効期間は{validity}です。',
   'sms.status.queued': '配信状況: SMSを送信しています。',
   'sms.status.accepted': '配信状況: SMSを携帯電話網に渡しました。',
   'sms.status.delivered': '配信状況: SMSが端末に届きました。',
@@ -103,8 +136,11 @@ const ja: Record<MessageKey, string> = {
     'アカウントに登録されたSIMを挿した端末を使ってください。端末がSIMでプラットフォームからトークンを受け取り、ログインした状態でこの画面に戻ります。',
   'info.signedOut': 'ログアウトしました。',
   'error.ERR_INVALID_CREDENTIALS': 'ユーザーIDまたはパスワードが正しくありません。',
-  'error.ERR_TOO_MANY_ATTEMPTS': '試行回数が多すぎます。{seconds}秒後にもう一度お試しください。',
-  'error.ERR_OTP_INVALID': 'コードが正しくありません。このコードはあと{left}回入力できます。',
+  'error.ERR_TOO_MANY_ATTEMPTS': '試行回数が多すぎます。{wait}後にもう一度お試しください。',
+  'error.ERR_OTP_INVALID': {
+    count: 'left',
+    forms: { other: 'コードが正しくありません。このコードはあと{left}回入力できます。' },
+  },
   'error.ERR_OTP_EXPIRED':
     'コードの有効期限が切れているか、すでに使用されています。コードを再送信してください。',
   'error.ERR_OTP_DEAD':
@@ -112,9 +148,9 @@ const ja: Record<MessageKey, string> = {
   'error.ERR_INVALID_MFA_CODE': 'コードが正しくないか、すでに使用されています。次のコードをお待ちください。',
   'error.ERR_SMS_NOT_DELIVERED':
     'SMSを送信できませんでした。しばらくしてから再度お試しいただくか、別の方法を使ってください。',
-  'error.ERR_SMS_RESEND_TOO_SOON': '新しいコードを送信できるまで{seconds}秒お待ちください。',
+  'error.ERR_SMS_RESEND_TOO_SOON': '新しいコードを送信できるまで{wait}お待ちください。',
   'error.ERR_SMS_LIMIT':
-    '送信したコードが多すぎます。{seconds}秒後に再度お試しいただくか、別の方法を使ってください。',
+    '送信したコードが多すぎます。{wait}後に再度お試しいただくか、別の方法を使ってください。',
   'error.ERR_PHONE_NOT_VERIFIED': 'アカウントに確認済みの電話番号が登録されていません。',
   'error.ERR_MFA_NO_FACTOR':
     'このアプリケーションで使える二要素目がアカウントに登録されていません。管理者にお問い合わせください。',
@@ -128,16 +164,25 @@ const ja: Record<MessageKey, string> = {
   'error.generic': 'エラーが発生しました。もう一度お試しください。',
 };
 
-const TABLE: Readonly<Record<Lang, Readonly<Record<MessageKey, string>>>> = { en, ja };
+const TABLE: Readonly<Record<Lang, Readonly<Record<MessageKey, Message>>>> = { en, ja };
 
-export function t(
-  lang: Lang,
-  key: MessageKey,
-  values: Readonly<Record<string, string | number>> = {},
-): string {
-  return TABLE[lang][key].replace(/\{(\w+)\}/g, (whole, name: string) =>
-    values[name] === undefined ? whole : String(values[name]),
-  );
+function show(lang: Lang, value: MessageValue): string {
+  return isDuration(value) ? formatDuration(lang, value.durationSeconds) : String(value);
+}
+
+export function t(lang: Lang, key: MessageKey, values: Readonly<Record<string, MessageValue>> = {}): string {
+  const message = TABLE[lang][key];
+  const text =
+    typeof message === 'string' ? message : plural(lang, Number(values[message.count]), message.forms);
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = values[name];
+    return value === undefined ? whole : show(lang, value);
+  });
+}
+
+/** The seconds of a duration value (a Retry-After header beside the sentence). */
+export function durationSeconds(value: MessageValue | undefined): number | undefined {
+  return isDuration(value) ? value.durationSeconds : undefined;
 }
 
 export function hasMessage(key: string): key is MessageKey {

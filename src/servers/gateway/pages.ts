@@ -5,7 +5,7 @@
 // so phones offer the code from the SMS. Everything interpolated is HTML-escaped.
 
 import type { Factor } from '../../platform/mfa/subject.js';
-import { type Lang, type MessageKey, t } from './i18n.js';
+import { duration, type Lang, type MessageKey, type MessageValue, t } from './i18n.js';
 
 export const STYLE_CSS = `
 *{box-sizing:border-box}
@@ -35,12 +35,12 @@ const ESCAPES: Readonly<Record<string, string>> = {
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
 
 /** Text from the table, escaped; values are escaped too. */
-const tx = (lang: Lang, key: MessageKey, values: Record<string, string | number> = {}) =>
+const tx = (lang: Lang, key: MessageKey, values: Readonly<Record<string, MessageValue>> = {}) =>
   escapeHtml(t(lang, key, values));
 
 export interface PageError {
   readonly key: MessageKey;
-  readonly values?: Readonly<Record<string, string | number>>;
+  readonly values?: Readonly<Record<string, MessageValue>>;
 }
 
 function layout(lang: Lang, title: string, body: string): string {
@@ -78,6 +78,8 @@ export function loginPage(o: {
   lang: Lang;
   csrf: string;
   app: string;
+  /** The application's name for people; undefined: the page names none. */
+  displayName: string | undefined;
   returnTo: string;
   userId?: string | undefined;
   error?: PageError | undefined;
@@ -86,7 +88,7 @@ export function loginPage(o: {
   return layout(
     o.lang,
     tx(o.lang, 'title.login'),
-    `<p>${tx(o.lang, 'intro.login', { app: o.app })}</p>
+    `<p>${o.displayName === undefined ? tx(o.lang, 'intro.loginUnnamed') : tx(o.lang, 'intro.login', { app: o.displayName })}</p>
 ${alert(o.lang, o.error)}<form method="post" action="/.simtrust/login">
 ${csrfField(o.csrf)}
 <input type="hidden" name="app" value="${escapeHtml(o.app)}">
@@ -135,7 +137,7 @@ export function codePage(o: {
   csrf: string;
   factor: 'sms-otp' | 'totp';
   digits: number;
-  sms?: { phone: string; minutes: number; status: string } | undefined;
+  sms?: { phone: string; validSeconds: number; status: string } | undefined;
   error?: PageError | undefined;
   notice?: PageError | undefined;
   choice: boolean;
@@ -143,7 +145,7 @@ export function codePage(o: {
   const smsInfo =
     o.sms === undefined
       ? ''
-      : `<p class="info" role="status">${tx(o.lang, 'sms.sent', { phone: o.sms.phone, minutes: o.sms.minutes })}<br>
+      : `<p class="info" role="status">${tx(o.lang, 'sms.sent', { phone: o.sms.phone, validity: duration(o.sms.validSeconds) })}<br>
 <span id="delivery">${tx(o.lang, `sms.status.${o.sms.status}` as MessageKey)}</span> <a href="/.simtrust/factor">${tx(o.lang, 'link.checkStatus')}</a></p>`;
   const resend =
     o.factor === 'sms-otp'

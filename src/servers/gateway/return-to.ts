@@ -1,26 +1,45 @@
-// Where a login sends the browser back to: only a path on this gateway, inside the application the
-// login is for, never the gateway's own pages. Anything that a browser could read as another origin
-// — `//evil.example`, `/\evil.example`, `https://…`, control characters that browsers strip — is
-// refused (CWE-601, open redirect). The result is the normalised path and query.
+// Where a login sends the browser back to (CWE-601, open redirect). The value is judged the way the
+// browser will follow it, not as the raw string: it is resolved as a WHATWG URL against the
+// gateway's origin (which removes `..`, `%2e%2e` and `.` segments — `/..//evil.example` becomes
+// `//evil.example`), and what comes out must still be on the gateway's origin, with a path that
+// starts with exactly one `/` on every percent-decoding (src/lib/redirect-target.ts), inside the
+// application the login is for and outside the gateway's own pages. The answer is the re-serialised
+// path and query, never the raw input.
+//
+// An absolute URL is accepted only when its origin is on the application's `returnToOrigins`
+// (for an application whose public address is another host in front of the gateway); it is
+// answered re-serialised too.
 
+import { checkRawRedirect, pathLayers, pathWithin } from '../../lib/redirect-target.js';
 import type { GatewayApplication } from './applications.js';
 
-const BASE = 'http://gateway.invalid';
+/** Any origin of our own: only the path and query of a relative value are ever emitted. */
+const OWN = 'https://gateway.invalid';
 
-export function safeReturnTo(raw: unknown, app: Pick<GatewayApplication, 'prefix'>): string | undefined {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2048) return undefined;
-  if (!raw.startsWith('/') || raw.startsWith('//') || raw.includes('\\')) return undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  if (/[\u0000-\u001f\u007f\s]/.test(raw)) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw, BASE);
-  } catch {
-    return undefined;
+const OWN_PAGES = '/.simtrust';
+
+export function safeReturnTo(
+  raw: unknown,
+  app: Pick<GatewayApplication, 'prefix'> & Partial<Pick<GatewayApplication, 'returnToOrigins'>>,
+): string | undefined {
+  const text = checkRawRedirect(raw);
+  if (!text.ok) return undefined;
+  const value = text.value;
+  if (value.startsWith('/')) {
+    if (value.startsWith('//')) return undefined;
+    const url = URL.parse(value, OWN);
+    if (url === null || url.origin !== OWN) return undefined;
+    const layers = pathLayers(url.pathname);
+    if (!layers.ok) return undefined;
+    for (const path of layers.value) {
+      if (pathWithin(path, OWN_PAGES) || !pathWithin(path, app.prefix)) return undefined;
+    }
+    return `${url.pathname}${url.search}`;
   }
-  if (url.origin !== BASE) return undefined;
-  const path = url.pathname;
-  if (path.startsWith('/.simtrust/') || path === '/.simtrust') return undefined;
-  if (!path.startsWith(app.prefix) && `${path}/` !== app.prefix) return undefined;
-  return `${path}${url.search}`;
+  const url = URL.parse(value);
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) return undefined;
+  if (url.username !== '' || url.password !== '') return undefined;
+  if (!(app.returnToOrigins ?? []).includes(url.origin)) return undefined;
+  if (!pathLayers(url.pathname).ok) return undefined;
+  return `${url.origin}${url.pathname}${url.search}`;
 }

@@ -2,7 +2,9 @@
 // Accounting-Start) asks from its session address and gets a token for its SIM; everyone else gets
 // 403 with a code and never a token. Redirect flow, request parameters, CORS, profiles, algorithms.
 
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percentDecode } from '../../../src/lib/redirect-target.js';
 import { createVerifier } from '../../../src/sdk/verify.js';
 import {
   attach,
@@ -15,6 +17,7 @@ import {
   httpFrom,
   startEndorseWorld,
 } from '../../e2e/endorse-fixture.js';
+import { hostileRedirect } from '../../helpers/hostile-urls.js';
 import { decode } from '../../sdk/forge.js';
 
 const IMEI = '490154203237518';
@@ -162,6 +165,52 @@ describe('redirect flow', () => {
       expect([r.status, r.json().code], target).toEqual([400, 'ERR_ENDORSE_REDIRECT_NOT_AUTHORIZED']);
       expect(r.headers.location).toBeUndefined();
     }
+  });
+
+  it('issue 11: a redirect_url that only looks authorised never becomes a Location elsewhere', async () => {
+    // Threat: an open redirect through encodings the check did not see — encoded slashes and dot
+    // segments the application decodes again, backslashes, userinfo, dropped tabs — taking the
+    // device and its SIM token off the authorised origin and path.
+    for (const target of [
+      `${APP}/login/..%2f..%2fadmin`,
+      `${APP}/login/%2e%2e%2fadmin`,
+      `${APP}/login/%5c..%5cadmin`,
+      `${APP}/login\\..\\admin`,
+      `${APP}/login/..;/admin`,
+      `${APP}/lo\tgin`,
+      'https://app.example.com%2f@evil.example/login',
+      'https://app.example.com\\@evil.example/login',
+    ]) {
+      const r = await get(session.address, `/?redirect_url=${encodeURIComponent(target)}`);
+      expect([r.status, r.json().code], target).toEqual([400, 'ERR_ENDORSE_REDIRECT_NOT_AUTHORIZED']);
+      expect(r.headers.location).toBeUndefined();
+    }
+    const authorised = [new URL(`${APP}/login`), new URL('http://127.0.0.1:3000/')];
+    const prefixes = fc.constantFrom(`${APP}/login`, `${APP}/login/`, 'http://127.0.0.1:3000', APP);
+    const values = fc.sample(
+      fc.tuple(prefixes, hostileRedirect).map(([p, t]) => `${p}${t}`),
+      { numRuns: 300, seed: 11 },
+    );
+    let redirected = 0;
+    for (const target of values) {
+      const r = await get(session.address, `/?redirect_url=${encodeURIComponent(target)}`);
+      if (r.status !== 302) {
+        expect([r.status, r.json().code], target).toEqual([400, 'ERR_ENDORSE_REDIRECT_NOT_AUTHORIZED']);
+        continue;
+      }
+      redirected++;
+      const landed = new URL(String(r.headers.location));
+      const entry = authorised.find((e) => e.origin === landed.origin);
+      expect(entry, target).toBeDefined();
+      const base = entry?.pathname.replace(/\/?$/, '/') ?? '/';
+      let path = landed.pathname;
+      for (let i = 0; i < 4; i++) {
+        expect(path === entry?.pathname || path.startsWith(base), target).toBe(true);
+        path = percentDecode(path);
+      }
+    }
+    // Some hostile-looking values are harmless and go through: the check is not a blanket refusal.
+    expect(redirected).toBeGreaterThan(0);
   });
 
   it('compat soracom: SORACOM issuer, audience, subject, claim, kid form and redirect parameter', async () => {

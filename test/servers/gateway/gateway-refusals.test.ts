@@ -1,9 +1,11 @@
 // Security tests of the gateway login, each opening with the threat it defends against. The SMS
 // codes come from the PDUs a real SMPP peer received.
 
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { listAudit } from '../../../src/platform/audit/audit-log.js';
+import { hostileRedirect } from '../../helpers/hostile-urls.js';
 import { Browser, codeIn, type GatewayFixture, hidden, PASSWORD, startGatewayFixture } from './fixture.js';
 
 const clock = new ManualClock(Date.now());
@@ -45,6 +47,22 @@ async function startLogin(userId: string, headers: Record<string, string> = {}) 
     csrf: hidden(login.html, 'csrf'),
     app: 'wiki',
     return_to: '/',
+    user_id: userId,
+    password: PASSWORD,
+  });
+  const sms = await f.smsc.waitForMessage((m) => f.smsc.messages.indexOf(m) >= before);
+  return { browser, page, code: codeIn(sms.text) };
+}
+
+/** Like startLogin, with the return_to the login form posts. */
+async function startLoginWith(userId: string, returnTo: string) {
+  const browser = new Browser(f.url);
+  const login = await browser.get('/');
+  const before = f.smsc.messages.length;
+  const page = await browser.post('/.simtrust/login', {
+    csrf: hidden(login.html, 'csrf'),
+    app: 'wiki',
+    return_to: returnTo,
     user_id: userId,
     password: PASSWORD,
   });
@@ -230,6 +248,47 @@ describe('gateway refusals', () => {
     });
     expect(done.url).toBe(`${f.url}/`);
     expect(done.html).toContain('Backend content');
+  });
+
+  it('issue 11: return_to that becomes //host after dot-segment removal never leaves the gateway', async () => {
+    // Threat: an open redirect (CWE-601) — `/..//evil.example/phish` was checked as text, then URL
+    // resolution removed the dot segment and the answer was `303 Location: //evil.example/phish`.
+    const { userId } = await newUser();
+    const { browser, page, code } = await startLogin(userId);
+    await browser.post('/.simtrust/factor', { csrf: hidden(page.html, 'csrf'), code });
+    const cookie = browser.cookieHeader();
+    const locationFor = async (returnTo: string) => {
+      const r = await fetch(`${f.url}/.simtrust/login?app=wiki&return_to=${encodeURIComponent(returnTo)}`, {
+        redirect: 'manual',
+        headers: { cookie },
+      });
+      expect(r.status, returnTo).toBe(303);
+      return r.headers.get('location') ?? '';
+    };
+    expect(await locationFor('/..//evil.example/phish')).toBe('/');
+    expect(await locationFor('/%2e%2e//evil.example/phish')).toBe('/');
+    expect(await locationFor('/reports/../q1?x=1')).toBe('/q1?x=1');
+    // The same property as the unit test, over HTTP: every Location stays on this origin.
+    for (const returnTo of fc.sample(hostileRedirect, { numRuns: 300, seed: 11 })) {
+      const location = await locationFor(returnTo);
+      expect(location.startsWith('/') && !location.startsWith('//'), returnTo).toBe(true);
+      expect(location.includes('\\'), returnTo).toBe(false);
+      expect(new URL(location, f.url).origin, returnTo).toBe(f.url);
+    }
+
+    // The login POST carrying such a value redirects home after the code, not to the value.
+    for (const returnTo of ['/..//evil.example/phish', '/%2e%2e//evil.example/phish']) {
+      const login = await startLoginWith(userId, returnTo);
+      const done = await login.browser.post('/.simtrust/factor', {
+        csrf: hidden(login.page.html, 'csrf'),
+        code: login.code,
+      });
+      expect(done.url, returnTo).toBe(`${f.url}/`);
+      expect(
+        login.browser.history.some((h) => h.includes('evil.example/')),
+        returnTo,
+      ).toBe(false);
+    }
   });
 
   it('a session cookie copied before logout is dead after it', async () => {
