@@ -74,7 +74,7 @@ export function typeOf(s: Schema | undefined, depth: number): string {
       return 'null';
     case 'array': {
       const items = Array.isArray(s.items) ? `[${s.items.map((x) => typeOf(x, depth)).join(', ')}]` : null;
-      return nullable(items ?? `(${typeOf(s.items, depth)})[]`);
+      return nullable(items ?? `(${typeOf(s.items as Schema | undefined, depth)})[]`);
     }
     case 'object':
       return nullable(objectType(s, depth));

@@ -86,8 +86,8 @@ describe.skipIf(!ok)('console: SIMs in the browser', () => {
     await page.getByRole('heading', { name: 'SIMs' }).waitFor();
     expect(page.url()).toBe(`${base}/console/sims?status=active`);
     // No token is readable by script: the cookie is httpOnly, storage holds none.
-    expect(await page.evaluate(() => document.cookie)).toBe('');
-    expect(await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }))).not.toMatch(
+    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await page.evaluate('JSON.stringify({ ...localStorage, ...sessionStorage })')).not.toMatch(
       /token/i,
     );
 
@@ -166,14 +166,14 @@ describe.skipIf(!ok)('console: SIMs in the browser', () => {
     await screenshots(page, 'sim-page-read-only');
 
     // Threat: a user with the console open forging the call the page does not offer.
-    const forged = await page.evaluate(async (simId) => {
+    const forged = (await page.evaluate(`(async () => {
       const session = await (await fetch('/console/api/session')).json();
-      const res = await fetch(`/v1/sims/${simId}/suspend`, {
+      const res = await fetch('/v1/sims/${activeIccid}/suspend', {
         method: 'POST',
         headers: { 'x-csrf-token': session.csrfToken },
       });
       return { status: res.status, body: await res.json() };
-    }, activeIccid);
+    })()`)) as { status: number; body: { code: string } };
     expect(forged.status).toBe(403);
     expect(forged.body.code).toBe('ERR_FORBIDDEN');
     expect(w.problems).toEqual([]);
