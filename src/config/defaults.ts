@@ -7,6 +7,7 @@
 import {
   base64Key,
   bool,
+  cidrList,
   databaseUrl,
   httpUrl,
   int,
@@ -14,6 +15,7 @@ import {
   oneOf,
   type Setting,
   str,
+  stringList,
 } from './setting.js';
 
 export const SETTINGS = {
@@ -329,13 +331,38 @@ export const SETTINGS = {
   eapFailureWindowSeconds: { default: 600, doc: 'Window of eapFailureLimit.', parse: int(10, 86_400) },
   gsupHost: {
     default: '127.0.0.1',
-    doc: 'Address the GSUP (Osmocom, IPA over TCP) listener binds to.',
+    doc: 'Address the GSUP (Osmocom, IPA over TCP) listener binds to. Binding elsewhere than loopback also needs gsupAllowedNetworks.',
     parse: str(),
   },
   gsupPort: {
     default: undefined,
     doc: 'Port of the optional GSUP listener that lets Osmocom core elements (and the simulator) use simtrust as HLR/AuC; unset: no listener (Osmocom uses 4222; 0 picks a free port).',
     parse: int(0, 65535),
+  },
+  gsupAllowedNetworks: {
+    default: ['127.0.0.0/8', '::1/128'],
+    doc: 'Source networks GSUP peers may connect from (CIDR blocks or addresses, IPv4 or IPv6; a JSON array or comma-separated). GSUP has no authentication, so this is its access control, as the NAS client list is for RADIUS: list the addresses of your MSC/SGSN (or the core network they sit in) when gsupHost is not loopback. Other peers are closed at once, logged and counted (`simtrust_gsup_connections_total{outcome="refused_network"}`).',
+    parse: cidrList(),
+  },
+  gsupAllowedUnitNames: {
+    default: [],
+    doc: 'When set, a GSUP peer is served only after its IPA identity (ID_RESP) names one of these units (e.g. `MSC-00-00-00-00-00-00`); others are closed. Empty: any unit from an allowed network. The name is sent in the clear: it keeps a misconfigured element out, it does not authenticate one.',
+    parse: stringList(),
+  },
+  gsupMaxConnectionsPerSource: {
+    default: 16,
+    doc: 'GSUP connections one source address may hold at once; more are closed at once (a core element needs one or two). Keeps one host from taking every slot of gsupMaxConnections.',
+    parse: int(1, 10_000),
+  },
+  gsupMaxConnections: {
+    default: 1000,
+    doc: 'GSUP connections the listener holds at once, all sources together; more are closed at once.',
+    parse: int(1, 100_000),
+  },
+  gsupIdleTimeoutSeconds: {
+    default: 60,
+    doc: 'A GSUP connection that has sent nothing for half this long gets an IPA PING; one that has sent nothing, not even the PONG, for this long is closed. libosmocore clients ping every 20 s themselves. With gsupAllowedUnitNames, a peer must also have identified itself within this time.',
+    parse: int(2, 86_400),
   },
   // --- AAA: the AuC and the RADIUS server (docs/aaa.md)
   radiusEnabled: {

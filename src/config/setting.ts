@@ -1,6 +1,8 @@
 // Setting parsers: each turns a raw value (string from env/flags, or a JSON value from the config
 // file) into a typed value, or throws an Error whose message says what was expected.
 
+import { isIP } from 'node:net';
+
 export interface Setting<T> {
   readonly default: T | undefined;
   readonly doc: string;
@@ -121,3 +123,43 @@ export const jsonArray =
     }
     return value as ReadonlyArray<Readonly<Record<string, unknown>>>;
   };
+
+/**
+ * A list of strings: a JSON array (config file, or JSON text) or comma-separated text (environment,
+ * flag). Each entry is trimmed; empty entries are dropped.
+ */
+export const stringList =
+  (check: (entry: string) => string | undefined = () => undefined) =>
+  (raw: unknown): readonly string[] => {
+    let value = raw;
+    if (typeof raw === 'string' && raw.trim().startsWith('[')) {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new Error('expected a JSON array of strings or comma-separated text (the JSON is not valid)');
+      }
+    }
+    const list =
+      typeof value === 'string' ? value.split(',') : Array.isArray(value) ? (value as unknown[]) : undefined;
+    if (list === undefined || list.some((v) => typeof v !== 'string'))
+      throw new Error('expected a JSON array of strings or comma-separated text');
+    const entries = (list as string[]).map((v) => v.trim()).filter((v) => v !== '');
+    for (const entry of entries) {
+      const problem = check(entry);
+      if (problem !== undefined) throw new Error(`${JSON.stringify(entry.slice(0, 60))}: ${problem}`);
+    }
+    return Object.freeze(entries);
+  };
+
+/** A list of IPv4/IPv6 addresses or CIDR blocks ("10.0.0.0/8", "::1/128"). */
+export const cidrList = () =>
+  stringList((entry) => {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    return family === 0 ||
+      extra !== undefined ||
+      (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max))
+      ? 'not an IP address or CIDR block such as 10.0.0.0/8 or fd00::/8'
+      : undefined;
+  });

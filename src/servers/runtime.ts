@@ -63,6 +63,12 @@ export async function startServers(
         host: config.gsupHost,
         port: config.gsupPort,
         logger: logger.child({ listener: 'gsup' }),
+        allowedNetworks: config.gsupAllowedNetworks,
+        allowedUnitNames: config.gsupAllowedUnitNames,
+        maxConnectionsPerSource: config.gsupMaxConnectionsPerSource,
+        maxConnections: config.gsupMaxConnections,
+        idleTimeoutMs: config.gsupIdleTimeoutSeconds * 1000,
+        metrics,
       });
       opened.push(gsup);
     }

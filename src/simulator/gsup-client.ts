@@ -35,6 +35,8 @@ export interface GsupClientOptions {
   /** Serial number and unit name sent in ID_RESP. */
   readonly name: string;
   readonly timeoutMs?: number;
+  /** Local address to connect from (a loopback alias such as 127.0.0.2 stands for another host). */
+  readonly localAddress?: string;
 }
 
 export interface GsupFailure {
@@ -77,7 +79,11 @@ export class GsupClient {
 
   static open(o: GsupClientOptions): Promise<GsupClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: o.host, port: o.port });
+      const socket = connect({
+        host: o.host,
+        port: o.port,
+        ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }),
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../src/config/defaults.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -60,6 +62,55 @@ describe('configuration', () => {
       expect(message).not.toContain(secret);
       expect((e as { code: string }).code).toBe('ERR_CONFIG');
     }
+  });
+
+  it('reads address and name lists (gsupAllowedNetworks) as comma-separated text or JSON, and names a bad block', () => {
+    expect(loadConfig({ env: {} }).gsupAllowedNetworks).toEqual(['127.0.0.0/8', '::1/128']);
+    const env = {
+      SIMTRUST_GSUP_ALLOWED_NETWORKS: ' 10.20.0.0/24, fd00:20::/64 ,192.0.2.7',
+      SIMTRUST_GSUP_ALLOWED_UNIT_NAMES: '["MSC-1","SGSN-1"]',
+    };
+    const config = loadConfig({ env });
+    expect(config.gsupAllowedNetworks).toEqual(['10.20.0.0/24', 'fd00:20::/64', '192.0.2.7']);
+    expect(config.gsupAllowedUnitNames).toEqual(['MSC-1', 'SGSN-1']);
+    const file = join(tmp(), 'gsup.json');
+    writeFileSync(file, JSON.stringify({ gsupAllowedNetworks: ['10.0.0.0/8'] }));
+    expect(loadConfig({ env: {}, file }).gsupAllowedNetworks).toEqual(['10.0.0.0/8']);
+    for (const bad of [
+      '10.0.0.0/33',
+      '10.0.0/8',
+      'fd00::/129',
+      'localhost',
+      '10.0.0.0/8/1',
+      '["10.0.0.0/8", 5]',
+    ]) {
+      expect(() => loadConfig({ env: { SIMTRUST_GSUP_ALLOWED_NETWORKS: bad } }), bad).toThrow(
+        /SIMTRUST_GSUP_ALLOWED_NETWORKS \(gsupAllowedNetworks\)/,
+      );
+    }
+  });
+
+  it('property: a network list either parses to valid blocks or fails with a message, for any text', () => {
+    const parse = SETTINGS.gsupAllowedNetworks.parse;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(fc.oneof(fc.ipV4(), fc.ipV6(), fc.string())).map((a) => a.join(',')),
+        ),
+        (text) => {
+          let list: readonly string[];
+          try {
+            list = parse(text);
+          } catch (e) {
+            expect(e).toBeInstanceOf(Error);
+            return;
+          }
+          for (const entry of list) expect(isIP(entry.split('/')[0] ?? ''), entry).not.toBe(0);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('refuses unknown keys in the config file', () => {
