@@ -3,6 +3,19 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+/** The largest page a list route answers (the `limit` query parameter's maximum). */
+export const MAX_PAGE_SIZE = 100;
+
+/**
+ * The page size to give the store: the validated `limit`, or the full page when absent. The schema
+ * (Limit) already bounds it; this keeps a store query from ever seeing anything but an integer in
+ * 1…MAX_PAGE_SIZE, whatever a future schema lets through.
+ */
+export function pageSize(limit: number | undefined): number {
+  if (limit === undefined || !Number.isSafeInteger(limit)) return MAX_PAGE_SIZE;
+  return Math.min(Math.max(limit, 1), MAX_PAGE_SIZE);
+}
+
 export function setNextPage(
   request: FastifyRequest,
   reply: FastifyReply,

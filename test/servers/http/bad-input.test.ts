@@ -41,6 +41,46 @@ describe('bad input', () => {
     expect4xx(res, 400, 'ERR_MALFORMED_BODY');
   });
 
+  it('issue 11: JSON content type with an empty body is no body — accepted where none is taken', async () => {
+    const json = { 'content-type': 'application/json' };
+    const standby = await api.call({
+      method: 'POST',
+      url: `/v1/sims/${simId}/set_to_standby`,
+      headers: json,
+    });
+    expect(standby.statusCode, standby.body).toBe(200);
+    expect(standby.json().status).toBe('standby');
+    const unset = await api.call({ method: 'POST', url: `/v1/sims/${simId}/unset_group`, headers: json });
+    expect(unset.statusCode, unset.body).toBe(200);
+    // A route that needs a body says so, as a validation error (the body is absent, not malformed).
+    const res = await api.call({
+      method: 'POST',
+      url: `/v1/sims/${simId}/update_speed_class`,
+      headers: json,
+    });
+    expect4xx(res, 400, 'ERR_VALIDATION');
+    expect(res.json().message).toContain('needs a JSON body');
+    // Whitespace is not an empty body: it is not JSON.
+    expect4xx(
+      await api.call({ method: 'POST', url: `/v1/sims/${simId}/activate`, headers: json, payload: ' ' }),
+      400,
+      'ERR_MALFORMED_BODY',
+    );
+  });
+
+  it('a __proto__ member in a JSON body → 400 ERR_VALIDATION naming the key to rename', async () => {
+    for (const payload of ['{"tags":{"__proto__":"x"}}', '{"constructor":{"prototype":{"x":1}}}']) {
+      const res = await api.call({
+        method: 'POST',
+        url: '/v1/groups',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      expect4xx(res, 400, 'ERR_VALIDATION');
+      expect(res.json().message).toContain('rename the key');
+    }
+  });
+
   it('unknown fields → 400 ERR_VALIDATION (not silently dropped)', async () => {
     const res = await api.call({
       method: 'POST',

@@ -3,8 +3,8 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { listAudit } from '../../../platform/audit/audit-log.js';
 import type { Platform } from '../../../platform/platform.js';
-import { setNextPage } from '../pagination.js';
-import { Limit, responses } from '../schemas/common.js';
+import { pageSize, setNextPage } from '../pagination.js';
+import { Limit, QueryInteger, responses, UnixMsQuery } from '../schemas/common.js';
 
 const AuditLog = Type.Object({
   id: Type.Integer(),
@@ -41,7 +41,7 @@ export const auditLogRoutes =
           querystring: Type.Object(
             {
               limit: Type.Optional(Limit),
-              last_evaluated_key: Type.Optional(Type.Integer({ minimum: 1 })),
+              last_evaluated_key: Type.Optional(QueryInteger(1, Number.MAX_SAFE_INTEGER)),
               operation_id: Type.Optional(Type.String({ maxLength: 100 })),
               actor_id: Type.Optional(Type.String({ maxLength: 254 })),
               user_name: Type.Optional(
@@ -52,8 +52,8 @@ export const auditLogRoutes =
               result: Type.Optional(
                 Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')]),
               ),
-              from: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms, inclusive' })),
-              to: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms, exclusive' })),
+              from: Type.Optional(UnixMsQuery('Unix ms, inclusive')),
+              to: Type.Optional(UnixMsQuery('Unix ms, exclusive')),
             },
             { additionalProperties: false },
           ),
@@ -72,7 +72,7 @@ export const auditLogRoutes =
           from: q.from,
           to: q.to,
           before: q.last_evaluated_key,
-          limit: q.limit ?? 100,
+          limit: pageSize(q.limit),
         });
         setNextPage(request, reply, page.nextKey);
         return page.records;

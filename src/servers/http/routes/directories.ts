@@ -15,7 +15,7 @@ import {
   startPhoneVerification,
 } from '../../../platform/mfa/phone-verification.js';
 import type { Platform } from '../../../platform/platform.js';
-import { setNextPage } from '../pagination.js';
+import { pageSize, setNextPage } from '../pagination.js';
 import { auditContext } from '../plugins/auth.js';
 import { LastEvaluatedKey, Limit, responses } from '../schemas/common.js';
 
@@ -225,7 +225,7 @@ export const directoryRoutes =
       async (request, reply) => {
         const q = request.query;
         const page = await directories.listUsers(request.principal!.operatorId, request.params.directory_id, {
-          limit: q.limit ?? 100,
+          limit: pageSize(q.limit),
           after: q.last_evaluated_key,
           group: q.group,
         });
@@ -532,7 +532,7 @@ export const directoryRoutes =
       async (request, reply) => {
         const q = request.query;
         const page = await platform.sms.list(request.principal!.operatorId, {
-          limit: q.limit ?? 100,
+          limit: pageSize(q.limit),
           before: q.last_evaluated_key,
           phoneNumber: q.phone_number,
         });

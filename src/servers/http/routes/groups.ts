@@ -2,7 +2,7 @@
 
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { Platform } from '../../../platform/platform.js';
-import { setNextPage } from '../pagination.js';
+import { pageSize, setNextPage } from '../pagination.js';
 import { auditContext } from '../plugins/auth.js';
 import { LastEvaluatedKey, Limit, responses, TagFilter, TagUpdate } from '../schemas/common.js';
 import { ConfigurationParameters, CreateGroupBody, GroupIdParams, Namespace } from '../schemas/groups.js';
@@ -41,7 +41,7 @@ export const groupRoutes =
             tagValue: q.tag_value,
             tagValueMatchMode: q.tag_value_match_mode ?? 'exact',
           },
-          { limit: q.limit ?? 100, after: q.last_evaluated_key },
+          { limit: pageSize(q.limit), after: q.last_evaluated_key },
         );
         setNextPage(request, reply, page.nextKey);
         return page.items;

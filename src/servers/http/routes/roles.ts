@@ -3,7 +3,7 @@
 
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { Platform } from '../../../platform/platform.js';
-import { setNextPage } from '../pagination.js';
+import { pageSize, setNextPage } from '../pagination.js';
 import { auditContext } from '../plugins/auth.js';
 import {
   CreateRoleBody,
@@ -40,7 +40,7 @@ export const roleRoutes =
       },
       async (request, reply) => {
         const page = await roles.list(request.params.operator_id, {
-          limit: request.query.limit ?? 100,
+          limit: pageSize(request.query.limit),
           after: request.query.last_evaluated_key,
         });
         setNextPage(request, reply, page.nextKey);

@@ -8,9 +8,9 @@ import { listDynamicRequests } from '../../../platform/aaa/dynamic-requests.js';
 import { listRefusals, listSessionEvents } from '../../../platform/aaa/sessions.js';
 import { writeAudit } from '../../../platform/audit/audit-log.js';
 import type { Platform } from '../../../platform/platform.js';
-import { setNextPage } from '../pagination.js';
+import { pageSize, setNextPage } from '../pagination.js';
 import { auditContext } from '../plugins/auth.js';
-import { LastEvaluatedKey, Limit, responses } from '../schemas/common.js';
+import { LastEvaluatedKey, Limit, responses, UnixMsQuery } from '../schemas/common.js';
 import { SimIdParams } from '../schemas/sims.js';
 
 const Tag = 'Sim';
@@ -77,8 +77,8 @@ export const sessionRoutes =
           params: SimIdParams,
           querystring: Type.Object(
             {
-              from: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix milliseconds (inclusive)' })),
-              to: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix milliseconds (inclusive)' })),
+              from: Type.Optional(UnixMsQuery('Unix milliseconds (inclusive)')),
+              to: Type.Optional(UnixMsQuery('Unix milliseconds (inclusive)')),
               ...PageQuery,
             },
             { additionalProperties: false },
@@ -93,7 +93,7 @@ export const sessionRoutes =
         const page = await listSessionEvents(db, operatorId, request.params.sim_id, {
           from: q.from,
           to: q.to,
-          limit: q.limit ?? 100,
+          limit: pageSize(q.limit),
           after: q.last_evaluated_key,
         });
         setNextPage(request, reply, page.nextKey);
@@ -117,7 +117,7 @@ export const sessionRoutes =
         const operatorId = request.principal!.operatorId;
         await requireSim(operatorId, request.params.sim_id);
         const page = await listRefusals(db, operatorId, request.params.sim_id, {
-          limit: request.query.limit ?? 100,
+          limit: pageSize(request.query.limit),
           after: request.query.last_evaluated_key,
         });
         setNextPage(request, reply, page.nextKey);
@@ -141,7 +141,7 @@ export const sessionRoutes =
         const operatorId = request.principal!.operatorId;
         await requireSim(operatorId, request.params.sim_id);
         const page = await listDynamicRequests(db, operatorId, request.params.sim_id, {
-          limit: request.query.limit ?? 100,
+          limit: pageSize(request.query.limit),
           after: request.query.last_evaluated_key,
         });
         setNextPage(request, reply, page.nextKey);

@@ -7,7 +7,7 @@ import { SimtrustError } from '../../../lib/errors.js';
 import { currentSessionImei } from '../../../platform/aaa/sessions.js';
 import type { Platform } from '../../../platform/platform.js';
 import { LIFECYCLE, LIFECYCLE_ACTIONS } from '../../../platform/sims/lifecycle.js';
-import { setNextPage, splitFilter } from '../pagination.js';
+import { pageSize, setNextPage, splitFilter } from '../pagination.js';
 import { auditContext } from '../plugins/auth.js';
 import { responses, TagUpdate } from '../schemas/common.js';
 import {
@@ -57,7 +57,7 @@ export const simRoutes =
             imsiPrefix: q.imsi_prefix,
             iccidPrefix: q.iccid_prefix,
           },
-          { limit: q.limit ?? 100, after: q.last_evaluated_key },
+          { limit: pageSize(q.limit), after: q.last_evaluated_key },
         );
         setNextPage(request, reply, page.nextKey);
         return page.items;

@@ -4,7 +4,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { simUsage } from '../../../platform/aaa/usage.js';
 import type { Platform } from '../../../platform/platform.js';
-import { responses } from '../schemas/common.js';
+import { responses, UnixSecondsQuery } from '../schemas/common.js';
 import { SimIdParams } from '../schemas/sims.js';
 
 const Traffic = Type.Object({
@@ -34,8 +34,8 @@ export const statsRoutes =
           params: SimIdParams,
           querystring: Type.Object(
             {
-              from: Type.Integer({ minimum: 0, description: 'Unix seconds' }),
-              to: Type.Integer({ minimum: 0, description: 'Unix seconds' }),
+              from: UnixSecondsQuery('Unix seconds'),
+              to: UnixSecondsQuery('Unix seconds'),
               period: Type.Union([Type.Literal('hour'), Type.Literal('day'), Type.Literal('month')], {
                 default: 'day',
               }),

@@ -7,6 +7,7 @@ import { MAX_PASSWORD_LENGTH } from '../../../platform/iam/passwords.js';
 import { MAX_POLICY_LENGTH } from '../../../platform/iam/policy/policy.js';
 import { ROLE_ID_PATTERN } from '../../../platform/iam/roles.js';
 import { USER_NAME_PATTERN } from '../../../platform/iam/users.js';
+import { UnixMsQuery } from './common.js';
 
 const Time = Type.Integer({ description: 'Unix milliseconds' });
 
@@ -168,7 +169,7 @@ export const SimulateQuery = Type.Object(
         description: 'name=value, repeatable',
       }),
     ),
-    time: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms; default now' })),
+    time: Type.Optional(UnixMsQuery('Unix ms; default now')),
   },
   { additionalProperties: false },
 );

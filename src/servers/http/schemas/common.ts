@@ -2,6 +2,7 @@
 // serializer writes only the properties declared here.
 
 import { type TSchema, type TUnknown, Type } from '@fastify/type-provider-typebox';
+import { MAX_PAGE_SIZE } from '../pagination.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -24,12 +25,36 @@ export function responses(success: Record<number, TSchema>, ...extra: number[]):
   return { ...all, ...success } as Record<number, TUnknown>;
 }
 
-export const Limit = Type.Integer({
-  minimum: 1,
-  maximum: 100,
-  default: 100,
-  description: 'Page size (1–100).',
+/**
+ * An integer read from a query string or path: both bounds are required, so no value (Infinity, 2^53,
+ * a negative count) reaches a query or the clock unchecked. The query-number check in
+ * plugins/query-numbers.ts makes sure the text is a plain decimal first (AJV's own coercion would turn
+ * "1e999" into Infinity, which passes every bound).
+ */
+export const QueryInteger = (
+  minimum: number,
+  maximum: number,
+  options: { description?: string; default?: number } = {},
+) => {
+  if (!(Number.isSafeInteger(minimum) && Number.isSafeInteger(maximum) && minimum <= maximum)) {
+    throw new Error(`QueryInteger(${minimum}, ${maximum}): bounds must be safe integers, minimum <= maximum`);
+  }
+  return Type.Integer({ minimum, maximum, ...options });
+};
+
+export const Limit = QueryInteger(1, MAX_PAGE_SIZE, {
+  default: MAX_PAGE_SIZE,
+  description: `Page size (1–${MAX_PAGE_SIZE}).`,
 });
+
+/** The range of a JavaScript Date (ECMA-262 §21.4.1.1: ±8.64e15 ms); later times cannot be shown. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
+/** A point in time in Unix milliseconds, as a query parameter. */
+export const UnixMsQuery = (description: string) => QueryInteger(0, MAX_DATE_MS, { description });
+
+/** A point in time in Unix seconds, as a query parameter. */
+export const UnixSecondsQuery = (description: string) => QueryInteger(0, MAX_DATE_MS / 1000, { description });
 
 export const LastEvaluatedKey = Type.String({
   maxLength: 128,
