@@ -13,7 +13,9 @@ import type { Platform } from '../../platform/platform.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerConsole } from './plugins/console.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { registerJsonBodyParser } from './plugins/json-body.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { registerQueryNumberCheck } from './plugins/query-numbers.js';
 import { auditLogRoutes } from './routes/audit-logs.js';
 import { authRoutes } from './routes/auth.js';
 import { directoryRoutes } from './routes/directories.js';
@@ -66,8 +68,16 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
     ajv: {
-      // Unknown fields are refused (not silently dropped); query strings are coerced to their types.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      // Unknown fields are refused (not silently dropped); query strings are coerced to their types
+      // once plugins/query-numbers.ts has checked that numbers are plain decimals. `verbose` gives the
+      // error handler the schema of a failed enum, so it can list the allowed values.
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+        verbose: true,
+      },
       plugins: [addFormats as never],
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -86,6 +96,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   // The API speaks JSON (and text/csv for the import); a text/plain body is refused with 415.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
+  registerQueryNumberCheck(app);
   app.addSchema(ErrorBody);
   app.addSchema(Cell);
   app.addSchema(Sim);
