@@ -34,6 +34,27 @@ describe('generated docs', () => {
     expect(missing).toEqual([]);
   });
 
+  it('issue 11: every ERR_* code named in docs/*.md is in the catalogue, and every catalogue code is used in src/', () => {
+    // Codes of other software that the docs mention (Node's module loader).
+    const foreign = new Set(['ERR_REQUIRE_ESM']);
+    const named = new Map<string, string>();
+    for (const name of readdirSync('docs').filter((n) => n.endsWith('.md'))) {
+      for (const m of readFileSync(join('docs', name), 'utf8').matchAll(/\bERR_[A-Z0-9_]+\b/g)) {
+        if (!foreign.has(m[0])) named.set(m[0], `docs/${name}`);
+      }
+    }
+    expect(named.size).toBeGreaterThan(10);
+    const unknown = [...named].filter(([code]) => !Object.hasOwn(ERROR_CODES, code));
+    expect(unknown, 'named in the docs but not in src/lib/errors.ts').toEqual([]);
+    // Raised (or mapped to) somewhere: the code appears as a literal outside the catalogue.
+    const source = sourceFiles('src')
+      .filter((file) => join(file) !== join('src/lib/errors.ts'))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n');
+    const unused = Object.keys(ERROR_CODES).filter((code) => !new RegExp(`['"\`]${code}['"\`]`).test(source));
+    expect(unused, 'in the catalogue but raised nowhere in src/').toEqual([]);
+  });
+
   it('every code in the catalogue has a status and a description', () => {
     for (const [code, spec] of Object.entries(ERROR_CODES)) {
       expect(code).toMatch(/^ERR_[A-Z0-9_]+$/);

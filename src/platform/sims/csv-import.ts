@@ -25,7 +25,7 @@ import {
   type SimType,
   type ValidProfile,
 } from './model.js';
-import { newProfileRow, newSimRow } from './sim-service.js';
+import { alreadyRegistered, newProfileRow, newSimRow } from './sim-service.js';
 
 /** After this many new SIMs, refresh planner statistics so listing stays on its indexes. */
 const ANALYZE_AFTER_ROWS = 10_000;
@@ -399,23 +399,16 @@ export class SimImporter {
       const p = row.profile;
       const conflict = (reason: string) =>
         errors.push({ line: row.line, code: 'ERR_DUPLICATE_SIM', reason, iccid: p.iccid });
+      // A conflict reads the same whether the number is in this operator's inventory or another's
+      // (alreadyRegistered); only a row equal to this operator's own SIM counts as unchanged.
       const existing = byIccid.get(p.iccid);
       if (existing) {
-        if (existing.operator_id !== operatorId) conflict('ICCID already exists');
-        else {
-          const difference = this.difference(existing, p);
-          if (difference === undefined) unchanged++;
-          else conflict(`ICCID already exists with a different ${difference}`);
-        }
+        if (existing.operator_id === operatorId && this.difference(existing, p) === undefined) unchanged++;
+        else conflict(alreadyRegistered('ICCID', p.iccid));
         continue;
       }
-      const imsiOwner = byImsi.get(p.imsi);
-      if (imsiOwner) {
-        conflict(
-          imsiOwner.operator_id === operatorId
-            ? `IMSI already belongs to ICCID ${imsiOwner.iccid}`
-            : 'IMSI already exists',
-        );
+      if (byImsi.has(p.imsi)) {
+        conflict(alreadyRegistered('IMSI', p.imsi));
         continue;
       }
       if (row.group !== null && groups.get(row.group) === undefined) {

@@ -23,10 +23,14 @@ export interface ConfigurationParameter {
   readonly value: unknown;
 }
 
-/** Namespace aliases: SORACOM tooling writes `SoracomEndorse`; simtrust stores it as `Endorse`. */
-const NAMESPACE_ALIASES: Readonly<Record<string, string>> = { SoracomEndorse: 'Endorse' };
+/**
+ * Namespace aliases: SORACOM tooling writes `SoracomEndorse`; simtrust stores it as `Endorse`. A Map,
+ * as every lookup here is keyed by request data: on a plain object `constructor` or `toString` would
+ * find Object.prototype's members (issue 11: such namespaces answered 500).
+ */
+const NAMESPACE_ALIASES: ReadonlyMap<string, string> = new Map([['SoracomEndorse', 'Endorse']]);
 
-export const canonicalNamespace = (namespace: string) => NAMESPACE_ALIASES[namespace] ?? namespace;
+export const canonicalNamespace = (namespace: string) => NAMESPACE_ALIASES.get(namespace) ?? namespace;
 
 /** Checks one key of a namespace when it is written; throws a SimtrustError naming the key. */
 export type ConfigurationValidator = (key: string, value: unknown) => void;
@@ -228,7 +232,7 @@ export class GroupService {
     namespace: string,
     params: readonly ConfigurationParameter[],
   ): Promise<void> {
-    const validate = this.validators[namespace];
+    const validate = Object.hasOwn(this.validators, namespace) ? this.validators[namespace] : undefined;
     if (validate) for (const { key, value } of params) validate(key, value);
     for (const { key, value } of params) {
       const json = JSON.stringify(value ?? null);
@@ -251,11 +255,17 @@ export class GroupService {
       db.selectFrom('group_configuration').selectAll().where('group_id', 'in', ids).execute(),
     ]);
     return rows.map((r) => {
-      const configuration: Record<string, Record<string, unknown>> = {};
+      // Namespaces and keys are request data: collect them in Maps and build the answer with
+      // Object.fromEntries, which defines own properties (a key `__proto__` stays a key).
+      const namespaces = new Map<string, Array<[string, unknown]>>();
       for (const c of config.filter((c) => c.group_id === r.group_id)) {
-        configuration[c.namespace] ??= {};
-        (configuration[c.namespace] as Record<string, unknown>)[c.key] = JSON.parse(c.value) as unknown;
+        const entries = namespaces.get(c.namespace) ?? [];
+        entries.push([c.key, JSON.parse(c.value) as unknown]);
+        namespaces.set(c.namespace, entries);
       }
+      const configuration = Object.fromEntries(
+        [...namespaces].map(([namespace, entries]) => [namespace, Object.fromEntries(entries)]),
+      );
       return {
         groupId: r.group_id,
         operatorId: r.operator_id,

@@ -1,5 +1,6 @@
-// The SIM lifecycle state machine. `terminated` is final; terminate needs termination protection
-// removed first (enable_termination). Any other move answers 409 ERR_INVALID_TRANSITION.
+// The SIM lifecycle state machine. `terminated` is final: every move from it answers 409
+// ERR_SIM_TERMINATED. Terminate needs termination protection removed first (enable_termination).
+// Any other move answers 409 ERR_INVALID_TRANSITION.
 //
 //   ready ──activate──► active ◄──activate── inactive / suspended / standby
 //   active ──deactivate──► inactive        active ──suspend──► suspended

@@ -135,14 +135,21 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
     if (list) list.push(p);
     else profilesBySim.set(p.sim_id, [p]);
   }
-  const tagsBySim = new Map<string, Record<string, string>>();
+  // Tag names are request data: a plain object's `map[name] = value` would turn a tag named
+  // `__proto__` into a prototype change (and lose the tag); Object.fromEntries defines own properties.
+  const tagsBySim = new Map<string, Array<[string, string]>>();
   for (const t of tags) {
-    const map = tagsBySim.get(t.sim_id) ?? {};
-    map[t.name] = t.value;
-    tagsBySim.set(t.sim_id, map);
+    const list = tagsBySim.get(t.sim_id) ?? [];
+    list.push([t.name, t.value]);
+    tagsBySim.set(t.sim_id, list);
   }
   return sims.map((s) =>
-    toSimView(s, profilesBySim.get(s.sim_id) ?? [], tagsBySim.get(s.sim_id) ?? {}, sessions.get(s.sim_id)),
+    toSimView(
+      s,
+      profilesBySim.get(s.sim_id) ?? [],
+      Object.fromEntries(tagsBySim.get(s.sim_id) ?? []),
+      sessions.get(s.sim_id),
+    ),
   );
 }
 
@@ -190,6 +197,24 @@ export function newProfileRow(
     created_at: now,
   };
 }
+
+/**
+ * The refusal of an ICCID or IMSI that is already registered. Both are unique across the platform,
+ * not per operator (the AAA finds a subscriber by IMSI alone, a card has one ICCID), so a number held
+ * by another operator is refused as well. The text is the same whichever inventory holds it and
+ * whatever that SIM looks like: it names no operator and adds nothing when the SIM is the caller's
+ * own, since a difference would tell a caller who cannot read the inventory (a user allowed only to
+ * import) that another operator holds the number. See docs/sims.md, "Uniqueness".
+ */
+export function alreadyRegistered(kind: 'ICCID' | 'IMSI', value: string): string {
+  return `${kind} ${value} is already registered (ICCIDs and IMSIs are unique across the whole platform); check the number against the card vendor's file, or look for it with GET /v1/sims?${kind.toLowerCase()}_prefix=${value}`;
+}
+
+const simTerminated = (simId: string) =>
+  new SimtrustError(
+    'ERR_SIM_TERMINATED',
+    `SIM ${simId} is terminated; termination is final, so it cannot be reactivated or changed (only its tags can). Use another SIM`,
+  );
 
 /** A random 19-digit ICCID (89 = telecom, 999 = private test country code) with its check digit. */
 export function generateIccid(): string {
@@ -295,7 +320,7 @@ export class SimService {
       if (clash) {
         throw new SimtrustError(
           'ERR_DUPLICATE_SIM',
-          clash.iccid === p.iccid ? 'ICCID already exists' : 'IMSI already exists',
+          clash.iccid === p.iccid ? alreadyRegistered('ICCID', p.iccid) : alreadyRegistered('IMSI', p.imsi),
         );
       }
       await trx
@@ -335,9 +360,9 @@ export class SimService {
   async transition(ctx: AuditContext, simId: string, action: LifecycleAction): Promise<SimView> {
     const rule = LIFECYCLE[action];
     return this.mutate(ctx, simId, async (trx, sim, now) => {
-      if (sim.status === 'terminated') {
-        throw new SimtrustError('ERR_INVALID_TRANSITION', `SIM ${simId} is terminated; terminated is final`);
-      }
+      // A terminated SIM is its own case (ERR_SIM_TERMINATED, as for every other change): no move
+      // brings it back, so the caller needs another SIM, not another order of calls.
+      if (sim.status === 'terminated') throw simTerminated(simId);
       if (!(rule.from as readonly string[]).includes(sim.status)) {
         throw new SimtrustError(
           'ERR_INVALID_TRANSITION',
@@ -372,8 +397,7 @@ export class SimService {
     change: (trx: Executor, sim: SimsTable, now: number) => Promise<Record<string, unknown>>,
   ): Promise<SimView> {
     return this.mutate(ctx, simId, async (trx, sim, now) => {
-      if (sim.status === 'terminated')
-        throw new SimtrustError('ERR_SIM_TERMINATED', `SIM ${simId} is terminated`);
+      if (sim.status === 'terminated') throw simTerminated(simId);
       return change(trx, sim, now);
     });
   }

@@ -193,6 +193,17 @@ describe('condition language', () => {
     });
   }
 
+  it('issue 11: names are looked up as own names — constructor, toString, __proto__ are unknown', () => {
+    for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'prototype']) {
+      const c = parseCondition(`${name} == ${name}`);
+      expect(c.ok, name).toBe(false);
+      if (!c.ok)
+        expect(c.error.message).toBe(
+          `unknown name '${name}' (known: currentDate, currentDateTime, samUserName)`,
+        );
+    }
+  });
+
   it('matches IPv4 clients seen through a dual-stack listener', () => {
     const c = parseCondition("ipAddress('127.0.0.0/8')");
     expect(c.ok && c.value.evaluate({ ...ctx, sourceIp: '::ffff:127.0.0.1' })).toBe(true);

@@ -2,6 +2,7 @@
 // status and add one history row; every invalid move answers 409 with its code and leaves the
 // status and the history exactly as they were.
 
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIFECYCLE, LIFECYCLE_ACTIONS } from '../../../src/platform/sims/lifecycle.js';
 import { SIM_STATUSES, type SimStatus } from '../../../src/platform/sims/model.js';
@@ -77,7 +78,10 @@ describe('SIM lifecycle', () => {
           });
         } else {
           expect(res.statusCode).toBe(409);
-          expect(res.json().code).toBe('ERR_INVALID_TRANSITION');
+          // issue 11: a terminated SIM is its own case (use another SIM), as docs/sims.md says.
+          expect(res.json().code).toBe(
+            status === 'terminated' ? 'ERR_SIM_TERMINATED' : 'ERR_INVALID_TRANSITION',
+          );
           expect(sim.status).toBe(status);
           expect(after).toEqual(before);
         }
@@ -98,6 +102,7 @@ describe('SIM lifecycle', () => {
   it('a terminated SIM refuses every other change with 409', async () => {
     const simId = await simIn('terminated');
     for (const [url, payload] of [
+      [`/v1/sims/${simId}/activate`, undefined],
       [`/v1/sims/${simId}/update_speed_class`, { speedClass: 's1.fast' }],
       [`/v1/sims/${simId}/disable_termination`, undefined],
       [`/v1/sims/${simId}/set_imei_lock`, { imei: '490154203237518' }],
@@ -106,6 +111,18 @@ describe('SIM lifecycle', () => {
       expect(res.statusCode, url).toBe(409);
       expect(res.json().code).toBe('ERR_SIM_TERMINATED');
     }
+  });
+
+  it('issue 11: activate on a terminated SIM answers ERR_SIM_TERMINATED, saying it cannot come back', async () => {
+    const simId = await simIn('terminated');
+    const res = await api.call({ method: 'POST', url: `/v1/sims/${simId}/activate` });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toEqual({
+      code: 'ERR_SIM_TERMINATED',
+      message: `SIM ${simId} is terminated; termination is final, so it cannot be reactivated or changed (only its tags can). Use another SIM`,
+    });
+    const docs = readFileSync('docs/sims.md', 'utf8');
+    expect(docs).toMatch(/terminated SIM\s+cannot be reactivated[\s\S]*ERR_SIM_TERMINATED/);
   });
 
   it('every status change is in the audit log with its operation', async () => {

@@ -278,7 +278,7 @@ describe('Sim API', () => {
     expect(res.json().errors[0]).toMatchObject({
       line: 2,
       code: 'ERR_DUPLICATE_SIM',
-      reason: 'ICCID already exists',
+      reason: `ICCID ${r.iccid} is already registered (ICCIDs and IMSIs are unique across the whole platform); check the number against the card vendor's file, or look for it with GET /v1/sims?iccid_prefix=${r.iccid}`,
     });
   });
 
@@ -337,7 +337,8 @@ describe('Sim API', () => {
       {
         line: 2,
         code: 'ERR_DUPLICATE_SIM',
-        reason: 'ICCID already exists with a different Ki/OPc',
+        // The same text as for another operator's SIM (docs/sims.md, "Uniqueness").
+        reason: `ICCID ${r.iccid} is already registered (ICCIDs and IMSIs are unique across the whole platform); check the number against the card vendor's file, or look for it with GET /v1/sims?iccid_prefix=${r.iccid}`,
         iccid: r.iccid,
       },
     ]);

@@ -245,7 +245,8 @@ export function parseCondition(source: string): Result<Condition, ConditionError
         }
         if (KEYWORDS.has(t.text)) throw new Failure(t.at, `expected a value but found '${t.text}'`);
         if (isPunct(peek(), '(')) return parseCall(t);
-        const type = NAMES[t.text];
+        // Own names only: `constructor` or `toString` must not find Object.prototype's members.
+        const type = Object.hasOwn(NAMES, t.text) ? NAMES[t.text] : undefined;
         if (type === undefined) {
           throw new Failure(t.at, `unknown name '${t.text}' (known: ${Object.keys(NAMES).join(', ')})`);
         }
