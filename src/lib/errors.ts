@@ -173,7 +173,8 @@ export const ERROR_CODES = {
   ERR_SIM_TERMINATED: {
     status: 409,
     expose: true,
-    description: 'The SIM is terminated; nothing more can change.',
+    description:
+      'The SIM is terminated, which is final: it cannot be reactivated, and nothing but its tags can change. Use another SIM.',
   },
   ERR_GROUP_IN_USE: {
     status: 409,
@@ -183,7 +184,8 @@ export const ERROR_CODES = {
   ERR_DUPLICATE_SIM: {
     status: 409,
     expose: true,
-    description: 'A SIM or profile with this ICCID or IMSI already exists with different data.',
+    description:
+      'This ICCID or IMSI is already registered. Both are unique across the whole platform, so the answer is the same whichever operator holds the number (docs/sims.md, "Uniqueness"). Check the number against the file of the card vendor.',
   },
   ERR_IMPORT_ROW: {
     status: 422,

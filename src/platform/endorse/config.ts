@@ -103,7 +103,7 @@ export const ENDORSE_KEYS: readonly string[] = Object.keys(KEYS);
 
 /** The group API's validator for the namespace: an unknown key or a bad value throws. */
 export function validateEndorseParameter(key: string, value: unknown): void {
-  const check = KEYS[key];
+  const check = Object.hasOwn(KEYS, key) ? KEYS[key] : undefined; // `constructor` is not a key
   if (check === undefined) {
     throw new SimtrustError(
       'ERR_ENDORSE_CONFIG',
