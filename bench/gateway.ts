@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { systemClock } from '../src/lib/clock.js';
+import { PLATFORM_KEY_OWNER } from '../src/platform/endorse/signing-keys.js';
 import { createOperator } from '../src/platform/iam/operators.js';
 import { hashPassword } from '../src/platform/iam/passwords.js';
 import type { AuditContext } from '../src/platform/iam/principal.js';
@@ -247,7 +248,7 @@ export async function run(args: string[]): Promise<void> {
         phoneVerified: true,
       });
     }
-    await platform.endorse.keys.ensure();
+    await platform.endorse.keys.ensure(PLATFORM_KEY_OWNER);
     await platform.close();
 
     const port = await freePort();

@@ -148,7 +148,7 @@ export const SETTINGS = {
   },
   endorseIssuer: {
     default: 'simtrust',
-    doc: 'The `iss` claim of native tokens (a group with `compat: "soracom"` uses `https://soracom.io`). Verifiers pin it.',
+    doc: 'The base of the `iss` claim of native tokens: each operator issues as `<endorseIssuer>/operators/<operatorId>` (a group with `compat: "soracom"` uses `https://soracom.io`). Verifiers pin their operator\'s issuer.',
     parse: str(),
   },
   endorseAudience: {

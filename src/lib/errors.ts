@@ -272,7 +272,13 @@ export const ERROR_CODES = {
     status: 409,
     expose: true,
     description:
-      'A successor key for this algorithm is already published and waiting to sign; rotate again after it has activated.',
+      "A successor of your operator's key for this algorithm is already published and waiting to sign; rotate again after it has activated (`simtrust endorse keys list` shows when). Other operators' rotations never cause it.",
+  },
+  ERR_ENDORSE_OPERATOR_REQUIRED: {
+    status: 404,
+    expose: true,
+    description:
+      'The operator-less key URLs (`/.well-known/jwks.json`, `/v1/endorse/keys/{kid}`) serve only a single-operator platform; this one has several operators (or none). Fetch the keys of the operator whose tokens you verify at `/v1/operators/{operatorId}/endorse/jwks.json`.',
   },
 
   // --- MFA engine, SMS and the gateway (docs/mfa-gateway.md)

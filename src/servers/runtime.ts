@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { Config } from '../config/defaults.js';
+import { PLATFORM_KEY_OWNER } from '../platform/endorse/signing-keys.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
 import { buildDeviceApp } from './device/app.js';
@@ -42,8 +43,10 @@ export async function startServers(
   const opened: Array<{ close(): Promise<unknown> }> = [];
   try {
     await prepare?.(platform);
-    // Token signing keys exist before the first device asks; the schedule rotates them.
-    await platform.endorse.keys.ensure();
+    // The platform's own key set (the gateway's assertions) exists before the first request; each
+    // operator's SIM-token keys are made when that operator first signs or publishes its JWKS. The
+    // schedule rotates them all.
+    await platform.endorse.keys.ensure(PLATFORM_KEY_OWNER);
     const device = await buildDeviceApp({ platform, logger: logger.child({ listener: 'device' }) });
     opened.push(device);
     await device.listen({ host: config.deviceHttpHost, port: config.deviceHttpPort });
@@ -89,7 +92,10 @@ export async function startServers(
       platform.endorse.keys.runSchedule().then(
         (r) =>
           r.rotated.length > 0 &&
-          logger.info({ rotated: r.rotated }, 'token signing keys rotated on schedule'),
+          logger.info(
+            { rotated: r.rotated },
+            'token signing keys rotated on schedule (see each operator audit log)',
+          ),
         (e: unknown) => logger.error({ err: e }, 'token signing key schedule failed'),
       );
     }, 60_000);

@@ -29,7 +29,7 @@ const answer = (id: string, body: unknown) =>
 const verifier = () =>
   createVerifier({
     jwksUrl: world.jwksUrl,
-    issuer: 'simtrust',
+    issuer: world.issuer,
     audience: 'simtrust-endorse-audience',
     now: () => clock.now(),
   });
@@ -62,7 +62,12 @@ describe('AKA challenge over the device listener', () => {
     const token = await verifier().verify(r.json<{ token: string }>().token);
     expect(token.amr).toEqual(['sim-aka']);
     // No IMEI: nothing in an AKA run proves which device the SIM sits in.
-    expect(token.sim).toEqual({ imsi: sim.imsi, simId: sim.simId, msisdn: sim.msisdn });
+    expect(token.sim).toEqual({
+      imsi: sim.imsi,
+      simId: sim.simId,
+      msisdn: sim.msisdn,
+      operatorId: world.operatorId,
+    });
 
     // Threat: an eavesdropper replays the device's answer to get a second token.
     const replay = await answer(c.challengeId, res);

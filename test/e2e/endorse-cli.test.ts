@@ -55,15 +55,33 @@ describe('simtrust endorse', () => {
     // The card file saved the SQN it accepted (the card's persistent state).
     expect(readFileSync(card, 'utf8')).toContain('"seq"');
 
-    const v = await runCli(['endorse', 'verify', token, '--jwks-url', `${deviceUrl}/.well-known/jwks.json`]);
+    const op = api.operator.operatorId;
+    const jwksUrl = `${deviceUrl}/v1/operators/${op}/endorse/jwks.json`;
+    const v = await runCli(['endorse', 'verify', token, '--operator', op, '--jwks-url', jwksUrl]);
     expect(v.code).toBe(0);
+    // Without the operator (or an issuer) the command says what to give.
+    const noIssuer = await runCli(['endorse', 'verify', token, '--jwks-url', jwksUrl]);
+    expect([noIssuer.code, noIssuer.stderr]).toEqual([2, expect.stringContaining('--operator')]);
+    // The operator-less URL of a single-operator platform serves the same keys.
+    const legacy = await runCli([
+      'endorse',
+      'verify',
+      token,
+      '--operator',
+      op,
+      '--jwks-url',
+      `${deviceUrl}/.well-known/jwks.json`,
+    ]);
+    expect(legacy.code).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ amr: ['sim-aka'], sim: { imsi } });
     const bad = await runCli([
       'endorse',
       'verify',
       `${token}x`,
+      '--operator',
+      op,
       '--jwks-url',
-      `${deviceUrl}/.well-known/jwks.json`,
+      jwksUrl,
     ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('TOKEN_SIGNATURE_INVALID');

@@ -64,6 +64,7 @@ describe.skipIf(!ready)('business-system login in Chromium', () => {
     app = createLoginApp({
       deviceUrl: world.deviceUrl,
       jwksUrl: world.jwksUrl,
+      issuer: world.issuer,
       publicUrl: appUrl,
       users: { sora: { imsi: sim.imsi, imei: IMEI }, eve: { imsi: '001010000000999', imei: IMEI } },
     });

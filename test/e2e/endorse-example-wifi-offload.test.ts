@@ -45,6 +45,7 @@ beforeAll(async () => {
   cellular = await attach(world, sim, IMEI);
   const upload = createUploadServer({
     jwksUrl: world.jwksUrl,
+    issuer: world.issuer,
     registered: [{ imsi: sim.imsi, imei: IMEI }],
     dir: mkdtempSync(join(dir, 'store-')),
   });

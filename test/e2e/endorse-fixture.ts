@@ -17,6 +17,7 @@ import { getAttribute } from '../../src/lib/radius/attributes.js';
 import { ACCT_STATUS_TYPE } from '../../src/lib/radius/dictionary.js';
 import { encodeRequest, messageAuthenticator } from '../../src/lib/radius/rfc-2865-authenticators.js';
 import { decodePacket, RADIUS_CODES } from '../../src/lib/radius/rfc-2865-packet.js';
+import { operatorIssuer } from '../../src/platform/endorse/tokens.js';
 import { createOperator } from '../../src/platform/iam/operators.js';
 import { type AuditContext, systemContext } from '../../src/platform/iam/principal.js';
 import { openPlatform, type Platform } from '../../src/platform/platform.js';
@@ -35,7 +36,10 @@ export interface EndorseWorld {
   readonly device: FastifyInstance;
   /** http://127.0.0.1:PORT of the device listener (reachable from any 127.x source). */
   readonly deviceUrl: string;
+  /** The operator's own JWKS on the device listener (issue 11: one per operator). */
   readonly jwksUrl: string;
+  /** The operator's native issuer, `simtrust/operators/<operatorId>`. */
+  readonly issuer: string;
   readonly radius: RadiusServer;
   /** The packet gateway's RADIUS secret (the gateway is a NAS at 127.0.0.1). */
   readonly nasSecret: string;
@@ -60,7 +64,7 @@ export async function startEndorseWorld(
     email: `endorse-${randomBytes(4).toString('hex')}@example.com`,
     password: randomBytes(12).toString('hex'),
   });
-  await platform.endorse.keys.ensure();
+  await platform.endorse.keys.ensure(operator.operatorId);
   // The packet gateway is a registered NAS; the RADIUS server loads its clients when it starts.
   const nasSecret = randomBytes(12).toString('hex');
   await platform.aaa.radiusClients.create(systemContext(operator.operatorId, 'RadiusClient:create', 'test'), {
@@ -85,7 +89,8 @@ export async function startEndorseWorld(
     ctx: (operationId = 'Test:endorse') => systemContext(operator.operatorId, operationId, 'test'),
     device,
     deviceUrl,
-    jwksUrl: `${deviceUrl}/.well-known/jwks.json`,
+    jwksUrl: `${deviceUrl}/v1/operators/${operator.operatorId}/endorse/jwks.json`,
+    issuer: operatorIssuer(platform.config.endorseIssuer, operator.operatorId),
     radius,
     nasSecret,
     async close() {
@@ -97,14 +102,36 @@ export async function startEndorseWorld(
   };
 }
 
+/** Another operator on the world's platform, with its own JWKS URL and issuer (issue 11). */
+export interface Tenant {
+  readonly operatorId: string;
+  ctx(operationId?: string): AuditContext;
+  readonly jwksUrl: string;
+  readonly issuer: string;
+}
+
+export async function addOperator(world: EndorseWorld): Promise<Tenant> {
+  const { operatorId } = await createOperator(world.db.store, world.platform.clock, {
+    email: `endorse-${randomBytes(4).toString('hex')}@example.com`,
+    password: randomBytes(12).toString('hex'),
+  });
+  return {
+    operatorId,
+    ctx: (operationId = 'Test:endorse') => systemContext(operatorId, operationId, 'test'),
+    jwksUrl: `${world.deviceUrl}/v1/operators/${operatorId}/endorse/jwks.json`,
+    issuer: operatorIssuer(world.platform.config.endorseIssuer, operatorId),
+  };
+}
+
 /** A group whose `Endorse` namespace is `config` (written through the SORACOM alias on purpose). */
 export async function createEndorseGroup(
   world: EndorseWorld,
   config: Record<string, unknown>,
+  tenant: Pick<Tenant, 'ctx'> = world,
 ): Promise<string> {
-  const group = await world.platform.groups.create(world.ctx(), { tags: { name: 'endorse' } });
+  const group = await world.platform.groups.create(tenant.ctx(), { tags: { name: 'endorse' } });
   await world.platform.groups.putConfiguration(
-    world.ctx(),
+    tenant.ctx(),
     group.groupId,
     'SoracomEndorse',
     Object.entries(config).map(([key, value]) => ({ key, value })),
@@ -125,8 +152,9 @@ let serial = 0;
 /** A software card and its SIM in the platform (same Ki/OPc), active and in `groupId`. */
 export async function createCardSim(
   world: EndorseWorld,
-  options: { groupId?: string; acceptedSqn?: Uint8Array; imsi?: string } = {},
+  options: { groupId?: string; acceptedSqn?: Uint8Array; imsi?: string; tenant?: Pick<Tenant, 'ctx'> } = {},
 ): Promise<CardSim> {
+  const tenant = options.tenant ?? world;
   serial++;
   const imsi =
     options.imsi ?? `00101${String(process.pid % 1000).padStart(3, '0')}${String(serial).padStart(7, '0')}`;
@@ -136,7 +164,7 @@ export async function createCardSim(
     msisdn,
     ...(options.acceptedSqn ? { acceptedSqn: options.acceptedSqn } : {}),
   });
-  const sim = await world.platform.sims.create(world.ctx('Sim:createSim'), {
+  const sim = await world.platform.sims.create(tenant.ctx('Sim:createSim'), {
     iccid: file.iccid,
     imsi,
     msisdn,
@@ -144,7 +172,7 @@ export async function createCardSim(
     opc: file.opc,
     ...(options.groupId ? { groupId: options.groupId } : {}),
   });
-  await world.platform.sims.transition(world.ctx('Sim:activateSim'), sim.simId, 'activate');
+  await world.platform.sims.transition(tenant.ctx('Sim:activateSim'), sim.simId, 'activate');
   const card = cardFromFile(file);
   const terminal = new Terminal((apdu) => card.transmit(apdu));
   const selected = terminal.selectUsim();

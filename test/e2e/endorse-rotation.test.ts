@@ -32,7 +32,7 @@ const published = async () =>
 const verifier = () =>
   createVerifier({
     jwksUrl: world.jwksUrl,
-    issuer: 'simtrust',
+    issuer: world.issuer,
     audience: 'simtrust-endorse-audience',
     now: () => clock.now(),
     refetchCooldownMs: 0,
@@ -83,7 +83,7 @@ describe('key rotation', () => {
   });
 
   it('the old key leaves the JWKS once no token it signed can still be valid, and the schedule removes it', async () => {
-    const keys = await world.platform.endorse.keys.list();
+    const keys = await world.platform.endorse.keys.list(world.operatorId);
     const retired = keys.find((k) => k.alg === 'RS256' && k.state === 'retired');
     expect(retired?.unpublishTime).toBeGreaterThan(clock.now());
     clock.set(retired!.unpublishTime!);

@@ -21,7 +21,6 @@ import {
   startEndorseWorld,
 } from './endorse-fixture.js';
 
-const ISS = 'simtrust';
 const AUD = 'simtrust-endorse-audience';
 const VERIFY_SCRIPT = resolve('examples/independent-verifier/verify.mjs');
 
@@ -33,7 +32,7 @@ let imsi: string;
 /** The independent verifier, as a separate Node process (async: this process serves its JWKS). */
 function independent(token: string): Promise<{ ok: boolean; code?: string; exit: number | null }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [VERIFY_SCRIPT, world.jwksUrl, ISS, AUD, token], {
+    const child = spawn(process.execPath, [VERIFY_SCRIPT, world.jwksUrl, world.issuer, AUD, token], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -74,7 +73,7 @@ afterAll(() => Promise.all([world?.close(), otherPlatform?.close()]));
 
 describe('token forgeries', () => {
   it('a genuine token passes the SDK and the independent verifier', async () => {
-    const sdk = createVerifier({ jwksUrl: world.jwksUrl, issuer: ISS, audience: AUD });
+    const sdk = createVerifier({ jwksUrl: world.jwksUrl, issuer: world.issuer, audience: AUD });
     expect((await sdk.verify(genuine)).sim.imsi).toBe(imsi);
     const plain = await independent(genuine);
     expect([plain.ok, plain.exit]).toEqual([true, 0]);
@@ -84,13 +83,13 @@ describe('token forgeries', () => {
     // Threat: alg none, HS256 keyed with the public key (algorithm confusion), a token replayed
     // after expiry or before it is valid, a token for another audience or from another issuer, a
     // payload edited after signing, a made-up kid, and a token signed by another platform.
-    const current = await world.platform.endorse.keys.current('RS256');
-    const pem = (await httpFrom('127.0.0.1', `${world.deviceUrl}/v1/endorse/keys/${current.kid}`)).body;
+    const current = await world.platform.endorse.keys.current(world.operatorId, 'RS256');
+    const pem = (await httpFrom('127.0.0.1', `${world.deviceUrl}/v1/operators/${world.operatorId}/endorse/keys/${current.kid}`)).body;
     const publicKeyPem = createPublicKey(pem).export({ format: 'pem', type: 'spki' }).toString();
-    const theirs = await otherPlatform.platform.endorse.keys.current('RS256');
+    const theirs = await otherPlatform.platform.endorse.keys.current(otherPlatform.operatorId, 'RS256');
     const forged = forgeries({ genuine, platformKey: current, publicKeyPem, otherKey: theirs });
     expect(Object.keys(forged)).toHaveLength(10);
-    const sdk = createVerifier({ jwksUrl: world.jwksUrl, issuer: ISS, audience: AUD, refetchCooldownMs: 0 });
+    const sdk = createVerifier({ jwksUrl: world.jwksUrl, issuer: world.issuer, audience: AUD, refetchCooldownMs: 0 });
     const plain = await Promise.all(Object.values(forged).map((token) => independent(token)));
     for (const [i, [name, token]] of Object.entries(forged).entries()) {
       const [sdkCode, joseCode] = EXPECTED[name] ?? [];
@@ -104,7 +103,7 @@ describe('token forgeries', () => {
     const dir = mkdtempSync(join(tmpdir(), 'simtrust-openssl-'));
     try {
       const { header } = decode(genuine);
-      const pem = (await httpFrom('127.0.0.1', `${world.deviceUrl}/v1/endorse/keys/${String(header.kid)}`))
+      const pem = (await httpFrom('127.0.0.1', `${world.deviceUrl}/v1/operators/${world.operatorId}/endorse/keys/${String(header.kid)}`))
         .body;
       const [h, p, s] = genuine.split('.');
       writeFileSync(join(dir, 'cert.pem'), pem);

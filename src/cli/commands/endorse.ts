@@ -1,12 +1,14 @@
 // `simtrust endorse …`: SIM-attested identity tokens. Key management goes through the API (with the
-// profile's credentials); `token` and `challenge` speak to the device listener as a device would;
-// `verify` checks a token offline with the SDK against a JWKS URL.
+// profile's credentials) and concerns the caller's own operator's keys only; `token` and `challenge`
+// speak to the device listener as a device would; `verify` checks a token offline with the SDK
+// against an operator's JWKS URL and issuer.
 
 import type { Command } from 'commander';
 import { SimtrustError } from '../../lib/errors.js';
 import type { SigningKeyView } from '../../platform/endorse/signing-keys.js';
 import { apiClient, print } from '../context.js';
 import type { Column } from '../output.js';
+import { operatorPath } from './users.js';
 
 const KEY_COLUMNS: ReadonlyArray<Column<SigningKeyView>> = [
   ['kid', (k) => k.kid],
@@ -44,10 +46,12 @@ export function registerEndorseCommand(program: Command): void {
   const endorse = program
     .command('endorse')
     .description('SIM-attested identity tokens: signing keys, tokens, AKA challenges, verification');
-  const keys = endorse.command('keys').description('The platform-wide token signing keys');
+  const keys = endorse
+    .command('keys')
+    .description("Your operator's token signing keys (each operator has its own; docs/endorse.md)");
 
   example(
-    keys.command('list').description('List published signing keys and their state'),
+    keys.command('list').description("List your operator's published signing keys and their state"),
     'simtrust endorse keys list --output table',
   ).action(async (_o, command: Command) => {
     const client = await apiClient(command);
@@ -57,7 +61,9 @@ export function registerEndorseCommand(program: Command): void {
   example(
     keys
       .command('rotate')
-      .description('Create successor keys: published now, signing after the publish lead'),
+      .description(
+        "Create successors of your operator's keys: published now, signing after the publish lead (audited; other operators' keys are untouched)",
+      ),
     'simtrust endorse keys rotate --algorithm RS256 --activate-in 600',
   )
     .option('--algorithm <alg...>', 'RS256, ES256 and/or EdDSA (default: all)')
@@ -88,13 +94,16 @@ export function registerEndorseCommand(program: Command): void {
   example(
     keys
       .command('get')
-      .description("A key's X.509 certificate (PEM) by kid, as SORACOM-style verifiers download it"),
+      .description(
+        "One of your operator's keys as an X.509 certificate (PEM) by kid, as SORACOM-style verifiers download it",
+      ),
     'simtrust endorse keys get v1-0123456789abcdef0123456789abcdef-x509.pem > key.pem',
   )
     .argument('<kid>')
     .action(async (kid: string, _o, command: Command) => {
       const client = await apiClient(command);
-      const res = await client.send('GET', `/v1/endorse/keys/${encodeURIComponent(kid)}`, {
+      const path = await operatorPath(command, client, `/endorse/keys/${encodeURIComponent(kid)}`);
+      const res = await client.send('GET', path, {
         headers: { accept: 'application/x-pem-file' },
       });
       process.stdout.write(await res.text());
@@ -176,24 +185,39 @@ export function registerEndorseCommand(program: Command): void {
   example(
     endorse
       .command('verify')
-      .description('Verify a token offline against a JWKS URL (the SDK simtrust/verify)'),
-    'simtrust endorse verify "$TOKEN" --jwks-url http://127.0.0.1:8082/.well-known/jwks.json',
+      .description("Verify a token offline against an operator's JWKS URL (the SDK simtrust/verify)"),
+    'simtrust endorse verify "$TOKEN" --operator OP0123456789 --jwks-url http://127.0.0.1:8082/v1/operators/OP0123456789/endorse/jwks.json',
   )
     .argument('<token>')
-    .requiredOption('--jwks-url <url>', 'the platform JWKS')
-    .option('--issuer <iss>', 'expected iss', 'simtrust')
+    .requiredOption('--jwks-url <url>', "the operator's JWKS (/v1/operators/<operatorId>/endorse/jwks.json)")
+    .option(
+      '--operator <operatorId>',
+      'the operator whose tokens these are: expected iss simtrust/operators/<operatorId>',
+    )
+    .option(
+      '--issuer <iss>',
+      'expected iss (default: from --operator; https://soracom.io for compat "soracom")',
+    )
     .option('--audience <aud>', 'expected aud', 'simtrust-endorse-audience')
     .option('--algorithm <alg...>', 'accepted algorithms', ['RS256', 'ES256', 'EdDSA'])
     .action(
       async (
         token: string,
-        o: { jwksUrl: string; issuer: string; audience: string; algorithm: string[] },
+        o: { jwksUrl: string; operator?: string; issuer?: string; audience: string; algorithm: string[] },
         command: Command,
       ) => {
+        const { operatorIssuer } = await import('../../platform/endorse/tokens.js');
+        const issuer =
+          o.issuer ?? (o.operator === undefined ? undefined : operatorIssuer('simtrust', o.operator));
+        if (issuer === undefined) {
+          throw usage(
+            'give --operator <operatorId> (native tokens are issued by simtrust/operators/<operatorId>) or --issuer',
+          );
+        }
         const { createVerifier, SimTokenError } = await import('../../sdk/verify.js');
         const verifier = createVerifier({
           jwksUrl: o.jwksUrl,
-          issuer: o.issuer,
+          issuer,
           audience: o.audience,
           algorithms: o.algorithm as Array<'RS256' | 'ES256' | 'EdDSA'>,
         });

@@ -48,8 +48,9 @@ export function registerGatewayCommand(program: Command): void {
     const platform = await openPlatform(config, { masterKey: resolveMasterKey(config).key });
     let running: Awaited<ReturnType<typeof startGateway>>;
     try {
-      // The identity assertion is signed with the platform's token keys; make sure they exist.
-      await platform.endorse.keys.ensure();
+      // The identity assertion is signed with the platform's own key set; make sure it exists.
+      const { PLATFORM_KEY_OWNER } = await import('../../platform/endorse/signing-keys.js');
+      await platform.endorse.keys.ensure(PLATFORM_KEY_OWNER);
       running = await startGateway(platform, logger);
       if (running === undefined) {
         throw new SimtrustError(

@@ -17,7 +17,6 @@ import { constantTimeEqual } from '../../crypto/constant-time.js';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import type { Result } from '../../lib/result.js';
-import { writeAudit } from '../audit/audit-log.js';
 import type { AuditContext } from '../iam/principal.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import { consumeOnce, incrementCounter, putOnce } from '../store/atomic.js';
@@ -80,6 +79,8 @@ interface StoredChallenge {
 }
 
 const CHALLENGE_SCOPE = 'endorse-challenge';
+/** A new operator makes the operator-less JWKS URL refuse within this time. */
+const SOLE_OPERATOR_CACHE_MS = 5_000;
 
 interface LoadedSim {
   readonly identity: SimIdentity;
@@ -103,6 +104,7 @@ export class EndorseService {
   readonly #d: EndorseServiceDeps;
 
   readonly #ownerSql: string;
+  #sole: { at: number; operatorId: string | undefined } | undefined;
 
   constructor(deps: EndorseServiceDeps) {
     this.#d = deps;
@@ -113,34 +115,62 @@ export class EndorseService {
     });
   }
 
-  /** Rotation by an operator (API/CLI): the successors, audited under the caller. */
-  async rotateKeys(
+  /**
+   * Rotation by an operator (API/CLI): successors of the caller's own keys only, recorded in the
+   * caller's audit log. Another operator's keys, JWKS and pending successors are untouched.
+   */
+  rotateKeys(
     ctx: AuditContext,
     algorithms?: readonly EndorseAlgorithm[],
     activateInSeconds?: number,
   ): Promise<SigningKeyView[]> {
-    const created = await this.keys.rotate(
+    return this.keys.rotate(ctx.principal.operatorId, {
       algorithms,
-      activateInSeconds === undefined ? undefined : activateInSeconds * 1000,
-    );
-    await writeAudit(this.#d.store.db, {
-      context: ctx,
-      result: 'success',
-      detail: { kids: created.map((k) => k.kid), activatesTime: created[0]?.activatesTime },
-      at: this.#d.clock.now(),
+      activateInMs: activateInSeconds === undefined ? undefined : activateInSeconds * 1000,
+      ctx,
     });
-    return created;
   }
 
-  /** The profile (issuer, audience, claim name, …) a group's tokens use. */
-  profile(config: EndorseConfig): TokenProfile {
-    return profileFor(config.compat, this.#d.config.endorseIssuer, this.#d.config.endorseAudience);
+  /**
+   * The operator whose keys the operator-less URLs (`/.well-known/jwks.json`, `/v1/endorse/keys/{kid}`)
+   * publish: the only operator of a single-operator site. With several operators those URLs would
+   * have to pick one tenant's keys for every verifier, so they answer ERR_ENDORSE_OPERATOR_REQUIRED.
+   */
+  async soleOperator(): Promise<string> {
+    const now = Date.now();
+    if (this.#sole === undefined || now - this.#sole.at > SOLE_OPERATOR_CACHE_MS) {
+      const rows = await this.#d.store.db
+        .selectFrom('operators')
+        .select('operator_id')
+        .orderBy('operator_id')
+        .limit(2)
+        .execute();
+      this.#sole = { at: now, operatorId: rows.length === 1 ? rows[0]?.operator_id : undefined };
+    }
+    const operatorId = this.#sole.operatorId;
+    if (operatorId === undefined) {
+      throw new SimtrustError(
+        'ERR_ENDORSE_OPERATOR_REQUIRED',
+        "this platform has several operators (or none): fetch the operator's keys at /v1/operators/{operatorId}/endorse/jwks.json",
+      );
+    }
+    return operatorId;
+  }
+
+  /** The profile (issuer, audience, claim name, …) the tokens of an operator's group use. */
+  profile(operatorId: string, config: EndorseConfig): TokenProfile {
+    return profileFor(
+      config.compat,
+      this.#d.config.endorseIssuer,
+      this.#d.config.endorseAudience,
+      operatorId,
+    );
   }
 
   /** GET|POST / from a device: a token for the SIM whose online session owns `address`. */
   async tokenForAddress(address: string, request: TokenRequest): Promise<TokenAnswer> {
     const { sim, config } = await this.#admitAddress(address);
-    const profile = this.profile(config);
+    const profile = this.profile(sim.operatorId, config);
     const redirect =
       request.redirectUrl === undefined ? undefined : checkRedirect(request.redirectUrl, config);
     const { token } = await this.#sign(sim, config, 'session', parametersFor(config, request));
@@ -289,11 +319,13 @@ export class EndorseService {
     proof: ProofMethod,
     parameters: Readonly<Record<string, string>> | undefined,
   ) {
-    const key = await this.keys.current(config.algorithm);
+    // The SIM's operator's key, never another tenant's.
+    const key = await this.keys.current(sim.operatorId, config.algorithm);
     return issueToken({
       identity: sim.identity,
+      operatorId: sim.operatorId,
       config,
-      profile: this.profile(config),
+      profile: this.profile(sim.operatorId, config),
       key,
       proof,
       requestParameters: parameters,

@@ -3,6 +3,12 @@
 // claim object with the identities the group's `parametersToEndorse` selects. Two profiles: the
 // native one, and SORACOM Endorse's exact constants (soracom.md §1.3) for `compat: "soracom"`, so
 // verifiers written for SORACOM accept simtrust tokens unchanged.
+//
+// Each operator signs with its own keys (signing-keys.ts). Native tokens also name the operator
+// twice, so a verifier that trusts one operator refuses another's token even if it were handed the
+// wrong key set: the issuer is `<endorseIssuer>/operators/<operatorId>` and the claim object carries
+// `operatorId` (issue 11). SORACOM-profile tokens keep SORACOM's exact shape; they are kept apart
+// by the operator's own JWKS and certificates alone.
 
 import { randomBytes } from 'node:crypto';
 import type { CompatMode, EndorseConfig } from './config.js';
@@ -18,6 +24,8 @@ export interface TokenProfile {
   /** Query parameter that carries the token in the redirect flow. */
   readonly redirectParameter: string;
   readonly kid: 'thumbprint' | 'soracom';
+  /** Whether the claim object carries `operatorId` (native tokens; not SORACOM's shape). */
+  readonly operatorClaim: boolean;
 }
 
 export const SORACOM_PROFILE: TokenProfile = {
@@ -27,7 +35,12 @@ export const SORACOM_PROFILE: TokenProfile = {
   claim: 'soracom-endorse-claim',
   redirectParameter: 'soracom_endorse_token',
   kid: 'soracom',
+  operatorClaim: false,
 };
+
+/** An operator's native issuer: `<endorseIssuer>/operators/<operatorId>` (one `/` however the base ends). */
+export const operatorIssuer = (baseIssuer: string, operatorId: string): string =>
+  `${baseIssuer.replace(/\/$/, '')}/operators/${operatorId}`;
 
 export const nativeProfile = (issuer: string, audience: string): TokenProfile => ({
   issuer,
@@ -36,6 +49,7 @@ export const nativeProfile = (issuer: string, audience: string): TokenProfile =>
   claim: 'simtrust-endorse-claim',
   redirectParameter: 'simtrust_endorse_token',
   kid: 'thumbprint',
+  operatorClaim: true,
 });
 
 /** RFC 8176 `amr` values: a data session the AAA admitted, or an AKA run over any link. */
@@ -62,6 +76,8 @@ export interface IssuedToken {
 
 export async function issueToken(input: {
   readonly identity: SimIdentity;
+  /** The SIM's operator, whose key signs (native tokens carry it in the claim object). */
+  readonly operatorId: string;
   readonly config: EndorseConfig;
   readonly profile: TokenProfile;
   readonly key: SigningKey;
@@ -74,7 +90,7 @@ export async function issueToken(input: {
   const exp = iat + config.tokenTimeoutSeconds;
   const jti = randomBytes(16).toString('base64url');
   const select = config.parametersToEndorse;
-  const claim: Record<string, unknown> = {};
+  const claim: Record<string, unknown> = profile.operatorClaim ? { operatorId: input.operatorId } : {};
   if (select.imsi) claim.imsi = identity.imsi;
   if (select.imei && identity.imei !== null) claim.imei = identity.imei;
   if (select.msisdn && identity.msisdn !== null) claim.msisdn = identity.msisdn;
@@ -99,5 +115,11 @@ export async function issueToken(input: {
   return { token, jti, expiresAt: exp * 1000 };
 }
 
-export const profileFor = (compat: CompatMode, issuer: string, audience: string): TokenProfile =>
-  compat === 'soracom' ? SORACOM_PROFILE : nativeProfile(issuer, audience);
+/** The profile of an operator's group: native (the operator's own issuer) or SORACOM's constants. */
+export const profileFor = (
+  compat: CompatMode,
+  baseIssuer: string,
+  audience: string,
+  operatorId: string,
+): TokenProfile =>
+  compat === 'soracom' ? SORACOM_PROFILE : nativeProfile(operatorIssuer(baseIssuer, operatorId), audience);

@@ -604,6 +604,49 @@ const eap: Builder = async (db) => {
     .execute();
 };
 
+/**
+ * Issue 11: SIM-token signing keys per operator. Until now one key set signed for every tenant;
+ * each key now belongs to one operator (`operator_id`), signs only that operator's tokens and is
+ * published only in that operator's JWKS. The shared keys go to the operator that used them: the
+ * oldest operator with a group whose Endorse namespace has `enabled: true`, else the oldest
+ * operator; every other operator gets fresh keys when it first needs them (docs/endorse.md). A
+ * site with no operator has signed nothing, so its keys are dropped.
+ *
+ * The private keys were sealed with the context `endorse-signing-key:<kid>` (`seal_version` 1);
+ * new keys are sealed with `endorse-signing-key:<operatorId>:<kid>` (2). Migrations have no key
+ * ring, so the platform reseals the version-1 rows the first time it reads them.
+ */
+const endorsePerOperator: Builder = async (db) => {
+  const s = db.schema;
+  await s
+    .alterTable('endorse_signing_keys')
+    .addColumn('operator_id', 'text', (c) => c.notNull().defaultTo(''))
+    .execute();
+  await s
+    .alterTable('endorse_signing_keys')
+    .addColumn('seal_version', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
+  await s
+    .createIndex('endorse_signing_keys_operator')
+    .on('endorse_signing_keys')
+    .columns(['operator_id', 'alg', 'activates_at'])
+    .execute();
+  const owner = await sql<{ operator_id: string }>`
+    select o.operator_id from operators o
+    order by case when exists (
+        select 1 from groups g join group_configuration c on c.group_id = g.group_id
+        where g.operator_id = o.operator_id and c.namespace = 'Endorse' and c.key = 'enabled'
+          and c.value = 'true') then 0 else 1 end,
+      o.created_at, o.operator_id
+    limit 1`.execute(db);
+  const operatorId = owner.rows[0]?.operator_id;
+  if (operatorId === undefined) {
+    await sql`delete from endorse_signing_keys`.execute(db);
+  } else {
+    await sql`update endorse_signing_keys set operator_id = ${operatorId} where operator_id = ''`.execute(db);
+  }
+};
+
 /** Ordered migrations; append, never edit one that has shipped. */
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0001-initial', initial],
@@ -612,6 +655,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0004-eap', eap],
   ['0005-endorse', endorse],
   ['0006-mfa-gateway', mfaGateway],
+  ['0007-endorse-per-operator', endorsePerOperator],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -6,7 +6,11 @@
 //   OPTIONS  /, /v1/endorse            → CORS preflight, only for the SIM group's allowOrigin
 //   POST /v1/endorse/challenges        → AKA challenge for a device on Wi-Fi only
 //   POST /v1/endorse/challenges/:id/response
-//   GET /.well-known/jwks.json, GET /v1/endorse/keys/:kid (PEM)
+//   GET /v1/operators/:operator_id/endorse/jwks.json, …/endorse/keys/:kid (PEM): each operator's keys
+//   GET /.well-known/jwks.json, GET /v1/endorse/keys/:kid: the same, on a single-operator platform
+//
+// A token is signed with the key of the SIM's own operator (issue 11), whichever listener or
+// address it was asked from.
 
 import formbody from '@fastify/formbody';
 import {

@@ -1,8 +1,9 @@
 // The identity the gateway hands to an upstream application: `X-Simtrust-User` (the user id, for
 // applications that trust the network path) and `X-Simtrust-Assertion`, a JWT (RFC 7519) signed with
-// the platform's current ES256 token-signing key — the keys of the SIM-token issuer, published in
-// the same JWKS (`/.well-known/jwks.json` on the API and device listeners, `/.simtrust/jwks.json` on
-// the gateway) — so an upstream verifies it offline with any JOSE library, the way Pomerium's
+// the current ES256 key of the platform's own key set (PLATFORM_KEY_OWNER: rotated like the
+// operators' SIM-token keys but no operator's, so no tenant's SIM-token verifier trusts it and no
+// tenant can rotate it), published at `/.simtrust/jwks.json` on the gateway — so an upstream
+// verifies it offline with any JOSE library, the way Pomerium's
 // X-Pomerium-Jwt-Assertion works (shared/reference/mfa-stk.md A1.3).
 //
 // Claims: iss (endorseIssuer), aud (the application's audience), sub (user id), iat, nbf, exp, jti,
@@ -13,6 +14,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { signCompactOffLoop } from '../../platform/endorse/rfc-7515-jws.js';
+import { PLATFORM_KEY_OWNER } from '../../platform/endorse/signing-keys.js';
 import type { GatewaySession } from '../../platform/mfa/gateway-sessions.js';
 import type { Platform } from '../../platform/platform.js';
 
@@ -35,7 +37,7 @@ export class AssertionSigner {
     const cacheKey = `${session.hash}|${application.name}`;
     const cached = this.cache.get(cacheKey);
     if (cached !== undefined && cached.exp * 1000 - REUSE_MARGIN_MS > now) return cached.jwt;
-    const key = await this.platform.endorse.keys.current(ASSERTION_ALGORITHM);
+    const key = await this.platform.endorse.keys.current(PLATFORM_KEY_OWNER, ASSERTION_ALGORITHM);
     const iat = Math.floor(now / 1000);
     const exp = Math.floor(Math.min(now + LIFETIME_MS, session.expiresAt) / 1000);
     const jwt = await signCompactOffLoop(

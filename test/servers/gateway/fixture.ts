@@ -10,6 +10,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../../src/config/defaults.js';
 import type { Clock } from '../../../src/lib/clock.js';
+import { PLATFORM_KEY_OWNER } from '../../../src/platform/endorse/signing-keys.js';
 import { createOperator } from '../../../src/platform/iam/operators.js';
 import type { AuditContext } from '../../../src/platform/iam/principal.js';
 import { openPlatform, type Platform } from '../../../src/platform/platform.js';
@@ -136,7 +137,7 @@ export async function startGatewayFixture(
     store: db.store,
     ...(o.clock ? { clock: o.clock } : {}),
   });
-  await platform.endorse.keys.ensure();
+  await platform.endorse.keys.ensure(PLATFORM_KEY_OWNER);
   const operator = await createOperator(db.store, platform.clock, {
     email: `op-${randomBytes(4).toString('hex')}@example.com`,
     password: 'operator password',

@@ -1,8 +1,12 @@
-// Token signing keys. Public (no credentials, on the API and on the device listener): the JWKS at
-// /.well-known/jwks.json and each key's X.509 certificate as PEM by kid (SORACOM's verifiers
-// download `<kid>` as a PEM file). Authenticated: listing and rotating the keys.
+// Token signing keys, per operator (issue 11). Public (no credentials, on the API and on the device
+// listener): each operator's JWKS at /v1/operators/{operator_id}/endorse/jwks.json and each of its
+// keys' X.509 certificate as PEM by kid (SORACOM's verifiers download `<kid>` as a PEM file). The
+// operator-less URLs of a single-operator site (/.well-known/jwks.json, /v1/endorse/keys/{kid})
+// serve that one operator's keys and refuse on a multi-operator site. Authenticated: listing and
+// rotating the caller's own operator's keys.
 
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { ENDORSE_ALGORITHMS } from '../../../platform/endorse/rfc-7515-jws.js';
 import type { Platform } from '../../../platform/platform.js';
 import { auditContext } from '../plugins/auth.js';
@@ -41,14 +45,65 @@ const KeyView = Type.Object({
   }),
 });
 
-const KidParams = Type.Object({
-  kid: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' }),
+const Kid = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' });
+const KidParams = Type.Object({ kid: Kid });
+// Operator ids only (`OP` + digits): the platform's own key set (the gateway's assertions, owner
+// `platform`) is published by the gateway, never under an operator's URL.
+const OperatorId = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  pattern: '^OP[0-9]+$',
+  description: 'The operator whose tokens you verify (OP + 10 digits)',
 });
+const OperatorKeyParams = Type.Object({ operator_id: OperatorId });
+const OperatorKidParams = Type.Object({ operator_id: OperatorId, kid: Kid });
+const Jwks = Type.Object({ keys: Type.Array(Jwk) });
 
 /** JWKS and PEM by kid: registered on the API and on the device listener. */
 export const endorsePublicKeyRoutes =
   (platform: Platform): FastifyPluginAsyncTypebox =>
   async (app) => {
+    const { endorse } = platform;
+    const cache = (reply: FastifyReply) =>
+      reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+    const pem = (reply: FastifyReply, text: string) => cache(reply).type('application/x-pem-file').send(text);
+
+    app.get(
+      '/v1/operators/:operator_id/endorse/jwks.json',
+      {
+        config: { public: true },
+        schema: {
+          tags: ['Endorse'],
+          operationId: 'getOperatorEndorseJwks',
+          summary:
+            "One operator's public keys that verify its SIM tokens (JWKS, RFC 7517), including the next and retired ones. No other operator's key is in it.",
+          security: [],
+          params: OperatorKeyParams,
+          response: responses({ 200: Jwks }, 404),
+        },
+      },
+      async (request, reply) => {
+        cache(reply);
+        return endorse.keys.jwks(request.params.operator_id);
+      },
+    );
+    app.get(
+      '/v1/operators/:operator_id/endorse/keys/:kid',
+      {
+        config: { public: true },
+        schema: {
+          tags: ['Endorse'],
+          operationId: 'getOperatorEndorseKeyCertificate',
+          summary:
+            "One of an operator's signing keys as an X.509 certificate (PEM), by either of its kids (SORACOM's verification flow).",
+          security: [],
+          params: OperatorKidParams,
+          response: responses({ 200: Type.String() }, 404),
+        },
+      },
+      async (request, reply) =>
+        pem(reply, await endorse.keys.certificate(request.params.operator_id, request.params.kid)),
+    );
     app.get(
       '/.well-known/jwks.json',
       {
@@ -57,14 +112,15 @@ export const endorsePublicKeyRoutes =
           tags: ['Endorse'],
           operationId: 'getEndorseJwks',
           summary:
-            'The public keys that verify SIM tokens (JWKS, RFC 7517), including the next and retired ones.',
+            "Single-operator platforms: that operator's JWKS (as /v1/operators/{operator_id}/endorse/jwks.json). With several operators: 404 ERR_ENDORSE_OPERATOR_REQUIRED.",
           security: [],
-          response: { 200: Type.Object({ keys: Type.Array(Jwk) }) },
+          response: responses({ 200: Jwks }, 404),
         },
       },
       async (_request, reply) => {
-        reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
-        return platform.endorse.keys.jwks();
+        const keys = await endorse.keys.jwks(await endorse.soleOperator());
+        cache(reply);
+        return keys;
       },
     );
     app.get(
@@ -75,21 +131,18 @@ export const endorsePublicKeyRoutes =
           tags: ['Endorse'],
           operationId: 'getEndorseKeyCertificate',
           summary:
-            "A signing key's X.509 certificate as PEM, by either of its kids (SORACOM's verification flow).",
+            "Single-operator platforms: a signing key's X.509 certificate as PEM, by either of its kids. With several operators: 404 ERR_ENDORSE_OPERATOR_REQUIRED.",
           security: [],
           params: KidParams,
           response: responses({ 200: Type.String() }, 404),
         },
       },
-      async (request, reply) => {
-        const pem = await platform.endorse.keys.certificate(request.params.kid);
-        reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
-        return reply.type('application/x-pem-file').send(pem);
-      },
+      async (request, reply) =>
+        pem(reply, await endorse.keys.certificate(await endorse.soleOperator(), request.params.kid)),
     );
   };
 
-/** Listing and rotating the keys (an operator's credentials; audited). */
+/** Listing and rotating the caller's operator's keys (an operator's credentials; audited). */
 export const endorseKeyRoutes =
   (platform: Platform): FastifyPluginAsyncTypebox =>
   async (app) => {
@@ -99,11 +152,11 @@ export const endorseKeyRoutes =
         schema: {
           tags: ['Endorse'],
           operationId: 'listEndorseKeys',
-          summary: 'The published signing keys with their state (pending, current, retired).',
+          summary: "Your operator's published signing keys with their state (pending, current, retired).",
           response: responses({ 200: Type.Array(KeyView) }),
         },
       },
-      async () => platform.endorse.keys.list(),
+      async (request) => platform.endorse.keys.list(request.principal!.operatorId),
     );
     app.post(
       '/endorse/keys/rotate',
@@ -112,7 +165,7 @@ export const endorseKeyRoutes =
           tags: ['Endorse'],
           operationId: 'rotateEndorseKeys',
           summary:
-            'Create successor keys: published now, signing after activateInSeconds (default endorseKeyPublishLeadSeconds). The replaced keys stay published until their last token expires.',
+            "Create successors of your operator's keys: published now in its JWKS, signing after activateInSeconds (default endorseKeyPublishLeadSeconds; 0 for an emergency). The replaced keys stay published until their last token expires. Other operators' keys are untouched; recorded in your audit log.",
           body: Type.Object(
             {
               algorithms: Type.Optional(
