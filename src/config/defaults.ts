@@ -443,6 +443,47 @@ type ValueOf<S> = S extends { parse: (raw: unknown) => infer T; default: infer D
     : T
   : never;
 
+  // --- retention (docs/operations.md): 0 keeps a kind forever
+  retentionSessionsDays: {
+    default: 90,
+    doc: 'Ended data sessions, their session events and completed CoA/Disconnect requests are deleted this many days after they ended (0 keeps them).',
+    parse: int(0, 36_500),
+  },
+  retentionUsageHourlyDays: {
+    default: 93,
+    doc: 'Hourly usage buckets are deleted after this many days (0 keeps them); 93 is the longest range an hourly stats query answers.',
+    parse: int(0, 36_500),
+  },
+  retentionUsageDailyDays: {
+    default: 400,
+    doc: 'Daily usage buckets are deleted after this many days (0 keeps them); monthly stats are sums of days, so this also bounds them (400: this month and the same month a year ago).',
+    parse: int(0, 36_500),
+  },
+  retentionRefusalsDays: {
+    default: 90,
+    doc: 'AAA refusals (GET /v1/sims/{id}/events/refusals) are deleted after this many days (0 keeps them).',
+    parse: int(0, 36_500),
+  },
+  retentionAuditLogDays: {
+    default: 365,
+    doc: 'Audit log records are deleted after this many days (0 keeps them). Only the purge can delete them; the database refuses any other change.',
+    parse: int(0, 36_500),
+  },
+  retentionSmsDays: {
+    default: 90,
+    doc: 'SMS delivery records (they hold phone numbers) are deleted this many days after they were created (0 keeps them).',
+    parse: int(0, 36_500),
+  },
+  retentionPurgeIntervalSeconds: {
+    default: 3600,
+    doc: 'How often each running instance purges what retention and expiry allow (expired API tokens, counters, one-time values and login transactions always go). 0 turns the background purge off; `simtrust admin purge` runs it by hand.',
+    parse: int(0, 604_800),
+  },
+  retentionPurgeBatchRows: {
+    default: 1000,
+    doc: 'Rows deleted per statement by the purge; it yields to other work between batches, so a smaller batch keeps each write lock shorter.',
+    parse: int(10, 100_000),
+  },
 /** The validated, frozen configuration every component receives. */
 export type Config = { readonly [K in SettingName]: ValueOf<(typeof SETTINGS)[K]> } & {
   readonly demo: boolean;

@@ -2,13 +2,19 @@
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { base64Key } from '../../config/setting.js';
+import { SETTINGS, type SettingName } from '../../config/defaults.js';
+import { base64Key, flagName } from '../../config/setting.js';
 import { systemClock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { generateMasterKey, KeyRing, masterKeyId, rotateMasterKey } from '../../platform/secrets/key-ring.js';
 import { demoMasterKeyPath, resolveMasterKey } from '../../platform/secrets/master-key.js';
 import { print } from '../context.js';
 import { configFromFlags } from './serve.js';
+
+/** Settings `admin purge` takes as flags. */
+const RETENTION_SETTINGS = (Object.keys(SETTINGS) as SettingName[]).filter(
+  (n) => n.startsWith('retention') && n !== 'retentionPurgeIntervalSeconds',
+);
 
 /** The store (Kysely and both drivers) loads only when an admin command runs. */
 const openStore = async (...args: Parameters<typeof import('../../platform/store/database.js').openStore>) =>
@@ -114,6 +120,46 @@ export function registerAdminCommand(program: Command): void {
     const store = await openStore(config.databaseUrl, { poolSize: 2 });
     await store.close();
     print(command, { migrated: true, database: config.databaseUrl.replace(/\/\/[^@]*@/, '//***@') });
+  });
+
+  // Retention by hand (docs/operations.md): what the background purge of `serve` does, now, with
+  // progress on stderr. Flags override the retention settings for this run only.
+  const purgeCommand = withDatabase(
+    admin
+      .command('purge')
+      .description(
+        'Delete now what retention and expiry allow (ended sessions, old usage, refusals, audit records and SMS records past their retention; expired tokens, counters and one-time values), in batches, with progress',
+      )
+      .addHelpText(
+        'after',
+        '\nExample:\n  $ simtrust admin purge --retention-audit-log-days 730 --output table',
+      ),
+  );
+  for (const name of RETENTION_SETTINGS)
+    purgeCommand.option(`${flagName(name)} <value>`, SETTINGS[name].doc.split('. ')[0] ?? SETTINGS[name].doc);
+  purgeCommand.action(async (o: Record<string, string>, command: Command) => {
+    const config = configFromFlags(o, false);
+    const store = await openStore(config.databaseUrl, { poolSize: 2 });
+    try {
+      const { purge } = await import('../../platform/retention.js');
+      let shown = 0;
+      const results = await purge(store, systemClock, config, {
+        onProgress: (p) => {
+          // One line per kind when it ends, and at most one a second while a large kind runs.
+          if (!p.done && Date.now() - shown < 1000) return;
+          shown = Date.now();
+          process.stderr.write(`${p.kind}: ${p.deleted} rows deleted${p.done ? '' : ' so far…'}\n`);
+        },
+      });
+      print(command, results, [
+        ['kind', (r) => r.kind],
+        ['table', (r) => r.table],
+        ['olderThan', (r) => (r.cutoff === undefined ? 'kept' : new Date(r.cutoff).toISOString())],
+        ['deleted', (r) => r.deleted],
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 
   // Login attempts that named no existing operator are audited under a platform scope no tenant

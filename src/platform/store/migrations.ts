@@ -648,6 +648,44 @@ const endorsePerOperator: Builder = async (db) => {
 };
 
 /** Ordered migrations; append, never edit one that has shipped. */
+ * Issue 11 (retention): indexes that let the purge find what it may delete without scanning
+ * (platform/retention.ts), and the audit log's append-only guard opened for the purge alone. A
+ * DELETE on audit_logs succeeds only for records older than the `before` of a row in
+ * audit_log_purge_gate; the purge inserts that row, deletes a batch and removes the row in one
+ * transaction, so no other connection ever sees it. UPDATE and TRUNCATE stay refused.
+ */
+const retention: Builder = async (db, dialect) => {
+  const s = db.schema;
+  await s.createIndex('sim_sessions_ended').on('sim_sessions').columns(['ended_at']).execute();
+  await s.createIndex('sim_usage_expiry').on('sim_usage').columns(['period', 'bucket_start']).execute();
+  await s.createIndex('sms_messages_created').on('sms_messages').columns(['created_at']).execute();
+  await s.createIndex('api_tokens_expiry').on('api_tokens').columns(['expires_at']).execute();
+  await s.createIndex('counters_expiry').on('counters').columns(['expires_at']).execute();
+  await s.createIndex('one_time_values_expiry').on('one_time_values').columns(['expires_at']).execute();
+  await s
+    .createTable('audit_log_purge_gate')
+    .addColumn('before', 'bigint', (c) => c.notNull())
+    .execute();
+  if (dialect === 'postgres') {
+    await sql`drop trigger audit_logs_no_change on audit_logs`.execute(db);
+    await sql`create trigger audit_logs_no_update before update on audit_logs
+      for each row execute function audit_logs_append_only()`.execute(db);
+    await sql`create function audit_logs_purge_only() returns trigger language plpgsql as $$
+      begin
+        if old.at < (select max(before) from audit_log_purge_gate) then return old; end if;
+        raise exception 'audit_logs is append-only (records leave only by the retention purge)';
+      end $$`.execute(db);
+    await sql`create trigger audit_logs_no_delete before delete on audit_logs
+      for each row execute function audit_logs_purge_only()`.execute(db);
+  } else {
+    await sql`drop trigger audit_logs_no_delete`.execute(db);
+    await sql`create trigger audit_logs_no_delete before delete on audit_logs
+      when not (old.at < coalesce((select max(before) from audit_log_purge_gate), -1))
+      begin select raise(abort, 'audit_logs is append-only (records leave only by the retention purge)'); end`.execute(
+      db,
+    );
+  }
+};
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0001-initial', initial],
   ['0002-access-management', accessManagement],
@@ -658,6 +696,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0007-endorse-per-operator', endorsePerOperator],
 ];
 
+  ['0008-retention', retention],
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {

@@ -103,6 +103,14 @@ export interface GroupConfigurationTable {
   value: string;
 }
 
+/**
+ * Opens the audit log's append-only guard for the retention purge: while a row exists (only ever
+ * inside the purge's own transaction), records with `at` < `before` may be deleted (issue 11).
+ */
+export interface AuditLogPurgeGateTable {
+  before: number;
+}
+
 export interface AuditLogsTable {
   id: Generated<number>;
   operator_id: string;
@@ -503,3 +511,4 @@ export interface Database {
   mfa_sms_enrollments: MfaSmsEnrollmentsTable;
   mfa_keys: MfaKeysTable;
 }
+  audit_log_purge_gate: AuditLogPurgeGateTable;

@@ -10,6 +10,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Platform } from '../../platform/platform.js';
+import { TableRowCounts } from '../../platform/retention.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerConsole } from './plugins/console.js';
 import { registerErrorHandling } from './plugins/errors.js';
@@ -128,7 +129,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   registerErrorHandling(app);
   await registerAuth(app, platform);
-  const metrics = registerMetrics(app, options.metricsRegistry);
+  const metrics = registerMetrics(
+    app,
+    options.metricsRegistry,
+    new TableRowCounts(platform.store, platform.clock),
+  );
 
   await app.register(systemRoutes(platform));
   await app.register(authRoutes(platform), { prefix: '/v1' });

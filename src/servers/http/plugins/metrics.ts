@@ -1,11 +1,29 @@
 // Prometheus metrics (prom-client) at GET /metrics: process defaults plus request counts and
-// latencies by route template (never by raw URL, which would carry ids).
+// latencies by route template (never by raw URL, which would carry ids), and the rows of each table
+// (simtrust_table_rows, from platform/retention.ts: exact on SQLite, the planner's estimate on
+// PostgreSQL; recounted at most once a minute whatever the scrape rate).
 
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { TableRowCounts } from '../../../platform/retention.js';
 
-export function registerMetrics(app: FastifyInstance, registry = new Registry()): Registry {
+export function registerMetrics(
+  app: FastifyInstance,
+  registry = new Registry(),
+  tableRows?: TableRowCounts,
+): Registry {
   collectDefaultMetrics({ register: registry });
+  if (tableRows !== undefined) {
+    new Gauge({
+      name: 'simtrust_table_rows',
+      help: 'Rows per database table (SQLite: exact count; PostgreSQL: pg_class.reltuples estimate, exact up to 1e6 for a table never analysed); at most a minute old',
+      labelNames: ['table'] as const,
+      registers: [registry],
+      async collect() {
+        for (const t of await tableRows.get()) this.set({ table: t.table }, t.rows);
+      },
+    });
+  }
   const duration = new Histogram({
     name: 'simtrust_http_request_duration_seconds',
     help: 'API request latency by method, route template and status code',
