@@ -647,7 +647,7 @@ const endorsePerOperator: Builder = async (db) => {
   }
 };
 
-/** Ordered migrations; append, never edit one that has shipped. */
+/**
  * Issue 11 (retention): indexes that let the purge find what it may delete without scanning
  * (platform/retention.ts), and the audit log's append-only guard opened for the purge alone. A
  * DELETE on audit_logs succeeds only for records older than the `before` of a row in
@@ -686,6 +686,8 @@ const retention: Builder = async (db, dialect) => {
     );
   }
 };
+
+/** Ordered migrations; append, never edit one that has shipped. */
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0001-initial', initial],
   ['0002-access-management', accessManagement],
@@ -694,9 +696,9 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0005-endorse', endorse],
   ['0006-mfa-gateway', mfaGateway],
   ['0007-endorse-per-operator', endorsePerOperator],
+  ['0008-retention', retention],
 ];
 
-  ['0008-retention', retention],
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
