@@ -314,7 +314,9 @@ describe('the examples’ “by hand” snippets', () => {
     const saved: string[] = [];
     for (const example of ['business-login', 'wifi-offload']) {
       const readme = readFileSync(join(REPO, 'examples', example, 'README.md'), 'utf8');
-      const m = /save this as `([\w-]+\.ts)`\s+at the repository root[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme);
+      const m = /save this as `([\w-]+\.ts)`\s+at the repository root[\s\S]*?```ts\n([\s\S]*?)```/.exec(
+        readme,
+      );
       expect(m, `${example}/README.md names the file and shows the snippet`).not.toBeNull();
       const [, name = '', code = ''] = m ?? [];
       expect(readme).toContain(`npx tsx ${name}`);
