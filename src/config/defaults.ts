@@ -433,16 +433,6 @@ export const SETTINGS = {
     doc: 'Window of aucResyncFailureLimit, in seconds.',
     parse: int(60, 604_800),
   },
-} satisfies Record<string, Setting<unknown>>;
-
-export type SettingName = keyof typeof SETTINGS;
-
-type ValueOf<S> = S extends { parse: (raw: unknown) => infer T; default: infer D }
-  ? undefined extends D
-    ? T | undefined
-    : T
-  : never;
-
   // --- retention (docs/operations.md): 0 keeps a kind forever
   retentionSessionsDays: {
     default: 90,
@@ -484,6 +474,16 @@ type ValueOf<S> = S extends { parse: (raw: unknown) => infer T; default: infer D
     doc: 'Rows deleted per statement by the purge; it yields to other work between batches, so a smaller batch keeps each write lock shorter.',
     parse: int(10, 100_000),
   },
+} satisfies Record<string, Setting<unknown>>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+type ValueOf<S> = S extends { parse: (raw: unknown) => infer T; default: infer D }
+  ? undefined extends D
+    ? T | undefined
+    : T
+  : never;
+
 /** The validated, frozen configuration every component receives. */
 export type Config = { readonly [K in SettingName]: ValueOf<(typeof SETTINGS)[K]> } & {
   readonly demo: boolean;

@@ -510,5 +510,5 @@ export interface Database {
   sms_messages: SmsMessagesTable;
   mfa_sms_enrollments: MfaSmsEnrollmentsTable;
   mfa_keys: MfaKeysTable;
-}
   audit_log_purge_gate: AuditLogPurgeGateTable;
+}
