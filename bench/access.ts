@@ -1,4 +1,4 @@
-// npm run bench -- access [--db sqlite|postgres] [--seconds N]
+// npm run bench -- access [--db sqlite|postgres] [--seconds N] [--rate-limits on]
 //
 // 1. The permission layer on the hot path: GET /v1/sims/{id} from a separate server process as
 //    root (no policy evaluation — the reference) and as a sub-user whose decision pools a direct
@@ -61,6 +61,9 @@ async function loginsPerSecond(url: string, body: unknown, seconds: number) {
 export async function run(args: string[]): Promise<void> {
   const dialect = (flag(args, '--db') ?? 'sqlite') as BenchDialect;
   const seconds = Number(flag(args, '--seconds') ?? 5);
+  // `--rate-limits on`: the API rate limits stay on (per address and per token, limits far above
+  // what the bench sends), so the figures include the limiter's cost on every request.
+  const rateLimits = flag(args, '--rate-limits') === 'on';
   const db = await freshDatabase(dialect);
   const masterKey = randomBytes(32);
   const email = 'bench@example.com';
@@ -74,6 +77,9 @@ export async function run(args: string[]): Promise<void> {
     SIMTRUST_MASTER_KEY: masterKey.toString('base64'),
     // Login throughput from one address must not trip the per-address limit of failures.
     SIMTRUST_LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
+    ...(rateLimits
+      ? { SIMTRUST_API_RATE_LIMIT_PER_ADDRESS: '100000000', SIMTRUST_API_RATE_LIMIT_PER_TOKEN: '100000000' }
+      : {}),
   });
   try {
     const root = (await post(`${server.url}/v1/auth`, { email, password })) as {

@@ -95,7 +95,7 @@ export const SETTINGS = {
   },
   apiRateLimitWindowSeconds: {
     default: 60,
-    doc: 'Window of the API rate limits below (per process; each instance counts its own traffic).',
+    doc: 'Window of the API rate limits below. The counts live in the database, so every instance on the same database shares them.',
     parse: int(1, 86_400),
   },
   apiRateLimitPerToken: {

@@ -54,6 +54,52 @@ export async function incrementCounter(db: Executor, o: IncrementOptions): Promi
     : { value: Number(r.value), windowStart: r.window_start, expiresAt: r.expires_at };
 }
 
+export interface CounterHits {
+  readonly key: string;
+  /** How many hits to add (≥ 1). */
+  readonly hits: number;
+}
+
+/**
+ * Adds hits to several counters of one scope in one statement — a batch of callers' increments
+ * (the shared API rate limit). Unguarded, with incrementCounter's window semantics: a counter whose
+ * window has ended restarts at its hits with a new window of `windowMs`. Returns each key's state
+ * after the addition; entries naming the same key are added together.
+ *
+ * Race semantics: as incrementCounter — every row's addition is applied to the current row under
+ * its lock (PostgreSQL) or the write lock (SQLite), so concurrent batches from any number of
+ * processes add up exactly; none is lost and none is counted twice.
+ */
+export async function addToCounters(
+  db: Executor,
+  scope: string,
+  entries: readonly CounterHits[],
+  now: number,
+  windowMs: number,
+): Promise<Map<string, CounterState>> {
+  const merged = new Map<string, number>();
+  for (const e of entries) merged.set(e.key, (merged.get(e.key) ?? 0) + e.hits);
+  const out = new Map<string, CounterState>();
+  if (merged.size === 0) return out;
+  const expiresAt = now + windowMs;
+  const expired = sql<boolean>`counters.expires_at <= ${now}`;
+  const rows = sql.join(
+    [...merged].map(([key, hits]) => sql`(${scope}, ${key}, ${hits}, ${now}, ${expiresAt})`),
+  );
+  const result = await sql<{ key: string; value: number; window_start: number; expires_at: number }>`
+    insert into counters (scope, key, value, window_start, expires_at)
+    values ${rows}
+    on conflict (scope, key) do update set
+      value = case when ${expired} then excluded.value else counters.value + excluded.value end,
+      window_start = case when ${expired} then ${now} else counters.window_start end,
+      expires_at = case when ${expired} then excluded.expires_at else counters.expires_at end
+    returning key, value, window_start, expires_at`.execute(db);
+  for (const r of result.rows) {
+    out.set(r.key, { value: Number(r.value), windowStart: Number(r.window_start), expiresAt: Number(r.expires_at) });
+  }
+  return out;
+}
+
 /** The live state of a counter, or undefined when absent or its window has ended. */
 export async function readCounter(
   db: Executor,

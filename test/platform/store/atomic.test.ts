@@ -4,6 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  addToCounters,
   consumeOnce,
   incrementCounter,
   markUsedOnce,
@@ -53,6 +54,50 @@ describe(`atomic primitives on ${testDialect}`, () => {
     expect(granted.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
     expect((await readCounter(t.store.db, o.scope, o.key, T0))?.value).toBe(5);
     expect(await incrementCounter(t.store.db, { ...o, max: 0 })).toBeUndefined();
+  });
+
+  it('addToCounters adds a batch of hits per key in one statement, with the window semantics', async () => {
+    const first = await addToCounters(
+      t.store.db,
+      'api-rate',
+      [
+        { key: 'a', hits: 2 },
+        { key: 'b', hits: 1 },
+        { key: 'a', hits: 1 },
+      ],
+      T0,
+      1000,
+    );
+    expect(first.get('a')).toEqual({ value: 3, windowStart: T0, expiresAt: T0 + 1000 });
+    expect(first.get('b')).toEqual({ value: 1, windowStart: T0, expiresAt: T0 + 1000 });
+    const again = await addToCounters(t.store.db, 'api-rate', [{ key: 'a', hits: 4 }], T0 + 999, 1000);
+    expect(again.get('a')).toEqual({ value: 7, windowStart: T0, expiresAt: T0 + 1000 });
+    // The window ended: the count restarts at this batch's hits.
+    const restarted = await addToCounters(t.store.db, 'api-rate', [{ key: 'a', hits: 2 }], T0 + 1000, 1000);
+    expect(restarted.get('a')).toEqual({ value: 2, windowStart: T0 + 1000, expiresAt: T0 + 2000 });
+    expect((await addToCounters(t.store.db, 'api-rate', [], T0, 1000)).size).toBe(0);
+  });
+
+  it('addToCounters from racing connections adds up exactly (no lost or doubled hit)', async () => {
+    // Issue 11: the API rate limit is shared by instances through this primitive.
+    const handles = [t.store, ...others];
+    const batches = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        addToCounters(
+          handles[i % handles.length]!.db,
+          'api-rate',
+          [{ key: 'shared', hits: (i % 3) + 1 }],
+          T0,
+          60_000,
+        ),
+      ),
+    );
+    const total = Array.from({ length: 24 }, (_, i) => (i % 3) + 1).reduce((a, b) => a + b, 0);
+    expect((await readCounter(t.store.db, 'api-rate', 'shared', T0))?.value).toBe(total);
+    // Each batch saw a distinct running total, the largest being the sum.
+    const seen = batches.map((b) => b.get('shared')!.value);
+    expect(new Set(seen).size).toBe(24);
+    expect(Math.max(...seen)).toBe(total);
   });
 
   it('consume-once gives a value to exactly one of many racing consumers', async () => {

@@ -1,7 +1,8 @@
 // Authentication, tenant isolation, permissions and rate limits for the API — in that order, in
 // one onRequest hook, before the body is even read:
 //
-//   rate limit    per source address, then per token (429 + Retry-After; settings apiRateLimit*)
+//   rate limit    per source address and per token, counted in the database so that every
+//                 instance shares them (429 + Retry-After; settings apiRateLimit*)
 //   authenticate  deny by default: every /v1 route needs a valid token unless it is marked
 //                 `config: { public: true }`. `Authorization: Bearer <token>` or SORACOM's
 //                 X-Soracom-API-Key + X-Soracom-Token (the key must be the one issued with it),
@@ -18,11 +19,13 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, HTTPMethods } from 'fastify';
 import { SimtrustError } from '../../../lib/errors.js';
 import { writeAudit } from '../../../platform/audit/audit-log.js';
+import { SharedRateCounter } from '../../../platform/iam/api-rate-limit.js';
 import type { Decision } from '../../../platform/iam/policy/decide.js';
 import type { AuditContext, AuthorizationNote, Principal } from '../../../platform/iam/principal.js';
 import { tokenHash } from '../../../platform/iam/tokens.js';
 import type { Platform } from '../../../platform/platform.js';
 import { consoleCredential } from './console.js';
+import { databaseRateLimitStore } from './rate-limit-store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -133,7 +136,10 @@ export async function registerAuth(app: FastifyInstance, platform: Platform): Pr
     }
   });
 
-  await app.register(rateLimit, { global: false });
+  await app.register(rateLimit, {
+    global: false,
+    store: databaseRateLimitStore(new SharedRateCounter(platform.store, platform.clock)),
+  });
   const window = config.apiRateLimitWindowSeconds * 1000;
   const byAddress =
     config.apiRateLimitPerAddress > 0
@@ -165,10 +171,13 @@ export async function registerAuth(app: FastifyInstance, platform: Platform): Pr
   app.addHook('onRequest', async (request) => {
     const path = pathOf(request) ?? '';
     if (RATE_LIMIT_EXEMPT.has(path)) return;
-    await limit(byAddress, request, 'from this address');
+    const given = path.startsWith('/v1/') ? credentials(request) : undefined;
+    // Both counts go to the database in one write (a request costs one round trip, not two).
+    await Promise.all([
+      limit(byAddress, request, 'from this address'),
+      given === undefined ? undefined : limit(byToken, request, 'with this token'),
+    ]);
     if (!path.startsWith('/v1/')) return;
-    const given = credentials(request);
-    if (given !== undefined) await limit(byToken, request, 'with this token');
     if (request.routeOptions.config.public === true) return;
 
     if (given === undefined) {
