@@ -144,13 +144,16 @@ describe('npm pack of simtrust and @simtrust/verify', () => {
       'dist/sdk/verify.d.ts',
       'dist/sdk/verify-express.d.ts',
       'dist/sdk/verify-fastify.d.ts',
+      'web/dist/index.html',
     ]) {
       expect(rootFiles).toContain(f);
     }
     const stray = rootFiles.filter(
       (f) =>
         !/^(package\.json|README\.md|LICENSE|bin\/simtrust\.js)$/.test(f) &&
-        !/^dist\/.+\.(js|d\.ts)$/.test(f),
+        !/^dist\/.+\.(js|d\.ts)$/.test(f) &&
+        // The operator console's build, which the platform serves at /console/.
+        !/^web\/dist\/(index\.html|assets\/[\w.-]+)$/.test(f),
     );
     expect(stray).toEqual([]);
     expect(
