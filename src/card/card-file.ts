@@ -7,12 +7,22 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { computeOpc, sqnToNumber } from '../crypto/milenage.js';
+import {
+  type ChecksumAlgorithm,
+  type CipherAlgorithm,
+  KIC_ALGORITHMS,
+  KID_ALGORITHMS,
+  type OtaKeySet,
+} from '../crypto/ts-102-225-scp80.js';
 import { isDigits } from '../lib/bcd.js';
 import { fromHex, toHex } from '../lib/hex.js';
 import { iccidWithCheckDigit, isIccid, isImsi } from '../lib/identities.js';
 import { type DecodeError, decodeError, ok, type Result } from '../lib/result.js';
+import { APPLET_CLASSES } from './applets/index.js';
 import { type CardIdentity, type EfNode, initialContent, isEf, walk } from './file-system.js';
 import { CARD_TREE } from './profile.js';
+import type { InstallParameters } from './toolkit/applet.js';
+import type { InstalledApplet, ToolkitSetup, ToolkitState } from './toolkit/runtime.js';
 import { DEFAULT_SQN_POLICY, emptySeqArray, type SqnPolicy } from './ts-33-102-sqn.js';
 import { SW } from './ts-102-221.js';
 import { type CardState, encodePin, isPinFormat, type SecretCode, Uicc } from './uicc.js';
@@ -50,6 +60,45 @@ export interface CardFile {
   };
   /** File contents by path ('3F00/7FF0/6F07': hex, or one hex string per record). */
   readonly files?: Readonly<Record<string, string | readonly string[]>>;
+  /** SCP80 key sets (secrets, like Ki) and the TAR of remote file management. */
+  readonly ota?: OtaSection;
+  /** Toolkit applets installed on the card, in the order they get events. */
+  readonly applets?: readonly AppletSection[];
+  /** The toolkit's persistent state: applet memory, OTA counters, report counter. */
+  readonly toolkit?: ToolkitSection;
+}
+
+export interface OtaKeySetSection {
+  /** Key version number 1..15: the high nibble of KIc/KID. */
+  readonly kvn: number;
+  readonly kicAlgorithm: CipherAlgorithm;
+  readonly kic: string;
+  readonly kidAlgorithm: ChecksumAlgorithm;
+  readonly kid: string;
+}
+
+export interface OtaSection {
+  readonly keysets: readonly OtaKeySetSection[];
+  /** TAR of remote file management (6 hex digits), e.g. 'B00000'; absent: no RFM. */
+  readonly rfmTar?: string;
+}
+
+export interface AppletSection {
+  /** The applet class (APPLET_CLASSES), e.g. 'anti-theft'; also the key of its memory. */
+  readonly name: string;
+  /** Its TAR, 6 hex digits. */
+  readonly tar: string;
+  /** The key set its reports are secured with. */
+  readonly reportKvn: number;
+  readonly parameters: InstallParameters;
+}
+
+export interface ToolkitSection {
+  /** KVN → last accepted CNTR. */
+  readonly counters: Readonly<Record<string, number>>;
+  readonly reportCounter: number;
+  /** Applet name → its persistent memory (hex). */
+  readonly appletData: Readonly<Record<string, string>>;
 }
 
 const EF_NODES: readonly EfNode[] = walk(CARD_TREE).filter(isEf);
@@ -125,7 +174,67 @@ export function parseCardFile(json: unknown): Result<CardFile> {
       if (!checked.ok) return checked;
     }
   }
+  const toolkit = checkToolkitSections(j);
+  if (!toolkit.ok) return toolkit;
   return ok(json as unknown as CardFile);
+}
+
+const isTar = (v: unknown): v is string => isHexOf(v, 3);
+const isKvn = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 15;
+
+function checkToolkitSections(j: Obj): Result<true> {
+  const kvns = new Set<number>();
+  if (j.ota !== undefined) {
+    const ota = j.ota;
+    if (!isObject(ota) || !Array.isArray(ota.keysets)) return fail('ota', 'an object with keysets');
+    for (const [i, k] of ota.keysets.entries()) {
+      const where = `ota.keysets[${i}]`;
+      if (!isObject(k) || !isKvn(k.kvn)) return fail(where, 'kvn 1..15');
+      if (kvns.has(k.kvn)) return fail(where, `kvn ${k.kvn} appears twice`);
+      kvns.add(k.kvn);
+      const kic = KIC_ALGORITHMS.find((a) => a.algorithm === k.kicAlgorithm);
+      const kid = KID_ALGORITHMS.find((a) => a.algorithm === k.kidAlgorithm);
+      if (!kic) return fail(`${where}.kicAlgorithm`, KIC_ALGORITHMS.map((a) => a.algorithm).join(', '));
+      if (!kid) return fail(`${where}.kidAlgorithm`, KID_ALGORITHMS.map((a) => a.algorithm).join(', '));
+      if (typeof k.kic !== 'string' || !kic.keyLengths.includes(fromHex(k.kic)?.length ?? -1))
+        return fail(`${where}.kic`, `a key of ${kic.keyLengths.join(' or ')} bytes (hex)`);
+      if (typeof k.kid !== 'string' || !kid.keyLengths.includes(fromHex(k.kid)?.length ?? -1))
+        return fail(`${where}.kid`, `a key of ${kid.keyLengths.join(' or ')} bytes (hex)`);
+    }
+    if (ota.rfmTar !== undefined && !isTar(ota.rfmTar)) return fail('ota.rfmTar', '6 hex digits');
+  }
+  const names = new Set<string>();
+  if (j.applets !== undefined) {
+    if (!Array.isArray(j.applets)) return fail('applets', 'an array');
+    for (const [i, a] of j.applets.entries()) {
+      const where = `applets[${i}]`;
+      if (!isObject(a)) return fail(where, 'an object with name, tar, reportKvn, parameters');
+      const cls = APPLET_CLASSES.find((c) => c.name === a.name);
+      if (!cls) return fail(`${where}.name`, APPLET_CLASSES.map((c) => c.name).join(', '));
+      if (names.has(cls.name)) return fail(`${where}.name`, `${cls.name} is installed twice`);
+      names.add(cls.name);
+      if (!isTar(a.tar)) return fail(`${where}.tar`, '6 hex digits');
+      if (!isKvn(a.reportKvn)) return fail(`${where}.reportKvn`, 'kvn 1..15');
+      if (!isObject(a.parameters)) return fail(`${where}.parameters`, 'an object');
+      const problem = cls.validate(a.parameters);
+      if (problem !== undefined) return fail(`${where}.parameters`, problem);
+    }
+  }
+  if (j.toolkit !== undefined) {
+    const t = j.toolkit;
+    if (!isObject(t) || !isObject(t.counters) || !isObject(t.appletData))
+      return fail('toolkit', 'an object with counters, reportCounter, appletData');
+    for (const [kvn, n] of Object.entries(t.counters)) {
+      if (!isKvn(Number(kvn)) || String(Number(kvn)) !== kvn || !isCount(n, 0xff_ffff_ffff))
+        return fail(`toolkit.counters["${kvn}"]`, 'a kvn 1..15 → a counter 0..FFFFFFFFFF');
+    }
+    if (!isCount(t.reportCounter, 0xff_ffff_ffff)) return fail('toolkit.reportCounter', '0..FFFFFFFFFF');
+    for (const [name, hex] of Object.entries(t.appletData)) {
+      if (typeof hex !== 'string' || fromHex(hex) === undefined || hex.length > 4096)
+        return fail(`toolkit.appletData["${name}"]`, 'hex, at most 2048 bytes');
+    }
+  }
+  return ok(true);
 }
 
 function checkFileContent(path: string, content: unknown): Result<true> {
@@ -186,8 +295,47 @@ export function cardFromFile(f: CardFile): Uicc {
     pin1Enabled: f.pin1Enabled,
     sqnPolicy: sqnPolicyOf(f),
     seqArray: [...f.sqn.seq],
+    toolkit: toolkitStateOf(f),
   };
-  return new Uicc(keysOf(f), state);
+  return new Uicc(keysOf(f), state, toolkitSetupOf(f));
+}
+
+function toolkitStateOf(f: CardFile): ToolkitState {
+  const t = f.toolkit;
+  return {
+    counters: new Map(Object.entries(t?.counters ?? {}).map(([kvn, n]) => [Number(kvn), n])),
+    reportCounter: t?.reportCounter ?? 0,
+    appletData: new Map(Object.entries(t?.appletData ?? {}).map(([name, h]) => [name, hexBytes(h)])),
+  };
+}
+
+/** Applet instances and key sets of a (validated) card file. */
+export function toolkitSetupOf(f: CardFile): ToolkitSetup {
+  const keysets = new Map<number, OtaKeySet>(
+    (f.ota?.keysets ?? []).map((k) => [
+      k.kvn,
+      {
+        kic: { algorithm: k.kicAlgorithm, key: hexBytes(k.kic) },
+        kid: { algorithm: k.kidAlgorithm, key: hexBytes(k.kid) },
+      },
+    ]),
+  );
+  const applets: InstalledApplet[] = [];
+  for (const a of f.applets ?? []) {
+    const cls = APPLET_CLASSES.find((c) => c.name === a.name);
+    if (cls === undefined) continue;
+    applets.push({
+      id: a.name,
+      tar: hexBytes(a.tar),
+      reportKvn: a.reportKvn,
+      applet: cls.create(a.parameters),
+    });
+  }
+  return {
+    applets,
+    keysets,
+    ...(f.ota?.rfmTar === undefined ? {} : { rfmTar: hexBytes(f.ota.rfmTar) }),
+  };
 }
 
 const pinText = (value: Uint8Array): string => {
@@ -212,8 +360,20 @@ export function withState(f: CardFile, card: Uicc): CardFile {
     retries: { pin1: s.pin1.remaining, puk1: s.puk1.remaining, adm1: s.adm1.remaining },
     sqn: { ...f.sqn, seq: s.seqArray },
     files,
+    ...(s.toolkit === undefined || (f.toolkit === undefined && isEmptyToolkit(s.toolkit))
+      ? {}
+      : {
+          toolkit: {
+            counters: Object.fromEntries([...s.toolkit.counters].map(([k, n]) => [String(k), n])),
+            reportCounter: s.toolkit.reportCounter,
+            appletData: Object.fromEntries([...s.toolkit.appletData].map(([k, b]) => [k, toHex(b)])),
+          },
+        }),
   };
 }
+
+const isEmptyToolkit = (t: ToolkitState): boolean =>
+  t.counters.size === 0 && t.appletData.size === 0 && t.reportCounter === 0;
 
 // --- a new card -----------------------------------------------------------------------------------
 
@@ -236,6 +396,9 @@ export interface NewCardOptions {
    * ahead of its AuC whichever IND the AuC uses (e.g. after serving another network).
    */
   readonly acceptedSqn?: Uint8Array;
+  /** OTA key sets and RFM TAR; toolkit applets to install. */
+  readonly ota?: OtaSection;
+  readonly applets?: readonly AppletSection[];
 }
 
 const randomDigits = (n: number): string => Array.from({ length: n }, () => String(randomInt(10))).join('');
@@ -269,6 +432,8 @@ export function newCardFile(o: NewCardOptions): CardFile {
       ...(policy.ageLimit === undefined ? {} : { ageLimit: policy.ageLimit }),
       seq,
     },
+    ...(o.ota === undefined ? {} : { ota: o.ota }),
+    ...(o.applets === undefined ? {} : { applets: o.applets }),
   };
 }
 

@@ -14,6 +14,10 @@ import type { AccessCondition, DfDeclaration, DfNode, EfDeclaration, FileNode } 
 /** The status words this card sends, named; `STATUS_WORDS` below gives their meaning. */
 export const SW = {
   OK: 0x9000,
+  /** '91XX': normal ending, and a proactive command of XX bytes is waiting for FETCH (§10.2.1.1). */
+  PROACTIVE_COMMAND_PENDING: 0x9100,
+  /** '9300': the toolkit is busy, the ENVELOPE cannot be processed now; retry later (§10.2.1.2). */
+  TOOLKIT_BUSY: 0x9300,
   /** '61XX': XX more response bytes, fetch with GET RESPONSE (T=0). */
   MORE_DATA: 0x6100,
   END_OF_FILE: 0x6282,
@@ -48,6 +52,8 @@ export const SW = {
 /** §10.2.1 status word meanings, with 'XX'/'X' wildcards as in pySim's CardProfileUICC.sw. */
 export const STATUS_WORDS: readonly { readonly pattern: string; readonly meaning: string }[] = [
   { pattern: '9000', meaning: 'Normal ending of the command' },
+  { pattern: '91XX', meaning: 'Normal ending, a proactive command of XX bytes is pending: FETCH it' },
+  { pattern: '9300', meaning: 'Toolkit busy: the ENVELOPE cannot be processed now, retry later' },
   { pattern: '61XX', meaning: 'Response data available: XX bytes, retrieve with GET RESPONSE' },
   { pattern: '6282', meaning: 'End of file reached before reading Le bytes' },
   { pattern: '63CX', meaning: 'Verification failed, X retries remaining' },
@@ -101,6 +107,10 @@ export const INS = {
   AUTHENTICATE: { ins: 0x88, cla: 'iso', spec: 'TS 31.102 §7.1.2' },
   GET_RESPONSE: { ins: 0xc0, cla: 'iso', spec: 'TS 102 221 §11.1.14' },
   MANAGE_CHANNEL: { ins: 0x70, cla: 'iso', spec: 'TS 102 221 §11.1.17' },
+  TERMINAL_PROFILE: { ins: 0x10, cla: 'proprietary', spec: 'TS 102 221 §11.2.1' },
+  ENVELOPE: { ins: 0xc2, cla: 'proprietary', spec: 'TS 102 221 §11.2.2' },
+  FETCH: { ins: 0x12, cla: 'proprietary', spec: 'TS 102 221 §11.2.3' },
+  TERMINAL_RESPONSE: { ins: 0x14, cla: 'proprietary', spec: 'TS 102 221 §11.2.4' },
 } as const;
 
 export type InstructionName = keyof typeof INS;

@@ -22,6 +22,7 @@ import {
 } from './file-system.js';
 import { type CommandApdu, encodeResponseApdu, expectedLength, parseCommandApdu } from './iso-7816-4.js';
 import { CARD_TREE } from './profile.js';
+import { CardToolkit, emptyToolkitState, type ToolkitSetup, type ToolkitState } from './toolkit/runtime.js';
 import {
   AUTH_CONTEXT,
   decodeGsmChallenge,
@@ -52,6 +53,8 @@ export interface CardState {
   pin1Enabled: boolean;
   readonly sqnPolicy: SqnPolicy;
   seqArray: number[];
+  /** Applet stores, OTA counters, report counter (absent on a card made before the toolkit). */
+  toolkit?: ToolkitState;
 }
 
 export interface CardKeys {
@@ -93,6 +96,7 @@ export class Uicc {
   readonly #ki: Uint8Array;
   readonly #opc: Uint8Array;
   readonly #state: CardState;
+  readonly #toolkit: CardToolkit;
   #version = 0;
 
   // Session state, cleared by reset(): what is selected and which keys were verified.
@@ -103,11 +107,22 @@ export class Uicc {
   #verified = new Set<'pin1' | 'adm1'>();
   #pending: Uint8Array | undefined;
 
-  constructor(keys: CardKeys, state: CardState) {
+  /**
+   * `toolkit` installs applets and OTA key sets (secrets like Ki: kept by the toolkit runtime, never in
+   * a snapshot). Without it the card still answers the toolkit instructions, with no applet.
+   */
+  constructor(keys: CardKeys, state: CardState, toolkit?: ToolkitSetup) {
     if (keys.ki.length !== 16 || keys.opc.length !== 16) throw new RangeError('Ki and OPc are 16 bytes');
     this.#ki = keys.ki.slice();
     this.#opc = keys.opc.slice();
     this.#state = state;
+    state.toolkit ??= emptyToolkitState();
+    this.#toolkit = new CardToolkit(
+      toolkit ?? { applets: [], keysets: new Map() },
+      state.toolkit,
+      state.files,
+      () => this.#changed(),
+    );
   }
 
   get atr(): Uint8Array {
@@ -138,6 +153,7 @@ export class Uicc {
       pin1Enabled: this.#state.pin1Enabled,
       sqnPolicy: this.#state.sqnPolicy,
       seqArray: [...this.#state.seqArray],
+      toolkit: copyToolkitState(this.#state.toolkit ?? emptyToolkitState()),
     };
   }
 
@@ -149,6 +165,7 @@ export class Uicc {
     this.#currentApp = undefined;
     this.#verified = new Set();
     this.#pending = undefined;
+    this.#toolkit.reset();
     return this.atr;
   }
 
@@ -158,7 +175,7 @@ export class Uicc {
     this.#pending = undefined;
     let r: Reply;
     try {
-      r = this.#dispatch(command, pending);
+      r = this.#withProactive(this.#dispatch(command, pending));
     } catch {
       // A bug must not take the reader loop down; 6F00 is what a card answers to its own fault, and
       // the fuzz test fails on it so such bugs do not stay hidden.
@@ -166,6 +183,16 @@ export class Uicc {
       r = reply(SW.TECHNICAL_PROBLEM);
     }
     return encodeResponseApdu(r.data ?? new Uint8Array(0), r.sw);
+  }
+
+  /**
+   * TS 102 221 §7.4.2.2 / §10.2.1.1: while a proactive command waits for FETCH, a command that ends
+   * normally ('9000') answers '91XX' instead, XX the command's length.
+   */
+  #withProactive(r: Reply): Reply {
+    const n = this.#toolkit.pendingLength();
+    if (r.sw !== SW.OK || n === undefined) return r;
+    return reply(SW.PROACTIVE_COMMAND_PENDING | (n & 0xff), r.data);
   }
 
   #dispatch(bytes: Uint8Array, pending: Uint8Array | undefined): Reply {
@@ -206,6 +233,20 @@ export class Uicc {
         return this.#getResponse(c, pending);
       case 'MANAGE_CHANNEL':
         return reply(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
+      case 'TERMINAL_PROFILE':
+        if (c.p1 !== 0 || c.p2 !== 0) return reply(SW.INCORRECT_P1_P2);
+        return this.#toolkit.terminalProfile(c.data);
+      case 'FETCH':
+        if (c.p1 !== 0 || c.p2 !== 0) return reply(SW.INCORRECT_P1_P2);
+        return this.#toolkit.fetch(c.le);
+      case 'TERMINAL_RESPONSE':
+        if (c.p1 !== 0 || c.p2 !== 0) return reply(SW.INCORRECT_P1_P2);
+        return this.#toolkit.terminalResponse(c.data);
+      case 'ENVELOPE': {
+        if (c.p1 !== 0 || c.p2 !== 0) return reply(SW.INCORRECT_P1_P2);
+        const r = this.#toolkit.envelope(c.data);
+        return r.data === undefined ? reply(r.sw) : this.#respond(c, r.data, r.sw);
+      }
     }
   }
 
@@ -365,7 +406,7 @@ export class Uicc {
     return this.#currentDf.children.find((n): n is EfNode => isEf(n) && n.decl.sfi === sfi);
   }
 
-  #useEf(ef: EfNode): void {
+  #makeCurrentEf(ef: EfNode): void {
     if (this.#currentEf !== ef) this.#currentRecord = undefined;
     this.#currentEf = ef;
   }
@@ -379,7 +420,7 @@ export class Uicc {
     if (c.le === undefined) return reply(SW.WRONG_LENGTH);
     const content = this.#transparent(t.ef);
     if (t.offset >= content.length) return reply(SW.WRONG_OFFSET);
-    this.#useEf(t.ef);
+    this.#makeCurrentEf(t.ef);
     const available = content.length - t.offset;
     if (c.le === 0) return reply(SW.OK, content.slice(t.offset, t.offset + Math.min(256, available)));
     if (c.le > available) return reply(SW.END_OF_FILE, content.slice(t.offset));
@@ -396,7 +437,7 @@ export class Uicc {
     const content = this.#transparent(t.ef);
     if (t.offset >= content.length) return reply(SW.WRONG_OFFSET);
     if (t.offset + c.data.length > content.length) return reply(SW.WRONG_LENGTH);
-    this.#useEf(t.ef);
+    this.#makeCurrentEf(t.ef);
     content.set(c.data, t.offset);
     this.#changed();
     return reply(SW.OK);
@@ -455,7 +496,7 @@ export class Uicc {
     if (c.le === undefined) return reply(SW.WRONG_LENGTH);
     const data = this.#records(t.ef)[t.record - 1] as Uint8Array;
     if (c.le !== 0 && c.le !== data.length) return reply(SW.WRONG_LE | (data.length & 0xff));
-    this.#useEf(t.ef);
+    this.#makeCurrentEf(t.ef);
     this.#currentRecord = t.record;
     return reply(SW.OK, data.slice());
   }
@@ -465,7 +506,7 @@ export class Uicc {
     const t = this.#recordTarget(c, true);
     if ('sw' in t) return t;
     if (c.data.length !== t.ef.decl.size) return reply(SW.WRONG_LENGTH);
-    this.#useEf(t.ef);
+    this.#makeCurrentEf(t.ef);
     this.#records(t.ef)[t.record - 1] = c.data.slice();
     this.#currentRecord = t.record;
     this.#changed();
@@ -640,6 +681,14 @@ export class Uicc {
   #changed(): void {
     this.#version++;
   }
+}
+
+function copyToolkitState(t: ToolkitState): ToolkitState {
+  return {
+    appletData: new Map([...t.appletData].map(([id, bytes]) => [id, bytes.slice()])),
+    counters: new Map(t.counters),
+    reportCounter: t.reportCounter,
+  };
 }
 
 /**

@@ -610,6 +610,65 @@ export const NetworkAccessNameTlv = defineComprehensionTlv<string>({
   examples: [{ hex: 'C70908696E7465726E6574', value: 'internet' }],
 });
 
+// --- §8.37 Timer identifier, §8.38 Timer value ----------------------------------------------------
+
+export const TimerIdentifierTlv = defineComprehensionTlv<number>({
+  name: 'Timer identifier',
+  spec: 'TS 102 223 §8.37',
+  tag: 0x24,
+  cr: true,
+  codec: {
+    decode(v) {
+      const bad = fixedLength(v, 1, 'timer identifier');
+      if (bad) return bad;
+      const id = v[0] as number;
+      return id >= 1 && id <= 8 ? ok(id) : decodeError('TLV_VALUE', `timer identifier ${id} is not 1..8`, 0);
+    },
+    encode: (id) => Uint8Array.of(id),
+  },
+  examples: [
+    { hex: 'A40101', value: 1 },
+    { hex: 'A40108', value: 8 },
+  ],
+});
+
+/** Seconds as TS 102 223 §8.38 codes them: hours, minutes, seconds, each in swapped-nibble BCD. */
+export const TimerValueTlv = defineComprehensionTlv<number>({
+  name: 'Timer value',
+  spec: 'TS 102 223 §8.38',
+  tag: 0x25,
+  cr: true,
+  codec: {
+    decode(v) {
+      const bad = fixedLength(v, 3, 'timer value');
+      if (bad) return bad;
+      const parts: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const b = v[i] as number;
+        const lo = b & 0x0f;
+        const hi = b >> 4;
+        if (lo > 9 || hi > 9) return decodeError('TLV_VALUE', 'timer value digits are BCD', i);
+        parts.push(lo * 10 + hi);
+      }
+      const [h, m, s] = parts as [number, number, number];
+      if (m > 59 || s > 59) return decodeError('TLV_VALUE', 'minutes and seconds are 0..59');
+      return ok(h * 3600 + m * 60 + s);
+    },
+    encode(seconds) {
+      const h = Math.floor(seconds / 3600);
+      const m = Math.floor((seconds % 3600) / 60);
+      const s = seconds % 60;
+      const swap = (n: number) => ((n % 10) << 4) | Math.floor(n / 10);
+      return Uint8Array.of(swap(h), swap(m), swap(s));
+    },
+  },
+  examples: [
+    // 01:02:03 and 5 minutes.
+    { hex: 'A503102030', value: 3723 },
+    { hex: 'A503005000', value: 300 },
+  ],
+});
+
 export const CAT_DATA_OBJECTS: readonly ComprehensionTlvDefinition<unknown>[] = [
   CommandDetailsTlv,
   DeviceIdentitiesTlv,
@@ -633,6 +692,8 @@ export const CAT_DATA_OBJECTS: readonly ComprehensionTlvDefinition<unknown>[] = 
   AccessTechnologyTlv,
   NetworkAccessNameTlv,
   ImeisvTlv,
+  TimerIdentifierTlv,
+  TimerValueTlv,
 ];
 
 // --- BER-TLV templates (TS 101 220 §7.2 Table 7.22) -------------------------------------------------
@@ -746,8 +807,26 @@ export const EventDownloadTlv = defineBerTlv<CatObject[]>({
   ],
 });
 
+export const TimerExpirationTlv = defineBerTlv<CatObject[]>({
+  name: 'Timer expiration',
+  spec: 'TS 101 220 §7.2 (TS 102 223 §7.4)',
+  tag: 0xd7,
+  codec: catSequenceCodec,
+  examples: [
+    {
+      hex: 'D70C82028281A40101A503000030',
+      value: [
+        devices('terminal', 'uicc'),
+        { name: 'Timer identifier', tag: 0x24, cr: true, value: 1 },
+        { name: 'Timer value', tag: 0x25, cr: true, value: 3 },
+      ],
+    },
+  ],
+});
+
 export const CAT_TEMPLATES: readonly BerTlvDefinition<unknown>[] = [
   ProactiveCommandTlv,
   SmsPpDownloadTlv,
   EventDownloadTlv,
+  TimerExpirationTlv,
 ];
