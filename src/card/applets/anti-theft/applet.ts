@@ -285,7 +285,10 @@ export class AntiTheftApplet implements ToolkitApplet {
     this.#save(ctx.store, s);
     post(executed, result, report ? s : undefined);
     if (action === 'block' && s.mode !== 'blocked') yield* this.#block(ctx, 'remote_block');
-    if (action === 'unblock' && s.mode === 'blocked') yield* this.#unblock(ctx);
+    // START LEARNING with UNBLOCK (a legitimate device replacement): unblocked straight into learning.
+    const relearn = commands.value.some((c) => c.op === 'startLearning');
+    if (action === 'unblock' && s.mode === 'blocked')
+      yield* this.#unblock(ctx, relearn ? 'learning' : 'armed');
   }
 
   /** One command on the state; a result code when it cannot be carried out. */
@@ -347,13 +350,13 @@ export class AntiTheftApplet implements ToolkitApplet {
     yield* this.#refresh(ctx);
   }
 
-  *#unblock(ctx: ToolkitContext): ToolkitSession {
+  *#unblock(ctx: ToolkitContext, mode: 'armed' | 'learning'): ToolkitSession {
     const s = this.#load(ctx.store);
     if (s.savedImsi !== undefined && decodeEfImsi(s.savedImsi).ok)
       updateEf(ctx.files, '6F07', 0, s.savedImsi);
     invalidateLocation(ctx.files);
     const { savedImsi: _restored, ...rest } = s;
-    this.#save(ctx.store, { ...rest, mode: 'armed', reason: 'none', strikes: 0 });
+    this.#save(ctx.store, { ...rest, mode, reason: 'none', strikes: 0 });
     yield* this.#refresh(ctx);
   }
 
