@@ -11,9 +11,9 @@
 import { describe, expect, it } from 'vitest';
 import { encodeCommands } from '../../../src/card/applets/anti-theft/encoding.js';
 import { encodeCommandApdu, parseResponseApdu } from '../../../src/card/iso-7816-4.js';
-import { describeStatusWord } from '../../../src/card/ts-102-221.js';
 import { profileWith } from '../../../src/card/toolkit/constants.js';
 import { MODEM_FACILITIES } from '../../../src/card/toolkit/modem.js';
+import { describeStatusWord } from '../../../src/card/ts-102-221.js';
 import type { Uicc } from '../../../src/card/uicc.js';
 import { concatBytes, encodeBerTlv } from '../../../src/lib/ber-tlv.js';
 import { encodeComprehensionTlv } from '../../../src/lib/comprehension-tlv.js';
@@ -63,7 +63,9 @@ describe('toolkit fuzzing', () => {
       ...commandSms(encodeCommands([{ op: 'unblock' }, { op: 'readState' }]), 3),
       ...commandSms(commandScript([hex('00A40804047FF06F7B'), hex('00D600000362F210')]), 4, { tar: RFM_TAR }),
       ...commandSms(
-        encodeCommands(Array.from({ length: 12 }, (_, i) => ({ op: 'addCell', cell: cell(0x40 + i) }) as const)),
+        encodeCommands(
+          Array.from({ length: 12 }, (_, i) => ({ op: 'addCell', cell: cell(0x40 + i) }) as const),
+        ),
         5,
       ),
     ];
@@ -122,7 +124,13 @@ describe('toolkit fuzzing', () => {
       else if (pick < 6) {
         const seed = trSeeds[int(trSeeds.length)] as Uint8Array;
         const data = int(4) === 0 ? seed : mutate(random, seed);
-        apdu = encodeCommandApdu({ cla: 0x80, ins: 0x14, p1: 0, p2: 0, data: data.length ? data.subarray(0, 255) : Uint8Array.of(0) });
+        apdu = encodeCommandApdu({
+          cla: 0x80,
+          ins: 0x14,
+          p1: 0,
+          p2: 0,
+          data: data.length ? data.subarray(0, 255) : Uint8Array.of(0),
+        });
       } else {
         const seed = envelopeSeeds[int(envelopeSeeds.length)] as Uint8Array;
         const data = int(4) === 0 ? seed : mutate(random, seed);
