@@ -413,6 +413,16 @@ export const SETTINGS = {
     doc: 'Group commit: most accounting records written in one transaction. A record is acknowledged only after its transaction committed.',
     parse: int(1, 10_000),
   },
+  radiusInterimIntervalSeconds: {
+    default: 600,
+    doc: 'Acct-Interim-Interval sent in every Access-Accept (RFC 2869 §5.16: at least 60, and it SHOULD NOT be below 600): how often the NAS reports each live session with an Interim-Update. Also how often each instance looks for silent sessions (radiusStaleSessionMissedInterims).',
+    parse: int(60, 86_400),
+  },
+  radiusStaleSessionMissedInterims: {
+    default: 3,
+    doc: 'A session with no accounting record for this many interim intervals (its Stop, or its Start, was lost) is closed as `Interim-Timeout`, so it no longer shows online or receives CoA/Disconnect-Requests; an Interim-Update from it later brings it back online. 0: never close sessions for silence.',
+    parse: int(0, 1000),
+  },
   radiusDynamicAuthorizationTimeoutMs: {
     default: 1000,
     doc: 'Wait for a Disconnect-/CoA-ACK before the first retry (RFC 5176); each retry doubles it.',

@@ -12,6 +12,7 @@ import { GsupServer } from './gsup/server.js';
 import { buildApp } from './http/app.js';
 import { type RunningRadius, startRadius } from './radius/index.js';
 import { startPurgeJob } from './retention-job.js';
+import { startStaleSessionJob } from './stale-sessions-job.js';
 
 export interface RunningServers {
   readonly platform: Platform;
@@ -101,6 +102,8 @@ export async function startServers(
       );
     }, 60_000);
     keySchedule.unref();
+    // Sessions whose accounting went silent are closed (docs/aaa.md, Accounting).
+    const staleSessions = startStaleSessionJob(platform, logger.child({ component: 'accounting' }), metrics);
     // Retention and expiry (docs/operations.md), in batches that leave the hot paths running.
     const purgeJob = startPurgeJob(platform, logger.child({ component: 'retention' }), metrics);
     return {
@@ -112,6 +115,7 @@ export async function startServers(
       gateway,
       async close() {
         clearInterval(keySchedule);
+        await staleSessions.stop();
         await purgeJob.stop();
         await gateway?.close();
         await gsup?.close();

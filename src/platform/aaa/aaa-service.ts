@@ -22,6 +22,7 @@ import {
 } from './admission.js';
 import type { SessionControl } from './dynamic-requests.js';
 import { RadiusClientService } from './radius-clients.js';
+import { closeStaleSessions } from './stale-sessions.js';
 
 export class AaaService {
   readonly radiusClients: RadiusClientService;
@@ -80,6 +81,20 @@ export class AaaService {
 
   attachSessionControl(control: SessionControl | undefined): void {
     this.control = control;
+  }
+
+  /**
+   * Closes sessions that missed radiusStaleSessionMissedInterims Interim-Updates in a row
+   * (stale-sessions.ts); returns how many. Nothing when that setting is 0.
+   */
+  closeStaleSessions(o: { shouldContinue?: () => boolean } = {}): Promise<number> {
+    const missed = this.config.radiusStaleSessionMissedInterims;
+    if (missed === 0) return Promise.resolve(0);
+    return closeStaleSessions(this.store, {
+      now: this.clock.now(),
+      silentMs: this.config.radiusInterimIntervalSeconds * missed * 1000,
+      ...(o.shouldContinue === undefined ? {} : { shouldContinue: o.shouldContinue }),
+    });
   }
 
   /** Waits for queued accounting records and group-committed writes. */

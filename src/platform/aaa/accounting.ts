@@ -19,6 +19,7 @@ import type { Dialect, Executor, Store } from '../store/database.js';
 import { gather } from '../store/group-commit.js';
 import type { SimSessionEventsTable, SimSessionsTable, SimUsageTable } from '../store/schema.js';
 import type { Cell } from './sessions.js';
+import { STALE_SESSION_CAUSE } from './stale-sessions.js';
 
 export type AccountingKind = 'start' | 'interim' | 'stop' | 'accounting-on' | 'accounting-off';
 
@@ -289,6 +290,14 @@ export class AccountingWriter {
         const next = { ...current };
         const wasOnline = current.status === 'online';
         const isNew = created.has(key) && !touched.has(key);
+        // A session the stale sweep closed (stale-sessions.ts) that reports again is alive after all.
+        const closedAsStale = current.status === 'offline' && current.terminate_cause === STALE_SESSION_CAUSE;
+        const revived = closedAsStale && r.kind === 'interim';
+        if (revived) {
+          next.status = 'online';
+          next.ended_at = null;
+          next.terminate_cause = null;
+        }
         // Counters: only what exceeds the stored totals counts.
         const delta = {
           upload_bytes: advance(next, 'input_octets', r.inputOctets),
@@ -336,7 +345,7 @@ export class AccountingWriter {
             cell: next.cell,
             at: time,
           });
-        if (isNew) event('Created');
+        if (isNew || revived) event('Created');
         else if (changed && next.status === 'online') event('Modified');
         if (r.kind === 'stop') {
           if (wasOnline || isNew) {
@@ -345,19 +354,25 @@ export class AccountingWriter {
             next.terminate_cause = r.terminateCause ?? null;
             event('Deleted');
             if (next.ue_ip) releases.push({ simId: next.sim_id, address: next.ue_ip });
+          } else if (closedAsStale) {
+            // The Stop the sweep gave up on arrived after all: it says when and why the session ended.
+            next.ended_at = time;
+            next.terminate_cause = r.terminateCause ?? null;
+            if (next.ue_ip) releases.push({ simId: next.sim_id, address: next.ue_ip });
           }
         } else if (
           next.status === 'online' &&
           next.ue_ip &&
           // Renew the address lease at Start and each time half a lease has passed in the session.
           (r.kind === 'start' ||
+            revived ||
             changed ||
             Math.floor((time - next.created_at) / halfLease) >
               Math.floor((current.updated_at - next.created_at) / halfLease))
         ) {
           renew.set(next.sim_id, next.ue_ip);
         }
-        if (isNew || changed || next.status !== current.status) reshaped.add(key);
+        if (isNew || changed || revived || closedAsStale || next.status !== current.status) reshaped.add(key);
         touched.set(key, next);
       }
 

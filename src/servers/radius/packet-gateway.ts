@@ -6,8 +6,9 @@
 //   read facts → admission (status, IMEI lock, APN policy) → allocate Framed-IP-Address → Accept
 //
 // A refusal answers Access-Reject with Reply-Message (the admission reason, safe to show); admission
-// records it. The Accept carries Framed-IP-Address (RFC 2865 §5.8) and the speed class's rate as
-// WISPr-Bandwidth-Max-Up/-Down, the same pair a later CoA-Request changes.
+// records it. The Accept carries Framed-IP-Address (RFC 2865 §5.8), the speed class's rate as
+// WISPr-Bandwidth-Max-Up/-Down (the same pair a later CoA-Request changes) and Acct-Interim-Interval
+// (RFC 2869 §5.16), the reporting period a session that goes silent is judged by (stale-sessions.ts).
 
 import type { Logger } from 'pino';
 import type { AttributeInput } from '../../lib/radius/attributes.js';
@@ -80,6 +81,7 @@ export async function authorizePacketGateway(
       ['Framed-IP-Netmask', '255.255.255.255'],
       ['WISPr-Bandwidth-Max-Up', rate.up],
       ['WISPr-Bandwidth-Max-Down', rate.down],
+      ['Acct-Interim-Interval', platform.config.radiusInterimIntervalSeconds],
     ],
   };
 }

@@ -367,6 +367,8 @@ export class RadiusServer {
         if (!keys.ok) throw new Error(`MPPE keys: ${keys.error.message}`);
         attributes.push(...keys.value);
       }
+      // RFC 2869 §5.16: how often the access point reports the session (stale-sessions.ts).
+      attributes.push(['Acct-Interim-Interval', this.options.platform.config.radiusInterimIntervalSeconds]);
       return { code: RADIUS_CODES['Access-Accept'], attributes };
     }
     if (outcome.code === 'challenge') {
