@@ -1,12 +1,14 @@
 // The published shape of the verifier SDK (issue 11, item 2): both packages are packed with
-// `npm pack` (which builds them), installed from the tarballs into a fresh project, and used the way
-// an adopter would — plain Node ESM, CommonJS `require`, a TypeScript consumer, the installed CLI.
+// `npm pack` (which builds them) from a copy of the repository's sources, installed from the
+// tarballs into a fresh project, and used the way an adopter would — plain Node ESM, CommonJS
+// `require`, a TypeScript consumer, the installed CLI.
 // jose and the platform's dependencies come from the npm cache (--prefer-offline); the platform's
 // install scripts are skipped (better-sqlite3 is not needed to verify tokens or print help).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -18,7 +20,7 @@ import {
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ENDORSE_CONFIG } from '../../src/platform/endorse/config.js';
 import { jwkThumbprint, publicJwk } from '../../src/platform/endorse/rfc-7515-jws.js';
@@ -75,8 +77,16 @@ let jwks: Server;
 let jwksUrl = '';
 let token = '';
 
+/**
+ * The repository's sources, copied: `npm pack` builds (and first empties dist/, packages/verify/dist/
+ * and web/dist/), which must not pull the build from under test files running beside this one.
+ */
+const work = join(tmp, 'repository');
+const NOT_COPIED =
+  /^(\.git|node_modules|data|coverage|\.tmp|test|bench)(\/|$)|(^|\/)(dist|node_modules)(\/|$)/;
+
 async function pack(args: readonly string[]): Promise<Packed> {
-  const out = await ok('npm', ['pack', '--json', '--pack-destination', tmp, ...args], REPO);
+  const out = await ok('npm', ['pack', '--json', '--pack-destination', tmp, ...args], work);
   // Lifecycle scripts (the build) print before the JSON document.
   const [packed] = JSON.parse(out.slice(out.indexOf('\n[') + 1)) as Packed[];
   if (packed === undefined) throw new Error(`npm pack said: ${out}`);
@@ -84,6 +94,8 @@ async function pack(args: readonly string[]): Promise<Packed> {
 }
 
 beforeAll(async () => {
+  cpSync(REPO, work, { recursive: true, filter: (path) => !NOT_COPIED.test(relative(REPO, path)) });
+  symlinkSync(join(REPO, 'node_modules'), join(work, 'node_modules'));
   // `npm pack` runs `prepare` (root) and `prepack` (workspace): both build before packing.
   root = await pack([]);
   verify = await pack(['--workspace', '@simtrust/verify']);
