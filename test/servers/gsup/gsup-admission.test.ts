@@ -139,7 +139,7 @@ describe('GSUP listener peer admission (issue 11)', () => {
   });
 
   it('issue 11: silent connections filling the global cap are closed after the idle timeout (with a PING first); a peer that answers PING stays', async () => {
-    const s = await start({ maxConnectionsPerSource: 10, maxConnections: 4, idleTimeoutMs: 600 });
+    const s = await start({ maxConnectionsPerSource: 10, maxConnections: 4, idleTimeoutMs: 1200 });
     // A live peer first: it sends nothing either, but answers the server's PING with PONG.
     const live = await client(s, '127.0.0.2');
     const squatters = Array.from({ length: 3 }, () => raw(s, '127.0.0.3'));
