@@ -10,7 +10,11 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveAkaKeys } from '../../../src/crypto/rfc-4187-eap-aka-keys.js';
 import { encodeEap } from '../../../src/lib/eap/rfc-3748-eap.js';
-import { encodeSimAkaAttribute, NOTIFICATION } from '../../../src/lib/eap/rfc-4187-attributes.js';
+import {
+  CLIENT_ERROR_CODE,
+  encodeSimAkaAttribute,
+  NOTIFICATION,
+} from '../../../src/lib/eap/rfc-4187-attributes.js';
 import { decodeSimAka, findAttribute, SIM_AKA_SUBTYPES } from '../../../src/lib/eap/rfc-4187-messages.js';
 import { signAtMac, verifyAtMac } from '../../../src/lib/eap/rfc-4187-protection.js';
 import type { AttributeInput } from '../../../src/lib/radius/attributes.js';
@@ -117,6 +121,41 @@ describe('EAP-AKA responses with a duplicated attribute (issue 11)', () => {
     if (!signed.ok) throw new Error(signed.error.message);
     return { peer, challenge, packet: signed.value };
   }
+
+  it('the peer side: a challenge carrying AT_RAND twice gets AKA-Client-Error "unable to process packet" (RFC 4187 §6.3.1)', async () => {
+    const card = await f.card();
+    const peer = new EapPeer({
+      sim: simOverTerminal(card.terminal),
+      imsi: card.imsi,
+      realm: REALM,
+      method: 'aka',
+      memory: {},
+    });
+    const challenge = await relay(peer.start(9), undefined);
+    const request = decodeSimAka(challenge.eap);
+    if (!request.ok) throw new Error(request.error.message);
+    const parts: number[] = [];
+    for (const a of request.value.attributes) {
+      const encoded = encodeSimAkaAttribute(a);
+      if (!encoded.ok) throw new Error(encoded.error.message);
+      parts.push(...encoded.value);
+      if (a.name === 'AT_RAND') parts.push(...encoded.value);
+    }
+    const doubled = encodeEap({
+      code: 1,
+      identifier: request.value.identifier,
+      type: 23,
+      data: Uint8Array.from([SIM_AKA_SUBTYPES['AKA-Challenge'], 0, 0, ...parts]),
+    });
+    if (!doubled.ok) throw new Error(doubled.error.message);
+    const answer = peer.respond(doubled.value);
+    if (answer.kind !== 'respond') throw new Error(`the peer did not answer: ${answer.kind}`);
+    const clientError = decodeSimAka(answer.packet);
+    expect(clientError.ok && clientError.value.subtype).toBe(SIM_AKA_SUBTYPES['Client-Error']);
+    expect(clientError.ok && findAttribute(clientError.value, 'AT_CLIENT_ERROR_CODE')).toBe(
+      CLIENT_ERROR_CODE['Unable-To-Process-Packet'],
+    );
+  });
 
   for (const twice of ['AT_RES', 'AT_RESULT_IND'] as const) {
     it(`issue 11: an AKA-Challenge response with ${twice} twice (valid AT_MAC) gets "General Failure", then EAP-Failure`, async () => {
