@@ -1,7 +1,9 @@
 // Every domain folder contributes its routes and its navigation entry here — one line per domain.
 // A new capability (anti-theft, event handlers, eSIM profiles, …) adds a folder and a line.
 
+import { groupRoutes } from '../groups/routes';
 import type { MessageKey } from '../i18n/en';
+import { importRoutes } from '../import/routes';
 import { simRoutes } from '../sims/routes';
 import type { RouteDef } from './router';
 
@@ -11,4 +13,4 @@ export interface Domain {
   readonly nav?: { readonly to: string; readonly label: MessageKey };
 }
 
-export const DOMAINS: readonly Domain[] = [simRoutes];
+export const DOMAINS: readonly Domain[] = [simRoutes, importRoutes, groupRoutes];
