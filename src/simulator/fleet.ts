@@ -7,6 +7,7 @@
 // each cell change) → detach (Stop) when told, when its card moves to another device, or at the end;
 // a refused or disconnected device tries again after retrySeconds.
 
+import { type ServingCell, ToolkitModem } from '../card/toolkit/modem.js';
 import { imeiWithCheckDigit } from '../lib/identities.js';
 import type { SimulatedCard } from './cards.js';
 import { GsupClient } from './gsup-client.js';
@@ -46,6 +47,8 @@ export interface FleetOptions {
   /** Spread the first attaches over this many milliseconds. */
   readonly attachSpreadMs?: number;
   readonly log?: (event: FleetEvent) => void;
+  /** An SMS the card sent (SEND SHORT MESSAGE: PoRs, applet alerts), as an SMS-SUBMIT TPDU. */
+  readonly onCardSms?: (imsi: string, tpdu: Uint8Array) => void;
 }
 
 export type FleetEvent =
@@ -60,6 +63,7 @@ export type FleetEvent =
   | { readonly kind: 'detached'; readonly imsi: string; readonly cause: string }
   | { readonly kind: 'moved'; readonly imsi: string; readonly cell: Cell }
   | { readonly kind: 'swapped'; readonly imsi: string; readonly imei: string }
+  | { readonly kind: 'refreshed'; readonly imsi: string; readonly previousImsi: string }
   | { readonly kind: 'rate'; readonly imsi: string; readonly up: number; readonly down: number };
 
 export interface FleetSummary {
@@ -85,7 +89,21 @@ interface Device {
   retry: NodeJS.Timeout | undefined;
   busy: boolean;
   lastRefusal: string | undefined;
+  /** The modem's toolkit side: TERMINAL PROFILE at boot, proactive commands, location events. */
+  modem: ToolkitModem;
+  booted: boolean;
+  /** The IMSI the device read from EF.IMSI at boot or after REFRESH. */
+  imsi: string;
 }
+
+/** The fleet's cell as the toolkit reports it (TS 102 223 §8.19, E-UTRAN: ECI + 'F'). */
+const servingCell = (cell: Cell): ServingCell => ({
+  mcc: cell.mcc,
+  mnc: cell.mnc,
+  areaCode: cell.tac,
+  cellIdentity: `${cell.eci.toString(16).padStart(7, '0')}F`.toUpperCase(),
+  accessTechnology: 'e_utran',
+});
 
 /** An IMEISV (TS 23.003 §6.2.2): the IMEI's TAC and serial number with a software version. */
 const imeisvOf = (imei: string) => `${imei.slice(0, 14)}01`;
@@ -103,17 +121,65 @@ export class Fleet {
     readonly gateway: PacketGateway,
     private readonly sink: TrafficSink,
   ) {
-    this.devices = o.devices.map((spec) => ({
-      spec,
-      imei: spec.imei,
-      cell: spec.cell,
-      session: undefined,
-      traffic: undefined,
-      interim: undefined,
-      retry: undefined,
-      busy: false,
-      lastRefusal: undefined,
-    }));
+    this.devices = o.devices.map((spec) => {
+      const d = {
+        spec,
+        imei: spec.imei,
+        cell: spec.cell,
+        session: undefined,
+        traffic: undefined,
+        interim: undefined,
+        retry: undefined,
+        busy: false,
+        lastRefusal: undefined,
+        booted: false,
+        imsi: spec.card.file.imsi,
+      } as Omit<Device, 'modem'> as Device;
+      d.modem = this.modemFor(d);
+      return d;
+    });
+  }
+
+  /**
+   * The device's toolkit loop around its card. A card without applets answers TERMINAL PROFILE with
+   * 9000 and never sends a proactive command, so such devices behave exactly as before.
+   */
+  private modemFor(d: Device): ToolkitModem {
+    return new ToolkitModem(d.spec.card.terminal, {
+      imei: d.imei,
+      cell: servingCell(d.cell),
+      reset: () => d.spec.card.uicc.reset(),
+      onSms: (tpdu) => this.o.onCardSms?.(d.imsi, tpdu),
+      onRefresh: (e) => this.refreshed(d, e.imsi),
+    });
+  }
+
+  /** REFRESH: the device re-read EF.IMSI; with a new identity it detaches and attaches again. */
+  private refreshed(d: Device, imsi: string | undefined): void {
+    if (imsi === undefined || imsi === d.imsi) return;
+    const previousImsi = d.imsi;
+    d.imsi = imsi;
+    this.emit({ kind: 'refreshed', imsi, previousImsi });
+    if (d.session === undefined) return;
+    void this.detach(d, 'User-Request').then(() => this.attach(d));
+  }
+
+  /**
+   * SMS-PP download to a device's card (the SMSC's side, for OTA); the data the card put in the
+   * RP-ACK, or undefined when no device has that IMSI or the card refused the envelope.
+   */
+  deliverSms(imsi: string, tpdu: Uint8Array): Uint8Array | undefined {
+    const d = this.devices.find((x) => x.imsi === imsi || x.spec.card.file.imsi === imsi);
+    if (d === undefined) return undefined;
+    if (!d.booted) this.boot(d);
+    const r = d.modem.deliverSms(tpdu);
+    return r.ok ? r.value : undefined;
+  }
+
+  private boot(d: Device): void {
+    d.booted = true;
+    const booted = d.modem.boot();
+    if (booted.ok) d.imsi = booted.value;
   }
 
   /** Connects to the platform's GSUP and RADIUS ports and opens the CoA port; no device attaches yet. */
@@ -192,7 +258,7 @@ export class Fleet {
     lastRefusal: string | undefined;
   }> {
     return this.devices.map((d) => ({
-      imsi: d.spec.card.file.imsi,
+      imsi: d.imsi,
       imei: d.imei,
       address: d.session?.address,
       lastRefusal: d.lastRefusal,
@@ -206,7 +272,7 @@ export class Fleet {
   private refuse(d: Device, reason: string): void {
     this.totals.rejected++;
     d.lastRefusal = reason;
-    this.emit({ kind: 'rejected', imsi: d.spec.card.file.imsi, imei: d.imei, reason });
+    this.emit({ kind: 'rejected', imsi: d.imsi, imei: d.imei, reason });
     this.scheduleRetry(d);
   }
 
@@ -220,9 +286,11 @@ export class Fleet {
   private async attach(d: Device): Promise<void> {
     if (this.stopped || d.busy || d.session !== undefined) return;
     d.busy = true;
-    const imsi = d.spec.card.file.imsi;
     try {
-      const auth = await authenticateCard(this.gsup, d.spec.card);
+      // Power on: the toolkit loop runs first (an applet may change EF.IMSI and REFRESH).
+      if (!d.booted) this.boot(d);
+      const imsi = d.imsi;
+      const auth = await authenticateCard(this.gsup, d.spec.card, imsi);
       if (!auth.ok) return this.refuse(d, auth.error);
       const location = await registerLocation(this.gsup, imsi);
       if (!location.ok) return this.refuse(d, location.error);
@@ -292,6 +360,7 @@ export class Fleet {
   private moveAll(): void {
     for (const d of this.devices) {
       d.cell = neighbour(d.cell);
+      if (d.booted) d.modem.moveTo(servingCell(d.cell));
       if (d.session === undefined) continue;
       d.session.cell = d.cell;
       this.emit({ kind: 'moved', imsi: d.session.imsi, cell: d.cell });
@@ -304,7 +373,11 @@ export class Fleet {
     for (const d of this.devices.slice(0, n)) {
       await this.detach(d, 'User-Request');
       d.imei = imeiWithCheckDigit(`35999900${d.spec.card.file.imsi.slice(-6)}`);
-      this.emit({ kind: 'swapped', imsi: d.spec.card.file.imsi, imei: d.imei });
+      // Another device: the card is powered up again, in its own modem, booted at the next attach.
+      d.spec.card.uicc.reset();
+      d.modem = this.modemFor(d);
+      d.booted = false;
+      this.emit({ kind: 'swapped', imsi: d.imsi, imei: d.imei });
       void this.attach(d);
     }
   }

@@ -18,11 +18,12 @@ export interface NetworkAuthentication {
   readonly resyncs: number;
 }
 
+/** `imsi`: what the device read from EF.IMSI (a toolkit applet may have changed it); default the card's. */
 export async function authenticateCard(
   gsup: GsupClient,
   card: SimulatedCard,
+  imsi: string = card.file.imsi,
 ): Promise<Result<NetworkAuthentication, string>> {
-  const imsi = card.file.imsi;
   const selected = card.terminal.selectUsim();
   if (!selected.ok) return err(`card: ${selected.error.message}`);
   let resync: { auts: Uint8Array; rand: Uint8Array } | undefined;
