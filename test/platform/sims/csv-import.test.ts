@@ -118,7 +118,7 @@ describe('CSV import row accounting (issue 11)', () => {
           const s = await importText(text);
           expectAddsUp(s);
           // Whatever convention mixed line ends are counted by, no line is past this one.
-        const lastLine = (text.match(/[\r\n]/g)?.length ?? 0) + 1;
+          const lastLine = (text.match(/[\r\n]/g)?.length ?? 0) + 1;
           for (const e of s.errors) {
             expect(e.line).toBeGreaterThanOrEqual(2);
             expect(e.line).toBeLessThanOrEqual(lastLine);
