@@ -129,6 +129,11 @@ export class Uicc {
     return ATR.slice();
   }
 
+  /** Toolkit sessions ended because applet code threw (see CardToolkit.faults); 0 on a sound card. */
+  get toolkitFaults(): number {
+    return this.#toolkit.faults;
+  }
+
   /** Increases whenever persistent state (files, counters, PIN state, SQN) changes. */
   get version(): number {
     return this.#version;

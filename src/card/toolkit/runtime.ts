@@ -139,6 +139,7 @@ export class CardToolkit {
   #messageReference = 0;
   #segments = new Map<string, UserData[]>();
   #eventListSent: string | undefined;
+  #faults = 0;
 
   constructor(setup: ToolkitSetup, state: ToolkitState, files: FileContents, changed: () => void) {
     this.#setup = setup;
@@ -149,6 +150,14 @@ export class CardToolkit {
     setup.applets.forEach((a, i) => {
       a.applet.install(this.#registry(i), this.#store(i));
     });
+  }
+
+  /**
+   * Sessions ended because applet code threw. The card carries on (a faulty applet must not take the
+   * card down), and the fuzz tests require this to stay 0 so such bugs do not stay hidden.
+   */
+  get faults(): number {
+    return this.#faults;
   }
 
   /** Length of the proactive command waiting for FETCH, if any ('91XX'). */
@@ -270,6 +279,7 @@ export class CardToolkit {
       try {
         session = next();
       } catch {
+        this.#faults++;
         continue;
       }
       this.#resume(session, undefined);
@@ -286,6 +296,7 @@ export class CardToolkit {
           ? session.next(undefined as unknown as TerminalResponseBytes)
           : session.next(input);
     } catch {
+      this.#faults++;
       return;
     }
     if (step.done) return;
@@ -499,6 +510,7 @@ export class CardToolkit {
             posted.push(d.slice()),
           );
         } catch {
+          this.#faults++;
           session = undefined;
         }
         if (session !== undefined) this.#resume(session, undefined);

@@ -86,6 +86,7 @@ describe('toolkit fuzzing', () => {
       if (step % 500 === 0) expect(persistent(card), `step ${step}`).toBe(reference);
     }
     expect(persistent(card)).toBe(reference);
+    expect(card.toolkitFaults).toBe(0);
   });
 
   it(`50,000 mutated TERMINAL RESPONSEs and ENVELOPEs change nothing when refused (seed ${SEED})`, () => {
@@ -141,6 +142,7 @@ describe('toolkit fuzzing', () => {
       const before = deep ? persistent(card) : '';
       const version = card.version;
       const sw = send(card, apdu, where);
+      if (card.toolkitFaults !== 0) throw new Error(`${where}: an applet threw`);
       const accepted = sw === 0x9000 || (sw & 0xff00) === 0x9100 || (sw & 0xff00) === 0x6100;
       if (!accepted) {
         refused++;
