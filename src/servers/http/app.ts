@@ -17,6 +17,7 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { registerJsonBodyParser } from './plugins/json-body.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerQueryNumberCheck } from './plugins/query-numbers.js';
+import { registerTextInputCheck } from './plugins/text-input.js';
 import { auditLogRoutes } from './routes/audit-logs.js';
 import { authRoutes } from './routes/auth.js';
 import { directoryRoutes } from './routes/directories.js';
@@ -99,6 +100,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
   registerQueryNumberCheck(app);
+  registerTextInputCheck(app);
   app.addSchema(ErrorBody);
   app.addSchema(Cell);
   app.addSchema(Sim);
