@@ -273,6 +273,7 @@ export class CardToolkit {
       const next = this.#queue.shift();
       if (next === undefined) {
         if (this.#queueEventList()) continue;
+        if (this.#queueHandlerAvailable()) continue;
         return;
       }
       let session: ToolkitSession;
@@ -308,6 +309,21 @@ export class CardToolkit {
       return;
     }
     this.#active = { session, command: cmd, details, fetched: false };
+  }
+
+  /**
+   * TS 102 241 EVENT_PROACTIVE_HANDLER_AVAILABLE: once the card has nothing else to send, each applet
+   * that asked for it gets the proactive handler. The registration is one-shot (cleared as it fires).
+   */
+  #queueHandlerAvailable(): boolean {
+    if (this.#profile === undefined) return false;
+    let queued = false;
+    this.#events.forEach((events, i) => {
+      if (!events.delete(EVENT.EVENT_PROACTIVE_HANDLER_AVAILABLE)) return;
+      this.#queue.push(() => this.#process(i, EVENT.EVENT_PROACTIVE_HANDLER_AVAILABLE, undefined));
+      queued = true;
+    });
+    return queued;
   }
 
   #trigger(event: ToolkitEvent, envelope?: EnvelopeHandler): void {
