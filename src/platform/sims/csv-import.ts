@@ -115,6 +115,10 @@ function checkHeader(header: readonly string[]): Columns {
 
 /** Validates one CSV record. Returns the row or a reason that never echoes key material. */
 function checkRow(fields: readonly string[], columns: Columns, line: number): ImportRow | string {
+  // PostgreSQL text cannot hold NUL: such a row failed in the database (issue 11).
+  if (fields.some((f) => f.includes('\u0000'))) {
+    return 'the line contains a NUL character (U+0000), which cannot be stored; remove it';
+  }
   const field = (name: string): string | undefined => {
     const i = columns.get(name);
     return i === undefined ? undefined : fields[i];

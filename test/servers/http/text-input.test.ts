@@ -67,6 +67,31 @@ const INPUTS: ReadonlyArray<readonly [string, Send]> = [
 ];
 
 describe('issue 11: NUL and lone surrogates are refused before they reach the store', () => {
+  it('a NUL in a CSV field is a row error with its line, on both stores', async () => {
+    for (const count of [1, 3]) {
+      const { rows: lines } = vendorCsv(count, { start: 5200 + count * 10 });
+      const body = lines
+        .map((r, i) => `${r.iccid},${r.imsi},${r.ki},${r.opc},${i === 0 ? 'site=a\u0000b' : 'site=x'}`)
+        .join('\n');
+      const res = await api.call({
+        method: 'POST',
+        url: '/v1/sims/import',
+        headers: { 'content-type': 'text/csv' },
+        payload: `iccid,imsi,ki,opc,tags\n${body}\n`,
+      });
+      expect(res.statusCode, res.body).toBe(422);
+      expect(res.json()).toMatchObject({ rows: count, created: count - 1, rejected: 1 });
+      expect(res.json().errors).toEqual([
+        {
+          line: 2,
+          code: 'ERR_IMPORT_ROW',
+          reason: 'the line contains a NUL character (U+0000), which cannot be stored; remove it',
+          iccid: lines[0]!.iccid,
+        },
+      ]);
+    }
+  });
+
   it('bytes that are not UTF-8 in a query or a path are no 5xx', async () => {
     for (const bytes of ['%ED%A0%80', '%FF', '%C0%80', '%E0%80%80']) {
       for (const url of [
