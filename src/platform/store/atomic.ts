@@ -95,7 +95,11 @@ export async function addToCounters(
       expires_at = case when ${expired} then excluded.expires_at else counters.expires_at end
     returning key, value, window_start, expires_at`.execute(db);
   for (const r of result.rows) {
-    out.set(r.key, { value: Number(r.value), windowStart: Number(r.window_start), expiresAt: Number(r.expires_at) });
+    out.set(r.key, {
+      value: Number(r.value),
+      windowStart: Number(r.window_start),
+      expiresAt: Number(r.expires_at),
+    });
   }
   return out;
 }
