@@ -89,6 +89,7 @@ export class ToolkitModem {
   /** Timer id → seconds left. */
   #timers = new Map<number, number>();
   #imsi: string | undefined;
+  #registeredAgain = false;
   readonly log: ProactiveExchange[] = [];
 
   constructor(terminal: Terminal, options: ModemOptions) {
@@ -133,7 +134,15 @@ export class ToolkitModem {
       );
     this.#cell = cell;
     this.#service = service;
-    if (!changed || !this.#events.has(EVENT_CODE.LOCATION_STATUS)) return ok(true);
+    if (!changed) return ok(true);
+    return this.#locationEvent();
+  }
+
+  /** EVENT DOWNLOAD location status (TS 102 223 §7.5.2), when the card asked for it. */
+  #locationEvent(): Result<true> {
+    if (!this.#events.has(EVENT_CODE.LOCATION_STATUS)) return ok(true);
+    const service = this.#service;
+    const cell = this.#cell;
     const objects = [
       encodeComprehensionTlv(0x19, true, Uint8Array.of(EVENT_CODE.LOCATION_STATUS)),
       encodeComprehensionTlv(0x02, true, Uint8Array.of(0x82, 0x81)),
@@ -221,6 +230,10 @@ export class ToolkitModem {
       this.log.push({ ...handled.exchange, response: handled.response });
       status = tr.sw;
     }
+    if (this.#registeredAgain && (status & 0xff00) !== SW.PROACTIVE_COMMAND_PENDING) {
+      this.#registeredAgain = false;
+      return this.#locationEvent();
+    }
     return ok(true);
   }
 
@@ -288,6 +301,8 @@ export class ToolkitModem {
           files: list?.ok ? list.value : [],
           imsi: read.ok ? read.value : undefined,
         });
+        // NAA initialisation: the terminal registers again, and reports its location status afresh.
+        if (qualifier !== REFRESH.FCN) this.#registeredAgain = true;
         return answer([GENERAL_RESULT.OK]);
       }
       case PRO_CMD.TIMER_MANAGEMENT: {

@@ -304,8 +304,20 @@ export class CardToolkit {
     const cmd = step.value.bytes;
     const parsed = decodeBerTlv(cmd);
     const details = parsed.ok ? tlvMap(parsed.value.value)?.get(0x01) : undefined;
-    if (details === undefined || details.length !== 3) {
-      session.return(undefined);
+    // A command that is not a proactive command, or too long for '91XX' (one octet of length), is an
+    // applet fault: its session ends.
+    if (
+      details === undefined ||
+      details.length !== 3 ||
+      cmd.length > 0xff ||
+      cmd[0] !== TEMPLATE_TAG.PROACTIVE_COMMAND
+    ) {
+      this.#faults++;
+      try {
+        session.return(undefined);
+      } catch {
+        // the applet's own clean-up failed too; the session is over either way
+      }
       return;
     }
     this.#active = { session, command: cmd, details, fetched: false };

@@ -106,6 +106,28 @@ describe('anti-theft applet: boot, register, compare', () => {
     expect(again.sms).toEqual([]);
   });
 
+  it('an alert that cannot go out at boot (no service yet) is sent once the terminal has service', () => {
+    const d = armedDevice();
+    const card = d.card;
+    card.reset();
+    const sms: Uint8Array[] = [];
+    const thief = new ToolkitModem(new Terminal((apdu) => card.transmit(apdu)), {
+      imei: OTHER_IMEI,
+      cell: FAR,
+      service: 'no_service',
+      onSms: (tpdu) => sms.push(tpdu),
+    });
+    expect(thief.boot()).toEqual({ ok: true, value: QUARANTINE_IMSI });
+    expect(sms).toEqual([]);
+    expect(appletState(card)).toMatchObject({ mode: 'blocked', pendingAlert: 'imei_mismatch' });
+    // Registered (with the quarantine identity, which may use SMS): the location event brings it out.
+    thief.moveTo(FAR, 'normal_service');
+    expect(alertOf(sms).alert).toMatchObject({ reason: 'imei_mismatch', imei: OTHER_IMEI });
+    expect(appletState(card).pendingAlert).toBeUndefined();
+    thief.moveTo(HOME[0] as never);
+    expect(sms).toHaveLength(1);
+  });
+
   it('a device taken to an unregistered cell is blocked after the tolerated strikes (3)', () => {
     const d = armedDevice();
     d.modem.moveTo(FAR);

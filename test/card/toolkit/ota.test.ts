@@ -94,16 +94,18 @@ describe('OTA to the anti-theft applet', () => {
     for (const c of [FAR, cell(0x778), cell(0x779)]) d.modem.moveTo(c);
     expect(d.modem.imsi).toBe(QUARANTINE_IMSI);
     d.refreshes.length = 0;
-    const { result } = remote(d, [{ op: 'addCell', cell: FAR }, { op: 'unblock' }], 1);
+    // The device is now on cell 779: the operator registers it.
+    const { result } = remote(d, [{ op: 'addCell', cell: cell(0x779) }, { op: 'unblock' }], 1);
     expect(result).toEqual({ executed: 2, result: 'ok' });
     expect(d.refreshes).toEqual([{ qualifier: REFRESH.NAA_INIT_FCN, imsi: IMSI }]);
     expect(d.modem.imsi).toBe(IMSI);
     expect(appletState(d.card)).toMatchObject({ mode: 'armed', reason: 'none', strikes: 0 });
     expect(appletState(d.card).savedImsi).toBeUndefined();
+    // After the REFRESH the terminal registered again and reported cell 779: accepted.
     d.modem.moveTo(HOME);
-    d.modem.moveTo(FAR);
-    d.modem.moveTo(FAR);
-    expect(appletState(d.card).mode).toBe('armed');
+    d.modem.moveTo(cell(0x779));
+    d.modem.moveTo(HOME);
+    expect(appletState(d.card)).toMatchObject({ mode: 'armed', strikes: 0 });
   });
 
   it('adds and removes IMEIs (a second device), reports a full list and unknown entries', () => {

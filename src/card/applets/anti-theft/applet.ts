@@ -21,7 +21,9 @@ import type {
   FileView,
   InstallParameters,
   PersistentStore,
+  ProactiveCommand,
   ProactiveResponseHandler,
+  TerminalResponseBytes,
   ToolkitApplet,
   ToolkitContext,
   ToolkitRegistry,
@@ -137,6 +139,15 @@ export class AntiTheftApplet implements ToolkitApplet {
         const cell = LocationInformationTlv.codec.decode(location);
         if (!cell.ok) return;
         this.#cell = cell.value;
+        const s = this.#load(ctx.store);
+        if (s.mode === 'blocked' && s.pendingAlert !== undefined) {
+          // Service is back (with the quarantine identity): send the alert that could not go out.
+          if (yield* this.#alert(ctx, s.pendingAlert)) {
+            const { pendingAlert: _sent, ...rest } = this.#load(ctx.store);
+            this.#save(ctx.store, rest);
+          }
+          return;
+        }
         yield* this.#judgeCell(ctx, cell.value);
         return;
       }
@@ -346,7 +357,8 @@ export class AntiTheftApplet implements ToolkitApplet {
       strikes: 0,
       ...(savedImsi === undefined ? {} : { savedImsi }),
     });
-    yield* this.#alert(ctx, reason);
+    if (!(yield* this.#alert(ctx, reason)))
+      this.#save(ctx.store, { ...this.#load(ctx.store), pendingAlert: reason });
     yield* this.#refresh(ctx);
   }
 
@@ -355,15 +367,16 @@ export class AntiTheftApplet implements ToolkitApplet {
     if (s.savedImsi !== undefined && decodeEfImsi(s.savedImsi).ok)
       updateEf(ctx.files, '6F07', 0, s.savedImsi);
     invalidateLocation(ctx.files);
-    const { savedImsi: _restored, ...rest } = s;
+    const { savedImsi: _restored, pendingAlert: _moot, ...rest } = s;
     this.#save(ctx.store, { ...rest, mode, reason: 'none', strikes: 0 });
     yield* this.#refresh(ctx);
   }
 
-  *#alert(ctx: ToolkitContext, reason: Reason): ToolkitSession {
+  /** Send the alert; true when the terminal sent every SMS (or there is nowhere to send it). */
+  *#alert(ctx: ToolkitContext, reason: Reason): Generator<ProactiveCommand, boolean, TerminalResponseBytes> {
     const s = this.#load(ctx.store);
     const destination = s.alertDestination;
-    if (destination === undefined || !profileSupports(ctx.terminalProfile, 'SEND_SHORT_MESSAGE')) return;
+    if (destination === undefined || !profileSupports(ctx.terminalProfile, 'SEND_SHORT_MESSAGE')) return true;
     const segments = ctx.reports.secure(
       AlertTlv.encode({
         reason,
@@ -371,14 +384,16 @@ export class AntiTheftApplet implements ToolkitApplet {
         ...(this.#cell === undefined ? {} : { cell: this.#cell }),
       }),
     );
-    if (segments === undefined) return;
+    if (segments === undefined) return true;
     for (const [i, ud] of segments.entries()) {
       const tpdu = encodeSubmitTpdu(destination.number, ud, i);
-      if (tpdu === undefined) return;
+      if (tpdu === undefined) return true;
       ctx.proactive.init(PRO_CMD.SEND_SHORT_MESSAGE, 0x00, 'network');
       ctx.proactive.appendTlv(0x8b, tpdu);
-      yield* ctx.proactive.send();
+      const r = yield* ctx.proactive.send();
+      if (!isSuccessfulResult(r.getGeneralResult())) return false;
     }
+    return true;
   }
 
   *#refresh(ctx: ToolkitContext): ToolkitSession {

@@ -223,6 +223,8 @@ export interface AntiTheftState {
   /** EF.IMSI as it was before blocking (9 octets), to put back on unblock. */
   readonly savedImsi?: Uint8Array;
   readonly alertDestination?: Address;
+  /** An alert that could not be sent yet (no service): sent at the next normal-service report. */
+  readonly pendingAlert?: Reason;
 }
 
 const modeCodec = enumCodec(MODE);
@@ -294,6 +296,13 @@ export const STATE_FIELDS = {
     codec: address,
     examples: [{ hex: '8704918121F3', value: { ton: 1, npi: 1, number: '18123' } }],
   }),
+  pendingAlert: defineBerTlv<Reason>({
+    name: 'pending alert',
+    spec: 'docs/anti-theft.md',
+    tag: 0x88,
+    codec: reasonCodec,
+    examples: [{ hex: '880101', value: 'imei_mismatch' }],
+  }),
 } as const;
 
 /** The template of the state: memory (tag A0) and READ STATE answer (tag A2, without saved IMSI). */
@@ -309,6 +318,7 @@ const stateCodec: ValueCodec<AntiTheftState> = {
     const cells: Cell[] = [];
     let savedImsi: Uint8Array | undefined;
     let alertDestination: Address | undefined;
+    let pendingAlert: Reason | undefined;
     for (const tlv of list.value) {
       const entry = Object.entries(STATE_FIELDS).find(([, d]) => d.tag === tlv.tag);
       if (entry === undefined) return decodeError('ANTI_THEFT_STATE', `unknown tag ${tlv.tag.toString(16)}`);
@@ -336,6 +346,9 @@ const stateCodec: ValueCodec<AntiTheftState> = {
         case 'savedImsi':
           savedImsi = Uint8Array.from(Buffer.from(v.value as string, 'hex'));
           break;
+        case 'pendingAlert':
+          pendingAlert = v.value as Reason;
+          break;
         default:
           alertDestination = v.value as Address;
       }
@@ -349,6 +362,7 @@ const stateCodec: ValueCodec<AntiTheftState> = {
       cells,
       ...(savedImsi ? { savedImsi } : {}),
       ...(alertDestination ? { alertDestination } : {}),
+      ...(pendingAlert ? { pendingAlert } : {}),
     });
   },
   encode(s) {
@@ -361,6 +375,7 @@ const stateCodec: ValueCodec<AntiTheftState> = {
       ...s.cells.map((c) => STATE_FIELDS.cell.encode(c)),
       ...(s.savedImsi ? [STATE_FIELDS.savedImsi.encode(Buffer.from(s.savedImsi).toString('hex'))] : []),
       ...(s.alertDestination ? [STATE_FIELDS.alertDestination.encode(s.alertDestination)] : []),
+      ...(s.pendingAlert ? [STATE_FIELDS.pendingAlert.encode(s.pendingAlert)] : []),
     ]);
   },
 };
