@@ -155,6 +155,21 @@ describe('anti-theft applet: boot, register, compare', () => {
     expect(d.sms).toEqual([]);
   });
 
+  it('GERAN, UTRAN and E-UTRAN cells (7 and 9 octets) are registered as distinct cells', () => {
+    const geran = { mcc: '001', mnc: '01', areaCode: 1, cellIdentity: '0001', accessTechnology: 'gsm' } as const;
+    const utran = { mcc: '001', mnc: '01', areaCode: 1, cellIdentity: '00010002', accessTechnology: 'utran' } as const;
+    const card = newCard();
+    const first = device(card, IMEI, geran);
+    first.modem.boot();
+    first.modem.moveTo(utran);
+    first.modem.moveTo(HOME[0] as never);
+    expect(appletState(card).cells.map((c) => c.cellIdentity)).toEqual(['0001', '00010002', '0000001F']);
+    const d = device(card, IMEI, utran);
+    d.modem.boot();
+    for (const c of [geran, HOME[0], utran, geran, utran]) d.modem.moveTo(c as never);
+    expect(appletState(card)).toMatchObject({ mode: 'armed', strikes: 0 });
+  });
+
   it('tolerance: unregistered cells interrupted by a registered one start counting again', () => {
     const d = armedDevice();
     for (let i = 0; i < 20; i++) {
