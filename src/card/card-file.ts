@@ -21,8 +21,8 @@ import { type DecodeError, decodeError, ok, type Result } from '../lib/result.js
 import { APPLET_CLASSES } from './applets/index.js';
 import { type CardIdentity, type EfNode, initialContent, isEf, walk } from './file-system.js';
 import { CARD_TREE } from './profile.js';
-import type { InstallParameters } from './toolkit/applet.js';
-import type { InstalledApplet, ToolkitSetup, ToolkitState } from './toolkit/runtime.js';
+import type { InstalledApplet, ToolkitSetup, ToolkitState } from './toolkit/ts-102-223-runtime.js';
+import type { InstallParameters } from './toolkit/ts-102-241-applet-api.js';
 import { DEFAULT_SQN_POLICY, emptySeqArray, type SqnPolicy } from './ts-33-102-sqn.js';
 import { SW } from './ts-102-221.js';
 import { type CardState, encodePin, isPinFormat, type SecretCode, Uicc } from './uicc.js';

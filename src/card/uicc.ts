@@ -22,7 +22,12 @@ import {
 } from './file-system.js';
 import { type CommandApdu, encodeResponseApdu, expectedLength, parseCommandApdu } from './iso-7816-4.js';
 import { CARD_TREE } from './profile.js';
-import { CardToolkit, emptyToolkitState, type ToolkitSetup, type ToolkitState } from './toolkit/runtime.js';
+import {
+  CardToolkit,
+  emptyToolkitState,
+  type ToolkitSetup,
+  type ToolkitState,
+} from './toolkit/ts-102-223-runtime.js';
 import {
   AUTH_CONTEXT,
   decodeGsmChallenge,

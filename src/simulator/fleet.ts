@@ -7,7 +7,7 @@
 // each cell change) → detach (Stop) when told, when its card moves to another device, or at the end;
 // a refused or disconnected device tries again after retrySeconds.
 
-import { type ServingCell, ToolkitModem } from '../card/toolkit/modem.js';
+import { type ServingCell, ToolkitModem } from '../card/toolkit/ts-102-223-terminal.js';
 import { imeiWithCheckDigit } from '../lib/identities.js';
 import type { SimulatedCard } from './cards.js';
 import { GsupClient } from './gsup-client.js';

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { AlertTlv } from '../../../src/card/applets/anti-theft/encoding.js';
 import { Terminal } from '../../../src/card/terminal.js';
-import { profileWith, REFRESH } from '../../../src/card/toolkit/constants.js';
-import { MODEM_FACILITIES, ToolkitModem } from '../../../src/card/toolkit/modem.js';
+import { profileWith, REFRESH } from '../../../src/card/toolkit/ts-102-223-constants.js';
+import { MODEM_FACILITIES, ToolkitModem } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import { IMSI } from '../fixture.js';
 import {
   appletState,
@@ -156,8 +156,20 @@ describe('anti-theft applet: boot, register, compare', () => {
   });
 
   it('GERAN, UTRAN and E-UTRAN cells (7 and 9 octets) are registered as distinct cells', () => {
-    const geran = { mcc: '001', mnc: '01', areaCode: 1, cellIdentity: '0001', accessTechnology: 'gsm' } as const;
-    const utran = { mcc: '001', mnc: '01', areaCode: 1, cellIdentity: '00010002', accessTechnology: 'utran' } as const;
+    const geran = {
+      mcc: '001',
+      mnc: '01',
+      areaCode: 1,
+      cellIdentity: '0001',
+      accessTechnology: 'gsm',
+    } as const;
+    const utran = {
+      mcc: '001',
+      mnc: '01',
+      areaCode: 1,
+      cellIdentity: '00010002',
+      accessTechnology: 'utran',
+    } as const;
     const card = newCard();
     const first = device(card, IMEI, geran);
     first.modem.boot();

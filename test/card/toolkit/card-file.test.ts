@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PersistentCard, parseCardFile, writeCardFile } from '../../../src/card/card-file.js';
 import { Terminal } from '../../../src/card/terminal.js';
-import { ToolkitModem } from '../../../src/card/toolkit/modem.js';
+import { ToolkitModem } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import { antiTheftCardFile, cell, IMEI, OTHER_IMEI, QUARANTINE_IMSI } from './fixture.js';
 
 const dirs: string[] = [];

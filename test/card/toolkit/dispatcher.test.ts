@@ -1,8 +1,8 @@
-// The card's SCP80 steps (src/card/ota/dispatcher.ts) on their own: the counter's compare-and-set,
+// The card's SCP80 steps (src/card/ota/ts-102-225-card.ts) on their own: the counter's compare-and-set,
 // key set selection, and PoR / report building.
 
 import { describe, expect, it } from 'vitest';
-import { kvnOf, openCommand, porUserData, secureReport } from '../../../src/card/ota/dispatcher.js';
+import { kvnOf, openCommand, porUserData, secureReport } from '../../../src/card/ota/ts-102-225-card.js';
 import type { OtaKeySet } from '../../../src/crypto/ts-102-225-scp80.js';
 import { decodeUserData } from '../../../src/lib/ts-23-040-sms-tpdu.js';
 import {

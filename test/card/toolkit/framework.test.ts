@@ -6,15 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import { cardFromFile, keysOf } from '../../../src/card/card-file.js';
 import { Terminal } from '../../../src/card/terminal.js';
+import { EVENT, PRO_CMD, type ToolkitEvent } from '../../../src/card/toolkit/ts-102-223-constants.js';
+import { ToolkitModem } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import type {
   PersistentStore,
   ToolkitApplet,
   ToolkitContext,
   ToolkitRegistry,
   ToolkitSession,
-} from '../../../src/card/toolkit/applet.js';
-import { EVENT, PRO_CMD, type ToolkitEvent } from '../../../src/card/toolkit/constants.js';
-import { ToolkitModem } from '../../../src/card/toolkit/modem.js';
+} from '../../../src/card/toolkit/ts-102-241-applet-api.js';
 import { Uicc } from '../../../src/card/uicc.js';
 import { hex } from '../../../src/lib/hex.js';
 import { encodeSmsDeliver, internationalAddress } from '../../../src/lib/ts-23-040-sms-tpdu.js';

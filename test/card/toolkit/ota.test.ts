@@ -11,7 +11,7 @@ import {
   ResultTlv,
   StateReportTlv,
 } from '../../../src/card/applets/anti-theft/encoding.js';
-import { REFRESH } from '../../../src/card/toolkit/constants.js';
+import { REFRESH } from '../../../src/card/toolkit/ts-102-223-constants.js';
 import { decodeBerTlvList } from '../../../src/lib/ber-tlv.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 import { encodeEfImsi } from '../../../src/lib/identities.js';

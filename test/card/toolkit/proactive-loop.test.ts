@@ -4,8 +4,8 @@
 // must produce or accept exactly those bytes.
 
 import { describe, expect, it } from 'vitest';
-import { profileWith } from '../../../src/card/toolkit/constants.js';
-import { MODEM_FACILITIES } from '../../../src/card/toolkit/modem.js';
+import { profileWith } from '../../../src/card/toolkit/ts-102-223-constants.js';
+import { MODEM_FACILITIES } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import { toHex } from '../../../src/lib/hex.js';
 import { sendHex } from '../fixture.js';
 import { appletState, newCard } from './fixture.js';

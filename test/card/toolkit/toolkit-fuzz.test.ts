@@ -11,8 +11,8 @@
 import { describe, expect, it } from 'vitest';
 import { encodeCommands } from '../../../src/card/applets/anti-theft/encoding.js';
 import { encodeCommandApdu, parseResponseApdu } from '../../../src/card/iso-7816-4.js';
-import { profileWith } from '../../../src/card/toolkit/constants.js';
-import { MODEM_FACILITIES } from '../../../src/card/toolkit/modem.js';
+import { profileWith } from '../../../src/card/toolkit/ts-102-223-constants.js';
+import { MODEM_FACILITIES } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import { describeStatusWord } from '../../../src/card/ts-102-221.js';
 import type { Uicc } from '../../../src/card/uicc.js';
 import { concatBytes, encodeBerTlv } from '../../../src/lib/ber-tlv.js';

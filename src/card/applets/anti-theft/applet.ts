@@ -1,5 +1,5 @@
 // The anti-theft toolkit applet (docs/anti-theft.md). It uses only the TS 102 241-shaped API of
-// card/toolkit/applet.ts, as a Java Card applet would:
+// card/toolkit/ts-102-241-applet-api.ts, as a Java Card applet would:
 //
 //   EVENT_PROFILE_DOWNLOAD   every boot: PROVIDE LOCAL INFORMATION (IMEI), compare with the registered
 //                            IMEIs (the first boot registers it), then PROVIDE LOCAL INFORMATION
@@ -16,6 +16,17 @@
 
 import { decodeEfImsi, encodeEfImsi, isImsi } from '../../../lib/identities.js';
 import { FileListTlv, ImeiTlv, LocationInformationTlv, TimerValueTlv } from '../../../lib/ts-102-223-tlv.js';
+import { encodeSubmitTpdu } from '../../toolkit/ts-23-040-submit.js';
+import {
+  EVENT,
+  isSuccessfulResult,
+  PLI,
+  PRO_CMD,
+  profileSupports,
+  REFRESH,
+  TIMER_OPERATION,
+  type ToolkitEvent,
+} from '../../toolkit/ts-102-223-constants.js';
 import type {
   AppletClass,
   FileView,
@@ -28,18 +39,7 @@ import type {
   ToolkitContext,
   ToolkitRegistry,
   ToolkitSession,
-} from '../../toolkit/applet.js';
-import {
-  EVENT,
-  isSuccessfulResult,
-  PLI,
-  PRO_CMD,
-  profileSupports,
-  REFRESH,
-  TIMER_OPERATION,
-  type ToolkitEvent,
-} from '../../toolkit/constants.js';
-import { encodeSubmitTpdu } from '../../toolkit/sms.js';
+} from '../../toolkit/ts-102-241-applet-api.js';
 import { SW } from '../../ts-102-221.js';
 import {
   AlertTlv,

@@ -6,7 +6,7 @@
 import { type DfNode, type EfNode, type FileNode, isDf, isEf } from '../file-system.js';
 import { CARD_TREE } from '../profile.js';
 import { SW } from '../ts-102-221.js';
-import type { FileView } from './applet.js';
+import type { FileView } from './ts-102-241-applet-api.js';
 
 export type FileContents = Map<string, Uint8Array | Uint8Array[]>;
 

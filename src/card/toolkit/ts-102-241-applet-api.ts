@@ -10,7 +10,7 @@
 // the APDU in hand with '91XX', and resumes it with the TERMINAL RESPONSE — the same control flow.
 
 import type { DeviceIdentity } from '../../lib/ts-102-223-tlv.js';
-import type { ToolkitEvent } from './constants.js';
+import type { ToolkitEvent } from './ts-102-223-constants.js';
 
 /** What an applet's `processToolkit` returns: it yields proactive commands and receives their responses. */
 export type ToolkitSession = Generator<ProactiveCommand, void, TerminalResponseBytes>;

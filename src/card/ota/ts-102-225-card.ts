@@ -1,7 +1,7 @@
 // The card's side of SCP80 (ETSI TS 102 225 §5–6, 3GPP TS 31.115): open a command packet with the
 // card's key sets and counters, store the new counter with a compare-and-set (only when it changes),
 // and build the PoR and secured reports. Which application gets the data is the runtime's business
-// (toolkit/runtime.ts dispatches by TAR); this module holds the security steps, all pure except the
+// (toolkit/ts-102-223-runtime.ts dispatches by TAR); this module holds the security steps, all pure except the
 // counter store.
 
 import { checksumSpec, cipherSpec, type OtaKeySet } from '../../crypto/ts-102-225-scp80.js';

@@ -11,7 +11,7 @@ import {
   responseScript,
 } from '../../lib/ts-102-226-remote-command.js';
 import { type CommandApdu, parseCommandApdu } from '../iso-7816-4.js';
-import type { FileView } from '../toolkit/applet.js';
+import type { FileView } from '../toolkit/ts-102-241-applet-api.js';
 import { SW } from '../ts-102-221.js';
 
 type RApdu = { data: Uint8Array; statusWord: Uint8Array };

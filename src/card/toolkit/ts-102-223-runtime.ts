@@ -25,9 +25,18 @@ import {
   DEFAULT_MINIMUM_SECURITY,
   type MinimumSecurityLevel,
 } from '../../lib/ts-102-225-secured-packet.js';
-import { openCommand, porUserData, secureReport } from '../ota/dispatcher.js';
-import { runRemoteFileScript } from '../ota/rfm.js';
+import { openCommand, porUserData, secureReport } from '../ota/ts-102-225-card.js';
+import { runRemoteFileScript } from '../ota/ts-102-226-rfm.js';
 import { SW } from '../ts-102-221.js';
+import { encodeSubmitTpdu } from './ts-23-040-submit.js';
+import {
+  EVENT,
+  EVENT_CODE,
+  PRO_CMD,
+  profileSupports,
+  TEMPLATE_TAG,
+  type ToolkitEvent,
+} from './ts-102-223-constants.js';
 import type {
   EnvelopeHandler,
   PersistentStore,
@@ -39,10 +48,8 @@ import type {
   ToolkitContext,
   ToolkitRegistry,
   ToolkitSession,
-} from './applet.js';
-import { EVENT, EVENT_CODE, PRO_CMD, profileSupports, TEMPLATE_TAG, type ToolkitEvent } from './constants.js';
-import { CardFileView, type FileContents } from './file-view.js';
-import { encodeSubmitTpdu } from './sms.js';
+} from './ts-102-241-applet-api.js';
+import { CardFileView, type FileContents } from './ts-102-241-file-view.js';
 
 /** An applet as installed on this card. */
 export interface InstalledApplet {

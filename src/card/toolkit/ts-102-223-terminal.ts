@@ -31,7 +31,7 @@ import {
   REFRESH,
   TERMINAL_UNABLE_CAUSE,
   TIMER_OPERATION,
-} from './constants.js';
+} from './ts-102-223-constants.js';
 
 export interface ServingCell extends LocationInformation {
   readonly accessTechnology: keyof typeof ACCESS_TECHNOLOGY;
