@@ -4,6 +4,7 @@
 import { groupRoutes } from '../groups/routes';
 import type { MessageKey } from '../i18n/en';
 import { importRoutes } from '../import/routes';
+import { accountRoutes, samRoutes } from '../sam/routes';
 import { simRoutes } from '../sims/routes';
 import type { RouteDef } from './router';
 
@@ -13,4 +14,4 @@ export interface Domain {
   readonly nav?: { readonly to: string; readonly label: MessageKey };
 }
 
-export const DOMAINS: readonly Domain[] = [simRoutes, importRoutes, groupRoutes];
+export const DOMAINS: readonly Domain[] = [simRoutes, importRoutes, groupRoutes, samRoutes, accountRoutes];
