@@ -205,6 +205,21 @@ describe('anti-theft applet: boot, register, compare', () => {
     expect(appletState(card)).toMatchObject({ mode: 'blocked', reason: 'cell_not_registered' });
   });
 
+  it('tolerance by time window: a power cycle on the unregistered cell starts the window again', () => {
+    const card = newCard({ tolerance: { strikes: 50, windowSeconds: 600 } });
+    device(card, IMEI, HOME[0]).modem.boot();
+    device(card, IMEI, HOME[0]).modem.boot();
+    const d = device(card, IMEI, HOME[0]);
+    d.modem.boot();
+    d.modem.moveTo(FAR);
+    d.modem.advance(300);
+    const rebooted = device(card, IMEI, FAR);
+    rebooted.modem.boot();
+    expect(rebooted.modem.timers.get(2)).toBe(600);
+    rebooted.modem.advance(600);
+    expect(appletState(card)).toMatchObject({ mode: 'blocked', reason: 'cell_not_registered' });
+  });
+
   it('tolerance by time window: back on a registered cell before the window ends, nothing happens', () => {
     const card = newCard({ tolerance: { strikes: 50, windowSeconds: 600 } });
     device(card, IMEI, HOME[0]).modem.boot();

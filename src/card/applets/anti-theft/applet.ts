@@ -221,7 +221,13 @@ export class AntiTheftApplet implements ToolkitApplet {
     const cell = LocationInformationTlv.codec.decode(value);
     if (!cell.ok) return;
     this.#cell = cell.value;
+    const strikesBefore = this.#load(ctx.store).strikes;
     yield* this.#judgeCell(ctx, cell.value);
+    // Timers do not survive a power cycle: a window opened before it starts again, so restarting the
+    // device on an unregistered cell does not escape it.
+    const after = this.#load(ctx.store);
+    if (after.mode === 'armed' && strikesBefore > 0 && after.strikes > 1 && after.tolerance.windowSeconds > 0)
+      yield* this.#startTimer(ctx, this.#windowTimer, after.tolerance.windowSeconds);
   }
 
   *#judgeCell(ctx: ToolkitContext, cell: Cell): ToolkitSession {
