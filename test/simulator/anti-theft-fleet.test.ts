@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlertTlv } from '../../src/card/applets/anti-theft/encoding.js';
+import { AlertTlv } from '../../src/lib/anti-theft-encoding.js';
 import { keysOf, newCardFile } from '../../src/card/card-file.js';
 import { toHex } from '../../src/lib/hex.js';
 import { createOperator } from '../../src/platform/iam/operators.js';

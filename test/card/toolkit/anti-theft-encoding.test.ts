@@ -1,5 +1,5 @@
 // STYLE.md #1 for the applet's own encoding: every command, state field, template, result and alert is
-// declared once with its bytes (src/card/applets/anti-theft/encoding.ts); this generic test decodes,
+// declared once with its bytes (src/lib/anti-theft-encoding.ts); this generic test decodes,
 // encodes and round-trips each example, and feeds hostile values to every decoder (property-based:
 // whatever the bytes, a value that re-encodes to them, or a typed error).
 
@@ -9,7 +9,7 @@ import {
   ANTI_THEFT_TLVS,
   decodeCommands,
   encodeCommands,
-} from '../../../src/card/applets/anti-theft/encoding.js';
+} from '../../../src/lib/anti-theft-encoding.js';
 import { decodeBerTlv } from '../../../src/lib/ber-tlv.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 

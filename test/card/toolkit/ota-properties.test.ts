@@ -6,7 +6,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeCommands } from '../../../src/card/applets/anti-theft/encoding.js';
+import { encodeCommands } from '../../../src/lib/anti-theft-encoding.js';
 import { encodeCommandApdu, parseResponseApdu } from '../../../src/card/iso-7816-4.js';
 import { describeStatusWord } from '../../../src/card/ts-102-221.js';
 import { concatBytes, encodeBerTlv } from '../../../src/lib/ber-tlv.js';

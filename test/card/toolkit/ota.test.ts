@@ -10,7 +10,7 @@ import {
   encodeCommands,
   ResultTlv,
   StateReportTlv,
-} from '../../../src/card/applets/anti-theft/encoding.js';
+} from '../../../src/lib/anti-theft-encoding.js';
 import { REFRESH } from '../../../src/card/toolkit/ts-102-223-constants.js';
 import { decodeBerTlvList } from '../../../src/lib/ber-tlv.js';
 import { hex, toHex } from '../../../src/lib/hex.js';

@@ -9,7 +9,7 @@
 // Seeded (test/helpers/fuzz.ts): a failure prints its step and reruns identically with FUZZ_SEED.
 
 import { describe, expect, it } from 'vitest';
-import { encodeCommands } from '../../../src/card/applets/anti-theft/encoding.js';
+import { encodeCommands } from '../../../src/lib/anti-theft-encoding.js';
 import { encodeCommandApdu, parseResponseApdu } from '../../../src/card/iso-7816-4.js';
 import { profileWith } from '../../../src/card/toolkit/ts-102-223-constants.js';
 import { MODEM_FACILITIES } from '../../../src/card/toolkit/ts-102-223-terminal.js';

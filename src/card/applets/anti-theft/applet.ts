@@ -6,7 +6,7 @@
 //                            (location) and judge the serving cell
 //   EVENT_EVENT_DOWNLOAD_LOCATION_STATUS  judge each serving cell the terminal reports
 //   EVENT_TIMER_EXPIRATION   end of the learning period; end of the tolerance window
-//   EVENT_FORMATTED_SMS_PP_ENV  remote commands at its TAR (encoding.ts), answered in the PoR
+//   EVENT_FORMATTED_SMS_PP_ENV  remote commands at its TAR (src/lib/anti-theft-encoding.ts), answered in the PoR
 //
 // Blocking swaps EF.IMSI to the card's quarantine IMSI (kept to be put back), invalidates the
 // location and key files, sends an SCP80-secured alert by SEND SHORT MESSAGE and issues REFRESH
@@ -55,7 +55,7 @@ import {
   StateReportTlv,
   sameCell,
   type Tolerance,
-} from './encoding.js';
+} from '../../../lib/anti-theft-encoding.js';
 
 export const MAX_IMEIS = 4;
 export const MAX_CELLS = 10;

@@ -1,5 +1,5 @@
 // The anti-theft applet's data on the air and in its memory, declared once as data with byte examples
-// (STYLE.md §1; test/card/anti-theft-encoding.test.ts walks every declaration: decode, encode,
+// (STYLE.md §1; test/card/toolkit/anti-theft-encoding.test.ts walks every declaration: decode, encode,
 // round-trip). Three contexts, each a flat list of BER-TLVs:
 //
 //   command  (secured data of an OTA command packet to the applet's TAR; several commands in a row)
@@ -9,22 +9,22 @@
 // Values reuse the TS 102 223 codings: an IMEI as in TLV 14 (8 octets, TS 24.008 mobile identity),
 // a cell as in TLV 13 (PLMN, LAC/TAC, cell identity: 7 or 9 octets), an address as in TLV 06.
 
-import { concatBytes, decodeBerTlvList, encodeBerTlv } from '../../../lib/ber-tlv.js';
-import { decodeError, ok, type Result } from '../../../lib/result.js';
+import { concatBytes, decodeBerTlvList, encodeBerTlv } from './ber-tlv.js';
+import { decodeError, ok, type Result } from './result.js';
 import {
   type BerTlvDefinition,
   defineBerTlv,
   enumCodec,
   uintCodec,
   type ValueCodec,
-} from '../../../lib/tlv-registry.js';
+} from './tlv-registry.js';
 import {
   type Address,
   AddressTlv,
   ImeiTlv,
   type LocationInformation,
   LocationInformationTlv,
-} from '../../../lib/ts-102-223-tlv.js';
+} from './ts-102-223-tlv.js';
 
 export type Cell = LocationInformation;
 
