@@ -224,8 +224,14 @@ export interface EndorseSigningKeysTable {
   public_jwk: string;
   /** Self-signed X.509 certificate of the public key, PEM. */
   certificate: string;
-  /** PKCS#8 DER sealed with the key ring (context `endorse-signing-key:<kid>`). */
+  /** The operator whose tokens this key signs and whose JWKS publishes it (issue 11). */
+  operator_id: string;
+  /**
+   * PKCS#8 DER sealed with the key ring: context `endorse-signing-key:<operator_id>:<kid>` when
+   * `seal_version` is 2; `endorse-signing-key:<kid>` (1, keys made before issue 11, resealed on read).
+   */
   private_key: string;
+  seal_version: number;
   /** Published (in the JWKS) from this time. */
   created_at: number;
   /** Signs from this time until the next key of the same alg activates. */

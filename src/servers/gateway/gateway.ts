@@ -33,6 +33,7 @@ import Fastify, {
 import { constantTimeEqualText } from '../../crypto/constant-time.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { directorySource } from '../../platform/directories/subjects.js';
+import { PLATFORM_KEY_OWNER } from '../../platform/endorse/signing-keys.js';
 import type { LoginTransaction, StepContext } from '../../platform/mfa/engine.js';
 import type { GatewaySession } from '../../platform/mfa/gateway-sessions.js';
 import { passwordStep } from '../../platform/mfa/login-flow.js';
@@ -507,7 +508,7 @@ function pagesPlugin(ctx: Context): FastifyPluginAsync {
 
     app.get(`${PAGES}/style.css`, async (_request, reply) => reply.type('text/css').send(STYLE_CSS));
     app.get(`${PAGES}/health`, async () => ({ status: 'ok' }));
-    app.get(`${PAGES}/jwks.json`, async () => platform.endorse.keys.jwks());
+    app.get(`${PAGES}/jwks.json`, async () => platform.endorse.keys.jwks(PLATFORM_KEY_OWNER));
 
     // ① the login page
     app.get(`${PAGES}/login`, async (request, reply) => {
@@ -677,7 +678,11 @@ function pagesPlugin(ctx: Context): FastifyPluginAsync {
       const q = request.query as Record<string, unknown>;
       const token = q.simtrust_endorse_token ?? q.soracom_endorse_token;
       try {
-        const claims = await verifySimToken(platform, typeof token === 'string' ? token : '');
+        const claims = await verifySimToken(
+          platform,
+          state.transaction.operatorId,
+          typeof token === 'string' ? token : '',
+        );
         await mfa.acceptSimToken(state.transaction, state.subject, claims, stepContext(request));
         return await finish(request, reply, state, 'sim-token');
       } catch (e) {

@@ -33,7 +33,7 @@ const get = (from: string, path = '/', headers: Record<string, string> = {}) =>
 const verifier = () =>
   createVerifier({
     jwksUrl: world.jwksUrl,
-    issuer: 'simtrust',
+    issuer: world.issuer,
     audience: 'simtrust-endorse-audience',
     algorithms: ['RS256', 'ES256', 'EdDSA'],
   });
@@ -60,7 +60,13 @@ describe('token over the data session', () => {
       expect(r.status).toBe(200);
       expect(r.headers['cache-control']).toBe('no-store');
       const token = await verifier().verify(r.json<{ token: string }>().token);
-      expect(token.sim).toEqual({ imsi: sim.imsi, imei: IMEI, simId: sim.simId, requestParameters: {} });
+      expect(token.sim).toEqual({
+        imsi: sim.imsi,
+        imei: IMEI,
+        simId: sim.simId,
+        requestParameters: {},
+        operatorId: world.operatorId,
+      });
       expect(token.amr).toEqual(['sim-session']);
       expect(token.exp - token.iat).toBe(600);
       expect(token.nbf).toBe(token.iat - 60);
