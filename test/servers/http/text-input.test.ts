@@ -5,6 +5,7 @@
 // 400 ERR_VALIDATION naming the place, and the same text without it is no error of that kind.
 
 import fc from 'fast-check';
+import type { InjectOptions } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestApi, vendorCsv } from '../../helpers/app.js';
 
@@ -36,7 +37,11 @@ const poisoned = (inUrl: boolean) =>
       return { clean: text, bad: text.slice(0, p) + bad + text.slice(p) };
     });
 
-type Send = (text: string) => { method: 'GET' | 'PUT' | 'POST'; url: string; payload?: unknown };
+type Send = (text: string) => {
+  method: 'GET' | 'PUT' | 'POST';
+  url: string;
+  payload?: InjectOptions['payload'];
+};
 // A URL cannot carry a lone surrogate (it has no UTF-8 form): those inputs get NUL only.
 
 const INPUTS: ReadonlyArray<readonly [string, Send]> = [
