@@ -123,16 +123,16 @@ export function upstreamHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   identity: { user: string; assertion: string } | undefined,
 ): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (
-      value === undefined ||
-      name.toLowerCase().startsWith('x-simtrust-') ||
-      name.toLowerCase() === 'cookie'
-    )
-      continue;
-    out[name] = value;
-  }
+  // Client header names are request data: fromEntries defines own properties, so a header named
+  // `__proto__` is forwarded as a header instead of reaching the object's prototype (issue 11).
+  const out: Record<string, string | string[]> = Object.fromEntries(
+    Object.entries(headers).filter(
+      (entry): entry is [string, string | string[]] =>
+        entry[1] !== undefined &&
+        !entry[0].toLowerCase().startsWith('x-simtrust-') &&
+        entry[0].toLowerCase() !== 'cookie',
+    ),
+  );
   const cookies = stripOwnCookies(typeof headers.cookie === 'string' ? headers.cookie : undefined);
   if (cookies !== undefined) out.cookie = cookies;
   if (identity !== undefined) {

@@ -143,3 +143,20 @@ describe('what the upstream receives', () => {
     expect(escapeHtml(`<script>"'&`)).toBe('&lt;script&gt;&quot;&#39;&amp;');
   });
 });
+
+describe('prototype-named client headers (issue 11)', () => {
+  // Threat: a client sends a header named `__proto__`/`constructor`; copied onto a plain object it
+  // would be lost or replace the object's prototype instead of being forwarded as a header.
+  it('forwards them as own headers and leaves every prototype untouched', () => {
+    for (const name of ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty']) {
+      const headers: Record<string, string> = Object.create(null);
+      headers[name] = 'v';
+      headers.accept = '*/*';
+      const out = upstreamHeaders(headers, undefined);
+      expect(Object.hasOwn(out, name)).toBe(true);
+      expect(out[name]).toBe('v');
+      expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+      expect(({} as Record<string, unknown>).v).toBeUndefined();
+    }
+  });
+});

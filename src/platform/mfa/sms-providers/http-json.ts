@@ -136,7 +136,7 @@ export function jsonPath(value: unknown, path: string): unknown {
   let current = value;
   for (const part of path.replace(/^\$\.?/, '').split('.')) {
     if (part === '') continue;
-    if (current === null || typeof current !== 'object') return undefined;
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) return undefined;
     current = (current as Record<string, unknown>)[part];
   }
   return current;
@@ -274,7 +274,12 @@ export class HttpJsonProvider implements SmsProvider {
     if (!res.ok) return undefined;
     const raw = jsonPath(json, statusPath);
     const state: DeliveryState =
-      (typeof raw === 'string' ? this.config.statusMap?.[raw] : undefined) ?? 'unknown';
+      // The provider's answer is a lookup key: only the operator's own entries count (issue 11).
+      (typeof raw === 'string' &&
+      this.config.statusMap !== undefined &&
+      Object.hasOwn(this.config.statusMap, raw)
+        ? this.config.statusMap[raw]
+        : undefined) ?? 'unknown';
     return {
       providerMessageId,
       state,
