@@ -3,6 +3,8 @@
 
 export const DEFAULT_NEXT = '/console/sims';
 const ORIGIN = 'https://console.invalid';
+/** Percent-decodings followed before a path counts as too deeply encoded to be legitimate. */
+const MAX_DECODINGS = 3;
 /** Path and query characters only: no backslash, no control or space characters, no fragment. */
 const PLAIN = /^\/console\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
 
@@ -22,13 +24,20 @@ export function safeNext(raw: string | null | undefined): string {
     url.pathname.startsWith('/console/api/')
   )
     return DEFAULT_NEXT;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(url.pathname);
-  } catch {
-    return DEFAULT_NEXT;
+  // Encoded separators or dots (%2f, %5c, %2e%2e, or %252e%252e encoded twice) would change meaning
+  // if some layer decoded them: every decoding, up to three, must still be a plain path, as the
+  // platform's redirect checks require (src/lib/redirect-target.ts).
+  let layer = url.pathname;
+  for (let i = 0; i <= MAX_DECODINGS; i++) {
+    if (/[\\]|\/\/|(^|\/)\.\.?(\/|$)/.test(layer)) return DEFAULT_NEXT;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(layer);
+    } catch {
+      return DEFAULT_NEXT;
+    }
+    if (decoded === layer) return url.pathname + url.search;
+    layer = decoded;
   }
-  // Encoded separators or dots (%2f, %5c, %2e%2e) would change meaning if some layer decoded them.
-  if (/[\\]|\/\/|(^|\/)\.\.?(\/|$)/.test(decoded)) return DEFAULT_NEXT;
-  return url.pathname + url.search;
+  return DEFAULT_NEXT;
 }
