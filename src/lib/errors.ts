@@ -160,6 +160,18 @@ export const ERROR_CODES = {
   // --- SIM inventory
   ERR_SIM_NOT_FOUND: { status: 404, expose: true, description: 'No SIM with this id for this operator.' },
   ERR_GROUP_NOT_FOUND: { status: 404, expose: true, description: 'No group with this id for this operator.' },
+  ERR_ANTI_THEFT_NOT_PROVISIONED: {
+    status: 409,
+    expose: true,
+    description:
+      'The platform knows no anti-theft applet (or no OTA key set) for this SIM, so it cannot send OTA commands to it. Provision the SIM with its OTA key sets and anti-theft applet (docs/anti-theft.md, "Platform side").',
+  },
+  ERR_OTA_COUNTER_EXHAUSTED: {
+    status: 409,
+    expose: true,
+    description:
+      'The SCP80 counter of this key set reached FFFFFFFFFF, so no further command can be secured with it. Provision a new key set on the card and the platform.',
+  },
   ERR_INVALID_TRANSITION: {
     status: 409,
     expose: true,

@@ -687,6 +687,77 @@ const retention: Builder = async (db, dialect) => {
   }
 };
 
+/**
+ * Issue 13 (platform/ota): SCP80 key sets per SIM (KIc/KID sealed with the key ring like Ki/OPc,
+ * context `ota-key-set:<sim_id>:<kvn>`), the last command counter sent and the last report counter
+ * accepted per key set (both moved by single guarded statements, platform/ota/ota-store.ts), the
+ * anti-theft applet of a SIM (its TAR, key sets, quarantine IMSI, desired and reported state), the
+ * OTA commands sent (pending/applied, PoR) and the verified alerts.
+ */
+const ota: Builder = async (db, dialect) => {
+  const s = db.schema;
+  await s
+    .createTable('ota_key_sets')
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('kvn', 'integer', (c) => c.notNull())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('kic_algorithm', 'text', (c) => c.notNull())
+    .addColumn('kid_algorithm', 'text', (c) => c.notNull())
+    .addColumn('secrets', 'text', (c) => c.notNull())
+    .addColumn('counter', 'bigint', (c) => c.notNull())
+    .addColumn('report_counter', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('ota_key_sets_pk', ['sim_id', 'kvn'])
+    .execute();
+  await s
+    .createTable('anti_theft_sims')
+    .addColumn('sim_id', 'text', (c) => c.primaryKey())
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('tar', 'text', (c) => c.notNull())
+    .addColumn('kvn', 'integer', (c) => c.notNull())
+    .addColumn('report_kvn', 'integer', (c) => c.notNull())
+    .addColumn('quarantine_imsi', 'text', (c) => c.notNull().unique())
+    .addColumn('desired', 'text')
+    .addColumn('reported', 'text')
+    .addColumn('reported_at', 'bigint')
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createTable('ota_commands')
+    .$call(serialKey(dialect, 'id'))
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('kvn', 'integer', (c) => c.notNull())
+    .addColumn('counter', 'bigint', (c) => c.notNull())
+    .addColumn('tar', 'text', (c) => c.notNull())
+    .addColumn('commands', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('por_status', 'integer')
+    .addColumn('result', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('ota_commands_counter')
+    .on('ota_commands')
+    .columns(['sim_id', 'kvn', 'counter'])
+    .unique()
+    .execute();
+  await s
+    .createTable('anti_theft_alerts')
+    .$call(serialKey(dialect, 'id'))
+    .addColumn('operator_id', 'text', (c) => c.notNull())
+    .addColumn('sim_id', 'text', (c) => c.notNull())
+    .addColumn('event', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('imei', 'text')
+    .addColumn('cell', 'text')
+    .addColumn('counter', 'bigint', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s.createIndex('anti_theft_alerts_sim').on('anti_theft_alerts').columns(['sim_id', 'id']).execute();
+};
+
 /** Ordered migrations; append, never edit one that has shipped. */
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0001-initial', initial],
@@ -697,6 +768,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0006-mfa-gateway', mfaGateway],
   ['0007-endorse-per-operator', endorsePerOperator],
   ['0008-retention', retention],
+  ['0009-ota', ota],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

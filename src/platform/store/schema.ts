@@ -478,6 +478,75 @@ export interface EapIdentitiesTable {
   updated_at: number;
 }
 
+/** Issue 13 (platform/ota, migration 0009-ota). */
+export interface OtaKeySetsTable {
+  sim_id: string;
+  /** Key version number 1..15 (the high nibble of KIc/KID). */
+  kvn: number;
+  operator_id: string;
+  kic_algorithm: string;
+  kid_algorithm: string;
+  /** len(KIc) ‖ KIc ‖ len(KID) ‖ KID sealed with the key ring, context `ota-key-set:<sim_id>:<kvn>`. */
+  secrets: string;
+  /** The last CNTR sent with this key set (0 before the first command). */
+  counter: number;
+  /** The last report (alert) CNTR accepted from the card with this key set. */
+  report_counter: number;
+  created_at: number;
+}
+
+export interface AntiTheftSimsTable {
+  sim_id: string;
+  operator_id: string;
+  /** The applet's TAR, 6 hex digits. */
+  tar: string;
+  /** The key set commands are secured with. */
+  kvn: number;
+  /** The key set the applet secures its alerts with. */
+  report_kvn: number;
+  /** The IMSI the applet writes into EF.IMSI when it blocks: SMS only, never a data session. */
+  quarantine_imsi: string;
+  /** The operator's desired configuration (JSON), null until set. */
+  desired: string | null;
+  /** The state the card last reported in a verified PoR (JSON). */
+  reported: string | null;
+  reported_at: number | null;
+  updated_at: number;
+}
+
+export type OtaCommandStatus = 'pending' | 'applied' | 'failed';
+
+export interface OtaCommandsTable {
+  id: Generated<number>;
+  operator_id: string;
+  sim_id: string;
+  kvn: number;
+  counter: number;
+  tar: string;
+  /** The commands (JSON, the `Command` objects of src/lib/anti-theft-encoding.ts). */
+  commands: string;
+  status: OtaCommandStatus;
+  /** TS 102 225 Table 5 status of the verified PoR. */
+  por_status: number | null;
+  /** The PoR's result (JSON: executed, result). */
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AntiTheftAlertsTable {
+  id: Generated<number>;
+  operator_id: string;
+  sim_id: string;
+  event: string;
+  reason: string;
+  imei: string | null;
+  /** JSON of the cell the terminal reported. */
+  cell: string | null;
+  counter: number;
+  at: number;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -517,4 +586,8 @@ export interface Database {
   mfa_sms_enrollments: MfaSmsEnrollmentsTable;
   mfa_keys: MfaKeysTable;
   audit_log_purge_gate: AuditLogPurgeGateTable;
+  ota_key_sets: OtaKeySetsTable;
+  anti_theft_sims: AntiTheftSimsTable;
+  ota_commands: OtaCommandsTable;
+  anti_theft_alerts: AntiTheftAlertsTable;
 }

@@ -1,0 +1,519 @@
+// Remote management of a SIM's anti-theft applet over SCP80 (ETSI TS 102 225 / TS 31.115): per-SIM
+// key sets sealed with the key ring, a command counter per key set moved atomically before each
+// packet, command packets built from the applet's remote commands (lib/anti-theft-encoding.ts),
+// and the card's Response Packets opened: PoRs settle the pending command they answer, alerts
+// become events on the SIM. Deny by default: only a packet whose CC verifies under one of the SIM's
+// key sets is looked at, a PoR settles only a pending command (a replayed PoR does nothing), and an
+// alert counts only with a report counter higher than every one accepted before.
+
+import { randomBytes } from 'node:crypto';
+import {
+  type ChecksumAlgorithm,
+  type CipherAlgorithm,
+  checksumSpec,
+  cipherSpec,
+  isValidChecksumKey,
+  isValidCipherKey,
+  type OtaKeySet,
+} from '../../crypto/ts-102-225-scp80.js';
+import {
+  type Alert,
+  AlertTlv,
+  type AntiTheftState,
+  type Cell,
+  type Command,
+  type CommandResult,
+  encodeCommands,
+  type Reason,
+  ResultTlv,
+  StateReportTlv,
+} from '../../lib/anti-theft-encoding.js';
+import { type BerTlv, decodeBerTlvList } from '../../lib/ber-tlv.js';
+import type { Clock } from '../../lib/clock.js';
+import { SimtrustError } from '../../lib/errors.js';
+import { fromHex, toHex } from '../../lib/hex.js';
+import { encodeUserData, IEI, segmentSecuredPacket } from '../../lib/ts-23-040-sms-tpdu.js';
+import {
+  MAX_COUNTER,
+  openResponsePacket,
+  ResponseStatus,
+  readResponseTar,
+  type Spi,
+  secureCommandPacket,
+} from '../../lib/ts-102-225-secured-packet.js';
+import type { KeyRing } from '../secrets/key-ring.js';
+import type { Executor, Store } from '../store/database.js';
+import { acceptReportCounter, nextCommandCounter, type OtaCommandStatus } from './ota-store.js';
+
+/** The applet's default TAR (card file `applets[].tar`, docs/anti-theft.md). */
+export const DEFAULT_ANTI_THEFT_TAR = 'C0A7C0';
+
+/**
+ * The SPI of every command (TS 102 225 §5.1.1): CC, ciphering, counter must be higher (what the
+ * applet's minimum security level demands), PoR always, with CC and ciphered, sent back by
+ * SMS-SUBMIT so it reaches the platform as an MO SMS.
+ */
+export const COMMAND_SPI: Spi = {
+  integrity: 'cc',
+  ciphering: true,
+  counter: 'higher',
+  por: 'always',
+  porIntegrity: 'cc',
+  porCiphered: true,
+  porViaSubmit: true,
+};
+
+export interface OtaKeySetInput {
+  readonly kvn: number;
+  readonly kicAlgorithm: CipherAlgorithm;
+  readonly kic: Uint8Array;
+  readonly kidAlgorithm: ChecksumAlgorithm;
+  readonly kid: Uint8Array;
+}
+
+/** A fresh AES-128 key set (AES-CBC for KIc, AES-CMAC for KID) from the system CSPRNG. */
+export function generateOtaKeySet(kvn: number): OtaKeySetInput {
+  return {
+    kvn,
+    kicAlgorithm: 'aes-cbc',
+    kic: new Uint8Array(randomBytes(16)),
+    kidAlgorithm: 'aes-cmac',
+    kid: new Uint8Array(randomBytes(16)),
+  };
+}
+
+export interface AntiTheftProvision {
+  /** 6 hex digits; default DEFAULT_ANTI_THEFT_TAR. */
+  readonly tar?: string;
+  readonly kvn: number;
+  readonly reportKvn: number;
+  readonly quarantineImsi: string;
+}
+
+export type AntiTheftEvent =
+  | 'ANTITHEFT_IMEI_BLOCKED'
+  | 'ANTITHEFT_CELL_BLOCKED'
+  | 'ANTITHEFT_REMOTE_BLOCKED'
+  | 'ANTITHEFT_UNBLOCKED';
+
+const EVENT_OF_REASON: Record<Reason, AntiTheftEvent | undefined> = {
+  none: undefined,
+  imei_mismatch: 'ANTITHEFT_IMEI_BLOCKED',
+  cell_not_registered: 'ANTITHEFT_CELL_BLOCKED',
+  remote_block: 'ANTITHEFT_REMOTE_BLOCKED',
+};
+
+export interface SentCommand {
+  readonly commandId: number;
+  readonly counter: number;
+  /** The SMS user data of each segment (UDH `02 70 00`, or concatenation headers). */
+  readonly userData: readonly Uint8Array[];
+}
+
+/** What a received Response Packet turned out to be; only `alert` and `por` changed anything. */
+export type ReceiveOutcome =
+  | { readonly kind: 'alert'; readonly event: AntiTheftEvent | undefined; readonly alert: Alert }
+  | {
+      readonly kind: 'por';
+      readonly commandId: number;
+      readonly status: OtaCommandStatus;
+      readonly porStatus: number;
+      readonly result?: CommandResult;
+      readonly state?: AntiTheftState;
+    }
+  | { readonly kind: 'refused'; readonly code: string; readonly message: string };
+
+const refused = (code: string, message: string): ReceiveOutcome => ({ kind: 'refused', code, message });
+
+const isKvn = (n: number) => Number.isInteger(n) && n >= 1 && n <= 15;
+const isTar = (s: string) => /^[0-9A-Fa-f]{6}$/.test(s);
+const isImsi = (s: string) => /^[0-9]{6,15}$/.test(s);
+
+const keySetContext = (simId: string, kvn: number) => `ota-key-set:${simId}:${kvn}`;
+
+function packKeys(kic: Uint8Array, kid: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 + kic.length + kid.length);
+  out[0] = kic.length;
+  out.set(kic, 1);
+  out[1 + kic.length] = kid.length;
+  out.set(kid, 2 + kic.length);
+  return out;
+}
+
+function unpackKeys(packed: Uint8Array): { kic: Uint8Array; kid: Uint8Array } | undefined {
+  const kicLength = packed[0];
+  if (kicLength === undefined) return undefined;
+  const kidLength = packed[1 + kicLength];
+  if (kidLength === undefined || packed.length !== 2 + kicLength + kidLength) return undefined;
+  return {
+    kic: packed.slice(1, 1 + kicLength),
+    kid: packed.slice(2 + kicLength),
+  };
+}
+
+/** The KIc and KID bytes of a key set: key version in b8–b5, algorithm in b4–b1 (TS 102 225 §5.1.2). */
+export const keyIdentifiers = (kvn: number, keys: OtaKeySet): { kic: number; kid: number } => ({
+  kic: (kvn << 4) | cipherSpec(keys.kic.algorithm).nibble,
+  kid: (kvn << 4) | checksumSpec(keys.kid.algorithm).nibble,
+});
+
+// The serialized cell in rows and answers: the TS 102 223 §8.19 fields.
+const cellJson = (cell: Cell | undefined): string | null =>
+  cell === undefined ? null : JSON.stringify(cell);
+
+export class OtaService {
+  constructor(
+    private readonly store: Store,
+    private readonly keyRing: KeyRing,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Stores a SIM's key sets (sealed) and, when given, its anti-theft applet. Run inside the
+   * transaction that creates the SIM, so a SIM never exists with half its OTA data.
+   */
+  async provision(
+    db: Executor,
+    operatorId: string,
+    simId: string,
+    keysets: readonly OtaKeySetInput[],
+    antiTheft?: AntiTheftProvision,
+  ): Promise<void> {
+    const o = db;
+    const now = this.clock.now();
+    const kvns = new Set<number>();
+    for (const k of keysets) {
+      if (!isKvn(k.kvn)) throw new SimtrustError('ERR_VALIDATION', 'an OTA key version is 1..15');
+      if (kvns.has(k.kvn))
+        throw new SimtrustError('ERR_VALIDATION', `OTA key version ${k.kvn} appears twice`);
+      kvns.add(k.kvn);
+      if (!isValidCipherKey({ algorithm: k.kicAlgorithm, key: k.kic }))
+        throw new SimtrustError(
+          'ERR_VALIDATION',
+          `the KIc of key version ${k.kvn} does not fit ${k.kicAlgorithm}`,
+        );
+      if (!isValidChecksumKey({ algorithm: k.kidAlgorithm, key: k.kid }))
+        throw new SimtrustError(
+          'ERR_VALIDATION',
+          `the KID of key version ${k.kvn} does not fit ${k.kidAlgorithm}`,
+        );
+    }
+    if (antiTheft !== undefined) {
+      const tar = antiTheft.tar ?? DEFAULT_ANTI_THEFT_TAR;
+      if (!isTar(tar)) throw new SimtrustError('ERR_VALIDATION', 'the anti-theft TAR is 6 hex digits');
+      if (!isImsi(antiTheft.quarantineImsi))
+        throw new SimtrustError('ERR_VALIDATION', 'the quarantine IMSI is 6 to 15 digits');
+      if (!kvns.has(antiTheft.kvn) || !kvns.has(antiTheft.reportKvn))
+        throw new SimtrustError(
+          'ERR_VALIDATION',
+          'the anti-theft applet names a key version the SIM has no key set for; provision that key set too',
+        );
+    }
+    for (const k of keysets) {
+      await o
+        .insertInto('ota_key_sets')
+        .values({
+          sim_id: simId,
+          kvn: k.kvn,
+          operator_id: operatorId,
+          kic_algorithm: k.kicAlgorithm,
+          kid_algorithm: k.kidAlgorithm,
+          secrets: this.keyRing.seal(packKeys(k.kic, k.kid), keySetContext(simId, k.kvn)),
+          counter: 0,
+          report_counter: 0,
+          created_at: now,
+        })
+        .execute();
+    }
+    if (antiTheft !== undefined) {
+      await o
+        .insertInto('anti_theft_sims')
+        .values({
+          sim_id: simId,
+          operator_id: operatorId,
+          tar: (antiTheft.tar ?? DEFAULT_ANTI_THEFT_TAR).toUpperCase(),
+          kvn: antiTheft.kvn,
+          report_kvn: antiTheft.reportKvn,
+          quarantine_imsi: antiTheft.quarantineImsi,
+          desired: null,
+          reported: null,
+          reported_at: null,
+          updated_at: now,
+        })
+        .execute();
+    }
+  }
+
+  /** The opened key set; never leaves the platform layer. */
+  private async keySet(db: Executor, simId: string, kvn: number): Promise<OtaKeySet | undefined> {
+    const row = await db
+      .selectFrom('ota_key_sets')
+      .select(['kic_algorithm', 'kid_algorithm', 'secrets'])
+      .where('sim_id', '=', simId)
+      .where('kvn', '=', kvn)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const keys = unpackKeys(this.keyRing.open(row.secrets, keySetContext(simId, kvn)));
+    if (keys === undefined)
+      throw new SimtrustError('ERR_DECRYPT', `stored OTA key set ${kvn} of ${simId} is malformed`);
+    return {
+      kic: { algorithm: row.kic_algorithm as CipherAlgorithm, key: keys.kic },
+      kid: { algorithm: row.kid_algorithm as ChecksumAlgorithm, key: keys.kid },
+    };
+  }
+
+  /** The SIM's anti-theft row, scoped to its operator. */
+  async antiTheftOf(operatorId: string, simId: string, db: Executor = this.store.db) {
+    return db
+      .selectFrom('anti_theft_sims')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .executeTakeFirst();
+  }
+
+  /** The SIM whose quarantine identity this IMSI is (anti-theft blocked), if any. */
+  async quarantineOwner(imsi: string): Promise<{ simId: string; operatorId: string } | undefined> {
+    const row = await this.store.db
+      .selectFrom('anti_theft_sims')
+      .select(['sim_id', 'operator_id'])
+      .where('quarantine_imsi', '=', imsi)
+      .executeTakeFirst();
+    return row === undefined ? undefined : { simId: row.sim_id, operatorId: row.operator_id };
+  }
+
+  /**
+   * Builds the secured command packet for `commands` at the applet's TAR: the counter moves first (one
+   * statement), the command is recorded as pending with that counter, in one transaction.
+   */
+  async secureAntiTheftCommands(
+    operatorId: string,
+    simId: string,
+    commands: readonly Command[],
+  ): Promise<SentCommand> {
+    if (commands.length === 0) throw new SimtrustError('ERR_VALIDATION', 'send at least one command');
+    const data = encodeCommands(commands);
+    return this.store.transaction(async (trx) => {
+      const o = trx;
+      const applet = await this.antiTheftOf(operatorId, simId, trx);
+      if (applet === undefined)
+        throw new SimtrustError(
+          'ERR_ANTI_THEFT_NOT_PROVISIONED',
+          `SIM ${simId} has no anti-theft applet known to the platform; provision it with its OTA key sets`,
+        );
+      const keys = await this.keySet(o, simId, applet.kvn);
+      if (keys === undefined)
+        throw new SimtrustError(
+          'ERR_ANTI_THEFT_NOT_PROVISIONED',
+          `SIM ${simId} has no OTA key set ${applet.kvn}`,
+        );
+      const counter = await nextCommandCounter(o, simId, applet.kvn, MAX_COUNTER);
+      if (counter === undefined)
+        throw new SimtrustError(
+          'ERR_OTA_COUNTER_EXHAUSTED',
+          `the OTA counter of key set ${applet.kvn} of SIM ${simId} is exhausted; provision a new key set`,
+        );
+      const tar = fromHex(applet.tar) as Uint8Array;
+      const packet = secureCommandPacket({
+        spi: COMMAND_SPI,
+        ...keyIdentifiers(applet.kvn, keys),
+        tar,
+        counter,
+        keys,
+        data,
+      });
+      if (!packet.ok) throw new SimtrustError('ERR_VALIDATION', packet.error.message);
+      const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
+      if (!segments.ok) throw new SimtrustError('ERR_VALIDATION', segments.error.message);
+      const now = this.clock.now();
+      const inserted = await o
+        .insertInto('ota_commands')
+        .values({
+          operator_id: operatorId,
+          sim_id: simId,
+          kvn: applet.kvn,
+          counter,
+          tar: applet.tar,
+          commands: JSON.stringify(commands),
+          status: 'pending',
+          por_status: null,
+          result: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return {
+        commandId: Number(inserted.id),
+        counter,
+        userData: segments.value.map((ud) => encodeUserData(ud)),
+      };
+    });
+  }
+
+  /**
+   * A Response Packet (from RPL on, reassembled) that arrived from the SIM `simId`: opened with the
+   * SIM's command and report key sets; an alert (`A3`) must come under the report key set with a
+   * higher report counter; a PoR must answer a pending command. Anything else changes nothing.
+   */
+  async receive(simId: string, packet: Uint8Array): Promise<ReceiveOutcome> {
+    const o = this.store.db;
+    const applet = await o
+      .selectFrom('anti_theft_sims')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .executeTakeFirst();
+    if (applet === undefined) return refused('OTA_UNKNOWN_SIM', 'no anti-theft applet is known for this SIM');
+    const tar = readResponseTar(packet);
+    if (!tar.ok) return refused(tar.error.code, tar.error.message);
+    if (toHex(tar.value).toUpperCase() !== applet.tar.toUpperCase())
+      return refused('OTA_TAR_UNKNOWN', 'the packet does not come from the applet’s TAR');
+    for (const kvn of new Set([applet.kvn, applet.report_kvn])) {
+      const keys = await this.keySet(o, simId, kvn);
+      if (keys === undefined) continue;
+      const opened = openResponsePacket(packet, {
+        integrity: 'cc',
+        ciphered: true,
+        keys,
+        ...keyIdentifiers(kvn, keys),
+      });
+      if (!opened.ok || !opened.value.authenticated) continue;
+      const { counter, status, data } = opened.value;
+      const list = decodeBerTlvList(data);
+      if (!list.ok) return refused('OTA_DATA', 'the verified packet carries no BER-TLV list');
+      if (list.value[0]?.tag === AlertTlv.tag) {
+        if (kvn !== applet.report_kvn || list.value.length !== 1)
+          return refused('OTA_ALERT', 'an alert comes alone under the report key set');
+        const alert = AlertTlv.fromTlv(list.value[0]);
+        if (!alert.ok) return refused(alert.error.code, alert.error.message);
+        return this.recordAlert(applet.operator_id, simId, kvn, counter, alert.value);
+      }
+      if (kvn !== applet.kvn) continue;
+      return this.settleCommand(applet.operator_id, simId, kvn, counter, status, list.value);
+    }
+    return refused('OTA_NOT_AUTHENTIC', 'the packet does not verify under any key set of this SIM');
+  }
+
+  private async recordAlert(
+    operatorId: string,
+    simId: string,
+    kvn: number,
+    counter: number,
+    alert: Alert,
+  ): Promise<ReceiveOutcome> {
+    const event = EVENT_OF_REASON[alert.reason];
+    return this.store.transaction(async (trx) => {
+      const o = trx;
+      if (!(await acceptReportCounter(o, simId, kvn, counter)))
+        return refused('OTA_REPLAY', 'the report counter is not higher than the last one accepted');
+      await o
+        .insertInto('anti_theft_alerts')
+        .values({
+          operator_id: operatorId,
+          sim_id: simId,
+          event: event ?? 'ANTITHEFT_ALERT',
+          reason: alert.reason,
+          imei: alert.imei ?? null,
+          cell: cellJson(alert.cell),
+          counter,
+          at: this.clock.now(),
+        })
+        .execute();
+      return { kind: 'alert', event, alert } as const;
+    });
+  }
+
+  private async settleCommand(
+    operatorId: string,
+    simId: string,
+    kvn: number,
+    counter: number,
+    porStatus: number,
+    tlvs: readonly BerTlv[],
+  ): Promise<ReceiveOutcome> {
+    let result: CommandResult | undefined;
+    let state: AntiTheftState | undefined;
+    for (const tlv of tlvs) {
+      if (tlv.tag === ResultTlv.tag && result === undefined) {
+        const r = ResultTlv.fromTlv(tlv);
+        if (!r.ok) return refused(r.error.code, r.error.message);
+        result = r.value;
+      } else if (tlv.tag === StateReportTlv.tag && state === undefined) {
+        const s = StateReportTlv.fromTlv(tlv);
+        if (!s.ok) return refused(s.error.code, s.error.message);
+        state = s.value;
+      } else return refused('OTA_DATA', `unexpected tag ${tlv.tag.toString(16)} in a PoR`);
+    }
+    // A CNTR-low PoR answers a packet whose counter the card had already passed: a replay of a command
+    // (whose own PoR may have been lost) or a command overtaken by a later one. It cannot tell which,
+    // so it settles nothing; READ STATE shows what the card holds.
+    if (porStatus === ResponseStatus.COUNTER_LOW)
+      return refused(
+        'OTA_POR_COUNTER_LOW',
+        'the card refused a packet with this counter as not higher; nothing settled',
+      );
+    const status: OtaCommandStatus = porStatus === 0 && result?.result === 'ok' ? 'applied' : 'failed';
+    const now = this.clock.now();
+    return this.store.transaction(async (trx) => {
+      const o = trx;
+      const command = await o
+        .updateTable('ota_commands')
+        .set({
+          status,
+          por_status: porStatus,
+          result: result === undefined ? null : JSON.stringify(result),
+          updated_at: now,
+        })
+        .where('sim_id', '=', simId)
+        .where('kvn', '=', kvn)
+        .where('counter', '=', counter)
+        .where('status', '=', 'pending')
+        .returning(['id', 'commands'])
+        .executeTakeFirst();
+      if (command === undefined) return refused('OTA_POR_UNMATCHED', 'no pending command has this counter');
+      if (state !== undefined)
+        await o
+          .updateTable('anti_theft_sims')
+          .set({ reported: JSON.stringify(stateJson(state)), reported_at: now, updated_at: now })
+          .where('sim_id', '=', simId)
+          .execute();
+      const commands = JSON.parse(command.commands) as Command[];
+      if (status === 'applied' && commands.some((c) => c.op === 'unblock'))
+        await o
+          .insertInto('anti_theft_alerts')
+          .values({
+            operator_id: operatorId,
+            sim_id: simId,
+            event: 'ANTITHEFT_UNBLOCKED',
+            reason: 'none',
+            imei: null,
+            cell: null,
+            counter,
+            at: now,
+          })
+          .execute();
+      return {
+        kind: 'por',
+        commandId: Number(command.id),
+        status,
+        porStatus,
+        ...(result === undefined ? {} : { result }),
+        ...(state === undefined ? {} : { state }),
+      } as const;
+    });
+  }
+}
+
+/** The reported state as stored and answered (no saved IMSI: READ STATE never carries it). */
+export function stateJson(s: AntiTheftState) {
+  return {
+    mode: s.mode,
+    reason: s.reason,
+    strikes: s.strikes,
+    tolerance: s.tolerance,
+    imeis: [...s.imeis],
+    cells: [...s.cells],
+    ...(s.alertDestination === undefined ? {} : { alertDestination: s.alertDestination }),
+    ...(s.pendingAlert === undefined ? {} : { pendingAlert: s.pendingAlert }),
+  };
+}
