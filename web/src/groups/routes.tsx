@@ -1,6 +1,8 @@
 import type { Domain } from '../app/domains';
-import { GroupListPage } from './GroupListPage';
-import { GroupPage } from './GroupPage';
+import { lazyPage } from '../app/lazy';
+
+const GroupListPage = lazyPage(() => import('./GroupListPage').then((m) => m.GroupListPage));
+const GroupPage = lazyPage(() => import('./GroupPage').then((m) => m.GroupPage));
 
 export const groupRoutes: Domain = {
   nav: { to: '/groups', label: 'nav.groups' },

@@ -1,5 +1,7 @@
 import type { Domain } from '../app/domains';
-import { ImportPage } from './ImportPage';
+import { lazyPage } from '../app/lazy';
+
+const ImportPage = lazyPage(() => import('./ImportPage').then((m) => m.ImportPage));
 
 export const importRoutes: Domain = {
   nav: { to: '/import', label: 'nav.import' },

@@ -1,9 +1,11 @@
 import type { Domain } from '../app/domains';
-import { AccountPage } from './AccountPage';
-import { RolePage } from './RolePage';
-import { RolesPage } from './RolesPage';
-import { UserPage } from './UserPage';
-import { UsersPage } from './UsersPage';
+import { lazyPage } from '../app/lazy';
+
+const AccountPage = lazyPage(() => import('./AccountPage').then((m) => m.AccountPage));
+const RolePage = lazyPage(() => import('./RolePage').then((m) => m.RolePage));
+const RolesPage = lazyPage(() => import('./RolesPage').then((m) => m.RolesPage));
+const UserPage = lazyPage(() => import('./UserPage').then((m) => m.UserPage));
+const UsersPage = lazyPage(() => import('./UsersPage').then((m) => m.UsersPage));
 
 export const samRoutes: Domain = {
   nav: { to: '/sam', label: 'nav.sam' },
