@@ -14,6 +14,7 @@ import { GatewaySessions } from './mfa/gateway-sessions.js';
 import { MfaKeys } from './mfa/keys.js';
 import { PlatformSmsMfa } from './mfa/platform-sms.js';
 import { SmsDispatcher } from './mfa/sms-providers/dispatcher.js';
+import { OtaService } from './ota/ota-service.js';
 import { KeyRing } from './secrets/key-ring.js';
 import { SimImporter } from './sims/csv-import.js';
 import { GroupService } from './sims/groups.js';
@@ -47,6 +48,8 @@ export interface Platform {
   readonly gatewaySessions: GatewaySessions;
   /** SMS one-time codes as the second factor of platform accounts. */
   readonly smsMfa: PlatformSmsMfa;
+  /** OTA key sets, anti-theft commands, PoRs and alerts (docs/anti-theft.md, "Platform side"). */
+  readonly ota: OtaService;
   close(): Promise<void>;
 }
 
@@ -113,6 +116,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       mfa,
       sms,
       smsMfa,
+      ota: new OtaService(store, keyRing, clock),
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,

@@ -60,7 +60,12 @@ export interface Subscriber {
   readonly activated: boolean;
 }
 
-export type AdmissionCode = 'UNKNOWN_SUBSCRIBER' | 'SIM_NOT_ALLOWED' | 'IMEI_MISMATCH' | 'APN_NOT_ALLOWED';
+export type AdmissionCode =
+  | 'UNKNOWN_SUBSCRIBER'
+  | 'SIM_NOT_ALLOWED'
+  | 'IMEI_MISMATCH'
+  | 'APN_NOT_ALLOWED'
+  | 'ANTI_THEFT_BLOCKED';
 
 export interface AdmissionRefusal {
   readonly code: AdmissionCode;
@@ -157,7 +162,7 @@ export async function admit(
 ): Promise<Result<Subscriber, AdmissionRefusal>> {
   const now = request.now ?? Date.now();
   const sim = await loadSubscriber(db, request);
-  if (!sim) return err({ code: 'UNKNOWN_SUBSCRIBER', reason: 'unknown subscriber' });
+  if (!sim) return refuseQuarantined(db, request, now);
   const air = await loadAirPolicy(db, sim.group_id);
   for (const step of STEPS) {
     const refusal = step(db, request, sim, air);
@@ -229,6 +234,49 @@ async function loadSubscriber(db: Executor, request: AdmissionRequest): Promise<
       ? await subscriberByImsi(db, { imsi: request.imsi })
       : await subscriberOfOperator(db, { imsi: request.imsi, operatorId: request.operatorId });
   return rows[0];
+}
+
+/**
+ * An IMSI that is no subscriber may be a SIM's quarantine identity: the IMSI its anti-theft applet
+ * writes into EF.IMSI when it blocks (docs/anti-theft.md). That identity never gets a data session;
+ * the refusal is recorded on the SIM and names anti-theft, so the operator sees why the device is
+ * refused. Any other unknown IMSI stays an unknown subscriber (and is not recorded).
+ */
+async function refuseQuarantined(
+  db: Executor,
+  request: AdmissionRequest,
+  now: number,
+): Promise<Result<Subscriber, AdmissionRefusal>> {
+  const unknown = err({ code: 'UNKNOWN_SUBSCRIBER', reason: 'unknown subscriber' } as const);
+  if (!/^\d{6,15}$/.test(request.imsi)) return unknown;
+  const owner = await db
+    .selectFrom('anti_theft_sims')
+    .select(['sim_id', 'operator_id'])
+    .where('quarantine_imsi', '=', request.imsi)
+    .executeTakeFirst();
+  if (owner === undefined || (request.operatorId !== undefined && owner.operator_id !== request.operatorId))
+    return unknown;
+  const refusal: AdmissionRefusal = {
+    code: 'ANTI_THEFT_BLOCKED',
+    reason:
+      'anti-theft: the SIM blocked itself (quarantine identity); no data session until the operator unblocks it',
+  };
+  await db
+    .insertInto('aaa_refusals')
+    .values({
+      operator_id: owner.operator_id,
+      sim_id: owner.sim_id,
+      imsi: request.imsi,
+      imei: imeiFromReported(request.imeisv) ?? null,
+      code: refusal.code,
+      reason: refusal.reason,
+      access: request.access,
+      apn: request.apn ?? null,
+      nas_address: request.nasAddress ?? null,
+      at: now,
+    })
+    .execute();
+  return err(refusal);
 }
 
 async function loadAirPolicy(db: Executor, groupId: string | null): Promise<AirPolicy> {
