@@ -2,6 +2,7 @@
 // A new capability (anti-theft, event handlers, eSIM profiles, …) adds a folder and a line.
 
 import { auditRoutes } from '../audit/routes';
+import { gatewayRoutes } from '../gateway/routes';
 import { groupRoutes } from '../groups/routes';
 import type { MessageKey } from '../i18n/en';
 import { importRoutes } from '../import/routes';
@@ -24,6 +25,7 @@ export const DOMAINS: readonly Domain[] = [
   samRoutes,
   radiusRoutes,
   keyRoutes,
+  gatewayRoutes,
   auditRoutes,
   accountRoutes,
 ];

@@ -50,7 +50,7 @@ function calls(target: MfaTarget) {
   };
 }
 
-function QrCode({ uri, label }: { uri: string; label: string }) {
+export function QrCode({ uri, label }: { uri: string; label: string }) {
   const [src, setSrc] = useState<string>();
   useEffect(() => {
     let live = true;
