@@ -139,6 +139,19 @@ describe.skipIf(!ok)('console: SAM users, roles, permissions, auth keys and MFA 
     expect(await page.locator('[data-mfa-status]').getAttribute('data-mfa-status')).toBe('ACTIVE');
     await screenshots(page, 'sam-user');
 
+    // Root's own account: MFA off for now, and a root auth key shown once.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My account' }).click();
+    await page.getByRole('heading', { name: 'My account' }).waitFor();
+    await page.getByText('Status: INACTIVE').waitFor();
+    await page.getByRole('button', { name: 'Generate auth key' }).click();
+    const rootKey = (await page.locator('[data-new-key] [data-secret]').textContent())!;
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    expect(await page.content()).not.toContain(rootKey);
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshots(page, 'account');
+
+    await page.goto(`${demo.base}/console/sam/users/operator-1`);
+    await page.getByRole('heading', { name: 'User operator-1' }).waitFor();
     await page.getByLabel('Language').selectOption('ja');
     await page.getByRole('heading', { name: 'ユーザー operator-1' }).waitFor();
     await page.getByRole('button', { name: '権限を保存' }).waitFor();
@@ -180,6 +193,13 @@ describe.skipIf(!ok)('console: SAM users, roles, permissions, auth keys and MFA 
     }
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, 'sam-user-as-user');
+
+    // Their own account: MFA is on; turning it off is not theirs to do.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My account' }).click();
+    await page.getByText('Status: ACTIVE').waitFor();
+    const off = page.getByRole('button', { name: 'Turn MFA off' });
+    await expect.poll(() => off.getAttribute('title')).toContain('User:revokeUserMFA');
+    expect(await off.isDisabled()).toBe(true);
 
     // Their explicit deny is named on the SIM list's bulk suspend.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'SIMs' }).click();

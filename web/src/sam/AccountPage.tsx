@@ -66,24 +66,31 @@ function RootAccount({ operatorId }: { operatorId: string }) {
 }
 
 function UserAccount({ operatorId, userName }: { operatorId: string; userName: string }) {
+  const { t } = useI18n();
   const path = { operator_id: operatorId, user_name: userName };
   const can = usePermissions([
-    'User:getUser',
+    'User:getUserMFAStatus',
     'User:enableUserMFA',
     'User:verifyUserMFA',
     'User:revokeUserMFA',
   ]);
+  const readable = can('User:getUserMFAStatus');
   const status = useQuery({
     queryKey: ['sam', 'own-mfa', userName],
     queryFn: () => unwrap(api.GET('/v1/operators/{operator_id}/users/{user_name}/mfa', { params: { path } })),
-    retry: false,
+    // Asked only when the user may read it: a refused call would say no more than this page does.
+    enabled: readable.allowed,
   });
+  if (!readable.allowed)
+    return (
+      <p className="hint">{t('app.forbidden', { reason: readable.reason ?? t('app.permissionUnknown') })}</p>
+    );
+  if (status.data === undefined) return <QueryState error={status.error} loading={status.isPending} />;
   return (
     <div className="grid">
       <MfaEnrolment
-        key={status.data?.status ?? 'unknown'}
         target={{ kind: 'user', operatorId, userName }}
-        status={status.data?.status ?? 'INACTIVE'}
+        status={status.data.status}
         can={{
           enable: can('User:enableUserMFA'),
           verify: can('User:verifyUserMFA'),
