@@ -756,6 +756,8 @@ const ota: Builder = async (db, dialect) => {
     .addColumn('at', 'bigint', (c) => c.notNull())
     .execute();
   await s.createIndex('anti_theft_alerts_sim').on('anti_theft_alerts').columns(['sim_id', 'id']).execute();
+  // MO SMS (PoRs, alerts) name their sender by MSISDN: platform/ota/ota-inbound.ts looks it up.
+  await s.createIndex('sim_profiles_msisdn').on('sim_profiles').columns(['msisdn']).execute();
 };
 
 /** Ordered migrations; append, never edit one that has shipped. */
