@@ -107,38 +107,40 @@ export function AuthKeys({
       {keys.length === 0 ? (
         <p>{t('sam.noKeys')}</p>
       ) : (
-        <table className="auth-keys">
-          <caption className="visually-hidden">{t('sam.authKeys')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">authKeyId</th>
-              <th scope="col">{t('groups.createdTime')}</th>
-              <th scope="col">{t('sam.lastUsed')}</th>
-              <th scope="col">
-                <span className="visually-hidden">{t('sim.actions')}</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.map((k) => (
-              <tr key={k.authKeyId} data-key={k.authKeyId}>
-                <th scope="row">{k.authKeyId}</th>
-                <td>{formatTime(k.createdTime)}</td>
-                <td>{k.lastUsedTime === null ? '—' : formatTime(k.lastUsedTime)}</td>
-                <td>
-                  <Guarded
-                    className="secondary"
-                    permission={can.remove}
-                    busy={action.busy}
-                    onClick={() => void remove(k.authKeyId)}
-                  >
-                    {t('sam.deleteKey', { id: k.authKeyId })}
-                  </Guarded>
-                </td>
+        <div className="table-wrap">
+          <table className="auth-keys fit">
+            <caption className="visually-hidden">{t('sam.authKeys')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">authKeyId</th>
+                <th scope="col">{t('groups.createdTime')}</th>
+                <th scope="col">{t('sam.lastUsed')}</th>
+                <th scope="col">
+                  <span className="visually-hidden">{t('sim.actions')}</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {keys.map((k) => (
+                <tr key={k.authKeyId} data-key={k.authKeyId}>
+                  <th scope="row">{k.authKeyId}</th>
+                  <td>{formatTime(k.createdTime)}</td>
+                  <td>{k.lastUsedTime === null ? '—' : formatTime(k.lastUsedTime)}</td>
+                  <td>
+                    <Guarded
+                      className="secondary"
+                      permission={can.remove}
+                      busy={action.busy}
+                      onClick={() => void remove(k.authKeyId)}
+                    >
+                      {t('sam.deleteKey', { id: k.authKeyId })}
+                    </Guarded>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       <div className="row">
         <Guarded permission={can.generate} busy={action.busy} onClick={() => void generate()}>
