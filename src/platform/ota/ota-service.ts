@@ -7,6 +7,7 @@
 // alert counts only with a report counter higher than every one accepted before.
 
 import { randomBytes } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import {
   type ChecksumAlgorithm,
   type CipherAlgorithm,
@@ -43,6 +44,7 @@ import {
 } from '../../lib/ts-102-225-secured-packet.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
+import type { AntiTheftAlertsTable, OtaCommandsTable } from '../store/schema.js';
 import { acceptReportCounter, nextCommandCounter, type OtaCommandStatus } from './ota-store.js';
 
 /** The applet's default TAR (card file `applets[].tar`, docs/anti-theft.md). */
@@ -270,6 +272,67 @@ export class OtaService {
       .where('sim_id', '=', simId)
       .where('operator_id', '=', operatorId)
       .executeTakeFirst();
+  }
+
+  /**
+   * What the platform knows of a SIM's applet: its TAR, key versions and quarantine IMSI (no key
+   * material), the state the card last reported, the last alert and the last settled PoR, and the
+   * commands still waiting for a PoR. Undefined when the SIM has no applet known to the platform.
+   */
+  async view(operatorId: string, simId: string): Promise<AntiTheftView | undefined> {
+    const db = this.store.db;
+    const applet = await this.antiTheftOf(operatorId, simId, db);
+    if (applet === undefined) return undefined;
+    const lastAlert = await db
+      .selectFrom('anti_theft_alerts')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    const lastPor = await db
+      .selectFrom('ota_commands')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .where('status', '!=', 'pending')
+      .orderBy('updated_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    const pending = await db
+      .selectFrom('ota_commands')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .where('status', '=', 'pending')
+      .orderBy('id')
+      .limit(100)
+      .execute();
+    return {
+      simId,
+      tar: applet.tar,
+      kvn: applet.kvn,
+      reportKvn: applet.report_kvn,
+      quarantineImsi: applet.quarantine_imsi,
+      reported: applet.reported === null ? null : (JSON.parse(applet.reported) as ReportedState),
+      reportedTime: applet.reported_at === null ? null : Number(applet.reported_at),
+      lastAlert: lastAlert === undefined ? null : alertView(lastAlert),
+      lastPor: lastPor === undefined ? null : commandView(lastPor),
+      pendingCommands: pending.map(commandView),
+    };
+  }
+
+  /** The SIM's anti-theft events (alerts, unblocks), newest first. */
+  async events(operatorId: string, simId: string, limit: number): Promise<AntiTheftEventView[]> {
+    const rows = await this.store.db
+      .selectFrom('anti_theft_alerts')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(alertView);
   }
 
   /** The SIM whose quarantine identity this IMSI is (anti-theft blocked), if any. */
@@ -503,6 +566,59 @@ export class OtaService {
     });
   }
 }
+
+export type ReportedState = ReturnType<typeof stateJson>;
+
+export interface AntiTheftEventView {
+  readonly time: number;
+  readonly event: string;
+  readonly reason: string;
+  readonly imei: string | null;
+  readonly cell: Cell | null;
+}
+
+export interface OtaCommandView {
+  readonly id: number;
+  readonly counter: number;
+  readonly commands: Command[];
+  readonly status: OtaCommandStatus;
+  readonly porStatus: number | null;
+  readonly result: CommandResult | null;
+  readonly createdTime: number;
+  readonly updatedTime: number;
+}
+
+export interface AntiTheftView {
+  readonly simId: string;
+  readonly tar: string;
+  readonly kvn: number;
+  readonly reportKvn: number;
+  readonly quarantineImsi: string;
+  readonly reported: ReportedState | null;
+  readonly reportedTime: number | null;
+  readonly lastAlert: AntiTheftEventView | null;
+  readonly lastPor: OtaCommandView | null;
+  readonly pendingCommands: OtaCommandView[];
+}
+
+const alertView = (r: Selectable<AntiTheftAlertsTable>): AntiTheftEventView => ({
+  time: Number(r.at),
+  event: r.event,
+  reason: r.reason,
+  imei: r.imei,
+  cell: r.cell === null ? null : (JSON.parse(r.cell) as Cell),
+});
+
+const commandView = (r: Selectable<OtaCommandsTable>): OtaCommandView => ({
+  id: Number(r.id),
+  counter: Number(r.counter),
+  commands: JSON.parse(r.commands) as Command[],
+  status: r.status,
+  porStatus: r.por_status,
+  result: r.result === null ? null : (JSON.parse(r.result) as CommandResult),
+  createdTime: Number(r.created_at),
+  updatedTime: Number(r.updated_at),
+});
 
 /** The reported state as stored and answered (no saved IMSI: READ STATE never carries it). */
 export function stateJson(s: AntiTheftState) {

@@ -18,6 +18,7 @@ import { registerJsonBodyParser } from './plugins/json-body.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerQueryNumberCheck } from './plugins/query-numbers.js';
 import { registerTextInputCheck } from './plugins/text-input.js';
+import { antiTheftRoutes } from './routes/anti-theft.js';
 import { auditLogRoutes } from './routes/audit-logs.js';
 import { authRoutes } from './routes/auth.js';
 import { directoryRoutes } from './routes/directories.js';
@@ -147,6 +148,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(auditLogRoutes(platform), { prefix: '/v1' });
   await app.register(radiusClientRoutes(platform), { prefix: '/v1' });
   await app.register(sessionRoutes(platform), { prefix: '/v1' });
+  await app.register(antiTheftRoutes(platform), { prefix: '/v1' });
   await app.register(statsRoutes(platform), { prefix: '/v1' });
   await app.register(endorsePublicKeyRoutes(platform));
   await app.register(endorseKeyRoutes(platform), { prefix: '/v1' });

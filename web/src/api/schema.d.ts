@@ -640,6 +640,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/sims/{sim_id}/anti_theft": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getSimAntiTheft"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/sims/{sim_id}/deactivate": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -678,6 +689,17 @@ export interface paths {
     get?: never;
     put?: never;
     post: operations["enableSimTermination"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/sims/{sim_id}/events/anti_theft": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listSimAntiTheftEvents"];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -7006,6 +7028,187 @@ export interface operations {
       };
     };
   };
+  /** The SIM's anti-theft applet: registered IMEIs and cells and mode as last reported by the card over OTA, the last alert, the last PoR and the commands waiting for one. */
+  getSimAntiTheft: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            simId: string;
+            /** the applet's TAR (hex) */
+            tar: string;
+            /** key version commands are secured with */
+            kvn: number;
+            /** key version the alerts come under */
+            reportKvn: number;
+            /** the IMSI the applet uses once blocked: SMS only, no data session */
+            quarantineImsi: string;
+            reported: {
+              /** learning, armed or blocked */
+              mode: string;
+              /** none, imei_mismatch, cell_not_registered or remote_block */
+              reason: string;
+              strikes: number;
+              tolerance: {
+                /** consecutive unregistered cells that block */
+                strikes: number;
+                /** seconds after the first unregistered cell that block (0: off) */
+                windowSeconds: number;
+              };
+              imeis: (string)[];
+              cells: ({
+                mcc: string;
+                mnc: string;
+                /** LAC or TAC */
+                areaCode: number;
+                /** hex, as the terminal reported it */
+                cellIdentity: string;
+              })[];
+              alertDestination?: {
+                ton: number;
+                npi: number;
+                number: string;
+              };
+              pendingAlert?: string;
+            } | null;
+            reportedTime: number | null;
+            lastAlert: {
+              /** Unix milliseconds */
+              time: number;
+              /** ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED or ANTITHEFT_UNBLOCKED */
+              event: string;
+              reason: string;
+              imei: string | null;
+              cell: {
+                mcc: string;
+                mnc: string;
+                /** LAC or TAC */
+                areaCode: number;
+                /** hex, as the terminal reported it */
+                cellIdentity: string;
+              } | null;
+            } | null;
+            lastPor: {
+              id: number;
+              /** SCP80 CNTR the command was secured with */
+              counter: number;
+              commands: ({
+                op: string;
+                imei?: string;
+                cell?: {
+                  mcc: string;
+                  mnc: string;
+                  /** LAC or TAC */
+                  areaCode: number;
+                  /** hex, as the terminal reported it */
+                  cellIdentity: string;
+                };
+                tolerance?: {
+                  /** consecutive unregistered cells that block */
+                  strikes: number;
+                  /** seconds after the first unregistered cell that block (0: off) */
+                  windowSeconds: number;
+                };
+              })[];
+              status: ("pending" | "applied" | "failed");
+              /** TS 102 225 Table 5 status of the verified PoR */
+              porStatus: number | null;
+              result: {
+                executed: number;
+                result: string;
+              } | null;
+              createdTime: number;
+              updatedTime: number;
+            } | null;
+            pendingCommands: ({
+              id: number;
+              /** SCP80 CNTR the command was secured with */
+              counter: number;
+              commands: ({
+                op: string;
+                imei?: string;
+                cell?: {
+                  mcc: string;
+                  mnc: string;
+                  /** LAC or TAC */
+                  areaCode: number;
+                  /** hex, as the terminal reported it */
+                  cellIdentity: string;
+                };
+                tolerance?: {
+                  /** consecutive unregistered cells that block */
+                  strikes: number;
+                  /** seconds after the first unregistered cell that block (0: off) */
+                  windowSeconds: number;
+                };
+              })[];
+              status: ("pending" | "applied" | "failed");
+              /** TS 102 225 Table 5 status of the verified PoR */
+              porStatus: number | null;
+              result: {
+                executed: number;
+                result: string;
+              } | null;
+              createdTime: number;
+              updatedTime: number;
+            })[];
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   /** Deactivate a SIM (active or standby → inactive). */
   deactivateSim: {
     parameters: {
@@ -7241,6 +7444,79 @@ export interface operations {
         };
       };
       409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Anti-theft events of the SIM (verified alerts and confirmed unblocks), newest first. */
+  listSimAntiTheftEvents: {
+    parameters: {
+      query?: {
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": ({
+            /** Unix milliseconds */
+            time: number;
+            /** ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED or ANTITHEFT_UNBLOCKED */
+            event: string;
+            reason: string;
+            imei: string | null;
+            cell: {
+              mcc: string;
+              mnc: string;
+              /** LAC or TAC */
+              areaCode: number;
+              /** hex, as the terminal reported it */
+              cellIdentity: string;
+            } | null;
+          })[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
