@@ -8,6 +8,7 @@
 // Every step is total: anything it does not recognise is dropped with a code and changes nothing.
 // The SIM is found by the sender (source_addr): its MSISDN, its IMSI, or its quarantine IMSI.
 
+import { smppUserData } from '../../lib/smpp-short-message.js';
 import { decodeUserData, IEI, reassembleSecuredPacket, type UserData } from '../../lib/ts-23-040-sms-tpdu.js';
 import type { Store } from '../store/database.js';
 import type { OtaService, ReceiveOutcome } from './ota-service.js';
@@ -64,7 +65,7 @@ export class OtaInbound {
     if (sender === undefined) return ignored('OTA_SMS_SENDER', 'source_addr is not 6 to 15 digits');
 
     // rebuild the user data (the package splits the UDH into elements)
-    const ud = userDataOf(pdu.short_message);
+    const ud = smppUserData(pdu.short_message);
     if (ud === undefined)
       return ignored('OTA_SMS_BODY', 'short_message is not binary user data with a header');
     const decoded = decodeUserData(ud, true);
@@ -126,17 +127,4 @@ export class OtaInbound {
     if (byImsi) return byImsi.sim_id;
     return (await this.ota.quarantineOwner(sender))?.simId;
   }
-}
-
-/** UDHL ‖ elements ‖ body from what the package decoded: a Buffer, or { udh: Buffer[], message }. */
-function userDataOf(shortMessage: unknown): Uint8Array | undefined {
-  if (Buffer.isBuffer(shortMessage))
-    return shortMessage.length > 0 ? new Uint8Array(shortMessage) : undefined;
-  if (typeof shortMessage !== 'object' || shortMessage === null) return undefined;
-  const { udh, message } = shortMessage as { udh?: unknown; message?: unknown };
-  if (!Array.isArray(udh) || !udh.every((e) => Buffer.isBuffer(e)) || !Buffer.isBuffer(message))
-    return undefined;
-  const elements = Buffer.concat(udh as Buffer[]);
-  if (elements.length > 0xff) return undefined;
-  return new Uint8Array(Buffer.concat([Buffer.of(elements.length), elements, message]));
 }

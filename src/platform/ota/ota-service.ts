@@ -415,6 +415,43 @@ export class OtaService {
   }
 
   /**
+   * Secures `commands` and sends them over `link` (an OtaSmppLink) to the SIM's MSISDN. A command the
+   * SMSC did not take is marked failed (no PoR can come for it); the counter it used stays spent.
+   */
+  async sendAntiTheftCommands(
+    operatorId: string,
+    simId: string,
+    commands: readonly Command[],
+    link: { send(destination: string, userData: readonly Uint8Array[]): Promise<void> },
+  ): Promise<SentCommand> {
+    const profile = await this.store.db
+      .selectFrom('sim_profiles')
+      .select('msisdn')
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .where('is_primary', '=', 1)
+      .executeTakeFirst();
+    if (profile?.msisdn == null)
+      throw new SimtrustError(
+        'ERR_ANTI_THEFT_NOT_PROVISIONED',
+        `SIM ${simId} has no MSISDN, so no OTA SMS can reach it; give its profile an MSISDN`,
+      );
+    const sent = await this.secureAntiTheftCommands(operatorId, simId, commands);
+    try {
+      await link.send(profile.msisdn, sent.userData);
+    } catch (e) {
+      await this.store.db
+        .updateTable('ota_commands')
+        .set({ status: 'failed', updated_at: this.clock.now() })
+        .where('id', '=', sent.commandId)
+        .where('status', '=', 'pending')
+        .execute();
+      throw e;
+    }
+    return sent;
+  }
+
+  /**
    * A Response Packet (from RPL on, reassembled) that arrived from the SIM `simId`: opened with the
    * SIM's command and report key sets; an alert (`A3`) must come under the report key set with a
    * higher report counter; a PoR must answer a pending command. Anything else changes nothing.

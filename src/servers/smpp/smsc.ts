@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import smpp, { type Pdu, type Server, type Session } from 'smpp';
+import { smppUserData } from '../../lib/smpp-short-message.js';
 import { septetsToText } from '../../lib/ts-23-038-gsm-alphabet.js';
 
 export interface SmscMessage {
@@ -34,7 +35,25 @@ export interface SmscOptions {
   /** Receipt sent for each message that asked for one (registered_delivery); false: none. */
   readonly receipt?: ReceiptStat | false | ((m: SmscMessage) => ReceiptStat | false);
   readonly receiptDelayMs?: number;
+  /**
+   * SIM data (TP-PID 7F, TS 23.040 §9.2.3.9: an OTA command packet for a card) goes here instead of
+   * the text path: the SMSC hands it to the network, which delivers it to the card as SMS-PP.
+   */
+  readonly onSimData?: (message: SimDataMessage) => void;
 }
+
+/** A binary SMS (user data with its header, as on the air) between the SMSC and a card. */
+export interface SimDataMessage {
+  readonly source: string;
+  readonly destination: string;
+  readonly protocolId: number;
+  readonly dataCoding: number;
+  /** UDHL ‖ header ‖ body. */
+  readonly userData: Uint8Array;
+}
+
+const PID_SIM_DATA = 0x7f;
+const ESM_UDHI = 0x40;
 
 const STATE: Readonly<Record<ReceiptStat, number>> = { DELIVRD: 2, EXPIRED: 3, UNDELIV: 5, REJECTD: 8 };
 const ESME_RTHROTTLED = 0x58;
@@ -98,6 +117,8 @@ export class Smsc extends EventEmitter {
   connections = 0;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Bound sessions by system_id, for mobile-originated messages. */
+  private readonly bound = new Map<string, Set<Session>>();
   private readonly partial = new Map<string, { parts: Map<number, string>; total: number }>();
   private nextId = 1;
   private throttle = 0;
@@ -203,6 +224,10 @@ export class Smsc extends EventEmitter {
       }
       systemId = id;
       this.binds++;
+      const sessions = this.bound.get(id) ?? new Set<Session>();
+      sessions.add(session);
+      this.bound.set(id, sessions);
+      session.on('close', () => sessions.delete(session));
       session.send(pdu.response({ system_id: 'simtrust-smsc' }));
     };
     session.on('bind_transceiver', bind);
@@ -231,9 +256,44 @@ export class Smsc extends EventEmitter {
     });
   }
 
+  /**
+   * A mobile-originated binary SMS (a card's PoR or alert) to the ESME bound as `systemId`, as a
+   * deliver_sm (SMPP v3.4 §4.6.1). False when no such ESME is bound.
+   */
+  deliverMo(systemId: string, message: SimDataMessage): boolean {
+    const session = this.bound.get(systemId)?.values().next().value;
+    if (session === undefined) return false;
+    const hasHeader = message.userData.length > 0 && (message.userData[0] as number) > 0;
+    session.deliver_sm({
+      source_addr_ton: 1,
+      source_addr_npi: 1,
+      source_addr: message.source,
+      dest_addr_ton: 1,
+      dest_addr_npi: 1,
+      destination_addr: message.destination,
+      esm_class: hasHeader ? ESM_UDHI : 0,
+      protocol_id: message.protocolId,
+      data_coding: message.dataCoding,
+      short_message: Buffer.from(message.userData),
+    });
+    return true;
+  }
+
   private accept(session: Session, systemId: string, pdu: Pdu): void {
     const messageId = (this.nextId++).toString(16).padStart(8, '0');
     session.send(pdu.response({ message_id: messageId }));
+    if (Number(pdu.protocol_id ?? 0) === PID_SIM_DATA && this.options.onSimData) {
+      const userData = smppUserData(pdu.short_message);
+      if (userData !== undefined)
+        this.options.onSimData({
+          source: String(pdu.source_addr ?? ''),
+          destination: String(pdu.destination_addr ?? ''),
+          protocolId: PID_SIM_DATA,
+          dataCoding: Number(pdu.data_coding ?? 0),
+          userData,
+        });
+      return;
+    }
     const dataCoding = Number(pdu.data_coding ?? 0);
     const { udh, text } = bodyOf(pdu, dataCoding);
     const source = String(pdu.source_addr ?? '');
