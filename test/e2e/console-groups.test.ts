@@ -118,12 +118,17 @@ describe.skipIf(!ok)('console: groups in the browser', () => {
 
     // An empty group is deleted and leaves the list.
     await page.goto(`${demo.base}/console/groups`);
-    await page.getByLabel('Name', { exact: true }).fill('short-lived');
-    await page.getByRole('button', { name: 'Create group' }).click();
+    // By keyboard only: type the name, Tab to the button, Enter.
+    await page.getByLabel('Name', { exact: true }).focus();
+    await page.keyboard.type('short-lived');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Create group');
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Group short-lived' }).waitFor();
     const emptyId = groupIdOf(page);
     await page.getByText('No SIMs in this group yet.').waitFor();
-    await page.getByRole('button', { name: 'Delete group' }).click();
+    await page.getByRole('button', { name: 'Delete group' }).focus();
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Groups' }).waitFor();
     await page.locator(`tr[data-group-id="${groupId}"]`).waitFor();
     expect(await page.locator(`tr[data-group-id="${emptyId}"]`).count()).toBe(0);
