@@ -5,6 +5,7 @@ import { ERROR_CODES, SimtrustError } from '../lib/errors.js';
 import { SimtrustApiError } from '../sdk/client.js';
 import { registerAdminCommand } from './commands/admin.js';
 import { registerAkaCommand } from './commands/aka.js';
+import { registerAntiTheftCommand } from './commands/anti-theft.js';
 import { registerAuditLogsCommand } from './commands/audit-logs.js';
 import { registerAuthKeysCommand } from './commands/auth-keys.js';
 import { registerCardCommand } from './commands/card.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerGroupsCommand(program);
   registerRadiusClientsCommand(program);
   registerAuditLogsCommand(program);
+  registerAntiTheftCommand(program);
   registerUsersCommand(program);
   registerRolesCommand(program);
   registerAuthKeysCommand(program);
