@@ -166,6 +166,12 @@ export const ERROR_CODES = {
     description:
       'The platform knows no anti-theft applet (or no OTA key set) for this SIM, so it cannot send OTA commands to it. Provision the SIM with its OTA key sets and anti-theft applet (docs/anti-theft.md, "Platform side").',
   },
+  ERR_OTA_UNAVAILABLE: {
+    status: 503,
+    expose: true,
+    description:
+      'The platform has no SMPP link for OTA, so it cannot send commands to cards now. Set otaSmppUrl (docs/anti-theft.md) and check that the SMSC accepts the bind.',
+  },
   ERR_OTA_COUNTER_EXHAUSTED: {
     status: 409,
     expose: true,

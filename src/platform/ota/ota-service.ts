@@ -163,7 +163,14 @@ export const keyIdentifiers = (kvn: number, keys: OtaKeySet): { kic: number; kid
 const cellJson = (cell: Cell | undefined): string | null =>
   cell === undefined ? null : JSON.stringify(cell);
 
+/** Where command packets go: an OtaSmppLink, or anything that sends SIM data to an MSISDN. */
+export interface OtaLink {
+  send(destination: string, userData: readonly Uint8Array[]): Promise<void>;
+}
+
 export class OtaService {
+  #link: OtaLink | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly keyRing: KeyRing,
@@ -314,6 +321,7 @@ export class OtaService {
       kvn: applet.kvn,
       reportKvn: applet.report_kvn,
       quarantineImsi: applet.quarantine_imsi,
+      desired: applet.desired === null ? null : (JSON.parse(applet.desired) as unknown),
       reported: applet.reported === null ? null : (JSON.parse(applet.reported) as ReportedState),
       reportedTime: applet.reported_at === null ? null : Number(applet.reported_at),
       lastAlert: lastAlert === undefined ? null : alertView(lastAlert),
@@ -414,6 +422,42 @@ export class OtaService {
     });
   }
 
+  /** The link `send` uses (the runtime sets it once bound; undefined: none). */
+  useLink(link: OtaLink | undefined): void {
+    this.#link = link;
+  }
+
+  /** Secures and sends `commands` over the platform's link; ERR_OTA_UNAVAILABLE without one. */
+  send(operatorId: string, simId: string, commands: readonly Command[]): Promise<SentCommand> {
+    const link = this.#link;
+    if (link === undefined)
+      return Promise.reject(
+        new SimtrustError('ERR_OTA_UNAVAILABLE', 'no SMPP link for OTA; set otaSmppUrl and check the SMSC'),
+      );
+    return this.sendAntiTheftCommands(operatorId, simId, commands, link);
+  }
+
+  /** Records the operator's desired configuration (shown by `view`). */
+  async setDesired(operatorId: string, simId: string, desired: unknown): Promise<void> {
+    await this.store.db
+      .updateTable('anti_theft_sims')
+      .set({ desired: JSON.stringify(desired), updated_at: this.clock.now() })
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .execute();
+  }
+
+  /** One command row as the API shows it. */
+  async command(operatorId: string, commandId: number): Promise<OtaCommandView | undefined> {
+    const row = await this.store.db
+      .selectFrom('ota_commands')
+      .selectAll()
+      .where('id', '=', commandId)
+      .where('operator_id', '=', operatorId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : commandView(row);
+  }
+
   /**
    * Secures `commands` and sends them over `link` (an OtaSmppLink) to the SIM's MSISDN. A command the
    * SMSC did not take is marked failed (no PoR can come for it); the counter it used stays spent.
@@ -422,7 +466,7 @@ export class OtaService {
     operatorId: string,
     simId: string,
     commands: readonly Command[],
-    link: { send(destination: string, userData: readonly Uint8Array[]): Promise<void> },
+    link: OtaLink,
   ): Promise<SentCommand> {
     const profile = await this.store.db
       .selectFrom('sim_profiles')
@@ -631,6 +675,7 @@ export interface AntiTheftView {
   readonly kvn: number;
   readonly reportKvn: number;
   readonly quarantineImsi: string;
+  readonly desired: unknown;
   readonly reported: ReportedState | null;
   readonly reportedTime: number | null;
   readonly lastAlert: AntiTheftEventView | null;

@@ -643,8 +643,19 @@ export interface paths {
   "/v1/sims/{sim_id}/anti_theft": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["getSimAntiTheft"];
-    put?: never;
+    put: operations["putSimAntiTheft"];
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/sims/{sim_id}/anti_theft/unblock": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["unblockSimAntiTheft"];
     delete?: never;
     options?: never;
     head?: never;
@@ -7053,6 +7064,8 @@ export interface operations {
             reportKvn: number;
             /** the IMSI the applet uses once blocked: SMS only, no data session */
             quarantineImsi: string;
+            /** the configuration last asked for with PUT (null: never) */
+            desired: unknown;
             reported: {
               /** learning, armed or blocked */
               mode: string;
@@ -7202,6 +7215,227 @@ export interface operations {
         };
       };
       500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Desired anti-theft configuration: the platform sends the OTA commands that take the card from its last reported state there (removals first), then READ STATE; 202 with the pending command. */
+  putSimAntiTheft: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          imeis?: (string)[];
+          cells?: ({
+            mcc: string;
+            mnc: string;
+            /** LAC or TAC */
+            areaCode: number;
+            /** hex as TS 102 223 §8.19 codes it: 4 digits (GERAN/UTRAN CI) or 8 (E-UTRAN ECI ‖ F) */
+            cellIdentity: string;
+          })[];
+          tolerance?: {
+            strikes: number;
+            windowSeconds: number;
+          };
+          /** international number the alerts go to */
+          alertDestination?: string;
+        };
+      };
+    };
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            desired: unknown;
+            command: {
+              id: number;
+              /** SCP80 CNTR the command was secured with */
+              counter: number;
+              commands: ({
+                op: string;
+                imei?: string;
+                cell?: {
+                  mcc: string;
+                  mnc: string;
+                  /** LAC or TAC */
+                  areaCode: number;
+                  /** hex, as the terminal reported it */
+                  cellIdentity: string;
+                };
+                tolerance?: {
+                  /** consecutive unregistered cells that block */
+                  strikes: number;
+                  /** seconds after the first unregistered cell that block (0: off) */
+                  windowSeconds: number;
+                };
+              })[];
+              status: ("pending" | "applied" | "failed");
+              /** TS 102 225 Table 5 status of the verified PoR */
+              porStatus: number | null;
+              result: {
+                executed: number;
+                result: string;
+              } | null;
+              createdTime: number;
+              updatedTime: number;
+            };
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Unblock the SIM over OTA (UNBLOCK, then READ STATE); 202 with the pending command. Its PoR adds ANTITHEFT_UNBLOCKED to the events. */
+  unblockSimAntiTheft: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            id: number;
+            /** SCP80 CNTR the command was secured with */
+            counter: number;
+            commands: ({
+              op: string;
+              imei?: string;
+              cell?: {
+                mcc: string;
+                mnc: string;
+                /** LAC or TAC */
+                areaCode: number;
+                /** hex, as the terminal reported it */
+                cellIdentity: string;
+              };
+              tolerance?: {
+                /** consecutive unregistered cells that block */
+                strikes: number;
+                /** seconds after the first unregistered cell that block (0: off) */
+                windowSeconds: number;
+              };
+            })[];
+            status: ("pending" | "applied" | "failed");
+            /** TS 102 225 Table 5 status of the verified PoR */
+            porStatus: number | null;
+            result: {
+              executed: number;
+              result: string;
+            } | null;
+            createdTime: number;
+            updatedTime: number;
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];

@@ -4,9 +4,18 @@
 // material is in any schema here, so none can be serialized.
 
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import {
+  type Cell,
+  type Command,
+  decodeCommands,
+  encodeCommands,
+  sameCell,
+} from '../../../lib/anti-theft-encoding.js';
 import { SimtrustError } from '../../../lib/errors.js';
+import { writeAudit } from '../../../platform/audit/audit-log.js';
 import type { Platform } from '../../../platform/platform.js';
 import { pageSize } from '../pagination.js';
+import { auditContext } from '../plugins/auth.js';
 import { Limit, responses } from '../schemas/common.js';
 import { SimIdParams } from '../schemas/sims.js';
 
@@ -70,6 +79,41 @@ const OtaCommand = Type.Object({
   updatedTime: Type.Integer(),
 });
 
+const DesiredCell = Type.Object(
+  {
+    mcc: Type.String({ pattern: '^[0-9]{3}$' }),
+    mnc: Type.String({ pattern: '^[0-9]{2,3}$' }),
+    areaCode: Type.Integer({ minimum: 0, maximum: 65535, description: 'LAC or TAC' }),
+    cellIdentity: Type.String({
+      pattern: '^([0-9A-F]{4}|[0-9A-F]{8})$',
+      description: 'hex as TS 102 223 §8.19 codes it: 4 digits (GERAN/UTRAN CI) or 8 (E-UTRAN ECI ‖ F)',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const Desired = Type.Object(
+  {
+    imeis: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9]{15}$' }), { maxItems: 4 })),
+    cells: Type.Optional(Type.Array(DesiredCell, { maxItems: 10 })),
+    tolerance: Type.Optional(
+      Type.Object(
+        {
+          strikes: Type.Integer({ minimum: 1, maximum: 255 }),
+          windowSeconds: Type.Integer({ minimum: 0, maximum: 65535 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    alertDestination: Type.Optional(
+      Type.String({ pattern: '^[0-9]{3,20}$', description: 'international number the alerts go to' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Accepted = Type.Object({ desired: Type.Unknown(), command: OtaCommand });
+
 const AntiTheft = Type.Object({
   simId: Type.String(),
   tar: Type.String({ description: "the applet's TAR (hex)" }),
@@ -78,6 +122,7 @@ const AntiTheft = Type.Object({
   quarantineImsi: Type.String({
     description: 'the IMSI the applet uses once blocked: SMS only, no data session',
   }),
+  desired: Type.Unknown({ description: 'the configuration last asked for with PUT (null: never)' }),
   reported: Nullable(Reported),
   reportedTime: Nullable(Type.Integer()),
   lastAlert: Nullable(AntiTheftEvent),
@@ -129,6 +174,107 @@ export const antiTheftRoutes =
         const operatorId = request.principal!.operatorId;
         await platform.sims.get(operatorId, request.params.sim_id);
         return platform.ota.events(operatorId, request.params.sim_id, pageSize(request.query.limit));
+      },
+    );
+
+    /** Sends commands, answers 202 with the pending command (its PoR settles it later). */
+    const send = async (operatorId: string, simId: string, commands: Command[]) => {
+      // Every value must survive the applet's own decoder: what the card would refuse is refused here.
+      const check = decodeCommands(encodeCommands(commands));
+      if (!check.ok || JSON.stringify(check.value) !== JSON.stringify(commands))
+        throw new SimtrustError(
+          'ERR_VALIDATION',
+          'a value does not fit the applet’s encoding; check IMEIs and cells',
+        );
+      const sent = await platform.ota.send(operatorId, simId, commands);
+      return platform.ota.command(operatorId, sent.commandId);
+    };
+
+    app.put(
+      '/sims/:sim_id/anti_theft',
+      {
+        schema: {
+          tags: [Tag],
+          operationId: 'putSimAntiTheft',
+          summary:
+            'Desired anti-theft configuration: the platform sends the OTA commands that take the card from its last reported state there (removals first), then READ STATE; 202 with the pending command.',
+          params: SimIdParams,
+          body: Desired,
+          response: responses({ 202: Accepted }, 404, 409, 503),
+        },
+      },
+      async (request, reply) => {
+        const operatorId = request.principal!.operatorId;
+        const simId = request.params.sim_id;
+        await platform.sims.get(operatorId, simId);
+        const view = await platform.ota.view(operatorId, simId);
+        if (view === undefined)
+          throw new SimtrustError(
+            'ERR_ANTI_THEFT_NOT_PROVISIONED',
+            `SIM ${simId} has no anti-theft applet known to the platform; provision it with its OTA key sets`,
+          );
+        const desired = request.body;
+        const reportedImeis = view.reported?.imeis ?? [];
+        const reportedCells: Cell[] = view.reported?.cells ?? [];
+        const commands: Command[] = [];
+        if (desired.imeis !== undefined) {
+          for (const imei of reportedImeis)
+            if (!desired.imeis.includes(imei)) commands.push({ op: 'removeImei', imei });
+        }
+        if (desired.cells !== undefined) {
+          for (const cell of reportedCells)
+            if (!desired.cells.some((c) => sameCell(c, cell))) commands.push({ op: 'removeCell', cell });
+        }
+        for (const imei of desired.imeis ?? [])
+          if (!reportedImeis.includes(imei)) commands.push({ op: 'addImei', imei });
+        for (const cell of desired.cells ?? [])
+          if (!reportedCells.some((c) => sameCell(c, cell))) commands.push({ op: 'addCell', cell });
+        if (desired.tolerance !== undefined)
+          commands.push({ op: 'setTolerance', tolerance: desired.tolerance });
+        if (desired.alertDestination !== undefined)
+          commands.push({
+            op: 'setAlertDestination',
+            address: { ton: 1, npi: 1, number: desired.alertDestination },
+          });
+        commands.push({ op: 'readState' });
+        const command = await send(operatorId, simId, commands);
+        await platform.ota.setDesired(operatorId, simId, desired);
+        await writeAudit(platform.store.db, {
+          context: auditContext(request),
+          result: 'success',
+          detail: { simId, commandId: command?.id, commands: commands.map((c) => c.op) },
+          at: platform.clock.now(),
+        });
+        reply.code(202);
+        return { desired, command };
+      },
+    );
+
+    app.post(
+      '/sims/:sim_id/anti_theft/unblock',
+      {
+        schema: {
+          tags: [Tag],
+          operationId: 'unblockSimAntiTheft',
+          summary:
+            'Unblock the SIM over OTA (UNBLOCK, then READ STATE); 202 with the pending command. Its PoR adds ANTITHEFT_UNBLOCKED to the events.',
+          params: SimIdParams,
+          response: responses({ 202: OtaCommand }, 404, 409, 503),
+        },
+      },
+      async (request, reply) => {
+        const operatorId = request.principal!.operatorId;
+        const simId = request.params.sim_id;
+        await platform.sims.get(operatorId, simId);
+        const command = await send(operatorId, simId, [{ op: 'unblock' }, { op: 'readState' }]);
+        await writeAudit(platform.store.db, {
+          context: auditContext(request),
+          result: 'success',
+          detail: { simId, commandId: command?.id },
+          at: platform.clock.now(),
+        });
+        reply.code(202);
+        return command;
       },
     );
   };
