@@ -297,6 +297,28 @@ export const SETTINGS = {
     doc: 'Text of the OTP SMS. Placeholders: `{code}`; `{validity}`, the code\'s lifetime in English words ("30 seconds", "5 minutes"); `{seconds}`, the lifetime as a number (for texts in other languages); `{minutes}`, whole minutes rounded up (kept for older templates).',
     parse: str(6),
   },
+  // --- OTA to the cards' anti-theft applets over SMPP (docs/anti-theft.md)
+  otaSmppUrl: {
+    default: undefined,
+    doc: 'SMSC the platform sends OTA command packets through and receives PoRs and alerts from, `smpp://host:port` (an ESME bound as transceiver). Unset: no OTA link, and PUT /v1/sims/{sim_id}/anti_theft and …/unblock answer 503.',
+    parse: str(),
+  },
+  otaSmppSystemId: {
+    default: 'simtrust-ota',
+    doc: 'system_id of the OTA bind.',
+    parse: str(),
+  },
+  otaSmppPassword: {
+    default: undefined,
+    secret: true,
+    doc: 'Password of the OTA bind; required with otaSmppUrl (environment or file only).',
+    parse: str(),
+  },
+  otaSmppSourceAddr: {
+    default: undefined,
+    doc: "The platform's number the command SMS come from and the applets send their alerts to (international digits); required with otaSmppUrl.",
+    parse: str(),
+  },
   // --- EAP-SIM / EAP-AKA / EAP-AKA' over RADIUS and the GSUP AuC interface (docs/aaa.md)
   eapConversationSeconds: {
     default: 60,

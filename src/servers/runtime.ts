@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/defaults.js';
 import { PLATFORM_KEY_OWNER } from '../platform/endorse/signing-keys.js';
+import { startOtaLink } from '../platform/ota/ota-runtime.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
 import { buildDeviceApp } from './device/app.js';
@@ -77,6 +78,9 @@ export async function startServers(
       });
       opened.push(gsup);
     }
+    // OTA to the cards' anti-theft applets (docs/anti-theft.md): one SMPP link, kept bound.
+    if (config.otaSmppUrl !== undefined)
+      opened.push(startOtaLink(platform, logger.child({ component: 'ota' })));
     // SMS providers connect now (the SMPP bind), whether or not this process runs the gateway.
     startSms(platform, logger);
     const gateway = await startGateway(platform, logger);

@@ -4,11 +4,13 @@
 // verifies them. The MFA gateway's SmppProvider sends text OTPs with failover; this link carries
 // binary SIM data only, to one SMSC.
 //
-// The link does not reconnect by itself: when it drops, `closed` resolves and the owner connects a
-// new one (commands sent meanwhile stay pending in ota_commands).
+// A link does not reconnect by itself: when it drops, `closed` resolves. `keepOtaLink` is the owner
+// the server runs: it connects, hands the bound link to OtaService, and connects again with
+// exponential backoff (0.5 s … 30 s) whenever the link is lost; meanwhile OTA sends answer 503.
 
 import smpp, { type Pdu, type Session } from 'smpp';
 import type { InboundOutcome, OtaInbound } from './ota-inbound.js';
+import type { OtaService } from './ota-service.js';
 
 export interface OtaSmppOptions {
   /** smpp://host:port */
@@ -116,4 +118,63 @@ export class OtaSmppLink {
     this.session.close();
     return this.closed;
   }
+}
+
+export interface KeptLink {
+  /** Stops reconnecting and closes the current link. */
+  close(): Promise<void>;
+}
+
+/**
+ * Keeps one OTA link bound to the SMSC for `ota`: `ota.useLink(link)` while bound, undefined while
+ * not. `onEvent` hears binds and losses (the server logs them).
+ */
+export function keepOtaLink(
+  o: OtaSmppOptions,
+  ota: OtaService,
+  inbound: OtaInbound,
+  onEvent: (e: { kind: 'bound' } | { kind: 'lost'; retryMs: number; error?: string }) => void = () =>
+    undefined,
+  onOutcome?: (outcome: InboundOutcome) => void,
+): KeptLink {
+  let stopped = false;
+  let current: OtaSmppLink | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let delay = 500;
+  const retry = (error?: string) => {
+    ota.useLink(undefined);
+    current = undefined;
+    if (stopped) return;
+    onEvent({ kind: 'lost', retryMs: delay, ...(error === undefined ? {} : { error }) });
+    timer = setTimeout(connect, delay);
+    timer.unref();
+    delay = Math.min(delay * 2, 30_000);
+  };
+  const connect = () => {
+    OtaSmppLink.connect(o, inbound, onOutcome).then(
+      (link) => {
+        if (stopped) {
+          void link.close();
+          return;
+        }
+        current = link;
+        delay = 500;
+        ota.useLink(link);
+        onEvent({ kind: 'bound' });
+        void link.closed.then(() => {
+          if (current === link) retry();
+        });
+      },
+      (e: Error) => retry(e.message),
+    );
+  };
+  connect();
+  return {
+    async close() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      ota.useLink(undefined);
+      await current?.close();
+    },
+  };
 }
