@@ -218,6 +218,8 @@ export class SigningKeys {
   }
 
   async list(operatorId: string): Promise<SigningKeyView[]> {
+    // Like the JWKS: an operator that has not signed yet lists the keys it is going to sign with.
+    await this.ensure(operatorId);
     const now = this.clock.now();
     const rows = published(await this.rows(operatorId, true), now);
     return rows.map((r) => view(r, rows, now));

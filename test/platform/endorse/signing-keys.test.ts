@@ -63,6 +63,12 @@ describe('signing keys', () => {
     expect(jwks.keys).toHaveLength(6);
   });
 
+  it('lists the keys an operator is going to sign with before its first token', async () => {
+    const list = await keys.list(A);
+    expect(list.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256']);
+    expect(list.every((k) => k.state === 'current')).toBe(true);
+  });
+
   it('keeps private keys sealed at rest and out of the JWKS', async () => {
     // Threat: a database dump or a JWKS reader obtains a signing key and mints tokens.
     await keys.ensure(A);
