@@ -43,8 +43,9 @@ export function checkRawRedirect(raw: unknown): Result<string, DecodeError> {
 /** Percent-decoding of one layer (RFC 3986 §2.1); total: a `%` not followed by two hex digits stays. */
 export function percentDecode(text: string): string {
   if (!text.includes('%')) return text;
-  const bytes = Buffer.from(text, 'utf8');
-  const out = Buffer.alloc(bytes.length);
+  // TextEncoder rather than Buffer: the console imports this module in the browser.
+  const bytes = new TextEncoder().encode(text);
+  const out = new Uint8Array(bytes.length);
   let n = 0;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] as number;

@@ -6,11 +6,9 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pathLayers } from '../../src/lib/redirect-target.js';
 import { airConfigurationValidator } from '../../src/platform/aaa/aaa-service.js';
 import { validateEndorseParameter } from '../../src/platform/endorse/config.js';
 import { checkParameters, type FormNamespace } from '../../web/src/groups/configuration.js';
-import { plainPathLayers } from '../../web/src/groups/redirect-path.js';
 
 const PLATFORM: Record<FormNamespace, (key: string, value: unknown) => void> = {
   SoracomAir: airConfigurationValidator,
@@ -87,42 +85,6 @@ const url = fc
   .map(([scheme, cred, host, path, tail]) => `${scheme}://${cred}${host}${path}${tail}`);
 
 describe('console group forms agree with the API validators', () => {
-  it('the page’s redirect path check is the platform’s pathLayers', () => {
-    const piece = fc.constantFrom(
-      '/',
-      '.',
-      '..',
-      '%',
-      '%2',
-      '%2e',
-      '%2E',
-      '%2f',
-      '%252f',
-      '%25',
-      '%5c',
-      '\\',
-      '%00',
-      '%0a',
-      ';x',
-      'a',
-      'é',
-      '%c3%a9',
-      '%ff',
-      '%e2%80',
-    );
-    const path = fc.oneof(
-      fc.array(piece, { maxLength: 12 }).map((p) => p.join('')),
-      fc.webPath(),
-      fc.string(),
-    );
-    fc.assert(
-      fc.property(path, (p) => {
-        expect(plainPathLayers(p), JSON.stringify(p)).toBe(pathLayers(p).ok);
-      }),
-      { numRuns: 10_000 },
-    );
-  });
-
   it('SoracomAir.addressPool', () => {
     fc.assert(
       fc.property(fc.oneof(pool, hostileText, anyJson), (v) => agree('SoracomAir', 'addressPool', v)),
