@@ -79,8 +79,11 @@ export async function startServers(
       opened.push(gsup);
     }
     // OTA to the cards' anti-theft applets (docs/anti-theft.md): one SMPP link, kept bound.
-    if (config.otaSmppUrl !== undefined)
-      opened.push(startOtaLink(platform, logger.child({ component: 'ota' })));
+    const otaLink =
+      config.otaSmppUrl === undefined
+        ? undefined
+        : startOtaLink(platform, logger.child({ component: 'ota' }));
+    if (otaLink) opened.push(otaLink);
     // SMS providers connect now (the SMPP bind), whether or not this process runs the gateway.
     startSms(platform, logger);
     const gateway = await startGateway(platform, logger);
@@ -122,6 +125,7 @@ export async function startServers(
         await staleSessions.stop();
         await purgeJob.stop();
         await gateway?.close();
+        await otaLink?.close();
         await gsup?.close();
         await radius?.close();
         await device.close();

@@ -1,26 +1,95 @@
-// `simtrust anti-theft show|events` against a running server: the applet of a SIM provisioned with
-// OTA key sets, as JSON and as a table, with no key material printed; a SIM without the applet
-// gives the error that says what to do.
+// `simtrust anti-theft …` against a running `simtrust serve` process whose OTA link binds to the lab
+// SMSC in this process, which hands SIM data to the real software card here: show and events (no
+// key material printed), configure and unblock over OTA with the PoRs verified by the server, and a
+// SIM without the applet gives the error that says what to do.
 
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeSmsSubmit,
+  decodeUserData,
+  encodeSmsDeliver,
+  encodeUserData,
+  internationalAddress,
+  simDataDownload,
+} from '../../src/lib/ts-23-040-sms-tpdu.js';
 import { generateOtaKeySet, OtaService } from '../../src/platform/ota/ota-service.js';
 import { KeyRing } from '../../src/platform/secrets/key-ring.js';
 import { openStore } from '../../src/platform/store/database.js';
+import { type SimDataMessage, Smsc } from '../../src/servers/smpp/smsc.js';
+import {
+  appletState,
+  cell,
+  type Device,
+  device,
+  IMEI,
+  KIC,
+  KID,
+  newCard,
+  OTHER_IMEI,
+} from '../card/toolkit/fixture.js';
 import { runCli, type ServerProcess, seedOperator, startServeProcess } from '../helpers/cli.js';
 import { freshDatabaseUrl, testDialect } from '../helpers/database.js';
 
 let db: { url: string; drop: () => Promise<void> };
 let server: ServerProcess;
 let env: Record<string, string>;
+let smsc: Smsc;
+let current: Device | undefined;
 const masterKey = randomBytes(32);
 const keys = generateOtaKeySet(1);
+const MSISDN = '819012340301';
+
+/** The network: SIM data for MSISDN to the current device's card; what the card sends back as MO. */
+function toCard(m: SimDataMessage): void {
+  if (m.destination !== MSISDN || current === undefined) return;
+  const ud = decodeUserData(m.userData, true);
+  if (!ud.ok) throw new Error(ud.error.message);
+  const tpdu = encodeSmsDeliver(
+    simDataDownload({
+      originatingAddress: internationalAddress(m.source),
+      serviceCentreTimeStamp: Uint8Array.of(0x62, 0x01, 0x21, 0x11, 0, 0, 0),
+      userData: ud.value,
+    }),
+  );
+  if (!tpdu.ok) throw new Error(tpdu.error.message);
+  current.modem.deliverSms(tpdu.value);
+  forward(current);
+}
+
+function forward(d: Device): void {
+  for (const sms of d.sms.splice(0)) {
+    const s = decodeSmsSubmit(sms);
+    if (!s.ok) throw new Error(s.error.message);
+    smsc.deliverMo('ota', {
+      source: MSISDN,
+      destination: '8170000999',
+      protocolId: s.value.protocolIdentifier,
+      dataCoding: s.value.dataCodingScheme,
+      userData: encodeUserData(s.value.userData),
+    });
+  }
+}
+
+/** Re-reads until `done` holds (the PoR travels back asynchronously); the test timeout bounds it. */
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 beforeAll(async () => {
   db = freshDatabaseUrl();
+  smsc = await Smsc.start({ accounts: { ota: 'ota-secret' }, onSimData: toCard });
   server = await startServeProcess({
     SIMTRUST_DATABASE_URL: db.url,
     SIMTRUST_MASTER_KEY: masterKey.toString('base64'),
+    SIMTRUST_OTA_SMPP_URL: smsc.url,
+    SIMTRUST_OTA_SMPP_SYSTEM_ID: 'ota',
+    SIMTRUST_OTA_SMPP_PASSWORD: 'ota-secret',
+    SIMTRUST_OTA_SMPP_SOURCE_ADDR: '8170000999',
   });
   await seedOperator(db.url, 'cli-at@example.com', 'cli-at-password');
   env = {
@@ -31,10 +100,11 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await server?.stop();
+  await smsc?.close();
   await db?.drop();
 });
 
-async function createSim(imsi: string): Promise<string> {
+async function createSim(imsi: string, msisdn?: string): Promise<string> {
   const r = await runCli(
     [
       'sims',
@@ -45,6 +115,7 @@ async function createSim(imsi: string): Promise<string> {
       randomBytes(16).toString('hex'),
       '--opc',
       randomBytes(16).toString('hex'),
+      ...(msisdn ? ['--msisdn', msisdn] : []),
     ],
     env,
   );
@@ -88,6 +159,91 @@ describe(`simtrust anti-theft (${testDialect})`, () => {
     expect(events.code).toBe(0);
     expect(JSON.parse(events.stdout)).toEqual([]);
   });
+
+  it('configure and unblock over OTA through the server, the SMSC and the real card', async () => {
+    const simId = await createSim('001019000000303', MSISDN);
+    const store = await openStore(db.url, { migrate: false });
+    try {
+      const operator = await store.db
+        .selectFrom('sims')
+        .select('operator_id')
+        .where('sim_id', '=', simId)
+        .executeTakeFirstOrThrow();
+      const ota = new OtaService(store, await KeyRing.open(store, masterKey), { now: () => Date.now() });
+      await ota.provision(
+        store.db,
+        operator.operator_id,
+        simId,
+        [
+          {
+            kvn: 1,
+            kicAlgorithm: 'aes-cbc',
+            kic: Buffer.from(KIC, 'hex'),
+            kidAlgorithm: 'aes-cmac',
+            kid: Buffer.from(KID, 'hex'),
+          },
+        ],
+        { kvn: 1, reportKvn: 1, quarantineImsi: '001019999000303' },
+      );
+    } finally {
+      await store.close();
+    }
+    const card = newCard();
+    device(card, IMEI, cell(1)).modem.boot();
+    current = device(card, IMEI, cell(1));
+    current.modem.boot();
+    // The server's link binds shortly after start.
+    await until(
+      async () => smsc.binds,
+      (n) => n > 0,
+    );
+
+    const configured = await runCli(
+      [
+        'anti-theft',
+        'configure',
+        simId,
+        '--cell',
+        '440,10,6699,0000009F',
+        '--strikes',
+        '2',
+        '--window',
+        '600',
+      ],
+      env,
+    );
+    expect(configured.stderr).toBe('');
+    expect(JSON.parse(configured.stdout)).toMatchObject({ status: 'pending' });
+    const shown = await until(
+      async () => JSON.parse((await runCli(['anti-theft', 'show', simId], env)).stdout),
+      (v) => v.lastPor !== null,
+    );
+    expect(shown.lastPor).toMatchObject({ status: 'applied' });
+    expect(shown.reported.cells).toContainEqual({
+      mcc: '440',
+      mnc: '10',
+      areaCode: 6699,
+      cellIdentity: '0000009F',
+    });
+    expect(appletState(card).tolerance).toEqual({ strikes: 2, windowSeconds: 600 });
+
+    current = current.moveCardTo(OTHER_IMEI, cell(1));
+    current.modem.boot();
+    forward(current);
+    await until(
+      async () => JSON.parse((await runCli(['anti-theft', 'events', simId], env)).stdout) as unknown[],
+      (v) => v.length === 1,
+    );
+    const unblocked = await runCli(['anti-theft', 'unblock', simId], env);
+    expect(JSON.parse(unblocked.stdout)).toMatchObject({ status: 'pending' });
+    const events = await until(
+      async () =>
+        JSON.parse((await runCli(['anti-theft', 'events', simId], env)).stdout) as { event: string }[],
+      (v) => v.length === 2,
+    );
+    expect(events.map((e) => e.event)).toEqual(['ANTITHEFT_UNBLOCKED', 'ANTITHEFT_IMEI_BLOCKED']);
+    expect(appletState(card).mode).not.toBe('blocked');
+  }, 120_000);
 
   it('a SIM without the applet: exit 1 and the error says how to fix it', async () => {
     const simId = await createSim('001019000000302');
