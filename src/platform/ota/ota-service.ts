@@ -133,6 +133,9 @@ const isImsi = (s: string) => /^[0-9]{6,15}$/.test(s);
 
 const keySetContext = (simId: string, kvn: number) => `ota-key-set:${simId}:${kvn}`;
 
+/** Opened key sets kept in memory at most. */
+const KEY_CACHE_SIZE = 10_000;
+
 function packKeys(kic: Uint8Array, kid: Uint8Array): Uint8Array {
   const out = new Uint8Array(2 + kic.length + kid.length);
   out[0] = kic.length;
@@ -253,8 +256,28 @@ export class OtaService {
     }
   }
 
+  /**
+   * Opened key sets by `simId:kvn` (a bounded cache, oldest out first): key sets are written once at
+   * provisioning and never change, and unsealing and reading one per packet was the largest cost
+   * after the database writes (bench/ota.ts). The cache lives in this process's memory only.
+   */
+  readonly #keyCache = new Map<string, OtaKeySet>();
+
   /** The opened key set; never leaves the platform layer. */
   private async keySet(db: Executor, simId: string, kvn: number): Promise<OtaKeySet | undefined> {
+    const cacheKey = `${simId}:${kvn}`;
+    const cached = this.#keyCache.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const keys = await this.readKeySet(db, simId, kvn);
+    if (keys !== undefined) {
+      this.#keyCache.set(cacheKey, keys);
+      if (this.#keyCache.size > KEY_CACHE_SIZE)
+        this.#keyCache.delete(this.#keyCache.keys().next().value as string);
+    }
+    return keys;
+  }
+
+  private async readKeySet(db: Executor, simId: string, kvn: number): Promise<OtaKeySet | undefined> {
     const row = await db
       .selectFrom('ota_key_sets')
       .select(['kic_algorithm', 'kid_algorithm', 'secrets'])
