@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlertTlv } from '../../src/lib/anti-theft-encoding.js';
 import { keysOf, newCardFile } from '../../src/card/card-file.js';
+import { AlertTlv } from '../../src/lib/anti-theft-encoding.js';
 import { toHex } from '../../src/lib/hex.js';
 import { createOperator } from '../../src/platform/iam/operators.js';
 import { systemContext } from '../../src/platform/iam/principal.js';

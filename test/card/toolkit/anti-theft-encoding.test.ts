@@ -5,11 +5,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ANTI_THEFT_TLVS,
-  decodeCommands,
-  encodeCommands,
-} from '../../../src/lib/anti-theft-encoding.js';
+import { ANTI_THEFT_TLVS, decodeCommands, encodeCommands } from '../../../src/lib/anti-theft-encoding.js';
 import { decodeBerTlv } from '../../../src/lib/ber-tlv.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 

@@ -4,10 +4,10 @@
 // among registered cells never blocks; tolerance by strikes and by a time window.
 
 import { describe, expect, it } from 'vitest';
-import { AlertTlv } from '../../../src/lib/anti-theft-encoding.js';
 import { Terminal } from '../../../src/card/terminal.js';
 import { profileWith, REFRESH } from '../../../src/card/toolkit/ts-102-223-constants.js';
 import { MODEM_FACILITIES, ToolkitModem } from '../../../src/card/toolkit/ts-102-223-terminal.js';
+import { AlertTlv } from '../../../src/lib/anti-theft-encoding.js';
 import { IMSI } from '../fixture.js';
 import {
   appletState,

@@ -2,12 +2,12 @@
 // helpers (src/lib, the same the platform uses) to secure commands and open PoRs and alerts.
 
 import { ANTI_THEFT_TAR } from '../../../src/card/applets/anti-theft/applet.js';
-import { type AntiTheftState, StateMemoryTlv } from '../../../src/lib/anti-theft-encoding.js';
 import { type CardFile, cardFromFile, newCardFile, withState } from '../../../src/card/card-file.js';
 import { Terminal } from '../../../src/card/terminal.js';
 import { type ServingCell, ToolkitModem } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import type { Uicc } from '../../../src/card/uicc.js';
 import type { OtaKeySet } from '../../../src/crypto/ts-102-225-scp80.js';
+import { type AntiTheftState, StateMemoryTlv } from '../../../src/lib/anti-theft-encoding.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 import {
   decodeSmsSubmit,

@@ -6,9 +6,9 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeCommands } from '../../../src/lib/anti-theft-encoding.js';
 import { encodeCommandApdu, parseResponseApdu } from '../../../src/card/iso-7816-4.js';
 import { describeStatusWord } from '../../../src/card/ts-102-221.js';
+import { encodeCommands } from '../../../src/lib/anti-theft-encoding.js';
 import { concatBytes, encodeBerTlv } from '../../../src/lib/ber-tlv.js';
 import { encodeComprehensionTlv } from '../../../src/lib/comprehension-tlv.js';
 import { hex } from '../../../src/lib/hex.js';

@@ -5,13 +5,13 @@
 // opens and verifies it.
 
 import { describe, expect, it } from 'vitest';
+import { REFRESH } from '../../../src/card/toolkit/ts-102-223-constants.js';
 import {
   type Command,
   encodeCommands,
   ResultTlv,
   StateReportTlv,
 } from '../../../src/lib/anti-theft-encoding.js';
-import { REFRESH } from '../../../src/card/toolkit/ts-102-223-constants.js';
 import { decodeBerTlvList } from '../../../src/lib/ber-tlv.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 import { encodeEfImsi } from '../../../src/lib/identities.js';

@@ -9,12 +9,12 @@
 // Seeded (test/helpers/fuzz.ts): a failure prints its step and reruns identically with FUZZ_SEED.
 
 import { describe, expect, it } from 'vitest';
-import { encodeCommands } from '../../../src/lib/anti-theft-encoding.js';
 import { encodeCommandApdu, parseResponseApdu } from '../../../src/card/iso-7816-4.js';
 import { profileWith } from '../../../src/card/toolkit/ts-102-223-constants.js';
 import { MODEM_FACILITIES } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import { describeStatusWord } from '../../../src/card/ts-102-221.js';
 import type { Uicc } from '../../../src/card/uicc.js';
+import { encodeCommands } from '../../../src/lib/anti-theft-encoding.js';
 import { concatBytes, encodeBerTlv } from '../../../src/lib/ber-tlv.js';
 import { encodeComprehensionTlv } from '../../../src/lib/comprehension-tlv.js';
 import { hex } from '../../../src/lib/hex.js';

@@ -14,6 +14,21 @@
 // with an identity the platform admits for SMS only. OTA stays open whatever the state.
 // Memory is written only when the state changes (the store ignores identical writes).
 
+import {
+  AlertTlv,
+  type AntiTheftState,
+  type Cell,
+  type Command,
+  DEFAULT_TOLERANCE,
+  decodeCommands,
+  type Reason,
+  type ResultCode,
+  ResultTlv,
+  StateMemoryTlv,
+  StateReportTlv,
+  sameCell,
+  type Tolerance,
+} from '../../../lib/anti-theft-encoding.js';
 import { decodeEfImsi, encodeEfImsi, isImsi } from '../../../lib/identities.js';
 import { FileListTlv, ImeiTlv, LocationInformationTlv, TimerValueTlv } from '../../../lib/ts-102-223-tlv.js';
 import { encodeSubmitTpdu } from '../../toolkit/ts-23-040-submit.js';
@@ -41,21 +56,6 @@ import type {
   ToolkitSession,
 } from '../../toolkit/ts-102-241-applet-api.js';
 import { SW } from '../../ts-102-221.js';
-import {
-  AlertTlv,
-  type AntiTheftState,
-  type Cell,
-  type Command,
-  DEFAULT_TOLERANCE,
-  decodeCommands,
-  type Reason,
-  type ResultCode,
-  ResultTlv,
-  StateMemoryTlv,
-  StateReportTlv,
-  sameCell,
-  type Tolerance,
-} from '../../../lib/anti-theft-encoding.js';
 
 export const MAX_IMEIS = 4;
 export const MAX_CELLS = 10;
