@@ -106,8 +106,9 @@ describe.skipIf(!ok)('console: SIMs in the browser', () => {
     await rows.first().getByRole('link').click();
     await page.getByRole('heading', { name: `SIM ${sim.simId}` }).waitFor();
     await page.locator('[data-session="online"]').waitFor({ timeout: 30_000 });
-    // The demo fleet's traffic fills the hourly chart.
-    await page.locator('.chart[data-points]').waitFor({ timeout: 30_000 });
+    // The demo fleet's traffic fills the hourly chart: its first Interim-Update comes 30 s after the
+    // session starts and the page asks again every 10 s, so wait for up to both and a margin.
+    await page.locator('.chart[data-points]').waitFor({ timeout: 75_000 });
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, 'sim-page');
 
@@ -133,7 +134,7 @@ describe.skipIf(!ok)('console: SIMs in the browser', () => {
     await page.getByText('You are signed out.').waitFor();
     expect(w.problems).toEqual([]);
     await w.context.close();
-  });
+  }, 150_000);
 
   it('offers a read-only SAM user no suspend, and the API refuses their forged call', async () => {
     await call('POST', `/v1/operators/${operatorId}/users/viewer`, { description: 'read only' });
