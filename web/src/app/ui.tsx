@@ -109,3 +109,44 @@ export function FieldError({ field, error }: { field: string; error: string | un
 /** aria attributes of an input whose value `error` refuses. */
 export const invalidProps = (field: string, error: string | undefined) =>
   error ? { 'aria-invalid': true as const, 'aria-describedby': errorId(field) } : {};
+
+/**
+ * Previous / next over keyset pages. `keys` holds the page key of every page visited so far (the
+ * first page's is undefined); the API's `nextKey` opens the next one.
+ */
+export function KeysetPager<K>({
+  label,
+  keys,
+  setKeys,
+  nextKey,
+  busy,
+}: {
+  label: string;
+  keys: ReadonlyArray<K | undefined>;
+  setKeys: (keys: Array<K | undefined>) => void;
+  nextKey: K | undefined;
+  busy: boolean;
+}) {
+  const { t, formatNumber } = useI18n();
+  return (
+    <nav className="row pager" aria-label={label}>
+      <button
+        type="button"
+        className="secondary"
+        disabled={keys.length === 1}
+        onClick={() => setKeys(keys.slice(0, -1))}
+      >
+        {t('sims.previous')}
+      </button>
+      <span>{t('sims.page', { page: formatNumber(keys.length) })}</span>
+      <button
+        type="button"
+        className="secondary"
+        disabled={nextKey === undefined || busy}
+        onClick={() => setKeys([...keys, nextKey])}
+      >
+        {t('sims.next')}
+      </button>
+    </nav>
+  );
+}

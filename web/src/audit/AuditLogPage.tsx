@@ -2,7 +2,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { api, apiError } from '../api/client';
 import { navigate, useLocation } from '../app/router';
-import { QueryState } from '../app/ui';
+import { KeysetPager, QueryState } from '../app/ui';
 import { useI18n } from '../i18n/i18n';
 import {
   type AuditFilter,
@@ -35,7 +35,7 @@ function useAuditPage(filter: AuditFilter, before: number | undefined) {
 }
 
 export function AuditLogPage() {
-  const { t, formatTime, formatNumber } = useI18n();
+  const { t, formatTime } = useI18n();
   const { search } = useLocation();
   const query = search.toString();
   const filter = useMemo(() => filterFromSearch(new URLSearchParams(query)), [query]);
@@ -173,25 +173,13 @@ export function AuditLogPage() {
           </table>
         </div>
       )}
-      <nav className="row pager" aria-label={t('audit.pages')}>
-        <button
-          type="button"
-          className="secondary"
-          disabled={keys.length === 1}
-          onClick={() => setKeys(keys.slice(0, -1))}
-        >
-          {t('sims.previous')}
-        </button>
-        <span>{t('sims.page', { page: formatNumber(keys.length) })}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={page.data?.nextKey === undefined || page.isFetching}
-          onClick={() => setKeys([...keys, page.data?.nextKey])}
-        >
-          {t('sims.next')}
-        </button>
-      </nav>
+      <KeysetPager
+        label={t('audit.pages')}
+        keys={keys}
+        setKeys={setKeys}
+        nextKey={page.data?.nextKey}
+        busy={page.isFetching}
+      />
     </div>
   );
 }

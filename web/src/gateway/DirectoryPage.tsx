@@ -3,7 +3,7 @@ import { type FormEvent, useState } from 'react';
 import { api, apiError, unwrap } from '../api/client';
 import { usePermissions } from '../api/permissions';
 import { Link, navigate } from '../app/router';
-import { Guarded, OutcomeLine, QueryState, useAction } from '../app/ui';
+import { Guarded, KeysetPager, OutcomeLine, QueryState, useAction } from '../app/ui';
 import { useI18n } from '../i18n/i18n';
 import { QrCode } from '../sam/MfaEnrolment';
 
@@ -38,7 +38,7 @@ function useDirectoryUsers(directoryId: string, after: string | undefined) {
 type DirectoryUser = NonNullable<ReturnType<typeof useDirectoryUsers>['data']>['users'][number];
 
 export function DirectoryPage({ directoryId }: { directoryId: string }) {
-  const { t, formatNumber } = useI18n();
+  const { t } = useI18n();
   const directory = useQuery({
     queryKey: ['directories', directoryId],
     queryFn: () =>
@@ -231,25 +231,13 @@ export function DirectoryPage({ directoryId }: { directoryId: string }) {
           </table>
         </div>
       )}
-      <nav className="row pager" aria-label={t('gateway.pages')}>
-        <button
-          type="button"
-          className="secondary"
-          disabled={keys.length === 1}
-          onClick={() => setKeys(keys.slice(0, -1))}
-        >
-          {t('sims.previous')}
-        </button>
-        <span>{t('sims.page', { page: formatNumber(keys.length) })}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={users.data?.nextKey === undefined || users.isFetching}
-          onClick={() => setKeys([...keys, users.data?.nextKey])}
-        >
-          {t('sims.next')}
-        </button>
-      </nav>
+      <KeysetPager
+        label={t('gateway.pages')}
+        keys={keys}
+        setKeys={setKeys}
+        nextKey={users.data?.nextKey}
+        busy={users.isFetching}
+      />
       <div className="row">
         <Guarded
           className="danger"

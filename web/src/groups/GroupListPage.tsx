@@ -3,7 +3,7 @@ import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import { usePermissions } from '../api/permissions';
 import { Link, navigate } from '../app/router';
-import { Guarded, OutcomeLine, QueryState, useAction } from '../app/ui';
+import { Guarded, KeysetPager, OutcomeLine, QueryState, useAction } from '../app/ui';
 import { useI18n } from '../i18n/i18n';
 import { groupName, useGroupPage } from './queries';
 
@@ -16,7 +16,7 @@ export const GROUP_OPERATIONS = [
 ] as const;
 
 export function GroupListPage() {
-  const { t, formatTime, formatNumber } = useI18n();
+  const { t, formatTime } = useI18n();
   const [keys, setKeys] = useState<Array<string | undefined>>([undefined]);
   const page = useGroupPage(keys.at(-1));
   const can = usePermissions(GROUP_OPERATIONS);
@@ -81,25 +81,13 @@ export function GroupListPage() {
           </table>
         </div>
       )}
-      <nav className="row pager" aria-label={t('groups.pages')}>
-        <button
-          type="button"
-          className="secondary"
-          disabled={keys.length === 1}
-          onClick={() => setKeys(keys.slice(0, -1))}
-        >
-          {t('sims.previous')}
-        </button>
-        <span>{t('sims.page', { page: formatNumber(keys.length) })}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={page.data?.nextKey === undefined || page.isFetching}
-          onClick={() => setKeys([...keys, page.data?.nextKey])}
-        >
-          {t('sims.next')}
-        </button>
-      </nav>
+      <KeysetPager
+        label={t('groups.pages')}
+        keys={keys}
+        setKeys={setKeys}
+        nextKey={page.data?.nextKey}
+        busy={page.isFetching}
+      />
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { usePermissions } from '../api/permissions';
 import { Link, navigate, useLocation } from '../app/router';
+import { KeysetPager } from '../app/ui';
 import type { MessageKey } from '../i18n/en';
 import { useI18n } from '../i18n/i18n';
 import { OPERATION } from './actions';
@@ -252,25 +253,13 @@ export function SimListPage() {
           {page.isSuccess && sims.length === 0 && <p>{t('sims.none')}</p>}
         </div>
       )}
-      <nav className="row pager" aria-label={t('sims.page', { page: formatNumber(keys.length) })}>
-        <button
-          type="button"
-          className="secondary"
-          disabled={keys.length === 1}
-          onClick={() => setKeys(keys.slice(0, -1))}
-        >
-          {t('sims.previous')}
-        </button>
-        <span>{t('sims.page', { page: formatNumber(keys.length) })}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={page.data?.nextKey === undefined || page.isFetching}
-          onClick={() => setKeys([...keys, page.data?.nextKey])}
-        >
-          {t('sims.next')}
-        </button>
-      </nav>
+      <KeysetPager
+        label={t('sims.page', { page: formatNumber(keys.length) })}
+        keys={keys}
+        setKeys={setKeys}
+        nextKey={page.data?.nextKey}
+        busy={page.isFetching}
+      />
     </div>
   );
 }
