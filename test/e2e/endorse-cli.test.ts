@@ -74,15 +74,7 @@ describe('simtrust endorse', () => {
     ]);
     expect(legacy.code).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ amr: ['sim-aka'], sim: { imsi } });
-    const bad = await runCli([
-      'endorse',
-      'verify',
-      `${token}x`,
-      '--operator',
-      op,
-      '--jwks-url',
-      jwksUrl,
-    ]);
+    const bad = await runCli(['endorse', 'verify', `${token}x`, '--operator', op, '--jwks-url', jwksUrl]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('TOKEN_SIGNATURE_INVALID');
   });

@@ -84,12 +84,22 @@ describe('token forgeries', () => {
     // after expiry or before it is valid, a token for another audience or from another issuer, a
     // payload edited after signing, a made-up kid, and a token signed by another platform.
     const current = await world.platform.endorse.keys.current(world.operatorId, 'RS256');
-    const pem = (await httpFrom('127.0.0.1', `${world.deviceUrl}/v1/operators/${world.operatorId}/endorse/keys/${current.kid}`)).body;
+    const pem = (
+      await httpFrom(
+        '127.0.0.1',
+        `${world.deviceUrl}/v1/operators/${world.operatorId}/endorse/keys/${current.kid}`,
+      )
+    ).body;
     const publicKeyPem = createPublicKey(pem).export({ format: 'pem', type: 'spki' }).toString();
     const theirs = await otherPlatform.platform.endorse.keys.current(otherPlatform.operatorId, 'RS256');
     const forged = forgeries({ genuine, platformKey: current, publicKeyPem, otherKey: theirs });
     expect(Object.keys(forged)).toHaveLength(10);
-    const sdk = createVerifier({ jwksUrl: world.jwksUrl, issuer: world.issuer, audience: AUD, refetchCooldownMs: 0 });
+    const sdk = createVerifier({
+      jwksUrl: world.jwksUrl,
+      issuer: world.issuer,
+      audience: AUD,
+      refetchCooldownMs: 0,
+    });
     const plain = await Promise.all(Object.values(forged).map((token) => independent(token)));
     for (const [i, [name, token]] of Object.entries(forged).entries()) {
       const [sdkCode, joseCode] = EXPECTED[name] ?? [];
@@ -103,8 +113,12 @@ describe('token forgeries', () => {
     const dir = mkdtempSync(join(tmpdir(), 'simtrust-openssl-'));
     try {
       const { header } = decode(genuine);
-      const pem = (await httpFrom('127.0.0.1', `${world.deviceUrl}/v1/operators/${world.operatorId}/endorse/keys/${String(header.kid)}`))
-        .body;
+      const pem = (
+        await httpFrom(
+          '127.0.0.1',
+          `${world.deviceUrl}/v1/operators/${world.operatorId}/endorse/keys/${String(header.kid)}`,
+        )
+      ).body;
       const [h, p, s] = genuine.split('.');
       writeFileSync(join(dir, 'cert.pem'), pem);
       writeFileSync(join(dir, 'input'), `${h}.${p}`);

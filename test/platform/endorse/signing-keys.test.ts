@@ -100,7 +100,9 @@ describe('signing keys', () => {
     expect(await published()).toContain(successor!.kid);
     expect((await keys.current(A, 'RS256')).kid).toBe(before.kid);
     // A second rotation while one is pending is refused.
-    await expect(keys.rotate(A, { algorithms: ['RS256'], ctx: ctx(A) })).rejects.toMatchObject({ code: 'ERR_ENDORSE_KEY_PENDING' });
+    await expect(keys.rotate(A, { algorithms: ['RS256'], ctx: ctx(A) })).rejects.toMatchObject({
+      code: 'ERR_ENDORSE_KEY_PENDING',
+    });
 
     clock.advance(LEAD_MS);
     expect((await keys.current(A, 'RS256')).kid).toBe(successor!.kid);
@@ -122,7 +124,8 @@ describe('signing keys', () => {
   it('two rotations racing for the same key create one successor', async () => {
     await keys.ensure(A);
     const other = new SigningKeys(db.store, keyRing, clock, { publishLeadMs: LEAD_MS, rotationMs: 0 });
-    const results = await Promise.allSettled([keys.rotate(A, { algorithms: ['ES256'], ctx: ctx(A) }),
+    const results = await Promise.allSettled([
+      keys.rotate(A, { algorithms: ['ES256'], ctx: ctx(A) }),
       other.rotate(A, { algorithms: ['ES256'], ctx: ctx(A) }),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
