@@ -7,9 +7,17 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { parsePostgresUrl } from '../src/platform/store/database.js';
+import { systemClock } from '../src/lib/clock.js';
+import { luhnCheckDigit } from '../src/lib/luhn.js';
+import { createOperator } from '../src/platform/iam/operators.js';
+import { systemContext } from '../src/platform/iam/principal.js';
+import { KeyRing } from '../src/platform/secrets/key-ring.js';
+import { SimImporter } from '../src/platform/sims/csv-import.js';
+import { GroupService } from '../src/platform/sims/groups.js';
+import { openStore, parsePostgresUrl } from '../src/platform/store/database.js';
 import type { OpenLoopOptions } from './_open-loop.js';
 
 export const flag = (args: string[], name: string): string | undefined => {
@@ -191,4 +199,94 @@ export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximu
 
 export function table(rows: Array<Record<string, string | number>>): void {
   console.table(rows);
+}
+
+// SIM fleets for the benchmarks that need many SIMs (sims, console): deterministic ICCIDs and IMSIs in
+// ICCID order, every fourth SIM in group bench-a, tag batch=i%10, random Ki/OPc.
+
+export const BATCH = 1000;
+
+interface Row {
+  iccid: string;
+  imsi: string;
+  ki: string;
+  opc: string;
+}
+
+/** Deterministic identities, random keys; generated a batch at a time. */
+export function batchRows(start: number, n: number): Row[] {
+  const keys = randomBytes(32 * n).toString('hex');
+  const rows: Row[] = [];
+  for (let j = 0; j < n; j++) {
+    const i = start + j;
+    const body = `894410${String(i).padStart(12, '0')}`;
+    rows.push({
+      iccid: body + luhnCheckDigit(body),
+      imsi: `44011${String(i).padStart(10, '0')}`,
+      ki: keys.slice(j * 64, j * 64 + 32),
+      opc: keys.slice(j * 64 + 32, j * 64 + 64),
+    });
+  }
+  return rows;
+}
+
+export const groupOf = (i: number) => (i % 4 === 0 ? 'bench-a' : '');
+const tagOf = (i: number) => `batch=${i % 10}`;
+
+function csvStream(count: number): Readable {
+  let next = 0;
+  return new Readable({
+    read() {
+      if (next === 0) this.push('iccid,imsi,msisdn,ki,opc,group,tags\n');
+      if (next >= count) return void this.push(null);
+      const n = Math.min(BATCH, count - next);
+      const rows = batchRows(next, n);
+      this.push(
+        `${rows.map((r, j) => `${r.iccid},${r.imsi},,${r.ki},${r.opc},${groupOf(next + j)},${tagOf(next + j)}`).join('\n')}\n`,
+      );
+      next += n;
+    },
+  });
+}
+
+/** A fresh operator (root login `email`/`password`), a group `bench-a` and the key ring, on `url`. */
+export async function prepareBenchOperator(url: string, masterKey: Buffer) {
+  const store = await openStore(url, { poolSize: 4 });
+  const email = `bench-${randomBytes(3).toString('hex')}@example.com`;
+  const password = 'bench-password';
+  const operator = await createOperator(store, systemClock, { email, password });
+  const groups = new GroupService(store, systemClock);
+  const group = await groups.create(systemContext(operator.operatorId, 'Group:createGroup', 'bench'), {
+    tags: { name: 'bench-a' },
+  });
+  const keyRing = await KeyRing.open(store, masterKey);
+  return { store, operatorId: operator.operatorId, groupId: group.groupId, keyRing, email, password };
+}
+
+/** Imports `count` SIMs through the platform's CSV importer (progress every 5 s); returns SIMs/s. */
+export async function importBenchSims(
+  p: Awaited<ReturnType<typeof prepareBenchOperator>>,
+  count: number,
+): Promise<number> {
+  const importer = new SimImporter(p.store, p.keyRing, systemClock);
+  const started = performance.now();
+  let lastReport = started;
+  const summary = await importer.importCsv(
+    systemContext(p.operatorId, 'Sim:importSims', 'bench'),
+    csvStream(count),
+    {
+      onProgress: (progress) => {
+        if (performance.now() - lastReport > 5000) {
+          lastReport = performance.now();
+          process.stdout.write(`  … ${fmt(progress.rows)} rows\n`);
+        }
+      },
+    },
+  );
+  const importRate = count / ((performance.now() - started) / 1000);
+  if (summary.created !== count)
+    throw new Error(
+      `import created ${summary.created} of ${count}: ${JSON.stringify(summary.errors.slice(0, 3))}`,
+    );
+  return importRate;
 }

@@ -10,70 +10,22 @@
 //    server. Target: p99 ≤ 20 ms on SQLite.
 
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { systemClock } from '../src/lib/clock.js';
-import { luhnCheckDigit } from '../src/lib/luhn.js';
-import { createOperator } from '../src/platform/iam/operators.js';
-import { systemContext } from '../src/platform/iam/principal.js';
-import { KeyRing } from '../src/platform/secrets/key-ring.js';
-import { SimImporter } from '../src/platform/sims/csv-import.js';
-import { GroupService } from '../src/platform/sims/groups.js';
-import { openStore, type Store } from '../src/platform/store/database.js';
+import type { Store } from '../src/platform/store/database.js';
 import {
+  BATCH,
   type BenchDialect,
+  batchRows,
   flag,
   fmt,
   freshDatabase,
+  groupOf,
+  importBenchSims,
   loadProfile,
   p99Cell,
+  prepareBenchOperator,
   startServer,
   table,
 } from './_support.js';
-
-const BATCH = 1000;
-
-interface Row {
-  iccid: string;
-  imsi: string;
-  ki: string;
-  opc: string;
-}
-
-/** Deterministic identities, random keys; generated a batch at a time. */
-function batchRows(start: number, n: number): Row[] {
-  const keys = randomBytes(32 * n).toString('hex');
-  const rows: Row[] = [];
-  for (let j = 0; j < n; j++) {
-    const i = start + j;
-    const body = `894410${String(i).padStart(12, '0')}`;
-    rows.push({
-      iccid: body + luhnCheckDigit(body),
-      imsi: `44011${String(i).padStart(10, '0')}`,
-      ki: keys.slice(j * 64, j * 64 + 32),
-      opc: keys.slice(j * 64 + 32, j * 64 + 64),
-    });
-  }
-  return rows;
-}
-
-const groupOf = (i: number) => (i % 4 === 0 ? 'bench-a' : '');
-const tagOf = (i: number) => `batch=${i % 10}`;
-
-function csvStream(count: number): Readable {
-  let next = 0;
-  return new Readable({
-    read() {
-      if (next === 0) this.push('iccid,imsi,msisdn,ki,opc,group,tags\n');
-      if (next >= count) return void this.push(null);
-      const n = Math.min(BATCH, count - next);
-      const rows = batchRows(next, n);
-      this.push(
-        `${rows.map((r, j) => `${r.iccid},${r.imsi},,${r.ki},${r.opc},${groupOf(next + j)},${tagOf(next + j)}`).join('\n')}\n`,
-      );
-      next += n;
-    },
-  });
-}
 
 async function rawInsert(store: Store, operatorId: string, groupId: string, count: number): Promise<number> {
   const started = performance.now();
@@ -148,53 +100,21 @@ async function rawInsert(store: Store, operatorId: string, groupId: string, coun
   return count / ((performance.now() - started) / 1000);
 }
 
-async function prepare(url: string, masterKey: Buffer) {
-  const store = await openStore(url, { poolSize: 4 });
-  const email = `bench-${randomBytes(3).toString('hex')}@example.com`;
-  const password = 'bench-password';
-  const operator = await createOperator(store, systemClock, { email, password });
-  const groups = new GroupService(store, systemClock);
-  const group = await groups.create(systemContext(operator.operatorId, 'Group:createGroup', 'bench'), {
-    tags: { name: 'bench-a' },
-  });
-  const keyRing = await KeyRing.open(store, masterKey);
-  return { store, operatorId: operator.operatorId, groupId: group.groupId, keyRing, email, password };
-}
-
 async function benchDatabase(dialect: BenchDialect, count: number) {
   const masterKey = randomBytes(32);
   console.log(`\n-- ${dialect}: ${fmt(count)} SIMs`);
 
   // Raw reference: same rows, same tables, plaintext, no checks.
   const rawDb = await freshDatabase(dialect);
-  const raw = await prepare(rawDb.url, masterKey);
+  const raw = await prepareBenchOperator(rawDb.url, masterKey);
   const rawRate = await rawInsert(raw.store, raw.operatorId, raw.groupId, count);
   await raw.store.close();
   await rawDb.drop();
   console.log(`raw batched INSERT: ${fmt(rawRate)} SIMs/s`);
 
   const db = await freshDatabase(dialect);
-  const p = await prepare(db.url, masterKey);
-  const importer = new SimImporter(p.store, p.keyRing, systemClock);
-  const started = performance.now();
-  let lastReport = started;
-  const summary = await importer.importCsv(
-    systemContext(p.operatorId, 'Sim:importSims', 'bench'),
-    csvStream(count),
-    {
-      onProgress: (progress) => {
-        if (performance.now() - lastReport > 5000) {
-          lastReport = performance.now();
-          process.stdout.write(`  … ${fmt(progress.rows)} rows\n`);
-        }
-      },
-    },
-  );
-  const importRate = count / ((performance.now() - started) / 1000);
-  if (summary.created !== count)
-    throw new Error(
-      `import created ${summary.created} of ${count}: ${JSON.stringify(summary.errors.slice(0, 3))}`,
-    );
+  const p = await prepareBenchOperator(db.url, masterKey);
+  const importRate = await importBenchSims(p, count);
   console.log(
     `platform import:    ${fmt(importRate)} SIMs/s = ${fmt((100 * importRate) / rawRate, 1)}% of raw (target ≥ 50%)`,
   );
