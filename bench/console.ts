@@ -12,22 +12,23 @@
 //    stays in both, so the page resumes the session (GET /console/api/session) before it lists.
 // 2. Page 5,000: the console keeps its page keys in memory (KeysetPager), not in the URL, so the
 //    benchmark walks the API to the key that starts page 4,999, then loads /console/sims with its
-//    first list request rewritten (Playwright route) to carry that key: the list shows page 4,999.
-//    What is measured is the click on "Next page" there, from the click (in the page) to the first
+//    first list request rewritten (Playwright route, removed once that page is shown, as a route
+//    turns Chromium's HTTP cache off) to carry that key: the list shows page 4,999. What is measured is the click on "Next page" there, from the click (in the page) to the first
 //    animation frame after the first SIM of page 5,000 is in the document — the console's own
 //    request with the API's X-Soracom-Next-Key, unmodified, its JSON and the render of the page.
 //    With fewer SIMs than 5,000 pages the last full page is used (and named).
 // 3. The bare API: GET /v1/sims with the console's page size, first page and that page, over a
 //    keep-alive undici connection with a bearer token, the whole body read.
 //
-// Median and p95 over R runs (default 10), ratios console/API of the medians, and the console
-// bundle's size (web/dist/assets, raw and gzip). Needs `npm run build:console` and /usr/bin/chromium.
+// Median and p95 over R runs (default 10), ratios console/API of the medians, the bytes each
+// navigation fetched over the network (so a warm run is seen to be warm), and the console bundle's
+// size (web/dist/assets, raw and gzip). Needs `npm run build:console` and /usr/bin/chromium.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page, type Route } from 'playwright-core';
 import { Pool } from 'undici';
 import {
   type BenchDialect,
@@ -201,6 +202,12 @@ export async function run(args: string[]): Promise<void> {
     await context.addInitScript({ content: INIT_SCRIPT });
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
+    // Bytes that came over the network (not from the cache), to show that "warm" is warm.
+    await cdp.send('Network.enable');
+    let transferred = 0;
+    cdp.on('Network.loadingFinished', (e) => {
+      transferred += e.encodedDataLength;
+    });
     const limit = await signIn(page, server.url, p.email, p.password);
     const listPath = (after?: string) =>
       `/v1/sims?limit=${limit}${after === undefined ? '' : `&last_evaluated_key=${encodeURIComponent(after)}`}`;
@@ -227,30 +234,37 @@ export async function run(args: string[]): Promise<void> {
     );
 
     // Page `lastPage - 1` in the console: its first list request after navigation carries the key.
+    // Only while it loads: Playwright turns the HTTP cache off while a route is set, and the click
+    // that is measured must go out untouched.
     let rewrite = false;
-    await page.route(
-      (url) => url.pathname === '/v1/sims',
-      async (route) => {
-        const url = new URL(route.request().url());
-        if (rewrite && !url.searchParams.has('last_evaluated_key') && before.after !== undefined) {
-          rewrite = false;
-          url.searchParams.set('last_evaluated_key', before.after);
-          return route.continue({ url: url.toString() });
-        }
-        return route.continue();
-      },
-    );
+    const isList = (url: URL) => url.pathname === '/v1/sims';
+    const rewriteFirst = async (route: Route) => {
+      const url = new URL(route.request().url());
+      if (rewrite && !url.searchParams.has('last_evaluated_key') && before.after !== undefined) {
+        rewrite = false;
+        url.searchParams.set('last_evaluated_key', before.after);
+        return route.continue({ url: url.toString() });
+      }
+      return route.continue();
+    };
 
     const samples = { cold: [] as number[], warm: [] as number[], deep: [] as number[] };
+    const bytes = { cold: [] as number[], warm: [] as number[] };
     const apiSamples = { first: [] as number[], deep: [] as number[] };
     for (let i = 0; i < runs; i++) {
       await cdp.send('Network.clearBrowserCache');
+      transferred = 0;
       samples.cold.push(await firstRow(page, server.url));
+      bytes.cold.push(transferred);
+      transferred = 0;
       samples.warm.push(await firstRow(page, server.url));
+      bytes.warm.push(transferred);
 
       rewrite = true;
+      await page.route(isList, rewriteFirst);
       await page.goto(`${server.url}/console/sims`);
       await page.locator(`tr[data-sim-id="${before.firstSim}"]`).waitFor({ timeout: 120_000 });
+      await page.unroute(isList, rewriteFirst);
       await page.locator('nav.pager button:last-child:enabled').waitFor();
       samples.deep.push(
         (await page.evaluate(`window.__benchNext(${JSON.stringify(deep.firstSim)})`)) as number,
@@ -260,8 +274,9 @@ export async function run(args: string[]): Promise<void> {
       apiSamples.deep.push(await timed(listPath(deep.after)));
     }
 
-    const row = (name: string, xs: number[], ref: number[]) => ({
+    const row = (name: string, xs: number[], ref: number[], kib?: number[]) => ({
       case: name,
+      'KiB over network': kib === undefined ? '' : fmt(median(kib) / 1024, 1),
       'median ms': ms(median(xs)),
       'p95 ms': ms(quantile(xs, 0.95)),
       'API median ms': ms(median(ref)),
@@ -269,8 +284,8 @@ export async function run(args: string[]): Promise<void> {
       'console / API': `${fmt(median(xs) / median(ref), 1)}×`,
     });
     table([
-      row('first SIM row, navigation, cold cache', samples.cold, apiSamples.first),
-      row('first SIM row, navigation, warm cache', samples.warm, apiSamples.first),
+      row('first SIM row, navigation, cold cache', samples.cold, apiSamples.first, bytes.cold),
+      row('first SIM row, navigation, warm cache', samples.warm, apiSamples.first, bytes.warm),
       row(`page ${fmt(lastPage)}, "Next page" click to its first row`, samples.deep, apiSamples.deep),
     ]);
   } finally {
