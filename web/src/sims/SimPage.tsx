@@ -7,7 +7,7 @@ import type { MessageKey } from '../i18n/en';
 import { useI18n } from '../i18n/i18n';
 import { OPERATION, runAction, SIM_PAGE_OPERATIONS, type SimAction } from './actions';
 import { identity, type Sim, SPEED_CLASSES, type SpeedClass } from './model';
-import { type Period, useSim, useSimEvents, useUsage } from './queries';
+import { type Period, SPAN_SECONDS, useSim, useSimEvents, useUsage } from './queries';
 import { UsageChart } from './UsageChart';
 
 type Cell = NonNullable<NonNullable<Sim['sessionStatus']>['cell']>;
@@ -303,7 +303,11 @@ function Usage({ simId }: { simId: string }) {
           ))}
         </select>
       </label>
-      {usage.error ? <p className="error">{usage.error.message}</p> : <UsageChart points={points} />}
+      {usage.error ? (
+        <p className="error">{usage.error.message}</p>
+      ) : (
+        <UsageChart points={points} spanSeconds={SPAN_SECONDS[period]} />
+      )}
     </section>
   );
 }

@@ -6,15 +6,20 @@ import { useI18n } from '../i18n/i18n';
 /** Upload and download bytes per period (uPlot), with the same numbers as a table for screen readers. */
 export function UsageChart({
   points,
+  spanSeconds,
 }: {
   points: ReadonlyArray<{ unixtime: number; upload: number; download: number }>;
+  /** The period the query covered, ending now: the time axis shows all of it, however few points. */
+  spanSeconds: number;
 }) {
-  const { t, formatTime, formatNumber } = useI18n();
+  const { t, formatTime, formatNumber, language } = useI18n();
   const box = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     const el = box.current;
     if (el === null || points.length === 0) return;
+    const to = Math.floor(Date.now() / 1000);
+    const compact = new Intl.NumberFormat(language, { notation: 'compact', maximumFractionDigits: 1 });
     const data: uPlot.AlignedData = [
       points.map((p) => p.unixtime),
       points.map((p) => p.upload),
@@ -29,7 +34,8 @@ export function UsageChart({
           { label: t('sim.upload'), stroke: '#1d6fb8', width: 2, points: { show: true } },
           { label: t('sim.download'), stroke: '#b4531d', width: 2, points: { show: true } },
         ],
-        axes: [{}, { size: 70 }],
+        scales: { x: { time: true, range: () => [to - spanSeconds, to] } },
+        axes: [{}, { size: 60, values: (_u, splits) => splits.map((v) => compact.format(v)) }],
       },
       data,
       el,
@@ -42,7 +48,7 @@ export function UsageChart({
       resize.disconnect();
       chart.destroy();
     };
-  }, [points, t]);
+  }, [points, t, language, spanSeconds]);
 
   if (points.length === 0) return <p>{t('sim.noUsage')}</p>;
   return (

@@ -59,7 +59,8 @@ export function useSimEvents(simId: string) {
 }
 
 export type Period = 'hour' | 'day' | 'month';
-const SPAN_SECONDS: Record<Period, number> = { hour: 48 * 3600, day: 60 * 86400, month: 730 * 86400 };
+/** How far back each period's chart reaches. */
+export const SPAN_SECONDS: Record<Period, number> = { hour: 48 * 3600, day: 60 * 86400, month: 730 * 86400 };
 
 export function useUsage(simId: string, period: Period) {
   return useQuery({
