@@ -13,7 +13,8 @@
 // 2. Page 5,000: the console keeps its page keys in memory (KeysetPager), not in the URL, so the
 //    benchmark walks the API to the key that starts page 4,999, then loads /console/sims with its
 //    first list request rewritten (Playwright route, removed once that page is shown, as a route
-//    turns Chromium's HTTP cache off) to carry that key: the list shows page 4,999. What is measured is the click on "Next page" there, from the click (in the page) to the first
+//    turns Chromium's HTTP cache off) to carry that key: the list shows page 4,999. What is
+//    measured is the click on "Next page" there, from the click (in the page) to the first
 //    animation frame after the first SIM of page 5,000 is in the document — the console's own
 //    request with the API's X-Soracom-Next-Key, unmodified, its JSON and the render of the page.
 //    With fewer SIMs than 5,000 pages the last full page is used (and named).
