@@ -35,6 +35,10 @@ export function registerAntiTheftCommand(program: Command): void {
     .command('events <sim_id>')
     .description('Anti-theft events of the SIM, newest first')
     .option('--limit <n>', 'how many (1-100)', '100')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ simtrust anti-theft events 8981100000000000017 --limit 10 --output table',
+    )
     .action(async (simId: string, o: { limit: string }, command: Command) => {
       const client = await apiClient(command);
       const events = await client.request<AntiTheftEventView[]>('GET', path(simId, 'events/anti_theft'), {
@@ -84,6 +88,7 @@ export function registerAntiTheftCommand(program: Command): void {
   antiTheft
     .command('unblock <sim_id>')
     .description('Unblock the SIM over OTA (the PoR adds ANTITHEFT_UNBLOCKED to its events)')
+    .addHelpText('after', '\nExample:\n  $ simtrust anti-theft unblock 8981100000000000017')
     .action(async (simId: string, _o: unknown, command: Command) => {
       const client = await apiClient(command);
       print(
