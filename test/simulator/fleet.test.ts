@@ -119,9 +119,21 @@ describe('simulated fleet', () => {
     db.store.db.selectFrom('sim_sessions').selectAll().where('status', '=', 'online').execute();
 
   it('attaches the devices and refuses the IMEI-locked SIM in another device', async () => {
+    // The fleet counts a device attached when its Access-Accept arrives; its session row and the
+    // refusal row are written as the accounting and the refusal are processed, so wait for those too.
     await until(
       'three attached and one refused',
-      () => fleet.summary().attached === 3 && fleet.summary().rejected >= 1,
+      async () =>
+        fleet.summary().attached === 3 &&
+        fleet.summary().rejected >= 1 &&
+        (await sessions()).length === 3 &&
+        (
+          await db.store.db
+            .selectFrom('aaa_refusals')
+            .select('code')
+            .where('code', '=', 'IMEI_MISMATCH')
+            .execute()
+        ).length > 0,
     );
     const refused = fleet.state().find((d) => d.imsi === cards[3]?.file.imsi);
     expect(refused?.lastRefusal).toMatch(/IMEI/);
