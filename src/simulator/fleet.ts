@@ -66,6 +66,21 @@ export type FleetEvent =
   | { readonly kind: 'refreshed'; readonly imsi: string; readonly previousImsi: string }
   | { readonly kind: 'rate'; readonly imsi: string; readonly up: number; readonly down: number };
 
+/** A device as the fleet sees it (Fleet.deviceState, Fleet.state). */
+export interface DeviceState {
+  /** The IMSI provisioned on the card (its card file): how tests and the CLI name the device. */
+  readonly cardImsi: string;
+  /** The IMSI the device reads from the card now (differs once an applet switched it). */
+  readonly imsi: string;
+  readonly imei: string;
+  readonly cell: Cell;
+  readonly attached: boolean;
+  /** The session's address while attached. */
+  readonly address: string | undefined;
+  /** Why the last attach was refused; cleared by a successful attach. */
+  readonly lastRefusal: string | undefined;
+}
+
 export interface FleetSummary {
   readonly devices: number;
   readonly attached: number;
@@ -250,19 +265,9 @@ export class Fleet {
     };
   }
 
-  /** The device state for tests and the CLI (IMSI, IMEI, address, last refusal). */
-  state(): Array<{
-    imsi: string;
-    imei: string;
-    address: string | undefined;
-    lastRefusal: string | undefined;
-  }> {
-    return this.devices.map((d) => ({
-      imsi: d.imsi,
-      imei: d.imei,
-      address: d.session?.address,
-      lastRefusal: d.lastRefusal,
-    }));
+  /** Every device's state, in fleet order (see deviceState). */
+  state(): DeviceState[] {
+    return this.devices.map((d) => this.stateOf(d));
   }
 
   private emit(event: FleetEvent): void {
@@ -356,30 +361,89 @@ export class Fleet {
     this.emit({ kind: 'rate', imsi: session.imsi, up: rate.up, down: rate.down });
   }
 
-  /** Each attached device moves to a neighbouring cell; the gateway reports it in an Interim-Update. */
+  /** Each device moves to a neighbouring cell (see moveEverySeconds). */
   private moveAll(): void {
-    for (const d of this.devices) {
-      d.cell = neighbour(d.cell);
-      if (d.booted) d.modem.moveTo(servingCell(d.cell));
-      if (d.session === undefined) continue;
-      d.session.cell = d.cell;
-      this.emit({ kind: 'moved', imsi: d.session.imsi, cell: d.cell });
-      void this.gateway.account('interim', d.session);
-    }
+    for (const d of this.devices) this.moveTo(d, neighbour(d.cell));
   }
 
   /** The card of `n` devices goes into another device (a new IMEI): detach, then attach from there. */
   private async swapCards(n: number): Promise<void> {
     for (const d of this.devices.slice(0, n)) {
-      await this.detach(d, 'User-Request');
-      d.imei = imeiWithCheckDigit(`35999900${d.spec.card.file.imsi.slice(-6)}`);
-      // Another device: the card is powered up again, in its own modem, booted at the next attach.
-      d.spec.card.uicc.reset();
-      d.modem = this.modemFor(d);
-      d.booted = false;
-      this.emit({ kind: 'swapped', imsi: d.imsi, imei: d.imei });
-      void this.attach(d);
+      await this.moveCardInto(
+        d.spec.card.file.imsi,
+        imeiWithCheckDigit(`35999900${d.spec.card.file.imsi.slice(-6)}`),
+      );
     }
+  }
+
+  /** The device whose card has that IMSI (its provisioned one or the one it attaches with now). */
+  private deviceOf(imsi: string): Device {
+    const d =
+      this.devices.find((x) => x.spec.card.file.imsi === imsi) ?? this.devices.find((x) => x.imsi === imsi);
+    if (d === undefined)
+      throw new Error(`no simulated device has IMSI ${imsi}: use the IMSI of one of the fleet's cards`);
+    return d;
+  }
+
+  private moveTo(d: Device, cell: Cell): void {
+    d.cell = cell;
+    // The modem reselects: a Location Status event to the card's applets when the cell changed.
+    if (d.booted) d.modem.moveTo(servingCell(cell));
+    this.emit({ kind: 'moved', imsi: d.imsi, cell });
+    if (d.session === undefined) return;
+    d.session.cell = cell;
+    void this.gateway.account('interim', d.session);
+  }
+
+  /**
+   * The device with that card's IMSI moves to (reselects) `cell`: its modem reports the new location
+   * to the card (TS 102 223 Location Status event, when the cell changed) and, when attached, the
+   * packet gateway sends an Interim-Update carrying the new cell. A later attach uses that cell.
+   * Throws when no device has that IMSI.
+   */
+  moveDevice(imsi: string, cell: Cell): void {
+    this.moveTo(this.deviceOf(imsi), cell);
+  }
+
+  /**
+   * The card with that IMSI is taken out of its device and put into another one with `imei`: the
+   * session stops (Stop, User-Request), the card is reset (powered up again), a new modem boots it
+   * (TERMINAL PROFILE, toolkit events) and the device attaches again from the new IMEI. Resolves when
+   * the new attach has been tried (attached or refused: see deviceState). Throws when no device has
+   * that IMSI.
+   */
+  async moveCardInto(imsi: string, imei: string): Promise<void> {
+    const d = this.deviceOf(imsi);
+    if (d.retry) clearTimeout(d.retry);
+    for (let i = 0; i < 200 && d.busy; i++) await new Promise((r) => setTimeout(r, 25));
+    await this.detach(d, 'User-Request');
+    d.imei = imei;
+    // Another device: the card is powered up again, in its own modem, booted at the next attach.
+    d.spec.card.uicc.reset();
+    d.modem = this.modemFor(d);
+    d.booted = false;
+    this.emit({ kind: 'swapped', imsi: d.imsi, imei: d.imei });
+    await this.attach(d);
+  }
+
+  /**
+   * One device's state, found by its card's IMSI: the IMSI it uses now (the quarantine IMSI once an
+   * applet switched it), its IMEI and cell, its session address when attached, the last refusal.
+   */
+  deviceState(imsi: string): DeviceState {
+    return this.stateOf(this.deviceOf(imsi));
+  }
+
+  private stateOf(d: Device): DeviceState {
+    return {
+      cardImsi: d.spec.card.file.imsi,
+      imsi: d.imsi,
+      imei: d.imei,
+      cell: d.cell,
+      attached: d.session !== undefined,
+      address: d.session?.address,
+      lastRefusal: d.lastRefusal,
+    };
   }
 
   /** Stops every session (Stop sent and acknowledged) and closes the sockets. */
