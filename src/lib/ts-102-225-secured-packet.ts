@@ -261,42 +261,36 @@ function paddingFor(length: number, block: number): number {
 
 type KeyCheck<A extends string> = Result<OtaKey<A>, { code: string; message: string }>;
 
-/** The ciphering key for a KIc byte: the byte must name the key's algorithm and the key must fit it. */
-function cipherKeyFor(kic: number, keys: OtaKeySet | undefined): KeyCheck<CipherAlgorithm> {
-  const named = cipherFromKic(kic);
+/**
+ * TS 102 225 §5.1.2: the key a KIc or KID byte names. The byte's algorithm nibble must be supported,
+ * a key set must exist at its index, the byte must name that key's algorithm (no downgrade of an AES
+ * key set by a 3DES packet), and the key must have a length the algorithm takes.
+ */
+function keyNamedBy(role: 'kic', byte: number, keys: OtaKeySet | undefined): KeyCheck<CipherAlgorithm>;
+function keyNamedBy(role: 'kid', byte: number, keys: OtaKeySet | undefined): KeyCheck<ChecksumAlgorithm>;
+function keyNamedBy(
+  role: 'kic' | 'kid',
+  byte: number,
+  keys: OtaKeySet | undefined,
+): KeyCheck<CipherAlgorithm> | KeyCheck<ChecksumAlgorithm> {
+  const label = role === 'kic' ? 'KIc' : 'KID';
+  const named = role === 'kic' ? cipherFromKic(byte) : checksumFromKid(byte);
   if (!named)
     return err({
       code: 'SCP80_UNSUPPORTED_ALGORITHM',
-      message: `KIc algorithm nibble ${kic & 0x0f} unsupported`,
+      message: `${label} algorithm nibble ${byte & 0x0f} unsupported`,
     });
   if (!keys) return err({ code: 'SCP80_UNKNOWN_KEY', message: 'no key set for this KIc/KID' });
-  if (keys.kic.algorithm !== named.algorithm)
+  const key = keys[role];
+  if (key.algorithm !== named.algorithm)
     return err({
       code: 'SCP80_ALGORITHM_MISMATCH',
-      message: `KIc names ${named.algorithm}, the key is not for it`,
+      message: `${label} names ${named.algorithm}, the key is not for it`,
     });
-  if (!isValidCipherKey(keys.kic))
-    return err({ code: 'SCP80_KEY_LENGTH', message: `the KIc key does not fit ${named.algorithm}` });
-  return ok(keys.kic);
-}
-
-/** The checksum key for a KID byte, under the same rules. */
-function checksumKeyFor(kid: number, keys: OtaKeySet | undefined): KeyCheck<ChecksumAlgorithm> {
-  const named = checksumFromKid(kid);
-  if (!named)
-    return err({
-      code: 'SCP80_UNSUPPORTED_ALGORITHM',
-      message: `KID algorithm nibble ${kid & 0x0f} unsupported`,
-    });
-  if (!keys) return err({ code: 'SCP80_UNKNOWN_KEY', message: 'no key set for this KIc/KID' });
-  if (keys.kid.algorithm !== named.algorithm)
-    return err({
-      code: 'SCP80_ALGORITHM_MISMATCH',
-      message: `KID names ${named.algorithm}, the key is not for it`,
-    });
-  if (!isValidChecksumKey(keys.kid))
-    return err({ code: 'SCP80_KEY_LENGTH', message: `the KID key does not fit ${named.algorithm}` });
-  return ok(keys.kid);
+  const fits = role === 'kic' ? isValidCipherKey(keys.kic) : isValidChecksumKey(keys.kid);
+  if (!fits)
+    return err({ code: 'SCP80_KEY_LENGTH', message: `the ${label} key does not fit ${named.algorithm}` });
+  return role === 'kic' ? ok(keys.kic) : ok(keys.kid);
 }
 
 const blockOf = (key: OtaKey<CipherAlgorithm>) => (key.algorithm === 'aes-cbc' ? 16 : 8);
@@ -343,13 +337,13 @@ export function secureCommandPacket(input: CommandPacketInput): Result<Uint8Arra
     );
   let ccKey: OtaKey<ChecksumAlgorithm> | undefined;
   if (spi.integrity === 'cc') {
-    const k = checksumKeyFor(kid, keys);
+    const k = keyNamedBy('kid', kid, keys);
     if (!k.ok) return decodeError(k.error.code, k.error.message);
     ccKey = k.value;
   }
   let cipherKey: OtaKey<CipherAlgorithm> | undefined;
   if (spi.ciphering) {
-    const k = cipherKeyFor(kic, keys);
+    const k = keyNamedBy('kic', kic, keys);
     if (!k.ok) return decodeError(k.error.code, k.error.message);
     cipherKey = k.value;
   }
@@ -545,7 +539,7 @@ export function openCommandPacket(bytes: Uint8Array, options: OpenCommandOptions
   }
   let ccKey: OtaKey<ChecksumAlgorithm> | undefined;
   if (spi.integrity === 'cc') {
-    const k = checksumKeyFor(header.kid, keys);
+    const k = keyNamedBy('kid', header.kid, keys);
     if (!k.ok) return fail(ResponseStatus.UNIDENTIFIED_SECURITY_ERROR, k.error.code, k.error.message, header);
     ccKey = k.value;
   }
@@ -553,7 +547,7 @@ export function openCommandPacket(bytes: Uint8Array, options: OpenCommandOptions
   let secured = bytes.subarray(10);
   let block = 1;
   if (spi.ciphering) {
-    const k = cipherKeyFor(header.kic, keys);
+    const k = keyNamedBy('kic', header.kic, keys);
     if (!k.ok) return fail(ResponseStatus.UNIDENTIFIED_SECURITY_ERROR, k.error.code, k.error.message, header);
     block = blockOf(k.value);
     if (secured.length === 0 || secured.length % block !== 0)
@@ -688,13 +682,13 @@ export function secureResponsePacket(input: ResponsePacketInput): Result<Uint8Ar
   if (!isByte(status)) return decodeError('SCP80_STATUS', 'the response status is one octet');
   let ccKey: OtaKey<ChecksumAlgorithm> | undefined;
   if (integrity === 'cc') {
-    const k = checksumKeyFor(input.kid, keys);
+    const k = keyNamedBy('kid', input.kid, keys);
     if (!k.ok) return decodeError(k.error.code, k.error.message);
     ccKey = k.value;
   }
   let cipherKey: OtaKey<CipherAlgorithm> | undefined;
   if (ciphered) {
-    const k = cipherKeyFor(input.kic, keys);
+    const k = keyNamedBy('kic', input.kic, keys);
     if (!k.ok) return decodeError(k.error.code, k.error.message);
     cipherKey = k.value;
   }
@@ -747,14 +741,14 @@ export function openResponsePacket(
     );
   let ccKey: OtaKey<ChecksumAlgorithm> | undefined;
   if (ccLength) {
-    const k = checksumKeyFor(security.kid, security.keys);
+    const k = keyNamedBy('kid', security.kid, security.keys);
     if (!k.ok) return decodeError(k.error.code, k.error.message);
     ccKey = k.value;
   }
   let secured = packet.subarray(6);
   let block = 1;
   if (security.ciphered) {
-    const k = cipherKeyFor(security.kic, security.keys);
+    const k = keyNamedBy('kic', security.kic, security.keys);
     if (!k.ok) return decodeError(k.error.code, k.error.message);
     block = blockOf(k.value);
     if (secured.length === 0 || secured.length % block !== 0)
