@@ -14,7 +14,8 @@ import { systemContext } from '../iam/principal.js';
 import type { Executor } from '../store/database.js';
 import { param, prepared } from '../store/prepared.js';
 
-export type AccessKind = 'packet-gateway' | 'wifi';
+/** Where the session was asked for; `gsup`: a PS UpdateLocation (src/servers/gsup/hlr.ts). */
+export type AccessKind = 'packet-gateway' | 'wifi' | 'gsup';
 
 export interface AdmissionRequest {
   readonly imsi: string;
@@ -248,35 +249,58 @@ async function refuseQuarantined(
   now: number,
 ): Promise<Result<Subscriber, AdmissionRefusal>> {
   const unknown = err({ code: 'UNKNOWN_SUBSCRIBER', reason: 'unknown subscriber' } as const);
-  if (!/^\d{6,15}$/.test(request.imsi)) return unknown;
-  const owner = await db
+  const owner = await quarantineOwnerOf(db, request.imsi);
+  if (owner === undefined || (request.operatorId !== undefined && owner.operatorId !== request.operatorId))
+    return unknown;
+  return err(await recordQuarantineRefusal(db, owner, request, now));
+}
+
+/** The SIM whose anti-theft quarantine identity `imsi` is (anti_theft_sims.quarantine_imsi), if any. */
+export async function quarantineOwnerOf(
+  db: Executor,
+  imsi: string,
+): Promise<{ simId: string; operatorId: string } | undefined> {
+  if (!/^\d{6,15}$/.test(imsi)) return undefined;
+  const row = await db
     .selectFrom('anti_theft_sims')
     .select(['sim_id', 'operator_id'])
-    .where('quarantine_imsi', '=', request.imsi)
+    .where('quarantine_imsi', '=', imsi)
     .executeTakeFirst();
-  if (owner === undefined || (request.operatorId !== undefined && owner.operator_id !== request.operatorId))
-    return unknown;
-  const refusal: AdmissionRefusal = {
-    code: 'ANTI_THEFT_BLOCKED',
-    reason:
-      'anti-theft: the SIM blocked itself (quarantine identity); no data session until the operator unblocks it',
-  };
+  return row === undefined ? undefined : { simId: row.sim_id, operatorId: row.operator_id };
+}
+
+export const ANTI_THEFT_REFUSAL: AdmissionRefusal = {
+  code: 'ANTI_THEFT_BLOCKED',
+  reason:
+    'anti-theft: the SIM blocked itself (quarantine identity); no data session until the operator unblocks it',
+};
+
+/**
+ * Records on the owning SIM that its quarantine identity was refused a data session (RADIUS, EAP or
+ * a GSUP PS UpdateLocation): one `aaa_refusals` row, listed by GET /v1/sims/{sim_id}/events/refusals.
+ */
+export async function recordQuarantineRefusal(
+  db: Executor,
+  owner: { simId: string; operatorId: string },
+  request: Pick<AdmissionRequest, 'imsi' | 'imeisv' | 'access' | 'apn' | 'nasAddress'>,
+  now: number,
+): Promise<AdmissionRefusal> {
   await db
     .insertInto('aaa_refusals')
     .values({
-      operator_id: owner.operator_id,
-      sim_id: owner.sim_id,
+      operator_id: owner.operatorId,
+      sim_id: owner.simId,
       imsi: request.imsi,
       imei: imeiFromReported(request.imeisv) ?? null,
-      code: refusal.code,
-      reason: refusal.reason,
+      code: ANTI_THEFT_REFUSAL.code,
+      reason: ANTI_THEFT_REFUSAL.reason,
       access: request.access,
       apn: request.apn ?? null,
       nas_address: request.nasAddress ?? null,
       at: now,
     })
     .execute();
-  return err(refusal);
+  return ANTI_THEFT_REFUSAL;
 }
 
 async function loadAirPolicy(db: Executor, groupId: string | null): Promise<AirPolicy> {

@@ -7,6 +7,11 @@
 //   context for the PS domain), then the Result; others an Error with a GMM cause (TS 24.008
 //   §10.5.5.14) as osmo-hlr gives them.
 // - PurgeMS: acknowledged for a known IMSI.
+// - A SIM's anti-theft quarantine identity (the IMSI its applet writes into EF.IMSI when it blocks,
+//   docs/anti-theft.md) stays reachable for SMS, so the operator can unblock it over OTA: it is
+//   authenticated with its SIM's keys (the same USIM answers), its CS UpdateLocation is served with
+//   the SIM's MSISDN, and its PS UpdateLocation — a data session — is refused with "GPRS services
+//   not allowed" and recorded on the SIM as the RADIUS admission records it (ANTI_THEFT_BLOCKED).
 // GSUP has no tenants: the listener serves every operator's SIMs to trusted core elements, which is
 // why it is off unless configured and binds to loopback by default (docs/aaa.md).
 
@@ -20,6 +25,7 @@ import {
   gsupErrorType,
   gsupResultType,
 } from '../../lib/gsup/gsup.js';
+import { recordQuarantineRefusal } from '../../platform/aaa/admission.js';
 import type { AuthenticationCentre } from '../../platform/aaa/auc.js';
 import type { Executor } from '../../platform/store/database.js';
 
@@ -59,12 +65,18 @@ export async function sendAuthInfo(
     return error(request, GMM_CAUSE['Invalid-Mandatory-Information']);
   }
   const count = Math.min(MAX_TUPLES, Math.max(1, request.numVectorsRequested ?? MAX_TUPLES));
-  const vectors = await deps.auc.vectors(request.imsi, {
+  const options = {
     count,
     ...(request.auts !== undefined && request.rand !== undefined
       ? { resync: { auts: request.auts, rand: request.rand } }
       : {}),
-  });
+  };
+  let vectors = await deps.auc.vectors(request.imsi, options);
+  if (!vectors.ok && vectors.error === 'UNKNOWN_SUBSCRIBER') {
+    // A quarantine identity is the same USIM under another IMSI: its SIM's Ki, OPc and SQN.
+    const quarantined = await loadQuarantined(deps.db, request.imsi);
+    if (quarantined !== undefined) vectors = await deps.auc.vectors(quarantined.profileImsi, options);
+  }
   if (!vectors.ok) {
     stats.errors++;
     // As osmo-hlr 1.5 answers (test/interop/gsup-simtrust.test.ts compares): "IMSI unknown in HLR"
@@ -99,21 +111,67 @@ function loadSubscriber(db: Executor, imsi: string): Promise<HlrSubscriber | und
     .executeTakeFirst();
 }
 
+interface QuarantinedSubscriber extends HlrSubscriber {
+  readonly simId: string;
+  readonly operatorId: string;
+  /** The IMSI of the SIM's primary profile, whose keys the card still holds. */
+  readonly profileImsi: string;
+}
+
+/** The SIM whose anti-theft quarantine identity `imsi` is (looked up only for an unknown IMSI). */
+async function loadQuarantined(db: Executor, imsi: string): Promise<QuarantinedSubscriber | undefined> {
+  if (!/^\d{6,15}$/.test(imsi)) return undefined;
+  const row = await db
+    .selectFrom('anti_theft_sims')
+    .innerJoin('sims', 'sims.sim_id', 'anti_theft_sims.sim_id')
+    .innerJoin('sim_profiles', 'sim_profiles.sim_id', 'anti_theft_sims.sim_id')
+    .select(['sims.sim_id', 'sims.operator_id', 'sims.status', 'sim_profiles.msisdn', 'sim_profiles.imsi'])
+    .where('anti_theft_sims.quarantine_imsi', '=', imsi)
+    .where('sim_profiles.is_primary', '=', 1)
+    .executeTakeFirst();
+  return row === undefined
+    ? undefined
+    : {
+        simId: row.sim_id,
+        operatorId: row.operator_id,
+        status: row.status,
+        msisdn: row.msisdn,
+        profileImsi: row.imsi,
+      };
+}
+
 /**
  * UpdateLocation: the InsertSubscriberData to send first (undefined with an Error answer), and the
- * Result to send once the peer acknowledged it.
+ * Result to send once the peer acknowledged it. `peer`: the core element's address, recorded with a
+ * refusal of a quarantine identity.
  */
 export async function updateLocation(
   deps: HlrDependencies,
   request: GsupMessage,
   stats: HlrStats,
+  peer?: string,
 ): Promise<{ insert: GsupMessage; result: GsupMessage } | { error: GsupMessage }> {
   stats.updateLocation++;
-  const subscriber = await loadSubscriber(deps.db, request.imsi);
   const domain = request.cnDomain ?? CN_DOMAIN.CS;
+  let subscriber: HlrSubscriber | undefined = await loadSubscriber(deps.db, request.imsi);
   if (subscriber === undefined) {
-    stats.errors++;
-    return { error: error(request, GMM_CAUSE['IMSI-Unknown-In-HLR']) };
+    const quarantined = await loadQuarantined(deps.db, request.imsi);
+    if (quarantined === undefined) {
+      stats.errors++;
+      return { error: error(request, GMM_CAUSE['IMSI-Unknown-In-HLR']) };
+    }
+    if (domain === CN_DOMAIN.PS) {
+      stats.errors++;
+      await recordQuarantineRefusal(
+        deps.db,
+        quarantined,
+        { imsi: request.imsi, access: 'gsup', nasAddress: peer },
+        Date.now(),
+      );
+      return { error: error(request, GMM_CAUSE['GPRS-Not-Allowed']) };
+    }
+    // CS (SMS): served as its SIM, under the SIM's MSISDN, so OTA still reaches the card.
+    subscriber = quarantined;
   }
   if (!SERVICEABLE.has(subscriber.status)) {
     stats.errors++;
@@ -143,7 +201,8 @@ export async function purgeMs(
   stats: HlrStats,
 ): Promise<GsupMessage> {
   stats.purgeMs++;
-  const subscriber = await loadSubscriber(deps.db, request.imsi);
+  const subscriber =
+    (await loadSubscriber(deps.db, request.imsi)) ?? (await loadQuarantined(deps.db, request.imsi));
   if (subscriber === undefined) {
     stats.errors++;
     return error(request, GMM_CAUSE['IMSI-Unknown-In-HLR']);

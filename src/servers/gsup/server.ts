@@ -229,7 +229,7 @@ export class GsupServer {
         case GSUP_MESSAGE_TYPE['SendAuthInfo-Request']:
           return send(await sendAuthInfo(this.o, message, this.stats));
         case GSUP_MESSAGE_TYPE['UpdateLocation-Request']: {
-          const r = await updateLocation(this.o, message, this.stats);
+          const r = await updateLocation(this.o, message, this.stats, address);
           if ('error' in r) return send(r.error);
           const previous = pendingInserts.get(message.imsi);
           if (previous) clearTimeout(previous.timer);

@@ -2,7 +2,13 @@
 // helpers (src/lib, the same the platform uses) to secure commands and open PoRs and alerts.
 
 import { ANTI_THEFT_TAR } from '../../../src/card/applets/anti-theft/applet.js';
-import { type CardFile, cardFromFile, newCardFile, withState } from '../../../src/card/card-file.js';
+import {
+  type CardFile,
+  cardFromFile,
+  type NewCardOptions,
+  newCardFile,
+  withState,
+} from '../../../src/card/card-file.js';
 import { Terminal } from '../../../src/card/terminal.js';
 import { type ServingCell, ToolkitModem } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import type { Uicc } from '../../../src/card/uicc.js';
@@ -64,9 +70,17 @@ export const cell = (cellIdentity: number, o: Partial<ServingCell> = {}): Servin
   ...o,
 });
 
-export function antiTheftCardFile(parameters: Record<string, unknown> = {}): CardFile {
+/**
+ * The fixture card with the anti-theft applet and OTA key set 1 (KIC/KID). `card` replaces the card's
+ * identity (IMSI, ICCID, MSISDN, Ki, OPc) when several cards are needed at once.
+ */
+export function antiTheftCardFile(
+  parameters: Record<string, unknown> = {},
+  card: Partial<Pick<NewCardOptions, 'imsi' | 'iccid' | 'msisdn' | 'ki' | 'opc'>> = {},
+): CardFile {
   return newCardFile({
     ...fixtureOptions,
+    ...card,
     pin1Enabled: false,
     ota: {
       keysets: [{ kvn: 1, kicAlgorithm: 'aes-cbc', kic: KIC, kidAlgorithm: 'aes-cmac', kid: KID }],

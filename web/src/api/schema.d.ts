@@ -7866,10 +7866,10 @@ export interface operations {
           "application/json": ({
             /** Unix milliseconds */
             time: number;
-            /** UNKNOWN_SUBSCRIBER, SIM_NOT_ALLOWED, IMEI_MISMATCH or APN_NOT_ALLOWED */
+            /** SIM_NOT_ALLOWED, IMEI_MISMATCH, APN_NOT_ALLOWED or ANTI_THEFT_BLOCKED (quarantine IMSI) */
             code: string;
             reason: string;
-            /** packet-gateway or wifi */
+            /** packet-gateway, wifi or gsup (a PS UpdateLocation) */
             access: string;
             imsi: string;
             imei: string | null;

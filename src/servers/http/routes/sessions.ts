@@ -31,9 +31,11 @@ const SessionEvent = Type.Object({
 
 const Refusal = Type.Object({
   time: Type.Integer({ description: 'Unix milliseconds' }),
-  code: Type.String({ description: 'UNKNOWN_SUBSCRIBER, SIM_NOT_ALLOWED, IMEI_MISMATCH or APN_NOT_ALLOWED' }),
+  code: Type.String({
+    description: 'SIM_NOT_ALLOWED, IMEI_MISMATCH, APN_NOT_ALLOWED or ANTI_THEFT_BLOCKED (quarantine IMSI)',
+  }),
   reason: Type.String(),
-  access: Type.String({ description: 'packet-gateway or wifi' }),
+  access: Type.String({ description: 'packet-gateway, wifi or gsup (a PS UpdateLocation)' }),
   imsi: Type.String(),
   imei: Nullable(Type.String()),
   apn: Nullable(Type.String()),
