@@ -4,7 +4,7 @@
 //
 //   command  (secured data of an OTA command packet to the applet's TAR; several commands in a row)
 //   response (the PoR data: a result, then the state when READ STATE was asked)
-//   report   (the data of an alert SMS)
+//   report   (the data of an alert SMS, or of a local information report)
 //
 // Values reuse the TS 102 223 codings: an IMEI as in TLV 14 (8 octets, TS 24.008 mobile identity),
 // a cell as in TLV 13 (PLMN, LAC/TAC, cell identity: 7 or 9 octets), an address as in TLV 06.
@@ -19,6 +19,8 @@ import {
   type ValueCodec,
 } from './tlv-registry.js';
 import {
+  type ACCESS_TECHNOLOGY,
+  AccessTechnologyTlv,
   type Address,
   AddressTlv,
   ImeiTlv,
@@ -155,13 +157,20 @@ export const COMMANDS = {
     codec: toleranceCodec,
     examples: [{ hex: '8903030384', value: { strikes: 3, windowSeconds: 900 } }],
   }),
+  reportLocalInfo: defineBerTlv<null>({
+    name: 'REPORT LOCAL INFO',
+    spec: 'TS 102 223 §6.4.15 (PROVIDE LOCAL INFORMATION), docs/anti-theft.md',
+    tag: 0x8a,
+    codec: empty,
+    examples: [{ hex: '8A00', value: null }],
+  }),
 } as const;
 
 export type Command =
   | { readonly op: 'readState' }
   | { readonly op: 'addImei' | 'removeImei'; readonly imei: string }
   | { readonly op: 'addCell' | 'removeCell'; readonly cell: Cell }
-  | { readonly op: 'startLearning' | 'block' | 'unblock' }
+  | { readonly op: 'startLearning' | 'block' | 'unblock' | 'reportLocalInfo' }
   | { readonly op: 'setAlertDestination'; readonly address: Address }
   | { readonly op: 'setTolerance'; readonly tolerance: Tolerance };
 
@@ -506,6 +515,75 @@ export const AlertTlv = defineBerTlv<Alert>({
   ],
 });
 
+export type AccessTechnology = keyof typeof ACCESS_TECHNOLOGY;
+
+/**
+ * What the terminal reported when REPORT LOCAL INFO asked (PROVIDE LOCAL INFORMATION 01, 00, 06):
+ * each part only when the terminal gave it (no cell without service).
+ */
+export interface LocalInfo {
+  readonly imei?: string;
+  readonly cell?: Cell;
+  readonly accessTechnology?: AccessTechnology;
+}
+
+const accessTechnology = AccessTechnologyTlv.codec;
+
+/** The local information report (data of the report SMS): `A4 { 94 IMEI, 93 cell, 95 access technology }`. */
+export const LocalInfoTlv = defineBerTlv<LocalInfo>({
+  name: 'local information report',
+  spec: 'TS 102 223 §8.19, §8.20, §8.61 values; docs/anti-theft.md',
+  tag: 0xa4,
+  codec: {
+    decode(value) {
+      const list = decodeBerTlvList(value);
+      if (!list.ok) return list;
+      let imeiValue: string | undefined;
+      let cellValue: Cell | undefined;
+      let technology: AccessTechnology | undefined;
+      for (const tlv of list.value) {
+        if (tlv.tag === 0x94 && imeiValue === undefined) {
+          const r = imei.decode(tlv.value);
+          if (!r.ok) return r;
+          imeiValue = r.value;
+        } else if (tlv.tag === 0x93 && cellValue === undefined) {
+          const r = cell.decode(tlv.value);
+          if (!r.ok) return r;
+          cellValue = r.value;
+        } else if (tlv.tag === 0x95 && technology === undefined) {
+          const r = accessTechnology.decode(tlv.value);
+          if (!r.ok) return r;
+          technology = r.value;
+        } else return decodeError('ANTI_THEFT_LOCAL_INFO', `unexpected tag ${tlv.tag.toString(16)}`);
+      }
+      return ok({
+        ...(imeiValue === undefined ? {} : { imei: imeiValue }),
+        ...(cellValue === undefined ? {} : { cell: cellValue }),
+        ...(technology === undefined ? {} : { accessTechnology: technology }),
+      });
+    },
+    encode: (r) =>
+      concatBytes([
+        ...(r.imei === undefined ? [] : [encodeBerTlv(0x94, imei.encode(r.imei))]),
+        ...(r.cell === undefined ? [] : [encodeBerTlv(0x93, cell.encode(r.cell))]),
+        ...(r.accessTechnology === undefined
+          ? []
+          : [encodeBerTlv(0x95, accessTechnology.encode(r.accessTechnology))]),
+      ]),
+  },
+  examples: [
+    {
+      hex: 'A41894081A32547698103254930944F0011A2B0123456F950108',
+      value: {
+        imei: '123456789012345',
+        cell: { mcc: '440', mnc: '10', areaCode: 0x1a2b, cellIdentity: '0123456F' },
+        accessTechnology: 'e_utran',
+      },
+    },
+    { hex: 'A40A94081A32547698103254', value: { imei: '123456789012345' } },
+  ],
+});
+
 /** Every declaration, for the generic test. */
 export const ANTI_THEFT_TLVS: readonly BerTlvDefinition<unknown>[] = [
   ...Object.values(COMMANDS),
@@ -514,6 +592,7 @@ export const ANTI_THEFT_TLVS: readonly BerTlvDefinition<unknown>[] = [
   StateReportTlv,
   ResultTlv,
   AlertTlv,
+  LocalInfoTlv,
 ] as BerTlvDefinition<unknown>[];
 
 export const sameCell = (a: Cell, b: Cell): boolean =>

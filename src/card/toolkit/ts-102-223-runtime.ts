@@ -99,6 +99,16 @@ interface Active {
   fetched: boolean;
 }
 
+/** A suspended session that already produced `first`: yields it again, then carries on. */
+function* continueFrom(first: ProactiveCommand, session: ToolkitSession): ToolkitSession {
+  let input = yield first;
+  for (;;) {
+    const step = session.next(input);
+    if (step.done) return;
+    input = yield step.value;
+  }
+}
+
 /** At most this many concatenated command SMS are buffered at once, each up to 32 segments. */
 const MAX_PARTIAL_MESSAGES = 4;
 const MAX_SEGMENTS = 32;
@@ -532,6 +542,7 @@ export class CardToolkit {
     if (!outcome.ok) return this.#por(outcome.header, outcome.status, outcome.counter, new Uint8Array(0), oa);
     const { header, counter, data } = outcome;
     let porData: Uint8Array = new Uint8Array(0);
+    let held: Active | undefined;
     if (sameTar(header.tar, rfmTar)) {
       porData = runRemoteFileScript(new CardFileView(this.#files, this.#changed), data);
     } else {
@@ -548,11 +559,17 @@ export class CardToolkit {
           this.#faults++;
           session = undefined;
         }
-        if (session !== undefined) this.#resume(session, undefined);
+        if (session !== undefined) {
+          this.#resume(session, undefined);
+          // TS 102 241: what the applet posted before its first proactive command is the envelope's
+          // response (the PoR). The applet is held at that command and continues once the PoR is out.
+          held = this.#active;
+          this.#active = undefined;
+        }
         porData = concatBytes(posted);
       }
     }
-    return this.#por(header, 0x00, counter, porData, oa);
+    return this.#por(header, 0x00, counter, porData, oa, held);
   }
 
   /** The PoR, when SPI2 asks for one: queued as SEND SHORT MESSAGE, or returned with the envelope. */
@@ -562,18 +579,30 @@ export class CardToolkit {
     counter: number | undefined,
     data: Uint8Array,
     oa: string,
+    held?: Active,
   ): Reply {
     const por =
       header === undefined ? undefined : porUserData(header, status, counter ?? 0, data, this.#setup.keysets);
+    // The applet's session, held at its first proactive command, goes after the PoR's SEND SHORT
+    // MESSAGE: the platform hears the command was carried out before what the applet does next.
+    const continueApplet = () => {
+      if (held !== undefined) {
+        const { command, session } = held;
+        this.#queue.push(() => continueFrom({ bytes: command }, session));
+      }
+    };
     if (por === undefined || header === undefined) {
+      continueApplet();
       this.#advance();
       return reply(SW.OK);
     }
     if (header.spi.porViaSubmit) {
       this.#queueSubmit(oa, por);
+      continueApplet();
       this.#advance();
       return reply(SW.OK);
     }
+    continueApplet();
     this.#advance();
     return reply(SW.OK, concatBytes(por));
   }

@@ -6,7 +6,9 @@
 //                            (location) and judge the serving cell
 //   EVENT_EVENT_DOWNLOAD_LOCATION_STATUS  judge each serving cell the terminal reports
 //   EVENT_TIMER_EXPIRATION   end of the learning period; end of the tolerance window
-//   EVENT_FORMATTED_SMS_PP_ENV  remote commands at its TAR (src/lib/anti-theft-encoding.ts), answered in the PoR
+//   EVENT_FORMATTED_SMS_PP_ENV  remote commands at its TAR (src/lib/anti-theft-encoding.ts), answered in the PoR;
+//                            REPORT LOCAL INFO then asks the terminal (PROVIDE LOCAL INFORMATION IMEI, location,
+//                            access technology) and sends a secured report to the command's sender
 //
 // Blocking swaps EF.IMSI to the card's quarantine IMSI (kept to be put back), invalidates the
 // location and key files, sends an SCP80-secured alert by SEND SHORT MESSAGE and issues REFRESH
@@ -15,12 +17,14 @@
 // Memory is written only when the state changes (the store ignores identical writes).
 
 import {
+  type AccessTechnology,
   AlertTlv,
   type AntiTheftState,
   type Cell,
   type Command,
   DEFAULT_TOLERANCE,
   decodeCommands,
+  LocalInfoTlv,
   type Reason,
   type ResultCode,
   ResultTlv,
@@ -30,7 +34,13 @@ import {
   type Tolerance,
 } from '../../../lib/anti-theft-encoding.js';
 import { decodeEfImsi, encodeEfImsi, isImsi } from '../../../lib/identities.js';
-import { FileListTlv, ImeiTlv, LocationInformationTlv, TimerValueTlv } from '../../../lib/ts-102-223-tlv.js';
+import {
+  AccessTechnologyTlv,
+  FileListTlv,
+  ImeiTlv,
+  LocationInformationTlv,
+  TimerValueTlv,
+} from '../../../lib/ts-102-223-tlv.js';
 import { encodeSubmitTpdu } from '../../toolkit/ts-23-040-submit.js';
 import {
   EVENT,
@@ -285,6 +295,7 @@ export class AntiTheftApplet implements ToolkitApplet {
     let s = this.#load(ctx.store);
     let action: 'block' | 'unblock' | undefined;
     let report = false;
+    let localInfo = false;
     let executed = 0;
     let result: ResultCode = 'ok';
     for (const c of commands.value) {
@@ -296,6 +307,7 @@ export class AntiTheftApplet implements ToolkitApplet {
       }
       s = next;
       if (c.op === 'readState') report = true;
+      if (c.op === 'reportLocalInfo') localInfo = true;
       if (c.op === 'block') action = 'block';
       if (c.op === 'unblock') action = 'unblock';
     }
@@ -306,6 +318,47 @@ export class AntiTheftApplet implements ToolkitApplet {
     const relearn = commands.value.some((c) => c.op === 'startLearning');
     if (action === 'unblock' && s.mode === 'blocked')
       yield* this.#unblock(ctx, relearn ? 'learning' : 'armed');
+    if (localInfo) yield* this.#reportLocalInfo(ctx, ctx.envelope?.getOriginatingAddress());
+  }
+
+  /**
+   * REPORT LOCAL INFO: ask the terminal now (PROVIDE LOCAL INFORMATION 01 IMEI, 00 location, 06
+   * access technology) and send what it said as a secured report to the command's sender. The report
+   * is informational: it judges nothing and writes no memory. The IMEI was judged at this session's
+   * boot and cannot change without a new one; every serving cell already reaches the applet as a
+   * location status event and is judged there, so judging the polled cell again would count one cell
+   * twice and let a poll by the operator add strikes (BLOCK exists for blocking on purpose).
+   */
+  *#reportLocalInfo(ctx: ToolkitContext, destination: string | undefined): ToolkitSession {
+    if (
+      destination === undefined ||
+      destination === '' ||
+      !profileSupports(ctx.terminalProfile, 'PROVIDE_LOCAL_INFORMATION') ||
+      !profileSupports(ctx.terminalProfile, 'SEND_SHORT_MESSAGE')
+    )
+      return;
+    const imeiValue = (yield* this.#provideLocalInformation(ctx, PLI.IMEI))?.findTlv(0x14);
+    const imei = imeiValue === undefined ? undefined : ImeiTlv.codec.decode(imeiValue);
+    const cellValue = (yield* this.#provideLocalInformation(ctx, PLI.LOCATION_INFORMATION))?.findTlv(0x13);
+    const cell = cellValue === undefined ? undefined : LocationInformationTlv.codec.decode(cellValue);
+    let technology: AccessTechnology | undefined;
+    if (profileSupports(ctx.terminalProfile, 'PLI_ACCESS_TECHNOLOGY')) {
+      const value = (yield* this.#provideLocalInformation(ctx, PLI.ACCESS_TECHNOLOGY))?.findTlv(0x3f);
+      const decoded = value === undefined ? undefined : AccessTechnologyTlv.codec.decode(value);
+      if (decoded?.ok) technology = decoded.value;
+    }
+    // RAM only: what the terminal reports now is what alerts and START LEARNING use next.
+    if (imei?.ok) this.#imei = imei.value;
+    if (cell?.ok) this.#cell = cell.value;
+    yield* this.#sendReport(
+      ctx,
+      destination,
+      LocalInfoTlv.encode({
+        ...(imei?.ok ? { imei: imei.value } : {}),
+        ...(cell?.ok ? { cell: cell.value } : {}),
+        ...(technology === undefined ? {} : { accessTechnology: technology }),
+      }),
+    );
   }
 
   /** One command on the state; a result code when it cannot be carried out. */
@@ -314,6 +367,7 @@ export class AntiTheftApplet implements ToolkitApplet {
       case 'readState':
       case 'block':
       case 'unblock':
+      case 'reportLocalInfo':
         return s;
       case 'addImei':
         if (s.imeis.includes(c.imei)) return s;
@@ -383,16 +437,27 @@ export class AntiTheftApplet implements ToolkitApplet {
     const s = this.#load(ctx.store);
     const destination = s.alertDestination;
     if (destination === undefined || !profileSupports(ctx.terminalProfile, 'SEND_SHORT_MESSAGE')) return true;
-    const segments = ctx.reports.secure(
+    return yield* this.#sendReport(
+      ctx,
+      destination.number,
       AlertTlv.encode({
         reason,
         ...(this.#imei === undefined ? {} : { imei: this.#imei }),
         ...(this.#cell === undefined ? {} : { cell: this.#cell }),
       }),
     );
+  }
+
+  /** A secured report (alert or local information) by SEND SHORT MESSAGE; true when every SMS went. */
+  *#sendReport(
+    ctx: ToolkitContext,
+    destination: string,
+    data: Uint8Array,
+  ): Generator<ProactiveCommand, boolean, TerminalResponseBytes> {
+    const segments = ctx.reports.secure(data);
     if (segments === undefined) return true;
     for (const [i, ud] of segments.entries()) {
-      const tpdu = encodeSubmitTpdu(destination.number, ud, i);
+      const tpdu = encodeSubmitTpdu(destination, ud, i);
       if (tpdu === undefined) return true;
       ctx.proactive.init(PRO_CMD.SEND_SHORT_MESSAGE, 0x00, 'network');
       ctx.proactive.appendTlv(0x8b, tpdu);
