@@ -1,5 +1,6 @@
 // Bulk import of the file a card vendor delivers: CSV with header iccid,imsi,msisdn,ki,opc
-// (optional op instead of opc, amf, serial_number, type, group, tags as k=v;k=v).
+// (optional op instead of opc, amf, serial_number, type, group, tags as k=v;k=v; OTA keys kic, kid,
+// kvn and the anti-theft applet's quarantine_imsi: ota-provisioning.ts).
 //
 // The file is streamed and committed in batches; each SIM (its row, profile, tags and first history
 // entry) lands in the same transaction as the rest of its batch, so a crash leaves whole SIMs only.
@@ -14,6 +15,7 @@ import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { writeAudit } from '../audit/audit-log.js';
 import type { AuditContext } from '../iam/principal.js';
+import { OtaService } from '../ota/ota-service.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
 import {
@@ -25,6 +27,13 @@ import {
   type SimType,
   type ValidProfile,
 } from './model.js';
+import {
+  OTA_CSV_COLUMNS,
+  otaOfCsvRow,
+  quarantineTaken,
+  takenQuarantineImsis,
+  type ValidSimOta,
+} from './ota-provisioning.js';
 import { alreadyRegistered, newProfileRow, newSimRow } from './sim-service.js';
 
 /** After this many new SIMs, refresh planner statistics so listing stays on its indexes. */
@@ -40,6 +49,7 @@ export const OPTIONAL_COLUMNS = [
   'type',
   'group',
   'tags',
+  ...OTA_CSV_COLUMNS,
 ] as const;
 const KNOWN_COLUMNS: readonly string[] = [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS];
 
@@ -77,6 +87,8 @@ interface ImportRow {
   readonly serialNumber: string | null;
   readonly group: string | null;
   readonly tags: ReadonlyArray<readonly [string, string]>;
+  /** OTA key sets and anti-theft applet from the kic/kid/kvn/quarantine_imsi columns. */
+  readonly ota: ValidSimOta | undefined;
 }
 
 function parseTags(text: string): Array<[string, string]> | string {
@@ -107,7 +119,7 @@ function checkHeader(header: readonly string[]): Columns {
     ].filter(Boolean);
     throw new SimtrustError(
       'ERR_IMPORT_HEADER',
-      `bad CSV header (${problems.join('; ')}). Expected iccid,imsi,msisdn,ki,opc (optional: op, amf, serial_number, type, group, tags)`,
+      `bad CSV header (${problems.join('; ')}). Expected iccid,imsi,msisdn,ki,opc (optional: op, amf, serial_number, type, group, tags, kic, kid, kvn, quarantine_imsi)`,
     );
   }
   return new Map(columns.map((c, i) => [c, i]));
@@ -139,7 +151,17 @@ function checkRow(fields: readonly string[], columns: Columns, line: number): Im
   if (serialNumber !== null && serialNumber.length > 64) return 'serial_number is longer than 64 characters';
   const tags = parseTags(field('tags') ?? '');
   if (typeof tags === 'string') return tags;
-  return { line, profile: check.profile, type, serialNumber, group: field('group')?.trim() || null, tags };
+  const ota = otaOfCsvRow(field, check.profile.imsi);
+  if (!ota.ok) return ota.reason;
+  return {
+    line,
+    profile: check.profile,
+    type,
+    serialNumber,
+    group: field('group')?.trim() || null,
+    tags,
+    ota: ota.ota,
+  };
 }
 
 /** What csv-parse's 'skip' event carries (CsvError with the parser's position). */
@@ -173,11 +195,16 @@ function byteLimit(max: number): Transform {
 }
 
 export class SimImporter {
+  /** Stores the OTA key sets of new SIMs (provision only). */
+  private readonly otaKeys: OtaService;
+
   constructor(
     private readonly store: Store,
     private readonly keyRing: KeyRing,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.otaKeys = new OtaService(store, keyRing, clock);
+  }
 
   /**
    * Streams the CSV through the parser, checks each row, and commits batches in order. While one
@@ -285,18 +312,24 @@ export class SimImporter {
             return;
           }
           const { iccid, imsi } = row.profile;
+          const quarantine = row.ota?.antiTheft?.quarantineImsi;
           const dupIccid = seenIccid.get(iccid);
           const dupImsi = seenImsi.get(imsi);
-          if (dupIccid !== undefined || dupImsi !== undefined) {
+          // A quarantine IMSI is an identity too: no other row's IMSI or quarantine IMSI.
+          const dupQuarantine = quarantine === undefined ? undefined : seenImsi.get(quarantine);
+          if (dupIccid !== undefined || dupImsi !== undefined || dupQuarantine !== undefined) {
             const what =
               dupIccid !== undefined
                 ? `ICCID (first on line ${dupIccid})`
-                : `IMSI (first on line ${dupImsi})`;
+                : dupImsi !== undefined
+                  ? `IMSI (first on line ${dupImsi})`
+                  : `quarantine_imsi (an IMSI on line ${dupQuarantine})`;
             reject({ line, code: 'ERR_IMPORT_ROW', reason: `duplicate ${what}`, iccid });
             return;
           }
           seenIccid.set(iccid, line);
           seenImsi.set(imsi, line);
+          if (quarantine !== undefined) seenImsi.set(quarantine, line);
           batch.push(row);
           if (batch.length >= batchSize) {
             const pending = enqueue(batch);
@@ -395,6 +428,8 @@ export class SimImporter {
     ]);
     const byIccid = new Map(byIccidRows.map((r) => [r.iccid, r]));
     const byImsi = new Map(byImsiRows.map((r) => [r.imsi, r]));
+    const quarantines = rows.flatMap((r) => r.ota?.antiTheft?.quarantineImsi ?? []);
+    const taken = await takenQuarantineImsis(trx, quarantines);
     const errors: ImportRowError[] = [];
     const fresh: ImportRow[] = [];
     let unchanged = 0;
@@ -407,12 +442,22 @@ export class SimImporter {
       // (alreadyRegistered); only a row equal to this operator's own SIM counts as unchanged.
       const existing = byIccid.get(p.iccid);
       if (existing) {
-        if (existing.operator_id === operatorId && this.difference(existing, p) === undefined) unchanged++;
-        else conflict(alreadyRegistered('ICCID', p.iccid));
+        if (existing.operator_id !== operatorId || this.difference(existing, p) !== undefined)
+          conflict(alreadyRegistered('ICCID', p.iccid));
+        else if (!(await this.sameOta(trx, p.iccid, row.ota)))
+          conflict(
+            `SIM ${p.iccid} is registered with other OTA key sets or anti-theft settings (or none); OTA keys are provisioned only with a new SIM`,
+          );
+        else unchanged++;
         continue;
       }
       if (byImsi.has(p.imsi)) {
         conflict(alreadyRegistered('IMSI', p.imsi));
+        continue;
+      }
+      const quarantine = row.ota?.antiTheft?.quarantineImsi;
+      if (quarantine !== undefined && taken.has(quarantine)) {
+        conflict(quarantineTaken(quarantine));
         continue;
       }
       if (row.group !== null && groups.get(row.group) === undefined) {
@@ -452,6 +497,10 @@ export class SimImporter {
       // Tags of a row may repeat a name: the last value wins, as in PUT …/tags.
       const uniqueTags = [...new Map(tags.map((t) => [`${t.sim_id}\0${t.name}`, t])).values()];
       if (uniqueTags.length > 0) await trx.insertInto('sim_tags').values(uniqueTags).execute();
+      for (const r of fresh) {
+        if (r.ota !== undefined)
+          await this.otaKeys.provision(trx, operatorId, r.profile.iccid, r.ota.keysets, r.ota.antiTheft);
+      }
       await trx
         .insertInto('sim_status_history')
         .values(
@@ -480,6 +529,44 @@ export class SimImporter {
       });
     }
     return { created: fresh.length, unchanged, errors };
+  }
+
+  /**
+   * Whether the SIM's stored OTA data is what the row says: no OTA columns and no key sets, or the
+   * same key set (keys compared in constant time) and the same quarantine IMSI.
+   */
+  private async sameOta(trx: Executor, simId: string, ota: ValidSimOta | undefined): Promise<boolean> {
+    const [keysets, applet] = await Promise.all([
+      trx
+        .selectFrom('ota_key_sets')
+        .select(['kvn', 'kic_algorithm', 'kid_algorithm', 'secrets'])
+        .where('sim_id', '=', simId)
+        .execute(),
+      trx
+        .selectFrom('anti_theft_sims')
+        .select(['kvn', 'report_kvn', 'quarantine_imsi'])
+        .where('sim_id', '=', simId)
+        .executeTakeFirst(),
+    ]);
+    if (ota === undefined) return keysets.length === 0 && applet === undefined;
+    if (keysets.length !== ota.keysets.length) return false;
+    for (const k of ota.keysets) {
+      const row = keysets.find((r) => r.kvn === k.kvn);
+      if (row === undefined || row.kic_algorithm !== k.kicAlgorithm || row.kid_algorithm !== k.kidAlgorithm)
+        return false;
+      // The sealed form of OtaService.provision: length ‖ KIc ‖ length ‖ KID, bound to sim and kvn.
+      const stored = this.keyRing.open(row.secrets, `ota-key-set:${simId}:${k.kvn}`);
+      const given = Uint8Array.of(k.kic.length, ...k.kic, k.kid.length, ...k.kid);
+      if (stored.length !== given.length || !timingSafeEqual(stored, given)) return false;
+    }
+    const a = ota.antiTheft;
+    if (a === undefined) return applet === undefined;
+    return (
+      applet !== undefined &&
+      applet.quarantine_imsi === a.quarantineImsi &&
+      applet.kvn === a.kvn &&
+      applet.report_kvn === a.reportKvn
+    );
   }
 
   /** Which stored field differs from the row, or undefined when the row is what is stored. */

@@ -10,6 +10,7 @@ import { luhnCheckDigit } from '../../lib/luhn.js';
 import { loadSessionSummaries, type SessionSummary } from '../aaa/sessions.js';
 import { writeAudit } from '../audit/audit-log.js';
 import type { AuditContext } from '../iam/principal.js';
+import { OtaService } from '../ota/ota-service.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
 import type { Database, SimProfilesTable, SimsTable } from '../store/schema.js';
@@ -28,6 +29,7 @@ import {
   type SpeedClass,
   type ValidProfile,
 } from './model.js';
+import { checkSimOta, quarantineTaken, type SimOtaInput, takenQuarantineImsis } from './ota-provisioning.js';
 
 export interface SimFilter {
   readonly status?: readonly string[] | undefined;
@@ -63,6 +65,8 @@ export interface CreateSimInput extends Omit<ProfileInput, 'iccid'> {
   readonly groupId?: string | undefined;
   readonly speedClass?: SpeedClass | undefined;
   readonly tags?: Readonly<Record<string, string>> | undefined;
+  /** OTA key sets and the anti-theft applet (simtrust extension; docs/anti-theft.md). */
+  readonly ota?: SimOtaInput | undefined;
 }
 
 /** The upper bound of a decimal-prefix range: '4401' → '4402'; undefined for all nines. */
@@ -225,11 +229,16 @@ export function generateIccid(): string {
 export class SimService {
   private readonly listeners: SimChangeListener[] = [];
 
+  /** Stores OTA key sets with a new SIM (provision only: no link, no counters used here). */
+  private readonly otaKeys: OtaService;
+
   constructor(
     private readonly store: Store,
     private readonly keyRing: KeyRing,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.otaKeys = new OtaService(store, keyRing, clock);
+  }
 
   /** Called after each committed change (the AAA layer uses it to disconnect suspended SIMs). */
   onChange(listener: SimChangeListener): void {
@@ -308,6 +317,8 @@ export class SimService {
     const check = checkProfile({ ...input, iccid: input.iccid ?? generateIccid() });
     if (!check.ok) throw new SimtrustError('ERR_VALIDATION', check.reason);
     const p = check.profile;
+    const ota = input.ota === undefined ? undefined : checkSimOta(input.ota, p.imsi);
+    if (ota !== undefined && !ota.ok) throw new SimtrustError('ERR_VALIDATION', ota.reason);
     const now = this.clock.now();
     const operatorId = ctx.principal.operatorId;
     const view = await this.store.transaction(async (trx) => {
@@ -345,11 +356,26 @@ export class SimService {
           .values(tags.map(([name, value]) => ({ sim_id: p.iccid, name, value, operator_id: operatorId })))
           .execute();
       }
+      if (ota?.ok) {
+        const quarantine = ota.ota.antiTheft?.quarantineImsi;
+        if (quarantine !== undefined && (await takenQuarantineImsis(trx, [quarantine])).has(quarantine))
+          throw new SimtrustError('ERR_DUPLICATE_SIM', quarantineTaken(quarantine));
+        await this.otaKeys.provision(trx, operatorId, p.iccid, ota.ota.keysets, ota.ota.antiTheft);
+      }
       await this.history(trx, ctx, p.iccid, null, 'ready', now);
       await writeAudit(trx, {
         context: ctx,
         result: 'success',
-        detail: { simId: p.iccid, imsi: p.imsi },
+        detail: {
+          simId: p.iccid,
+          imsi: p.imsi,
+          ...(ota?.ok
+            ? {
+                otaKeyVersions: ota.ota.keysets.map((k) => k.kvn),
+                antiTheft: ota.ota.antiTheft !== undefined,
+              }
+            : {}),
+        },
         at: now,
       });
       return this.get(operatorId, p.iccid, trx);

@@ -6867,6 +6867,31 @@ export interface operations {
           tags?: {
             [key: string]: string;
           };
+          /** simtrust extension: OTA key sets (SCP80) and the anti-theft applet of the card, stored sealed; never returned. */
+          ota?: {
+            keySets: ({
+              /** Key version number (KIc/KID high nibble). */
+              kvn: number;
+              /** Ciphering key, hex (secret). */
+              kic: string;
+              /** Checksum key, hex (secret). */
+              kid: string;
+              /** Default aes-cbc. */
+              kicAlgorithm?: ("aes-cbc" | "3des-2key-cbc" | "3des-3key-cbc" | "des-cbc");
+              /** Default aes-cmac. */
+              kidAlgorithm?: ("aes-cmac" | "3des-2key-cbc-mac" | "3des-3key-cbc-mac" | "des-cbc-mac");
+            })[];
+            antiTheft?: {
+              /** The IMSI the applet switches the card to when it blocks: admitted for SMS, refused every data session. Unique; no subscriber's IMSI. */
+              quarantineImsi: string;
+              /** Commands' key set; default the first. */
+              kvn?: number;
+              /** Alerts' key set; default kvn. */
+              reportKvn?: number;
+              /** Default C0A7C0. */
+              tar?: string;
+            };
+          };
         };
       };
     };
@@ -8686,7 +8711,7 @@ export interface operations {
       };
     };
   };
-  /** Import a card vendor CSV (text/csv; header iccid,imsi,msisdn,ki,opc; optional op, amf, serial_number, type, group, tags). Idempotent. With Accept: application/x-ndjson the answer streams progress lines. */
+  /** Import a card vendor CSV (text/csv; header iccid,imsi,msisdn,ki,opc; optional op, amf, serial_number, type, group, tags; OTA keys kic, kid, kvn, quarantine_imsi). Idempotent. With Accept: application/x-ndjson the answer streams progress lines. */
   importSims: {
     parameters: {
       query?: never;

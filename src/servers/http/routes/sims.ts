@@ -88,7 +88,7 @@ export const simRoutes =
           tags: ['Sim'],
           operationId: 'importSims',
           summary:
-            'Import a card vendor CSV (text/csv; header iccid,imsi,msisdn,ki,opc; optional op, amf, serial_number, type, group, tags). Idempotent. With Accept: application/x-ndjson the answer streams progress lines.',
+            'Import a card vendor CSV (text/csv; header iccid,imsi,msisdn,ki,opc; optional op, amf, serial_number, type, group, tags; OTA keys kic, kid, kvn, quarantine_imsi). Idempotent. With Accept: application/x-ndjson the answer streams progress lines.',
           consumes: ['text/csv'],
           response: responses({ 200: ImportSummary, 422: ImportRejected }, 413, 415),
         },

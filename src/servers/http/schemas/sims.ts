@@ -111,6 +111,69 @@ export const ListSimsQuery = Type.Object(
 
 const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-fA-F]{${bytes * 2}}$` });
 
+/**
+ * simtrust extension of createSim (not in SORACOM's API): the card's SCP80 OTA key sets and its
+ * anti-theft applet, stored with the SIM in one transaction (docs/anti-theft.md, "Provisioning").
+ * Keys are sealed at rest and never returned.
+ */
+const SimOta = Type.Object(
+  {
+    keySets: Type.Array(
+      Type.Object(
+        {
+          kvn: Type.Integer({
+            minimum: 1,
+            maximum: 15,
+            description: 'Key version number (KIc/KID high nibble).',
+          }),
+          kic: Type.String({ pattern: '^[0-9a-fA-F]{16,64}$', description: 'Ciphering key, hex (secret).' }),
+          kid: Type.String({ pattern: '^[0-9a-fA-F]{16,64}$', description: 'Checksum key, hex (secret).' }),
+          kicAlgorithm: Type.Optional(
+            Type.Union(
+              (['aes-cbc', '3des-2key-cbc', '3des-3key-cbc', 'des-cbc'] as const).map((a) => Type.Literal(a)),
+              { description: 'Default aes-cbc.' },
+            ),
+          ),
+          kidAlgorithm: Type.Optional(
+            Type.Union(
+              (['aes-cmac', '3des-2key-cbc-mac', '3des-3key-cbc-mac', 'des-cbc-mac'] as const).map((a) =>
+                Type.Literal(a),
+              ),
+              { description: 'Default aes-cmac.' },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 15 },
+    ),
+    antiTheft: Type.Optional(
+      Type.Object(
+        {
+          quarantineImsi: Type.String({
+            pattern: '^[0-9]{6,15}$',
+            description:
+              "The IMSI the applet switches the card to when it blocks: admitted for SMS, refused every data session. Unique; no subscriber's IMSI.",
+          }),
+          kvn: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 15, description: "Commands' key set; default the first." }),
+          ),
+          reportKvn: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 15, description: "Alerts' key set; default kvn." }),
+          ),
+          tar: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f]{6}$', description: 'Default C0A7C0.' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'simtrust extension: OTA key sets (SCP80) and the anti-theft applet of the card, stored sealed; never returned.',
+  },
+);
+
 export const CreateSimBody = Type.Object(
   {
     iccid: Type.Optional(Type.String({ pattern: '^[0-9]{18,20}$', description: 'Generated when absent.' })),
@@ -127,6 +190,7 @@ export const CreateSimBody = Type.Object(
     tags: Type.Optional(
       Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.String({ maxLength: 1000 })),
     ),
+    ota: Type.Optional(SimOta),
   },
   { additionalProperties: false },
 );
