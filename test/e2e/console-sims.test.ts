@@ -1,8 +1,8 @@
 // The operator console against `simtrust up --demo` in Chromium (issue 12): root signs in with a TOTP
-// code from oathtool, finds a demo SIM by IMSI, watches its live session and usage chart, suspends
-// it and sees the session drop, changes its speed class; a read-only SAM user in a second browser
-// context is not offered suspend, and a forged API call from their session is refused. axe-core
-// finds no serious or critical violation; no console errors, no failed requests.
+// code from oathtool, finds a demo SIM by IMSI and by MSISDN, watches its live session and usage
+// chart, suspends it and sees the session drop, changes its speed class; a read-only SAM user in a
+// second browser context is not offered suspend, and a forged API call from their session is
+// refused. axe-core finds no serious or critical violation; no console errors, no failed requests.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -102,6 +102,22 @@ describe.skipIf(!ok)('console: SIMs in the browser', () => {
     expect(await rows.first().getAttribute('data-sim-id')).toBe(sim.simId);
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, 'sim-list');
+
+    // The same SIM by its MSISDN, typed as an operator reads it out (+, spaces, dashes).
+    const msisdn = Object.values(
+      Object.values(sim.profiles as Record<string, { subscribers: Record<string, { msisdn: string }> }>)[0]!
+        .subscribers,
+    )[0]!.msisdn;
+    expect(msisdn).toMatch(/^\d{6,15}$/);
+    await page.getByLabel('Search by').selectOption('msisdn');
+    await page
+      .getByLabel('Search', { exact: true })
+      .fill(`+${msisdn.slice(0, 2)} ${msisdn.slice(2, 6)}-${msisdn.slice(6)}`);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.url()).toContain('searchBy=msisdn');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().getAttribute('data-sim-id')).toBe(sim.simId);
+    expect(await rows.first().textContent()).toContain(msisdn);
 
     await rows.first().getByRole('link').click();
     await page.getByRole('heading', { name: `SIM ${sim.simId}` }).waitFor();

@@ -40,6 +40,8 @@ export interface SimFilter {
   readonly tagValueMatchMode?: 'exact' | 'prefix' | undefined;
   readonly imsiPrefix?: string | undefined;
   readonly iccidPrefix?: string | undefined;
+  /** Digits only, without the leading "+" (MSISDNs are stored that way: model.ts checkProfile). */
+  readonly msisdnPrefix?: string | undefined;
 }
 
 export interface Page<T> {
@@ -273,6 +275,7 @@ export class SimService {
     if (filter.tagName !== undefined) q = this.whereTag(q, operatorId, filter);
     if (filter.imsiPrefix) q = q.where(profilePrefix('imsi', filter.imsiPrefix));
     if (filter.iccidPrefix) q = q.where(profilePrefix('iccid', filter.iccidPrefix));
+    if (filter.msisdnPrefix) q = q.where(profilePrefix('msisdn', filter.msisdnPrefix));
     // With a tag filter the page is walked along the tag index (operator, name, value, sim_id), which
     // stays one index range per page however rare the tag; the join makes both columns equal.
     const key = sql.ref<string>(filter.tagName !== undefined ? 'sim_tags.sim_id' : 'sims.sim_id');
@@ -617,8 +620,8 @@ export class SimService {
   }
 }
 
-/** EXISTS (a profile of this SIM whose imsi/iccid starts with `prefix`), as an index range. */
-function profilePrefix(column: 'imsi' | 'iccid', prefix: string) {
+/** EXISTS (a profile of this SIM whose imsi/iccid/msisdn starts with `prefix`), as an index range. */
+function profilePrefix(column: 'imsi' | 'iccid' | 'msisdn', prefix: string) {
   return (eb: ExpressionBuilder<Database, 'sims'>) => {
     const end = decimalPrefixEnd(prefix);
     let sub = eb

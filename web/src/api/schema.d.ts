@@ -6792,6 +6792,7 @@ export interface operations {
         group_id?: string;
         imsi_prefix?: string;
         iccid_prefix?: string;
+        msisdn_prefix?: string;
         tag_name?: string;
         tag_value?: string;
         tag_value_match_mode?: ("exact" | "prefix");

@@ -17,6 +17,7 @@ import {
   STATUSES,
 } from './model';
 import { fetchSimPage, useGroups, useSimPage } from './queries';
+import type { SearchBy } from './search';
 
 type Column = {
   readonly id: string;
@@ -103,10 +104,11 @@ export function SimListPage() {
           {t('sims.searchBy')}
           <select
             value={draft.searchBy ?? 'imsi'}
-            onChange={(e) => setDraft({ ...draft, searchBy: e.target.value as 'imsi' | 'iccid' })}
+            onChange={(e) => setDraft({ ...draft, searchBy: e.target.value as SearchBy })}
           >
             <option value="imsi">IMSI</option>
             <option value="iccid">ICCID</option>
+            <option value="msisdn">MSISDN</option>
           </select>
         </label>
         <label>

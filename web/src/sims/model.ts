@@ -1,5 +1,6 @@
 // SIM vocabulary shared by the SIM pages (the API's enums: src/platform/sims/model.ts).
 import type { components } from '../api/schema';
+import { type SearchBy, searchByFrom, searchQuery } from './search';
 
 export type Sim = components['schemas']['Sim'];
 
@@ -38,7 +39,7 @@ export interface SimFilter {
   readonly groupId?: string;
   readonly tagName?: string;
   readonly tagValue?: string;
-  readonly searchBy?: 'imsi' | 'iccid';
+  readonly searchBy?: SearchBy;
   readonly search?: string;
 }
 
@@ -50,7 +51,7 @@ export function filterFromSearch(search: URLSearchParams): SimFilter {
     const v = search.get(k);
     if (v) f[k] = v;
   }
-  if (f.searchBy !== 'iccid') f.searchBy = 'imsi';
+  f.searchBy = searchByFrom(f.searchBy);
   return f as SimFilter;
 }
 
@@ -65,7 +66,6 @@ export function filterToSearch(filter: SimFilter): string {
 
 /** The API query of a filter (keyset paging: `after` is the previous page's x-soracom-next-key). */
 export function listQuery(filter: SimFilter, limit: number, after?: string) {
-  const digits = filter.search?.replace(/\D/g, '') ?? '';
   return {
     limit,
     ...(after ? { last_evaluated_key: after } : {}),
@@ -79,8 +79,7 @@ export function listQuery(filter: SimFilter, limit: number, after?: string) {
           tag_value_match_mode: 'prefix' as const,
         }
       : {}),
-    ...(digits && filter.searchBy === 'iccid' ? { iccid_prefix: digits.slice(0, 20) } : {}),
-    ...(digits && filter.searchBy !== 'iccid' ? { imsi_prefix: digits.slice(0, 15) } : {}),
+    ...searchQuery(filter.searchBy ?? 'imsi', filter.search),
   };
 }
 

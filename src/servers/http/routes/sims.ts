@@ -56,6 +56,7 @@ export const simRoutes =
             tagValueMatchMode: q.tag_value_match_mode,
             imsiPrefix: q.imsi_prefix,
             iccidPrefix: q.iccid_prefix,
+            msisdnPrefix: q.msisdn_prefix?.replace(/^\+/, ''),
           },
           { limit: pageSize(q.limit), after: q.last_evaluated_key },
         );

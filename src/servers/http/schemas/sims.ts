@@ -104,6 +104,13 @@ export const ListSimsQuery = Type.Object(
     group_id: Type.Optional(Type.String({ maxLength: 64 })),
     imsi_prefix: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
     iccid_prefix: Type.Optional(Type.String({ pattern: '^[0-9]{1,20}$' })),
+    msisdn_prefix: Type.Optional(
+      Type.String({
+        pattern: '^\\+?[0-9]{1,15}$',
+        description:
+          'SIMs with a profile whose MSISDN starts with these digits (a leading "+" is ignored; MSISDNs are stored without it).',
+      }),
+    ),
     ...TagFilter,
   },
   { additionalProperties: false },
