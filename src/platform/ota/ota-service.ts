@@ -25,6 +25,8 @@ import {
   type Command,
   type CommandResult,
   encodeCommands,
+  type LocalInfo,
+  LocalInfoTlv,
   type Reason,
   ResultTlv,
   StateReportTlv,
@@ -45,6 +47,7 @@ import {
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
 import type { AntiTheftAlertsTable, OtaCommandsTable } from '../store/schema.js';
+import { type LOCAL_INFO_EVENT, loadLocalInfos, recordLocalInfo, type SimLocalInfo } from './local-info.js';
 import { acceptReportCounter, nextCommandCounter, type OtaCommandStatus } from './ota-store.js';
 
 /** The applet's default TAR (card file `applets[].tar`, docs/anti-theft.md). */
@@ -96,7 +99,8 @@ export type AntiTheftEvent =
   | 'ANTITHEFT_IMEI_BLOCKED'
   | 'ANTITHEFT_CELL_BLOCKED'
   | 'ANTITHEFT_REMOTE_BLOCKED'
-  | 'ANTITHEFT_UNBLOCKED';
+  | 'ANTITHEFT_UNBLOCKED'
+  | typeof LOCAL_INFO_EVENT;
 
 const EVENT_OF_REASON: Record<Reason, AntiTheftEvent | undefined> = {
   none: undefined,
@@ -115,6 +119,7 @@ export interface SentCommand {
 /** What a received Response Packet turned out to be; only `alert` and `por` changed anything. */
 export type ReceiveOutcome =
   | { readonly kind: 'alert'; readonly event: AntiTheftEvent | undefined; readonly alert: Alert }
+  | { readonly kind: 'localInfo'; readonly localInfo: LocalInfo }
   | {
       readonly kind: 'por';
       readonly commandId: number;
@@ -350,6 +355,7 @@ export class OtaService {
       lastAlert: lastAlert === undefined ? null : alertView(lastAlert),
       lastPor: lastPor === undefined ? null : commandView(lastPor),
       pendingCommands: pending.map(commandView),
+      localInfo: (await loadLocalInfos(db, [simId])).get(simId) ?? null,
     };
   }
 
@@ -555,6 +561,18 @@ export class OtaService {
         if (!alert.ok) return refused(alert.error.code, alert.error.message);
         return this.recordAlert(applet.operator_id, simId, kvn, counter, alert.value);
       }
+      if (list.value[0]?.tag === LocalInfoTlv.tag) {
+        if (kvn !== applet.report_kvn || list.value.length !== 1)
+          return refused('OTA_LOCAL_INFO', 'a local information report comes alone under the report key set');
+        const info = LocalInfoTlv.fromTlv(list.value[0]);
+        if (!info.ok) return refused(info.error.code, info.error.message);
+        const report = { operatorId: applet.operator_id, simId, kvn, counter, info: info.value };
+        const at = this.clock.now();
+        const recorded = await this.store.transaction((trx) => recordLocalInfo(trx, { ...report, at }));
+        if (!recorded)
+          return refused('OTA_REPLAY', 'the report counter is not higher than the last one accepted');
+        return { kind: 'localInfo', localInfo: info.value };
+      }
       if (kvn !== applet.kvn) continue;
       return this.settleCommand(applet.operator_id, simId, kvn, counter, status, list.value);
     }
@@ -704,6 +722,8 @@ export interface AntiTheftView {
   readonly lastAlert: AntiTheftEventView | null;
   readonly lastPor: OtaCommandView | null;
   readonly pendingCommands: OtaCommandView[];
+  /** What the card last reported to REPORT LOCAL INFO (POST /v1/sims/{sim_id}/report_local_info). */
+  readonly localInfo: SimLocalInfo | null;
 }
 
 const alertView = (r: Selectable<AntiTheftAlertsTable>): AntiTheftEventView => ({
