@@ -112,22 +112,26 @@ export function smsDeliverOf(m: SimDataMessage): Uint8Array {
  * MSISDN, and the cards' SMS sent back to the platform as MO from that MSISDN.
  */
 export class LabNetwork {
-  private readonly routes = new Map<string, (tpdu: Uint8Array) => void>();
+  private readonly routes = new Map<string, (tpdu: Uint8Array, message: SimDataMessage) => void>();
 
   private constructor(readonly smsc: Smsc) {}
 
-  static async start(): Promise<LabNetwork> {
+  /** `accounts`: further ESMEs besides the platform's (e.g. one that injects packets). */
+  static async start(accounts: Record<string, string> = {}): Promise<LabNetwork> {
     let network: LabNetwork | undefined;
     const smsc = await Smsc.start({
-      accounts: { [OTA_ACCOUNT.systemId]: OTA_ACCOUNT.password },
-      onSimData: (m) => network?.routes.get(m.destination)?.(smsDeliverOf(m)),
+      accounts: { ...accounts, [OTA_ACCOUNT.systemId]: OTA_ACCOUNT.password },
+      onSimData: (m) => network?.routes.get(m.destination)?.(smsDeliverOf(m), m),
     });
     network = new LabNetwork(smsc);
     return network;
   }
 
-  /** SIM data for `msisdn` goes to `deliver` (an SMS-DELIVER TPDU); SIM data to other numbers is dropped. */
-  route(msisdn: string, deliver: (tpdu: Uint8Array) => void): void {
+  /**
+   * SIM data for `msisdn` goes to `deliver` (as the SMS-DELIVER TPDU, and the message as the SMSC
+   * got it); SIM data to other numbers is dropped.
+   */
+  route(msisdn: string, deliver: (tpdu: Uint8Array, message: SimDataMessage) => void): void {
     this.routes.set(msisdn, deliver);
   }
 
