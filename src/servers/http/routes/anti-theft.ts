@@ -1,7 +1,9 @@
 // The anti-theft applet of a SIM as the platform knows it (docs/anti-theft.md, "Platform side"): its
 // TAR, key versions and quarantine IMSI, the state the card last reported over OTA, the last alert,
-// the last PoR and the commands still waiting for one; and the SIM's anti-theft events. No key
-// material is in any schema here, so none can be serialized.
+// the last PoR and the commands still waiting for one; and the SIM's anti-theft events. Also SORACOM's
+// reportSimLocalInfo (POST /sims/{sim_id}/report_local_info): the card reports its IMEI and location
+// through the toolkit now (REPORT LOCAL INFO). No key material is in any schema here, so none can be
+// serialized.
 
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import {
@@ -20,6 +22,7 @@ import { Limit, responses } from '../schemas/common.js';
 import { SimIdParams } from '../schemas/sims.js';
 
 const Tag = 'Sim';
+const SimRef = Type.Ref('Sim');
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 /** A cell as TS 102 223 §8.19 names it (the applet's registered cells). */
@@ -54,11 +57,18 @@ const AntiTheftEvent = Type.Object({
   time: Type.Integer({ description: 'Unix milliseconds' }),
   event: Type.String({
     description:
-      'ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED or ANTITHEFT_UNBLOCKED',
+      'ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED, ANTITHEFT_UNBLOCKED or ANTITHEFT_LOCAL_INFO (the card answered report_local_info)',
   }),
   reason: Type.String(),
   imei: Nullable(Type.String()),
   cell: Nullable(AntiTheftCell),
+});
+
+/** What the card last answered to report_local_info (TS 102 223 PROVIDE LOCAL INFORMATION). */
+const LocalInfo = Type.Object({
+  imei: Nullable(Type.String()),
+  cell: Nullable(Type.Ref('Cell')),
+  reportedTime: Type.Integer({ description: 'Unix milliseconds: when the verified report arrived' }),
 });
 
 const OtaCommand = Type.Object({
@@ -128,6 +138,7 @@ const AntiTheft = Type.Object({
   lastAlert: Nullable(AntiTheftEvent),
   lastPor: Nullable(OtaCommand),
   pendingCommands: Type.Array(OtaCommand),
+  localInfo: Nullable(LocalInfo),
 });
 
 export const antiTheftRoutes =
@@ -275,6 +286,39 @@ export const antiTheftRoutes =
         });
         reply.code(202);
         return command;
+      },
+    );
+
+    app.post(
+      '/sims/:sim_id/report_local_info',
+      {
+        schema: {
+          tags: [Tag],
+          operationId: 'reportSimLocalInfo',
+          summary:
+            "Ask the SIM to report its IMEI and location now: the anti-theft applet runs PROVIDE LOCAL INFORMATION and sends a secured report over SMS; once verified it becomes the SIM's localInfo and an ANTITHEFT_LOCAL_INFO event. 202 with the SIM.",
+          params: SimIdParams,
+          response: responses({ 202: SimRef }, 404, 409, 503),
+        },
+      },
+      async (request, reply) => {
+        const operatorId = request.principal!.operatorId;
+        const simId = request.params.sim_id;
+        await platform.sims.get(operatorId, simId);
+        if ((await platform.ota.antiTheftOf(operatorId, simId)) === undefined)
+          throw new SimtrustError(
+            'ERR_ANTI_THEFT_NOT_PROVISIONED',
+            `SIM ${simId} has no anti-theft applet known to the platform, so it cannot report its local information; provision the applet with its OTA key sets`,
+          );
+        const command = await send(operatorId, simId, [{ op: 'reportLocalInfo' }]);
+        await writeAudit(platform.store.db, {
+          context: auditContext(request),
+          result: 'success',
+          detail: { simId, commandId: command?.id },
+          at: platform.clock.now(),
+        });
+        reply.code(202);
+        return platform.sims.get(operatorId, simId);
       },
     );
   };
