@@ -6,6 +6,12 @@
 // Life of a device: attach → session (Start, traffic, Interim-Update every interimSeconds and at
 // each cell change) → detach (Stop) when told, when its card moves to another device, or at the end;
 // a refused or disconnected device tries again after retrySeconds.
+//
+// Movement. A fixed device reselects between two overlapping cells, its home cell and one neighbour
+// (moveEverySeconds): the cells an anti-theft applet learns, so normal movement never blocks. A
+// stolen device (steal / stealDevice) is carried away through cells far from home, each one
+// unregistered, until the applet's tolerance is used up and the SIM blocks itself. A card moved into
+// another device (swap / moveCardInto) boots there with the new IMEI.
 
 import { type ServingCell, ToolkitModem } from '../card/toolkit/ts-102-223-terminal.js';
 import { imeiWithCheckDigit } from '../lib/identities.js';
@@ -39,11 +45,20 @@ export interface FleetOptions {
   readonly apn?: string;
   readonly interimSeconds?: number;
   readonly retrySeconds?: number;
-  /** Move each device to a neighbouring cell every so many seconds (0: never). */
+  /**
+   * Every so many seconds each device reselects: from its home cell to its neighbour, or back home
+   * (0: never). Alternating between two cells keeps a fixed device on cells its applet knows.
+   */
   readonly moveEverySeconds?: number;
   /** After this many seconds, move the card of `swap` devices into a device with another IMEI. */
   readonly swapAfterSeconds?: number;
+  /** The first `swap` devices (those with a toolkit applet first, then the others). */
   readonly swap?: number;
+  /** After this many seconds, `steal` devices (the next ones after the swapped) are carried away. */
+  readonly stealAfterSeconds?: number;
+  readonly steal?: number;
+  /** Seconds between the far cells a stolen device passes through (default 2). */
+  readonly stealStepSeconds?: number;
   /** Spread the first attaches over this many milliseconds. */
   readonly attachSpreadMs?: number;
   readonly log?: (event: FleetEvent) => void;
@@ -63,6 +78,7 @@ export type FleetEvent =
   | { readonly kind: 'detached'; readonly imsi: string; readonly cause: string }
   | { readonly kind: 'moved'; readonly imsi: string; readonly cell: Cell }
   | { readonly kind: 'swapped'; readonly imsi: string; readonly imei: string }
+  | { readonly kind: 'stolen'; readonly imsi: string; readonly cell: Cell }
   | { readonly kind: 'refreshed'; readonly imsi: string; readonly previousImsi: string }
   | { readonly kind: 'rate'; readonly imsi: string; readonly up: number; readonly down: number };
 
@@ -75,6 +91,8 @@ export interface DeviceState {
   readonly imei: string;
   readonly cell: Cell;
   readonly attached: boolean;
+  /** The SIM blocked itself: the device reads another IMSI (the quarantine identity) than the card's. */
+  readonly blocked: boolean;
   /** The session's address while attached. */
   readonly address: string | undefined;
   /** Why the last attach was refused; cleared by a successful attach. */
@@ -92,12 +110,16 @@ export interface FleetSummary {
   readonly downOctets: number;
   readonly disconnects: number;
   readonly rateChanges: number;
+  /** Devices whose SIM blocked itself: they read another IMSI (the quarantine identity) than their card's. */
+  readonly blocked: number;
 }
 
 interface Device {
   readonly spec: DeviceSpec;
   imei: string;
   cell: Cell;
+  /** The cell the device was installed at (moves alternate between it and its neighbour). */
+  readonly home: Cell;
   session: GatewaySession | undefined;
   traffic: DeviceTraffic | undefined;
   interim: NodeJS.Timeout | undefined;
@@ -124,6 +146,20 @@ const servingCell = (cell: Cell): ServingCell => ({
 const imeisvOf = (imei: string) => `${imei.slice(0, 14)}01`;
 const neighbour = (cell: Cell): Cell => ({ ...cell, eci: (cell.eci + 1) % 0x10000000 });
 
+/** How many far cells a stolen device passes through: more than the applet's default 3 strikes. */
+export const STOLEN_CELLS = 4;
+
+/**
+ * The `k`-th cell far from `home` (another tracking area, k = 1, 2, …): where a stolen device is
+ * carried. None of them is a cell the device used at home.
+ */
+export const farCell = (home: Cell, k: number): Cell => ({
+  mcc: home.mcc,
+  mnc: home.mnc,
+  tac: (home.tac + 0x4000 + k) % 0x10000,
+  eci: (home.eci + 0x800000 + k * 0x100) % 0x10000000,
+});
+
 export class Fleet {
   private readonly devices: Device[];
   private stopped = false;
@@ -141,6 +177,7 @@ export class Fleet {
         spec,
         imei: spec.imei,
         cell: spec.cell,
+        home: spec.cell,
         session: undefined,
         traffic: undefined,
         interim: undefined,
@@ -240,10 +277,38 @@ export class Fleet {
     });
     const move = this.o.moveEverySeconds ?? 0;
     if (move > 0) this.timers.push(setInterval(() => this.moveAll(), move * 1000));
+    // The cards' toolkit timers (an applet's learning period, its tolerance window) run in real time.
+    if (this.devices.some((d) => (d.spec.card.file.applets?.length ?? 0) > 0))
+      this.timers.push(setInterval(() => this.tick(), 1000));
     const swaps = this.o.swap ?? 0;
+    const steals = this.o.steal ?? 0;
+    const chosen = this.eventDevices();
     if (swaps > 0) {
-      this.timers.push(setTimeout(() => void this.swapCards(swaps), (this.o.swapAfterSeconds ?? 5) * 1000));
+      const cards = chosen.slice(0, swaps);
+      this.timers.push(setTimeout(() => void this.swapCards(cards), (this.o.swapAfterSeconds ?? 5) * 1000));
     }
+    if (steals > 0) {
+      const stolen = chosen.slice(swaps, swaps + steals);
+      this.timers.push(
+        setTimeout(
+          () => {
+            for (const d of stolen) void this.stealDevice(d.spec.card.file.imsi);
+          },
+          (this.o.stealAfterSeconds ?? 30) * 1000,
+        ),
+      );
+    }
+  }
+
+  /** The devices swaps and thefts happen to: those with a toolkit applet first, then the others. */
+  private eventDevices(): Device[] {
+    const withApplet = (d: Device) => (d.spec.card.file.applets?.length ?? 0) > 0;
+    return [...this.devices.filter(withApplet), ...this.devices.filter((d) => !withApplet(d))];
+  }
+
+  /** One second on every running card timer (TIMER EXPIRATION when one runs out). */
+  private tick(): void {
+    for (const d of this.devices) if (d.booted && d.modem.timers.size > 0) d.modem.advance(1);
   }
 
   summary(): FleetSummary {
@@ -262,6 +327,7 @@ export class Fleet {
       downOctets: down,
       disconnects: this.gateway.stats.disconnects,
       rateChanges: this.totals.rateChanges,
+      blocked: this.devices.filter((d) => d.imsi !== d.spec.card.file.imsi).length,
     };
   }
 
@@ -361,18 +427,39 @@ export class Fleet {
     this.emit({ kind: 'rate', imsi: session.imsi, up: rate.up, down: rate.down });
   }
 
-  /** Each device moves to a neighbouring cell (see moveEverySeconds). */
+  /**
+   * Each device at home or on its neighbour reselects the other one (see moveEverySeconds); a stolen
+   * device is elsewhere and stays there.
+   */
   private moveAll(): void {
-    for (const d of this.devices) this.moveTo(d, neighbour(d.cell));
+    for (const d of this.devices) {
+      if (sameCell(d.cell, d.home)) this.moveTo(d, neighbour(d.home));
+      else if (sameCell(d.cell, neighbour(d.home))) this.moveTo(d, d.home);
+    }
   }
 
-  /** The card of `n` devices goes into another device (a new IMEI): detach, then attach from there. */
-  private async swapCards(n: number): Promise<void> {
-    for (const d of this.devices.slice(0, n)) {
-      await this.moveCardInto(
-        d.spec.card.file.imsi,
-        imeiWithCheckDigit(`35999900${d.spec.card.file.imsi.slice(-6)}`),
-      );
+  /** The cards of these devices go into other devices (new IMEIs): detach, then attach from there. */
+  private async swapCards(devices: readonly Device[]): Promise<void> {
+    for (const d of devices) {
+      if (this.stopped) return;
+      await this.moveCardInto(d.spec.card.file.imsi, swappedImei(d.spec.card.file.imsi));
+    }
+  }
+
+  /**
+   * The device with that card's IMSI is stolen: carried through STOLEN_CELLS cells far from home
+   * (farCell), one every stealStepSeconds, and left on the last. Each is a location status event to
+   * its card; an armed anti-theft applet counts a strike per unregistered cell and blocks at its
+   * tolerance. Resolves when the device has reached the last cell. Throws when no device has that IMSI.
+   */
+  async stealDevice(imsi: string): Promise<void> {
+    const d = this.deviceOf(imsi);
+    const step = (this.o.stealStepSeconds ?? 2) * 1000;
+    for (let k = 1; k <= STOLEN_CELLS && !this.stopped; k++) {
+      if (k > 1) await new Promise((r) => setTimeout(r, step));
+      const cell = farCell(d.home, k);
+      this.emit({ kind: 'stolen', imsi: d.imsi, cell });
+      this.moveTo(d, cell);
     }
   }
 
@@ -441,6 +528,7 @@ export class Fleet {
       imei: d.imei,
       cell: d.cell,
       attached: d.session !== undefined,
+      blocked: d.imsi !== d.spec.card.file.imsi,
       address: d.session?.address,
       lastRefusal: d.lastRefusal,
     };
@@ -461,6 +549,12 @@ export class Fleet {
   }
 }
 
+const sameCell = (a: Cell, b: Cell) =>
+  a.mcc === b.mcc && a.mnc === b.mnc && a.tac === b.tac && a.eci === b.eci;
+
+/** The IMEI of the device a card is moved into by `swap` (TAC 35999900, from the card's IMSI). */
+export const swappedImei = (imsi: string): string => imeiWithCheckDigit(`35999900${imsi.slice(-6)}`);
+
 /** `12.3 MB`-style size for the summary line. */
 export function formatBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -475,4 +569,4 @@ export function formatBytes(n: number): string {
 
 /** The live one-line summary. */
 export const summaryLine = (s: FleetSummary): string =>
-  `devices ${s.devices} | attached ${s.attached} | rejected ${s.rejected} | sessions ${s.sessions} | up ${formatBytes(s.upOctets)} down ${formatBytes(s.downOctets)} | disconnects ${s.disconnects} | CoA ${s.rateChanges}`;
+  `devices ${s.devices} | attached ${s.attached} | rejected ${s.rejected} | sessions ${s.sessions} | up ${formatBytes(s.upOctets)} down ${formatBytes(s.downOctets)} | disconnects ${s.disconnects} | CoA ${s.rateChanges} | blocked by SIM ${s.blocked}`;
