@@ -243,6 +243,22 @@ describe(`simtrust anti-theft (${testDialect})`, () => {
     );
     expect(events.map((e) => e.event)).toEqual(['ANTITHEFT_UNBLOCKED', 'ANTITHEFT_IMEI_BLOCKED']);
     expect(appletState(card).mode).not.toBe('blocked');
+
+    // simtrust sims report-local-info: the card in the other device reports its IMEI and cell now.
+    const reported = await runCli(['sims', 'report-local-info', simId], env);
+    expect(reported.stderr).toBe('');
+    expect(JSON.parse(reported.stdout)).toMatchObject({ simId });
+    const located = await until(
+      async () => JSON.parse((await runCli(['anti-theft', 'show', simId], env)).stdout),
+      (v) => v.localInfo !== null,
+    );
+    expect(located.localInfo).toMatchObject({
+      imei: OTHER_IMEI,
+      cell: { mcc: '440', mnc: '10', tac: 0x1a2b, eci: 1 },
+    });
+    const table = await runCli(['anti-theft', 'show', simId, '--output', 'table'], env);
+    expect(table.stdout).toContain(OTHER_IMEI);
+    expect(table.stdout).toContain('440-10 6699 1');
   }, 120_000);
 
   it('a SIM without the applet: exit 1 and the error says how to fix it', async () => {

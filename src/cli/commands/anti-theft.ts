@@ -29,6 +29,8 @@ export function registerAntiTheftCommand(program: Command): void {
         ['lastPor', (v) => v.lastPor?.status ?? ''],
         ['pending', (v) => String(v.pendingCommands.length)],
         ['quarantineImsi', (v) => v.quarantineImsi],
+        ['localImei', (v) => v.localInfo?.imei ?? ''],
+        ['localCell', (v) => (v.localInfo?.cell ? cellText(v.localInfo.cell) : '')],
       ]);
     });
   antiTheft
@@ -98,6 +100,10 @@ export function registerAntiTheftCommand(program: Command): void {
       );
     });
 }
+
+/** A reported cell in one line: mcc-mnc, then TAC/ECI or LAC/CI. */
+const cellText = (c: NonNullable<NonNullable<AntiTheftView['localInfo']>['cell']>): string =>
+  [`${c.mcc ?? ''}-${c.mnc ?? ''}`, c.tac ?? c.lac, c.eci ?? c.ci].filter((x) => x !== undefined).join(' ');
 
 const COMMAND_COLUMNS: ReadonlyArray<readonly [string, (c: OtaCommandView) => unknown]> = [
   ['id', (c) => c.id],

@@ -357,6 +357,22 @@ export function registerSimsCommand(program: Command): void {
 
   simCommand(
     sims,
+    'report-local-info',
+    'Ask the SIM over OTA to report its IMEI and location now (anti-theft applet); the verified report shows in `simtrust anti-theft show` and `anti-theft events`',
+    'simtrust sims report-local-info 8999901000000000018',
+  )
+    .argument('<simId>')
+    .action(async (simId: string, _o, command: Command) => {
+      const client = await apiClient(command);
+      print(
+        command,
+        await client.request<SimView>('POST', `/v1/sims/${encodeURIComponent(simId)}/report_local_info`),
+        SIM_COLUMNS,
+      );
+    });
+
+  simCommand(
+    sims,
     'history',
     'Status history of a SIM',
     'simtrust sims history 8999901000000000018 --output table',
