@@ -11,6 +11,7 @@ import { registerAuthKeysCommand } from './commands/auth-keys.js';
 import { registerCardCommand } from './commands/card.js';
 import { registerDirectoriesCommand } from './commands/directories.js';
 import { registerEndorseCommand } from './commands/endorse.js';
+import { registerEventHandlersCommand } from './commands/event-handlers.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerGroupsCommand } from './commands/groups.js';
 import { registerLoginCommand } from './commands/login.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerLoginCommand(program);
   registerSimsCommand(program);
   registerGroupsCommand(program);
+  registerEventHandlersCommand(program);
   registerRadiusClientsCommand(program);
   registerAuditLogsCommand(program);
   registerAntiTheftCommand(program);

@@ -157,6 +157,30 @@ export const ERROR_CODES = {
     description: 'SIMTRUST_DATABASE_URL must be `sqlite:<path>` or `postgres://…`.',
   },
 
+  // --- event handlers (docs/event-handlers.md)
+  ERR_EVENT_HANDLER_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: 'No event handler with this id for this operator (GET /v1/event_handlers lists them).',
+  },
+  ERR_EVENT_HANDLER_LIMIT: {
+    status: 400,
+    expose: true,
+    description:
+      'The target already has 10 event handlers (per IMSI, SIM and group; 10 for the operator). Delete or reuse one.',
+  },
+  ERR_EVENT_HANDLER_UNSUPPORTED: {
+    status: 400,
+    expose: true,
+    description:
+      'The rule or action type is valid in SORACOM but simtrust cannot run it (the message says why); docs/event-handlers.md lists what runs.',
+  },
+  ERR_EVENT_HANDLER_NOT_IGNORED: {
+    status: 404,
+    expose: true,
+    description: 'The event handler does not ignore this IMSI or SIM, so there is nothing to delete.',
+  },
+
   // --- SIM inventory
   ERR_SIM_NOT_FOUND: { status: 404, expose: true, description: 'No SIM with this id for this operator.' },
   ERR_GROUP_NOT_FOUND: { status: 404, expose: true, description: 'No group with this id for this operator.' },

@@ -8,6 +8,7 @@ import { AuthenticationCentre } from './aaa/auc.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
+import { EventHandlerService } from './events/event-handlers.js';
 import { AccessManagement } from './iam/access.js';
 import { MfaEngine } from './mfa/engine.js';
 import { GatewaySessions } from './mfa/gateway-sessions.js';
@@ -50,6 +51,8 @@ export interface Platform {
   readonly smsMfa: PlatformSmsMfa;
   /** OTA key sets, anti-theft commands, PoRs and alerts (docs/anti-theft.md, "Platform side"). */
   readonly ota: OtaService;
+  /** Event handlers: rules on usage, state and security events and their actions (docs/event-handlers.md). */
+  readonly eventHandlers: EventHandlerService;
   close(): Promise<void>;
 }
 
@@ -117,6 +120,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       sms,
       smsMfa,
       ota: new OtaService(store, keyRing, clock),
+      eventHandlers: new EventHandlerService(store, clock),
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,

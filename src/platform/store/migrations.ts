@@ -2,6 +2,7 @@
 // only dialect difference is how an auto-increment key is declared.
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { eventHandlersMigration } from '../events/migration.js';
 import type { Dialect } from './database.js';
 
 type Builder = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -771,6 +772,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0007-endorse-per-operator', endorsePerOperator],
   ['0008-retention', retention],
   ['0009-ota', ota],
+  ['0010-event-handlers', eventHandlersMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

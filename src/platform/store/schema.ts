@@ -547,6 +547,86 @@ export interface AntiTheftAlertsTable {
   at: number;
 }
 
+// --- event handlers (migration 0010, src/platform/events/migration.ts)
+
+export interface EventHandlersTable {
+  handler_id: string;
+  operator_id: string;
+  name: string;
+  description: string;
+  /** active | inactive */
+  status: string;
+  /** operator | imsi | sim | group */
+  target_kind: string;
+  target_id: string;
+  rule_type: string;
+  /** JSON {type, properties} */
+  rule_config: string;
+  /** JSON [{type, properties}] */
+  action_config_list: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventHandlerIgnoresTable {
+  handler_id: string;
+  sim_id: string;
+  operator_id: string;
+  created_at: number;
+}
+
+export interface EventOutboxTable {
+  id: Generated<number>;
+  operator_id: string;
+  sim_id: string;
+  kind: string;
+  /** JSON facts of the event (old and new status, session, IMEI …) */
+  detail: string;
+  at: number;
+}
+
+export interface EventRuleStatesTable {
+  handler_id: string;
+  /** a SIM id, or '*' when the handler fires once among its whole target */
+  target_key: string;
+  fired_at: number;
+  /** null: never armed again */
+  rearm_at: number | null;
+}
+
+export interface EventFiringsTable {
+  id: Generated<number>;
+  operator_id: string;
+  handler_id: string;
+  sim_id: string | null;
+  firing_key: string;
+  rule_type: string;
+  detail: string;
+  at: number;
+}
+
+export interface EventActionRunsTable {
+  id: Generated<number>;
+  operator_id: string;
+  handler_id: string;
+  firing_id: number;
+  sim_id: string | null;
+  action_index: number;
+  action_type: string;
+  /** JSON {type, properties} as configured when the rule fired */
+  action: string;
+  idempotency_key: string;
+  /** pending | running | succeeded | failed | skipped | cancelled */
+  status: string;
+  run_at: number;
+  attempts: number;
+  claimed_until: number | null;
+  /** JSON outcome (what changed, or the error) */
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -590,4 +670,10 @@ export interface Database {
   anti_theft_sims: AntiTheftSimsTable;
   ota_commands: OtaCommandsTable;
   anti_theft_alerts: AntiTheftAlertsTable;
+  event_handlers: EventHandlersTable;
+  event_handler_ignores: EventHandlerIgnoresTable;
+  event_outbox: EventOutboxTable;
+  event_rule_states: EventRuleStatesTable;
+  event_firings: EventFiringsTable;
+  event_action_runs: EventActionRunsTable;
 }

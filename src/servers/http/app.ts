@@ -23,6 +23,7 @@ import { auditLogRoutes } from './routes/audit-logs.js';
 import { authRoutes } from './routes/auth.js';
 import { directoryRoutes } from './routes/directories.js';
 import { endorseKeyRoutes, endorsePublicKeyRoutes } from './routes/endorse.js';
+import { eventHandlerRoutes } from './routes/event-handlers.js';
 import { groupRoutes } from './routes/groups.js';
 import { smsMfaRoutes } from './routes/mfa-sms.js';
 import { operatorRoutes } from './routes/operators.js';
@@ -35,6 +36,7 @@ import { statsRoutes } from './routes/stats.js';
 import { systemRoutes } from './routes/system.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from './schemas/common.js';
+import { EventHandler } from './schemas/event-handlers.js';
 import { Group } from './schemas/groups.js';
 import { Cell, Sim } from './schemas/sims.js';
 
@@ -106,6 +108,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.addSchema(Cell);
   app.addSchema(Sim);
   app.addSchema(Group);
+  app.addSchema(EventHandler);
 
   await app.register(swagger, {
     openapi: {
@@ -155,6 +158,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(directoryRoutes(platform), { prefix: '/v1' });
   await app.register(smsMfaRoutes(platform), { prefix: '/v1' });
   await app.register(permissionRoutes(platform), { prefix: '/v1' });
+  await app.register(eventHandlerRoutes(platform), { prefix: '/v1' });
   // The operator console (web/) and its cookie session: /console/.
   await registerConsole(app, platform);
   await app.ready();

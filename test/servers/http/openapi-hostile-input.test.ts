@@ -84,6 +84,10 @@ const VALID = new Map<string, unknown>([
   ['from', '0'],
   ['to', '3600'],
   ['speedClass', 's1.fast'],
+  // An event handler body (its `status` enum is walked).
+  ['name', 'walk-handler'],
+  ['ruleConfig', { type: 'SimExpiredRule', properties: { inactiveTimeoutDateConst: 'NEVER' } }],
+  ['actionConfigList', [{ type: 'SuspendAction', properties: { executionDateTimeConst: 'IMMEDIATELY' } }]],
 ]);
 
 const doc = (await api.call({ method: 'GET', url: '/openapi.json', token: null })).json() as {

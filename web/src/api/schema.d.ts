@@ -222,6 +222,72 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/event_handlers": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listEventHandlers"];
+    put?: never;
+    post: operations["createEventHandler"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/event_handlers/{handler_id}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getEventHandler"];
+    put: operations["updateEventHandler"];
+    post?: never;
+    delete: operations["deleteEventHandler"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/event_handlers/{handler_id}/sims/{sim_id}/ignore": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["setIgnoreEventHandlerForSim"];
+    delete: operations["deleteIgnoreEventHandlerForSim"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/event_handlers/{handler_id}/subscribers/{imsi}/ignore": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["setIgnoreEventHandler"];
+    delete: operations["deleteIgnoreEventHandler"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/event_handlers/sims/{sim_id}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listEventHandlersBySim"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/event_handlers/subscribers/{imsi}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listEventHandlersBySubscriber"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/groups": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["listGroups"];
@@ -750,6 +816,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/sims/{sim_id}/report_local_info": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["reportSimLocalInfo"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/sims/{sim_id}/set_group": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -935,6 +1012,28 @@ export interface components {
       /** Stable ERR_* code (see docs/errors.md) */
       code: string;
       message: string;
+    };
+    EventHandler: {
+      handlerId: string;
+      name: string;
+      description: string;
+      status: ("active" | "inactive");
+      targetImsi?: string;
+      targetSimId?: string;
+      targetGroupId?: string;
+      targetOperatorId?: string;
+      ruleConfig: {
+        type: string;
+        properties: {
+          [key: string]: string;
+        };
+      };
+      actionConfigList: ({
+        type: string;
+        properties: {
+          [key: string]: string;
+        };
+      })[];
     };
     Group: {
       groupId: string;
@@ -2716,6 +2815,668 @@ export interface operations {
         };
       };
       409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** List event handlers, optionally of one target kind (keyset pages). */
+  listEventHandlers: {
+    parameters: {
+      query?: {
+        target?: ("operator" | "imsi" | "sim" | "group");
+        limit?: number;
+        last_evaluated_key?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": (components["schemas"]["EventHandler"])[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Create an event handler (one target, a rule, 1–5 actions; 10 handlers per target). */
+  createEventHandler: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name: string;
+          description?: string;
+          status: ("active" | "inactive");
+          /** An IMSI of your SIMs. */
+          targetImsi?: string;
+          /** One of your SIMs. */
+          targetSimId?: string;
+          /** One of your groups: evaluated per SIM. */
+          targetGroupId?: string;
+          /** Your operator id: every SIM, evaluated per SIM. */
+          targetOperatorId?: string;
+          /** Rule types and their properties: SubscriberFirstTrafficRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): The first traffic of the subscriber. | SubscriberDailyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber today (UTC) over the limit. | SubscriberMonthlyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber this month (UTC) over the limit. | SubscriberCumulativeTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber since it exists over the limit. | SimDailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM today (UTC) over the limit. | SimMonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM this month (UTC) over the limit. | SimCumulativeTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM since it exists over the limit. | DailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator today (UTC) over the limit. | MonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator this month (UTC) over the limit. | SubscriberStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes status. | SimStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes status. | SubscriberSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes speed class. | SimSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes speed class. | SubscriberExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber reaches its expiry time. | SimExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM reaches its expiry time. | SubscriberImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the subscriber. | SimImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the SIM. | SimSubscriptionStatusRule (targetOtaStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): An OTA subscription change starts, ends or fails. | SubscriberSessionStatusRule (sessionStatus, hasImei, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): A session of the subscriber is created or deleted. | MonthlyChargeRule (limitTotalAmount, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The monthly charge of the operator over an amount. */
+          ruleConfig: {
+            type: ("SubscriberFirstTrafficRule" | "SubscriberDailyTrafficRule" | "SubscriberMonthlyTrafficRule" | "SubscriberCumulativeTrafficRule" | "SimDailyTotalTrafficRule" | "SimMonthlyTotalTrafficRule" | "SimCumulativeTotalTrafficRule" | "DailyTotalTrafficRule" | "MonthlyTotalTrafficRule" | "SubscriberStatusAttributeRule" | "SimStatusAttributeRule" | "SubscriberSpeedClassAttributeRule" | "SimSpeedClassAttributeRule" | "SubscriberExpiredRule" | "SimExpiredRule" | "SubscriberImeiMismatchedRule" | "SimImeiMismatchedRule" | "SimSubscriptionStatusRule" | "SubscriberSessionStatusRule" | "MonthlyChargeRule");
+            properties: {
+              [key: string]: string;
+            };
+          };
+          actionConfigList: ({
+            type: ("ChangeSpeedClassAction" | "SendMailAction" | "SendMailToOperatorAction" | "ActivationAction" | "DeactivationAction" | "StandbyAction" | "SuspendAction" | "ExecuteWebRequestAction" | "InvokeAWSLambdaAction" | "ImeiLockAction");
+            properties: {
+              [key: string]: string;
+            };
+          })[];
+        };
+      };
+    };
+    responses: {
+      201: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EventHandler"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Get an event handler. */
+  getEventHandler: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EventHandler"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Replace an event handler (the same body as create). */
+  updateEventHandler: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name: string;
+          description?: string;
+          status: ("active" | "inactive");
+          /** An IMSI of your SIMs. */
+          targetImsi?: string;
+          /** One of your SIMs. */
+          targetSimId?: string;
+          /** One of your groups: evaluated per SIM. */
+          targetGroupId?: string;
+          /** Your operator id: every SIM, evaluated per SIM. */
+          targetOperatorId?: string;
+          /** Rule types and their properties: SubscriberFirstTrafficRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): The first traffic of the subscriber. | SubscriberDailyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber today (UTC) over the limit. | SubscriberMonthlyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber this month (UTC) over the limit. | SubscriberCumulativeTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber since it exists over the limit. | SimDailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM today (UTC) over the limit. | SimMonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM this month (UTC) over the limit. | SimCumulativeTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM since it exists over the limit. | DailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator today (UTC) over the limit. | MonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator this month (UTC) over the limit. | SubscriberStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes status. | SimStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes status. | SubscriberSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes speed class. | SimSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes speed class. | SubscriberExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber reaches its expiry time. | SimExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM reaches its expiry time. | SubscriberImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the subscriber. | SimImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the SIM. | SimSubscriptionStatusRule (targetOtaStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): An OTA subscription change starts, ends or fails. | SubscriberSessionStatusRule (sessionStatus, hasImei, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): A session of the subscriber is created or deleted. | MonthlyChargeRule (limitTotalAmount, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The monthly charge of the operator over an amount. */
+          ruleConfig: {
+            type: ("SubscriberFirstTrafficRule" | "SubscriberDailyTrafficRule" | "SubscriberMonthlyTrafficRule" | "SubscriberCumulativeTrafficRule" | "SimDailyTotalTrafficRule" | "SimMonthlyTotalTrafficRule" | "SimCumulativeTotalTrafficRule" | "DailyTotalTrafficRule" | "MonthlyTotalTrafficRule" | "SubscriberStatusAttributeRule" | "SimStatusAttributeRule" | "SubscriberSpeedClassAttributeRule" | "SimSpeedClassAttributeRule" | "SubscriberExpiredRule" | "SimExpiredRule" | "SubscriberImeiMismatchedRule" | "SimImeiMismatchedRule" | "SimSubscriptionStatusRule" | "SubscriberSessionStatusRule" | "MonthlyChargeRule");
+            properties: {
+              [key: string]: string;
+            };
+          };
+          actionConfigList: ({
+            type: ("ChangeSpeedClassAction" | "SendMailAction" | "SendMailToOperatorAction" | "ActivationAction" | "DeactivationAction" | "StandbyAction" | "SuspendAction" | "ExecuteWebRequestAction" | "InvokeAWSLambdaAction" | "ImeiLockAction");
+            properties: {
+              [key: string]: string;
+            };
+          })[];
+        };
+      };
+    };
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EventHandler"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Delete an event handler (its scheduled actions that have not started are cancelled). */
+  deleteEventHandler: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      204: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Exempt a SIM from the handler (idempotent). */
+  setIgnoreEventHandlerForSim: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Remove the exemption of a SIM. */
+  deleteIgnoreEventHandlerForSim: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      204: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Exempt the SIM of this IMSI from the handler (idempotent). */
+  setIgnoreEventHandler: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+        imsi: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Remove the exemption of the SIM of this IMSI. */
+  deleteIgnoreEventHandler: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+        imsi: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      204: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Event handlers that apply to a SIM (its IMSIs, the SIM, its group, the operator). */
+  listEventHandlersBySim: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": (components["schemas"]["EventHandler"])[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Event handlers that apply to a subscriber (its IMSI, SIM, the SIM's group, the operator). */
+  listEventHandlersBySubscriber: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        imsi: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": (components["schemas"]["EventHandler"])[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
@@ -7124,7 +7885,7 @@ export interface operations {
             lastAlert: {
               /** Unix milliseconds */
               time: number;
-              /** ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED or ANTITHEFT_UNBLOCKED */
+              /** ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED, ANTITHEFT_UNBLOCKED or ANTITHEFT_LOCAL_INFO (the card answered report_local_info) */
               event: string;
               reason: string;
               imei: string | null;
@@ -7201,6 +7962,12 @@ export interface operations {
               createdTime: number;
               updatedTime: number;
             })[];
+            localInfo: {
+              imei: string | null;
+              cell: (components["schemas"]["Cell"] | null);
+              /** Unix milliseconds: when the verified report arrived */
+              reportedTime: number;
+            } | null;
           };
         };
       };
@@ -7743,7 +8510,7 @@ export interface operations {
           "application/json": ({
             /** Unix milliseconds */
             time: number;
-            /** ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED or ANTITHEFT_UNBLOCKED */
+            /** ANTITHEFT_IMEI_BLOCKED, ANTITHEFT_CELL_BLOCKED, ANTITHEFT_REMOTE_BLOCKED, ANTITHEFT_UNBLOCKED or ANTITHEFT_LOCAL_INFO (the card answered report_local_info) */
             event: string;
             reason: string;
             imei: string | null;
@@ -8008,6 +8775,74 @@ export interface operations {
         };
       };
       500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Ask the SIM to report its IMEI and location now: the anti-theft applet runs PROVIDE LOCAL INFORMATION and sends a secured report over SMS; once verified it becomes the SIM's localInfo and an ANTITHEFT_LOCAL_INFO event. 202 with the SIM. */
+  reportSimLocalInfo: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Sim"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
