@@ -5,6 +5,7 @@ import { computeOpc } from '../../crypto/milenage.js';
 import { fromHex } from '../../lib/hex.js';
 import { hasValidLuhn } from '../../lib/luhn.js';
 import type { PreviousSession, SessionStatus } from '../aaa/sessions.js';
+import type { SimLocalInfo } from '../ota/local-info.js';
 
 export const SIM_TYPES = ['uicc', 'euicc', 'virtual'] as const;
 export type SimType = (typeof SIM_TYPES)[number];
@@ -66,6 +67,8 @@ export interface SimView {
   readonly sessionStatus: SessionStatus | null;
   /** The session that ended last (null when none has ended). */
   readonly previousSession: PreviousSession | null;
+  /** The IMEI and cell the card last reported through the toolkit (report_local_info); null: never. */
+  readonly localInfo: SimLocalInfo | null;
   readonly createdTime: number;
   readonly lastModifiedTime: number;
 }

@@ -10,6 +10,7 @@ import { luhnCheckDigit } from '../../lib/luhn.js';
 import { loadSessionSummaries, type SessionSummary } from '../aaa/sessions.js';
 import { writeAudit } from '../audit/audit-log.js';
 import type { AuditContext } from '../iam/principal.js';
+import { loadLocalInfos, type SimLocalInfo } from '../ota/local-info.js';
 import { OtaService } from '../ota/ota-service.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
@@ -90,6 +91,7 @@ export function toSimView(
   profiles: readonly ProfileRow[],
   tags: Record<string, string>,
   session?: SessionSummary,
+  localInfo?: SimLocalInfo,
 ): SimView {
   const views: SimView['profiles'] = {};
   let active: string | null = null;
@@ -117,6 +119,7 @@ export function toSimView(
     profiles: views,
     sessionStatus: session?.sessionStatus ?? null,
     previousSession: session?.previousSession ?? null,
+    localInfo: localInfo ?? null,
     createdTime: sim.created_at,
     lastModifiedTime: sim.updated_at,
   };
@@ -126,7 +129,7 @@ export function toSimView(
 export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Promise<SimView[]> {
   if (sims.length === 0) return [];
   const ids = sims.map((s) => s.sim_id);
-  const [profiles, tags, sessions] = await Promise.all([
+  const [profiles, tags, sessions, localInfos] = await Promise.all([
     db
       .selectFrom('sim_profiles')
       .select(['iccid', 'sim_id', 'imsi', 'msisdn', 'is_primary'])
@@ -134,6 +137,7 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
       .execute(),
     db.selectFrom('sim_tags').select(['sim_id', 'name', 'value']).where('sim_id', 'in', ids).execute(),
     loadSessionSummaries(db, ids),
+    loadLocalInfos(db, ids),
   ]);
   const profilesBySim = new Map<string, ProfileRow[]>();
   for (const p of profiles.sort((a, b) => (a.iccid < b.iccid ? -1 : 1))) {
@@ -155,6 +159,7 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
       profilesBySim.get(s.sim_id) ?? [],
       Object.fromEntries(tagsBySim.get(s.sim_id) ?? []),
       sessions.get(s.sim_id),
+      localInfos.get(s.sim_id),
     ),
   );
 }

@@ -153,6 +153,7 @@ describe(`POST /v1/sims/{sim_id}/report_local_info on ${testDialect}`, () => {
     const view = (await api.call({ method: 'GET', url: `/v1/sims/${simId}/anti_theft` })).json();
     expect(view.pendingCommands).toEqual([]);
     expect(view.localInfo).toBeNull();
+    expect((await api.call({ method: 'GET', url: `/v1/sims/${simId}` })).json().localInfo).toBeNull();
   });
 
   it('the card reports its IMEI and cell: 202 with the SIM, then the verified report shows in the view and the events', async () => {
@@ -181,6 +182,12 @@ describe(`POST /v1/sims/{sim_id}/report_local_info on ${testDialect}`, () => {
       cell: { radioType: 'eutran', mcc: '440', mnc: '10', tac: 0x0999, eci: 0x777 },
       reportedTime: expect.any(Number),
     });
+    // The SIM itself (GET /v1/sims/{sim_id}, SORACOM's localInfo) shows the same.
+    const sim = (await api.call({ method: 'GET', url: `/v1/sims/${simId}` })).json();
+    expect(sim.localInfo).toEqual(view.localInfo);
+    const listed = (await api.call({ method: 'GET', url: '/v1/sims?limit=100' })).json();
+    expect(listed.find((x: { simId: string }) => x.simId === simId).localInfo).toEqual(view.localInfo);
+    expect(listed.find((x: { simId: string }) => x.simId === bareSimId).localInfo).toBeNull();
     const events = (await api.call({ method: 'GET', url: `/v1/sims/${simId}/events/anti_theft` })).json();
     expect(events).toEqual([
       {

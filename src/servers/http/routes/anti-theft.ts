@@ -19,7 +19,7 @@ import type { Platform } from '../../../platform/platform.js';
 import { pageSize } from '../pagination.js';
 import { auditContext } from '../plugins/auth.js';
 import { Limit, responses } from '../schemas/common.js';
-import { SimIdParams } from '../schemas/sims.js';
+import { LocalInfo, SimIdParams } from '../schemas/sims.js';
 
 const Tag = 'Sim';
 const SimRef = Type.Ref('Sim');
@@ -62,13 +62,6 @@ const AntiTheftEvent = Type.Object({
   reason: Type.String(),
   imei: Nullable(Type.String()),
   cell: Nullable(AntiTheftCell),
-});
-
-/** What the card last answered to report_local_info (TS 102 223 PROVIDE LOCAL INFORMATION). */
-const LocalInfo = Type.Object({
-  imei: Nullable(Type.String()),
-  cell: Nullable(Type.Ref('Cell')),
-  reportedTime: Type.Integer({ description: 'Unix milliseconds: when the verified report arrived' }),
 });
 
 const OtaCommand = Type.Object({

@@ -66,6 +66,16 @@ export const PreviousSession = Type.Object({
   deletedTime: Type.Integer({ description: 'Unix milliseconds' }),
 });
 
+/** What the card last reported through the toolkit (POST /v1/sims/{sim_id}/report_local_info). */
+export const LocalInfo = Type.Object(
+  {
+    imei: Nullable(Type.String()),
+    cell: Nullable(CellRef),
+    reportedTime: Type.Integer({ description: 'Unix milliseconds: when the verified report arrived' }),
+  },
+  { description: 'The IMEI and serving cell the card reported (anti-theft applet, REPORT LOCAL INFO).' },
+);
+
 export const Sim = Type.Object(
   {
     simId: Type.String(),
@@ -82,6 +92,7 @@ export const Sim = Type.Object(
     profiles: Type.Record(Type.String(), Profile),
     sessionStatus: Nullable(SessionStatus),
     previousSession: Nullable(PreviousSession),
+    localInfo: Nullable(LocalInfo),
     createdTime: Type.Integer({ description: 'Unix milliseconds' }),
     lastModifiedTime: Type.Integer({ description: 'Unix milliseconds' }),
   },
