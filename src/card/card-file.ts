@@ -18,6 +18,7 @@ import { isDigits } from '../lib/bcd.js';
 import { fromHex, toHex } from '../lib/hex.js';
 import { iccidWithCheckDigit, isIccid, isImsi } from '../lib/identities.js';
 import { type DecodeError, decodeError, ok, type Result } from '../lib/result.js';
+import { isApplicationTar, isRfmTar } from '../lib/ts-101-220-tar.js';
 import { APPLET_CLASSES } from './applets/index.js';
 import { type CardIdentity, type EfNode, initialContent, isEf, walk } from './file-system.js';
 import { CARD_TREE } from './profile.js';
@@ -202,6 +203,8 @@ function checkToolkitSections(j: Obj): Result<true> {
         return fail(`${where}.kid`, `a key of ${kid.keyLengths.join(' or ')} bytes (hex)`);
     }
     if (ota.rfmTar !== undefined && !isTar(ota.rfmTar)) return fail('ota.rfmTar', '6 hex digits');
+    if (ota.rfmTar !== undefined && !isRfmTar(ota.rfmTar))
+      return fail('ota.rfmTar', "a remote file management TAR, 'B00000' to 'B0FFFF' (TS 101 220 Annex D)");
   }
   const names = new Set<string>();
   if (j.applets !== undefined) {
@@ -214,6 +217,11 @@ function checkToolkitSections(j: Obj): Result<true> {
       if (names.has(cls.name)) return fail(`${where}.name`, `${cls.name} is installed twice`);
       names.add(cls.name);
       if (!isTar(a.tar)) return fail(`${where}.tar`, '6 hex digits');
+      if (!isApplicationTar(a.tar))
+        return fail(
+          `${where}.tar`,
+          "a TAR outside '000000' and 'B00000'-'BFFFFF', which TS 101 220 keeps for the issuer security domain and ETSI/3GPP (RFM); e.g. C0A7C0",
+        );
       if (!isKvn(a.reportKvn)) return fail(`${where}.reportKvn`, 'kvn 1..15');
       if (!isObject(a.parameters)) return fail(`${where}.parameters`, 'an object');
       const problem = cls.validate(a.parameters);
