@@ -5,91 +5,68 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  decodeSmsSubmit,
-  decodeUserData,
-  encodeSmsDeliver,
-  encodeUserData,
-  internationalAddress,
-  simDataDownload,
-} from '../../src/lib/ts-23-040-sms-tpdu.js';
-import { generateOtaKeySet, OtaService } from '../../src/platform/ota/ota-service.js';
+import { generateOtaKeySet, type OtaKeySetInput, OtaService } from '../../src/platform/ota/ota-service.js';
 import { KeyRing } from '../../src/platform/secrets/key-ring.js';
 import { openStore } from '../../src/platform/store/database.js';
-import { type SimDataMessage, Smsc } from '../../src/servers/smpp/smsc.js';
 import {
   appletState,
   cell,
   type Device,
   device,
   IMEI,
-  KIC,
-  KID,
   newCard,
   OTHER_IMEI,
 } from '../card/toolkit/fixture.js';
+import { LabNetwork, OTA_ACCOUNT, OTA_KEY_SET, provisionAntiTheft, waitFor } from '../helpers/anti-theft.js';
 import { runCli, type ServerProcess, seedOperator, startServeProcess } from '../helpers/cli.js';
 import { freshDatabaseUrl, testDialect } from '../helpers/database.js';
 
 let db: { url: string; drop: () => Promise<void> };
 let server: ServerProcess;
 let env: Record<string, string>;
-let smsc: Smsc;
+let network: LabNetwork;
 let current: Device | undefined;
 const masterKey = randomBytes(32);
 const keys = generateOtaKeySet(1);
 const MSISDN = '819012340301';
-
-/** The network: SIM data for MSISDN to the current device's card; what the card sends back as MO. */
-function toCard(m: SimDataMessage): void {
-  if (m.destination !== MSISDN || current === undefined) return;
-  const ud = decodeUserData(m.userData, true);
-  if (!ud.ok) throw new Error(ud.error.message);
-  const tpdu = encodeSmsDeliver(
-    simDataDownload({
-      originatingAddress: internationalAddress(m.source),
-      serviceCentreTimeStamp: Uint8Array.of(0x62, 0x01, 0x21, 0x11, 0, 0, 0),
-      userData: ud.value,
-    }),
-  );
-  if (!tpdu.ok) throw new Error(tpdu.error.message);
-  current.modem.deliverSms(tpdu.value);
-  forward(current);
+/** What `simtrust anti-theft show` prints, as far as these tests read it. */
+interface Shown {
+  readonly lastPor: unknown;
+  readonly reported: { readonly cells: unknown[] };
+  readonly localInfo: unknown;
 }
 
-function forward(d: Device): void {
-  for (const sms of d.sms.splice(0)) {
-    const s = decodeSmsSubmit(sms);
-    if (!s.ok) throw new Error(s.error.message);
-    smsc.deliverMo('ota', {
-      source: MSISDN,
-      destination: '8170000999',
-      protocolId: s.value.protocolIdentifier,
-      dataCoding: s.value.dataCodingScheme,
-      userData: encodeUserData(s.value.userData),
-    });
-  }
-}
+/** Re-runs the CLI command until `done` holds (the PoR travels back asynchronously). */
+const untilCli = <T>(what: string, args: string[], done: (v: T) => boolean): Promise<T> =>
+  waitFor(what, async () => JSON.parse((await runCli(args, env)).stdout) as T, done, 30_000);
 
-/** Re-reads until `done` holds (the PoR travels back asynchronously); the test timeout bounds it. */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    await new Promise((r) => setTimeout(r, 100));
+/** Provisions the SIM's OTA key set and applet in the server's database, as the platform would. */
+async function provision(simId: string, quarantineImsi: string, keySet: OtaKeySetInput): Promise<void> {
+  const store = await openStore(db.url, { migrate: false });
+  try {
+    const operator = await store.db
+      .selectFrom('sims')
+      .select('operator_id')
+      .where('sim_id', '=', simId)
+      .executeTakeFirstOrThrow();
+    const ota = new OtaService(store, await KeyRing.open(store, masterKey), { now: () => Date.now() });
+    await provisionAntiTheft(ota, store.db, operator.operator_id, simId, quarantineImsi, keySet);
+  } finally {
+    await store.close();
   }
 }
 
 beforeAll(async () => {
   db = freshDatabaseUrl();
-  smsc = await Smsc.start({ accounts: { ota: 'ota-secret' }, onSimData: toCard });
+  network = await LabNetwork.start();
+  network.routeDevice(MSISDN, () => current);
   server = await startServeProcess({
     SIMTRUST_DATABASE_URL: db.url,
     SIMTRUST_MASTER_KEY: masterKey.toString('base64'),
-    SIMTRUST_OTA_SMPP_URL: smsc.url,
-    SIMTRUST_OTA_SMPP_SYSTEM_ID: 'ota',
-    SIMTRUST_OTA_SMPP_PASSWORD: 'ota-secret',
-    SIMTRUST_OTA_SMPP_SOURCE_ADDR: '8170000999',
+    SIMTRUST_OTA_SMPP_URL: network.smsc.url,
+    SIMTRUST_OTA_SMPP_SYSTEM_ID: OTA_ACCOUNT.systemId,
+    SIMTRUST_OTA_SMPP_PASSWORD: OTA_ACCOUNT.password,
+    SIMTRUST_OTA_SMPP_SOURCE_ADDR: OTA_ACCOUNT.sourceAddr,
   });
   await seedOperator(db.url, 'cli-at@example.com', 'cli-at-password');
   env = {
@@ -100,7 +77,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await server?.stop();
-  await smsc?.close();
+  await network?.close();
   await db?.drop();
 });
 
@@ -126,22 +103,7 @@ async function createSim(imsi: string, msisdn?: string): Promise<string> {
 describe(`simtrust anti-theft (${testDialect})`, () => {
   it('shows the applet and its events; never a key', async () => {
     const simId = await createSim('001019000000301');
-    const store = await openStore(db.url, { migrate: false });
-    try {
-      const operator = await store.db
-        .selectFrom('sims')
-        .select('operator_id')
-        .where('sim_id', '=', simId)
-        .executeTakeFirstOrThrow();
-      const ota = new OtaService(store, await KeyRing.open(store, masterKey), { now: () => Date.now() });
-      await ota.provision(store.db, operator.operator_id, simId, [keys], {
-        kvn: 1,
-        reportKvn: 1,
-        quarantineImsi: '001019999000301',
-      });
-    } finally {
-      await store.close();
-    }
+    await provision(simId, '001019999000301', keys);
     const shown = await runCli(['anti-theft', 'show', simId], env);
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({
@@ -162,40 +124,17 @@ describe(`simtrust anti-theft (${testDialect})`, () => {
 
   it('configure and unblock over OTA through the server, the SMSC and the real card', async () => {
     const simId = await createSim('001019000000303', MSISDN);
-    const store = await openStore(db.url, { migrate: false });
-    try {
-      const operator = await store.db
-        .selectFrom('sims')
-        .select('operator_id')
-        .where('sim_id', '=', simId)
-        .executeTakeFirstOrThrow();
-      const ota = new OtaService(store, await KeyRing.open(store, masterKey), { now: () => Date.now() });
-      await ota.provision(
-        store.db,
-        operator.operator_id,
-        simId,
-        [
-          {
-            kvn: 1,
-            kicAlgorithm: 'aes-cbc',
-            kic: Buffer.from(KIC, 'hex'),
-            kidAlgorithm: 'aes-cmac',
-            kid: Buffer.from(KID, 'hex'),
-          },
-        ],
-        { kvn: 1, reportKvn: 1, quarantineImsi: '001019999000303' },
-      );
-    } finally {
-      await store.close();
-    }
+    await provision(simId, '001019999000303', OTA_KEY_SET);
     const card = newCard();
     device(card, IMEI, cell(1)).modem.boot();
     current = device(card, IMEI, cell(1));
     current.modem.boot();
     // The server's link binds shortly after start.
-    await until(
-      async () => smsc.binds,
+    await waitFor(
+      'the server to bind its OTA link',
+      () => network.smsc.binds,
       (n) => n > 0,
+      30_000,
     );
 
     const configured = await runCli(
@@ -214,8 +153,9 @@ describe(`simtrust anti-theft (${testDialect})`, () => {
     );
     expect(configured.stderr).toBe('');
     expect(JSON.parse(configured.stdout)).toMatchObject({ status: 'pending' });
-    const shown = await until(
-      async () => JSON.parse((await runCli(['anti-theft', 'show', simId], env)).stdout),
+    const shown = await untilCli<Shown>(
+      'the configure PoR',
+      ['anti-theft', 'show', simId],
       (v) => v.lastPor !== null,
     );
     expect(shown.lastPor).toMatchObject({ status: 'applied' });
@@ -229,16 +169,13 @@ describe(`simtrust anti-theft (${testDialect})`, () => {
 
     current = current.moveCardTo(OTHER_IMEI, cell(1));
     current.modem.boot();
-    forward(current);
-    await until(
-      async () => JSON.parse((await runCli(['anti-theft', 'events', simId], env)).stdout) as unknown[],
-      (v) => v.length === 1,
-    );
+    network.forward(MSISDN, current);
+    await untilCli<unknown[]>('the alert', ['anti-theft', 'events', simId], (v) => v.length === 1);
     const unblocked = await runCli(['anti-theft', 'unblock', simId], env);
     expect(JSON.parse(unblocked.stdout)).toMatchObject({ status: 'pending' });
-    const events = await until(
-      async () =>
-        JSON.parse((await runCli(['anti-theft', 'events', simId], env)).stdout) as { event: string }[],
+    const events = await untilCli<{ event: string }[]>(
+      'ANTITHEFT_UNBLOCKED',
+      ['anti-theft', 'events', simId],
       (v) => v.length === 2,
     );
     expect(events.map((e) => e.event)).toEqual(['ANTITHEFT_UNBLOCKED', 'ANTITHEFT_IMEI_BLOCKED']);
@@ -248,8 +185,9 @@ describe(`simtrust anti-theft (${testDialect})`, () => {
     const reported = await runCli(['sims', 'report-local-info', simId], env);
     expect(reported.stderr).toBe('');
     expect(JSON.parse(reported.stdout)).toMatchObject({ simId });
-    const located = await until(
-      async () => JSON.parse((await runCli(['anti-theft', 'show', simId], env)).stdout),
+    const located = await untilCli<Shown>(
+      'the local information report',
+      ['anti-theft', 'show', simId],
       (v) => v.localInfo !== null,
     );
     expect(located.localInfo).toMatchObject({

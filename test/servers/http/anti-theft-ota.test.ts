@@ -8,76 +8,33 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { luhnCheckDigit } from '../../../src/lib/luhn.js';
-import {
-  decodeSmsSubmit,
-  decodeUserData,
-  encodeSmsDeliver,
-  encodeUserData,
-  internationalAddress,
-  simDataDownload,
-} from '../../../src/lib/ts-23-040-sms-tpdu.js';
 import { systemContext } from '../../../src/platform/iam/principal.js';
-import { type InboundOutcome, OtaInbound } from '../../../src/platform/ota/ota-inbound.js';
-import { OtaSmppLink } from '../../../src/platform/ota/ota-smpp.js';
-import { type SimDataMessage, Smsc } from '../../../src/servers/smpp/smsc.js';
+import type { OtaSmppLink } from '../../../src/platform/ota/ota-smpp.js';
 import {
   appletState,
   cell,
   type Device,
   device,
   IMEI,
-  KIC,
-  KID,
   newCard,
   OTHER_IMEI,
 } from '../../card/toolkit/fixture.js';
+import {
+  connectOtaLink,
+  LabNetwork,
+  type OutcomeQueue,
+  provisionAntiTheft,
+} from '../../helpers/anti-theft.js';
 import { testDialect } from '../../helpers/database.js';
 import { startTestApi, type TestApi } from '../../platform/aaa/fixture.js';
 
 const MSISDN = '819012340777';
 let api: TestApi;
-let smsc: Smsc;
+let network: LabNetwork;
 let link: OtaSmppLink;
+let outcomes: OutcomeQueue;
 let current: Device;
 let simId: string;
-const outcomes: InboundOutcome[] = [];
-const waiting: Array<(o: InboundOutcome) => void> = [];
-const nextOutcome = () =>
-  new Promise<InboundOutcome>((resolve) => {
-    const ready = outcomes.shift();
-    if (ready) resolve(ready);
-    else waiting.push(resolve);
-  });
-
-function forwardCardSms(d: Device): void {
-  for (const tpdu of d.sms.splice(0)) {
-    const s = decodeSmsSubmit(tpdu);
-    if (!s.ok) throw new Error(s.error.message);
-    smsc.deliverMo('ota', {
-      source: MSISDN,
-      destination: '8170000999',
-      protocolId: s.value.protocolIdentifier,
-      dataCoding: s.value.dataCodingScheme,
-      userData: encodeUserData(s.value.userData),
-    });
-  }
-}
-
-function toCard(m: SimDataMessage): void {
-  if (m.destination !== MSISDN) return;
-  const ud = decodeUserData(m.userData, true);
-  if (!ud.ok) throw new Error(ud.error.message);
-  const tpdu = encodeSmsDeliver(
-    simDataDownload({
-      originatingAddress: internationalAddress(m.source),
-      serviceCentreTimeStamp: Uint8Array.of(0x62, 0x01, 0x21, 0x11, 0, 0, 0),
-      userData: ud.value,
-    }),
-  );
-  if (!tpdu.ok) throw new Error(tpdu.error.message);
-  current.modem.deliverSms(tpdu.value);
-  forwardCardSms(current);
-}
 
 beforeAll(async () => {
   api = await startTestApi();
@@ -93,27 +50,20 @@ beforeAll(async () => {
     },
   );
   simId = view.simId;
-  await api.platform.ota.provision(
+  await provisionAntiTheft(
+    api.platform.ota,
     api.platform.store.db,
     api.operator.operatorId,
     simId,
-    [
-      {
-        kvn: 1,
-        kicAlgorithm: 'aes-cbc',
-        kic: Buffer.from(KIC, 'hex'),
-        kidAlgorithm: 'aes-cmac',
-        kid: Buffer.from(KID, 'hex'),
-      },
-    ],
-    { kvn: 1, reportKvn: 1, quarantineImsi: '001019999000777' },
+    '001019999000777',
   );
-  smsc = await Smsc.start({ accounts: { ota: 'ota-secret' }, onSimData: toCard });
+  network = await LabNetwork.start();
+  network.routeDevice(MSISDN, () => current);
 });
 afterAll(async () => {
   api.platform.ota.useLink(undefined);
   await link?.close();
-  await smsc?.close();
+  await network?.close();
   await api.close();
 });
 
@@ -128,15 +78,7 @@ describe(`anti-theft configuration over OTA on ${testDialect}`, () => {
   });
 
   it('PUT adds a cell over OTA; the PoR settles it; a stolen SIM is unblocked with POST …/unblock', async () => {
-    link = await OtaSmppLink.connect(
-      { url: smsc.url, systemId: 'ota', password: 'ota-secret', sourceAddr: '8170000999' },
-      new OtaInbound(api.platform.store, api.platform.ota),
-      (o) => {
-        const w = waiting.shift();
-        if (w) w(o);
-        else outcomes.push(o);
-      },
-    );
+    ({ link, outcomes } = await connectOtaLink(network, api.platform.store, api.platform.ota));
     api.platform.ota.useLink(link);
     const card = newCard();
     device(card, IMEI, cell(1)).modem.boot();
@@ -152,7 +94,7 @@ describe(`anti-theft configuration over OTA on ${testDialect}`, () => {
     });
     expect(put.statusCode).toBe(202);
     expect(put.json().command).toMatchObject({ status: 'pending' });
-    expect(await nextOutcome()).toMatchObject({ kind: 'por', status: 'applied' });
+    expect(await outcomes.next()).toMatchObject({ kind: 'por', status: 'applied' });
     expect(appletState(card)).toMatchObject({ tolerance: { strikes: 2, windowSeconds: 600 } });
     const shown = (await api.call({ method: 'GET', url: `/v1/sims/${simId}/anti_theft` })).json();
     expect(shown.reported.cells).toEqual([home, added]);
@@ -162,13 +104,13 @@ describe(`anti-theft configuration over OTA on ${testDialect}`, () => {
     // Moved into another device: blocked, alert in the events.
     current = current.moveCardTo(OTHER_IMEI, cell(1));
     current.modem.boot();
-    forwardCardSms(current);
-    expect(await nextOutcome()).toMatchObject({ kind: 'alert', event: 'ANTITHEFT_IMEI_BLOCKED' });
+    network.forward(MSISDN, current);
+    expect(await outcomes.next()).toMatchObject({ kind: 'alert', event: 'ANTITHEFT_IMEI_BLOCKED' });
     expect(appletState(card).mode).toBe('blocked');
 
     const unblock = await api.call({ method: 'POST', url: `/v1/sims/${simId}/anti_theft/unblock` });
     expect(unblock.statusCode).toBe(202);
-    expect(await nextOutcome()).toMatchObject({ kind: 'por', status: 'applied' });
+    expect(await outcomes.next()).toMatchObject({ kind: 'por', status: 'applied' });
     expect(appletState(card).mode).not.toBe('blocked');
     const events = (await api.call({ method: 'GET', url: `/v1/sims/${simId}/events/anti_theft` })).json();
     expect(events.map((e: { event: string }) => e.event)).toEqual([

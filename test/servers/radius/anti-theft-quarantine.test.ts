@@ -8,9 +8,9 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAttribute } from '../../../src/lib/radius/attributes.js';
 import { RADIUS_CODES } from '../../../src/lib/radius/rfc-2865-packet.js';
-import { generateOtaKeySet } from '../../../src/platform/ota/ota-service.js';
 import type { EapHandler } from '../../../src/servers/radius/eap-handler.js';
 import { type RunningRadius, startRadius } from '../../../src/servers/radius/index.js';
+import { provisionAntiTheft } from '../../helpers/anti-theft.js';
 import { testDialect } from '../../helpers/database.js';
 import { createSim, startTestApi, type TestApi } from '../../platform/aaa/fixture.js';
 import { TestNas } from './nas.js';
@@ -64,16 +64,12 @@ const request = (imsi: string) =>
 describe(`anti-theft quarantine identity over RADIUS on ${testDialect}`, () => {
   it('refuses the quarantine IMSI every data session and records it on the SIM, naming anti-theft', async () => {
     const sim = await createSim(api);
-    await api.platform.ota.provision(
+    await provisionAntiTheft(
+      api.platform.ota,
       api.platform.store.db,
       api.operator.operatorId,
       sim.simId,
-      [generateOtaKeySet(1)],
-      {
-        kvn: 1,
-        reportKvn: 1,
-        quarantineImsi: QUARANTINE_IMSI,
-      },
+      QUARANTINE_IMSI,
     );
     // The SIM itself (its real IMSI) is admitted as before.
     expect((await request(sim.imsi))?.packet.code).toBe(RADIUS_CODES['Access-Accept']);
