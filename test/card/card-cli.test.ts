@@ -87,6 +87,83 @@ describe('simtrust card new', () => {
   });
 });
 
+describe('simtrust card new --anti-theft', () => {
+  it('installs the applet with a new AES key set; the CSV line carries the OTA columns', async () => {
+    const out = join(dir, 'anti-theft.json');
+    const r = await runCli([
+      'card',
+      'new',
+      '--imsi',
+      '001010000000031',
+      '--msisdn',
+      '817000000031',
+      '--anti-theft',
+      '--alert-destination',
+      '8170000999',
+      '--learning',
+      '60',
+      '--out',
+      out,
+      '--csv-header',
+      '--csv-line',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const [header, line] = r.stdout.trim().split('\n');
+    expect(header).toBe('iccid,imsi,msisdn,ki,opc,kic,kid,kvn,quarantine_imsi');
+    const [iccid, imsi, , ki, , kic, kid, kvn, quarantine] = (line ?? '').split(',');
+    expect({ imsi, kvn, quarantine }).toEqual({
+      imsi: '001010000000031',
+      kvn: '1',
+      quarantine: '001990000000031',
+    });
+    expect([kic, kid]).toEqual([
+      expect.stringMatching(/^[0-9a-f]{32}$/),
+      expect.stringMatching(/^[0-9a-f]{32}$/),
+    ]);
+    expect(kic).not.toBe(kid);
+    const file = readCardFile(out);
+    if (!file.ok) throw new Error(file.error.message);
+    expect(file.value).toMatchObject({ iccid, ki });
+    expect(file.value.ota?.keysets).toEqual([
+      { kvn: 1, kicAlgorithm: 'aes-cbc', kic, kidAlgorithm: 'aes-cmac', kid },
+    ]);
+    expect(file.value.applets).toEqual([
+      {
+        name: 'anti-theft',
+        tar: 'C0A7C0',
+        reportKvn: 1,
+        parameters: { quarantineImsi: quarantine, alertDestination: '8170000999', learningSeconds: 60 },
+      },
+    ]);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+  });
+
+  it('needs the alert destination, and a quarantine IMSI other than its own', async () => {
+    const base = ['card', 'new', '--imsi', '001010000000032', '--anti-theft'];
+    const none = await runCli(base);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--alert-destination.*otaSmppSourceAddr/);
+    const own = await runCli([
+      ...base,
+      '--alert-destination',
+      '81700',
+      '--quarantine-imsi',
+      '001010000000032',
+    ]);
+    expect(own.code).toBe(2);
+    const stray = await runCli([
+      'card',
+      'new',
+      '--imsi',
+      '001010000000033',
+      '--quarantine-imsi',
+      '001990000000033',
+    ]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/go with --anti-theft/);
+  });
+});
+
 describe('simtrust card apdu', () => {
   it('sends APDUs in order and prints "<data> <SW>"; state persists across runs', async () => {
     const path = join(dir, 'apdu.json');

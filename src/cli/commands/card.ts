@@ -5,7 +5,14 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runVpcdBridge, VPCD_DEFAULT } from '../../card/bridges/vpcd.js';
 import { runWpaBridge } from '../../card/bridges/wpa-external-sim.js';
-import { type CardFile, csvLine, newCardFile, PersistentCard, writeCardFile } from '../../card/card-file.js';
+import {
+  type CardFile,
+  csvLine,
+  type NewCardOptions,
+  newCardFile,
+  PersistentCard,
+  writeCardFile,
+} from '../../card/card-file.js';
 import { parseResponseApdu } from '../../card/iso-7816-4.js';
 import { formatResponse } from '../../card/terminal.js';
 import { DEFAULT_SQN_POLICY } from '../../card/ts-33-102-sqn.js';
@@ -14,6 +21,7 @@ import { isDigits } from '../../lib/bcd.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { fromHex } from '../../lib/hex.js';
 import { isIccid, isImsi } from '../../lib/identities.js';
+import { quarantineImsiOf, vendorCsvHeader, vendorCsvLine, withAntiTheft } from '../../simulator/cards.js';
 import { hexOption, writeErr, writeOut } from './aka.js';
 
 const usage = (message: string) => new SimtrustError('ERR_CLI_USAGE', message);
@@ -38,6 +46,11 @@ interface NewOptions {
   out?: string;
   force?: boolean;
   csvLine?: boolean;
+  csvHeader?: boolean;
+  antiTheft?: boolean;
+  alertDestination?: string;
+  quarantineImsi?: string;
+  learning?: string;
 }
 
 function digitsOption(name: string, value: string | undefined, min: number, max: number): string | undefined {
@@ -72,7 +85,9 @@ function buildCard(o: NewOptions): CardFile {
   const puk1 = digitsOption('--puk1', o.puk1, 8, 8);
   const adm1 = digitsOption('--adm1', o.adm1, 1, 8);
   const msisdn = digitsOption('--msisdn', o.msisdn, 1, 15);
-  return newCardFile({
+  if (!o.antiTheft && (o.alertDestination ?? o.quarantineImsi ?? o.learning) !== undefined)
+    throw usage('--alert-destination, --quarantine-imsi and --learning go with --anti-theft');
+  const options: NewCardOptions = {
     imsi: o.imsi,
     mncLength,
     sqnPolicy: { indBits, delta },
@@ -89,7 +104,26 @@ function buildCard(o: NewOptions): CardFile {
     ...(adm1 === undefined ? {} : { adm1 }),
     ...(o.pin1Enabled ? { pin1Enabled: true } : {}),
     ...(o.sqn === undefined ? {} : { acceptedSqn: hexOption('--sqn', o.sqn, MILENAGE.SQN) }),
-  });
+  };
+  if (!o.antiTheft) return newCardFile(options);
+  const alertDestination = digitsOption('--alert-destination', o.alertDestination, 1, 20);
+  if (alertDestination === undefined)
+    throw usage(
+      "--anti-theft needs --alert-destination: the platform's OTA number (otaSmppSourceAddr) the applet sends alerts to",
+    );
+  const quarantineImsi = o.quarantineImsi ?? quarantineImsiOf(o.imsi);
+  if (!isImsi(quarantineImsi) || quarantineImsi === o.imsi)
+    throw usage('--quarantine-imsi must be 6 to 15 digits, an IMSI no subscriber has (not the card’s own)');
+  const learning = o.learning === undefined ? undefined : Number(o.learning);
+  if (learning !== undefined && (!Number.isInteger(learning) || learning < 0 || learning > 86_399))
+    throw usage('--learning must be 0 to 86399 seconds');
+  return newCardFile(
+    withAntiTheft(options, {
+      alertDestination,
+      quarantineImsi,
+      ...(learning === undefined ? {} : { learningSeconds: learning }),
+    }),
+  );
 }
 
 function openCard(path: string): PersistentCard {
@@ -143,10 +177,30 @@ export function registerCardCommand(program: Command): void {
     .option('--delta <n>', 'Δ: the largest SEQ jump the card accepts (TS 33.102 Annex C)', String(2 ** 28))
     .option('--out <file>', 'write the card file here (mode 0600)')
     .option('--force', 'overwrite --out if it exists (its Ki is lost)')
-    .option('--csv-line', 'print the vendor CSV line iccid,imsi,msisdn,ki,opc')
+    .option(
+      '--csv-line',
+      'print the vendor CSV line iccid,imsi,msisdn,ki,opc (with --anti-theft also kic,kid,kvn,quarantine_imsi)',
+    )
+    .option('--csv-header', 'print the CSV header line before --csv-line (a file `sims import` takes)')
+    .option(
+      '--anti-theft',
+      'install the anti-theft applet with a new AES OTA key set (KVN 1), shared with the platform through --csv-line',
+    )
+    .option(
+      '--alert-destination <number>',
+      "with --anti-theft: where alerts go, the platform's otaSmppSourceAddr (required)",
+    )
+    .option(
+      '--quarantine-imsi <digits>',
+      'with --anti-theft: the IMSI the SIM switches to when it blocks (default: its digits on 001/99)',
+    )
+    .option(
+      '--learning <seconds>',
+      'with --anti-theft: the learning period after the first boot (default 3600)',
+    )
     .addHelpText(
       'after',
-      '\nExample:\n  $ simtrust card new --imsi 001010000000001 --msisdn 817000000001 --out card.json --csv-line\n  8900000…,001010000000001,817000000001,<ki>,<opc>',
+      '\nExamples:\n  $ simtrust card new --imsi 001010000000001 --msisdn 817000000001 --out card.json --csv-line\n  8900000…,001010000000001,817000000001,<ki>,<opc>\n  $ simtrust card new --imsi 001010000000002 --msisdn 817000000002 --anti-theft --alert-destination 8170000999 \\\n      --out card.json --csv-header --csv-line > sims.csv && simtrust sims import sims.csv',
     )
     .action(function (this: Command, o: NewOptions) {
       const file = buildCard(o);
@@ -156,7 +210,10 @@ export function registerCardCommand(program: Command): void {
         writeCardFile(o.out, file);
         writeErr(this, `wrote ${o.out}: ICCID ${file.iccid}, IMSI ${file.imsi}\n`);
       }
-      if (o.csvLine) writeOut(this, `${csvLine(file)}\n`);
+      if (o.csvHeader && !o.csvLine) throw usage('--csv-header goes with --csv-line');
+      const ota = file.ota !== undefined;
+      if (o.csvHeader) writeOut(this, `${vendorCsvHeader([file])}\n`);
+      if (o.csvLine) writeOut(this, `${ota ? vendorCsvLine(file, true) : csvLine(file)}\n`);
       else if (o.out === undefined) writeOut(this, `${JSON.stringify(file, null, 1)}\n`);
     });
 

@@ -1,6 +1,7 @@
 // `simtrust simulate`: a fleet of simulated devices against a running platform (docs/simulator.md).
 // The API sets the stage — the cards are imported (idempotent) and the simulator's packet gateway is
-// registered as a NAS client for the run — then the devices speak only GSUP and RADIUS.
+// registered as a NAS client for the run — then the devices speak only GSUP and RADIUS, and, with
+// --smsc, SMS over the lab SMSC the platform's OTA link binds to (src/simulator/sms-network.ts).
 
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,14 @@ interface SimulateOptions {
   moveEvery: string;
   swap: string;
   swapAfter: string;
+  steal: string;
+  stealAfter: string;
+  antiTheft: string;
+  alertDestination?: string;
+  learning: string;
+  smsc?: string;
+  smscSystemId: string;
+  smscPassword?: string;
   heavy: string;
   saveCards?: string;
 }
@@ -36,10 +45,10 @@ function count(name: string, text: string, min: number, max: number): number {
   return n;
 }
 
-function hostPort(text: string): { host: string; port: number } {
+function hostPort(text: string, name = '--gsup', min = 1): { host: string; port: number } {
   const m = /^(.+):(\d+)$/.exec(text);
-  if (!m) throw usage('--gsup must be HOST:PORT');
-  return { host: m[1] ?? '', port: count('--gsup port', m[2] ?? '', 1, 65535) };
+  if (!m) throw usage(`${name} must be HOST:PORT`);
+  return { host: m[1] ?? '', port: count(`${name} port`, m[2] ?? '', min, 65535) };
 }
 
 export function registerSimulateCommand(program: Command): void {
@@ -75,6 +84,35 @@ export function registerSimulateCommand(program: Command): void {
     .option('--move-every <seconds>', 'move every device to a neighbouring cell this often (0: never)', '0')
     .option('--swap <n>', 'put the SIMs of N devices into devices with other IMEIs', '0')
     .option('--swap-after <seconds>', 'when the swap happens', '10')
+    .option(
+      '--steal <n>',
+      'carry N devices (after the swapped ones) away through far cells: an anti-theft SIM blocks',
+      '0',
+    )
+    .option('--steal-after <seconds>', 'when the theft happens (after the learning period)', '60')
+    .option(
+      '--anti-theft <n>',
+      'N of the new cards carry the anti-theft applet and an OTA key set (imported with them)',
+      '0',
+    )
+    .option(
+      '--alert-destination <number>',
+      "where anti-theft alerts go: the platform's otaSmppSourceAddr (needed with anti-theft cards)",
+    )
+    .option('--learning <seconds>', "the anti-theft applet's learning period after the first boot", '30')
+    .option(
+      '--smsc <host:port>',
+      "run the lab SMSC here (the platform's otaSmppUrl): OTA SMS reach the cards, their PoRs and alerts go back",
+    )
+    .option(
+      '--smsc-system-id <id>',
+      'system_id the platform binds with (its otaSmppSystemId)',
+      'simtrust-ota',
+    )
+    .option(
+      '--smsc-password <password>',
+      'password of that bind (default $SIMTRUST_SMSC_PASSWORD; the platform has it as otaSmppPassword)',
+    )
     .option('--heavy <n>', 'N devices send heavy traffic', '0')
     .option(
       '--save-cards <file>',
@@ -82,23 +120,45 @@ export function registerSimulateCommand(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExample:\n  $ SIMTRUST_GSUP_PORT=4222 simtrust up --demo &\n  $ simtrust simulate --devices 20 --duration 60 --move-every 15 --swap 1 --heavy 2',
+      '\nExamples:\n  $ SIMTRUST_GSUP_PORT=4222 simtrust up --demo &\n  $ simtrust simulate --devices 20 --duration 60 --move-every 15 --swap 1 --heavy 2\n  $ SIMTRUST_SMSC_PASSWORD=lab simtrust simulate --devices 10 --anti-theft 2 --alert-destination 8170000999 \\\n      --smsc 127.0.0.1:2775 --swap 1 --steal 1 --steal-after 60   # the platform: otaSmppUrl=smpp://127.0.0.1:2775',
     )
     .action(async (o: SimulateOptions, command: Command) => {
       const { cardsFromCsv, importCsv, newCards, simulatedImei } = await import('../../simulator/cards.js');
       const { Fleet, summaryLine } = await import('../../simulator/fleet.js');
+      const { SmsNetwork } = await import('../../simulator/sms-network.js');
       const devices = count('--devices', o.devices, 1, 100_000);
       const duration = o.duration === undefined ? undefined : count('--duration', o.duration, 1, 31_536_000);
       const gsup = hostPort(o.gsup);
+      const antiTheft = count('--anti-theft', o.antiTheft, 0, devices);
+      const learningSeconds = count('--learning', o.learning, 0, 86_399);
+      if (o.alertDestination !== undefined && !/^\d{1,20}$/.test(o.alertDestination))
+        throw usage('--alert-destination must be 1 to 20 digits (international number without "+")');
+      const settings =
+        o.alertDestination === undefined
+          ? undefined
+          : { alertDestination: o.alertDestination, learningSeconds };
+      if (antiTheft > 0 && settings === undefined)
+        throw usage(
+          "--anti-theft needs --alert-destination: the platform's otaSmppSourceAddr, where the applets send alerts",
+        );
+      const smscAt = o.smsc === undefined ? undefined : hostPort(o.smsc, '--smsc', 0);
+      const smscPassword = o.smscPassword ?? process.env.SIMTRUST_SMSC_PASSWORD;
+      if (smscAt !== undefined && (smscPassword === undefined || smscPassword === ''))
+        throw usage(
+          '--smsc needs the bind password: --smsc-password or SIMTRUST_SMSC_PASSWORD (the platform has it as otaSmppPassword)',
+        );
       let cards: ReturnType<typeof newCards>;
       if (o.fromCsv !== undefined) {
-        const parsed = cardsFromCsv(readFileSync(o.fromCsv, 'utf8'));
+        const parsed = cardsFromCsv(readFileSync(o.fromCsv, 'utf8'), settings);
         if (!parsed.ok) throw usage(`${o.fromCsv}: ${parsed.error.message}`);
         if (parsed.value.length < devices)
           throw usage(`${o.fromCsv} has ${parsed.value.length} cards, fewer than --devices`);
         cards = parsed.value.slice(0, devices);
       } else {
-        cards = newCards(devices);
+        cards = newCards(
+          devices,
+          settings === undefined ? {} : { antiTheft: { ...settings, count: antiTheft } },
+        );
         if (o.saveCards !== undefined) writeFileSync(o.saveCards, importCsv(cards), { mode: 0o600 });
       }
       const client = o.import || o.secret === undefined ? await apiClient(command) : undefined;
@@ -112,6 +172,22 @@ export function registerSimulateCommand(program: Command): void {
       const secret = o.secret ?? randomBytes(18).toString('base64url');
       const heavy = count('--heavy', o.heavy, 0, devices);
       const tty = process.stdout.isTTY === true;
+      const network = new SmsNetwork({
+        systemId: o.smscSystemId,
+        subscribers: cards.map((c) => ({ imsi: c.file.imsi, msisdn: c.file.msisdn })),
+      });
+      const { Smsc } = await import('../../servers/smpp/smsc.js');
+      const smsc =
+        smscAt === undefined
+          ? undefined
+          : await Smsc.start({
+              host: smscAt.host,
+              port: smscAt.port,
+              accounts: { [o.smscSystemId]: smscPassword as string },
+              receipt: false,
+              onSimData: network.onSimData,
+            });
+      if (smsc) process.stderr.write(`lab SMSC at ${smsc.url} (system_id ${o.smscSystemId})\n`);
       const fleet = await Fleet.open({
         devices: cards.map((card, i) => ({
           card,
@@ -136,16 +212,22 @@ export function registerSimulateCommand(program: Command): void {
         moveEverySeconds: count('--move-every', o.moveEvery, 0, 86_400),
         swap: count('--swap', o.swap, 0, devices),
         swapAfterSeconds: count('--swap-after', o.swapAfter, 0, 86_400),
+        steal: count('--steal', o.steal, 0, devices),
+        stealAfterSeconds: count('--steal-after', o.stealAfter, 0, 86_400),
+        onCardSms: network.onCardSms,
         log: (e) => {
           if (
             e.kind === 'rejected' ||
             e.kind === 'swapped' ||
+            e.kind === 'stolen' ||
+            e.kind === 'refreshed' ||
             e.kind === 'rate' ||
             (e.kind === 'detached' && e.cause === 'Admin-Reset')
           )
             process.stderr.write(`${tty ? '\r\x1b[K' : ''}${JSON.stringify(e)}\n`);
         },
       });
+      if (smsc) network.connect(fleet, smsc);
       let clientId: string | undefined;
       if (o.secret === undefined && client) {
         const registered = await client.request<{ clientId: string }>('POST', '/v1/radius_clients', {
@@ -172,6 +254,8 @@ export function registerSimulateCommand(program: Command): void {
       });
       clearInterval(ticker);
       await fleet.stop();
+      network.close();
+      await smsc?.close();
       if (clientId !== undefined && client) await client.request('DELETE', `/v1/radius_clients/${clientId}`);
       process.stdout.write(`${tty ? '\r\x1b[K' : ''}${summaryLine(fleet.summary())}\n`);
     });
