@@ -1119,6 +1119,13 @@ export interface components {
         /** Unix milliseconds */
         deletedTime: number;
       } | null;
+      /** The IMEI and serving cell the card reported (anti-theft applet, REPORT LOCAL INFO). */
+      localInfo: {
+        imei: string | null;
+        cell: (components["schemas"]["Cell"] | null);
+        /** Unix milliseconds: when the verified report arrived */
+        reportedTime: number;
+      } | null;
       /** Unix milliseconds */
       createdTime: number;
       /** Unix milliseconds */
@@ -7962,6 +7969,7 @@ export interface operations {
               createdTime: number;
               updatedTime: number;
             })[];
+            /** The IMEI and serving cell the card reported (anti-theft applet, REPORT LOCAL INFO). */
             localInfo: {
               imei: string | null;
               cell: (components["schemas"]["Cell"] | null);
