@@ -1,8 +1,8 @@
 // Issue 13 acceptance, end to end over real protocols: the platform with its GSUP and RADIUS
 // listeners and its HTTP API on TCP, its OTA link bound over SMPP to the lab SMSC, and a simulated
-// fleet whose cards carry the anti-theft applet (OTA keys provisioned on the platform). The SMSC hands
-// the platform's SIM data to the device's card as SMS-PP; what the card sends (PoRs, alerts) comes
-// back as MO deliver_sm. Every wait is on state (the API, the fleet, the card), bounded with a message.
+// fleet whose cards carry the anti-theft applet (OTA keys provisioned on the platform). The
+// simulator's SmsNetwork hands the platform's SIM data to the device's card as SMS-PP; what the card
+// sends (PoRs, alerts) comes back as MO deliver_sm — from the quarantine IMSI once the card blocked. Every wait is on state (the API, the fleet, the card), bounded with a message.
 //
 // Threats: a SIM moved into another device, or a device taken away, keeping data service; normal
 // reselection blocking a fixed device; an operator unable to bring a blocked SIM back remotely; forged
@@ -30,6 +30,7 @@ import { GsupServer } from '../../src/servers/gsup/server.js';
 import { type RunningRadius, startRadius } from '../../src/servers/radius/index.js';
 import { Fleet } from '../../src/simulator/fleet.js';
 import type { Cell } from '../../src/simulator/packet-gateway.js';
+import { SmsNetwork } from '../../src/simulator/sms-network.js';
 import {
   appletState,
   KEYS,
@@ -44,6 +45,7 @@ import {
   connectOtaLink,
   createAntiTheftSim,
   LabNetwork,
+  OTA_ACCOUNT,
   type OutcomeQueue,
   waitFor,
 } from '../helpers/anti-theft.js';
@@ -76,6 +78,7 @@ let network: LabNetwork;
 let link: OtaSmppLink;
 let outcomes: OutcomeQueue;
 let fleet: Fleet;
+let sms: SmsNetwork;
 let a: AntiTheftSim;
 let b: AntiTheftSim;
 /** Every SIM data message the SMSC handed to a card, by MSISDN: what an attacker could record. */
@@ -152,14 +155,17 @@ beforeAll(async () => {
   ({ link, outcomes } = await connectOtaLink(network, api.platform.store, api.platform.ota));
   api.platform.ota.useLink(link);
 
-  const msisdnOf = new Map<string, string>();
+  // The simulator's radio side of SMS carries SIM data to the cards and their SMS back; the test
+  // keeps a copy of what went to each card, as an attacker on the air interface could.
+  sms = new SmsNetwork({
+    systemId: OTA_ACCOUNT.systemId,
+    subscribers: [a, b].map((sim) => ({ imsi: sim.imsi, msisdn: sim.msisdn })),
+  });
   for (const sim of [a, b]) {
-    msisdnOf.set(sim.imsi, sim.msisdn);
-    msisdnOf.set(sim.quarantineImsi, sim.msisdn);
     seen.set(sim.msisdn, []);
-    network.route(sim.msisdn, (tpdu, m) => {
+    network.route(sim.msisdn, (_tpdu, m) => {
       seen.get(sim.msisdn)?.push(m.userData);
-      fleet.deliverSms(sim.imsi, tpdu);
+      sms.onSimData(m);
     });
   }
   const nasAddress = `127.0.${10 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}`;
@@ -174,12 +180,9 @@ beforeAll(async () => {
     nasAddress,
     retrySeconds: 0.5,
     attachSpreadMs: 0,
-    onCardSms: (imsi, tpdu) => {
-      const msisdn = msisdnOf.get(imsi);
-      if (msisdn === undefined) throw new Error(`a card with unknown IMSI ${imsi} sent an SMS`);
-      network.fromCard(msisdn, tpdu);
-    },
+    onCardSms: sms.onCardSms,
   });
+  sms.connect(fleet, network.smsc);
   await api.platform.aaa.radiusClients.create(
     systemContext(api.operator.operatorId, 'Radius:createClient', 'test'),
     { address: nasAddress, secret, coaPort: fleet.coaPort, name: 'e2e-anti-theft' },
@@ -190,6 +193,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fleet?.stop();
+  sms?.close();
   api?.platform.ota.useLink(undefined);
   await link?.close();
   await network?.close();
