@@ -24,6 +24,7 @@ import { authRoutes } from './routes/auth.js';
 import { directoryRoutes } from './routes/directories.js';
 import { endorseKeyRoutes, endorsePublicKeyRoutes } from './routes/endorse.js';
 import { eventHandlerRoutes } from './routes/event-handlers.js';
+import { gatewayApplicationRoutes } from './routes/gateway-applications.js';
 import { groupRoutes } from './routes/groups.js';
 import { smsMfaRoutes } from './routes/mfa-sms.js';
 import { operatorRoutes } from './routes/operators.js';
@@ -156,6 +157,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(endorsePublicKeyRoutes(platform));
   await app.register(endorseKeyRoutes(platform), { prefix: '/v1' });
   await app.register(directoryRoutes(platform), { prefix: '/v1' });
+  await app.register(gatewayApplicationRoutes(platform), { prefix: '/v1' });
   await app.register(smsMfaRoutes(platform), { prefix: '/v1' });
   await app.register(permissionRoutes(platform), { prefix: '/v1' });
   await app.register(eventHandlerRoutes(platform), { prefix: '/v1' });

@@ -288,6 +288,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/gateway/applications": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listGatewayApplications"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/groups": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["listGroups"];
@@ -3484,6 +3495,81 @@ export interface operations {
         };
       };
       404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** The MFA gateway's protected applications whose users are this operator's (a directory of theirs or the platform's own users), from the gateway configuration; read only. */
+  listGatewayApplications: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": ({
+            /** The application id: its name in logs, audit records and assertions */
+            name: string;
+            /** What the sign-in page calls it (null: the page names no application) */
+            displayName: string | null;
+            /** Path prefix on the gateway */
+            prefix: string;
+            /** Origin of the upstream (scheme, host, port; nothing else) */
+            upstreamOrigin: string;
+            /** Origins besides the gateway a return_to may name as an absolute URL */
+            returnToOrigins: (string)[];
+            users: ({
+              kind: "directory";
+              directoryId: string;
+              directoryName: string;
+            } | {
+              kind: "platform";
+              /** null: every operator */
+              operatorId: string | null;
+            });
+            policy: ({
+              groups: (string)[] | null;
+              factors: (string)[];
+            })[];
+            audience: string;
+            websocket: boolean;
+            stripPrefix: boolean;
+          })[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
