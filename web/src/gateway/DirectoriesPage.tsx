@@ -1,6 +1,6 @@
 // The MFA gateway's directories of application users (the people who sign in to the applications
 // behind the gateway — not SAM users). Gateway applications themselves are configured in the
-// gateway's settings file, not through the API, so the console lists no applications.
+// gateway's settings file, not through the API: ApplicationsPage shows them, read only.
 
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
@@ -40,6 +40,9 @@ export function DirectoriesPage() {
     <div className="stack">
       <h1>{t('gateway.title')}</h1>
       <p className="hint">{t('gateway.hint')}</p>
+      <p>
+        <Link to="/gateway/applications">{t('gateway.showApplications')}</Link>
+      </p>
       <form className="card row" onSubmit={(e) => void create(e)} aria-label={t('gateway.create')}>
         <label>
           {t('groups.name')}

@@ -1,5 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { type ReactNode, useMemo, useState } from 'react';
+import { AntiTheftPanel } from '../anti-theft/AntiTheftPanel';
 import { api, unwrap } from '../api/client';
 import { type Permission, usePermissions } from '../api/permissions';
 import { Link } from '../app/router';
@@ -262,6 +263,7 @@ export function SimPage({ simId }: { simId: string }) {
           )}
         </section>
       </div>
+      <AntiTheftPanel simId={simId} />
       <Usage simId={simId} />
       <History simId={simId} />
     </div>

@@ -1,0 +1,125 @@
+// The SIM page's anti-theft forms turn typed text into the PUT /v1/sims/{sim_id}/anti_theft body,
+// whose values become OTA commands to the card. The threat: typed or pasted text (letters, Unicode
+// digits, overlong numbers, lower-case hex, duplicates) reaching the API as a body it refuses — or
+// worse, a list that silently drops what the card holds. Every accepted value fits the route's
+// Desired schema (src/servers/http/routes/anti-theft.ts) and every change keeps the other entries.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type Cell,
+  cellFromInput,
+  desiredAfter,
+  imeiFromInput,
+  MAX_CELLS,
+  MAX_IMEIS,
+  sameCell,
+  shownMode,
+} from '../../web/src/anti-theft/model.js';
+
+const fitsDesiredCell = (c: Cell) =>
+  /^[0-9]{3}$/.test(c.mcc) &&
+  /^[0-9]{2,3}$/.test(c.mnc) &&
+  Number.isInteger(c.areaCode) &&
+  c.areaCode >= 0 &&
+  c.areaCode <= 65535 &&
+  /^([0-9A-F]{4}|[0-9A-F]{8})$/.test(c.cellIdentity) &&
+  Object.keys(c).sort().join() === 'areaCode,cellIdentity,mcc,mnc';
+
+const cellArb = fc.record({
+  mcc: fc.stringMatching(/^[0-9]{3}$/),
+  mnc: fc.stringMatching(/^[0-9]{2,3}$/),
+  areaCode: fc.integer({ min: 0, max: 65535 }),
+  cellIdentity: fc.stringMatching(/^([0-9A-F]{4}|[0-9A-F]{8})$/),
+});
+
+describe('anti-theft forms', () => {
+  it('reads what an operator types: spaced IMEIs, lower-case hex', () => {
+    expect(imeiFromInput('35-840800 000001 9')).toEqual({ ok: true, value: '358408000000019' });
+    expect(imeiFromInput('３５８４０８０００００００１９')).toEqual({ ok: false, error: 'imei' });
+    expect(cellFromInput({ mcc: '440', mnc: '10', areaCode: '6699', cellIdentity: '0000009f' })).toEqual({
+      ok: true,
+      value: { mcc: '440', mnc: '10', areaCode: 6699, cellIdentity: '0000009F' },
+    });
+    expect(cellFromInput({ mcc: '440', mnc: '10', areaCode: '65536', cellIdentity: '009F' })).toEqual({
+      ok: false,
+      error: 'areaCode',
+    });
+  });
+
+  it('property: any typed cell is refused with the failing field or fits the API schema', () => {
+    const text = fc.oneof(fc.string({ maxLength: 12 }), fc.stringMatching(/^[0-9A-Fa-f ]{1,9}$/));
+    fc.assert(
+      fc.property(text, text, text, text, (mcc, mnc, areaCode, cellIdentity) => {
+        const r = cellFromInput({ mcc, mnc, areaCode, cellIdentity });
+        if (r.ok) expect(fitsDesiredCell(r.value)).toBe(true);
+        else expect(['mcc', 'mnc', 'areaCode', 'cellIdentity']).toContain(r.error);
+      }),
+      { numRuns: 1000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (typed) => {
+        const r = imeiFromInput(typed);
+        if (r.ok) expect(r.value).toMatch(/^[0-9]{15}$/);
+      }),
+    );
+  });
+
+  it('property: a change sends the whole list with exactly that entry added or removed, within limits', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[0-9]{15}$/), { maxLength: MAX_IMEIS }),
+        fc.uniqueArray(cellArb, { maxLength: MAX_CELLS, comparator: sameCell }),
+        fc.stringMatching(/^[0-9]{15}$/),
+        cellArb,
+        (imeis, cells, imei, cell) => {
+          const reported = { imeis, cells };
+          const addI = desiredAfter(reported, { kind: 'addImei', imei });
+          if (imeis.includes(imei)) expect(addI).toEqual({ ok: false, error: 'present' });
+          else if (imeis.length === MAX_IMEIS) expect(addI).toEqual({ ok: false, error: 'full' });
+          else expect(addI).toEqual({ ok: true, value: { imeis: [...imeis, imei] } });
+          for (const i of imeis)
+            expect(desiredAfter(reported, { kind: 'removeImei', imei: i })).toEqual({
+              ok: true,
+              value: { imeis: imeis.filter((x) => x !== i) },
+            });
+          const addC = desiredAfter(reported, { kind: 'addCell', cell });
+          if (cells.some((c) => sameCell(c, cell))) expect(addC).toEqual({ ok: false, error: 'present' });
+          else if (cells.length === MAX_CELLS) expect(addC).toEqual({ ok: false, error: 'full' });
+          else {
+            expect(addC.ok).toBe(true);
+            const sent = (addC as { value: { cells: Cell[] } }).value.cells;
+            expect(sent).toHaveLength(cells.length + 1);
+            expect(sent.every(fitsDesiredCell)).toBe(true);
+          }
+          for (const c of cells) {
+            const r = desiredAfter(reported, { kind: 'removeCell', cell: c });
+            const sent = (r as { value: { cells: Cell[] } }).value.cells;
+            expect(sent).toHaveLength(cells.length - 1);
+            expect(sent.some((x) => sameCell(x, c))).toBe(false);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the mode shown: an alert newer than the last READ STATE says blocked; an older one does not', () => {
+    const reported = { mode: 'armed', reason: 'none' };
+    const alert = { event: 'ANTITHEFT_IMEI_BLOCKED', reason: 'imei_mismatch', time: 2_000 };
+    expect(shownMode({ reported, reportedTime: 1_000, lastAlert: alert })).toEqual({
+      mode: 'blocked',
+      reason: 'imei_mismatch',
+      fromAlert: true,
+    });
+    expect(shownMode({ reported, reportedTime: 3_000, lastAlert: alert })).toEqual({
+      mode: 'armed',
+      reason: 'none',
+      fromAlert: false,
+    });
+    expect(
+      shownMode({ reported, reportedTime: 1_000, lastAlert: { ...alert, event: 'ANTITHEFT_UNBLOCKED' } }),
+    ).toMatchObject({ mode: 'armed' });
+    expect(shownMode({ reported: null, reportedTime: null, lastAlert: null })).toBeUndefined();
+  });
+});
