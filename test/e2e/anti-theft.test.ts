@@ -10,8 +10,6 @@
 // PostgreSQL.
 
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OtaKeySet } from '../../src/crypto/ts-102-225-scp80.js';
 import { encodeCommands } from '../../src/lib/anti-theft-encoding.js';
@@ -23,11 +21,8 @@ import {
   type UserData,
 } from '../../src/lib/ts-23-040-sms-tpdu.js';
 import { secureCommandPacket } from '../../src/lib/ts-102-225-secured-packet.js';
-import { systemContext } from '../../src/platform/iam/principal.js';
 import { OtaInbound } from '../../src/platform/ota/ota-inbound.js';
 import { OtaSmppLink } from '../../src/platform/ota/ota-smpp.js';
-import { GsupServer } from '../../src/servers/gsup/server.js';
-import { type RunningRadius, startRadius } from '../../src/servers/radius/index.js';
 import { Fleet } from '../../src/simulator/fleet.js';
 import type { Cell } from '../../src/simulator/packet-gateway.js';
 import { SmsNetwork } from '../../src/simulator/sms-network.js';
@@ -42,11 +37,13 @@ import {
 } from '../card/toolkit/fixture.js';
 import {
   type AntiTheftSim,
+  type CoreNetwork,
   connectOtaLink,
   createAntiTheftSim,
   LabNetwork,
   OTA_ACCOUNT,
   type OutcomeQueue,
+  startCoreNetwork,
   waitFor,
 } from '../helpers/anti-theft.js';
 import { startTestApi, type TestApi } from '../helpers/app.js';
@@ -72,8 +69,7 @@ type Json = Record<string, unknown> & { [k: string]: unknown };
 
 let api: TestApi;
 let base: string;
-let radius: RunningRadius;
-let gsup: GsupServer;
+let core: CoreNetwork;
 let network: LabNetwork;
 let link: OtaSmppLink;
 let outcomes: OutcomeQueue;
@@ -133,22 +129,7 @@ const attachedWith = (sim: AntiTheftSim, imsi: string) =>
 beforeAll(async () => {
   api = await startTestApi();
   base = await api.app.listen({ host: '127.0.0.1', port: 0 });
-  const logger = pino({ level: 'silent' });
-  radius = await startRadius({
-    platform: api.platform,
-    logger,
-    metrics: new Registry(),
-    host: '127.0.0.1',
-    authPort: 0,
-    acctPort: 0,
-  });
-  gsup = await GsupServer.start({
-    db: api.platform.store.db,
-    auc: api.platform.auc,
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-  });
+  core = await startCoreNetwork(api.platform, api.operator.operatorId);
   a = await createAntiTheftSim(api.platform, api.operator.operatorId, 1, { learningSeconds: 0 });
   b = await createAntiTheftSim(api.platform, api.operator.operatorId, 2, { learningSeconds: 0 });
   network = await LabNetwork.start({ [INTRUDER.systemId]: INTRUDER.password });
@@ -168,26 +149,18 @@ beforeAll(async () => {
       sms.onSimData(m);
     });
   }
-  const nasAddress = `127.0.${10 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}`;
-  const secret = randomBytes(12).toString('hex');
   fleet = await Fleet.open({
     devices: [
       { card: a.card, imei: IMEI_A, cell: A_CELLS[0] as Cell },
       { card: b.card, imei: IMEI_B, cell: B_CELLS[0] as Cell },
     ],
-    gsup: { host: '127.0.0.1', port: gsup.port },
-    radius: { host: '127.0.0.1', authPort: radius.authPort, acctPort: radius.acctPort, secret },
-    nasAddress,
+    ...core.fleet,
     retrySeconds: 0.5,
     attachSpreadMs: 0,
     onCardSms: sms.onCardSms,
   });
   sms.connect(fleet, network.smsc);
-  await api.platform.aaa.radiusClients.create(
-    systemContext(api.operator.operatorId, 'Radius:createClient', 'test'),
-    { address: nasAddress, secret, coaPort: fleet.coaPort, name: 'e2e-anti-theft' },
-  );
-  await radius.server.clients.reload();
+  await core.admit(fleet);
   fleet.start();
 });
 
@@ -197,8 +170,7 @@ afterAll(async () => {
   api?.platform.ota.useLink(undefined);
   await link?.close();
   await network?.close();
-  await gsup?.close();
-  await radius?.close();
+  await core?.close();
   await api?.close();
 });
 

@@ -4,6 +4,9 @@
 // handing SIM data to a card as SMS-PP and the card's SMS coming back as MO deliver_sm — with a queue
 // of what the platform made of each MO message, and a bounded wait on state.
 
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import type { CardFile } from '../../src/card/card-file.js';
 import { keysOf } from '../../src/card/card-file.js';
 import { hex, toHex } from '../../src/lib/hex.js';
@@ -22,8 +25,11 @@ import type { OtaKeySetInput, OtaService } from '../../src/platform/ota/ota-serv
 import { OtaSmppLink } from '../../src/platform/ota/ota-smpp.js';
 import type { Platform } from '../../src/platform/platform.js';
 import type { Executor, Store } from '../../src/platform/store/database.js';
+import { GsupServer } from '../../src/servers/gsup/server.js';
+import { type RunningRadius, startRadius } from '../../src/servers/radius/index.js';
 import { type SimDataMessage, Smsc } from '../../src/servers/smpp/smsc.js';
 import { type SimulatedCard, simulatedCard } from '../../src/simulator/cards.js';
+import type { Fleet, FleetOptions } from '../../src/simulator/fleet.js';
 import { antiTheftCardFile, type Device, KIC, KID, PLATFORM } from '../card/toolkit/fixture.js';
 
 /** Key set 1 of the fixture card (KIC/KID), as the platform provisions it. */
@@ -88,6 +94,61 @@ export async function createAntiTheftSim(
   });
   await provisionAntiTheft(platform.ota, platform.store.db, operatorId, view.simId, quarantineImsi);
   return { simId: view.simId, imsi, msisdn, quarantineImsi, card: simulatedCard(file) };
+}
+
+/** The platform's RADIUS and GSUP listeners on loopback, and the fleet's packet gateway as a NAS. */
+export interface CoreNetwork {
+  readonly radius: RunningRadius;
+  readonly gsup: GsupServer;
+  /** What Fleet.open needs to reach them. */
+  readonly fleet: Pick<FleetOptions, 'gsup' | 'radius' | 'nasAddress'>;
+  /** Registers the fleet's packet gateway as a RADIUS client (with its CoA port) of `operatorId`. */
+  admit(fleet: Fleet): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startCoreNetwork(platform: Platform, operatorId: string): Promise<CoreNetwork> {
+  const logger = pino({ level: 'silent' });
+  const radius = await startRadius({
+    platform,
+    logger,
+    metrics: new Registry(),
+    host: '127.0.0.1',
+    authPort: 0,
+    acctPort: 0,
+  });
+  const gsup = await GsupServer.start({
+    db: platform.store.db,
+    auc: platform.auc,
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+  });
+  // A loopback address of its own, so parallel test files never share a NAS.
+  const nasAddress = `127.0.${10 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}`;
+  const secret = randomBytes(12).toString('hex');
+  return {
+    radius,
+    gsup,
+    fleet: {
+      gsup: { host: '127.0.0.1', port: gsup.port },
+      radius: { host: '127.0.0.1', authPort: radius.authPort, acctPort: radius.acctPort, secret },
+      nasAddress,
+    },
+    async admit(fleet) {
+      await platform.aaa.radiusClients.create(systemContext(operatorId, 'Radius:createClient', 'test'), {
+        address: nasAddress,
+        secret,
+        coaPort: fleet.coaPort,
+        name: 'simulator',
+      });
+      await radius.server.clients.reload();
+    },
+    async close() {
+      await gsup.close();
+      await radius.close();
+    },
+  };
 }
 
 const SCTS = Uint8Array.of(0x62, 0x01, 0x21, 0x11, 0, 0, 0);

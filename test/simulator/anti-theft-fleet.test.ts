@@ -6,55 +6,37 @@
 // secured alert SMS is handed to the fleet's SMS callback. The whole flow through the API and the
 // SMSC is test/e2e/anti-theft.test.ts.
 
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertTlv } from '../../src/lib/anti-theft-encoding.js';
-import { systemContext } from '../../src/platform/iam/principal.js';
-import { GsupServer } from '../../src/servers/gsup/server.js';
-import { type RunningRadius, startRadius } from '../../src/servers/radius/index.js';
 import { simulatedImei } from '../../src/simulator/cards.js';
 import { Fleet, type FleetEvent } from '../../src/simulator/fleet.js';
 import { openSecured, packetOfSubmits } from '../card/toolkit/fixture.js';
-import { type AntiTheftSim, createAntiTheftSim, waitFor } from '../helpers/anti-theft.js';
+import {
+  type AntiTheftSim,
+  type CoreNetwork,
+  createAntiTheftSim,
+  startCoreNetwork,
+  waitFor,
+} from '../helpers/anti-theft.js';
 import { startTestApi, type TestApi } from '../helpers/app.js';
 
 describe('simulated fleet with an anti-theft SIM', () => {
   let api: TestApi;
-  let radius: RunningRadius;
-  let gsup: GsupServer;
+  let core: CoreNetwork;
   let fleet: Fleet;
   let sim: AntiTheftSim;
   const events: FleetEvent[] = [];
   const sms: { imsi: string; tpdu: Uint8Array }[] = [];
-  const nasAddress = `127.0.${10 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}`;
-  const secret = randomBytes(12).toString('hex');
 
   beforeAll(async () => {
     api = await startTestApi();
-    const logger = pino({ level: 'silent' });
-    radius = await startRadius({
-      platform: api.platform,
-      logger,
-      host: '127.0.0.1',
-      authPort: 0,
-      acctPort: 0,
-    });
-    gsup = await GsupServer.start({
-      db: api.platform.store.db,
-      auc: api.platform.auc,
-      host: '127.0.0.1',
-      port: 0,
-      logger,
-    });
+    core = await startCoreNetwork(api.platform, api.operator.operatorId);
     sim = await createAntiTheftSim(api.platform, api.operator.operatorId, 1);
     fleet = await Fleet.open({
       devices: [
         { card: sim.card, imei: simulatedImei(1), cell: { mcc: '001', mnc: '01', tac: 100, eci: 0x2000 } },
       ],
-      gsup: { host: '127.0.0.1', port: gsup.port },
-      radius: { host: '127.0.0.1', authPort: radius.authPort, acctPort: radius.acctPort, secret },
-      nasAddress,
+      ...core.fleet,
       retrySeconds: 120,
       swap: 1,
       swapAfterSeconds: 1,
@@ -62,18 +44,13 @@ describe('simulated fleet with an anti-theft SIM', () => {
       log: (e) => events.push(e),
       onCardSms: (from, tpdu) => sms.push({ imsi: from, tpdu }),
     });
-    await api.platform.aaa.radiusClients.create(
-      systemContext(api.operator.operatorId, 'Radius:createClient', 'test'),
-      { address: nasAddress, secret, coaPort: fleet.coaPort, name: 'simulator' },
-    );
-    await radius.server.clients.reload();
+    await core.admit(fleet);
     fleet.start();
   });
 
   afterAll(async () => {
     await fleet?.stop();
-    await gsup?.close();
-    await radius?.close();
+    await core?.close();
     await api?.close();
   });
 
