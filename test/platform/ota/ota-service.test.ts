@@ -207,12 +207,12 @@ describe('commands and PoRs with the real card', () => {
     const d = armedDevice();
     const sent = await ota.secureAntiTheftCommands(OPERATOR, simId, [{ op: 'block' }]);
     deliver(d, sent.userData);
-    // The BLOCK's alert (reason remote_block) and its PoR go out as two SMS.
+    // The BLOCK's PoR and its alert (reason remote_block) go out as two SMS, the PoR first.
     const outcomes = [];
     for (const sms of d.sms.splice(0)) outcomes.push(await ota.receive(simId, packetOfSubmits([sms]).packet));
     expect(outcomes).toMatchObject([
-      { kind: 'alert', event: 'ANTITHEFT_REMOTE_BLOCKED' },
       { kind: 'por', status: 'applied' },
+      { kind: 'alert', event: 'ANTITHEFT_REMOTE_BLOCKED' },
     ]);
     const unblock = await ota.secureAntiTheftCommands(OPERATOR, simId, [{ op: 'unblock' }]);
     deliver(d, unblock.userData);
