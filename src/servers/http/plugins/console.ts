@@ -3,7 +3,9 @@
 //   static files  the Vite build (web/dist), read once at start into memory and looked up by exact
 //                 path — a request path is a map key, never a file-system path; client routes fall
 //                 back to index.html; hashed assets are cached for a year, index.html never; every
-//                 answer carries a strict Content-Security-Policy (no inline script, no CDN)
+//                 answer carries a strict Content-Security-Policy (no inline script, no CDN); text
+//                 files go out as the build precompressed them (.br, .gz) when Accept-Encoding
+//                 allows, with Vary: Accept-Encoding, and as they are otherwise
 //   sign in       POST /console/api/session takes the same credentials as POST /v1/auth (root or a
 //                 user; TOTP or SMS second factor) and puts the API token in an httpOnly,
 //                 SameSite=Strict cookie (Secure over HTTPS) that no script can read; the answer
@@ -18,13 +20,14 @@
 // The session is the API token: it expires when the token does (the cookie's Max-Age follows it).
 
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { constantTimeEqualText } from '../../../crypto/constant-time.js';
 import { SimtrustError } from '../../../lib/errors.js';
+import { chooseEncoding } from '../../../lib/rfc-9110-accept-encoding.js';
 import type { LoginCredentials } from '../../../platform/iam/login.js';
 import { revokeToken, tokenHash } from '../../../platform/iam/tokens.js';
 import type { Platform } from '../../../platform/platform.js';
@@ -66,7 +69,15 @@ interface StaticFile {
   readonly type: string;
   /** Vite puts a content hash in every file under assets/: safe to cache for good. */
   readonly immutable: boolean;
+  /** The same bytes compressed at build (web/precompress.ts): `file.br`, `file.gz`. */
+  readonly encoded: Partial<Record<'br' | 'gzip', Buffer>>;
 }
+
+/** Precompressed siblings of a build file, best first (brotli is the smaller). */
+const ENCODED = [
+  ['br', '.br'],
+  ['gzip', '.gz'],
+] as const;
 
 /** Every file of the build by its URL path under /console/ (e.g. `assets/index-3f2a.js`). */
 function loadBuild(dir: string): Map<string, StaticFile> {
@@ -77,10 +88,16 @@ function loadBuild(dir: string): Map<string, StaticFile> {
       if (statSync(full).isDirectory()) walk(full);
       else {
         const path = relative(dir, full).split(sep).join('/');
+        // A .br/.gz beside its file is an encoding of it, not a file of its own.
+        if (ENCODED.some(([, ext]) => name.endsWith(ext) && existsSync(full.slice(0, -ext.length)))) continue;
+        const encoded: StaticFile['encoded'] = {};
+        for (const [coding, ext] of ENCODED)
+          if (existsSync(full + ext)) encoded[coding] = readFileSync(full + ext);
         files.set(path, {
           body: readFileSync(full),
           type: TYPES[extname(name)] ?? 'application/octet-stream',
           immutable: path.startsWith('assets/'),
+          encoded,
         });
       }
     }
@@ -256,6 +273,16 @@ export async function registerConsole(
     },
   );
 
+  /** The file in the encoding the client accepts best (RFC 9110 §12.5.3), identity otherwise. */
+  const send = (request: FastifyRequest, reply: FastifyReply, file: StaticFile) => {
+    const offered = ENCODED.map(([coding]) => coding).filter((c) => file.encoded[c] !== undefined);
+    if (offered.length > 0) reply.header('vary', 'accept-encoding');
+    const coding = chooseEncoding(request.headers['accept-encoding'], offered);
+    const body = coding === 'identity' ? file.body : (file.encoded[coding] ?? file.body);
+    if (coding !== 'identity') reply.header('content-encoding', coding);
+    return reply.type(file.type).send(body);
+  };
+
   const serve = async (request: FastifyRequest, reply: FastifyReply) => {
     const path = (request.params as { '*'?: string })['*'] ?? '';
     const file = files.get(path);
@@ -264,7 +291,7 @@ export async function registerConsole(
     reply.header('referrer-policy', 'same-origin');
     if (file !== undefined && path !== 'index.html') {
       reply.header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
-      return reply.type(file.type).send(file.body);
+      return send(request, reply, file);
     }
     // A missing asset is a 404 (not the page, which the browser would then fail to run as script).
     if (path.startsWith('assets/') || path.startsWith('api/') || index === undefined) {
@@ -276,7 +303,7 @@ export async function registerConsole(
     }
     // Client routes (/console/sims/…) get the application, which routes in the browser.
     reply.header('cache-control', 'no-cache');
-    return reply.type(index.type).send(index.body);
+    return send(request, reply, index);
   };
   app.get('/console', { config: { public: true }, schema: { hide: true } }, (_request, reply) =>
     reply.redirect(CONSOLE_BASE, 301),
