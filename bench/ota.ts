@@ -2,10 +2,14 @@
 // end — secure (counter moved in the database) → submit_sm → lab SMSC → SMS-PP into the software
 // card → the applet runs READ STATE → PoR as deliver_sm → opened, verified and settled in the
 // database — with N SIMs in flight at once (one command outstanding per SIM, as an OTA server keeps
-// per-card order). Beside it, in the same run: raw AES-CBC + AES-CMAC over a command-sized
-// packet, and securing + opening a packet in process (no database, no SMPP, no card).
+// per-card order). Twice: with the SMSC and the cards in this process (one thread does it all), and
+// with them in a process of their own (bench/_ota-network.ts), as in production. Beside it, in the
+// same run: raw AES-CBC + AES-CMAC over a command-sized packet, and securing + opening a packet in
+// process (no database, no SMPP, no card).
 
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import {
   cipherSpec,
   cryptographicChecksum,
@@ -14,14 +18,6 @@ import {
 } from '../src/crypto/ts-102-225-scp80.js';
 import { encodeCommands } from '../src/lib/anti-theft-encoding.js';
 import { hex } from '../src/lib/hex.js';
-import {
-  decodeSmsSubmit,
-  decodeUserData,
-  encodeSmsDeliver,
-  encodeUserData,
-  internationalAddress,
-  simDataDownload,
-} from '../src/lib/ts-23-040-sms-tpdu.js';
 import {
   openResponsePacket,
   secureCommandPacket,
@@ -32,8 +28,8 @@ import { COMMAND_SPI, OtaService } from '../src/platform/ota/ota-service.js';
 import { OtaSmppLink } from '../src/platform/ota/ota-smpp.js';
 import { KeyRing } from '../src/platform/secrets/key-ring.js';
 import { openStore } from '../src/platform/store/database.js';
-import { Smsc } from '../src/servers/smpp/smsc.js';
-import { cell, type Device, device, IMEI, KIC, KID, newCard } from '../test/card/toolkit/fixture.js';
+import { KIC, KID } from '../test/card/toolkit/fixture.js';
+import { PLATFORM_ADDRESS, SMSC_ACCOUNT, startNetwork } from './_ota-network.js';
 import { type BenchDialect, flag, fmt, freshDatabase, table } from './_support.js';
 
 const KEYS: OtaKeySet = {
@@ -98,8 +94,8 @@ export async function run(args: string[]): Promise<void> {
   const { url, drop } = await freshDatabase(dialect);
   const store = await openStore(url);
   const ota = new OtaService(store, await KeyRing.open(store, randomBytes(32)), { now: () => Date.now() });
-  const devices = new Map<string, Device>();
-  const simOf = new Map<string, string>();
+  const msisdns: string[] = [];
+  const simIds: string[] = [];
   for (let i = 0; i < sims; i++) {
     const simId = `89810000000009${String(i).padStart(5, '0')}`;
     const msisdn = `8190${String(i).padStart(8, '0')}`;
@@ -126,83 +122,82 @@ export async function run(args: string[]): Promise<void> {
       [{ kvn: 1, kicAlgorithm: 'aes-cbc', kic: hex(KIC), kidAlgorithm: 'aes-cmac', kid: hex(KID) }],
       { kvn: 1, reportKvn: 1, quarantineImsi: `0010199${String(i).padStart(8, '0')}` },
     );
-    const d = device(newCard(), IMEI, cell(1));
-    d.modem.boot();
-    devices.set(msisdn, d);
-    simOf.set(simId, msisdn);
+    simIds.push(simId);
+    msisdns.push(msisdn);
   }
-  const settled = new Map<number, () => void>();
-  let smsc: Smsc | undefined;
-  smsc = await Smsc.start({
-    accounts: { ota: 'bench' },
-    onSimData: (m) => {
-      const d = devices.get(m.destination);
-      const ud = decodeUserData(m.userData, true);
-      if (d === undefined || !ud.ok) return;
-      const tpdu = encodeSmsDeliver(
-        simDataDownload({
-          originatingAddress: internationalAddress(m.source),
-          serviceCentreTimeStamp: Uint8Array.of(0x62, 0x01, 0x21, 0x11, 0, 0, 0),
-          userData: ud.value,
-        }),
-      );
-      if (!tpdu.ok) return;
-      d.modem.deliverSms(tpdu.value);
-      for (const sms of d.sms.splice(0)) {
-        const s = decodeSmsSubmit(sms);
-        if (!s.ok) continue;
-        smsc?.deliverMo('ota', {
-          source: m.destination,
-          destination: '8170000999',
-          protocolId: s.value.protocolIdentifier,
-          dataCoding: s.value.dataCodingScheme,
-          userData: encodeUserData(s.value.userData),
-        });
+
+  /** Commands per second through the network at `url`, one lane per SIM. */
+  const endToEnd = async (url: string) => {
+    const settled = new Map<number, () => void>();
+    // PoRs verified before their send resolved (the card may answer within the SMSC's accept).
+    const early = new Set<number>();
+    const link = await OtaSmppLink.connect(
+      { url, ...SMSC_ACCOUNT, sourceAddr: PLATFORM_ADDRESS },
+      new OtaInbound(store, ota),
+      (o) => {
+        if (o.kind === 'por') {
+          const done = settled.get(o.commandId);
+          if (done === undefined) early.add(o.commandId);
+          else done();
+        } else throw new Error(`unexpected ${o.kind}: ${'code' in o ? o.code : ''}`);
+      },
+    );
+    const lane = async (simId: string, until: number) => {
+      let n = 0;
+      while (performance.now() < until) {
+        const sent = await ota.sendAntiTheftCommands('OPBENCH', simId, [{ op: 'readState' }], link);
+        if (!early.delete(sent.commandId))
+          await new Promise<void>((resolve) => settled.set(sent.commandId, resolve));
+        settled.delete(sent.commandId);
+        n++;
       }
-    },
-  });
-  const link = await OtaSmppLink.connect(
-    { url: smsc.url, systemId: 'ota', password: 'bench', sourceAddr: '8170000999' },
-    new OtaInbound(store, ota),
-    (o) => {
-      if (o.kind === 'por') settled.get(o.commandId)?.();
-      else throw new Error(`unexpected ${o.kind}: ${'code' in o ? o.code : ''}`);
-    },
-  );
-  // The PoR may arrive before the send resolves: the row tells whether it settled already.
-  const lane = async (simId: string, until: number) => {
-    let n = 0;
-    while (performance.now() < until) {
-      const sent = await ota.sendAntiTheftCommands('OPBENCH', simId, [{ op: 'readState' }], link);
-      await new Promise<void>((resolve) => {
-        settled.set(sent.commandId, resolve);
-        void store.db
-          .selectFrom('ota_commands')
-          .select('status')
-          .where('id', '=', sent.commandId)
-          .executeTakeFirst()
-          .then((r) => r?.status !== 'pending' && resolve());
-      });
-      n++;
-    }
-    return n;
+      return n;
+    };
+    await Promise.all(simIds.map((s) => lane(s, performance.now() + 300)));
+    const before = { ...ota.writeStats };
+    const start = performance.now();
+    const until = start + seconds * 1000;
+    const counts = await Promise.all(simIds.map((s) => lane(s, until)));
+    const perSecond = counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+    const after = ota.writeStats;
+    await link.close();
+    const perCommit = (after.operations - before.operations) / Math.max(1, after.commits - before.commits);
+    return { perSecond, perCommit };
   };
-  await Promise.all([...simOf.keys()].map((s) => lane(s, performance.now() + 300)));
-  const start = performance.now();
-  const until = start + seconds * 1000;
-  const counts = await Promise.all([...simOf.keys()].map((s) => lane(s, until)));
-  const e2e = counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
-  await link.close();
+
+  // 1. Everything in this process: the platform, the SMSC and the cards share one thread.
+  const smsc = await startNetwork(msisdns);
+  const inline = await endToEnd(smsc.url);
   await smsc.close();
+
+  // 2. The SMSC and the cards in a process of their own, as in production.
+  const network = fork(fileURLToPath(new URL('./_ota-network.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+  });
+  const networkUrl = await new Promise<string>((resolve, reject) => {
+    network.once('message', (m) => resolve((m as { url: string }).url));
+    network.once('error', reject);
+    network.send({ msisdns });
+  });
+  const separate = await endToEnd(networkUrl);
+  network.send('close');
+  await new Promise((resolve) => network.once('exit', resolve));
   await store.close();
   await drop();
 
+  const e2e = `OTA commands end to end (${dialect}, ${sims} SIMs, SMPP, card, verified PoR)`;
   table([
     { measure: 'raw AES-CBC + AES-CMAC (48-octet packet)', 'per second': fmt(raw) },
     { measure: 'secure command + open PoR, in process', 'per second': fmt(inProcess) },
     {
-      measure: `OTA commands end to end (${dialect}, ${sims} SIMs, SMPP, card, verified PoR)`,
-      'per second': fmt(e2e),
+      measure: `${e2e}, SMSC and cards in this process`,
+      'per second': fmt(inline.perSecond),
+      'writes per commit': fmt(inline.perCommit, 1),
+    },
+    {
+      measure: `${e2e}, SMSC and cards in their own process`,
+      'per second': fmt(separate.perSecond),
+      'writes per commit': fmt(separate.perCommit, 1),
     },
   ]);
   if (sink === 0x1_0000) console.log('');

@@ -11,6 +11,7 @@
 import { smppUserData } from '../../lib/smpp-short-message.js';
 import { decodeUserData, IEI, reassembleSecuredPacket, type UserData } from '../../lib/ts-23-040-sms-tpdu.js';
 import type { Store } from '../store/database.js';
+import { param, prepared } from '../store/prepared.js';
 import type { OtaService, ReceiveOutcome } from './ota-service.js';
 
 /** The fields of a deliver_sm as the `smpp` package hands them over (any may be missing or odd). */
@@ -34,6 +35,14 @@ const MAX_PARTIAL = 1000;
 const PARTIAL_TTL_MS = 5 * 60_000;
 
 const ignored = (code: string, message: string): InboundOutcome => ({ kind: 'ignored', code, message });
+
+// One of these runs for every MO SMS: prepared (store/prepared.ts).
+const simByMsisdn = prepared((db) =>
+  db.selectFrom('sim_profiles').select('sim_id').where('msisdn', '=', param('sender')).limit(1),
+);
+const simByImsi = prepared((db) =>
+  db.selectFrom('sim_profiles').select('sim_id').where('imsi', '=', param('sender')).limit(1),
+);
 
 export class OtaInbound {
   private readonly partial = new Map<string, { segments: UserData[]; total: number; at: number }>();
@@ -113,17 +122,9 @@ export class OtaInbound {
 
   private async simOf(sender: string): Promise<string | undefined> {
     const db = this.store.db;
-    const byMsisdn = await db
-      .selectFrom('sim_profiles')
-      .select('sim_id')
-      .where('msisdn', '=', sender)
-      .executeTakeFirst();
+    const [byMsisdn] = await simByMsisdn(db, { sender });
     if (byMsisdn) return byMsisdn.sim_id;
-    const byImsi = await db
-      .selectFrom('sim_profiles')
-      .select('sim_id')
-      .where('imsi', '=', sender)
-      .executeTakeFirst();
+    const [byImsi] = await simByImsi(db, { sender });
     if (byImsi) return byImsi.sim_id;
     return (await this.ota.quarantineOwner(sender))?.simId;
   }

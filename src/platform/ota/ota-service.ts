@@ -46,9 +46,20 @@ import {
 } from '../../lib/ts-102-225-secured-packet.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
+import { GroupCommit, type GroupCommitStats } from '../store/group-commit.js';
 import type { AntiTheftAlertsTable, OtaCommandsTable } from '../store/schema.js';
 import { type LOCAL_INFO_EVENT, loadLocalInfos, recordLocalInfo, type SimLocalInfo } from './local-info.js';
-import { acceptReportCounter, nextCommandCounter, type OtaCommandStatus } from './ota-store.js';
+import {
+  acceptReportCounter,
+  appletOfOperatorSim,
+  appletOfSim,
+  insertPendingCommand,
+  nextCommandCounter,
+  type OtaCommandStatus,
+  primaryMsisdn,
+  recordReportedState,
+  settlePendingCommand,
+} from './ota-store.js';
 
 /** The applet's default TAR (card file `applets[].tar`, docs/anti-theft.md). */
 export const DEFAULT_ANTI_THEFT_TAR = 'C0A7C0';
@@ -176,14 +187,42 @@ export interface OtaLink {
   send(destination: string, userData: readonly Uint8Array[]): Promise<void>;
 }
 
+export interface OtaServiceOptions {
+  /** Most counter reservations and PoR settlements sharing one transaction (default 256). */
+  readonly maxBatch?: number;
+  /** Such transactions in flight at once on PostgreSQL (default 2; SQLite: 1). */
+  readonly concurrency?: number;
+}
+
+/** A reservation that could not be made: thrown to its caller after the batch committed. */
+type Refusal = { readonly refusal: SimtrustError };
+
 export class OtaService {
   #link: OtaLink | undefined;
+  /**
+   * Group commit of the send and receive paths (store/group-commit.ts): counter reservations and
+   * PoR/alert settlements that arrive while a transaction commits share the next one, and its
+   * fsync. Each caller still gets its own result once that transaction committed; one that fails
+   * is re-run alone, so it never fails the others.
+   */
+  readonly #writes: GroupCommit;
 
   constructor(
     private readonly store: Store,
     private readonly keyRing: KeyRing,
     private readonly clock: Clock,
-  ) {}
+    options: OtaServiceOptions = {},
+  ) {
+    this.#writes = new GroupCommit(store, {
+      maxBatch: options.maxBatch ?? 256,
+      concurrency: options.concurrency ?? 2,
+    });
+  }
+
+  /** Transactions and operations of the send and receive paths so far (bench/ota.ts shows them). */
+  get writeStats(): Readonly<GroupCommitStats> {
+    return this.#writes.stats;
+  }
 
   /**
    * Stores a SIM's key sets (sealed) and, when given, its anti-theft applet. Run inside the
@@ -384,7 +423,9 @@ export class OtaService {
 
   /**
    * Builds the secured command packet for `commands` at the applet's TAR: the counter moves first (one
-   * statement), the command is recorded as pending with that counter, in one transaction.
+   * statement), the command is recorded as pending with that counter, in one transaction — shared
+   * with the reservations of concurrent sends (group commit); this resolves once it committed, so
+   * a counter handed out is on disk before its packet can leave, and never handed out again.
    */
   async secureAntiTheftCommands(
     operatorId: string,
@@ -393,62 +434,75 @@ export class OtaService {
   ): Promise<SentCommand> {
     if (commands.length === 0) throw new SimtrustError('ERR_VALIDATION', 'send at least one command');
     const data = encodeCommands(commands);
-    return this.store.transaction(async (trx) => {
-      const o = trx;
-      const applet = await this.antiTheftOf(operatorId, simId, trx);
-      if (applet === undefined)
-        throw new SimtrustError(
+    const reserved = await this.#writes.run((trx) => this.reserve(trx, operatorId, simId, commands, data));
+    if ('refusal' in reserved) throw reserved.refusal;
+    return reserved;
+  }
+
+  /**
+   * One reservation inside a batch. What the caller did wrong comes back as a value, not thrown, so
+   * it does not roll back the others' reservations (a counter spent by a packet that then could not
+   * be built stays spent).
+   */
+  private async reserve(
+    o: Executor,
+    operatorId: string,
+    simId: string,
+    commands: readonly Command[],
+    data: Uint8Array,
+  ): Promise<SentCommand | Refusal> {
+    const [applet] = await appletOfOperatorSim(o, { simId, operatorId });
+    if (applet === undefined)
+      return {
+        refusal: new SimtrustError(
           'ERR_ANTI_THEFT_NOT_PROVISIONED',
           `SIM ${simId} has no anti-theft applet known to the platform; provision it with its OTA key sets`,
-        );
-      const keys = await this.keySet(o, simId, applet.kvn);
-      if (keys === undefined)
-        throw new SimtrustError(
+        ),
+      };
+    const keys = await this.keySet(o, simId, applet.kvn);
+    if (keys === undefined)
+      return {
+        refusal: new SimtrustError(
           'ERR_ANTI_THEFT_NOT_PROVISIONED',
           `SIM ${simId} has no OTA key set ${applet.kvn}`,
-        );
-      const counter = await nextCommandCounter(o, simId, applet.kvn, MAX_COUNTER);
-      if (counter === undefined)
-        throw new SimtrustError(
+        ),
+      };
+    const counter = await nextCommandCounter(o, simId, applet.kvn, MAX_COUNTER);
+    if (counter === undefined)
+      return {
+        refusal: new SimtrustError(
           'ERR_OTA_COUNTER_EXHAUSTED',
           `the OTA counter of key set ${applet.kvn} of SIM ${simId} is exhausted; provision a new key set`,
-        );
-      const tar = fromHex(applet.tar) as Uint8Array;
-      const packet = secureCommandPacket({
-        spi: COMMAND_SPI,
-        ...keyIdentifiers(applet.kvn, keys),
-        tar,
-        counter,
-        keys,
-        data,
-      });
-      if (!packet.ok) throw new SimtrustError('ERR_VALIDATION', packet.error.message);
-      const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
-      if (!segments.ok) throw new SimtrustError('ERR_VALIDATION', segments.error.message);
-      const now = this.clock.now();
-      const inserted = await o
-        .insertInto('ota_commands')
-        .values({
-          operator_id: operatorId,
-          sim_id: simId,
-          kvn: applet.kvn,
-          counter,
-          tar: applet.tar,
-          commands: JSON.stringify(commands),
-          status: 'pending',
-          por_status: null,
-          result: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return {
-        commandId: Number(inserted.id),
-        counter,
-        userData: segments.value.map((ud) => encodeUserData(ud)),
+        ),
       };
+    const tar = fromHex(applet.tar) as Uint8Array;
+    const packet = secureCommandPacket({
+      spi: COMMAND_SPI,
+      ...keyIdentifiers(applet.kvn, keys),
+      tar,
+      counter,
+      keys,
+      data,
     });
+    if (!packet.ok) return { refusal: new SimtrustError('ERR_VALIDATION', packet.error.message) };
+    const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
+    if (!segments.ok) return { refusal: new SimtrustError('ERR_VALIDATION', segments.error.message) };
+    const now = this.clock.now();
+    const [inserted] = await insertPendingCommand(o, {
+      operatorId,
+      simId,
+      kvn: applet.kvn,
+      counter,
+      tar: applet.tar,
+      commands: JSON.stringify(commands),
+      now,
+    });
+    if (inserted === undefined) throw new Error('the command row was not inserted');
+    return {
+      commandId: Number(inserted.id),
+      counter,
+      userData: segments.value.map((ud) => encodeUserData(ud)),
+    };
   }
 
   /** The link `send` uses (the runtime sets it once bound; undefined: none). */
@@ -497,13 +551,7 @@ export class OtaService {
     commands: readonly Command[],
     link: OtaLink,
   ): Promise<SentCommand> {
-    const profile = await this.store.db
-      .selectFrom('sim_profiles')
-      .select('msisdn')
-      .where('sim_id', '=', simId)
-      .where('operator_id', '=', operatorId)
-      .where('is_primary', '=', 1)
-      .executeTakeFirst();
+    const [profile] = await primaryMsisdn(this.store.db, { simId, operatorId });
     if (profile?.msisdn == null)
       throw new SimtrustError(
         'ERR_ANTI_THEFT_NOT_PROVISIONED',
@@ -531,11 +579,7 @@ export class OtaService {
    */
   async receive(simId: string, packet: Uint8Array): Promise<ReceiveOutcome> {
     const o = this.store.db;
-    const applet = await o
-      .selectFrom('anti_theft_sims')
-      .selectAll()
-      .where('sim_id', '=', simId)
-      .executeTakeFirst();
+    const [applet] = await appletOfSim(o, { simId });
     if (applet === undefined) return refused('OTA_UNKNOWN_SIM', 'no anti-theft applet is known for this SIM');
     const tar = readResponseTar(packet);
     if (!tar.ok) return refused(tar.error.code, tar.error.message);
@@ -587,7 +631,7 @@ export class OtaService {
     alert: Alert,
   ): Promise<ReceiveOutcome> {
     const event = EVENT_OF_REASON[alert.reason];
-    return this.store.transaction(async (trx) => {
+    return this.#writes.run(async (trx) => {
       const o = trx;
       if (!(await acceptReportCounter(o, simId, kvn, counter)))
         return refused('OTA_REPLAY', 'the report counter is not higher than the last one accepted');
@@ -639,29 +683,20 @@ export class OtaService {
       );
     const status: OtaCommandStatus = porStatus === 0 && result?.result === 'ok' ? 'applied' : 'failed';
     const now = this.clock.now();
-    return this.store.transaction(async (trx) => {
+    return this.#writes.run(async (trx) => {
       const o = trx;
-      const command = await o
-        .updateTable('ota_commands')
-        .set({
-          status,
-          por_status: porStatus,
-          result: result === undefined ? null : JSON.stringify(result),
-          updated_at: now,
-        })
-        .where('sim_id', '=', simId)
-        .where('kvn', '=', kvn)
-        .where('counter', '=', counter)
-        .where('status', '=', 'pending')
-        .returning(['id', 'commands'])
-        .executeTakeFirst();
+      const [command] = await settlePendingCommand(o, {
+        status,
+        porStatus,
+        result: result === undefined ? null : JSON.stringify(result),
+        now,
+        simId,
+        kvn,
+        counter,
+      });
       if (command === undefined) return refused('OTA_POR_UNMATCHED', 'no pending command has this counter');
       if (state !== undefined)
-        await o
-          .updateTable('anti_theft_sims')
-          .set({ reported: JSON.stringify(stateJson(state)), reported_at: now, updated_at: now })
-          .where('sim_id', '=', simId)
-          .execute();
+        await recordReportedState(o, { reported: JSON.stringify(stateJson(state)), now, simId });
       const commands = JSON.parse(command.commands) as Command[];
       if (status === 'applied' && commands.some((c) => c.op === 'unblock'))
         await o

@@ -87,31 +87,37 @@ export class OtaSmppLink {
     });
   }
 
-  /** Sends each segment's user data to `destination` (an MSISDN); resolves when the SMSC took all. */
+  /**
+   * Sends each segment's user data to `destination` (an MSISDN); resolves when the SMSC took all.
+   * The segments go out back to back, each answered in its own time (SMPP windowing): a
+   * submit_sm never waits for the previous one's response, on this link or across callers.
+   */
   async send(destination: string, userData: readonly Uint8Array[]): Promise<void> {
-    for (const ud of userData) {
-      await new Promise<void>((resolve, reject) => {
-        const sent = this.session.submit_sm(
-          {
-            source_addr_ton: 1,
-            source_addr_npi: 1,
-            source_addr: this.o.sourceAddr,
-            dest_addr_ton: 1,
-            dest_addr_npi: 1,
-            destination_addr: destination.replace(/^\+/, ''),
-            esm_class: ESM_UDHI,
-            protocol_id: PID_SIM_DATA,
-            data_coding: DCS_SIM_DATA,
-            short_message: Buffer.from(ud),
-          },
-          (pdu: Pdu) =>
-            pdu.command_status === 0
-              ? resolve()
-              : reject(new Error(`submit_sm refused by the SMSC (status ${pdu.command_status})`)),
-        );
-        if (!sent) reject(new Error('the OTA SMPP link is closed'));
-      });
-    }
+    await Promise.all(userData.map((ud) => this.submit(destination, ud)));
+  }
+
+  private submit(destination: string, ud: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const sent = this.session.submit_sm(
+        {
+          source_addr_ton: 1,
+          source_addr_npi: 1,
+          source_addr: this.o.sourceAddr,
+          dest_addr_ton: 1,
+          dest_addr_npi: 1,
+          destination_addr: destination.replace(/^\+/, ''),
+          esm_class: ESM_UDHI,
+          protocol_id: PID_SIM_DATA,
+          data_coding: DCS_SIM_DATA,
+          short_message: Buffer.from(ud),
+        },
+        (pdu: Pdu) =>
+          pdu.command_status === 0
+            ? resolve()
+            : reject(new Error(`submit_sm refused by the SMSC (status ${pdu.command_status})`)),
+      );
+      if (!sent) reject(new Error('the OTA SMPP link is closed'));
+    });
   }
 
   close(): Promise<void> {

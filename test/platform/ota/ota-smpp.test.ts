@@ -176,6 +176,40 @@ describe(`OTA over SMPP on ${testDialect}`, () => {
     expect(events.map((e) => e.event)).toEqual(['ANTITHEFT_UNBLOCKED', 'ANTITHEFT_IMEI_BLOCKED']);
   });
 
+  it('sends the segments of a long command back to back, without waiting for each submit_sm_resp', async () => {
+    const card = newCard();
+    current = device(card, IMEI, cell(1));
+    current.modem.boot();
+    // Enough cells and IMEIs that the secured packet needs several SMS.
+    const imeis = ['358408000000035', '358408000000043', '358408000000050'];
+    const cells = Array.from({ length: 8 }, (_, i) => ({
+      mcc: '440',
+      mnc: '10',
+      areaCode: 0x2000 + i,
+      cellIdentity: `000001${String(i).padStart(2, '0')}`,
+    }));
+    const before = smsc.submits;
+    smsc.holdResponses(true);
+    const sending = ota.sendAntiTheftCommands(
+      OPERATOR,
+      SIM_ID,
+      [
+        ...cells.map((cell) => ({ op: 'addCell' as const, cell })),
+        ...imeis.map((imei) => ({ op: 'addImei' as const, imei })),
+      ],
+      link,
+    );
+    // With no response answered yet, a link that waits for each one would never send the second.
+    while (smsc.submits < before + 2) await new Promise((resolve) => setImmediate(resolve));
+    smsc.holdResponses(false);
+    const sent = await sending;
+    expect(sent.userData.length).toBeGreaterThanOrEqual(2);
+    expect(smsc.submits - before).toBe(sent.userData.length);
+    expect(await nextOutcome()).toMatchObject({ kind: 'por', commandId: sent.commandId, status: 'applied' });
+    for (const c of cells) expect(appletState(card).cells).toContainEqual(c);
+    for (const imei of imeis) expect(appletState(card).imeis).toContain(imei);
+  });
+
   it('security: an MO SMS with a forged MAC injected at the SMSC creates no event', async () => {
     // Threat: anyone able to send an SMS to the platform's number claims to be the SIM's alert.
     const before = (await ota.events(OPERATOR, SIM_ID, 100)).length;
