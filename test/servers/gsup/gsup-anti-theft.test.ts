@@ -5,6 +5,7 @@
 // MSISDN), its PS UpdateLocation is refused with "GPRS services not allowed" and recorded on the SIM
 // as RADIUS records it, and an unknown IMSI stays unknown (nothing recorded). SQLite and PostgreSQL.
 
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CN_DOMAIN, GMM_CAUSE } from '../../../src/lib/gsup/gsup.js';
 import { systemContext } from '../../../src/platform/iam/principal.js';
@@ -93,6 +94,42 @@ describe(`anti-theft quarantine identity over GSUP on ${testDialect}`, () => {
     await api.platform.sims.transition(ctx, other.simId, 'suspend');
     const cs = await client.updateLocation(other.quarantineImsi, CN_DOMAIN.CS);
     expect(cs.ok ? 'registered' : cs.error.cause).toBe(GMM_CAUSE['PLMN-Not-Allowed']);
+  });
+
+  it('property: IMSIs near the quarantine identity (a lookup key from the peer) get nothing and record nothing', async () => {
+    // Threat: a peer probing for quarantine identities, or a prefix/suffix/LIKE-style match, getting
+    // vectors or a CS registration for an IMSI that is not exactly a SIM's quarantine IMSI.
+    const before = (await refusals()).length;
+    const db = api.platform.store.db;
+    const known = new Set([
+      ...(await db.selectFrom('sim_profiles').select('imsi').execute()).map((r) => r.imsi),
+      ...(await db.selectFrom('anti_theft_sims').select('quarantine_imsi').execute()).map(
+        (r) => r.quarantine_imsi,
+      ),
+    ]);
+    const near = fc.oneof(
+      fc.stringMatching(/^[0-9]{1,15}$/),
+      fc.integer({ min: 1, max: 14 }).map((n) => sim.quarantineImsi.slice(0, n)),
+      fc.integer({ min: 1, max: 14 }).map((n) => sim.quarantineImsi.slice(n)),
+      fc.tuple(fc.integer({ min: 0, max: 14 }), fc.integer({ min: 1, max: 9 })).map(([i, d]) => {
+        const digits = [...sim.quarantineImsi];
+        digits[i] = String((Number(digits[i]) + d) % 10);
+        return digits.join('');
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(near, async (imsi) => {
+        fc.pre(!known.has(imsi));
+        const sai = await client.sendAuthInfo(imsi, { numVectors: 1 });
+        expect(sai.ok ? 'vectors' : sai.error.cause).toBe(GMM_CAUSE['IMSI-Unknown-In-HLR']);
+        for (const domain of [CN_DOMAIN.CS, CN_DOMAIN.PS]) {
+          const ul = await client.updateLocation(imsi, domain);
+          expect(ul.ok ? 'registered' : ul.error.cause).toBe(GMM_CAUSE['IMSI-Unknown-In-HLR']);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(await refusals()).toHaveLength(before);
   });
 
   it('an IMSI that is neither a SIM nor a quarantine identity stays unknown, and nothing is recorded', async () => {
