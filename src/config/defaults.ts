@@ -135,6 +135,11 @@ export const SETTINGS = {
     doc: 'Simulated devices `simtrust up --demo` runs with the first demo SIMs (docs/simulator.md): they attach over GSUP and RADIUS and send traffic; one, IMEI-locked to another device, is refused. 0: no demo fleet.',
     parse: int(0, 1000),
   },
+  demoTheftSeconds: {
+    default: 30,
+    doc: 'Seconds after `simtrust up --demo` starts until a demo anti-theft device is stolen (carried through far cells); a third of it in, another SIM is moved into another device. Their applets learn their cells for the first third (docs/anti-theft.md).',
+    parse: int(3, 86_400),
+  },
   // --- SIM-attested identity tokens (docs/endorse.md)
   deviceHttpHost: {
     default: '127.0.0.1',

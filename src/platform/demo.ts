@@ -6,6 +6,11 @@
 // first demoFleetDevices SIMs — once, when it creates them — to a demo-only file in the data
 // directory, `demo-fleet/cards.csv` (mode 0600, vendor CSV plus each device's IMEI). Real SIM keys
 // never go to a file: this exists only in demo mode, for SIMs the demo itself invented.
+//
+// Anti-theft (docs/anti-theft.md): DEMO_ANTI_THEFT_SIMS fleet SIMs carry the anti-theft applet. Their
+// OTA key set is made here and provisioned on both sides at once: sealed in the platform with the SIM
+// (the `ota` section of createSim) and written to the same demo-only file (the CSV's OTA columns
+// kic,kid,kvn,quarantine_imsi), from which the demo fleet builds their cards.
 
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -41,6 +46,21 @@ export function demoImei(serial: number): string {
   const body = `35840800${String(serial).padStart(6, '0')}`;
   return body + luhnCheckDigit(body);
 }
+
+/** How many demo fleet SIMs carry the anti-theft applet: demo SIMs 2, 3, … (see demoAntiTheftSerials). */
+export const DEMO_ANTI_THEFT_SIMS = 4;
+
+/**
+ * The serials of the anti-theft demo SIMs in a fleet of `fleetSize`: from 2 on (1 is the example SIM),
+ * clear of the two IMEI-locked SIMs at the end of the fleet.
+ */
+export function demoAntiTheftSerials(fleetSize: number): number[] {
+  const last = Math.min(1 + DEMO_ANTI_THEFT_SIMS, fleetSize - 2);
+  return Array.from({ length: Math.max(0, last - 1) }, (_, i) => i + 2);
+}
+
+/** A demo SIM's quarantine identity: its IMSI's digits on test PLMN 001/99 (no subscriber there). */
+export const demoQuarantineImsi = (serial: number) => `00199${String(serial).padStart(10, '0')}`;
 
 /** Where the demo fleet's card keys are written (demo mode only). */
 export const demoFleetCardsFile = (dataDir: string) => join(dataDir, 'demo-fleet', 'cards.csv');
@@ -79,12 +99,32 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
   }
   const fleetCards: string[] = [];
   const fleetSize = Math.min(config.demoFleetDevices, config.demoSimCount);
+  const antiTheft = new Set(demoAntiTheftSerials(fleetSize));
   for (let i = 1; i <= config.demoSimCount; i++) {
     const groupId = groupIds[i % groupIds.length];
     const ki = randomBytes(16).toString('hex');
     const opc = randomBytes(16).toString('hex');
     const msisdn = `81900${String(i).padStart(7, '0')}`;
-    if (i <= fleetSize) fleetCards.push([demoIccid(i), demoImsi(i), msisdn, ki, opc, demoImei(i)].join(','));
+    // One AES-128 key set (KVN 1) for the anti-theft SIMs, the same on the card and in the platform.
+    const ota = antiTheft.has(i)
+      ? {
+          kic: randomBytes(16).toString('hex'),
+          kid: randomBytes(16).toString('hex'),
+          quarantine: demoQuarantineImsi(i),
+        }
+      : undefined;
+    if (i <= fleetSize)
+      fleetCards.push(
+        [
+          demoIccid(i),
+          demoImsi(i),
+          msisdn,
+          ki,
+          opc,
+          ...(ota === undefined ? ['', '', '', ''] : [ota.kic, ota.kid, '1', ota.quarantine]),
+          demoImei(i),
+        ].join(','),
+      );
     await platform.sims.create(ctx('Sim:createSim'), {
       iccid: demoIccid(i),
       imsi: demoImsi(i),
@@ -93,7 +133,19 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
       opc,
       serialNumber: `DEMO-${String(i).padStart(4, '0')}`,
       groupId,
-      tags: { name: `demo-device-${String(i).padStart(3, '0')}`, site: i % 2 === 0 ? 'tokyo' : 'osaka' },
+      tags: {
+        name: `demo-device-${String(i).padStart(3, '0')}`,
+        site: i % 2 === 0 ? 'tokyo' : 'osaka',
+        ...(ota === undefined ? {} : { 'anti-theft': 'on' }),
+      },
+      ...(ota === undefined
+        ? {}
+        : {
+            ota: {
+              keySets: [{ kvn: 1, kic: ota.kic, kid: ota.kid }],
+              antiTheft: { quarantineImsi: ota.quarantine },
+            },
+          }),
     });
   }
   if (fleetSize > 0) {
@@ -112,7 +164,13 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
     );
     const file = demoFleetCardsFile(config.dataDir);
     ensurePrivateDir(join(config.dataDir, 'demo-fleet'));
-    writeFileSync(file, `iccid,imsi,msisdn,ki,opc,imei\n${fleetCards.join('\n')}\n`, { mode: 0o600 });
+    writeFileSync(
+      file,
+      `iccid,imsi,msisdn,ki,opc,kic,kid,kvn,quarantine_imsi,imei\n${fleetCards.join('\n')}\n`,
+      {
+        mode: 0o600,
+      },
+    );
     ensurePrivateFile(file);
   }
   return { operatorId, created: true, simCount: config.demoSimCount };

@@ -1,13 +1,17 @@
 // `npm start` also runs a demo fleet: 20 simulated devices on the first demo SIMs attach over GSUP
 // and RADIUS (sessions with a 127.64.x address, IMEI and cell visible in the API), and the one
 // IMEI-locked to another device is refused — in the API's refusals and in the log. Its card keys
-// are in a demo-only file the seeding wrote with mode 0600.
+// are in a demo-only file the seeding wrote with mode 0600. Four demo SIMs carry the anti-theft
+// applet, their OTA keys provisioned on both sides at seeding: the platform's OTA link binds to the
+// lab SMSC the demo started, one SIM is moved into another device and one device is stolen, and
+// both reach blocked with their alert in the API (demoTheftSeconds shortened for the test).
 
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demoIccid } from '../../src/platform/demo.js';
+import { readCardFile } from '../../src/card/card-file.js';
+import { DEMO_ANTI_THEFT_SIMS, demoIccid, demoQuarantineImsi } from '../../src/platform/demo.js';
 import { SimtrustClient } from '../../src/sdk/client.js';
 import { startDemo } from '../helpers/cli.js';
 
@@ -20,9 +24,11 @@ describe('demo fleet of simtrust up --demo', () => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  it('attaches the demo devices and refuses the IMEI-locked one', async () => {
-    demo = await startDemo(cwd);
+  it('attaches the demo devices, refuses the IMEI-locked one, and blocks the moved and the stolen anti-theft SIM', async () => {
+    demo = await startDemo(cwd, ['--demo-theft-seconds', '9']);
     expect(demo.screen).toMatch(/Demo fleet\s+20 simulated devices/);
+    expect(demo.screen).toMatch(/Anti-theft\s+4 SIMs carry the anti-theft applet/);
+    expect(demo.screen).toContain(`npx simtrust anti-theft show ${demoIccid(3)}`);
     const url = /API docs\s+(http:\/\/[\d.:]+)\/docs/.exec(demo.screen)?.[1] as string;
     const session = await new SimtrustClient({ endpoint: url }).auth(
       'demo@simtrust.local',
@@ -60,8 +66,57 @@ describe('demo fleet of simtrust up --demo', () => {
     const ki = readFileSync(file, 'utf8').split('\n')[1]?.split(',')[3] ?? '';
     expect(ki).toMatch(/^[0-9a-f]{32}$/);
     expect(log).not.toContain(ki);
+
+    // Anti-theft: SIM 2 is moved into another device, the device with SIM 3 is stolen.
+    const header = readFileSync(file, 'utf8').split('\n')[0];
+    expect(header).toBe('iccid,imsi,msisdn,ki,opc,kic,kid,kvn,quarantine_imsi,imei');
+    const [moved, stolen] = [demoIccid(2), demoIccid(3)];
+    const events = (iccid: string) =>
+      api
+        .request<Array<{ event: string }>>('GET', `/v1/sims/${iccid}/events/anti_theft`)
+        .then((e) => e.map((x) => x.event));
+    const waitFor = async (what: string, check: () => Promise<boolean>) => {
+      for (let i = 0; i < 600; i++) {
+        if (await check()) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    await waitFor('the moved SIM’s alert', async () =>
+      (await events(moved)).includes('ANTITHEFT_IMEI_BLOCKED'),
+    );
+    await waitFor('the stolen SIM’s alert', async () =>
+      (await events(stolen)).includes('ANTITHEFT_CELL_BLOCKED'),
+    );
+    for (const [iccid, serial] of [
+      [moved, 2],
+      [stolen, 3],
+    ] as const) {
+      const view = await api.request<{ quarantineImsi: string; lastAlert: { reason?: string } | null }>(
+        'GET',
+        `/v1/sims/${iccid}/anti_theft`,
+      );
+      expect(view.quarantineImsi).toBe(demoQuarantineImsi(serial));
+      expect(view.lastAlert).toBeTruthy();
+      // Blocked: the device attaches with the quarantine identity, which the network refuses.
+      await waitFor('the blocked device offline', async () => {
+        const sim = await api.request<Sim>('GET', `/v1/sims/${iccid}`);
+        return sim.sessionStatus?.online !== true;
+      });
+    }
+    // The other anti-theft SIMs stay unblocked; their keys never reach the log.
+    for (let i = 4; i <= 1 + DEMO_ANTI_THEFT_SIMS; i++) expect(await events(demoIccid(i))).toEqual([]);
+    const kic = readFileSync(file, 'utf8').split('\n')[2]?.split(',')[5] ?? '';
+    expect(kic).toMatch(/^[0-9a-f]{32}$/);
+    expect(readFileSync(join(cwd, 'data', 'simtrust.log'), 'utf8')).not.toContain(kic);
     const stopped = await demo.stop();
     demo = undefined;
     expect(stopped.code).toBe(0);
+    // The anti-theft cards keep their memory across restarts, in demo-only files of mode 0600.
+    const saved = join(cwd, 'data', 'demo-fleet', 'cards', `${moved}.json`);
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
+    const card = readCardFile(saved);
+    if (!card.ok) throw new Error(card.error.message);
+    expect(card.value.toolkit?.reportCounter).toBeGreaterThan(0);
   });
 });

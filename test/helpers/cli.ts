@@ -113,6 +113,8 @@ export function startServeProcess(env: Record<string, string>): Promise<ServerPr
  */
 export function startDemo(
   cwd: string,
+  /** Further `up` flags, e.g. ['--demo-theft-seconds', '6']. */
+  args: readonly string[] = [],
 ): Promise<{ screen: string; stop: () => Promise<{ code: number | null; out: string }> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -129,6 +131,7 @@ export function startDemo(
         '0',
         '--radius-acct-port',
         '0',
+        ...args,
       ],
       {
         cwd,

@@ -59,7 +59,13 @@ function welcome(
   simCount: number,
   exampleSimId: string,
   radius?: { authPort: number; acctPort: number },
-  fleet?: { devices: number; gsupPort: number; refusedIccid: string; activeIccid: string },
+  fleet?: {
+    devices: number;
+    gsupPort: number;
+    refusedIccid: string;
+    activeIccid: string;
+    antiTheft: { moved?: string; stolen?: string; all: readonly string[] };
+  },
 ): string {
   const login = `--endpoint ${apiUrl} --email ${config.demoOperatorEmail} --password ${config.demoOperatorPassword}`;
   return [
@@ -79,6 +85,22 @@ function welcome(
       ? [
           `  Demo fleet   ${fleet.devices} simulated devices attach over GSUP (${config.gsupHost}:${fleet.gsupPort}) and RADIUS and send`,
           `               traffic (docs/simulator.md); SIM ${fleet.refusedIccid} is IMEI-locked to another device and refused`,
+          ...(fleet.antiTheft.all.length > 0
+            ? [
+                `  Anti-theft   ${fleet.antiTheft.all.length} SIMs carry the anti-theft applet, managed over OTA SMS through the lab SMSC at ${config.otaSmppUrl} (docs/anti-theft.md);`,
+                ...(fleet.antiTheft.moved
+                  ? [
+                      `               SIM ${fleet.antiTheft.moved} is moved into another device after ${Math.max(1, Math.floor(config.demoTheftSeconds / 3))} s`,
+                    ]
+                  : []),
+                ...(fleet.antiTheft.stolen
+                  ? [
+                      `               the device with SIM ${fleet.antiTheft.stolen} is stolen after ${config.demoTheftSeconds} s`,
+                    ]
+                  : []),
+                '               both SIMs then block themselves: attach refused, alert in the API',
+              ]
+            : []),
         ]
       : []),
     `  Demo login   ${config.demoOperatorEmail} / ${config.demoOperatorPassword}`,
@@ -94,6 +116,15 @@ function welcome(
           `  npx simtrust sims get ${fleet.activeIccid}     # sessionStatus: online, IP, IMEI, cell`,
           `  npx simtrust sims get ${fleet.refusedIccid}     # then GET /v1/sims/${fleet.refusedIccid}/events/refusals`,
           `  grep IMEI_MISMATCH ${logFile}`,
+          ...[fleet.antiTheft.moved, fleet.antiTheft.stolen].flatMap((iccid) =>
+            iccid === undefined
+              ? []
+              : [
+                  `  npx simtrust anti-theft show ${iccid} --output table     # blocked, last alert`,
+                  `  npx simtrust anti-theft events ${iccid}`,
+                ],
+          ),
+          ...(fleet.antiTheft.stolen ? [`  npx simtrust anti-theft unblock ${fleet.antiTheft.stolen}`] : []),
         ]
       : []),
     '',
@@ -146,12 +177,21 @@ export function registerServeCommands(program: Command): void {
   ).action(async (opts: Record<string, unknown>) => {
     const demo = opts.demo === true;
     const configured = configFromFlags(opts, demo);
-    // The demo fleet's network side needs the GSUP listener: on a free port unless one is set.
+    const { createLogger, startServers, ensureDemoFleet, demoIccid, startDemoFleet, startDemoSmsc } =
+      await serverModules();
+    // The demo fleet's network side needs the GSUP listener (on a free port unless one is set) and,
+    // for the anti-theft SIMs, the lab SMSC the platform's OTA link binds to (unless one is set).
+    const fleetOn = demo && configured.demoFleetDevices > 0;
+    const demoSmsc =
+      fleetOn && configured.otaSmppUrl === undefined ? await startDemoSmsc(configured) : undefined;
     const config: Config =
-      demo && configured.gsupPort === undefined && configured.demoFleetDevices > 0
-        ? Object.freeze({ ...configured, gsupPort: 0 })
+      fleetOn && (configured.gsupPort === undefined || demoSmsc !== undefined)
+        ? Object.freeze({
+            ...configured,
+            ...(configured.gsupPort === undefined ? { gsupPort: 0 } : {}),
+            ...(demoSmsc ? demoSmsc.config : {}),
+          })
         : configured;
-    const { createLogger, startServers, ensureDemoFleet, demoIccid, startDemoFleet } = await serverModules();
     const { ensurePrivateDir, ensurePrivateFile } = await import('../../platform/private-files.js');
     ensurePrivateDir(config.dataDir);
     const logFile = join(config.dataDir, 'simtrust.log');
@@ -173,6 +213,7 @@ export function registerServeCommands(program: Command): void {
             gsupPort: servers.gsup.port,
             radius: servers.radius,
             logger,
+            ...(demoSmsc ? { sms: demoSmsc } : {}),
           })
         : undefined;
     process.stdout.write(
@@ -191,6 +232,7 @@ export function registerServeCommands(program: Command): void {
                 gsupPort: servers.gsup.port,
                 refusedIccid: demoIccid(fleet.devices),
                 activeIccid: demoIccid(1),
+                antiTheft: fleet.antiTheft,
               },
           )
         : `simtrust is serving at ${servers.apiUrl} (logs: ${logFile})\n`,
@@ -200,6 +242,7 @@ export function registerServeCommands(program: Command): void {
       async close() {
         await fleet?.stop();
         await servers.close();
+        await demoSmsc?.smsc.close();
       },
     };
     await stopOnSignals(running, () => process.stdout.write('\nstopping…\n'));
