@@ -3,7 +3,8 @@
 // for another operator's directory. Root opens the gateway page, follows the link to the
 // applications and sees exactly theirs — with the upstream as its origin only (the configured URL
 // carries a password and a token that must never reach the page) — and reaches the directory from
-// the application. axe-core, screenshots, no console errors, no failed requests.
+// the application. The console's own files arrive brotli-compressed. axe-core, screenshots, no
+// console errors, no failed requests.
 
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,12 @@ describe.skipIf(!ok)('console: MFA gateway applications in the browser', () => {
     const w = await watchedPage(browser);
     const { page } = w;
     w.expect(401, '/console/api/session');
+    // The console's files reach Chromium compressed (the build's .br), the API's answers as they are.
+    const encodings = new Map<string, string | undefined>();
+    page.on('response', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith('/console/')) encodings.set(path, r.headers()['content-encoding']);
+    });
     await page.goto(`${base}/console/gateway`);
     await page.getByLabel('Email', { exact: true }).fill(api.operator.email);
     await page.getByLabel('Password', { exact: true }).fill(api.operator.password);
@@ -96,6 +103,10 @@ describe.skipIf(!ok)('console: MFA gateway applications in the browser', () => {
       expect(html).not.toContain(leak);
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, 'gateway-applications');
+    const scripts = [...encodings].filter(([path]) => /\/assets\/.+\.js$/.test(path));
+    expect(scripts.length).toBeGreaterThan(1); // the entry and the lazily loaded pages
+    expect(scripts.filter(([, encoding]) => encoding !== 'br')).toEqual([]);
+    expect(encodings.get('/console/gateway')).toBe('br');
 
     await page.getByRole('link', { name: 'staff' }).click();
     await expect.poll(() => page.url()).toBe(`${base}/console/gateway/${directoryId}`);
