@@ -12,16 +12,8 @@ import { decodeSmsSubmit, encodeUserData } from '../../../src/lib/ts-23-040-sms-
 import { type InboundOutcome, OtaInbound } from '../../../src/platform/ota/ota-inbound.js';
 import { OtaService } from '../../../src/platform/ota/ota-service.js';
 import { KeyRing } from '../../../src/platform/secrets/key-ring.js';
-import {
-  appletState,
-  cell,
-  device,
-  IMEI,
-  KIC,
-  KID,
-  newCard,
-  OTHER_IMEI,
-} from '../../card/toolkit/fixture.js';
+import { appletState, cell, device, IMEI, newCard, OTHER_IMEI } from '../../card/toolkit/fixture.js';
+import { provisionAntiTheft } from '../../helpers/anti-theft.js';
 import { openTestDatabase, type TestDatabase, testDialect } from '../../helpers/database.js';
 import { mutate, seededRandom } from '../../helpers/fuzz.js';
 
@@ -58,21 +50,7 @@ beforeAll(async () => {
       created_at: 0,
     })
     .execute();
-  await ota.provision(
-    t.store.db,
-    OPERATOR,
-    SIM_ID,
-    [
-      {
-        kvn: 1,
-        kicAlgorithm: 'aes-cbc',
-        kic: Buffer.from(KIC, 'hex'),
-        kidAlgorithm: 'aes-cmac',
-        kid: Buffer.from(KID, 'hex'),
-      },
-    ],
-    { kvn: 1, reportKvn: 1, quarantineImsi: '001019999000001' },
-  );
+  await provisionAntiTheft(ota, t.store.db, OPERATOR, SIM_ID, '001019999000001');
 });
 afterAll(() => t.cleanup());
 

@@ -29,6 +29,7 @@ import {
   packetOfSubmits,
   QUARANTINE_IMSI,
 } from '../../card/toolkit/fixture.js';
+import { provisionAntiTheft } from '../../helpers/anti-theft.js';
 import { openTestDatabase, type TestDatabase } from '../../helpers/database.js';
 
 let t: TestDatabase;
@@ -47,26 +48,9 @@ let serial = 0;
 async function provisionedSim(): Promise<string> {
   serial++;
   const simId = `8981000000000${String(serial).padStart(6, '0')}`;
-  await ota.provision(
-    t.store.db,
-    OPERATOR,
-    simId,
-    [
-      {
-        kvn: 1,
-        kicAlgorithm: 'aes-cbc',
-        kic: Buffer.from(KIC, 'hex'),
-        kidAlgorithm: 'aes-cmac',
-        kid: Buffer.from(KID, 'hex'),
-      },
-    ],
-    // Each SIM has its own quarantine identity; the card of the fixture writes QUARANTINE_IMSI.
-    {
-      kvn: 1,
-      reportKvn: 1,
-      quarantineImsi: serial === 1 ? QUARANTINE_IMSI : `0010199990${String(serial).padStart(5, '0')}`,
-    },
-  );
+  // Each SIM has its own quarantine identity; the card of the fixture writes QUARANTINE_IMSI.
+  const quarantineImsi = serial === 1 ? QUARANTINE_IMSI : `0010199990${String(serial).padStart(5, '0')}`;
+  await provisionAntiTheft(ota, t.store.db, OPERATOR, simId, quarantineImsi);
   return simId;
 }
 

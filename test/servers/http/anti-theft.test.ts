@@ -21,6 +21,7 @@ import {
   OTHER_IMEI,
   packetOfSubmits,
 } from '../../card/toolkit/fixture.js';
+import { provisionAntiTheft } from '../../helpers/anti-theft.js';
 import { testDialect } from '../../helpers/database.js';
 import { createSim, startTestApi, type TestApi } from '../../platform/aaa/fixture.js';
 
@@ -32,20 +33,12 @@ afterAll(() => api.close());
 
 async function provisioned(quarantineImsi: string) {
   const sim = await createSim(api);
-  await api.platform.ota.provision(
+  await provisionAntiTheft(
+    api.platform.ota,
     api.platform.store.db,
     api.operator.operatorId,
     sim.simId,
-    [
-      {
-        kvn: 1,
-        kicAlgorithm: 'aes-cbc',
-        kic: Buffer.from(KIC, 'hex'),
-        kidAlgorithm: 'aes-cmac',
-        kid: Buffer.from(KID, 'hex'),
-      },
-    ],
-    { kvn: 1, reportKvn: 1, quarantineImsi },
+    quarantineImsi,
   );
   return sim;
 }
