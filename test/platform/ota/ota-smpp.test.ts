@@ -7,87 +7,43 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
-import {
-  decodeSmsSubmit,
-  decodeUserData,
-  encodeSmsDeliver,
-  encodeUserData,
-  internationalAddress,
-  simDataDownload,
-} from '../../../src/lib/ts-23-040-sms-tpdu.js';
-import type { InboundOutcome } from '../../../src/platform/ota/ota-inbound.js';
-import { OtaInbound } from '../../../src/platform/ota/ota-inbound.js';
 import { OtaService } from '../../../src/platform/ota/ota-service.js';
-import { OtaSmppLink } from '../../../src/platform/ota/ota-smpp.js';
+import type { OtaSmppLink } from '../../../src/platform/ota/ota-smpp.js';
 import { KeyRing } from '../../../src/platform/secrets/key-ring.js';
-import { type SimDataMessage, Smsc } from '../../../src/servers/smpp/smsc.js';
+import type { Smsc } from '../../../src/servers/smpp/smsc.js';
 import {
   appletState,
   cell,
   type Device,
   device,
   IMEI,
-  KIC,
-  KID,
   newCard,
   OTHER_IMEI,
 } from '../../card/toolkit/fixture.js';
+import {
+  connectOtaLink,
+  LabNetwork,
+  OTA_ACCOUNT,
+  type OutcomeQueue,
+  provisionAntiTheft,
+} from '../../helpers/anti-theft.js';
 import { openTestDatabase, type TestDatabase, testDialect } from '../../helpers/database.js';
 
 const OPERATOR = 'OP0000000001';
 const SIM_ID = '8981000000000900025';
 const MSISDN = '819012340025';
-const PLATFORM = '8170000999';
+const PLATFORM = OTA_ACCOUNT.sourceAddr;
 
 let t: TestDatabase;
 let ota: OtaService;
+let network: LabNetwork;
 let smsc: Smsc;
 let link: OtaSmppLink;
+let outcomes: OutcomeQueue;
 let current: Device;
-const outcomes: InboundOutcome[] = [];
-const waiting: Array<(o: InboundOutcome) => void> = [];
-
-/** The next verified (or refused) MO message; the test's own timeout bounds the wait. */
-const nextOutcome = () =>
-  new Promise<InboundOutcome>((resolve) => {
-    const ready = outcomes.shift();
-    if (ready) resolve(ready);
-    else waiting.push(resolve);
-  });
-
+const nextOutcome = () => outcomes.next();
 /** What the card sent, as MO SMS from its MSISDN through the SMSC to the platform's ESME. */
-function forwardCardSms(d: Device): void {
-  for (const tpdu of d.sms.splice(0)) {
-    const s = decodeSmsSubmit(tpdu);
-    if (!s.ok) throw new Error(s.error.message);
-    expect(
-      smsc.deliverMo('ota', {
-        source: MSISDN,
-        destination: s.value.destinationAddress.kind === 'digits' ? s.value.destinationAddress.digits : '',
-        protocolId: s.value.protocolIdentifier,
-        dataCoding: s.value.dataCodingScheme,
-        userData: encodeUserData(s.value.userData),
-      }),
-    ).toBe(true);
-  }
-}
-
-/** The network side of the SMSC: SIM data for MSISDN goes to the current device's card as SMS-PP. */
-function toCard(m: SimDataMessage): void {
-  if (m.destination !== MSISDN) return;
-  const ud = decodeUserData(m.userData, true);
-  if (!ud.ok) throw new Error(ud.error.message);
-  const tpdu = encodeSmsDeliver(
-    simDataDownload({
-      originatingAddress: internationalAddress(m.source),
-      serviceCentreTimeStamp: Uint8Array.of(0x62, 0x01, 0x21, 0x11, 0, 0, 0),
-      userData: ud.value,
-    }),
-  );
-  if (!tpdu.ok) throw new Error(tpdu.error.message);
-  current.modem.deliverSms(tpdu.value);
-  forwardCardSms(current);
-}
+const forwardCardSms = (d: Device) => network.forward(MSISDN, d);
 
 beforeAll(async () => {
   t = await openTestDatabase();
@@ -108,35 +64,16 @@ beforeAll(async () => {
       created_at: 0,
     })
     .execute();
-  await ota.provision(
-    t.store.db,
-    OPERATOR,
-    SIM_ID,
-    [
-      {
-        kvn: 1,
-        kicAlgorithm: 'aes-cbc',
-        kic: Buffer.from(KIC, 'hex'),
-        kidAlgorithm: 'aes-cmac',
-        kid: Buffer.from(KID, 'hex'),
-      },
-    ],
-    { kvn: 1, reportKvn: 1, quarantineImsi: '001019999000001' },
-  );
-  smsc = await Smsc.start({ accounts: { ota: 'ota-secret' }, onSimData: toCard });
-  link = await OtaSmppLink.connect(
-    { url: smsc.url, systemId: 'ota', password: 'ota-secret', sourceAddr: PLATFORM },
-    new OtaInbound(t.store, ota),
-    (o) => {
-      const w = waiting.shift();
-      if (w) w(o);
-      else outcomes.push(o);
-    },
-  );
+  await provisionAntiTheft(ota, t.store.db, OPERATOR, SIM_ID, '001019999000001');
+  // The network side of the SMSC: SIM data for MSISDN goes to the current device's card as SMS-PP.
+  network = await LabNetwork.start();
+  network.routeDevice(MSISDN, () => current);
+  smsc = network.smsc;
+  ({ link, outcomes } = await connectOtaLink(network, t.store, ota));
 });
 afterAll(async () => {
   await link?.close();
-  await smsc?.close();
+  await network?.close();
   await t.cleanup();
 });
 
