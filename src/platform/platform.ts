@@ -8,6 +8,7 @@ import { AuthenticationCentre } from './aaa/auc.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
+import { EventEngine } from './events/engine.js';
 import { EventHandlerService } from './events/event-handlers.js';
 import { AccessManagement } from './iam/access.js';
 import { MfaEngine } from './mfa/engine.js';
@@ -53,6 +54,8 @@ export interface Platform {
   readonly ota: OtaService;
   /** Event handlers: rules on usage, state and security events and their actions (docs/event-handlers.md). */
   readonly eventHandlers: EventHandlerService;
+  /** The event handlers' engine: outbox, rule evaluation, scheduled actions (servers/event-handlers-job.ts runs it). */
+  readonly events: EventEngine;
   close(): Promise<void>;
 }
 
@@ -100,6 +103,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     });
     const mfa = new MfaEngine(store, clock, config, mfaKeys, sms);
     const access = new AccessManagement(store, keyRing, clock, config);
+    const sims = new SimService(store, keyRing, clock);
     // Platform accounts may use SMS one-time codes as their second factor (issue 7).
     const smsMfa = new PlatformSmsMfa(store, clock, mfa, access.mfa);
     access.login.useSmsSecondFactor(smsMfa);
@@ -108,7 +112,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       clock,
       store,
       keyRing,
-      sims: new SimService(store, keyRing, clock),
+      sims,
       groups,
       importer: new SimImporter(store, keyRing, clock),
       access,
@@ -121,6 +125,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       smsMfa,
       ota: new OtaService(store, keyRing, clock),
       eventHandlers: new EventHandlerService(store, clock),
+      events: new EventEngine(store, clock, sims),
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,

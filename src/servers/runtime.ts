@@ -8,6 +8,7 @@ import { startOtaLink } from '../platform/ota/ota-runtime.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
 import { buildDeviceApp } from './device/app.js';
+import { startEventHandlersJob } from './event-handlers-job.js';
 import { type RunningGateway, startGateway, startSms } from './gateway/start.js';
 import { GsupServer } from './gsup/server.js';
 import { buildApp } from './http/app.js';
@@ -113,6 +114,8 @@ export async function startServers(
     const staleSessions = startStaleSessionJob(platform, logger.child({ component: 'accounting' }), metrics);
     // Retention and expiry (docs/operations.md), in batches that leave the hot paths running.
     const purgeJob = startPurgeJob(platform, logger.child({ component: 'retention' }), metrics);
+    // Event handlers: events, traffic rules and scheduled actions (docs/event-handlers.md).
+    const eventsJob = startEventHandlersJob(platform, logger.child({ component: 'events' }), metrics);
     return {
       platform,
       apiUrl: `http://${host}:${port}`,
@@ -124,6 +127,7 @@ export async function startServers(
         clearInterval(keySchedule);
         await staleSessions.stop();
         await purgeJob.stop();
+        await eventsJob.stop();
         await gateway?.close();
         await otaLink?.close();
         await gsup?.close();

@@ -7,8 +7,13 @@
 //   event_rule_states     per (handler, target key): when a fired rule is armed again
 //   event_firings         every firing; (handler_id, firing_key) unique = fired once per cause
 //   event_action_runs     every action run; idempotency_key unique = each action of a firing once
+//
+// The events come from triggers, so each is written in the transaction of the change that caused it
+// whoever makes the change (API, AAA, OTA): a SIM's status or speed class changing (sims), a session
+// created or deleted (sim_session_events), an IMEI-lock refusal (aaa_refusals). Only operators with
+// an active handler get rows, so a platform without handlers writes nothing more.
 
-import type { CreateTableBuilder, Kysely } from 'kysely';
+import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
 import type { Dialect } from '../store/database.js';
 
 const serialKey =
@@ -125,4 +130,78 @@ export async function eventHandlersMigration(db: Kysely<unknown>, dialect: Diale
     .on('event_action_runs')
     .columns(['handler_id', 'id'])
     .execute();
+
+  await eventTriggers(db, dialect);
+}
+
+/** The outbox triggers (see the header). `at` is the changed row's own time: the platform's clock. */
+async function eventTriggers(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const watched = (operator: string) =>
+    sql.raw(
+      `exists (select 1 from event_handlers h where h.operator_id = ${operator} and h.status = 'active')`,
+    );
+  if (dialect === 'postgres') {
+    await sql`create function event_outbox_sims() returns trigger language plpgsql as $$
+      begin
+        if not ${watched('new.operator_id')} then return null; end if;
+        if new.status is distinct from old.status then
+          insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+            'status', json_build_object('from', old.status, 'to', new.status)::text, new.updated_at);
+        end if;
+        if new.speed_class is distinct from old.speed_class then
+          insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+            'speed-class', json_build_object('from', old.speed_class, 'to', new.speed_class)::text, new.updated_at);
+        end if;
+        return null;
+      end $$`.execute(db);
+    await sql`create trigger event_outbox_sims after update of status, speed_class on sims
+      for each row execute function event_outbox_sims()`.execute(db);
+    await sql`create function event_outbox_sessions() returns trigger language plpgsql as $$
+      begin
+        if new.event in ('Created', 'Deleted') and ${watched('new.operator_id')} then
+          insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+            'session', json_build_object('status', new.event, 'imsi', new.imsi, 'imei', new.imei,
+              'sessionId', new.session_id)::text, new.at);
+        end if;
+        return null;
+      end $$`.execute(db);
+    await sql`create trigger event_outbox_sessions after insert on sim_session_events
+      for each row execute function event_outbox_sessions()`.execute(db);
+    await sql`create function event_outbox_refusals() returns trigger language plpgsql as $$
+      begin
+        if new.code = 'IMEI_MISMATCH' and ${watched('new.operator_id')} then
+          insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+            'imei-mismatch', json_build_object('imsi', new.imsi, 'imei', new.imei)::text, new.at);
+        end if;
+        return null;
+      end $$`.execute(db);
+    await sql`create trigger event_outbox_refusals after insert on aaa_refusals
+      for each row execute function event_outbox_refusals()`.execute(db);
+    return;
+  }
+  await sql`create trigger event_outbox_sims_status after update of status on sims
+    when new.status is not old.status and ${watched('new.operator_id')}
+    begin
+      insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+        'status', json_object('from', old.status, 'to', new.status), new.updated_at);
+    end`.execute(db);
+  await sql`create trigger event_outbox_sims_speed_class after update of speed_class on sims
+    when new.speed_class is not old.speed_class and ${watched('new.operator_id')}
+    begin
+      insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+        'speed-class', json_object('from', old.speed_class, 'to', new.speed_class), new.updated_at);
+    end`.execute(db);
+  await sql`create trigger event_outbox_sessions after insert on sim_session_events
+    when new.event in ('Created', 'Deleted') and ${watched('new.operator_id')}
+    begin
+      insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+        'session', json_object('status', new.event, 'imsi', new.imsi, 'imei', new.imei, 'sessionId', new.session_id),
+        new.at);
+    end`.execute(db);
+  await sql`create trigger event_outbox_refusals after insert on aaa_refusals
+    when new.code = 'IMEI_MISMATCH' and ${watched('new.operator_id')}
+    begin
+      insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+        'imei-mismatch', json_object('imsi', new.imsi, 'imei', new.imei), new.at);
+    end`.execute(db);
 }

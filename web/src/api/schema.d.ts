@@ -244,6 +244,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/event_handlers/{handler_id}/executions": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listEventHandlerExecutions"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/event_handlers/{handler_id}/sims/{sim_id}/ignore": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -3143,6 +3154,89 @@ export interface operations {
       204: {
         headers: { [name: string]: unknown };
         content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Firings of a handler with each action run and its outcome, newest first (optionally of one SIM; keyset pages). */
+  listEventHandlerExecutions: {
+    parameters: {
+      query?: {
+        sim_id?: string;
+        limit?: number;
+        last_evaluated_key?: number;
+      };
+      header?: never;
+      path: {
+        handler_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": ({
+            executionId: number;
+            /** When the rule fired (Unix ms). */
+            time: number;
+            /** null for a group or operator total. */
+            simId: string | null;
+            ruleType: string;
+            /** What fired it: the event (old and new status, session, IMEI) or the usage. */
+            detail: {
+              [key: string]: unknown;
+            };
+            actions: ({
+              actionIndex: number;
+              type: string;
+              status: ("pending" | "running" | "succeeded" | "failed" | "dead" | "skipped" | "cancelled");
+              /** When it runs or ran (or its next attempt), Unix ms. */
+              scheduledTime: number;
+              attempts: number;
+              result: {
+                [key: string]: unknown;
+              } | null;
+              updatedTime: number;
+            })[];
+          })[];
+        };
       };
       400: {
         headers: { [name: string]: unknown };

@@ -6,8 +6,14 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import type { Platform } from '../../../platform/platform.js';
 import { pageSize, setNextPage } from '../pagination.js';
 import { auditContext } from '../plugins/auth.js';
-import { LastEvaluatedKey, Limit, responses } from '../schemas/common.js';
-import { EventHandlerBody, HandlerIdParams, Imsi, TargetQuery } from '../schemas/event-handlers.js';
+import { LastEvaluatedKey, Limit, QueryInteger, responses } from '../schemas/common.js';
+import {
+  EventHandlerBody,
+  Execution,
+  HandlerIdParams,
+  Imsi,
+  TargetQuery,
+} from '../schemas/event-handlers.js';
 import { SimIdParams } from '../schemas/sims.js';
 
 const Tag = 'EventHandler';
@@ -135,6 +141,43 @@ export const eventHandlerRoutes =
       async (request, reply) => {
         await eventHandlers.delete(auditContext(request), request.params.handler_id);
         return reply.status(204).send();
+      },
+    );
+
+    app.get(
+      '/event_handlers/:handler_id/executions',
+      {
+        schema: {
+          tags: [Tag],
+          operationId: 'listEventHandlerExecutions',
+          summary:
+            'Firings of a handler with each action run and its outcome, newest first (optionally of one SIM; keyset pages).',
+          params: HandlerIdParams,
+          querystring: Type.Object(
+            {
+              sim_id: Type.Optional(SimIdParams.properties.sim_id),
+              limit: Type.Optional(Limit),
+              last_evaluated_key: Type.Optional(
+                QueryInteger(1, Number.MAX_SAFE_INTEGER, {
+                  description: 'x-soracom-next-key of the previous page.',
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          response: responses({ 200: Type.Array(Execution) }, 404),
+        },
+      },
+      async (request, reply) => {
+        const q = request.query;
+        const page = await platform.events.executions(
+          request.principal!.operatorId,
+          request.params.handler_id,
+          { simId: q.sim_id },
+          { limit: pageSize(q.limit), after: q.last_evaluated_key },
+        );
+        setNextPage(request, reply, page.nextKey);
+        return page.items;
       },
     );
 

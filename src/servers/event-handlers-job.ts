@@ -1,0 +1,67 @@
+// The event handlers' engine on a schedule (docs/event-handlers.md): every second each running
+// instance evaluates new events and runs the due actions; every 10 seconds it also sums the traffic
+// rules' usage. Ticks never overlap within a process; several instances share the work through row
+// claims (platform/events/engine.ts), so each firing and each action happens once. Counted in
+// simtrust_event_firings_total and simtrust_event_action_runs_total{outcome}.
+
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { Platform } from '../platform/platform.js';
+
+export interface EventHandlersJob {
+  /** Stops the schedule and waits for a tick in progress to end. */
+  stop(): Promise<void>;
+}
+
+const TICK_MS = 1_000;
+const TRAFFIC_EVERY = 10;
+
+export function startEventHandlersJob(
+  platform: Platform,
+  logger: Logger,
+  metrics: Registry,
+): EventHandlersJob {
+  // A server started again on the same registry (tests, a restart in-process) replaces its metrics.
+  metrics.removeSingleMetric('simtrust_event_firings_total');
+  metrics.removeSingleMetric('simtrust_event_action_runs_total');
+  const firingsTotal = new Counter({
+    name: 'simtrust_event_firings_total',
+    help: 'Event handler rules fired by this process',
+    registers: [metrics],
+  });
+  const runsTotal = new Counter({
+    name: 'simtrust_event_action_runs_total',
+    help: 'Event handler action runs finished by this process, by outcome (succeeded, failed, pending = retry later, dead)',
+    labelNames: ['outcome'],
+    registers: [metrics],
+  });
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let ticks = 0;
+  const run = () => {
+    if (running !== undefined || stopped) return;
+    const traffic = ticks++ % TRAFFIC_EVERY === 0;
+    running = platform.events
+      .tick({ traffic })
+      .then((counts) => {
+        firingsTotal.inc(counts.firings);
+        for (const [outcome, n] of Object.entries(counts.runs)) runsTotal.inc({ outcome }, n);
+        if (counts.firings > 0)
+          logger.info({ firings: counts.firings, runs: counts.runs }, 'event handlers fired');
+      })
+      .catch((e: unknown) => logger.error({ err: e }, 'event handler tick failed; it runs again in a second'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const every = setInterval(run, TICK_MS);
+  every.unref();
+  run();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(every);
+      await running;
+    },
+  };
+}
