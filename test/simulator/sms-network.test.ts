@@ -173,6 +173,11 @@ describe(`the simulator's SMSC wiring with anti-theft devices on ${testDialect}`
     expect(fleet.deviceState(imsiOf(fixed))).toMatchObject({ blocked: false, attached: true });
     expect(appletMode(fixed)).toBe('armed');
     expect(await antiTheftEvents(fixed)).toEqual([]);
+    // moveDevice: a reselection by hand, to the neighbour; an unknown IMSI is an error that says so.
+    const neighbourCell = { mcc: '001', mnc: '01', tac: 0x32, eci: 0x3021 };
+    fleet.moveDevice(imsiOf(fixed), neighbourCell);
+    expect(fleet.deviceState(imsiOf(fixed))).toMatchObject({ cell: neighbourCell, blocked: false });
+    expect(() => fleet.moveDevice('001019999999999', neighbourCell)).toThrow(/no simulated device/);
   });
 
   it('an unblock reaches the blocked card by SMS-PP (MSISDN → card) and its PoR comes back', async () => {
