@@ -403,7 +403,7 @@ export function registerSimsCommand(program: Command): void {
   simCommand(
     sims,
     'import',
-    'Import a card vendor CSV (iccid,imsi,msisdn,ki,opc[,op,amf,serial_number,type,group,tags]); idempotent',
+    'Import a card vendor CSV (iccid,imsi,msisdn,ki,opc[,op,amf,serial_number,type,group,tags,kic,kid,kvn,quarantine_imsi]); idempotent',
     'simtrust sims import vendor-delivery.csv',
   )
     .argument('<file>')
