@@ -56,6 +56,34 @@ export function provisionAntiTheft(
   return ota.provision(db, operatorId, simId, [keySet], { kvn: 1, reportKvn: 1, quarantineImsi });
 }
 
+/**
+ * The SIM's primary profile as OtaService reads it (IMSI, MSISDN to send to), with no keys: for tests
+ * of the OTA layer without the SIM service. The ICCID is the SIM id.
+ */
+export async function insertOtaProfile(
+  db: Executor,
+  operatorId: string,
+  simId: string,
+  o: { imsi: string; msisdn: string },
+): Promise<void> {
+  await db
+    .insertInto('sim_profiles')
+    .values({
+      iccid: simId,
+      sim_id: simId,
+      operator_id: operatorId,
+      imsi: o.imsi,
+      msisdn: o.msisdn,
+      secrets: 'unused',
+      amf: '8000',
+      sqn: 0,
+      ind_bits: 5,
+      is_primary: 1,
+      created_at: 0,
+    })
+    .execute();
+}
+
 export interface AntiTheftSim {
   readonly simId: string;
   readonly imsi: string;

@@ -13,7 +13,7 @@ import { type InboundOutcome, OtaInbound } from '../../../src/platform/ota/ota-i
 import { OtaService } from '../../../src/platform/ota/ota-service.js';
 import { KeyRing } from '../../../src/platform/secrets/key-ring.js';
 import { appletState, cell, device, IMEI, newCard, OTHER_IMEI } from '../../card/toolkit/fixture.js';
-import { provisionAntiTheft } from '../../helpers/anti-theft.js';
+import { insertOtaProfile, provisionAntiTheft } from '../../helpers/anti-theft.js';
 import { openTestDatabase, type TestDatabase, testDialect } from '../../helpers/database.js';
 import { mutate, seededRandom } from '../../helpers/fuzz.js';
 
@@ -34,22 +34,7 @@ beforeAll(async () => {
   t = await openTestDatabase();
   ota = new OtaService(t.store, await KeyRing.open(t.store, randomBytes(32)), new ManualClock());
   inbound = new OtaInbound(t.store, ota);
-  await t.store.db
-    .insertInto('sim_profiles')
-    .values({
-      iccid: SIM_ID,
-      sim_id: SIM_ID,
-      operator_id: OPERATOR,
-      imsi: '001019000000017',
-      msisdn: MSISDN,
-      secrets: 'unused',
-      amf: '8000',
-      sqn: 0,
-      ind_bits: 5,
-      is_primary: 1,
-      created_at: 0,
-    })
-    .execute();
+  await insertOtaProfile(t.store.db, OPERATOR, SIM_ID, { imsi: '001019000000017', msisdn: MSISDN });
   await provisionAntiTheft(ota, t.store.db, OPERATOR, SIM_ID, '001019999000001');
 });
 afterAll(() => t.cleanup());

@@ -22,6 +22,7 @@ import {
 } from '../../card/toolkit/fixture.js';
 import {
   connectOtaLink,
+  insertOtaProfile,
   LabNetwork,
   OTA_ACCOUNT,
   type OutcomeQueue,
@@ -48,22 +49,7 @@ const forwardCardSms = (d: Device) => network.forward(MSISDN, d);
 beforeAll(async () => {
   t = await openTestDatabase();
   ota = new OtaService(t.store, await KeyRing.open(t.store, randomBytes(32)), new ManualClock());
-  await t.store.db
-    .insertInto('sim_profiles')
-    .values({
-      iccid: SIM_ID,
-      sim_id: SIM_ID,
-      operator_id: OPERATOR,
-      imsi: '001019000000025',
-      msisdn: MSISDN,
-      secrets: 'unused',
-      amf: '8000',
-      sqn: 0,
-      ind_bits: 5,
-      is_primary: 1,
-      created_at: 0,
-    })
-    .execute();
+  await insertOtaProfile(t.store.db, OPERATOR, SIM_ID, { imsi: '001019000000025', msisdn: MSISDN });
   await provisionAntiTheft(ota, t.store.db, OPERATOR, SIM_ID, '001019999000001');
   // The network side of the SMSC: SIM data for MSISDN goes to the current device's card as SMS-PP.
   network = await LabNetwork.start();
