@@ -457,6 +457,7 @@ export class Fleet {
     const step = (this.o.stealStepSeconds ?? 2) * 1000;
     for (let k = 1; k <= STOLEN_CELLS && !this.stopped; k++) {
       if (k > 1) await new Promise((r) => setTimeout(r, step));
+      if (this.stopped) return;
       const cell = farCell(d.home, k);
       this.emit({ kind: 'stolen', imsi: d.imsi, cell });
       this.moveTo(d, cell);
