@@ -121,6 +121,24 @@ describe(`OTA key provisioning on ${testDialect}`, () => {
     expect(res.body.toLowerCase()).not.toContain(shortKic);
     expect(res.body.toLowerCase()).not.toContain(s.kid);
     expect((await stored(s.iccid)).sim).toBeUndefined();
+    // Refused by the schema already (not hex): the answer does not carry the value either.
+    const notHex = `${s.kic.slice(0, 30)}zz`;
+    const schema = await api.call({
+      method: 'POST',
+      url: '/v1/sims',
+      payload: {
+        iccid: s.iccid,
+        imsi: s.imsi,
+        ki: s.ki,
+        opc: s.opc,
+        ota: { keySets: [{ kvn: 1, kic: notHex, kid: s.kid }] },
+      },
+    });
+    expect(schema.statusCode, schema.body).toBe(400);
+    expect(schema.body).toMatch(/kic/);
+    expect(schema.body.toLowerCase()).not.toContain(notHex.slice(0, 30));
+    expect(schema.body.toLowerCase()).not.toContain(s.kid);
+    expect((await stored(s.iccid)).sim).toBeUndefined();
   });
 
   it('a quarantine IMSI that is a subscriber IMSI or another SIM’s quarantine identity is refused, nothing stored', async () => {
