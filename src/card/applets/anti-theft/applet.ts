@@ -14,7 +14,14 @@
 // location and key files, sends an SCP80-secured alert by SEND SHORT MESSAGE and issues REFRESH
 // (NAA initialisation + file change notification), so the terminal re-reads EF.IMSI and attaches
 // with an identity the platform admits for SMS only. OTA stays open whatever the state.
-// Memory is written only when the state changes (the store ignores identical writes).
+// Memory is written only when the state changes, once per change (the store ignores identical writes).
+//
+// A remote BLOCK or UNBLOCK completes its effect on memory (mode, reason, strikes, EF.IMSI and the saved
+// IMSI, the location files) before the PoR is posted, so READ STATE in the same packet reports the state
+// the card is in once the command is done; only the proactive part (alert SMS, REFRESH) follows the PoR.
+// A REFRESH the terminal refuses leaves that state as it is (the PoR has already said so) and is owed:
+// the applet asks again at the next location status event or remote command, and a power cycle makes
+// the terminal read EF.IMSI anyway.
 
 import {
   type AccessTechnology,
@@ -123,6 +130,8 @@ export class AntiTheftApplet implements ToolkitApplet {
   // What the terminal last reported in this session (RAM, not memory).
   #imei: string | undefined;
   #cell: Cell | undefined;
+  // EF.IMSI changed but the terminal refused the REFRESH: it still runs on the identity it read before.
+  #refreshOwed = false;
 
   constructor(params: AntiTheftParameters) {
     this.#params = params;
@@ -156,9 +165,10 @@ export class AntiTheftApplet implements ToolkitApplet {
             const { pendingAlert: _sent, ...rest } = this.#load(ctx.store);
             this.#save(ctx.store, rest);
           }
-          return;
+        } else {
+          yield* this.#judgeCell(ctx, cell.value);
         }
-        yield* this.#judgeCell(ctx, cell.value);
+        if (this.#refreshOwed) yield* this.#refresh(ctx);
         return;
       }
       case EVENT.EVENT_TIMER_EXPIRATION:
@@ -203,6 +213,8 @@ export class AntiTheftApplet implements ToolkitApplet {
   *#boot(ctx: ToolkitContext): ToolkitSession {
     this.#imei = undefined;
     this.#cell = undefined;
+    // The terminal has just read EF.IMSI as it is now.
+    this.#refreshOwed = false;
     if (!profileSupports(ctx.terminalProfile, 'PROVIDE_LOCAL_INFORMATION')) return;
     const answer = yield* this.#provideLocalInformation(ctx, PLI.IMEI);
     const imeiValue = answer?.findTlv(0x14);
@@ -216,13 +228,13 @@ export class AntiTheftApplet implements ToolkitApplet {
       this.#save(ctx.store, s);
       yield* this.#startTimer(ctx, this.#learningTimer, this.#params.learningSeconds ?? 3600);
     } else {
+      if (!s.imeis.includes(imei.value)) {
+        yield* this.#block(ctx, s, 'imei_mismatch');
+        return;
+      }
       if (s.mode === 'learning') {
         s = { ...s, mode: 'armed' };
         this.#save(ctx.store, s);
-      }
-      if (!s.imeis.includes(imei.value)) {
-        yield* this.#block(ctx, 'imei_mismatch');
-        return;
       }
     }
     const location = yield* this.#provideLocalInformation(ctx, PLI.LOCATION_INFORMATION);
@@ -255,11 +267,11 @@ export class AntiTheftApplet implements ToolkitApplet {
       return;
     }
     const strikes = Math.min(255, s.strikes + 1);
-    this.#save(ctx.store, { ...s, strikes });
     if (strikes >= s.tolerance.strikes) {
-      yield* this.#block(ctx, 'cell_not_registered');
+      yield* this.#block(ctx, s, 'cell_not_registered');
       return;
     }
+    this.#save(ctx.store, { ...s, strikes });
     if (strikes === 1 && s.tolerance.windowSeconds > 0)
       yield* this.#startTimer(ctx, this.#windowTimer, s.tolerance.windowSeconds);
   }
@@ -270,7 +282,7 @@ export class AntiTheftApplet implements ToolkitApplet {
     if (id !== undefined && id === this.#learningTimer && s.mode === 'learning' && s.imeis.length > 0) {
       this.#save(ctx.store, { ...s, mode: 'armed' });
     } else if (id !== undefined && id === this.#windowTimer && s.mode === 'armed' && s.strikes > 0) {
-      yield* this.#block(ctx, 'cell_not_registered');
+      yield* this.#block(ctx, s, 'cell_not_registered');
     }
   }
 
@@ -294,6 +306,7 @@ export class AntiTheftApplet implements ToolkitApplet {
     }
     let s = this.#load(ctx.store);
     let action: 'block' | 'unblock' | undefined;
+    let relearn = false;
     let report = false;
     let localInfo = false;
     let executed = 0;
@@ -308,16 +321,22 @@ export class AntiTheftApplet implements ToolkitApplet {
       s = next;
       if (c.op === 'readState') report = true;
       if (c.op === 'reportLocalInfo') localInfo = true;
+      if (c.op === 'startLearning') relearn = true;
       if (c.op === 'block') action = 'block';
       if (c.op === 'unblock') action = 'unblock';
     }
+    // BLOCK and UNBLOCK take effect in memory here, before the PoR, so that the state it reports is the
+    // one the card is in once the command is done; one write for the whole packet.
+    const blocks = action === 'block' && s.mode !== 'blocked';
+    // START LEARNING with UNBLOCK (a legitimate device replacement): unblocked straight into learning.
+    const unblocks = action === 'unblock' && s.mode === 'blocked';
+    if (blocks) s = this.#blockedState(ctx, s, 'remote_block');
+    if (unblocks) s = this.#unblockedState(ctx, s, relearn ? 'learning' : 'armed');
     this.#save(ctx.store, s);
     post(executed, result, report ? s : undefined);
-    if (action === 'block' && s.mode !== 'blocked') yield* this.#block(ctx, 'remote_block');
-    // START LEARNING with UNBLOCK (a legitimate device replacement): unblocked straight into learning.
-    const relearn = commands.value.some((c) => c.op === 'startLearning');
-    if (action === 'unblock' && s.mode === 'blocked')
-      yield* this.#unblock(ctx, relearn ? 'learning' : 'armed');
+    // The proactive part, after the PoR: the alert and the REFRESH that makes the terminal read EF.IMSI.
+    if (blocks) yield* this.#announceBlock(ctx, 'remote_block');
+    else if (unblocks || this.#refreshOwed) yield* this.#refresh(ctx);
     if (localInfo) yield* this.#reportLocalInfo(ctx, ctx.envelope?.getOriginatingAddress());
   }
 
@@ -402,34 +421,43 @@ export class AntiTheftApplet implements ToolkitApplet {
 
   // --- blocking --------------------------------------------------------------------------------------
 
-  *#block(ctx: ToolkitContext, reason: Reason): ToolkitSession {
-    const s = this.#load(ctx.store);
+  /** Block from state `s`: memory and files in one step (one write), then the alert and REFRESH. */
+  *#block(ctx: ToolkitContext, s: AntiTheftState, reason: Reason): ToolkitSession {
+    this.#save(ctx.store, this.#blockedState(ctx, s, reason));
+    yield* this.#announceBlock(ctx, reason);
+  }
+
+  /**
+   * The non-proactive part of blocking: EF.IMSI swapped to the quarantine IMSI (the card's own kept to
+   * be put back), the location files invalidated. Returns the blocked state; the caller saves it.
+   */
+  #blockedState(ctx: ToolkitContext, s: AntiTheftState, reason: Reason): AntiTheftState {
     const quarantine = encodeEfImsi(this.#params.quarantineImsi);
     const current = readEf(ctx.files, '6F07', 9);
     const savedImsi =
       s.savedImsi ?? (current !== undefined && !bytesEqual(current, quarantine) ? current : undefined);
     updateEf(ctx.files, '6F07', 0, quarantine);
     invalidateLocation(ctx.files);
-    this.#save(ctx.store, {
-      ...s,
-      mode: 'blocked',
-      reason,
-      strikes: 0,
-      ...(savedImsi === undefined ? {} : { savedImsi }),
-    });
+    return { ...s, mode: 'blocked', reason, strikes: 0, ...(savedImsi === undefined ? {} : { savedImsi }) };
+  }
+
+  /** The proactive part of blocking: the alert (kept as pending when it cannot go), then REFRESH. */
+  *#announceBlock(ctx: ToolkitContext, reason: Reason): ToolkitSession {
     if (!(yield* this.#alert(ctx, reason)))
       this.#save(ctx.store, { ...this.#load(ctx.store), pendingAlert: reason });
     yield* this.#refresh(ctx);
   }
 
-  *#unblock(ctx: ToolkitContext, mode: 'armed' | 'learning'): ToolkitSession {
-    const s = this.#load(ctx.store);
+  /**
+   * The non-proactive part of unblocking: the saved IMSI back into EF.IMSI, the location files
+   * invalidated. Returns the unblocked state (armed, or learning); the caller saves it and refreshes.
+   */
+  #unblockedState(ctx: ToolkitContext, s: AntiTheftState, mode: 'armed' | 'learning'): AntiTheftState {
     if (s.savedImsi !== undefined && decodeEfImsi(s.savedImsi).ok)
       updateEf(ctx.files, '6F07', 0, s.savedImsi);
     invalidateLocation(ctx.files);
     const { savedImsi: _restored, pendingAlert: _moot, ...rest } = s;
-    this.#save(ctx.store, { ...rest, mode, reason: 'none', strikes: 0 });
-    yield* this.#refresh(ctx);
+    return { ...rest, mode, reason: 'none', strikes: 0 };
   }
 
   /** Send the alert; true when the terminal sent every SMS (or there is nowhere to send it). */
@@ -467,11 +495,13 @@ export class AntiTheftApplet implements ToolkitApplet {
     return true;
   }
 
+  /** REFRESH after EF.IMSI changed; refused by the terminal, it stays owed (RAM) and is asked again. */
   *#refresh(ctx: ToolkitContext): ToolkitSession {
     if (!profileSupports(ctx.terminalProfile, 'REFRESH')) return;
     ctx.proactive.init(PRO_CMD.REFRESH, REFRESH.NAA_INIT_FCN, 'terminal');
     ctx.proactive.appendTlv(0x92, FileListTlv.codec.encode(FILES_TO_REFRESH));
-    yield* ctx.proactive.send();
+    const r = yield* ctx.proactive.send();
+    this.#refreshOwed = !isSuccessfulResult(r.getGeneralResult());
   }
 
   // --- proactive helpers -----------------------------------------------------------------------------
