@@ -280,7 +280,16 @@ export class SimService {
     if (filter.tagName !== undefined) q = this.whereTag(q, operatorId, filter);
     if (filter.imsiPrefix) q = q.where(profilePrefix('imsi', filter.imsiPrefix));
     if (filter.iccidPrefix) q = q.where(profilePrefix('iccid', filter.iccidPrefix));
-    if (filter.msisdnPrefix) q = q.where(profilePrefix('msisdn', filter.msisdnPrefix));
+    // An MSISDN prefix that matches few profiles (a number, a number block) is read from the
+    // sim_profiles_msisdn index first; one that matches many walks sims in key order, which fills a
+    // page at once. Which one: a count of at most SELECTIVE_CANDIDATES entries of that index range.
+    // (SQLite, 100,000 SIMs: one MSISDN 130 → 3 ms a page, none 180 → 0.3 ms, all ~3 ms.)
+    if (filter.msisdnPrefix)
+      q = q.where(
+        (await this.fewProfiles('msisdn', filter.msisdnPrefix))
+          ? profileIn('msisdn', filter.msisdnPrefix)
+          : profilePrefix('msisdn', filter.msisdnPrefix),
+      );
     // With a tag filter the page is walked along the tag index (operator, name, value, sim_id), which
     // stays one index range per page however rare the tag; the join makes both columns equal.
     const key = sql.ref<string>(filter.tagName !== undefined ? 'sim_tags.sim_id' : 'sims.sim_id');
@@ -291,6 +300,22 @@ export class SimService {
       .execute();
     const items = await loadSimViews(this.store.db, rows.slice(0, page.limit));
     return { items, nextKey: rows.length > page.limit ? items.at(-1)?.simId : undefined };
+  }
+
+  /** Whether fewer than SELECTIVE_CANDIDATES profiles (of any operator) fall in the prefix's range. */
+  private async fewProfiles(column: 'msisdn', prefix: string): Promise<boolean> {
+    const end = decimalPrefixEnd(prefix);
+    let range = this.store.db
+      .selectFrom('sim_profiles')
+      .select('sim_profiles.sim_id')
+      .where(column, '>=', prefix)
+      .limit(SELECTIVE_CANDIDATES);
+    if (end !== undefined) range = range.where(column, '<', end);
+    const counted = await this.store.db
+      .selectFrom(range.as('candidates'))
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirst();
+    return Number(counted?.n ?? 0) < SELECTIVE_CANDIDATES;
   }
 
   private whereTag(
@@ -623,6 +648,22 @@ export class SimService {
       .executeTakeFirst();
     if (!group) throw new SimtrustError('ERR_GROUP_NOT_FOUND', `no group ${groupId}`);
   }
+}
+
+/** Below this many candidate profiles, a prefix filter reads them first (see SimService.list). */
+const SELECTIVE_CANDIDATES = 1000;
+
+/** sim_id IN (the SIMs of the profiles in the prefix's range of that column's index). */
+function profileIn(column: 'msisdn', prefix: string) {
+  return (eb: ExpressionBuilder<Database, 'sims'>) => {
+    const end = decimalPrefixEnd(prefix);
+    let sub = eb
+      .selectFrom('sim_profiles')
+      .select('sim_profiles.sim_id')
+      .where(`sim_profiles.${column}`, '>=', prefix);
+    if (end !== undefined) sub = sub.where(`sim_profiles.${column}`, '<', end);
+    return eb('sims.sim_id', 'in', sub);
+  };
 }
 
 /** EXISTS (a profile of this SIM whose imsi/iccid/msisdn starts with `prefix`), as an index range. */

@@ -129,4 +129,30 @@ describe('GET /v1/sims?msisdn_prefix=', () => {
       { numRuns: 60 },
     );
   });
+
+  it('a prefix shared by 1,000 profiles or more walks the SIMs instead of the index: the same answer', async () => {
+    // SimService.list reads a prefix's profiles first only when they are few (under 1,000).
+    const { csv, rows } = vendorCsv(1_100, { start: 1_000 });
+    const res = await api.call({
+      method: 'POST',
+      url: '/v1/sims/import',
+      headers: { 'content-type': 'text/csv' },
+      payload: csv,
+    });
+    expect(res.json()).toMatchObject({ created: 1_100 });
+    const many = new Map(rows.map((r, i) => [`8190${String(1_000 + i).padStart(8, '0')}`, r.iccid]));
+    const all = new Map([...simOf, ...many]);
+    const expectedOf = (digits: string) =>
+      [...all]
+        .filter(([m]) => m.startsWith(digits))
+        .map(([, id]) => id)
+        .sort();
+    for (const prefix of ['8190000', '81900001', '819000015', '819000001234', '+8190000007']) {
+      const digits = prefix.replace('+', '');
+      const r = await search(prefix, 100);
+      expect(r.status).toBe(200);
+      expect(r.ids, prefix).toEqual(expectedOf(digits));
+    }
+    expect(expectedOf('8190000')).toHaveLength(1_140);
+  });
 });
