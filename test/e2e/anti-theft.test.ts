@@ -14,13 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OtaKeySet } from '../../src/crypto/ts-102-225-scp80.js';
 import { encodeCommands } from '../../src/lib/anti-theft-encoding.js';
 import { hex } from '../../src/lib/hex.js';
-import {
-  encodeUserData,
-  IEI,
-  segmentSecuredPacket,
-  type UserData,
-} from '../../src/lib/ts-23-040-sms-tpdu.js';
-import { secureCommandPacket } from '../../src/lib/ts-102-225-secured-packet.js';
+import { encodeUserData, type UserData } from '../../src/lib/ts-23-040-sms-tpdu.js';
 import { OtaInbound } from '../../src/platform/ota/ota-inbound.js';
 import { OtaSmppLink } from '../../src/platform/ota/ota-smpp.js';
 import { Fleet } from '../../src/simulator/fleet.js';
@@ -28,11 +22,9 @@ import type { Cell } from '../../src/simulator/packet-gateway.js';
 import { SmsNetwork } from '../../src/simulator/sms-network.js';
 import {
   appletState,
-  KEYS,
-  KIC_BYTE,
-  KID_BYTE,
+  type CommandOptions,
+  commandUserData,
   persistent,
-  SPI_SUBMIT,
   TAR,
 } from '../card/toolkit/fixture.js';
 import {
@@ -296,30 +288,18 @@ describe(`anti-theft end to end over GSUP, RADIUS, SMPP and the API on ${testDia
       const recorded = seen.get(b.msisdn) ?? [];
       const lastSent = recorded[recorded.length - 1];
       if (lastSent === undefined) throw new Error('no OTA packet was sent to the card');
-      const packet = (o: { keys?: OtaKeySet; tar?: Uint8Array; flip?: boolean }) => {
-        const p = secureCommandPacket({
-          spi: SPI_SUBMIT,
-          kic: KIC_BYTE,
-          kid: KID_BYTE,
-          tar: o.tar ?? TAR,
-          counter: 1_000_000,
-          keys: o.keys ?? KEYS,
-          data: encodeCommands([{ op: 'startLearning' }]),
-        });
-        if (!p.ok) throw new Error(p.error.message);
-        const bytes = p.value.slice();
-        if (o.flip) bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0x01;
-        const ud = segmentSecuredPacket(bytes, IEI.COMMAND_PACKET, 9);
-        if (!ud.ok || ud.value.length !== 1) throw new Error('expected one segment');
-        return encodeUserData(ud.value[0] as UserData);
-      };
+      /** One SMS of a fresh command (counter far ahead) that START LEARNING would be. */
+      const packet = (o: CommandOptions) =>
+        encodeUserData(
+          commandUserData(encodeCommands([{ op: 'startLearning' }]), 1_000_000, o)[0] as UserData,
+        );
       const foreign: OtaKeySet = {
         kic: { algorithm: 'aes-cbc', key: new Uint8Array(randomBytes(16)) },
         kid: { algorithm: 'aes-cmac', key: new Uint8Array(randomBytes(16)) },
       };
       for (const [what, userData, code] of [
         ['a replayed packet (same counter)', lastSent, 'OTA_POR_COUNTER_LOW'],
-        ['a wrong MAC', packet({ flip: true }), 'OTA_NOT_AUTHENTIC'],
+        ['a wrong MAC', packet({ corrupt: true }), 'OTA_NOT_AUTHENTIC'],
         ['a wrong key', packet({ keys: foreign }), 'OTA_NOT_AUTHENTIC'],
         ['an unknown TAR', packet({ tar: hex('C0FFEE') }), 'OTA_TAR_UNKNOWN'],
       ] as const) {

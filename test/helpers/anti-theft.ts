@@ -7,18 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { CardFile } from '../../src/card/card-file.js';
-import { keysOf } from '../../src/card/card-file.js';
+import { type CardFile, keysOf } from '../../src/card/card-file.js';
 import { hex, toHex } from '../../src/lib/hex.js';
 import { luhnCheckDigit } from '../../src/lib/luhn.js';
-import {
-  decodeSmsSubmit,
-  decodeUserData,
-  encodeSmsDeliver,
-  encodeUserData,
-  internationalAddress,
-  simDataDownload,
-} from '../../src/lib/ts-23-040-sms-tpdu.js';
+import { decodeSmsSubmit, decodeUserData, encodeUserData } from '../../src/lib/ts-23-040-sms-tpdu.js';
 import { systemContext } from '../../src/platform/iam/principal.js';
 import { type InboundOutcome, OtaInbound } from '../../src/platform/ota/ota-inbound.js';
 import type { OtaKeySetInput, OtaService } from '../../src/platform/ota/ota-service.js';
@@ -30,7 +22,14 @@ import { type RunningRadius, startRadius } from '../../src/servers/radius/index.
 import { type SimDataMessage, Smsc } from '../../src/servers/smpp/smsc.js';
 import { type SimulatedCard, simulatedCard } from '../../src/simulator/cards.js';
 import type { Fleet, FleetOptions } from '../../src/simulator/fleet.js';
-import { antiTheftCardFile, type Device, KIC, KID, PLATFORM } from '../card/toolkit/fixture.js';
+import {
+  antiTheftCardFile,
+  type Device,
+  KIC,
+  KID,
+  PLATFORM,
+  simDataDeliver,
+} from '../card/toolkit/fixture.js';
 
 /** Key set 1 of the fixture card (KIC/KID), as the platform provisions it. */
 export const OTA_KEY_SET: OtaKeySetInput = {
@@ -179,21 +178,11 @@ export async function startCoreNetwork(platform: Platform, operatorId: string): 
   };
 }
 
-const SCTS = Uint8Array.of(0x62, 0x01, 0x21, 0x11, 0, 0, 0);
-
 /** What the network's side of the SMSC hands a card: SIM data as an SMS-DELIVER TPDU (SMS-PP). */
 export function smsDeliverOf(m: SimDataMessage): Uint8Array {
   const ud = decodeUserData(m.userData, true);
   if (!ud.ok) throw new Error(`SIM data from the SMSC does not decode: ${ud.error.message}`);
-  const tpdu = encodeSmsDeliver(
-    simDataDownload({
-      originatingAddress: internationalAddress(m.source),
-      serviceCentreTimeStamp: SCTS,
-      userData: ud.value,
-    }),
-  );
-  if (!tpdu.ok) throw new Error(tpdu.error.message);
-  return tpdu.value;
+  return simDataDeliver(ud.value, m.source);
 }
 
 /**

@@ -140,12 +140,19 @@ export function persistent(card: Uicc, file: CardFile = antiTheftCardFile()): st
 
 const SCTS = hex('62011211000000');
 
-/** Platform side: secure `data` for `tar` and wrap it in SMS-DELIVER TPDUs (several when long). */
-export function commandSms(
-  data: Uint8Array,
-  counter: number,
-  o: { tar?: Uint8Array; spi?: Spi; keys?: OtaKeySet; kic?: number; kid?: number; reference?: number } = {},
-): Uint8Array[] {
+export interface CommandOptions {
+  readonly tar?: Uint8Array;
+  readonly spi?: Spi;
+  readonly keys?: OtaKeySet;
+  readonly kic?: number;
+  readonly kid?: number;
+  readonly reference?: number;
+  /** Flip the last bit of the secured packet (its ciphered tail): the CC no longer verifies. */
+  readonly corrupt?: boolean;
+}
+
+/** Platform side: secure `data` for `tar` as the user data of one SMS or more (UDH 70, or concatenated). */
+export function commandUserData(data: Uint8Array, counter: number, o: CommandOptions = {}): UserData[] {
   const packet = secureCommandPacket({
     spi: o.spi ?? SPI_SUBMIT,
     kic: o.kic ?? KIC_BYTE,
@@ -156,19 +163,29 @@ export function commandSms(
     data,
   });
   if (!packet.ok) throw new Error(packet.error.message);
-  const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, o.reference ?? 7);
+  const bytes = packet.value.slice();
+  if (o.corrupt) bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0x01;
+  const segments = segmentSecuredPacket(bytes, IEI.COMMAND_PACKET, o.reference ?? 7);
   if (!segments.ok) throw new Error(segments.error.message);
-  return segments.value.map((userData) => {
-    const tpdu = encodeSmsDeliver(
-      simDataDownload({
-        originatingAddress: internationalAddress(PLATFORM),
-        serviceCentreTimeStamp: SCTS,
-        userData,
-      }),
-    );
-    if (!tpdu.ok) throw new Error(tpdu.error.message);
-    return tpdu.value;
-  });
+  return segments.value;
+}
+
+/** Platform side: secure `data` for `tar` and wrap it in SMS-DELIVER TPDUs (several when long). */
+export function commandSms(data: Uint8Array, counter: number, o: CommandOptions = {}): Uint8Array[] {
+  return commandUserData(data, counter, o).map((userData) => simDataDeliver(userData));
+}
+
+/** SIM data as the network hands it to the card: an SMS-DELIVER (SIM data download) from `from`. */
+export function simDataDeliver(userData: UserData, from: string = PLATFORM): Uint8Array {
+  const tpdu = encodeSmsDeliver(
+    simDataDownload({
+      originatingAddress: internationalAddress(from),
+      serviceCentreTimeStamp: SCTS,
+      userData,
+    }),
+  );
+  if (!tpdu.ok) throw new Error(tpdu.error.message);
+  return tpdu.value;
 }
 
 /** Platform side: the secured packet (and the UDH it came with) carried by SMS-SUBMITs from the card. */
