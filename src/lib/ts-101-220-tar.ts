@@ -34,6 +34,26 @@ export function tarAllocation(tar: string): TarAllocation | undefined {
 /** A TAR an application of our own (a toolkit applet) may take: outside the reserved blocks. */
 export const isApplicationTar = (tar: string): boolean => tarAllocation(tar) === 'application';
 
+const APPLICATION_TARS =
+  "an applet takes a TAR outside '000000' and 'B00000'-'BFFFFF', such as the anti-theft default C0A7C0";
+
+/**
+ * Why an applet may not take `tar`, as a phrase to follow the field's name; undefined when it may.
+ * The card file (applets[].tar) and the platform's provisioning apply this same rule.
+ */
+export function applicationTarProblem(tar: string): string | undefined {
+  switch (tarAllocation(tar)) {
+    case 'application':
+      return undefined;
+    case undefined:
+      return `must be 6 hex digits; ${APPLICATION_TARS}`;
+    case 'issuer_security_domain':
+      return `is '000000', the issuer security domain's TAR (TS 101 220 Annex D); ${APPLICATION_TARS}`;
+    case 'etsi_3gpp':
+      return `${tar.toUpperCase()} is in 'B00000'-'BFFFFF', which TS 101 220 keeps for ETSI/3GPP applications (remote file management from 'B00000'); ${APPLICATION_TARS}`;
+  }
+}
+
 /** A TAR in the remote file management block. */
 export function isRfmTar(tar: string): boolean {
   const bytes = /^[0-9A-Fa-f]{6}$/.test(tar) ? fromHex(tar) : undefined;

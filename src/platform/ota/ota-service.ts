@@ -36,6 +36,7 @@ import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { fromHex, toHex } from '../../lib/hex.js';
 import { encodeUserData, IEI, segmentSecuredPacket } from '../../lib/ts-23-040-sms-tpdu.js';
+import { applicationTarProblem } from '../../lib/ts-101-220-tar.js';
 import {
   MAX_COUNTER,
   openResponsePacket,
@@ -257,6 +258,10 @@ export class OtaService {
     if (antiTheft !== undefined) {
       const tar = antiTheft.tar ?? DEFAULT_ANTI_THEFT_TAR;
       if (!isTar(tar)) throw new SimtrustError('ERR_VALIDATION', 'the anti-theft TAR is 6 hex digits');
+      // The card file's rule for applets[].tar (TS 101 220 §6): no TAR of a reserved block.
+      const tarProblem = applicationTarProblem(tar);
+      if (tarProblem !== undefined)
+        throw new SimtrustError('ERR_VALIDATION', `the anti-theft TAR ${tarProblem}`);
       if (!isImsi(antiTheft.quarantineImsi))
         throw new SimtrustError('ERR_VALIDATION', 'the quarantine IMSI is 6 to 15 digits');
       if (!kvns.has(antiTheft.kvn) || !kvns.has(antiTheft.reportKvn))

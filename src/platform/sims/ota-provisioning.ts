@@ -8,6 +8,7 @@
 import type { ChecksumAlgorithm, CipherAlgorithm } from '../../crypto/ts-102-225-scp80.js';
 import { isValidChecksumKey, isValidCipherKey } from '../../crypto/ts-102-225-scp80.js';
 import { fromHex } from '../../lib/hex.js';
+import { applicationTarProblem } from '../../lib/ts-101-220-tar.js';
 import type { AntiTheftProvision, OtaKeySetInput } from '../ota/ota-service.js';
 import type { Executor } from '../store/database.js';
 
@@ -101,8 +102,11 @@ export function checkSimOta(input: SimOtaInput, imsi: string): OtaCheck {
     return { ok: false, reason: 'ota.antiTheft.quarantineImsi must have 6 to 15 digits' };
   if (quarantineImsi === imsi)
     return { ok: false, reason: "ota.antiTheft.quarantineImsi must differ from the SIM's own IMSI" };
-  if (a.tar !== undefined && !/^[0-9A-Fa-f]{6}$/.test(a.tar))
+  if (a.tar !== undefined && (typeof a.tar !== 'string' || !/^[0-9A-Fa-f]{6}$/.test(a.tar)))
     return { ok: false, reason: 'ota.antiTheft.tar must be 6 hex digits' };
+  // The same rule as the card file's applets[].tar (TS 101 220 §6): no TAR of a reserved block.
+  const tarProblem = a.tar === undefined ? undefined : applicationTarProblem(a.tar);
+  if (tarProblem !== undefined) return { ok: false, reason: `ota.antiTheft.tar ${tarProblem}` };
   return {
     ok: true,
     ota: {
