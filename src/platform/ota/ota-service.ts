@@ -35,7 +35,7 @@ import { type BerTlv, decodeBerTlvList } from '../../lib/ber-tlv.js';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { fromHex, toHex } from '../../lib/hex.js';
-import { encodeUserData, IEI, segmentSecuredPacket } from '../../lib/ts-23-040-sms-tpdu.js';
+import { encodeUserData, IEI, segmentSecuredPacket, type UserData } from '../../lib/ts-23-040-sms-tpdu.js';
 import { applicationTarProblem } from '../../lib/ts-101-220-tar.js';
 import {
   MAX_COUNTER,
@@ -48,18 +48,17 @@ import {
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
 import { GroupCommit, type GroupCommitStats } from '../store/group-commit.js';
-import type { AntiTheftAlertsTable, OtaCommandsTable } from '../store/schema.js';
+import type { AntiTheftAlertsTable, AntiTheftSimsTable, OtaCommandsTable } from '../store/schema.js';
 import { type LOCAL_INFO_EVENT, loadLocalInfos, recordLocalInfo, type SimLocalInfo } from './local-info.js';
+import { Batcher } from './ota-batch.js';
 import {
   acceptReportCounter,
-  appletOfOperatorSim,
   appletOfSim,
-  insertPendingCommand,
-  nextCommandCounter,
   type OtaCommandStatus,
   primaryMsisdn,
-  recordReportedState,
-  settlePendingCommand,
+  recordReportedStates,
+  reserveCommandCounters,
+  settlePendingCommands,
 } from './ota-store.js';
 
 /** The applet's default TAR (card file `applets[].tar`, docs/anti-theft.md). */
@@ -198,6 +197,25 @@ export interface OtaServiceOptions {
 /** A reservation that could not be made: thrown to its caller after the batch committed. */
 type Refusal = { readonly refusal: SimtrustError };
 
+interface PorSettlement {
+  readonly operatorId: string;
+  readonly simId: string;
+  readonly kvn: number;
+  readonly counter: number;
+  readonly status: OtaCommandStatus;
+  readonly porStatus: number;
+  readonly result: CommandResult | undefined;
+  readonly state: AntiTheftState | undefined;
+  readonly now: number;
+}
+
+interface Reservation {
+  readonly operatorId: string;
+  readonly simId: string;
+  readonly commands: readonly Command[];
+  readonly data: Uint8Array;
+}
+
 export class OtaService {
   #link: OtaLink | undefined;
   /**
@@ -207,6 +225,10 @@ export class OtaService {
    * is re-run alone, so it never fails the others.
    */
   readonly #writes: GroupCommit;
+  /** The send path's batches: all counters in one statement, all command rows in another. */
+  readonly #reservations: Batcher<Reservation, SentCommand | Refusal>;
+  /** The receive path's batches: every PoR's command settled in one statement. */
+  readonly #settlements: Batcher<PorSettlement, ReceiveOutcome>;
 
   constructor(
     private readonly store: Store,
@@ -214,15 +236,22 @@ export class OtaService {
     private readonly clock: Clock,
     options: OtaServiceOptions = {},
   ) {
-    this.#writes = new GroupCommit(store, {
-      maxBatch: options.maxBatch ?? 256,
-      concurrency: options.concurrency ?? 2,
-    });
+    const batching = { maxBatch: options.maxBatch ?? 256, concurrency: options.concurrency ?? 2 };
+    this.#writes = new GroupCommit(store, batching);
+    this.#reservations = new Batcher(store, (trx, items) => this.reserve(trx, items), batching);
+    this.#settlements = new Batcher(store, (trx, items) => this.settle(trx, items), batching);
   }
 
   /** Transactions and operations of the send and receive paths so far (bench/ota.ts shows them). */
   get writeStats(): Readonly<GroupCommitStats> {
-    return this.#writes.stats;
+    const all = [this.#writes.stats, this.#reservations.stats, this.#settlements.stats];
+    const sum = (k: keyof GroupCommitStats) => all.reduce((n, s) => n + s[k], 0);
+    return {
+      commits: sum('commits'),
+      operations: sum('operations'),
+      splitBatches: sum('splitBatches'),
+      failed: sum('failed'),
+    };
   }
 
   /**
@@ -439,75 +468,137 @@ export class OtaService {
   ): Promise<SentCommand> {
     if (commands.length === 0) throw new SimtrustError('ERR_VALIDATION', 'send at least one command');
     const data = encodeCommands(commands);
-    const reserved = await this.#writes.run((trx) => this.reserve(trx, operatorId, simId, commands, data));
+    const reserved = await this.#reservations.submit({ operatorId, simId, commands, data });
     if ('refusal' in reserved) throw reserved.refusal;
     return reserved;
   }
 
   /**
-   * One reservation inside a batch. What the caller did wrong comes back as a value, not thrown, so
-   * it does not roll back the others' reservations (a counter spent by a packet that then could not
-   * be built stays spent).
+   * A batch of reservations, in its transaction: the applets in one read, every key set's counter
+   * moved once by as many commands as it has in the batch (callers of one SIM get their counters in
+   * the order they asked), every command row in one insert. What a caller did wrong comes back as a
+   * value, not thrown, so it does not roll back the others (a counter spent by a packet that then
+   * could not be built stays spent).
    */
-  private async reserve(
-    o: Executor,
-    operatorId: string,
-    simId: string,
-    commands: readonly Command[],
-    data: Uint8Array,
-  ): Promise<SentCommand | Refusal> {
-    const [applet] = await appletOfOperatorSim(o, { simId, operatorId });
-    if (applet === undefined)
-      return {
-        refusal: new SimtrustError(
-          'ERR_ANTI_THEFT_NOT_PROVISIONED',
-          `SIM ${simId} has no anti-theft applet known to the platform; provision it with its OTA key sets`,
-        ),
-      };
-    const keys = await this.keySet(o, simId, applet.kvn);
-    if (keys === undefined)
-      return {
-        refusal: new SimtrustError(
-          'ERR_ANTI_THEFT_NOT_PROVISIONED',
-          `SIM ${simId} has no OTA key set ${applet.kvn}`,
-        ),
-      };
-    const counter = await nextCommandCounter(o, simId, applet.kvn, MAX_COUNTER);
-    if (counter === undefined)
-      return {
-        refusal: new SimtrustError(
-          'ERR_OTA_COUNTER_EXHAUSTED',
-          `the OTA counter of key set ${applet.kvn} of SIM ${simId} is exhausted; provision a new key set`,
-        ),
-      };
-    const tar = fromHex(applet.tar) as Uint8Array;
-    const packet = secureCommandPacket({
-      spi: COMMAND_SPI,
-      ...keyIdentifiers(applet.kvn, keys),
-      tar,
-      counter,
-      keys,
-      data,
-    });
-    if (!packet.ok) return { refusal: new SimtrustError('ERR_VALIDATION', packet.error.message) };
-    const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
-    if (!segments.ok) return { refusal: new SimtrustError('ERR_VALIDATION', segments.error.message) };
+  private async reserve(o: Executor, items: readonly Reservation[]): Promise<Array<SentCommand | Refusal>> {
+    const simIds = [...new Set(items.map((i) => i.simId))];
+    const applets = new Map(
+      (await o.selectFrom('anti_theft_sims').selectAll().where('sim_id', 'in', simIds).execute()).map((a) => [
+        a.sim_id,
+        a,
+      ]),
+    );
+    const out: Array<SentCommand | Refusal | undefined> = items.map(() => undefined);
+    const groups = new Map<string, { simId: string; kvn: number; indexes: number[] }>();
+    const keysOf: Array<OtaKeySet | undefined> = [];
+    for (const [i, item] of items.entries()) {
+      const applet = applets.get(item.simId);
+      if (applet === undefined || applet.operator_id !== item.operatorId) {
+        out[i] = {
+          refusal: new SimtrustError(
+            'ERR_ANTI_THEFT_NOT_PROVISIONED',
+            `SIM ${item.simId} has no anti-theft applet known to the platform; provision it with its OTA key sets`,
+          ),
+        };
+        continue;
+      }
+      const keys = await this.keySet(o, item.simId, applet.kvn);
+      if (keys === undefined) {
+        out[i] = {
+          refusal: new SimtrustError(
+            'ERR_ANTI_THEFT_NOT_PROVISIONED',
+            `SIM ${item.simId} has no OTA key set ${applet.kvn}`,
+          ),
+        };
+        continue;
+      }
+      keysOf[i] = keys;
+      const key = `${item.simId}:${applet.kvn}`;
+      const group = groups.get(key) ?? { simId: item.simId, kvn: applet.kvn, indexes: [] };
+      group.indexes.push(i);
+      groups.set(key, group);
+    }
+    const moved = await reserveCommandCounters(
+      o,
+      [...groups.values()].map((g) => ({ simId: g.simId, kvn: g.kvn, n: g.indexes.length })),
+      MAX_COUNTER,
+    );
     const now = this.clock.now();
-    const [inserted] = await insertPendingCommand(o, {
-      operatorId,
-      simId,
-      kvn: applet.kvn,
-      counter,
-      tar: applet.tar,
-      commands: JSON.stringify(commands),
-      now,
-    });
-    if (inserted === undefined) throw new Error('the command row was not inserted');
-    return {
-      commandId: Number(inserted.id),
-      counter,
-      userData: segments.value.map((ud) => encodeUserData(ud)),
-    };
+    const rows: Array<{ index: number; counter: number; segments: UserData[] }> = [];
+    for (const [key, g] of groups) {
+      const last = moved.get(key);
+      for (const [k, i] of g.indexes.entries()) {
+        const item = items[i] as Reservation;
+        const applet = applets.get(item.simId) as Selectable<AntiTheftSimsTable>;
+        if (last === undefined) {
+          out[i] = {
+            refusal: new SimtrustError(
+              'ERR_OTA_COUNTER_EXHAUSTED',
+              `the OTA counter of key set ${g.kvn} of SIM ${g.simId} is exhausted; provision a new key set`,
+            ),
+          };
+          continue;
+        }
+        const counter = last - g.indexes.length + 1 + k;
+        const keys = keysOf[i] as OtaKeySet;
+        const packet = secureCommandPacket({
+          spi: COMMAND_SPI,
+          ...keyIdentifiers(g.kvn, keys),
+          tar: fromHex(applet.tar) as Uint8Array,
+          counter,
+          keys,
+          data: item.data,
+        });
+        if (!packet.ok) {
+          out[i] = { refusal: new SimtrustError('ERR_VALIDATION', packet.error.message) };
+          continue;
+        }
+        const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
+        if (!segments.ok) {
+          out[i] = { refusal: new SimtrustError('ERR_VALIDATION', segments.error.message) };
+          continue;
+        }
+        rows.push({ index: i, counter, segments: segments.value });
+      }
+    }
+    if (rows.length > 0) {
+      const inserted = await o
+        .insertInto('ota_commands')
+        .values(
+          rows.map((r) => {
+            const item = items[r.index] as Reservation;
+            const applet = applets.get(item.simId) as Selectable<AntiTheftSimsTable>;
+            return {
+              operator_id: item.operatorId,
+              sim_id: item.simId,
+              kvn: applet.kvn,
+              counter: r.counter,
+              tar: applet.tar,
+              commands: JSON.stringify(item.commands),
+              status: 'pending' as const,
+              por_status: null,
+              result: null,
+              created_at: now,
+              updated_at: now,
+            };
+          }),
+        )
+        .returning(['id', 'sim_id', 'kvn', 'counter'])
+        .execute();
+      const ids = new Map(inserted.map((r) => [`${r.sim_id}:${Number(r.kvn)}:${Number(r.counter)}`, r.id]));
+      for (const r of rows) {
+        const item = items[r.index] as Reservation;
+        const kvn = (applets.get(item.simId) as Selectable<AntiTheftSimsTable>).kvn;
+        const id = ids.get(`${item.simId}:${kvn}:${r.counter}`);
+        if (id === undefined) throw new Error('a command row of the batch was not inserted');
+        out[r.index] = {
+          commandId: Number(id),
+          counter: r.counter,
+          userData: r.segments.map((ud) => encodeUserData(ud)),
+        };
+      }
+    }
+    return out as Array<SentCommand | Refusal>;
   }
 
   /** The link `send` uses (the runtime sets it once bound; undefined: none). */
@@ -687,45 +778,77 @@ export class OtaService {
         'the card refused a packet with this counter as not higher; nothing settled',
       );
     const status: OtaCommandStatus = porStatus === 0 && result?.result === 'ok' ? 'applied' : 'failed';
-    const now = this.clock.now();
-    return this.#writes.run(async (trx) => {
-      const o = trx;
-      const [command] = await settlePendingCommand(o, {
-        status,
-        porStatus,
-        result: result === undefined ? null : JSON.stringify(result),
-        now,
-        simId,
-        kvn,
-        counter,
-      });
+    return this.#settlements.submit({
+      operatorId,
+      simId,
+      kvn,
+      counter,
+      status,
+      porStatus,
+      result,
+      state,
+      now: this.clock.now(),
+    });
+  }
+
+  /**
+   * A batch of verified PoRs, in its transaction: every pending command they answer settled in one
+   * statement, every reported state recorded in another (a SIM's last PoR in the batch wins, as it
+   * would one after the other), an ANTITHEFT_UNBLOCKED event for each applied unblock.
+   */
+  private async settle(o: Executor, items: readonly PorSettlement[]): Promise<ReceiveOutcome[]> {
+    const keyOf = (x: PorSettlement) => `${x.simId}:${x.kvn}:${x.counter}`;
+    // A PoR twice in one batch: the first settles, the second finds nothing pending (as in a row).
+    const firsts = new Map<string, PorSettlement>();
+    for (const x of items) if (!firsts.has(keyOf(x))) firsts.set(keyOf(x), x);
+    const settled = await settlePendingCommands(
+      o,
+      [...firsts.values()].map((x) => ({
+        simId: x.simId,
+        kvn: x.kvn,
+        counter: x.counter,
+        status: x.status,
+        porStatus: x.porStatus,
+        result: x.result === undefined ? null : JSON.stringify(x.result),
+        now: x.now,
+      })),
+    );
+    const states = new Map<string, { simId: string; reported: string; now: number }>();
+    const unblocked: PorSettlement[] = [];
+    const out = items.map((x): ReceiveOutcome => {
+      const command = firsts.get(keyOf(x)) === x ? settled.get(keyOf(x)) : undefined;
       if (command === undefined) return refused('OTA_POR_UNMATCHED', 'no pending command has this counter');
-      if (state !== undefined)
-        await recordReportedState(o, { reported: JSON.stringify(stateJson(state)), now, simId });
+      if (x.state !== undefined)
+        states.set(x.simId, { simId: x.simId, reported: JSON.stringify(stateJson(x.state)), now: x.now });
       const commands = JSON.parse(command.commands) as Command[];
-      if (status === 'applied' && commands.some((c) => c.op === 'unblock'))
-        await o
-          .insertInto('anti_theft_alerts')
-          .values({
-            operator_id: operatorId,
-            sim_id: simId,
+      if (x.status === 'applied' && commands.some((c) => c.op === 'unblock')) unblocked.push(x);
+      return {
+        kind: 'por',
+        commandId: command.id,
+        status: x.status,
+        porStatus: x.porStatus,
+        ...(x.result === undefined ? {} : { result: x.result }),
+        ...(x.state === undefined ? {} : { state: x.state }),
+      };
+    });
+    await recordReportedStates(o, [...states.values()]);
+    if (unblocked.length > 0)
+      await o
+        .insertInto('anti_theft_alerts')
+        .values(
+          unblocked.map((x) => ({
+            operator_id: x.operatorId,
+            sim_id: x.simId,
             event: 'ANTITHEFT_UNBLOCKED',
             reason: 'none',
             imei: null,
             cell: null,
-            counter,
-            at: now,
-          })
-          .execute();
-      return {
-        kind: 'por',
-        commandId: Number(command.id),
-        status,
-        porStatus,
-        ...(result === undefined ? {} : { result }),
-        ...(state === undefined ? {} : { state }),
-      } as const;
-    });
+            counter: x.counter,
+            at: x.now,
+          })),
+        )
+        .execute();
+    return out;
   }
 }
 

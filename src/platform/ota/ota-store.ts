@@ -5,6 +5,7 @@
 // The statements of the send and receive paths run once per command each, so they are prepared
 // (store/prepared.ts): built and compiled once, only bound at each run.
 
+import { sql } from 'kysely';
 import type { Executor } from '../store/database.js';
 import { param, prepared } from '../store/prepared.js';
 import type { OtaCommandStatus } from '../store/schema.js';
@@ -12,29 +13,29 @@ import type { OtaCommandStatus } from '../store/schema.js';
 export type { OtaCommandStatus } from '../store/schema.js';
 
 /**
- * The next command counter of a key set: `counter = counter + 1` in one statement, returned. Racing
- * callers each get a different value; undefined when the key set does not exist or the counter is
- * exhausted (TS 102 225: 5 octets).
+ * Moves the command counters of several key sets at once, each by `n` (one statement for a whole
+ * batch of sends): the counters `last - n + 1 … last` are the caller's. A key set is left alone,
+ * and missing from the answer, when it does not exist or has fewer than `n` counters left (TS 102
+ * 225: 5 octets). Keys: `simId:kvn`; each key set at most once in `wants`.
  */
-export async function nextCommandCounter(
+export async function reserveCommandCounters(
   db: Executor,
-  simId: string,
-  kvn: number,
+  wants: readonly { readonly simId: string; readonly kvn: number; readonly n: number }[],
   max: number,
-): Promise<number | undefined> {
-  const [row] = await bumpCommandCounter(db, { simId, kvn, max });
-  return row === undefined ? undefined : Number(row.counter);
+): Promise<Map<string, number>> {
+  if (wants.length === 0) return new Map();
+  // VALUES columns are column1… on SQLite and PostgreSQL alike; the casts type PostgreSQL's
+  // parameters. Sorted, so two instances' batches lock key sets in one order.
+  const rows = [...wants]
+    .sort((a, b) => (a.simId === b.simId ? a.kvn - b.kvn : a.simId < b.simId ? -1 : 1))
+    .map((w) => sql`(${w.simId}, cast(${w.kvn} as integer), cast(${w.n} as bigint))`);
+  const moved = await sql<{ sim_id: string; kvn: number; counter: number | string }>`
+    update ota_key_sets set counter = ota_key_sets.counter + v.n
+    from (select column1 as sim_id, column2 as kvn, column3 as n from (values ${sql.join(rows)}) as t) as v
+    where ota_key_sets.sim_id = v.sim_id and ota_key_sets.kvn = v.kvn and ota_key_sets.counter + v.n <= ${max}
+    returning ota_key_sets.sim_id, ota_key_sets.kvn, ota_key_sets.counter`.execute(db);
+  return new Map(moved.rows.map((r) => [`${r.sim_id}:${Number(r.kvn)}`, Number(r.counter)]));
 }
-
-const bumpCommandCounter = prepared((db) =>
-  db
-    .updateTable('ota_key_sets')
-    .set((eb) => ({ counter: eb('counter', '+', 1) }))
-    .where('sim_id', '=', param('simId'))
-    .where('kvn', '=', param('kvn'))
-    .where('counter', '<', param('max'))
-    .returning('counter'),
-);
 
 /**
  * Accepts a report counter only when it is higher than the last one accepted (a compare-and-set in
@@ -62,15 +63,6 @@ export const appletOfSim = prepared((db) =>
   db.selectFrom('anti_theft_sims').selectAll().where('sim_id', '=', param('simId')),
 );
 
-/** The SIM's anti-theft row, scoped to its operator. */
-export const appletOfOperatorSim = prepared((db) =>
-  db
-    .selectFrom('anti_theft_sims')
-    .selectAll()
-    .where('sim_id', '=', param('simId'))
-    .where('operator_id', '=', param('operatorId')),
-);
-
 /** The MSISDN of the SIM's primary profile, where its command packets go. */
 export const primaryMsisdn = prepared((db) =>
   db
@@ -81,50 +73,61 @@ export const primaryMsisdn = prepared((db) =>
     .where('is_primary', '=', 1),
 );
 
-/** Records a command as pending under the counter just reserved for it. */
-export const insertPendingCommand = prepared((db) =>
-  db
-    .insertInto('ota_commands')
-    .values({
-      operator_id: param('operatorId'),
-      sim_id: param('simId'),
-      kvn: param('kvn'),
-      counter: param('counter'),
-      tar: param('tar'),
-      commands: param('commands'),
-      status: 'pending',
-      por_status: null,
-      result: null,
-      created_at: param('now'),
-      updated_at: param('now'),
-    })
-    .returning('id'),
-);
+export interface Settlement {
+  readonly simId: string;
+  readonly kvn: number;
+  readonly counter: number;
+  readonly status: OtaCommandStatus;
+  readonly porStatus: number;
+  /** JSON, or null. */
+  readonly result: string | null;
+  readonly now: number;
+}
 
 /**
- * Settles the pending command a verified PoR answers (a guarded update: a replayed PoR, or a second
- * delivery of one, finds nothing pending and changes nothing).
+ * Settles the pending commands verified PoRs answer, all in one statement (a guarded update: a
+ * replayed PoR, or a second delivery of one, finds nothing pending and changes nothing). Answers
+ * the settled rows by `simId:kvn:counter`; each command at most once in `settlements`.
  */
-export const settlePendingCommand = prepared((db) =>
-  db
-    .updateTable('ota_commands')
-    .set({
-      status: param<OtaCommandStatus>('status'),
-      por_status: param('porStatus'),
-      result: param('result'),
-      updated_at: param('now'),
-    })
-    .where('sim_id', '=', param('simId'))
-    .where('kvn', '=', param('kvn'))
-    .where('counter', '=', param('counter'))
-    .where('status', '=', 'pending')
-    .returning(['id', 'commands']),
-);
+export async function settlePendingCommands(
+  db: Executor,
+  settlements: readonly Settlement[],
+): Promise<Map<string, { id: number; commands: string }>> {
+  if (settlements.length === 0) return new Map();
+  const rows = settlements.map(
+    (x) =>
+      sql`(${x.simId}, cast(${x.kvn} as integer), cast(${x.counter} as bigint), ${x.status}, cast(${x.porStatus} as integer), cast(${x.result} as text), cast(${x.now} as bigint))`,
+  );
+  const settled = await sql<{ id: number; sim_id: string; kvn: number; counter: number; commands: string }>`
+    update ota_commands
+    set status = v.status, por_status = v.por_status, result = v.result, updated_at = v.now
+    from (
+      select column1 as sim_id, column2 as kvn, column3 as counter, column4 as status,
+        column5 as por_status, column6 as result, column7 as now
+      from (values ${sql.join(rows)}) as t
+    ) as v
+    where ota_commands.sim_id = v.sim_id and ota_commands.kvn = v.kvn
+      and ota_commands.counter = v.counter and ota_commands.status = 'pending'
+    returning ota_commands.id, ota_commands.sim_id, ota_commands.kvn, ota_commands.counter, ota_commands.commands`.execute(
+    db,
+  );
+  return new Map(
+    settled.rows.map((r) => [
+      `${r.sim_id}:${Number(r.kvn)}:${Number(r.counter)}`,
+      { id: Number(r.id), commands: r.commands },
+    ]),
+  );
+}
 
-/** The applet state the card reported in a verified PoR. */
-export const recordReportedState = prepared((db) =>
-  db
-    .updateTable('anti_theft_sims')
-    .set({ reported: param('reported'), reported_at: param('now'), updated_at: param('now') })
-    .where('sim_id', '=', param('simId')),
-);
+/** The applet states the cards reported in verified PoRs, one statement (each SIM at most once). */
+export async function recordReportedStates(
+  db: Executor,
+  states: readonly { readonly simId: string; readonly reported: string; readonly now: number }[],
+): Promise<void> {
+  if (states.length === 0) return;
+  const rows = states.map((x) => sql`(${x.simId}, cast(${x.reported} as text), cast(${x.now} as bigint))`);
+  await sql`
+    update anti_theft_sims set reported = v.reported, reported_at = v.now, updated_at = v.now
+    from (select column1 as sim_id, column2 as reported, column3 as now from (values ${sql.join(rows)}) as t) as v
+    where anti_theft_sims.sim_id = v.sim_id`.execute(db);
+}
