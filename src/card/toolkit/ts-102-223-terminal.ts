@@ -68,6 +68,11 @@ export interface ModemOptions {
   /** The card asked for REFRESH: EF.IMSI was re-read (`imsi`); the owner attaches again. */
   readonly onRefresh?: (event: { qualifier: number; files: string[]; imsi: string | undefined }) => void;
   readonly onDisplayText?: (text: string) => void;
+  /**
+   * How many of the latest proactive exchanges `log` keeps (default MODEM_LOG_SIZE; 0 keeps none).
+   * A simulated device runs for days: an unbounded record of every exchange would only grow.
+   */
+  readonly logSize?: number;
 }
 
 /** One exchange of the proactive loop, for tests and logs. */
@@ -79,6 +84,8 @@ export interface ProactiveExchange {
 }
 
 const MAX_LOOP = 64;
+/** The exchanges `ToolkitModem.log` keeps by default: a few boots' worth, enough for any test to read. */
+export const MODEM_LOG_SIZE = 64;
 
 export class ToolkitModem {
   readonly #terminal: Terminal;
@@ -90,13 +97,16 @@ export class ToolkitModem {
   #timers = new Map<number, number>();
   #imsi: string | undefined;
   #registeredAgain = false;
+  /** The latest proactive exchanges, oldest first, at most `logSize` of them (tests read it). */
   readonly log: ProactiveExchange[] = [];
+  readonly #logSize: number;
 
   constructor(terminal: Terminal, options: ModemOptions) {
     this.#terminal = terminal;
     this.#o = options;
     this.#cell = options.cell;
     this.#service = options.service ?? 'normal_service';
+    this.#logSize = Math.max(0, Math.floor(options.logSize ?? MODEM_LOG_SIZE));
   }
 
   get imsi(): string | undefined {
@@ -214,6 +224,13 @@ export class ToolkitModem {
     return decodeError('MODEM_ENVELOPE', 'the toolkit stayed busy');
   }
 
+  /** Keeps the newest `logSize` exchanges: the oldest goes as a new one comes. */
+  #record(exchange: ProactiveExchange): void {
+    if (this.#logSize === 0) return;
+    this.log.push(exchange);
+    if (this.log.length > this.#logSize) this.log.splice(0, this.log.length - this.#logSize);
+  }
+
   /** '91XX': FETCH, act, TERMINAL RESPONSE, until the card has nothing more to say. */
   #loop(sw: number): Result<true> {
     let status = sw;
@@ -227,7 +244,7 @@ export class ToolkitModem {
       const tr = this.#terminal.send(
         encodeCommandApdu({ cla: 0x80, ins: 0x14, p1: 0, p2: 0, data: handled.response }),
       );
-      this.log.push({ ...handled.exchange, response: handled.response });
+      this.#record({ ...handled.exchange, response: handled.response });
       status = tr.sw;
     }
     if (this.#registeredAgain && (status & 0xff00) !== SW.PROACTIVE_COMMAND_PENDING) {
