@@ -460,6 +460,16 @@ export const SETTINGS = {
     doc: 'Transmissions of a Disconnect-/CoA-Request before the outcome is recorded as timeout.',
     parse: int(1, 10),
   },
+  eventWebRequestAllowedNetworks: {
+    default: '',
+    doc: 'Comma-separated addresses or CIDR networks (e.g. 10.20.0.0/16) that event handler web requests may reach although they are loopback, private, link-local or reserved (refused by default: SSRF defence; docs/event-handlers.md).',
+    parse: str(),
+  },
+  eventWebRequestTimeoutMs: {
+    default: 10_000,
+    doc: 'Time an event handler web request may take (connect and answer) before it counts as failed and is retried with backoff.',
+    parse: int(100, 120_000),
+  },
   aucResyncFailureLimit: {
     default: 5,
     doc: 'AUTS with a wrong MAC-S accepted per IMSI within aucResyncFailureWindowSeconds; after that, resynchronisation of that IMSI is refused until the window ends.',

@@ -175,6 +175,12 @@ export const ERROR_CODES = {
     description:
       'The rule or action type is valid in SORACOM but simtrust cannot run it (the message says why); docs/event-handlers.md lists what runs.',
   },
+  ERR_EVENT_WEB_REQUEST_FORBIDDEN: {
+    status: 400,
+    expose: true,
+    description:
+      'The web request would reach a loopback, private, link-local, metadata or reserved address, or the platform itself. Use a public address, or allow the network in eventWebRequestAllowedNetworks.',
+  },
   ERR_EVENT_HANDLER_NOT_IGNORED: {
     status: 404,
     expose: true,

@@ -10,6 +10,8 @@ import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
 import { EventEngine } from './events/engine.js';
 import { EventHandlerService } from './events/event-handlers.js';
+import { outboundPolicy } from './events/outbound-policy.js';
+import { webRequestExecutor } from './events/web-request.js';
 import { AccessManagement } from './iam/access.js';
 import { MfaEngine } from './mfa/engine.js';
 import { GatewaySessions } from './mfa/gateway-sessions.js';
@@ -104,6 +106,22 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     const mfa = new MfaEngine(store, clock, config, mfaKeys, sms);
     const access = new AccessManagement(store, keyRing, clock, config);
     const sims = new SimService(store, keyRing, clock);
+    // Event handlers: web requests never reach this platform or private networks unless allowed.
+    const outbound = outboundPolicy({
+      allowed: config.eventWebRequestAllowedNetworks,
+      selfAddresses: [config.httpHost, config.deviceHttpHost],
+    });
+    const eventHandlers = new EventHandlerService(store, clock, keyRing, outbound);
+    const events = new EventEngine(store, clock, sims);
+    events.useExecutor(
+      'ExecuteWebRequestAction',
+      webRequestExecutor({
+        policy: outbound,
+        clock,
+        timeoutMs: config.eventWebRequestTimeoutMs,
+        unseal: (value, handlerId) => eventHandlers.unseal(value, handlerId),
+      }),
+    );
     // Platform accounts may use SMS one-time codes as their second factor (issue 7).
     const smsMfa = new PlatformSmsMfa(store, clock, mfa, access.mfa);
     access.login.useSmsSecondFactor(smsMfa);
@@ -124,8 +142,8 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       sms,
       smsMfa,
       ota: new OtaService(store, keyRing, clock),
-      eventHandlers: new EventHandlerService(store, clock),
-      events: new EventEngine(store, clock, sims),
+      eventHandlers,
+      events,
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,

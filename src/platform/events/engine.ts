@@ -54,6 +54,8 @@ export interface ActionRun {
   readonly properties: Readonly<Record<string, string>>;
   readonly idempotencyKey: string;
   readonly attempt: number;
+  /** Template variables: imsi, simId, handlerId, ruleType, oldStatus/newStatus, oldSpeedClass/newSpeedClass. */
+  readonly variables: Readonly<Record<string, string>>;
   /** Facts of the firing: rule type and the event's detail (old/new status, IMEI, usage …). */
   readonly firing: {
     readonly ruleType: string;
@@ -499,6 +501,28 @@ export class EventEngine {
       .select(['rule_type', 'detail', 'at'])
       .where('id', '=', row.firing_id)
       .executeTakeFirst();
+    const detail = firing ? (JSON.parse(firing.detail) as Record<string, unknown>) : {};
+    const variables: Record<string, string> = {
+      handlerId: row.handler_id,
+      ruleType: firing?.rule_type ?? '',
+    };
+    if (row.sim_id !== null) {
+      variables.simId = row.sim_id;
+      const profile = await this.store.db
+        .selectFrom('sim_profiles')
+        .select('imsi')
+        .where('sim_id', '=', row.sim_id)
+        .orderBy('is_primary', 'desc')
+        .executeTakeFirst();
+      const imsi = typeof detail.imsi === 'string' ? detail.imsi : profile?.imsi;
+      if (imsi !== undefined) variables.imsi = imsi;
+    }
+    const pair = (old: string, now: string) => {
+      if (typeof detail.from === 'string') variables[old] = detail.from;
+      if (typeof detail.to === 'string') variables[now] = detail.to;
+    };
+    if (detail.event === 'status') pair('oldStatus', 'newStatus');
+    if (detail.event === 'speed-class') pair('oldSpeedClass', 'newSpeedClass');
     const run: ActionRun = {
       id: row.id,
       operatorId: row.operator_id,
@@ -508,11 +532,8 @@ export class EventEngine {
       properties: action.properties,
       idempotencyKey: row.idempotency_key,
       attempt: row.attempts,
-      firing: {
-        ruleType: firing?.rule_type ?? '',
-        detail: firing ? (JSON.parse(firing.detail) as Record<string, unknown>) : {},
-        at: firing?.at ?? 0,
-      },
+      variables,
+      firing: { ruleType: firing?.rule_type ?? '', detail, at: firing?.at ?? 0 },
     };
     const executor = this.executors.get(action.type);
     let result: ActionResult;

@@ -1,16 +1,21 @@
 // Event handlers as a resource, in SORACOM's shapes (tag EventHandler): create, read, replace and
 // delete a handler, list them by target kind or for one subscriber or SIM, and exempt a SIM from a
 // handler (ignore). Rule and action configurations are checked against the tables in rules.ts.
-// Every change is audited in its transaction.
+// Every change is audited in its transaction. The web request action's `headers` and
+// `signingSecret` are sealed with the key ring at rest and never shown back: answers mask the header
+// values and the secret as ********, and a PUT that sends the masked text back keeps the stored value.
 
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { writeAudit } from '../audit/audit-log.js';
 import type { AuditContext } from '../iam/principal.js';
+import type { KeyRing } from '../secrets/key-ring.js';
 import type { Page } from '../sims/sim-service.js';
 import type { Executor, Store } from '../store/database.js';
 import type { EventHandlersTable } from '../store/schema.js';
+import { isLocalName, type OutboundPolicy } from './outbound-policy.js';
 import {
   type ActionConfig,
   checkHandlerConfig,
@@ -65,7 +70,26 @@ const FIELD_OF: Record<TargetKind, keyof typeof TARGET_FIELDS> = {
   group: 'targetGroupId',
 };
 
-export function toHandlerView(row: EventHandlersTable): EventHandlerView {
+/** What an answer shows for a secret. */
+export const MASK = '********';
+const SEALED = 'sealed:';
+const WEB = 'ExecuteWebRequestAction';
+
+/** The header names with their values masked (the names help the operator; the values are secrets). */
+const maskHeaders = (headers: string) =>
+  JSON.stringify(Object.fromEntries(Object.keys(JSON.parse(headers) as object).map((k) => [k, MASK])));
+
+export function toHandlerView(
+  row: EventHandlersTable,
+  unseal: (v: string) => string = (v) => v,
+): EventHandlerView {
+  const actions = (JSON.parse(row.action_config_list) as ActionConfig[]).map((a) => {
+    if (a.type !== WEB) return a;
+    const properties: Record<string, string> = { ...a.properties };
+    if (properties.headers !== undefined) properties.headers = maskHeaders(unseal(properties.headers));
+    if (properties.signingSecret !== undefined) properties.signingSecret = MASK;
+    return { type: a.type, properties };
+  });
   return {
     handlerId: row.handler_id,
     name: row.name,
@@ -73,7 +97,7 @@ export function toHandlerView(row: EventHandlersTable): EventHandlerView {
     status: row.status as HandlerStatus,
     [FIELD_OF[row.target_kind as TargetKind]]: row.target_id,
     ruleConfig: JSON.parse(row.rule_config) as RuleConfig,
-    actionConfigList: JSON.parse(row.action_config_list) as ActionConfig[],
+    actionConfigList: actions,
   };
 }
 
@@ -96,12 +120,82 @@ export class EventHandlerService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly keyRing: KeyRing,
+    private readonly outbound: OutboundPolicy,
   ) {}
+
+  /** Opens a sealed property (the engine's web request executor uses it). */
+  unseal(value: string, handlerId: string): string {
+    return value.startsWith(SEALED)
+      ? this.keyRing.open(value.slice(SEALED.length), `event-handler:${handlerId}`).toString('utf8')
+      : value;
+  }
+
+  private view(row: EventHandlersTable): EventHandlerView {
+    return toHandlerView(row, (v) => this.unseal(v, row.handler_id));
+  }
+
+  /** Checks the configuration, refuses web requests to forbidden hosts, and seals the secrets. */
+  private prepare(
+    handlerId: string,
+    target: { kind: TargetKind },
+    input: EventHandlerInput,
+    actions: EventHandlerInput['actionConfigList'],
+  ) {
+    const config = checkHandlerConfig(target.kind, input.ruleConfig, actions);
+    const sealed = config.actions.map((a, i) => {
+      if (a.type !== WEB) return a;
+      const host = new URL(a.properties.url as string).hostname.replace(/^\[|\]$/g, '');
+      const refusal = isLocalName(host)
+        ? `${host} names this machine`
+        : isIP(host) !== 0
+          ? this.outbound.refusal(host)
+          : undefined;
+      if (refusal !== undefined) {
+        throw new SimtrustError(
+          'ERR_EVENT_WEB_REQUEST_FORBIDDEN',
+          `actionConfigList[${i}].properties.url: ${refusal}; web requests may not reach it (allow its network in eventWebRequestAllowedNetworks if intended)`,
+        );
+      }
+      const properties: Record<string, string> = { ...a.properties };
+      for (const name of ['headers', 'signingSecret']) {
+        const v = properties[name];
+        if (v !== undefined) {
+          properties[name] = SEALED + this.keyRing.seal(Buffer.from(v, 'utf8'), `event-handler:${handlerId}`);
+        }
+      }
+      return { type: a.type, properties };
+    });
+    return { rule: config.rule, actions: sealed };
+  }
+
+  /** A PUT that sends back the masked headers or secret keeps what is stored for that action. */
+  private keepSecrets(
+    handlerId: string,
+    stored: readonly ActionConfig[],
+    actions: EventHandlerInput['actionConfigList'],
+  ): EventHandlerInput['actionConfigList'] {
+    return actions.map((a, i) => {
+      const old = stored[i];
+      if (a.type !== WEB || old?.type !== WEB) return a;
+      const properties: Record<string, string> = { ...a.properties };
+      const oldHeaders = old.properties.headers;
+      if (oldHeaders !== undefined && properties.headers !== undefined) {
+        const plain = this.unseal(oldHeaders, handlerId);
+        if (properties.headers === maskHeaders(plain)) properties.headers = plain;
+      }
+      const oldSecret = old.properties.signingSecret;
+      if (oldSecret !== undefined && properties.signingSecret === MASK) {
+        properties.signingSecret = this.unseal(oldSecret, handlerId);
+      }
+      return { type: a.type, properties };
+    });
+  }
 
   async create(ctx: AuditContext, input: EventHandlerInput): Promise<EventHandlerView> {
     const target = targetOf(input);
-    const config = checkHandlerConfig(target.kind, input.ruleConfig, input.actionConfigList);
     const handlerId = randomUUID();
+    const config = this.prepare(handlerId, target, input, input.actionConfigList);
     const operatorId = ctx.principal.operatorId;
     return this.store.transaction(async (trx) => {
       await this.lockTarget(trx, operatorId, target);
@@ -129,10 +223,15 @@ export class EventHandlerService {
 
   async update(ctx: AuditContext, handlerId: string, input: EventHandlerInput): Promise<EventHandlerView> {
     const target = targetOf(input);
-    const config = checkHandlerConfig(target.kind, input.ruleConfig, input.actionConfigList);
     const operatorId = ctx.principal.operatorId;
     return this.store.transaction(async (trx) => {
-      await this.get(operatorId, handlerId, trx);
+      const stored = await this.row(trx, operatorId, handlerId);
+      const kept = this.keepSecrets(
+        handlerId,
+        JSON.parse(stored.action_config_list) as ActionConfig[],
+        input.actionConfigList,
+      );
+      const config = this.prepare(handlerId, target, input, kept);
       await this.lockTarget(trx, operatorId, target);
       await this.checkLimit(trx, operatorId, target, handlerId);
       const now = this.clock.now();
@@ -172,6 +271,10 @@ export class EventHandlerService {
   }
 
   async get(operatorId: string, handlerId: string, db: Executor = this.store.db): Promise<EventHandlerView> {
+    return this.view(await this.row(db, operatorId, handlerId));
+  }
+
+  private async row(db: Executor, operatorId: string, handlerId: string): Promise<EventHandlersTable> {
     const row = await db
       .selectFrom('event_handlers')
       .selectAll()
@@ -179,7 +282,7 @@ export class EventHandlerService {
       .where('handler_id', '=', handlerId)
       .executeTakeFirst();
     if (!row) throw new SimtrustError('ERR_EVENT_HANDLER_NOT_FOUND', `no event handler ${handlerId}`);
-    return toHandlerView(row);
+    return row;
   }
 
   /** The operator's handlers, optionally of one target kind, in handler id order (keyset pages). */
@@ -195,7 +298,7 @@ export class EventHandlerService {
       .orderBy('handler_id')
       .limit(page.limit + 1)
       .execute();
-    const items = rows.slice(0, page.limit).map(toHandlerView);
+    const items = rows.slice(0, page.limit).map((r) => this.view(r));
     return { items, nextKey: rows.length > page.limit ? items.at(-1)?.handlerId : undefined };
   }
 
@@ -305,7 +408,7 @@ export class EventHandlerService {
       )
       .orderBy('handler_id')
       .execute();
-    return rows.map(toHandlerView);
+    return rows.map((r) => this.view(r));
   }
 
   private columns(

@@ -277,6 +277,10 @@ export const ACTION_TYPES = {
         'A JSON object of header name → value, as a string ("{}" for none).',
       ),
       body: opt({ kind: 'text', maxBytes: MAX_WEB_REQUEST_BODY }, 'Body (POST and PUT only).'),
+      signingSecret: opt(
+        { kind: 'text', maxBytes: 256, minLength: 16 },
+        'simtrust: the HMAC-SHA256 key of the X-Simtrust-Signature header (16+ characters); stored encrypted, shown as ********.',
+      ),
       ...timing,
     },
     needsSim: false,
@@ -336,7 +340,9 @@ export function valueProblem(spec: ValueSpec, value: string): string | undefined
     case 'boolean':
       return value === 'true' || value === 'false' ? undefined : 'must be "true" or "false"';
     case 'text':
-      if (value.length < (spec.minLength ?? 0)) return 'must not be empty';
+      if (value.length < (spec.minLength ?? 0)) {
+        return spec.minLength === 1 ? 'must not be empty' : `must be at least ${spec.minLength} characters`;
+      }
       return utf8Length(value) <= spec.maxBytes ? undefined : `must be at most ${spec.maxBytes} bytes`;
     case 'email':
       return value.length <= 254 && EMAIL.test(value) ? undefined : 'must be one email address';
