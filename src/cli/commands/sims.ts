@@ -129,6 +129,13 @@ async function importFile(command: Command, file: string): Promise<void> {
   if ((result.rejected ?? 0) > 0) process.exitCode = 1;
 }
 
+/**
+ * An MSISDN prefix as an operator reads it out ("+81 90-1234-5678"): the separators go, a leading
+ * "+" may stay (the API drops it); anything else is left for the API to refuse with its own message.
+ */
+export const msisdnPrefix = (text: string | undefined): string | undefined =>
+  text === undefined ? undefined : text.replace(/[\s\-.()]/g, '');
+
 export function registerSimsCommand(program: Command): void {
   const sims = program.command('sims').description('Manage the SIM inventory');
 
@@ -149,6 +156,10 @@ export function registerSimsCommand(program: Command): void {
     .addOption(new Option('--tag-value-match-mode <mode>', 'exact or prefix').choices(['exact', 'prefix']))
     .option('--imsi-prefix <digits>', 'IMSI starts with')
     .option('--iccid-prefix <digits>', 'ICCID starts with')
+    .option(
+      '--msisdn-prefix <digits>',
+      'MSISDN starts with (as read out: "+81 90-1234" is 819012; spaces, dashes, dots and brackets are dropped)',
+    )
     .option('--limit <n>', 'page size (1-100)', '100')
     .option('--last-evaluated-key <key>', 'start after this SIM id')
     .option('--fetch-all', 'follow every page')
@@ -163,6 +174,7 @@ export function registerSimsCommand(program: Command): void {
         tag_value_match_mode: o.tagValueMatchMode as string | undefined,
         imsi_prefix: o.imsiPrefix as string | undefined,
         iccid_prefix: o.iccidPrefix as string | undefined,
+        msisdn_prefix: msisdnPrefix(o.msisdnPrefix as string | undefined),
         limit: o.limit as string,
         last_evaluated_key: o.lastEvaluatedKey as string | undefined,
       };
