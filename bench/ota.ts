@@ -93,7 +93,7 @@ export async function run(args: string[]): Promise<void> {
   // End to end.
   const { url, drop } = await freshDatabase(dialect);
   const store = await openStore(url);
-  const ota = new OtaService(store, await KeyRing.open(store, randomBytes(32)), { now: () => Date.now() }, { concurrency: Number(process.env.C ?? 2), maxBatch: Number(process.env.B ?? 256) });
+  const ota = new OtaService(store, await KeyRing.open(store, randomBytes(32)), { now: () => Date.now() });
   const msisdns: string[] = [];
   const simIds: string[] = [];
   for (let i = 0; i < sims; i++) {
