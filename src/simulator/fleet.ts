@@ -212,7 +212,15 @@ export class Fleet {
     const previousImsi = d.imsi;
     d.imsi = imsi;
     this.emit({ kind: 'refreshed', imsi, previousImsi });
-    if (d.session === undefined) return;
+    // A REFRESH with NAA initialisation makes the terminal register again at once with the new
+    // identity: a refused device does not wait for its retry timer (an unblocked card is back now).
+    if (d.session === undefined) {
+      if (d.busy) return;
+      if (d.retry) clearTimeout(d.retry);
+      d.retry = undefined;
+      void this.attach(d);
+      return;
+    }
     void this.detach(d, 'User-Request').then(() => this.attach(d));
   }
 

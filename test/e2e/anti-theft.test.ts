@@ -147,7 +147,9 @@ beforeAll(async () => {
       { card: b.card, imei: IMEI_B, cell: B_CELLS[0] as Cell },
     ],
     ...core.fleet,
-    retrySeconds: 0.5,
+    // Long enough that the test would time out if a card's REFRESH (block, unblock) waited for it:
+    // the device registers again at once with the identity it re-read.
+    retrySeconds: 120,
     attachSpreadMs: 0,
     onCardSms: sms.onCardSms,
   });
