@@ -463,7 +463,19 @@ export const SETTINGS = {
   eventWebRequestAllowedNetworks: {
     default: '',
     doc: 'Comma-separated addresses or CIDR networks (e.g. 10.20.0.0/16) that event handler web requests may reach although they are loopback, private, link-local or reserved (refused by default: SSRF defence; docs/event-handlers.md).',
+    parse: str(0),
+  },
+  smtpUrl: {
+    default: undefined,
+    // The URL may carry the SMTP password: environment or file only.
+    secret: true,
+    doc: 'SMTP server of event handler mail (SendMailAction, SendMailToOperatorAction): smtp://user:password@host:587 (STARTTLS when offered) or smtps://user:password@host:465. Unset: mail actions fail with a clear error.',
     parse: str(),
+  },
+  smtpFrom: {
+    default: 'simtrust <noreply@simtrust.invalid>',
+    doc: 'Sender (From) of event handler mail.',
+    parse: str(3),
   },
   eventWebRequestTimeoutMs: {
     default: 10_000,

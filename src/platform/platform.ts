@@ -10,6 +10,7 @@ import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
 import { EventEngine } from './events/engine.js';
 import { EventHandlerService } from './events/event-handlers.js';
+import { mailExecutor } from './events/mail.js';
 import { outboundPolicy } from './events/outbound-policy.js';
 import { webRequestExecutor } from './events/web-request.js';
 import { AccessManagement } from './iam/access.js';
@@ -122,6 +123,15 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
         unseal: (value, handlerId) => eventHandlers.unseal(value, handlerId),
       }),
     );
+    const mail = mailExecutor({
+      smtpUrl: config.smtpUrl,
+      from: config.smtpFrom,
+      store,
+      clock,
+      timeoutMs: config.eventWebRequestTimeoutMs,
+    });
+    events.useExecutor('SendMailAction', mail);
+    events.useExecutor('SendMailToOperatorAction', mail);
     // Platform accounts may use SMS one-time codes as their second factor (issue 7).
     const smsMfa = new PlatformSmsMfa(store, clock, mfa, access.mfa);
     access.login.useSmsSecondFactor(smsMfa);
