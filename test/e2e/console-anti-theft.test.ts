@@ -2,10 +2,12 @@
 // its OTA link bound to the lab SMSC and a real software card behind the SIM's MSISDN. The SMS to the
 // card are held until the test lets them through, so the page is seen waiting for a PoR and then —
 // by its own polling, no reload — seeing it applied. Root adds a cell, the card is moved into another
-// device and blocks (the alert shows up), root unblocks after a confirmation. A SIM without the
-// applet shows no panel and no error (its 409 ERR_ANTI_THEFT_NOT_PROVISIONED says "no applet"); a
-// read-only SAM user sees the panel with no form and a disabled Unblock. axe-core, screenshots, no
-// console errors.
+// device and blocks (the alert shows up), root unblocks after a confirmation, then has the card report
+// its location: refused in plain words while the OTA link is down, then — the report coming back by
+// SMS — the reported IMEI and cell appear by the page's own polling. A SIM without the applet shows no
+// panel and no error (its 409 ERR_ANTI_THEFT_NOT_PROVISIONED says "no applet"); a read-only SAM user
+// sees the panel with no form, and Unblock and "Report location now" disabled. axe-core, screenshots,
+// no console errors.
 
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +177,53 @@ describe.skipIf(!ok)('console: the anti-theft panel in the browser', () => {
     await w.context.close();
   }, 150_000);
 
+  it('"Report location now" waits for the card\'s report and shows its IMEI and cell; no link is said plainly', async () => {
+    const w = await watchedPage(browser);
+    const { page } = w;
+    await signIn(w, `/sims/${sim.simId}`);
+    const panel = page.locator('section[data-anti-theft]');
+    const report = panel.getByRole('button', { name: 'Report location now' });
+    await panel.getByRole('heading', { name: 'Reported location' }).waitFor();
+    await panel.getByText('The card has not reported its location yet.').waitFor();
+
+    // The OTA link is down: 503 ERR_OTA_UNAVAILABLE, nothing sent, and the page says what to do.
+    w.expect(503, `/v1/sims/${sim.simId}/report_local_info`);
+    api.platform.ota.useLink(undefined);
+    try {
+      await report.click();
+      await panel.getByText(/no OTA link \(SMPP\) right now.*nothing was sent/).waitFor();
+    } finally {
+      api.platform.ota.useLink(link);
+    }
+    expect(held).toHaveLength(0);
+
+    await report.click();
+    await waitHeld();
+    await panel.getByText(/Asked the card for its location; waiting for its report/).waitFor();
+    // One question at a time: the button waits with the page.
+    expect(await report.isDisabled()).toBe(true);
+    release();
+    // The page asks again by itself until a newer report is there: no reload.
+    await expect
+      .poll(() => panel.locator('[data-field="localInfoImei"]').textContent(), { timeout: 10_000 })
+      .toBe(OTHER_IMEI);
+    await panel.getByText('The card reported its location.').waitFor();
+    const reported = (await api.call({ method: 'GET', url: `/v1/sims/${sim.simId}` })).json();
+    expect(reported.localInfo).toMatchObject({
+      imei: OTHER_IMEI,
+      cell: { mcc: '440', mnc: '10', tac: 0x1a2b, eci: 1 },
+    });
+    expect(await panel.locator('[data-field="localInfoCell"]').textContent()).toBe(
+      '440-10 / TAC 6699 / ECI 1',
+    );
+    expect(await panel.locator('[data-field="localInfoAccess"]').textContent()).toBe('LTE (E-UTRAN)');
+    await expect.poll(() => report.isEnabled()).toBe(true);
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshots(page, 'sim-anti-theft-local-info');
+    expect(w.problems).toEqual([]);
+    await w.context.close();
+  }, 120_000);
+
   it('a read-only SAM user sees the state but no form, and Unblock disabled with the reason', async () => {
     const operatorId = api.operator.operatorId;
     const call = (method: 'POST' | 'PUT', url: string, payload: Record<string, unknown>) =>
@@ -200,6 +249,9 @@ describe.skipIf(!ok)('console: the anti-theft panel in the browser', () => {
     const unblock = panel.getByRole('button', { name: 'Unblock' });
     await expect.poll(() => unblock.getAttribute('title')).toMatch(/Sim:unblockSimAntiTheft/);
     expect(await unblock.isDisabled()).toBe(true);
+    const report = panel.getByRole('button', { name: 'Report location now' });
+    expect(await report.getAttribute('title')).toMatch(/Sim:reportSimLocalInfo/);
+    expect(await report.isDisabled()).toBe(true);
     expect(await panel.getByRole('button', { name: 'Add cell' }).count()).toBe(0);
     expect(
       await panel

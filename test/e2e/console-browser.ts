@@ -64,8 +64,10 @@ export async function watchedPage(browser: Browser, locale = 'en-US'): Promise<W
   });
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
-    // Chromium logs every 4xx fetch; those are judged by their response above.
-    if (/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) return;
+    // Chromium logs every 4xx fetch; those are judged by their response above. So is a 5xx the test
+    // declared expected (the log line names the resource in its location, not in its text).
+    const failed = /Failed to load resource: the server responded with a status of (\d{3})/.exec(m.text());
+    if (failed && (failed[1]?.startsWith('4') || isExpected(Number(failed[1]), m.location().url))) return;
     problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));

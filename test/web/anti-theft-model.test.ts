@@ -7,12 +7,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  accessTechnologyText,
   type Cell,
   cellFromInput,
   desiredAfter,
   imeiFromInput,
   MAX_CELLS,
   MAX_IMEIS,
+  REPORT_WAIT_MS,
+  reportedCellText,
+  reportWaitState,
   sameCell,
   shownMode,
 } from '../../web/src/anti-theft/model.js';
@@ -121,5 +125,51 @@ describe('anti-theft forms', () => {
       shownMode({ reported, reportedTime: 1_000, lastAlert: { ...alert, event: 'ANTITHEFT_UNBLOCKED' } }),
     ).toMatchObject({ mode: 'armed' });
     expect(shownMode({ reported: null, reportedTime: null, lastAlert: null })).toBeUndefined();
+  });
+});
+
+// "Report location now" must not take the report already shown for the answer (the page would say
+// "reported" before the card said anything), nor wait for ever on a card that is switched off.
+describe('waiting for a local information report', () => {
+  const time = fc.integer({ min: 0, max: 2 ** 45 });
+  it('ends on a report strictly newer than the one shown when pressed, and only on one', () => {
+    fc.assert(
+      fc.property(
+        fc.option(time, { nil: null }),
+        fc.option(time, { nil: null }),
+        time,
+        (since, reported, now) => {
+          const state = reportWaitState(
+            { since, startedAt: now },
+            reported === null ? null : { reportedTime: reported },
+            now,
+          );
+          const newer = reported !== null && (since === null || reported > since);
+          expect(state).toBe(newer ? 'arrived' : 'waiting');
+        },
+      ),
+    );
+  });
+
+  it('gives up after REPORT_WAIT_MS without a newer report, not before', () => {
+    const wait = { since: 1_000, startedAt: 50_000 };
+    expect(reportWaitState(wait, { reportedTime: 1_000 }, 50_000 + REPORT_WAIT_MS - 1)).toBe('waiting');
+    expect(reportWaitState(wait, { reportedTime: 1_000 }, 50_000 + REPORT_WAIT_MS)).toBe('gaveUp');
+    expect(reportWaitState(wait, undefined, 50_000 + REPORT_WAIT_MS)).toBe('gaveUp');
+    // A report that is there when the wait is judged wins over the clock.
+    expect(reportWaitState(wait, { reportedTime: 1_001 }, 50_000 + 10 * REPORT_WAIT_MS)).toBe('arrived');
+  });
+
+  it('shows the reported cell and access technology as an operator reads them', () => {
+    expect(reportedCellText({ radioType: 'eutran', mcc: '440', mnc: '10', tac: 6699, eci: 1 })).toBe(
+      '440-10 / TAC 6699 / ECI 1',
+    );
+    expect(reportedCellText({ radioType: 'geran', mcc: '001', mnc: '01', lac: 1, ci: 0x9f })).toBe(
+      '001-01 / LAC 1 / CI 159',
+    );
+    expect(reportedCellText({})).toBe('—');
+    expect(accessTechnologyText('eutran')).toBe('LTE (E-UTRAN)');
+    expect(accessTechnologyText('nb-iot')).toBe('nb-iot');
+    expect(accessTechnologyText(undefined)).toBeUndefined();
   });
 });

@@ -1,17 +1,28 @@
 // The SIM page's anti-theft panel: the applet's state as the card last reported it over OTA (mode,
 // reason, registered IMEIs and cells), the last alert and PoR, the commands still waiting for a PoR,
 // the alert history; and — when the account's permissions allow — adding or removing an IMEI or a
-// cell (PUT …/anti_theft) and "Unblock" after a confirmation. Nothing at all for a SIM without the
-// applet. Changes go to the card by SMS: the panel shows them pending and asks again until the PoR.
+// cell (PUT …/anti_theft) and "Unblock" after a confirmation; the IMEI and cell the card last reported
+// on request (localInfo) and "Report location now", which asks the card and waits for a newer report.
+// Nothing at all for a SIM without the applet. Changes go to the card by SMS: the panel shows them
+// pending and asks again until the PoR (or the report) arrives.
 
 import { useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useState } from 'react';
-import { api, unwrap } from '../api/client';
+import { type FormEvent, useEffect, useState } from 'react';
+import { ApiError, api, unwrap } from '../api/client';
 import { usePermissions } from '../api/permissions';
-import { FieldError, Guarded, invalidProps, OutcomeLine, useAction } from '../app/ui';
+import {
+  errorText,
+  FieldError,
+  Guarded,
+  invalidProps,
+  type Outcome,
+  OutcomeLine,
+  useAction,
+} from '../app/ui';
 import type { MessageKey } from '../i18n/en';
 import { useI18n } from '../i18n/i18n';
 import {
+  accessTechnologyText,
   type Cell,
   type CellError,
   type Change,
@@ -19,6 +30,9 @@ import {
   cellText,
   desiredAfter,
   imeiFromInput,
+  type ReportWait,
+  reportedCellText,
+  reportWaitState,
   shownMode,
 } from './model';
 import { type AntiTheftView, useAntiTheft, useAntiTheftEvents } from './queries';
@@ -26,7 +40,14 @@ import { type AntiTheftView, useAntiTheft, useAntiTheftEvents } from './queries'
 export const ANTI_THEFT_OPERATIONS = {
   configure: 'Sim:putSimAntiTheft',
   unblock: 'Sim:unblockSimAntiTheft',
+  report: 'Sim:reportSimLocalInfo',
 } as const;
+
+/** The answers of report_local_info an operator can act on, said plainly (docs/anti-theft.md). */
+const REPORT_ERROR_TEXT: Record<string, MessageKey> = {
+  ERR_ANTI_THEFT_NOT_PROVISIONED: 'antiTheft.reportNotProvisioned',
+  ERR_OTA_UNAVAILABLE: 'antiTheft.reportNoLink',
+};
 
 const ERROR_TEXT: Record<CellError, MessageKey> = {
   imei: 'antiTheft.badImei',
@@ -46,7 +67,10 @@ const commandText = (c: Command) =>
 
 export function AntiTheftPanel({ simId }: { simId: string }) {
   const { t, formatTime } = useI18n();
-  const state = useAntiTheft(simId);
+  const [reportWait, setReportWait] = useState<ReportWait>();
+  const [reporting, setReporting] = useState(false);
+  const [reportNote, setReportNote] = useState<Outcome>();
+  const state = useAntiTheft(simId, reportWait !== undefined);
   const view = state.data;
   const pending = (view?.pendingCommands.length ?? 0) > 0;
   const events = useAntiTheftEvents(simId, view !== undefined && view !== null, pending);
@@ -56,6 +80,22 @@ export function AntiTheftPanel({ simId }: { simId: string }) {
   const [imei, setImei] = useState('');
   const [cell, setCell] = useState({ mcc: '', mnc: '', areaCode: '', cellIdentity: '' });
   const [fieldError, setFieldError] = useState<{ field: 'imei' | 'cell'; error: CellError }>();
+
+  // Each answer of the poll (dataUpdatedAt) settles a wait for a report: a newer one, or too long.
+  const localInfo = view?.localInfo;
+  const updatedAt = state.dataUpdatedAt;
+  useEffect(() => {
+    if (reportWait === undefined || updatedAt === 0) return;
+    const now = Date.now();
+    const settled = reportWaitState(reportWait, localInfo, now);
+    if (settled === 'waiting') return;
+    setReportWait(undefined);
+    setReportNote(
+      settled === 'arrived'
+        ? { ok: true, text: t('antiTheft.reportArrived') }
+        : { ok: false, text: t('antiTheft.reportLate') },
+    );
+  }, [reportWait, localInfo, updatedAt, t]);
 
   // No applet (ERR_ANTI_THEFT_NOT_PROVISIONED), or not yet known: no panel. A real error is said in the panel's place.
   if (view === null || (view === undefined && !state.error)) return null;
@@ -111,6 +151,23 @@ export function AntiTheftPanel({ simId }: { simId: string }) {
       () => unwrap(api.POST('/v1/sims/{sim_id}/anti_theft/unblock', { params: { path } })),
       (r) => t('antiTheft.sent', { id: r.id }),
     );
+    await refresh();
+  }
+
+  async function reportNow() {
+    const since = view?.localInfo?.reportedTime ?? null;
+    setReporting(true);
+    setReportNote(undefined);
+    try {
+      await unwrap(api.POST('/v1/sims/{sim_id}/report_local_info', { params: { path } }));
+      setReportWait({ since, startedAt: Date.now() });
+      setReportNote({ ok: true, text: t('antiTheft.reportSent') });
+    } catch (e) {
+      const known = e instanceof ApiError ? REPORT_ERROR_TEXT[e.code] : undefined;
+      setReportNote({ ok: false, text: known ? t(known) : errorText(e) });
+    } finally {
+      setReporting(false);
+    }
     await refresh();
   }
 
@@ -267,6 +324,33 @@ export function AntiTheftPanel({ simId }: { simId: string }) {
             </form>
           )}
         </div>
+      </div>
+      <div className="stack" data-local-info={localInfo ? 'reported' : 'never'}>
+        <h3>{t('antiTheft.localInfo')}</h3>
+        {localInfo ? (
+          <dl aria-live="polite">
+            <dt>{t('antiTheft.localInfoImei')}</dt>
+            <dd data-field="localInfoImei">{localInfo.imei ?? '—'}</dd>
+            <dt>{t('antiTheft.localInfoCell')}</dt>
+            <dd data-field="localInfoCell">{localInfo.cell ? reportedCellText(localInfo.cell) : '—'}</dd>
+            <dt>{t('antiTheft.localInfoAccess')}</dt>
+            <dd data-field="localInfoAccess">{accessTechnologyText(localInfo.cell?.radioType) ?? '—'}</dd>
+            <dt>{t('antiTheft.localInfoTime')}</dt>
+            <dd data-field="localInfoTime">{formatTime(localInfo.reportedTime)}</dd>
+          </dl>
+        ) : (
+          <p aria-live="polite">{t('antiTheft.localInfoNever')}</p>
+        )}
+        <div className="row">
+          <Guarded
+            permission={can(ANTI_THEFT_OPERATIONS.report)}
+            busy={reporting || reportWait !== undefined}
+            onClick={() => void reportNow()}
+          >
+            {t('antiTheft.reportNow')}
+          </Guarded>
+        </div>
+        <OutcomeLine outcome={reportNote} />
       </div>
       <div className="row">
         <Guarded

@@ -104,3 +104,50 @@ export function shownMode(view: {
     ? { mode: view.reported.mode, reason: view.reported.reason, fromAlert: false }
     : undefined;
 }
+
+/** A cell as the API's sessions give it (the SIM's localInfo.cell: 3GPP-User-Location-Info fields). */
+export interface ApiCell {
+  readonly radioType?: string;
+  readonly mcc?: string;
+  readonly mnc?: string;
+  readonly tac?: number;
+  readonly eci?: number;
+  readonly lac?: number;
+  readonly ci?: number;
+}
+
+/** The cell the card reported, as an operator reads it: `440-10 / TAC 6699 / ECI 1`. */
+export function reportedCellText(c: ApiCell): string {
+  const plmn = c.mcc && c.mnc ? `${c.mcc}-${c.mnc}` : undefined;
+  const area = c.tac !== undefined ? `TAC ${c.tac}` : c.lac !== undefined ? `LAC ${c.lac}` : undefined;
+  const id = c.eci !== undefined ? `ECI ${c.eci}` : c.ci !== undefined ? `CI ${c.ci}` : undefined;
+  return [plmn, area, id].filter((x) => x !== undefined).join(' / ') || '—';
+}
+
+/** TS 102 223 §8.61 access technologies as the platform names them (src/platform/ota/local-info.ts). */
+const ACCESS_TECHNOLOGY: Record<string, string> = {
+  geran: 'GSM (GERAN)',
+  utran: 'UMTS (UTRAN)',
+  eutran: 'LTE (E-UTRAN)',
+  nr: '5G NR',
+};
+export const accessTechnologyText = (radioType: string | undefined): string | undefined =>
+  radioType === undefined ? undefined : (ACCESS_TECHNOLOGY[radioType] ?? radioType);
+
+/**
+ * "Report location now" waits for a report newer than the one shown when it was pressed (`since`:
+ * that report's time, null when there was none). The card answers by SMS, so the wait ends either
+ * when such a report is in the view or after REPORT_WAIT_MS (a card switched off, out of coverage).
+ */
+export const REPORT_WAIT_MS = 120_000;
+export type ReportWait = { readonly since: number | null; readonly startedAt: number };
+export type ReportWaitState = 'waiting' | 'arrived' | 'gaveUp';
+
+export function reportWaitState(
+  wait: ReportWait,
+  localInfo: { readonly reportedTime: number } | null | undefined,
+  now: number,
+): ReportWaitState {
+  if (localInfo && localInfo.reportedTime > (wait.since ?? Number.NEGATIVE_INFINITY)) return 'arrived';
+  return now - wait.startedAt >= REPORT_WAIT_MS ? 'gaveUp' : 'waiting';
+}

@@ -21,14 +21,15 @@ async function fetchAntiTheft(simId: string) {
   }
 }
 
-export function useAntiTheft(simId: string) {
+/** `waiting`: the operator asked for something the card answers later (a local information report). */
+export function useAntiTheft(simId: string, waiting = false) {
   return useQuery({
     queryKey: ['sims', 'anti-theft', simId],
     queryFn: () => fetchAntiTheft(simId),
     refetchInterval: (q) =>
       q.state.data === null
         ? false
-        : (q.state.data?.pendingCommands.length ?? 0) > 0
+        : waiting || (q.state.data?.pendingCommands.length ?? 0) > 0
           ? PENDING_INTERVAL_MS
           : IDLE_INTERVAL_MS,
   });

@@ -409,6 +409,21 @@ export const en = {
   'antiTheft.badCellIdentity': 'The cell ID is 4 hex digits (GSM/UMTS CI) or 8 (LTE ECI followed by F).',
   'antiTheft.full': 'The applet holds no more: remove one first.',
   'antiTheft.present': 'Already registered.',
+  'antiTheft.localInfo': 'Reported location',
+  'antiTheft.localInfoImei': 'IMEI',
+  'antiTheft.localInfoCell': 'Serving cell',
+  'antiTheft.localInfoAccess': 'Access technology',
+  'antiTheft.localInfoTime': 'Reported at',
+  'antiTheft.localInfoNever': 'The card has not reported its location yet.',
+  'antiTheft.reportNow': 'Report location now',
+  'antiTheft.reportSent': 'Asked the card for its location; waiting for its report (by SMS).',
+  'antiTheft.reportArrived': 'The card reported its location.',
+  'antiTheft.reportLate':
+    'No report yet. The device may be switched off or out of coverage: the report shows here when it arrives.',
+  'antiTheft.reportNotProvisioned':
+    'The platform knows no anti-theft applet for this SIM, so it cannot ask the card. Provision the SIM with the applet first.',
+  'antiTheft.reportNoLink':
+    'The platform has no OTA link (SMPP) right now, so the card cannot be reached. Try again once the link is up; nothing was sent.',
   'gateway.applications': 'MFA gateway applications',
   'gateway.applicationsHint':
     'The applications the gateway protects for your users, as its configuration file sets them (gatewayApplications, see docs/mfa-gateway.md). They are changed there, not here.',

@@ -411,6 +411,21 @@ export const ja: Record<MessageKey, string> = {
   'antiTheft.badCellIdentity': 'セル ID は 16 進 4 桁 (GSM/UMTS の CI) または 8 桁 (LTE の ECI と F) です。',
   'antiTheft.full': 'アプレットの登録数の上限です。先に 1 件削除してください。',
   'antiTheft.present': '登録済みです。',
+  'antiTheft.localInfo': '報告された位置',
+  'antiTheft.localInfoImei': 'IMEI',
+  'antiTheft.localInfoCell': '在圏セル',
+  'antiTheft.localInfoAccess': 'アクセス技術',
+  'antiTheft.localInfoTime': '報告日時',
+  'antiTheft.localInfoNever': 'カードはまだ位置を報告していません。',
+  'antiTheft.reportNow': '今すぐ位置を報告させる',
+  'antiTheft.reportSent': 'カードに位置の報告を求めました。報告 (SMS) を待っています。',
+  'antiTheft.reportArrived': 'カードが位置を報告しました。',
+  'antiTheft.reportLate':
+    'まだ報告がありません。端末の電源が切れているか圏外の可能性があります。報告が届くとここに表示されます。',
+  'antiTheft.reportNotProvisioned':
+    'この SIM の盗難対策アプレットがプラットフォームに登録されていないため、カードに問い合わせできません。先にアプレットをプロビジョニングしてください。',
+  'antiTheft.reportNoLink':
+    '現在プラットフォームに OTA リンク (SMPP) がないため、カードに届きません。リンクの復旧後に再試行してください。何も送信されていません。',
   'gateway.applications': 'MFA ゲートウェイのアプリケーション',
   'gateway.applicationsHint':
     'ゲートウェイがあなたのユーザーのために保護するアプリケーションです (設定ファイルの gatewayApplications、docs/mfa-gateway.md を参照)。変更は設定ファイルで行います。',
