@@ -224,7 +224,8 @@ describe(`OTA key provisioning on ${testDialect}`, () => {
       fc.string({ maxLength: 20 }).filter((q) => q.trim() !== '' && !/^\d{6,15}$/.test(q.trim())),
       fc.constantFrom('12345', '1234567890123456', '00101０１２３４５', '00101123456789x'),
     );
-    const hostile = fc.oneof(
+    type Hostile = { kic?: string; kid?: string; kvn?: string; quarantine?: string };
+    const hostile: fc.Arbitrary<Hostile> = fc.oneof(
       badKey.filter((v) => !validKey(v) && v.trim() !== '').map((kic) => ({ kic })),
       badKey.filter((v) => !validKey(v) && v.trim() !== '').map((kid) => ({ kid })),
       badKvn.map((kvn) => ({ kvn })),
