@@ -477,6 +477,11 @@ export const SETTINGS = {
     doc: 'Sender (From) of event handler mail.',
     parse: str(3),
   },
+  eventActionLeaseSeconds: {
+    default: 60,
+    doc: 'How long an instance holds an event handler action it started; if it dies meanwhile, another instance (or the restarted one) runs the action after this time.',
+    parse: int(1, 3600),
+  },
   eventWebRequestTimeoutMs: {
     default: 10_000,
     doc: 'Time an event handler web request may take (connect and answer) before it counts as failed and is retried with backoff.',

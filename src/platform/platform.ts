@@ -113,7 +113,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       selfAddresses: [config.httpHost, config.deviceHttpHost],
     });
     const eventHandlers = new EventHandlerService(store, clock, keyRing, outbound);
-    const events = new EventEngine(store, clock, sims);
+    const events = new EventEngine(store, clock, sims, { leaseMs: config.eventActionLeaseSeconds * 1000 });
     events.useExecutor(
       'ExecuteWebRequestAction',
       webRequestExecutor({

@@ -91,6 +91,10 @@ describe(`simtrust event-handlers (${testDialect})`, () => {
     const byImsi = await runCli(['event-handlers', 'list', '--imsi', sim.imsi], env);
     expect((JSON.parse(byImsi.stdout) as unknown[]).length).toBe(2);
 
+    const history = await runCli(['event-handlers', 'executions', h.handlerId, '--sim-id', sim.iccid], env);
+    expect(history.code, history.stderr).toBe(0);
+    expect(JSON.parse(history.stdout)).toEqual([]);
+
     const got = await runCli(['event-handlers', 'get', h.handlerId], env);
     expect(JSON.parse(got.stdout)).toEqual(JSON.parse(created.stdout));
 

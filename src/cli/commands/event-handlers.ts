@@ -142,6 +142,25 @@ export function registerEventHandlersCommand(program: Command): void {
     });
 
   example(
+    eh
+      .command('executions')
+      .description('History of a handler: each firing with its action runs and their outcome'),
+    'simtrust event-handlers executions <handlerId> --sim-id 8944000000000000001',
+  )
+    .argument('<handlerId>')
+    .option('--sim-id <simId>', 'only firings for this SIM')
+    .option('--fetch-all', 'follow every page')
+    .action(async (id: string, o: { simId?: string; fetchAll?: boolean }, command: Command) => {
+      const client = await apiClient(command);
+      const all: unknown[] = [];
+      for await (const page of client.pages<unknown>(`${handlerPath(id)}/executions`, { sim_id: o.simId })) {
+        all.push(...page);
+        if (!o.fetchAll) break;
+      }
+      print(command, all);
+    });
+
+  example(
     eh.command('delete').description('Delete an event handler'),
     'simtrust event-handlers delete <handlerId>',
   )
