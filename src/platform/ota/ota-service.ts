@@ -48,14 +48,13 @@ import {
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
 import { GroupCommit, type GroupCommitStats } from '../store/group-commit.js';
-import type { AntiTheftAlertsTable, AntiTheftSimsTable, OtaCommandsTable } from '../store/schema.js';
+import type { AntiTheftAlertsTable, OtaCommandsTable } from '../store/schema.js';
 import { type LOCAL_INFO_EVENT, loadLocalInfos, recordLocalInfo, type SimLocalInfo } from './local-info.js';
 import { Batcher } from './ota-batch.js';
 import {
   acceptReportCounter,
   appletOfSim,
   type OtaCommandStatus,
-  primaryMsisdn,
   recordReportedStates,
   reserveCommandCounters,
   settlePendingCommands,
@@ -214,7 +213,12 @@ interface Reservation {
   readonly simId: string;
   readonly commands: readonly Command[];
   readonly data: Uint8Array;
+  /** Refused without a counter when the SIM's primary profile has no MSISDN (a send). */
+  readonly toMsisdn: boolean;
 }
+
+/** A reservation made, with the MSISDN its packet goes to (null when the SIM has none). */
+type Reserved = { readonly sent: SentCommand; readonly msisdn: string | null };
 
 export class OtaService {
   #link: OtaLink | undefined;
@@ -226,7 +230,7 @@ export class OtaService {
    */
   readonly #writes: GroupCommit;
   /** The send path's batches: all counters in one statement, all command rows in another. */
-  readonly #reservations: Batcher<Reservation, SentCommand | Refusal>;
+  readonly #reservations: Batcher<Reservation, Reserved | Refusal>;
   /** The receive path's batches: every PoR's command settled in one statement. */
   readonly #settlements: Batcher<PorSettlement, ReceiveOutcome>;
 
@@ -466,9 +470,18 @@ export class OtaService {
     simId: string,
     commands: readonly Command[],
   ): Promise<SentCommand> {
+    return (await this.reserveOne(operatorId, simId, commands, false)).sent;
+  }
+
+  private async reserveOne(
+    operatorId: string,
+    simId: string,
+    commands: readonly Command[],
+    toMsisdn: boolean,
+  ): Promise<Reserved> {
     if (commands.length === 0) throw new SimtrustError('ERR_VALIDATION', 'send at least one command');
     const data = encodeCommands(commands);
-    const reserved = await this.#reservations.submit({ operatorId, simId, commands, data });
+    const reserved = await this.#reservations.submit({ operatorId, simId, commands, data, toMsisdn });
     if ('refusal' in reserved) throw reserved.refusal;
     return reserved;
   }
@@ -480,15 +493,24 @@ export class OtaService {
    * value, not thrown, so it does not roll back the others (a counter spent by a packet that then
    * could not be built stays spent).
    */
-  private async reserve(o: Executor, items: readonly Reservation[]): Promise<Array<SentCommand | Refusal>> {
+  private async reserve(o: Executor, items: readonly Reservation[]): Promise<Array<Reserved | Refusal>> {
     const simIds = [...new Set(items.map((i) => i.simId))];
-    const applets = new Map(
-      (await o.selectFrom('anti_theft_sims').selectAll().where('sim_id', 'in', simIds).execute()).map((a) => [
-        a.sim_id,
-        a,
-      ]),
-    );
-    const out: Array<SentCommand | Refusal | undefined> = items.map(() => undefined);
+    // Each applet with the MSISDN of its SIM's primary profile (of the applet's operator).
+    const found = await o
+      .selectFrom('anti_theft_sims as a')
+      .leftJoin('sim_profiles as p', (join) =>
+        join
+          .onRef('p.sim_id', '=', 'a.sim_id')
+          .onRef('p.operator_id', '=', 'a.operator_id')
+          .on('p.is_primary', '=', 1),
+      )
+      .selectAll('a')
+      .select('p.msisdn')
+      .where('a.sim_id', 'in', simIds)
+      .execute();
+    const applets = new Map(found.map((a) => [a.sim_id, a]));
+    type Applet = (typeof found)[number];
+    const out: Array<Reserved | Refusal | undefined> = items.map(() => undefined);
     const groups = new Map<string, { simId: string; kvn: number; indexes: number[] }>();
     const keysOf: Array<OtaKeySet | undefined> = [];
     for (const [i, item] of items.entries()) {
@@ -498,6 +520,15 @@ export class OtaService {
           refusal: new SimtrustError(
             'ERR_ANTI_THEFT_NOT_PROVISIONED',
             `SIM ${item.simId} has no anti-theft applet known to the platform; provision it with its OTA key sets`,
+          ),
+        };
+        continue;
+      }
+      if (item.toMsisdn && applet.msisdn == null) {
+        out[i] = {
+          refusal: new SimtrustError(
+            'ERR_ANTI_THEFT_NOT_PROVISIONED',
+            `SIM ${item.simId} has no MSISDN, so no OTA SMS can reach it; give its profile an MSISDN`,
           ),
         };
         continue;
@@ -529,7 +560,7 @@ export class OtaService {
       const last = moved.get(key);
       for (const [k, i] of g.indexes.entries()) {
         const item = items[i] as Reservation;
-        const applet = applets.get(item.simId) as Selectable<AntiTheftSimsTable>;
+        const applet = applets.get(item.simId) as Applet;
         if (last === undefined) {
           out[i] = {
             refusal: new SimtrustError(
@@ -567,7 +598,7 @@ export class OtaService {
         .values(
           rows.map((r) => {
             const item = items[r.index] as Reservation;
-            const applet = applets.get(item.simId) as Selectable<AntiTheftSimsTable>;
+            const applet = applets.get(item.simId) as Applet;
             return {
               operator_id: item.operatorId,
               sim_id: item.simId,
@@ -588,17 +619,20 @@ export class OtaService {
       const ids = new Map(inserted.map((r) => [`${r.sim_id}:${Number(r.kvn)}:${Number(r.counter)}`, r.id]));
       for (const r of rows) {
         const item = items[r.index] as Reservation;
-        const kvn = (applets.get(item.simId) as Selectable<AntiTheftSimsTable>).kvn;
-        const id = ids.get(`${item.simId}:${kvn}:${r.counter}`);
+        const applet = applets.get(item.simId) as Applet;
+        const id = ids.get(`${item.simId}:${applet.kvn}:${r.counter}`);
         if (id === undefined) throw new Error('a command row of the batch was not inserted');
         out[r.index] = {
-          commandId: Number(id),
-          counter: r.counter,
-          userData: r.segments.map((ud) => encodeUserData(ud)),
+          sent: {
+            commandId: Number(id),
+            counter: r.counter,
+            userData: r.segments.map((ud) => encodeUserData(ud)),
+          },
+          msisdn: applet.msisdn ?? null,
         };
       }
     }
-    return out as Array<SentCommand | Refusal>;
+    return out as Array<Reserved | Refusal>;
   }
 
   /** The link `send` uses (the runtime sets it once bound; undefined: none). */
@@ -647,15 +681,10 @@ export class OtaService {
     commands: readonly Command[],
     link: OtaLink,
   ): Promise<SentCommand> {
-    const [profile] = await primaryMsisdn(this.store.db, { simId, operatorId });
-    if (profile?.msisdn == null)
-      throw new SimtrustError(
-        'ERR_ANTI_THEFT_NOT_PROVISIONED',
-        `SIM ${simId} has no MSISDN, so no OTA SMS can reach it; give its profile an MSISDN`,
-      );
-    const sent = await this.secureAntiTheftCommands(operatorId, simId, commands);
+    // The MSISDN is read in the reservation's batch; without one no counter is spent.
+    const { sent, msisdn } = await this.reserveOne(operatorId, simId, commands, true);
     try {
-      await link.send(profile.msisdn, sent.userData);
+      await link.send(msisdn as string, sent.userData);
     } catch (e) {
       await this.store.db
         .updateTable('ota_commands')

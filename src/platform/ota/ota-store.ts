@@ -63,16 +63,6 @@ export const appletOfSim = prepared((db) =>
   db.selectFrom('anti_theft_sims').selectAll().where('sim_id', '=', param('simId')),
 );
 
-/** The MSISDN of the SIM's primary profile, where its command packets go. */
-export const primaryMsisdn = prepared((db) =>
-  db
-    .selectFrom('sim_profiles')
-    .select('msisdn')
-    .where('sim_id', '=', param('simId'))
-    .where('operator_id', '=', param('operatorId'))
-    .where('is_primary', '=', 1),
-);
-
 export interface Settlement {
   readonly simId: string;
   readonly kvn: number;

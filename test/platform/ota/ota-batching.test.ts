@@ -166,6 +166,28 @@ describe(`group commit of OTA sends and PoRs on ${testDialect}`, () => {
     expect(ota.writeStats.splitBatches).toBe(before.splitBatches);
   });
 
+  it('a send to a SIM without an MSISDN is refused in its batch and spends no counter', async () => {
+    const reachable = await provisionedSim();
+    const silent = await provisionedSim();
+    await t.store.db.updateTable('sim_profiles').set({ msisdn: null }).where('sim_id', '=', silent).execute();
+    const sentTo: string[] = [];
+    const link = { send: async (destination: string) => void sentTo.push(destination) };
+    const results = await Promise.allSettled([
+      ota.sendAntiTheftCommands(OPERATOR, silent, [{ op: 'readState' }], link),
+      ota.sendAntiTheftCommands(OPERATOR, reachable, [{ op: 'readState' }], link),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toContain('has no MSISDN');
+    expect(sentTo).toHaveLength(1);
+    const counter = await t.store.db
+      .selectFrom('ota_key_sets')
+      .select('counter')
+      .where('sim_id', '=', silent)
+      .executeTakeFirstOrThrow();
+    expect(Number(counter.counter)).toBe(0);
+    expect(await storedCounters(silent)).toEqual([]);
+  });
+
   it('a send the database refuses fails alone; the others in its batch commit', async () => {
     const good = [await provisionedSim(), await provisionedSim()];
     const doomed = await provisionedSim();
