@@ -42,6 +42,8 @@ export interface EngineOptions {
   readonly maxAttempts?: number;
   /** Backoff of the first retry; each next one doubles (capped at one hour). */
   readonly retryBaseMs?: number;
+  /** Runs of a claimed batch executed at the same time. */
+  readonly concurrency?: number;
 }
 
 /** What an executor sees of one action run. */
@@ -172,6 +174,7 @@ export class EventEngine {
       leaseMs: 60_000,
       maxAttempts: 5,
       retryBaseMs: 10_000,
+      concurrency: 8,
       ...options,
     };
     this.executors.set('ChangeSpeedClassAction', (run) => this.changeSpeedClass(run));
@@ -471,10 +474,16 @@ export class EventEngine {
     const now = this.clock.now();
     const claimed = await this.claim(now);
     const outcomes: Record<string, number> = {};
-    for (const row of claimed) {
-      const status = await this.execute(row);
-      outcomes[status] = (outcomes[status] ?? 0) + 1;
-    }
+    // Runs of one batch are independent (each its own SIM or request): a few at a time, so one slow
+    // web hook does not hold up the rest.
+    let next = 0;
+    const worker = async () => {
+      for (let row = claimed[next++]; row !== undefined; row = claimed[next++]) {
+        const status = await this.execute(row);
+        outcomes[status] = (outcomes[status] ?? 0) + 1;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, claimed.length) }, worker));
     return outcomes;
   }
 
