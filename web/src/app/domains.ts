@@ -2,6 +2,7 @@
 // A new capability (anti-theft, event handlers, eSIM profiles, …) adds a folder and a line.
 
 import { auditRoutes } from '../audit/routes';
+import { eventHandlerRoutes } from '../event-handlers/routes';
 import { gatewayRoutes } from '../gateway/routes';
 import { groupRoutes } from '../groups/routes';
 import type { MessageKey } from '../i18n/en';
@@ -22,6 +23,7 @@ export const DOMAINS: readonly Domain[] = [
   simRoutes,
   importRoutes,
   groupRoutes,
+  eventHandlerRoutes,
   samRoutes,
   radiusRoutes,
   keyRoutes,

@@ -4,6 +4,7 @@ import { AntiTheftPanel } from '../anti-theft/AntiTheftPanel';
 import { api, unwrap } from '../api/client';
 import { type Permission, usePermissions } from '../api/permissions';
 import { Link } from '../app/router';
+import { SimHandlersPanel } from '../event-handlers/SimHandlersPanel';
 import type { MessageKey } from '../i18n/en';
 import { useI18n } from '../i18n/i18n';
 import { OPERATION, runAction, SIM_PAGE_OPERATIONS, type SimAction } from './actions';
@@ -264,6 +265,7 @@ export function SimPage({ simId }: { simId: string }) {
         </section>
       </div>
       <AntiTheftPanel simId={simId} />
+      <SimHandlersPanel simId={simId} />
       <Usage simId={simId} />
       <History simId={simId} />
     </div>
