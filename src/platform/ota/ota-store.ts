@@ -2,7 +2,8 @@
 // moves in one guarded statement, so several processes on one SQLite file or several instances on
 // one PostgreSQL never hand out a command counter twice or accept one alert counter twice (the race
 // semantics are those of store/atomic.ts: the row lock on PostgreSQL, the write lock on SQLite).
-// The statements of the send and receive paths run once per command each, so they are prepared
+// The send and receive paths write in batches (ota-batch.ts): one statement moves the counters of a
+// whole batch of sends, one settles a whole batch of PoRs. The per-command lookups are prepared
 // (store/prepared.ts): built and compiled once, only bound at each run.
 
 import { sql } from 'kysely';
