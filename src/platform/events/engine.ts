@@ -104,6 +104,7 @@ const FAMILY_OF_EVENT: Record<string, Family> = {
   'speed-class': 'speed-class',
   session: 'session',
   'imei-mismatch': 'imei-mismatch',
+  'anti-theft': 'anti-theft',
 };
 
 const STATUS_ACTIONS: Partial<Record<ActionType, LifecycleAction>> = {
@@ -145,6 +146,8 @@ function matches(h: Handler, detail: Record<string, unknown>): boolean {
       return detail.status === p.sessionStatus && (p.hasImei !== 'true' || typeof detail.imei === 'string');
     case 'imei-mismatch':
       return true;
+    case 'anti-theft':
+      return detail.antiTheftEvent === p.targetEvent;
     default:
       return false;
   }

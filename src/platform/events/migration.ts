@@ -10,11 +10,13 @@
 //
 // The events come from triggers, so each is written in the transaction of the change that caused it
 // whoever makes the change (API, AAA, OTA): a SIM's status or speed class changing (sims), a session
-// created or deleted (sim_session_events), an IMEI-lock refusal (aaa_refusals). Only operators with
+// created or deleted (sim_session_events), an IMEI-lock refusal (aaa_refusals), an anti-theft alert
+// or unblock the OTA receive path recorded (anti_theft_alerts; not the location reports). Only operators with
 // an active handler get rows, so a platform without handlers writes nothing more.
 
 import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
 import type { Dialect } from '../store/database.js';
+import { ANTI_THEFT_EVENTS } from './rules.js';
 
 const serialKey =
   (dialect: Dialect, name: string) =>
@@ -130,12 +132,16 @@ export async function eventHandlersMigration(db: Kysely<unknown>, dialect: Diale
     .on('event_action_runs')
     .columns(['handler_id', 'id'])
     .execute();
+  // A firing's runs (the executions listing; the purge keeps a firing while it has runs).
+  await s.createIndex('event_action_runs_firing').on('event_action_runs').columns(['firing_id']).execute();
 
   await eventTriggers(db, dialect);
 }
 
 /** The outbox triggers (see the header). `at` is the changed row's own time: the platform's clock. */
 async function eventTriggers(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  // The events SimAntiTheftRule watches, as SQL string literals (constants, not request data).
+  const antiTheftEvents = sql.raw(ANTI_THEFT_EVENTS.map((e) => `'${e}'`).join(', '));
   const watched = (operator: string) =>
     sql.raw(
       `exists (select 1 from event_handlers h where h.operator_id = ${operator} and h.status = 'active')`,
@@ -177,6 +183,17 @@ async function eventTriggers(db: Kysely<unknown>, dialect: Dialect): Promise<voi
       end $$`.execute(db);
     await sql`create trigger event_outbox_refusals after insert on aaa_refusals
       for each row execute function event_outbox_refusals()`.execute(db);
+    await sql`create function event_outbox_anti_theft() returns trigger language plpgsql as $$
+      begin
+        if new.event in (${antiTheftEvents}) and ${watched('new.operator_id')} then
+          insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+            'anti-theft', json_build_object('antiTheftEvent', new.event, 'reason', new.reason, 'imei', new.imei,
+              'cell', new.cell)::text, new.at);
+        end if;
+        return null;
+      end $$`.execute(db);
+    await sql`create trigger event_outbox_anti_theft after insert on anti_theft_alerts
+      for each row execute function event_outbox_anti_theft()`.execute(db);
     return;
   }
   await sql`create trigger event_outbox_sims_status after update of status on sims
@@ -203,5 +220,12 @@ async function eventTriggers(db: Kysely<unknown>, dialect: Dialect): Promise<voi
     begin
       insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
         'imei-mismatch', json_object('imsi', new.imsi, 'imei', new.imei), new.at);
+    end`.execute(db);
+  await sql`create trigger event_outbox_anti_theft after insert on anti_theft_alerts
+    when new.event in (${antiTheftEvents}) and ${watched('new.operator_id')}
+    begin
+      insert into event_outbox (operator_id, sim_id, kind, detail, at) values (new.operator_id, new.sim_id,
+        'anti-theft', json_object('antiTheftEvent', new.event, 'reason', new.reason, 'imei', new.imei,
+          'cell', new.cell), new.at);
     end`.execute(db);
 }

@@ -80,6 +80,7 @@ export type RuleFamily =
   | 'imei-mismatch'
   | 'ota-status'
   | 'session'
+  | 'anti-theft'
   | 'charge';
 
 export interface RuleSpec {
@@ -149,7 +150,21 @@ const statusProps = {
 };
 const speedProps = { targetSpeedClass: req(enumOf(SPEED_CLASSES), 'The speed class the SIM is changed to.') };
 
-/** SORACOM's `RuleConfig.type` enum (20 values). */
+/**
+ * The anti-theft applet's events (docs/anti-theft.md) that SimAntiTheftRule watches: the alerts the
+ * card sends when it blocks itself, and the unblock its PoR confirms (table anti_theft_alerts).
+ */
+export const ANTI_THEFT_EVENTS = [
+  'ANTITHEFT_IMEI_BLOCKED',
+  'ANTITHEFT_CELL_BLOCKED',
+  'ANTITHEFT_REMOTE_BLOCKED',
+  'ANTITHEFT_UNBLOCKED',
+] as const;
+
+/**
+ * SORACOM's `RuleConfig.type` enum (20 values), and simtrust's own rule types after it (marked as
+ * extensions in docs/event-handlers.md): SimAntiTheftRule.
+ */
 export const RULE_TYPES = {
   SubscriberFirstTrafficRule: {
     family: 'first-traffic',
@@ -212,7 +227,16 @@ export const RULE_TYPES = {
     targets: ['operator'],
     unsupported: 'simtrust does no billing, so there is no monthly charge to watch',
   },
+  // simtrust extension (SORACOM has no anti-theft applet): an event of the SIM's anti-theft applet.
+  SimAntiTheftRule: attribute(
+    'anti-theft',
+    "simtrust: the SIM's anti-theft applet blocked itself (an alert came over OTA) or was unblocked.",
+    { targetEvent: req(enumOf(ANTI_THEFT_EVENTS), 'The anti-theft event that fires the rule.') },
+  ),
 } as const satisfies Record<string, RuleSpec>;
+
+/** Rule types that are simtrust's own, not SORACOM's. */
+export const SIMTRUST_RULE_TYPES: readonly string[] = ['SimAntiTheftRule'];
 
 export type RuleType = keyof typeof RULE_TYPES;
 export const RULE_TYPE_NAMES = Object.keys(RULE_TYPES) as RuleType[];

@@ -6,7 +6,11 @@
 
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTION_TYPE_NAMES, RULE_TYPE_NAMES } from '../../../src/platform/events/rules.js';
+import {
+  ACTION_TYPE_NAMES,
+  RULE_TYPE_NAMES,
+  SIMTRUST_RULE_TYPES,
+} from '../../../src/platform/events/rules.js';
 import { startTestApi, type TestApi, vendorCsv } from '../../helpers/app.js';
 
 let api: TestApi;
@@ -180,6 +184,9 @@ const VALID_RULES: Record<string, { properties: Record<string, string>; target?:
     properties: { limitTotalAmount: '1000', inactiveTimeoutDateConst: 'BEGINNING_OF_NEXT_MONTH' },
     target: { targetOperatorId: 'OPERATOR' },
   },
+  SimAntiTheftRule: {
+    properties: { targetEvent: 'ANTITHEFT_IMEI_BLOCKED', inactiveTimeoutDateConst: 'IMMEDIATELY' },
+  },
 };
 
 /** Invalid configurations of every rule type: [properties, field the message must name]. */
@@ -265,6 +272,10 @@ const INVALID_RULES: Record<string, Array<[Record<string, string>, string]>> = {
     [{ sessionStatus: 'Deleted', hasImei: '1', inactiveTimeoutDateConst: 'NEVER' }, 'hasImei'],
   ],
   MonthlyChargeRule: [[{ inactiveTimeoutDateConst: 'NEVER' }, 'limitTotalAmount']],
+  SimAntiTheftRule: [
+    [{ inactiveTimeoutDateConst: 'NEVER' }, 'targetEvent'],
+    [{ targetEvent: 'ANTITHEFT_LOCAL_INFO', inactiveTimeoutDateConst: 'NEVER' }, 'targetEvent'],
+  ],
 };
 
 const at = (extra: Record<string, string> = {}) => ({ executionDateTimeConst: 'IMMEDIATELY', ...extra });
@@ -382,10 +393,10 @@ function targetFor(t: Record<string, string> | undefined, i: number): Record<str
 }
 
 describe('rule types', () => {
-  it('covers all 20 rule types and all 10 action types in these tables', () => {
+  it("covers SORACOM's 20 rule types, simtrust's own and all 10 action types in these tables", () => {
     expect(Object.keys(VALID_RULES).sort()).toEqual([...RULE_TYPE_NAMES].sort());
     expect(Object.keys(INVALID_RULES).sort()).toEqual([...RULE_TYPE_NAMES].sort());
-    expect(RULE_TYPE_NAMES).toHaveLength(20);
+    expect(RULE_TYPE_NAMES.filter((t) => !SIMTRUST_RULE_TYPES.includes(t))).toHaveLength(20);
     expect(Object.keys(VALID_ACTIONS).sort()).toEqual([...ACTION_TYPE_NAMES].sort());
     expect(Object.keys(INVALID_ACTIONS).sort()).toEqual([...ACTION_TYPE_NAMES].sort());
     expect(ACTION_TYPE_NAMES).toHaveLength(10);

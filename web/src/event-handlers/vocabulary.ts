@@ -937,6 +937,65 @@ export const RULE_TYPES = {
     targets: ['operator'],
     unsupported: 'simtrust does no billing, so there is no monthly charge to watch',
   },
+  SimAntiTheftRule: {
+    family: 'anti-theft',
+    summary:
+      "simtrust: the SIM's anti-theft applet blocked itself (an alert came over OTA) or was unblocked.",
+    inactiveTimeouts: [
+      'IMMEDIATELY',
+      'BEGINNING_OF_NEXT_DAY',
+      'BEGINNING_OF_NEXT_MONTH',
+      'AFTER_ONE_DAY',
+      'NEVER',
+    ],
+    properties: {
+      targetEvent: {
+        value: {
+          kind: 'enum',
+          values: [
+            'ANTITHEFT_IMEI_BLOCKED',
+            'ANTITHEFT_CELL_BLOCKED',
+            'ANTITHEFT_REMOTE_BLOCKED',
+            'ANTITHEFT_UNBLOCKED',
+          ],
+        },
+        required: true,
+        description: 'The anti-theft event that fires the rule.',
+      },
+      inactiveTimeoutDateConst: {
+        value: {
+          kind: 'enum',
+          values: [
+            'IMMEDIATELY',
+            'BEGINNING_OF_NEXT_DAY',
+            'BEGINNING_OF_NEXT_MONTH',
+            'AFTER_ONE_DAY',
+            'NEVER',
+          ],
+        },
+        required: true,
+        description: 'When the rule is armed again for the target after it fired.',
+      },
+      inactiveTimeoutOffsetMinutes: {
+        value: {
+          kind: 'integer',
+          min: 0,
+          max: 525600,
+        },
+        required: false,
+        description: 'Minutes added to inactiveTimeoutDateConst (not with NEVER).',
+      },
+      runOnceAmongTarget: {
+        value: {
+          kind: 'boolean',
+        },
+        required: false,
+        description:
+          '"true": fire once for the whole group or operator target until re-armed, not once per SIM.',
+      },
+    },
+    targets: ['operator', 'imsi', 'sim', 'group'],
+  },
 } as const;
 
 export const ACTION_TYPES = {
