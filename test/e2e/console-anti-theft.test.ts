@@ -164,7 +164,19 @@ describe.skipIf(!ok)('console: the anti-theft panel in the browser', () => {
     await expect
       .poll(() => page.locator('[data-field="lastPor"]').textContent(), { timeout: 10_000 })
       .toMatch(new RegExp(`^#${after.lastPor.id} applied`));
-    expect(await page.locator('[data-field="antiTheftMode"]').textContent()).toBe(after.reported.mode);
+    // The page shows the platform's own mode (the view's `mode`), never a guess of its own: read both
+    // again until they agree (the card may block again meanwhile; then both say so).
+    await expect
+      .poll(
+        async () => {
+          const view = (await api.call({ method: 'GET', url: `/v1/sims/${sim.simId}/anti_theft` })).json();
+          const shown = await page.locator('[data-field="antiTheftMode"]').textContent();
+          return shown === view.mode?.mode ? 'same' : `page ${shown}, API ${view.mode?.mode}`;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe('same');
+    expect(after.mode).toMatchObject({ mode: expect.any(String), source: expect.any(String) });
     await panel.locator('table.anti-theft-events').getByText('ANTITHEFT_UNBLOCKED').waitFor();
 
     // A SIM without the applet: no panel, and its 409 ERR_ANTI_THEFT_NOT_PROVISIONED is no failure

@@ -108,23 +108,18 @@ describe('anti-theft forms', () => {
     );
   });
 
-  it('the mode shown: an alert newer than the last READ STATE says blocked; an older one does not', () => {
-    const reported = { mode: 'armed', reason: 'none' };
-    const alert = { event: 'ANTITHEFT_IMEI_BLOCKED', reason: 'imei_mismatch', time: 2_000 };
-    expect(shownMode({ reported, reportedTime: 1_000, lastAlert: alert })).toEqual({
+  it('the mode shown is the platform’s: blocked by an alert is marked, nothing reported is none', () => {
+    expect(shownMode({ mode: { mode: 'blocked', reason: 'imei_mismatch', source: 'alert' } })).toEqual({
       mode: 'blocked',
       reason: 'imei_mismatch',
       fromAlert: true,
     });
-    expect(shownMode({ reported, reportedTime: 3_000, lastAlert: alert })).toEqual({
+    expect(shownMode({ mode: { mode: 'armed', reason: 'none', source: 'reported' } })).toEqual({
       mode: 'armed',
       reason: 'none',
       fromAlert: false,
     });
-    expect(
-      shownMode({ reported, reportedTime: 1_000, lastAlert: { ...alert, event: 'ANTITHEFT_UNBLOCKED' } }),
-    ).toMatchObject({ mode: 'armed' });
-    expect(shownMode({ reported: null, reportedTime: null, lastAlert: null })).toBeUndefined();
+    expect(shownMode({ mode: null })).toBeUndefined();
   });
 });
 

@@ -49,12 +49,13 @@ import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
 import { GroupCommit, type GroupCommitStats } from '../store/group-commit.js';
 import type { AntiTheftAlertsTable, OtaCommandsTable } from '../store/schema.js';
-import { type LOCAL_INFO_EVENT, loadLocalInfos, recordLocalInfo, type SimLocalInfo } from './local-info.js';
+import { LOCAL_INFO_EVENT, loadLocalInfos, recordLocalInfo, type SimLocalInfo } from './local-info.js';
 import { Batcher } from './ota-batch.js';
 import {
   acceptReportCounter,
   appletOfSim,
   type OtaCommandStatus,
+  readSnapshot,
   recordReportedStates,
   reserveCommandCounters,
   settlePendingCommands,
@@ -205,7 +206,6 @@ interface PorSettlement {
   readonly porStatus: number;
   readonly result: CommandResult | undefined;
   readonly state: AntiTheftState | undefined;
-  readonly now: number;
 }
 
 interface Reservation {
@@ -388,52 +388,61 @@ export class OtaService {
 
   /**
    * What the platform knows of a SIM's applet: its TAR, key versions and quarantine IMSI (no key
-   * material), the state the card last reported, the last alert and the last settled PoR, and the
-   * commands still waiting for a PoR. Undefined when the SIM has no applet known to the platform.
+   * material), the state the card last reported, the last alert (a real one: local information
+   * reports are `localInfo`), the mode to show (`mode`, see effectiveMode), the last settled PoR and
+   * the commands still waiting for a PoR. All read on one snapshot (readSnapshot), so a PoR never
+   * shows beside the reported state from before it. Undefined when the SIM has no applet known.
    */
   async view(operatorId: string, simId: string): Promise<AntiTheftView | undefined> {
-    const db = this.store.db;
-    const applet = await this.antiTheftOf(operatorId, simId, db);
-    if (applet === undefined) return undefined;
-    const lastAlert = await db
-      .selectFrom('anti_theft_alerts')
-      .selectAll()
-      .where('sim_id', '=', simId)
-      .where('operator_id', '=', operatorId)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    const lastPor = await db
-      .selectFrom('ota_commands')
-      .selectAll()
-      .where('sim_id', '=', simId)
-      .where('operator_id', '=', operatorId)
-      .where('status', '!=', 'pending')
-      .orderBy('updated_at', 'desc')
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    const pending = await db
-      .selectFrom('ota_commands')
-      .selectAll()
-      .where('sim_id', '=', simId)
-      .where('operator_id', '=', operatorId)
-      .where('status', '=', 'pending')
-      .orderBy('id')
-      .limit(100)
-      .execute();
-    return {
-      simId,
-      tar: applet.tar,
-      kvn: applet.kvn,
-      reportKvn: applet.report_kvn,
-      quarantineImsi: applet.quarantine_imsi,
-      desired: applet.desired === null ? null : (JSON.parse(applet.desired) as unknown),
-      reported: applet.reported === null ? null : (JSON.parse(applet.reported) as ReportedState),
-      reportedTime: applet.reported_at === null ? null : Number(applet.reported_at),
-      lastAlert: lastAlert === undefined ? null : alertView(lastAlert),
-      lastPor: lastPor === undefined ? null : commandView(lastPor),
-      pendingCommands: pending.map(commandView),
-      localInfo: (await loadLocalInfos(db, [simId])).get(simId) ?? null,
-    };
+    return readSnapshot(this.store, async (db) => {
+      const applet = await this.antiTheftOf(operatorId, simId, db);
+      if (applet === undefined) return undefined;
+      const lastAlert = await db
+        .selectFrom('anti_theft_alerts')
+        .selectAll()
+        .where('sim_id', '=', simId)
+        .where('operator_id', '=', operatorId)
+        .where('event', '!=', LOCAL_INFO_EVENT)
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
+      const lastPor = await db
+        .selectFrom('ota_commands')
+        .selectAll()
+        .where('sim_id', '=', simId)
+        .where('operator_id', '=', operatorId)
+        .where('status', '!=', 'pending')
+        .orderBy('updated_at', 'desc')
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
+      const pending = await db
+        .selectFrom('ota_commands')
+        .selectAll()
+        .where('sim_id', '=', simId)
+        .where('operator_id', '=', operatorId)
+        .where('status', '=', 'pending')
+        .orderBy('id')
+        .limit(100)
+        .execute();
+      const localInfo = (await loadLocalInfos(db, [simId])).get(simId) ?? null;
+      const reported = applet.reported === null ? null : (JSON.parse(applet.reported) as ReportedState);
+      const reportedTime = applet.reported_at === null ? null : Number(applet.reported_at);
+      const alert = lastAlert === undefined ? null : alertView(lastAlert);
+      return {
+        simId,
+        tar: applet.tar,
+        kvn: applet.kvn,
+        reportKvn: applet.report_kvn,
+        quarantineImsi: applet.quarantine_imsi,
+        desired: applet.desired === null ? null : (JSON.parse(applet.desired) as unknown),
+        reported,
+        reportedTime,
+        mode: effectiveMode(reported, reportedTime, alert),
+        lastAlert: alert,
+        lastPor: lastPor === undefined ? null : commandView(lastPor),
+        pendingCommands: pending.map(commandView),
+        localInfo,
+      };
+    });
   }
 
   /** The SIM's anti-theft events (alerts, unblocks), newest first. */
@@ -816,7 +825,6 @@ export class OtaService {
       porStatus,
       result,
       state,
-      now: this.clock.now(),
     });
   }
 
@@ -826,6 +834,9 @@ export class OtaService {
    * would one after the other), an ANTITHEFT_UNBLOCKED event for each applied unblock.
    */
   private async settle(o: Executor, items: readonly PorSettlement[]): Promise<ReceiveOutcome[]> {
+    // The batch's time, taken in its transaction as recordAlert takes an alert's: the reported state
+    // and a blocking alert then order as the platform learnt them (effectiveMode).
+    const now = this.clock.now();
     const keyOf = (x: PorSettlement) => `${x.simId}:${x.kvn}:${x.counter}`;
     // A PoR twice in one batch: the first settles, the second finds nothing pending (as in a row).
     const firsts = new Map<string, PorSettlement>();
@@ -839,7 +850,7 @@ export class OtaService {
         status: x.status,
         porStatus: x.porStatus,
         result: x.result === undefined ? null : JSON.stringify(x.result),
-        now: x.now,
+        now,
       })),
     );
     const states = new Map<string, { simId: string; reported: string; now: number }>();
@@ -848,7 +859,7 @@ export class OtaService {
       const command = firsts.get(keyOf(x)) === x ? settled.get(keyOf(x)) : undefined;
       if (command === undefined) return refused('OTA_POR_UNMATCHED', 'no pending command has this counter');
       if (x.state !== undefined)
-        states.set(x.simId, { simId: x.simId, reported: JSON.stringify(stateJson(x.state)), now: x.now });
+        states.set(x.simId, { simId: x.simId, reported: JSON.stringify(stateJson(x.state)), now });
       const commands = JSON.parse(command.commands) as Command[];
       if (x.status === 'applied' && commands.some((c) => c.op === 'unblock')) unblocked.push(x);
       return {
@@ -873,7 +884,7 @@ export class OtaService {
             imei: null,
             cell: null,
             counter: x.counter,
-            at: x.now,
+            at: now,
           })),
         )
         .execute();
@@ -911,11 +922,51 @@ export interface AntiTheftView {
   readonly desired: unknown;
   readonly reported: ReportedState | null;
   readonly reportedTime: number | null;
+  /** The mode to show, from the card's last READ STATE or a newer blocking alert (effectiveMode). */
+  readonly mode: AntiTheftMode | null;
+  /** The last real alert (blocked, unblocked); never a local information report. */
   readonly lastAlert: AntiTheftEventView | null;
   readonly lastPor: OtaCommandView | null;
   readonly pendingCommands: OtaCommandView[];
   /** What the card last reported to REPORT LOCAL INFO (POST /v1/sims/{sim_id}/report_local_info). */
   readonly localInfo: SimLocalInfo | null;
+}
+
+/** The events by which a card tells the platform it blocked itself (EVENT_OF_REASON). */
+const BLOCK_EVENTS: ReadonlySet<string> = new Set(
+  Object.values(EVENT_OF_REASON).filter((e): e is AntiTheftEvent => e !== undefined),
+);
+
+export interface AntiTheftMode {
+  readonly mode: string;
+  readonly reason: string;
+  /** `reported`: the card's last READ STATE; `alert`: a blocking alert received after it. */
+  readonly source: 'reported' | 'alert';
+  /** When the platform received what the mode comes from (ms). */
+  readonly time: number;
+}
+
+/**
+ * The applet's mode as the platform knows it: the card's last READ STATE, unless a blocking alert
+ * was received after it (a card that blocks says so by an alert, not by a READ STATE). Both times
+ * are the platform's clock when the receiving transaction ran (alerts: recordAlert; PoRs: the
+ * settlement batch), so they order as the platform learnt them; at the same millisecond the card's
+ * READ STATE wins. An applied unblock records ANTITHEFT_UNBLOCKED with its PoR, so an older block
+ * alert never outlives it.
+ */
+export function effectiveMode(
+  reported: { readonly mode: string; readonly reason: string } | null,
+  reportedTime: number | null,
+  lastAlert: AntiTheftEventView | null,
+): AntiTheftMode | null {
+  if (
+    lastAlert !== null &&
+    BLOCK_EVENTS.has(lastAlert.event) &&
+    (reported === null || reportedTime === null || lastAlert.time > reportedTime)
+  )
+    return { mode: 'blocked', reason: lastAlert.reason, source: 'alert', time: lastAlert.time };
+  if (reported === null || reportedTime === null) return null;
+  return { mode: reported.mode, reason: reported.reason, source: 'reported', time: reportedTime };
 }
 
 const alertView = (r: Selectable<AntiTheftAlertsTable>): AntiTheftEventView => ({

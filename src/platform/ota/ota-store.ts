@@ -7,7 +7,7 @@
 // (store/prepared.ts): built and compiled once, only bound at each run.
 
 import { sql } from 'kysely';
-import type { Executor } from '../store/database.js';
+import type { Executor, Store } from '../store/database.js';
 import { param, prepared } from '../store/prepared.js';
 import type { OtaCommandStatus } from '../store/schema.js';
 
@@ -121,4 +121,25 @@ export async function recordReportedStates(
     update anti_theft_sims set reported = v.reported, reported_at = v.now, updated_at = v.now
     from (select column1 as sim_id, column2 as reported, column3 as now from (values ${sql.join(rows)}) as t) as v
     where anti_theft_sims.sim_id = v.sim_id`.execute(db);
+}
+
+/**
+ * Runs `fn`'s reads on one consistent snapshot of the database, so rows written by one commit are
+ * seen all or not at all: a read-only REPEATABLE READ transaction on PostgreSQL, a deferred (read)
+ * transaction on SQLite (WAL: its snapshot is taken at the first read and kept to the end).
+ */
+export function readSnapshot<T>(store: Store, fn: (db: Executor) => Promise<T>): Promise<T> {
+  if (store.dialect === 'postgres')
+    return store.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(fn);
+  return store.db.connection().execute(async (conn) => {
+    await sql`begin`.execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (e) {
+      await sql`rollback`.execute(conn);
+      throw e;
+    }
+  });
 }

@@ -89,20 +89,14 @@ export function desiredAfter(
 }
 
 /**
- * The mode to show: what the card last reported, unless an alert came after that report — a card
- * that blocks tells the platform by an alert, not by a READ STATE, so the alert is the newer truth.
+ * The mode to show: the platform's own answer (the view's `mode`: the card's last READ STATE, or
+ * blocked when a blocking alert was received after it), so the page never infers it from times.
  */
 export function shownMode(view: {
-  readonly reported: { readonly mode: string; readonly reason: string } | null;
-  readonly reportedTime: number | null;
-  readonly lastAlert: { readonly event: string; readonly reason: string; readonly time: number } | null;
+  readonly mode: { readonly mode: string; readonly reason: string; readonly source: string } | null;
 }): { mode: string; reason: string; fromAlert: boolean } | undefined {
-  const alert = view.lastAlert;
-  if (alert?.event.endsWith('_BLOCKED') && alert.time > (view.reportedTime ?? 0))
-    return { mode: 'blocked', reason: alert.reason, fromAlert: true };
-  return view.reported
-    ? { mode: view.reported.mode, reason: view.reported.reason, fromAlert: false }
-    : undefined;
+  const m = view.mode;
+  return m ? { mode: m.mode, reason: m.reason, fromAlert: m.source === 'alert' } : undefined;
 }
 
 /** A cell as the API's sessions give it (the SIM's localInfo.cell: 3GPP-User-Location-Info fields). */

@@ -128,6 +128,23 @@ const AntiTheft = Type.Object({
   desired: Type.Unknown({ description: 'the configuration last asked for with PUT (null: never)' }),
   reported: Nullable(Reported),
   reportedTime: Nullable(Type.Integer()),
+  mode: Nullable(
+    Type.Object(
+      {
+        mode: Type.String({ description: 'armed, learning or blocked' }),
+        reason: Type.String(),
+        source: Type.Union([Type.Literal('reported'), Type.Literal('alert')], {
+          description:
+            "reported: the card's last READ STATE; alert: a blocking alert received after that READ STATE",
+        }),
+        time: Type.Integer({ description: 'when the platform received it (ms)' }),
+      },
+      {
+        description:
+          'the mode to show: the card’s last READ STATE, or blocked when a blocking alert came after it (null: nothing reported yet)',
+      },
+    ),
+  ),
   lastAlert: Nullable(AntiTheftEvent),
   lastPor: Nullable(OtaCommand),
   pendingCommands: Type.Array(OtaCommand),
