@@ -114,6 +114,17 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     });
     const eventHandlers = new EventHandlerService(store, clock, keyRing, outbound);
     const events = new EventEngine(store, clock, sims, { leaseMs: config.eventActionLeaseSeconds * 1000 });
+    // Usage just recorded is evaluated against the traffic rules at the engine's next tick.
+    aaa.accounting.onCommitted((records) => {
+      const byOperator = new Map<string, string[]>();
+      for (const r of records) {
+        if (r.imsi === undefined || (r.inputOctets === undefined && r.outputOctets === undefined)) continue;
+        const imsis = byOperator.get(r.operatorId);
+        if (imsis === undefined) byOperator.set(r.operatorId, [r.imsi]);
+        else imsis.push(r.imsi);
+      }
+      for (const [operatorId, imsis] of byOperator) events.noteUsage(operatorId, imsis);
+    });
     events.useExecutor(
       'ExecuteWebRequestAction',
       webRequestExecutor({

@@ -112,6 +112,7 @@ export class AccountingWriter {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
   private readonly idle: Array<() => void> = [];
+  private readonly committed = new Set<(records: readonly AccountingRecord[]) => void>();
   readonly stats: AccountingStats = {
     records: 0,
     batches: 0,
@@ -133,6 +134,15 @@ export class AccountingWriter {
       this.queue.push({ record, resolve, reject });
       this.schedule();
     });
+  }
+
+  /**
+   * Calls `listener` after each committed batch with its records that concerned a SIM (the event
+   * handlers' engine evaluates their traffic rules at once). Returns the unsubscribe function.
+   */
+  onCommitted(listener: (records: readonly AccountingRecord[]) => void): () => void {
+    this.committed.add(listener);
+    return () => this.committed.delete(listener);
   }
 
   drained(): Promise<void> {
@@ -167,6 +177,8 @@ export class AccountingWriter {
 
   private async commit(batch: Pending[]): Promise<void> {
     const started = performance.now();
+    // Listeners are told after the try: one that throws must not make a committed batch retry.
+    let recorded: AccountingRecord[] = [];
     try {
       const outcomes = await this.apply(batch.map((p) => p.record));
       this.stats.transactionMs += performance.now() - started;
@@ -177,6 +189,7 @@ export class AccountingWriter {
         if (outcome === 'unknown-subscriber') this.stats.unknownSubscriber++;
         p.resolve(outcome);
       });
+      recorded = batch.filter((_, i) => outcomes[i] !== 'unknown-subscriber').map((p) => p.record);
     } catch (e) {
       this.stats.failedBatches++;
       if (batch.length === 1) {
@@ -189,6 +202,7 @@ export class AccountingWriter {
       await this.commit(batch.slice(0, half));
       await this.commit(batch.slice(half));
     }
+    if (recorded.length > 0) for (const listener of this.committed) listener(recorded);
   }
 
   /** Applies a batch in one transaction; returns each record's outcome in order. */

@@ -115,6 +115,35 @@ const STATUS_ACTIONS: Partial<Record<ActionType, LifecycleAction>> = {
 };
 
 const MIB = 1_048_576;
+/** Causes fired per statement: up to 5 action runs each, within SQLite's bound-parameter limit. */
+const FIRE_CHUNK = 200;
+/** Outcomes per recording statement (5 bound values each). */
+const RECORD_CHUNK = 1000;
+/** IN-list size of lookups. */
+const LOOKUP_CHUNK = 900;
+
+/** What the runs of a claimed batch read once. */
+interface BatchContext {
+  readonly firings: ReadonlyMap<number, { rule_type: string; detail: string; at: number }>;
+  /** Primary IMSI per SIM. */
+  readonly imsis: ReadonlyMap<string, string>;
+}
+
+/** A run's outcome, recorded with its batch. */
+interface RunRecord {
+  readonly id: number;
+  readonly attempts: number;
+  readonly status: string;
+  readonly runAt: number;
+  readonly result: string;
+}
+
+/** Why a handler fires for a SIM (or its whole target, simId null): the firing's unique key and facts. */
+interface Cause {
+  readonly simId: string | null;
+  readonly firingKey: string;
+  readonly detail: Record<string, unknown>;
+}
 const HOUR = 3_600_000;
 
 interface Handler {
@@ -164,6 +193,9 @@ const stateKey = (h: Handler, simId: string | null) =>
 export class EventEngine {
   private readonly executors = new Map<ActionType, ActionExecutor>();
   private readonly o: Required<EngineOptions>;
+  /** IMSIs per operator whose usage accounting recorded since the last traffic evaluation. */
+  private readonly usage = new Map<string, Set<string>>();
+  private readonly usageListeners = new Set<() => void>();
 
   constructor(
     private readonly store: Store,
@@ -192,15 +224,19 @@ export class EventEngine {
     this.executors.set(type, executor);
   }
 
-  /** One pass of everything due: events, traffic (unless `traffic: false`), actions. */
-  async tick(o: { traffic?: boolean } = {}): Promise<EngineCounts> {
+  /**
+   * One pass of everything due: events, traffic rules (all of them unless `traffic` is false, or only
+   * for the SIMs whose usage was noted: `'changed'`), actions.
+   */
+  async tick(o: { traffic?: boolean | 'changed' } = {}): Promise<EngineCounts> {
     const counts: EngineCounts = { firings: 0, runs: {} };
     for (;;) {
       const { events, firings } = await this.evaluateOutbox();
       counts.firings += firings;
       if (events < this.o.outboxBatch) break;
     }
-    if (o.traffic !== false) counts.firings += await this.evaluateTraffic();
+    if (o.traffic !== false)
+      counts.firings += await this.evaluateTraffic(o.traffic === 'changed' ? 'changed' : 'all');
     for (;;) {
       const runs = await this.runDueActions();
       let n = 0;
@@ -253,7 +289,8 @@ export class EventEngine {
             .execute()
         ).map((i) => `${i.handler_id}\n${i.sim_id}`),
       );
-      let firings = 0;
+      // The causes of each handler in event order, then fired a handler at a time in bulk.
+      const causes = new Map<Handler, Cause[]>();
       for (const event of events) {
         const family = FAMILY_OF_EVENT[event.kind];
         const detail = JSON.parse(event.detail) as Record<string, unknown>;
@@ -268,13 +305,17 @@ export class EventEngine {
         };
         for (const h of handlers) {
           if (!applies(h) || !matches(h, detail)) continue;
-          const fired = await this.fire(trx, h, event.sim_id, `event:${event.id}`, {
-            event: event.kind,
-            ...detail,
+          const list = causes.get(h) ?? [];
+          list.push({
+            simId: event.sim_id,
+            firingKey: `event:${event.id}`,
+            detail: { event: event.kind, ...detail },
           });
-          if (fired) firings++;
+          causes.set(h, list);
         }
       }
+      let firings = 0;
+      for (const [h, list] of causes) firings += await this.fireAll(trx, h, list);
       await trx
         .deleteFrom('event_outbox')
         .where(
@@ -287,19 +328,100 @@ export class EventEngine {
     });
   }
 
-  /** Fires every active traffic handler for the SIMs (or the total) over its limit; returns the firings. */
-  async evaluateTraffic(): Promise<number> {
-    const handlers = (
-      await this.store.db.selectFrom('event_handlers').selectAll().where('status', '=', 'active').execute()
-    )
+  /**
+   * Notes that accounting just recorded usage of these IMSIs (platform.ts wires the accounting
+   * writer here), so the next `tick({ traffic: 'changed' })` evaluates their traffic rules at once
+   * instead of at the next full sweep. Memory only: what a crash loses, the sweep finds.
+   */
+  noteUsage(operatorId: string, imsis: Iterable<string>): void {
+    const set = this.usage.get(operatorId) ?? new Set<string>();
+    for (const imsi of imsis) set.add(imsi);
+    this.usage.set(operatorId, set);
+    for (const listener of this.usageListeners) listener();
+  }
+
+  /** Called whenever usage is noted: the scheduler runs a tick soon rather than at its next second. */
+  onUsage(listener: () => void): () => void {
+    this.usageListeners.add(listener);
+    return () => this.usageListeners.delete(listener);
+  }
+
+  /** Whether usage was noted since the last traffic evaluation. */
+  get usagePending(): boolean {
+    return this.usage.size > 0;
+  }
+
+  /**
+   * Fires every active traffic handler for the SIMs (or the total) over its limit; returns the
+   * firings. `changed`: only for the SIMs whose usage was noted since the last evaluation (and the
+   * totals of their operators).
+   */
+  async evaluateTraffic(scope: 'all' | 'changed' = 'all'): Promise<number> {
+    const noted = new Map(this.usage);
+    this.usage.clear();
+    if (scope === 'changed' && noted.size === 0) return 0;
+    let q = this.store.db.selectFrom('event_handlers').selectAll().where('status', '=', 'active');
+    if (scope === 'changed') q = q.where('operator_id', 'in', [...noted.keys()]);
+    const handlers = (await q.orderBy('handler_id').execute())
       .map(parseHandler)
       .filter((h) => h.family === 'traffic' || h.family === 'first-traffic' || h.family === 'total-traffic');
     let firings = 0;
-    for (const h of handlers) firings += await this.evaluateTrafficHandler(h);
+    if (scope === 'all') {
+      for (const h of handlers) firings += await this.evaluateTrafficHandler(h);
+      return firings;
+    }
+    // The noted SIMs with their IMSIs and group, read once; each handler then reads only its own.
+    const targets = new Map<string, Array<{ simId: string; imsi: string; groupId: string | null }>>();
+    for (const [operatorId, imsis] of noted) {
+      const list: Array<{ simId: string; imsi: string; groupId: string | null }> = [];
+      const all = [...imsis];
+      for (let i = 0; i < all.length; i += LOOKUP_CHUNK) {
+        const rows = await this.store.db
+          .selectFrom('sim_profiles')
+          .innerJoin('sims', 'sims.sim_id', 'sim_profiles.sim_id')
+          .select(['sims.sim_id', 'sim_profiles.imsi', 'sims.group_id'])
+          .where('sim_profiles.operator_id', '=', operatorId)
+          .where('sim_profiles.imsi', 'in', all.slice(i, i + LOOKUP_CHUNK))
+          .execute();
+        for (const r of rows) list.push({ simId: r.sim_id, imsi: r.imsi, groupId: r.group_id });
+      }
+      targets.set(operatorId, list);
+    }
+    for (const h of handlers) {
+      const { operator_id: operatorId, target_kind: kind, target_id: id } = h.row;
+      const mine = targets.get(operatorId) ?? [];
+      if (h.family === 'total-traffic') {
+        const touched = mine.some(
+          (t) =>
+            kind === 'operator' ||
+            (kind === 'group' && t.groupId === id) ||
+            (kind === 'sim' && t.simId === id) ||
+            (kind === 'imsi' && t.imsi === id),
+        );
+        if (touched) firings += await this.evaluateTrafficHandler(h);
+        continue;
+      }
+      const simIds = [
+        ...new Set(
+          mine
+            .filter(
+              (t) =>
+                kind === 'operator' ||
+                (kind === 'group' && t.groupId === id) ||
+                (kind === 'sim' && t.simId === id) ||
+                (kind === 'imsi' && t.imsi === id),
+            )
+            .map((t) => t.simId),
+        ),
+      ];
+      for (let i = 0; i < simIds.length; i += LOOKUP_CHUNK)
+        firings += await this.evaluateTrafficHandler(h, simIds.slice(i, i + LOOKUP_CHUNK));
+    }
     return firings;
   }
 
-  private async evaluateTrafficHandler(h: Handler): Promise<number> {
+  /** Evaluates one traffic handler over its whole target, or over `simIds` of it. */
+  private async evaluateTrafficHandler(h: Handler, simIds?: readonly string[]): Promise<number> {
     const now = this.clock.now();
     const type = h.rule.type;
     const period = type.includes('Daily') ? 'daily' : type.includes('Monthly') ? 'monthly' : 'cumulative';
@@ -315,6 +437,7 @@ export class EventEngine {
       .where('sim_usage.operator_id', '=', operatorId)
       .where('sim_usage.period', '=', 'day')
       .where('sim_usage.bucket_start', '>=', since);
+    if (simIds !== undefined) usage = usage.where('sim_usage.sim_id', 'in', simIds);
     if (kind === 'sim') usage = usage.where('sim_usage.sim_id', '=', targetId);
     if (kind === 'imsi') {
       usage = usage.where('sim_usage.sim_id', 'in', (eb) =>
@@ -339,7 +462,9 @@ export class EventEngine {
       const total = rows.reduce((sum, r) => sum + Number(r.bytes), 0);
       if (total <= limitBytes) return 0;
       return this.store.transaction(async (trx) =>
-        (await this.fire(trx, h, null, `traffic:*:${now}`, { usageBytes: total, since })) ? 1 : 0,
+        this.fireAll(trx, h, [
+          { simId: null, firingKey: `traffic:*:${now}`, detail: { usageBytes: total, since } },
+        ]),
       );
     }
     // SIMs already fired and not yet re-armed, and ignored SIMs, are left out in SQL, so a sweep
@@ -383,110 +508,164 @@ export class EventEngine {
       .orderBy('sim_usage.sim_id')
       .execute();
     let firings = 0;
-    for (let i = 0; i < rows.length; i += 500) {
-      const chunk = rows.slice(i, i + 500);
-      firings += await this.store.transaction(async (trx) => {
-        let n = 0;
-        for (const r of chunk) {
-          const detail = { usageBytes: Number(r.bytes), since, limitBytes };
-          if (await this.fire(trx, h, r.sim_id, `traffic:${r.sim_id}:${now}`, detail)) n++;
-        }
-        return n;
-      });
+    for (let i = 0; i < rows.length; i += FIRE_CHUNK) {
+      const chunk = rows.slice(i, i + FIRE_CHUNK);
+      firings += await this.store.transaction((trx) =>
+        this.fireAll(
+          trx,
+          h,
+          chunk.map((r) => ({
+            simId: r.sim_id,
+            firingKey: `traffic:${r.sim_id}:${now}`,
+            detail: { usageBytes: Number(r.bytes), since, limitBytes },
+          })),
+        ),
+      );
     }
     return firings;
   }
 
   /**
-   * Fires `h` for `simId` when its rule is armed: the conditional upsert of the rule state is the
-   * guard (a concurrent evaluator waits on the row and then finds it not armed), then the firing and
-   * its action runs are written. Returns whether it fired.
+   * Fires `h` for each cause whose rule state is armed, a few statements for the whole list: the
+   * conditional upsert of the rule states is the guard (a concurrent evaluator waits on the rows and
+   * then finds them not armed), then the firings and their action runs are inserted as multi-row
+   * statements. Causes that share a rule state key (one SIM's events in order, or every SIM of a
+   * runOnceAmongTarget handler) are taken in waves, in order, as one statement cannot upsert a row
+   * twice. Returns how many fired.
    */
-  private async fire(
-    trx: Executor,
-    h: Handler,
-    simId: string | null,
-    firingKey: string,
-    detail: Record<string, unknown>,
-  ): Promise<boolean> {
+  private async fireAll(trx: Executor, h: Handler, causes: readonly Cause[]): Promise<number> {
+    let fired = 0;
+    let rest = causes;
+    while (rest.length > 0) {
+      const keys = new Set<string>();
+      const wave: Cause[] = [];
+      const later: Cause[] = [];
+      for (const c of rest) {
+        const key = stateKey(h, c.simId);
+        if (keys.has(key)) later.push(c);
+        else {
+          keys.add(key);
+          wave.push(c);
+        }
+      }
+      for (let i = 0; i < wave.length; i += FIRE_CHUNK)
+        fired += await this.fireWave(trx, h, wave.slice(i, i + FIRE_CHUNK));
+      rest = later;
+    }
+    return fired;
+  }
+
+  /** Fires `h` for causes with distinct rule state keys (see fireAll). */
+  private async fireWave(trx: Executor, h: Handler, causes: readonly Cause[]): Promise<number> {
     const now = this.clock.now();
     const handlerId = h.row.handler_id;
-    const key = stateKey(h, simId);
     const p = h.rule.properties;
     const rearmAt = scheduledTime(
       p.inactiveTimeoutDateConst as never,
       Number(p.inactiveTimeoutOffsetMinutes ?? 0),
       now,
     );
-    const armed = await sql<{ handler_id: string }>`
-      insert into event_rule_states (handler_id, target_key, fired_at, rearm_at)
-      values (${handlerId}, ${key}, ${now}, ${rearmAt})
-      on conflict (handler_id, target_key) do update set fired_at = ${now}, rearm_at = ${rearmAt}
-      where event_rule_states.rearm_at is not null and event_rule_states.rearm_at <= ${now}
-      returning handler_id`.execute(trx);
-    if (armed.rows.length === 0) return false;
-    const firing = await trx
+    const armed = new Set(
+      (
+        await trx
+          .insertInto('event_rule_states')
+          .values(
+            causes.map((c) => ({
+              handler_id: handlerId,
+              target_key: stateKey(h, c.simId),
+              fired_at: now,
+              rearm_at: rearmAt,
+            })),
+          )
+          .onConflict((oc) =>
+            oc
+              .columns(['handler_id', 'target_key'])
+              .doUpdateSet({ fired_at: now, rearm_at: rearmAt })
+              .where('event_rule_states.rearm_at', 'is not', null)
+              .where('event_rule_states.rearm_at', '<=', now),
+          )
+          .returning('target_key')
+          .execute()
+      ).map((r) => r.target_key),
+    );
+    const firing = causes.filter((c) => armed.has(stateKey(h, c.simId)));
+    if (firing.length === 0) return 0;
+    const inserted = await trx
       .insertInto('event_firings')
-      .values({
-        operator_id: h.row.operator_id,
-        handler_id: handlerId,
-        sim_id: simId,
-        firing_key: firingKey,
-        rule_type: h.rule.type,
-        detail: JSON.stringify(detail),
-        at: now,
-      })
-      .onConflict((oc) => oc.columns(['handler_id', 'firing_key']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!firing) return false;
-    await trx
-      .insertInto('event_action_runs')
       .values(
-        h.actions.map((a, i) => {
-          const runAt = scheduledTime(
-            a.properties.executionDateTimeConst as never,
-            Number(a.properties.executionOffsetMinutes ?? 0),
-            now,
-          );
-          return {
-            operator_id: h.row.operator_id,
-            handler_id: handlerId,
-            firing_id: Number(firing.id),
-            sim_id: simId,
-            action_index: i,
-            action_type: a.type,
-            action: JSON.stringify(a),
-            idempotency_key: `${handlerId}:${simId ?? '*'}:${firing.id}:${i}`,
-            status: runAt === null ? 'skipped' : 'pending',
-            run_at: runAt ?? now,
-            attempts: 0,
-            claimed_until: null,
-            result: runAt === null ? JSON.stringify({ reason: 'executionDateTimeConst is NEVER' }) : null,
-            created_at: now,
-            updated_at: now,
-          };
-        }),
+        firing.map((c) => ({
+          operator_id: h.row.operator_id,
+          handler_id: handlerId,
+          sim_id: c.simId,
+          firing_key: c.firingKey,
+          rule_type: h.rule.type,
+          detail: JSON.stringify(c.detail),
+          at: now,
+        })),
       )
+      .onConflict((oc) => oc.columns(['handler_id', 'firing_key']).doNothing())
+      .returning(['id', 'sim_id'])
       .execute();
-    return true;
+    if (inserted.length === 0) return 0;
+    const runAts = h.actions.map((a) =>
+      scheduledTime(
+        a.properties.executionDateTimeConst as never,
+        Number(a.properties.executionOffsetMinutes ?? 0),
+        now,
+      ),
+    );
+    const runs = inserted.flatMap(({ id, sim_id: simId }) =>
+      h.actions.map((a, i) => {
+        const runAt = runAts[i] ?? null;
+        return {
+          operator_id: h.row.operator_id,
+          handler_id: handlerId,
+          firing_id: Number(id),
+          sim_id: simId,
+          action_index: i,
+          action_type: a.type,
+          action: JSON.stringify(a),
+          // Unique in the table: however the engine is run, a firing's action is run once.
+          idempotency_key: `${handlerId}:${simId ?? '*'}:${id}:${i}`,
+          status: runAt === null ? 'skipped' : 'pending',
+          run_at: runAt ?? now,
+          attempts: 0,
+          claimed_until: null,
+          result: runAt === null ? JSON.stringify({ reason: 'executionDateTimeConst is NEVER' }) : null,
+          created_at: now,
+          updated_at: now,
+        };
+      }),
+    );
+    await trx.insertInto('event_action_runs').values(runs).execute();
+    return inserted.length;
   }
 
-  /** Claims and runs one batch of due actions; returns the count per outcome. */
+  /**
+   * Claims and runs one batch of due actions; returns the count per outcome. The batch's firings and
+   * IMSIs are read in one query each and the outcomes recorded in one statement after the batch: a
+   * crash before that record leaves the runs claimed, taken over after their lease (the executors
+   * are idempotent by the state they set, or send the idempotency key).
+   */
   async runDueActions(): Promise<Record<string, number>> {
     const now = this.clock.now();
     const claimed = await this.claim(now);
+    if (claimed.length === 0) return {};
+    const context = await this.batchContext(claimed);
     const outcomes: Record<string, number> = {};
+    const records: RunRecord[] = [];
     // Runs of one batch are independent (each its own SIM or request): a few at a time, so one slow
     // web hook does not hold up the rest.
     let next = 0;
     const worker = async () => {
       for (let row = claimed[next++]; row !== undefined; row = claimed[next++]) {
-        const status = await this.execute(row);
-        outcomes[status] = (outcomes[status] ?? 0) + 1;
+        const record = await this.execute(row, context);
+        records.push(record);
+        outcomes[record.status] = (outcomes[record.status] ?? 0) + 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency, claimed.length) }, worker));
+    await this.record(records);
     return outcomes;
   }
 
@@ -506,13 +685,38 @@ export class EventEngine {
     return result.rows.map((r) => ({ ...r, id: Number(r.id), firing_id: Number(r.firing_id) }));
   }
 
-  private async execute(row: RunRow): Promise<string> {
+  /** The firings of a claimed batch and the primary IMSI of its SIMs. */
+  private async batchContext(rows: readonly RunRow[]): Promise<BatchContext> {
+    const firings = new Map<number, { rule_type: string; detail: string; at: number }>();
+    const firingIds = [...new Set(rows.map((r) => r.firing_id))];
+    for (let i = 0; i < firingIds.length; i += LOOKUP_CHUNK) {
+      for (const f of await this.store.db
+        .selectFrom('event_firings')
+        .select(['id', 'rule_type', 'detail', 'at'])
+        .where('id', 'in', firingIds.slice(i, i + LOOKUP_CHUNK))
+        .execute()) {
+        firings.set(Number(f.id), f);
+      }
+    }
+    const imsis = new Map<string, string>();
+    const simIds = [...new Set(rows.flatMap((r) => (r.sim_id === null ? [] : [r.sim_id])))];
+    for (let i = 0; i < simIds.length; i += LOOKUP_CHUNK) {
+      // Primary first, so the first IMSI kept per SIM is its primary one.
+      for (const p of await this.store.db
+        .selectFrom('sim_profiles')
+        .select(['sim_id', 'imsi'])
+        .where('sim_id', 'in', simIds.slice(i, i + LOOKUP_CHUNK))
+        .orderBy('is_primary', 'desc')
+        .execute()) {
+        if (!imsis.has(p.sim_id)) imsis.set(p.sim_id, p.imsi);
+      }
+    }
+    return { firings, imsis };
+  }
+
+  private async execute(row: RunRow, context: BatchContext): Promise<RunRecord> {
     const action = JSON.parse(row.action) as ActionConfig;
-    const firing = await this.store.db
-      .selectFrom('event_firings')
-      .select(['rule_type', 'detail', 'at'])
-      .where('id', '=', row.firing_id)
-      .executeTakeFirst();
+    const firing = context.firings.get(row.firing_id);
     const detail = firing ? (JSON.parse(firing.detail) as Record<string, unknown>) : {};
     const variables: Record<string, string> = {
       handlerId: row.handler_id,
@@ -520,13 +724,7 @@ export class EventEngine {
     };
     if (row.sim_id !== null) {
       variables.simId = row.sim_id;
-      const profile = await this.store.db
-        .selectFrom('sim_profiles')
-        .select('imsi')
-        .where('sim_id', '=', row.sim_id)
-        .orderBy('is_primary', 'desc')
-        .executeTakeFirst();
-      const imsi = typeof detail.imsi === 'string' ? detail.imsi : profile?.imsi;
+      const imsi = typeof detail.imsi === 'string' ? detail.imsi : context.imsis.get(row.sim_id);
       if (imsi !== undefined) variables.imsi = imsi;
     }
     const pair = (old: string, now: string) => {
@@ -545,7 +743,7 @@ export class EventEngine {
       idempotencyKey: row.idempotency_key,
       attempt: row.attempts,
       variables,
-      firing: { ruleType: firing?.rule_type ?? '', detail, at: firing?.at ?? 0 },
+      firing: { ruleType: firing?.rule_type ?? '', detail, at: Number(firing?.at ?? 0) },
     };
     const executor = this.executors.get(action.type);
     let result: ActionResult;
@@ -558,31 +756,40 @@ export class EventEngine {
         ? { outcome: 'failed', detail: { error: e.message, code: e.code } }
         : { outcome: 'retry', detail: { error: (e as Error).message } };
     }
-    const now = this.clock.now();
     let status: string = result.outcome;
-    let runAt = row.run_at;
+    let runAt = Number(row.run_at);
     if (result.outcome === 'retry') {
       if (row.attempts >= this.o.maxAttempts) status = 'dead';
       else {
         status = 'pending';
-        runAt = now + Math.min(this.o.retryBaseMs * 2 ** (row.attempts - 1), HOUR);
+        runAt = this.clock.now() + Math.min(this.o.retryBaseMs * 2 ** (row.attempts - 1), HOUR);
       }
     }
-    // Guarded on the claim: a worker whose lease expired cannot overwrite its successor's record.
-    await this.store.db
-      .updateTable('event_action_runs')
-      .set({
-        status,
-        run_at: runAt,
-        claimed_until: null,
-        result: JSON.stringify(result.detail),
-        updated_at: now,
-      })
-      .where('id', '=', run.id)
-      .where('status', '=', 'running')
-      .where('attempts', '=', row.attempts)
-      .execute();
-    return status;
+    return { id: row.id, attempts: row.attempts, status, runAt, result: JSON.stringify(result.detail) };
+  }
+
+  /**
+   * Records the outcomes of a batch in one statement per chunk. Guarded on the claim (status running,
+   * same attempt): a worker whose lease expired cannot overwrite its successor's record.
+   */
+  private async record(records: readonly RunRecord[]): Promise<void> {
+    const now = this.clock.now();
+    for (let i = 0; i < records.length; i += RECORD_CHUNK) {
+      const rows = records
+        .slice(i, i + RECORD_CHUNK)
+        .map(
+          (r) =>
+            sql`(cast(${r.id} as bigint), cast(${r.attempts} as integer), cast(${r.status} as text), cast(${r.runAt} as bigint), cast(${r.result} as text))`,
+        );
+      await sql`
+        with outcome (id, attempts, status, run_at, result) as (values ${sql.join(rows)})
+        update event_action_runs
+        set status = outcome.status, run_at = outcome.run_at, claimed_until = null, result = outcome.result,
+          updated_at = ${now}
+        from outcome
+        where event_action_runs.id = outcome.id and event_action_runs.status = 'running'
+          and event_action_runs.attempts = outcome.attempts`.execute(this.store.db);
+    }
   }
 
   private ctx(run: ActionRun) {
