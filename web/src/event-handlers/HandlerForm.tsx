@@ -239,8 +239,8 @@ export function HandlerForm({
           {t('eh.problems', { count: String(problems.length) })}
         </p>
       )}
-      <section className="card stack" aria-labelledby="eh-general">
-        <h2 id="eh-general">{t('eh.general')}</h2>
+      <section className="card stack" aria-labelledby="ehs-general">
+        <h2 id="ehs-general">{t('eh.general')}</h2>
         <div className="grid">
           <div className="stack">
             <label htmlFor={fieldId('name')}>{t('eh.name')} *</label>
@@ -276,8 +276,8 @@ export function HandlerForm({
         <FieldError field={fieldId('description')} error={errors.get('description')} />
       </section>
 
-      <section className="card stack" aria-labelledby="eh-target">
-        <h2 id="eh-target">{t('eh.target')}</h2>
+      <section className="card stack" aria-labelledby="ehs-target">
+        <h2 id="ehs-target">{t('eh.target')}</h2>
         <div className="grid">
           <div className="stack">
             <label htmlFor={fieldId('targetKind')}>{t('eh.targetKind')}</label>
@@ -336,8 +336,8 @@ export function HandlerForm({
         </div>
       </section>
 
-      <section className="card stack" aria-labelledby="eh-rule">
-        <h2 id="eh-rule">{t('eh.rule')}</h2>
+      <section className="card stack" aria-labelledby="ehs-rule">
+        <h2 id="ehs-rule">{t('eh.rule')}</h2>
         <label htmlFor={ruleTypeId}>{t('eh.ruleType')}</label>
         <select
           id={ruleTypeId}
@@ -362,8 +362,8 @@ export function HandlerForm({
         />
       </section>
 
-      <section className="card stack" aria-labelledby="eh-actions">
-        <h2 id="eh-actions">{t('eh.actions')}</h2>
+      <section className="card stack" aria-labelledby="ehs-actions">
+        <h2 id="ehs-actions">{t('eh.actions')}</h2>
         <FieldError field={fieldId('actions')} error={errors.get('actions')} />
         {form.actions.map((action, i) => {
           const typeId = fieldId(`actions.${i}.type`);

@@ -83,8 +83,8 @@ function Executions({ handlerId }: { handlerId: string }) {
   const page = useExecutions(handlerId, keys.at(-1));
   const executions = page.data?.executions ?? [];
   return (
-    <section className="card stack" aria-labelledby="eh-executions" aria-live="polite">
-      <h2 id="eh-executions">{t('eh.executions')}</h2>
+    <section className="card stack" aria-labelledby="ehs-executions" aria-live="polite">
+      <h2 id="ehs-executions">{t('eh.executions')}</h2>
       <p className="hint">
         {executions.some(isUnsettled) ? t('eh.executionsPolling') : t('eh.executionsHint')}
       </p>
@@ -155,8 +155,8 @@ export function EventHandlerPage({ handlerId }: { handlerId: string }) {
       {h && (
         <>
           <h1>{t('eh.handler', { name: h.name })}</h1>
-          <section className="card stack" aria-labelledby="eh-config">
-            <h2 id="eh-config">{t('eh.configuration')}</h2>
+          <section className="card stack" aria-labelledby="ehs-config">
+            <h2 id="ehs-config">{t('eh.configuration')}</h2>
             <dl>
               <dt>{t('eh.id')}</dt>
               <dd>{h.handlerId}</dd>

@@ -64,13 +64,19 @@ async function fetchExecutions(handlerId: string, limit: number, after: number |
 export const isUnsettled = (e: Execution) =>
   e.actions.some((a) => a.status === 'pending' || a.status === 'running');
 
-/** A page of executions, newest first; polled every 3 s while one of its runs is unsettled (15 s otherwise). */
+/** A page of executions, newest first; polled every 3 s while none or an unsettled one is shown (15 s otherwise). */
 export function useExecutions(handlerId: string, after: number | undefined) {
   return useQuery({
     queryKey: ['event-handlers', 'executions', handlerId, after ?? 0],
     queryFn: () => fetchExecutions(handlerId, 20, after),
     placeholderData: keepPreviousData,
-    refetchInterval: (q) => (q.state.data?.executions.some(isUnsettled) ? 3_000 : 15_000),
+    // Quickly while a run will still change or nothing fired yet (someone is waiting for it).
+    refetchInterval: (q) => {
+      const executions = q.state.data?.executions;
+      return executions === undefined || executions.length === 0 || executions.some(isUnsettled)
+        ? 3_000
+        : 15_000;
+    },
   });
 }
 
@@ -98,14 +104,20 @@ export const updateHandler = (handlerId: string, body: HandlerBody) =>
   unwrap(api.PUT('/v1/event_handlers/{handler_id}', { params: { path: { handler_id: handlerId } }, body }));
 export const deleteHandler = (handlerId: string) =>
   unwrap(api.DELETE('/v1/event_handlers/{handler_id}', { params: { path: { handler_id: handlerId } } }));
+/** POST …/ignore answers 200 with no body (idempotent), DELETE 204: only the status tells. */
+async function noContent(call: Promise<{ error?: unknown; response: Response }>): Promise<void> {
+  const { error, response } = await call;
+  if (!response.ok) throw apiError(response, error);
+}
 export const ignoreForSim = (handlerId: string, simId: string) =>
-  unwrap(
+  noContent(
     api.POST('/v1/event_handlers/{handler_id}/sims/{sim_id}/ignore', {
       params: { path: { handler_id: handlerId, sim_id: simId } },
+      parseAs: 'text',
     }),
   );
 export const unignoreForSim = (handlerId: string, simId: string) =>
-  unwrap(
+  noContent(
     api.DELETE('/v1/event_handlers/{handler_id}/sims/{sim_id}/ignore', {
       params: { path: { handler_id: handlerId, sim_id: simId } },
     }),
