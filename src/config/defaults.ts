@@ -528,6 +528,11 @@ export const SETTINGS = {
     doc: 'SMS delivery records (they hold phone numbers) are deleted this many days after they were created (0 keeps them).',
     parse: int(0, 36_500),
   },
+  retentionEventHistoryDays: {
+    default: 90,
+    doc: 'Event handler history — firings and finished action runs (GET /v1/event_handlers/{id}/executions) — is deleted this many days after it happened (0 keeps it); runs still pending or running are kept, and so is their firing.',
+    parse: int(0, 36_500),
+  },
   retentionPurgeIntervalSeconds: {
     default: 3600,
     doc: 'How often each running instance purges what retention and expiry allow (expired API tokens, counters, one-time values and login transactions always go). 0 turns the background purge off; `simtrust admin purge` runs it by hand.',

@@ -26,6 +26,7 @@ export type RetentionConfig = Pick<
   | 'retentionRefusalsDays'
   | 'retentionAuditLogDays'
   | 'retentionSmsDays'
+  | 'retentionEventHistoryDays'
   | 'retentionPurgeBatchRows'
 >;
 
@@ -133,6 +134,36 @@ export const PURGE_TARGETS: readonly Target[] = [
     what: 'SMS delivery records',
     cutoff: (now, c) => daysBefore(c.retentionSmsDays)(now),
     plan: { by: 'key', key: ['message_id'], where: (cutoff) => sql`created_at < ${cutoff}` },
+  },
+  // Event handler history (issue 14). Runs go first; a firing goes once it is old and has no run left,
+  // so a firing whose action is scheduled far ahead (BEGINNING_OF_NEXT_MONTH + offset) keeps its
+  // history until that run has finished and aged. The event outbox needs nothing: the engine deletes
+  // each event in the transaction that evaluates it.
+  {
+    kind: 'event-action-runs',
+    table: 'event_action_runs',
+    what: 'finished event handler action runs',
+    cutoff: (now, c) => daysBefore(c.retentionEventHistoryDays)(now),
+    plan: {
+      by: 'key',
+      key: ['id'],
+      // (status, run_at) is indexed; a finished run's run_at is never after its last update.
+      where: (cutoff) =>
+        sql`status in ('succeeded', 'failed', 'dead', 'skipped', 'cancelled') and run_at < ${cutoff} and updated_at < ${cutoff}`,
+    },
+  },
+  {
+    kind: 'event-firings',
+    table: 'event_firings',
+    what: 'event handler firings without runs left',
+    cutoff: (now, c) => daysBefore(c.retentionEventHistoryDays)(now),
+    plan: {
+      by: 'key',
+      key: ['id'],
+      // Runs are found through event_action_runs_firing; runs are written in the firing's transaction.
+      where: (cutoff) =>
+        sql`at < ${cutoff} and not exists (select 1 from event_action_runs r where r.firing_id = event_firings.id)`,
+    },
   },
   {
     kind: 'api-tokens',

@@ -209,7 +209,46 @@ async function seed(ageDays: number, count = 1): Promise<void> {
         expires_at: at,
       })
       .execute();
+    await eventFiring(at, 'succeeded');
   }
+}
+
+/** An event handler firing at `at` with one action run of `status` that ran then. */
+async function eventFiring(at: number, status: string, runAt = at): Promise<number> {
+  const firing = await store.db
+    .insertInto('event_firings')
+    .values({
+      operator_id: 'op',
+      handler_id: 'h',
+      sim_id: 'sim',
+      firing_key: id('f'),
+      rule_type: 'SimStatusAttributeRule',
+      detail: '{}',
+      at,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await store.db
+    .insertInto('event_action_runs')
+    .values({
+      operator_id: 'op',
+      handler_id: 'h',
+      firing_id: Number(firing.id),
+      sim_id: 'sim',
+      action_index: 0,
+      action_type: 'SuspendAction',
+      action: '{}',
+      idempotency_key: id('k'),
+      status,
+      run_at: runAt,
+      attempts: status === 'pending' ? 0 : 1,
+      claimed_until: null,
+      result: null,
+      created_at: at,
+      updated_at: status === 'pending' ? at : runAt,
+    })
+    .execute();
+  return Number(firing.id);
 }
 
 const TABLES = [...new Set(PURGE_TARGETS.map((t) => t.table))];
@@ -261,6 +300,8 @@ describe('retention purge', () => {
       refusals: 2,
       'audit-logs': 1,
       sms: 2,
+      'event-action-runs': 2,
+      'event-firings': 2,
       'api-tokens': 3,
       counters: 3,
       'one-time-values': 3,
@@ -274,6 +315,8 @@ describe('retention purge', () => {
       aaa_refusals: 1,
       audit_logs: 2,
       sms_messages: 1,
+      event_action_runs: 1,
+      event_firings: 1,
       api_tokens: 1,
       counters: 1,
       one_time_values: 1,
@@ -295,10 +338,19 @@ describe('retention purge', () => {
         retentionRefusalsDays: 0,
         retentionAuditLogDays: 0,
         retentionSmsDays: 0,
+        retentionEventHistoryDays: 0,
       }),
     );
     for (const r of results.filter((x) =>
-      ['sessions', 'usage-daily', 'refusals', 'audit-logs', 'sms'].includes(x.kind),
+      [
+        'sessions',
+        'usage-daily',
+        'refusals',
+        'audit-logs',
+        'sms',
+        'event-action-runs',
+        'event-firings',
+      ].includes(x.kind),
     )) {
       expect(r.cutoff).toBeUndefined();
       expect(r.deleted).toBe(0);
@@ -334,6 +386,53 @@ describe('retention purge', () => {
     expect(results.find((r) => r.kind === 'refusals')?.deleted).toBe(3);
     // Kinds chosen through an index take every old row.
     expect(results.find((r) => r.kind === 'sessions')?.deleted).toBe(4);
+  });
+
+  it('keeps event handler history while a run is pending or running, and drops it once finished and old', async () => {
+    // Threat to the history's meaning: a firing purged while its action (scheduled far ahead, or
+    // in flight) has still to run would leave a run without the facts it needs (detail, variables).
+    const old = NOW - 200 * DAY;
+    const pending = await eventFiring(old, 'pending', NOW + 30 * DAY);
+    const running = await eventFiring(old, 'running');
+    const dead = await eventFiring(old, 'dead');
+    const young = await eventFiring(NOW - DAY, 'succeeded');
+    const results = await purge(store, clock, retention({ retentionEventHistoryDays: 90 }));
+    const deleted = Object.fromEntries(results.map((r) => [r.kind, r.deleted]));
+    expect(deleted).toMatchObject({ 'event-action-runs': 1, 'event-firings': 1 });
+    const firings = await store.db.selectFrom('event_firings').select('id').orderBy('id').execute();
+    expect(firings.map((f) => Number(f.id))).toEqual([pending, running, young]);
+    expect(
+      (await store.db.selectFrom('event_action_runs').select('firing_id').execute()).map((r) =>
+        Number(r.firing_id),
+      ),
+    ).not.toContain(dead);
+    // The scheduled run happens and fails for good: 90 days on its history is still there, 91 days
+    // on it goes (with the young firing, old by then); the run still running stays.
+    await store.db
+      .updateTable('event_action_runs')
+      .set({ status: 'failed', updated_at: NOW + 30 * DAY })
+      .where('firing_id', '=', pending)
+      .execute();
+    const kept = await purge(
+      store,
+      new ManualClock(NOW + 119 * DAY),
+      retention({ retentionEventHistoryDays: 90 }),
+    );
+    expect(Object.fromEntries(kept.map((r) => [r.kind, r.deleted]))).toMatchObject({
+      'event-action-runs': 1,
+      'event-firings': 1,
+    });
+    const again = await purge(
+      store,
+      new ManualClock(NOW + 121 * DAY),
+      retention({ retentionEventHistoryDays: 90 }),
+    );
+    expect(Object.fromEntries(again.map((r) => [r.kind, r.deleted]))).toMatchObject({
+      'event-action-runs': 1,
+      'event-firings': 1,
+    });
+    const left = await store.db.selectFrom('event_firings').select('id').orderBy('id').execute();
+    expect(left.map((f) => Number(f.id))).toEqual([running]);
   });
 
   it('ends early when told to stop between batches', async () => {
