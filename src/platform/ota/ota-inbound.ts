@@ -11,8 +11,8 @@
 import { smppUserData } from '../../lib/smpp-short-message.js';
 import { decodeUserData, IEI, reassembleSecuredPacket, type UserData } from '../../lib/ts-23-040-sms-tpdu.js';
 import type { Store } from '../store/database.js';
-import { param, prepared } from '../store/prepared.js';
 import type { OtaService, ReceiveOutcome } from './ota-service.js';
+import { appletOfSender } from './ota-store.js';
 
 /** The fields of a deliver_sm as the `smpp` package hands them over (any may be missing or odd). */
 export type DeliverSmFields = Readonly<Record<string, unknown>>;
@@ -37,13 +37,6 @@ const PARTIAL_TTL_MS = 5 * 60_000;
 const ignored = (code: string, message: string): InboundOutcome => ({ kind: 'ignored', code, message });
 
 // One of these runs for every MO SMS: prepared (store/prepared.ts).
-const simByMsisdn = prepared((db) =>
-  db.selectFrom('sim_profiles').select('sim_id').where('msisdn', '=', param('sender')).limit(1),
-);
-const simByImsi = prepared((db) =>
-  db.selectFrom('sim_profiles').select('sim_id').where('imsi', '=', param('sender')).limit(1),
-);
-
 export class OtaInbound {
   private readonly partial = new Map<string, { segments: UserData[]; total: number; at: number }>();
 
@@ -84,11 +77,16 @@ export class OtaInbound {
     const assembled = this.reassemble(sender, decoded.value);
     if ('kind' in assembled) return assembled;
 
-    // find the SIM, then open and verify
-    const simId = await this.simOf(sender);
-    if (simId === undefined)
+    // find the SIM and its applet (one statement), then open and verify
+    const [found] = await appletOfSender(this.store.db, { sender });
+    if (found === undefined)
       return ignored('OTA_SMS_UNKNOWN_SENDER', 'no SIM has this MSISDN, IMSI or quarantine IMSI');
-    return this.ota.receive(simId, assembled.packet);
+    const { sender_sim_id: simId, sim_id, operator_id, tar, kvn, report_kvn } = found;
+    const applet =
+      sim_id === null || operator_id === null || tar === null || kvn === null || report_kvn === null
+        ? undefined
+        : { operator_id, tar, kvn, report_kvn };
+    return this.ota.receiveFrom(simId, applet, assembled.packet);
   }
 
   private reassemble(sender: string, ud: UserData): { packet: Uint8Array } | InboundOutcome {
@@ -118,14 +116,5 @@ export class OtaInbound {
     if (r.value.identifier !== IEI.RESPONSE_PACKET)
       return ignored('OTA_SMS_NOT_RESPONSE', 'a card sends response packets (IEI 71)');
     return { packet: r.value.packet };
-  }
-
-  private async simOf(sender: string): Promise<string | undefined> {
-    const db = this.store.db;
-    const [byMsisdn] = await simByMsisdn(db, { sender });
-    if (byMsisdn) return byMsisdn.sim_id;
-    const [byImsi] = await simByImsi(db, { sender });
-    if (byImsi) return byImsi.sim_id;
-    return (await this.ota.quarantineOwner(sender))?.simId;
   }
 }

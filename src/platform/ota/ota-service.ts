@@ -712,8 +712,17 @@ export class OtaService {
    * higher report counter; a PoR must answer a pending command. Anything else changes nothing.
    */
   async receive(simId: string, packet: Uint8Array): Promise<ReceiveOutcome> {
+    const [applet] = await appletOfSim(this.store.db, { simId });
+    return this.receiveFrom(simId, applet, packet);
+  }
+
+  /** receive() with the SIM's applet already read (OtaInbound reads it with the sender: appletOfSender). */
+  async receiveFrom(
+    simId: string,
+    applet: ReceivingApplet | undefined,
+    packet: Uint8Array,
+  ): Promise<ReceiveOutcome> {
     const o = this.store.db;
-    const [applet] = await appletOfSim(o, { simId });
     if (applet === undefined) return refused('OTA_UNKNOWN_SIM', 'no anti-theft applet is known for this SIM');
     const tar = readResponseTar(packet);
     if (!tar.ok) return refused(tar.error.code, tar.error.message);
@@ -890,6 +899,14 @@ export class OtaService {
         .execute();
     return out;
   }
+}
+
+/** The applet columns the receive path needs. */
+export interface ReceivingApplet {
+  readonly operator_id: string;
+  readonly tar: string;
+  readonly kvn: number;
+  readonly report_kvn: number;
 }
 
 export type ReportedState = ReturnType<typeof stateJson>;

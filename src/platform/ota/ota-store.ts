@@ -59,6 +59,38 @@ export async function acceptReportCounter(
   return Number(r.numUpdatedRows) === 1;
 }
 
+/**
+ * The SIM an MO SMS comes from and its applet, in one statement (one round trip per PoR): the SIM
+ * whose MSISDN is the sender, else whose IMSI, else whose quarantine identity it is (a blocked
+ * card). `sim_id` (the applet's) is null when that SIM has no applet; no row when no SIM matches.
+ */
+export const appletOfSender = prepared((db) =>
+  db
+    .selectFrom(
+      db
+        .selectFrom('sim_profiles')
+        .select([sql<number>`1`.as('rank'), 'sim_id'])
+        .where('msisdn', '=', param('sender'))
+        .unionAll(
+          db
+            .selectFrom('sim_profiles')
+            .select([sql<number>`2`.as('rank'), 'sim_id'])
+            .where('imsi', '=', param('sender')),
+        )
+        .unionAll(
+          db
+            .selectFrom('anti_theft_sims')
+            .select([sql<number>`3`.as('rank'), 'sim_id'])
+            .where('quarantine_imsi', '=', param('sender')),
+        )
+        .as('s'),
+    )
+    .leftJoin('anti_theft_sims as a', 'a.sim_id', 's.sim_id')
+    .select(['s.sim_id as sender_sim_id', 'a.sim_id', 'a.operator_id', 'a.tar', 'a.kvn', 'a.report_kvn'])
+    .orderBy('s.rank')
+    .limit(1),
+);
+
 /** The SIM's anti-theft row (any operator: the receive path knows the SIM by its sender only). */
 export const appletOfSim = prepared((db) =>
   db.selectFrom('anti_theft_sims').selectAll().where('sim_id', '=', param('simId')),

@@ -89,7 +89,11 @@ export interface AntiTheftParameters {
 
 const FILES_TO_REFRESH = ['3F007FFF6F07', '3F007FFF6F7E', '3F007FFF6F73', '3F007FFF6FE3'];
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function validate(p: InstallParameters): string | undefined {
   if (typeof p.quarantineImsi !== 'string' || !isImsi(p.quarantineImsi))
@@ -197,11 +201,22 @@ export class AntiTheftApplet implements ToolkitApplet {
     };
   }
 
+  /**
+   * The state last decoded, keyed by the stored bytes it was decoded from: an envelope reads the
+   * state several times and most envelopes change nothing, so comparing the bytes (a few dozen
+   * octets) replaces the TLV decoding. States are immutable (every change builds a new one).
+   */
+  #decoded: { readonly bytes: Uint8Array; readonly state: AntiTheftState } | undefined;
+
   #load(store: PersistentStore): AntiTheftState {
     const bytes = store.read();
     if (bytes.length === 0) return this.#initial();
+    const cached = this.#decoded;
+    if (cached !== undefined && bytesEqual(cached.bytes, bytes)) return cached.state;
     const s = StateMemoryTlv.decode(bytes);
-    return s.ok ? s.value : this.#initial();
+    if (!s.ok) return this.#initial();
+    this.#decoded = { bytes, state: s.value };
+    return s.value;
   }
 
   #save(store: PersistentStore, s: AntiTheftState): void {
