@@ -11,6 +11,12 @@
 // OTA key set is made here and provisioned on both sides at once: sealed in the platform with the SIM
 // (the `ota` section of createSim) and written to the same demo-only file (the CSV's OTA columns
 // kic,kid,kvn,quarantine_imsi), from which the demo fleet builds their cards.
+//
+// Event handlers (docs/event-handlers.md): two demo handlers, created at every start when missing
+// (by name), so that the demo fleet trips them: the heavy device (demo SIM 1) crosses a small daily
+// limit → its speed class drops and the operator is mailed; the IMEI-locked SIM in another device
+// (the last fleet SIM) is refused → suspended. The demo starts no mail server: without
+// SIMTRUST_SMTP_URL the mail run is recorded as failed, "no SMTP server is configured".
 
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -30,6 +36,8 @@ export interface DemoFleet {
   readonly operatorId: string;
   readonly created: boolean;
   readonly simCount: number;
+  /** The demo event handlers' ids (when there is a demo fleet to trip them). */
+  readonly handlers?: { readonly traffic: string; readonly imei: string };
 }
 
 /** A Luhn-correct demo ICCID: 89 (telecom) 999 (test country code) 01 + 11-digit serial. */
@@ -65,6 +73,77 @@ export const demoQuarantineImsi = (serial: number) => `00199${String(serial).pad
 /** Where the demo fleet's card keys are written (demo mode only). */
 export const demoFleetCardsFile = (dataDir: string) => join(dataDir, 'demo-fleet', 'cards.csv');
 
+/** The demo heavy device's daily limit: its first Interim-Update (30 s of heavy traffic) is over it. */
+export const DEMO_DAILY_LIMIT_MIB = 10;
+
+/** The demo's event handlers, by name (created when missing). */
+export const DEMO_HANDLERS = {
+  traffic: `demo: SIM over ${DEMO_DAILY_LIMIT_MIB} MiB today → slow down, mail the operator`,
+  imei: 'demo: IMEI mismatch → suspend the SIM',
+} as const;
+
+/**
+ * Creates the demo handlers that do not exist yet: daily traffic of demo SIM 1 (the heavy device)
+ * over DEMO_DAILY_LIMIT_MIB → s1.minimum and a mail to the operator, s1.standard again at the next
+ * UTC day; any SIM of the operator refused by its IMEI lock → suspended. Returns their ids.
+ */
+export async function ensureDemoHandlers(
+  platform: Platform,
+  operatorId: string,
+): Promise<{ traffic: string; imei: string }> {
+  const existing = await platform.eventHandlers.list(operatorId, {}, { limit: 100 });
+  const ctx = systemContext(operatorId, 'EventHandler:createEventHandler', 'demo');
+  const now = { executionDateTimeConst: 'IMMEDIATELY' };
+  const wanted = {
+    traffic: {
+      name: DEMO_HANDLERS.traffic,
+      description:
+        'The demo heavy device crosses this within a minute of the start (docs/event-handlers.md).',
+      status: 'active' as const,
+      targetSimId: demoIccid(1),
+      ruleConfig: {
+        type: 'SimDailyTotalTrafficRule',
+        properties: {
+          limitTotalTrafficMegaByte: String(DEMO_DAILY_LIMIT_MIB),
+          inactiveTimeoutDateConst: 'BEGINNING_OF_NEXT_DAY',
+        },
+      },
+      actionConfigList: [
+        { type: 'ChangeSpeedClassAction', properties: { speedClass: 's1.minimum', ...now } },
+        {
+          type: 'SendMailToOperatorAction',
+          properties: {
+            title: `SIM \${simId} over ${DEMO_DAILY_LIMIT_MIB} MiB today`,
+            message: 'SIM ${simId} (IMSI ${imsi}) was slowed down to s1.minimum until 00:00 UTC.',
+            ...now,
+          },
+        },
+        {
+          type: 'ChangeSpeedClassAction',
+          properties: { speedClass: 's1.standard', executionDateTimeConst: 'BEGINNING_OF_NEXT_DAY' },
+        },
+      ],
+    },
+    imei: {
+      name: DEMO_HANDLERS.imei,
+      description: 'A SIM refused by its IMEI lock (it is in another device) is suspended.',
+      status: 'active' as const,
+      targetOperatorId: operatorId,
+      ruleConfig: {
+        type: 'SimImeiMismatchedRule',
+        properties: { inactiveTimeoutDateConst: 'BEGINNING_OF_NEXT_DAY' },
+      },
+      actionConfigList: [{ type: 'SuspendAction', properties: now }],
+    },
+  };
+  const ids = { traffic: '', imei: '' };
+  for (const key of ['traffic', 'imei'] as const) {
+    const found = existing.items.find((h) => h.name === wanted[key].name);
+    ids[key] = found?.handlerId ?? (await platform.eventHandlers.create(ctx, wanted[key])).handlerId;
+  }
+  return ids;
+}
+
 export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
   const { config } = platform;
   const existing = await findOperatorByEmail(platform.store.db, config.demoOperatorEmail);
@@ -86,7 +165,11 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('operator_id', '=', operatorId)
       .executeTakeFirstOrThrow();
-    return { operatorId, created: false, simCount: Number(count.n) };
+    const handlers =
+      Math.min(config.demoFleetDevices, config.demoSimCount) > 0
+        ? await ensureDemoHandlers(platform, operatorId)
+        : undefined;
+    return { operatorId, created: false, simCount: Number(count.n), ...(handlers ? { handlers } : {}) };
   }
 
   const ctx = (operationId: string) => systemContext(operatorId, operationId, 'demo');
@@ -162,6 +245,8 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
       demoIccid(fleetSize),
       demoImei(900_000 + fleetSize),
     );
+    // Active, as a SIM in use is: the IMEI-mismatch handler suspends it when its lock refuses it.
+    await platform.sims.transition(ctx('Sim:activateSim'), demoIccid(fleetSize), 'activate');
     const file = demoFleetCardsFile(config.dataDir);
     ensurePrivateDir(join(config.dataDir, 'demo-fleet'));
     writeFileSync(
@@ -172,6 +257,8 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
       },
     );
     ensurePrivateFile(file);
+    const handlers = await ensureDemoHandlers(platform, operatorId);
+    return { operatorId, created: true, simCount: config.demoSimCount, handlers };
   }
   return { operatorId, created: true, simCount: config.demoSimCount };
 }

@@ -4,14 +4,22 @@
 // are in a demo-only file the seeding wrote with mode 0600. Four demo SIMs carry the anti-theft
 // applet, their OTA keys provisioned on both sides at seeding: the platform's OTA link binds to the
 // lab SMSC the demo started, one SIM is moved into another device and one device is stolen, and
-// both reach blocked with their alert in the API (demoTheftSeconds shortened for the test).
+// both reach blocked with their alert in the API (demoTheftSeconds shortened for the test). The two
+// demo event handlers act: the heavy device's SIM crosses its daily limit and is slowed down (the mail
+// to the operator is recorded as failed: the demo has no SMTP server), and the IMEI-refused SIM is
+// suspended — both seen in the handlers' executions through the API.
 
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCardFile } from '../../src/card/card-file.js';
-import { DEMO_ANTI_THEFT_SIMS, demoIccid, demoQuarantineImsi } from '../../src/platform/demo.js';
+import {
+  DEMO_ANTI_THEFT_SIMS,
+  DEMO_HANDLERS,
+  demoIccid,
+  demoQuarantineImsi,
+} from '../../src/platform/demo.js';
 import { SimtrustClient } from '../../src/sdk/client.js';
 import { startDemo } from '../helpers/cli.js';
 
@@ -24,7 +32,7 @@ describe('demo fleet of simtrust up --demo', () => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  it('attaches the demo devices, refuses the IMEI-locked one, and blocks the moved and the stolen anti-theft SIM', async () => {
+  it('attaches the demo devices, refuses the IMEI-locked one, blocks the moved and the stolen anti-theft SIM, and its event handlers act', async () => {
     demo = await startDemo(cwd, ['--demo-theft-seconds', '9']);
     expect(demo.screen).toMatch(/Demo fleet\s+20 simulated devices/);
     expect(demo.screen).toMatch(/Anti-theft\s+4 SIMs carry the anti-theft applet/);
@@ -106,6 +114,49 @@ describe('demo fleet of simtrust up --demo', () => {
     }
     // The other anti-theft SIMs stay unblocked; their keys never reach the log.
     for (let i = 4; i <= 1 + DEMO_ANTI_THEFT_SIMS; i++) expect(await events(demoIccid(i))).toEqual([]);
+    // The demo event handlers: listed by the banner's commands, and acting on the fleet.
+    expect(demo.screen).toContain('npx simtrust event-handlers list --output table');
+    expect(demo.screen).toContain('no SMTP server is configured');
+    type Handler = { handlerId: string; name: string };
+    const handlers = await api.request<Handler[]>('GET', '/v1/event_handlers');
+    const idOf = (name: string) => handlers.find((h) => h.name === name)?.handlerId as string;
+    const [traffic, imei] = [idOf(DEMO_HANDLERS.traffic), idOf(DEMO_HANDLERS.imei)];
+    expect(traffic).toBeTruthy();
+    expect(imei).toBeTruthy();
+    expect(demo.screen).toContain(`npx simtrust event-handlers executions ${traffic}`);
+    type Execution = {
+      simId: string;
+      actions: Array<{ type: string; status: string; result: Record<string, unknown> | null }>;
+    };
+    const executions = (id: string) => api.request<Execution[]>('GET', `/v1/event_handlers/${id}/executions`);
+    const settled = (e: Execution | undefined, n: number) =>
+      e !== undefined && e.actions.slice(0, n).every((a) => a.status !== 'pending' && a.status !== 'running');
+    await waitFor('the IMEI-mismatch handler to run', async () => settled((await executions(imei))[0], 1));
+    const [suspended] = await executions(imei);
+    expect(suspended).toMatchObject({
+      simId: demoIccid(20),
+      actions: [{ type: 'SuspendAction', status: 'succeeded' }],
+    });
+    expect((await api.request<Sim>('GET', `/v1/sims/${demoIccid(20)}`)).status).toBe('suspended');
+    // The heavy device's first Interim-Update (30 s of traffic) is over the daily limit.
+    await waitFor('the daily-traffic handler to run', async () => settled((await executions(traffic))[0], 2));
+    const [slowed] = await executions(traffic);
+    expect(slowed).toMatchObject({
+      simId: demoIccid(1),
+      actions: [
+        { type: 'ChangeSpeedClassAction', status: 'succeeded' },
+        {
+          type: 'SendMailToOperatorAction',
+          status: 'failed',
+          result: { error: expect.stringContaining('no SMTP server is configured') },
+        },
+        { type: 'ChangeSpeedClassAction', status: 'pending' },
+      ],
+    });
+    expect((await api.request<{ speedClass: string }>('GET', `/v1/sims/${demoIccid(1)}`)).speedClass).toBe(
+      's1.minimum',
+    );
+
     const kic = readFileSync(file, 'utf8').split('\n')[2]?.split(',')[5] ?? '';
     expect(kic).toMatch(/^[0-9a-f]{32}$/);
     expect(readFileSync(join(cwd, 'data', 'simtrust.log'), 'utf8')).not.toContain(kic);
@@ -118,5 +169,5 @@ describe('demo fleet of simtrust up --demo', () => {
     const card = readCardFile(saved);
     if (!card.ok) throw new Error(card.error.message);
     expect(card.value.toolkit?.reportCounter).toBeGreaterThan(0);
-  });
+  }, 240_000);
 });

@@ -65,6 +65,7 @@ function welcome(
     refusedIccid: string;
     activeIccid: string;
     antiTheft: { moved?: string; stolen?: string; all: readonly string[] };
+    handlers?: { traffic: string; imei: string; limitMiB: number };
   },
 ): string {
   const login = `--endpoint ${apiUrl} --email ${config.demoOperatorEmail} --password ${config.demoOperatorPassword}`;
@@ -101,6 +102,16 @@ function welcome(
                 '               both SIMs then block themselves: attach refused, alert in the API',
               ]
             : []),
+          ...(fleet.handlers
+            ? [
+                '  Event handlers (docs/event-handlers.md), acting on the demo fleet:',
+                `               SIM ${fleet.activeIccid} (heavy traffic) over ${fleet.handlers.limitMiB} MiB today → slowed to s1.minimum, mail to the operator`,
+                config.smtpUrl === undefined
+                  ? '               (no mail server in the demo: that mail run is recorded as failed, "no SMTP server is configured"; set SIMTRUST_SMTP_URL to send it)'
+                  : '               (the mail goes to the SMTP server of SIMTRUST_SMTP_URL)',
+                `               SIM ${fleet.refusedIccid} refused by its IMEI lock → suspended`,
+              ]
+            : []),
         ]
       : []),
     `  Demo login   ${config.demoOperatorEmail} / ${config.demoOperatorPassword}`,
@@ -125,6 +136,13 @@ function welcome(
                 ],
           ),
           ...(fleet.antiTheft.stolen ? [`  npx simtrust anti-theft unblock ${fleet.antiTheft.stolen}`] : []),
+          ...(fleet.handlers
+            ? [
+                '  npx simtrust event-handlers list --output table',
+                `  npx simtrust event-handlers executions ${fleet.handlers.traffic}     # slowed down, mail`,
+                `  npx simtrust event-handlers executions ${fleet.handlers.imei}     # suspended`,
+              ]
+            : []),
         ]
       : []),
     '',
@@ -177,8 +195,15 @@ export function registerServeCommands(program: Command): void {
   ).action(async (opts: Record<string, unknown>) => {
     const demo = opts.demo === true;
     const configured = configFromFlags(opts, demo);
-    const { createLogger, startServers, ensureDemoFleet, demoIccid, startDemoFleet, startDemoSmsc } =
-      await serverModules();
+    const {
+      createLogger,
+      startServers,
+      ensureDemoFleet,
+      demoIccid,
+      startDemoFleet,
+      startDemoSmsc,
+      DEMO_DAILY_LIMIT_MIB,
+    } = await serverModules();
     // The demo fleet's network side needs the GSUP listener (on a free port unless one is set) and,
     // for the anti-theft SIMs, the lab SMSC the platform's OTA link binds to (unless one is set).
     const fleetOn = demo && configured.demoFleetDevices > 0;
@@ -199,11 +224,13 @@ export function registerServeCommands(program: Command): void {
     const logger = createLogger(config, createWriteStream(logFile, { flags: 'a', mode: 0o600 }));
     let simCount = 0;
     let operatorId = '';
+    let handlers: { traffic: string; imei: string } | undefined;
     const servers = await startServers(config, logger, async (platform) => {
       if (!demo) return;
       const seeded = await ensureDemoFleet(platform);
       simCount = seeded.simCount;
       operatorId = seeded.operatorId;
+      handlers = seeded.handlers;
     });
     const fleet =
       demo && servers.radius && servers.gsup && config.demoFleetDevices > 0
@@ -233,6 +260,7 @@ export function registerServeCommands(program: Command): void {
                 refusedIccid: demoIccid(fleet.devices),
                 activeIccid: demoIccid(1),
                 antiTheft: fleet.antiTheft,
+                ...(handlers ? { handlers: { ...handlers, limitMiB: DEMO_DAILY_LIMIT_MIB } } : {}),
               },
           )
         : `simtrust is serving at ${servers.apiUrl} (logs: ${logFile})\n`,
