@@ -474,6 +474,56 @@ describe(`event handler engine (${testDialect})`, () => {
     expect(Number(changed.n)).toBe(300);
   });
 
+  it('usage accounting just committed is evaluated by a tick of the changed SIMs; usage it did not note waits for the full sweep', async () => {
+    clock.set(T0 + DAY * 13);
+    const g = await group();
+    const [a, b] = [await createSim(api, { groupId: g }), await createSim(api, { groupId: g })] as TestSim[];
+    const id = await handler({
+      targetGroupId: g,
+      ruleConfig: {
+        type: 'SimDailyTotalTrafficRule',
+        properties: { limitTotalTrafficMegaByte: '1', inactiveTimeoutDateConst: 'BEGINNING_OF_NEXT_DAY' },
+      },
+      actionConfigList: [{ type: 'ChangeSpeedClassAction', properties: at({ speedClass: 's1.minimum' }) }],
+    });
+    // Nothing noted yet (earlier tests' notes are taken by a first changed tick): nothing to evaluate.
+    await api.platform.events.tick({ traffic: 'changed' });
+    expect(api.platform.events.usagePending).toBe(false);
+    const woken: number[] = [];
+    const unsubscribe = api.platform.events.onUsage(() => woken.push(1));
+    try {
+      const sess = session(a as TestSim);
+      await sess.start();
+      await sess.interim(2 * MIB);
+      expect(woken.length).toBeGreaterThan(0);
+      expect(api.platform.events.usagePending).toBe(true);
+    } finally {
+      unsubscribe();
+    }
+    // B's usage is written behind the accounting writer's back: not noted.
+    await api.db.store.db
+      .insertInto('sim_usage')
+      .values({
+        operator_id: op,
+        sim_id: (b as TestSim).simId,
+        period: 'day',
+        bucket_start: Date.UTC(2026, 5, 10 + 13),
+        speed_class: 's1.standard',
+        upload_bytes: 0,
+        download_bytes: 2 * MIB,
+        upload_packets: 0,
+        download_packets: 0,
+      })
+      .execute();
+    expect((await api.platform.events.tick({ traffic: 'changed' })).firings).toBe(1);
+    expect((await sim(a as TestSim)).speedClass).toBe('s1.minimum');
+    expect((await sim(b as TestSim)).speedClass).not.toBe('s1.minimum');
+    expect(api.platform.events.usagePending).toBe(false);
+    // The full sweep finds B, and A is not fired twice.
+    expect((await api.platform.events.tick()).firings).toBe(1);
+    expect((await executions(id)).map((e) => e.simId).sort()).toEqual([a?.simId, b?.simId].sort());
+  });
+
   it("answers 404 for another operator's handler history", async () => {
     const s = await createSim(api);
     const id = await handler({
