@@ -10,6 +10,7 @@
 
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoIccid } from '../../src/platform/demo.js';
 import { requirePrograms } from '../helpers/external.js';
 import { axeViolations, screenshots, watchedPage } from './console-browser.js';
 import { type ConsoleDemo, signInRoot, signInUser, startConsoleDemo } from './console-demo.js';
@@ -115,9 +116,10 @@ describe.skipIf(!ok)('console: event handlers in the browser', () => {
     await row.waitFor();
     expect(await row.textContent()).toContain('SubscriberDailyTrafficRule');
     expect(await row.textContent()).toContain('ChangeSpeedClassAction');
-    await page.getByLabel('Target kind').selectOption('sim');
+    // (The demo's own handlers watch a SIM and the operator: none watches an IMSI.)
+    await page.getByLabel('Target kind').selectOption('imsi');
     await page.getByText('No event handlers yet.').waitFor();
-    expect(new URL(page.url()).search).toBe('?target=sim');
+    expect(new URL(page.url()).search).toBe('?target=imsi');
     await page.getByLabel('Target kind').selectOption('group');
     await row.waitFor();
     await screenshots(page, 'event-handlers');
@@ -157,7 +159,12 @@ describe.skipIf(!ok)('console: event handlers in the browser', () => {
       status: string;
       speedClass: string;
     }>;
-    const sim = sims.find((s) => s.groupId === group.groupId && s.status === 'active');
+    // Not a SIM the demo's own handlers act on: SIM 1 is slowed down by its daily limit, the
+    // IMEI-refused last fleet SIM (20) is suspended.
+    const demoActedOn = [demoIccid(1), demoIccid(20)];
+    const sim = sims.find(
+      (s) => s.groupId === group.groupId && s.status === 'active' && !demoActedOn.includes(s.simId),
+    );
     expect(sim, 'an active SIM in the demo group').toBeDefined();
     const firing = await demo.call('POST', '/v1/event_handlers', {
       name: 'suspended → slow',
