@@ -46,5 +46,5 @@ describe('simtrust up --demo', () => {
       count.push(...page);
     expect(count).toHaveLength(50);
     expect((await second.stop()).code).toBe(0);
-  });
+  }, 180_000); // two demo starts, each seeding or opening the data and starting every listener
 });
