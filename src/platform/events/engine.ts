@@ -643,9 +643,9 @@ export class EventEngine {
 
   /**
    * Claims and runs one batch of due actions; returns the count per outcome. The batch's firings and
-   * IMSIs are read in one query each and the outcomes recorded in one statement after the batch: a
-   * crash before that record leaves the runs claimed, taken over after their lease (the executors
-   * are idempotent by the state they set, or send the idempotency key).
+   * IMSIs are read in one query each and the outcomes recorded a group at a time as they finish: a
+   * crash before a record leaves its runs claimed, taken over after their lease (the executors are
+   * idempotent by the state they set, or send the idempotency key).
    */
   async runDueActions(): Promise<Record<string, number>> {
     const now = this.clock.now();
@@ -653,19 +653,45 @@ export class EventEngine {
     if (claimed.length === 0) return {};
     const context = await this.batchContext(claimed);
     const outcomes: Record<string, number> = {};
-    const records: RunRecord[] = [];
+    // Outcomes are recorded as runs finish, group-committed: those that finish while a record is
+    // being written go together in the next one. So a finished run is recorded at once (a crash does
+    // not run it again) even while a slow web hook of its batch is still waiting.
+    let unrecorded: RunRecord[] = [];
+    let recording: Promise<void> | undefined;
+    let failure: unknown;
+    const flush = (): Promise<void> => {
+      recording ??= (async () => {
+        while (unrecorded.length > 0) {
+          const records = unrecorded;
+          unrecorded = [];
+          // Not recorded: the runs stay claimed and are taken over after their lease.
+          await this.record(records).catch((e: unknown) => {
+            failure ??= e;
+          });
+        }
+      })().finally(() => {
+        recording = undefined;
+        // Records that came as this flush was ending.
+        if (unrecorded.length > 0) void flush();
+      });
+      return recording;
+    };
     // Runs of one batch are independent (each its own SIM or request): a few at a time, so one slow
     // web hook does not hold up the rest.
     let next = 0;
     const worker = async () => {
       for (let row = claimed[next++]; row !== undefined; row = claimed[next++]) {
         const record = await this.execute(row, context);
-        records.push(record);
+        unrecorded.push(record);
+        void flush();
         outcomes[record.status] = (outcomes[record.status] ?? 0) + 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency, claimed.length) }, worker));
-    await this.record(records);
+    // The last records (a flush that was ending when they came, then theirs); a failure surfaces here.
+    await recording;
+    await flush();
+    if (failure !== undefined) throw failure;
     return outcomes;
   }
 
