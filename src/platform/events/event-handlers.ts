@@ -23,9 +23,10 @@ import {
   type RuleConfig,
   type TargetKind,
 } from './rules.js';
+import type { HandlerStatus } from './vocabulary.js';
 
-export const HANDLER_STATUSES = ['active', 'inactive'] as const;
-export type HandlerStatus = (typeof HANDLER_STATUSES)[number];
+// Declared with the rule and action types in the vocabulary the console shares.
+export { HANDLER_STATUSES, type HandlerStatus } from './vocabulary.js';
 
 export interface EventHandlerInput {
   readonly name: string;

@@ -6,27 +6,13 @@ import { fromHex } from '../../lib/hex.js';
 import { hasValidLuhn } from '../../lib/luhn.js';
 import type { PreviousSession, SessionStatus } from '../aaa/sessions.js';
 import type { SimLocalInfo } from '../ota/local-info.js';
+import type { SpeedClass } from './statuses.js';
 
 export const SIM_TYPES = ['uicc', 'euicc', 'virtual'] as const;
 export type SimType = (typeof SIM_TYPES)[number];
 
-export const SIM_STATUSES = ['ready', 'active', 'inactive', 'standby', 'suspended', 'terminated'] as const;
-export type SimStatus = (typeof SIM_STATUSES)[number];
+export { SIM_STATUSES, type SimStatus, SPEED_CLASSES, type SpeedClass } from './statuses.js';
 
-/** SORACOM's speed classes (UpdateSpeedClassRequest enum plus the list-filter extras). */
-export const SPEED_CLASSES = [
-  's1.minimum',
-  's1.slow',
-  's1.standard',
-  's1.fast',
-  's1.4xfast',
-  's1.8xfast',
-  'u1.standard',
-  'u1.slow',
-  't1.standard',
-  'arc.standard',
-] as const;
-export type SpeedClass = (typeof SPEED_CLASSES)[number];
 export const DEFAULT_SPEED_CLASS: SpeedClass = 's1.standard';
 
 /** AMF with the separation bit (TS 33.102 Annex H) set, as EPS and EAP-AKA' require. */

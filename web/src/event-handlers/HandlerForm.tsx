@@ -21,17 +21,18 @@ import {
   fieldOfMessage,
   type HandlerBody,
   keepProperties,
+  MAX_ACTIONS,
   newAction,
   type Problem,
   type PropertySpec,
   type RuleType,
   ruleSpec,
   ruleTypesFor,
+  TARGET_KINDS,
   type TargetKind,
   toBody,
   WEB_REQUEST,
 } from './model';
-import { MAX_ACTIONS, TARGET_KINDS } from './vocabulary';
 
 /** The label of a property: its name in the user's language when there is one, else the API's name. */
 function usePropertyLabel() {

@@ -4,9 +4,8 @@ import { Link, navigate, useLocation } from '../app/router';
 import { KeysetPager, QueryState } from '../app/ui';
 import type { MessageKey } from '../i18n/en';
 import { useI18n } from '../i18n/i18n';
-import { type TargetKind, targetOf } from './model';
+import { TARGET_KINDS, type TargetKind, targetOf } from './model';
 import { EVENT_HANDLER_OPERATIONS, type EventHandler, useHandlerPage, useLastFired } from './queries';
-import { TARGET_KINDS } from './vocabulary';
 
 const isTarget = (v: string | null): v is TargetKind =>
   v !== null && (TARGET_KINDS as readonly string[]).includes(v);

@@ -1,54 +1,46 @@
 // The event handler form as a pure model: the form's state, the body it sends, the checks the API
-// makes (the same tables — vocabulary.ts, generated from src/platform/events/rules.ts — and the same
-// order and wording as checkHandlerConfig, so the first problem here is the API's; fast-check keeps
-// the two equal in test/web/event-handlers-model.test.ts), a handler read back into the form, and an
-// API error message placed on the field it names.
+// makes (the platform's own vocabulary and checks, src/platform/events/vocabulary.ts, pure and
+// browser-safe: the first problem found here is the one the API answers with), a handler read back
+// into the form, and an API error message placed on the field it names.
 
 import {
+  ACTION_TYPE_NAMES,
   ACTION_TYPES,
-  type HANDLER_STATUSES,
-  MAX_ACTIONS,
+  type ActionSpec,
+  type ActionType,
+  type ConfigField,
+  type HandlerStatus,
+  handlerConfigProblems,
+  isActionType,
+  isRuleType,
+  type PropertySpec,
+  RULE_TYPE_NAMES,
   RULE_TYPES,
-  type TARGET_KINDS,
-} from './vocabulary.js';
+  type RuleSpec,
+  type RuleType,
+  type TargetKind,
+} from '../../../src/platform/events/vocabulary.js';
 
-export type RuleType = keyof typeof RULE_TYPES;
-export type ActionType = keyof typeof ACTION_TYPES;
-export type TargetKind = (typeof TARGET_KINDS)[number];
-export type HandlerStatus = (typeof HANDLER_STATUSES)[number];
+export {
+  ACTION_TYPE_NAMES,
+  type ActionSpec,
+  type ActionType,
+  type HandlerStatus,
+  isActionType,
+  isRuleType,
+  MAX_ACTIONS,
+  type PropertySpec,
+  RULE_TYPE_NAMES,
+  type RuleSpec,
+  type RuleType,
+  TARGET_KINDS,
+  type TargetKind,
+  type ValueSpec,
+  valueProblem,
+} from '../../../src/platform/events/vocabulary.js';
 
-export type ValueSpec =
-  | { readonly kind: 'enum'; readonly values: readonly string[] }
-  | { readonly kind: 'integer'; readonly min: number; readonly max: number }
-  | { readonly kind: 'boolean' }
-  | { readonly kind: 'text'; readonly maxBytes: number; readonly minLength?: number }
-  | { readonly kind: 'email' }
-  | { readonly kind: 'url' }
-  | { readonly kind: 'headers'; readonly maxBytes: number };
-export interface PropertySpec {
-  readonly value: ValueSpec;
-  readonly required: boolean;
-  readonly description: string;
-}
-interface TypeSpec {
-  readonly summary: string;
-  readonly properties: Readonly<Record<string, PropertySpec>>;
-  readonly unsupported?: string;
-}
-export interface RuleSpec extends TypeSpec {
-  readonly family: string;
-  readonly targets: readonly TargetKind[];
-}
-export interface ActionSpec extends TypeSpec {
-  readonly needsSim: boolean;
-}
-
-export const RULE_TYPE_NAMES = Object.keys(RULE_TYPES) as RuleType[];
-export const ACTION_TYPE_NAMES = Object.keys(ACTION_TYPES) as ActionType[];
 export const ruleSpec = (type: RuleType): RuleSpec => RULE_TYPES[type];
 export const actionSpec = (type: ActionType): ActionSpec => ACTION_TYPES[type];
-export const isRuleType = (t: string): t is RuleType => Object.hasOwn(RULE_TYPES, t);
-export const isActionType = (t: string): t is ActionType => Object.hasOwn(ACTION_TYPES, t);
 
 /** The masked secret an answer shows and a PUT may send back to keep it (event-handlers.ts MASK). */
 export const MASK = '********';
@@ -68,67 +60,8 @@ export const actionTypesFor = (rule: RuleType): ActionType[] =>
       (t !== 'ImeiLockAction' || rule === 'SubscriberSessionStatusRule'),
   );
 
-const utf8Length = (s: string) => new TextEncoder().encode(s).length;
-// As in rules.ts: RFC 9110 §5.6.2 token names, values without control characters, a plain address.
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
-const HEADER_VALUE = /^[^\p{Cc}]*$/u;
-const EMAIL = /^[^\s@\p{Cc}]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/u;
-
-/** Why `value` does not fit `spec` (the API's words), or undefined when it fits. */
-export function valueProblem(spec: ValueSpec, value: string): string | undefined {
-  switch (spec.kind) {
-    case 'enum':
-      return spec.values.includes(value) ? undefined : `must be one of ${spec.values.join(', ')}`;
-    case 'integer': {
-      if (!/^(0|[1-9][0-9]{0,15})$/.test(value)) return 'must be a decimal integer as a string, e.g. "1024"';
-      const n = Number(value);
-      return n >= spec.min && n <= spec.max ? undefined : `must be between ${spec.min} and ${spec.max}`;
-    }
-    case 'boolean':
-      return value === 'true' || value === 'false' ? undefined : 'must be "true" or "false"';
-    case 'text':
-      if (value.length < (spec.minLength ?? 0)) {
-        return spec.minLength === 1 ? 'must not be empty' : `must be at least ${spec.minLength} characters`;
-      }
-      return utf8Length(value) <= spec.maxBytes ? undefined : `must be at most ${spec.maxBytes} bytes`;
-    case 'email':
-      return value.length <= 254 && EMAIL.test(value) ? undefined : 'must be one email address';
-    case 'url': {
-      if (value.length > 2048) return 'must be at most 2048 characters';
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        return 'must be an absolute http or https URL';
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http or https URL';
-      if (url.username !== '' || url.password !== '') return 'must not carry a user name or password';
-      return undefined;
-    }
-    case 'headers': {
-      if (utf8Length(value) > spec.maxBytes) return `must be at most ${spec.maxBytes} bytes`;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(value);
-      } catch {
-        return 'must be a JSON object as a string, e.g. "{\\"X-Key\\":\\"v\\"}"';
-      }
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        return 'must be a JSON object of header name → value';
-      }
-      for (const [name, v] of Object.entries(parsed)) {
-        if (!HEADER_NAME.test(name)) return `has an invalid header name ${JSON.stringify(name)}`;
-        if (typeof v !== 'string' || !HEADER_VALUE.test(v)) {
-          return `header ${name} must have a string value without control characters`;
-        }
-      }
-      return undefined;
-    }
-  }
-}
-
 /** A field of the form: `name`, `target`, `rule.<property>`, `actions.<i>.<property>`, … */
-export type Field = string;
+export type Field = ConfigField | 'name' | 'description' | 'target';
 export interface Problem {
   readonly field: Field;
   readonly message: string;
@@ -139,120 +72,17 @@ export interface RuleConfig {
   readonly properties: Readonly<Record<string, string>>;
 }
 
-function propertyProblems(
-  where: string,
-  field: string,
-  type: string,
-  specs: Readonly<Record<string, PropertySpec>>,
-  properties: Readonly<Record<string, string>>,
-): Problem[] {
-  const out: Problem[] = [];
-  for (const name of Object.keys(properties)) {
-    if (!Object.hasOwn(specs, name)) {
-      const allowed = Object.keys(specs);
-      out.push({
-        field: `${field}.${name}`,
-        message: `${where}.properties.${name} is not a property of ${type} (allowed: ${allowed.join(', ') || 'none'})`,
-      });
-    }
-  }
-  for (const [name, spec] of Object.entries(specs)) {
-    const value = Object.hasOwn(properties, name) ? properties[name] : undefined;
-    if (value === undefined) {
-      if (spec.required)
-        out.push({
-          field: `${field}.${name}`,
-          message: `${where}.properties.${name} is required for ${type}`,
-        });
-      continue;
-    }
-    const problem = valueProblem(spec.value, value);
-    if (problem !== undefined)
-      out.push({ field: `${field}.${name}`, message: `${where}.properties.${name} ${problem}` });
-  }
-  return out;
-}
-
 /**
- * Every problem of a rule and its actions, in the order checkHandlerConfig (rules.ts) meets them:
- * the first is the one the API answers with. Fields are the form's (`rule.x`, `actions.0.y`).
+ * Every problem of a rule and its actions (the vocabulary's handlerConfigProblems, which the API's
+ * checkHandlerConfig runs too): the first is the one the API answers with. Fields are the form's
+ * (`rule.x`, `actions.0.y`).
  */
 export function configProblems(
   target: TargetKind,
   rule: RuleConfig,
   actions: readonly RuleConfig[],
 ): Problem[] {
-  if (!isRuleType(rule.type)) {
-    return [{ field: 'rule.type', message: `ruleConfig.type must be one of ${RULE_TYPE_NAMES.join(', ')}` }];
-  }
-  const type = rule.type;
-  const spec = ruleSpec(type);
-  const out = propertyProblems('ruleConfig', 'rule', type, spec.properties, rule.properties);
-  if (
-    rule.properties.inactiveTimeoutDateConst === 'NEVER' &&
-    rule.properties.inactiveTimeoutOffsetMinutes !== undefined
-  ) {
-    out.push({
-      field: 'rule.inactiveTimeoutOffsetMinutes',
-      message: 'ruleConfig.properties.inactiveTimeoutOffsetMinutes cannot be combined with NEVER',
-    });
-  }
-  if (!spec.targets.includes(target)) {
-    out.push({
-      field: 'rule.type',
-      message: `${type} watches ${spec.targets.join(' or ')} targets, not a ${target} target`,
-    });
-  }
-  if (spec.unsupported !== undefined)
-    out.push({ field: 'rule.type', message: `${type}: ${spec.unsupported}` });
-  if (actions.length < 1 || actions.length > MAX_ACTIONS) {
-    out.push({ field: 'actions', message: `actionConfigList must have 1 to ${MAX_ACTIONS} actions` });
-    return out;
-  }
-  actions.forEach((action, i) => {
-    const where = `actionConfigList[${i}]`;
-    const field = `actions.${i}`;
-    if (!isActionType(action.type)) {
-      out.push({
-        field: `${field}.type`,
-        message: `${where}.type must be one of ${ACTION_TYPE_NAMES.join(', ')}`,
-      });
-      return;
-    }
-    const aType = action.type;
-    const aSpec = actionSpec(aType);
-    out.push(...propertyProblems(where, field, aType, aSpec.properties, action.properties));
-    if (aSpec.needsSim && spec.family === 'total-traffic') {
-      out.push({
-        field: `${field}.type`,
-        message: `${where}: ${aType} acts on one SIM, but ${type} watches the total of a ${target}; use SendMailAction, SendMailToOperatorAction or ExecuteWebRequestAction`,
-      });
-    }
-    if (
-      aType === 'ImeiLockAction' &&
-      !(type === 'SubscriberSessionStatusRule' && rule.properties.hasImei === 'true')
-    ) {
-      out.push({
-        field: `${field}.type`,
-        message: `${where}: ImeiLockAction is allowed only with SubscriberSessionStatusRule and hasImei "true"`,
-      });
-    }
-    if (
-      aType === WEB_REQUEST &&
-      action.properties.body !== undefined &&
-      action.properties.httpMethod !== 'POST' &&
-      action.properties.httpMethod !== 'PUT'
-    ) {
-      out.push({
-        field: `${field}.body`,
-        message: `${where}.properties.body is allowed only with httpMethod POST or PUT`,
-      });
-    }
-    if (aSpec.unsupported !== undefined) {
-      out.push({ field: `${field}.type`, message: `${where}: ${aType}: ${aSpec.unsupported}` });
-    }
-  });
-  return out;
+  return handlerConfigProblems(target, rule, actions).map(({ field, message }) => ({ field, message }));
 }
 
 // ---------------------------------------------------------------------------------------------------
