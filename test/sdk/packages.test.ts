@@ -164,8 +164,9 @@ describe('npm pack of simtrust and @simtrust/verify', () => {
       (f) =>
         !/^(package\.json|README\.md|LICENSE|bin\/simtrust\.js)$/.test(f) &&
         !/^dist\/.+\.(js|d\.ts)$/.test(f) &&
-        // The operator console's build, which the platform serves at /console/.
-        !/^web\/dist\/(index\.html|assets\/[\w.-]+)$/.test(f),
+        // The operator console's build, which the platform serves at /console/ (text files also
+        // precompressed, .br and .gz beside them).
+        !/^web\/dist\/(index\.html(\.br|\.gz)?|assets\/[\w.-]+)$/.test(f),
     );
     expect(stray).toEqual([]);
     expect(
