@@ -105,6 +105,8 @@ const FAMILY_OF_EVENT: Record<string, Family> = {
   session: 'session',
   'imei-mismatch': 'imei-mismatch',
   'anti-theft': 'anti-theft',
+  // Written by the expiry job (sims/expiry.ts) in the transaction of the expiry.
+  expiry: 'expiry',
 };
 
 const STATUS_ACTIONS: Partial<Record<ActionType, LifecycleAction>> = {
@@ -177,6 +179,9 @@ function matches(h: Handler, detail: Record<string, unknown>): boolean {
       return true;
     case 'anti-theft':
       return detail.antiTheftEvent === p.targetEvent;
+    case 'expiry':
+      // SimExpiredRule and SubscriberExpiredRule: the SIM (and so its subscribers) reached its expiry.
+      return true;
     default:
       return false;
   }
