@@ -22,6 +22,7 @@ import { SmsDispatcher } from './mfa/sms-providers/dispatcher.js';
 import { OtaService } from './ota/ota-service.js';
 import { KeyRing } from './secrets/key-ring.js';
 import { SimImporter } from './sims/csv-import.js';
+import { SimExpiry } from './sims/expiry.js';
 import { GroupService } from './sims/groups.js';
 import { SimService } from './sims/sim-service.js';
 import { openStore, type Store } from './store/database.js';
@@ -33,6 +34,8 @@ export interface Platform {
   readonly store: Store;
   readonly keyRing: KeyRing;
   readonly sims: SimService;
+  /** SIM expiry carried out (setSimExpiryTime; servers/sim-expiry-job.ts runs it). */
+  readonly expiry: SimExpiry;
   readonly groups: GroupService;
   readonly importer: SimImporter;
   /** Users, roles, permissions, auth keys, MFA, login (docs/access-management.md). */
@@ -152,6 +155,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       store,
       keyRing,
       sims,
+      expiry: new SimExpiry(store, clock, sims, { sessionControl: () => aaa.sessionControl }),
       groups,
       importer: new SimImporter(store, keyRing, clock),
       access,

@@ -14,6 +14,7 @@ import { GsupServer } from './gsup/server.js';
 import { buildApp } from './http/app.js';
 import { type RunningRadius, startRadius } from './radius/index.js';
 import { startPurgeJob } from './retention-job.js';
+import { startSimExpiryJob } from './sim-expiry-job.js';
 import { startStaleSessionJob } from './stale-sessions-job.js';
 
 export interface RunningServers {
@@ -116,6 +117,8 @@ export async function startServers(
     const purgeJob = startPurgeJob(platform, logger.child({ component: 'retention' }), metrics);
     // Event handlers: events, traffic rules and scheduled actions (docs/event-handlers.md).
     const eventsJob = startEventHandlersJob(platform, logger.child({ component: 'events' }), metrics);
+    // SIM expiry (setSimExpiryTime): due SIMs get their expiry action once (docs/sims.md, Expiry).
+    const expiryJob = startSimExpiryJob(platform, logger.child({ component: 'sim-expiry' }), metrics);
     return {
       platform,
       apiUrl: `http://${host}:${port}`,
@@ -127,6 +130,7 @@ export async function startServers(
         clearInterval(keySchedule);
         await staleSessions.stop();
         await purgeJob.stop();
+        await expiryJob.stop();
         await eventsJob.stop();
         await gateway?.close();
         await otaLink?.close();

@@ -11,7 +11,14 @@ import type { SpeedClass } from './statuses.js';
 export const SIM_TYPES = ['uicc', 'euicc', 'virtual'] as const;
 export type SimType = (typeof SIM_TYPES)[number];
 
-export { SIM_STATUSES, type SimStatus, SPEED_CLASSES, type SpeedClass } from './statuses.js';
+export {
+  EXPIRY_ACTIONS,
+  type ExpiryAction,
+  SIM_STATUSES,
+  type SimStatus,
+  SPEED_CLASSES,
+  type SpeedClass,
+} from './statuses.js';
 
 export const DEFAULT_SPEED_CLASS: SpeedClass = 's1.standard';
 
@@ -55,6 +62,10 @@ export interface SimView {
   readonly previousSession: PreviousSession | null;
   /** The IMEI and cell the card last reported through the toolkit (report_local_info); null: never. */
   readonly localInfo: SimLocalInfo | null;
+  /** Unix ms when the SIM expires (setSimExpiryTime); null: no expiry. */
+  readonly expiryTime: number | null;
+  /** What happens at expiryTime (EXPIRY_ACTIONS); null with no expiry. */
+  readonly expiryAction: string | null;
   readonly createdTime: number;
   readonly lastModifiedTime: number;
 }

@@ -19,6 +19,8 @@ import { LIFECYCLE, type LifecycleAction } from './lifecycle.js';
 import {
   checkProfile,
   DEFAULT_SPEED_CLASS,
+  EXPIRY_ACTIONS,
+  type ExpiryAction,
   type ImeiLock,
   type ProfileInput,
   packSecrets,
@@ -120,6 +122,8 @@ export function toSimView(
     sessionStatus: session?.sessionStatus ?? null,
     previousSession: session?.previousSession ?? null,
     localInfo: localInfo ?? null,
+    expiryTime: sim.expiry_time === null ? null : Number(sim.expiry_time),
+    expiryAction: sim.expiry_action,
     createdTime: sim.created_at,
     lastModifiedTime: sim.updated_at,
   };
@@ -219,6 +223,36 @@ export function newProfileRow(
  */
 export function alreadyRegistered(kind: 'ICCID' | 'IMSI', value: string): string {
   return `${kind} ${value} is already registered (ICCIDs and IMSIs are unique across the whole platform); check the number against the card vendor's file, or look for it with GET /v1/sims?${kind.toLowerCase()}_prefix=${value}`;
+}
+
+/** The latest expiry time accepted: 9999-12-31T23:59:59.999Z (a date every client can show). */
+export const MAX_EXPIRY_TIME = 253_402_300_799_999;
+
+/**
+ * Checks a setSimExpiryTime body: expiryTime an integer of Unix ms after `now` (and not past
+ * MAX_EXPIRY_TIME), expiryAction one of EXPIRY_ACTIONS (doNothing when absent). Errors are
+ * ERR_VALIDATION naming the field and what is allowed.
+ */
+export function checkExpiry(
+  input: { expiryTime: unknown; expiryAction?: unknown },
+  now: number,
+): { expiryTime: number; expiryAction: ExpiryAction } {
+  const { expiryTime, expiryAction = 'doNothing' } = input;
+  if (typeof expiryTime !== 'number' || !Number.isSafeInteger(expiryTime) || expiryTime < 0)
+    throw new SimtrustError(
+      'ERR_VALIDATION',
+      'expiryTime must be an integer: milliseconds since 1970-01-01 UTC',
+    );
+  if (expiryTime <= now)
+    throw new SimtrustError(
+      'ERR_VALIDATION',
+      `expiryTime ${new Date(expiryTime).toISOString()} is not in the future (now is ${new Date(now).toISOString()})`,
+    );
+  if (expiryTime > MAX_EXPIRY_TIME)
+    throw new SimtrustError('ERR_VALIDATION', 'expiryTime must be at most 9999-12-31T23:59:59.999Z');
+  if (typeof expiryAction !== 'string' || !(EXPIRY_ACTIONS as readonly string[]).includes(expiryAction))
+    throw new SimtrustError('ERR_VALIDATION', `expiryAction must be one of ${EXPIRY_ACTIONS.join(', ')}`);
+  return { expiryTime, expiryAction: expiryAction as ExpiryAction };
 }
 
 const simTerminated = (simId: string) =>
@@ -417,35 +451,93 @@ export class SimService {
   }
 
   async transition(ctx: AuditContext, simId: string, action: LifecycleAction): Promise<SimView> {
+    return this.mutate(ctx, simId, (trx, sim, now) => this.transitionWithin(trx, ctx, sim, action, now));
+  }
+
+  /**
+   * The lifecycle move `action` of the SIM row `sim` inside the caller's transaction, with its history
+   * row (no audit record: the caller writes it). Throws what transition answers for a move the
+   * lifecycle refuses. The caller notifies the change after its commit (notify).
+   */
+  async transitionWithin(
+    trx: Executor,
+    ctx: AuditContext,
+    sim: SimsTable,
+    action: LifecycleAction,
+    now: number,
+  ): Promise<{ from: string; to: SimStatus }> {
     const rule = LIFECYCLE[action];
-    return this.mutate(ctx, simId, async (trx, sim, now) => {
-      // A terminated SIM is its own case (ERR_SIM_TERMINATED, as for every other change): no move
-      // brings it back, so the caller needs another SIM, not another order of calls.
-      if (sim.status === 'terminated') throw simTerminated(simId);
-      if (!(rule.from as readonly string[]).includes(sim.status)) {
-        throw new SimtrustError(
-          'ERR_INVALID_TRANSITION',
-          `cannot ${action.replaceAll('_', ' ')} a SIM that is ${sim.status} (allowed from: ${rule.from.join(', ')})`,
-        );
-      }
-      if (action === 'terminate' && sim.termination_enabled !== 1) {
+    const simId = sim.sim_id;
+    // A terminated SIM is its own case (ERR_SIM_TERMINATED, as for every other change): no move
+    // brings it back, so the caller needs another SIM, not another order of calls.
+    if (sim.status === 'terminated') throw simTerminated(simId);
+    if (!(rule.from as readonly string[]).includes(sim.status)) {
+      throw new SimtrustError(
+        'ERR_INVALID_TRANSITION',
+        `cannot ${action.replaceAll('_', ' ')} a SIM that is ${sim.status} (allowed from: ${rule.from.join(', ')})`,
+      );
+    }
+    if (action === 'terminate' && sim.termination_enabled !== 1) {
+      throw new SimtrustError(
+        'ERR_TERMINATION_PROTECTED',
+        `SIM ${simId} is protected; call enable_termination first`,
+      );
+    }
+    // Guarded on the status we read: a concurrent change makes this update match no row.
+    const updated = await trx
+      .updateTable('sims')
+      .set({ status: rule.to, updated_at: now })
+      .where('sim_id', '=', simId)
+      .where('status', '=', sim.status)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) {
+      throw new SimtrustError('ERR_INVALID_TRANSITION', `SIM ${simId} changed status concurrently; retry`);
+    }
+    await this.history(trx, ctx, simId, sim.status as SimStatus, rule.to, now);
+    return { from: sim.status, to: rule.to };
+  }
+
+  /** Tells the listeners about changes committed outside mutate (the expiry job's batch). */
+  notify(changes: readonly SimChange[]): void {
+    for (const change of changes) for (const listener of this.listeners) listener(change);
+  }
+
+  /**
+   * setSimExpiryTime: the SIM expires at `expiryTime` (Unix ms, in the future) and then gets
+   * `expiryAction` (doNothing when absent). `terminate` needs termination protection removed first,
+   * as terminateSim does, so an expiry cannot terminate a protected SIM.
+   */
+  setExpiry(
+    ctx: AuditContext,
+    simId: string,
+    input: { expiryTime: number; expiryAction?: string | undefined },
+  ): Promise<SimView> {
+    return this.mutateLive(ctx, simId, async (trx, sim, now) => {
+      const expiry = checkExpiry(input, now);
+      if (expiry.expiryAction === 'terminate' && sim.termination_enabled !== 1) {
         throw new SimtrustError(
           'ERR_TERMINATION_PROTECTED',
-          `SIM ${simId} is protected; call enable_termination first`,
+          `SIM ${simId} is protected against termination, so expiryAction terminate cannot be set; call enable_termination first, or choose another expiryAction (${EXPIRY_ACTIONS.filter((a) => a !== 'terminate').join(', ')})`,
         );
       }
-      // Guarded on the status we read: a concurrent change makes this update match no row.
-      const updated = await trx
+      await trx
         .updateTable('sims')
-        .set({ status: rule.to, updated_at: now })
+        .set({ expiry_time: expiry.expiryTime, expiry_action: expiry.expiryAction, updated_at: now })
         .where('sim_id', '=', simId)
-        .where('status', '=', sim.status)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) {
-        throw new SimtrustError('ERR_INVALID_TRANSITION', `SIM ${simId} changed status concurrently; retry`);
-      }
-      await this.history(trx, ctx, simId, sim.status as SimStatus, rule.to, now);
-      return { from: sim.status, to: rule.to };
+        .execute();
+      return { expiryTime: expiry.expiryTime, expiryAction: expiry.expiryAction };
+    });
+  }
+
+  /** unsetSimExpiryTime: the SIM no longer expires (idempotent). */
+  unsetExpiry(ctx: AuditContext, simId: string): Promise<SimView> {
+    return this.mutateLive(ctx, simId, async (trx, sim, now) => {
+      await trx
+        .updateTable('sims')
+        .set({ expiry_time: null, expiry_action: null, updated_at: now })
+        .where('sim_id', '=', simId)
+        .execute();
+      return { previousExpiryTime: sim.expiry_time, previousExpiryAction: sim.expiry_action };
     });
   }
 

@@ -19,3 +19,10 @@ export const SPEED_CLASSES = [
   'arc.standard',
 ] as const;
 export type SpeedClass = (typeof SPEED_CLASSES)[number];
+
+/**
+ * SORACOM's `ExpiryTime.expiryAction`: what happens to the SIM at its expiry time (setSimExpiryTime).
+ * `deleteSession` ends the data session and leaves the status; the other three are lifecycle moves.
+ */
+export const EXPIRY_ACTIONS = ['doNothing', 'deleteSession', 'deactivate', 'suspend', 'terminate'] as const;
+export type ExpiryAction = (typeof EXPIRY_ACTIONS)[number];

@@ -3,6 +3,7 @@
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { eventHandlersMigration } from '../events/migration.js';
+import { simExpiryMigration } from '../sims/expiry-migration.js';
 import type { Dialect } from './database.js';
 
 type Builder = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -773,6 +774,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0008-retention', retention],
   ['0009-ota', ota],
   ['0010-event-handlers', eventHandlersMigration],
+  ['0011-sim-expiry', simExpiryMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

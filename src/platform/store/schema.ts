@@ -46,6 +46,10 @@ export interface SimsTable {
   serial_number: string | null;
   created_at: number;
   updated_at: number;
+  /** Unix ms when the SIM expires (setSimExpiryTime; migration 0011); null: no expiry. */
+  expiry_time: number | null;
+  /** doNothing | deleteSession | deactivate | suspend | terminate; null with no expiry. */
+  expiry_action: string | null;
 }
 
 export interface SimProfilesTable {

@@ -84,6 +84,8 @@ const VALID = new Map<string, unknown>([
   ['from', '0'],
   ['to', '3600'],
   ['speedClass', 's1.fast'],
+  // setSimExpiryTime: a time in the future (2100-01-01).
+  ['expiryTime', 4_102_444_800_000],
   // An event handler body (its `status` enum is walked).
   ['name', 'walk-handler'],
   ['ruleConfig', { type: 'SimExpiredRule', properties: { inactiveTimeoutDateConst: 'NEVER' } }],

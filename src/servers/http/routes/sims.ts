@@ -1,5 +1,5 @@
 // The Sim API (shapes after SORACOM's): list/get/create, lifecycle verbs, speed class, tags,
-// groups, IMEI lock, status history and the streaming CSV import.
+// groups, IMEI lock, expiry, status history and the streaming CSV import.
 
 import { PassThrough, type Readable } from 'node:stream';
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
@@ -12,6 +12,7 @@ import { auditContext } from '../plugins/auth.js';
 import { responses, TagUpdate } from '../schemas/common.js';
 import {
   CreateSimBody,
+  ExpiryTimeBody,
   ImportRejected,
   ImportSummary,
   ListSimsQuery,
@@ -300,6 +301,36 @@ export const simRoutes =
         },
       },
       async (request) => sims.unsetImeiLock(auditContext(request), request.params.sim_id),
+    );
+
+    app.post(
+      '/sims/:sim_id/set_expiry_time',
+      {
+        schema: {
+          tags: ['Sim'],
+          operationId: 'setSimExpiryTime',
+          summary:
+            'Set when the SIM expires and what then happens to it (expiryAction); the expiry job carries it out once, and raises SimExpiredRule/SubscriberExpiredRule.',
+          params: SimIdParams,
+          body: ExpiryTimeBody,
+          response: responses({ 200: SimRef }, 400, 404, 409),
+        },
+      },
+      async (request) => sims.setExpiry(auditContext(request), request.params.sim_id, request.body),
+    );
+
+    app.post(
+      '/sims/:sim_id/unset_expiry_time',
+      {
+        schema: {
+          tags: ['Sim'],
+          operationId: 'unsetSimExpiryTime',
+          summary: 'Remove the SIM’s expiry (nothing happens at the time that was set).',
+          params: SimIdParams,
+          response: responses({ 200: SimRef }, 404, 409),
+        },
+      },
+      async (request) => sims.unsetExpiry(auditContext(request), request.params.sim_id),
     );
 
     app.get(

@@ -1,5 +1,5 @@
 import { type TSchema, Type } from '@fastify/type-provider-typebox';
-import { SIM_STATUSES, SIM_TYPES, SPEED_CLASSES } from '../../../platform/sims/model.js';
+import { EXPIRY_ACTIONS, SIM_STATUSES, SIM_TYPES, SPEED_CLASSES } from '../../../platform/sims/model.js';
 import { LastEvaluatedKey, Limit, TagFilter, TagMap } from './common.js';
 
 export const SimIdParams = Type.Object({
@@ -93,10 +93,37 @@ export const Sim = Type.Object(
     sessionStatus: Nullable(SessionStatus),
     previousSession: Nullable(PreviousSession),
     localInfo: Nullable(LocalInfo),
+    expiryTime: Nullable(
+      Type.Integer({ description: 'Unix milliseconds when the SIM expires (setSimExpiryTime); null: never' }),
+    ),
+    expiryAction: Nullable(
+      Type.String({
+        description: `What happens at expiryTime: ${EXPIRY_ACTIONS.join(', ')}; null: no expiry`,
+      }),
+    ),
     createdTime: Type.Integer({ description: 'Unix milliseconds' }),
     lastModifiedTime: Type.Integer({ description: 'Unix milliseconds' }),
   },
   { $id: 'Sim' },
+);
+
+/** SORACOM's `ExpiryTime` (body of setSimExpiryTime). */
+export const ExpiryTimeBody = Type.Object(
+  {
+    expiryTime: Type.Integer({
+      description: 'Unix milliseconds when the SIM expires; must be in the future.',
+    }),
+    expiryAction: Type.Optional(
+      Type.Union(
+        EXPIRY_ACTIONS.map((a) => Type.Literal(a)),
+        {
+          description:
+            'What happens at expiryTime (doNothing when absent): deleteSession ends the data session, deactivate/suspend/terminate move the status (terminate needs enable_termination first). Every expiry also raises SimExpiredRule/SubscriberExpiredRule.',
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false },
 );
 
 export const ListSimsQuery = Type.Object(
