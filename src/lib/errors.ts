@@ -181,6 +181,18 @@ export const ERROR_CODES = {
     description:
       'The web request would reach a loopback, private, link-local, metadata or reserved address, or the platform itself. Use a public address, or allow the network in eventWebRequestAllowedNetworks.',
   },
+  ERR_EVENT_EXECUTION_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description:
+      'The event handler has no execution with this id and action index (GET /v1/event_handlers/{handler_id}/executions lists them).',
+  },
+  ERR_EVENT_ACTION_NOT_RETRYABLE: {
+    status: 409,
+    expose: true,
+    description:
+      'Only a dead or failed action run can be retried: a pending or running one is still being tried, a succeeded, skipped or cancelled one is final.',
+  },
   ERR_EVENT_HANDLER_NOT_IGNORED: {
     status: 404,
     expose: true,

@@ -43,6 +43,20 @@ export interface EventHandlerInput {
   }>;
 }
 
+/** Action run states an operator may set back to pending (retryAction): the dead letters. */
+export const RETRYABLE_RUNS = ['dead', 'failed'] as const;
+
+/** One action run of an execution, as the executions listing shows it. */
+export interface ActionRunView {
+  readonly actionIndex: number;
+  readonly type: string;
+  readonly status: string;
+  readonly scheduledTime: number;
+  readonly attempts: number;
+  readonly result: Record<string, unknown> | null;
+  readonly updatedTime: number;
+}
+
 /** SORACOM's EventHandlerModel: exactly one target field is present. */
 export interface EventHandlerView {
   readonly handlerId: string;
@@ -504,6 +518,89 @@ export class EventHandlerService {
         `the ${target.kind} ${target.id} already has ${MAX_HANDLERS_PER_TARGET} event handlers; delete one or change an existing one`,
       );
     }
+  }
+
+  /**
+   * Sets a `dead` or `failed` action run back to `pending`, due now with its attempts reset, so the
+   * engine runs it again (simtrust extension: the dead-letter retry). Its idempotency key is kept: a
+   * web request receiver that already took it can tell. Any other state is refused — pending and
+   * running runs are still being tried, succeeded, skipped and cancelled ones are final. Audited with
+   * the state and result it had.
+   */
+  async retryAction(
+    ctx: AuditContext,
+    handlerId: string,
+    executionId: number,
+    actionIndex: number,
+  ): Promise<ActionRunView> {
+    const operatorId = ctx.principal.operatorId;
+    return this.store.transaction(async (trx) => {
+      await this.row(trx, operatorId, handlerId);
+      const run = await trx
+        .selectFrom('event_action_runs')
+        .selectAll()
+        .where('operator_id', '=', operatorId)
+        .where('handler_id', '=', handlerId)
+        .where('firing_id', '=', executionId)
+        .where('action_index', '=', actionIndex)
+        .executeTakeFirst();
+      if (!run) {
+        throw new SimtrustError(
+          'ERR_EVENT_EXECUTION_NOT_FOUND',
+          `event handler ${handlerId} has no execution ${executionId} with an action ${actionIndex} (GET /v1/event_handlers/${handlerId}/executions lists them)`,
+        );
+      }
+      if (!(RETRYABLE_RUNS as readonly string[]).includes(run.status)) {
+        throw new SimtrustError(
+          'ERR_EVENT_ACTION_NOT_RETRYABLE',
+          `action ${actionIndex} of execution ${executionId} is ${run.status}; only a dead or failed run can be retried (${run.status === 'pending' || run.status === 'running' ? 'this one is still being tried' : 'this state is final'})`,
+        );
+      }
+      const now = this.clock.now();
+      // Guarded on the state read: a concurrent retry makes this one match no row.
+      const updated = await trx
+        .updateTable('event_action_runs')
+        .set({
+          status: 'pending',
+          attempts: 0,
+          run_at: now,
+          claimed_until: null,
+          result: null,
+          updated_at: now,
+        })
+        .where('id', '=', run.id)
+        .where('status', '=', run.status)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) {
+        throw new SimtrustError(
+          'ERR_EVENT_ACTION_NOT_RETRYABLE',
+          `action ${actionIndex} of execution ${executionId} changed meanwhile (retried by someone else?); list the executions again`,
+        );
+      }
+      await writeAudit(trx, {
+        context: ctx,
+        result: 'success',
+        detail: {
+          handlerId,
+          executionId,
+          actionIndex,
+          actionType: run.action_type,
+          previousStatus: run.status,
+          previousAttempts: run.attempts,
+          previousResult: run.result === null ? null : (JSON.parse(run.result) as unknown),
+        },
+        at: now,
+      });
+      return {
+        actionIndex,
+        type: run.action_type,
+        status: 'pending',
+        scheduledTime: now,
+        attempts: 0,
+        result: null,
+        updatedTime: now,
+      };
+    });
   }
 
   private async simOfImsi(

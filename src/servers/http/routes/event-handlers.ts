@@ -10,6 +10,7 @@ import { LastEvaluatedKey, Limit, QueryInteger, responses } from '../schemas/com
 import {
   EventHandlerBody,
   Execution,
+  ExecutionAction,
   HandlerIdParams,
   Imsi,
   TargetQuery,
@@ -179,6 +180,33 @@ export const eventHandlerRoutes =
         setNextPage(request, reply, page.nextKey);
         return page.items;
       },
+    );
+
+    app.post(
+      '/event_handlers/:handler_id/executions/:execution_id/actions/:action_index/retry',
+      {
+        schema: {
+          tags: [Tag],
+          operationId: 'retryEventHandlerAction',
+          summary:
+            'simtrust extension: run a dead or failed action run again — back to pending, due now, attempts reset, same idempotency key. Other states answer 409.',
+          params: Type.Object({
+            handler_id: HandlerIdParams.properties.handler_id,
+            execution_id: QueryInteger(1, Number.MAX_SAFE_INTEGER, {
+              description: 'executionId of the listing.',
+            }),
+            action_index: QueryInteger(0, 4, { description: 'actionIndex within the execution (0–4).' }),
+          }),
+          response: responses({ 200: ExecutionAction }, 404, 409),
+        },
+      },
+      async (request) =>
+        eventHandlers.retryAction(
+          auditContext(request),
+          request.params.handler_id,
+          request.params.execution_id,
+          request.params.action_index,
+        ),
     );
 
     const IgnoreImsiParams = Type.Object({ handler_id: HandlerIdParams.properties.handler_id, imsi: Imsi });

@@ -96,6 +96,19 @@ export const Imsi = Type.String({ pattern: '^[0-9]{6,15}$', description: 'IMSI (
 export const TargetQuery = literals(TARGET_KINDS);
 
 /** One firing of a handler and its action runs (GET /v1/event_handlers/{handler_id}/executions). */
+/** One action run of an execution (and the answer of its retry). */
+export const ExecutionAction = Type.Object({
+  actionIndex: Type.Integer(),
+  type: Type.String(),
+  status: Type.Union(
+    ['pending', 'running', 'succeeded', 'failed', 'dead', 'skipped', 'cancelled'].map((s) => Type.Literal(s)),
+  ),
+  scheduledTime: Type.Integer({ description: 'When it runs or ran (or its next attempt), Unix ms.' }),
+  attempts: Type.Integer(),
+  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  updatedTime: Type.Integer(),
+});
+
 export const Execution = Type.Object({
   executionId: Type.Integer(),
   time: Type.Integer({ description: 'When the rule fired (Unix ms).' }),
@@ -104,19 +117,5 @@ export const Execution = Type.Object({
   detail: Type.Record(Type.String(), Type.Unknown(), {
     description: 'What fired it: the event (old and new status, session, IMEI) or the usage.',
   }),
-  actions: Type.Array(
-    Type.Object({
-      actionIndex: Type.Integer(),
-      type: Type.String(),
-      status: Type.Union(
-        ['pending', 'running', 'succeeded', 'failed', 'dead', 'skipped', 'cancelled'].map((s) =>
-          Type.Literal(s),
-        ),
-      ),
-      scheduledTime: Type.Integer({ description: 'When it runs or ran (or its next attempt), Unix ms.' }),
-      attempts: Type.Integer(),
-      result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-      updatedTime: Type.Integer(),
-    }),
-  ),
+  actions: Type.Array(ExecutionAction),
 });
