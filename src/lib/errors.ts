@@ -220,6 +220,18 @@ export const ERROR_CODES = {
     description:
       'The SCP80 counter of this key set reached FFFFFFFFFF, so no further command can be secured with it. Provision a new key set on the card and the platform.',
   },
+  ERR_ESIM_RAM_TIMEOUT: {
+    status: 504,
+    expose: true,
+    description:
+      'The eUICC did not open its SCP81 (RAM over HTTP) session in time to take the queued script, or too many scripts already wait for it. Check that the push SMS reaches the device and that the device can reach the SM-SR\'s SCP81 port.',
+  },
+  ERR_ESIM_RAM_SESSION_FAILED: {
+    status: 502,
+    expose: true,
+    description:
+      'The SCP81 session ended before the eUICC answered the script, or its answer could not be read. The script may or may not have run: audit the eUICC before sending it again.',
+  },
   ERR_INVALID_TRANSITION: {
     status: 409,
     expose: true,

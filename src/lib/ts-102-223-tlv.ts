@@ -522,6 +522,63 @@ export const TransportLevelTlv = defineComprehensionTlv<{ protocol: number; port
   examples: [{ hex: '3C0301AD9C', value: { protocol: 0x01, port: 44444 } }],
 });
 
+// --- BIP: §8.53 channel data, §8.54 channel data length, §8.56 channel status -----------------------
+
+export const ChannelDataTlv = defineComprehensionTlv<string>({
+  name: 'Channel data',
+  spec: 'TS 102 223 §8.53',
+  tag: 0x36,
+  cr: true,
+  codec: hexCodec(),
+  examples: [{ hex: 'B603000102', value: '000102' }],
+});
+
+/** Bytes available in the Rx buffer (RECEIVE DATA, Data available) or free in the Tx buffer (SEND DATA); 'FF' = 255 or more. */
+export const ChannelDataLengthTlv = defineComprehensionTlv<number>({
+  name: 'Channel data length',
+  spec: 'TS 102 223 §8.54',
+  tag: 0x37,
+  cr: true,
+  codec: uintCodec(1),
+  examples: [
+    { hex: 'B701C8', value: 200 },
+    { hex: '3701FF', value: 255 },
+  ],
+});
+
+export interface ChannelStatus {
+  /** Channel identifier 1..7 (0: no channel). */
+  readonly channel: number;
+  /** b8 of the first byte: the link (TCP connection, PDP context) is established. */
+  readonly established: boolean;
+  /** Further information: 00 none, 05 link dropped (TS 102 223 §8.56). */
+  readonly info: number;
+}
+
+export const CHANNEL_STATUS_INFO = { NONE: 0x00, LINK_DROPPED: 0x05 } as const;
+
+export const ChannelStatusTlv = defineComprehensionTlv<ChannelStatus>({
+  name: 'Channel status',
+  spec: 'TS 102 223 §8.56',
+  tag: 0x38,
+  cr: true,
+  codec: {
+    decode(v) {
+      const bad = fixedLength(v, 2, 'channel status');
+      if (bad) return bad;
+      const first = v[0] as number;
+      return ok({ channel: first & 0x07, established: (first & 0x80) !== 0, info: v[1] as number });
+    },
+    encode: ({ channel, established, info }) =>
+      Uint8Array.of((channel & 0x07) | (established ? 0x80 : 0), info),
+  },
+  examples: [
+    // The Data available event of the TS 102 241 test suites: channel 1, link established.
+    { hex: '38028100', value: { channel: 1, established: true, info: 0 } },
+    { hex: 'B8020105', value: { channel: 1, established: false, info: 5 } },
+  ],
+});
+
 export type OtherAddress = { readonly type: 'ipv4' | 'ipv6'; readonly address: string };
 
 export const OtherAddressTlv = defineComprehensionTlv<OtherAddress>({
@@ -689,6 +746,9 @@ export const CAT_DATA_OBJECTS: readonly ComprehensionTlvDefinition<unknown>[] = 
   BufferSizeTlv,
   TransportLevelTlv,
   OtherAddressTlv,
+  ChannelDataTlv,
+  ChannelDataLengthTlv,
+  ChannelStatusTlv,
   AccessTechnologyTlv,
   NetworkAccessNameTlv,
   ImeisvTlv,

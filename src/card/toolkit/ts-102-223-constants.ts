@@ -14,6 +14,12 @@ export const PRO_CMD = {
   DISPLAY_TEXT: 0x21,
   PROVIDE_LOCAL_INFORMATION: 0x26,
   TIMER_MANAGEMENT: 0x27,
+  // Bearer Independent Protocol (TS 102 223 §6.4.27–§6.4.31).
+  OPEN_CHANNEL: 0x40,
+  CLOSE_CHANNEL: 0x41,
+  RECEIVE_DATA: 0x42,
+  SEND_DATA: 0x43,
+  GET_CHANNEL_STATUS: 0x44,
 } as const;
 
 /** TS 102 223 §8.6 qualifiers of PROVIDE LOCAL INFORMATION (ofono build_local_info). */
@@ -48,6 +54,8 @@ export const EVENT_CODE = {
   LOCATION_STATUS: 0x03,
   USER_ACTIVITY: 0x04,
   IDLE_SCREEN_AVAILABLE: 0x05,
+  DATA_AVAILABLE: 0x09,
+  CHANNEL_STATUS: 0x0a,
   ACCESS_TECHNOLOGY_CHANGE: 0x0b,
 } as const;
 
@@ -66,7 +74,33 @@ export const GENERAL_RESULT = {
   DATA_NOT_UNDERSTOOD: 0x32,
   NUMBER_NOT_KNOWN: 0x33,
   REQUIRED_VALUES_MISSING: 0x36,
+  BIP_ERROR: 0x3a,
 } as const;
+
+/** Additional information for BIP_ERROR (TS 102 223 §8.12.11). */
+export const BIP_ERROR_CAUSE = {
+  NO_SPECIFIC_CAUSE: 0x00,
+  NO_CHANNEL_AVAILABLE: 0x01,
+  CHANNEL_CLOSED: 0x02,
+  CHANNEL_ID_NOT_VALID: 0x03,
+  BUFFER_SIZE_NOT_AVAILABLE: 0x04,
+  TRANSPORT_LEVEL_NOT_AVAILABLE: 0x06,
+  REMOTE_DEVICE_NOT_REACHABLE: 0x07,
+} as const;
+
+/** TS 102 223 §8.6 qualifiers of the BIP commands. */
+export const BIP_QUALIFIER = {
+  /** OPEN CHANNEL b1: immediate link establishment (else on demand). */
+  OPEN_IMMEDIATE: 0x01,
+  /** SEND DATA b1: send immediately (else store in the Tx buffer). */
+  SEND_IMMEDIATE: 0x01,
+} as const;
+
+/** TS 102 223 §8.59 transport protocol types. */
+export const TRANSPORT_PROTOCOL = { UDP_CLIENT_REMOTE: 0x01, TCP_CLIENT_REMOTE: 0x02 } as const;
+
+/** TS 102 223 §8.52 bearer types. */
+export const BEARER_TYPE = { PACKET_DATA: 0x02, DEFAULT: 0x03, E_UTRAN: 0x0b } as const;
 
 /** Additional information for TERMINAL_UNABLE (TS 102 223 §8.12.2). */
 export const TERMINAL_UNABLE_CAUSE = { NO_SERVICE: 0x04 } as const;
@@ -97,6 +131,8 @@ export const EVENT = {
   EVENT_UNFORMATTED_SMS_PP_ENV: 4,
   EVENT_TIMER_EXPIRATION: 12,
   EVENT_EVENT_DOWNLOAD_LOCATION_STATUS: 16,
+  EVENT_EVENT_DOWNLOAD_DATA_AVAILABLE: 22,
+  EVENT_EVENT_DOWNLOAD_CHANNEL_STATUS: 23,
   EVENT_PROACTIVE_HANDLER_AVAILABLE: 124,
 } as const;
 export type ToolkitEvent = (typeof EVENT)[keyof typeof EVENT];
@@ -118,6 +154,15 @@ export const PROFILE_BIT = {
   TIMER_MANAGEMENT_START_STOP: { byte: 8, bit: 1 },
   TIMER_MANAGEMENT_GET_VALUE: { byte: 8, bit: 2 },
   PLI_ACCESS_TECHNOLOGY: { byte: 9, bit: 8 },
+  EVENT_DATA_AVAILABLE: { byte: 6, bit: 3 },
+  EVENT_CHANNEL_STATUS: { byte: 6, bit: 4 },
+  OPEN_CHANNEL: { byte: 12, bit: 1 },
+  CLOSE_CHANNEL: { byte: 12, bit: 2 },
+  RECEIVE_DATA: { byte: 12, bit: 3 },
+  SEND_DATA: { byte: 12, bit: 4 },
+  GET_CHANNEL_STATUS: { byte: 12, bit: 5 },
+  /** Byte 17 b1: TCP, UICC in client mode, remote connection. */
+  TCP_CLIENT_REMOTE: { byte: 17, bit: 1 },
 } as const;
 export type ProfileFacility = keyof typeof PROFILE_BIT;
 

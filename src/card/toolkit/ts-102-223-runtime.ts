@@ -179,6 +179,10 @@ export class CardToolkit {
 
   /** Length of the proactive command waiting for FETCH, if any ('91XX'). */
   pendingLength(): number | undefined {
+    // Work that arrived between commands (an applet asked for the proactive handler from outside a
+    // session: the SCP81 agent when its TLS engine has bytes to send) starts here, so any command —
+    // the terminal's STATUS polling among them — can answer '91XX' for it.
+    if (this.#active === undefined && this.#profile !== undefined) this.#advance();
     const active = this.#active;
     return active === undefined || active.fetched ? undefined : active.command.length;
   }
@@ -256,6 +260,18 @@ export class CardToolkit {
       case TEMPLATE_TAG.EVENT_DOWNLOAD: {
         const events = tlvs.get(0x19);
         if (events?.length !== 1) return reply(SW.INCORRECT_DATA);
+        if (events[0] === EVENT_CODE.DATA_AVAILABLE || events[0] === EVENT_CODE.CHANNEL_STATUS) {
+          // TS 102 223 §7.5.10/§7.5.11: a channel status is required in both.
+          if (tlvs.get(0x38)?.length !== 2) return reply(SW.INCORRECT_DATA);
+          if (busy) return reply(SW.TOOLKIT_BUSY);
+          const event =
+            events[0] === EVENT_CODE.DATA_AVAILABLE
+              ? EVENT.EVENT_EVENT_DOWNLOAD_DATA_AVAILABLE
+              : EVENT.EVENT_EVENT_DOWNLOAD_CHANNEL_STATUS;
+          this.#trigger(event, this.#envelopeView(tlv.value.tag, tlvs));
+          this.#advance();
+          return reply(SW.OK);
+        }
         if (events[0] !== EVENT_CODE.LOCATION_STATUS) return reply(SW.OK);
         const status = tlvs.get(0x1b);
         if (status?.length !== 1 || (status[0] as number) > 2) return reply(SW.INCORRECT_DATA);
@@ -458,6 +474,10 @@ export class CardToolkit {
     const codes: number[] = [];
     if (this.#events.some((e) => e.has(EVENT.EVENT_EVENT_DOWNLOAD_LOCATION_STATUS)))
       codes.push(EVENT_CODE.LOCATION_STATUS);
+    if (this.#events.some((e) => e.has(EVENT.EVENT_EVENT_DOWNLOAD_DATA_AVAILABLE)))
+      codes.push(EVENT_CODE.DATA_AVAILABLE);
+    if (this.#events.some((e) => e.has(EVENT.EVENT_EVENT_DOWNLOAD_CHANNEL_STATUS)))
+      codes.push(EVENT_CODE.CHANNEL_STATUS);
     const key = codes.join(',');
     // Nothing registered and nothing sent yet: no command (the terminal's default list is empty).
     if (key === (this.#eventListSent ?? '')) return false;

@@ -21,6 +21,7 @@ import {
 import { encodeCommandApdu, swHex } from '../iso-7816-4.js';
 import type { Terminal } from '../terminal.js';
 import { SW } from '../ts-102-221.js';
+import { type BipOptions, BipRelay } from './ts-102-223-bip-terminal.js';
 import {
   EVENT_CODE,
   GENERAL_RESULT,
@@ -73,6 +74,27 @@ export interface ModemOptions {
    * A simulated device runs for days: an unbounded record of every exchange would only grow.
    */
   readonly logSize?: number;
+  /** Bearer Independent Protocol: the modem relays the card's TCP channel (ts-102-223-bip-terminal.ts). */
+  readonly bip?: BipOptions;
+}
+
+/** Facilities a modem with `bip` adds to its TERMINAL PROFILE. */
+export const BIP_FACILITIES: readonly ProfileFacility[] = [
+  'EVENT_DATA_AVAILABLE',
+  'EVENT_CHANNEL_STATUS',
+  'OPEN_CHANNEL',
+  'CLOSE_CHANNEL',
+  'RECEIVE_DATA',
+  'SEND_DATA',
+  'GET_CHANNEL_STATUS',
+  'TCP_CLIENT_REMOTE',
+];
+
+function bipProfile(): Uint8Array {
+  const profile = profileWith([...MODEM_FACILITIES, ...BIP_FACILITIES], 17);
+  // Byte 13 b8..b6: number of channels supported (one).
+  profile[12] = (profile[12] as number) | (1 << 5);
+  return profile;
 }
 
 /** One exchange of the proactive loop, for tests and logs. */
@@ -100,6 +122,7 @@ export class ToolkitModem {
   /** The latest proactive exchanges, oldest first, at most `logSize` of them (tests read it). */
   readonly log: ProactiveExchange[] = [];
   readonly #logSize: number;
+  readonly #bip: BipRelay | undefined;
 
   constructor(terminal: Terminal, options: ModemOptions) {
     this.#terminal = terminal;
@@ -107,6 +130,28 @@ export class ToolkitModem {
     this.#cell = options.cell;
     this.#service = options.service ?? 'normal_service';
     this.#logSize = Math.max(0, Math.floor(options.logSize ?? MODEM_LOG_SIZE));
+    this.#bip =
+      options.bip === undefined
+        ? undefined
+        : new BipRelay(
+            {
+              envelope: (bytes) => {
+                this.#envelope(bytes);
+              },
+              // TS 102 221 §11.1.2 STATUS, no data returned: '91XX' if the card has something to say.
+              poll: () => {
+                const r = this.#terminal.send(encodeCommandApdu({ cla: 0x80, ins: 0xf2, p1: 0, p2: 0x0c }));
+                this.#loop(r.sw);
+              },
+              eventListHas: (code) => this.#events.has(code),
+            },
+            options.bip,
+          );
+  }
+
+  /** The BIP relay, when the modem has one (tests look at whether a channel is open). */
+  get bip(): BipRelay | undefined {
+    return this.#bip;
   }
 
   get imsi(): string | undefined {
@@ -125,7 +170,9 @@ export class ToolkitModem {
   boot(): Result<string> {
     this.#events = new Set();
     this.#timers = new Map();
-    const profile = this.#o.profile ?? profileWith(MODEM_FACILITIES);
+    const profile =
+      this.#o.profile ?? (this.#bip === undefined ? profileWith(MODEM_FACILITIES) : bipProfile());
+    this.#bip?.shutdown();
     const r = this.#terminal.send(encodeCommandApdu({ cla: 0x80, ins: 0x10, p1: 0, p2: 0, data: profile }));
     const looped = this.#loop(r.sw);
     if (!looped.ok) return looped;
@@ -348,6 +395,16 @@ export class ToolkitModem {
         if (!decoded?.ok) return answer([GENERAL_RESULT.DATA_NOT_UNDERSTOOD]);
         this.#o.onDisplayText?.(decoded.value.text);
         return answer([GENERAL_RESULT.OK]);
+      }
+      case PRO_CMD.OPEN_CHANNEL:
+      case PRO_CMD.CLOSE_CHANNEL:
+      case PRO_CMD.RECEIVE_DATA:
+      case PRO_CMD.SEND_DATA:
+      case PRO_CMD.GET_CHANNEL_STATUS: {
+        if (this.#bip === undefined) return answer([GENERAL_RESULT.BEYOND_TERMINAL_CAPABILITIES]);
+        const destination = tlvs.get(0x02)?.[1] ?? 0;
+        const done = this.#bip.handle(type, qualifier, tlvs, destination);
+        return answer(done.result, ...done.objects);
       }
       default:
         return answer([GENERAL_RESULT.BEYOND_TERMINAL_CAPABILITIES]);
