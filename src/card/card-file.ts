@@ -20,6 +20,14 @@ import { iccidWithCheckDigit, isIccid, isImsi } from '../lib/identities.js';
 import { type DecodeError, decodeError, ok, type Result } from '../lib/result.js';
 import { isApplicationTar, isRfmTar } from '../lib/ts-101-220-tar.js';
 import { APPLET_CLASSES } from './applets/index.js';
+import {
+  checkEuiccSection,
+  type EuiccSection,
+  euiccSectionOf,
+  euiccStateOf,
+} from './euicc/card-file-section.js';
+import { Euicc } from './euicc/euicc.js';
+import { isdrApplet, otaKeySetOf } from './euicc/isd-r-ota.js';
 import { type CardIdentity, type EfNode, initialContent, isEf, walk } from './file-system.js';
 import { CARD_TREE } from './profile.js';
 import type { InstalledApplet, ToolkitSetup, ToolkitState } from './toolkit/ts-102-223-runtime.js';
@@ -67,6 +75,11 @@ export interface CardFile {
   readonly applets?: readonly AppletSection[];
   /** The toolkit's persistent state: applet memory, OTA counters, report counter. */
   readonly toolkit?: ToolkitSection;
+  /**
+   * An eUICC (docs/euicc.md): EID, ECASD, ISD-R key sets, ISD-Ps. The top-level identity, keys, files
+   * and SQN are then those of the enabled profile.
+   */
+  readonly euicc?: EuiccSection;
 }
 
 export interface OtaKeySetSection {
@@ -177,6 +190,12 @@ export function parseCardFile(json: unknown): Result<CardFile> {
   }
   const toolkit = checkToolkitSections(j);
   if (!toolkit.ok) return toolkit;
+  if (j.euicc !== undefined) {
+    const ota = isObject(j.ota) && Array.isArray(j.ota.keysets) ? j.ota.keysets : [];
+    const kvns = new Set(ota.map((k) => (isObject(k) ? Number(k.kvn) : 0)));
+    const euicc = checkEuiccSection(j.euicc, kvns, sqn.seq.length);
+    if (!euicc.ok) return euicc;
+  }
   return ok(json as unknown as CardFile);
 }
 
@@ -305,7 +324,15 @@ export function cardFromFile(f: CardFile): Uicc {
     seqArray: [...f.sqn.seq],
     toolkit: toolkitStateOf(f),
   };
-  return new Uicc(keysOf(f), state, toolkitSetupOf(f));
+  const keys = keysOf(f);
+  if (f.euicc === undefined) return new Uicc(keys, state, toolkitSetupOf(f));
+  // An eUICC: the ISD-R joins the toolkit runtime at its TAR, with its SCP80 key sets.
+  const euiccState = euiccStateOf(f.euicc, { identity, ...keys });
+  const euicc = new Euicc(euiccState, sqnPolicyOf(f));
+  const setup = toolkitSetupOf(f);
+  const keysets = new Map(setup.keysets);
+  for (const k of euiccState.scp80) keysets.set(k.kvn, otaKeySetOf(k));
+  return new Uicc(keys, state, { ...setup, keysets, applets: [...setup.applets, isdrApplet(euicc)] }, euicc);
 }
 
 function toolkitStateOf(f: CardFile): ToolkitState {
@@ -359,8 +386,23 @@ export function withState(f: CardFile, card: Uicc): CardFile {
   for (const [path, content] of s.files) {
     files[path] = Array.isArray(content) ? content.map((r) => toHex(r)) : toHex(content);
   }
+  const euicc = card.euicc === undefined ? undefined : euiccSectionOf(card.euicc.persistentState());
+  const live = euicc?.live;
   return {
     ...f,
+    ...(live === undefined
+      ? {}
+      : {
+          iccid: live.identity.iccid,
+          imsi: live.identity.imsi,
+          msisdn: live.identity.msisdn,
+          mncLength: live.identity.mncLength,
+          spn: live.identity.spn,
+          ki: live.ki,
+          opc: live.opc,
+          op: undefined,
+        }),
+    ...(euicc === undefined ? {} : { euicc: euicc.section }),
     pin1: pinText(s.pin1.value),
     puk1: pinText(s.puk1.value),
     adm1: pinText(s.adm1.value),

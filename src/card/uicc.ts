@@ -11,6 +11,8 @@ import { c3Kc, gsmMilenage } from '../crypto/gsm-milenage.js';
 import { buildAuts, verifyAutn } from '../crypto/milenage.js';
 import { toHex } from '../lib/hex.js';
 import { DfNameTlv } from '../lib/ts-102-221-tlv.js';
+import type { Euicc, SecurityDomain } from './euicc/euicc.js';
+import type { EuiccState } from './euicc/euicc-state.js';
 import {
   type AccessCondition,
   type DfNode,
@@ -60,6 +62,8 @@ export interface CardState {
   seqArray: number[];
   /** Applet stores, OTA counters, report counter (absent on a card made before the toolkit). */
   toolkit?: ToolkitState;
+  /** An eUICC's ECASD, ISD-R and ISD-Ps, without keys (snapshots only; the Euicc holds the live state). */
+  euicc?: EuiccState;
 }
 
 export interface CardKeys {
@@ -98,10 +102,11 @@ const APPLICATIONS = ALL_NODES.filter((n): n is DfNode => n.decl.kind === 'adf')
 const UST_PATH = ALL_NODES.find((n) => n.decl === EF_UST)?.path ?? '';
 
 export class Uicc {
-  readonly #ki: Uint8Array;
-  readonly #opc: Uint8Array;
+  #ki: Uint8Array;
+  #opc: Uint8Array;
   readonly #state: CardState;
   readonly #toolkit: CardToolkit;
+  readonly #euicc: Euicc | undefined;
   #version = 0;
 
   // Session state, cleared by reset(): what is selected and which keys were verified.
@@ -111,16 +116,33 @@ export class Uicc {
   #currentApp: DfNode | undefined;
   #verified = new Set<'pin1' | 'adm1'>();
   #pending: Uint8Array | undefined;
+  /** eUICC: the security domain selected by AID (ECASD or ISD-R), until another SELECT. */
+  #sd: SecurityDomain | undefined;
 
   /**
    * `toolkit` installs applets and OTA key sets (secrets like Ki: kept by the toolkit runtime, never in
    * a snapshot). Without it the card still answers the toolkit instructions, with no applet.
+   * `euicc` makes it an eUICC (euicc/euicc.ts): `keys` are then the enabled profile's, and enabling
+   * another profile swaps the live files, SQN array and keys through the hooks given here.
    */
-  constructor(keys: CardKeys, state: CardState, toolkit?: ToolkitSetup) {
+  constructor(keys: CardKeys, state: CardState, toolkit?: ToolkitSetup, euicc?: Euicc) {
     if (keys.ki.length !== 16 || keys.opc.length !== 16) throw new RangeError('Ki and OPc are 16 bytes');
     this.#ki = keys.ki.slice();
     this.#opc = keys.opc.slice();
     this.#state = state;
+    this.#euicc = euicc;
+    euicc?.attach({
+      files: state.files,
+      getSeqArray: () => state.seqArray,
+      setSeqArray: (seq) => {
+        state.seqArray = seq;
+      },
+      setKeys: (ki, opc) => {
+        this.#ki = ki.slice();
+        this.#opc = opc.slice();
+      },
+      changed: () => this.#changed(),
+    });
     state.toolkit ??= emptyToolkitState();
     this.#toolkit = new CardToolkit(
       toolkit ?? { applets: [], keysets: new Map() },
@@ -132,6 +154,11 @@ export class Uicc {
 
   get atr(): Uint8Array {
     return ATR.slice();
+  }
+
+  /** The eUICC this card carries, if it is one (the card file saves its state). */
+  get euicc(): Euicc | undefined {
+    return this.#euicc;
   }
 
   /** Toolkit sessions ended because applet code threw (see CardToolkit.faults); 0 on a sound card. */
@@ -164,6 +191,7 @@ export class Uicc {
       sqnPolicy: this.#state.sqnPolicy,
       seqArray: [...this.#state.seqArray],
       toolkit: copyToolkitState(this.#state.toolkit ?? emptyToolkitState()),
+      ...(this.#euicc === undefined ? {} : { euicc: this.#euicc.snapshot() }),
     };
   }
 
@@ -175,7 +203,9 @@ export class Uicc {
     this.#currentApp = undefined;
     this.#verified = new Set();
     this.#pending = undefined;
+    this.#sd = undefined;
     this.#toolkit.reset();
+    this.#euicc?.reset();
     return this.atr;
   }
 
@@ -211,6 +241,10 @@ export class Uicc {
     const c = parsed.value;
     const cls = classOf(c.cla);
     if (typeof cls === 'number' && cls === SW.CLA_NOT_SUPPORTED) return reply(cls);
+    if (this.#euicc !== undefined) {
+      const r = this.#securityDomain(c, this.#euicc);
+      if (r !== undefined) return r;
+    }
     const ins = INSTRUCTIONS.get(c.ins);
     if (ins === undefined) return reply(SW.INS_NOT_SUPPORTED);
     if (typeof cls === 'number') return reply(cls);
@@ -258,6 +292,25 @@ export class Uicc {
         return r.data === undefined ? reply(r.sw) : this.#respond(c, r.data, r.sw);
       }
     }
+  }
+
+  /**
+   * eUICC: SELECT of the ECASD or ISD-R by AID, and the GlobalPlatform commands (GET DATA, STORE DATA,
+   * INSTALL, DELETE, GET STATUS) while one is selected. Undefined: the command is the UICC's.
+   */
+  #securityDomain(c: CommandApdu, euicc: Euicc): Reply | undefined {
+    if (c.ins === 0xa4) {
+      this.#sd = undefined;
+      if (c.p1 !== 0x04 || c.data.length < 5 || this.#resolveAid(c.data) !== undefined) return undefined;
+      const selected = euicc.terminalSelect(c.data);
+      if (selected === undefined) return undefined;
+      if (c.p2 !== 0x00 && c.p2 !== 0x04 && c.p2 !== 0x0c) return reply(SW.INCORRECT_P1_P2);
+      this.#sd = selected.sd;
+      return c.p2 === 0x0c ? reply(SW.OK) : this.#respond(c, selected.fci);
+    }
+    if (this.#sd === undefined || !GP_INSTRUCTIONS.has(c.ins)) return undefined;
+    const r = euicc.terminalCommand(this.#sd, c);
+    return r.data.length === 0 ? reply(r.sw) : this.#respond(c, r.data, r.sw);
   }
 
   // --- response data: T=0 GET RESPONSE and Le handling ---------------------------------------------
@@ -713,6 +766,9 @@ function classOf(cla: number): 'iso' | 'proprietary' | number {
   if (cla & 0x03) return SW.LOGICAL_CHANNEL_NOT_SUPPORTED;
   return high === 0x00 ? 'iso' : 'proprietary';
 }
+
+/** GlobalPlatform instructions a selected security domain answers (GP Card Specification §11). */
+const GP_INSTRUCTIONS = new Set([0xca, 0xe2, 0xe4, 0xe6, 0xf2]);
 
 const fidOf = (data: Uint8Array, offset: number): string =>
   (((data[offset] as number) << 8) | (data[offset + 1] as number))

@@ -1,0 +1,177 @@
+// The ISD-R's SMS side (GSMA SGP.02 §2.4.3, esim.md §4.4/§3.5): it sits in the card's toolkit runtime
+// at the ISD-R TAR '000001' exactly as the anti-theft applet sits at its own TAR, so the SM-SR's
+// ES5 commands go through the card's one SCP80 path (toolkit/ts-102-223-runtime.ts → ota/
+// ts-102-225-card.ts: CC, ciphering, counter replay protection, PoR). The secured data is a TS 102 226
+// expanded command script of ES5 C-APDUs; the answer (the PoR's data) is the expanded response script.
+// A script that switched the profile ends with a REFRESH (UICC reset), after the PoR is out.
+//
+// The ISD-R also speaks first: on LOCATION STATUS it sends its default notifications as MO SMS, each
+// an SCP80 command packet from the ISD-R TAR with the ISD-R's first key set, CNTR 0 and "no counter"
+// (esim.md §3.5: the notification's own sequence number identifies it), and it reacts to a
+// connectivity failure (Euicc.connectivity).
+
+import type { OtaKeySet } from '../../crypto/ts-102-225-scp80.js';
+import { checksumSpec, cipherSpec } from '../../crypto/ts-102-225-scp80.js';
+import { fromHex } from '../../lib/hex.js';
+import { encodeNotification } from '../../lib/sgp-02-es5.js';
+import { encodeUserData, IEI, segmentSecuredPacket } from '../../lib/ts-23-040-sms-tpdu.js';
+import {
+  type MinimumSecurityLevel,
+  type Spi,
+  secureCommandPacket,
+} from '../../lib/ts-102-225-secured-packet.js';
+import {
+  decodeCommandScript,
+  encodeResponseScript,
+  responseScript,
+} from '../../lib/ts-102-226-remote-command.js';
+import { parseCommandApdu } from '../iso-7816-4.js';
+import { encodeSubmitTpdu } from '../toolkit/ts-23-040-submit.js';
+import { EVENT, PRO_CMD, REFRESH, type ToolkitEvent } from '../toolkit/ts-102-223-constants.js';
+import type { InstalledApplet } from '../toolkit/ts-102-223-runtime.js';
+import type {
+  ToolkitApplet,
+  ToolkitContext,
+  ToolkitRegistry,
+  ToolkitSession,
+} from '../toolkit/ts-102-241-applet-api.js';
+import { SW } from '../ts-102-221.js';
+import type { Euicc, ServiceStatus } from './euicc.js';
+import type { PendingNotification, Scp80KeySet } from './euicc-state.js';
+import { ISD_R_TAR } from './sgp-02-annex-h.js';
+
+/** The ISD-R demands CC, ciphering and a rising counter (esim.md §4.4: SPI1 16 is the SGP.02 choice). */
+export const ISD_R_MINIMUM_SECURITY: MinimumSecurityLevel = {
+  checksum: true,
+  ciphering: true,
+  counter: 'higher',
+};
+
+/** SPI of a notification: CC, ciphered, no counter, no PoR (esim.md §3.5). */
+export const NOTIFICATION_SPI: Spi = {
+  integrity: 'cc',
+  ciphering: true,
+  counter: 'none',
+  por: 'none',
+  porIntegrity: 'none',
+  porCiphered: false,
+  porViaSubmit: false,
+};
+
+export const otaKeySetOf = (k: Scp80KeySet): OtaKeySet => ({
+  kic: { algorithm: k.kicAlgorithm, key: k.kic },
+  kid: { algorithm: k.kidAlgorithm, key: k.kid },
+});
+
+const isSuccess = (sw: number) =>
+  sw >> 8 === 0x90 || sw >> 8 === 0x91 || sw >> 8 === 0x62 || sw >> 8 === 0x63;
+const swBytes = (sw: number) => Uint8Array.of(sw >> 8, sw & 0xff);
+
+/**
+ * Run an expanded command script against the ISD-R (TS 102 226 §5.2.1: stop at the first failing
+ * status word). Returns the response script and whether a REFRESH must follow.
+ */
+export function runIsdrScript(euicc: Euicc, secured: Uint8Array): { response: Uint8Array; refresh: boolean } {
+  const script = decodeCommandScript(secured);
+  if (!script.ok)
+    return {
+      response: encodeResponseScript({
+        form: 'definite',
+        items: [{ type: 'bad-format', value: Uint8Array.of(0x01) }],
+      }),
+      refresh: false,
+    };
+  const fx = { refresh: false };
+  const responses: { data: Uint8Array; statusWord: Uint8Array }[] = [];
+  for (const item of script.value.items) {
+    if (item.type !== 'c-apdu') continue;
+    const parsed = parseCommandApdu(item.apdu);
+    const r = parsed.ok
+      ? euicc.processIsdr(parsed.value, fx)
+      : { data: new Uint8Array(0), sw: SW.WRONG_LENGTH };
+    responses.push({ data: r.data, statusWord: swBytes(r.sw) });
+    if (!isSuccess(r.sw)) break;
+  }
+  return { response: responseScript(responses, script.value.form), refresh: fx.refresh };
+}
+
+/** The ISD-R as the toolkit runtime sees it. */
+export class IsdrOtaApplet implements ToolkitApplet {
+  readonly #euicc: Euicc;
+  #reference = 0;
+
+  constructor(euicc: Euicc) {
+    this.#euicc = euicc;
+  }
+
+  install(registry: ToolkitRegistry): void {
+    registry.setEvent(EVENT.EVENT_FORMATTED_SMS_PP_ENV);
+    registry.setEvent(EVENT.EVENT_EVENT_DOWNLOAD_LOCATION_STATUS);
+  }
+
+  *processToolkit(event: ToolkitEvent, ctx: ToolkitContext): ToolkitSession {
+    if (event === EVENT.EVENT_FORMATTED_SMS_PP_ENV) {
+      const secured = ctx.envelope?.getSecuredData();
+      if (secured === undefined) return;
+      const { response, refresh } = runIsdrScript(this.#euicc, secured);
+      ctx.envelopeResponse?.post(response);
+      if (refresh) yield* this.#refresh(ctx);
+      return;
+    }
+    if (event === EVENT.EVENT_EVENT_DOWNLOAD_LOCATION_STATUS) {
+      const status = ctx.envelope?.findTlv(0x1b)?.[0];
+      if (status !== 0 && status !== 1 && status !== 2) return;
+      const outcome = this.#euicc.connectivity(status as ServiceStatus);
+      for (const n of outcome.send) yield* this.#sendNotification(ctx, n);
+      if (outcome.refresh) yield* this.#refresh(ctx);
+    }
+  }
+
+  *#refresh(ctx: ToolkitContext): Generator<{ bytes: Uint8Array }, void, { bytes: Uint8Array }> {
+    ctx.proactive.init(PRO_CMD.REFRESH, REFRESH.UICC_RESET, 'terminal');
+    yield* ctx.proactive.send();
+  }
+
+  /** One notification as MO SMS (one SMS, or concatenated): SEND SHORT MESSAGE to the SM-SR. */
+  *#sendNotification(
+    ctx: ToolkitContext,
+    n: PendingNotification,
+  ): Generator<{ bytes: Uint8Array }, void, { bytes: Uint8Array }> {
+    const destination = this.#euicc.smsrDestination;
+    const keys = this.#euicc.notificationKeys();
+    if (destination === undefined || keys === undefined) return;
+    const data = encodeNotification({ eid: this.#euicc.eid, type: n.type, aid: n.aid, seq: n.seq });
+    if (!data.ok) return;
+    const packet = secureCommandPacket({
+      spi: NOTIFICATION_SPI,
+      kic: (keys.kvn << 4) | cipherSpec(keys.kicAlgorithm).nibble,
+      kid: (keys.kvn << 4) | checksumSpec(keys.kidAlgorithm).nibble,
+      tar: fromHex(ISD_R_TAR) ?? new Uint8Array(3),
+      counter: 0,
+      keys: otaKeySetOf(keys),
+      data: data.value,
+    });
+    if (!packet.ok) return;
+    this.#reference = (this.#reference + 1) & 0xff;
+    const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, this.#reference);
+    if (!segments.ok) return;
+    for (const ud of segments.value) {
+      const tpdu = encodeSubmitTpdu(destination, encodeUserData(ud), this.#reference);
+      if (tpdu === undefined) return;
+      ctx.proactive.init(PRO_CMD.SEND_SHORT_MESSAGE, 0, 'network');
+      ctx.proactive.appendTlv(0x8b, tpdu);
+      yield* ctx.proactive.send();
+    }
+  }
+}
+
+/** The ISD-R installed in the toolkit runtime. */
+export function isdrApplet(euicc: Euicc): InstalledApplet {
+  return {
+    id: 'isd-r',
+    tar: fromHex(ISD_R_TAR) ?? new Uint8Array(3),
+    applet: new IsdrOtaApplet(euicc),
+    reportKvn: euicc.notificationKeys()?.kvn ?? 1,
+    minimumSecurity: ISD_R_MINIMUM_SECURITY,
+  };
+}
