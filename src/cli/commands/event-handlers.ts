@@ -161,6 +161,35 @@ export function registerEventHandlersCommand(program: Command): void {
     });
 
   example(
+    eh
+      .command('retry')
+      .description(
+        'Run a dead or failed action run again (back to pending, attempts reset; simtrust extension)',
+      ),
+    'simtrust event-handlers retry <handlerId> 42 0',
+  )
+    .argument('<handlerId>')
+    .argument('<executionId>', 'executionId, as `event-handlers executions` shows it')
+    .argument('<actionIndex>', 'actionIndex within the execution (0–4)')
+    .action(async (id: string, executionId: string, actionIndex: string, _o, command: Command) => {
+      for (const [name, value] of [
+        ['executionId', executionId],
+        ['actionIndex', actionIndex],
+      ] as const) {
+        if (!/^\d{1,16}$/.test(value))
+          throw new SimtrustError('ERR_CLI_USAGE', `${name} must be a non-negative integer, got "${value}"`);
+      }
+      const client = await apiClient(command);
+      print(
+        command,
+        await client.request(
+          'POST',
+          `${handlerPath(id)}/executions/${executionId}/actions/${actionIndex}/retry`,
+        ),
+      );
+    });
+
+  example(
     eh.command('delete').description('Delete an event handler'),
     'simtrust event-handlers delete <handlerId>',
   )

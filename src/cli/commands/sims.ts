@@ -5,7 +5,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { SimtrustError } from '../../lib/errors.js';
 import { LIFECYCLE, LIFECYCLE_ACTIONS } from '../../platform/sims/lifecycle.js';
-import type { SimView } from '../../platform/sims/model.js';
+import { EXPIRY_ACTIONS, type SimView } from '../../platform/sims/model.js';
 import { apiClient, globalOptions, print } from '../context.js';
 import type { Column } from '../output.js';
 
@@ -34,6 +34,30 @@ export const SIM_COLUMNS: ReadonlyArray<Column<SimView>> = [
         .join(';'),
   ],
 ];
+
+/** The SIM columns with its expiry (set-expiry, unset-expiry). */
+const SIM_EXPIRY_COLUMNS: ReadonlyArray<Column<SimView>> = [
+  ...SIM_COLUMNS.slice(0, 2),
+  ['expiryTime', (s) => (s.expiryTime === null ? '' : new Date(s.expiryTime).toISOString())],
+  ['expiryAction', (s) => s.expiryAction ?? ''],
+];
+
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * `--at` of set-expiry: Unix ms, or an ISO 8601 time that names its zone (a date alone is 00:00 UTC,
+ * as Date.parse reads it). A time without a zone is refused rather than read in this machine's zone.
+ */
+export function parseExpiryAt(text: string): number {
+  const t = text.trim();
+  const ms = /^\d{1,16}$/.test(t) ? Number(t) : ISO_WITH_ZONE.test(t) ? Date.parse(t) : Number.NaN;
+  if (!Number.isSafeInteger(ms))
+    throw new SimtrustError(
+      'ERR_CLI_USAGE',
+      `--at must be Unix milliseconds or an ISO 8601 time with its zone (2026-12-31T23:59:59Z, 2027-01-01T08:00+09:00), got "${text}"`,
+    );
+  return ms;
+}
 
 const simCommand = (parent: Command, name: string, description: string, example: string) =>
   parent.command(name).description(description).addHelpText('after', `\nExample:\n  $ ${example}`);
@@ -364,6 +388,49 @@ export function registerSimsCommand(program: Command): void {
         command,
         await client.request<SimView>('POST', `/v1/sims/${encodeURIComponent(simId)}/unset_imei_lock`),
         SIM_COLUMNS,
+      );
+    });
+
+  simCommand(
+    sims,
+    'set-expiry',
+    `Set when the SIM expires and what then happens to it (${EXPIRY_ACTIONS.join(', ')})`,
+    'simtrust sims set-expiry 8999901000000000018 --at 2026-12-31T23:59:59Z --action suspend',
+  )
+    .argument('<simId>')
+    .requiredOption(
+      '--at <time>',
+      'ISO 8601 time with its zone (…Z or …+09:00; a date alone is 00:00 UTC), or Unix ms',
+    )
+    .addOption(
+      new Option('--action <action>', 'what happens at that time (default: doNothing)').choices([
+        ...EXPIRY_ACTIONS,
+      ]),
+    )
+    .action(async (simId: string, o: { at: string; action?: string }, command: Command) => {
+      const body = { expiryTime: parseExpiryAt(o.at), ...(o.action ? { expiryAction: o.action } : {}) };
+      const client = await apiClient(command);
+      print(
+        command,
+        await client.request<SimView>('POST', `/v1/sims/${encodeURIComponent(simId)}/set_expiry_time`, {
+          body,
+        }),
+        SIM_EXPIRY_COLUMNS,
+      );
+    });
+  simCommand(
+    sims,
+    'unset-expiry',
+    'Remove the SIM’s expiry',
+    'simtrust sims unset-expiry 8999901000000000018',
+  )
+    .argument('<simId>')
+    .action(async (simId: string, _o, command: Command) => {
+      const client = await apiClient(command);
+      print(
+        command,
+        await client.request<SimView>('POST', `/v1/sims/${encodeURIComponent(simId)}/unset_expiry_time`),
+        SIM_EXPIRY_COLUMNS,
       );
     });
 
