@@ -255,6 +255,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/event_handlers/{handler_id}/executions/{execution_id}/actions/{action_index}/retry": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["retryEventHandlerAction"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/event_handlers/{handler_id}/sims/{sim_id}/ignore": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -849,6 +860,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/sims/{sim_id}/set_expiry_time": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["setSimExpiryTime"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/sims/{sim_id}/set_group": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -931,6 +953,17 @@ export interface paths {
     get?: never;
     put?: never;
     post: operations["terminateSim"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/sims/{sim_id}/unset_expiry_time": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["unsetSimExpiryTime"];
     delete?: never;
     options?: never;
     head?: never;
@@ -1148,6 +1181,10 @@ export interface components {
         /** Unix milliseconds: when the verified report arrived */
         reportedTime: number;
       } | null;
+      /** Unix milliseconds when the SIM expires (setSimExpiryTime); null: never */
+      expiryTime: number | null;
+      /** What happens at expiryTime: doNothing, deleteSession, deactivate, suspend, terminate; null: no expiry */
+      expiryAction: string | null;
       /** Unix milliseconds */
       createdTime: number;
       /** Unix milliseconds */
@@ -3257,6 +3294,81 @@ export interface operations {
         };
       };
       404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** simtrust extension: run a dead or failed action run again — back to pending, due now, attempts reset, same idempotency key. Other states answer 409. */
+  retryEventHandlerAction: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        handler_id: string;
+        execution_id: number;
+        action_index: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            actionIndex: number;
+            type: string;
+            status: ("pending" | "running" | "succeeded" | "failed" | "dead" | "skipped" | "cancelled");
+            /** When it runs or ran (or its next attempt), Unix ms. */
+            scheduledTime: number;
+            attempts: number;
+            result: {
+              [key: string]: unknown;
+            } | null;
+            updatedTime: number;
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
@@ -9048,6 +9160,77 @@ export interface operations {
       };
     };
   };
+  /** Set when the SIM expires and what then happens to it (expiryAction); the expiry job carries it out once, and raises SimExpiredRule/SubscriberExpiredRule. */
+  setSimExpiryTime: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** Unix milliseconds when the SIM expires; must be in the future. */
+          expiryTime: number;
+          /** What happens at expiryTime (doNothing when absent): deleteSession ends the data session, deactivate/suspend/terminate move the status (terminate needs enable_termination first). Every expiry also raises SimExpiredRule/SubscriberExpiredRule. */
+          expiryAction?: ("doNothing" | "deleteSession" | "deactivate" | "suspend" | "terminate");
+        };
+      };
+    };
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Sim"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   /** Put the SIM in a group. */
   setSimGroup: {
     parameters: {
@@ -9492,6 +9675,68 @@ export interface operations {
   };
   /** Terminate a SIM for good (needs enable_termination first). */
   terminateSim: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Sim"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Remove the SIM’s expiry (nothing happens at the time that was set). */
+  unsetSimExpiryTime: {
     parameters: {
       query?: never;
       header?: never;
