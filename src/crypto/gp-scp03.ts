@@ -698,3 +698,53 @@ function aesCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array, encrypt: bool
   c.setAutoPadding(false);
   return new Uint8Array(Buffer.concat([c.update(data), c.final()]));
 }
+
+// --- keys under the DEK (PUT KEY) -----------------------------------------------------------------
+
+/** Amd D §6.2.8 / GP Card Spec §11.8.2.3: the check value of an AES key = AES(key, 16 × 01)[0:3]. */
+export function scp03KeyCheckValue(key: Uint8Array): Uint8Array {
+  checkAesKey('the key', key);
+  return aesBlock(key, new Uint8Array(BLOCK).fill(0x01)).slice(0, 3);
+}
+
+/**
+ * GP Card Spec §11.8.2.3 Tables 11-70/11-71 with Amd D: a key component encrypted under Key-DEK
+ * (AES-CBC, IV zero). Whole blocks go as they are; otherwise the clear length comes first and the
+ * value is zero-padded to a block.
+ */
+export function encryptKeyWithDek(dek: Uint8Array, key: Uint8Array): Uint8Array {
+  checkAesKey('Key-DEK', dek);
+  if (key.length === 0 || key.length > 127) throw new RangeError('a key component is 1 … 127 bytes');
+  const whole = key.length % BLOCK === 0;
+  const padded = new Uint8Array(Math.ceil(key.length / BLOCK) * BLOCK);
+  padded.set(key);
+  const encrypted = aesCbc(dek, new Uint8Array(BLOCK), padded, true);
+  return whole ? encrypted : concat(Uint8Array.of(key.length), encrypted);
+}
+
+export function decryptKeyWithDek(dek: Uint8Array, block: Uint8Array): Result<Uint8Array, Scp03Error> {
+  checkAesKey('Key-DEK', dek);
+  const whole = block.length > 0 && block.length % BLOCK === 0;
+  const clearLength = whole ? block.length : (block[0] ?? 0);
+  const encrypted = whole ? block : block.subarray(1);
+  if (
+    encrypted.length === 0 ||
+    encrypted.length % BLOCK !== 0 ||
+    clearLength === 0 ||
+    clearLength > encrypted.length
+  ) {
+    return fail(
+      'SCP03_KEY_BLOCK',
+      'a key component block is whole AES blocks, or a length then whole blocks',
+      0x6a80,
+    );
+  }
+  if (!whole && clearLength % BLOCK === 0) {
+    return fail('SCP03_KEY_BLOCK', 'a length prefix is only used for keys that are not whole blocks', 0x6a80);
+  }
+  const plain = aesCbc(dek, new Uint8Array(BLOCK), encrypted, false);
+  if (plain.subarray(clearLength).some((b) => b !== 0)) {
+    return fail('SCP03_KEY_BLOCK', 'the padding of the key component is not zero', 0x6a80);
+  }
+  return ok(plain.slice(0, clearLength));
+}

@@ -9,7 +9,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeInitializeUpdateResponse,
+  decryptKeyWithDek,
   encodeInitializeUpdateResponse,
+  encryptKeyWithDek,
   pad80,
   SCP03_SECURITY_LEVELS,
   Scp03CardSession,
@@ -17,6 +19,7 @@ import {
   type Scp03Keys,
   type Scp03SecurityLevel,
   scp03Kdf,
+  scp03KeyCheckValue,
   scp03PseudoRandomCardChallenge,
   unpad80,
 } from '../../src/crypto/gp-scp03.js';
@@ -521,5 +524,42 @@ describe('SCP03 decoders are total (fuzz)', () => {
     );
     expect(unpad80(new Uint8Array(16)).ok).toBe(false);
     expect(unpad80(hex('0102030405060708090a0b0c0d0e0f10')).ok).toBe(false);
+  });
+});
+
+describe('keys under the DEK (PUT KEY)', () => {
+  it('key check values of the vector keys (reference/esim.md §5.2: C35280, 013808, 840DE5)', () => {
+    const k = KEYSETS['AES-128'] as Scp03Keys;
+    expect([k.enc, k.mac, k.dek].map((key) => toHex(scp03KeyCheckValue(key)))).toEqual([
+      'c35280',
+      '013808',
+      '840de5',
+    ]);
+  });
+
+  it('encrypt/decrypt round trip for 1 … 48-byte components (Tables 11-70 and 11-71), any DEK', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(16, 24, 32),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 1, maxLength: 48 }),
+        (n, seed, key) => {
+          const dek = seed.slice(0, n);
+          const block = encryptKeyWithDek(dek, key);
+          expect(block.length % 16).toBe(key.length % 16 === 0 ? 0 : 1);
+          const back = decryptKeyWithDek(dek, block);
+          expect(back.ok && toHex(back.value)).toBe(toHex(key));
+        },
+      ),
+    );
+  });
+
+  it('hostile key blocks give a typed error, never an exception', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70 }), (bytes) => {
+        const r = decryptKeyWithDek((KEYSETS['AES-128'] as Scp03Keys).dek, bytes);
+        if (!r.ok) expect(r.error.code).toBe('SCP03_KEY_BLOCK');
+      }),
+    );
   });
 });
