@@ -1,0 +1,232 @@
+// Hostile input into the eUICC: tens of thousands of mutated ES5 APDUs into the ISD-R (as the SCP80
+// path hands them over, in a TS 102 226 script), mutated terminal APDUs while the ECASD or ISD-R is
+// selected, a few thousand through the whole SMS path, and every ES5 decoder of src/lib/sgp-02-es5.ts.
+// Every answer must be a status word (never a thrown exception, never the card's own fault '6F00'),
+// and the eUICC must stay coherent: exactly one profile enabled, its USIM the live one, at most one
+// fall-back profile, notifications only about ISD-Ps that exist.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseCardFile, withState } from '../../../src/card/card-file.js';
+import { LIFE_CYCLE } from '../../../src/card/euicc/euicc-state.js';
+import { runIsdrScript } from '../../../src/card/euicc/isd-r-ota.js';
+import {
+  ECASD_AID,
+  ISD_P_LOAD_FILE_AID,
+  ISD_P_MODULE_AID,
+  ISD_R_AID,
+} from '../../../src/card/euicc/sgp-02-annex-h.js';
+import type { Uicc } from '../../../src/card/uicc.js';
+import { hex, toHex } from '../../../src/lib/hex.js';
+import {
+  createIsdpApdu,
+  decodeAidTlv,
+  decodeConfirmation,
+  decodeConfirmationResponse,
+  decodeDgi,
+  decodeIsdpStatusList,
+  decodeNotification,
+  decodeSmsrAddressing,
+  deleteProfileApdu,
+  disableProfileApdu,
+  enableProfileApdu,
+  getCardResourcesApdu,
+  getEcasdCertificateApdu,
+  getStatusApdu,
+  notificationConfirmationApdu,
+  setFallbackAttributeApdu,
+  updateSmsrAddressingApdu,
+} from '../../../src/lib/sgp-02-es5.js';
+import { commandScript, decodeResponseScript } from '../../../src/lib/ts-102-226-remote-command.js';
+import {
+  booted,
+  es5,
+  euiccFile,
+  euiccOf,
+  newEuicc,
+  SECOND,
+  SECOND_PROFILE,
+  THIRD,
+  THIRD_PROFILE,
+} from './fixture.js';
+
+const VALID: readonly Uint8Array[] = [
+  createIsdpApdu({
+    loadFileAid: ISD_P_LOAD_FILE_AID,
+    moduleAid: ISD_P_MODULE_AID,
+    isdpAid: SECOND,
+    memory: 4096,
+  }),
+  enableProfileApdu(SECOND),
+  enableProfileApdu(THIRD),
+  disableProfileApdu(SECOND),
+  deleteProfileApdu(THIRD),
+  setFallbackAttributeApdu(SECOND),
+  getEcasdCertificateApdu(),
+  getCardResourcesApdu(),
+  getStatusApdu(),
+  getStatusApdu(SECOND),
+  notificationConfirmationApdu(1),
+  updateSmsrAddressingApdu({ destination: '4912345678', smsc: '4900' }),
+];
+
+/** A valid APDU with random byte changes, truncation or extension. */
+const mutatedApdu = fc
+  .tuple(
+    fc.constantFrom(...VALID),
+    fc.array(fc.tuple(fc.nat(300), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+    fc.option(fc.nat(300), { nil: undefined }),
+    fc.uint8Array({ maxLength: 6 }),
+  )
+  .map(([base, changes, cut, tail]) => {
+    const bytes = Uint8Array.from(base);
+    for (const [at, value] of changes) if (bytes.length > 0) bytes[at % bytes.length] = value;
+    const kept = cut === undefined ? bytes : bytes.subarray(0, cut % (bytes.length + 1));
+    return Uint8Array.from([...kept, ...tail]);
+  });
+
+const anyApdu = fc.oneof(mutatedApdu, fc.uint8Array({ maxLength: 40 }));
+
+function cardWithProfiles(): Uicc {
+  const card = newEuicc();
+  const e = euiccOf(card);
+  const host = runIsdrScript(
+    e,
+    commandScript([
+      createIsdpApdu({ loadFileAid: ISD_P_LOAD_FILE_AID, moduleAid: ISD_P_MODULE_AID, isdpAid: SECOND }),
+      createIsdpApdu({ loadFileAid: ISD_P_LOAD_FILE_AID, moduleAid: ISD_P_MODULE_AID, isdpAid: THIRD }),
+    ]),
+  );
+  expect(toHex(host.response)).toContain('9000');
+  expect(e.installProfile(SECOND, SECOND_PROFILE).ok).toBe(true);
+  expect(e.installProfile(THIRD, THIRD_PROFILE).ok).toBe(true);
+  return card;
+}
+
+/** The invariants of a coherent eUICC. */
+function coherent(card: Uicc): void {
+  const s = euiccOf(card).snapshot();
+  const enabled = s.isdps.filter((i) => i.state === LIFE_CYCLE.ENABLED);
+  expect(enabled.length).toBe(1);
+  expect(enabled[0]?.profile?.stored).toBeUndefined();
+  expect(s.isdps.filter((i) => i.fallback).length).toBeLessThanOrEqual(1);
+  for (const i of s.isdps) {
+    if (i.state === LIFE_CYCLE.DISABLED) expect(i.profile?.stored).toBeDefined();
+    if (i.fallback) expect(i.profile).toBeDefined();
+  }
+  const aids = new Set(s.isdps.map((i) => i.aid));
+  for (const n of s.notifications) expect(aids.has(n.aid)).toBe(true);
+  // The live EF.IMSI is the enabled profile's.
+  const imsi = enabled[0]?.profile?.identity.imsi;
+  const saved = withState(euiccFile(), card);
+  expect(saved.imsi).toBe(imsi);
+}
+
+describe('ISD-R fuzz (mutated ES5 APDUs in a script, as SCP80 delivers them)', () => {
+  it('30,000 mutated APDUs: every one answered by a status word, the eUICC stays coherent', () => {
+    const card = cardWithProfiles();
+    const e = euiccOf(card);
+    let checked = 0;
+    fc.assert(
+      fc.property(fc.array(anyApdu, { minLength: 1, maxLength: 3 }), (apdus) => {
+        const { response } = runIsdrScript(e, commandScript(apdus));
+        const script = decodeResponseScript(response);
+        expect(script.ok).toBe(true);
+        if (script.ok)
+          for (const item of script.value.items)
+            if (item.type === 'r-apdu') {
+              expect(item.statusWord.length).toBe(2);
+              expect(toHex(item.statusWord)).not.toBe('6f00');
+            }
+        if (++checked % 50 === 0) coherent(card);
+      }),
+      { numRuns: 15_000 },
+    );
+    coherent(card);
+    expect(card.toolkitFaults).toBe(0);
+  });
+
+  it('scripts that do not parse give a bad-format answer, never an exception', () => {
+    const card = cardWithProfiles();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const { response } = runIsdrScript(euiccOf(card), bytes);
+        expect(decodeResponseScript(response).ok).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+});
+
+describe('terminal fuzz (the ECASD and ISD-R selected)', () => {
+  it('20,000 mutated APDUs from the terminal: always a status word, never 6F00, nothing managed', () => {
+    const card = cardWithProfiles();
+    const before = JSON.stringify(euiccOf(card).snapshot(), (_k, v) =>
+      v instanceof Uint8Array ? toHex(v) : v,
+    );
+    const selects = [`00A4040010${ECASD_AID}`, `00A4040C10${ISD_R_AID}`, '00A4040C05A000000559'].map(hex);
+    fc.assert(
+      fc.property(fc.constantFrom(...selects), anyApdu, (select, apdu) => {
+        card.transmit(select);
+        const r = card.transmit(apdu);
+        expect(r.length).toBeGreaterThanOrEqual(2);
+        expect(toHex(r.subarray(r.length - 2))).not.toBe('6f00');
+      }),
+      { numRuns: 20_000 },
+    );
+    // Only SCP80/SCP81 manage the eUICC: the terminal changed nothing.
+    expect(
+      JSON.stringify(euiccOf(card).snapshot(), (_k, v) => (v instanceof Uint8Array ? toHex(v) : v)),
+    ).toBe(before);
+  });
+});
+
+describe('through the whole SMS path', () => {
+  it('2,000 mutated APDUs secured with SCP80: a verified PoR every time, counters move, the card stays coherent', () => {
+    const d = booted(cardWithProfiles());
+    let counter = 1;
+    fc.assert(
+      fc.property(anyApdu, (apdu) => {
+        const r = es5(d, [apdu], counter++);
+        expect(r.por.status).toBe(0);
+        for (const a of r.answers) expect(a.sw).not.toBe('6F00');
+      }),
+      { numRuns: 2_000 },
+    );
+    coherent(d.card);
+    expect(d.card.toolkitFaults).toBe(0);
+  });
+});
+
+describe('ES5 decoders are total', () => {
+  const decoders: [string, (b: Uint8Array) => { ok: boolean }][] = [
+    ['decodeDgi', decodeDgi],
+    ['decodeAidTlv', decodeAidTlv],
+    ['decodeNotification', decodeNotification],
+    ['decodeConfirmation', decodeConfirmation],
+    ['decodeConfirmationResponse', decodeConfirmationResponse],
+    ['decodeIsdpStatusList', decodeIsdpStatusList],
+    ['decodeSmsrAddressing', decodeSmsrAddressing],
+  ];
+  it.each(decoders)('%s: any bytes give a value or a typed error', (_name, decode) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+        const r = decode(bytes) as { ok: boolean; error?: { code: string } };
+        if (!r.ok) expect(r.error?.code).toMatch(/^[A-Z0-9_]+$/);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('the card file euicc section: mutated JSON gives a card file or a CARD_FILE error', () => {
+    const file = JSON.parse(JSON.stringify(euiccFile()));
+    const paths = ['eid', 'ecasd', 'isdr', 'memory', 'isdps', 'notifications', 'attached'];
+    fc.assert(
+      fc.property(fc.constantFrom(...paths), fc.jsonValue(), (key, value) => {
+        const r = parseCardFile({ ...file, euicc: { ...file.euicc, [key]: value } });
+        if (!r.ok) expect(r.error.code).toBe('CARD_FILE');
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
