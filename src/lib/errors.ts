@@ -458,6 +458,31 @@ export const ERROR_CODES = {
     expose: true,
     description: 'The API answered with an error (the CLI shows its code).',
   },
+  // --- eSIM off-card interfaces (SGP.02 ES1-ES4, ES7 over SOAP; docs/esim-soap.md)
+  ERR_ESIM_SOAP_INVALID_MESSAGE: {
+    status: 400,
+    expose: true,
+    description:
+      'An SGP.02 SOAP message could not be built: a value does not match the esim-messaging schema (the message names the field).',
+  },
+  ERR_ESIM_SOAP_REJECTED: {
+    status: 502,
+    expose: true,
+    description:
+      'The SGP.02 partner refused the message (HTTP status or SOAP fault); the message carries its FunctionExecutionStatus code.',
+  },
+  ERR_ESIM_SOAP_TRANSPORT: {
+    status: 502,
+    expose: true,
+    description:
+      'The SGP.02 partner could not be reached over mutual TLS (connection, certificate or timeout); check its URL and certificates.',
+  },
+  ERR_ESIM_EIS_SIGNATURE_INVALID: {
+    status: 400,
+    expose: true,
+    description:
+      'The EumSignature of an EIS does not verify with the EUM key (or its signed part was changed).',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
