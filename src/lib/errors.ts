@@ -224,7 +224,7 @@ export const ERROR_CODES = {
     status: 504,
     expose: true,
     description:
-      'The eUICC did not open its SCP81 (RAM over HTTP) session in time to take the queued script, or too many scripts already wait for it. Check that the push SMS reaches the device and that the device can reach the SM-SR\'s SCP81 port.',
+      "The eUICC did not open its SCP81 (RAM over HTTP) session in time to take the queued script, or too many scripts already wait for it. Check that the push SMS reaches the device and that the device can reach the SM-SR's SCP81 port.",
   },
   ERR_ESIM_RAM_SESSION_FAILED: {
     status: 502,
@@ -444,6 +444,44 @@ export const ERROR_CODES = {
     status: 502,
     expose: true,
     description: 'The protected application behind the gateway could not be reached.',
+  },
+
+  // --- eSIM PKI (docs/esim.md)
+  ERR_ESIM_NO_CI: {
+    status: 409,
+    expose: true,
+    description:
+      'The deployment has no eSIM CI yet: create one with `simtrust esim ci init` (demo) or import the external CI certificate with `simtrust esim ci import`.',
+  },
+  ERR_ESIM_CI_EXISTS: {
+    status: 409,
+    expose: true,
+    description:
+      'The deployment already has a CI with its key; a second root would split the trust of the eUICCs already issued. `simtrust esim ci show` shows it.',
+  },
+  ERR_ESIM_CI_NO_KEY: {
+    status: 409,
+    expose: true,
+    description:
+      'The trusted CI was imported without its private key (production: the CI is external), so certificates under it are issued by the CI, not by simtrust.',
+  },
+  ERR_ESIM_NO_EUM: {
+    status: 409,
+    expose: true,
+    description:
+      'No valid EUM certificate to sign eUICC (ECASD) certificates with; issue one with `simtrust esim certs issue --role eum`.',
+  },
+  ERR_ESIM_CERTIFICATE_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description:
+      'No eSIM certificate with this id (with a key, for this operator); `simtrust esim certs list` lists them.',
+  },
+  ERR_ESIM_CERTIFICATE_REJECTED: {
+    status: 422,
+    expose: true,
+    description:
+      'A certificate chain was refused; `details.refusal` is the stable CERT_* code and `details.reason` the reason (wrong role, issued by another CI, expired, bad signature…), listed in docs/esim.md.',
   },
 
   // --- CLI

@@ -2,6 +2,7 @@
 // only dialect difference is how an auto-increment key is declared.
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { esimPkiMigration } from '../esim/ci/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
 import { simExpiryMigration } from '../sims/expiry-migration.js';
 import type { Dialect } from './database.js';
@@ -775,6 +776,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0009-ota', ota],
   ['0010-event-handlers', eventHandlersMigration],
   ['0011-sim-expiry', simExpiryMigration],
+  ['0012-esim-pki', esimPkiMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -631,6 +631,47 @@ export interface EventActionRunsTable {
   updated_at: number;
 }
 
+/** eSIM CI roots this deployment trusts (migration 0012-esim-pki; platform/esim/ci). */
+export interface EsimCisTable {
+  ci_id: string;
+  /** Hex key identifier (SubjectKeyIdentifier): what GP certificates carry in `42` and `C9`. */
+  key_id: string;
+  subject: string;
+  /** PEM of the self-signed X.509 certificate. */
+  certificate: string;
+  /** Sealed PKCS#8 of the CI key (key ring, context `esim-ci:<ci_id>`); null for an imported CI. */
+  private_key: string | null;
+  /** created | imported */
+  origin: string;
+  not_before: number;
+  not_after: number;
+  created_at: number;
+}
+
+/** Certificates of the eSIM PKI: EUM (X.509), SM-DP / SM-SR / ECASD (GP 7F21). */
+export interface EsimCertificatesTable {
+  cert_id: string;
+  /** Owning operator; '' for the platform's own (EUMs of the software cards). */
+  operator_id: string;
+  /** eum | sm-dp | sm-sr | ecasd */
+  role: string;
+  /** Entity id (OID) of the EUM / SM-DP / SM-SR, or the EID of an eUICC. */
+  subject: string;
+  /** x509 (certificate is PEM) | gp (certificate is hex of 7F21) */
+  format: string;
+  certificate: string;
+  /** Hex 04‖X‖Y of the certified key. */
+  public_key: string;
+  key_id: string;
+  issuer_key_id: string;
+  serial: string;
+  /** Sealed PKCS#8 (context `esim-cert:<cert_id>`); null for ECASD (the key stays on the card). */
+  private_key: string | null;
+  not_before: number;
+  not_after: number;
+  created_at: number;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -680,4 +721,6 @@ export interface Database {
   event_rule_states: EventRuleStatesTable;
   event_firings: EventFiringsTable;
   event_action_runs: EventActionRunsTable;
+  esim_cis: EsimCisTable;
+  esim_certificates: EsimCertificatesTable;
 }

@@ -1,0 +1,637 @@
+// The eSIM PKI of a deployment (SGP.02 §2.3): the CI it trusts, the EUM, SM-DP and SM-SR
+// certificates the CI issues, and the ECASD certificates an EUM issues to eUICCs.
+//
+// In a demo the deployment creates its own CI and keeps its key; in production the CI is the GSMA's
+// (external): its certificate is imported to trust, without a key, and this service then issues
+// nothing under it. Private keys (CI, EUM, SM-DP, SM-SR) are sealed with the key ring under a
+// context naming the row, like every other secret, and leave this module only as KeyObjects for the
+// SM-DP / SM-SR procedures (`signingKey`); views never carry them. An ECASD key is never stored:
+// it belongs to the card.
+//
+// SM-DP and SM-SR certificates belong to an operator (each operator runs its own, and SM-SR change
+// is between two operators' SM-SRs); the CI and the EUM of the software cards belong to the
+// platform (operator ''), unless an EUM is issued for an operator.
+
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  X509Certificate,
+} from 'node:crypto';
+import {
+  type ChainInput,
+  type ChainRefusal,
+  keyIdentifierOf,
+  p256Point,
+  p256PublicKey,
+  signGpCertificate,
+  type TrustedCi,
+  trustedCiFromCertificate,
+  type VerifiedChain,
+  verifyCertificateChain,
+  verifyEumCertificate,
+} from '../../../crypto/sgp-02-certificate-chain.js';
+import type { Clock } from '../../../lib/clock.js';
+import { SimtrustError } from '../../../lib/errors.js';
+import {
+  encodeOid,
+  GP_CERT_ROLE_BYTES,
+  GP_KEY_USAGE,
+  gpDateOf,
+  gpDateStart,
+} from '../../../lib/gp-certificate.js';
+import type { Result } from '../../../lib/result.js';
+import { writeAudit } from '../../audit/audit-log.js';
+import { type AuditContext, PLATFORM_AUDIT_OPERATOR, systemContext } from '../../iam/principal.js';
+import type { KeyRing } from '../../secrets/key-ring.js';
+import { markUsedOnce } from '../../store/atomic.js';
+import type { Store } from '../../store/database.js';
+import type { EsimCertificatesTable, EsimCisTable } from '../../store/schema.js';
+import { createCiCertificate, createEumCertificate } from './x509.js';
+
+const DAY_MS = 86_400_000;
+
+/** The platform's own rows (CI, the software cards' EUM). */
+export const PLATFORM_OWNER = '';
+
+export type IssuedRole = 'eum' | 'sm-dp' | 'sm-sr';
+export type CertificateRole = IssuedRole | 'ecasd';
+export const ISSUED_ROLES: readonly IssuedRole[] = ['eum', 'sm-dp', 'sm-sr'];
+
+/** Audit operation ids (SAM-style names, as the API would use). */
+export const ESIM_PKI_OPERATIONS = {
+  initCi: 'Esim:initCi',
+  importCi: 'Esim:importCi',
+  issue: 'Esim:issueCertificate',
+  issueEcasd: 'Esim:issueEcasdCertificate',
+} as const;
+
+/** A CI as shown: never its private key. */
+export interface CiView {
+  readonly ciId: string;
+  readonly subject: string;
+  /** Hex key identifier, the `42` / `C9` of the GP certificates it issues. */
+  readonly keyId: string;
+  /** created (this deployment holds its key) | imported (trusted, key external) */
+  readonly origin: 'created' | 'imported';
+  readonly canIssue: boolean;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly createdTime: number;
+  /** PEM of the X.509 certificate. */
+  readonly certificate: string;
+}
+
+/** An issued certificate as shown: never its private key. */
+export interface CertificateView {
+  readonly certId: string;
+  readonly operatorId: string;
+  readonly role: CertificateRole;
+  readonly subject: string;
+  readonly format: 'x509' | 'gp';
+  /** PEM (x509) or hex of the `7F21` object (gp). */
+  readonly certificate: string;
+  readonly keyId: string;
+  readonly issuerKeyId: string;
+  readonly serial: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly createdTime: number;
+}
+
+export interface IssueOptions {
+  readonly role: IssuedRole;
+  /** Owner: an operator id, or '' (the platform) for an EUM. SM-DP and SM-SR need an operator. */
+  readonly operatorId: string;
+  /** Entity id (OID), e.g. the Smdp-id / Smsr-id / Eum-id of the ES messages. */
+  readonly entityId: string;
+  /** X.509 subject of an EUM (default `CN=EUM <entityId>,O=simtrust`). */
+  readonly name?: string | undefined;
+  readonly validityDays?: number | undefined;
+  readonly ctx?: AuditContext | undefined;
+}
+
+export interface EcasdIssue {
+  readonly certId: string;
+  /** CERT.ECASD.ECKA, the GP `7F21` certificate. */
+  readonly certificate: Uint8Array;
+  /** The issuing EUM's X.509 certificate (PEM), which travels with it in the EIS. */
+  readonly eumCertificate: string;
+  /** PK.ECASD.ECKA, 04‖X‖Y. */
+  readonly publicKey: Uint8Array;
+  /** SK.ECASD.ECKA when this call generated the pair (for the software card); never stored. */
+  readonly privateKey?: KeyObject | undefined;
+}
+
+const ciContext = (ciId: string) => `esim-ci:${ciId}`;
+const certContext = (certId: string) => `esim-cert:${certId}`;
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const EID_RE = /^89\d{30}$/;
+
+function validityDays(days: number | undefined, fallback: number): number {
+  const d = days ?? fallback;
+  if (!Number.isInteger(d) || d < 1 || d > 36_500)
+    throw new SimtrustError('ERR_BAD_REQUEST', 'validity must be a whole number of days from 1 to 36500');
+  return d;
+}
+
+function entityOid(entityId: string): Uint8Array {
+  try {
+    return encodeOid(entityId);
+  } catch {
+    throw new SimtrustError(
+      'ERR_BAD_REQUEST',
+      `entity id "${entityId}" is not an OID (e.g. 1.3.6.1.4.1.99999.1.2)`,
+    );
+  }
+}
+
+export class EsimPki {
+  constructor(
+    private readonly store: Store,
+    private readonly keyRing: KeyRing,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Creates the deployment's CI: a P-256 key (sealed) and its self-signed X.509 root. Refused when
+   * the deployment already has a CI with a key (ERR_ESIM_CI_EXISTS): a second root would split the
+   * trust of every card already issued.
+   */
+  async initCi(options: { name?: string; validityDays?: number; ctx?: AuditContext } = {}): Promise<CiView> {
+    const existing = await this.store.db
+      .selectFrom('esim_cis')
+      .select('ci_id')
+      .where('private_key', 'is not', null)
+      .executeTakeFirst();
+    if (existing)
+      throw new SimtrustError('ERR_ESIM_CI_EXISTS', `this deployment already has a CI (${existing.ci_id})`);
+    const days = validityDays(options.validityDays, 20 * 365);
+    const name = options.name ?? 'CN=simtrust eSIM CI,O=simtrust';
+    const now = this.clock.now();
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = await createCiCertificate(pair, name, { notBefore: now, notAfter: now + days * DAY_MS });
+    const trusted = this.parseCi(pem);
+    const ciId = `CI-${hex(trusted.keyId).slice(0, 16)}`;
+    const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
+    await this.store.transaction(async (trx) => {
+      // Two inits racing (instances, or two admins): one guard row per deployment, inserted
+      // atomically; the loser's insert waits for the winner's commit and then finds it.
+      if (!(await markUsedOnce(trx, 'esim-ci', 'created', Number.MAX_SAFE_INTEGER, now)))
+        throw new SimtrustError('ERR_ESIM_CI_EXISTS', 'this deployment already has a CI');
+      await trx
+        .insertInto('esim_cis')
+        .values({
+          ci_id: ciId,
+          key_id: hex(trusted.keyId),
+          subject: trusted.subject ?? name,
+          certificate: pem,
+          private_key: this.keyRing.seal(pkcs8, ciContext(ciId)),
+          origin: 'created',
+          not_before: trusted.notBefore ?? now,
+          not_after: trusted.notAfter ?? now + days * DAY_MS,
+          created_at: now,
+        })
+        .execute();
+      await writeAudit(trx, {
+        context: options.ctx ?? systemContext(PLATFORM_AUDIT_OPERATOR, ESIM_PKI_OPERATIONS.initCi, 'esim-ci'),
+        result: 'success',
+        detail: { ciId, keyId: hex(trusted.keyId), subject: name },
+        at: now,
+      });
+    });
+    pkcs8.fill(0);
+    return this.ci(ciId);
+  }
+
+  /**
+   * Trusts an external CI by its self-signed X.509 certificate (PEM or DER), without its key:
+   * certificates it issued then verify, and this deployment issues none under it. Importing the
+   * same certificate again returns the row already there.
+   */
+  async importCi(certificate: string | Uint8Array, options: { ctx?: AuditContext } = {}): Promise<CiView> {
+    const trusted = this.parseCi(certificate);
+    const keyId = hex(trusted.keyId);
+    const existing = await this.store.db
+      .selectFrom('esim_cis')
+      .select('ci_id')
+      .where('key_id', '=', keyId)
+      .executeTakeFirst();
+    if (existing) return this.ci(existing.ci_id);
+    const ciId = `CI-${keyId.slice(0, 16)}`;
+    const now = this.clock.now();
+    const pem = `-----BEGIN CERTIFICATE-----\n${(
+      Buffer.from(trusted.certificate as Uint8Array)
+        .toString('base64')
+        .match(/.{1,64}/g) ?? []
+    ).join('\n')}\n-----END CERTIFICATE-----\n`;
+    await this.store.transaction(async (trx) => {
+      await trx
+        .insertInto('esim_cis')
+        .values({
+          ci_id: ciId,
+          key_id: keyId,
+          subject: trusted.subject ?? '',
+          certificate: pem,
+          private_key: null,
+          origin: 'imported',
+          not_before: trusted.notBefore ?? now,
+          not_after: trusted.notAfter ?? now,
+          created_at: now,
+        })
+        .execute();
+      await writeAudit(trx, {
+        context:
+          options.ctx ?? systemContext(PLATFORM_AUDIT_OPERATOR, ESIM_PKI_OPERATIONS.importCi, 'esim-ci'),
+        result: 'success',
+        detail: { ciId, keyId, subject: trusted.subject },
+        at: now,
+      });
+    });
+    return this.ci(ciId);
+  }
+
+  async listCis(): Promise<CiView[]> {
+    const rows = await this.store.db.selectFrom('esim_cis').selectAll().orderBy('created_at').execute();
+    return rows.map(ciView);
+  }
+
+  /** The trust anchors every receiver of this deployment verifies against. */
+  async trustedCis(): Promise<TrustedCi[]> {
+    const rows = await this.store.db.selectFrom('esim_cis').select('certificate').execute();
+    return rows.map((r) => this.parseCi(r.certificate));
+  }
+
+  /** Issues an EUM (X.509) or SM-DP / SM-SR (GP) certificate under the deployment's CI. */
+  async issue(options: IssueOptions): Promise<CertificateView> {
+    if (!ISSUED_ROLES.includes(options.role))
+      throw new SimtrustError('ERR_BAD_REQUEST', `role must be one of ${ISSUED_ROLES.join(', ')}`);
+    if (options.role !== 'eum' && options.operatorId === PLATFORM_OWNER)
+      throw new SimtrustError('ERR_BAD_REQUEST', 'an SM-DP or SM-SR certificate belongs to an operator');
+    if (options.operatorId !== PLATFORM_OWNER) await this.requireOperator(options.operatorId);
+    const oid = entityOid(options.entityId);
+    const days = validityDays(options.validityDays, options.role === 'eum' ? 10 * 365 : 5 * 365);
+    const ci = await this.issuingCi();
+    const now = this.clock.now();
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const point = p256Point(pair.publicKey);
+    const certId = `EC-${randomBytes(8).toString('hex')}`;
+    let certificate: string;
+    let serial: string;
+    let notAfter = Math.min(now + days * DAY_MS, ci.notAfter);
+    if (options.role === 'eum') {
+      certificate = await createEumCertificate({
+        ci: { privateKey: ci.privateKey, publicKey: createPublicKey(ci.privateKey), name: ci.subject },
+        eumPublicKey: pair.publicKey,
+        name: options.name ?? `CN=EUM ${options.entityId},O=simtrust`,
+        validity: { notBefore: now, notAfter },
+      });
+      const eum = verifyEumCertificate(certificate, [ci.trusted], now);
+      if (!eum.ok)
+        throw new SimtrustError(
+          'ERR_INTERNAL',
+          `issued EUM certificate does not verify: ${eum.error.message}`,
+        );
+      serial = new X509Certificate(certificate).serialNumber.toLowerCase();
+    } else {
+      const serialBytes = randomBytes(8);
+      serialBytes[0] = ((serialBytes[0] as number) & 0x7f) | 0x01;
+      // 5F24 names a whole day: the last day on or before the intended end.
+      const expiration = gpDateOf(notAfter - DAY_MS);
+      notAfter = gpDateStart(expiration) + DAY_MS;
+      const bytes = signGpCertificate(
+        {
+          serial: serialBytes,
+          caId: ci.trusted.keyId,
+          subjectId: oid,
+          keyUsage: GP_KEY_USAGE.signatureVerification,
+          effectiveDate: gpDateOf(now),
+          expirationDate: expiration,
+          roleByte: GP_CERT_ROLE_BYTES[options.role],
+          authorityKeyId: ci.trusted.keyId,
+          publicKey: { point, curveRef: 0x00 },
+        },
+        ci.privateKey,
+      );
+      certificate = hex(bytes);
+      serial = hex(serialBytes);
+    }
+    const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
+    const row: EsimCertificatesTable = {
+      cert_id: certId,
+      operator_id: options.operatorId,
+      role: options.role,
+      subject: options.entityId,
+      format: options.role === 'eum' ? 'x509' : 'gp',
+      certificate,
+      public_key: hex(point),
+      key_id: hex(keyIdentifierOf(point)),
+      issuer_key_id: hex(ci.trusted.keyId),
+      serial,
+      private_key: this.keyRing.seal(pkcs8, certContext(certId)),
+      not_before: options.role === 'eum' ? now : gpDateStart(gpDateOf(now)),
+      not_after: notAfter,
+      created_at: now,
+    };
+    pkcs8.fill(0);
+    await this.store.transaction(async (trx) => {
+      await trx.insertInto('esim_certificates').values(row).execute();
+      await writeAudit(trx, {
+        context:
+          options.ctx ??
+          systemContext(options.operatorId || PLATFORM_AUDIT_OPERATOR, ESIM_PKI_OPERATIONS.issue, 'esim-ci'),
+        result: 'success',
+        detail: { certId, role: options.role, entityId: options.entityId, ciId: ci.ciId },
+        at: now,
+      });
+    });
+    return certView(row);
+  }
+
+  /**
+   * Issues CERT.ECASD.ECKA for an eUICC, signed by an EUM of this deployment (the newest of the
+   * platform's, or `eumCertId`). With no `publicKey` a key pair is generated and its private key
+   * returned (for the software card) — never stored.
+   */
+  async issueEcasd(options: {
+    eid: string;
+    publicKey?: Uint8Array | undefined;
+    eumCertId?: string | undefined;
+    validityDays?: number | undefined;
+    ctx?: AuditContext | undefined;
+  }): Promise<EcasdIssue> {
+    if (!EID_RE.test(options.eid))
+      throw new SimtrustError('ERR_BAD_REQUEST', 'the EID must be 32 digits starting 89');
+    const days = validityDays(options.validityDays, 30 * 365);
+    let privateKey: KeyObject | undefined;
+    let point = options.publicKey;
+    if (point === undefined) {
+      const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      privateKey = pair.privateKey;
+      point = p256Point(pair.publicKey);
+    } else if (p256PublicKey(point) === undefined) {
+      throw new SimtrustError('ERR_BAD_REQUEST', 'the ECASD public key is not an uncompressed P-256 point');
+    }
+    const eum = await this.eumRow(options.eumCertId);
+    const eumKey = this.openKey(eum);
+    const now = this.clock.now();
+    const notAfterWanted = Math.min(now + days * DAY_MS, Number(eum.not_after));
+    const expiration = gpDateOf(notAfterWanted - DAY_MS);
+    const serialBytes = randomBytes(8);
+    serialBytes[0] = ((serialBytes[0] as number) & 0x7f) | 0x01;
+    const eumKeyId = Buffer.from(eum.key_id, 'hex');
+    const certificate = signGpCertificate(
+      {
+        serial: serialBytes,
+        caId: eumKeyId,
+        subjectId: Buffer.from(options.eid, 'hex'),
+        keyUsage: GP_KEY_USAGE.keyAgreement,
+        effectiveDate: gpDateOf(now),
+        expirationDate: expiration,
+        authorityKeyId: eumKeyId,
+        publicKey: { point, curveRef: 0x00 },
+      },
+      eumKey,
+    );
+    const certId = `EC-${randomBytes(8).toString('hex')}`;
+    const row: EsimCertificatesTable = {
+      cert_id: certId,
+      operator_id: eum.operator_id,
+      role: 'ecasd',
+      subject: options.eid,
+      format: 'gp',
+      certificate: hex(certificate),
+      public_key: hex(point),
+      key_id: hex(keyIdentifierOf(point)),
+      issuer_key_id: eum.key_id,
+      serial: hex(serialBytes),
+      private_key: null,
+      not_before: gpDateStart(gpDateOf(now)),
+      not_after: gpDateStart(expiration) + DAY_MS,
+      created_at: now,
+    };
+    await this.store.transaction(async (trx) => {
+      await trx.insertInto('esim_certificates').values(row).execute();
+      await writeAudit(trx, {
+        context:
+          options.ctx ??
+          systemContext(
+            eum.operator_id || PLATFORM_AUDIT_OPERATOR,
+            ESIM_PKI_OPERATIONS.issueEcasd,
+            'esim-ci',
+          ),
+        result: 'success',
+        detail: { certId, eid: options.eid, eumCertId: eum.cert_id },
+        at: now,
+      });
+    });
+    return { certId, certificate, eumCertificate: eum.certificate, publicKey: point, privateKey };
+  }
+
+  /** Certificates, newest first; an operator sees its own and, with `includePlatform`, the platform's. */
+  async list(
+    filter: { operatorId?: string; role?: CertificateRole; limit?: number } = {},
+  ): Promise<CertificateView[]> {
+    let q = this.store.db.selectFrom('esim_certificates').selectAll();
+    if (filter.operatorId !== undefined) q = q.where('operator_id', '=', filter.operatorId);
+    if (filter.role !== undefined) q = q.where('role', '=', filter.role);
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('cert_id')
+      .limit(Math.min(Math.max(filter.limit ?? 1000, 1), 10_000))
+      .execute();
+    return rows.map(certView);
+  }
+
+  async certificate(certId: string): Promise<CertificateView> {
+    return certView(await this.certRow(certId));
+  }
+
+  /**
+   * The certificate and private key an SM-DP / SM-SR (or EUM) signs with — SK.DP.ECDSA for
+   * EstablishISDPKeySet, SK.SR.ECDSA for EstablishISDRKeySet. `operatorId` must own it.
+   */
+  async signingKey(
+    certId: string,
+    operatorId: string,
+  ): Promise<{ view: CertificateView; certificate: Uint8Array; privateKey: KeyObject }> {
+    const row = await this.certRow(certId);
+    if (row.operator_id !== operatorId || row.private_key === null)
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_NOT_FOUND',
+        `no signing certificate ${certId} for this operator`,
+      );
+    const certificate =
+      row.format === 'gp' ? new Uint8Array(Buffer.from(row.certificate, 'hex')) : certDer(row.certificate);
+    return { view: certView(row), certificate, privateKey: this.openKey(row) };
+  }
+
+  /** The operator's newest certificate of a role (its SM-DP or SM-SR identity), if any. */
+  async current(operatorId: string, role: IssuedRole): Promise<CertificateView | undefined> {
+    const now = this.clock.now();
+    const row = await this.store.db
+      .selectFrom('esim_certificates')
+      .selectAll()
+      .where('operator_id', '=', operatorId)
+      .where('role', '=', role)
+      .where('not_after', '>', now)
+      .orderBy('created_at', 'desc')
+      .orderBy('cert_id')
+      .executeTakeFirst();
+    return row === undefined ? undefined : certView(row);
+  }
+
+  /** The one chain verifier, against this deployment's trusted CIs and clock. */
+  async verify(input: Omit<ChainInput, 'trustedCis' | 'now'>): Promise<Result<VerifiedChain, ChainRefusal>> {
+    return verifyCertificateChain({ ...input, trustedCis: await this.trustedCis(), now: this.clock.now() });
+  }
+
+  /** As `verify`, throwing ERR_ESIM_CERTIFICATE_REJECTED (details: code, reason) on refusal. */
+  async requireChain(input: Omit<ChainInput, 'trustedCis' | 'now'>): Promise<VerifiedChain> {
+    const result = await this.verify(input);
+    if (!result.ok)
+      throw new SimtrustError('ERR_ESIM_CERTIFICATE_REJECTED', result.error.message, {
+        details: { refusal: result.error.code, reason: result.error.reason },
+      });
+    return result.value;
+  }
+
+  // --- internals
+
+  private parseCi(certificate: string | Uint8Array): TrustedCi {
+    const trusted = trustedCiFromCertificate(certificate);
+    if (!trusted.ok)
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_REJECTED',
+        `CI certificate refused: ${trusted.error.message}`,
+        {
+          details: { refusal: trusted.error.code, reason: trusted.error.reason },
+        },
+      );
+    return trusted.value;
+  }
+
+  private async ci(ciId: string): Promise<CiView> {
+    const row = await this.store.db
+      .selectFrom('esim_cis')
+      .selectAll()
+      .where('ci_id', '=', ciId)
+      .executeTakeFirst();
+    if (row === undefined) throw new SimtrustError('ERR_ESIM_NO_CI', `no CI ${ciId}`);
+    return ciView(row);
+  }
+
+  /** The CI this deployment issues under: the one it created (and holds the key of). */
+  private async issuingCi() {
+    const rows = await this.store.db
+      .selectFrom('esim_cis')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .execute();
+    const row = rows.find((r) => r.private_key !== null);
+    if (row === undefined) {
+      throw rows.length === 0
+        ? new SimtrustError(
+            'ERR_ESIM_NO_CI',
+            'this deployment has no CI; run `simtrust esim ci init` (or import one)',
+          )
+        : new SimtrustError(
+            'ERR_ESIM_CI_NO_KEY',
+            'the trusted CI was imported without its key: its certificates are issued by the CI itself, not here',
+          );
+    }
+    const der = this.keyRing.open(row.private_key as string, ciContext(row.ci_id));
+    const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    der.fill(0);
+    return {
+      ciId: row.ci_id,
+      subject: row.subject,
+      privateKey,
+      trusted: this.parseCi(row.certificate),
+      notAfter: Number(row.not_after),
+    };
+  }
+
+  private async eumRow(certId: string | undefined): Promise<EsimCertificatesTable> {
+    let q = this.store.db.selectFrom('esim_certificates').selectAll().where('role', '=', 'eum');
+    q = certId === undefined ? q.where('operator_id', '=', PLATFORM_OWNER) : q.where('cert_id', '=', certId);
+    const row = await q
+      .where('not_after', '>', this.clock.now())
+      .orderBy('created_at', 'desc')
+      .orderBy('cert_id')
+      .executeTakeFirst();
+    if (row === undefined)
+      throw new SimtrustError(
+        'ERR_ESIM_NO_EUM',
+        certId === undefined
+          ? 'no valid EUM certificate of the platform; run `simtrust esim certs issue --role eum`'
+          : `no valid EUM certificate ${certId}`,
+      );
+    return row;
+  }
+
+  private async certRow(certId: string): Promise<EsimCertificatesTable> {
+    const row = await this.store.db
+      .selectFrom('esim_certificates')
+      .selectAll()
+      .where('cert_id', '=', certId)
+      .executeTakeFirst();
+    if (row === undefined)
+      throw new SimtrustError('ERR_ESIM_CERTIFICATE_NOT_FOUND', `no certificate ${certId}`);
+    return row;
+  }
+
+  private openKey(row: EsimCertificatesTable): KeyObject {
+    if (row.private_key === null)
+      throw new SimtrustError('ERR_ESIM_CERTIFICATE_NOT_FOUND', `certificate ${row.cert_id} has no key here`);
+    const der = this.keyRing.open(row.private_key, certContext(row.cert_id));
+    const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    der.fill(0);
+    return key;
+  }
+
+  private async requireOperator(operatorId: string): Promise<void> {
+    const found = await this.store.db
+      .selectFrom('operators')
+      .select('operator_id')
+      .where('operator_id', '=', operatorId)
+      .executeTakeFirst();
+    if (found === undefined) throw new SimtrustError('ERR_NOT_FOUND', `no operator ${operatorId}`);
+  }
+}
+
+const certDer = (pem: string) =>
+  new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
+
+function ciView(r: EsimCisTable): CiView {
+  return {
+    ciId: r.ci_id,
+    subject: r.subject,
+    keyId: r.key_id,
+    origin: r.origin === 'created' ? 'created' : 'imported',
+    canIssue: r.private_key !== null,
+    notBefore: Number(r.not_before),
+    notAfter: Number(r.not_after),
+    createdTime: Number(r.created_at),
+    certificate: r.certificate,
+  };
+}
+
+function certView(r: EsimCertificatesTable): CertificateView {
+  return {
+    certId: r.cert_id,
+    operatorId: r.operator_id,
+    role: r.role as CertificateRole,
+    subject: r.subject,
+    format: r.format === 'x509' ? 'x509' : 'gp',
+    certificate: r.certificate,
+    keyId: r.key_id,
+    issuerKeyId: r.issuer_key_id,
+    serial: r.serial,
+    notBefore: Number(r.not_before),
+    notAfter: Number(r.not_after),
+    createdTime: Number(r.created_at),
+  };
+}
