@@ -27,6 +27,7 @@ import {
   createECDH,
   createPrivateKey,
   createPublicKey,
+  diffieHellman,
   sign as ecSign,
   verify as ecVerify,
   type KeyObject,
@@ -101,19 +102,40 @@ export function generateEcKeyPair(curve: Sgp02Curve): EcKeyPair {
   };
 }
 
-/** The public point of a private scalar; throws RangeError when the scalar is not in [1, n−1]. */
-export function ecPublicKeyFromPrivate(curve: Sgp02Curve, privateKey: Uint8Array): Uint8Array {
-  const ecdh = createECDH(SGP02_CURVES[curve].openssl);
-  try {
-    ecdh.setPrivateKey(privateKey);
-  } catch {
-    throw new RangeError(`not a valid ${curve} private key`);
+/**
+ * A private key as raw scalar bytes or as a node KeyObject (how the platform holds keys it decrypted
+ * from the store, e.g. the SM-DP's SK.DP.ECDSA). A KeyObject must be a private EC key on `curve`.
+ */
+export type EcPrivateKey = Uint8Array | KeyObject;
+
+/** The public point of a private key; throws RangeError when it is not a valid key on the curve. */
+export function ecPublicKeyFromPrivate(curve: Sgp02Curve, privateKey: EcPrivateKey): Uint8Array {
+  if (privateKey instanceof Uint8Array) {
+    const ecdh = createECDH(SGP02_CURVES[curve].openssl);
+    try {
+      ecdh.setPrivateKey(privateKey);
+    } catch {
+      throw new RangeError(`not a valid ${curve} private key`);
+    }
+    return new Uint8Array(ecdh.getPublicKey());
   }
-  return new Uint8Array(ecdh.getPublicKey());
+  const spki = createPublicKey(privateKeyObject(curve, privateKey)).export({ type: 'spki', format: 'der' });
+  return new Uint8Array(spki.subarray(spki.length - (1 + 2 * SGP02_CURVES[curve].bytes)));
 }
 
-function privateKeyObject(curve: Sgp02Curve, privateKey: Uint8Array): KeyObject {
+function privateKeyObject(curve: Sgp02Curve, privateKey: EcPrivateKey): KeyObject {
   const spec = SGP02_CURVES[curve];
+  if (!(privateKey instanceof Uint8Array)) {
+    const details = privateKey.asymmetricKeyDetails;
+    if (
+      privateKey.type !== 'private' ||
+      privateKey.asymmetricKeyType !== 'ec' ||
+      details?.namedCurve !== spec.openssl
+    ) {
+      throw new RangeError(`the key object is not a private ${curve} key`);
+    }
+    return privateKey;
+  }
   const publicKey = ecPublicKeyFromPrivate(curve, privateKey);
   // RFC 5915 ECPrivateKey: version 1, the scalar, [0] the curve, [1] the public point.
   const der = derSequence(
@@ -140,7 +162,7 @@ function publicKeyObject(curve: Sgp02Curve, publicKey: Uint8Array): KeyObject | 
 }
 
 /** ECDSA with SHA-256, signature as plain r ‖ s (BSI TR-03111 §5.2.1, the GP/SGP.02 format). */
-export function ecdsaSignSha256(curve: Sgp02Curve, privateKey: Uint8Array, data: Uint8Array): Uint8Array {
+export function ecdsaSignSha256(curve: Sgp02Curve, privateKey: EcPrivateKey, data: Uint8Array): Uint8Array {
   return new Uint8Array(
     ecSign('sha256', data, { key: privateKeyObject(curve, privateKey), dsaEncoding: 'ieee-p1363' }),
   );
@@ -165,15 +187,14 @@ export function ecdsaVerifySha256(
 /** BSI TR-03111 §4.3.1 ECKA: ShS = x-coordinate of d·Q. A point off the curve is an error, not a throw. */
 export function eckaSharedSecret(
   curve: Sgp02Curve,
-  privateKey: Uint8Array,
+  privateKey: EcPrivateKey,
   peerPublicKey: Uint8Array,
 ): Result<Uint8Array> {
-  if (!publicKeyObject(curve, peerPublicKey))
-    return decodeError('SGP02_KE_PUBLIC_KEY', `the public key is not a ${curve} point`);
-  const ecdh = createECDH(SGP02_CURVES[curve].openssl);
+  const peer = publicKeyObject(curve, peerPublicKey);
+  if (!peer) return decodeError('SGP02_KE_PUBLIC_KEY', `the public key is not a ${curve} point`);
   try {
-    ecdh.setPrivateKey(privateKey);
-    return ok(leftPad(new Uint8Array(ecdh.computeSecret(peerPublicKey)), SGP02_CURVES[curve].bytes));
+    const secret = diffieHellman({ privateKey: privateKeyObject(curve, privateKey), publicKey: peer });
+    return ok(leftPad(new Uint8Array(secret), SGP02_CURVES[curve].bytes));
   } catch {
     return decodeError('SGP02_KE_PUBLIC_KEY', 'ECKA failed on this key pair');
   }
@@ -464,7 +485,7 @@ export function buildKeyEstablishmentRequest(input: {
   readonly curve: Sgp02Curve;
   readonly parameters: KeyEstablishmentParameters;
   /** SK.X.ECDSA: the SM-DP's (or SM-SR2's) signing key, whose certificate the card stored with 3A01. */
-  readonly signingKey: Uint8Array;
+  readonly signingKey: EcPrivateKey;
   /** RC from the card's answer to the 3A01 STORE DATA (85 L RC). */
   readonly randomChallenge: Uint8Array;
   readonly ephemeral?: EcKeyPair;
@@ -501,7 +522,7 @@ const kfail = (code: string, message: string, sw: number): KR<never> => ({
 export function verifyKeyEstablishmentReceipt(input: {
   readonly curve: Sgp02Curve;
   readonly parameters: KeyEstablishmentParameters;
-  readonly ephemeralPrivateKey: Uint8Array;
+  readonly ephemeralPrivateKey: EcPrivateKey;
   /** PK.ECASD.ECKA from the (verified) CERT.ECASD.ECKA. */
   readonly ecasdPublicKey: Uint8Array;
   /** The card's answer data: 85 L DR ‖ 86 L receipt. */
@@ -560,7 +581,7 @@ export function establishKeysOnCard(input: {
   readonly storeData: Uint8Array;
   /** SK.ECASD.ECKA and its curve. */
   readonly curve: Sgp02Curve;
-  readonly ecasdPrivateKey: Uint8Array;
+  readonly ecasdPrivateKey: EcPrivateKey;
   /** PK.X.ECDSA of the off-card entity and the curve of its certificate. */
   readonly offCardPublicKey: Uint8Array;
   readonly offCardCurve?: Sgp02Curve;

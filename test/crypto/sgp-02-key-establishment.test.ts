@@ -4,6 +4,7 @@
 // card that is not this ECASD. Golden vectors in test/fixtures/esim/sgp-02-key-establishment.json were
 // made once by an independent implementation (pyca/cryptography, the .py beside it).
 
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -222,6 +223,44 @@ describe('both ends against each other', () => {
     expect(isdr.ok && toHex(scp80KeysFromKeyset(isdr.value.keyset).kid)).toBe(
       (CASES[1] as GoldenCase).keys[1],
     );
+  });
+});
+
+describe('keys held as node KeyObjects (as the platform decrypts them from the store)', () => {
+  it('a KeyObject signing key and ECASD key give the same results as their raw scalars', () => {
+    for (const c of CASES) {
+      // RFC 5915 ECPrivateKey without the optional public key, written out by hand.
+      const oid = c.curve === 'P-256' ? '06082a8648ce3d030107' : '06092b2403030208010107';
+      const asObject = (d: string) => {
+        const body = `020101 0420${d} a0${(oid.length / 2).toString(16).padStart(2, '0')}${oid}`.replace(
+          / /g,
+          '',
+        );
+        const der = hex(`30${(body.length / 2).toString(16)}${body}`);
+        return createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'sec1' });
+      };
+      const ecasd = asObject(c.ecasdPrivateKey);
+      expect(toHex(ecPublicKeyFromPrivate(c.curve, ecasd))).toBe(c.ecasdPublicKey);
+      const card = establishKeysOnCard({
+        storeData: hex(c.storeData),
+        curve: c.curve,
+        ecasdPrivateKey: ecasd,
+        offCardPublicKey: hex(c.offCardPublicKey),
+        randomChallenge: hex(c.randomChallenge),
+        derivationRandom: hex(c.derivationRandom),
+        ...(c.parameters.hostIdentification ? { sin: hex(c.parameters.hostIdentification.sin) } : {}),
+      });
+      expect(card.ok && toHex(card.value.response), c.name).toBe(c.response);
+      const signer = asObject(c.offCardPrivateKey);
+      const sig = ecdsaSignSha256(c.curve, signer, hex(c.signedData));
+      expect(ecdsaVerifySha256(c.curve, hex(c.offCardPublicKey), hex(c.signedData), sig)).toBe(true);
+    }
+  });
+
+  it('a KeyObject on another curve, or a public key object, is refused', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' });
+    expect(() => ecdsaSignSha256('P-256', privateKey, hex('00'))).toThrow(RangeError);
+    expect(() => ecdsaSignSha256('brainpoolP256r1', publicKey, hex('00'))).toThrow(RangeError);
   });
 });
 
