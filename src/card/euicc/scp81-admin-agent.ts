@@ -134,6 +134,7 @@ export class Scp81AdminAgent implements ToolkitApplet {
     registry.setEvent(EVENT.EVENT_FORMATTED_SMS_PP_ENV);
     registry.setEvent(EVENT.EVENT_EVENT_DOWNLOAD_DATA_AVAILABLE);
     registry.setEvent(EVENT.EVENT_EVENT_DOWNLOAD_CHANNEL_STATUS);
+    registry.setEvent(EVENT.EVENT_PROFILE_DOWNLOAD);
   }
 
   *processToolkit(event: ToolkitEvent, ctx: ToolkitContext): ToolkitSession {
@@ -154,6 +155,16 @@ export class Scp81AdminAgent implements ToolkitApplet {
           session.dropped = true;
           session.stream.hangUp();
           this.#finish(session, { ok: false, code: 'SCP81_LINK_DROPPED', scripts: 0 });
+        }
+        return;
+      }
+      case EVENT.EVENT_PROFILE_DOWNLOAD: {
+        // TERMINAL PROFILE: the terminal started afresh (a reset), so its channels are gone.
+        const session = this.#session;
+        if (session !== undefined) {
+          this.#session = undefined;
+          session.closed = true;
+          this.#abort(session, 'SCP81_CARD_RESET');
         }
         return;
       }

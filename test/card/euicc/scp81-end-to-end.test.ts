@@ -4,6 +4,7 @@
 // back. Threats covered: a card with the wrong PSK (or an identity the SM-SR does not know) gets no
 // session and no script.
 
+import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RFM_AID } from '../../../src/card/euicc/scp81-admin-agent.js';
 import { PRO_CMD } from '../../../src/card/toolkit/ts-102-223-constants.js';
@@ -101,6 +102,27 @@ describe('RAM over HTTP through the BIP channel', () => {
     const outcome = await ended;
     expect(outcome.ok).toBe(false);
     await vi.waitFor(() => expect(b?.modem.bip?.open).toBe(false));
+  });
+
+  it('a reset during a session ends it, and the next push gets a fresh session', async () => {
+    b = await bench();
+    // A server that accepts and never answers: the handshake waits.
+    const silent: Server = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const ended = b.ended();
+      b.push({ port: (silent.address() as { port: number }).port });
+      await vi.waitFor(() => expect(b?.agent.busy).toBe(true));
+      b.card.reset();
+      expect(b.modem.boot().ok).toBe(true);
+      expect(await ended).toEqual({ ok: false, code: 'SCP81_CARD_RESET', scripts: 0 });
+      expect(b.agent.busy).toBe(false);
+      const r = b.sessions.queue(EID, RFM_AID, [SELECT_ICCID]);
+      b.push();
+      expect((await r).scriptStatus).toBe('ok');
+    } finally {
+      silent.close();
+    }
   });
 
   it('a push with a keyset outside KVN 40–4F opens nothing', async () => {
