@@ -231,6 +231,14 @@ export async function ensureDemoFleet(platform: Platform): Promise<DemoFleet> {
           }),
     });
   }
+  if (config.demoSimCount > fleetSize) {
+    // One SIM outside the fleet expires an hour after the demo's first start (docs/sims.md, Expiry):
+    // the SIM page shows it, and at that time the expiry job clears it and raises SimExpiredRule.
+    await platform.sims.setExpiry(ctx('Sim:setSimExpiryTime'), demoIccid(config.demoSimCount), {
+      expiryTime: platform.clock.now() + 3_600_000,
+      expiryAction: 'doNothing',
+    });
+  }
   if (fleetSize > 0) {
     // Two IMEI locks to show the feature: one SIM locked to the device it is in (admitted), and the
     // last fleet SIM locked to a device it is not in (refused: IMEI_MISMATCH in logs and the API).

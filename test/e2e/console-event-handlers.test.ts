@@ -4,7 +4,8 @@
 // private address is refused by the API and the refusal shows at the URL field —, sees it in the
 // list, edits it, disables it and deletes it after a confirmation. A status handler fires when a SIM
 // of the group is suspended and its execution (the speed class change) appears on the handler page
-// without a reload; the SIM page lists the handlers that apply and ignores one for that SIM. A
+// without a reload, its failed second action (standby on a suspended SIM) is run again by the Retry
+// button once the SIM allows it; the SIM page lists the handlers that apply and ignores one for that SIM. A
 // read-only SAM user sees no create button and disabled edit/delete with the reason. In Japanese.
 // axe-core finds no serious or critical violation; no console errors, no failed requests.
 
@@ -179,6 +180,8 @@ describe.skipIf(!ok)('console: event handlers in the browser', () => {
           type: 'ChangeSpeedClassAction',
           properties: { speedClass: 's1.slow', executionDateTimeConst: 'IMMEDIATELY' },
         },
+        // Fails: only a ready or inactive SIM can be put on standby (retried below).
+        { type: 'StandbyAction', properties: { executionDateTimeConst: 'IMMEDIATELY' } },
       ],
     });
     await page.goto(`${demo.base}/console/event-handlers/${firing.handlerId}`);
@@ -190,8 +193,26 @@ describe.skipIf(!ok)('console: event handlers in the browser', () => {
     expect(await run.textContent()).toContain(sim!.simId);
     expect(await run.textContent()).toContain('ChangeSpeedClassAction');
     expect((await demo.call('GET', `/v1/sims/${sim!.simId}`)).speedClass).toBe('s1.slow');
+    // The standby run failed; made inactive, the SIM allows it, and the Retry button runs it again.
+    const failed = page.locator('table.executions tr[data-run-status="failed"]');
+    await failed.waitFor({ timeout: 60_000 });
+    expect(await failed.textContent()).toContain('StandbyAction');
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, 'event-handler-page');
+    await demo.call('POST', `/v1/sims/${sim!.simId}/activate`);
+    await demo.call('POST', `/v1/sims/${sim!.simId}/deactivate`);
+    await failed.getByRole('button', { name: /^Retry action 2 of the firing at / }).click();
+    await page
+      .getByRole('status')
+      .getByText('The action is pending again; it runs within seconds.')
+      .waitFor();
+    await expect
+      .poll(() => page.locator('table.executions tr[data-run-status="succeeded"]').count(), {
+        timeout: 60_000,
+      })
+      .toBe(2);
+    expect(await page.getByRole('button', { name: /^Retry/ }).count()).toBe(0);
+    expect((await demo.call('GET', `/v1/sims/${sim!.simId}`)).status).toBe('standby');
 
     // The SIM page lists the handlers that apply to it and exempts it from one.
     await page.goto(`${demo.base}/console/sims/${sim!.simId}`);

@@ -119,8 +119,14 @@ describe.skipIf(!ok)('console: SIMs in the browser', () => {
     expect(await rows.first().getAttribute('data-sim-id')).toBe(sim.simId);
     expect(await rows.first().textContent()).toContain(msisdn);
 
+    // An expiry two hours ahead shows on the SIM page as a read-only line.
+    await call('POST', `/v1/sims/${sim.simId}/set_expiry_time`, {
+      expiryTime: Date.now() + 7_200_000,
+      expiryAction: 'suspend',
+    });
     await rows.first().getByRole('link').click();
     await page.getByRole('heading', { name: `SIM ${sim.simId}` }).waitFor();
+    expect(await page.locator('[data-field="expiry"]').textContent()).toMatch(/, then suspend$/);
     await page.locator('[data-session="online"]').waitFor({ timeout: 30_000 });
     // The demo fleet's traffic fills the hourly chart: its first Interim-Update comes 30 s after the
     // session starts and the page asks again every 10 s, so wait for up to both and a margin.

@@ -17,6 +17,7 @@ export function Guarded({
   busy = false,
   type = 'button',
   className,
+  ariaLabel,
 }: {
   permission: Permission;
   onClick?: () => void;
@@ -24,6 +25,8 @@ export function Guarded({
   busy?: boolean;
   type?: 'button' | 'submit';
   className?: string;
+  /** The accessible name when the visible text alone is ambiguous (several "Retry" in a table). */
+  ariaLabel?: string;
 }) {
   const { t } = useI18n();
   const reason = permission.allowed
@@ -35,6 +38,7 @@ export function Guarded({
       className={className}
       disabled={!permission.allowed || busy}
       title={reason}
+      aria-label={ariaLabel}
       aria-description={reason}
       onClick={onClick}
     >

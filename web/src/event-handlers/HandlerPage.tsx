@@ -1,5 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import type { Permission } from '../api/permissions';
 import { usePermissions } from '../api/permissions';
 import { Link, navigate } from '../app/router';
 import { Guarded, KeysetPager, OutcomeLine, QueryState, useAction } from '../app/ui';
@@ -15,6 +16,8 @@ import {
   EVENT_HANDLER_OPERATIONS,
   type Execution,
   isUnsettled,
+  RETRYABLE,
+  retryAction,
   updateHandler,
   useExecutions,
   useHandler,
@@ -37,7 +40,13 @@ function PropertyList({ properties }: { properties: Readonly<Record<string, stri
   );
 }
 
-function ExecutionRows({ execution }: { execution: Execution }) {
+function ExecutionRows({
+  execution,
+  retry,
+}: {
+  execution: Execution;
+  retry: { permission: Permission; busy: boolean; run: (executionId: number, actionIndex: number) => void };
+}) {
   const { t, formatTime } = useI18n();
   return (
     <>
@@ -60,6 +69,22 @@ function ExecutionRows({ execution }: { execution: Execution }) {
           </td>
           <td>
             <span className={`run-${a.status}`}>{t(`eh.run.${a.status}` as MessageKey)}</span>
+            {RETRYABLE.has(a.status) && (
+              <>
+                {' '}
+                <Guarded
+                  permission={retry.permission}
+                  busy={retry.busy}
+                  ariaLabel={t('eh.retryLabel', {
+                    n: String(a.actionIndex + 1),
+                    time: formatTime(execution.time),
+                  })}
+                  onClick={() => retry.run(execution.executionId, a.actionIndex)}
+                >
+                  {t('eh.retry')}
+                </Guarded>
+              </>
+            )}
           </td>
           <td>{formatTime(a.scheduledTime)}</td>
           <td>{a.attempts}</td>
@@ -77,11 +102,21 @@ function ExecutionRows({ execution }: { execution: Execution }) {
   );
 }
 
-function Executions({ handlerId }: { handlerId: string }) {
+function Executions({ handlerId, permission }: { handlerId: string; permission: Permission }) {
   const { t } = useI18n();
   const [keys, setKeys] = useState<Array<number | undefined>>([undefined]);
   const page = useExecutions(handlerId, keys.at(-1));
   const executions = page.data?.executions ?? [];
+  const queryClient = useQueryClient();
+  const action = useAction();
+  const retry = {
+    permission,
+    busy: action.busy,
+    run: (executionId: number, actionIndex: number) =>
+      void action
+        .run(() => retryAction(handlerId, executionId, actionIndex), t('eh.retried'))
+        .then(() => queryClient.invalidateQueries({ queryKey: ['event-handlers', 'executions', handlerId] })),
+  };
   return (
     <section className="card stack" aria-labelledby="ehs-executions" aria-live="polite">
       <h2 id="ehs-executions">{t('eh.executions')}</h2>
@@ -89,6 +124,7 @@ function Executions({ handlerId }: { handlerId: string }) {
         {executions.some(isUnsettled) ? t('eh.executionsPolling') : t('eh.executionsHint')}
       </p>
       <QueryState error={page.error} loading={page.isPending} />
+      <OutcomeLine outcome={action.outcome} />
       {page.data && executions.length === 0 && keys.length === 1 && <p>{t('eh.noExecutions')}</p>}
       {executions.length > 0 && (
         <div className="table-wrap">
@@ -107,7 +143,7 @@ function Executions({ handlerId }: { handlerId: string }) {
             </thead>
             <tbody>
               {executions.map((e) => (
-                <ExecutionRows key={e.executionId} execution={e} />
+                <ExecutionRows key={e.executionId} execution={e} retry={retry} />
               ))}
             </tbody>
           </table>
@@ -204,7 +240,7 @@ export function EventHandlerPage({ handlerId }: { handlerId: string }) {
             </div>
             <OutcomeLine outcome={action.outcome} />
           </section>
-          <Executions handlerId={handlerId} />
+          <Executions handlerId={handlerId} permission={can('EventHandler:retryEventHandlerAction')} />
         </>
       )}
     </div>

@@ -17,7 +17,11 @@ export const EVENT_HANDLER_OPERATIONS = [
   'EventHandler:deleteEventHandler',
   'EventHandler:setIgnoreEventHandlerForSim',
   'EventHandler:deleteIgnoreEventHandlerForSim',
+  'EventHandler:retryEventHandlerAction',
 ] as const;
+
+/** Action run states the Retry button is offered for (the API refuses the others). */
+export const RETRYABLE = new Set(['dead', 'failed']);
 
 export function useHandlerPage(target: TargetKind | undefined, after: string | undefined) {
   return useQuery({
@@ -104,6 +108,13 @@ export const updateHandler = (handlerId: string, body: HandlerBody) =>
   unwrap(api.PUT('/v1/event_handlers/{handler_id}', { params: { path: { handler_id: handlerId } }, body }));
 export const deleteHandler = (handlerId: string) =>
   unwrap(api.DELETE('/v1/event_handlers/{handler_id}', { params: { path: { handler_id: handlerId } } }));
+/** Sets a dead or failed run back to pending (simtrust's retry; the engine then runs it). */
+export const retryAction = (handlerId: string, executionId: number, actionIndex: number) =>
+  unwrap(
+    api.POST('/v1/event_handlers/{handler_id}/executions/{execution_id}/actions/{action_index}/retry', {
+      params: { path: { handler_id: handlerId, execution_id: executionId, action_index: actionIndex } },
+    }),
+  );
 /** POST …/ignore answers 200 with no body (idempotent), DELETE 204: only the status tells. */
 async function noContent(call: Promise<{ error?: unknown; response: Response }>): Promise<void> {
   const { error, response } = await call;

@@ -115,6 +115,12 @@ export function SimPage({ simId }: { simId: string }) {
                 .map(([k, v]) => `${k}=${v}`)
                 .join(', ') || '—'}
             </dd>
+            <dt>{t('sim.expiry')}</dt>
+            <dd data-field="expiry">
+              {s.expiryTime != null
+                ? t('sim.expiryAt', { time: formatTime(s.expiryTime), action: s.expiryAction ?? 'doNothing' })
+                : t('sim.expiryNone')}
+            </dd>
             <dt>{t('col.modified')}</dt>
             <dd>{formatTime(s.lastModifiedTime)}</dd>
           </dl>
