@@ -14,14 +14,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { gsmMilenage } from '../../crypto/gsm-milenage.js';
-import {
-  buildAutn,
-  milenage,
-  recoverSqnFromAuts,
-  sqnFromNumber,
-  sqnToNumber,
-} from '../../crypto/milenage.js';
+import { type AkaAlgorithm, akaGsm, akaRecoverSqn, akaVector } from '../../crypto/aka-algorithm.js';
+import { sqnFromNumber, sqnToNumber } from '../../crypto/milenage.js';
 import type { Clock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { fromHex } from '../../lib/hex.js';
@@ -153,7 +147,7 @@ export class AuthenticationCentre {
     return this.committer.drained();
   }
 
-  /** GSM triplets via GSM-Milenage (c2/c3) for EAP-SIM. */
+  /** GSM triplets via GSM-Milenage (c2/c3) for EAP-SIM (c2/c3 of the test algorithm for its SIMs). */
   async triplets(imsi: string, count: number): Promise<Result<GsmTriplet[], AucFailure>> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_VECTORS) {
       throw new RangeError(`triplet count must be 1–${MAX_VECTORS}, got ${count}`);
@@ -161,13 +155,13 @@ export class AuthenticationCentre {
     if (!/^\d{6,15}$/.test(imsi)) return this.unknown();
     const row = await this.profile(this.store.db, imsi);
     if (!row) return this.unknown();
-    const { ki, opc } = this.open(row);
+    const { ki, opc, algorithm } = this.open(row);
     const rands = randomBytes(16 * count);
     const out: GsmTriplet[] = [];
     for (let i = 0; i < count; i++) {
       const rand = new Uint8Array(rands.subarray(16 * i, 16 * (i + 1)));
       // TS 55.205 / TS 33.102 §6.8.1.2: SRES by c2, Kc by c3 from the UMTS functions.
-      const { sres, kc } = gsmMilenage(ki, opc, rand);
+      const { sres, kc } = akaGsm(algorithm, ki, opc, rand);
       out.push({ rand, sres: sres.slice(), kc: kc.slice() });
     }
     ki.fill(0);
@@ -195,8 +189,8 @@ export class AuthenticationCentre {
       return err('RESYNC_FAILED');
     }
     if (resync.rand.length !== 16 || resync.auts.length !== 14) return this.badAuts(imsi, now);
-    const { ki, opc } = this.open(profile);
-    const recovered = recoverSqnFromAuts(ki, opc, resync.rand, resync.auts);
+    const { ki, opc, algorithm } = this.open(profile);
+    const recovered = akaRecoverSqn(algorithm, ki, opc, resync.rand, resync.auts);
     ki.fill(0);
     opc.fill(0);
     if (!recovered.ok) return this.badAuts(imsi, now);
@@ -247,9 +241,12 @@ export class AuthenticationCentre {
     return (await this.profile(this.store.db, imsi)) !== undefined;
   }
 
-  private open(row: ProfileRow): { ki: Buffer; opc: Buffer } {
-    const { ki, opc } = unpackSecrets(this.keyRing.open(row.secrets, profileSecretContext(row.iccid)));
-    return { ki: Buffer.from(ki), opc: Buffer.from(opc) };
+  /** Ki, OPc and the AKA algorithm sealed with them (sims/model.ts packSecrets). */
+  private open(row: ProfileRow): { ki: Buffer; opc: Buffer; algorithm: AkaAlgorithm } {
+    const { ki, opc, algorithm } = unpackSecrets(
+      this.keyRing.open(row.secrets, profileSecretContext(row.iccid)),
+    );
+    return { ki: Buffer.from(ki), opc: Buffer.from(opc), algorithm };
   }
 
   /** The `count` vectors ending at the stored SQN: SEQ and IND both step by one per vector. */
@@ -260,7 +257,7 @@ export class AuthenticationCentre {
     const last = Number(row.sqn);
     const lastSeq = Math.floor(last / size);
     const lastInd = last % size;
-    const { ki, opc } = this.open(row);
+    const { ki, opc, algorithm } = this.open(row);
     const rands = randomBytes(16 * count);
     const out: UmtsVector[] = [];
     for (let i = 0; i < count; i++) {
@@ -270,14 +267,15 @@ export class AuthenticationCentre {
       const sqnNumber = seq * size + ind;
       const sqn = sqnFromNumber(sqnNumber);
       const rand = new Uint8Array(rands.subarray(16 * i, 16 * (i + 1)));
-      // TS 33.102 §6.3.2: XRES = f2, CK = f3, IK = f4, AUTN = SQN ⊕ AK ‖ AMF ‖ f1.
-      const o = milenage(ki, opc, rand, sqn, amf);
+      // TS 33.102 §6.3.2: XRES = f2, CK = f3, IK = f4, AUTN = SQN ⊕ AK ‖ AMF ‖ f1 (Milenage, or
+      // the TS 34.108 test algorithm for SIMs whose profile says so).
+      const o = akaVector(algorithm, ki, opc, rand, sqn, amf);
       out.push({
         rand,
-        autn: buildAutn(sqn, o.ak, amf, o.macA),
-        xres: o.res.slice(),
-        ck: o.ck.slice(),
-        ik: o.ik.slice(),
+        autn: o.autn,
+        xres: o.res,
+        ck: o.ck,
+        ik: o.ik,
         sqn: sqnNumber,
         amf: amf.slice(),
       });

@@ -1,6 +1,7 @@
 // The SIM inventory's vocabulary: types, statuses, speed classes, and validation of the fields a
 // SIM profile is made of (ICCID per ITU-T E.118, IMSI per 3GPP TS 23.003 §2, Ki/OPc per TS 35.206).
 
+import type { AkaAlgorithm } from '../../crypto/aka-algorithm.js';
 import { computeOpc } from '../../crypto/milenage.js';
 import { fromHex } from '../../lib/hex.js';
 import { hasValidLuhn } from '../../lib/luhn.js';
@@ -143,11 +144,20 @@ export function parseImeiLock(text: string): ImeiLock | { error: string } {
 /** Ki ‖ OPc, the plaintext sealed in `sim_profiles.secrets`, bound to the ICCID. */
 export const profileSecretContext = (iccid: string) => `sim-profile:${iccid}`;
 
-export function packSecrets(ki: Uint8Array, opc: Uint8Array): Buffer {
-  return Buffer.concat([ki, opc]);
+/**
+ * Ki ‖ OPc, then one byte `03` when the USIM runs the TS 34.108 test algorithm (SAIP algorithmID 3)
+ * instead of Milenage. The choice is sealed with the keys on purpose: the test algorithm's AUTN
+ * carries K ⊕ RAND in clear, so a database write that switched a SIM to it would leak the SIM's Ki
+ * over the air; inside the sealed value it cannot be changed without the key ring.
+ */
+export function packSecrets(ki: Uint8Array, opc: Uint8Array, algorithm: AkaAlgorithm = 'milenage'): Buffer {
+  return algorithm === 'test' ? Buffer.concat([ki, opc, TEST_ALGORITHM_MARK]) : Buffer.concat([ki, opc]);
 }
 
-export function unpackSecrets(packed: Uint8Array): { ki: Buffer; opc: Buffer } {
+const TEST_ALGORITHM_MARK = Uint8Array.of(0x03);
+
+export function unpackSecrets(packed: Uint8Array): { ki: Buffer; opc: Buffer; algorithm: AkaAlgorithm } {
   const b = Buffer.from(packed);
-  return { ki: b.subarray(0, 16), opc: b.subarray(16, 32) };
+  const algorithm = b.length === 33 && b[32] === 0x03 ? 'test' : 'milenage';
+  return { ki: b.subarray(0, 16), opc: b.subarray(16, 32), algorithm };
 }
