@@ -7,7 +7,7 @@
 
 import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { toHex } from '../../lib/hex.js';
-import { withEidCheckDigits } from '../../lib/sgp-02-eid.js';
+import { parseEid, withEidCheckDigits } from '../../lib/sgp-02-eid.js';
 import { type CardFile, type NewCardOptions, newCardFile } from '../card-file.js';
 import type { EuiccSection } from './card-file-section.js';
 import { LIFE_CYCLE } from './euicc-state.js';
@@ -104,10 +104,11 @@ export interface Eis {
 
 /** A new eUICC card file and its EIS. */
 export function newEuiccCardFile(o: NewEuiccOptions): IssuedEuicc {
-  const eid = withEidCheckDigits(
+  // A test EUM's prefix and 14 random digits; a given EID of 32 digits must carry its check digits.
+  const given =
     o.eid ??
-      `8904903200000000${String(randomInt(1e7)).padStart(7, '0')}${String(randomInt(1e7)).padStart(7, '0')}`,
-  );
+    `8904903200000000${String(randomInt(1e7)).padStart(7, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
+  const eid = given.length === 32 ? parseEid(given) : withEidCheckDigits(given);
   if (!eid.ok) throw new RangeError(eid.error.message);
   const base = newCardFile(o);
   const ecasd = newEcasdKeyPair();

@@ -1,7 +1,7 @@
 // `simtrust card …`: make a software SIM, talk to it in APDUs, and plug it into real programs
 // (PC/SC through vpcd, wpa_supplicant's external_sim). docs/card.md is the user guide.
 
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runVpcdBridge, VPCD_DEFAULT } from '../../card/bridges/vpcd.js';
 import { runWpaBridge } from '../../card/bridges/wpa-external-sim.js';
@@ -13,6 +13,7 @@ import {
   PersistentCard,
   writeCardFile,
 } from '../../card/card-file.js';
+import { newEuiccCardFile } from '../../card/euicc/issue.js';
 import { parseResponseApdu } from '../../card/iso-7816-4.js';
 import { formatResponse } from '../../card/terminal.js';
 import { DEFAULT_SQN_POLICY } from '../../card/ts-33-102-sqn.js';
@@ -51,6 +52,12 @@ interface NewOptions {
   alertDestination?: string;
   quarantineImsi?: string;
   learning?: string;
+  euicc?: boolean;
+  eid?: string;
+  smsrAddress?: string;
+  smsrId?: string;
+  ecasdCertificate?: string;
+  eis?: string;
 }
 
 function digitsOption(name: string, value: string | undefined, min: number, max: number): string | undefined {
@@ -60,7 +67,29 @@ function digitsOption(name: string, value: string | undefined, min: number, max:
   return value;
 }
 
-function buildCard(o: NewOptions): CardFile {
+/** `--euicc`: the card file and the EIS to register (esim.md §2); docs/euicc.md. */
+function buildEuicc(o: NewOptions, options: NewCardOptions): { file: CardFile; eis: unknown } {
+  if (o.antiTheft) throw usage('--euicc and --anti-theft do not go together (yet)');
+  const smsrAddress = digitsOption('--smsr-address', o.smsrAddress, 1, 20);
+  const certificate = o.ecasdCertificate === undefined ? undefined : fromHex(o.ecasdCertificate);
+  if (certificate === undefined && o.ecasdCertificate !== undefined)
+    throw usage('--ecasd-certificate is hex (the EUM-signed GP certificate, 7F21 …)');
+  if (o.eid !== undefined && !/^\d{30}(\d{2})?$/.test(o.eid))
+    throw usage('--eid is 30 digits, or 32 with check digits');
+  try {
+    return newEuiccCardFile({
+      ...options,
+      ...(o.eid === undefined ? {} : { eid: o.eid }),
+      ...(smsrAddress === undefined ? {} : { smsrAddress }),
+      ...(o.smsrId === undefined ? {} : { smsrId: o.smsrId }),
+      ...(certificate === undefined ? {} : { ecasdCertificate: certificate }),
+    });
+  } catch (e) {
+    throw usage(`--eid: ${(e as Error).message}`);
+  }
+}
+
+function buildCardAndEis(o: NewOptions): { file: CardFile; eis?: unknown } {
   if (o.imsi === undefined || !isImsi(o.imsi)) throw usage('--imsi is required: 6 to 15 digits');
   if (o.iccid !== undefined && !isIccid(o.iccid)) {
     throw usage('--iccid must be 19 or 20 digits ending in its Luhn check digit');
@@ -85,6 +114,8 @@ function buildCard(o: NewOptions): CardFile {
   const puk1 = digitsOption('--puk1', o.puk1, 8, 8);
   const adm1 = digitsOption('--adm1', o.adm1, 1, 8);
   const msisdn = digitsOption('--msisdn', o.msisdn, 1, 15);
+  if (!o.euicc && (o.eid ?? o.smsrAddress ?? o.smsrId ?? o.ecasdCertificate ?? o.eis) !== undefined)
+    throw usage('--eid, --smsr-address, --smsr-id, --ecasd-certificate and --eis go with --euicc');
   if (!o.antiTheft && (o.alertDestination ?? o.quarantineImsi ?? o.learning) !== undefined)
     throw usage('--alert-destination, --quarantine-imsi and --learning go with --anti-theft');
   const options: NewCardOptions = {
@@ -105,7 +136,8 @@ function buildCard(o: NewOptions): CardFile {
     ...(o.pin1Enabled ? { pin1Enabled: true } : {}),
     ...(o.sqn === undefined ? {} : { acceptedSqn: hexOption('--sqn', o.sqn, MILENAGE.SQN) }),
   };
-  if (!o.antiTheft) return newCardFile(options);
+  if (o.euicc) return buildEuicc(o, options);
+  if (!o.antiTheft) return { file: newCardFile(options) };
   const alertDestination = digitsOption('--alert-destination', o.alertDestination, 1, 20);
   if (alertDestination === undefined)
     throw usage(
@@ -117,13 +149,15 @@ function buildCard(o: NewOptions): CardFile {
   const learning = o.learning === undefined ? undefined : Number(o.learning);
   if (learning !== undefined && (!Number.isInteger(learning) || learning < 0 || learning > 86_399))
     throw usage('--learning must be 0 to 86399 seconds');
-  return newCardFile(
-    withAntiTheft(options, {
-      alertDestination,
-      quarantineImsi,
-      ...(learning === undefined ? {} : { learningSeconds: learning }),
-    }),
-  );
+  return {
+    file: newCardFile(
+      withAntiTheft(options, {
+        alertDestination,
+        quarantineImsi,
+        ...(learning === undefined ? {} : { learningSeconds: learning }),
+      }),
+    ),
+  };
 }
 
 function openCard(path: string): PersistentCard {
@@ -198,12 +232,29 @@ export function registerCardCommand(program: Command): void {
       '--learning <seconds>',
       'with --anti-theft: the learning period after the first boot (default 3600)',
     )
+    .option(
+      '--euicc',
+      'an SGP.02 eUICC: EID, ECASD key pair, ISD-R keysets (SCP80 KVN 1, SCP81 KVN 40); the card is its bootstrap profile',
+    )
+    .option('--eid <digits>', 'with --euicc: the EID, 32 digits (check digits verified) or 30 (completed)')
+    .option('--smsr-address <number>', "with --euicc: the SM-SR's SMS number, where notifications go")
+    .option('--smsr-id <oid>', 'with --euicc: the managing SM-SR, recorded in the EIS')
+    .option('--ecasd-certificate <hex>', 'with --euicc: CERT.ECASD.ECKA signed by the EUM (7F21 …)')
+    .option('--eis <file>', 'with --euicc: write the EIS (JSON, holds ISD-R keys: mode 0600) for RegisterEIS')
     .addHelpText(
       'after',
       '\nExamples:\n  $ simtrust card new --imsi 001010000000001 --msisdn 817000000001 --out card.json --csv-line\n  8900000…,001010000000001,817000000001,<ki>,<opc>\n  $ simtrust card new --imsi 001010000000002 --msisdn 817000000002 --anti-theft --alert-destination 8170000999 \\\n      --out card.json --csv-header --csv-line > sims.csv && simtrust sims import sims.csv',
     )
     .action(function (this: Command, o: NewOptions) {
-      const file = buildCard(o);
+      const { file, eis } = buildCardAndEis(o);
+      if (o.eis !== undefined) {
+        if (existsSync(o.eis)) {
+          if (!o.force) throw usage(`${o.eis} exists; give --force to replace it`);
+          unlinkSync(o.eis);
+        }
+        writeFileSync(o.eis, `${JSON.stringify(eis, null, 1)}\n`, { mode: 0o600 });
+        writeErr(this, `wrote ${o.eis}: EIS of EID ${file.euicc?.eid ?? ''}\n`);
+      }
       if (o.out !== undefined) {
         if (existsSync(o.out) && !o.force)
           throw usage(`${o.out} exists; give --force to replace it (and lose its Ki)`);
