@@ -155,6 +155,8 @@ export class Scp81AdminAgent implements ToolkitApplet {
           session.dropped = true;
           session.stream.hangUp();
           this.#finish(session, { ok: false, code: 'SCP81_LINK_DROPPED', scripts: 0 });
+          // The channel is still open on the terminal's side until the card closes it.
+          this.#registry?.setEvent(EVENT.EVENT_PROACTIVE_HANDLER_AVAILABLE);
         }
         return;
       }
