@@ -6,6 +6,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { AKA_ALGORITHMS, type AkaAlgorithm } from '../crypto/aka-algorithm.js';
 import { computeOpc, sqnToNumber } from '../crypto/milenage.js';
 import {
   type ChecksumAlgorithm,
@@ -52,6 +53,8 @@ export interface CardFile {
   readonly ki: string;
   readonly opc?: string;
   readonly op?: string;
+  /** The USIM's AKA algorithm; absent means Milenage ('test': TS 34.108 §8.1.2, as the TS.48 profiles). */
+  readonly algorithm?: AkaAlgorithm;
   /** The AMF an AuC should use for this card (hex); '8000' has the separation bit EAP-AKA' needs. */
   readonly amf: string;
   readonly pin1: string;
@@ -150,6 +153,8 @@ export function parseCardFile(json: unknown): Result<CardFile> {
   if ((j.opc === undefined) === (j.op === undefined)) return fail('opc', 'give exactly one of opc and op');
   if (j.opc !== undefined && !isHexOf(j.opc, 16)) return fail('opc', '32 hex digits');
   if (j.op !== undefined && !isHexOf(j.op, 16)) return fail('op', '32 hex digits');
+  if (j.algorithm !== undefined && !AKA_ALGORITHMS.includes(j.algorithm as AkaAlgorithm))
+    return fail('algorithm', `one of ${AKA_ALGORITHMS.join(', ')}`);
   if (!isHexOf(j.amf, 2)) return fail('amf', '4 hex digits');
   for (const [field, min] of [
     ['pin1', 4],
@@ -290,9 +295,13 @@ export const identityOf = (f: CardFile): CardIdentity => ({
 const hexBytes = (text: string): Uint8Array => fromHex(text) ?? new Uint8Array(0);
 
 /** Ki and OPc of a card file (OPc computed from OP when the card holds OP). */
-export function keysOf(f: CardFile): { ki: Uint8Array; opc: Uint8Array } {
+export function keysOf(f: CardFile): { ki: Uint8Array; opc: Uint8Array; algorithm?: AkaAlgorithm } {
   const ki = hexBytes(f.ki);
-  return { ki, opc: f.opc !== undefined ? hexBytes(f.opc) : computeOpc(ki, hexBytes(f.op ?? '')) };
+  return {
+    ki,
+    opc: f.opc !== undefined ? hexBytes(f.opc) : computeOpc(ki, hexBytes(f.op ?? '')),
+    ...(f.algorithm === undefined ? {} : { algorithm: f.algorithm }),
+  };
 }
 
 export const sqnPolicyOf = (f: CardFile): SqnPolicy =>
@@ -435,6 +444,7 @@ export interface NewCardOptions {
   readonly spn?: string;
   readonly ki?: Uint8Array;
   readonly opc?: Uint8Array;
+  readonly algorithm?: AkaAlgorithm;
   readonly amf?: string;
   readonly pin1?: string;
   readonly pin1Enabled?: boolean;
@@ -470,6 +480,7 @@ export function newCardFile(o: NewCardOptions): CardFile {
     ...(o.spn === undefined ? {} : { spn: o.spn }),
     ki: toHex(ki),
     opc: toHex(opc),
+    ...(o.algorithm === undefined || o.algorithm === 'milenage' ? {} : { algorithm: o.algorithm }),
     amf: o.amf ?? '8000',
     pin1: o.pin1 ?? '1234',
     puk1: o.puk1 ?? randomDigits(8),

@@ -6,9 +6,9 @@
 // Ki and OPc live in private fields that no command reads: AUTHENTICATE uses them and returns only
 // derived values (RES, CK, IK, Kc, AUTS), which is the property the rest of the project relies on.
 
+import { type AkaAlgorithm, akaBuildAuts, akaGsm, akaVerifyAutn } from '../crypto/aka-algorithm.js';
 import { constantTimeEqual } from '../crypto/constant-time.js';
-import { c3Kc, gsmMilenage } from '../crypto/gsm-milenage.js';
-import { buildAuts, verifyAutn } from '../crypto/milenage.js';
+import { c3Kc } from '../crypto/gsm-milenage.js';
 import { toHex } from '../lib/hex.js';
 import { DfNameTlv } from '../lib/ts-102-221-tlv.js';
 import type { Euicc, SecurityDomain } from './euicc/euicc.js';
@@ -69,6 +69,8 @@ export interface CardState {
 export interface CardKeys {
   readonly ki: Uint8Array;
   readonly opc: Uint8Array;
+  /** The USIM's AKA algorithm: Milenage unless the profile says the TS 34.108 test algorithm. */
+  readonly algorithm?: AkaAlgorithm;
 }
 
 /** TS 102 221 §9.5.2: a PIN is 4 to 8 ASCII digits, padded to 8 bytes with FF. */
@@ -104,6 +106,7 @@ const UST_PATH = ALL_NODES.find((n) => n.decl === EF_UST)?.path ?? '';
 export class Uicc {
   #ki: Uint8Array;
   #opc: Uint8Array;
+  #algorithm: AkaAlgorithm;
   readonly #state: CardState;
   readonly #toolkit: CardToolkit;
   readonly #euicc: Euicc | undefined;
@@ -129,6 +132,7 @@ export class Uicc {
     if (keys.ki.length !== 16 || keys.opc.length !== 16) throw new RangeError('Ki and OPc are 16 bytes');
     this.#ki = keys.ki.slice();
     this.#opc = keys.opc.slice();
+    this.#algorithm = keys.algorithm ?? 'milenage';
     this.#state = state;
     this.#euicc = euicc;
     euicc?.attach({
@@ -137,9 +141,11 @@ export class Uicc {
       setSeqArray: (seq) => {
         state.seqArray = seq;
       },
-      setKeys: (ki, opc) => {
+      // An enabled profile brings its keys, and its algorithm when its akaParameter names one.
+      setKeys: (ki: Uint8Array, opc: Uint8Array, algorithm: AkaAlgorithm = 'milenage') => {
         this.#ki = ki.slice();
         this.#opc = opc.slice();
+        this.#algorithm = algorithm;
       },
       changed: () => this.#changed(),
     });
@@ -715,7 +721,7 @@ export class Uicc {
       if (c.data.length !== 17) return reply(SW.WRONG_LENGTH);
       const rand = decodeGsmChallenge(c.data);
       if (!rand.ok) return reply(SW.INCORRECT_DATA);
-      const { sres, kc } = gsmMilenage(this.#ki, this.#opc, rand.value);
+      const { sres, kc } = akaGsm(this.#algorithm, this.#ki, this.#opc, rand.value);
       return this.#respond(c, encodeGsmResult(sres, kc));
     }
 
@@ -724,11 +730,11 @@ export class Uicc {
     if (!challenge.ok) return reply(SW.INCORRECT_DATA);
     const { rand, autn } = challenge.value;
     // TS 33.102 §6.3.3: MAC-A first (a forged AUTN must not learn anything about SQN), then SQN.
-    const checked = verifyAutn(this.#ki, this.#opc, rand, autn);
+    const checked = akaVerifyAutn(this.#algorithm, this.#ki, this.#opc, rand, autn);
     if (!checked.ok) return reply(SW.AUTH_MAC_FAILURE);
     const fresh = checkFreshness(this.#state.sqnPolicy, this.#state.seqArray, checked.value.sqn);
     if (!fresh.fresh) {
-      const auts = buildAuts(this.#ki, this.#opc, rand, fresh.sqnMs);
+      const auts = akaBuildAuts(this.#algorithm, this.#ki, this.#opc, rand, fresh.sqnMs);
       return this.#respond(c, encodeUmtsResult({ kind: 'sync_failure', auts }));
     }
     this.#state.seqArray = fresh.seqArray;
