@@ -11,6 +11,7 @@ import { registerAuthKeysCommand } from './commands/auth-keys.js';
 import { registerCardCommand } from './commands/card.js';
 import { registerDirectoriesCommand } from './commands/directories.js';
 import { registerEndorseCommand } from './commands/endorse.js';
+import { registerEsimCommand } from './commands/esim.js';
 import { registerEventHandlersCommand } from './commands/event-handlers.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerGroupsCommand } from './commands/groups.js';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerEndorseCommand(program);
   registerGatewayCommand(program);
   registerDirectoriesCommand(program);
+  registerEsimCommand(program);
   return program;
 }
 
