@@ -473,6 +473,17 @@ export const SOFTWARE_EUICC_CAPABILITIES: EuiccCapabilities = {
   services: SERVICES.filter((s) => s !== 'tuak128' && s !== 'tuak256' && s !== 'cave' && s !== 'eaka'),
 };
 
+/** TS 35.206 §4.1 r1..r5 in bytes (64, 0, 32, 64, 96 bits) and c1..c5 — the ASN.1 DEFAULTs. */
+const MILENAGE_ROTATIONS = Uint8Array.of(0x40, 0x00, 0x20, 0x40, 0x60);
+const MILENAGE_XORINGS = Uint8Array.from({ length: 80 }, (_, i) =>
+  i % 16 === 15 ? ([0, 1, 2, 4, 8][i >> 4] as number) : 0,
+);
+
+/** Absent (the DEFAULT applies) or equal to `expected`. */
+function sameBytes(v: Uint8Array | undefined, expected: Uint8Array): boolean {
+  return v === undefined || (v.length === expected.length && v.every((b, i) => b === expected[i]));
+}
+
 /** The identification of a PE's PEHeader, its first component (the header PE has none). */
 function peIdentification(pe: ProfileElement): number | undefined {
   if (pe.type === 'unknown' || pe.type === 'header') return undefined;
@@ -520,7 +531,14 @@ export function checkProfileElement(
       const algorithm = ALGORITHM_IDS[asNumber(p.algorithmID) ?? 0];
       if (!algorithm || !capabilities.algorithms.includes(algorithm)) return status('feature-not-supported');
       if (asBytes(p.key)?.length !== 16) return status('bad-values');
-      if (algorithm === 'milenage' && asBytes(p.opc)?.length !== 16) return status('bad-values');
+      if (algorithm === 'milenage') {
+        if (asBytes(p.opc)?.length !== 16) return status('bad-values');
+        // Our Milenage (crypto/milenage.ts) has the TS 35.206 r1..r5 and c1..c5 built in; a profile
+        // that customises them cannot be served, so it is refused rather than authenticated wrongly.
+        if (!sameBytes(asBytes(p.rotationConstants), MILENAGE_ROTATIONS))
+          return status('feature-not-supported');
+        if (!sameBytes(asBytes(p.xoringConstants), MILENAGE_XORINGS)) return status('feature-not-supported');
+      }
       return status('ok');
     }
     case 'pinCodes': {

@@ -356,6 +356,25 @@ describe('the eUICC refuses what it cannot install, with the PEStatus of SAIP', 
     }
   });
 
+  it('Milenage with non-default rotation or XOR constants: feature-not-supported; the defaults written out: ok', () => {
+    const rotations = answer(withPe(aka, algo({ rotationConstants: hex('4100204060') })));
+    expect(rotations.peStatus.at(-1)?.status).toBe(PE_STATUS['feature-not-supported']);
+    // all-zero c1..c5: c2..c5 differ from TS 35.206's 1, 2, 4, 8
+    const xorings = answer(withPe(aka, algo({ xoringConstants: new Uint8Array(80) })));
+    expect(xorings.peStatus.at(-1)?.status).toBe(PE_STATUS['feature-not-supported']);
+    const defaults = hex(
+      '00000000000000000000000000000000' +
+        '00000000000000000000000000000001' +
+        '00000000000000000000000000000002' +
+        '00000000000000000000000000000004' +
+        '00000000000000000000000000000008',
+    );
+    const explicit = answer(
+      withPe(aka, algo({ rotationConstants: hex('4000204060'), xoringConstants: defaults })),
+    );
+    expect(explicit.profileInstallationAborted).toBeUndefined();
+  });
+
   it('a 15-byte K: bad-values', () => {
     const r = answer(withPe(aka, algo({ key: new Uint8Array(15) })));
     expect(r.peStatus.at(-1)?.status).toBe(PE_STATUS['bad-values']);
