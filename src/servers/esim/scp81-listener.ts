@@ -75,6 +75,8 @@ export async function startScp81Listener(o: Scp81ListenerOptions): Promise<Scp81
     void serve(req, res);
   });
   http.maxHeadersCount = 32;
+  // A card over BIP (and SMS-speed bearers) may take long between POSTs: the session time bounds it.
+  http.keepAliveTimeout = sessionMs;
 
   const open = new Set<TLSSocket>();
   tls.on('secureConnection', (socket: TLSSocket) => {
@@ -86,6 +88,11 @@ export async function startScp81Listener(o: Scp81ListenerOptions): Promise<Scp81
       return;
     }
     const session = o.sessions.open(id.eid);
+    if (session === undefined) {
+      o.onRefused?.('a session is already open for this eUICC');
+      socket.destroy();
+      return;
+    }
     sessions.set(socket, session);
     const timer = setTimeout(() => socket.destroy(), sessionMs);
     timer.unref();

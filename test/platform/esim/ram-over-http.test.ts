@@ -43,6 +43,12 @@ const post = (
   },
 });
 
+function openSession(s: RamOverHttpSessions, eid: string) {
+  const session = s.open(eid);
+  if (session === undefined) throw new Error('a session is already open');
+  return session;
+}
+
 afterEach(() => {
   vi.useRealTimers();
 });
@@ -52,7 +58,7 @@ describe('RAM over HTTP sessions (SM-SR)', () => {
     const s = new RamOverHttpSessions();
     const first = s.queue(EID, ISD_R, [APDU]);
     const second = s.queue(EID, ISD_R, [APDU, APDU]);
-    const session = s.open(EID);
+    const session = openSession(s, EID);
     const r1 = session.handle(post('/gp/ram'));
     expect(r1.status).toBe(200);
     expect(r1.headers['Content-Type']).toBe(CONTENT_TYPE_COMMAND);
@@ -80,7 +86,7 @@ describe('RAM over HTTP sessions (SM-SR)', () => {
   it('refuses a card speaking for another EID than its PSK identity', () => {
     const s = new RamOverHttpSessions();
     void s.queue(EID, ISD_R, [APDU]).catch(() => undefined);
-    const r = s.open(OTHER).handle(post('/gp/ram'));
+    const r = openSession(s, OTHER).handle(post('/gp/ram'));
     expect(r.status).toBe(403);
     expect(s.pending(EID)).toBe(1);
   });
@@ -88,7 +94,7 @@ describe('RAM over HTTP sessions (SM-SR)', () => {
   it('refuses a request without the admin protocol, another method, or a URI it did not give', () => {
     const s = new RamOverHttpSessions();
     void s.queue(EID, ISD_R, [APDU]).catch(() => undefined);
-    const session = s.open(EID);
+    const session = openSession(s, EID);
     expect(
       session.handle({ ...post('/gp/ram'), headers: { 'x-admin-from': adminFrom(EID, ISD_R) } }).status,
     ).toBe(400);
@@ -100,7 +106,7 @@ describe('RAM over HTTP sessions (SM-SR)', () => {
   it('a session that ends with a script in flight fails that script with ERR_ESIM_RAM_SESSION_FAILED', async () => {
     const s = new RamOverHttpSessions();
     const job = s.queue(EID, ISD_R, [APDU]);
-    const session = s.open(EID);
+    const session = openSession(s, EID);
     expect(session.handle(post('/gp/ram')).status).toBe(200);
     session.close();
     await expect(job).rejects.toMatchObject({ code: 'ERR_ESIM_RAM_SESSION_FAILED' });
@@ -109,7 +115,7 @@ describe('RAM over HTTP sessions (SM-SR)', () => {
   it('an answer without a script status fails the script', async () => {
     const s = new RamOverHttpSessions();
     const job = s.queue(EID, ISD_R, [APDU]);
-    const session = s.open(EID);
+    const session = openSession(s, EID);
     const next = session.handle(post('/gp/ram')).headers['X-Admin-Next-URI'] as string;
     expect(session.handle(post(next)).status).toBe(400);
     await expect(job).rejects.toMatchObject({ code: 'ERR_ESIM_RAM_SESSION_FAILED' });
@@ -129,6 +135,15 @@ describe('RAM over HTTP sessions (SM-SR)', () => {
     const s = new RamOverHttpSessions({ maxQueuedPerEid: 1 });
     void s.queue(EID, ISD_R, [APDU]).catch(() => undefined);
     await expect(s.queue(EID, ISD_R, [APDU])).rejects.toMatchObject({ code: 'ERR_ESIM_RAM_TIMEOUT' });
+  });
+
+  it('allows one session per eUICC at a time (no parallel sessions)', () => {
+    const s = new RamOverHttpSessions();
+    const first = openSession(s, EID);
+    expect(s.open(EID)).toBeUndefined();
+    expect(s.open(OTHER)).toBeDefined();
+    first.close();
+    expect(s.open(EID)).toBeDefined();
   });
 
   it('builds the push: connection to the listener, SGP.02 PSK identity, admin URI', () => {

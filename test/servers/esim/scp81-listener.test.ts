@@ -109,6 +109,17 @@ describe('SCP81 listener', () => {
     expect(c.socket.destroyed).toBe(true);
   });
 
+  it('refuses a second session of the same eUICC while one is open', async () => {
+    const { port, refused } = await start();
+    const first = client(port);
+    expect(await first.ready).toBe('connected');
+    const second = client(port);
+    await second.ready;
+    await vi.waitFor(() => expect(refused).toContain('a session is already open for this eUICC'));
+    await vi.waitFor(() => expect(second.socket.destroyed).toBe(true));
+    expect(first.socket.destroyed).toBe(false);
+  });
+
   it('bounds the number of connections', async () => {
     const { port } = await start({ maxConnections: 1 });
     const first = client(port);

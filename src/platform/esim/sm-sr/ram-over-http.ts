@@ -69,6 +69,7 @@ const plain = (status: number): AdminResponse => ({ status, headers: {}, body: E
 export class RamOverHttpSessions {
   readonly #o: Required<RamOverHttpOptions>;
   readonly #queues = new Map<string, Job[]>();
+  readonly #open = new Set<string>();
   #sessions = 0;
 
   constructor(options: RamOverHttpOptions = {}) {
@@ -120,14 +121,21 @@ export class RamOverHttpSessions {
     return this.#queues.get(eid.toUpperCase())?.length ?? 0;
   }
 
-  /** A connection authenticated as `eid` (by its PSK identity). */
-  open(eid: string): AdminSession {
+  /**
+   * A connection authenticated as `eid` (by its PSK identity); undefined while that eUICC already has
+   * a session open (GP Amd B / SGP.02 §2.4.4: no parallel sessions).
+   */
+  open(eid: string): AdminSession | undefined {
+    const key = eid.toUpperCase();
+    if (this.#open.has(key)) return undefined;
+    this.#open.add(key);
     this.#sessions++;
     return new AdminSession(
-      eid.toUpperCase(),
+      key,
       `${this.#o.adminUri}/${this.#sessions.toString(36)}`,
       this.#o.adminUri,
-      () => this.#take(eid.toUpperCase()),
+      () => this.#take(key),
+      () => this.#open.delete(key),
     );
   }
 
@@ -175,12 +183,15 @@ export class AdminSession {
   readonly #base: string;
   readonly #adminUri: string;
   readonly #take: () => Job | undefined;
+  readonly #closed: () => void;
   #inFlight: Job | undefined;
   #expected: string | undefined;
   #n = 0;
   #ended = false;
+  #closedOnce = false;
 
-  constructor(eid: string, base: string, adminUri: string, take: () => Job | undefined) {
+  constructor(eid: string, base: string, adminUri: string, take: () => Job | undefined, closed: () => void) {
+    this.#closed = closed;
     this.#eid = eid;
     this.#base = base;
     this.#adminUri = adminUri;
@@ -240,7 +251,10 @@ export class AdminSession {
 
   /** The connection ended: a script in flight has no answer. */
   close(): void {
+    if (this.#closedOnce) return;
+    this.#closedOnce = true;
     this.#ended = true;
+    this.#closed();
     const job = this.#inFlight;
     this.#inFlight = undefined;
     job?.reject(
