@@ -129,25 +129,36 @@ export class SoapNode {
     this.name = options.name;
     this.limits = { ...DEFAULT_SOAP_NODE_LIMITS, ...options.limits };
     this.clock = options.clock ?? systemClock;
-    for (const partner of options.partners) {
-      const certificate = new X509Certificate(partner.certificatePem);
-      const pinned: PinnedPartner = {
-        ...partner,
-        certificate,
-        fingerprint256: certificate.fingerprint256,
-        agent: new Agent({
-          key: options.tls.keyPem,
-          cert: options.tls.certificatePem,
-          // Trust is the pinned fingerprint, checked in `post` before anything is written.
-          rejectUnauthorized: false,
-          minVersion: 'TLSv1.2',
-          keepAlive: true,
-          maxSockets: this.limits.maxSocketsPerPartner,
-        }),
-      };
-      this.partnersByName.set(partner.name, pinned);
-      this.partnersByFingerprint.set(pinned.fingerprint256, pinned);
+    for (const partner of options.partners) this.addPartner(partner);
+  }
+
+  /**
+   * Configure (or replace) a partner: its URL and pinned certificate. Connections already open to
+   * a replaced partner are closed.
+   */
+  addPartner(partner: SoapPartner): void {
+    const certificate = new X509Certificate(partner.certificatePem);
+    const previous = this.partnersByName.get(partner.name);
+    if (previous !== undefined) {
+      previous.agent.destroy();
+      this.partnersByFingerprint.delete(previous.fingerprint256);
     }
+    const pinned: PinnedPartner = {
+      ...partner,
+      certificate,
+      fingerprint256: certificate.fingerprint256,
+      agent: new Agent({
+        key: this.options.tls.keyPem,
+        cert: this.options.tls.certificatePem,
+        // Trust is the pinned fingerprint, checked in `post` before anything is written.
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        keepAlive: true,
+        maxSockets: this.limits.maxSocketsPerPartner,
+      }),
+    };
+    this.partnersByName.set(partner.name, pinned);
+    this.partnersByFingerprint.set(pinned.fingerprint256, pinned);
   }
 
   /** Start the listener. */

@@ -1,5 +1,6 @@
 // Ordinary X.509 (ECDSA P-256) certificates for the SGP.02 mutual-TLS tests, issued with
 // @peculiar/x509 — independent of the GP-format certificates of the eSIM PKI.
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

@@ -68,15 +68,19 @@ export const REASON_CODES = {
 } as const;
 export type ReasonCode = (typeof REASON_CODES)[keyof typeof REASON_CODES];
 
-export const SUCCESS: FunctionExecutionStatus = Object.freeze({ status: 'EXECUTED_SUCCESS' });
+export const SUCCESS: FunctionExecutionStatus & { readonly status: 'EXECUTED_SUCCESS' } = Object.freeze({
+  status: 'EXECUTED_SUCCESS',
+});
 
 export function failed(
   subject: SubjectCode,
   reason: ReasonCode,
   message?: string,
   subjectIdentifier?: string,
-) {
-  return statusWith('FAILED', subject, reason, message, subjectIdentifier);
+): FunctionExecutionStatus & { readonly status: 'FAILED' } {
+  return statusWith('FAILED', subject, reason, message, subjectIdentifier) as FunctionExecutionStatus & {
+    status: 'FAILED';
+  };
 }
 
 export function withWarning(
@@ -84,12 +88,20 @@ export function withWarning(
   reason: ReasonCode,
   message?: string,
   subjectIdentifier?: string,
-) {
-  return statusWith('EXECUTED_WITHWARNING', subject, reason, message, subjectIdentifier);
+): FunctionExecutionStatus & { readonly status: 'EXECUTED_WITHWARNING' } {
+  return statusWith(
+    'EXECUTED_WITHWARNING',
+    subject,
+    reason,
+    message,
+    subjectIdentifier,
+  ) as FunctionExecutionStatus & {
+    status: 'EXECUTED_WITHWARNING';
+  };
 }
 
 /** SGP.02 §5.1.6.2: the validity period of the request elapsed before it could be executed. */
-export const EXPIRED: FunctionExecutionStatus = Object.freeze({
+export const EXPIRED: FunctionExecutionStatus & { readonly status: 'EXPIRED' } = Object.freeze({
   status: 'EXPIRED',
   statusCodeData: Object.freeze({
     subject: SUBJECT_CODES.FUNCTION,

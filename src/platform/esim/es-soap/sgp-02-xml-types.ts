@@ -286,12 +286,12 @@ const SIMPLE = {
   // XML 1.0 §2.2 cannot carry control characters (other than tab, LF, CR) or lone surrogates; a
   // parser turns CR and CR LF into LF (§2.11), so CR is refused rather than silently changed.
   string: {
-    decode: (t: string) => (t.length <= 4096 ? t : undefined),
+    decode: (t: string) => (t.length <= 4096 && isXmlText(t) ? t : undefined),
     encode: (v: string) => (typeof v === 'string' && v.length <= 4096 && isXmlText(v) ? v : undefined),
   } satisfies SimpleCodec<string>,
   nonEmptyString: pattern(/^[\s\S]+$/),
   string100: {
-    decode: (t: string) => (t.length <= 100 ? t : undefined),
+    decode: (t: string) => (t.length <= 100 && isXmlText(t) ? t : undefined),
     encode: (v: string) => (typeof v === 'string' && v.length <= 100 && isXmlText(v) ? v : undefined),
   } satisfies SimpleCodec<string>,
   version: pattern(/^\d{1,9}\.\d{1,9}\.\d{1,9}$/),
