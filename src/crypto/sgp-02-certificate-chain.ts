@@ -119,9 +119,33 @@ export interface TrustedCi extends GpIssuer {
 
 const P256_POINT_LENGTH = 65;
 
+/**
+ * A small bounded memo (oldest entry evicted first). Keys are the exact input bytes, values depend
+ * only on them (parsed certificates, key objects), so a hit can never change a verdict; it saves
+ * the X.509 parse and key import that dominate a chain check when the same CI and EUM recur.
+ */
+class Memo<V> {
+  readonly #map = new Map<string, V>();
+  constructor(private readonly size: number) {}
+  get(key: string, make: () => V): V {
+    const hit = this.#map.get(key);
+    if (hit !== undefined || this.#map.has(key)) return hit as V;
+    const value = make();
+    if (this.#map.size >= this.size) this.#map.delete(this.#map.keys().next().value as string);
+    this.#map.set(key, value);
+    return value;
+  }
+}
+
+const publicKeys = new Memo<KeyObject | undefined>(256);
+
 /** The node key of an uncompressed P-256 point, or undefined when it is not a point of the curve. */
 export function p256PublicKey(point: Uint8Array): KeyObject | undefined {
   if (point.length !== P256_POINT_LENGTH || point[0] !== 0x04) return undefined;
+  return publicKeys.get(Buffer.from(point).toString('base64'), () => importPoint(point));
+}
+
+function importPoint(point: Uint8Array): KeyObject | undefined {
   try {
     return createPublicKey({
       key: {
@@ -289,11 +313,24 @@ export function certificateDer(input: Uint8Array | string): Uint8Array {
   return new Uint8Array(Buffer.from(input.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 }
 
+const parsedCertificates = new Memo<Result<ParsedX509, ChainRefusal>>(256);
+
 function parseX509(input: Uint8Array | string, what: string): Result<ParsedX509, ChainRefusal> {
+  let der: Uint8Array;
+  try {
+    der = certificateDer(input);
+  } catch (e) {
+    return refuse('CERT_MALFORMED', `${what} is not an X.509 certificate (${(e as Error).message})`);
+  }
+  return parsedCertificates.get(`${what}\0${Buffer.from(der).toString('base64')}`, () =>
+    parseX509Der(der, what),
+  );
+}
+
+function parseX509Der(der: Uint8Array, what: string): Result<ParsedX509, ChainRefusal> {
   // Node and @peculiar/x509 throw on bad DER, and Node's publicKey getter on a bad key inside an
   // otherwise parsable certificate: everything that reads the input stays inside this try.
   try {
-    const der = certificateDer(input);
     // One DER object and nothing after it: the X.509 parsers below ignore trailing bytes.
     const outer = decodeBerTlv(der);
     if (!outer.ok || outer.value.tag !== 0x30)
@@ -347,15 +384,19 @@ export function trustedCiFromCertificate(input: Uint8Array | string): Result<Tru
     return refuse('CERT_BAD_SIGNATURE', 'the CI certificate is not self-signed with ECDSA-SHA256');
   if (!p.node.ca || !p.keyCertSign)
     return refuse('CERT_NOT_CA', 'the CI certificate is not a CA certificate (cA / keyCertSign)');
+  // Copies: the parsed certificate is memoised and must not be changed through a result.
   return ok({
-    keyId: p.keyId,
-    publicKey: p.point,
+    keyId: p.keyId.slice(),
+    publicKey: p.point.slice(),
     notBefore: p.notBefore,
     notAfter: p.notAfter,
-    certificate: p.der,
+    certificate: p.der.slice(),
     subject: p.subject,
   });
 }
+
+/** EUM DER × CI key → whether the signature verifies (a pure function of the two). */
+const verifiedSignatures = new Memo<boolean>(256);
 
 /** X509Certificate.verify, false instead of a throw. */
 function safeVerify(cert: NodeX509, key: KeyObject): boolean {
@@ -395,15 +436,19 @@ export function verifyEumCertificate(
   if (!ciValid.ok) return ciValid;
   const ciKey = p256PublicKey(ci.publicKey);
   if (ciKey === undefined) return refuse('CERT_BAD_PUBLIC_KEY', "the CI's key is not a P-256 point");
-  if (!p.ecdsaSha256 || !safeVerify(p.node, ciKey))
+  const signed = verifiedSignatures.get(
+    `${Buffer.from(p.der).toString('base64')}\0${Buffer.from(ci.publicKey).toString('base64')}`,
+    () => p.ecdsaSha256 && safeVerify(p.node, ciKey),
+  );
+  if (!signed)
     return refuse('CERT_BAD_SIGNATURE', 'the EUM certificate does not verify with the CI key (ECDSA-SHA256)');
   if (!p.node.ca || !p.keyCertSign)
     return refuse('CERT_NOT_CA', 'the EUM certificate may not issue certificates (cA / keyCertSign)');
   const valid = checkValidity('the EUM certificate', now, p.notBefore, p.notAfter);
   if (!valid.ok) return valid;
   return ok({
-    keyId: p.keyId,
-    publicKey: p.point,
+    keyId: p.keyId.slice(),
+    publicKey: p.point.slice(),
     notBefore: p.notBefore,
     notAfter: p.notAfter,
     subject: p.subject,

@@ -335,6 +335,30 @@ describe('ECASD certificate → EUM (X.509) → CI', () => {
     expect(refusal(verifyEumCertificate(forged, [pki.ci.trusted], PKI_NOW))).toBe('CERT_BAD_SIGNATURE');
   });
 
+  it('memoised parses cannot be changed through a result: a caller scribbling on one changes no later verdict', () => {
+    const first = verifyEumCertificate(pki.eum.pem, [pki.ci.trusted], PKI_NOW);
+    expect(first.ok).toBe(true);
+    if (first.ok) {
+      first.value.keyId.fill(0);
+      first.value.publicKey.fill(0);
+    }
+    const ecasd = pki.ecasd();
+    const again = verifyCertificateChain({
+      certificate: ecasd.certificate,
+      eumCertificate: pki.eum.pem,
+      role: 'ecasd',
+      trustedCis: [pki.ci.trusted],
+      now: PKI_NOW,
+    });
+    expect(again.ok).toBe(true);
+    const anchor = trustedCiFromCertificate(pki.ci.pem);
+    if (anchor.ok) anchor.value.keyId.fill(0);
+    expect(
+      trustedCiFromCertificate(pki.ci.pem).ok &&
+        (trustedCiFromCertificate(pki.ci.pem) as { value: { keyId: Uint8Array } }).value.keyId,
+    ).toEqual(pki.ci.trusted.keyId);
+  });
+
   it('refuses an expired EUM certificate', () => {
     expect(refusal(verifyEumCertificate(pki.eum.pem, [pki.ci.trusted], PKI_NOW + 1826 * DAY))).toBe(
       'CERT_EXPIRED',
