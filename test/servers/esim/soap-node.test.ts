@@ -250,3 +250,61 @@ describe('SoapNode (mutual TLS)', () => {
     });
   });
 });
+
+describe('SoapNode limits and certificate validity', () => {
+  it('connections beyond maxConnections are dropped; a slot freed is usable again', async () => {
+    const { connect } = await import('node:tls');
+    const small = await SoapNode.start({
+      name: 'small',
+      tls: srId,
+      partners: [{ name: 'sm-dp', url: 'https://127.0.0.1:1/unused', certificatePem: dpId.certificatePem }],
+      handlers: {},
+      limits: { maxConnections: 1 },
+    });
+    const u = new URL(small.url);
+    const open = () =>
+      new Promise<{ connected: boolean; socket: import('node:tls').TLSSocket }>((resolve) => {
+        const socket = connect({
+          host: u.hostname,
+          port: Number(u.port),
+          key: dpId.keyPem,
+          cert: dpId.certificatePem,
+          rejectUnauthorized: false,
+        });
+        socket.once('secureConnect', () => resolve({ connected: true, socket }));
+        socket.once('error', () => resolve({ connected: false, socket }));
+        socket.once('close', () => resolve({ connected: false, socket }));
+      });
+    try {
+      const first = await open();
+      expect(first.connected).toBe(true);
+      const second = await open();
+      expect(second.connected).toBe(false);
+      const closed = new Promise((resolve) => first.socket.once('close', resolve));
+      first.socket.destroy();
+      await closed;
+      // The server counts the closed connection asynchronously; retry until the slot is seen free.
+      let third = await open();
+      for (let i = 0; i < 50 && !third.connected; i += 1) third = await open();
+      expect(third.connected).toBe(true);
+      third.socket.destroy();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a partner whose pinned certificate has expired is refused (403, SOAP_PEER_CERTIFICATE_EXPIRED)', async () => {
+    const expired = await issueTlsIdentity('old-sm-dp', {
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
+    sr.addPartner({
+      name: 'old-sm-dp',
+      url: 'https://127.0.0.1:1/old',
+      certificatePem: expired.certificatePem,
+    });
+    const res = await rawPost(sr.url, '<x/>', expired);
+    expect(res.status).toBe(403);
+    expect(decodeSoapFault(res.text)?.code).toBe('SOAP_PEER_CERTIFICATE_EXPIRED');
+  });
+});
