@@ -5,7 +5,8 @@
 // 10 seconds, which catches usage another instance recorded and rules that re-armed. Ticks never
 // overlap within a process; several instances share the work through row claims
 // (platform/events/engine.ts), so each firing and each action happens once. Counted in
-// simtrust_event_firings_total and simtrust_event_action_runs_total{outcome}.
+// simtrust_event_firings_total, simtrust_event_rule_evaluations_total and
+// simtrust_event_action_runs_total{outcome}.
 
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
@@ -33,9 +34,15 @@ export function startEventHandlersJob(
   // A server started again on the same registry (tests, a restart in-process) replaces its metrics.
   metrics.removeSingleMetric('simtrust_event_firings_total');
   metrics.removeSingleMetric('simtrust_event_action_runs_total');
+  metrics.removeSingleMetric('simtrust_event_rule_evaluations_total');
   const firingsTotal = new Counter({
     name: 'simtrust_event_firings_total',
     help: 'Event handler rules fired by this process',
+    registers: [metrics],
+  });
+  const evaluationsTotal = new Counter({
+    name: 'simtrust_event_rule_evaluations_total',
+    help: 'Event handler rule evaluations by this process: a handler deciding for one SIM (or its target total) whether its rule fires',
     registers: [metrics],
   });
   const runsTotal = new Counter({
@@ -61,6 +68,7 @@ export function startEventHandlersJob(
       .tick({ traffic })
       .then((counts) => {
         firingsTotal.inc(counts.firings);
+        evaluationsTotal.inc(counts.evaluations);
         for (const [outcome, n] of Object.entries(counts.runs)) runsTotal.inc({ outcome }, n);
         if (counts.firings > 0)
           logger.info({ firings: counts.firings, runs: counts.runs }, 'event handlers fired');

@@ -76,6 +76,8 @@ export type ActionExecutor = (run: ActionRun) => Promise<ActionResult>;
 
 export interface EngineCounts {
   firings: number;
+  /** Rule evaluations: a handler deciding for one SIM (or its target's total) whether it fires. */
+  evaluations: number;
   runs: Record<string, number>;
 }
 
@@ -124,12 +126,13 @@ const RECORD_CHUNK = 1000;
 /** IN-list size of lookups. */
 const LOOKUP_CHUNK = 900;
 
-/** What the runs of a claimed batch read once. */
-interface BatchContext {
-  readonly firings: ReadonlyMap<number, { rule_type: string; detail: string; at: number }>;
-  /** Primary IMSI per SIM. */
-  readonly imsis: ReadonlyMap<string, string>;
-}
+/** A claimed run with what executing it needs: its firing's facts and the SIM's primary IMSI. */
+type ClaimedRun = RunRow & {
+  readonly firing_rule_type: string | null;
+  readonly firing_detail: string | null;
+  readonly firing_at: number | string | null;
+  readonly sim_imsi: string | null;
+};
 
 /** A run's outcome, recorded with its batch. */
 interface RunRecord {
@@ -147,6 +150,61 @@ interface Cause {
   readonly detail: Record<string, unknown>;
 }
 const HOUR = 3_600_000;
+/** Rule states a process remembers as fired (about 100 bytes each) before it starts over. */
+const REMEMBERED_MAX = 500_000;
+
+type Period = 'daily' | 'monthly' | 'cumulative';
+const periodOf = (type: RuleType): Period =>
+  type.includes('Daily') ? 'daily' : type.includes('Monthly') ? 'monthly' : 'cumulative';
+
+/** A rule state just fired, remembered once its transaction committed. */
+interface FiredState {
+  readonly handlerId: string;
+  readonly key: string;
+  /** Infinity: never re-armed (NEVER). */
+  readonly rearmAt: number;
+}
+
+/** A SIM's usage in each period a traffic rule sums (bytes, up and down). */
+interface SimUsage {
+  readonly simId: string;
+  readonly groupId: string | null;
+  readonly daily: number;
+  readonly monthly: number;
+  readonly cumulative: number;
+}
+
+interface UsageRowRaw {
+  sim_id: string;
+  group_id: string | null;
+  daily: number | string;
+  monthly: number | string;
+  cumulative: number | string;
+}
+
+/** The usage read once per evaluation, and the SIMs of each handler's target in it. */
+class UsageIndex {
+  private readonly bySim = new Map<string, SimUsage>();
+  private readonly byGroup = new Map<string, SimUsage[]>();
+  constructor(private readonly all: readonly SimUsage[]) {
+    for (const u of all) {
+      this.bySim.set(u.simId, u);
+      if (u.groupId === null) continue;
+      const list = this.byGroup.get(u.groupId);
+      if (list === undefined) this.byGroup.set(u.groupId, [u]);
+      else list.push(u);
+    }
+  }
+
+  of(h: Handler, imsiSims: ReadonlyMap<string, string>): readonly SimUsage[] {
+    const { target_kind: kind, target_id: id } = h.row;
+    if (kind === 'operator') return this.all;
+    if (kind === 'group') return this.byGroup.get(id) ?? [];
+    const simId = kind === 'sim' ? id : imsiSims.get(id);
+    const u = simId === undefined ? undefined : this.bySim.get(simId);
+    return u === undefined ? [] : [u];
+  }
+}
 
 interface Handler {
   readonly row: EventHandlersTable;
@@ -201,6 +259,13 @@ export class EventEngine {
   /** IMSIs per operator whose usage accounting recorded since the last traffic evaluation. */
   private readonly usage = new Map<string, Set<string>>();
   private readonly usageListeners = new Set<() => void>();
+  /**
+   * Rule states this process knows are fired and not re-armed before a time, per handler: such SIMs
+   * are not evaluated again (a fired state only changes when it re-arms; the database guard stays
+   * authoritative). Filled from what this process fired and from the states it read.
+   */
+  private readonly firedUntil = new Map<string, Map<string, number>>();
+  private remembered = 0;
 
   constructor(
     private readonly store: Store,
@@ -234,33 +299,26 @@ export class EventEngine {
    * for the SIMs whose usage was noted: `'changed'`), actions.
    */
   async tick(o: { traffic?: boolean | 'changed' } = {}): Promise<EngineCounts> {
-    const counts: EngineCounts = { firings: 0, runs: {} };
+    const counts: EngineCounts = { firings: 0, evaluations: 0, runs: {} };
     for (;;) {
-      const { events, firings } = await this.evaluateOutbox();
+      const { events, firings, evaluations } = await this.evaluateOutbox();
       counts.firings += firings;
+      counts.evaluations += evaluations;
       if (events < this.o.outboxBatch) break;
     }
-    if (o.traffic !== false)
-      counts.firings += await this.evaluateTraffic(o.traffic === 'changed' ? 'changed' : 'all');
-    for (;;) {
-      const runs = await this.runDueActions();
-      let n = 0;
-      for (const [outcome, count] of Object.entries(runs)) {
-        counts.runs[outcome] = (counts.runs[outcome] ?? 0) + count;
-        n += count;
-      }
-      if (n < this.o.actionBatch) break;
-    }
+    if (o.traffic !== false) await this.traffic(o.traffic === 'changed' ? 'changed' : 'all', counts);
+    for (const [outcome, count] of Object.entries(await this.runDueActions()))
+      counts.runs[outcome] = (counts.runs[outcome] ?? 0) + count;
     return counts;
   }
 
-  /** Evaluates one batch of outbox events; returns how many events and firings. */
-  async evaluateOutbox(): Promise<{ events: number; firings: number }> {
+  /** Evaluates one batch of outbox events; returns how many events, rule evaluations and firings. */
+  async evaluateOutbox(): Promise<{ events: number; firings: number; evaluations: number }> {
     return this.store.transaction(async (trx) => {
       let q = trx.selectFrom('event_outbox').selectAll().orderBy('id').limit(this.o.outboxBatch);
       if (this.store.dialect === 'postgres') q = q.forUpdate().skipLocked();
       const events = await q.execute();
-      if (events.length === 0) return { events: 0, firings: 0 };
+      if (events.length === 0) return { events: 0, firings: 0, evaluations: 0 };
       const operators = [...new Set(events.map((e) => e.operator_id))];
       const handlers = (
         await trx
@@ -271,32 +329,39 @@ export class EventEngine {
           .orderBy('handler_id')
           .execute()
       ).map(parseHandler);
-      const simIds = [...new Set(events.map((e) => e.sim_id))];
-      const sims = new Map(
-        (
-          await trx.selectFrom('sims').select(['sim_id', 'group_id']).where('sim_id', 'in', simIds).execute()
-        ).map((s) => [s.sim_id, s.group_id]),
-      );
+      // Only the events some handler's rule family watches need their SIM's facts (a session event
+      // where no handler watches sessions is just deleted).
+      const families = new Set(handlers.map((h) => `${h.row.operator_id}\n${h.family}`));
+      const watched = events.filter((e) => families.has(`${e.operator_id}\n${FAMILY_OF_EVENT[e.kind]}`));
+      const simIds = [...new Set(watched.map((e) => e.sim_id))];
+      const sims = new Map<string, string | null>();
       const imsis = new Map<string, string[]>();
-      for (const p of await trx
-        .selectFrom('sim_profiles')
-        .select(['sim_id', 'imsi'])
-        .where('sim_id', 'in', simIds)
-        .execute()) {
-        imsis.set(p.sim_id, [...(imsis.get(p.sim_id) ?? []), p.imsi]);
+      const ignored = new Set<string>();
+      if (simIds.length > 0) {
+        for (const s of await trx
+          .selectFrom('sims')
+          .select(['sim_id', 'group_id'])
+          .where('sim_id', 'in', simIds)
+          .execute())
+          sims.set(s.sim_id, s.group_id);
+        for (const p of await trx
+          .selectFrom('sim_profiles')
+          .select(['sim_id', 'imsi'])
+          .where('sim_id', 'in', simIds)
+          .execute()) {
+          imsis.set(p.sim_id, [...(imsis.get(p.sim_id) ?? []), p.imsi]);
+        }
+        for (const i of await trx
+          .selectFrom('event_handler_ignores')
+          .select(['handler_id', 'sim_id'])
+          .where('sim_id', 'in', simIds)
+          .execute())
+          ignored.add(`${i.handler_id}\n${i.sim_id}`);
       }
-      const ignored = new Set(
-        (
-          await trx
-            .selectFrom('event_handler_ignores')
-            .select(['handler_id', 'sim_id'])
-            .where('sim_id', 'in', simIds)
-            .execute()
-        ).map((i) => `${i.handler_id}\n${i.sim_id}`),
-      );
       // The causes of each handler in event order, then fired a handler at a time in bulk.
       const causes = new Map<Handler, Cause[]>();
-      for (const event of events) {
+      let evaluations = 0;
+      for (const event of watched) {
         const family = FAMILY_OF_EVENT[event.kind];
         const detail = JSON.parse(event.detail) as Record<string, unknown>;
         const applies = (h: Handler) => {
@@ -309,7 +374,9 @@ export class EventEngine {
           return id === event.operator_id;
         };
         for (const h of handlers) {
-          if (!applies(h) || !matches(h, detail)) continue;
+          if (!applies(h)) continue;
+          evaluations++;
+          if (!matches(h, detail)) continue;
           const list = causes.get(h) ?? [];
           list.push({
             simId: event.sim_id,
@@ -329,7 +396,7 @@ export class EventEngine {
           events.map((e) => e.id),
         )
         .execute();
-      return { events: events.length, firings };
+      return { events: events.length, firings, evaluations };
     });
   }
 
@@ -362,87 +429,316 @@ export class EventEngine {
    * totals of their operators).
    */
   async evaluateTraffic(scope: 'all' | 'changed' = 'all'): Promise<number> {
-    const noted = new Map(this.usage);
-    this.usage.clear();
-    if (scope === 'changed' && noted.size === 0) return 0;
-    let q = this.store.db.selectFrom('event_handlers').selectAll().where('status', '=', 'active');
-    if (scope === 'changed') q = q.where('operator_id', 'in', [...noted.keys()]);
-    const handlers = (await q.orderBy('handler_id').execute())
-      .map(parseHandler)
-      .filter((h) => h.family === 'traffic' || h.family === 'first-traffic' || h.family === 'total-traffic');
-    let firings = 0;
-    if (scope === 'all') {
-      for (const h of handlers) firings += await this.evaluateTrafficHandler(h);
-      return firings;
-    }
-    // The noted SIMs with their IMSIs and group, read once; each handler then reads only its own.
-    const targets = new Map<string, Array<{ simId: string; imsi: string; groupId: string | null }>>();
-    for (const [operatorId, imsis] of noted) {
-      const list: Array<{ simId: string; imsi: string; groupId: string | null }> = [];
-      const all = [...imsis];
-      for (let i = 0; i < all.length; i += LOOKUP_CHUNK) {
-        const rows = await this.store.db
-          .selectFrom('sim_profiles')
-          .innerJoin('sims', 'sims.sim_id', 'sim_profiles.sim_id')
-          .select(['sims.sim_id', 'sim_profiles.imsi', 'sims.group_id'])
-          .where('sim_profiles.operator_id', '=', operatorId)
-          .where('sim_profiles.imsi', 'in', all.slice(i, i + LOOKUP_CHUNK))
-          .execute();
-        for (const r of rows) list.push({ simId: r.sim_id, imsi: r.imsi, groupId: r.group_id });
-      }
-      targets.set(operatorId, list);
-    }
-    for (const h of handlers) {
-      const { operator_id: operatorId, target_kind: kind, target_id: id } = h.row;
-      const mine = targets.get(operatorId) ?? [];
-      if (h.family === 'total-traffic') {
-        const touched = mine.some(
-          (t) =>
-            kind === 'operator' ||
-            (kind === 'group' && t.groupId === id) ||
-            (kind === 'sim' && t.simId === id) ||
-            (kind === 'imsi' && t.imsi === id),
-        );
-        if (touched) firings += await this.evaluateTrafficHandler(h);
-        continue;
-      }
-      const simIds = [
-        ...new Set(
-          mine
-            .filter(
-              (t) =>
-                kind === 'operator' ||
-                (kind === 'group' && t.groupId === id) ||
-                (kind === 'sim' && t.simId === id) ||
-                (kind === 'imsi' && t.imsi === id),
-            )
-            .map((t) => t.simId),
-        ),
-      ];
-      for (let i = 0; i < simIds.length; i += LOOKUP_CHUNK)
-        firings += await this.evaluateTrafficHandler(h, simIds.slice(i, i + LOOKUP_CHUNK));
-    }
-    return firings;
+    const counts: EngineCounts = { firings: 0, evaluations: 0, runs: {} };
+    await this.traffic(scope, counts);
+    return counts.firings;
   }
 
-  /** Evaluates one traffic handler over its whole target, or over `simIds` of it. */
-  private async evaluateTrafficHandler(h: Handler, simIds?: readonly string[]): Promise<number> {
+  /**
+   * Per-SIM rules are decided in memory: the usage of the SIMs concerned is read once per operator
+   * (today's, this month's and the all-time sum side by side, one grouped query per chunk), then
+   * every handler compares each SIM of its target with its limit. A SIM whose rule state this process
+   * knows fired and not yet re-armed is skipped (`firedUntil`); the rule states of the SIMs over a
+   * limit are read before firing, and the conditional upsert stays the guard. The firings of the whole
+   * evaluation are written in one transaction.
+   */
+  private async traffic(scope: 'all' | 'changed', counts: EngineCounts): Promise<void> {
+    const noted = new Map(this.usage);
+    this.usage.clear();
+    if (scope === 'changed' && noted.size === 0) return;
+    let q = this.store.db.selectFrom('event_handlers').selectAll().where('status', '=', 'active');
+    if (scope === 'changed') q = q.where('operator_id', 'in', [...noted.keys()]);
+    const handlers = (await q.orderBy('handler_id').execute()).map(parseHandler);
+    if (scope === 'all') this.forgetHandlersBut(handlers);
+    const byOperator = new Map<string, Handler[]>();
+    for (const h of handlers) {
+      if (h.family !== 'traffic' && h.family !== 'first-traffic' && h.family !== 'total-traffic') continue;
+      const list = byOperator.get(h.row.operator_id);
+      if (list === undefined) byOperator.set(h.row.operator_id, [h]);
+      else list.push(h);
+    }
     const now = this.clock.now();
-    const type = h.rule.type;
-    const period = type.includes('Daily') ? 'daily' : type.includes('Monthly') ? 'monthly' : 'cumulative';
+    const causes = new Map<Handler, Cause[]>();
+    const totals: Handler[] = [];
+    for (const [operatorId, list] of byOperator) {
+      const changed = scope === 'changed' ? [...(noted.get(operatorId) ?? [])] : undefined;
+      const imsiSims = await this.simsOfImsis(
+        operatorId,
+        list.filter((h) => h.row.target_kind === 'imsi').map((h) => h.row.target_id),
+      );
+      const perSim = list.filter((h) => h.family !== 'total-traffic');
+      // The usage read: the noted SIMs, or for a sweep the SIMs the per-SIM handlers' targets cover.
+      const usage =
+        changed !== undefined || perSim.length > 0
+          ? await this.usageOf(operatorId, perSim, imsiSims, changed, now)
+          : new UsageIndex([]);
+      for (const h of perSim) this.decide(h, usage.of(h, imsiSims), now, causes, counts);
+      // A target's total is summed again only when one of its SIMs recorded usage (or in a sweep).
+      for (const h of list)
+        if (h.family === 'total-traffic' && (changed === undefined || usage.of(h, imsiSims).length > 0))
+          totals.push(h);
+    }
+    counts.firings += await this.fireCauses(causes, now);
+    for (const h of totals) counts.firings += await this.evaluateTotal(h, counts);
+  }
+
+  /** The SIM of each of these IMSIs (targets of `imsi` handlers). */
+  private async simsOfImsis(operatorId: string, imsis: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const unique = [...new Set(imsis)];
+    for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
+      for (const r of await this.store.db
+        .selectFrom('sim_profiles')
+        .select(['imsi', 'sim_id'])
+        .where('operator_id', '=', operatorId)
+        .where('imsi', 'in', unique.slice(i, i + LOOKUP_CHUNK))
+        .execute())
+        out.set(r.imsi, r.sim_id);
+    }
+    return out;
+  }
+
+  /**
+   * Usage per SIM of `operatorId` in the periods the handlers sum: of the SIMs of the noted IMSIs
+   * (`changed`), or in a sweep of every SIM the per-SIM handlers' targets cover.
+   */
+  private async usageOf(
+    operatorId: string,
+    handlers: readonly Handler[],
+    imsiSims: ReadonlyMap<string, string>,
+    changed: readonly string[] | undefined,
+    now: number,
+  ): Promise<UsageIndex> {
+    const periods = new Set(handlers.map((h) => periodOf(h.rule.type)));
+    const day = periodStart('daily', now);
+    const month = periodStart('monthly', now);
+    // Days are stored; months and all time are summed from them.
+    const since = periods.has('cumulative')
+      ? 0
+      : periods.has('monthly') || handlers.length === 0
+        ? month
+        : day;
+    const read = async (column?: 'u.sim_id' | 's.group_id', values?: readonly string[]) => {
+      let q = this.store.db
+        .selectFrom('sim_usage as u')
+        .innerJoin('sims as s', 's.sim_id', 'u.sim_id')
+        .select([
+          'u.sim_id',
+          's.group_id',
+          sql<number>`sum(case when u.bucket_start >= ${day} then u.upload_bytes + u.download_bytes else 0 end)`.as(
+            'daily',
+          ),
+          sql<number>`sum(case when u.bucket_start >= ${month} then u.upload_bytes + u.download_bytes else 0 end)`.as(
+            'monthly',
+          ),
+          sql<number>`sum(u.upload_bytes + u.download_bytes)`.as('cumulative'),
+        ])
+        .where('u.operator_id', '=', operatorId)
+        .where('u.period', '=', 'day')
+        .where('u.bucket_start', '>=', since);
+      if (column !== undefined && values !== undefined) q = q.where(column, 'in', values);
+      return (await q.groupBy(['u.sim_id', 's.group_id']).execute()) as UsageRowRaw[];
+    };
+    const rows: UsageRowRaw[] = [];
+    if (changed !== undefined) {
+      // The noted IMSIs' SIMs with their group and sums, in one statement (a SIM with several IMSIs
+      // comes once per IMSI): per SIM a lookup of the IMSI, the SIM and a range of its usage rows.
+      const sum = (period: Period, from: number) =>
+        periods.has(period)
+          ? sql<number>`(select coalesce(sum(x.upload_bytes + x.download_bytes), 0) from sim_usage x
+              where x.sim_id = s.sim_id and x.period = 'day' and x.bucket_start >= ${from})`
+          : sql<number>`0`;
+      const seen = new Set<string>();
+      // The SIM's group only matters to group handlers.
+      const groups = handlers.some((h) => h.row.target_kind === 'group');
+      for (let i = 0; i < changed.length; i += LOOKUP_CHUNK) {
+        const imsis = changed.slice(i, i + LOOKUP_CHUNK);
+        const found = groups
+          ? await this.store.db
+              .selectFrom('sim_profiles as p')
+              .innerJoin('sims as s', 's.sim_id', 'p.sim_id')
+              .select([
+                's.sim_id',
+                's.group_id',
+                sum('daily', day).as('daily'),
+                sum('monthly', month).as('monthly'),
+                sum('cumulative', 0).as('cumulative'),
+              ])
+              .where('p.operator_id', '=', operatorId)
+              .where('p.imsi', 'in', imsis)
+              .execute()
+          : await this.store.db
+              .selectFrom('sim_profiles as s')
+              .select([
+                's.sim_id',
+                sql<null>`null`.as('group_id'),
+                sum('daily', day).as('daily'),
+                sum('monthly', month).as('monthly'),
+                sum('cumulative', 0).as('cumulative'),
+              ])
+              .where('s.operator_id', '=', operatorId)
+              .where('s.imsi', 'in', imsis)
+              .execute();
+        for (const r of found) {
+          if (seen.has(r.sim_id)) continue;
+          seen.add(r.sim_id);
+          rows.push(r);
+        }
+      }
+    } else if (handlers.some((h) => h.row.target_kind === 'operator')) {
+      rows.push(...(await read()));
+    } else {
+      const groups = [
+        ...new Set(handlers.filter((h) => h.row.target_kind === 'group').map((h) => h.row.target_id)),
+      ];
+      const sims = [
+        ...new Set(
+          handlers.flatMap((h) =>
+            h.row.target_kind === 'sim'
+              ? [h.row.target_id]
+              : h.row.target_kind === 'imsi' && imsiSims.has(h.row.target_id)
+                ? [imsiSims.get(h.row.target_id) as string]
+                : [],
+          ),
+        ),
+      ];
+      for (let i = 0; i < groups.length; i += LOOKUP_CHUNK) {
+        const part = groups.slice(i, i + LOOKUP_CHUNK);
+        rows.push(...(await read('s.group_id', part)));
+      }
+      for (let i = 0; i < sims.length; i += LOOKUP_CHUNK) {
+        const part = sims.slice(i, i + LOOKUP_CHUNK);
+        rows.push(...(await read('u.sim_id', part)));
+      }
+    }
+    return new UsageIndex(
+      rows.map((r) => ({
+        simId: r.sim_id,
+        groupId: r.group_id,
+        daily: Number(r.daily),
+        monthly: Number(r.monthly),
+        cumulative: Number(r.cumulative),
+      })),
+    );
+  }
+
+  /** Compares the usage of each SIM of `h`'s target with its limit; the SIMs over it become causes. */
+  private decide(
+    h: Handler,
+    usage: readonly SimUsage[],
+    now: number,
+    causes: Map<Handler, Cause[]>,
+    counts: EngineCounts,
+  ): void {
+    const period = periodOf(h.rule.type);
     const since = periodStart(period, now);
     const limitBytes =
       h.family === 'first-traffic' ? 0 : Number(h.rule.properties.limitTotalTrafficMegaByte) * MIB;
-    const { operator_id: operatorId, target_kind: kind, target_id: targetId, handler_id: handlerId } = h.row;
+    const fired = this.firedUntil.get(h.row.handler_id);
+    const list: Cause[] = [];
+    for (const u of usage) {
+      counts.evaluations++;
+      if (fired !== undefined && this.firedNow(fired, stateKey(h, u.simId), now)) continue;
+      const bytes = u[period];
+      if (bytes <= limitBytes) continue;
+      list.push({
+        simId: u.simId,
+        firingKey: `traffic:${u.simId}:${now}`,
+        detail: { usageBytes: bytes, since, limitBytes },
+      });
+    }
+    if (list.length > 0)
+      causes.set(
+        h,
+        list.sort((a, b) => ((a.simId ?? '') < (b.simId ?? '') ? -1 : 1)),
+      );
+  }
+
+  /**
+   * Fires the causes of a traffic evaluation in one transaction: first the rule states of the causes
+   * this process does not know are read (fired and not re-armed: remembered and left out), and the
+   * ignored SIMs left out; the upsert of fireAll stays the guard. What fired is remembered once
+   * committed. Handlers in id order and SIMs in id order, so two instances lock rule states in the
+   * same order.
+   */
+  private async fireCauses(causes: Map<Handler, Cause[]>, now: number): Promise<number> {
+    if (causes.size === 0) return 0;
     const db = this.store.db;
-    // Usage per SIM of the target since the period's start (days are stored; months are summed).
-    let usage = db
+    const armed = new Map<Handler, Cause[]>();
+    for (const [h, list] of causes) {
+      const handlerId = h.row.handler_id;
+      const keys = [...new Set(list.map((c) => stateKey(h, c.simId)))];
+      const notArmed = new Set<string>();
+      for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+        for (const s of await db
+          .selectFrom('event_rule_states')
+          .select(['target_key', 'rearm_at'])
+          .where('handler_id', '=', handlerId)
+          .where('target_key', 'in', keys.slice(i, i + LOOKUP_CHUNK))
+          .execute()) {
+          const rearmAt = s.rearm_at === null ? Number.POSITIVE_INFINITY : Number(s.rearm_at);
+          if (rearmAt > now) {
+            notArmed.add(s.target_key);
+            this.remember(handlerId, s.target_key, rearmAt);
+          }
+        }
+      }
+      const simIds = [...new Set(list.flatMap((c) => (c.simId === null ? [] : [c.simId])))];
+      const ignored = new Set<string>();
+      for (let i = 0; i < simIds.length; i += LOOKUP_CHUNK) {
+        for (const r of await db
+          .selectFrom('event_handler_ignores')
+          .select('sim_id')
+          .where('handler_id', '=', handlerId)
+          .where('sim_id', 'in', simIds.slice(i, i + LOOKUP_CHUNK))
+          .execute())
+          ignored.add(r.sim_id);
+      }
+      const kept = list.filter(
+        (c) => !notArmed.has(stateKey(h, c.simId)) && (c.simId === null || !ignored.has(c.simId)),
+      );
+      if (kept.length > 0) armed.set(h, kept);
+    }
+    if (armed.size === 0) return 0;
+    const fired: FiredState[] = [];
+    const firings = await this.store.transaction(async (trx) => {
+      let n = 0;
+      for (const [h, list] of armed) n += await this.fireAll(trx, h, list, fired);
+      return n;
+    });
+    for (const f of fired) this.remember(f.handlerId, f.key, f.rearmAt);
+    return firings;
+  }
+
+  /** A total-traffic handler: the sum over its whole target, fired once per arming ('*'). */
+  private async evaluateTotal(h: Handler, counts: EngineCounts): Promise<number> {
+    const now = this.clock.now();
+    const handlerId = h.row.handler_id;
+    const fired = this.firedUntil.get(handlerId);
+    counts.evaluations++;
+    if (fired !== undefined && this.firedNow(fired, '*', now)) return 0;
+    const state = await this.store.db
+      .selectFrom('event_rule_states')
+      .select('rearm_at')
+      .where('handler_id', '=', handlerId)
+      .where('target_key', '=', '*')
+      .executeTakeFirst();
+    if (state !== undefined) {
+      const rearmAt = state.rearm_at === null ? Number.POSITIVE_INFINITY : Number(state.rearm_at);
+      if (rearmAt > now) {
+        this.remember(handlerId, '*', rearmAt);
+        return 0;
+      }
+    }
+    const since = periodStart(periodOf(h.rule.type), now);
+    const limitBytes = Number(h.rule.properties.limitTotalTrafficMegaByte) * MIB;
+    const { operator_id: operatorId, target_kind: kind, target_id: targetId } = h.row;
+    let usage = this.store.db
       .selectFrom('sim_usage')
-      .select(['sim_usage.sim_id', sql<number>`sum(upload_bytes + download_bytes)`.as('bytes')])
+      .select(sql<number>`sum(upload_bytes + download_bytes)`.as('bytes'))
       .where('sim_usage.operator_id', '=', operatorId)
       .where('sim_usage.period', '=', 'day')
       .where('sim_usage.bucket_start', '>=', since);
-    if (simIds !== undefined) usage = usage.where('sim_usage.sim_id', 'in', simIds);
     if (kind === 'sim') usage = usage.where('sim_usage.sim_id', '=', targetId);
     if (kind === 'imsi') {
       usage = usage.where('sim_usage.sim_id', 'in', (eb) =>
@@ -462,72 +758,55 @@ export class EventEngine {
           .where('sims.operator_id', '=', operatorId),
       );
     }
-    if (h.family === 'total-traffic') {
-      const rows = await usage.groupBy('sim_usage.sim_id').execute();
-      const total = rows.reduce((sum, r) => sum + Number(r.bytes), 0);
-      if (total <= limitBytes) return 0;
-      return this.store.transaction(async (trx) =>
-        this.fireAll(trx, h, [
-          { simId: null, firingKey: `traffic:*:${now}`, detail: { usageBytes: total, since } },
-        ]),
-      );
+    const total = Number((await usage.executeTakeFirst())?.bytes ?? 0);
+    if (total <= limitBytes) return 0;
+    const firedStates: FiredState[] = [];
+    const n = await this.store.transaction(async (trx) =>
+      this.fireAll(
+        trx,
+        h,
+        [{ simId: null, firingKey: `traffic:*:${now}`, detail: { usageBytes: total, since } }],
+        firedStates,
+      ),
+    );
+    for (const f of firedStates) this.remember(f.handlerId, f.key, f.rearmAt);
+    return n;
+  }
+
+  /** Whether `key`'s rule state is known fired and not yet re-armed at `now` (an expired entry goes). */
+  private firedNow(fired: Map<string, number>, key: string, now: number): boolean {
+    const until = fired.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    fired.delete(key);
+    this.remembered--;
+    return false;
+  }
+
+  /** Remembers that a rule state is fired until `until` (Infinity: never re-armed). */
+  private remember(handlerId: string, key: string, until: number): void {
+    if (this.remembered >= REMEMBERED_MAX) {
+      // Memory is bounded; forgetting only costs a read of the rule states again.
+      this.firedUntil.clear();
+      this.remembered = 0;
     }
-    // SIMs already fired and not yet re-armed, and ignored SIMs, are left out in SQL, so a sweep
-    // after a mass crossing reads only the SIMs that may fire.
-    const rows = await usage
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('event_handler_ignores')
-              .select(eb.lit(1).as('one'))
-              .where('event_handler_ignores.handler_id', '=', handlerId)
-              .whereRef('event_handler_ignores.sim_id', '=', 'sim_usage.sim_id'),
-          ),
-        ),
-      )
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('event_rule_states')
-              .select(eb.lit(1).as('one'))
-              .where('event_rule_states.handler_id', '=', handlerId)
-              .where((e) =>
-                e.or([
-                  e('event_rule_states.target_key', '=', '*'),
-                  e(e.ref('event_rule_states.target_key'), '=', e.ref('sim_usage.sim_id')),
-                ]),
-              )
-              .where((e) =>
-                e.or([
-                  e('event_rule_states.rearm_at', 'is', null),
-                  e('event_rule_states.rearm_at', '>', now),
-                ]),
-              ),
-          ),
-        ),
-      )
-      .groupBy('sim_usage.sim_id')
-      .having(sql`sum(upload_bytes + download_bytes)`, '>', limitBytes)
-      .orderBy('sim_usage.sim_id')
-      .execute();
-    let firings = 0;
-    for (let i = 0; i < rows.length; i += FIRE_CHUNK) {
-      const chunk = rows.slice(i, i + FIRE_CHUNK);
-      firings += await this.store.transaction((trx) =>
-        this.fireAll(
-          trx,
-          h,
-          chunk.map((r) => ({
-            simId: r.sim_id,
-            firingKey: `traffic:${r.sim_id}:${now}`,
-            detail: { usageBytes: Number(r.bytes), since, limitBytes },
-          })),
-        ),
-      );
+    let fired = this.firedUntil.get(handlerId);
+    if (fired === undefined) {
+      fired = new Map();
+      this.firedUntil.set(handlerId, fired);
     }
-    return firings;
+    if (!fired.has(key)) this.remembered++;
+    fired.set(key, until);
+  }
+
+  /** Forgets the rule states of handlers no longer active (deleted, or their states reset). */
+  private forgetHandlersBut(active: readonly Handler[]): void {
+    const keep = new Set(active.map((h) => h.row.handler_id));
+    for (const [handlerId, fired] of this.firedUntil) {
+      if (keep.has(handlerId)) continue;
+      this.remembered -= fired.size;
+      this.firedUntil.delete(handlerId);
+    }
   }
 
   /**
@@ -538,8 +817,13 @@ export class EventEngine {
    * runOnceAmongTarget handler) are taken in waves, in order, as one statement cannot upsert a row
    * twice. Returns how many fired.
    */
-  private async fireAll(trx: Executor, h: Handler, causes: readonly Cause[]): Promise<number> {
-    let fired = 0;
+  private async fireAll(
+    trx: Executor,
+    h: Handler,
+    causes: readonly Cause[],
+    fired?: FiredState[],
+  ): Promise<number> {
+    let count = 0;
     let rest = causes;
     while (rest.length > 0) {
       const keys = new Set<string>();
@@ -554,14 +838,19 @@ export class EventEngine {
         }
       }
       for (let i = 0; i < wave.length; i += FIRE_CHUNK)
-        fired += await this.fireWave(trx, h, wave.slice(i, i + FIRE_CHUNK));
+        count += await this.fireWave(trx, h, wave.slice(i, i + FIRE_CHUNK), fired);
       rest = later;
     }
-    return fired;
+    return count;
   }
 
   /** Fires `h` for causes with distinct rule state keys (see fireAll). */
-  private async fireWave(trx: Executor, h: Handler, causes: readonly Cause[]): Promise<number> {
+  private async fireWave(
+    trx: Executor,
+    h: Handler,
+    causes: readonly Cause[],
+    fired?: FiredState[],
+  ): Promise<number> {
     const now = this.clock.now();
     const handlerId = h.row.handler_id;
     const p = h.rule.properties;
@@ -593,6 +882,7 @@ export class EventEngine {
           .execute()
       ).map((r) => r.target_key),
     );
+    for (const key of armed) fired?.push({ handlerId, key, rearmAt: rearmAt ?? Number.POSITIVE_INFINITY });
     const firing = causes.filter((c) => armed.has(stateKey(h, c.simId)));
     if (firing.length === 0) return 0;
     const inserted = await trx
@@ -647,25 +937,24 @@ export class EventEngine {
   }
 
   /**
-   * Claims and runs one batch of due actions; returns the count per outcome. The batch's firings and
-   * IMSIs are read in one query each and the outcomes recorded a group at a time as they finish: a
-   * crash before a record leaves its runs claimed, taken over after their lease (the executors are
-   * idempotent by the state they set, or send the idempotency key).
+   * Runs the due actions until none is left; returns the count per outcome. Runs are claimed a batch
+   * at a time (with their firing and the SIM's IMSI, in the claiming statement), executed
+   * `concurrency` at a time, and the next batch is claimed while the last runs of one execute, so a
+   * backlog drains without a pause between batches. Outcomes are recorded as runs finish,
+   * group-committed: a crash before a record leaves its runs claimed, taken over after their lease
+   * (the executors are idempotent by the state they set, or send the idempotency key).
    */
   async runDueActions(): Promise<Record<string, number>> {
-    const now = this.clock.now();
-    const claimed = await this.claim(now);
-    if (claimed.length === 0) return {};
-    const context = await this.batchContext(claimed);
     const outcomes: Record<string, number> = {};
-    // Outcomes are recorded as runs finish, group-committed: those that finish while a record is
-    // being written go together in the next one. So a finished run is recorded at once (a crash does
-    // not run it again) even while a slow web hook of its batch is still waiting.
+    let failure: unknown;
+    // Those that finish while a record is being written go together in the next one. So a finished
+    // run is recorded at once (a crash does not run it again) even while a slow web hook still waits.
     let unrecorded: RunRecord[] = [];
     let recording: Promise<void> | undefined;
-    let failure: unknown;
     const flush = (): Promise<void> => {
       recording ??= (async () => {
+        // The runs finishing in this turn of the event loop join the record.
+        await new Promise((resolve) => setImmediate(resolve));
         while (unrecorded.length > 0) {
           const records = unrecorded;
           unrecorded = [];
@@ -681,18 +970,46 @@ export class EventEngine {
       });
       return recording;
     };
-    // Runs of one batch are independent (each its own SIM or request): a few at a time, so one slow
-    // web hook does not hold up the rest.
-    let next = 0;
+    const queue: ClaimedRun[] = [];
+    // Whether the last claim came back full (more may be due).
+    let more = true;
+    let claiming: Promise<void> | undefined;
+    const claimNext = (): Promise<void> => {
+      claiming ??= this.claim(this.clock.now())
+        .then(
+          (rows) => {
+            queue.push(...rows);
+            if (rows.length < this.o.actionBatch) more = false;
+          },
+          (e: unknown) => {
+            failure ??= e;
+            more = false;
+          },
+        )
+        .finally(() => {
+          claiming = undefined;
+        });
+      return claiming;
+    };
+    // Runs are independent (each its own SIM or request): a few at a time, so one slow web hook does
+    // not hold up the rest.
     const worker = async () => {
-      for (let row = claimed[next++]; row !== undefined; row = claimed[next++]) {
-        const record = await this.execute(row, context);
+      for (;;) {
+        if (more && queue.length <= this.o.concurrency) void claimNext();
+        const row = queue.shift();
+        if (row === undefined) {
+          if (claiming === undefined) return;
+          await claiming;
+          continue;
+        }
+        const record = await this.execute(row);
         unrecorded.push(record);
         void flush();
         outcomes[record.status] = (outcomes[record.status] ?? 0) + 1;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, claimed.length) }, worker));
+    await claimNext();
+    if (queue.length > 0) await Promise.all(Array.from({ length: this.o.concurrency }, worker));
     // The last records (a flush that was ending when they came, then theirs); a failure surfaces here.
     await recording;
     await flush();
@@ -700,9 +1017,10 @@ export class EventEngine {
     return outcomes;
   }
 
-  private async claim(now: number): Promise<RunRow[]> {
+  /** Claims a batch of due runs (or runs whose lease ended), with what executing them needs. */
+  private async claim(now: number): Promise<ClaimedRun[]> {
     const lock = this.store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
-    const result = await sql<RunRow>`
+    const result = await sql<ClaimedRun>`
       update event_action_runs
       set status = 'running', claimed_until = ${now + this.o.leaseMs}, attempts = attempts + 1, updated_at = ${now}
       where id in (
@@ -712,51 +1030,29 @@ export class EventEngine {
         limit ${this.o.actionBatch}
         ${lock}
       )
-      returning *`.execute(this.store.db);
-    return result.rows.map((r) => ({ ...r, id: Number(r.id), firing_id: Number(r.firing_id) }));
+      returning *,
+        (select f.rule_type from event_firings f where f.id = event_action_runs.firing_id) as firing_rule_type,
+        (select f.detail from event_firings f where f.id = event_action_runs.firing_id) as firing_detail,
+        (select f.at from event_firings f where f.id = event_action_runs.firing_id) as firing_at,
+        (select p.imsi from sim_profiles p where p.sim_id = event_action_runs.sim_id
+          order by p.is_primary desc, p.imsi limit 1) as sim_imsi`.execute(this.store.db);
+    return result.rows
+      .map((r) => ({ ...r, id: Number(r.id), firing_id: Number(r.firing_id), run_at: Number(r.run_at) }))
+      .sort((a, b) => a.run_at - b.run_at || a.id - b.id);
   }
 
-  /** The firings of a claimed batch and the primary IMSI of its SIMs. */
-  private async batchContext(rows: readonly RunRow[]): Promise<BatchContext> {
-    const firings = new Map<number, { rule_type: string; detail: string; at: number }>();
-    const firingIds = [...new Set(rows.map((r) => r.firing_id))];
-    for (let i = 0; i < firingIds.length; i += LOOKUP_CHUNK) {
-      for (const f of await this.store.db
-        .selectFrom('event_firings')
-        .select(['id', 'rule_type', 'detail', 'at'])
-        .where('id', 'in', firingIds.slice(i, i + LOOKUP_CHUNK))
-        .execute()) {
-        firings.set(Number(f.id), f);
-      }
-    }
-    const imsis = new Map<string, string>();
-    const simIds = [...new Set(rows.flatMap((r) => (r.sim_id === null ? [] : [r.sim_id])))];
-    for (let i = 0; i < simIds.length; i += LOOKUP_CHUNK) {
-      // Primary first, so the first IMSI kept per SIM is its primary one.
-      for (const p of await this.store.db
-        .selectFrom('sim_profiles')
-        .select(['sim_id', 'imsi'])
-        .where('sim_id', 'in', simIds.slice(i, i + LOOKUP_CHUNK))
-        .orderBy('is_primary', 'desc')
-        .execute()) {
-        if (!imsis.has(p.sim_id)) imsis.set(p.sim_id, p.imsi);
-      }
-    }
-    return { firings, imsis };
-  }
-
-  private async execute(row: RunRow, context: BatchContext): Promise<RunRecord> {
+  private async execute(row: ClaimedRun): Promise<RunRecord> {
     const action = JSON.parse(row.action) as ActionConfig;
-    const firing = context.firings.get(row.firing_id);
-    const detail = firing ? (JSON.parse(firing.detail) as Record<string, unknown>) : {};
+    const detail =
+      row.firing_detail === null ? {} : (JSON.parse(row.firing_detail) as Record<string, unknown>);
     const variables: Record<string, string> = {
       handlerId: row.handler_id,
-      ruleType: firing?.rule_type ?? '',
+      ruleType: row.firing_rule_type ?? '',
     };
     if (row.sim_id !== null) {
       variables.simId = row.sim_id;
-      const imsi = typeof detail.imsi === 'string' ? detail.imsi : context.imsis.get(row.sim_id);
-      if (imsi !== undefined) variables.imsi = imsi;
+      const imsi = typeof detail.imsi === 'string' ? detail.imsi : row.sim_imsi;
+      if (imsi !== null) variables.imsi = imsi;
     }
     const pair = (old: string, now: string) => {
       if (typeof detail.from === 'string') variables[old] = detail.from;
@@ -774,7 +1070,7 @@ export class EventEngine {
       idempotencyKey: row.idempotency_key,
       attempt: row.attempts,
       variables,
-      firing: { ruleType: firing?.rule_type ?? '', detail, at: Number(firing?.at ?? 0) },
+      firing: { ruleType: row.firing_rule_type ?? '', detail, at: Number(row.firing_at ?? 0) },
     };
     const executor = this.executors.get(action.type);
     let result: ActionResult;
