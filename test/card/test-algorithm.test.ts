@@ -2,6 +2,7 @@
 // profiles ask, SAIP algorithmID 3): AUTHENTICATE answers with XDOUT-derived RES/CK/IK, refuses a
 // Milenage AUTN, sends a test-algorithm AUTS on a stale SQN, and the card file keeps the choice.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cardFromFile, keysOf, newCardFile, parseCardFile } from '../../src/card/card-file.js';
 import { Terminal } from '../../src/card/terminal.js';
@@ -12,6 +13,7 @@ import {
   recoverSqnFromTestAuts,
 } from '../../src/crypto/ts-34-108-test-algorithm.js';
 import { hex, toHex } from '../../src/lib/hex.js';
+import { decodeProfilePackage, readProfile } from '../../src/lib/saip-profile-package.js';
 import { fixtureOptions } from './fixture.js';
 
 // The TS.48 profiles' K; OPc is ignored by the test algorithm.
@@ -80,5 +82,35 @@ describe('USIM with the TS 34.108 test algorithm', () => {
     const bad = parseCardFile({ ...JSON.parse(JSON.stringify(file)), algorithm: 'tuak' });
     expect(bad.ok).toBe(false);
     expect(newCardFile({ ...fixtureOptions }).algorithm).toBeUndefined();
+  });
+});
+
+describe('a USIM made from the GSMA TS.48 test profile', () => {
+  it('takes ICCID, IMSI, K and the algorithm from the package and authenticates with the test algorithm', () => {
+    const bytes = new Uint8Array(
+      readFileSync(new URL('../fixtures/vectors/saip/TS48V2-SAIP2-3-BERTLV-UNIQUE.der', import.meta.url)),
+    );
+    const pes = decodeProfilePackage(bytes);
+    if (!pes.ok) throw new Error(pes.error.message);
+    const profile = readProfile(pes.value);
+    if (!profile.ok) throw new Error(profile.error.message);
+    const usim = profile.value.aka.find((a) => a.naa === 'usim');
+    if (usim?.algorithm !== 'test') throw new Error('the TS.48 USIM uses the test algorithm');
+    const file = newCardFile({
+      iccid: profile.value.iccid,
+      imsi: profile.value.imsi as string,
+      ki: usim.k,
+      opc: usim.opc,
+      algorithm: usim.algorithm,
+      pin1Enabled: false,
+    });
+    const card = cardFromFile(file);
+    const t = new Terminal((a) => card.transmit(a));
+    expect(t.selectUsim().ok).toBe(true);
+    const imsi = t.readImsi();
+    expect(imsi.ok && imsi.value).toBe('001010123456063');
+    const v = generateTestVector(usim.k, RAND, sqnFromNumber(0x41), AMF);
+    const r = t.authenticateUmts(v.rand, v.autn);
+    expect(r.ok && r.value.kind === 'success' && toHex(r.value.res)).toBe(toHex(v.res));
   });
 });
