@@ -4,6 +4,7 @@
 // its reason; any changed byte of a valid chain must be refused.
 
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -452,7 +453,10 @@ describe('trust anchors and primitives', () => {
     expect(p256PublicKey(Uint8Array.of(4, 1, 2))).toBeUndefined();
   });
 
-  it('every refusal code has a reason and a description (docs/esim.md lists them)', () => {
+  it('every refusal code has a reason and a description, and docs/esim.md lists each with its reason', () => {
+    const doc = readFileSync('docs/esim.md', 'utf8');
+    const listed = [...doc.matchAll(/^\| `(CERT_[A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2]?.trim()]);
+    expect(listed).toEqual(Object.entries(CHAIN_REFUSALS).map(([code, spec]) => [code, spec.reason]));
     for (const [code, spec] of Object.entries(CHAIN_REFUSALS)) {
       expect(code).toMatch(/^CERT_[A-Z_]+$/);
       expect(spec.reason.length).toBeGreaterThan(3);
