@@ -13,6 +13,7 @@
 // unregistered, until the applet's tolerance is used up and the SIM blocks itself. A card moved into
 // another device (swap / moveCardInto) boots there with the new IMEI.
 
+import type { BipOptions } from '../card/toolkit/ts-102-223-bip-terminal.js';
 import { type ServingCell, ToolkitModem } from '../card/toolkit/ts-102-223-terminal.js';
 import { imeiWithCheckDigit } from '../lib/identities.js';
 import type { SimulatedCard } from './cards.js';
@@ -64,6 +65,12 @@ export interface FleetOptions {
   readonly log?: (event: FleetEvent) => void;
   /** An SMS the card sent (SEND SHORT MESSAGE: PoRs, applet alerts), as an SMS-SUBMIT TPDU. */
   readonly onCardSms?: (imsi: string, tpdu: Uint8Array) => void;
+  /**
+   * Bearer Independent Protocol in every device's modem: a card's OPEN CHANNEL (the eUICC's SCP81
+   * session after a push SMS) gets a real TCP connection from the simulator's host. Absent: the modems
+   * announce no BIP, as before.
+   */
+  readonly bip?: BipOptions;
 }
 
 export type FleetEvent =
@@ -203,6 +210,7 @@ export class Fleet {
       reset: () => d.spec.card.uicc.reset(),
       onSms: (tpdu) => this.o.onCardSms?.(d.imsi, tpdu),
       onRefresh: (e) => this.refreshed(d, e.imsi),
+      ...(this.o.bip === undefined ? {} : { bip: this.o.bip }),
     });
   }
 
@@ -552,6 +560,7 @@ export class Fleet {
     for (let i = 0; i < 100 && this.devices.some((d) => d.busy); i++)
       await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.devices.map((d) => this.detach(d, 'NAS-Request')));
+    for (const d of this.devices) d.modem?.bip?.shutdown();
     this.gsup.close();
     this.gateway.close();
     this.sink.close();
