@@ -8,6 +8,7 @@ import { AuthenticationCentre } from './aaa/auc.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
+import { EsimPki } from './esim/ci/pki-service.js';
 import { EventEngine } from './events/engine.js';
 import { EventHandlerService } from './events/event-handlers.js';
 import { mailExecutor } from './events/mail.js';
@@ -62,6 +63,8 @@ export interface Platform {
   readonly eventHandlers: EventHandlerService;
   /** The event handlers' engine: outbox, rule evaluation, scheduled actions (servers/event-handlers-job.ts runs it). */
   readonly events: EventEngine;
+  /** The eSIM PKI: CI, EUM, SM-DP/SM-SR and eUICC certificates, chain verification (docs/esim.md). */
+  readonly esimPki: EsimPki;
   close(): Promise<void>;
 }
 
@@ -169,6 +172,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       ota: new OtaService(store, keyRing, clock),
       eventHandlers,
       events,
+      esimPki: new EsimPki(store, keyRing, clock),
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,
