@@ -7,12 +7,15 @@
 // leaving everything as it was (then expired once).
 
 import fc from 'fast-check';
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
 import type { DynamicOutcome, SessionControl } from '../../../src/platform/aaa/dynamic-requests.js';
 import { SimExpiry } from '../../../src/platform/sims/expiry.js';
 import type { SimChange } from '../../../src/platform/sims/sim-service.js';
 import { openStore } from '../../../src/platform/store/database.js';
+import { startSimExpiryJob } from '../../../src/servers/sim-expiry-job.js';
 import { testDialect } from '../../helpers/database.js';
 import { createSim, startTestApi, type TestApi, type TestSim } from '../aaa/fixture.js';
 
@@ -417,6 +420,23 @@ describe(`SIM expiry carried out (${testDialect})`, () => {
       expect(await expiryAudits(s.simId)).toHaveLength(1);
       expect((await history(s.simId)).filter((h) => h.operation === 'Sim:expireSim')).toHaveLength(1);
     }
+  });
+
+  it('the job (as serve starts it) expires what is due at its first run and counts it by action and result', async () => {
+    clock.set(T0 + 35 * HOUR);
+    const s = await createSim(api);
+    expect((await post(`/v1/sims/${s.simId}/activate`)).statusCode).toBe(200);
+    expect((await setExpiry(s, { expiryTime: T0 + 36 * HOUR, expiryAction: 'suspend' })).statusCode).toBe(
+      200,
+    );
+    clock.set(T0 + 36 * HOUR);
+    const metrics = new Registry();
+    const job = startSimExpiryJob(api.platform, pino({ level: 'silent' }), metrics);
+    // The job runs once at start; stop waits for that run to end.
+    await job.stop();
+    expect(await sim(s)).toMatchObject({ status: 'suspended', expiryTime: null });
+    const text = await metrics.metrics();
+    expect(text).toContain('simtrust_sim_expiries_total{action="suspend",result="applied"} 1');
   });
 
   it('two expiry workers racing over one database expire each of 120 SIMs once', async () => {
