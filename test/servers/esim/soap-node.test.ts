@@ -3,8 +3,12 @@
 // server that is not the pinned partner (nothing is sent); oversized or hostile bodies (a fault
 // with a FAILED status, the listener keeps serving). And the happy path: SM-DP → SM-SR calls whose
 // result comes back as an asynchronous *Response call to ReplyTo.
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
 import { request } from 'node:https';
+import { createInterface } from 'node:readline';
+import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyEisSignature } from '../../../src/platform/esim/es-soap/sgp-02-eis-signature.js';
 import { MESSAGE_BY_ELEMENT } from '../../../src/platform/esim/es-soap/sgp-02-messages.js';
@@ -253,7 +257,6 @@ describe('SoapNode (mutual TLS)', () => {
 
 describe('SoapNode limits and certificate validity', () => {
   it('connections beyond maxConnections are dropped; a slot freed is usable again', async () => {
-    const { connect } = await import('node:tls');
     const small = await SoapNode.start({
       name: 'small',
       tls: srId,
@@ -263,7 +266,7 @@ describe('SoapNode limits and certificate validity', () => {
     });
     const u = new URL(small.url);
     const open = () =>
-      new Promise<{ connected: boolean; socket: import('node:tls').TLSSocket }>((resolve) => {
+      new Promise<{ connected: boolean; socket: TLSSocket }>((resolve) => {
         const socket = connect({
           host: u.hostname,
           port: Number(u.port),
@@ -306,5 +309,39 @@ describe('SoapNode limits and certificate validity', () => {
     const res = await rawPost(sr.url, '<x/>', expired);
     expect(res.status).toBe(403);
     expect(decodeSoapFault(res.text)?.code).toBe('SOAP_PEER_CERTIFICATE_EXPIRED');
+  });
+});
+
+describe('SoapNode across processes', () => {
+  it('an SM-DP here and an SM-SR in another process (another operator) use the same code path', async () => {
+    const otherSr = await issueTlsIdentity('sm-sr.operator-2');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/servers/esim/soap-peer-process.ts'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    try {
+      const lines = createInterface({ input: child.stdout });
+      const first = once(lines, 'line') as Promise<[string]>;
+      child.stdin.write(
+        `${JSON.stringify({ ...otherSr, partner: { name: 'sm-dp', url: dp.url, certificatePem: dpId.certificatePem } })}\n`,
+      );
+      const [line] = await first;
+      const { url, pid } = JSON.parse(line) as { url: string; pid: number };
+      expect(pid).not.toBe(process.pid);
+      dp.addPartner({ name: 'sm-sr-2', url, certificatePem: otherSr.certificatePem });
+      const response = await dp.call('sm-sr-2', 'ES3-SendDataRequest', {
+        functionCallIdentifier: 'p-1',
+        eid: EID,
+        sdAid: 'A0000005591010FFFFFFFF8900001000',
+        data: new Uint8Array([0xaa]),
+      });
+      expect(response.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+      expect(response.euiccResponseData).toEqual(
+        new Uint8Array([...new TextEncoder().encode(`${pid}:sm-dp:`), 0xaa]),
+      );
+    } finally {
+      child.stdin.end();
+      await exited;
+    }
   });
 });
