@@ -125,6 +125,31 @@ describe('RAM over HTTP through the BIP channel', () => {
     }
   });
 
+  it("'81 00' uses the connection, keyset and URI stored on the card", async () => {
+    b = await bench({
+      defaults: (port) => ({
+        connection: {
+          bearer: { bearerType: 0x03, parameters: '' },
+          bufferSize: 1400,
+          transport: { protocol: 0x02, port },
+          address: { type: 'ipv4', address: '127.0.0.1' },
+        },
+        http: { uri: '/gp/ram' },
+        keyset: { kvn: 0x40, kid: 0x01 },
+      }),
+    });
+    const r = b.sessions.queue(EID, RFM_AID, [SELECT_ICCID, READ_BINARY]);
+    b.pushData(hex('8100'));
+    expect(toHex((await r).responses[1]?.data ?? new Uint8Array(0))).toBe(iccidBytes(ICCID));
+  });
+
+  it("'81 00' on a card without stored parameters opens nothing", async () => {
+    b = await bench();
+    const ended = b.ended();
+    b.pushData(hex('8100'));
+    expect(await ended).toEqual({ ok: false, code: 'SCP81_NO_CONNECTION_PARAMETERS', scripts: 0 });
+  });
+
   it('a push with a keyset outside KVN 40–4F opens nothing', async () => {
     b = await bench();
     const ended = b.ended();

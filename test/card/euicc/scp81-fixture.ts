@@ -2,7 +2,11 @@
 // SM-SR's SCP81 listener on loopback: the whole ES5 HTTPS path through real TCP and Node's PSK-TLS.
 
 import { cardFromFile, keysOf, toolkitSetupOf } from '../../../src/card/card-file.js';
-import { Scp81AdminAgent, type SessionOutcome } from '../../../src/card/euicc/scp81-admin-agent.js';
+import {
+  Scp81AdminAgent,
+  type Scp81AgentOptions,
+  type SessionOutcome,
+} from '../../../src/card/euicc/scp81-admin-agent.js';
 import { Terminal } from '../../../src/card/terminal.js';
 import { ToolkitModem } from '../../../src/card/toolkit/ts-102-223-terminal.js';
 import { Uicc } from '../../../src/card/uicc.js';
@@ -31,11 +35,18 @@ export interface Bench {
   ended(): Promise<SessionOutcome>;
   /** SM-SR: send the push SMS (SCP80 to the ISD-R TAR) naming the listener. */
   push(o?: { port?: number; kvn?: number; counter?: number }): void;
+  /** SM-SR: a push whose secured data is `data` as given. */
+  pushData(data: Uint8Array, counter?: number): void;
   close(): Promise<void>;
 }
 
 export async function bench(
-  o: { cardPsk?: Uint8Array; serverPsk?: (id: PskIdentity) => Uint8Array | undefined } = {},
+  o: {
+    cardPsk?: Uint8Array;
+    serverPsk?: (id: PskIdentity) => Uint8Array | undefined;
+    /** The card's stored session parameters, given the listener's port. */
+    defaults?: (port: number) => Scp81AgentOptions['defaults'];
+  } = {},
 ): Promise<Bench> {
   const sessions = new RamOverHttpSessions();
   const refused: string[] = [];
@@ -50,6 +61,7 @@ export async function bench(
     eid: EID,
     isdRAid: ISD_R_AID,
     psk: (kvn, kid) => (kvn === KVN && kid === KID ? (o.cardPsk ?? PSK) : undefined),
+    ...(o.defaults === undefined ? {} : { defaults: o.defaults(listener.port) }),
     onSessionEnd: (outcome) => {
       outcomes.push(outcome);
       const w = waiters;
@@ -73,6 +85,12 @@ export async function bench(
   const booted = modem.boot();
   if (!booted.ok) throw new Error(booted.error.message);
   let counter = 1;
+  const pushData = (data: Uint8Array, at?: number) => {
+    for (const sms of commandSms(data, at ?? counter++, { tar: ISD_R_TAR, spi: SPI_REPORT })) {
+      const r = modem.deliverSms(sms);
+      if (!r.ok) throw new Error(r.error.message);
+    }
+  };
   return {
     card,
     agent,
@@ -92,14 +110,9 @@ export async function bench(
         port: p.port ?? listener.port,
         adminUri: sessions.adminUri,
       });
-      for (const sms of commandSms(AdminSessionTriggerTlv.encode(trigger), p.counter ?? counter++, {
-        tar: ISD_R_TAR,
-        spi: SPI_REPORT,
-      })) {
-        const r = modem.deliverSms(sms);
-        if (!r.ok) throw new Error(r.error.message);
-      }
+      pushData(AdminSessionTriggerTlv.encode(trigger), p.counter);
     },
+    pushData,
     async close() {
       modem.bip?.shutdown();
       await listener.close();
