@@ -16,6 +16,7 @@ import {
   type OtaKeySet,
 } from '../crypto/ts-102-225-scp80.js';
 import { isDigits } from '../lib/bcd.js';
+import type { Clock } from '../lib/clock.js';
 import { fromHex, toHex } from '../lib/hex.js';
 import { iccidWithCheckDigit, isIccid, isImsi } from '../lib/identities.js';
 import { type DecodeError, decodeError, ok, type Result } from '../lib/result.js';
@@ -309,8 +310,8 @@ export const sqnPolicyOf = (f: CardFile): SqnPolicy =>
     ? { indBits: f.sqn.indBits, delta: f.sqn.delta }
     : { indBits: f.sqn.indBits, delta: f.sqn.delta, ageLimit: f.sqn.ageLimit };
 
-/** The card described by a (validated) card file. */
-export function cardFromFile(f: CardFile): Uicc {
+/** The card described by a (validated) card file; `clock` is the eUICC's (certificate validity). */
+export function cardFromFile(f: CardFile, options: { readonly clock?: Clock } = {}): Uicc {
   const identity = identityOf(f);
   const files = new Map<string, Uint8Array | Uint8Array[]>();
   for (const node of EF_NODES) {
@@ -337,7 +338,7 @@ export function cardFromFile(f: CardFile): Uicc {
   if (f.euicc === undefined) return new Uicc(keys, state, toolkitSetupOf(f));
   // An eUICC: the ISD-R joins the toolkit runtime at its TAR, with its SCP80 key sets.
   const euiccState = euiccStateOf(f.euicc, { identity, ...keys });
-  const euicc = new Euicc(euiccState, sqnPolicyOf(f));
+  const euicc = new Euicc(euiccState, sqnPolicyOf(f), options.clock);
   const setup = toolkitSetupOf(f);
   const keysets = new Map(setup.keysets);
   for (const k of euiccState.scp80) keysets.set(k.kvn, otaKeySetOf(k));

@@ -43,12 +43,24 @@ export interface IsdpSection {
   readonly memory: number;
   readonly pol1: Pol1;
   readonly profile?: StoredProfileSection;
+  /** The SCP03 key set of EstablishISDPKeySet (secret): keys hex, SCP03t sequence counter. */
+  readonly keyset?: {
+    readonly kvn: number;
+    readonly kid: number;
+    readonly keys: readonly string[];
+    readonly counter: number;
+  };
 }
 
 export interface EuiccSection {
   readonly eid: string;
   /** CERT.ECASD.ECKA (hex GP certificate, '7F21 …') and SK.ECASD.ECKA (hex; secret). */
-  readonly ecasd: { readonly certificate: string; readonly privateKey: string };
+  readonly ecasd: {
+    readonly certificate: string;
+    readonly privateKey: string;
+    /** PK.CI.ECDSA (04‖X‖Y hex) and its key identifier (hex): what SM-DP/SM-SR certificates chain to. */
+    readonly ci?: { readonly keyId: string; readonly publicKey: string };
+  };
   readonly isdr: {
     readonly scp80: readonly {
       readonly kvn: number;
@@ -126,6 +138,11 @@ export function checkEuiccSection(e: unknown, otaKvns: ReadonlySet<number>, seqL
   const ecasd = e.ecasd;
   if (!isObject(ecasd) || !isHexOf(ecasd.certificate, 0, 2048) || !isHexOf(ecasd.privateKey, 0, 66))
     return fail('ecasd', 'certificate (hex) and privateKey (hex)');
+  if (
+    ecasd.ci !== undefined &&
+    (!isObject(ecasd.ci) || !isHexOf(ecasd.ci.keyId, 1, 32) || !isHexOf(ecasd.ci.publicKey, 65))
+  )
+    return fail('ecasd.ci', 'keyId (hex) and publicKey (65 bytes hex, 04‖X‖Y)');
   const isdr = e.isdr;
   if (!isObject(isdr) || !Array.isArray(isdr.scp80) || !Array.isArray(isdr.scp81) || !isObject(isdr.smsr))
     return fail('isdr', 'an object with scp80, scp81 and smsr');
@@ -178,6 +195,19 @@ export function checkEuiccSection(e: unknown, otaKvns: ReadonlySet<number>, seqL
     if (!isInt(d.memory, 0, 2 ** 31)) return fail(`${where}.memory`, 'bytes');
     const pol1 = checkPol1(`${where}.pol1`, d.pol1);
     if (!pol1.ok) return pol1;
+    if (d.keyset !== undefined) {
+      const k = d.keyset;
+      if (
+        !isObject(k) ||
+        !isInt(k.kvn, 1, 0x7f) ||
+        !isInt(k.kid, 1, 0x7f) ||
+        !Array.isArray(k.keys) ||
+        (k.keys.length !== 1 && k.keys.length !== 3) ||
+        !k.keys.every((x) => isHexOf(x, 16)) ||
+        !isInt(k.counter, 0, 0xffffff)
+      )
+        return fail(`${where}.keyset`, 'kvn, kid, 1 or 3 AES-128 keys (hex) and counter');
+    }
     const installed = d.state === LIFE_CYCLE.DISABLED || d.state === LIFE_CYCLE.ENABLED;
     if (d.fallback && !installed)
       return fail(`${where}.fallback`, 'only an installed profile can be the fall-back');
@@ -254,6 +284,9 @@ export function euiccStateOf(
     eid: e.eid,
     ecasdCertificate: bytes(e.ecasd.certificate),
     ecasdPrivateKey: bytes(e.ecasd.privateKey),
+    ...(e.ecasd.ci === undefined
+      ? {}
+      : { ci: { keyId: bytes(e.ecasd.ci.keyId), publicKey: bytes(e.ecasd.ci.publicKey) } }),
     scp80: e.isdr.scp80.map((k) => ({
       kvn: k.kvn,
       kicAlgorithm: k.kicAlgorithm,
@@ -277,6 +310,16 @@ export function euiccStateOf(
         fallback: d.fallback,
         memoryQuota: d.memory,
         pol1: { ...d.pol1 },
+        ...(d.keyset === undefined
+          ? {}
+          : {
+              keyset: {
+                kvn: d.keyset.kvn,
+                kid: d.keyset.kid,
+                keys: d.keyset.keys.map(bytes),
+                sequenceCounter: d.keyset.counter,
+              },
+            }),
       };
       if (d.state === LIFE_CYCLE.ENABLED)
         return {
@@ -324,6 +367,16 @@ export function euiccSectionOf(s: EuiccState): {
       fallback: d.fallback,
       memory: d.memoryQuota,
       pol1: { ...d.pol1 },
+      ...(d.keyset === undefined
+        ? {}
+        : {
+            keyset: {
+              kvn: d.keyset.kvn,
+              kid: d.keyset.kid,
+              keys: d.keyset.keys.map((k) => toHex(k)),
+              counter: d.keyset.sequenceCounter,
+            },
+          }),
     };
     const p = d.profile;
     if (p === undefined) return base;
@@ -350,7 +403,11 @@ export function euiccSectionOf(s: EuiccState): {
     live,
     section: {
       eid: s.eid,
-      ecasd: { certificate: toHex(s.ecasdCertificate), privateKey: toHex(s.ecasdPrivateKey) },
+      ecasd: {
+        certificate: toHex(s.ecasdCertificate),
+        privateKey: toHex(s.ecasdPrivateKey),
+        ...(s.ci === undefined ? {} : { ci: { keyId: toHex(s.ci.keyId), publicKey: toHex(s.ci.publicKey) } }),
+      },
       isdr: {
         scp80: s.scp80.map((k) => ({
           kvn: k.kvn,

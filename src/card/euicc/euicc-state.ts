@@ -51,6 +51,16 @@ export interface Isdp {
   readonly memoryQuota: number;
   pol1: Pol1;
   profile?: ProfileRecord;
+  /** The SCP03 key set EstablishISDPKeySet gave it (secret), and its SCP03t sequence counter. */
+  keyset?: IsdpKeyset;
+}
+
+export interface IsdpKeyset {
+  readonly kvn: number;
+  readonly kid: number;
+  /** One key (ENC = MAC = DEK) or three (ENC, MAC, DEK), AES-128. */
+  readonly keys: readonly Uint8Array[];
+  sequenceCounter: number;
 }
 
 /** An ISD-R SCP80 key set (KVN 01–0F): KIc, KID and DEK (esim.md §4.4, "KIc=KI1, KID=KI2, DEK=KI3"). */
@@ -108,6 +118,8 @@ export interface EuiccState {
   ecasdCertificate: Uint8Array;
   /** SK.ECASD.ECKA (secret; used by key establishment, ES8). */
   readonly ecasdPrivateKey: Uint8Array;
+  /** PK.CI.ECDSA and its key identifier: the root the ECASD verifies SM-DP/SM-SR certificates with. */
+  ci?: { readonly keyId: Uint8Array; readonly publicKey: Uint8Array };
   scp80: Scp80KeySet[];
   scp81: Scp81KeySet[];
   smsr: SmsrAddressing;
@@ -134,6 +146,7 @@ export function copyEuiccState(s: EuiccState, withSecrets: boolean): EuiccState 
     eid: s.eid,
     ecasdCertificate: s.ecasdCertificate.slice(),
     ecasdPrivateKey: secret(s.ecasdPrivateKey),
+    ...(s.ci === undefined ? {} : { ci: { keyId: s.ci.keyId.slice(), publicKey: s.ci.publicKey.slice() } }),
     scp80: s.scp80.map((k) => ({ ...k, kic: secret(k.kic), kid: secret(k.kid), dek: secret(k.dek) })),
     scp81: s.scp81.map((k) => ({ kvn: k.kvn, psk: secret(k.psk) })),
     smsr: { ...s.smsr, other: s.smsr.other.slice() },
@@ -144,6 +157,7 @@ export function copyEuiccState(s: EuiccState, withSecrets: boolean): EuiccState 
       fallback: i.fallback,
       memoryQuota: i.memoryQuota,
       pol1: { ...i.pol1 },
+      ...(i.keyset === undefined ? {} : { keyset: { ...i.keyset, keys: i.keyset.keys.map(secret) } }),
       ...(i.profile === undefined
         ? {}
         : {

@@ -14,6 +14,7 @@
 //     connectivity failure after a profile change (`connectivity`).
 
 import { concatBytes, encodeBerTlv } from '../../lib/ber-tlv.js';
+import { type Clock, systemClock } from '../../lib/clock.js';
 import { fromHex, toHex } from '../../lib/hex.js';
 import { isIccid, isImsi } from '../../lib/identities.js';
 import { decodeError, ok, type Result } from '../../lib/result.js';
@@ -36,6 +37,7 @@ import {
   type Pol1,
 } from './euicc-state.js';
 import { ECASD_AID, ISD_R_AID } from './sgp-02-annex-h.js';
+import { Es8 } from './sgp-02-es8.js';
 import {
   changeProfile,
   enabledIsdp,
@@ -85,13 +87,20 @@ const EF_BY_PATH = new Map(EF_NODES.map((n) => [n.path, n]));
 export class Euicc {
   readonly #state: EuiccState;
   readonly #sqnPolicy: SqnPolicy;
+  readonly #es8: Es8;
   #live: LiveCard | undefined;
   /** Sequence numbers sent since the last reset: each goes once per power cycle until confirmed. */
   #sent = new Set<number>();
 
-  constructor(state: EuiccState, sqnPolicy: SqnPolicy) {
+  constructor(state: EuiccState, sqnPolicy: SqnPolicy, clock: Clock = systemClock) {
     this.#state = state;
     this.#sqnPolicy = sqnPolicy;
+    this.#es8 = new Es8({
+      state,
+      clock,
+      changed: () => this.#live?.changed(),
+      install: (aid, profile) => this.installProfile(aid, profile),
+    });
   }
 
   /** Called once by the Uicc that carries this eUICC. */
@@ -115,6 +124,7 @@ export class Euicc {
 
   reset(): void {
     this.#sent = new Set();
+    this.#es8.reset();
   }
 
   #host(): IsdrHost {
@@ -122,6 +132,7 @@ export class Euicc {
       state: this.#state,
       switchProfile: (from, to) => this.#switchProfile(from, to),
       changed: () => this.#live?.changed(),
+      es8: this.#es8,
     };
   }
 
@@ -143,6 +154,16 @@ export class Euicc {
   }
 
   // --- ES5 through the secured channel ----------------------------------------------------------------
+
+  /** ES8 DownloadAndInstallation: SCP03t TLVs for the ISD-P `aid`, the answer TLVs (sgp-02-es8.ts). */
+  processIsdpData(aid: string, bytes: Uint8Array): Uint8Array {
+    return this.#es8.processIsdpData(aid, bytes);
+  }
+
+  /** The ISD-Ps (AIDs) that exist now: the SCP81 agent routes X-Admin-Targeted-Application by them. */
+  get isdpAids(): string[] {
+    return this.#state.isdps.map((i) => i.aid);
+  }
 
   /** One C-APDU of a script the SM-SR sent to the ISD-R (already deciphered and authenticated). */
   processIsdr(c: CommandApdu, fx: ScriptEffects): RApdu {

@@ -25,6 +25,7 @@ import type { CommandApdu } from '../iso-7816-4.js';
 import { SW } from '../ts-102-221.js';
 import { type EuiccState, filesSize, type Isdp, LIFE_CYCLE, NOTIFICATION_TYPE } from './euicc-state.js';
 import { ISD_P_LOAD_FILE_AID, ISD_P_MODULE_AID, isIsdpAid } from './sgp-02-annex-h.js';
+import type { Es8 } from './sgp-02-es8.js';
 
 /** SGP.02 / whatever_ty: POL1 of the (current) profile forbids the operation. */
 export const SW_POL1 = 0x69e1;
@@ -42,6 +43,8 @@ export interface IsdrHost {
   switchProfile(from: Isdp | undefined, to: Isdp): void;
   /** The persistent state changed (the card file must be saved). */
   changed(): void;
+  /** ES8 personalization (EstablishISDPKeySet) through the ISD-R; absent: not supported. */
+  readonly es8?: Es8;
 }
 
 /** Effects of a script beyond its responses: a REFRESH (UICC reset) once the script is done. */
@@ -133,7 +136,9 @@ function quotaOf(params: Uint8Array): number | undefined | 'bad' {
 }
 
 function install(host: IsdrHost, c: CommandApdu): RApdu {
-  // P1 '0C' = for install + make selectable; for personalization ('20') belongs to ES8 (not here).
+  // P1 '20' = for personalization: ES8.EstablishISDPKeySet (sgp-02-es8.ts).
+  if (c.p1 === 0x20 && c.p2 === 0x00 && host.es8 !== undefined) return host.es8.installForPersonalization(c);
+  // P1 '0C' = for install + make selectable.
   if (c.p1 !== 0x0c || c.p2 !== 0x00) return done(SW.INCORRECT_P1_P2);
   const fields = readLvs(c.data, 6);
   if (fields === undefined) return done(SW.INCORRECT_DATA);
@@ -179,6 +184,9 @@ const BY_DGI: ReadonlyMap<number, DgiHandler> = new Map<number, DgiHandler>([
 ]);
 
 function storeData(host: IsdrHost, c: CommandApdu, fx: ScriptEffects): RApdu {
+  // After INSTALL [for personalization], 3A01/3A02 go to the ISD-P being personalized.
+  if (host.es8?.personalizing && c.data[0] === 0x3a && (c.data[1] === 0x01 || c.data[1] === 0x02))
+    return host.es8.storeData(c);
   // GP §11.11.2.1 P1: b8 last block, b5b4 '01' DGI format; one block per function here, P2 block 0.
   if ((c.p1 & 0x80) === 0 || ((c.p1 >> 3) & 0x03) !== 0x01 || c.p2 !== 0x00) return done(SW.INCORRECT_P1_P2);
   const dgi = decodeDgi(c.data);

@@ -7,7 +7,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCardFile, withState } from '../../../src/card/card-file.js';
+import { cardFromFile, parseCardFile, withState } from '../../../src/card/card-file.js';
 import { LIFE_CYCLE } from '../../../src/card/euicc/euicc-state.js';
 import { runIsdrScript } from '../../../src/card/euicc/isd-r-ota.js';
 import {
@@ -17,6 +17,7 @@ import {
   ISD_R_AID,
 } from '../../../src/card/euicc/sgp-02-annex-h.js';
 import type { Uicc } from '../../../src/card/uicc.js';
+import { Scp03tHost } from '../../../src/crypto/sgp-02-scp03t.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 import {
   createIsdpApdu,
@@ -195,6 +196,55 @@ describe('through the whole SMS path', () => {
     );
     coherent(d.card);
     expect(d.card.toolkitFaults).toBe(0);
+  });
+});
+
+describe('ES8 fuzz (SCP03t data into a personalized ISD-P)', () => {
+  it('5,000 random and mutated SCP03t inputs: always an answer, never an exception, nothing installed', () => {
+    const file = euiccFile();
+    const e0 = file.euicc;
+    if (e0 === undefined) throw new Error('no euicc');
+    const key = '000102030405060708090a0b0c0d0e0f';
+    const card = cardFromFile({
+      ...file,
+      euicc: {
+        ...e0,
+        isdps: [
+          ...e0.isdps,
+          {
+            aid: SECOND,
+            state: LIFE_CYCLE.PERSONALIZED,
+            fallback: false,
+            memory: 0,
+            pol1: { disableNotAllowed: false, deleteNotAllowed: false, deleteWhenDisabled: false },
+            keyset: { kvn: 0x30, kid: 1, keys: [key], counter: 0 },
+          },
+        ],
+      },
+    });
+    const e = euiccOf(card);
+    const host = new Scp03tHost({ keys: { enc: hex(key), mac: hex(key), dek: hex(key) }, kvn: 0x30 });
+    const iu = host.initializeUpdate();
+    const valid = [
+      iu,
+      Uint8Array.of(0x85, 0x11, 0x33, ...new Uint8Array(16)),
+      Uint8Array.of(0x86, 0x18, ...new Uint8Array(24)),
+    ];
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      fc.tuple(fc.constantFrom(...valid), fc.nat(40), fc.integer({ min: 0, max: 255 })).map(([b, at, v]) => {
+        const m = b.slice();
+        m[at % m.length] = v;
+        return m;
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(input, { minLength: 1, maxLength: 4 }), (chunks) => {
+        for (const c of chunks) expect(e.processIsdpData(SECOND, c)).toBeInstanceOf(Uint8Array);
+      }),
+      { numRuns: 5_000 },
+    );
+    expect(e.snapshot().isdps.find((i) => i.aid === SECOND)?.profile).toBeUndefined();
   });
 });
 
