@@ -192,6 +192,10 @@ export interface ProfileContents {
   readonly iccid: string;
   readonly mandatoryServices: readonly string[];
   readonly mandatoryGfste: readonly string[];
+  /** The header's profile policy rules (POL1), when given; see decodePol1. */
+  readonly pol1?: Pol1Rules;
+  /** The header's connectivityParameters (SGP.02 SMS/HTTPS addressing), as sent. */
+  readonly connectivityParameters?: Uint8Array;
   /** EF.ICCID under the MF (TS 102 221 §13.2), when the MF PE fills it. */
   readonly efIccid?: string;
   /** EF.IMSI of the (first) USIM. */
@@ -353,12 +357,18 @@ export function readProfile(pes: readonly ProfileElement[]): Result<ProfileConte
     if (NAAS.has(pe.type) || pe.type === 'mf' || pe.type === 'telecom') context = pe.type;
   }
   const services = asRecord(h['eUICC-Mandatory-services']);
+  const pol = asBytes(h.pol);
+  const pol1 = pol === undefined ? undefined : decodePol1(pol);
+  if (pol1 && !pol1.ok) return pol1;
+  const connectivityParameters = asBytes(h.connectivityParameters);
   return ok({
     version: { major: asNumber(h['major-version']) ?? 0, minor: asNumber(h['minor-version']) ?? 0 },
     ...(typeof h.profileType === 'string' ? { profileType: h.profileType } : {}),
     iccid: iccid.value,
     mandatoryServices: SERVICES.filter((s) => services[s] !== undefined),
     mandatoryGfste: ((h['eUICC-Mandatory-GFSTEList'] ?? []) as string[]).slice(),
+    ...(pol1?.ok ? { pol1: pol1.value } : {}),
+    ...(connectivityParameters ? { connectivityParameters } : {}),
     ...(efIccid === undefined ? {} : { efIccid }),
     ...(imsi === undefined ? {} : { imsi }),
     ...(efAd ? { efAd } : {}),
@@ -520,6 +530,8 @@ export function checkProfileElement(
       if (!capabilities.majorVersions.includes(asNumber(v['major-version']) ?? -1))
         return status('unsupported-profile-version');
       if (!decodeHeaderIccid(asBytes(v.iccid) ?? new Uint8Array(0)).ok) return status('bad-values');
+      const pol = asBytes(v.pol);
+      if (pol !== undefined && !decodePol1(pol).ok) return status('bad-values');
       const services = asRecord(v['eUICC-Mandatory-services']);
       if (SERVICES.some((s) => services[s] !== undefined && !capabilities.services.includes(s)))
         return status('feature-not-supported');
@@ -640,9 +652,42 @@ export interface ProfileInput {
   /** UST content (TS 31.102 §4.2.8); default: services 1–8 off except what a data device needs. */
   readonly ust?: Uint8Array;
   readonly usimAid?: Uint8Array;
+  /** POL1 written into the header; absent = no rules. */
+  readonly pol1?: Pol1Rules;
 }
 
 const header = (identification: number): Asn1Record => ({ mandated: null, identification });
+
+/** SGP.02 POL1 rules of a profile. */
+export interface Pol1Rules {
+  readonly disableNotAllowed: boolean;
+  readonly deleteNotAllowed: boolean;
+  readonly deleteWhenDisabled: boolean;
+}
+
+/**
+ * The header's `pol` as one byte of POL1 bits: b1 disabling not allowed, b2 deletion not allowed,
+ * b3 deletion mandatory when disabled; other bits must be 0. Our choice of coding, in this one
+ * module for the SM-DP and the eUICC — to verify against SGP.02 §2.4.x (POL1) and the SAIP header.
+ */
+export function encodePol1(rules: Pol1Rules): Uint8Array {
+  return Uint8Array.of(
+    (rules.disableNotAllowed ? 0x01 : 0) |
+      (rules.deleteNotAllowed ? 0x02 : 0) |
+      (rules.deleteWhenDisabled ? 0x04 : 0),
+  );
+}
+
+export function decodePol1(bytes: Uint8Array): Result<Pol1Rules> {
+  const b = bytes[0];
+  if (bytes.length !== 1 || b === undefined || (b & 0xf8) !== 0)
+    return decodeError('SAIP_POL', 'POL1 is one byte with bits b1..b3');
+  return ok({
+    disableNotAllowed: (b & 1) !== 0,
+    deleteNotAllowed: (b & 2) !== 0,
+    deleteWhenDisabled: (b & 4) !== 0,
+  });
+}
 
 /** A PIN/PUK value as SAIP stores it: ASCII digits, 'FF'-padded to 8 bytes. */
 export function encodePinValue(digits: string): Uint8Array {
@@ -712,6 +757,7 @@ export function buildProfileElements(input: ProfileInput): ProfileElement[] {
         'minor-version': 3,
         profileType: input.profileType ?? 'simtrust',
         iccid: encodeHeaderIccid(input.iccid),
+        ...(input.pol1 ? { pol: encodePol1(input.pol1) } : {}),
         'eUICC-Mandatory-services': services,
         'eUICC-Mandatory-GFSTEList': gfste,
       },

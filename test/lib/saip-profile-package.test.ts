@@ -5,9 +5,11 @@
 // and the EUICCResponse codec is pinned to hand-encoded DER.
 
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateTestVector, verifyTestAutn } from '../../src/crypto/ts-34-108-test-algorithm.js';
 import { hex, toHex } from '../../src/lib/hex.js';
+import { iccidWithCheckDigit } from '../../src/lib/identities.js';
 import {
   answerProfilePackage,
   buildProfileElements,
@@ -15,12 +17,14 @@ import {
   checkProfileElement,
   decodeEuiccResponse,
   decodeHeaderIccid,
+  decodePol1,
   decodeProfileElement,
   decodeProfilePackage,
   decodeProfilePackageLocated,
   encodeEuiccResponse,
   encodeHeaderIccid,
   encodeMsisdnRecord,
+  encodePol1,
   encodeProfileElement,
   encodeProfilePackage,
   type FileItem,
@@ -308,6 +312,58 @@ describe('buildProfilePackage (SM-DP preparation from inventory data)', () => {
     const p = readProfile(pes);
     expect(p.ok && p.value.aka[0]?.algorithm).toBe('test');
     expect(p.ok && p.value.mandatoryServices).toEqual(['usim', 'usim-test-algorithm']);
+  });
+
+  it('POL1 rides in the header and comes back; a bad POL1 byte is bad-values', () => {
+    const rules = { disableNotAllowed: true, deleteNotAllowed: false, deleteWhenDisabled: true };
+    expect(toHex(encodePol1(rules))).toBe('05');
+    const pes = decoded(buildProfilePackage({ ...input, pol1: rules }));
+    const p = readProfile(pes);
+    expect(p.ok && p.value.pol1).toEqual(rules);
+    expect(decodePol1(hex('08')).ok).toBe(false);
+    expect(decodePol1(hex('0101')).ok).toBe(false);
+    const h = pes[0] as ProfileElement & { type: 'header' };
+    const bad: ProfileElement = { type: 'header', value: { ...h.value, pol: hex('80') } };
+    expect(checkProfileElement(bad, 0).status).toBe(PE_STATUS['bad-values']);
+  });
+
+  it('property: any valid inventory data builds a package that reads back the same', () => {
+    const digits = (min: number, max: number) =>
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((d) => d.join(''));
+    const key = fc.uint8Array({ minLength: 16, maxLength: 16 });
+    fc.assert(
+      fc.property(
+        digits(16, 17),
+        digits(6, 15),
+        fc.option(digits(1, 20), { nil: undefined }),
+        key,
+        key,
+        fc.constantFrom('milenage' as const, 'test' as const),
+        fc.constantFrom(2 as const, 3 as const),
+        (body, imsi, msisdn, ki, opc, algorithm, mncLength) => {
+          const iccid = iccidWithCheckDigit(`89${body}`); // 19 or 20 digits
+          const bytes = buildProfilePackage({
+            iccid,
+            imsi,
+            ki,
+            opc,
+            algorithm,
+            mncLength,
+            ...(msisdn ? { msisdn } : {}),
+          });
+          const { response, elements } = answerProfilePackage(bytes);
+          expect(response.profileInstallationAborted).toBeUndefined();
+          expect(toHex(encodeProfilePackage(elements))).toBe(toHex(bytes));
+          const p = readProfile(elements);
+          if (!p.ok) throw new Error(p.error.message);
+          expect([p.value.iccid, p.value.efIccid, p.value.imsi]).toEqual([iccid, iccid, imsi]);
+          expect(p.value.efAd?.[3]).toBe(mncLength);
+          expect(p.value.aka[0]?.algorithm).toBe(algorithm);
+          expect(toHex(p.value.aka[0]?.k as Uint8Array)).toBe(toHex(ki));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('refuses unusable inventory data', () => {
