@@ -55,6 +55,11 @@ export const CHAIN_REFUSALS = {
     reason: 'issued by another EUM',
     description: "The eUICC's ECASD certificate was not issued by the EUM certificate that comes with it.",
   },
+  CERT_WRONG_SUBJECT: {
+    reason: 'issued to another subject',
+    description:
+      "The certificate is valid but names another subject (5F20) than the one the receiver expects: another eUICC's EID (a substituted ECASD key), another SM-DP or SM-SR entity id.",
+  },
   CERT_NOT_CA: {
     reason: 'issuer may not certify',
     description:
@@ -230,6 +235,8 @@ export interface GpVerifyOptions {
   readonly now: number;
   /** Which refusal names an unknown issuer (another CI, or another EUM). */
   readonly unknownIssuer?: 'CERT_WRONG_CI' | 'CERT_WRONG_EUM';
+  /** The subject (5F20) the receiver expects, e.g. the EID of the EIS it holds; unchecked when absent. */
+  readonly subjectId?: Uint8Array | undefined;
 }
 
 /**
@@ -278,6 +285,12 @@ export function verifyGpCertificate(
     return refuse(
       'CERT_WRONG_ROLE',
       `key usage ${hex(cert.keyUsage)} is not that of an ${options.role.toUpperCase()} key (${hex(expectedUsage)})`,
+    );
+
+  if (options.subjectId !== undefined && !equal(cert.subjectId, options.subjectId))
+    return refuse(
+      'CERT_WRONG_SUBJECT',
+      `the certificate is issued to ${hex(cert.subjectId)}, not to ${hex(options.subjectId)}`,
     );
 
   const valid = checkValidity(
@@ -464,6 +477,8 @@ export interface ChainInput {
   readonly eumCertificate?: Uint8Array | string | undefined;
   readonly trustedCis: readonly TrustedCi[];
   readonly now: number;
+  /** The subject (5F20) expected: the EID for `ecasd` (the EIS's), an entity id (OID bytes) otherwise. */
+  readonly subjectId?: Uint8Array | undefined;
 }
 
 export interface VerifiedChain extends VerifiedGpCertificate {
@@ -486,6 +501,7 @@ export function verifyCertificateChain(input: ChainInput): Result<VerifiedChain,
       issuers: [eum.value],
       now: input.now,
       unknownIssuer: 'CERT_WRONG_EUM',
+      subjectId: input.subjectId,
     });
     return gp.ok ? ok({ ...gp.value, ci: eum.value.ci, eum: eum.value }) : gp;
   }

@@ -253,6 +253,31 @@ describe('ECASD certificate → EUM (X.509) → CI', () => {
     expect(r.value.eum?.subject).toBe('CN=Test EUM, O=simtrust test');
   });
 
+  it('refuses "issued to another subject": a valid ECASD certificate of another eUICC than the EIS names', () => {
+    const other = pki.ecasd('89086030202200000022000023022943');
+    const expect89049 = Buffer.from('89049032123451234512345678901235', 'hex');
+    const r = verifyCertificateChain({
+      certificate: other.certificate,
+      eumCertificate: pki.eum.pem,
+      role: 'ecasd',
+      trustedCis: [pki.ci.trusted],
+      now: PKI_NOW,
+      subjectId: expect89049,
+    });
+    expect(r.ok ? '' : r.error.reason).toBe('issued to another subject');
+    const mine = pki.ecasd();
+    expect(
+      verifyCertificateChain({
+        certificate: mine.certificate,
+        eumCertificate: pki.eum.pem,
+        role: 'ecasd',
+        trustedCis: [pki.ci.trusted],
+        now: PKI_NOW,
+        subjectId: expect89049,
+      }).ok,
+    ).toBe(true);
+  });
+
   it('refuses an ECASD certificate without its EUM, with another EUM, or as an SM-DP', () => {
     const ecasd = pki.ecasd();
     expect(
