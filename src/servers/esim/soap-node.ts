@@ -20,7 +20,11 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { type Clock, systemClock } from '../../lib/clock.js';
 import { SimtrustError } from '../../lib/errors.js';
-import type { MessageBodies, MessageElement } from '../../platform/esim/es-soap/sgp-02-messages.js';
+import type {
+  EsInterface,
+  MessageBodies,
+  MessageElement,
+} from '../../platform/esim/es-soap/sgp-02-messages.js';
 import { MESSAGE_BY_ELEMENT } from '../../platform/esim/es-soap/sgp-02-messages.js';
 import {
   failed,
@@ -53,6 +57,8 @@ export interface SoapPartner {
   readonly url: string;
   /** The partner's TLS certificate (PEM): pinned for its client and server side. */
   readonly certificatePem: string;
+  /** Interfaces the partner may call here (default: all), e.g. `['ES1']` for an EUM. */
+  readonly interfaces?: readonly EsInterface[];
 }
 
 export interface SoapNodeLimits {
@@ -203,6 +209,10 @@ export class SoapNode {
       handlers: this.options.handlers,
       selfAddress: this.selfUrl,
       replyToAllowed: (peer, replyTo) => this.partnersByName.get(peer)?.url === replyTo,
+      allowed: (peer, spec) => {
+        const interfaces = this.partnersByName.get(peer)?.interfaces;
+        return interfaces === undefined || interfaces.includes(spec.iface);
+      },
       onResponse: (message, peer) => this.onResponse(message, peer),
       xmlLimits: { maxChars: this.limits.maxBodyBytes, maxElements: 20_000, maxDepth: 48 },
       onHandlerError: (error, element) =>
@@ -459,8 +469,22 @@ export class SoapNode {
       } catch {
         return refuse(400, 'XML_MALFORMED', 'the body is not UTF-8');
       }
-      const acceptance = this.endpoint.accept(text, peer.partner.name);
-      if (acceptance.kind === 'refused') return answerFault(400, acceptance.fault);
+      let acceptance: ReturnType<SoapEndpoint['accept']>;
+      try {
+        acceptance = this.endpoint.accept(text, peer.partner.name);
+      } catch (e) {
+        // Nothing escapes the listener: a bug in a decoder becomes a Receiver fault and a log line.
+        this.options.log?.warn({ err: e, node: this.name }, 'SGP.02 message could not be handled');
+        return answerFault(500, {
+          side: 'Receiver',
+          code: 'SOAP_INTERNAL',
+          reason: 'the message could not be handled',
+          status: failed(SUBJECT_CODES.FUNCTION_PROVIDER, REASON_CODES.EXECUTION_ERROR, 'Execution error'),
+        });
+      }
+      if (acceptance.kind === 'refused') {
+        return answerFault(acceptance.fault.code === 'SOAP_NOT_ALLOWED' ? 403 : 400, acceptance.fault);
+      }
       res.writeHead(202, { 'content-length': 0 });
       res.end();
       this.track(this.deliver(acceptance.work, peer.partner));
@@ -469,6 +493,17 @@ export class SoapNode {
 
   /** Send the asynchronous `*Response` produced by a handler to the partner's URL. */
   private async deliver(work: Promise<SoapMessage | undefined>, partner: PinnedPartner): Promise<void> {
+    try {
+      await this.deliverNow(work, partner);
+    } catch (e) {
+      this.options.log?.warn(
+        { err: e, node: this.name, partner: partner.name },
+        'SGP.02 response not delivered',
+      );
+    }
+  }
+
+  private async deliverNow(work: Promise<SoapMessage | undefined>, partner: PinnedPartner): Promise<void> {
     const response = await work;
     if (response === undefined) return;
     let xml: string;
@@ -494,14 +529,7 @@ export class SoapNode {
         } as SoapMessage['message'],
       });
     }
-    try {
-      await this.post(partner, xml);
-    } catch (e) {
-      this.options.log?.warn(
-        { err: e, node: this.name, partner: partner.name },
-        'SGP.02 response not delivered',
-      );
-    }
+    await this.post(partner, xml);
   }
 
   private track(promise: Promise<unknown>): void {

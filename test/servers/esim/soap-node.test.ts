@@ -104,7 +104,7 @@ beforeAll(async () => {
   dp = await SoapNode.start({ name: 'sm-dp', tls: dpId, partners: [], handlers: {} });
   eum = await SoapNode.start({ name: 'eum', tls: eumId, partners: [], handlers: {} });
   sr.addPartner({ name: 'sm-dp', url: dp.url, certificatePem: dpId.certificatePem });
-  sr.addPartner({ name: 'eum', url: eum.url, certificatePem: eumId.certificatePem });
+  sr.addPartner({ name: 'eum', url: eum.url, certificatePem: eumId.certificatePem, interfaces: ['ES1'] });
   dp.addPartner({ name: 'sm-sr', url: sr.url, certificatePem: srId.certificatePem });
   eum.addPartner({ name: 'sm-sr', url: sr.url, certificatePem: srId.certificatePem });
 });
@@ -156,6 +156,24 @@ describe('SoapNode (mutual TLS)', () => {
     expect(forged.functionExecutionStatus).toMatchObject({
       status: 'FAILED',
       statusCodeData: { subject: '8.6', reason: '6.1' },
+    });
+  });
+
+  it('a partner may use only its interfaces: the EUM (ES1 only) cannot call ES3 (403, SOAP_NOT_ALLOWED, 1.1 / 1.2)', async () => {
+    await expect(
+      eum.call('sm-sr', 'ES3-SendDataRequest', {
+        functionCallIdentifier: 'x',
+        eid: EID,
+        sdAid: 'A0000005591010FFFFFFFF8900001000',
+        data: new Uint8Array([1]),
+      }),
+    ).rejects.toMatchObject({
+      code: 'ERR_ESIM_SOAP_REJECTED',
+      details: {
+        httpStatus: 403,
+        fault: 'SOAP_NOT_ALLOWED',
+        status: { statusCodeData: { subject: '1.1', reason: '1.2' } },
+      },
     });
   });
 

@@ -85,6 +85,8 @@ export interface SoapEndpointOptions {
   readonly xmlLimits?: XmlLimits;
   /** How many recent MessageIDs are remembered per endpoint to refuse replays. */
   readonly replayMemory?: number;
+  /** May `peer` call functions of this interface? (default: yes) — e.g. only the EUM uses ES1. */
+  readonly allowed?: (peer: string, spec: MessageSpec) => boolean;
   /** A handler threw: the error (for the log; the partner sees a generic FAILED status). */
   readonly onHandlerError?: (error: unknown, element: MessageElement) => void;
 }
@@ -132,6 +134,19 @@ export class SoapEndpoint {
       );
     }
     this.remember(replayKey);
+    if (this.options.allowed !== undefined && !this.options.allowed(peer, spec)) {
+      return refuse(
+        'Sender',
+        'SOAP_NOT_ALLOWED',
+        `${peer} may not use ${spec.iface}`,
+        failed(
+          SUBJECT_CODES.FUNCTION_REQUESTER,
+          REASON_CODES.NOT_ALLOWED,
+          `${spec.iface} is not allowed for this requester`,
+        ),
+        addressing.messageId,
+      );
+    }
     const context: HandlerContext = { peer, addressing, eisElements: message.eisElements, receivedAtMs };
 
     if (spec.kind === 'response') {
