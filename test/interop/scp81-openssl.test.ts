@@ -91,14 +91,14 @@ describe.skipIf(!available)('SCP81 PSK-TLS against openssl', () => {
     expect(await ended).toEqual({ ok: true, scripts: 0 });
   });
 
-  const client = (port: number, psk: string, extra: string[] = []) =>
+  const client = (port: number, psk: string, extra: string[] = [], cipher = 'PSK-AES128-GCM-SHA256') =>
     run([
       's_client',
       '-connect',
       `127.0.0.1:${port}`,
       '-tls1_2',
       '-cipher',
-      'PSK-AES128-GCM-SHA256',
+      cipher,
       '-psk',
       psk,
       '-psk_identity',
@@ -123,6 +123,17 @@ describe.skipIf(!available)('SCP81 PSK-TLS against openssl', () => {
     expect(c.out).toMatch(/HTTP\/1\.1 200/);
     expect(c.out).toContain('application/vnd.globalplatform.card-content-mgt;version=1.0');
     expect(c.out).toContain('X-Admin-Targeted-Application: //aid/A000000009/0003FFFFFFFF89B0000000');
+  });
+
+  it('the CBC suite SGP.02 also allows (PSK-AES128-CBC-SHA256) is offered too', async () => {
+    b = await bench();
+    const c = client(b.listener.port, toHex(PSK), [], 'PSK-AES128-CBC-SHA256');
+    programs.push(c);
+    // s_client's "New, …" line names the suite's first version (TLSv1.0 for CBC); the session says 1.2.
+    await vi.waitFor(() => expect(c.out).toMatch(/Cipher is PSK-AES128-CBC-SHA256/), { timeout: 10_000 });
+    await vi.waitFor(() => expect(c.out).toMatch(/Protocol\s*: TLSv1\.2/), { timeout: 10_000 });
+    c.child.stdin.write(post(b.sessions.adminUri));
+    await vi.waitFor(() => expect(c.out).toMatch(/HTTP\/1\.1 204/), { timeout: 10_000 });
   });
 
   it('openssl s_client with the wrong PSK gets no session', async () => {
