@@ -334,14 +334,51 @@ export function decodeDer(schema: Schema, tag: number, bytes: Uint8Array, offset
 }
 
 // --- encoding (values come from our own code or from the decoder; a wrong shape is a programming
-// error and throws TypeError)
+// error and throws TypeError). Each TLV reserves a slot for its header, fills in its content
+// chunks, then writes the header once its length is known; one copy joins the chunks at the end.
 
-const tlv = (tag: number, content: Uint8Array): Uint8Array =>
-  concatBytes([encodeTag(tag), encodeLength(content.length), content]);
+type Chunks = Uint8Array[];
+const EMPTY = new Uint8Array(0);
+
+/** Tag and minimal definite length as one small array. */
+function header(tag: number, length: number): Uint8Array {
+  const t = encodeTag(tag);
+  const l = encodeLength(length);
+  const h = new Uint8Array(t.length + l.length);
+  h.set(t, 0);
+  h.set(l, t.length);
+  return h;
+}
+
+/** Emit one TLV whose content `fill` appends; returns its total size. */
+function emitTlv(out: Chunks, tag: number, fill: () => number): number {
+  const slot = out.length;
+  out.push(EMPTY);
+  const size = fill();
+  const h = header(tag, size);
+  out[slot] = h;
+  return h.length + size;
+}
+
+function emitBytes(out: Chunks, bytes: Uint8Array): number {
+  out.push(bytes);
+  return bytes.length;
+}
+
+function join(out: Chunks): Uint8Array {
+  return concatBytes(out);
+}
+
+function emitGeneric(out: Chunks, g: GenericTlv): number {
+  const children = g.children;
+  if (children) return emitTlv(out, g.tag, () => children.reduce((n, c) => n + emitGeneric(out, c), 0));
+  return emitTlv(out, g.tag, () => emitBytes(out, g.value ?? EMPTY));
+}
 
 export function encodeGeneric(g: GenericTlv): Uint8Array {
-  if (g.children) return tlv(g.tag, concatBytes(g.children.map(encodeGeneric)));
-  return tlv(g.tag, g.value ?? new Uint8Array(0));
+  const out: Chunks = [];
+  emitGeneric(out, g);
+  return join(out);
 }
 
 function isRecord(v: Asn1Value | undefined): v is Asn1Record {
@@ -354,63 +391,72 @@ function shapeError(what: string): never {
 
 /** Encode `value` as `schema` under `tag`. */
 export function encodeDer(schema: Schema, tag: number, value: Asn1Value): Uint8Array {
+  const out: Chunks = [];
+  emit(out, schema, tag, value);
+  return join(out);
+}
+
+function emit(out: Chunks, schema: Schema, tag: number, value: Asn1Value): number {
   switch (schema.kind) {
     case 'octets':
       if (!(value instanceof Uint8Array)) shapeError('OCTET STRING expected');
-      return tlv(tag, value);
+      return emitTlv(out, tag, () => emitBytes(out, value));
     case 'int':
       if (typeof value !== 'number') shapeError('INTEGER expected');
-      return tlv(tag, encodeInt(value));
+      return emitTlv(out, tag, () => emitBytes(out, encodeInt(value)));
     case 'null':
       if (value !== null) shapeError('NULL expected');
-      return tlv(tag, new Uint8Array(0));
+      return emitTlv(out, tag, () => 0);
     case 'oid':
       if (typeof value !== 'string') shapeError('OBJECT IDENTIFIER expected');
-      return tlv(tag, encodeOid(value));
+      return emitTlv(out, tag, () => emitBytes(out, encodeOid(value)));
     case 'utf8':
       if (typeof value !== 'string') shapeError('UTF8String expected');
-      return tlv(tag, UTF8_ENCODER.encode(value));
+      return emitTlv(out, tag, () => emitBytes(out, UTF8_ENCODER.encode(value)));
     case 'any':
       if (!isRecord(value) || typeof value.tag !== 'number') shapeError('generic TLV expected');
-      return encodeGeneric(value as unknown as GenericTlv);
+      return emitGeneric(out, value as unknown as GenericTlv);
     case 'seq': {
       if (!isRecord(value)) shapeError('SEQUENCE expected');
-      const parts: Uint8Array[] = [];
-      for (const f of schema.fields) {
-        const v = value[f.name];
-        if (v === undefined) {
-          if (!f.optional) shapeError(`${f.name} is missing`);
-          continue;
+      return emitTlv(out, tag, () => {
+        let size = 0;
+        for (const f of schema.fields) {
+          const v = value[f.name];
+          if (v === undefined) {
+            if (!f.optional) shapeError(`${f.name} is missing`);
+            continue;
+          }
+          size += emit(out, f.schema, f.tag, v);
         }
-        parts.push(encodeField(f, v));
-      }
-      const ext = value.$ext;
-      if (Array.isArray(ext)) for (const raw of ext) parts.push(raw as Uint8Array);
-      return tlv(tag, concatBytes(parts));
+        const ext = value.$ext;
+        if (Array.isArray(ext)) for (const raw of ext) size += emitBytes(out, raw as Uint8Array);
+        return size;
+      });
     }
     case 'seqOf': {
       if (!Array.isArray(value)) shapeError('SEQUENCE OF expected');
-      const parts = (value as readonly Asn1Value[]).map((item) =>
-        schema.itemTag === undefined && schema.item.kind === 'choice'
-          ? encodeAlternative(schema.item.alts, item)
-          : encodeDer(schema.item, schema.itemTag ?? UNIVERSAL.SEQUENCE, item),
-      );
-      return tlv(tag, concatBytes(parts));
+      const items = value as readonly Asn1Value[];
+      return emitTlv(out, tag, () => {
+        let size = 0;
+        for (const item of items) {
+          size +=
+            schema.itemTag === undefined && schema.item.kind === 'choice'
+              ? emitAlternative(out, schema.item.alts, item)
+              : emit(out, schema.item, schema.itemTag ?? UNIVERSAL.SEQUENCE, item);
+        }
+        return size;
+      });
     }
     case 'choice':
-      return tlv(tag, encodeAlternative(schema.alts, value));
+      return emitTlv(out, tag, () => emitAlternative(out, schema.alts, value));
   }
 }
 
-function encodeField(f: Field, v: Asn1Value): Uint8Array {
-  return encodeDer(f.schema, f.tag, v);
-}
-
-function encodeAlternative(alts: readonly Field[], value: Asn1Value): Uint8Array {
+function emitAlternative(out: Chunks, alts: readonly Field[], value: Asn1Value): number {
   if (!isRecord(value)) shapeError('CHOICE expected');
   const keys = Object.keys(value);
   const alt = alts.find((a) => a.name === keys[0]);
   if (keys.length !== 1 || !alt)
     shapeError(`CHOICE with one of ${alts.map((a) => a.name).join(', ')} expected`);
-  return encodeField(alt, value[alt.name] as Asn1Value);
+  return emit(out, alt.schema, alt.tag, value[alt.name] as Asn1Value);
 }
