@@ -121,6 +121,8 @@ const STATUS_ACTIONS: Partial<Record<ActionType, LifecycleAction>> = {
 const MIB = 1_048_576;
 /** Causes fired per statement: up to 5 action runs each, within SQLite's bound-parameter limit. */
 const FIRE_CHUNK = 200;
+/** Causes fired per statement on PostgreSQL (each column one array). */
+const FIRE_CHUNK_PG = 5000;
 /** Outcomes per recording statement (5 bound values each). */
 const RECORD_CHUNK = 1000;
 /** IN-list size of lookups. */
@@ -837,8 +839,10 @@ export class EventEngine {
           wave.push(c);
         }
       }
-      for (let i = 0; i < wave.length; i += FIRE_CHUNK)
-        count += await this.fireWave(trx, h, wave.slice(i, i + FIRE_CHUNK), fired);
+      // SQLite binds each value (at most 32,766 a statement); PostgreSQL takes arrays.
+      const chunk = this.store.dialect === 'postgres' ? FIRE_CHUNK_PG : FIRE_CHUNK;
+      for (let i = 0; i < wave.length; i += chunk)
+        count += await this.fireWave(trx, h, wave.slice(i, i + chunk), fired);
       rest = later;
     }
     return count;
@@ -859,48 +863,69 @@ export class EventEngine {
       Number(p.inactiveTimeoutOffsetMinutes ?? 0),
       now,
     );
+    const keys = causes.map((c) => stateKey(h, c.simId));
     const armed = new Set(
-      (
-        await trx
-          .insertInto('event_rule_states')
-          .values(
-            causes.map((c) => ({
-              handler_id: handlerId,
-              target_key: stateKey(h, c.simId),
-              fired_at: now,
-              rearm_at: rearmAt,
-            })),
-          )
-          .onConflict((oc) =>
-            oc
-              .columns(['handler_id', 'target_key'])
-              .doUpdateSet({ fired_at: now, rearm_at: rearmAt })
-              .where('event_rule_states.rearm_at', 'is not', null)
-              .where('event_rule_states.rearm_at', '<=', now),
-          )
-          .returning('target_key')
-          .execute()
-      ).map((r) => r.target_key),
+      this.store.dialect === 'postgres'
+        ? // One statement text whatever the count (arrays): PostgreSQL parses a 200-row VALUES list anew each time.
+          (
+            await sql<{ target_key: string }>`
+              insert into event_rule_states (handler_id, target_key, fired_at, rearm_at)
+              select ${handlerId}, k, ${now}, cast(${rearmAt} as bigint) from unnest(cast(${keys} as text[])) as k
+              on conflict (handler_id, target_key) do update set fired_at = excluded.fired_at, rearm_at = excluded.rearm_at
+                where event_rule_states.rearm_at is not null and event_rule_states.rearm_at <= ${now}
+              returning target_key`.execute(trx)
+          ).rows.map((r) => r.target_key)
+        : (
+            await trx
+              .insertInto('event_rule_states')
+              .values(
+                keys.map((key) => ({
+                  handler_id: handlerId,
+                  target_key: key,
+                  fired_at: now,
+                  rearm_at: rearmAt,
+                })),
+              )
+              .onConflict((oc) =>
+                oc
+                  .columns(['handler_id', 'target_key'])
+                  .doUpdateSet({ fired_at: now, rearm_at: rearmAt })
+                  .where('event_rule_states.rearm_at', 'is not', null)
+                  .where('event_rule_states.rearm_at', '<=', now),
+              )
+              .returning('target_key')
+              .execute()
+          ).map((r) => r.target_key),
     );
     for (const key of armed) fired?.push({ handlerId, key, rearmAt: rearmAt ?? Number.POSITIVE_INFINITY });
     const firing = causes.filter((c) => armed.has(stateKey(h, c.simId)));
     if (firing.length === 0) return 0;
-    const inserted = await trx
-      .insertInto('event_firings')
-      .values(
-        firing.map((c) => ({
-          operator_id: h.row.operator_id,
-          handler_id: handlerId,
-          sim_id: c.simId,
-          firing_key: c.firingKey,
-          rule_type: h.rule.type,
-          detail: JSON.stringify(c.detail),
-          at: now,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['handler_id', 'firing_key']).doNothing())
-      .returning(['id', 'sim_id'])
-      .execute();
+    const newFirings = firing.map((c) => ({
+      operator_id: h.row.operator_id,
+      handler_id: handlerId,
+      sim_id: c.simId,
+      firing_key: c.firingKey,
+      rule_type: h.rule.type,
+      detail: JSON.stringify(c.detail),
+      at: now,
+    }));
+    const inserted =
+      this.store.dialect === 'postgres'
+        ? (
+            await sql<{ id: number; sim_id: string | null }>`
+              insert into event_firings (operator_id, handler_id, sim_id, firing_key, rule_type, detail, at)
+              select ${h.row.operator_id}, ${handlerId}, f.sim_id, f.firing_key, ${h.rule.type}, f.detail, ${now}
+              from unnest(cast(${newFirings.map((f) => f.sim_id)} as text[]), cast(${newFirings.map((f) => f.firing_key)} as text[]),
+                cast(${newFirings.map((f) => f.detail)} as text[])) as f(sim_id, firing_key, detail)
+              on conflict (handler_id, firing_key) do nothing
+              returning id, sim_id`.execute(trx)
+          ).rows
+        : await trx
+            .insertInto('event_firings')
+            .values(newFirings)
+            .onConflict((oc) => oc.columns(['handler_id', 'firing_key']).doNothing())
+            .returning(['id', 'sim_id'])
+            .execute();
     if (inserted.length === 0) return 0;
     const runAts = h.actions.map((a) =>
       scheduledTime(
@@ -932,7 +957,21 @@ export class EventEngine {
         };
       }),
     );
-    await trx.insertInto('event_action_runs').values(runs).execute();
+    if (this.store.dialect === 'postgres') {
+      const column = <K extends keyof (typeof runs)[number]>(k: K) => runs.map((r) => r[k]);
+      await sql`
+        insert into event_action_runs (operator_id, handler_id, firing_id, sim_id, action_index, action_type, action,
+          idempotency_key, status, run_at, attempts, claimed_until, result, created_at, updated_at)
+        select ${h.row.operator_id}, ${handlerId}, r.firing_id, r.sim_id, r.action_index, r.action_type, r.action,
+          r.idempotency_key, r.status, r.run_at, 0, null, r.result, ${now}, ${now}
+        from unnest(cast(${column('firing_id')} as bigint[]), cast(${column('sim_id')} as text[]),
+          cast(${column('action_index')} as integer[]), cast(${column('action_type')} as text[]),
+          cast(${column('action')} as text[]), cast(${column('idempotency_key')} as text[]),
+          cast(${column('status')} as text[]), cast(${column('run_at')} as bigint[]), cast(${column('result')} as text[]))
+          as r(firing_id, sim_id, action_index, action_type, action, idempotency_key, status, run_at, result)`.execute(
+        trx,
+      );
+    } else await trx.insertInto('event_action_runs').values(runs).execute();
     return inserted.length;
   }
 
@@ -1101,6 +1140,18 @@ export class EventEngine {
    */
   private async record(records: readonly RunRecord[]): Promise<void> {
     const now = this.clock.now();
+    if (this.store.dialect === 'postgres') {
+      await sql`
+        update event_action_runs
+        set status = outcome.status, run_at = outcome.run_at, claimed_until = null, result = outcome.result,
+          updated_at = ${now}
+        from unnest(cast(${records.map((r) => r.id)} as bigint[]), cast(${records.map((r) => r.attempts)} as integer[]),
+          cast(${records.map((r) => r.status)} as text[]), cast(${records.map((r) => r.runAt)} as bigint[]),
+          cast(${records.map((r) => r.result)} as text[])) as outcome(id, attempts, status, run_at, result)
+        where event_action_runs.id = outcome.id and event_action_runs.status = 'running'
+          and event_action_runs.attempts = outcome.attempts`.execute(this.store.db);
+      return;
+    }
     for (let i = 0; i < records.length; i += RECORD_CHUNK) {
       const rows = records
         .slice(i, i + RECORD_CHUNK)

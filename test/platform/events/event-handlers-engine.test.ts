@@ -3,7 +3,8 @@
 // session, IMEI refusal), daily traffic from real accounting records, actions that change the SIM,
 // scheduled actions at the next UTC day, re-arming, ignore and inactive handlers, runOnceAmongTarget,
 // leases taken over after a worker died (between firing and action, and after the change before its
-// record), retries with backoff into `dead`, and two engines over one database firing each SIM once.
+// record), retries with backoff into `dead`, two engines over one database firing each SIM once, and
+// the engine's memory of fired rule states (skips, with the database guard still the authority).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
@@ -522,6 +523,50 @@ describe(`event handler engine (${testDialect})`, () => {
     // The full sweep finds B, and A is not fired twice.
     expect((await api.platform.events.tick()).firings).toBe(1);
     expect((await executions(id)).map((e) => e.simId).sort()).toEqual([a?.simId, b?.simId].sort());
+  });
+
+  it('remembers the rule states it fired: a SIM fired today is not fired again, by this engine (memory) or a fresh one (the database), until it re-arms', async () => {
+    clock.set(T0 + DAY * 15);
+    const g = await group();
+    const [a, b] = [await createSim(api, { groupId: g }), await createSim(api, { groupId: g })] as TestSim[];
+    const id = await handler({
+      targetGroupId: g,
+      ruleConfig: {
+        type: 'SimDailyTotalTrafficRule',
+        properties: { limitTotalTrafficMegaByte: '1', inactiveTimeoutDateConst: 'BEGINNING_OF_NEXT_DAY' },
+      },
+      actionConfigList: [{ type: 'StandbyAction', properties: { executionDateTimeConst: 'NEVER' } }],
+    });
+    await api.platform.events.tick({ traffic: 'changed' });
+    const sa = session(a as TestSim);
+    const sb = session(b as TestSim);
+    for (const s of [sa, sb]) await s.start();
+    await sa.interim(2 * MIB);
+    await sb.interim(MIB / 2);
+    // Both SIMs evaluated (one handler each), A over the limit.
+    expect(await api.platform.events.tick({ traffic: 'changed' })).toMatchObject({
+      firings: 1,
+      evaluations: 2,
+    });
+    // A's state row is taken away behind the engine's back: this engine remembers A fired today and
+    // leaves it out; B, still under the limit, crosses now and fires.
+    await api.db.store.db.deleteFrom('event_rule_states').where('handler_id', '=', id).execute();
+    await sa.interim(3 * MIB);
+    await sb.interim(2 * MIB);
+    expect((await api.platform.events.tick({ traffic: 'changed' })).firings).toBe(1);
+    expect((await executions(id)).map((e) => e.simId).sort()).toEqual([a?.simId, b?.simId].sort());
+    // A fresh engine remembers nothing: the database guard decides — B's state (just written) holds,
+    // A's (deleted above) does not, so only A fires again. The guard, not the memory, is the authority.
+    clock.advance(1000);
+    const fresh = new EventEngine(api.db.store, clock, api.platform.sims);
+    fresh.noteUsage(op, [(a as TestSim).imsi, (b as TestSim).imsi]);
+    expect(await fresh.evaluateTraffic('changed')).toBe(1);
+    // Re-armed at the next UTC day: the new day's usage fires both again, in the remembering engine.
+    clock.set(T0 + DAY * 16 + 1000);
+    await sa.interim(6 * MIB);
+    await sb.interim(5 * MIB);
+    expect((await api.platform.events.tick({ traffic: 'changed' })).firings).toBe(2);
+    expect(await executions(id)).toHaveLength(5);
   });
 
   it("answers 404 for another operator's handler history", async () => {
