@@ -182,7 +182,12 @@ export class CardToolkit {
     // Work that arrived between commands (an applet asked for the proactive handler from outside a
     // session: the SCP81 agent when its TLS engine has bytes to send) starts here, so any command —
     // the terminal's STATUS polling among them — can answer '91XX' for it.
-    if (this.#active === undefined && this.#profile !== undefined) this.#advance();
+    if (
+      this.#active === undefined &&
+      this.#profile !== undefined &&
+      this.#events.some((e) => e.has(EVENT.EVENT_PROACTIVE_HANDLER_AVAILABLE))
+    )
+      this.#advance();
     const active = this.#active;
     return active === undefined || active.fetched ? undefined : active.command.length;
   }
