@@ -3,6 +3,7 @@
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { esimPkiMigration } from '../esim/ci/migration.js';
+import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
 import { simExpiryMigration } from '../sims/expiry-migration.js';
 import type { Dialect } from './database.js';
@@ -777,6 +778,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0010-event-handlers', eventHandlersMigration],
   ['0011-sim-expiry', simExpiryMigration],
   ['0012-esim-pki', esimPkiMigration],
+  ['0013-esim-sm-sr', esimSmSrMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

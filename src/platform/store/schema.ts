@@ -672,6 +672,100 @@ export interface EsimCertificatesTable {
   created_at: number;
 }
 
+/** SM-SR: a registered eUICC's EIS (migration 0013-esim-sm-sr; platform/esim/sm-sr). */
+export interface EsimSrEisTable {
+  eid: string;
+  eum_id: string;
+  smsr_id: string;
+  /** JSON of {eumSignedInfo, eumSignature} as registered (bytes hex), re-verifiable with the EUM key. */
+  signed_info: string;
+  /** PEM of the EUM certificate the EIS signature was verified with. */
+  eum_certificate: string;
+  /** JSON of the ECASD SecurityDomain (certificates, no secrets). */
+  ecasd: string;
+  /** JSON of the ISD-R SecurityDomain without key values (those are in esim_sr_keysets, sealed). */
+  isdr: string;
+  remaining_memory: number;
+  available_memory: number;
+  last_audit_at: number | null;
+  additional_properties: string | null;
+  registered_at: number;
+  updated_at: number;
+}
+
+/** SM-SR: ProfileInfo rows of an EIS. */
+export interface EsimSrProfilesTable {
+  eid: string;
+  iccid: string;
+  isdp_aid: string;
+  mno_id: string;
+  smdp_id: string | null;
+  /** In-Creation | Created | Disabled | Enabled */
+  state: string;
+  fallback: number;
+  imsi: string | null;
+  msisdn: string | null;
+  profile_type: string | null;
+  allocated_memory: number;
+  /** JSON Pol2 */
+  pol2: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** SM-SR: ISD-R key sets, keys sealed (context `esim-sr-keyset:<eid>:<kvn>`). */
+export interface EsimSrKeysetsTable {
+  eid: string;
+  kvn: number;
+  /** SCP80 | SCP81 */
+  type: string;
+  secrets: string;
+  /** Last SCP80 command counter used (TS 102 225, 5 octets). */
+  counter: number;
+  created_at: number;
+}
+
+/** SM-SR: the EIS audit trail. */
+export interface EsimSrAuditTable {
+  id: Generated<number>;
+  eid: string;
+  at: number;
+  operation_type: string;
+  requester_id: string | null;
+  /** JSON FunctionExecutionStatus */
+  status: string | null;
+  isdp_aid: string | null;
+  iccid: string | null;
+  imei: string | null;
+}
+
+/** SM-SR: function runs on an eUICC; `active_eid` (unique) is the per-eUICC lock. */
+export interface EsimSrProceduresTable {
+  procedure_id: string;
+  eid: string;
+  active_eid: string | null;
+  function: string;
+  requester: string;
+  function_call_id: string;
+  step: string;
+  /** JSON of the procedure's inputs and progress */
+  data: string;
+  /** JSON FunctionExecutionStatus once ended */
+  result: string | null;
+  deadline: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** SM-SR: default notifications handled. */
+export interface EsimSrNotificationsTable {
+  eid: string;
+  seq: number;
+  type: number;
+  isdp_aid: string;
+  received_at: number;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -723,4 +817,10 @@ export interface Database {
   event_action_runs: EventActionRunsTable;
   esim_cis: EsimCisTable;
   esim_certificates: EsimCertificatesTable;
+  esim_sr_eis: EsimSrEisTable;
+  esim_sr_profiles: EsimSrProfilesTable;
+  esim_sr_keysets: EsimSrKeysetsTable;
+  esim_sr_audit: EsimSrAuditTable;
+  esim_sr_procedures: EsimSrProceduresTable;
+  esim_sr_notifications: EsimSrNotificationsTable;
 }

@@ -1,0 +1,396 @@
+// The SM-SR's EIS store (tables: migration 0013-esim-sm-sr): the EIS rows read and written as the
+// es-soap model (sgp-02-xml-types.ts), ISD-R key sets sealed with the key ring, the audit trail, and
+// the procedure rows whose unique `active_eid` is the one-procedure-per-eUICC lock.
+
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { KeyRing } from '../../secrets/key-ring.js';
+import type { Executor } from '../../store/database.js';
+import type { EsimSrProceduresTable, EsimSrProfilesTable } from '../../store/schema.js';
+import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
+import type {
+  AuditTrailRecord,
+  Eis,
+  EumSignature,
+  EumSignedInfo,
+  Keyset,
+  Pol2,
+  ProfileInfo,
+  SecurityDomain,
+} from '../es-soap/sgp-02-xml-types.js';
+
+/** ProfileInfo state plus the SM-SR-internal "In-Creation" (esim.md §1.1), never shown in an EIS. */
+export type SrProfileState = ProfileInfo['state'] | 'In-Creation';
+
+// JSON with bytes and dates (the EIS model holds both).
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
+    const raw = this[key];
+    if (raw instanceof Uint8Array) return { $hex: Buffer.from(raw).toString('hex') };
+    if (raw instanceof Date) return { $date: raw.toISOString() };
+    return v;
+  });
+}
+
+export function fromJson<T>(text: string): T {
+  return JSON.parse(text, (_k, v) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      if (typeof v.$hex === 'string' && Object.keys(v).length === 1)
+        return new Uint8Array(Buffer.from(v.$hex, 'hex'));
+      if (typeof v.$date === 'string' && Object.keys(v).length === 1) return new Date(v.$date);
+    }
+    return v;
+  }) as T;
+}
+
+export const keysetContext = (eid: string, kvn: number) => `esim-sr-keyset:${eid}:${kvn}`;
+
+export interface StoredSignedPart {
+  readonly eumSignedInfo: EumSignedInfo;
+  readonly eumSignature: EumSignature;
+}
+
+/** Writes a newly registered EIS: the row, its profiles, its ISD-R key sets (sealed). */
+export async function insertEis(
+  db: Executor,
+  keyRing: KeyRing,
+  eis: Eis,
+  eumCertificate: string,
+  now: number,
+): Promise<void> {
+  const eid = eis.eumSignedInfo.eid;
+  await db
+    .insertInto('esim_sr_eis')
+    .values({
+      eid,
+      eum_id: eis.eumSignedInfo.eumId,
+      smsr_id: eis.smsrId,
+      signed_info: toJson({ eumSignedInfo: eis.eumSignedInfo, eumSignature: eis.eumSignature }),
+      eum_certificate: eumCertificate,
+      ecasd: toJson(eis.eumSignedInfo.ecasd),
+      isdr: toJson(withoutKeyValues(eis.isdR)),
+      remaining_memory: eis.remainingMemory,
+      available_memory: eis.availableMemoryForProfiles,
+      last_audit_at: eis.lastAuditDate?.getTime() ?? null,
+      additional_properties: eis.additionalProperties === undefined ? null : toJson(eis.additionalProperties),
+      registered_at: now,
+      updated_at: now,
+    })
+    .execute();
+  for (const p of eis.profiles) await insertProfile(db, eid, p, p.state, now);
+  for (const ks of eis.isdR.keysets) {
+    if (ks.type !== 'SCP80' && ks.type !== 'SCP81') continue;
+    await db
+      .insertInto('esim_sr_keysets')
+      .values({
+        eid,
+        kvn: ks.version,
+        type: ks.type,
+        secrets: keyRing.seal(
+          Buffer.from(toJson(ks.keys.map((k) => ({ index: k.index, components: k.components })))),
+          keysetContext(eid, ks.version),
+        ),
+        counter: ks.cntr ?? 0,
+        created_at: now,
+      })
+      .execute();
+  }
+}
+
+/** The ISD-R as stored in the EIS row and shown in GetEIS: key sets without key values. */
+function withoutKeyValues(sd: SecurityDomain): SecurityDomain {
+  return { ...sd, keysets: sd.keysets.map((k): Keyset => ({ ...k, keys: [] })) };
+}
+
+export async function insertProfile(
+  db: Executor,
+  eid: string,
+  p: Omit<ProfileInfo, 'state'>,
+  state: SrProfileState,
+  now: number,
+): Promise<void> {
+  await db
+    .insertInto('esim_sr_profiles')
+    .values({
+      eid,
+      iccid: p.iccid,
+      isdp_aid: p.isdPAid.toUpperCase(),
+      mno_id: p.mnoId,
+      smdp_id: p.smdpId ?? null,
+      state,
+      fallback: p.fallbackAttribute ? 1 : 0,
+      imsi: p.subscriptionAddress.imsi ?? null,
+      msisdn: p.subscriptionAddress.msisdn ?? null,
+      profile_type: p.profileType ?? null,
+      allocated_memory: p.allocatedMemory,
+      pol2: JSON.stringify(p.pol2),
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+}
+
+export type ProfileRow = Selectable<EsimSrProfilesTable>;
+export type ProcedureRow = Selectable<EsimSrProceduresTable>;
+
+export const profilesOf = (db: Executor, eid: string): Promise<ProfileRow[]> =>
+  db.selectFrom('esim_sr_profiles').selectAll().where('eid', '=', eid).orderBy('isdp_aid').execute();
+
+export const pol2Of = (row: ProfileRow): Pol2 => JSON.parse(row.pol2) as Pol2;
+
+export function profileInfo(row: ProfileRow): ProfileInfo {
+  return {
+    iccid: row.iccid,
+    isdPAid: row.isdp_aid,
+    mnoId: row.mno_id,
+    fallbackAttribute: Number(row.fallback) === 1,
+    subscriptionAddress: {
+      ...(row.imsi === null ? {} : { imsi: row.imsi }),
+      ...(row.msisdn === null ? {} : { msisdn: row.msisdn }),
+    },
+    state: row.state as ProfileInfo['state'],
+    ...(row.smdp_id === null ? {} : { smdpId: row.smdp_id }),
+    ...(row.profile_type === null ? {} : { profileType: row.profile_type }),
+    allocatedMemory: Number(row.allocated_memory),
+    pol2: pol2Of(row),
+  };
+}
+
+export async function setProfileState(
+  db: Executor,
+  eid: string,
+  iccid: string,
+  state: SrProfileState,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('esim_sr_profiles')
+    .set({ state, updated_at: now })
+    .where('eid', '=', eid)
+    .where('iccid', '=', iccid)
+    .execute();
+}
+
+export async function addRemainingMemory(
+  db: Executor,
+  eid: string,
+  delta: number,
+  now: number,
+): Promise<void> {
+  const row = await db
+    .selectFrom('esim_sr_eis')
+    .select('remaining_memory')
+    .where('eid', '=', eid)
+    .executeTakeFirst();
+  if (row === undefined) return;
+  await db
+    .updateTable('esim_sr_eis')
+    .set({ remaining_memory: Math.max(0, Number(row.remaining_memory) + delta), updated_at: now })
+    .where('eid', '=', eid)
+    .execute();
+}
+
+export interface AuditInput {
+  readonly eid: string;
+  readonly operationType: string;
+  readonly requesterId?: string | undefined;
+  readonly status?: FunctionExecutionStatus | undefined;
+  readonly isdPAid?: string | undefined;
+  readonly iccid?: string | undefined;
+  readonly imei?: string | undefined;
+}
+
+export async function recordAudit(db: Executor, a: AuditInput, now: number): Promise<void> {
+  await db
+    .insertInto('esim_sr_audit')
+    .values({
+      eid: a.eid,
+      at: now,
+      operation_type: a.operationType,
+      requester_id: a.requesterId ?? null,
+      status: a.status === undefined ? null : JSON.stringify(a.status),
+      isdp_aid: a.isdPAid ?? null,
+      iccid: a.iccid ?? null,
+      imei: a.imei ?? null,
+    })
+    .execute();
+}
+
+/** The EIS of `eid` as the es-soap model (no key values), or undefined when not registered. */
+export async function loadEis(db: Executor, eid: string): Promise<Eis | undefined> {
+  const row = await db.selectFrom('esim_sr_eis').selectAll().where('eid', '=', eid).executeTakeFirst();
+  if (row === undefined) return undefined;
+  const signed = fromJson<StoredSignedPart>(row.signed_info);
+  const profiles = (await profilesOf(db, eid)).filter((p) => p.state !== 'In-Creation').map(profileInfo);
+  const audit = await db
+    .selectFrom('esim_sr_audit')
+    .selectAll()
+    .where('eid', '=', eid)
+    .orderBy('id')
+    .execute();
+  const records: AuditTrailRecord[] = audit.map((a) => ({
+    eid: a.eid,
+    smsrId: row.smsr_id,
+    operationDate: new Date(Number(a.at)),
+    operationType: a.operation_type,
+    ...(a.requester_id === null ? {} : { requesterId: a.requester_id }),
+    ...(a.status === null ? {} : { operationExecutionStatus: JSON.parse(a.status) }),
+    ...(a.isdp_aid === null ? {} : { isdPAid: a.isdp_aid }),
+    ...(a.iccid === null ? {} : { iccid: a.iccid }),
+    ...(a.imei === null ? {} : { imei: new Uint8Array(Buffer.from(a.imei, 'hex')) }),
+  }));
+  return {
+    eumSignedInfo: signed.eumSignedInfo,
+    eumSignature: signed.eumSignature,
+    remainingMemory: Number(row.remaining_memory),
+    availableMemoryForProfiles: Number(row.available_memory),
+    ...(row.last_audit_at === null ? {} : { lastAuditDate: new Date(Number(row.last_audit_at)) }),
+    smsrId: row.smsr_id,
+    profiles,
+    isdR: fromJson<SecurityDomain>(row.isdr),
+    ...(records.length === 0 ? {} : { auditTrail: { records } }),
+    ...(row.additional_properties === null
+      ? {}
+      : { additionalProperties: fromJson(row.additional_properties) }),
+  };
+}
+
+export interface IsdrKeyset {
+  readonly kvn: number;
+  readonly type: 'SCP80' | 'SCP81';
+  readonly keys: readonly { index: number; components: readonly { type: number; value: Uint8Array }[] }[];
+}
+
+/** An ISD-R key set, opened (for the ES5 transports only; never in an answer or a log). */
+export async function loadIsdrKeyset(
+  db: Executor,
+  keyRing: KeyRing,
+  eid: string,
+  kvn: number,
+): Promise<IsdrKeyset | undefined> {
+  const row = await db
+    .selectFrom('esim_sr_keysets')
+    .selectAll()
+    .where('eid', '=', eid)
+    .where('kvn', '=', kvn)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  const keys = fromJson<IsdrKeyset['keys']>(
+    keyRing.open(row.secrets, keysetContext(eid, kvn)).toString('utf8'),
+  );
+  return { kvn, type: row.type as IsdrKeyset['type'], keys };
+}
+
+/**
+ * Takes the next SCP80 command counter of an ISD-R key set in one guarded statement (two senders
+ * never get the same counter; the row lock on PostgreSQL, the write lock on SQLite). Undefined when
+ * the key set does not exist or its 5-octet counter is spent.
+ */
+export async function reserveIsdrCounter(
+  db: Executor,
+  eid: string,
+  kvn: number,
+): Promise<number | undefined> {
+  const r = await db
+    .updateTable('esim_sr_keysets')
+    .set((eb) => ({ counter: eb('counter', '+', 1) }))
+    .where('eid', '=', eid)
+    .where('kvn', '=', kvn)
+    .where('counter', '<', 0xff_ffff_ffff)
+    .returning('counter')
+    .executeTakeFirst();
+  return r === undefined ? undefined : Number(r.counter);
+}
+
+// --- procedures -------------------------------------------------------------------------------------
+
+export interface NewProcedure {
+  readonly eid: string;
+  readonly function: string;
+  readonly requester: string;
+  readonly functionCallId: string;
+  readonly step: string;
+  readonly data: unknown;
+  readonly deadline: number;
+}
+
+/**
+ * Starts a procedure on `eid`, taking its lock: the insert sets `active_eid`, which is unique, so of
+ * two racing starts on one eUICC exactly one inserts. Undefined when another procedure is running.
+ */
+export async function beginProcedure(
+  db: Executor,
+  p: NewProcedure,
+  now: number,
+): Promise<string | undefined> {
+  const id = randomUUID();
+  try {
+    await db
+      .insertInto('esim_sr_procedures')
+      .values({
+        procedure_id: id,
+        eid: p.eid,
+        active_eid: p.eid,
+        function: p.function,
+        requester: p.requester,
+        function_call_id: p.functionCallId,
+        step: p.step,
+        data: toJson(p.data),
+        result: null,
+        deadline: p.deadline,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    return id;
+  } catch (e) {
+    const holder = await db
+      .selectFrom('esim_sr_procedures')
+      .select('procedure_id')
+      .where('active_eid', '=', p.eid)
+      .executeTakeFirst();
+    if (holder !== undefined) return undefined;
+    throw e;
+  }
+}
+
+/** Records a step (and the data it needs to resume) before the step's message leaves. */
+export async function recordStep(
+  db: Executor,
+  id: string,
+  step: string,
+  data: unknown,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('esim_sr_procedures')
+    .set({ step, data: toJson(data), updated_at: now })
+    .where('procedure_id', '=', id)
+    .where('active_eid', 'is not', null)
+    .execute();
+}
+
+/** Ends a running procedure with its status and releases the eUICC; false when it had already ended. */
+export async function endProcedure(
+  db: Executor,
+  id: string,
+  status: FunctionExecutionStatus,
+  now: number,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('esim_sr_procedures')
+    .set({ active_eid: null, step: 'ended', result: JSON.stringify(status), updated_at: now })
+    .where('procedure_id', '=', id)
+    .where('active_eid', 'is not', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export const activeProcedure = (db: Executor, eid: string): Promise<ProcedureRow | undefined> =>
+  db.selectFrom('esim_sr_procedures').selectAll().where('active_eid', '=', eid).executeTakeFirst();
+
+export const runningProcedures = (db: Executor): Promise<ProcedureRow[]> =>
+  db.selectFrom('esim_sr_procedures').selectAll().where('active_eid', 'is not', null).execute();
+
+export const procedureById = (db: Executor, id: string): Promise<ProcedureRow | undefined> =>
+  db.selectFrom('esim_sr_procedures').selectAll().where('procedure_id', '=', id).executeTakeFirst();

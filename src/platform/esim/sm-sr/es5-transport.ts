@@ -1,0 +1,40 @@
+// ES5 transport (SGP.02 §2.4.3, esim.md §1.2): how the SM-SR's C-APDUs reach a security domain of an
+// eUICC (the ISD-R, or an ISD-P through it) and their R-APDUs come back. Implementations: SMS (SCP80
+// command packet to the ISD-R TAR 000001, PoR back through the MO path) and HTTPS (SCP81, RAM over
+// HTTP, ram-over-http.ts); tests plug in the software card directly. The procedures above do not
+// know which one runs: a transport answers the responses of the commands it ran (it stops at the
+// first failing status word, TS 102 226 §5.2.1) or a typed failure — it never throws for the
+// card's or the network's reasons.
+
+export interface Es5Response {
+  readonly data: Uint8Array;
+  /** Status word, e.g. 0x9000. */
+  readonly sw: number;
+}
+
+export type Es5FailureCode =
+  /** No answer within the transport's time (no PoR, HTTPS session never came). */
+  | 'ES5_TIMEOUT'
+  /** The card's PoR reported a security error (counter, CC, ciphering, TAR unknown). */
+  | 'ES5_POR_ERROR'
+  /** The SM-SR holds no usable ISD-R key set for this eUICC (or its counter is exhausted). */
+  | 'ES5_NO_KEYSET'
+  /** The message could not be sent (SMSC refused, link down). */
+  | 'ES5_SEND_FAILED'
+  /** The answer did not decode. */
+  | 'ES5_BAD_RESPONSE';
+
+export type Es5Outcome =
+  | { readonly ok: true; readonly responses: readonly Es5Response[] }
+  | { readonly ok: false; readonly code: Es5FailureCode; readonly message: string };
+
+export interface Es5Transport {
+  /** Run `commands` (C-APDUs, in order) on the security domain `targetAid` of the eUICC `eid`. */
+  send(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome>;
+}
+
+/** GP / ISO 7816-4: 90xx, 61xx (more data) and the warnings 62xx / 63xx complete a command. */
+export const isCompleted = (sw: number): boolean => {
+  const sw1 = sw >> 8;
+  return sw1 === 0x90 || sw1 === 0x61 || sw1 === 0x62 || sw1 === 0x63;
+};

@@ -1,0 +1,1004 @@
+// The SM-SR (GSMA SGP.02 §3.1 steps 2–13 and 21–23, §3.3–3.5; esim.md): the EIS store behind ES1
+// RegisterEIS, the ES3 (SM-DP) and ES4 (operator) functions of the profile life cycle over an ES5
+// transport, and the default notifications. Rules every function follows:
+//   - one procedure per eUICC at a time: a procedure row whose unique `active_eid` is the lock
+//     (eis-store.ts); a second request gets FAILED with EUICC_BUSY;
+//   - POL2 is checked before any command leaves;
+//   - each step is stored before its message leaves, so a restart (recover()) ends or resumes a
+//     procedure from what the card reports (GET STATUS), never leaving a profile half registered;
+//   - every refusal and failure is a FunctionExecutionStatus with a Subject/Reason code; the EIS audit
+//     trail records each operation with its operation code (SGP.02 Annex 1).
+
+import { createPublicKey } from 'node:crypto';
+import type { ChainInput, ChainRefusal, VerifiedChain } from '../../../crypto/sgp-02-certificate-chain.js';
+import type { Clock } from '../../../lib/clock.js';
+import { decodeGpCertificate } from '../../../lib/gp-certificate.js';
+import { toHex } from '../../../lib/hex.js';
+import type { Result } from '../../../lib/result.js';
+import {
+  createIsdpApdu,
+  decodeConfirmationResponse,
+  decodeIsdpStatusList,
+  decodeNotification,
+  deleteProfileApdu,
+  disableProfileApdu,
+  enableProfileApdu,
+  getStatusApdu,
+  notificationConfirmationApdu,
+} from '../../../lib/sgp-02-es5.js';
+import type { KeyRing } from '../../secrets/key-ring.js';
+import type { Executor, Store } from '../../store/database.js';
+import type { Es1Port, Es3Port, Es4Port, EsNotificationDirectory } from '../es-ports.js';
+import { verifyEisSignature } from '../es-soap/sgp-02-eis-signature.js';
+import type { BaseRequest } from '../es-soap/sgp-02-messages.js';
+import {
+  EXPIRED,
+  type FunctionExecutionStatus,
+  failed,
+  REASON_CODES,
+  SUBJECT_CODES,
+  SUCCESS,
+} from '../es-soap/sgp-02-status-codes.js';
+import { AUDIT_OPERATION_TYPES, type Eis, type Pol2, type Pol2Action } from '../es-soap/sgp-02-xml-types.js';
+import {
+  activeProcedure,
+  addRemainingMemory,
+  beginProcedure,
+  endProcedure,
+  insertEis,
+  insertProfile,
+  loadEis,
+  type ProcedureRow,
+  type ProfileRow,
+  pol2Of,
+  procedureById,
+  profilesOf,
+  recordAudit,
+  recordStep,
+  runningProcedures,
+  setProfileState,
+} from './eis-store.js';
+import { type Es5Outcome, type Es5Transport, isCompleted } from './es5-transport.js';
+
+/**
+ * Another procedure runs on this eUICC. To verify against SGP.02 §5.1.6.5: no "busy" reason is in
+ * the public schema; 8.1 (eUICC) / 3.7 (unavailable) with this message is the one variant used.
+ */
+export const EUICC_BUSY: FunctionExecutionStatus = failed(
+  SUBJECT_CODES.EUICC,
+  REASON_CODES.UNAVAILABLE,
+  'busy: another procedure is running on this eUICC',
+);
+
+/** SGP.02 Annex H: ISD-P AIDs are the ISD-R's RID/PIX prefix with the instance number 0x10… */
+const ISDP_AID_PREFIX = 'A0000005591010FFFFFFFF89';
+const isdpAid = (n: number) => `${ISDP_AID_PREFIX}${n.toString(16).toUpperCase().padStart(6, '0')}00`;
+const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
+
+/** GP life-cycle byte of an ISD-P → EIS state (esim.md §1.1). */
+const STATE_OF_LIFE_CYCLE: Record<number, 'Created' | 'Disabled' | 'Enabled' | undefined> = {
+  7: 'Created',
+  15: 'Created',
+  31: 'Disabled',
+  63: 'Enabled',
+};
+
+/** The chain verifier the SM-SR trusts (EsimPki.verify fits). */
+export interface ChainVerifier {
+  verify(input: Omit<ChainInput, 'trustedCis' | 'now'>): Promise<Result<VerifiedChain, ChainRefusal>>;
+}
+
+export interface SmSrOptions {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly clock: Clock;
+  readonly transport: Es5Transport;
+  readonly chains: ChainVerifier;
+  /** This SM-SR's entity id (OID): what the EIS names in Smsr-id. */
+  readonly smsrId: string;
+  readonly directory: EsNotificationDirectory;
+  /** Seconds a procedure may last when the request gives no ValidityPeriod; default 600. */
+  readonly defaultValiditySeconds?: number;
+  /** A notification port failed (for the log); the procedure's outcome is not changed by it. */
+  readonly onNotifyError?: (error: unknown) => void;
+}
+
+type Caller = { readonly kind: 'smdp' | 'operator'; readonly id: string };
+type Outcome<O = Record<string, never>> = { status: FunctionExecutionStatus; output?: O };
+type Resp = { euiccResponseData?: Uint8Array };
+
+const unknownEid = (eid: string) =>
+  failed(SUBJECT_CODES.EID, REASON_CODES.UNKNOWN, 'no EIS for this EID', eid);
+const unknownProfile = (iccid: string) =>
+  failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.UNKNOWN, 'no such profile on this eUICC', iccid);
+const execError = (message: string) => failed(SUBJECT_CODES.ISD_P, REASON_CODES.EXECUTION_ERROR, message);
+
+function statusOfSw(sw: number, what: string): FunctionExecutionStatus {
+  if (sw === 0x69e1)
+    return failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, `${what}: POL1 forbids it`);
+  if (sw === 0x6a84) return failed(SUBJECT_CODES.EUICC, REASON_CODES.INSUFFICIENT_MEMORY, `${what}: memory`);
+  if (sw === 0x6985)
+    return failed(
+      SUBJECT_CODES.ISD_P,
+      REASON_CODES.REFUSED,
+      `${what}: refused by the eUICC (conditions of use)`,
+    );
+  return execError(`${what}: the eUICC answered ${sw.toString(16).toUpperCase().padStart(4, '0')}`);
+}
+
+const transportFailure = (o: Extract<Es5Outcome, { ok: false }>) =>
+  failed(SUBJECT_CODES.EUICC, REASON_CODES.EXECUTION_ERROR, `ES5: ${o.code}: ${o.message}`);
+
+const pol2Forbids = (pol2: Pol2, action: Pol2Action) =>
+  pol2.rules.some((r) => r.action === action && r.qualification === 'Not-Allowed');
+const pol2AutoDelete = (pol2: Pol2) =>
+  pol2.rules.some((r) => r.action === 'DISABLE' && r.qualification === 'Auto-Delete');
+
+interface ProfileChange {
+  readonly target: string;
+  readonly iccid: string;
+  readonly previous?: string | undefined;
+}
+
+export class SmSr {
+  readonly #o: SmSrOptions;
+  readonly #waiters = new Map<string, (s: FunctionExecutionStatus) => void>();
+
+  constructor(options: SmSrOptions) {
+    this.#o = options;
+  }
+
+  get #db(): Executor {
+    return this.#o.store.db;
+  }
+
+  #now(): number {
+    return this.#o.clock.now();
+  }
+
+  // --- the ports ------------------------------------------------------------------------------------
+
+  /** ES1 for an EUM identified by its certificate (PEM): the EIS must be signed by that EUM. */
+  es1For(eumCertificate: string): Es1Port {
+    return {
+      registerEIS: async (body) => ({
+        functionExecutionStatus: await this.registerEis(body.eis, eumCertificate),
+      }),
+    };
+  }
+
+  es3For(smdpId: string): Es3Port {
+    const c: Caller = { kind: 'smdp', id: smdpId };
+    return {
+      getEIS: async (b) => this.#withEis(await this.#getEis(b.eid, c)),
+      auditEIS: async (b) => this.#withEis(await this.#audit(b, c)),
+      createISDP: async (b) => {
+        const r = await this.#createIsdp(b, c);
+        return { functionExecutionStatus: r.status, isdPAid: r.output?.isdPAid ?? '' };
+      },
+      sendData: async (b) => this.#respond(await this.#sendData(b, c)),
+      profileDownloadCompleted: async (b) => this.#respond(await this.#downloadCompleted(b, c)),
+      updatePolicyRules: async (b) => this.#respond(await this.#updatePol2(b, b.pol2 ?? { rules: [] }, c)),
+      updateSubscriptionAddress: async (b) => this.#respond(await this.#updateAddress(b, c)),
+      enableProfile: async (b) => this.#respond(await this.#enable(b, c)),
+      disableProfile: async (b) => this.#respond(await this.#disable(b, c)),
+      deleteISDP: async (b) => this.#respond(await this.#delete(b, c)),
+    };
+  }
+
+  es4For(mnoId: string): Es4Port {
+    const c: Caller = { kind: 'operator', id: mnoId };
+    return {
+      getEIS: async (b) => this.#withEis(await this.#getEis(b.eid, c)),
+      auditEIS: async (b) => this.#withEis(await this.#audit(b, c)),
+      updatePolicyRules: async (b) => this.#respond(await this.#updatePol2(b, b.pol2, c)),
+      updateSubscriptionAddress: async (b) => this.#respond(await this.#updateAddress(b, c)),
+      enableProfile: async (b) => this.#respond(await this.#enable(b, c)),
+      disableProfile: async (b) => this.#respond(await this.#disable(b, c)),
+      deleteProfile: async (b) => this.#respond(await this.#delete(b, c)),
+    };
+  }
+
+  #respond(r: Outcome<{ euiccResponseData?: Uint8Array }>) {
+    return {
+      functionExecutionStatus: r.status,
+      ...(r.output?.euiccResponseData === undefined ? {} : { euiccResponseData: r.output.euiccResponseData }),
+    };
+  }
+
+  #withEis(r: Outcome<{ eis?: Eis }>) {
+    return {
+      functionExecutionStatus: r.status,
+      ...(r.output?.eis === undefined ? {} : { eis: r.output.eis }),
+    };
+  }
+
+  // --- ES1 RegisterEIS (SGP.02 §5.2) ------------------------------------------------------------------
+
+  /**
+   * Steps: EID well-formed → EIS names this SM-SR → ECASD certificate issued for this EID → EUM
+   * signature over EumSignedInfo → ECASD → EUM → CI chain → not registered yet → store.
+   * To verify against SGP.02 §5.2 / Annex E: ISD-R key values arrive in clear inside the (mutually
+   * authenticated) ES1 exchange; the EUM↔SM-SR transport-key scheme is not implemented.
+   */
+  async registerEis(eis: Eis, eumCertificate: string): Promise<FunctionExecutionStatus> {
+    const eid = eis.eumSignedInfo.eid;
+    if (!/^89\d{30}$/.test(eid))
+      return failed(SUBJECT_CODES.EID, REASON_CODES.INVALID, 'the EID is not 32 digits starting 89');
+    if (eis.smsrId !== this.#o.smsrId)
+      return failed(SUBJECT_CODES.SM_SR, REASON_CODES.INVALID, 'the EIS names another SM-SR', eis.smsrId);
+    const ecasdCert = eis.eumSignedInfo.ecasd.keysets.flatMap((k) => k.certificates)[0]?.value;
+    if (ecasdCert === undefined)
+      return failed(
+        SUBJECT_CODES.ECASD,
+        REASON_CODES.MANDATORY_ELEMENT_MISSING,
+        'no CERT.ECASD.ECKA in the EIS',
+      );
+    const decoded = decodeGpCertificate(ecasdCert);
+    if (!decoded.ok || toHex(decoded.value.subjectId).toUpperCase() !== eid.toUpperCase())
+      return failed(SUBJECT_CODES.ECASD, REASON_CODES.INVALID, 'CERT.ECASD.ECKA is not issued for this EID');
+    try {
+      verifyEisSignature(eis, createPublicKey(eumCertificate));
+    } catch {
+      return failed(SUBJECT_CODES.EIS, REASON_CODES.VERIFICATION_FAILED, 'the EUM signature does not verify');
+    }
+    const chain = await this.#o.chains.verify({ certificate: ecasdCert, role: 'ecasd', eumCertificate });
+    if (!chain.ok)
+      return failed(
+        SUBJECT_CODES.ECASD,
+        REASON_CODES.VERIFICATION_FAILED,
+        `${chain.error.code}: ${chain.error.reason}`,
+      );
+    const now = this.#now();
+    try {
+      await this.#o.store.db
+        .transaction()
+        .execute((tx) => insertEis(tx, this.#o.keyRing, eis, eumCertificate, now));
+    } catch (e) {
+      if ((await loadEis(this.#db, eid)) !== undefined)
+        return failed(SUBJECT_CODES.EID, REASON_CODES.ALREADY_IN_USE, 'this EID is registered', eid);
+      throw e;
+    }
+    return SUCCESS;
+  }
+
+  // --- reads ----------------------------------------------------------------------------------------
+
+  async #getEis(eid: string, c: Caller): Promise<Outcome<{ eis?: Eis }>> {
+    const eis = await loadEis(this.#db, eid);
+    if (eis === undefined) return { status: unknownEid(eid) };
+    return { status: SUCCESS, output: { eis: this.#view(eis, c) } };
+  }
+
+  /** What a requester sees: the audit trail records of its own requests (no key values anywhere). */
+  #view(eis: Eis, c: Caller): Eis {
+    const records = eis.auditTrail?.records.filter((r) => r.requesterId === c.id) ?? [];
+    const { auditTrail: _all, ...rest } = eis;
+    return records.length === 0 ? rest : { ...rest, auditTrail: { records } };
+  }
+
+  // --- the procedure frame --------------------------------------------------------------------------
+
+  /**
+   * Runs `body` as the eUICC's one procedure: checks the EIS exists and the lock is free, stores
+   * the first step, and always ends the row with the body's status (a throw ends it FAILED).
+   */
+  async #procedure<O>(
+    name: string,
+    req: BaseRequest & { eid: string },
+    c: Caller,
+    data: unknown,
+    body: (id: string) => Promise<Outcome<O>>,
+  ): Promise<Outcome<O>> {
+    const now = this.#now();
+    if ((await loadEis(this.#db, req.eid)) === undefined) return { status: unknownEid(req.eid) };
+    const seconds = req.validityPeriod ?? this.#o.defaultValiditySeconds ?? 600;
+    const id = await beginProcedure(
+      this.#db,
+      {
+        eid: req.eid,
+        function: name,
+        requester: `${c.kind}:${c.id}`,
+        functionCallId: req.functionCallIdentifier,
+        step: 'started',
+        data,
+        deadline: now + seconds * 1000,
+      },
+      now,
+    );
+    if (id === undefined) return { status: EUICC_BUSY };
+    let outcome: Outcome<O>;
+    try {
+      outcome = await body(id);
+    } catch (e) {
+      await endProcedure(this.#db, id, execError('internal error'), this.#now());
+      throw e;
+    }
+    await endProcedure(this.#db, id, outcome.status, this.#now());
+    return outcome;
+  }
+
+  async #profileFor(eid: string, iccid: string, c: Caller): Promise<ProfileRow | FunctionExecutionStatus> {
+    const row = (await profilesOf(this.#db, eid)).find((p) => p.iccid === iccid);
+    if (row === undefined || row.state === 'In-Creation') return unknownProfile(iccid);
+    const owner = c.kind === 'smdp' ? row.smdp_id : row.mno_id;
+    if (owner !== c.id)
+      return failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.NOT_ALLOWED, 'the profile is not yours', iccid);
+    return row;
+  }
+
+  async #audit(b: BaseRequest & { eid: string; iccids: readonly string[] }, c: Caller) {
+    return this.#procedure<{ eis?: Eis }>('AuditEIS', b, c, {}, async (id) => {
+      const status = await this.#reconcile(b.eid, id, `${c.id}`);
+      if (status.status !== 'EXECUTED_SUCCESS') return { status };
+      const eis = await loadEis(this.#db, b.eid);
+      if (eis === undefined) return { status: unknownEid(b.eid) };
+      const wanted = new Set(b.iccids);
+      const view = this.#view(eis, c);
+      return {
+        status: SUCCESS,
+        output: {
+          eis:
+            wanted.size === 0
+              ? view
+              : { ...view, profiles: view.profiles.filter((p) => wanted.has(p.iccid)) },
+        },
+      };
+    });
+  }
+
+  /**
+   * AuditEIS on the card (ES5 GET STATUS of every ISD-P): the EIS follows what the card reports —
+   * states, profiles gone, In-Creation entries the card holds become Created, the others go.
+   */
+  async #reconcile(eid: string, procedureId: string, requester: string): Promise<FunctionExecutionStatus> {
+    await recordStep(this.#db, procedureId, 'audit-sent', {}, this.#now());
+    const r = await this.#o.transport.send(eid, ISD_R_AID, [getStatusApdu()]);
+    if (!r.ok) return transportFailure(r);
+    const answer = r.responses[0];
+    if (answer === undefined || !isCompleted(answer.sw))
+      return statusOfSw(answer?.sw ?? 0x6f00, 'GET STATUS');
+    const list = decodeIsdpStatusList(answer.data);
+    if (!list.ok) return execError('GET STATUS answer does not decode');
+    const onCard = new Map(list.value.map((s) => [s.aid, s]));
+    const now = this.#now();
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      for (const p of await profilesOf(tx, eid)) {
+        const s = onCard.get(p.isdp_aid);
+        const state = s === undefined ? undefined : STATE_OF_LIFE_CYCLE[s.lifeCycle];
+        if (state === undefined) {
+          await tx
+            .deleteFrom('esim_sr_profiles')
+            .where('eid', '=', eid)
+            .where('iccid', '=', p.iccid)
+            .execute();
+          await addRemainingMemory(tx, eid, Number(p.allocated_memory), now);
+        } else if (state !== p.state) {
+          await setProfileState(tx, eid, p.iccid, state, now);
+        }
+        if (s !== undefined && (s.fallback ? 1 : 0) !== Number(p.fallback))
+          await tx
+            .updateTable('esim_sr_profiles')
+            .set({ fallback: s.fallback ? 1 : 0 })
+            .where('eid', '=', eid)
+            .where('iccid', '=', p.iccid)
+            .execute();
+      }
+      await tx
+        .updateTable('esim_sr_eis')
+        .set({ last_audit_at: now, updated_at: now })
+        .where('eid', '=', eid)
+        .execute();
+      await recordAudit(
+        tx,
+        {
+          eid,
+          operationType: AUDIT_OPERATION_TYPES.eUICCCapabilityAudit,
+          requesterId: requester,
+          status: SUCCESS,
+        },
+        now,
+      );
+    });
+    return SUCCESS;
+  }
+
+  // --- ES3 CreateISDP (§3.1 steps 6–13) ---------------------------------------------------------------
+
+  async #createIsdp(
+    b: BaseRequest & { eid: string; iccid: string; mnoId: string; requiredMemory: number },
+    c: Caller,
+  ): Promise<Outcome<{ isdPAid: string }>> {
+    return this.#procedure<{ isdPAid: string }>('CreateISDP', b, c, { iccid: b.iccid }, async (id) => {
+      const eid = b.eid;
+      const eis = await loadEis(this.#db, eid);
+      const profiles = await profilesOf(this.#db, eid);
+      if (profiles.some((p) => p.iccid === b.iccid))
+        return {
+          status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.ALREADY_IN_USE, 'ICCID present', b.iccid),
+        };
+      if (!Number.isSafeInteger(b.requiredMemory) || b.requiredMemory <= 0)
+        return {
+          status: failed(SUBJECT_CODES.FUNCTION, REASON_CODES.INVALID, 'RequiredMemory must be positive'),
+        };
+      if (eis === undefined || b.requiredMemory > eis.remainingMemory)
+        return { status: failed(SUBJECT_CODES.EUICC, REASON_CODES.INSUFFICIENT_MEMORY, 'not enough memory') };
+      const used = new Set(profiles.map((p) => p.isdp_aid));
+      let n = 0x10;
+      while (used.has(isdpAid(n)) && n < 0xffff) n++;
+      const aid = isdpAid(n);
+      const now = this.#now();
+      // Step 7: the entry exists ("In-Creation") before the INSTALL leaves.
+      await this.#o.store.db.transaction().execute(async (tx) => {
+        await insertProfile(
+          tx,
+          eid,
+          {
+            iccid: b.iccid,
+            isdPAid: aid,
+            mnoId: b.mnoId,
+            smdpId: c.id,
+            fallbackAttribute: false,
+            subscriptionAddress: {},
+            allocatedMemory: b.requiredMemory,
+            pol2: { rules: [] },
+          },
+          'In-Creation',
+          now,
+        );
+        await recordStep(tx, id, 'install-sent', { iccid: b.iccid, aid }, now);
+      });
+      const r = await this.#o.transport.send(eid, ISD_R_AID, [
+        createIsdpApdu({
+          loadFileAid: eis.eumSignedInfo.isdPLoadFileAid,
+          moduleAid: eis.eumSignedInfo.isdPModuleAid,
+          isdpAid: aid,
+          memory: b.requiredMemory,
+        }),
+      ]);
+      const status = !r.ok
+        ? transportFailure(r)
+        : isCompleted(r.responses[0]?.sw ?? 0)
+          ? SUCCESS
+          : statusOfSw(r.responses[0]?.sw ?? 0x6f00, 'CreateISDP');
+      // Unreachable card: the entry stays In-Creation (invisible) until an audit or recover() settles it.
+      await this.#settleCreation(
+        eid,
+        b.iccid,
+        aid,
+        c.id,
+        r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined,
+        status,
+      );
+      return status.status === 'EXECUTED_SUCCESS' ? { status, output: { isdPAid: aid } } : { status };
+    });
+  }
+
+  async #settleCreation(
+    eid: string,
+    iccid: string,
+    aid: string,
+    requester: string,
+    created: boolean | undefined,
+    status: FunctionExecutionStatus,
+  ): Promise<void> {
+    const now = this.#now();
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      const row = (await profilesOf(tx, eid)).find((p) => p.iccid === iccid);
+      if (created === true) {
+        await setProfileState(tx, eid, iccid, 'Created', now);
+        await addRemainingMemory(tx, eid, -Number(row?.allocated_memory ?? 0), now);
+      } else if (created === false) {
+        await tx.deleteFrom('esim_sr_profiles').where('eid', '=', eid).where('iccid', '=', iccid).execute();
+      }
+      await recordAudit(
+        tx,
+        {
+          eid,
+          operationType: AUDIT_OPERATION_TYPES.CreateISDP,
+          requesterId: requester,
+          status,
+          isdPAid: aid,
+          iccid,
+        },
+        now,
+      );
+    });
+  }
+
+  // --- ES3 SendData (the ES8 tunnel) and ProfileDownloadCompleted (§3.1 steps 14–21) ------------------
+
+  async #sendData(b: BaseRequest & { eid: string; sdAid: string; data: Uint8Array }, c: Caller) {
+    return this.#procedure<Resp>('SendData', b, c, { sdAid: b.sdAid }, async (id) => {
+      const row = (await profilesOf(this.#db, b.eid)).find((p) => p.isdp_aid === b.sdAid.toUpperCase());
+      if (row === undefined || row.state !== 'Created' || row.smdp_id !== c.id)
+        return {
+          status: failed(
+            SUBJECT_CODES.ISD_P,
+            REASON_CODES.NOT_ALLOWED,
+            'no ISD-P of yours awaiting a download',
+            b.sdAid,
+          ),
+        };
+      await recordStep(this.#db, id, 'data-sent', { sdAid: row.isdp_aid }, this.#now());
+      const r = await this.#o.transport.send(b.eid, row.isdp_aid, [b.data]);
+      if (!r.ok) return { status: transportFailure(r) };
+      const last = r.responses[r.responses.length - 1];
+      const data =
+        last === undefined ? new Uint8Array(0) : Uint8Array.of(...last.data, last.sw >> 8, last.sw & 0xff);
+      return { status: SUCCESS, output: { euiccResponseData: data } };
+    });
+  }
+
+  async #downloadCompleted(
+    b: BaseRequest & {
+      eid: string;
+      iccid: string;
+      profileType?: string;
+      subscriptionAddress?: { imsi?: string; msisdn?: string };
+      pol2?: Pol2;
+    },
+    c: Caller,
+  ) {
+    return this.#procedure<Resp>('ProfileDownloadCompleted', b, c, { iccid: b.iccid }, async (id) => {
+      const row = await this.#profileFor(b.eid, b.iccid, c);
+      if (!('iccid' in row)) return { status: row };
+      if (row.state !== 'Created')
+        return {
+          status: failed(
+            SUBJECT_CODES.PROFILE_ICCID,
+            REASON_CODES.REFUSED,
+            'the profile is not in Created state',
+          ),
+        };
+      // The card decides: the ISD-P must hold its profile (DISABLED) before the EIS says so.
+      await recordStep(this.#db, id, 'status-sent', { iccid: b.iccid }, this.#now());
+      const r = await this.#o.transport.send(b.eid, ISD_R_AID, [getStatusApdu(row.isdp_aid)]);
+      if (!r.ok) return { status: transportFailure(r) };
+      const s = r.responses[0];
+      const list = s !== undefined && isCompleted(s.sw) ? decodeIsdpStatusList(s.data) : undefined;
+      if (list === undefined || !list.ok || list.value[0]?.lifeCycle !== 0x1f)
+        return { status: execError('the ISD-P does not hold an installed profile') };
+      const now = this.#now();
+      await this.#db
+        .updateTable('esim_sr_profiles')
+        .set({
+          state: 'Disabled',
+          pol2: JSON.stringify(b.pol2 ?? { rules: [] }),
+          profile_type: b.profileType ?? row.profile_type,
+          imsi: b.subscriptionAddress?.imsi ?? row.imsi,
+          msisdn: b.subscriptionAddress?.msisdn ?? row.msisdn,
+          updated_at: now,
+        })
+        .where('eid', '=', b.eid)
+        .where('iccid', '=', b.iccid)
+        .execute();
+      return { status: SUCCESS };
+    });
+  }
+
+  // --- UpdatePolicyRules (POL2) and UpdateSubscriptionAddress: EIS only --------------------------------
+
+  async #updatePol2(b: BaseRequest & { eid: string; iccid: string }, pol2: Pol2, c: Caller) {
+    return this.#procedure<Resp>('UpdatePolicyRules', b, c, { iccid: b.iccid }, async () => {
+      const row = await this.#profileFor(b.eid, b.iccid, c);
+      if (!('iccid' in row)) return { status: row };
+      await this.#db
+        .updateTable('esim_sr_profiles')
+        .set({ pol2: JSON.stringify({ rules: pol2.rules }), updated_at: this.#now() })
+        .where('eid', '=', b.eid)
+        .where('iccid', '=', b.iccid)
+        .execute();
+      return { status: SUCCESS };
+    });
+  }
+
+  async #updateAddress(
+    b: BaseRequest & {
+      eid: string;
+      iccid: string;
+      newSubscriptionAddress: { imsi?: string; msisdn?: string };
+    },
+    c: Caller,
+  ) {
+    return this.#procedure<Resp>('UpdateSubscriptionAddress', b, c, { iccid: b.iccid }, async () => {
+      const row = await this.#profileFor(b.eid, b.iccid, c);
+      if (!('iccid' in row)) return { status: row };
+      await this.#db
+        .updateTable('esim_sr_profiles')
+        .set({
+          imsi: b.newSubscriptionAddress.imsi ?? null,
+          msisdn: b.newSubscriptionAddress.msisdn ?? null,
+          updated_at: this.#now(),
+        })
+        .where('eid', '=', b.eid)
+        .where('iccid', '=', b.iccid)
+        .execute();
+      return { status: SUCCESS };
+    });
+  }
+
+  // --- Enable / Disable (§3.3: ES5 → REFRESH → default notification → confirmation → EIS) --------------
+
+  async #enable(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
+    return this.#procedure<Resp>('EnableProfile', b, c, { iccid: b.iccid }, async (id) => {
+      const row = await this.#profileFor(b.eid, b.iccid, c);
+      if (!('iccid' in row)) return { status: row };
+      if (row.state !== 'Disabled')
+        return {
+          status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'the profile is not disabled'),
+        };
+      const current = (await profilesOf(this.#db, b.eid)).find((p) => p.state === 'Enabled');
+      if (pol2Forbids(pol2Of(row), 'ENABLE'))
+        return {
+          status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'POL2: enabling not allowed'),
+        };
+      if (current !== undefined && pol2Forbids(pol2Of(current), 'DISABLE'))
+        return {
+          status: failed(
+            SUBJECT_CODES.PROFILE_ICCID,
+            REASON_CODES.REFUSED,
+            'POL2 of the enabled profile: disabling not allowed',
+            current.iccid,
+          ),
+        };
+      const change: ProfileChange = { target: row.isdp_aid, iccid: row.iccid, previous: current?.isdp_aid };
+      return this.#change(id, b.eid, change, enableProfileApdu(row.isdp_aid), 'EnableProfile');
+    });
+  }
+
+  async #disable(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
+    return this.#procedure<Resp>('DisableProfile', b, c, { iccid: b.iccid }, async (id) => {
+      const row = await this.#profileFor(b.eid, b.iccid, c);
+      if (!('iccid' in row)) return { status: row };
+      if (row.state !== 'Enabled')
+        return {
+          status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'the profile is not enabled'),
+        };
+      if (pol2Forbids(pol2Of(row), 'DISABLE'))
+        return {
+          status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'POL2: disabling not allowed'),
+        };
+      const change: ProfileChange = { target: row.isdp_aid, iccid: row.iccid, previous: row.isdp_aid };
+      return this.#change(id, b.eid, change, disableProfileApdu(row.isdp_aid), 'DisableProfile');
+    });
+  }
+
+  /** Sends the 3A03/3A04, then waits for the default notification that ends the procedure. */
+  async #change(
+    id: string,
+    eid: string,
+    change: ProfileChange,
+    apdu: Uint8Array,
+    what: string,
+  ): Promise<Outcome<{ euiccResponseData?: Uint8Array }>> {
+    await recordStep(this.#db, id, 'command-sent', change, this.#now());
+    const r = await this.#o.transport.send(eid, ISD_R_AID, [apdu]);
+    if (!r.ok) return { status: transportFailure(r) };
+    const sw = r.responses[0]?.sw ?? 0x6f00;
+    if (!isCompleted(sw)) {
+      await recordAudit(
+        this.#db,
+        {
+          eid,
+          operationType:
+            what === 'EnableProfile'
+              ? AUDIT_OPERATION_TYPES.EnableProfile
+              : AUDIT_OPERATION_TYPES.DisableProfile,
+          status: statusOfSw(sw, what),
+          isdPAid: change.target,
+          iccid: change.iccid,
+        },
+        this.#now(),
+      );
+      return { status: statusOfSw(sw, what) };
+    }
+    const done = new Promise<FunctionExecutionStatus>((resolve) => this.#waiters.set(id, resolve));
+    await recordStep(this.#db, id, 'awaiting-notification', change, this.#now());
+    // The notification may have been handled between the PoR and this line.
+    const row = await procedureById(this.#db, id);
+    if (row?.active_eid === null && row.result !== null) {
+      this.#waiters.delete(id);
+      return { status: JSON.parse(row.result) as FunctionExecutionStatus };
+    }
+    const status = await done;
+    return { status };
+  }
+
+  // --- Delete (§3.3: ES5 DELETE; ES4 DeleteProfile, ES3 DeleteISDP) -----------------------------------
+
+  async #delete(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
+    return this.#procedure<Resp>(
+      c.kind === 'smdp' ? 'DeleteISDP' : 'DeleteProfile',
+      b,
+      c,
+      { iccid: b.iccid },
+      async (id) => {
+        const row = await this.#profileFor(b.eid, b.iccid, c);
+        if (!('iccid' in row)) return { status: row };
+        if (row.state === 'Enabled')
+          return {
+            status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'the profile is enabled'),
+          };
+        if (pol2Forbids(pol2Of(row), 'DELETE'))
+          return {
+            status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'POL2: deletion not allowed'),
+          };
+        await recordStep(
+          this.#db,
+          id,
+          'command-sent',
+          { target: row.isdp_aid, iccid: row.iccid },
+          this.#now(),
+        );
+        const status = await this.#deleteOnCard(b.eid, row, `${c.id}`);
+        return { status };
+      },
+    );
+  }
+
+  /** ES5 DeleteProfile and, when the card deleted it (or never had it), the EIS entry with it. */
+  async #deleteOnCard(eid: string, row: ProfileRow, requester?: string): Promise<FunctionExecutionStatus> {
+    const r = await this.#o.transport.send(eid, ISD_R_AID, [deleteProfileApdu(row.isdp_aid)]);
+    if (!r.ok) return transportFailure(r);
+    const sw = r.responses[0]?.sw ?? 0x6f00;
+    const gone = isCompleted(sw) || sw === 0x6a88;
+    const status = gone ? SUCCESS : statusOfSw(sw, 'DeleteProfile');
+    const now = this.#now();
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      if (gone) await this.#forget(tx, eid, row, now);
+      await recordAudit(
+        tx,
+        {
+          eid,
+          operationType: AUDIT_OPERATION_TYPES.DeleteProfile,
+          requesterId: requester,
+          status,
+          isdPAid: row.isdp_aid,
+          iccid: row.iccid,
+        },
+        now,
+      );
+    });
+    if (gone && row.state !== 'Created') await this.#notify('deleted', eid, row);
+    return status;
+  }
+
+  async #forget(tx: Executor, eid: string, row: ProfileRow, now: number): Promise<void> {
+    await tx.deleteFrom('esim_sr_profiles').where('eid', '=', eid).where('iccid', '=', row.iccid).execute();
+    await addRemainingMemory(tx, eid, Number(row.allocated_memory), now);
+  }
+
+  // --- default notifications (§3.5) -----------------------------------------------------------------
+
+  /**
+   * A default notification (`E1`) from the eUICC `eid`, already authenticated by its transport (the
+   * SCP80 CC under this eUICC's ISD-R keys, or the SCP81 session). The EIS follows it (the named
+   * ISD-P is the enabled one), the eUICC gets its confirmation (3A08), POL2 Auto-Delete runs on the
+   * profile that got disabled, the SM-DP and operator are notified, and a procedure waiting for it
+   * ends. A repeated notification is confirmed again and applied once.
+   */
+  async handleNotification(eid: string, e1: Uint8Array): Promise<FunctionExecutionStatus> {
+    const n = decodeNotification(e1);
+    if (!n.ok) return failed(SUBJECT_CODES.EUICC, REASON_CODES.INVALID, n.error.code);
+    if (n.value.eid !== eid)
+      return failed(SUBJECT_CODES.EID, REASON_CODES.INVALID, 'notification for another EID');
+    const aid = n.value.aid.toUpperCase();
+    const seen = await this.#db
+      .selectFrom('esim_sr_notifications')
+      .selectAll()
+      .where('eid', '=', eid)
+      .where('seq', '=', n.value.seq)
+      .executeTakeFirst();
+    if (seen !== undefined && Number(seen.type) === n.value.type && seen.isdp_aid === aid) {
+      await this.#o.transport.send(eid, ISD_R_AID, [notificationConfirmationApdu(n.value.seq)]);
+      return SUCCESS;
+    }
+    let active = await activeProcedure(this.#db, eid);
+    let own: string | undefined;
+    if (active === undefined) {
+      own = await beginProcedure(
+        this.#db,
+        {
+          eid,
+          function: 'HandleDefaultNotification',
+          requester: 'euicc',
+          functionCallId: `notification-${n.value.seq}`,
+          step: 'started',
+          data: n.value,
+          deadline: this.#now() + (this.#o.defaultValiditySeconds ?? 600) * 1000,
+        },
+        this.#now(),
+      );
+      if (own === undefined) active = await activeProcedure(this.#db, eid);
+    }
+    if (own === undefined && active?.step !== 'awaiting-notification') return EUICC_BUSY; // left unconfirmed: the eUICC sends it again
+    const procedureId = own ?? (active as ProcedureRow).procedure_id;
+    const now = this.#now();
+    // EIS first (one transaction with the notification row), then the confirmation leaves.
+    const before = await profilesOf(this.#db, eid);
+    const enabled = before.find((p) => p.isdp_aid === aid);
+    // An ISD-P the EIS does not know changes nothing here (an audit settles it); it is confirmed.
+    const disabled =
+      enabled === undefined ? [] : before.filter((p) => p.state === 'Enabled' && p.isdp_aid !== aid);
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      for (const p of disabled) await setProfileState(tx, eid, p.iccid, 'Disabled', now);
+      if (enabled !== undefined && enabled.state !== 'Enabled')
+        await setProfileState(tx, eid, enabled.iccid, 'Enabled', now);
+      await tx
+        .deleteFrom('esim_sr_notifications')
+        .where('eid', '=', eid)
+        .where('seq', '=', n.value.seq)
+        .execute();
+      await tx
+        .insertInto('esim_sr_notifications')
+        .values({ eid, seq: n.value.seq, type: n.value.type, isdp_aid: aid, received_at: now })
+        .execute();
+      await recordStep(tx, procedureId, 'confirming', { seq: n.value.seq, aid }, now);
+      if (enabled !== undefined && enabled.state !== 'Enabled')
+        await recordAudit(
+          tx,
+          {
+            eid,
+            operationType: AUDIT_OPERATION_TYPES.EnableProfile,
+            requesterId: active?.requester.replace(/^[a-z]+:/, ''),
+            status: SUCCESS,
+            isdPAid: aid,
+            iccid: enabled.iccid,
+            imei: n.value.imei,
+          },
+          now,
+        );
+      for (const p of disabled)
+        await recordAudit(
+          tx,
+          {
+            eid,
+            operationType: AUDIT_OPERATION_TYPES.DisableProfile,
+            requesterId: active?.requester.replace(/^[a-z]+:/, ''),
+            status: SUCCESS,
+            isdPAid: p.isdp_aid,
+            iccid: p.iccid,
+          },
+          now,
+        );
+    });
+    const confirmation = await this.#o.transport.send(eid, ISD_R_AID, [
+      notificationConfirmationApdu(n.value.seq),
+    ]);
+    // ISD-Ps the eUICC deleted on confirmation (POL1 "delete when disabled").
+    const deleted =
+      confirmation.ok && confirmation.responses[0] !== undefined && isCompleted(confirmation.responses[0].sw)
+        ? decodeConfirmationResponse(confirmation.responses[0].data)
+        : undefined;
+    for (const gone of deleted?.ok ? deleted.value : []) {
+      const row = before.find((p) => p.isdp_aid === gone);
+      if (row === undefined) continue;
+      await this.#o.store.db.transaction().execute(async (tx) => {
+        await this.#forget(tx, eid, row, now);
+        await recordAudit(
+          tx,
+          {
+            eid,
+            operationType: AUDIT_OPERATION_TYPES.DeleteProfile,
+            status: SUCCESS,
+            isdPAid: gone,
+            iccid: row.iccid,
+          },
+          now,
+        );
+      });
+    }
+    if (enabled !== undefined && enabled.state !== 'Enabled') await this.#notify('enabled', eid, enabled);
+    for (const p of disabled) {
+      await this.#notify('disabled', eid, p);
+      if (deleted?.ok && deleted.value.includes(p.isdp_aid)) {
+        await this.#notify('deleted', eid, p);
+        continue;
+      }
+      // POL2 Auto-Delete of the profile that got disabled (§3.3).
+      if (pol2AutoDelete(pol2Of(p))) await this.#deleteOnCard(eid, { ...p, state: 'Disabled' });
+    }
+    // The procedure this notification answers.
+    let status: FunctionExecutionStatus = SUCCESS;
+    if (own === undefined && active !== undefined) {
+      const change = JSON.parse(active.data) as ProfileChange;
+      const succeeded =
+        n.value.type !== 0x03 &&
+        (active.function === 'EnableProfile' ? aid === change.target : aid !== change.target);
+      status = succeeded ? SUCCESS : execError('the eUICC rolled the profile change back');
+    }
+    await endProcedure(this.#db, procedureId, status, this.#now());
+    this.#waiters.get(procedureId)?.(status);
+    this.#waiters.delete(procedureId);
+    return SUCCESS;
+  }
+
+  async #notify(kind: 'enabled' | 'disabled' | 'deleted', eid: string, p: ProfileRow): Promise<void> {
+    const completionTimestamp = new Date(this.#now());
+    const method = (
+      {
+        enabled: 'handleProfileEnabledNotification',
+        disabled: 'handleProfileDisabledNotification',
+        deleted: 'handleProfileDeletedNotification',
+      } as const
+    )[kind];
+    try {
+      const smdp = p.smdp_id === null ? undefined : this.#o.directory.smdp(p.smdp_id);
+      await smdp?.[method]({ eid, iccid: p.iccid, mnoId: p.mno_id, completionTimestamp });
+      await this.#o.directory.operator(p.mno_id)?.[method]({ eid, iccid: p.iccid, completionTimestamp });
+    } catch (e) {
+      this.#o.onNotifyError?.(e);
+    }
+  }
+
+  // --- durability: restart and validity periods -----------------------------------------------------
+
+  /**
+   * After a restart: every procedure still running is ended or resumed from what the eUICC reports.
+   * CreateISDP → the ISD-P exists: Created, else the entry goes; Enable/Disable past their command →
+   * keep waiting for the notification (it ends them); anything else, or an unreachable eUICC → FAILED
+   * ("interrupted"), the EIS reconciled by GET STATUS when the card answers.
+   */
+  async recover(): Promise<number> {
+    let ended = 0;
+    for (const p of await runningProcedures(this.#db)) {
+      if (p.step === 'awaiting-notification') continue;
+      const data = JSON.parse(p.data) as { iccid?: string; aid?: string; target?: string };
+      let status: FunctionExecutionStatus = execError(`interrupted at step ${p.step}`);
+      if (p.function === 'CreateISDP' && p.step === 'install-sent' && data.iccid && data.aid) {
+        const r = await this.#o.transport.send(p.eid, ISD_R_AID, [getStatusApdu(data.aid)]);
+        const present = r.ok && r.responses[0] !== undefined && isCompleted(r.responses[0].sw);
+        const absent = r.ok && r.responses[0]?.sw === 0x6a88;
+        if (present) status = SUCCESS;
+        await this.#settleCreation(
+          p.eid,
+          data.iccid,
+          data.aid,
+          p.requester.replace(/^[a-z]+:/, ''),
+          present ? true : absent ? false : undefined,
+          status,
+        );
+      } else if (
+        (p.function === 'EnableProfile' || p.function === 'DisableProfile') &&
+        p.step === 'command-sent'
+      ) {
+        // Did the 3A03/3A04 run? The notification will tell: wait for it until the deadline.
+        const r = await this.#o.transport.send(p.eid, ISD_R_AID, [getStatusApdu(data.target)]);
+        const s =
+          r.ok && r.responses[0] !== undefined ? decodeIsdpStatusList(r.responses[0].data) : undefined;
+        const lc = s?.ok ? s.value[0]?.lifeCycle : undefined;
+        const ran = p.function === 'EnableProfile' ? lc === 0x3f : lc === 0x1f;
+        if (ran) {
+          await recordStep(
+            this.#db,
+            p.procedure_id,
+            'awaiting-notification',
+            JSON.parse(p.data),
+            this.#now(),
+          );
+          continue;
+        }
+      } else if (p.step !== 'started') {
+        await this.#reconcile(p.eid, p.procedure_id, 'smsr').catch(() => undefined);
+      }
+      if (await endProcedure(this.#db, p.procedure_id, status, this.#now())) ended++;
+    }
+    return ended;
+  }
+
+  /** Ends the procedures whose validity period has passed (EXPIRED); a waiting caller gets it. */
+  async expireProcedures(): Promise<number> {
+    let n = 0;
+    const now = this.#now();
+    for (const p of await runningProcedures(this.#db)) {
+      if (Number(p.deadline) > now) continue;
+      if (await endProcedure(this.#db, p.procedure_id, EXPIRED, now)) {
+        n++;
+        this.#waiters.get(p.procedure_id)?.(EXPIRED);
+        this.#waiters.delete(p.procedure_id);
+      }
+    }
+    return n;
+  }
+}
