@@ -29,7 +29,7 @@ import {
   euiccStateOf,
 } from './euicc/card-file-section.js';
 import { Euicc } from './euicc/euicc.js';
-import { isdrApplet, otaKeySetOf } from './euicc/isd-r-ota.js';
+import { isdrApplets, otaKeySetOf } from './euicc/isd-r-ota.js';
 import { type CardIdentity, type EfNode, initialContent, isEf, walk } from './file-system.js';
 import { CARD_TREE } from './profile.js';
 import type { InstalledApplet, ToolkitSetup, ToolkitState } from './toolkit/ts-102-223-runtime.js';
@@ -342,7 +342,13 @@ export function cardFromFile(f: CardFile, options: { readonly clock?: Clock } = 
   const setup = toolkitSetupOf(f);
   const keysets = new Map(setup.keysets);
   for (const k of euiccState.scp80) keysets.set(k.kvn, otaKeySetOf(k));
-  return new Uicc(keys, state, { ...setup, keysets, applets: [...setup.applets, isdrApplet(euicc)] }, euicc);
+  const psk = (kvn: number) => euiccState.scp81.find((k) => k.kvn === kvn)?.psk;
+  return new Uicc(
+    keys,
+    state,
+    { ...setup, keysets, applets: [...setup.applets, ...isdrApplets(euicc, psk)] },
+    euicc,
+  );
 }
 
 function toolkitStateOf(f: CardFile): ToolkitState {

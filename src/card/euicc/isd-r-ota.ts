@@ -38,7 +38,8 @@ import type {
 import { SW } from '../ts-102-221.js';
 import type { Euicc, ServiceStatus } from './euicc.js';
 import type { PendingNotification, Scp80KeySet } from './euicc-state.js';
-import { ISD_R_TAR } from './sgp-02-annex-h.js';
+import { Scp81AdminAgent } from './scp81-admin-agent.js';
+import { ISD_R_AID, ISD_R_TAR } from './sgp-02-annex-h.js';
 
 /** The ISD-R demands CC, ciphering and a rising counter (esim.md §4.4: SPI1 16 is the SGP.02 choice). */
 export const ISD_R_MINIMUM_SECURITY: MinimumSecurityLevel = {
@@ -95,16 +96,55 @@ export function runIsdrScript(euicc: Euicc, secured: Uint8Array): { response: Ui
   return { response: responseScript(responses, script.value.form), refresh: fx.refresh };
 }
 
-/** The ISD-R as the toolkit runtime sees it. */
+/**
+ * The ISD-R as the toolkit runtime sees it. With an SCP81 agent (scp81-admin-agent.ts) the ISD-R is
+ * also reachable over HTTPS: an SMS whose secured data starts with '81' is the push that opens the
+ * session (GP Amd B §3.7), and the agent hands the ISD-R its scripts (X-Admin-Targeted-Application
+ * the ISD-R AID, or none) and each ISD-P its SCP03t data (the ISD-P's AID). A script that switched
+ * the profile over HTTPS gets its REFRESH once the session has ended, not in the middle of it.
+ */
 export class IsdrOtaApplet implements ToolkitApplet {
   readonly #euicc: Euicc;
   #reference = 0;
+  #agent: Scp81AdminAgent | undefined;
+  #registry: ToolkitRegistry | undefined;
+  readonly #targets = new Set<string>();
+  #refreshPending = false;
 
   constructor(euicc: Euicc) {
     this.#euicc = euicc;
   }
 
+  /** Serve HTTPS through `agent`: the ISD-R's scripts and the ISD-Ps' SCP03t data. */
+  useAgent(agent: Scp81AdminAgent): void {
+    this.#agent = agent;
+    agent.register(ISD_R_AID, (script) => {
+      const r = runIsdrScript(this.#euicc, script);
+      this.#syncTargets();
+      if (r.refresh) this.#refreshPending = true;
+      return r.response;
+    });
+    this.#syncTargets();
+  }
+
+  /** The agent's session ended: a REFRESH it left pending goes out when the card is next idle. */
+  sessionEnded(): void {
+    if (this.#refreshPending) this.#registry?.setEvent(EVENT.EVENT_PROACTIVE_HANDLER_AVAILABLE);
+  }
+
+  /** ISD-Ps created since: make them addressable over HTTPS. */
+  #syncTargets(): void {
+    const agent = this.#agent;
+    if (agent === undefined) return;
+    for (const aid of this.#euicc.isdpAids) {
+      if (this.#targets.has(aid)) continue;
+      this.#targets.add(aid);
+      agent.register(aid, (data) => this.#euicc.processIsdpData(aid, data));
+    }
+  }
+
   install(registry: ToolkitRegistry): void {
+    this.#registry = registry;
     registry.setEvent(EVENT.EVENT_FORMATTED_SMS_PP_ENV);
     registry.setEvent(EVENT.EVENT_EVENT_DOWNLOAD_LOCATION_STATUS);
   }
@@ -113,9 +153,22 @@ export class IsdrOtaApplet implements ToolkitApplet {
     if (event === EVENT.EVENT_FORMATTED_SMS_PP_ENV) {
       const secured = ctx.envelope?.getSecuredData();
       if (secured === undefined) return;
+      if (secured[0] === 0x81 && this.#agent !== undefined) {
+        yield* this.#agent.trigger(secured, ctx);
+        return;
+      }
       const { response, refresh } = runIsdrScript(this.#euicc, secured);
+      this.#syncTargets();
       ctx.envelopeResponse?.post(response);
       if (refresh) yield* this.#refresh(ctx);
+      return;
+    }
+    if (event === EVENT.EVENT_PROACTIVE_HANDLER_AVAILABLE) {
+      // Called once the agent reported the session's end (its last script answered): the REFRESH may
+      // cut the channel's closing handshake, which the SM-SR no longer waits for.
+      if (!this.#refreshPending) return;
+      this.#refreshPending = false;
+      yield* this.#refresh(ctx);
       return;
     }
     if (event === EVENT.EVENT_EVENT_DOWNLOAD_LOCATION_STATUS) {
@@ -165,13 +218,23 @@ export class IsdrOtaApplet implements ToolkitApplet {
   }
 }
 
-/** The ISD-R installed in the toolkit runtime. */
-export function isdrApplet(euicc: Euicc): InstalledApplet {
-  return {
-    id: 'isd-r',
-    tar: fromHex(ISD_R_TAR) ?? new Uint8Array(3),
-    applet: new IsdrOtaApplet(euicc),
-    reportKvn: euicc.notificationKeys()?.kvn ?? 1,
-    minimumSecurity: ISD_R_MINIMUM_SECURITY,
-  };
+/**
+ * The ISD-R installed in the toolkit runtime, and behind it (same TAR, so the OTA dispatcher, which
+ * takes the first match, gives every SMS to the ISD-R) the SCP81 agent with the ISD-R's PSK key sets.
+ */
+export function isdrApplets(euicc: Euicc, psk: (kvn: number) => Uint8Array | undefined): InstalledApplet[] {
+  const isdr = new IsdrOtaApplet(euicc);
+  const agent = new Scp81AdminAgent({
+    eid: euicc.eid,
+    isdRAid: ISD_R_AID,
+    psk: (kvn) => psk(kvn),
+    onSessionEnd: () => isdr.sessionEnded(),
+  });
+  isdr.useAgent(agent);
+  const tar = fromHex(ISD_R_TAR) ?? new Uint8Array(3);
+  const reportKvn = euicc.notificationKeys()?.kvn ?? 1;
+  return [
+    { id: 'isd-r', tar, applet: isdr, reportKvn, minimumSecurity: ISD_R_MINIMUM_SECURITY },
+    { id: 'isd-r-scp81', tar, applet: agent, reportKvn, minimumSecurity: ISD_R_MINIMUM_SECURITY },
+  ];
 }
