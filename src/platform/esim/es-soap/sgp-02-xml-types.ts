@@ -228,15 +228,21 @@ function oneOf<T extends string>(values: readonly T[]): SimpleCodec<T> {
   };
 }
 
-/** Text an XML 1.0 document can carry unchanged (no CR: parsers normalise it to LF). */
+/**
+ * Text an XML document can carry unchanged: no control characters but tab and LF, no lone
+ * surrogates, and none of CR, NEL (U+0085) or LINE SEPARATOR (U+2028), which the parser turns into
+ * LF (XML 1.0 §2.11; XML 1.1 adds NEL and LS, and @xmldom/xmldom applies both). U+2029 and U+FFFD
+ * are refused too: @xmldom/xmldom 0.9 changes the first and rejects the second (found by the
+ * round-trip property over every code point).
+ */
 export function isXmlText(v: string): boolean {
   for (const ch of v) {
     const c = ch.codePointAt(0) as number;
     const allowed =
       c === 0x09 ||
       c === 0x0a ||
-      (c >= 0x20 && c <= 0xd7ff) ||
-      (c >= 0xe000 && c <= 0xfffd) ||
+      (c >= 0x20 && c <= 0xd7ff && c !== 0x85 && c !== 0x2028 && c !== 0x2029) ||
+      (c >= 0xe000 && c <= 0xfffc) ||
       (c >= 0x10000 && c <= 0x10ffff);
     if (!allowed) return false;
   }
@@ -289,7 +295,12 @@ const SIMPLE = {
     decode: (t: string) => (t.length <= 4096 && isXmlText(t) ? t : undefined),
     encode: (v: string) => (typeof v === 'string' && v.length <= 4096 && isXmlText(v) ? v : undefined),
   } satisfies SimpleCodec<string>,
-  nonEmptyString: pattern(/^[\s\S]+$/),
+  // PropertyType@key: minLength 1, spaces are content (an attribute is not trimmed).
+  nonEmptyString: {
+    decode: (t: string) => (t.length > 0 && t.length <= 4096 && isXmlText(t) ? t : undefined),
+    encode: (v: string) =>
+      typeof v === 'string' && v.length > 0 && v.length <= 4096 && isXmlText(v) ? v : undefined,
+  } satisfies SimpleCodec<string>,
   string100: {
     decode: (t: string) => (t.length <= 100 && isXmlText(t) ? t : undefined),
     encode: (v: string) => (typeof v === 'string' && v.length <= 100 && isXmlText(v) ? v : undefined),

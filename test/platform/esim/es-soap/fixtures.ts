@@ -8,6 +8,7 @@ import type { MessageSpec } from '../../../../src/platform/esim/es-soap/sgp-02-m
 import {
   type Eis,
   type FieldSpec,
+  isXmlText,
   SCHEMA_COMPLEX_TYPES,
   type SecurityDomain,
   type TypeName,
@@ -230,3 +231,79 @@ export function sampleBody(spec: MessageSpec): Record<string, unknown> {
 /** Arbitrary valid values for the simple types that carry free text or bytes. */
 export const arbitraryText = fc.string({ maxLength: 40 });
 export const arbitraryBytes = fc.uint8Array({ maxLength: 64 });
+
+// ---------------------------------------------------------------------------------------------
+// fast-check arbitraries of valid values, derived from the same type tables.
+
+const hexChars = (min: number, max: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789ABCDEF'), minLength: min, maxLength: max });
+const evenHex = (minBytes: number, maxBytes: number) =>
+  fc.integer({ min: minBytes, max: maxBytes }).chain((n) => hexChars(n * 2, n * 2));
+const digits = (min: number, max: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
+const xmlText = (maxLength: number) =>
+  fc.string({ maxLength, unit: 'grapheme' }).filter((s) => s.length <= maxLength && isXmlText(s));
+
+const SIMPLE_ARBITRARIES: Record<string, fc.Arbitrary<unknown>> = {
+  eid: hexChars(32, 32),
+  iccid: fc
+    .tuple(fc.string({ unit: fc.constantFrom(...'0123456789fF'), minLength: 4, maxLength: 18 }))
+    .map(([d]) => `89${d}`),
+  aid: evenHex(5, 16),
+  tar: hexChars(6, 6),
+  opType: hexChars(4, 4),
+  oid: fc.array(fc.nat(99_999), { minLength: 1, maxLength: 8 }).map((a) => a.join('.')),
+  hex: fc.uint8Array({ maxLength: 48 }),
+  hex16: fc.uint8Array({ maxLength: 16 }),
+  byte: fc.integer({ min: 0, max: 255 }),
+  boolean: fc.boolean(),
+  integer: fc.maxSafeNat(),
+  kvn: fc.integer({ min: 1, max: 127 }),
+  keyIndex: fc.integer({ min: 0, max: 127 }),
+  dateTime: fc.date({
+    min: new Date('0001-01-01T00:00:00.000Z'),
+    max: new Date('9999-12-31T23:59:59.999Z'),
+    noInvalidDate: true,
+  }),
+  string: xmlText(40),
+  nonEmptyString: xmlText(20).filter((s) => s.length > 0),
+  string100: xmlText(100),
+  version: fc.tuple(fc.nat(999), fc.nat(999), fc.nat(999)).map((v) => v.join('.')),
+  imsi: digits(0, 15),
+  msisdn: digits(3, 15),
+  status: fc.constantFrom('EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING', 'FAILED', 'EXPIRED'),
+  profileState: fc.constantFrom('Created', 'Disabled', 'Enabled'),
+  sdRole: fc.constantFrom('ISD-R', 'ECASD'),
+  keysetType: fc.constantFrom('SCP03', 'SCP80', 'SCP81', 'TokenGeneration', 'ReceiptVerification', 'CA'),
+  pol2Subject: fc.constant('PROFILE'),
+  pol2Action: fc.constantFrom('ENABLE', 'DISABLE', 'DELETE'),
+  pol2Qualification: fc.constantFrom('Not-Allowed', 'Auto-Delete'),
+  eccKeyLength: fc.constantFrom('ECC-256', 'ECC-384', 'ECC-512', 'ECC-521'),
+  eumSignature: fc.record({
+    digestValue: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    signatureValue: fc.uint8Array({ maxLength: 72 }),
+  }),
+};
+
+export function arbitraryOf(type: TypeName): fc.Arbitrary<unknown> {
+  const simple = SIMPLE_ARBITRARIES[type];
+  if (simple !== undefined) return simple;
+  const fields = (SCHEMA_COMPLEX_TYPES as Record<string, readonly FieldSpec[]>)[type];
+  if (fields === undefined) throw new Error(`no arbitrary for ${type}`);
+  return arbitraryFields(fields);
+}
+
+export function arbitraryFields(fields: readonly FieldSpec[]): fc.Arbitrary<Record<string, unknown>> {
+  const parts: Record<string, fc.Arbitrary<unknown>> = {};
+  const optional: string[] = [];
+  for (const f of fields) {
+    const item = arbitraryOf(f.type as TypeName);
+    if (f.occurs === 'many' || f.occurs === 'some') {
+      parts[f.key] = fc.array(item, { minLength: f.occurs === 'some' ? 1 : 0, maxLength: 2 });
+    } else {
+      parts[f.key] = item;
+      if (f.occurs === 'optional') optional.push(f.key);
+    }
+  }
+  return fc.record(parts, { requiredKeys: Object.keys(parts).filter((k) => !optional.includes(k)) });
+}

@@ -41,6 +41,14 @@ describe('EIS', () => {
     expect(decoded).toEqual(eis);
   });
 
+  it('text keeps its spaces, line breaks and tabs, in elements and in attributes', () => {
+    const eis: Eis = {
+      ...sampleEis(),
+      additionalProperties: { properties: [{ key: ' ', value: ' a\n\tb  ' }] },
+    };
+    expect(received(registerXml(eis)).eis.additionalProperties).toEqual(eis.additionalProperties);
+  });
+
   it('a signed EIS verifies from the model and from the received element', () => {
     const eis = sampleEis();
     expect(() => verifyEisSignature(eis, EUM_KEYS.publicKey)).not.toThrow();

@@ -15,7 +15,7 @@ import {
   encodeSoapMessage,
   newMessageId,
 } from '../../../../src/platform/esim/es-soap/soap-envelope.js';
-import { EID, sampleBody } from './fixtures.js';
+import { arbitraryFields, EID, sampleBody } from './fixtures.js';
 
 const addressingOf = (action: string) => ({
   action,
@@ -123,6 +123,63 @@ describe('SGP.02 message table', () => {
       expect(encodeSoapMessage({ addressing, message: decoded.value.message })).toBe(xml);
     },
   );
+
+  it('property: every message of the table round-trips random valid bodies (values from the type tables)', () => {
+    for (const spec of MESSAGES) {
+      fc.assert(
+        fc.property(arbitraryFields(spec.fields), (body) => {
+          const addressing = addressingOf(spec.action);
+          const xml = encodeSoapMessage({ addressing, message: { element: spec.element, body } as never });
+          const decoded = decodeSoapMessage(xml);
+          if (!decoded.ok)
+            throw new Error(`${spec.element}: ${decoded.error.code}: ${decoded.error.message}`);
+          expect(decoded.value.message.body).toEqual(body);
+        }),
+        { numRuns: spec.fields.some((f) => f.type === 'eis') ? 5 : 25 },
+      );
+    }
+  });
+
+  it('every code point the text check accepts round-trips; the rest is refused by the encoder', () => {
+    const accepted: string[] = [];
+    for (let c = 0; c <= 0x10ffff; c += c < 0x10000 ? 1 : 0x3ff) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const ch = String.fromCodePoint(c);
+      if (isXmlText(ch)) accepted.push(ch);
+      else expect([0x85, 0x2028, 0x2029, 0xfffd, 0xfffe, 0xffff, 0x0d].includes(c) || c < 0x20).toBe(true);
+    }
+    const action = 'http://gsma.com/ES3/ProfileManagement/ES3-SendData';
+    for (let i = 0; i < accepted.length; i += 2_000) {
+      const text = accepted.slice(i, i + 2_000).join('');
+      const body = {
+        functionCallIdentifier: text,
+        eid: EID,
+        sdAid: 'A0000005591010FFFFFFFF8900001000',
+        data: new Uint8Array(),
+      };
+      const decoded = decodeSoapMessage(
+        encodeSoapMessage({
+          addressing: addressingOf(action),
+          message: { element: 'ES3-SendDataRequest', body },
+        }),
+      );
+      expect(decoded.ok && decoded.value.message.body).toEqual(body);
+    }
+    expect(() =>
+      encodeSoapMessage({
+        addressing: addressingOf(action),
+        message: {
+          element: 'ES3-SendDataRequest',
+          body: {
+            functionCallIdentifier: 'a\rb',
+            eid: EID,
+            sdAid: 'A0000005591010FFFFFFFF8900001000',
+            data: new Uint8Array(),
+          },
+        },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_ESIM_SOAP_INVALID_MESSAGE' }));
+  });
 
   it('pins the wire form of ES3-SendDataRequest (SOAP 1.2, WS-Addressing, esim-messaging namespace)', () => {
     const body: MessageBodies['ES3-SendDataRequest'] = {
