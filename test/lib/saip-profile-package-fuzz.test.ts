@@ -119,7 +119,8 @@ describe('profile package decoder under mutation', () => {
     expect(decodeProfileElement(hex('aa07a005800081011f')).ok).toBe(true);
     // a context tag below 31 written in the long form (bf 0a instead of aa)
     expect(decodeProfileElement(hex('bf0a07a005800081011f')).ok).toBe(false);
-    // a negative INTEGER
-    expect(decodeProfileElement(hex('aa07a0058000810180')).ok).toBe(false);
+    // a negative INTEGER, reported where its TLV starts (aa07 a005 8000 | 810180)
+    const negative = decodeProfileElement(hex('aa07a0058000810180'));
+    expect(!negative.ok && [negative.error.code, negative.error.offset]).toEqual(['DER_INTEGER', 6]);
   });
 });

@@ -452,14 +452,20 @@ describe('the eUICC refuses what it cannot install, with the PEStatus of SAIP', 
 
   it('an undecodable PE: invalid-request-format with the offset inside it', () => {
     const bytes = encodeProfilePackage(base);
+    const located = decodeProfilePackageLocated(bytes);
+    if (!located.ok) throw new Error('fixture');
+    const mf = located.value[1] as { offset: number; raw: Uint8Array };
+    expect(mf.raw[1]).toBeLessThan(0x80); // a short mf PE: 2 header bytes
     const broken = bytes.slice();
-    const mf = decodeProfilePackageLocated(bytes);
-    if (!mf.ok) throw new Error('fixture');
-    const at = (mf.value[1]?.offset as number) + 2; // the mf-header's tag inside the mf PE
-    broken[at] = 0x9f;
+    // The mf-header's tag 'A0', first inside the mf PE, becomes '9F': a two-byte tag '9F05', so the
+    // next byte, '80' (mandated), is read as its length — indefinite, refused at PE offset 2 + 2.
+    broken[mf.offset + 2] = 0x9f;
     const r = answerProfilePackage(broken).response;
     expect(r.profileInstallationAborted).toBe(true);
-    expect(r.peStatus.at(-1)?.status).toBe(PE_STATUS['invalid-request-format']);
+    expect(r.peStatus).toEqual([
+      { status: PE_STATUS.ok },
+      { status: PE_STATUS['invalid-request-format'], offset: 4 },
+    ]);
   });
 
   it('an unknown PE type: pe-not-supported', () => {

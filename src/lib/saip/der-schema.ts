@@ -73,7 +73,12 @@ interface Tlv {
   readonly value: Uint8Array;
   /** The whole encoding, tag to end of value. */
   readonly raw: Uint8Array;
+  /** Where the tag sits in the decoded input (for error offsets). */
+  readonly at: number;
 }
+
+/** Where the value of `t` starts in the decoded input. */
+const valueAt = (t: Tlv): number => t.at + t.raw.length - t.value.length;
 
 function children(bytes: Uint8Array, offset: number): Result<Tlv[]> {
   const out: Tlv[] = [];
@@ -84,7 +89,7 @@ function children(bytes: Uint8Array, offset: number): Result<Tlv[]> {
     const raw = bytes.subarray(at, one.value.next);
     const canonical = canonicalHeader(one.value.tlv.tag, one.value.tlv.value.length, raw);
     if (!canonical.ok) return decodeError(canonical.error.code, canonical.error.message, offset + at);
-    out.push({ tag: one.value.tlv.tag, value: one.value.tlv.value, raw });
+    out.push({ tag: one.value.tlv.tag, value: one.value.tlv.value, raw, at: offset + at });
     at = one.value.next;
   }
   return ok(out);
@@ -198,11 +203,11 @@ const UTF8_ENCODER = new TextEncoder();
 function decodeGeneric(t: Tlv, offset: number, depth: number): Result<GenericTlv> {
   if (!isConstructedTag(t.tag)) return ok({ tag: t.tag, value: t.value });
   if (depth > MAX_DEPTH) return decodeError('DER_DEPTH', 'nested too deeply', offset);
-  const list = children(t.value, offset);
+  const list = children(t.value, valueAt(t));
   if (!list.ok) return list;
   const out: GenericTlv[] = [];
   for (const c of list.value) {
-    const g = decodeGeneric(c, offset, depth + 1);
+    const g = decodeGeneric(c, c.at, depth + 1);
     if (!g.ok) return g;
     out.push(g.value);
   }
@@ -248,17 +253,17 @@ function decodeAs(schema: Schema, t: Tlv, offset: number, depth: number): Result
       return decodeSeq(schema.fields, t, offset, depth);
     case 'seqOf': {
       if (!isConstructedTag(t.tag)) return decodeError('DER_FORM', 'SEQUENCE OF must be constructed', offset);
-      const list = children(t.value, offset);
+      const list = children(t.value, valueAt(t));
       if (!list.ok) return list;
       const out: Asn1Value[] = [];
       for (const c of list.value) {
         let item: Result<Asn1Value>;
         if (schema.itemTag === undefined && schema.item.kind === 'choice') {
-          item = decodeAlternative(schema.item.alts, c, offset, depth + 1);
+          item = decodeAlternative(schema.item.alts, c, c.at, depth + 1);
         } else {
           if (c.tag !== schema.itemTag)
-            return decodeError('DER_TAG', `unexpected tag '${c.tag.toString(16)}' in SEQUENCE OF`, offset);
-          item = decodeAs(schema.item, c, offset, depth + 1);
+            return decodeError('DER_TAG', `unexpected tag '${c.tag.toString(16)}' in SEQUENCE OF`, c.at);
+          item = decodeAs(schema.item, c, c.at, depth + 1);
         }
         if (!item.ok) return item;
         out.push(item.value);
@@ -269,11 +274,11 @@ function decodeAs(schema: Schema, t: Tlv, offset: number, depth: number): Result
       {
         if (!isConstructedTag(t.tag))
           return decodeError('DER_FORM', 'tagged CHOICE must be constructed', offset);
-        const list = children(t.value, offset);
+        const list = children(t.value, valueAt(t));
         if (!list.ok) return list;
         if (list.value.length !== 1)
           return decodeError('DER_CHOICE', 'tagged CHOICE must hold exactly one value', offset);
-        return decodeAlternative(schema.alts, list.value[0] as Tlv, offset, depth + 1);
+        return decodeAlternative(schema.alts, list.value[0] as Tlv, (list.value[0] as Tlv).at, depth + 1);
       }
   }
 }
@@ -287,7 +292,7 @@ function decodeAlternative(alts: readonly Field[], t: Tlv, offset: number, depth
 
 function decodeSeq(fields: readonly Field[], t: Tlv, offset: number, depth: number): Result<Asn1Record> {
   if (!isConstructedTag(t.tag)) return decodeError('DER_FORM', 'SEQUENCE must be constructed', offset);
-  const list = children(t.value, offset);
+  const list = children(t.value, valueAt(t));
   if (!list.ok) return list;
   const out: Record<string, Asn1Value | undefined> = {};
   const ext: Uint8Array[] = [];
@@ -304,13 +309,13 @@ function decodeSeq(fields: readonly Field[], t: Tlv, offset: number, depth: numb
     if (index < 0) {
       // EXTENSIBILITY IMPLIED: a component we do not know, after the ones we do, is kept as it is.
       if (fields.slice(next).some((f) => !f.optional))
-        return decodeError('DER_TAG', `unexpected tag '${c.tag.toString(16)}'`, offset);
+        return decodeError('DER_TAG', `unexpected tag '${c.tag.toString(16)}'`, c.at);
       ext.push(c.raw);
       next = fields.length;
       continue;
     }
     const f = fields[index] as Field;
-    const v = decodeAs(f.schema, c, offset, depth + 1);
+    const v = decodeAs(f.schema, c, c.at, depth + 1);
     if (!v.ok) return decodeError(v.error.code, `${f.name}: ${v.error.message}`, v.error.offset);
     out[f.name] = v.value;
     next = index + 1;
@@ -330,7 +335,7 @@ export function decodeDer(schema: Schema, tag: number, bytes: Uint8Array, offset
   if (one.value.tlv.tag !== tag) return decodeError('DER_TAG', `expected tag '${tag.toString(16)}'`, offset);
   const canonical = canonicalHeader(tag, one.value.tlv.value.length, bytes);
   if (!canonical.ok) return decodeError(canonical.error.code, canonical.error.message, offset);
-  return decodeAs(schema, { tag, value: one.value.tlv.value, raw: bytes }, offset, 0);
+  return decodeAs(schema, { tag, value: one.value.tlv.value, raw: bytes, at: offset }, offset, 0);
 }
 
 // --- encoding (values come from our own code or from the decoder; a wrong shape is a programming
