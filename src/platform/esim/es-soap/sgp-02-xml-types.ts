@@ -287,7 +287,12 @@ const SIMPLE = {
       const d = new Date(v);
       return Number.isNaN(d.getTime()) ? undefined : d;
     },
-    encode: (v: Date) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : undefined),
+    // Years outside 0000-9999 have no xs:dateTime form this codec reads back; refuse them here.
+    encode: (v: Date) => {
+      if (!(v instanceof Date) || Number.isNaN(v.getTime())) return undefined;
+      const text = v.toISOString();
+      return /^\d{4}-/.test(text) ? text : undefined;
+    },
   } satisfies SimpleCodec<Date>,
   // XML 1.0 §2.2 cannot carry control characters (other than tab, LF, CR) or lone surrogates; a
   // parser turns CR and CR LF into LF (§2.11), so CR is refused rather than silently changed.

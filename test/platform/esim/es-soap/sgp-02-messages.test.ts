@@ -278,5 +278,21 @@ describe('SGP.02 message table', () => {
         message: { element: 'ES3-EnableProfileRequest', body: bad },
       }),
     ).toThrow(/ES3-EnableProfileRequest\/Eid/);
+    // A date whose xs:dateTime form would not read back (year 10000 is +010000-…).
+    expect(() =>
+      encodeSoapMessage({
+        addressing: addressingOf(
+          'http://gsma.com/ES4/ProfileManagement/ES4-HandleProfileEnabledNotification',
+        ),
+        message: {
+          element: 'ES4-HandleProfileEnabledNotification',
+          body: {
+            eid: EID,
+            iccid: '8988211000000467285',
+            completionTimestamp: new Date(Date.UTC(10_000, 0, 1)),
+          },
+        },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_ESIM_SOAP_INVALID_MESSAGE' }));
   });
 });
