@@ -33,6 +33,8 @@ export interface NewEuiccOptions extends NewCardOptions {
   readonly eumId?: string;
   /** Memory for ISD-Ps (bytes); default 256 KiB. */
   readonly memory?: number;
+  /** PK.CI.ECDSA and its key identifier: the ECASD verifies SM-DP/SM-SR certificates with it. */
+  readonly ci?: { readonly keyId: Uint8Array; readonly publicKey: Uint8Array };
 }
 
 export const DEFAULT_EUICC_MEMORY = 256 * 1024;
@@ -123,6 +125,7 @@ export function newEuiccCardFile(o: NewEuiccOptions): IssuedEuicc {
     ecasd: {
       certificate: toHex(o.ecasdCertificate ?? new Uint8Array(0)),
       privateKey: toHex(ecasd.privateKey),
+      ...(o.ci === undefined ? {} : { ci: { keyId: toHex(o.ci.keyId), publicKey: toHex(o.ci.publicKey) } }),
     },
     isdr: {
       scp80: [{ kvn: 1, kicAlgorithm: 'aes-cbc', kic, kidAlgorithm: 'aes-cmac', kid, dek }],

@@ -1,7 +1,7 @@
 // `simtrust card …`: make a software SIM, talk to it in APDUs, and plug it into real programs
 // (PC/SC through vpcd, wpa_supplicant's external_sim). docs/card.md is the user guide.
 
-import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runVpcdBridge, VPCD_DEFAULT } from '../../card/bridges/vpcd.js';
 import { runWpaBridge } from '../../card/bridges/wpa-external-sim.js';
@@ -18,6 +18,7 @@ import { parseResponseApdu } from '../../card/iso-7816-4.js';
 import { formatResponse } from '../../card/terminal.js';
 import { DEFAULT_SQN_POLICY } from '../../card/ts-33-102-sqn.js';
 import { computeOpc, MILENAGE } from '../../crypto/milenage.js';
+import { trustedCiFromCertificate } from '../../crypto/sgp-02-certificate-chain.js';
 import { isDigits } from '../../lib/bcd.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { fromHex } from '../../lib/hex.js';
@@ -57,6 +58,7 @@ interface NewOptions {
   smsrAddress?: string;
   smsrId?: string;
   ecasdCertificate?: string;
+  ciCertificate?: string;
   eis?: string;
 }
 
@@ -76,6 +78,18 @@ function buildEuicc(o: NewOptions, options: NewCardOptions): { file: CardFile; e
     throw usage('--ecasd-certificate is hex (the EUM-signed GP certificate, 7F21 …)');
   if (o.eid !== undefined && !/^\d{30}(\d{2})?$/.test(o.eid))
     throw usage('--eid is 30 digits, or 32 with check digits');
+  let ci: { keyId: Uint8Array; publicKey: Uint8Array } | undefined;
+  if (o.ciCertificate !== undefined) {
+    let pem: string;
+    try {
+      pem = readFileSync(o.ciCertificate, 'utf8');
+    } catch {
+      throw usage(`--ci-certificate: cannot read ${o.ciCertificate}`);
+    }
+    const trusted = trustedCiFromCertificate(pem);
+    if (!trusted.ok) throw usage(`--ci-certificate: ${trusted.error.reason}`);
+    ci = { keyId: trusted.value.keyId, publicKey: trusted.value.publicKey };
+  }
   try {
     return newEuiccCardFile({
       ...options,
@@ -83,6 +97,7 @@ function buildEuicc(o: NewOptions, options: NewCardOptions): { file: CardFile; e
       ...(smsrAddress === undefined ? {} : { smsrAddress }),
       ...(o.smsrId === undefined ? {} : { smsrId: o.smsrId }),
       ...(certificate === undefined ? {} : { ecasdCertificate: certificate }),
+      ...(ci === undefined ? {} : { ci }),
     });
   } catch (e) {
     throw usage(`--eid: ${(e as Error).message}`);
@@ -114,8 +129,13 @@ function buildCardAndEis(o: NewOptions): { file: CardFile; eis?: unknown } {
   const puk1 = digitsOption('--puk1', o.puk1, 8, 8);
   const adm1 = digitsOption('--adm1', o.adm1, 1, 8);
   const msisdn = digitsOption('--msisdn', o.msisdn, 1, 15);
-  if (!o.euicc && (o.eid ?? o.smsrAddress ?? o.smsrId ?? o.ecasdCertificate ?? o.eis) !== undefined)
-    throw usage('--eid, --smsr-address, --smsr-id, --ecasd-certificate and --eis go with --euicc');
+  if (
+    !o.euicc &&
+    (o.eid ?? o.smsrAddress ?? o.smsrId ?? o.ecasdCertificate ?? o.ciCertificate ?? o.eis) !== undefined
+  )
+    throw usage(
+      '--eid, --smsr-address, --smsr-id, --ecasd-certificate, --ci-certificate and --eis go with --euicc',
+    );
   if (!o.antiTheft && (o.alertDestination ?? o.quarantineImsi ?? o.learning) !== undefined)
     throw usage('--alert-destination, --quarantine-imsi and --learning go with --anti-theft');
   const options: NewCardOptions = {
@@ -240,6 +260,10 @@ export function registerCardCommand(program: Command): void {
     .option('--smsr-address <number>', "with --euicc: the SM-SR's SMS number, where notifications go")
     .option('--smsr-id <oid>', 'with --euicc: the managing SM-SR, recorded in the EIS')
     .option('--ecasd-certificate <hex>', 'with --euicc: CERT.ECASD.ECKA signed by the EUM (7F21 …)')
+    .option(
+      '--ci-certificate <file>',
+      "with --euicc: the CI's X.509 certificate (PEM): the ECASD keeps PK.CI to verify SM-DP/SM-SR certificates (ES8)",
+    )
     .option('--eis <file>', 'with --euicc: write the EIS (JSON, holds ISD-R keys: mode 0600) for RegisterEIS')
     .addHelpText(
       'after',

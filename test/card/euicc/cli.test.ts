@@ -1,13 +1,15 @@
 // `simtrust card new --euicc`: the card file with its euicc section and the EIS for RegisterEIS
 // (esim.md §2), consistent with each other; the card answers the ECASD's GET DATA with its EID.
 
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCardFile } from '../../../src/card/card-file.js';
 import { ECASD_AID, ISD_R_AID, isdpAid } from '../../../src/card/euicc/sgp-02-annex-h.js';
+import { toHex } from '../../../src/lib/hex.js';
 import { isEid } from '../../../src/lib/sgp-02-eid.js';
+import { createTestPki } from '../../helpers/esim-pki.js';
 import { runCli } from '../../helpers/simtrust-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'simtrust-euicc-cli-'));
@@ -67,6 +69,42 @@ describe('simtrust card new --euicc', () => {
     expect(eis.ecasd.publicKey).toMatch(/^04[0-9a-f]{128}$/);
     const apdu = await runCli(['card', 'apdu', out, `00A4040C10${ECASD_AID}`, '80CA005A00']);
     expect(apdu.stdout.trim().split('\n')).toEqual(['9000', `5A10${e?.eid} 9000`]);
+  });
+
+  it('--ci-certificate puts PK.CI and its key id in the ECASD (what ES8 verifies SM-DP certificates with)', async () => {
+    const pki = await createTestPki();
+    const pem = join(dir, 'ci.pem');
+    writeFileSync(pem, pki.ci.pem);
+    const out = join(dir, 'ci.json');
+    const r = await runCli([
+      'card',
+      'new',
+      '--euicc',
+      '--imsi',
+      '001010000000008',
+      '--ci-certificate',
+      pem,
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const file = readCardFile(out);
+    expect(file.ok && file.value.euicc?.ecasd.ci).toEqual({
+      keyId: toHex(pki.ci.trusted.keyId),
+      publicKey: toHex(pki.ci.trusted.publicKey),
+    });
+    writeFileSync(pem, 'not a certificate');
+    const bad = await runCli([
+      'card',
+      'new',
+      '--euicc',
+      '--imsi',
+      '001010000000008',
+      '--ci-certificate',
+      pem,
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--ci-certificate/);
   });
 
   it('refuses eUICC options without --euicc and a bad EID', async () => {
