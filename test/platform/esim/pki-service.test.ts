@@ -206,6 +206,41 @@ describe('issuing', () => {
   });
 });
 
+describe('demo set-up', () => {
+  it('ensureDemo creates the CI and a platform EUM once, however many instances call it', async () => {
+    const other = new EsimPki(db.store, keyRing, clock);
+    const [a, b] = await Promise.all([pki.ensureDemo(), other.ensureDemo()]);
+    expect(a.ci.ciId).toBe(b.ci.ciId);
+    expect((await pki.listCis()).length).toBe(1);
+    expect(a.eum.certId).toBe(b.eum.certId);
+    expect((await pki.list({ role: 'eum' })).length).toBe(1);
+    const again = await pki.ensureDemo();
+    expect(again.eum.certId).toBe((await pki.current('', 'eum'))?.certId);
+    // Enough to issue a card's certificate and an operator's SM-DP / SM-SR certificates.
+    const issued = await pki.issueEcasd({ eid: EID });
+    expect(
+      (
+        await pki.verify({
+          certificate: issued.certificate,
+          eumCertificate: issued.eumCertificate,
+          role: 'ecasd',
+        })
+      ).ok,
+    ).toBe(true);
+    const [dp, dp2] = await Promise.all([
+      pki.ensureOperatorCertificate(A, 'sm-dp'),
+      other.ensureOperatorCertificate(A, 'sm-dp'),
+    ]);
+    expect(dp2).toEqual(dp);
+    expect(await pki.ensureOperatorCertificate(A, 'sm-dp')).toEqual(dp);
+    expect(dp.subject).toBe(`2.999.15.2.${Number.parseInt(A.slice(2), 10)}`);
+    const sr = await pki.ensureOperatorCertificate(A, 'sm-sr');
+    expect((await pki.verify({ certificate: Buffer.from(sr.certificate, 'hex'), role: 'sm-sr' })).ok).toBe(
+      true,
+    );
+  });
+});
+
 describe('keys at rest', () => {
   it('private keys are sealed in the database, bound to their row, and in no view', async () => {
     await pki.initCi();

@@ -53,6 +53,12 @@ import { createCiCertificate, createEumCertificate } from './x509.js';
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Entity ids of the demo under the ITU-T X.660 arc 2.999 (reserved for examples): simtrust has no
+ * private enterprise number; a production deployment uses the ids its SM-DP/SM-SR are registered with.
+ */
+export const DEMO_ENTITY_IDS = { eum: '2.999.15.1', 'sm-dp': '2.999.15.2', 'sm-sr': '2.999.15.3' } as const;
+
 /** The platform's own rows (CI, the software cards' EUM). */
 export const PLATFORM_OWNER = '';
 
@@ -265,7 +271,15 @@ export class EsimPki {
   }
 
   /** Issues an EUM (X.509) or SM-DP / SM-SR (GP) certificate under the deployment's CI. */
-  async issue(options: IssueOptions): Promise<CertificateView> {
+  issue(options: IssueOptions): Promise<CertificateView> {
+    return this.issueOnce(options, undefined);
+  }
+
+  /**
+   * With `onceKey`, of instances racing to issue the same thing exactly one commits (a guard row that
+   * lives as long as the certificate); the others get ERR_CONFLICT and read the winner's.
+   */
+  private async issueOnce(options: IssueOptions, onceKey: string | undefined): Promise<CertificateView> {
     if (!ISSUED_ROLES.includes(options.role))
       throw new SimtrustError('ERR_BAD_REQUEST', `role must be one of ${ISSUED_ROLES.join(', ')}`);
     if (options.role !== 'eum' && options.operatorId === PLATFORM_OWNER)
@@ -337,6 +351,8 @@ export class EsimPki {
     };
     pkcs8.fill(0);
     await this.store.transaction(async (trx) => {
+      if (onceKey !== undefined && !(await markUsedOnce(trx, 'esim-pki', onceKey, row.not_after, now)))
+        throw new SimtrustError('ERR_CONFLICT', `${options.role} certificate already being issued`);
       await trx.insertInto('esim_certificates').values(row).execute();
       await writeAudit(trx, {
         context:
@@ -481,6 +497,58 @@ export class EsimPki {
       .orderBy('cert_id')
       .executeTakeFirst();
     return row === undefined ? undefined : certView(row);
+  }
+
+  /**
+   * Demo set-up, idempotent and safe when instances race: the deployment's CI (created if it has
+   * none with a key) and a valid platform EUM (issued if none). `simtrust up --demo` and the eSIM
+   * demo call it; in production the CI is imported and this is not used.
+   */
+  async ensureDemo(): Promise<{ ci: CiView; eum: CertificateView }> {
+    let ci = (await this.listCis()).find((c) => c.canIssue);
+    if (ci === undefined) {
+      try {
+        ci = await this.initCi();
+      } catch (e) {
+        if (!(e instanceof SimtrustError && e.code === 'ERR_ESIM_CI_EXISTS')) throw e;
+        ci = (await this.listCis()).find((c) => c.canIssue) as CiView;
+      }
+    }
+    const eum = await this.ensureCertificate({
+      role: 'eum',
+      operatorId: PLATFORM_OWNER,
+      entityId: DEMO_ENTITY_IDS.eum,
+    });
+    return { ci, eum };
+  }
+
+  /**
+   * The operator's valid SM-DP or SM-SR certificate, issued when it has none (demo and tests; an
+   * operator in production brings its own entity id). Default entity id: DEMO_ENTITY_IDS + the
+   * operator's number.
+   */
+  async ensureOperatorCertificate(
+    operatorId: string,
+    role: 'sm-dp' | 'sm-sr',
+    entityId = `${DEMO_ENTITY_IDS[role]}.${Number.parseInt(operatorId.replace(/\D/g, '') || '0', 10)}`,
+  ): Promise<CertificateView> {
+    return this.ensureCertificate({ role, operatorId, entityId });
+  }
+
+  /** The owner's valid certificate of the role, or one issued now (one of racing callers issues). */
+  private async ensureCertificate(options: IssueOptions): Promise<CertificateView> {
+    const existing = await this.current(options.operatorId, options.role);
+    if (existing) return existing;
+    try {
+      return await this.issueOnce(options, `ensure:${options.role}:${options.operatorId}`);
+    } catch (e) {
+      const winner =
+        e instanceof SimtrustError && e.code === 'ERR_CONFLICT'
+          ? await this.current(options.operatorId, options.role)
+          : undefined;
+      if (winner === undefined) throw e;
+      return winner;
+    }
   }
 
   /** The one chain verifier, against this deployment's trusted CIs and clock. */
