@@ -69,7 +69,8 @@ const cli = async (args: string[]) => runCli(args, env);
 
 describe(`simtrust sims set-expiry (${testDialect})`, () => {
   it('sets an expiry the server carries out (suspend), unsets one, and passes refusals through', async () => {
-    const [a, b] = sims as [{ iccid: string }, { iccid: string }];
+    const a = sims[0] as { iccid: string };
+    const b = sims[1] as { iccid: string };
     expect((await cli(['sims', 'activate', a.iccid])).code).toBe(0);
     // An hour ahead as ISO, then unset: nothing happens.
     const later = new Date(Date.now() + 3_600_000).toISOString();

@@ -18,29 +18,35 @@ export interface AuditEntry {
 }
 
 export async function writeAudit(db: Executor, e: AuditEntry): Promise<void> {
+  await db.insertInto('audit_logs').values(auditRow(e)).execute();
+}
+
+/** Several records in one statement (a batch job's changes, each with its own record). */
+export async function writeAudits(db: Executor, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length > 0) await db.insertInto('audit_logs').values(entries.map(auditRow)).execute();
+}
+
+function auditRow(e: AuditEntry) {
   const c = e.context;
-  await db
-    .insertInto('audit_logs')
-    .values({
-      operator_id: c.principal.operatorId,
-      at: e.at,
-      actor_kind: c.principal.kind,
-      actor_id: c.principal.id,
-      operation_id: c.operationId,
-      method: c.method ?? null,
-      path: c.path ?? null,
-      params: JSON.stringify(c.params ?? {}),
-      source_ip: c.sourceIp ?? null,
-      request_id: c.requestId ?? null,
-      result: e.result,
-      status_code: e.statusCode ?? null,
-      detail: JSON.stringify(
-        c.authorization === undefined ? (e.detail ?? {}) : { ...e.detail, authorization: c.authorization },
-      ),
-      user_name: c.principal.userName ?? null,
-      auth_key_id: c.principal.authKeyId ?? null,
-    })
-    .execute();
+  return {
+    operator_id: c.principal.operatorId,
+    at: e.at,
+    actor_kind: c.principal.kind,
+    actor_id: c.principal.id,
+    operation_id: c.operationId,
+    method: c.method ?? null,
+    path: c.path ?? null,
+    params: JSON.stringify(c.params ?? {}),
+    source_ip: c.sourceIp ?? null,
+    request_id: c.requestId ?? null,
+    result: e.result,
+    status_code: e.statusCode ?? null,
+    detail: JSON.stringify(
+      c.authorization === undefined ? (e.detail ?? {}) : { ...e.detail, authorization: c.authorization },
+    ),
+    user_name: c.principal.userName ?? null,
+    auth_key_id: c.principal.authKeyId ?? null,
+  };
 }
 
 export interface AuditRecord {

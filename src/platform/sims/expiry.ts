@@ -1,6 +1,6 @@
 // SIM expiry carried out (setSimExpiryTime; docs/sims.md "Expiry"): the SIMs whose expiry time has
 // come are claimed a batch at a time, and in ONE transaction per batch each gets its expiry action
-// through the lifecycle (SimService.transitionWithin, with its status history row), its expiry
+// through the lifecycle (SimService.transitionManyWithin: its checks, status history rows), its expiry
 // cleared, its audit record and an `expiry` event in event_outbox (so SimExpiredRule and
 // SubscriberExpiredRule fire, as the triggers of migration 0010 write the other events). A crash
 // before the commit leaves every SIM of the batch as it was, due again; after it, none is due.
@@ -14,9 +14,9 @@
 // asks the session control (the RFC 5176 client) to end the SIM's sessions.
 
 import type { Clock } from '../../lib/clock.js';
-import { isSimtrustError } from '../../lib/errors.js';
+import { SimtrustError } from '../../lib/errors.js';
 import type { SessionControl } from '../aaa/dynamic-requests.js';
-import { writeAudit } from '../audit/audit-log.js';
+import { type AuditEntry, writeAudits } from '../audit/audit-log.js';
 import { systemContext } from '../iam/principal.js';
 import type { Executor, Store } from '../store/database.js';
 import type { SimsTable } from '../store/schema.js';
@@ -33,6 +33,9 @@ const LIFECYCLE_OF: Partial<Record<ExpiryAction, LifecycleAction>> = {
   suspend: 'suspend',
   terminate: 'terminate',
 };
+
+/** Rows per multi-row insert (within SQLite's bound-parameter limit whatever the batch size). */
+const CHUNK = 500;
 
 /** What the expiry of one SIM did. */
 export interface ExpiryOutcome {
@@ -97,16 +100,21 @@ export class SimExpiry {
       if (this.store.dialect === 'postgres') q = q.forUpdate().skipLocked();
       const rows = await q.execute();
       if (rows.length === 0) return { outcomes: [], changes: [], claimed: 0 };
-      const before = await loadSimViews(trx, rows);
-      const outcomes: ExpiryOutcome[] = [];
-      const moved: Array<{ row: SimsTable; previous: SimView }> = [];
-      for (const [i, row] of rows.entries()) {
-        const outcome = await this.expire(trx, row, now);
-        if (outcome === undefined) continue;
-        outcomes.push(outcome);
-        if (outcome.result === 'applied' && outcome.expiryAction !== 'deleteSession')
-          moved.push({ row, previous: before[i] as SimView });
-      }
+      // The views before the change, for the listeners of the SIMs whose status may move.
+      const movers = rows.filter((r) => LIFECYCLE_OF[(r.expiry_action ?? 'doNothing') as ExpiryAction]);
+      const before = new Map((await loadSimViews(trx, movers)).map((v) => [v.simId, v]));
+      const outcomes = await this.expireAll(trx, rows, now);
+      const rowOf = new Map(rows.map((r) => [r.sim_id, r]));
+      const moved = outcomes.flatMap((o) =>
+        o.result === 'applied' && o.expiryAction !== 'deleteSession'
+          ? [
+              {
+                row: rowOf.get(o.simId) as SimsTable,
+                previous: before.get(o.simId) as SimView,
+              },
+            ]
+          : [],
+      );
       await this.writeEvents(trx, outcomes, now);
       await this.options.beforeCommit?.(outcomes);
       const after = await loadSimViews(
@@ -142,50 +150,71 @@ export class SimExpiry {
     return simIds.flatMap((id) => byId.get(id) ?? []);
   }
 
-  /** One SIM: clears the expiry (guarded on the time read), applies the action, audits. */
-  private async expire(trx: Executor, row: SimsTable, now: number): Promise<ExpiryOutcome | undefined> {
-    const expiryTime = Number(row.expiry_time);
-    const expiryAction = (row.expiry_action ?? 'doNothing') as ExpiryAction;
-    const base = { operatorId: row.operator_id, simId: row.sim_id, expiryTime, expiryAction };
-    const ctx = systemContext(row.operator_id, EXPIRE_OPERATION, 'sim-expiry');
-    const cleared = await trx
-      .updateTable('sims')
-      .set({ expiry_time: null, expiry_action: null, updated_at: now })
-      .where('sim_id', '=', row.sim_id)
-      .where('expiry_time', '=', expiryTime)
-      .executeTakeFirst();
-    // Changed since it was read (not possible under the claim's lock; a guard, not a path): not ours.
-    if (Number(cleared.numUpdatedRows) !== 1) return undefined;
-    let outcome: ExpiryOutcome;
-    const lifecycle = LIFECYCLE_OF[expiryAction];
-    if (expiryAction === 'doNothing') outcome = { ...base, result: 'unchanged' };
-    else if (expiryAction === 'deleteSession') outcome = { ...base, result: 'applied' };
-    else if (lifecycle !== undefined && row.status === LIFECYCLE[lifecycle].to)
-      outcome = { ...base, result: 'unchanged' };
-    else if (lifecycle !== undefined) {
-      // A refused move is recorded, not retried: the SIM's state decides, as the API's answer would.
-      // transitionWithin checks before its one UPDATE, so a refusal writes nothing to undo.
-      try {
-        await this.sims.transitionWithin(trx, ctx, row, lifecycle, now);
-        outcome = { ...base, result: 'applied' };
-      } catch (e) {
-        if (!isSimtrustError(e)) throw e;
-        outcome = { ...base, result: 'skipped', reason: `${e.code}: ${e.message}` };
-      }
-    } else outcome = { ...base, result: 'unchanged' };
-    await writeAudit(trx, {
-      context: ctx,
-      result: outcome.result === 'skipped' ? 'failure' : 'success',
-      detail: {
-        simId: row.sim_id,
-        expiryTime,
-        expiryAction,
-        result: outcome.result,
-        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
-      },
-      at: now,
+  /**
+   * The batch's SIMs: clears their expiry (one UPDATE; under the claim every row is still due), makes
+   * the lifecycle moves (SimService.transitionManyWithin: the checks of each move, one guarded UPDATE
+   * per kind of move, their history rows) and writes their audit records (one insert).
+   */
+  private async expireAll(trx: Executor, rows: readonly SimsTable[], now: number): Promise<ExpiryOutcome[]> {
+    // Still due as claimed: the lock (PostgreSQL) or the single writer (SQLite) holds them, so this
+    // is every row; the guard keeps a row that changed anyway out rather than expiring it twice.
+    const ours = new Set(
+      (
+        await trx
+          .updateTable('sims')
+          .set({ expiry_time: null, expiry_action: null, updated_at: now })
+          .where(
+            'sim_id',
+            'in',
+            rows.map((r) => r.sim_id),
+          )
+          .where('expiry_time', 'is not', null)
+          .where('expiry_time', '<=', now)
+          .returning('sim_id')
+          .execute()
+      ).map((r) => r.sim_id),
+    );
+    const ctxOf = (row: SimsTable) => systemContext(row.operator_id, EXPIRE_OPERATION, 'sim-expiry');
+    const due = rows.filter((r) => ours.has(r.sim_id));
+    const moves = due.flatMap((sim) => {
+      const action = LIFECYCLE_OF[(sim.expiry_action ?? 'doNothing') as ExpiryAction];
+      // Already in the status the move leads to: nothing to do (the lifecycle refuses a move to the
+      // status a SIM has).
+      return action === undefined || sim.status === LIFECYCLE[action].to ? [] : [{ sim, action }];
     });
-    return outcome;
+    // A refused move is recorded, not retried: the SIM's state decides, as the API's answer would.
+    const made = await this.sims.transitionManyWithin(trx, ctxOf, moves, now);
+    const outcomes = due.map((row): ExpiryOutcome => {
+      const expiryAction = (row.expiry_action ?? 'doNothing') as ExpiryAction;
+      const base = {
+        operatorId: row.operator_id,
+        simId: row.sim_id,
+        expiryTime: Number(row.expiry_time),
+        expiryAction,
+      };
+      if (expiryAction === 'deleteSession') return { ...base, result: 'applied' };
+      const move = made.get(row.sim_id);
+      if (move === undefined) return { ...base, result: 'unchanged' };
+      if (move instanceof SimtrustError)
+        return { ...base, result: 'skipped', reason: `${move.code}: ${move.message}` };
+      return { ...base, result: 'applied' };
+    });
+    const records = outcomes.map(
+      (o, i): AuditEntry => ({
+        context: ctxOf(due[i] as SimsTable),
+        result: o.result === 'skipped' ? 'failure' : 'success',
+        detail: {
+          simId: o.simId,
+          expiryTime: o.expiryTime,
+          expiryAction: o.expiryAction,
+          result: o.result,
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+        },
+        at: now,
+      }),
+    );
+    for (let i = 0; i < records.length; i += CHUNK) await writeAudits(trx, records.slice(i, i + CHUNK));
+    return outcomes;
   }
 
   /**
@@ -221,22 +250,22 @@ export class SimExpiry {
       .execute()) {
       if (!imsis.has(p.sim_id)) imsis.set(p.sim_id, p.imsi);
     }
-    await trx
-      .insertInto('event_outbox')
-      .values(
-        events.map((e) => ({
-          operator_id: e.operatorId,
-          sim_id: e.simId,
-          kind: 'expiry',
-          detail: JSON.stringify({
-            expiryTime: e.expiryTime,
-            expiryAction: e.expiryAction,
-            result: e.result,
-            ...(imsis.has(e.simId) ? { imsi: imsis.get(e.simId) } : {}),
-          }),
-          at: now,
-        })),
-      )
-      .execute();
+    const rows = events.map((e) => ({
+      operator_id: e.operatorId,
+      sim_id: e.simId,
+      kind: 'expiry',
+      detail: JSON.stringify({
+        expiryTime: e.expiryTime,
+        expiryAction: e.expiryAction,
+        result: e.result,
+        ...(imsis.has(e.simId) ? { imsi: imsis.get(e.simId) } : {}),
+      }),
+      at: now,
+    }));
+    for (let i = 0; i < rows.length; i += CHUNK)
+      await trx
+        .insertInto('event_outbox')
+        .values(rows.slice(i, i + CHUNK))
+        .execute();
   }
 }

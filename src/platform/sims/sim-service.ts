@@ -14,7 +14,7 @@ import { loadLocalInfos, type SimLocalInfo } from '../ota/local-info.js';
 import { OtaService } from '../ota/ota-service.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
-import type { Database, SimProfilesTable, SimsTable } from '../store/schema.js';
+import type { Database, SimProfilesTable, SimStatusHistoryTable, SimsTable } from '../store/schema.js';
 import { LIFECYCLE, type LifecycleAction } from './lifecycle.js';
 import {
   checkProfile,
@@ -255,6 +255,33 @@ export function checkExpiry(
   return { expiryTime, expiryAction: expiryAction as ExpiryAction };
 }
 
+/** Why the lifecycle refuses `action` on this SIM row now (undefined: allowed). */
+export function transitionRefusal(sim: SimsTable, action: LifecycleAction): SimtrustError | undefined {
+  const rule = LIFECYCLE[action];
+  // A terminated SIM is its own case (ERR_SIM_TERMINATED, as for every other change): no move
+  // brings it back, so the caller needs another SIM, not another order of calls.
+  if (sim.status === 'terminated') return simTerminated(sim.sim_id);
+  if (!(rule.from as readonly string[]).includes(sim.status)) {
+    return new SimtrustError(
+      'ERR_INVALID_TRANSITION',
+      `cannot ${action.replaceAll('_', ' ')} a SIM that is ${sim.status} (allowed from: ${rule.from.join(', ')})`,
+    );
+  }
+  if (action === 'terminate' && sim.termination_enabled !== 1) {
+    return new SimtrustError(
+      'ERR_TERMINATION_PROTECTED',
+      `SIM ${sim.sim_id} is protected; call enable_termination first`,
+    );
+  }
+  return undefined;
+}
+
+const changedConcurrently = (simId: string) =>
+  new SimtrustError('ERR_INVALID_TRANSITION', `SIM ${simId} changed status concurrently; retry`);
+
+/** Rows per bulk statement (IN lists and multi-row inserts within SQLite's parameter limit). */
+const BULK_CHUNK = 500;
+
 const simTerminated = (simId: string) =>
   new SimtrustError(
     'ERR_SIM_TERMINATED',
@@ -468,21 +495,8 @@ export class SimService {
   ): Promise<{ from: string; to: SimStatus }> {
     const rule = LIFECYCLE[action];
     const simId = sim.sim_id;
-    // A terminated SIM is its own case (ERR_SIM_TERMINATED, as for every other change): no move
-    // brings it back, so the caller needs another SIM, not another order of calls.
-    if (sim.status === 'terminated') throw simTerminated(simId);
-    if (!(rule.from as readonly string[]).includes(sim.status)) {
-      throw new SimtrustError(
-        'ERR_INVALID_TRANSITION',
-        `cannot ${action.replaceAll('_', ' ')} a SIM that is ${sim.status} (allowed from: ${rule.from.join(', ')})`,
-      );
-    }
-    if (action === 'terminate' && sim.termination_enabled !== 1) {
-      throw new SimtrustError(
-        'ERR_TERMINATION_PROTECTED',
-        `SIM ${simId} is protected; call enable_termination first`,
-      );
-    }
+    const refusal = transitionRefusal(sim, action);
+    if (refusal !== undefined) throw refusal;
     // Guarded on the status we read: a concurrent change makes this update match no row.
     const updated = await trx
       .updateTable('sims')
@@ -490,11 +504,72 @@ export class SimService {
       .where('sim_id', '=', simId)
       .where('status', '=', sim.status)
       .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) {
-      throw new SimtrustError('ERR_INVALID_TRANSITION', `SIM ${simId} changed status concurrently; retry`);
-    }
+    if (Number(updated.numUpdatedRows) !== 1) throw changedConcurrently(simId);
     await this.history(trx, ctx, simId, sim.status as SimStatus, rule.to, now);
     return { from: sim.status, to: rule.to };
+  }
+
+  /**
+   * transitionWithin for many SIM rows at once (a batch job): each move is checked as transition
+   * checks it, the allowed ones are written with one guarded UPDATE per (from, to) pair and one
+   * insert of their history rows. Answers per SIM the move made or the error that refused it; the
+   * caller writes the audit records and notifies after its commit.
+   */
+  async transitionManyWithin(
+    trx: Executor,
+    ctxOf: (sim: SimsTable) => AuditContext,
+    moves: ReadonlyArray<{ readonly sim: SimsTable; readonly action: LifecycleAction }>,
+    now: number,
+  ): Promise<Map<string, { from: string; to: SimStatus } | SimtrustError>> {
+    const out = new Map<string, { from: string; to: SimStatus } | SimtrustError>();
+    const groups = new Map<string, { from: string; to: SimStatus; sims: SimsTable[] }>();
+    for (const { sim, action } of moves) {
+      const refusal = transitionRefusal(sim, action);
+      if (refusal !== undefined) {
+        out.set(sim.sim_id, refusal);
+        continue;
+      }
+      const to = LIFECYCLE[action].to;
+      const key = `${sim.status}\n${to}`;
+      const group = groups.get(key) ?? { from: sim.status, to, sims: [] };
+      group.sims.push(sim);
+      groups.set(key, group);
+    }
+    const history: Array<Insertable<SimStatusHistoryTable>> = [];
+    for (const { from, to, sims } of groups.values()) {
+      for (let i = 0; i < sims.length; i += BULK_CHUNK) {
+        const chunk = sims.slice(i, i + BULK_CHUNK);
+        const moved = new Set(
+          (
+            await trx
+              .updateTable('sims')
+              .set({ status: to, updated_at: now })
+              .where(
+                'sim_id',
+                'in',
+                chunk.map((c) => c.sim_id),
+              )
+              .where('status', '=', from)
+              .returning('sim_id')
+              .execute()
+          ).map((r) => r.sim_id),
+        );
+        for (const sim of chunk) {
+          if (!moved.has(sim.sim_id)) {
+            out.set(sim.sim_id, changedConcurrently(sim.sim_id));
+            continue;
+          }
+          out.set(sim.sim_id, { from, to });
+          history.push(this.historyRow(ctxOf(sim), sim.sim_id, from as SimStatus, to, now));
+        }
+      }
+    }
+    for (let i = 0; i < history.length; i += BULK_CHUNK)
+      await trx
+        .insertInto('sim_status_history')
+        .values(history.slice(i, i + BULK_CHUNK))
+        .execute();
+    return out;
   }
 
   /** Tells the listeners about changes committed outside mutate (the expiry job's batch). */
@@ -719,16 +794,26 @@ export class SimService {
   ): Promise<void> {
     await trx
       .insertInto('sim_status_history')
-      .values({
-        sim_id: simId,
-        operator_id: ctx.principal.operatorId,
-        previous_status: from,
-        status: to,
-        operation: ctx.operationId,
-        actor: `${ctx.principal.kind}:${ctx.principal.id}`,
-        at: now,
-      })
+      .values(this.historyRow(ctx, simId, from, to, now))
       .execute();
+  }
+
+  private historyRow(
+    ctx: AuditContext,
+    simId: string,
+    from: SimStatus | null,
+    to: SimStatus,
+    now: number,
+  ): Insertable<SimStatusHistoryTable> {
+    return {
+      sim_id: simId,
+      operator_id: ctx.principal.operatorId,
+      previous_status: from,
+      status: to,
+      operation: ctx.operationId,
+      actor: `${ctx.principal.kind}:${ctx.principal.id}`,
+      at: now,
+    };
   }
 
   private async requireGroup(db: Executor, operatorId: string, groupId: string): Promise<void> {
