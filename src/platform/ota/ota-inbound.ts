@@ -20,7 +20,17 @@ export type DeliverSmFields = Readonly<Record<string, unknown>>;
 export type InboundOutcome =
   | ReceiveOutcome
   | { readonly kind: 'segment'; readonly received: number; readonly total: number }
-  | { readonly kind: 'ignored'; readonly code: string; readonly message: string };
+  | { readonly kind: 'ignored'; readonly code: string; readonly message: string }
+  | { readonly kind: 'esim'; readonly receipt: unknown };
+
+/**
+ * The SM-SR's ES5 over SMS (platform/esim/sm-sr/es5-sms.ts): it takes the packets of its eUICCs — PoRs
+ * from the ISD-R TAR 000001 and their default notifications (command packets, UDH IEI 70) — and
+ * answers undefined for anything else, which then goes to the anti-theft OTA as before.
+ */
+export interface EsimSmsReceiver {
+  receive(sender: string, identifier: number, packet: Uint8Array): Promise<unknown>;
+}
 
 const ESM_UDHI = 0x40;
 const ESM_RECEIPT_MASK = 0x3c;
@@ -44,6 +54,7 @@ export class OtaInbound {
     private readonly store: Store,
     private readonly ota: OtaService,
     private readonly now: () => number = Date.now,
+    private readonly esim?: EsimSmsReceiver,
   ) {}
 
   async deliverSm(pdu: DeliverSmFields): Promise<InboundOutcome> {
@@ -77,6 +88,14 @@ export class OtaInbound {
     const assembled = this.reassemble(sender, decoded.value);
     if ('kind' in assembled) return assembled;
 
+    // an eUICC's packet goes to the SM-SR; card command packets (IEI 70) only come from eUICCs
+    if (this.esim !== undefined) {
+      const receipt = await this.esim.receive(sender, assembled.identifier, assembled.packet);
+      if (receipt !== undefined) return { kind: 'esim', receipt };
+    }
+    if (assembled.identifier !== IEI.RESPONSE_PACKET)
+      return ignored('OTA_SMS_NOT_RESPONSE', 'a card sends response packets (IEI 71)');
+
     // find the SIM and its applet (one statement), then open and verify
     const [found] = await appletOfSender(this.store.db, { sender });
     if (found === undefined)
@@ -89,14 +108,15 @@ export class OtaInbound {
     return this.ota.receiveFrom(simId, applet, assembled.packet);
   }
 
-  private reassemble(sender: string, ud: UserData): { packet: Uint8Array } | InboundOutcome {
+  private reassemble(
+    sender: string,
+    ud: UserData,
+  ): { packet: Uint8Array; identifier: number } | InboundOutcome {
     const concat = ud.header?.find((e) => e.iei === IEI.CONCATENATION_8BIT && e.data.length === 3);
     if (concat === undefined) {
       const r = reassembleSecuredPacket([ud]);
       if (!r.ok) return ignored(r.error.code, r.error.message);
-      if (r.value.identifier !== IEI.RESPONSE_PACKET)
-        return ignored('OTA_SMS_NOT_RESPONSE', 'a card sends response packets (IEI 71)');
-      return { packet: r.value.packet };
+      return { packet: r.value.packet, identifier: r.value.identifier };
     }
     const [reference, total] = [concat.data[0] as number, concat.data[1] as number];
     const key = `${sender}/${reference}/${total}`;
@@ -113,8 +133,6 @@ export class OtaInbound {
     this.partial.delete(key);
     const r = reassembleSecuredPacket(entry.segments);
     if (!r.ok) return ignored(r.error.code, r.error.message);
-    if (r.value.identifier !== IEI.RESPONSE_PACKET)
-      return ignored('OTA_SMS_NOT_RESPONSE', 'a card sends response packets (IEI 71)');
-    return { packet: r.value.packet };
+    return { packet: r.value.packet, identifier: r.value.identifier };
   }
 }

@@ -156,7 +156,7 @@ export function eisOf(
           isdPAid: BOOTSTRAP,
           mnoId: MNO_ID,
           fallbackAttribute: true,
-          subscriptionAddress: { imsi: IMSI },
+          subscriptionAddress: { imsi: IMSI, msisdn: '817000000001' },
           state: 'Enabled',
           allocatedMemory: 16 * 1024,
           pol2: { rules: [] },

@@ -1,0 +1,244 @@
+// ES5 over SMS (SGP.02 §2.4.3, esim.md §4.4): the C-APDUs in a TS 102 226 expanded command script,
+// secured as an SCP80 command packet (ETSI TS 102 225) for the ISD-R TAR 000001 with the EIS's ISD-R
+// key set and a counter taken atomically from the store before the packet leaves, sent as SIM data
+// download SMS (concatenated when it spans several) to the MSISDN of the eUICC's enabled profile
+// through the platform's SMPP link (the OtaLink the anti-theft OTA uses). The card's PoR comes back
+// as MO SMS; OtaInbound hands packets from an eUICC here (`receive`), which
+//   - settles the waiting send whose counter the verified PoR names (a PoR that does not verify, or
+//     answers nothing pending, changes nothing), and
+//   - opens the ISD-R's default notifications (command packets, UDH IEI 70, CNTR 0 / "no counter",
+//     esim.md §3.5) and passes their E1 data to the SM-SR.
+// Script chaining (Annex K, TLV 83) is not used: each ES5 function here fits one concatenated SMS
+// chain (a packet is segmented by segmentSecuredPacket, up to 255 segments).
+
+import type { ChecksumAlgorithm, CipherAlgorithm, OtaKeySet } from '../../../crypto/ts-102-225-scp80.js';
+import { checksumSpec, cipherSpec } from '../../../crypto/ts-102-225-scp80.js';
+import { fromHex, toHex } from '../../../lib/hex.js';
+import { encodeUserData, IEI, segmentSecuredPacket } from '../../../lib/ts-23-040-sms-tpdu.js';
+import {
+  openCommandPacket,
+  openResponsePacket,
+  readResponseTar,
+  type Spi,
+  secureCommandPacket,
+} from '../../../lib/ts-102-225-secured-packet.js';
+import { commandScript, decodeResponseScript } from '../../../lib/ts-102-226-remote-command.js';
+import type { OtaLink } from '../../ota/ota-service.js';
+import type { KeyRing } from '../../secrets/key-ring.js';
+import type { Store } from '../../store/database.js';
+import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
+import { loadIsdrKeyset, reserveIsdrCounter } from './eis-store.js';
+import type { Es5Outcome, Es5Transport } from './es5-transport.js';
+
+export const ISD_R_TAR = '000001';
+const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
+
+/**
+ * SPI of an ES5 command (esim.md §4.4: SPI1 16 = CC + ciphering + counter higher, what the ISD-R's
+ * minimum security level demands; SPI2 39 = PoR always, with CC, ciphered, by SMS-SUBMIT).
+ */
+export const ES5_COMMAND_SPI: Spi = {
+  integrity: 'cc',
+  ciphering: true,
+  counter: 'higher',
+  por: 'always',
+  porIntegrity: 'cc',
+  porCiphered: true,
+  porViaSubmit: true,
+};
+
+/** GP key type '88' (AES) of an SCP80 key set: KIc AES-CBC, KID AES-CMAC (esim.md §4.4). */
+function otaKeysOf(
+  keys: readonly { index: number; components: readonly { type: number; value: Uint8Array }[] }[],
+): OtaKeySet | undefined {
+  const key = (i: number) => keys.find((k) => k.index === i)?.components.find((c) => c.type === 0x88)?.value;
+  const kic = key(1);
+  const kid = key(2);
+  if (kic === undefined || kid === undefined) return undefined;
+  const kicAlgorithm: CipherAlgorithm = 'aes-cbc';
+  const kidAlgorithm: ChecksumAlgorithm = 'aes-cmac';
+  return { kic: { algorithm: kicAlgorithm, key: kic }, kid: { algorithm: kidAlgorithm, key: kid } };
+}
+
+const identifiers = (kvn: number, keys: OtaKeySet) => ({
+  kic: (kvn << 4) | cipherSpec(keys.kic.algorithm).nibble,
+  kid: (kvn << 4) | checksumSpec(keys.kid.algorithm).nibble,
+});
+
+export type Es5SmsReceipt =
+  | { readonly kind: 'esim-por'; readonly eid: string; readonly counter: number }
+  | { readonly kind: 'esim-notification'; readonly eid: string; readonly status: FunctionExecutionStatus }
+  | { readonly kind: 'ignored'; readonly code: string; readonly message: string };
+
+export interface Es5SmsOptions {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly link: OtaLink;
+  /** The ISD-R SCP80 key set used for commands (KVN 01–0F); default 1. */
+  readonly kvn?: number;
+  /** How long a PoR is awaited (ms); default 60 s. */
+  readonly porTimeoutMs?: number;
+  /** Where verified default notifications go (SmSr.handleNotification). */
+  readonly notifications: (eid: string, e1: Uint8Array) => Promise<FunctionExecutionStatus>;
+}
+
+interface Waiting {
+  readonly resolve: (o: Es5Outcome) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class Es5Sms implements Es5Transport {
+  readonly #o: Es5SmsOptions;
+  readonly #waiting = new Map<string, Waiting>();
+
+  constructor(options: Es5SmsOptions) {
+    this.#o = options;
+  }
+
+  get #kvn(): number {
+    return this.#o.kvn ?? 1;
+  }
+
+  async #keys(eid: string, kvn: number): Promise<OtaKeySet | undefined> {
+    const ks = await loadIsdrKeyset(this.#o.store.db, this.#o.keyRing, eid, kvn);
+    return ks?.type === 'SCP80' ? otaKeysOf(ks.keys) : undefined;
+  }
+
+  /** The MSISDN of the enabled profile: where MT SMS reach the eUICC. */
+  async #msisdn(eid: string): Promise<string | undefined> {
+    const row = await this.#o.store.db
+      .selectFrom('esim_sr_profiles')
+      .select('msisdn')
+      .where('eid', '=', eid)
+      .where('state', '=', 'Enabled')
+      .executeTakeFirst();
+    return row?.msisdn ?? undefined;
+  }
+
+  async send(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
+    if (targetAid.toUpperCase() !== ISD_R_AID)
+      return {
+        ok: false,
+        code: 'ES5_SEND_FAILED',
+        message: 'over SMS only the ISD-R is addressed (use HTTPS)',
+      };
+    const destination = await this.#msisdn(eid);
+    if (destination === undefined)
+      return { ok: false, code: 'ES5_SEND_FAILED', message: 'the enabled profile has no MSISDN' };
+    const keys = await this.#keys(eid, this.#kvn);
+    if (keys === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
+    const counter = await reserveIsdrCounter(this.#o.store.db, eid, this.#kvn);
+    if (counter === undefined)
+      return { ok: false, code: 'ES5_NO_KEYSET', message: 'the SCP80 counter is spent' };
+    const packet = secureCommandPacket({
+      spi: ES5_COMMAND_SPI,
+      ...identifiers(this.#kvn, keys),
+      tar: fromHex(ISD_R_TAR) as Uint8Array,
+      counter,
+      keys,
+      data: commandScript(commands),
+    });
+    if (!packet.ok) return { ok: false, code: 'ES5_SEND_FAILED', message: packet.error.message };
+    const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
+    if (!segments.ok) return { ok: false, code: 'ES5_SEND_FAILED', message: segments.error.message };
+    const key = `${eid}:${counter}`;
+    const answered = new Promise<Es5Outcome>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(key);
+        resolve({ ok: false, code: 'ES5_TIMEOUT', message: 'no PoR in time' });
+      }, this.#o.porTimeoutMs ?? 60_000);
+      timer.unref();
+      this.#waiting.set(key, { resolve, timer });
+    });
+    try {
+      await this.#o.link.send(
+        destination,
+        segments.value.map((ud) => encodeUserData(ud)),
+      );
+    } catch (e) {
+      const w = this.#waiting.get(key);
+      if (w !== undefined) clearTimeout(w.timer);
+      this.#waiting.delete(key);
+      return { ok: false, code: 'ES5_SEND_FAILED', message: (e as Error).message };
+    }
+    return answered;
+  }
+
+  /** The EID whose enabled profile has this MSISDN (or IMSI); undefined: not an eUICC of this SM-SR. */
+  async eidOfSender(sender: string): Promise<string | undefined> {
+    const row = await this.#o.store.db
+      .selectFrom('esim_sr_profiles')
+      .select('eid')
+      .where((eb) => eb.or([eb('msisdn', '=', sender), eb('imsi', '=', sender)]))
+      .orderBy('state', 'desc')
+      .executeTakeFirst();
+    return row?.eid;
+  }
+
+  /**
+   * A secured packet from `sender` (already reassembled): IEI 71 a PoR, IEI 70 a notification.
+   * Undefined when it is not for the SM-SR (sender not an eUICC, or not from the ISD-R TAR), so the
+   * caller can offer it to the anti-theft OTA.
+   */
+  async receive(sender: string, identifier: number, packet: Uint8Array): Promise<Es5SmsReceipt | undefined> {
+    const eid = await this.eidOfSender(sender);
+    if (eid === undefined) return undefined;
+    const keys = await this.#keys(eid, this.#kvn);
+    if (identifier === IEI.RESPONSE_PACKET) {
+      const tar = readResponseTar(packet);
+      if (!tar.ok || toHex(tar.value).toUpperCase() !== ISD_R_TAR) return undefined;
+      if (keys === undefined) return { kind: 'ignored', code: 'ES5_NO_KEYSET', message: 'no ISD-R key set' };
+      const opened = openResponsePacket(packet, {
+        integrity: 'cc',
+        ciphered: true,
+        keys,
+        ...identifiers(this.#kvn, keys),
+      });
+      if (!opened.ok || !opened.value.authenticated)
+        return { kind: 'ignored', code: 'ES5_POR_NOT_AUTHENTIC', message: 'the PoR does not verify' };
+      const { counter, status, data } = opened.value;
+      const w = this.#waiting.get(`${eid}:${counter}`);
+      if (w === undefined)
+        return { kind: 'ignored', code: 'ES5_POR_UNEXPECTED', message: 'no command waits for it' };
+      clearTimeout(w.timer);
+      this.#waiting.delete(`${eid}:${counter}`);
+      if (status !== 0) {
+        w.resolve({
+          ok: false,
+          code: 'ES5_POR_ERROR',
+          message: `PoR status ${status.toString(16).padStart(2, '0')}`,
+        });
+      } else {
+        const script = decodeResponseScript(data);
+        w.resolve(
+          script.ok
+            ? {
+                ok: true,
+                responses: script.value.items.flatMap((i) =>
+                  i.type === 'r-apdu'
+                    ? [{ data: i.data, sw: ((i.statusWord[0] ?? 0) << 8) | (i.statusWord[1] ?? 0) }]
+                    : [],
+                ),
+              }
+            : { ok: false, code: 'ES5_BAD_RESPONSE', message: script.error.code },
+        );
+      }
+      return { kind: 'esim-por', eid, counter };
+    }
+    if (identifier !== IEI.COMMAND_PACKET) return undefined;
+    if (keys === undefined) return { kind: 'ignored', code: 'ES5_NO_KEYSET', message: 'no ISD-R key set' };
+    const opened = openCommandPacket(packet, {
+      keysFor: (h) => (h.kid >> 4 === this.#kvn ? keys : undefined),
+      lastCounter: () => 0,
+      isKnownTar: (tar) => toHex(tar).toUpperCase() === ISD_R_TAR,
+      // The notification's own sequence number identifies it (esim.md §3.5): CC and ciphering, no counter.
+      minimumSecurity: () => ({ checksum: true, ciphering: true, counter: 'none' }),
+    });
+    if (!opened.ok)
+      return opened.error.code === 'SCP80_TAR_UNKNOWN'
+        ? undefined
+        : { kind: 'ignored', code: opened.error.code, message: opened.error.message };
+    const status = await this.#o.notifications(eid, opened.value.data);
+    return { kind: 'esim-notification', eid, status };
+  }
+}
