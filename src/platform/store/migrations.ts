@@ -3,6 +3,7 @@
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { esimPkiMigration } from '../esim/ci/migration.js';
+import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
 import { simExpiryMigration } from '../sims/expiry-migration.js';
@@ -779,6 +780,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0011-sim-expiry', simExpiryMigration],
   ['0012-esim-pki', esimPkiMigration],
   ['0013-esim-sm-sr', esimSmSrMigration],
+  ['0014-esim-sm-dp', esimSmDpMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -757,6 +757,45 @@ export interface EsimSrProceduresTable {
   updated_at: number;
 }
 
+/** SM-DP: one ES2.DownloadProfile procedure (migration 0014). */
+export interface EsimDpDownloadsTable {
+  download_id: string;
+  operator_id: string;
+  mno_id: string;
+  function_call_id: string;
+  eid: string;
+  smsr_id: string;
+  iccid: string;
+  /** The ICCID while the procedure runs, null once it ended (UNIQUE: one download per ICCID). */
+  active_iccid: string | null;
+  profile_type: string;
+  enable: number;
+  /** The step entered last; stored before its message leaves. */
+  step: string;
+  attempt: number;
+  isdp_aid: string | null;
+  /** JSON of non-secret progress (PK.ECASD.ECKA, RC). */
+  progress: string;
+  /** Ephemeral key / ISD-P key set, sealed with the key ring (`esim-dp-download:<id>`). */
+  secrets: string | null;
+  /** running | EXECUTED_SUCCESS | EXECUTED_WITHWARNING | FAILED | EXPIRED */
+  status: string;
+  /** JSON FunctionExecutionStatus once ended. */
+  result: string | null;
+  failure_code: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** SM-DP: the steps a download went through (no secrets). */
+export interface EsimDpStepsTable {
+  download_id: string;
+  seq: number;
+  step: string;
+  detail: string;
+  at: number;
+}
+
 /** SM-SR: default notifications handled. */
 export interface EsimSrNotificationsTable {
   eid: string;
@@ -823,4 +862,6 @@ export interface Database {
   esim_sr_audit: EsimSrAuditTable;
   esim_sr_procedures: EsimSrProceduresTable;
   esim_sr_notifications: EsimSrNotificationsTable;
+  esim_dp_downloads: EsimDpDownloadsTable;
+  esim_dp_steps: EsimDpStepsTable;
 }

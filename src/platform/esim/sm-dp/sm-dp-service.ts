@@ -1,0 +1,504 @@
+// The SM-DP (GSMA SGP.02 §3.1, §5.3 ES2; esim.md §3.1): ES2.DownloadProfile run as the durable step
+// table of download-steps.ts over the SM-SR's ES3 port, and the other ES2 functions relayed to ES3
+// for the profiles this SM-DP downloaded. Rules:
+//   - a step is stored (migration 0014) before its first message leaves; recover() continues every
+//     running download after a restart: before the key set exists the ISD-P is deleted and the
+//     download starts again (bounded attempts); with the key set (sealed in the row) the SCP03t
+//     download starts again from INITIALIZE UPDATE; later steps are re-run;
+//   - any failure during key establishment or download runs the error sub-routine (SGP.02 §3.1.4):
+//     ES3.DeleteISDP, then FAILED with a Subject/Reason and a stable SMDP_* failure code;
+//   - one download per ICCID at a time (the unique active_iccid), and a profile is downloaded once;
+//   - Ki/OPc are opened from the inventory only into the package being sent; they, the package and
+//     the key set are never logged or returned.
+
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../../lib/clock.js';
+import type { KeyRing } from '../../secrets/key-ring.js';
+import type { Store } from '../../store/database.js';
+import type { Es3NotificationPort, Es3Port } from '../es-ports.js';
+import type { BaseRequest, MessageBodies } from '../es-soap/sgp-02-messages.js';
+import {
+  type FunctionExecutionStatus,
+  failed,
+  REASON_CODES,
+  SUBJECT_CODES,
+} from '../es-soap/sgp-02-status-codes.js';
+import {
+  DOWNLOAD_STEPS,
+  type DownloadContext,
+  newCallId,
+  STEP_NAMES,
+  type StepDeps,
+  type StepName,
+  type StepOutcome,
+} from './download-steps.js';
+import {
+  type DownloadProgress,
+  type DownloadRow,
+  endDownload,
+  enterStep,
+  insertDownload,
+  installedDownload,
+  openKeyset,
+  runningDownloads,
+  sealKeyset,
+} from './download-store.js';
+import { readInventorySim } from './inventory.js';
+import { DEFAULT_PROFILE_TYPE, PROFILE_TYPES } from './profile-types.js';
+
+type Fn<Req extends keyof MessageBodies, Res extends keyof MessageBodies> = (
+  body: MessageBodies[Req],
+) => Promise<MessageBodies[Res]>;
+type Notify<N extends keyof MessageBodies> = (body: MessageBodies[N]) => Promise<void>;
+
+/** ES2 (operator → SM-DP), SGP.02 §5.3: the SM-DP's functions as seen by one operator. */
+export interface Es2Port {
+  readonly getEIS: Fn<'ES2-GetEISRequest', 'ES2-GetEISResponse'>;
+  readonly downloadProfile: Fn<'ES2-DownloadProfileRequest', 'ES2-DownloadProfileResponse'>;
+  readonly updatePolicyRules: Fn<'ES2-UpdatePolicyRulesRequest', 'ES2-UpdatePolicyRulesResponse'>;
+  readonly updateSubscriptionAddress: Fn<
+    'ES2-UpdateSubscriptionAddressRequest',
+    'ES2-UpdateSubscriptionAddressResponse'
+  >;
+  readonly enableProfile: Fn<'ES2-EnableProfileRequest', 'ES2-EnableProfileResponse'>;
+  readonly disableProfile: Fn<'ES2-DisableProfileRequest', 'ES2-DisableProfileResponse'>;
+  readonly deleteProfile: Fn<'ES2-DeleteProfileRequest', 'ES2-DeleteProfileResponse'>;
+}
+
+/** SM-DP → operator notifications (ES2, SGP.02 §5.3.8–10). */
+export interface Es2NotificationPort {
+  readonly handleProfileEnabledNotification: Notify<'ES2-HandleProfileEnabledNotification'>;
+  readonly handleProfileDisabledNotification: Notify<'ES2-HandleProfileDisabledNotification'>;
+  readonly handleProfileDeletedNotification: Notify<'ES2-HandleProfileDeletedNotification'>;
+}
+
+/** The operator calling ES2: its platform operator (whose inventory) and its MNO entity id (OID). */
+export interface Es2Caller {
+  readonly operatorId: string;
+  readonly mnoId: string;
+}
+
+export interface SmDpOptions extends Omit<StepDeps, 'sim'> {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly clock: Clock;
+  /** This SM-DP's entity id (OID). */
+  readonly smdpId: string;
+  /** The ES3 port of an SM-SR by its id (bound to this SM-DP); undefined: an SM-SR we cannot reach. */
+  readonly smsr: (smsrId: string) => Es3Port | undefined;
+  /** Where the operator's ES2 notifications go (by MNO id). */
+  readonly operators?: (mnoId: string) => Es2NotificationPort | undefined;
+  /** Key establishment attempts per download across restarts; default 3. */
+  readonly maxAttempts?: number;
+  /** An unexpected exception inside a step (for the log; the download ends FAILED). */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface DownloadResult {
+  readonly downloadId: string;
+  readonly iccid: string;
+  readonly status: FunctionExecutionStatus;
+}
+
+const ERROR_SUBROUTINE = 'delete-isdp';
+/** Steps re-run from the start after a restart (nothing of them reached the card but CreateISDP). */
+const BEFORE_KEYS: readonly string[] = [
+  'prepare-profile',
+  'get-eis',
+  'verify-ecasd',
+  'clean-up',
+  'create-isdp',
+];
+const KEY_ESTABLISHMENT: readonly string[] = ['send-certificate', 'key-agreement'];
+
+const unknownProfile = (iccid: string) =>
+  failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.UNKNOWN, 'no profile of yours with this ICCID', iccid);
+const unknownSmsr = (id: string) =>
+  failed(SUBJECT_CODES.SM_SR, REASON_CODES.UNKNOWN, 'no SM-SR with this id', id);
+
+export class SmDp {
+  readonly #o: SmDpOptions;
+
+  constructor(options: SmDpOptions) {
+    this.#o = options;
+  }
+
+  es2For(caller: Es2Caller): Es2Port {
+    return {
+      getEIS: (b) => this.#getEis(b, caller),
+      downloadProfile: async (b) => {
+        const r = await this.downloadProfile(b, caller);
+        return { functionExecutionStatus: r.status, ...(r.installed ? { iccid: r.iccid } : {}) };
+      },
+      updatePolicyRules: (b) =>
+        this.#relay(b, caller, (es3, c) =>
+          es3.updatePolicyRules({ ...c, ...(b.pol2 ? { pol2: b.pol2 } : {}) }),
+        ),
+      updateSubscriptionAddress: (b) =>
+        this.#relay(b, caller, (es3, c) =>
+          es3.updateSubscriptionAddress({ ...c, newSubscriptionAddress: b.newSubscriptionAddress }),
+        ),
+      enableProfile: (b) => this.#relay(b, caller, (es3, c) => es3.enableProfile(c)),
+      disableProfile: (b) => this.#relay(b, caller, (es3, c) => es3.disableProfile(c)),
+      deleteProfile: async (b) => {
+        const r = await this.#relay(b, caller, (es3, c) => es3.deleteISDP(c));
+        if (r.functionExecutionStatus.status !== 'FAILED') await this.#markDeleted(b.eid, b.iccid);
+        return r;
+      },
+    };
+  }
+
+  /** SM-SR → SM-DP notifications, relayed to the profile's operator on ES2 (SGP.02 §5.4.11–13). */
+  es3Notifications(): Es3NotificationPort {
+    const relay =
+      (
+        kind:
+          | 'handleProfileEnabledNotification'
+          | 'handleProfileDisabledNotification'
+          | 'handleProfileDeletedNotification',
+      ) =>
+      async (b: { eid: string; iccid: string; mnoId: string; completionTimestamp: Date }) => {
+        if (kind === 'handleProfileDeletedNotification') await this.#markDeleted(b.eid, b.iccid);
+        await this.#o.operators?.(b.mnoId)?.[kind]({
+          eid: b.eid,
+          iccid: b.iccid,
+          completionTimestamp: b.completionTimestamp,
+        });
+      };
+    return {
+      handleProfileEnabledNotification: relay('handleProfileEnabledNotification'),
+      handleProfileDisabledNotification: relay('handleProfileDisabledNotification'),
+      handleProfileDeletedNotification: relay('handleProfileDeletedNotification'),
+    };
+  }
+
+  // --- ES2.DownloadProfile ------------------------------------------------------------------------------
+
+  async downloadProfile(
+    b: MessageBodies['ES2-DownloadProfileRequest'],
+    caller: Es2Caller,
+  ): Promise<DownloadResult & { installed: boolean }> {
+    const none = (status: FunctionExecutionStatus) => ({
+      downloadId: '',
+      iccid: b.iccid ?? '',
+      status,
+      installed: false,
+    });
+    if (b.iccid === undefined)
+      return none(
+        failed(
+          SUBJECT_CODES.PROFILE_ICCID,
+          REASON_CODES.MANDATORY_ELEMENT_MISSING,
+          'this SM-DP needs the ICCID',
+        ),
+      );
+    const typeName = b.profileType ?? DEFAULT_PROFILE_TYPE;
+    if (!PROFILE_TYPES.has(typeName))
+      return none(failed(SUBJECT_CODES.FUNCTION, REASON_CODES.UNKNOWN, `unknown profile type ${typeName}`));
+    if (this.#o.smsr(b.smsrId) === undefined) return none(unknownSmsr(b.smsrId));
+    const db = this.#o.store.db;
+    const before = await db
+      .selectFrom('esim_dp_downloads')
+      .select('download_id')
+      .where('iccid', '=', b.iccid)
+      .where('status', 'in', ['EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING'])
+      .executeTakeFirst();
+    if (before !== undefined)
+      return none(
+        failed(
+          SUBJECT_CODES.PROFILE_ICCID,
+          REASON_CODES.ALREADY_IN_USE,
+          'this profile was downloaded',
+          b.iccid,
+        ),
+      );
+    const id = randomUUID();
+    const now = this.#o.clock.now();
+    try {
+      await this.#o.store.db.transaction().execute((tx) =>
+        insertDownload(
+          tx,
+          {
+            download_id: id,
+            operator_id: caller.operatorId,
+            mno_id: caller.mnoId,
+            function_call_id: b.functionCallIdentifier,
+            eid: b.eid,
+            smsr_id: b.smsrId,
+            iccid: b.iccid as string,
+            active_iccid: b.iccid as string,
+            profile_type: typeName,
+            enable: b.enableProfile ? 1 : 0,
+            created_at: now,
+            updated_at: now,
+          },
+          'prepare-profile',
+        ),
+      );
+    } catch {
+      // The unique active_iccid: another download of this ICCID runs.
+      return none(
+        failed(
+          SUBJECT_CODES.PROFILE_ICCID,
+          REASON_CODES.UNAVAILABLE,
+          'a download of this ICCID is running',
+          b.iccid,
+        ),
+      );
+    }
+    const row = await db
+      .selectFrom('esim_dp_downloads')
+      .selectAll()
+      .where('download_id', '=', id)
+      .executeTakeFirstOrThrow();
+    const status = await this.#run(this.#context(row, false), 0, true);
+    return { downloadId: id, iccid: b.iccid, status, installed: status.status !== 'FAILED' };
+  }
+
+  /**
+   * After a restart: continue every download that was running (see the rules at the top). Resolves
+   * with each one's outcome.
+   */
+  async recover(): Promise<DownloadResult[]> {
+    const out: DownloadResult[] = [];
+    for (const row of await runningDownloads(this.#o.store.db)) {
+      out.push({ downloadId: row.download_id, iccid: row.iccid, status: await this.#resume(row) });
+    }
+    return out;
+  }
+
+  async #resume(row: DownloadRow): Promise<FunctionExecutionStatus> {
+    const ctx = this.#context(row, true);
+    if (row.step === ERROR_SUBROUTINE) {
+      const status = await this.#errorSubroutine(
+        ctx,
+        failed(
+          SUBJECT_CODES.ISD_P,
+          REASON_CODES.EXECUTION_ERROR,
+          'SMDP_INTERRUPTED: the download was interrupted',
+        ),
+      );
+      await endDownload(this.#o.store.db, row.download_id, status, 'SMDP_INTERRUPTED', this.#o.clock.now());
+      return status;
+    }
+    if (BEFORE_KEYS.includes(row.step)) return this.#run(ctx, 0, true);
+    if (KEY_ESTABLISHMENT.includes(row.step)) {
+      // The card's personalization state is gone or unknown: the ISD-P goes and the download restarts.
+      const cause = failed(
+        SUBJECT_CODES.ISD_P,
+        REASON_CODES.EXECUTION_ERROR,
+        'SMDP_INTERRUPTED: key establishment interrupted',
+      );
+      const deleted = await this.#errorSubroutine(ctx, cause);
+      if (row.attempt >= (this.#o.maxAttempts ?? 3) || deleted !== cause) {
+        await endDownload(
+          this.#o.store.db,
+          row.download_id,
+          deleted,
+          'SMDP_INTERRUPTED',
+          this.#o.clock.now(),
+        );
+        return deleted;
+      }
+      await enterStep(
+        this.#o.store,
+        row.download_id,
+        'prepare-profile',
+        { attempt: row.attempt + 1, isdpAid: null, detail: { restart: row.step } },
+        this.#o.clock.now(),
+      );
+      return this.#run(ctx, 0, true);
+    }
+    // With the key set: make the package again (no message), then continue where it stopped.
+    const prepared = await DOWNLOAD_STEPS[0]?.run(ctx);
+    if (prepared?.kind !== 'next') {
+      const status =
+        prepared?.kind === 'fail'
+          ? prepared.status
+          : failed(SUBJECT_CODES.FUNCTION_PROVIDER, REASON_CODES.EXECUTION_ERROR);
+      return this.#finish(
+        ctx,
+        { kind: 'fail', status, code: prepared?.kind === 'fail' ? prepared.code : 'SMDP_INTERNAL' },
+        true,
+      );
+    }
+    const at = STEP_NAMES.indexOf(row.step as StepName);
+    return this.#run(ctx, at < 0 ? 0 : at, false);
+  }
+
+  #context(row: DownloadRow, resumed: boolean): DownloadContext {
+    const es3 = this.#o.smsr(row.smsr_id);
+    const progress = JSON.parse(row.progress) as DownloadProgress;
+    const ctx: DownloadContext = {
+      id: row.download_id,
+      eid: row.eid,
+      iccid: row.iccid,
+      smsrId: row.smsr_id,
+      mnoId: row.mno_id,
+      smdpId: this.#o.smdpId,
+      profileType: PROFILE_TYPES.get(row.profile_type) ?? (PROFILE_TYPES.get(DEFAULT_PROFILE_TYPE) as never),
+      enable: row.enable === 1,
+      es3: es3 ?? unreachable,
+      callId: newCallId,
+      resumed,
+      progress,
+      deps: {
+        sim: (iccid) => readInventorySim(this.#o.store.db, this.#o.keyRing, row.operator_id, iccid),
+        signer: this.#o.signer,
+        verify: this.#o.verify,
+        eumCertificate: this.#o.eumCertificate,
+      },
+    };
+    if (row.isdp_aid !== null) ctx.isdpAid = row.isdp_aid;
+    if (row.secrets !== null) ctx.keyset = openKeyset(this.#o.keyRing, row.download_id, row.secrets);
+    return ctx;
+  }
+
+  /** Runs the steps from `from`, each stored before it sends; the outcome once the procedure ends. */
+  async #run(ctx: DownloadContext, from: number, firstStored: boolean): Promise<FunctionExecutionStatus> {
+    for (let i = from; i < DOWNLOAD_STEPS.length; i++) {
+      const step = DOWNLOAD_STEPS[i] as (typeof DOWNLOAD_STEPS)[number];
+      if (!(i === from && firstStored && step.name === 'prepare-profile'))
+        await enterStep(
+          this.#o.store,
+          ctx.id,
+          step.name,
+          {
+            isdpAid: ctx.isdpAid ?? null,
+            progress: ctx.progress,
+            ...(ctx.keyset ? { secrets: sealKeyset(this.#o.keyRing, ctx.id, ctx.keyset) } : {}),
+          },
+          this.#o.clock.now(),
+        );
+      let outcome: StepOutcome;
+      try {
+        outcome = await step.run(ctx);
+      } catch (e) {
+        this.#o.onError?.(e);
+        outcome = {
+          kind: 'fail',
+          code: 'SMDP_INTERNAL',
+          status: failed(
+            SUBJECT_CODES.FUNCTION_PROVIDER,
+            REASON_CODES.EXECUTION_ERROR,
+            'SMDP_INTERNAL: internal error',
+          ),
+        };
+      }
+      if (outcome.kind === 'next') continue;
+      return this.#finish(ctx, outcome, step.deletesIsdpOnFailure);
+    }
+    return this.#finish(
+      ctx,
+      {
+        kind: 'fail',
+        code: 'SMDP_INTERNAL',
+        status: failed(SUBJECT_CODES.FUNCTION_PROVIDER, REASON_CODES.EXECUTION_ERROR),
+      },
+      false,
+    );
+  }
+
+  async #finish(
+    ctx: DownloadContext,
+    outcome: Exclude<StepOutcome, { kind: 'next' }>,
+    subroutine: boolean,
+  ): Promise<FunctionExecutionStatus> {
+    let status = outcome.status;
+    if (outcome.kind === 'fail' && subroutine && ctx.isdpAid !== undefined)
+      status = await this.#errorSubroutine(ctx, status);
+    await endDownload(
+      this.#o.store.db,
+      ctx.id,
+      status,
+      outcome.kind === 'fail' ? outcome.code : undefined,
+      this.#o.clock.now(),
+    );
+    ctx.keyset = undefined;
+    ctx.package?.fill(0);
+    ctx.package = undefined;
+    return status;
+  }
+
+  /** SGP.02 §3.1.4: ES3.DeleteISDP; the failure status says whether the ISD-P is gone. */
+  async #errorSubroutine(
+    ctx: DownloadContext,
+    cause: FunctionExecutionStatus,
+  ): Promise<FunctionExecutionStatus> {
+    await enterStep(
+      this.#o.store,
+      ctx.id,
+      ERROR_SUBROUTINE,
+      { detail: { cause: cause.statusCodeData?.message ?? '' } },
+      this.#o.clock.now(),
+    );
+    const r = await ctx.es3.deleteISDP({
+      functionCallIdentifier: newCallId(),
+      eid: ctx.eid,
+      iccid: ctx.iccid,
+    });
+    if (r.functionExecutionStatus.status === 'FAILED') {
+      const d = cause.statusCodeData;
+      return failed(
+        (d?.subject ?? SUBJECT_CODES.ISD_P) as never,
+        (d?.reason ?? REASON_CODES.EXECUTION_ERROR) as never,
+        `${d?.message ?? 'failed'}; the ISD-P was not deleted: ${r.functionExecutionStatus.statusCodeData?.message ?? ''}`,
+        d?.subjectIdentifier,
+      );
+    }
+    return cause;
+  }
+
+  // --- the other ES2 functions --------------------------------------------------------------------------
+
+  async #getEis(
+    b: MessageBodies['ES2-GetEISRequest'],
+    caller: Es2Caller,
+  ): Promise<MessageBodies['ES2-GetEISResponse']> {
+    const es3 = this.#o.smsr(b.smsrId);
+    if (es3 === undefined) return { functionExecutionStatus: unknownSmsr(b.smsrId) };
+    const r = await es3.getEIS({ functionCallIdentifier: newCallId(), eid: b.eid });
+    if (r.eis === undefined) return { functionExecutionStatus: r.functionExecutionStatus };
+    // An operator sees its own profiles only.
+    return {
+      functionExecutionStatus: r.functionExecutionStatus,
+      eis: { ...r.eis, profiles: r.eis.profiles.filter((p) => p.mnoId === caller.mnoId) },
+    };
+  }
+
+  /** A profile this SM-DP downloaded for the caller, on the SM-SR the request names; then `call`. */
+  async #relay<R extends { functionExecutionStatus: FunctionExecutionStatus }>(
+    b: BaseRequest & { eid: string; iccid: string; smsrId: string },
+    caller: Es2Caller,
+    call: (es3: Es3Port, common: BaseRequest & { eid: string; iccid: string }) => Promise<R>,
+  ): Promise<{ functionExecutionStatus: FunctionExecutionStatus }> {
+    const row = await installedDownload(this.#o.store.db, b.eid, b.iccid);
+    if (row === undefined || row.operator_id !== caller.operatorId)
+      return { functionExecutionStatus: unknownProfile(b.iccid) };
+    if (row.smsr_id !== b.smsrId) return { functionExecutionStatus: unknownSmsr(b.smsrId) };
+    const es3 = this.#o.smsr(row.smsr_id);
+    if (es3 === undefined) return { functionExecutionStatus: unknownSmsr(row.smsr_id) };
+    const r = await call(es3, {
+      functionCallIdentifier: b.functionCallIdentifier,
+      ...(b.validityPeriod !== undefined ? { validityPeriod: b.validityPeriod } : {}),
+      eid: b.eid,
+      iccid: b.iccid,
+    });
+    return { functionExecutionStatus: r.functionExecutionStatus };
+  }
+
+  async #markDeleted(eid: string, iccid: string): Promise<void> {
+    await this.#o.store.db
+      .updateTable('esim_dp_downloads')
+      .set({ status: 'DELETED', updated_at: this.#o.clock.now() })
+      .where('eid', '=', eid)
+      .where('iccid', '=', iccid)
+      .where('status', 'in', ['EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING'])
+      .execute();
+  }
+}
+
+/** An ES3 port for an SM-SR that is no longer configured: every call fails as unknown. */
+const unreachable: Es3Port = new Proxy({} as Es3Port, {
+  get: () => async () => ({ functionExecutionStatus: unknownSmsr('?'), isdPAid: '' }),
+});
