@@ -10,11 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { cardFromFile, parseCardFile, withState } from '../../../src/card/card-file.js';
 import { LIFE_CYCLE } from '../../../src/card/euicc/euicc-state.js';
 import { runIsdrScript } from '../../../src/card/euicc/isd-r-ota.js';
+import { newEcasdKeyPair } from '../../../src/card/euicc/issue.js';
 import {
   ECASD_AID,
   ISD_P_LOAD_FILE_AID,
   ISD_P_MODULE_AID,
   ISD_R_AID,
+  isdpAid,
 } from '../../../src/card/euicc/sgp-02-annex-h.js';
 import type { Uicc } from '../../../src/card/uicc.js';
 import { Scp03tHost } from '../../../src/crypto/sgp-02-scp03t.js';
@@ -51,6 +53,9 @@ import {
   THIRD_PROFILE,
 } from './fixture.js';
 
+/** An ISD-P the fuzz may create and personalize. */
+const PERSO = isdpAid(0x30);
+
 const VALID: readonly Uint8Array[] = [
   createIsdpApdu({
     loadFileAid: ISD_P_LOAD_FILE_AID,
@@ -69,6 +74,11 @@ const VALID: readonly Uint8Array[] = [
   getStatusApdu(SECOND),
   notificationConfirmationApdu(1),
   updateSmsrAddressingApdu({ destination: '4912345678', smsc: '4900' }),
+  // ES8 through the ISD-R: INSTALL [for personalization], STORE DATA 3A01 (a certificate-shaped body), 3A02.
+  createIsdpApdu({ loadFileAid: ISD_P_LOAD_FILE_AID, moduleAid: ISD_P_MODULE_AID, isdpAid: PERSO }),
+  hex(`80E6200016000010${PERSO}000000`),
+  hex('80E209000F3A010C7F21099301014201015F2000'),
+  hex('80E2890110 3A0203A60190 7F490400000000'.replace(/ /g, '')),
 ];
 
 /** A valid APDU with random byte changes, truncation or extension. */
@@ -89,7 +99,12 @@ const mutatedApdu = fc
 const anyApdu = fc.oneof(mutatedApdu, fc.uint8Array({ maxLength: 40 }));
 
 function cardWithProfiles(): Uicc {
-  const card = newEuicc();
+  // With a PK.CI, so that mutated 3A01 certificates reach the verifier.
+  const file = euiccFile();
+  const e0 = file.euicc;
+  if (e0 === undefined) throw new Error('no euicc');
+  const ci = { keyId: '0102030405', publicKey: toHex(newEcasdKeyPair().publicKey) };
+  const card = newEuicc({ ...file, euicc: { ...e0, ecasd: { ...e0.ecasd, ci } } });
   const e = euiccOf(card);
   const host = runIsdrScript(
     e,
