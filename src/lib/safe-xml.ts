@@ -23,6 +23,8 @@ export const DEFAULT_XML_LIMITS: XmlLimits = Object.freeze({
 // DTDs are the one road to entities (internal or external); SOAP 1.2 §5 forbids them in any case.
 const FORBIDDEN = /<!DOCTYPE|<!ENTITY|<!ATTLIST|<!ELEMENT|<!NOTATION/i;
 
+const STOP_PARSING = Symbol('stop parsing');
+
 export const ELEMENT_NODE = 1;
 export const TEXT_NODE = 3;
 export const CDATA_SECTION_NODE = 4;
@@ -48,7 +50,8 @@ export function parseXmlSafely(text: string, limits: XmlLimits = DEFAULT_XML_LIM
       onError: (level, message) => {
         problem ??= `${level}: ${message}`;
         // Stop at the first problem: a lenient parse of a broken document is not a message.
-        throw new Error(message);
+        // (A constant, not an Error: no stack trace to build for every hostile input.)
+        throw STOP_PARSING;
       },
     }).parseFromString(text, 'text/xml');
   } catch (e) {
