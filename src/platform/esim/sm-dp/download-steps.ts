@@ -80,6 +80,8 @@ export interface DownloadContext {
   /** A fresh FunctionCallIdentifier for each ES3 call. */
   readonly callId: () => string;
   readonly deps: StepDeps;
+  /** Plain bytes per SCP03t segment (SEGMENT_SIZE unless configured). */
+  readonly segmentSize: number;
   /** Set when the procedure continues after a restart. */
   readonly resumed: boolean;
   sim?: InventorySim;
@@ -388,7 +390,7 @@ async function download(ctx: DownloadContext): Promise<StepOutcome> {
   const opened = host.externalAuthenticateResponse(ea.data);
   if (!opened.ok) return cardError('SMDP_SCP03T', opened.error.message);
   let last: Uint8Array = new Uint8Array(0);
-  const segments = segmentProfilePackage(upp, SEGMENT_SIZE);
+  const segments = segmentProfilePackage(upp, ctx.segmentSize);
   for (const [i, segment] of segments.entries()) {
     const r = await sendData(ctx, host.wrapSegment(segment), i < segments.length - 1);
     if (!r.ok) return r.outcome;

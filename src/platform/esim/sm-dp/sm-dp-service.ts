@@ -27,6 +27,7 @@ import {
   DOWNLOAD_STEPS,
   type DownloadContext,
   newCallId,
+  SEGMENT_SIZE,
   STEP_NAMES,
   type StepDeps,
   type StepName,
@@ -88,6 +89,8 @@ export interface SmDpOptions extends Omit<StepDeps, 'sim'> {
   readonly smsr: (smsrId: string) => Es3Port | undefined;
   /** Where the operator's ES2 notifications go (by MNO id). */
   readonly operators?: (mnoId: string) => Es2NotificationPort | undefined;
+  /** Plain bytes per SCP03t segment (one 86 TLV per SendData); default SEGMENT_SIZE (512). */
+  readonly segmentSize?: number;
   /** Key establishment attempts per download across restarts; default 3. */
   readonly maxAttempts?: number;
   /** An unexpected exception inside a step (for the log; the download ends FAILED). */
@@ -340,6 +343,7 @@ export class SmDp {
       enable: row.enable === 1,
       es3: es3 ?? unreachable,
       callId: newCallId,
+      segmentSize: this.#o.segmentSize ?? SEGMENT_SIZE,
       resumed,
       progress,
       deps: {
