@@ -164,6 +164,41 @@ export class Es5Sms implements Es5Transport {
     return answered;
   }
 
+  /**
+   * One secured packet to the ISD-R without waiting for a PoR (SPI2: no PoR): the SCP81 push, whose
+   * secured data is the '81' Administration Session Triggering Parameters (GP Amd B §3.7).
+   */
+  async push(eid: string, securedData: Uint8Array): Promise<Es5Outcome> {
+    const destination = await this.#msisdn(eid);
+    if (destination === undefined)
+      return { ok: false, code: 'ES5_SEND_FAILED', message: 'the enabled profile has no MSISDN' };
+    const keys = await this.#keys(eid, this.#kvn);
+    if (keys === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
+    const counter = await reserveIsdrCounter(this.#o.store.db, eid, this.#kvn);
+    if (counter === undefined)
+      return { ok: false, code: 'ES5_NO_KEYSET', message: 'the SCP80 counter is spent' };
+    const packet = secureCommandPacket({
+      spi: { ...ES5_COMMAND_SPI, por: 'none', porIntegrity: 'none', porCiphered: false, porViaSubmit: false },
+      ...identifiers(this.#kvn, keys),
+      tar: fromHex(ISD_R_TAR) as Uint8Array,
+      counter,
+      keys,
+      data: securedData,
+    });
+    if (!packet.ok) return { ok: false, code: 'ES5_SEND_FAILED', message: packet.error.message };
+    const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
+    if (!segments.ok) return { ok: false, code: 'ES5_SEND_FAILED', message: segments.error.message };
+    try {
+      await this.#o.link.send(
+        destination,
+        segments.value.map((ud) => encodeUserData(ud)),
+      );
+    } catch (e) {
+      return { ok: false, code: 'ES5_SEND_FAILED', message: (e as Error).message };
+    }
+    return { ok: true, responses: [] };
+  }
+
   /** The EID whose enabled profile has this MSISDN (or IMSI); undefined: not an eUICC of this SM-SR. */
   async eidOfSender(sender: string): Promise<string | undefined> {
     const row = await this.#o.store.db
