@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
 import type { DynamicOutcome, SessionControl } from '../../../src/platform/aaa/dynamic-requests.js';
 import { SimExpiry } from '../../../src/platform/sims/expiry.js';
+import { LIFECYCLE_ACTIONS } from '../../../src/platform/sims/lifecycle.js';
+import { SIM_STATUSES } from '../../../src/platform/sims/model.js';
 import type { SimChange } from '../../../src/platform/sims/sim-service.js';
 import { openStore } from '../../../src/platform/store/database.js';
 import { startSimExpiryJob } from '../../../src/servers/sim-expiry-job.js';
@@ -488,5 +490,74 @@ describe(`SIM expiry carried out (${testDialect})`, () => {
     expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
     for (const s of sims.slice(0, 5))
       expect(await sim(s)).toMatchObject({ status: 'suspended', expiryTime: null });
+  });
+});
+
+describe(`bulk lifecycle moves (${testDialect})`, () => {
+  it('transitionManyWithin answers every status × action × protection as transition does, in one call', async () => {
+    clock.set(T0 + 50 * HOUR);
+    const ctx = {
+      principal: { operatorId: op, kind: 'system' as const, id: 'test' },
+      operationId: 'Sim:test',
+    };
+    const cases: Array<{ status: string; action: (typeof LIFECYCLE_ACTIONS)[number]; enabled: 0 | 1 }> = [];
+    for (const status of SIM_STATUSES)
+      for (const action of LIFECYCLE_ACTIONS)
+        for (const enabled of [0, 1] as const) cases.push({ status, action, enabled });
+    const pairs: Array<{ single: TestSim; bulk: TestSim }> = [];
+    for (const c of cases) {
+      const pair = { single: await createSim(api), bulk: await createSim(api) };
+      await api.db.store.db
+        .updateTable('sims')
+        .set({ status: c.status, termination_enabled: c.enabled })
+        .where('sim_id', 'in', [pair.single.simId, pair.bulk.simId])
+        .execute();
+      pairs.push(pair);
+    }
+    const single = await Promise.all(
+      cases.map(async (c, i) => {
+        try {
+          return (
+            await api.platform.sims.transition(ctx, (pairs[i] as { single: TestSim }).single.simId, c.action)
+          ).status;
+        } catch (e) {
+          return (e as { code: string }).code;
+        }
+      }),
+    );
+    const rows = await api.db.store.db
+      .selectFrom('sims')
+      .selectAll()
+      .where(
+        'sim_id',
+        'in',
+        pairs.map((p) => p.bulk.simId),
+      )
+      .execute();
+    const byId = new Map(rows.map((r) => [r.sim_id, r]));
+    const made = await api.db.store.transaction((trx) =>
+      api.platform.sims.transitionManyWithin(
+        trx,
+        () => ctx,
+        cases.map((c, i) => ({
+          sim: byId.get((pairs[i] as { bulk: TestSim }).bulk.simId)!,
+          action: c.action,
+        })),
+        clock.now(),
+      ),
+    );
+    const bulk = cases.map((_, i) => {
+      const m = made.get((pairs[i] as { bulk: TestSim }).bulk.simId);
+      return m === undefined ? 'missing' : 'code' in m ? m.code : m.to;
+    });
+    expect(bulk).toEqual(single);
+    // Both the allowed and the refused kinds occur, and the history has a row per move made.
+    expect(single.filter((x) => x.startsWith('ERR_')).length).toBeGreaterThan(10);
+    expect(single.filter((x) => !x.startsWith('ERR_')).length).toBeGreaterThan(10);
+    for (const [i, p] of pairs.entries()) {
+      const moved = !(single[i] as string).startsWith('ERR_');
+      expect((await sim(p.bulk)).status).toBe(moved ? single[i] : cases[i]?.status);
+      expect(await history(p.bulk.simId)).toHaveLength(moved ? 2 : 1);
+    }
   });
 });
