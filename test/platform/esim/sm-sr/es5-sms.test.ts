@@ -21,7 +21,8 @@ import type { SmSr } from '../../../../src/platform/esim/sm-sr/sm-sr-service.js'
 import { OtaInbound } from '../../../../src/platform/ota/ota-inbound.js';
 import type { OtaService } from '../../../../src/platform/ota/ota-service.js';
 import { booted, cell, type Device, euiccOf, SECOND_PROFILE } from '../../../card/euicc/fixture.js';
-import { simDataDeliver } from '../../../card/toolkit/fixture.js';
+import { KIC, KID, simDataDeliver } from '../../../card/toolkit/fixture.js';
+import { mutate, randomBytes, seededRandom } from '../../../helpers/fuzz.js';
 import { type Bench, bench, EID, ICCID, MNO_ID, SMDP_ID, settle } from './fixture.js';
 
 let b: Bench;
@@ -189,5 +190,56 @@ describe('ES5 over SMS (SCP80, TAR 000001)', () => {
       ),
     });
     expect(other).toMatchObject({ kind: 'ignored', code: 'OTA_SMS_NOT_RESPONSE' });
+  });
+
+  it('fuzz: mutated PoRs and notifications from an eUICC always give a receipt, never a throw, never an EIS change', async () => {
+    // Seeds: a real PoR (from an audit) and a real notification packet of the card.
+    const seeds: { identifier: number; packet: Uint8Array }[] = [];
+    const capture = inbound;
+    inbound = {
+      deliverSm: async (pdu: Record<string, unknown>) => {
+        const ud = decodeUserData(new Uint8Array(pdu.short_message as Buffer), true);
+        if (ud.ok) {
+          const iei = ud.value.header?.find(
+            (e) => e.iei === IEI.COMMAND_PACKET || e.iei === IEI.RESPONSE_PACKET,
+          )?.iei;
+          if (iei !== undefined) seeds.push({ identifier: iei, packet: ud.value.body });
+        }
+        return capture.deliverSm(pdu);
+      },
+    } as never;
+    await smsr.es4For(MNO_ID).auditEIS({ ...call(), eid: EID, iccids: [] });
+    const e1 = encodeNotification({ eid: EID, type: 2, aid: isdpAid(0x10), seq: 3 });
+    if (!e1.ok) throw new Error('encode');
+    const genuine = secureCommandPacket({
+      spi: {
+        integrity: 'cc',
+        ciphering: true,
+        counter: 'none',
+        por: 'none',
+        porIntegrity: 'none',
+        porCiphered: false,
+        porViaSubmit: false,
+      },
+      kic: 0x12,
+      kid: 0x12,
+      tar: hex(ISD_R_TAR),
+      counter: 0,
+      keys: { kic: { algorithm: 'aes-cbc', key: hex(KIC) }, kid: { algorithm: 'aes-cmac', key: hex(KID) } },
+      data: e1.value,
+    });
+    if (!genuine.ok) throw new Error('secure');
+    seeds.push({ identifier: IEI.COMMAND_PACKET, packet: genuine.value });
+    expect(seeds.some((x) => x.identifier === IEI.RESPONSE_PACKET)).toBe(true);
+    const before = await states();
+    const random = seededRandom(0x5e5e);
+    for (let i = 0; i < 2000; i++) {
+      const seed = seeds[i % seeds.length] as (typeof seeds)[number];
+      const packet = i % 10 === 0 ? randomBytes(random, 120) : mutate(random, seed.packet);
+      const identifier = i % 7 === 0 ? IEI.RESPONSE_PACKET : seed.identifier;
+      const r = await sms.receive(sender, identifier, packet);
+      if (r !== undefined) expect(['esim-por', 'esim-notification', 'ignored']).toContain(r.kind);
+    }
+    expect(await states()).toEqual(before);
   });
 });
