@@ -30,6 +30,7 @@ import {
 } from './euicc/card-file-section.js';
 import { Euicc } from './euicc/euicc.js';
 import { isdrApplets, otaKeySetOf } from './euicc/isd-r-ota.js';
+import { ISD_R_TAR } from './euicc/sgp-02-annex-h.js';
 import { type CardIdentity, type EfNode, initialContent, isEf, walk } from './file-system.js';
 import { CARD_TREE } from './profile.js';
 import type { InstalledApplet, ToolkitSetup, ToolkitState } from './toolkit/ts-102-223-runtime.js';
@@ -201,6 +202,9 @@ export function parseCardFile(json: unknown): Result<CardFile> {
     const kvns = new Set(ota.map((k) => (isObject(k) ? Number(k.kvn) : 0)));
     const euicc = checkEuiccSection(j.euicc, kvns, sqn.seq.length);
     if (!euicc.ok) return euicc;
+    const applets = Array.isArray(j.applets) ? j.applets : [];
+    if (applets.some((a) => isObject(a) && typeof a.tar === 'string' && a.tar.toUpperCase() === ISD_R_TAR))
+      return fail('applets', "TAR 000001 is the ISD-R's on an eUICC (SGP.02 Annex H)");
   }
   return ok(json as unknown as CardFile);
 }
@@ -346,7 +350,7 @@ export function cardFromFile(f: CardFile, options: { readonly clock?: Clock } = 
   return new Uicc(
     keys,
     state,
-    { ...setup, keysets, applets: [...setup.applets, ...isdrApplets(euicc, psk)] },
+    { ...setup, keysets, applets: [...isdrApplets(euicc, psk), ...setup.applets] },
     euicc,
   );
 }

@@ -5,7 +5,7 @@
 // deleted; after EnableProfile the card really authenticates with the new profile's keys.
 
 import { describe, expect, it } from 'vitest';
-import { cardFromFile, withState } from '../../../src/card/card-file.js';
+import { cardFromFile, parseCardFile, withState } from '../../../src/card/card-file.js';
 import { LIFE_CYCLE, NOTIFICATION_TYPE } from '../../../src/card/euicc/euicc-state.js';
 import {
   ECASD_AID,
@@ -433,6 +433,25 @@ describe('the card file keeps it all', () => {
     expect(JSON.stringify(withState(saved, reloaded))).toBe(JSON.stringify(saved));
     reloaded.reset();
     expect(authenticates(reloaded, SECOND_PROFILE.ki, SECOND_PROFILE.opc, 64)).toBe(true);
+  });
+
+  it('an applet cannot take the ISD-R TAR 000001 on an eUICC (it would receive the SM-SR commands)', () => {
+    const file = euiccFile();
+    const bad = {
+      ...file,
+      applets: [
+        {
+          name: 'anti-theft',
+          tar: '000001',
+          reportKvn: 1,
+          parameters: { quarantineImsi: '001019999000001', alertDestination: PLATFORM },
+        },
+      ],
+    };
+    expect(parseCardFile(JSON.parse(JSON.stringify(bad)))).toMatchObject({
+      ok: false,
+      error: { code: 'CARD_FILE' },
+    });
   });
 
   it('a snapshot never holds a key', () => {
