@@ -450,7 +450,7 @@ describe('the card file keeps it all', () => {
     };
     expect(parseCardFile(JSON.parse(JSON.stringify(bad)))).toMatchObject({
       ok: false,
-      error: { code: 'CARD_FILE' },
+      error: { code: 'CARD_FILE', message: expect.stringContaining('ISD-R') },
     });
   });
 
