@@ -472,7 +472,14 @@ export class EventEngine {
       // The usage read: the noted SIMs, or for a sweep the SIMs the per-SIM handlers' targets cover.
       const usage =
         changed !== undefined || perSim.length > 0
-          ? await this.usageOf(operatorId, perSim, imsiSims, changed, now)
+          ? await this.usageOf(
+              operatorId,
+              perSim,
+              imsiSims,
+              changed,
+              now,
+              list.some((h) => h.row.target_kind === 'group'),
+            )
           : new UsageIndex([]);
       for (const h of perSim) this.decide(h, usage.of(h, imsiSims), now, causes, counts);
       // A target's total is summed again only when one of its SIMs recorded usage (or in a sweep).
@@ -510,6 +517,8 @@ export class EventEngine {
     imsiSims: ReadonlyMap<string, string>,
     changed: readonly string[] | undefined,
     now: number,
+    /** Whether a handler (per-SIM or total) targets a group: the SIMs' groups are read. */
+    groups: boolean,
   ): Promise<UsageIndex> {
     const periods = new Set(handlers.map((h) => periodOf(h.rule.type)));
     const day = periodStart('daily', now);
@@ -552,7 +561,6 @@ export class EventEngine {
           : sql<number>`0`;
       const seen = new Set<string>();
       // The SIM's group only matters to group handlers.
-      const groups = handlers.some((h) => h.row.target_kind === 'group');
       for (let i = 0; i < changed.length; i += LOOKUP_CHUNK) {
         const imsis = changed.slice(i, i + LOOKUP_CHUNK);
         const found = groups

@@ -4,7 +4,8 @@
 // scheduled actions at the next UTC day, re-arming, ignore and inactive handlers, runOnceAmongTarget,
 // leases taken over after a worker died (between firing and action, and after the change before its
 // record), retries with backoff into `dead`, two engines over one database firing each SIM once, and
-// the engine's memory of fired rule states (skips, with the database guard still the authority).
+// the engine's memory of fired rule states (skips, with the database guard still the authority), and
+// a group's total traffic.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
@@ -567,6 +568,41 @@ describe(`event handler engine (${testDialect})`, () => {
     await sb.interim(5 * MIB);
     expect((await api.platform.events.tick({ traffic: 'changed' })).firings).toBe(2);
     expect(await executions(id)).toHaveLength(5);
+  });
+
+  it("a group's daily total over the limit fires once for the group, from the tick of the SIMs just recorded", async () => {
+    clock.set(T0 + DAY * 17);
+    const g = await group();
+    const [a, b] = [await createSim(api, { groupId: g }), await createSim(api, { groupId: g })] as TestSim[];
+    const outside = await createSim(api);
+    const id = await handler({
+      targetGroupId: g,
+      ruleConfig: {
+        type: 'DailyTotalTrafficRule',
+        properties: { limitTotalTrafficMegaByte: '3', inactiveTimeoutDateConst: 'BEGINNING_OF_NEXT_DAY' },
+      },
+      actionConfigList: [
+        {
+          type: 'SendMailToOperatorAction',
+          properties: { title: 't', message: 'm', executionDateTimeConst: 'NEVER' },
+        },
+      ],
+    });
+    await api.platform.events.tick({ traffic: 'changed' });
+    const [sa, sb, so] = [session(a as TestSim), session(b as TestSim), session(outside)];
+    for (const s of [sa, sb, so]) await s.start();
+    // 2 + 1 MiB in the group: not over 3 MiB; the SIM outside the group does not count.
+    await sa.interim(2 * MIB);
+    await sb.interim(MIB);
+    await so.interim(10 * MIB);
+    expect((await api.platform.events.tick({ traffic: 'changed' })).firings).toBe(0);
+    await sb.interim(MIB + 1);
+    expect((await api.platform.events.tick({ traffic: 'changed' })).firings).toBe(1);
+    await sa.interim(5 * MIB);
+    expect((await api.platform.events.tick({ traffic: 'changed' })).firings).toBe(0);
+    expect((await api.platform.events.tick()).firings).toBe(0);
+    const [e] = await executions(id);
+    expect(e).toMatchObject({ simId: null, detail: { usageBytes: 3 * MIB + 1 } });
   });
 
   it("answers 404 for another operator's handler history", async () => {
