@@ -31,6 +31,8 @@ export interface StoredProfileSection {
   readonly spn?: string;
   readonly ki: string;
   readonly opc: string;
+  /** 'test' for a TS 34.108 test-algorithm profile; absent = Milenage. */
+  readonly algorithm?: 'test';
   readonly files: Readonly<Record<string, string | readonly string[]>>;
   readonly seq: readonly number[];
 }
@@ -235,6 +237,8 @@ export function checkEuiccSection(e: unknown, otaKvns: ReadonlySet<number>, seqL
       return fail(`${where}.profile.spn`, 'at most 16 characters');
     if (!isHexOf(p.ki, 16) || !isHexOf(p.opc, 16))
       return fail(`${where}.profile`, 'ki and opc, 32 hex digits each');
+    if (p.algorithm !== undefined && p.algorithm !== 'test')
+      return fail(`${where}.profile.algorithm`, "'test' or absent (Milenage)");
     const files = checkFiles(`${where}.profile.files`, p.files);
     if (!files.ok) return files;
     if (!Array.isArray(p.seq) || p.seq.length !== seqLength || !p.seq.every((n) => isInt(n, 0, 2 ** 48)))
@@ -339,6 +343,7 @@ export function euiccStateOf(
           },
           ki: bytes(p.ki),
           opc: bytes(p.opc),
+          ...(p.algorithm === 'test' ? { algorithm: 'test' as const } : {}),
           stored: { files: filesOf(p.files), seqArray: [...p.seq] },
         },
       };
@@ -394,6 +399,7 @@ export function euiccSectionOf(s: EuiccState): {
         ...(p.identity.spn === undefined ? {} : { spn: p.identity.spn }),
         ki: toHex(p.ki),
         opc: toHex(p.opc),
+        ...(p.algorithm === 'test' ? { algorithm: 'test' as const } : {}),
         files: fileSection(p.stored.files),
         seq: [...p.stored.seqArray],
       },

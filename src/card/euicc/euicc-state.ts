@@ -38,6 +38,8 @@ export interface ProfileRecord {
   identity: CardIdentity;
   ki: Uint8Array;
   opc: Uint8Array;
+  /** The USIM's AKA algorithm (akaParameter algorithmID); absent = Milenage. */
+  algorithm?: 'milenage' | 'test';
   /** Absent while the profile is ENABLED: then its content is the card's live file system. */
   stored?: { files: FileContents; seqArray: number[] };
 }
@@ -165,6 +167,7 @@ export function copyEuiccState(s: EuiccState, withSecrets: boolean): EuiccState 
               identity: { ...i.profile.identity },
               ki: secret(i.profile.ki),
               opc: secret(i.profile.opc),
+              ...(i.profile.algorithm === undefined ? {} : { algorithm: i.profile.algorithm }),
               ...(i.profile.stored === undefined
                 ? {}
                 : {

@@ -55,7 +55,7 @@ export interface LiveCard {
   readonly files: FileContents;
   getSeqArray(): number[];
   setSeqArray(seq: number[]): void;
-  setKeys(ki: Uint8Array, opc: Uint8Array): void;
+  setKeys(ki: Uint8Array, opc: Uint8Array, algorithm?: 'milenage' | 'test'): void;
   changed(): void;
 }
 
@@ -64,6 +64,8 @@ export interface DecodedProfile {
   readonly identity: CardIdentity;
   readonly ki: Uint8Array;
   readonly opc: Uint8Array;
+  /** The akaParameter's algorithm; absent = Milenage ('test': TS 34.108, the TS.48 profiles). */
+  readonly algorithm?: 'milenage' | 'test';
   /** File contents by path ('3F00/7FF0/6F07'), overriding what the identity gives each EF. */
   readonly files?: ReadonlyMap<string, Uint8Array | readonly Uint8Array[]>;
   readonly pol1?: Pol1;
@@ -147,7 +149,7 @@ export class Euicc {
     }
     for (const [path, content] of incoming.stored.files) live.files.set(path, content);
     live.setSeqArray([...incoming.stored.seqArray]);
-    live.setKeys(incoming.ki, incoming.opc);
+    live.setKeys(incoming.ki, incoming.opc, incoming.algorithm ?? 'milenage');
     delete incoming.stored;
     to.state = LIFE_CYCLE.ENABLED;
     live.changed();
@@ -260,6 +262,7 @@ export class Euicc {
       identity: { ...identity },
       ki: profile.ki.slice(),
       opc: profile.opc.slice(),
+      ...(profile.algorithm === 'test' ? { algorithm: 'test' as const } : {}),
       stored: { files, seqArray: emptySeqArray(this.#sqnPolicy) },
     };
     isdp.pol1 = { ...(profile.pol1 ?? NO_POL1) };

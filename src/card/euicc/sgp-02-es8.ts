@@ -26,6 +26,7 @@ import {
   answerProfilePackage,
   decodeProfilePackage,
   encodeEuiccResponse,
+  PE_STATUS,
   readProfile,
 } from '../../lib/saip-profile-package.js';
 import { decodeDgi } from '../../lib/sgp-02-es5.js';
@@ -220,8 +221,19 @@ export class Es8 {
     if (!pes.ok || pes.value.at(-1)?.type !== 'end') return new Uint8Array(0);
     this.#downloads.delete(isdp.aid);
     const answer = answerProfilePackage(upp);
+    if (answer.response.profileInstallationAborted) return encodeEuiccResponse(answer.response);
+    // Every PE passed its check; the installation itself may still fail (a USIM this card cannot
+    // run, an EF of another size): then the answer says so instead of reporting the PEs ok.
     const profile = profileOf(pes.value);
-    if (profile.ok) this.#host.install(isdp.aid, profile.value);
+    const installed = profile.ok ? this.#host.install(isdp.aid, profile.value) : profile;
+    if (!installed.ok) {
+      const statuses = answer.response.peStatus.slice(0, -1);
+      return encodeEuiccResponse({
+        peStatus: [...statuses, { status: PE_STATUS['feature-not-supported'] }],
+        profileInstallationAborted: true,
+        statusMessage: installed.error.code,
+      });
+    }
     return encodeEuiccResponse(answer.response);
   }
 }
@@ -244,8 +256,9 @@ export function profileOf(pes: Parameters<typeof readProfile>[0]): Result<Decode
   const aka = p.aka.find((a) => a.naa === 'usim') ?? p.aka[0];
   if (p.imsi === undefined || aka === undefined)
     return decodeError('EUICC_PROFILE_IDENTITY', 'the profile has no USIM with an IMSI and AKA parameters');
-  if (aka.algorithm !== 'milenage')
-    return decodeError('EUICC_PROFILE_KEYS', `the software USIM runs Milenage, not ${aka.algorithm}`);
+  // The software USIM runs Milenage and the TS 34.108 test algorithm (the TS.48 profiles); not TUAK.
+  if (aka.algorithm !== 'milenage' && aka.algorithm !== 'test')
+    return decodeError('EUICC_PROFILE_KEYS', `the software USIM does not run ${aka.algorithm}`);
   const mnc = (p.efAd?.[3] ?? 2) & 0x0f;
   const files = new Map<string, Uint8Array>();
   // The card's EFs have fixed sizes (docs/card.md): contents of another size keep the card's default.
@@ -254,7 +267,9 @@ export function profileOf(pes: Parameters<typeof readProfile>[0]): Result<Decode
   return ok({
     identity: { iccid: p.iccid, imsi: p.imsi, mncLength: mnc === 3 ? 3 : 2 },
     ki: aka.k,
-    opc: aka.opc,
+    // The test algorithm has no OPc (the package carries none): the card keeps zeros.
+    opc: aka.algorithm === 'test' && aka.opc.length !== 16 ? new Uint8Array(16) : aka.opc,
+    ...(aka.algorithm === 'test' ? { algorithm: 'test' as const } : {}),
     files,
   });
 }

@@ -45,7 +45,7 @@ import {
   sealKeyset,
 } from './download-store.js';
 import { readInventorySim } from './inventory.js';
-import { DEFAULT_PROFILE_TYPE, PROFILE_TYPES } from './profile-types.js';
+import { DEFAULT_PROFILE_TYPE, PROFILE_TYPES, type ProfileType } from './profile-types.js';
 
 type Fn<Req extends keyof MessageBodies, Res extends keyof MessageBodies> = (
   body: MessageBodies[Req],
@@ -89,6 +89,8 @@ export interface SmDpOptions extends Omit<StepDeps, 'sim'> {
   readonly smsr: (smsrId: string) => Es3Port | undefined;
   /** Where the operator's ES2 notifications go (by MNO id). */
   readonly operators?: (mnoId: string) => Es2NotificationPort | undefined;
+  /** The profile types offered (default PROFILE_TYPES: simtrust-usim, ts48-generic). */
+  readonly profileTypes?: ReadonlyMap<string, ProfileType>;
   /** Plain bytes per SCP03t segment (one 86 TLV per SendData); default SEGMENT_SIZE (512). */
   readonly segmentSize?: number;
   /** Key establishment attempts per download across restarts; default 3. */
@@ -122,8 +124,11 @@ const unknownSmsr = (id: string) =>
 export class SmDp {
   readonly #o: SmDpOptions;
 
+  readonly #types: ReadonlyMap<string, ProfileType>;
+
   constructor(options: SmDpOptions) {
     this.#o = options;
+    this.#types = options.profileTypes ?? PROFILE_TYPES;
   }
 
   es2For(caller: Es2Caller): Es2Port {
@@ -196,7 +201,7 @@ export class SmDp {
         ),
       );
     const typeName = b.profileType ?? DEFAULT_PROFILE_TYPE;
-    if (!PROFILE_TYPES.has(typeName))
+    if (!this.#types.has(typeName))
       return none(failed(SUBJECT_CODES.FUNCTION, REASON_CODES.UNKNOWN, `unknown profile type ${typeName}`));
     if (this.#o.smsr(b.smsrId) === undefined) return none(unknownSmsr(b.smsrId));
     const db = this.#o.store.db;
@@ -339,7 +344,8 @@ export class SmDp {
       smsrId: row.smsr_id,
       mnoId: row.mno_id,
       smdpId: this.#o.smdpId,
-      profileType: PROFILE_TYPES.get(row.profile_type) ?? (PROFILE_TYPES.get(DEFAULT_PROFILE_TYPE) as never),
+      profileType:
+        this.#types.get(row.profile_type) ?? (PROFILE_TYPES.get(DEFAULT_PROFILE_TYPE) as ProfileType),
       enable: row.enable === 1,
       es3: es3 ?? unreachable,
       callId: newCallId,

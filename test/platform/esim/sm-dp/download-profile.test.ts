@@ -9,14 +9,23 @@
 // restart during key establishment or during the download ends in an installed profile.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { euiccSectionOf, euiccStateOf } from '../../../../src/card/euicc/card-file-section.js';
 import { LIFE_CYCLE } from '../../../../src/card/euicc/euicc-state.js';
 import { generateVector } from '../../../../src/crypto/milenage.js';
+import { generateTestVector } from '../../../../src/crypto/ts-34-108-test-algorithm.js';
 import { hex, toHex } from '../../../../src/lib/hex.js';
 import { iccidWithCheckDigit } from '../../../../src/lib/identities.js';
+import {
+  buildProfilePackage,
+  decodeProfilePackage,
+  readProfile,
+} from '../../../../src/lib/saip-profile-package.js';
 import type { Es3Port } from '../../../../src/platform/esim/es-ports.js';
 import { REASON_CODES, SUBJECT_CODES } from '../../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
 import { STEP_NAMES } from '../../../../src/platform/esim/sm-dp/download-steps.js';
 import { stepsOf } from '../../../../src/platform/esim/sm-dp/download-store.js';
+import type { ProfileType } from '../../../../src/platform/esim/sm-dp/profile-types.js';
+import { ts48GenericPackage } from '../../../../src/platform/esim/sm-dp/profile-types.js';
 import { euiccOf } from '../../../card/euicc/fixture.js';
 import { testDialect } from '../../../helpers/database.js';
 import { type DpBench, dpBench, EID, MNO_ID, OPERATOR, type Sim, SMSR_ID, settle } from './fixture.js';
@@ -72,6 +81,29 @@ const smsrStep = async (fn: string) =>
       .where('active_eid', 'is not', null)
       .executeTakeFirst()
   )?.step;
+
+/** The inventory SIM that is the published TS.48 generic test profile (test algorithm, K 00…0f). */
+function ts48Sim(): Sim {
+  const pes = decodeProfilePackage(ts48GenericPackage());
+  const p = pes.ok ? readProfile(pes.value) : pes;
+  if (!p.ok) throw new Error(p.error.message);
+  const aka = p.value.aka[0];
+  if (p.value.imsi === undefined || aka === undefined) throw new Error('no USIM');
+  return { iccid: p.value.iccid, imsi: p.value.imsi, ki: aka.k, opc: new Uint8Array(16), algorithm: 'test' };
+}
+
+/** AUTHENTICATE with a TS 34.108 test-algorithm challenge: RES is XDOUT (16 bytes). */
+function authenticatesWithTestAlgorithm(sim: Sim): boolean {
+  const rand = hex('00112233445566778899aabbccddeeff');
+  const v = generateTestVector(sim.ki, rand, hex('000000000040'), hex('8000'));
+  b.card.transmit(hex('00A4040C07A0000000871002'));
+  const r = b.card.transmit(hex(`008800812210${toHex(rand)}10${toHex(v.autn)}00`));
+  return (
+    toHex(r.subarray(r.length - 2)) === '9000' &&
+    r[1] === v.res.length &&
+    toHex(r.subarray(2, 2 + v.res.length)) === toHex(v.res)
+  );
+}
 
 /** AUTHENTICATE (3G context) on the card's USIM with a Milenage challenge made from `sim`'s keys. */
 function authenticates(sim: Sim): boolean {
@@ -258,6 +290,68 @@ describe(`ES2.DownloadProfile on ${testDialect}`, () => {
     const ts48 = await download({ profileType: 'ts48-generic' });
     expect(ts48.functionExecutionStatus.statusCodeData?.message).toContain('SMDP_PROFILE_MISMATCH');
     expect(b.transport.sent.length).toBe(sent);
+  });
+});
+
+describe(`the GSMA TS.48 generic test profile on ${testDialect}`, () => {
+  it('the SM-DP downloads the published package, the eUICC installs it, and the enabled USIM runs the test algorithm', async () => {
+    await b.db.cleanup();
+    b = await dpBench({ segmentSize: 1000 });
+    const sim = ts48Sim();
+    await b.addSim(sim);
+    const r = await withAttach(download({ iccid: sim.iccid, profileType: 'ts48-generic', enable: true }));
+    expect(r.functionExecutionStatus).toEqual({ status: 'EXECUTED_SUCCESS' });
+    const isdp = isdpOf(sim.iccid);
+    expect(isdp?.state).toBe(LIFE_CYCLE.ENABLED);
+    expect(isdp?.profile?.identity).toMatchObject({ iccid: sim.iccid, imsi: sim.imsi });
+    expect(authenticatesWithTestAlgorithm(sim)).toBe(true);
+    // A Milenage challenge with the same K is not what this USIM runs.
+    expect(authenticates({ ...sim, algorithm: 'milenage' })).toBe(false);
+    const eis = await es2().getEIS({ ...fc(), eid: EID, smsrId: SMSR_ID });
+    expect(eis.eis?.profiles.find((p) => p.iccid === sim.iccid)?.profileType).toBe('ts48-generic');
+  });
+
+  it('a disabled test-algorithm profile keeps its algorithm in the card file section', async () => {
+    await b.db.cleanup();
+    b = await dpBench({ segmentSize: 1000 });
+    const sim = ts48Sim();
+    await b.addSim(sim);
+    expect(
+      (await download({ iccid: sim.iccid, profileType: 'ts48-generic' })).functionExecutionStatus.status,
+    ).toBe('EXECUTED_SUCCESS');
+    const { section } = euiccSectionOf(euiccOf(b.card).persistentState());
+    const stored = section.isdps.find((i) => i.profile?.iccid === sim.iccid)?.profile;
+    expect(stored?.algorithm).toBe('test');
+    const state = euiccStateOf(section, {
+      identity: { iccid: '8988211000000000001', imsi: '001010000000001', mncLength: 2 },
+      ki: new Uint8Array(16),
+      opc: new Uint8Array(16),
+    });
+    expect(state.isdps.find((i) => i.profile?.identity.iccid === sim.iccid)?.profile?.algorithm).toBe('test');
+  });
+});
+
+describe(`the card's answer when it cannot install on ${testDialect}`, () => {
+  it('a package whose PEs pass but which the eUICC cannot install (its ICCID is taken) gets an aborted EUICCResponse; the SM-DP deletes the ISD-P', async () => {
+    await b.db.cleanup();
+    const taken = euiccOf(b.card)
+      .snapshot()
+      .isdps.find((i) => i.profile !== undefined)?.profile?.identity.iccid;
+    const clash: ProfileType = {
+      name: 'clash',
+      requiredMemory: 32 * 1024,
+      prepare: (s) => ({
+        ok: true,
+        value: buildProfilePackage({ iccid: taken ?? '', imsi: s.imsi, ki: s.ki, opc: s.opc }),
+      }),
+    };
+    b = await dpBench({ profileTypes: new Map([['clash', clash]]) });
+    await b.addSim(SIM);
+    const before = isdpCount();
+    const r = await download({ profileType: 'clash' });
+    expect(r.functionExecutionStatus.status).toBe('FAILED');
+    expect((await row()).failure_code).toBe('SMDP_PE_REFUSED');
+    expect(isdpCount()).toBe(before);
   });
 });
 

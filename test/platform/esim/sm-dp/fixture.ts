@@ -15,6 +15,7 @@ import { toHex } from '../../../../src/lib/hex.js';
 import { encodeNotification } from '../../../../src/lib/sgp-02-es5.js';
 import { commandScript, decodeResponseScript } from '../../../../src/lib/ts-102-226-remote-command.js';
 import type { Es3Port } from '../../../../src/platform/esim/es-ports.js';
+import type { ProfileType } from '../../../../src/platform/esim/sm-dp/profile-types.js';
 import { SmDp } from '../../../../src/platform/esim/sm-dp/sm-dp-service.js';
 import type {
   Es5Outcome,
@@ -92,7 +93,9 @@ export interface DpBench {
   attach(): Promise<number>;
 }
 
-export async function dpBench(): Promise<DpBench> {
+export async function dpBench(
+  options: { segmentSize?: number; profileTypes?: ReadonlyMap<string, ProfileType> } = {},
+): Promise<DpBench> {
   const db = await openTestDatabase();
   const keyRing = await KeyRing.open(db.store, randomBytes(32));
   const clock = new ManualClock(PKI_NOW);
@@ -140,7 +143,8 @@ export async function dpBench(): Promise<DpBench> {
       clock,
       smdpId: SMDP_ID,
       // Several segments even for a small package, so tests can reach the middle of a download.
-      segmentSize: 96,
+      segmentSize: options.segmentSize ?? 96,
+      ...(options.profileTypes ? { profileTypes: options.profileTypes } : {}),
       smsr: (id) => (id === SMSR_ID ? es3.port(smsr.es3For(SMDP_ID)) : undefined),
       signer: async () => ({ certificate: pki.smdp.certificate, privateKey: pki.smdp.privateKey }),
       verify,
