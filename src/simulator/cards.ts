@@ -17,6 +17,7 @@ import {
   type NewCardOptions,
   newCardFile,
   type OtaSection,
+  readCardFile,
 } from '../card/card-file.js';
 import { Terminal } from '../card/terminal.js';
 import type { Uicc } from '../card/uicc.js';
@@ -36,6 +37,57 @@ export function simulatedCard(file: CardFile, extra: Record<string, string> = {}
   const uicc = cardFromFile(file);
   uicc.reset();
   return { file, extra, uicc, terminal: new Terminal((apdu) => uicc.transmit(apdu)) };
+}
+
+/**
+ * Cards from card files (`simtrust card new`, `simtrust card new --euicc`): each file as it is on
+ * disk, with its applets, OTA key sets and eUICC. The simulator reads the files and never writes them
+ * back: a run changes its cards in memory only (a profile enabled during a run is gone at the next).
+ * Errors name the file.
+ */
+export function cardsFromFiles(paths: readonly string[]): Result<SimulatedCard[]> {
+  const cards: SimulatedCard[] = [];
+  for (const path of paths) {
+    const file = readCardFile(path);
+    if (!file.ok) return decodeError(file.error.code, `${path}: ${file.error.message}`);
+    cards.push(simulatedCard(file.value));
+  }
+  return ok(cards);
+}
+
+/** One subscription a card can attach with: the vendor CSV's profile columns. */
+export interface CardProfile {
+  readonly iccid: string;
+  readonly imsi: string;
+  readonly msisdn?: string;
+  readonly ki: string;
+  readonly opc: string;
+}
+
+/**
+ * Every profile a card holds: its live one (the card file's top level) and, for an eUICC, each
+ * profile stored in a disabled ISD-P — the subscriptions the platform must know for the device to
+ * attach after a profile switch.
+ */
+export function profilesOf(f: CardFile): CardProfile[] {
+  const live: CardProfile = {
+    iccid: f.iccid,
+    imsi: f.imsi,
+    ...(f.msisdn === undefined ? {} : { msisdn: f.msisdn }),
+    ki: f.ki,
+    opc: toHex(keysOf(f).opc),
+  };
+  const stored = (f.euicc?.isdps ?? []).flatMap((i) => (i.profile === undefined ? [] : [i.profile]));
+  return [
+    live,
+    ...stored.map((p) => ({
+      iccid: p.iccid,
+      imsi: p.imsi,
+      ...(p.msisdn === undefined ? {} : { msisdn: p.msisdn }),
+      ki: p.ki,
+      opc: p.opc,
+    })),
+  ];
 }
 
 /** The anti-theft applet's settings a card is made with (applet install parameters). */
@@ -206,7 +258,17 @@ export function newCards(
 export function importCsv(cards: readonly SimulatedCard[]): string {
   const files = cards.map((c) => c.file);
   const ota = files.some((f) => f.ota !== undefined);
-  return `${vendorCsvHeader(files)}\n${files.map((f) => vendorCsvLine(f, ota)).join('\n')}\n`;
+  // An eUICC's stored profiles follow its live one, each a SIM of its own (no OTA columns: the ISD-R's
+  // keys are the SM-SR's, registered with the EIS).
+  const stored = files.flatMap((f) =>
+    profilesOf(f)
+      .slice(1)
+      .map((p) =>
+        [p.iccid, p.imsi, p.msisdn ?? '', p.ki, p.opc, ...(ota ? OTA_COLUMNS.map(() => '') : [])].join(','),
+      ),
+  );
+  const lines = [...files.map((f) => vendorCsvLine(f, ota)), ...stored];
+  return `${vendorCsvHeader(files)}\n${lines.join('\n')}\n`;
 }
 
 /** The card's Ki and OPc as hex (for a platform test that registers the SIM itself). */

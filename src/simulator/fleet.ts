@@ -14,7 +14,7 @@
 // another device (swap / moveCardInto) boots there with the new IMEI.
 
 import type { BipOptions } from '../card/toolkit/ts-102-223-bip-terminal.js';
-import { type ServingCell, ToolkitModem } from '../card/toolkit/ts-102-223-terminal.js';
+import { type ServiceState, type ServingCell, ToolkitModem } from '../card/toolkit/ts-102-223-terminal.js';
 import { imeiWithCheckDigit } from '../lib/identities.js';
 import type { SimulatedCard } from './cards.js';
 import { GsupClient } from './gsup-client.js';
@@ -138,6 +138,8 @@ interface Device {
   booted: boolean;
   /** The IMSI the device read from EF.IMSI at boot or after REFRESH. */
   imsi: string;
+  /** A REFRESH came while an attach was running: attach again with the new identity once it ends. */
+  reattach: boolean;
 }
 
 /** The fleet's cell as the toolkit reports it (TS 102 223 §8.19, E-UTRAN: ECI + 'F'). */
@@ -193,6 +195,7 @@ export class Fleet {
         lastRefusal: undefined,
         booted: false,
         imsi: spec.card.file.imsi,
+        reattach: false,
       } as Omit<Device, 'modem'> as Device;
       d.modem = this.modemFor(d);
       return d;
@@ -223,7 +226,11 @@ export class Fleet {
     // A REFRESH with NAA initialisation makes the terminal register again at once with the new
     // identity: a refused device does not wait for its retry timer (an unblocked card is back now).
     if (d.session === undefined) {
-      if (d.busy) return;
+      // Mid-attach (an eUICC rolled back on the refusal it was just told of): once that attach ends.
+      if (d.busy) {
+        d.reattach = true;
+        return;
+      }
       if (d.retry) clearTimeout(d.retry);
       d.retry = undefined;
       void this.attach(d);
@@ -343,7 +350,7 @@ export class Fleet {
       downOctets: down,
       disconnects: this.gateway.stats.disconnects,
       rateChanges: this.totals.rateChanges,
-      blocked: this.devices.filter((d) => d.imsi !== d.spec.card.file.imsi).length,
+      blocked: this.devices.filter((d) => blockedBySim(d)).length,
     };
   }
 
@@ -378,12 +385,12 @@ export class Fleet {
       if (!d.booted) this.boot(d);
       const imsi = d.imsi;
       const auth = await authenticateCard(this.gsup, d.spec.card, imsi);
-      if (!auth.ok) return this.refuse(d, auth.error);
+      if (!auth.ok) return this.refuseAttach(d, auth.error);
       const location = await registerLocation(this.gsup, imsi);
-      if (!location.ok) return this.refuse(d, location.error);
+      if (!location.ok) return this.refuseAttach(d, location.error);
       const imeisv = imeisvOf(d.imei);
       const granted = await this.gateway.authorize({ imsi, imeisv, cell: d.cell });
-      if (!granted.ok) return this.refuse(d, granted.error);
+      if (!granted.ok) return this.refuseAttach(d, granted.error);
       if (this.stopped) return;
       const heavy = d.spec.heavy === true;
       const traffic = await DeviceTraffic.start(granted.value.address, this.sink.address, {
@@ -407,11 +414,40 @@ export class Fleet {
       d.interim = setInterval(() => {
         if (d.session) void this.gateway.account('interim', d.session);
       }, every);
+      // Normal service: an eUICC sends its notifications now (the profile change succeeded).
+      this.reportRegistration(d, 'normal_service');
     } catch (e) {
       this.refuse(d, (e as Error).message);
+      if (!this.stopped) this.reportRegistration(d, 'no_service');
     } finally {
       d.busy = false;
+      if (d.reattach) {
+        d.reattach = false;
+        if (d.session === undefined && !this.stopped) {
+          if (d.retry) clearTimeout(d.retry);
+          d.retry = undefined;
+          void this.attach(d);
+        }
+      }
     }
+  }
+
+  /** The network refused the attach: the device has limited service (and says so to an eUICC). */
+  private refuseAttach(d: Device, reason: string): void {
+    this.refuse(d, reason);
+    this.reportRegistration(d, 'limited_service');
+  }
+
+  /**
+   * The registration's outcome to the card as a location status (ToolkitModem.registered): an eUICC
+   * whose newly enabled profile is refused rolls back to the previous one, or enables its fall-back
+   * profile (SGP.02 §3.2.2), and REFRESHes; the device then attaches with that profile's IMSI. Cards
+   * without an eUICC are not told: their applets (anti-theft) keep reacting to cell changes only, as
+   * before this report existed.
+   */
+  private reportRegistration(d: Device, service: ServiceState): void {
+    if (!isEuicc(d) || !d.booted) return;
+    d.modem.registered(service);
   }
 
   /** Ends a device's session with a Stop carrying `cause`. */
@@ -545,7 +581,7 @@ export class Fleet {
       imei: d.imei,
       cell: d.cell,
       attached: d.session !== undefined,
-      blocked: d.imsi !== d.spec.card.file.imsi,
+      blocked: blockedBySim(d),
       address: d.session?.address,
       lastRefusal: d.lastRefusal,
     };
@@ -566,6 +602,15 @@ export class Fleet {
     this.sink.close();
   }
 }
+
+/** An eUICC card (SGP.02): its IMSI changes with the enabled profile. */
+const isEuicc = (d: Device): boolean => d.spec.card.uicc.euicc !== undefined;
+
+/**
+ * The SIM switched the device to another identity by itself (the anti-theft quarantine IMSI). An
+ * eUICC reading another profile's IMSI is not blocked: the SM-SR enabled that profile.
+ */
+const blockedBySim = (d: Device): boolean => !isEuicc(d) && d.imsi !== d.spec.card.file.imsi;
 
 const sameCell = (a: Cell, b: Cell) =>
   a.mcc === b.mcc && a.mnc === b.mnc && a.tac === b.tac && a.eci === b.eci;

@@ -48,8 +48,16 @@ export interface SmsDevices {
 export interface SmsNetworkOptions {
   /** The ESME (system_id) MO SMS go to: the platform's OTA bind. */
   readonly systemId: string;
-  /** The fleet's subscribers: each card's own IMSI and MSISDN. */
-  readonly subscribers: ReadonlyArray<{ readonly imsi: string; readonly msisdn?: string | undefined }>;
+  /**
+   * The fleet's subscribers: each card's own IMSI and MSISDN, and an eUICC's other profiles with
+   * `card`, the IMSI of the card that holds them (its card file's): SMS to such a profile reach that
+   * card, and while it is enabled the card's MO SMS come from its MSISDN.
+   */
+  readonly subscribers: ReadonlyArray<{
+    readonly imsi: string;
+    readonly msisdn?: string | undefined;
+    readonly card?: string;
+  }>;
   /** MO SMS kept while no ESME is bound (oldest dropped beyond; default 1000). */
   readonly maxQueued?: number;
   /** How often kept MO SMS are offered again (default 1000 ms). */
@@ -87,6 +95,8 @@ export class SmsNetwork {
   /** MSISDN or own IMSI → the card's own IMSI. */
   readonly #cardOf = new Map<string, string>();
   readonly #msisdnOf = new Map<string, string>();
+  /** Every subscriber IMSI (a card's own, an eUICC's profiles). */
+  readonly #subscribers = new Set<string>();
   readonly #queued: SimDataMessage[] = [];
   #devices: SmsDevices | undefined;
   #smsc: MoSmsc | undefined;
@@ -96,9 +106,11 @@ export class SmsNetwork {
   constructor(o: SmsNetworkOptions) {
     this.#o = o;
     for (const s of o.subscribers) {
-      this.#cardOf.set(s.imsi, s.imsi);
+      const card = s.card ?? s.imsi;
+      this.#cardOf.set(s.imsi, card);
+      this.#subscribers.add(s.imsi);
       if (s.msisdn !== undefined && s.msisdn !== '') {
-        this.#cardOf.set(s.msisdn, s.imsi);
+        this.#cardOf.set(s.msisdn, card);
         this.#msisdnOf.set(s.imsi, s.msisdn);
       }
     }
@@ -154,9 +166,10 @@ export class SmsNetwork {
       return;
     }
     const state = this.#devices?.deviceState(imsi);
-    const cardImsi = state?.cardImsi ?? imsi;
-    const blocked = state !== undefined && state.imsi !== state.cardImsi;
-    const source = blocked ? state.imsi : (this.#msisdnOf.get(cardImsi) ?? cardImsi);
+    // The identity the card uses now: a subscriber's (its own, an eUICC's enabled profile) comes from
+    // its MSISDN; another one (the quarantine IMSI of a blocked card) is how the network knows it.
+    const using = state?.imsi ?? imsi;
+    const source = this.#subscribers.has(using) ? (this.#msisdnOf.get(using) ?? using) : using;
     this.#queue({
       source,
       destination: s.value.destinationAddress.digits,

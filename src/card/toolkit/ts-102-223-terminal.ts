@@ -119,6 +119,8 @@ export class ToolkitModem {
   #timers = new Map<number, number>();
   #imsi: string | undefined;
   #registeredAgain = false;
+  /** The service state last reported to the card since power on (undefined: none yet). */
+  #reported: ServiceState | undefined;
   /** The latest proactive exchanges, oldest first, at most `logSize` of them (tests read it). */
   readonly log: ProactiveExchange[] = [];
   readonly #logSize: number;
@@ -170,6 +172,7 @@ export class ToolkitModem {
   boot(): Result<string> {
     this.#events = new Set();
     this.#timers = new Map();
+    this.#reported = undefined;
     const profile =
       this.#o.profile ?? (this.#bip === undefined ? profileWith(MODEM_FACILITIES) : bipProfile());
     this.#bip?.shutdown();
@@ -195,10 +198,25 @@ export class ToolkitModem {
     return this.#locationEvent();
   }
 
+  /**
+   * The network answered the terminal's registration (attach / location update, TS 24.301 §5.5.1):
+   * accepted (normal service) or refused (limited service: the network is there, the identity is not
+   * let in; no service: no network). The terminal reports its location status (TS 102 223 §4.7,
+   * §7.5.2) when it differs from what it last told the card since power on — after a REFRESH (UICC
+   * reset) the card has been told nothing yet, so the first registration result always goes out.
+   * This is how an eUICC learns that a newly enabled profile failed to attach (SGP.02 §3.2.2).
+   */
+  registered(service: ServiceState): Result<true> {
+    this.#service = service;
+    if (this.#reported === service) return ok(true);
+    return this.#locationEvent();
+  }
+
   /** EVENT DOWNLOAD location status (TS 102 223 §7.5.2), when the card asked for it. */
   #locationEvent(): Result<true> {
     if (!this.#events.has(EVENT_CODE.LOCATION_STATUS)) return ok(true);
     const service = this.#service;
+    this.#reported = service;
     const cell = this.#cell;
     const objects = [
       encodeComprehensionTlv(0x19, true, Uint8Array.of(EVENT_CODE.LOCATION_STATUS)),

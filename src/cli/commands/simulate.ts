@@ -12,6 +12,7 @@ import { apiClient } from '../context.js';
 interface SimulateOptions {
   devices: string;
   fromCsv?: string;
+  card?: string[];
   duration?: string;
   radiusHost: string;
   authPort: string;
@@ -61,6 +62,10 @@ export function registerSimulateCommand(program: Command): void {
     .option(
       '--from-csv <file>',
       'card vendor CSV (iccid,imsi,msisdn,ki,opc[,imei]) to build the cards from (default: new cards)',
+    )
+    .option(
+      '--card <files...>',
+      'card files (simtrust card new, with --euicc for eUICCs) to run as the devices, one device each; eUICC devices get the BIP relay (HTTPS to the SM-SR) and SMS',
     )
     .option('--duration <seconds>', 'stop after this many seconds (default: until Ctrl-C)')
     .option('--radius-host <host>', 'address of the RADIUS server', '127.0.0.1')
@@ -123,10 +128,19 @@ export function registerSimulateCommand(program: Command): void {
       '\nExamples:\n  $ SIMTRUST_GSUP_PORT=4222 simtrust up --demo &\n  $ simtrust simulate --devices 20 --duration 60 --move-every 15 --swap 1 --heavy 2\n  $ SIMTRUST_SMSC_PASSWORD=lab simtrust simulate --devices 10 --anti-theft 2 --alert-destination 8170000999 \\\n      --smsc 127.0.0.1:2775 --swap 1 --steal 1 --steal-after 60   # the platform: otaSmppUrl=smpp://127.0.0.1:2775',
     )
     .action(async (o: SimulateOptions, command: Command) => {
-      const { cardsFromCsv, importCsv, newCards, simulatedImei } = await import('../../simulator/cards.js');
+      const { cardsFromCsv, cardsFromFiles, importCsv, newCards, profilesOf, simulatedImei } = await import(
+        '../../simulator/cards.js'
+      );
       const { Fleet, summaryLine } = await import('../../simulator/fleet.js');
       const { SmsNetwork } = await import('../../simulator/sms-network.js');
-      const devices = count('--devices', o.devices, 1, 100_000);
+      if (o.card !== undefined && o.fromCsv !== undefined)
+        throw usage('--card and --from-csv do not go together: give the cards one way');
+      if (o.card !== undefined && command.getOptionValueSource('devices') === 'cli')
+        throw usage('--card runs one device per card file: leave out --devices');
+      const devices =
+        o.card === undefined
+          ? count('--devices', o.devices, 1, 100_000)
+          : count('--card files', String(o.card.length), 1, 100_000);
       const duration = o.duration === undefined ? undefined : count('--duration', o.duration, 1, 31_536_000);
       const gsup = hostPort(o.gsup);
       const antiTheft = count('--anti-theft', o.antiTheft, 0, devices);
@@ -148,7 +162,11 @@ export function registerSimulateCommand(program: Command): void {
           '--smsc needs the bind password: --smsc-password or SIMTRUST_SMSC_PASSWORD (the platform has it as otaSmppPassword)',
         );
       let cards: ReturnType<typeof newCards>;
-      if (o.fromCsv !== undefined) {
+      if (o.card !== undefined) {
+        const read = cardsFromFiles(o.card);
+        if (!read.ok) throw usage(read.error.message);
+        cards = read.value;
+      } else if (o.fromCsv !== undefined) {
         const parsed = cardsFromCsv(readFileSync(o.fromCsv, 'utf8'), settings);
         if (!parsed.ok) throw usage(`${o.fromCsv}: ${parsed.error.message}`);
         if (parsed.value.length < devices)
@@ -174,7 +192,14 @@ export function registerSimulateCommand(program: Command): void {
       const tty = process.stdout.isTTY === true;
       const network = new SmsNetwork({
         systemId: o.smscSystemId,
-        subscribers: cards.map((c) => ({ imsi: c.file.imsi, msisdn: c.file.msisdn })),
+        // An eUICC's stored profiles too: SMS to the profile enabled later reach the same card.
+        subscribers: cards.flatMap((c) =>
+          profilesOf(c.file).map((p) => ({
+            imsi: p.imsi,
+            msisdn: p.msisdn,
+            ...(p.imsi === c.file.imsi ? {} : { card: c.file.imsi }),
+          })),
+        ),
       });
       const { Smsc } = await import('../../servers/smpp/smsc.js');
       const smsc =
@@ -215,6 +240,8 @@ export function registerSimulateCommand(program: Command): void {
         steal: count('--steal', o.steal, 0, devices),
         stealAfterSeconds: count('--steal-after', o.stealAfter, 0, 86_400),
         onCardSms: network.onCardSms,
+        // eUICCs open their SCP81 session to the SM-SR over BIP (a TCP channel from this host).
+        ...(cards.some((c) => c.file.euicc !== undefined) ? { bip: {} } : {}),
         log: (e) => {
           if (
             e.kind === 'rejected' ||
