@@ -324,6 +324,14 @@ export class SmSr {
     const owner = c.kind === 'smdp' ? row.smdp_id : row.mno_id;
     if (owner !== c.id)
       return failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.NOT_ALLOWED, 'the profile is not yours', iccid);
+    // Until ProfileDownloadCompleted the ISD-P is the SM-DP's (§3.1); the operator acts after it.
+    if (c.kind === 'operator' && row.state === 'Created')
+      return failed(
+        SUBJECT_CODES.PROFILE_ICCID,
+        REASON_CODES.REFUSED,
+        'the profile is being downloaded',
+        iccid,
+      );
     return row;
   }
 

@@ -1,0 +1,114 @@
+// The SM-SR store's atomic primitives on both databases. Threats: two SM-SR instances running two
+// procedures on one eUICC at once (interleaved ES5 scripts, an EIS written from two stories); one SCP80
+// counter handed out twice (the ISD-R refuses the second packet, or a replay window opens).
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isdpAid } from '../../../../src/card/euicc/sgp-02-annex-h.js';
+import { SUCCESS } from '../../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
+import {
+  activeProcedure,
+  beginProcedure,
+  endProcedure,
+  fromJson,
+  loadIsdrKeyset,
+  reserveIsdrCounter,
+  toJson,
+} from '../../../../src/platform/esim/sm-sr/eis-store.js';
+import { euiccOf } from '../../../card/euicc/fixture.js';
+import { type Bench, bench, EID, MNO_ID, SMDP_ID } from './fixture.js';
+
+let b: Bench;
+beforeEach(async () => {
+  b = await bench();
+});
+afterEach(() => b.db.cleanup());
+
+const proc = (requester: string) => ({
+  eid: EID,
+  function: 'AuditEIS',
+  requester,
+  functionCallId: requester,
+  step: 'started',
+  data: {},
+  deadline: b.clock.now() + 60_000,
+});
+
+describe('EIS store', () => {
+  it('of 16 racing procedure starts on one eUICC exactly one takes the lock', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => beginProcedure(b.db.store.db, proc(`r${i}`), b.clock.now())),
+    );
+    const winners = ids.filter((x) => x !== undefined);
+    expect(winners).toHaveLength(1);
+    expect((await activeProcedure(b.db.store.db, EID))?.procedure_id).toBe(winners[0]);
+    expect(await endProcedure(b.db.store.db, winners[0] as string, SUCCESS, b.clock.now())).toBe(true);
+    expect(await endProcedure(b.db.store.db, winners[0] as string, SUCCESS, b.clock.now())).toBe(false);
+    expect(await beginProcedure(b.db.store.db, proc('after'), b.clock.now())).toBeDefined();
+  });
+
+  it('32 racing counter reservations get 32 distinct counters, in sequence after the EIS counter', async () => {
+    const got = await Promise.all(
+      Array.from({ length: 32 }, () => reserveIsdrCounter(b.db.store.db, EID, 1)),
+    );
+    expect(new Set(got).size).toBe(32);
+    expect([...got].sort((x, y) => (x ?? 0) - (y ?? 0))).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+    expect(await reserveIsdrCounter(b.db.store.db, EID, 9)).toBeUndefined();
+    await b.db.store.db
+      .updateTable('esim_sr_keysets')
+      .set({ counter: 0xff_ffff_ffff })
+      .where('eid', '=', EID)
+      .execute();
+    expect(await reserveIsdrCounter(b.db.store.db, EID, 1)).toBeUndefined();
+  });
+
+  it('ISD-R keys open only under their own row context', async () => {
+    const ks = await loadIsdrKeyset(b.db.store.db, b.keyRing, EID, 1);
+    expect(ks?.keys.map((k) => k.index)).toEqual([1, 2, 3]);
+    const row = await b.db.store.db
+      .selectFrom('esim_sr_keysets')
+      .selectAll()
+      .where('eid', '=', EID)
+      .executeTakeFirstOrThrow();
+    expect(
+      b.keyRing.tryOpen(row.secrets, 'esim-sr-keyset:89049032123451234512345678901282:1'),
+    ).toBeUndefined();
+  });
+
+  it('JSON of the EIS model keeps bytes and dates', () => {
+    const v = {
+      a: new Uint8Array([1, 2, 255]),
+      d: new Date('2026-12-07T00:00:00.000Z'),
+      n: [{ x: new Uint8Array(0) }],
+    };
+    expect(fromJson(toJson(v))).toEqual(v);
+  });
+
+  it('ES3 DeleteISDP cleans up an ISD-P of a failed download (Created, SM-DP only)', async () => {
+    const created = await b.smsr.es3For(SMDP_ID).createISDP({
+      functionCallIdentifier: 'c1',
+      eid: EID,
+      iccid: '8944000000000000028',
+      mnoId: MNO_ID,
+      requiredMemory: 10_000,
+    });
+    expect(created.isdPAid).toBe(isdpAid(0x11));
+    const byOperator = await b.smsr
+      .es4For(MNO_ID)
+      .deleteProfile({ functionCallIdentifier: 'c2', eid: EID, iccid: '8944000000000000028' });
+    expect(byOperator.functionExecutionStatus.statusCodeData?.message).toBe(
+      'the profile is being downloaded',
+    );
+    const r = await b.smsr
+      .es3For(SMDP_ID)
+      .deleteISDP({ functionCallIdentifier: 'c3', eid: EID, iccid: '8944000000000000028' });
+    expect(r.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    expect(
+      euiccOf(b.card)
+        .snapshot()
+        .isdps.map((i) => i.aid),
+    ).toEqual([isdpAid(0x10)]);
+    const eis = (await b.smsr.es3For(SMDP_ID).getEIS({ functionCallIdentifier: 'c4', eid: EID })).eis;
+    expect(eis?.profiles).toHaveLength(1);
+    expect(eis?.remainingMemory).toBe(b.eis.remainingMemory);
+  });
+});
