@@ -521,6 +521,57 @@ export const ERROR_CODES = {
     description:
       'The EumSignature of an EIS does not verify with the EUM key (or its signed part was changed).',
   },
+  // --- eSIM operator layer (docs/esim.md, "Profiles and operations")
+  ERR_ESIM_NOT_CONNECTED: {
+    status: 503,
+    expose: true,
+    description:
+      'No SM-SR (or no SM-DP, for a download) is connected to this platform for the operator; configure the eSIM roles and retry.',
+  },
+  ERR_ESIM_NOT_EUICC: {
+    status: 400,
+    expose: true,
+    description: 'The SIM is not an eUICC (type euicc); profile operations apply to eUICC SIMs only.',
+  },
+  ERR_ESIM_EIS_INVALID: {
+    status: 400,
+    expose: true,
+    description:
+      'The registration body does not carry an ES1-RegisterEISRequest SOAP envelope that decodes (the message names the failing part).',
+  },
+  ERR_ESIM_EUICC_EXISTS: {
+    status: 409,
+    expose: true,
+    description: 'A SIM with this EID is already in the inventory.',
+  },
+  ERR_ESIM_REGISTRATION_REFUSED: {
+    status: 422,
+    expose: true,
+    description:
+      'The SM-SR refused the EIS (ES1 RegisterEIS); details carry its FunctionExecutionStatus Subject/Reason codes.',
+  },
+  ERR_ESIM_PROFILE_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: "No profile with this ICCID on this eUICC (or in the operator's inventory, for a download).",
+  },
+  ERR_ESIM_OPERATION_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: 'No eSIM operation with this id for this operator.',
+  },
+  ERR_ESIM_OPERATION_FAILED: {
+    status: 422,
+    expose: true,
+    description:
+      'CLI --wait: the operation ended failed; its result carries the SGP.02 FunctionExecutionStatus (Subject/Reason codes).',
+  },
+  ERR_ESIM_OPERATION_IN_PROGRESS: {
+    status: 409,
+    expose: true,
+    description:
+      'Another operation runs on this eUICC (one at a time, as SGP.02 runs one procedure per eUICC); wait for it to end.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,6 +9,7 @@ import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
 import { EsimPki } from './esim/ci/pki-service.js';
+import { EsimOperations } from './esim/operations/operations-service.js';
 import { EventEngine } from './events/engine.js';
 import { EventHandlerService } from './events/event-handlers.js';
 import { mailExecutor } from './events/mail.js';
@@ -65,6 +66,11 @@ export interface Platform {
   readonly events: EventEngine;
   /** The eSIM PKI: CI, EUM, SM-DP/SM-SR and eUICC certificates, chain verification (docs/esim.md). */
   readonly esimPki: EsimPki;
+  /**
+   * eUICC SIMs and profile operations (docs/esim.md, "Profiles and operations"); the SM-SR/SM-DP
+   * are plugged in with esimOperations.connect(ports), and their progress goes to it (EsimProgressPort).
+   */
+  readonly esimOperations: EsimOperations;
   close(): Promise<void>;
 }
 
@@ -151,6 +157,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     events.useExecutor('SendMailToOperatorAction', mail);
     // Platform accounts may use SMS one-time codes as their second factor (issue 7).
     const smsMfa = new PlatformSmsMfa(store, clock, mfa, access.mfa);
+    const esimOperations = new EsimOperations(store, clock);
     access.login.useSmsSecondFactor(smsMfa);
     return {
       config,
@@ -173,11 +180,13 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       eventHandlers,
       events,
       esimPki: new EsimPki(store, keyRing, clock),
+      esimOperations,
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,
       }),
       close: async () => {
+        await esimOperations.drained();
         await sms.close();
         await aaa.drained();
         await store.close();

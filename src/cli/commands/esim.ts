@@ -11,6 +11,7 @@ import { SimtrustError } from '../../lib/errors.js';
 import type { CertificateView, CiView, IssuedRole } from '../../platform/esim/ci/pki-service.js';
 import { print } from '../context.js';
 import type { Column } from '../output.js';
+import { registerEsimProfileCommands } from './esim-profiles.js';
 import { configFromFlags } from './serve.js';
 
 const usage = (message: string) => new SimtrustError('ERR_CLI_USAGE', message);
@@ -79,8 +80,11 @@ function printPem(pem: string): void {
 export function registerEsimCommand(program: Command): Command {
   const esim = program
     .command('esim')
-    .description('M2M eSIM (GSMA SGP.02): the PKI (CI, EUM, SM-DP and SM-SR certificates; docs/esim.md)');
+    .description(
+      'M2M eSIM (GSMA SGP.02): the PKI (CI, EUM, SM-DP and SM-SR certificates), eUICC SIMs, profiles and their operations (docs/esim.md)',
+    );
   registerEsimPkiCommands(esim);
+  registerEsimProfileCommands(esim);
   return esim;
 }
 

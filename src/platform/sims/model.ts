@@ -41,6 +41,12 @@ export interface ProfileView {
   readonly iccid: string;
   readonly primaryImsi: string;
   readonly subscribers: Record<string, SubscriberView>;
+  /** eUICC profiles only: Created | Disabled | Enabled | handed-over (SGP.02 §5.1.1.1). */
+  readonly state?: string;
+  /** eUICC profiles only: the MNO id (OID) owning the profile. */
+  readonly mnoId?: string;
+  /** eUICC profiles only: the SM-DP profile type it was downloaded as (null: not known). */
+  readonly profileType?: string | null;
 }
 
 /** What the API returns for a SIM. It has no field that could carry Ki or OPc. */
@@ -48,6 +54,8 @@ export interface SimView {
   readonly simId: string;
   readonly operatorId: string;
   readonly type: string;
+  /** eUICC SIMs only: the EID (SGP.02; the SIM id of an eUICC is its EID). */
+  readonly eid?: string;
   readonly status: string;
   readonly speedClass: string;
   readonly groupId: string | null;

@@ -15,6 +15,7 @@ import { OtaService } from '../ota/ota-service.js';
 import type { KeyRing } from '../secrets/key-ring.js';
 import type { Executor, Store } from '../store/database.js';
 import type { Database, SimProfilesTable, SimStatusHistoryTable, SimsTable } from '../store/schema.js';
+import { withEuiccParts } from './euicc-view.js';
 import { LIFECYCLE, type LifecycleAction } from './lifecycle.js';
 import {
   checkProfile,
@@ -157,7 +158,7 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
     list.push([t.name, t.value]);
     tagsBySim.set(t.sim_id, list);
   }
-  return sims.map((s) =>
+  const views = sims.map((s) =>
     toSimView(
       s,
       profilesBySim.get(s.sim_id) ?? [],
@@ -166,6 +167,8 @@ export async function loadSimViews(db: Executor, sims: readonly SimsTable[]): Pr
       localInfos.get(s.sim_id),
     ),
   );
+  // eUICC SIMs: EID and the profiles on the card (one more query only when the page has some).
+  return withEuiccParts(db, sims, views);
 }
 
 /** The `sims` row of a new SIM (status ready, no lock, protected against termination). */

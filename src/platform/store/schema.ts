@@ -805,6 +805,65 @@ export interface EsimSrNotificationsTable {
   received_at: number;
 }
 
+/** eSIM operator layer: an operator's eUICC SIM (migration 0015). */
+export interface EsimEuiccsTable {
+  sim_id: string;
+  operator_id: string;
+  eid: string;
+  smsr_id: string;
+  created_at: number;
+}
+
+/** eSIM operator layer: a profile on an eUICC as last learnt (no secrets). */
+export interface EsimProfilesTable {
+  iccid: string;
+  sim_id: string;
+  operator_id: string;
+  mno_id: string;
+  /** Created | Disabled | Enabled | handed-over */
+  state: string;
+  imsi: string | null;
+  msisdn: string | null;
+  profile_type: string | null;
+  updated_at: number;
+}
+
+/** eSIM operator layer: one profile operation (download/enable/disable/delete). */
+export interface EsimOperationsTable {
+  operation_id: string;
+  operator_id: string;
+  sim_id: string;
+  eid: string;
+  iccid: string;
+  kind: string;
+  profile_type: string | null;
+  enable: number;
+  /** The SIM while the operation runs, null once it ended (UNIQUE: one operation per eUICC). */
+  active_sim_id: string | null;
+  /** running | succeeded | failed */
+  status: string;
+  /** JSON FunctionExecutionStatus once ended. */
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+  ended_at: number | null;
+}
+
+/** eSIM operator layer: the reported steps of an operation. */
+export interface EsimOperationStepsTable {
+  operation_id: string;
+  seq: number;
+  name: string;
+  /** running | succeeded | failed */
+  state: string;
+  started_at: number;
+  ended_at: number | null;
+  status: string | null;
+  subject: string | null;
+  reason: string | null;
+  message: string | null;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -864,4 +923,8 @@ export interface Database {
   esim_sr_notifications: EsimSrNotificationsTable;
   esim_dp_downloads: EsimDpDownloadsTable;
   esim_dp_steps: EsimDpStepsTable;
+  esim_euiccs: EsimEuiccsTable;
+  esim_profiles: EsimProfilesTable;
+  esim_operations: EsimOperationsTable;
+  esim_operation_steps: EsimOperationStepsTable;
 }

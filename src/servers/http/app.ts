@@ -23,6 +23,7 @@ import { auditLogRoutes } from './routes/audit-logs.js';
 import { authRoutes } from './routes/auth.js';
 import { directoryRoutes } from './routes/directories.js';
 import { endorseKeyRoutes, endorsePublicKeyRoutes } from './routes/endorse.js';
+import { esimOperationRoutes } from './routes/esim-operations.js';
 import { eventHandlerRoutes } from './routes/event-handlers.js';
 import { gatewayApplicationRoutes } from './routes/gateway-applications.js';
 import { groupRoutes } from './routes/groups.js';
@@ -161,6 +162,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(smsMfaRoutes(platform), { prefix: '/v1' });
   await app.register(permissionRoutes(platform), { prefix: '/v1' });
   await app.register(eventHandlerRoutes(platform), { prefix: '/v1' });
+  await app.register(esimOperationRoutes(platform), { prefix: '/v1' });
   // The operator console (web/) and its cookie session: /console/.
   await registerConsole(app, platform);
   await app.ready();

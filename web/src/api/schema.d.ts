@@ -222,6 +222,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/esim/euiccs": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["registerEuicc"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/esim/operations/{operation_id}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getEsimOperation"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/event_handlers": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["listEventHandlers"];
@@ -805,6 +827,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/sims/{sim_id}/esim/operations": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listEsimOperations"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/sims/{sim_id}/events/anti_theft": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["listSimAntiTheftEvents"];
@@ -843,6 +876,50 @@ export interface paths {
     get: operations["listSimSessionEvents"];
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/sims/{sim_id}/profiles": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["downloadEsimProfile"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/sims/{sim_id}/profiles/{iccid}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete: operations["deleteEsimProfile"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/sims/{sim_id}/profiles/{iccid}/disable": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["disableEsimProfile"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/sims/{sim_id}/profiles/{iccid}/enable": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["enableEsimProfile"];
     delete?: never;
     options?: never;
     head?: never;
@@ -1068,6 +1145,54 @@ export interface components {
       code: string;
       message: string;
     };
+    EsimOperation: {
+      /** esop-<UUID>; also the FunctionCallIdentifier of the ES2/ES4 request. */
+      operationId: string;
+      operatorId: string;
+      simId: string;
+      eid: string;
+      iccid: string;
+      kind: ("download" | "enable" | "disable" | "delete");
+      profileType: string | null;
+      /** download: enable the profile once installed */
+      enable: boolean;
+      status: ("running" | "succeeded" | "failed");
+      /** SGP.02 FunctionExecutionStatus. */
+      result: {
+        /** EXECUTED_SUCCESS, EXECUTED_WITHWARNING, FAILED or EXPIRED */
+        status: string;
+        /** SGP.02 §5.1.6.4 Subject code (OID) */
+        subject?: string;
+        /** SGP.02 §5.1.6.5 Reason code (OID) */
+        reason?: string;
+        message?: string;
+      } | null;
+      steps: ({
+        /** ES2.DownloadProfile, CreateISDP, ES4.EnableProfile, ES4.GetEIS, … */
+        name: string;
+        state: ("running" | "succeeded" | "failed");
+        /** Unix milliseconds */
+        startedTime: number;
+        /** Unix milliseconds */
+        endedTime: number | null;
+        /** SGP.02 FunctionExecutionStatus. */
+        status: {
+          /** EXECUTED_SUCCESS, EXECUTED_WITHWARNING, FAILED or EXPIRED */
+          status: string;
+          /** SGP.02 §5.1.6.4 Subject code (OID) */
+          subject?: string;
+          /** SGP.02 §5.1.6.5 Reason code (OID) */
+          reason?: string;
+          message?: string;
+        } | null;
+      })[];
+      /** Unix milliseconds */
+      createdTime: number;
+      /** Unix milliseconds */
+      lastModifiedTime: number;
+      /** Unix milliseconds */
+      endedTime: number | null;
+    };
     EventHandler: {
       handlerId: string;
       name: string;
@@ -1122,6 +1247,8 @@ export interface components {
       simId: string;
       operatorId: string;
       type: string;
+      /** eUICC SIMs (type euicc): the EID, also their simId. */
+      eid?: string;
       status: string;
       speedClass: string;
       groupId: string | null;
@@ -1140,6 +1267,7 @@ export interface components {
       profiles: {
         [key: string]: {
           iccid: string;
+          /** Empty for an eUICC profile whose IMSI is not known. */
           primaryImsi: string;
           subscribers: {
             [key: string]: {
@@ -1147,6 +1275,12 @@ export interface components {
               msisdn: string | null;
             };
           };
+          /** eUICC profiles: Created, Disabled, Enabled or handed-over (SGP.02 §5.1.1.1). */
+          state?: string;
+          /** eUICC profiles: the owning MNO id (OID). */
+          mnoId?: string;
+          /** eUICC profiles: the SM-DP profile type. */
+          profileType?: string | null;
         };
       };
       sessionStatus: {
@@ -2881,6 +3015,137 @@ export interface operations {
         };
       };
       409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Register an eUICC from its EIS: ES1 RegisterEIS at the SM-SR, then the SIM (type euicc, simId = EID) with its profiles. */
+  registerEuicc: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** The ES1-RegisterEISRequest SOAP 1.2 envelope as the EUM produced it (the EIS with its EumSignature). */
+          registerEisRequest: string;
+          /** The EUM certificate (PEM) that signed the EIS. */
+          eumCertificate: string;
+        };
+      };
+    };
+    responses: {
+      201: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Sim"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      422: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** An eSIM operation with its steps as the SM-DP / SM-SR reported them. */
+  getEsimOperation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        operation_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EsimOperation"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
@@ -8800,6 +9065,62 @@ export interface operations {
       };
     };
   };
+  /** This eUICC's operations, newest first (at most 100). */
+  listEsimOperations: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": (components["schemas"]["EsimOperation"])[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   /** Anti-theft events of the SIM (verified alerts and confirmed unblocks), newest first. */
   listSimAntiTheftEvents: {
     parameters: {
@@ -9085,6 +9406,292 @@ export interface operations {
         };
       };
       500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Download a profile of your inventory to this eUICC through the SM-DP (ES2 DownloadProfile), optionally enabling it. Answers with the operation. */
+  downloadEsimProfile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** The profile of your inventory to download (its Ki/OPc stay sealed). */
+          iccid: string;
+          /** SM-DP profile type, e.g. simtrust-usim or ts48-generic. */
+          profileType: string;
+          /** Enable the profile once installed. */
+          enable?: boolean;
+        };
+      };
+    };
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EsimOperation"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Delete a profile from this eUICC (ES4 DeleteProfile). Answers with the operation. */
+  deleteEsimProfile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+        iccid: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EsimOperation"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Disable a profile on this eUICC (ES4 DisableProfile; the fallback profile is enabled). Answers with the operation. */
+  disableEsimProfile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+        iccid: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EsimOperation"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Enable a profile on this eUICC (ES4 EnableProfile at the SM-SR). Answers with the operation. */
+  enableEsimProfile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+        iccid: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EsimOperation"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];

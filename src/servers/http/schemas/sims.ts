@@ -15,8 +15,17 @@ const Subscriber = Type.Object({ imsi: Type.String(), msisdn: Type.Union([Type.S
 
 const Profile = Type.Object({
   iccid: Type.String(),
-  primaryImsi: Type.String(),
+  primaryImsi: Type.String({ description: 'Empty for an eUICC profile whose IMSI is not known.' }),
   subscribers: Type.Record(Type.String(), Subscriber),
+  state: Type.Optional(
+    Type.String({
+      description: 'eUICC profiles: Created, Disabled, Enabled or handed-over (SGP.02 §5.1.1.1).',
+    }),
+  ),
+  mnoId: Type.Optional(Type.String({ description: 'eUICC profiles: the owning MNO id (OID).' })),
+  profileType: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], { description: 'eUICC profiles: the SM-DP profile type.' }),
+  ),
 });
 
 export const ImeiLock = Type.Object({
@@ -81,6 +90,7 @@ export const Sim = Type.Object(
     simId: Type.String(),
     operatorId: Type.String(),
     type: Type.String(),
+    eid: Type.Optional(Type.String({ description: 'eUICC SIMs (type euicc): the EID, also their simId.' })),
     status: Type.String(),
     speedClass: Type.String(),
     groupId: Type.Union([Type.String(), Type.Null()]),

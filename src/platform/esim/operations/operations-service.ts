@@ -1,0 +1,840 @@
+// The operator layer of eSIM (issue 15, "In the platform, API and CLI"): eUICC SIMs in the inventory
+// and the profile operations an operator asks for, each an operation resource whose steps show how
+// the SM-DP / SM-SR got on. It sits ON the role ports (ports.ts), so it works the same whether the
+// roles run in this process or elsewhere. Every operation is a table of small steps:
+//
+//   request    parse → load the eUICC SIM (tenant) → check the profile → take the eUICC's operation
+//              slot (UNIQUE active_sim_id) + first step + audit record, one transaction → 202
+//   run        ES2.DownloadProfile (SM-DP) or ES4.Enable/Disable/DeleteProfile (SM-SR), the roles'
+//              progress reports recorded as steps meanwhile (progress.ts) → ES4.GetEIS to learn the
+//              profile states the SM-SR now holds (a fallback enabled, an auto-deleted profile) →
+//              the operation ends with the function's FunctionExecutionStatus
+//
+// The run is the request's continuation in this process. An operation whose process died stays
+// `running` until recover() at the next start ends it failed (the SM-SR's own procedure recovery
+// decides what the card did; the next GetEIS brings the states back in line).
+
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../../lib/clock.js';
+import { SimtrustError } from '../../../lib/errors.js';
+import { writeAudit } from '../../audit/audit-log.js';
+import type { AuditContext } from '../../iam/principal.js';
+import { DEFAULT_SPEED_CLASS } from '../../sims/model.js';
+import { newSimRow } from '../../sims/sim-service.js';
+import type { Executor, Store } from '../../store/database.js';
+import type { EsimOperationStepsTable, EsimOperationsTable } from '../../store/schema.js';
+import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
+import type { Eis } from '../es-soap/sgp-02-xml-types.js';
+import { decodeSoapMessage } from '../es-soap/soap-envelope.js';
+import type { EsimRolePorts } from './ports.js';
+import type { EsimProgressPort, EsimProgressReport, EsimStepState } from './progress.js';
+
+export const ESIM_OPERATION_KINDS = ['download', 'enable', 'disable', 'delete'] as const;
+export type EsimOperationKind = (typeof ESIM_OPERATION_KINDS)[number];
+export type EsimOperationStatus = 'running' | 'succeeded' | 'failed';
+/** Profile states as the SM-SR reports them (SGP.02 §5.1.1.1), plus `handed-over`. */
+export const ESIM_PROFILE_STATES = ['Created', 'Disabled', 'Enabled', 'handed-over'] as const;
+
+/** FunctionExecutionStatus as the API shows it (flat, no secrets by construction). */
+export interface ExecutionStatusView {
+  readonly status: string;
+  readonly subject?: string;
+  readonly reason?: string;
+  readonly message?: string;
+}
+
+export interface EsimOperationStepView {
+  readonly name: string;
+  readonly state: EsimStepState;
+  readonly startedTime: number;
+  readonly endedTime: number | null;
+  readonly status: ExecutionStatusView | null;
+}
+
+export interface EsimOperationView {
+  readonly operationId: string;
+  readonly operatorId: string;
+  readonly simId: string;
+  readonly eid: string;
+  readonly iccid: string;
+  readonly kind: EsimOperationKind;
+  readonly profileType: string | null;
+  readonly enable: boolean;
+  readonly status: EsimOperationStatus;
+  readonly result: ExecutionStatusView | null;
+  readonly steps: readonly EsimOperationStepView[];
+  readonly createdTime: number;
+  readonly lastModifiedTime: number;
+  readonly endedTime: number | null;
+}
+
+export interface RegisterEuiccInput {
+  /** The ES1-RegisterEISRequest SOAP 1.2 envelope as the EUM produced it (EumSignature inside). */
+  readonly registerEisRequest: string;
+  /** The EUM certificate (PEM) that signed the EIS. */
+  readonly eumCertificate: string;
+}
+
+export interface DownloadInput {
+  readonly iccid: string;
+  readonly profileType: string;
+  readonly enable?: boolean | undefined;
+}
+
+type OperationRow = EsimOperationsTable;
+type StepRow = EsimOperationStepsTable;
+
+const OPERATION_ID = /^esop-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const STEP_NAME_MAX = 100;
+const STEP_MESSAGE_MAX = 500;
+/** Steps one operation may record (a misbehaving reporter cannot grow a row without bound). */
+const MAX_STEPS = 200;
+
+const FUNCTION_OF: Record<EsimOperationKind, string> = {
+  download: 'ES2.DownloadProfile',
+  enable: 'ES4.EnableProfile',
+  disable: 'ES4.DisableProfile',
+  delete: 'ES4.DeleteProfile',
+};
+
+export function isEsimOperationId(id: string): boolean {
+  return OPERATION_ID.test(id);
+}
+
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+function statusView(s: FunctionExecutionStatus): ExecutionStatusView {
+  const d = s.statusCodeData;
+  return {
+    status: s.status,
+    ...(d === undefined
+      ? {}
+      : {
+          subject: d.subject,
+          reason: d.reason,
+          ...(d.message === undefined ? {} : { message: clip(d.message, STEP_MESSAGE_MAX) }),
+        }),
+  };
+}
+
+const succeeded = (s: FunctionExecutionStatus) =>
+  s.status === 'EXECUTED_SUCCESS' || s.status === 'EXECUTED_WITHWARNING';
+
+/** A port that rejected (a bug, a process going down): the step fails with this status. */
+const PORT_BROKE: FunctionExecutionStatus = {
+  status: 'FAILED',
+  statusCodeData: { subject: '1.2', reason: '4.2', message: 'the role did not answer (port failure)' },
+};
+
+export class EsimOperations implements EsimProgressPort {
+  #ports: EsimRolePorts | undefined;
+  readonly #running = new Map<string, Promise<void>>();
+  /** Writes of one operation's steps run one after the other (seq numbers, "latest running step"). */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Plug the roles in (serve: the in-process SM-SR/SM-DP or SOAP clients; tests: their own). */
+  connect(ports: EsimRolePorts | undefined): void {
+    this.#ports = ports;
+  }
+
+  get connected(): boolean {
+    return this.#ports !== undefined;
+  }
+
+  // --- eUICC inventory ---------------------------------------------------------------------------
+
+  /**
+   * Registers an eUICC: the EIS goes to the SM-SR over ES1 (which verifies the EUM signature and the
+   * ECASD → EUM → CI chain), then the SIM (type euicc, simId = EID) and its profiles are created.
+   * An EIS the SM-SR already holds (ALREADY_IN_USE after every check passed) is linked.
+   */
+  async registerEuicc(ctx: AuditContext, input: RegisterEuiccInput): Promise<{ simId: string; eid: string }> {
+    const decoded = decodeSoapMessage(input.registerEisRequest);
+    if (!decoded.ok)
+      throw new SimtrustError('ERR_ESIM_EIS_INVALID', `${decoded.error.code}: ${decoded.error.message}`);
+    if (decoded.value.message.element !== 'ES1-RegisterEISRequest')
+      throw new SimtrustError(
+        'ERR_ESIM_EIS_INVALID',
+        `expected an ES1-RegisterEISRequest, got ${decoded.value.message.element}`,
+      );
+    const body = decoded.value.message.body as { functionCallIdentifier: string; eis: Eis };
+    const eis = body.eis;
+    const eid = eis.eumSignedInfo.eid;
+    const ports = this.#requirePorts();
+    if (eis.smsrId !== ports.smsrId)
+      throw new SimtrustError('ERR_ESIM_EIS_INVALID', 'the EIS names another SM-SR than this platform’s');
+    const operatorId = ctx.principal.operatorId;
+    const taken = await this.store.db
+      .selectFrom('sims')
+      .select('sim_id')
+      .where('sim_id', '=', eid)
+      .executeTakeFirst();
+    if (taken !== undefined) throw new SimtrustError('ERR_ESIM_EUICC_EXISTS', `EID ${eid} is registered`);
+    let status: FunctionExecutionStatus;
+    try {
+      status = (await ports.es1(input.eumCertificate).registerEIS(body)).functionExecutionStatus;
+    } catch {
+      status = PORT_BROKE;
+    }
+    const linked = status.status === 'FAILED' && status.statusCodeData?.reason === '3.3';
+    if (!succeeded(status) && !linked) {
+      const now = this.clock.now();
+      await writeAudit(this.store.db, {
+        context: ctx,
+        result: 'failure',
+        detail: { eid, refusal: statusView(status) },
+        at: now,
+      });
+      throw new SimtrustError(
+        'ERR_ESIM_REGISTRATION_REFUSED',
+        `the SM-SR refused the EIS: ${status.statusCodeData?.message ?? status.status}`,
+        { details: { ...statusView(status) } },
+      );
+    }
+    const now = this.clock.now();
+    try {
+      await this.store.transaction(async (trx) => {
+        await trx
+          .insertInto('sims')
+          .values(
+            newSimRow(operatorId, eid, now, {
+              type: 'euicc',
+              speedClass: DEFAULT_SPEED_CLASS,
+              groupId: null,
+              serialNumber: null,
+            }),
+          )
+          .execute();
+        await trx
+          .insertInto('esim_euiccs')
+          .values({ sim_id: eid, operator_id: operatorId, eid, smsr_id: eis.smsrId, created_at: now })
+          .execute();
+        await replaceProfiles(trx, operatorId, eid, eis, now, undefined);
+        await trx
+          .insertInto('sim_status_history')
+          .values({
+            sim_id: eid,
+            operator_id: operatorId,
+            previous_status: null,
+            status: 'ready',
+            operation: ctx.operationId,
+            actor: `${ctx.principal.kind}:${ctx.principal.id}`,
+            at: now,
+          })
+          .execute();
+        await writeAudit(trx, {
+          context: ctx,
+          result: 'success',
+          detail: { simId: eid, eid, smsrId: eis.smsrId, linked, profiles: eis.profiles.length },
+          at: now,
+        });
+      });
+    } catch (e) {
+      const again = await this.store.db
+        .selectFrom('sims')
+        .select('sim_id')
+        .where('sim_id', '=', eid)
+        .executeTakeFirst();
+      if (again !== undefined) throw new SimtrustError('ERR_ESIM_EUICC_EXISTS', `EID ${eid} is registered`);
+      throw e;
+    }
+    return { simId: eid, eid };
+  }
+
+  // --- operations ----------------------------------------------------------------------------------
+
+  async download(ctx: AuditContext, simId: string, input: DownloadInput): Promise<EsimOperationView> {
+    const operatorId = ctx.principal.operatorId;
+    const euicc = await this.#euicc(operatorId, simId);
+    const inventory = await this.store.db
+      .selectFrom('sim_profiles')
+      .select(['iccid'])
+      .where('iccid', '=', input.iccid)
+      .where('operator_id', '=', operatorId)
+      .executeTakeFirst();
+    if (inventory === undefined)
+      throw new SimtrustError('ERR_ESIM_PROFILE_NOT_FOUND', `no profile ${input.iccid} in your inventory`);
+    const placed = await this.store.db
+      .selectFrom('esim_profiles')
+      .select('sim_id')
+      .where('iccid', '=', input.iccid)
+      .executeTakeFirst();
+    if (placed !== undefined)
+      throw new SimtrustError('ERR_CONFLICT', `profile ${input.iccid} is already on an eUICC`);
+    const ports = this.#requirePorts();
+    const es2 = ports.es2(operatorId);
+    if (es2 === undefined) throw new SimtrustError('ERR_ESIM_NOT_CONNECTED', 'no SM-DP serves this operator');
+    const op = await this.#begin(
+      ctx,
+      euicc,
+      'download',
+      input.iccid,
+      input.profileType,
+      input.enable ?? false,
+    );
+    this.#start(op.operation_id, async () => {
+      const r = await this.#call(op, () =>
+        es2.downloadProfile({
+          functionCallIdentifier: op.operation_id,
+          eid: euicc.eid,
+          smsrId: euicc.smsr_id,
+          profileType: input.profileType,
+          iccid: input.iccid,
+          enableProfile: input.enable ?? false,
+        }),
+      );
+      if (succeeded(r)) {
+        await this.store.db
+          .insertInto('esim_profiles')
+          .values({
+            iccid: input.iccid,
+            sim_id: euicc.sim_id,
+            operator_id: operatorId,
+            mno_id: ports.mnoId(operatorId) ?? '',
+            state: input.enable ? 'Enabled' : 'Disabled',
+            imsi: null,
+            msisdn: null,
+            profile_type: input.profileType,
+            updated_at: this.clock.now(),
+          })
+          .onConflict((oc) => oc.column('iccid').doNothing())
+          .execute();
+      }
+      return r;
+    });
+    return this.#view(op);
+  }
+
+  enable(ctx: AuditContext, simId: string, iccid: string): Promise<EsimOperationView> {
+    return this.#es4(ctx, simId, iccid, 'enable');
+  }
+
+  disable(ctx: AuditContext, simId: string, iccid: string): Promise<EsimOperationView> {
+    return this.#es4(ctx, simId, iccid, 'disable');
+  }
+
+  delete(ctx: AuditContext, simId: string, iccid: string): Promise<EsimOperationView> {
+    return this.#es4(ctx, simId, iccid, 'delete');
+  }
+
+  async get(operatorId: string, operationId: string): Promise<EsimOperationView> {
+    const row = isEsimOperationId(operationId)
+      ? await this.store.db
+          .selectFrom('esim_operations')
+          .selectAll()
+          .where('operation_id', '=', operationId)
+          .where('operator_id', '=', operatorId)
+          .executeTakeFirst()
+      : undefined;
+    if (row === undefined) throw new SimtrustError('ERR_ESIM_OPERATION_NOT_FOUND', 'no such eSIM operation');
+    return this.#view(row);
+  }
+
+  /** The SIM's operations, newest first. */
+  async list(operatorId: string, simId: string, limit = 100): Promise<EsimOperationView[]> {
+    await this.#euicc(operatorId, simId);
+    const rows = await this.store.db
+      .selectFrom('esim_operations')
+      .selectAll()
+      .where('operator_id', '=', operatorId)
+      .where('sim_id', '=', simId)
+      .orderBy('created_at', 'desc')
+      .orderBy('operation_id', 'desc')
+      .limit(limit)
+      .execute();
+    const steps = await this.#stepsOf(rows.map((r) => r.operation_id));
+    return rows.map((r) => toView(r, steps.get(r.operation_id) ?? []));
+  }
+
+  /** Resolves when the operation's run in this process has ended (at once if none runs). */
+  async settled(operationId: string): Promise<void> {
+    await this.#running.get(operationId);
+  }
+
+  /** Every run of this process has ended (shutdown, tests). */
+  async drained(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+  }
+
+  /** At start: operations left running by a process that died end failed (the SM-SR recovers the card). */
+  async recover(): Promise<number> {
+    const rows = await this.store.db
+      .selectFrom('esim_operations')
+      .selectAll()
+      .where('status', '=', 'running')
+      .execute();
+    let n = 0;
+    for (const row of rows) {
+      if (this.#running.has(row.operation_id)) continue;
+      await this.#end(row, {
+        status: 'FAILED',
+        statusCodeData: {
+          subject: '1.2',
+          reason: '4.2',
+          message: 'the platform restarted during the operation; check the profile states',
+        },
+      });
+      n += 1;
+    }
+    return n;
+  }
+
+  // --- the progress port ---------------------------------------------------------------------------
+
+  async report(r: EsimProgressReport): Promise<void> {
+    try {
+      if (typeof r.functionCallIdentifier !== 'string' || !isEsimOperationId(r.functionCallIdentifier))
+        return;
+      if (typeof r.step !== 'string' || r.step.length === 0) return;
+      if (r.state !== 'running' && r.state !== 'succeeded' && r.state !== 'failed') return;
+      await this.#serial(r.functionCallIdentifier, () => this.#record(r));
+    } catch {
+      // The port never rejects: a reporter's outcome must not depend on this layer's database.
+    }
+  }
+
+  async #record(r: EsimProgressReport): Promise<void> {
+    const id = r.functionCallIdentifier;
+    const op = await this.store.db
+      .selectFrom('esim_operations')
+      .select(['status'])
+      .where('operation_id', '=', id)
+      .executeTakeFirst();
+    if (op?.status !== 'running') return;
+    const name = clip(r.step, STEP_NAME_MAX);
+    const now = this.clock.now();
+    const status = r.status === undefined ? undefined : statusView(r.status);
+    const message =
+      status?.message ?? (r.detail === undefined ? null : clip(String(r.detail), STEP_MESSAGE_MAX));
+    if (r.state !== 'running') {
+      const open = await this.store.db
+        .selectFrom('esim_operation_steps')
+        .select('seq')
+        .where('operation_id', '=', id)
+        .where('name', '=', name)
+        .where('state', '=', 'running')
+        .orderBy('seq', 'desc')
+        .executeTakeFirst();
+      if (open !== undefined) {
+        await this.store.db
+          .updateTable('esim_operation_steps')
+          .set({
+            state: r.state,
+            ended_at: now,
+            status: status?.status ?? null,
+            subject: status?.subject ?? null,
+            reason: status?.reason ?? null,
+            message,
+          })
+          .where('operation_id', '=', id)
+          .where('seq', '=', open.seq)
+          .execute();
+        await this.#touch(id, now);
+        return;
+      }
+    }
+    await this.#appendStep(id, {
+      name,
+      state: r.state,
+      started_at: now,
+      ended_at: r.state === 'running' ? null : now,
+      status: status?.status ?? null,
+      subject: status?.subject ?? null,
+      reason: status?.reason ?? null,
+      message,
+    });
+    await this.#touch(id, now);
+  }
+
+  // --- internals -----------------------------------------------------------------------------------
+
+  #requirePorts(): EsimRolePorts {
+    if (this.#ports === undefined)
+      throw new SimtrustError('ERR_ESIM_NOT_CONNECTED', 'no SM-SR is connected to this platform');
+    return this.#ports;
+  }
+
+  async #euicc(operatorId: string, simId: string) {
+    const sim = await this.store.db
+      .selectFrom('sims')
+      .select(['sim_id', 'type'])
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .executeTakeFirst();
+    if (sim === undefined) throw new SimtrustError('ERR_SIM_NOT_FOUND', `no SIM ${simId}`);
+    const euicc = await this.store.db
+      .selectFrom('esim_euiccs')
+      .selectAll()
+      .where('sim_id', '=', simId)
+      .where('operator_id', '=', operatorId)
+      .executeTakeFirst();
+    if (euicc === undefined) throw new SimtrustError('ERR_ESIM_NOT_EUICC', `SIM ${simId} is not an eUICC`);
+    return euicc;
+  }
+
+  async #es4(
+    ctx: AuditContext,
+    simId: string,
+    iccid: string,
+    kind: 'enable' | 'disable' | 'delete',
+  ): Promise<EsimOperationView> {
+    const operatorId = ctx.principal.operatorId;
+    const euicc = await this.#euicc(operatorId, simId);
+    const profile = await this.store.db
+      .selectFrom('esim_profiles')
+      .select(['iccid'])
+      .where('sim_id', '=', euicc.sim_id)
+      .where('iccid', '=', iccid)
+      .executeTakeFirst();
+    if (profile === undefined)
+      throw new SimtrustError('ERR_ESIM_PROFILE_NOT_FOUND', `no profile ${iccid} on this eUICC`);
+    const es4 = this.#requirePorts().es4(operatorId);
+    if (es4 === undefined)
+      throw new SimtrustError('ERR_ESIM_NOT_CONNECTED', 'the SM-SR knows no MNO identity of this operator');
+    const op = await this.#begin(ctx, euicc, kind, iccid, null, false);
+    const request = { functionCallIdentifier: op.operation_id, eid: euicc.eid, iccid };
+    this.#start(op.operation_id, () =>
+      this.#call(op, async () =>
+        kind === 'enable'
+          ? es4.enableProfile(request)
+          : kind === 'disable'
+            ? es4.disableProfile(request)
+            : es4.deleteProfile(request),
+      ),
+    );
+    return this.#view(op);
+  }
+
+  async #begin(
+    ctx: AuditContext,
+    euicc: { sim_id: string; eid: string; operator_id: string },
+    kind: EsimOperationKind,
+    iccid: string,
+    profileType: string | null,
+    enable: boolean,
+  ): Promise<OperationRow> {
+    const now = this.clock.now();
+    const row: OperationRow = {
+      operation_id: `esop-${randomUUID()}`,
+      operator_id: euicc.operator_id,
+      sim_id: euicc.sim_id,
+      eid: euicc.eid,
+      iccid,
+      kind,
+      profile_type: profileType,
+      enable: enable ? 1 : 0,
+      active_sim_id: euicc.sim_id,
+      status: 'running',
+      result: null,
+      created_at: now,
+      updated_at: now,
+      ended_at: null,
+    };
+    try {
+      await this.store.transaction(async (trx) => {
+        await trx.insertInto('esim_operations').values(row).execute();
+        await trx
+          .insertInto('esim_operation_steps')
+          .values({
+            operation_id: row.operation_id,
+            seq: 1,
+            name: FUNCTION_OF[kind],
+            state: 'running',
+            started_at: now,
+            ended_at: null,
+            status: null,
+            subject: null,
+            reason: null,
+            message: null,
+          })
+          .execute();
+        await writeAudit(trx, {
+          context: ctx,
+          result: 'success',
+          statusCode: 202,
+          detail: {
+            operationId: row.operation_id,
+            simId: row.sim_id,
+            eid: row.eid,
+            iccid,
+            kind,
+            ...(profileType === null ? {} : { profileType, enable }),
+          },
+          at: now,
+        });
+      });
+    } catch (e) {
+      const busy = await this.store.db
+        .selectFrom('esim_operations')
+        .select('operation_id')
+        .where('active_sim_id', '=', euicc.sim_id)
+        .executeTakeFirst();
+      if (busy !== undefined)
+        throw new SimtrustError(
+          'ERR_ESIM_OPERATION_IN_PROGRESS',
+          `operation ${busy.operation_id} runs on this eUICC`,
+          { details: { operationId: busy.operation_id } },
+        );
+      throw e;
+    }
+    return row;
+  }
+
+  /** Runs the operation's function in the background; its end is recorded whatever happens. */
+  #start(id: string, run: () => Promise<FunctionExecutionStatus>): void {
+    const done = (async () => {
+      let status: FunctionExecutionStatus;
+      try {
+        status = await run();
+      } catch {
+        status = PORT_BROKE;
+      }
+      try {
+        const row = await this.store.db
+          .selectFrom('esim_operations')
+          .selectAll()
+          .where('operation_id', '=', id)
+          .executeTakeFirstOrThrow();
+        if (succeeded(status)) await this.#sync(row);
+        await this.#end(row, status);
+      } catch {
+        // The database went away: recover() ends the operation at the next start.
+      }
+    })().finally(() => this.#running.delete(id));
+    this.#running.set(id, done);
+  }
+
+  /** The first step (the ES function) ends with the function's status. */
+  async #call(op: OperationRow, fn: () => Promise<{ functionExecutionStatus: FunctionExecutionStatus }>) {
+    let status: FunctionExecutionStatus;
+    try {
+      status = (await fn()).functionExecutionStatus;
+    } catch {
+      status = PORT_BROKE;
+    }
+    const view = statusView(status);
+    await this.#serial(op.operation_id, async () => {
+      const now = this.clock.now();
+      await this.store.db
+        .updateTable('esim_operation_steps')
+        .set({
+          state: succeeded(status) ? 'succeeded' : 'failed',
+          ended_at: now,
+          status: view.status,
+          subject: view.subject ?? null,
+          reason: view.reason ?? null,
+          message: view.message ?? null,
+        })
+        .where('operation_id', '=', op.operation_id)
+        .where('seq', '=', 1)
+        .execute();
+    });
+    return status;
+  }
+
+  /** ES4.GetEIS: the profile states the SM-SR now holds (fallback enabled, auto-delete, the deleted one gone). */
+  async #sync(op: OperationRow): Promise<void> {
+    const es4 = this.#ports?.es4(op.operator_id);
+    if (es4 === undefined) return;
+    await this.#serial(op.operation_id, () =>
+      this.#appendStep(op.operation_id, {
+        name: 'ES4.GetEIS',
+        state: 'running',
+        started_at: this.clock.now(),
+        ended_at: null,
+        status: null,
+        subject: null,
+        reason: null,
+        message: null,
+      }),
+    );
+    let status: FunctionExecutionStatus;
+    let eis: Eis | undefined;
+    try {
+      const r = await es4.getEIS({ functionCallIdentifier: op.operation_id, eid: op.eid });
+      status = r.functionExecutionStatus;
+      eis = r.eis;
+    } catch {
+      status = PORT_BROKE;
+    }
+    if (succeeded(status) && eis !== undefined) {
+      const now = this.clock.now();
+      await this.store.transaction((trx) =>
+        replaceProfiles(trx, op.operator_id, op.sim_id, eis, now, this.#ports?.mnoId(op.operator_id)),
+      );
+    }
+    await this.report({
+      functionCallIdentifier: op.operation_id,
+      step: 'ES4.GetEIS',
+      state: succeeded(status) ? 'succeeded' : 'failed',
+      status,
+    });
+  }
+
+  async #end(op: OperationRow, status: FunctionExecutionStatus): Promise<void> {
+    await this.#serial(op.operation_id, async () => {
+      const now = this.clock.now();
+      await this.store.db
+        .updateTable('esim_operations')
+        .set({
+          status: succeeded(status) ? 'succeeded' : 'failed',
+          result: JSON.stringify(statusView(status)),
+          active_sim_id: null,
+          updated_at: now,
+          ended_at: now,
+        })
+        .where('operation_id', '=', op.operation_id)
+        .where('status', '=', 'running')
+        .execute();
+      // Steps the roles left open end with the operation.
+      await this.store.db
+        .updateTable('esim_operation_steps')
+        .set({ state: 'failed', ended_at: now, message: 'not reported as ended' })
+        .where('operation_id', '=', op.operation_id)
+        .where('state', '=', 'running')
+        .execute();
+    });
+  }
+
+  async #appendStep(id: string, step: Omit<StepRow, 'operation_id' | 'seq'>): Promise<void> {
+    const last = await this.store.db
+      .selectFrom('esim_operation_steps')
+      .select((e) => e.fn.max('seq').as('seq'))
+      .where('operation_id', '=', id)
+      .executeTakeFirst();
+    const seq = Number(last?.seq ?? 0) + 1;
+    if (seq > MAX_STEPS) return;
+    await this.store.db
+      .insertInto('esim_operation_steps')
+      .values({ operation_id: id, seq, ...step })
+      .execute();
+  }
+
+  async #touch(id: string, now: number): Promise<void> {
+    await this.store.db
+      .updateTable('esim_operations')
+      .set({ updated_at: now })
+      .where('operation_id', '=', id)
+      .execute();
+  }
+
+  #serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(id) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#queues.set(id, tail);
+    void tail.then(() => {
+      if (this.#queues.get(id) === tail) this.#queues.delete(id);
+    });
+    return next;
+  }
+
+  async #view(op: OperationRow): Promise<EsimOperationView> {
+    const fresh =
+      (await this.store.db
+        .selectFrom('esim_operations')
+        .selectAll()
+        .where('operation_id', '=', op.operation_id)
+        .executeTakeFirst()) ?? op;
+    const steps = await this.#stepsOf([op.operation_id]);
+    return toView(fresh, steps.get(op.operation_id) ?? []);
+  }
+
+  async #stepsOf(ids: readonly string[]): Promise<Map<string, StepRow[]>> {
+    const out = new Map<string, StepRow[]>();
+    if (ids.length === 0) return out;
+    const rows = await this.store.db
+      .selectFrom('esim_operation_steps')
+      .selectAll()
+      .where('operation_id', 'in', ids)
+      .orderBy('operation_id')
+      .orderBy('seq')
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.operation_id);
+      if (list) list.push(r);
+      else out.set(r.operation_id, [r]);
+    }
+    return out;
+  }
+}
+
+/**
+ * The eUICC's profiles become what the EIS lists: rows of listed ICCIDs are written (state, MNO,
+ * subscription address), rows of ICCIDs no longer listed are removed. `fallbackMno` names the MNO
+ * of a profile the EIS gives without one.
+ */
+async function replaceProfiles(
+  trx: Executor,
+  operatorId: string,
+  simId: string,
+  eis: Eis,
+  now: number,
+  fallbackMno: string | undefined,
+): Promise<void> {
+  const listed = new Set(eis.profiles.map((p) => p.iccid));
+  const known = await trx
+    .selectFrom('esim_profiles')
+    .select(['iccid', 'profile_type'])
+    .where('sim_id', '=', simId)
+    .execute();
+  const gone = known.filter((k) => !listed.has(k.iccid)).map((k) => k.iccid);
+  if (gone.length > 0)
+    await trx.deleteFrom('esim_profiles').where('sim_id', '=', simId).where('iccid', 'in', gone).execute();
+  const typeOf = new Map(known.map((k) => [k.iccid, k.profile_type]));
+  for (const p of eis.profiles) {
+    const values = {
+      sim_id: simId,
+      operator_id: operatorId,
+      mno_id: p.mnoId || fallbackMno || '',
+      state: p.state,
+      imsi: p.subscriptionAddress.imsi ?? null,
+      msisdn: p.subscriptionAddress.msisdn ?? null,
+      profile_type: p.profileType ?? typeOf.get(p.iccid) ?? null,
+      updated_at: now,
+    };
+    await trx
+      .insertInto('esim_profiles')
+      .values({ iccid: p.iccid, ...values })
+      .onConflict((oc) => oc.column('iccid').doUpdateSet(values))
+      .execute();
+  }
+}
+
+function toView(r: OperationRow, steps: readonly StepRow[]): EsimOperationView {
+  return {
+    operationId: r.operation_id,
+    operatorId: r.operator_id,
+    simId: r.sim_id,
+    eid: r.eid,
+    iccid: r.iccid,
+    kind: r.kind as EsimOperationKind,
+    profileType: r.profile_type,
+    enable: r.enable === 1,
+    status: r.status as EsimOperationStatus,
+    result: r.result === null ? null : (JSON.parse(r.result) as ExecutionStatusView),
+    steps: steps.map((s) => ({
+      name: s.name,
+      state: s.state as EsimStepState,
+      startedTime: Number(s.started_at),
+      endedTime: s.ended_at === null ? null : Number(s.ended_at),
+      status:
+        s.status === null
+          ? null
+          : {
+              status: s.status,
+              ...(s.subject === null ? {} : { subject: s.subject }),
+              ...(s.reason === null ? {} : { reason: s.reason }),
+              ...(s.message === null ? {} : { message: s.message }),
+            },
+    })),
+    createdTime: Number(r.created_at),
+    lastModifiedTime: Number(r.updated_at),
+    endedTime: r.ended_at === null ? null : Number(r.ended_at),
+  };
+}
