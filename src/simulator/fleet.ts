@@ -14,6 +14,7 @@
 // another device (swap / moveCardInto) boots there with the new IMEI.
 
 import type { BipOptions } from '../card/toolkit/ts-102-223-bip-terminal.js';
+import { REFRESH } from '../card/toolkit/ts-102-223-constants.js';
 import { type ServiceState, type ServingCell, ToolkitModem } from '../card/toolkit/ts-102-223-terminal.js';
 import { imeiWithCheckDigit } from '../lib/identities.js';
 import type { SimulatedCard } from './cards.js';
@@ -212,17 +213,23 @@ export class Fleet {
       cell: servingCell(d.cell),
       reset: () => d.spec.card.uicc.reset(),
       onSms: (tpdu) => this.o.onCardSms?.(d.imsi, tpdu),
-      onRefresh: (e) => this.refreshed(d, e.imsi),
+      onRefresh: (e) => this.refreshed(d, e.imsi, e.qualifier === REFRESH.UICC_RESET),
       ...(this.o.bip === undefined ? {} : { bip: this.o.bip }),
     });
   }
 
-  /** REFRESH: the device re-read EF.IMSI; with a new identity it detaches and attaches again. */
-  private refreshed(d: Device, imsi: string | undefined): void {
-    if (imsi === undefined || imsi === d.imsi) return;
+  /**
+   * REFRESH (TS 102 223 §6.4.7): the device re-read EF.IMSI; with a new identity it detaches and
+   * attaches again. A UICC reset (`reset`: what an eUICC sends after a profile switch) ends the data
+   * session whatever the IMSI: the modem powered the card down and up, as after a power cycle. Other
+   * modes with the same IMSI (a file change, an anti-theft applet's NAA initialisation that changed
+   * nothing) keep the session.
+   */
+  private refreshed(d: Device, imsi: string | undefined, reset = false): void {
+    if (imsi === undefined || (imsi === d.imsi && !reset)) return;
     const previousImsi = d.imsi;
     d.imsi = imsi;
-    this.emit({ kind: 'refreshed', imsi, previousImsi });
+    if (imsi !== previousImsi) this.emit({ kind: 'refreshed', imsi, previousImsi });
     // A REFRESH with NAA initialisation makes the terminal register again at once with the new
     // identity: a refused device does not wait for its retry timer (an unblocked card is back now).
     if (d.session === undefined) {
