@@ -38,6 +38,7 @@ import {
 } from '../es-soap/sgp-02-status-codes.js';
 import type { Eis } from '../es-soap/sgp-02-xml-types.js';
 import type { DownloadProgress } from './download-store.js';
+import type { SmdpFailureCode } from './failure-codes.js';
 import type { InventorySim, ProfileType } from './profile-types.js';
 
 /** The ISD-P key set the SM-DP asks for (scenario #3, esim.md §4.2). */
@@ -108,7 +109,7 @@ export type StepOutcome =
   | { readonly kind: 'next' }
   /** The procedure ends with `status` (success or warning). */
   | { readonly kind: 'done'; readonly status: FunctionExecutionStatus }
-  | { readonly kind: 'fail'; readonly status: FunctionExecutionStatus; readonly code: string };
+  | { readonly kind: 'fail'; readonly status: FunctionExecutionStatus; readonly code: SmdpFailureCode };
 
 export interface Step {
   readonly name: StepName;
@@ -118,10 +119,14 @@ export interface Step {
 }
 
 const NEXT: StepOutcome = { kind: 'next' };
-const fail = (code: string, status: FunctionExecutionStatus): StepOutcome => ({ kind: 'fail', status, code });
-const smsrRefused = (code: string, s: FunctionExecutionStatus): StepOutcome =>
+const fail = (code: SmdpFailureCode, status: FunctionExecutionStatus): StepOutcome => ({
+  kind: 'fail',
+  status,
+  code,
+});
+const smsrRefused = (code: SmdpFailureCode, s: FunctionExecutionStatus): StepOutcome =>
   fail(code, s.status === 'EXECUTED_SUCCESS' ? failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR) : s);
-const cardError = (code: string, message: string) =>
+const cardError = (code: SmdpFailureCode, message: string) =>
   fail(code, failed(SUBJECT_CODES.ISD_P, REASON_CODES.EXECUTION_ERROR, `${code}: ${message}`));
 
 // --- step 1: the profile for this SIM ----------------------------------------------------------------

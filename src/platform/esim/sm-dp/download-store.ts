@@ -10,6 +10,7 @@ import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
 import type { EsimDpDownloadsTable } from '../../store/schema.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
+import type { SmdpFailureCode } from './failure-codes.js';
 
 export type DownloadRow = Selectable<EsimDpDownloadsTable>;
 
@@ -120,7 +121,7 @@ export async function endDownload(
   db: Executor,
   id: string,
   status: FunctionExecutionStatus,
-  failureCode: string | undefined,
+  failureCode: SmdpFailureCode | undefined,
   now: number,
 ): Promise<void> {
   await db

@@ -14,6 +14,7 @@
 import { constantTimeEqual } from '../../../crypto/constant-time.js';
 import { err, ok, type Result } from '../../../lib/result.js';
 import { buildProfilePackage, decodeProfilePackage, readProfile } from '../../../lib/saip-profile-package.js';
+import type { SmdpFailureCode } from './failure-codes.js';
 import { TS48_V1_A_BASE64 } from './ts48-generic-profile.js';
 
 /** A SIM of the inventory as the SM-DP sees it while preparing its profile. */
@@ -27,8 +28,7 @@ export interface InventorySim {
 }
 
 export interface PreparationError {
-  /** SMDP_PROFILE_* */
-  readonly code: string;
+  readonly code: Extract<SmdpFailureCode, `SMDP_PROFILE_${string}`>;
   readonly message: string;
 }
 
@@ -39,7 +39,8 @@ export interface ProfileType {
   prepare(sim: InventorySim): Result<Uint8Array, PreparationError>;
 }
 
-const refuse = (code: string, message: string): Result<never, PreparationError> => err({ code, message });
+const refuse = (code: PreparationError['code'], message: string): Result<never, PreparationError> =>
+  err({ code, message });
 
 const simtrustUsim: ProfileType = {
   name: 'simtrust-usim',
