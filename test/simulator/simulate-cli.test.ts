@@ -219,4 +219,49 @@ describe('simtrust simulate', () => {
     expect(JSON.stringify(view)).not.toContain(kic);
     expect(imported.stdout + imported.stderr).not.toContain(kic);
   });
+  it('--card runs eUICC card files (simtrust card new --euicc): imported, attached, no SIM counted as blocked', async () => {
+    const file = join(simtrust.dir, 'euicc-card.json');
+    const made = await runCli([
+      'card',
+      'new',
+      '--euicc',
+      '--imsi',
+      '001010000000088',
+      '--msisdn',
+      '817000000088',
+      '--smsr-address',
+      OTA_NUMBER,
+      '--out',
+      file,
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const simulate = (extra: string[]) =>
+      simtrust.cli([
+        'simulate',
+        ...extra,
+        '--duration',
+        '3',
+        '--auth-port',
+        String(simtrust.radius.authPort),
+        '--acct-port',
+        String(simtrust.radius.acctPort),
+        '--gsup',
+        `127.0.0.1:${simtrust.gsupPort}`,
+      ]);
+    const before = readFileSync(file, 'utf8');
+    const r = await simulate(['--card', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('imported 1 SIMs');
+    expect(r.stdout.trim().split('\n').at(-1)).toMatch(
+      /^devices 1 \| attached 0 \| rejected 0 \| sessions 1 \| .* blocked by SIM 0$/,
+    );
+    const client = await api();
+    const sims = await client.request<unknown[]>('GET', '/v1/sims');
+    expect(JSON.stringify(sims)).toContain('001010000000088');
+    // The card file is read, never written back (a run changes its card in memory only).
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    const refused = await simulate(['--card', file, '--devices', '2']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('--card runs one device per card file');
+  });
 });
