@@ -7,7 +7,7 @@
 
 import { SimtrustError } from '../../../lib/errors.js';
 import { type AdminSessionTrigger, AdminSessionTriggerTlv } from '../../../lib/gp-amd-b-ram-over-http.js';
-import type { Es5Outcome, Es5Transport } from './es5-transport.js';
+import { type Es5Outcome, type Es5Transport, ISD_R_AID, isScp03tTlv } from './es5-transport.js';
 import type { RamOverHttpSessions } from './ram-over-http.js';
 
 export interface Es5HttpsOptions {
@@ -25,9 +25,17 @@ export class Es5Https implements Es5Transport {
     this.#o = options;
   }
 
-  async send(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
+  async send(eid: string, _targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
+    // C-APDUs for an ISD-P ride the ISD-R's script (es5-transport.ts); SCP03t TLVs are raw data for
+    // the ISD-P, which the sessions' script jobs (always an expanded command script) cannot carry yet.
+    if (commands.some((c) => isScp03tTlv(c)))
+      return {
+        ok: false,
+        code: 'ES5_SEND_FAILED',
+        message: 'raw SCP03t jobs are not supported by the SCP81 sessions',
+      };
     const wasWaiting = this.#o.sessions.pending(eid) > 0;
-    const result = this.#o.sessions.queue(eid, targetAid, commands).then(
+    const result = this.#o.sessions.queue(eid, ISD_R_AID, commands).then(
       (r): Es5Outcome =>
         r.scriptStatus === 'ok'
           ? { ok: true, responses: r.responses }

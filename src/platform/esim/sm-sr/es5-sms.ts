@@ -28,10 +28,9 @@ import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Store } from '../../store/database.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
 import { loadIsdrKeyset, reserveIsdrCounter } from './eis-store.js';
-import type { Es5Outcome, Es5Transport } from './es5-transport.js';
+import { type Es5Outcome, type Es5Transport, ISD_R_AID, isScp03tTlv } from './es5-transport.js';
 
 export const ISD_R_TAR = '000001';
-const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
 
 /**
  * SPI of an ES5 command (esim.md §4.4: SPI1 16 = CC + ciphering + counter higher, what the ISD-R's
@@ -116,12 +115,9 @@ export class Es5Sms implements Es5Transport {
   }
 
   async send(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
-    if (targetAid.toUpperCase() !== ISD_R_AID)
-      return {
-        ok: false,
-        code: 'ES5_SEND_FAILED',
-        message: 'over SMS only the ISD-R is addressed (use HTTPS)',
-      };
+    // C-APDUs for an ISD-P ride the ISD-R's script (es5-transport.ts); SCP03t TLVs need HTTPS.
+    if (targetAid.toUpperCase() !== ISD_R_AID && commands.some((c) => isScp03tTlv(c)))
+      return { ok: false, code: 'ES5_SEND_FAILED', message: 'SCP03t data goes over HTTPS, not SMS' };
     const destination = await this.#msisdn(eid);
     if (destination === undefined)
       return { ok: false, code: 'ES5_SEND_FAILED', message: 'the enabled profile has no MSISDN' };

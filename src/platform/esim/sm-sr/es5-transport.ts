@@ -28,6 +28,13 @@ export type Es5Outcome =
   | { readonly ok: true; readonly responses: readonly Es5Response[] }
   | { readonly ok: false; readonly code: Es5FailureCode; readonly message: string };
 
+/**
+ * Addressing convention shared with the SM-DP (ES3 SendData carries one ES8 unit): `targetAid` names
+ * the security domain the data is for. GP C-APDUs for an ISD-P (INSTALL [for personalization], STORE
+ * DATA 3A01/3A02 of key establishment) travel in a script to the ISD-R, which handles them for the
+ * ISD-P; SCP03t TLVs (84/85/86, SGP.02 §4.1.3.3) go raw to the ISD-P itself (X-Admin-Targeted-
+ * Application over HTTPS). To verify against SGP.02 §4.1.3 / Annex K.
+ */
 export interface Es5Transport {
   /** Run `commands` (C-APDUs, in order) on the security domain `targetAid` of the eUICC `eid`. */
   send(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome>;
@@ -38,3 +45,9 @@ export const isCompleted = (sw: number): boolean => {
   const sw1 = sw >> 8;
   return sw1 === 0x90 || sw1 === 0x61 || sw1 === 0x62 || sw1 === 0x63;
 };
+
+export const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
+
+/** An SCP03t TLV (InitializeUpdate 84, ExternalAuthenticate 85, segment 86) rather than a C-APDU. */
+export const isScp03tTlv = (bytes: Uint8Array | undefined): boolean =>
+  bytes !== undefined && (bytes[0] === 0x84 || bytes[0] === 0x85 || bytes[0] === 0x86);

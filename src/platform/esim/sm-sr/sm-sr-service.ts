@@ -101,6 +101,22 @@ export interface SmSrOptions {
   readonly defaultValiditySeconds?: number;
   /** A notification port failed (for the log); the procedure's outcome is not changed by it. */
   readonly onNotifyError?: (error: unknown) => void;
+  /**
+   * Progress of each function, keyed by the request's FunctionCallIdentifier (the operator layer's
+   * EsimProgressPort of operations/progress.ts has this shape): `running` when it starts, then
+   * `succeeded` / `failed` with its status. Never awaited for the outcome; errors are ignored.
+   */
+  readonly progress?: SmSrProgressPort;
+}
+
+export interface SmSrProgressPort {
+  report(r: {
+    readonly functionCallIdentifier: string;
+    readonly step: string;
+    readonly state: 'running' | 'succeeded' | 'failed';
+    readonly status?: FunctionExecutionStatus;
+    readonly detail?: string;
+  }): Promise<void>;
 }
 
 type Caller = { readonly kind: 'smdp' | 'operator'; readonly id: string };
@@ -306,16 +322,44 @@ export class SmSr {
       },
       now,
     );
-    if (id === undefined) return { status: EUICC_BUSY };
+    if (id === undefined) {
+      this.#progress(req.functionCallIdentifier, name, EUICC_BUSY);
+      return { status: EUICC_BUSY };
+    }
+    this.#progress(req.functionCallIdentifier, name);
     let outcome: Outcome<O>;
     try {
       outcome = await body(id);
     } catch (e) {
       await endProcedure(this.#db, id, execError('internal error'), this.#now());
+      this.#progress(req.functionCallIdentifier, name, execError('internal error'));
       throw e;
     }
     await endProcedure(this.#db, id, outcome.status, this.#now());
+    this.#progress(req.functionCallIdentifier, name, outcome.status);
     return outcome;
+  }
+
+  /** Reports a function starting (no status) or ending; fire and forget. */
+  #progress(functionCallIdentifier: string, step: string, status?: FunctionExecutionStatus): void {
+    const port = this.#o.progress;
+    if (port === undefined) return;
+    const state =
+      status === undefined
+        ? 'running'
+        : status.status === 'EXECUTED_SUCCESS' || status.status === 'EXECUTED_WITHWARNING'
+          ? 'succeeded'
+          : 'failed';
+    const detail = status?.statusCodeData?.message;
+    port
+      .report({
+        functionCallIdentifier,
+        step,
+        state,
+        ...(status === undefined ? {} : { status }),
+        ...(detail === undefined ? {} : { detail }),
+      })
+      .catch(() => undefined);
   }
 
   async #profileFor(eid: string, iccid: string, c: Caller): Promise<ProfileRow | FunctionExecutionStatus> {
@@ -917,8 +961,12 @@ export class SmSr {
       status = succeeded ? SUCCESS : execError('the eUICC rolled the profile change back');
     }
     await endProcedure(this.#db, procedureId, status, this.#now());
-    this.#waiters.get(procedureId)?.(status);
+    const waiter = this.#waiters.get(procedureId);
     this.#waiters.delete(procedureId);
+    // A caller still waiting reports through its frame; after a restart nobody waits: report here.
+    if (waiter !== undefined) waiter(status);
+    else if (own === undefined && active !== undefined)
+      this.#progress(active.function_call_id, active.function, status);
     return SUCCESS;
   }
 
@@ -990,7 +1038,10 @@ export class SmSr {
       } else if (p.step !== 'started') {
         await this.#reconcile(p.eid, p.procedure_id, 'smsr').catch(() => undefined);
       }
-      if (await endProcedure(this.#db, p.procedure_id, status, this.#now())) ended++;
+      if (await endProcedure(this.#db, p.procedure_id, status, this.#now())) {
+        ended++;
+        this.#progress(p.function_call_id, p.function, status);
+      }
     }
     return ended;
   }
@@ -1003,6 +1054,7 @@ export class SmSr {
       if (Number(p.deadline) > now) continue;
       if (await endProcedure(this.#db, p.procedure_id, EXPIRED, now)) {
         n++;
+        this.#progress(p.function_call_id, p.function, EXPIRED);
         this.#waiters.get(p.procedure_id)?.(EXPIRED);
         this.#waiters.delete(p.procedure_id);
       }

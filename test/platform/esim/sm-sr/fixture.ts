@@ -16,7 +16,7 @@ import type { Es3NotificationPort, Es4NotificationPort } from '../../../../src/p
 import { signEis } from '../../../../src/platform/esim/es-soap/sgp-02-eis-signature.js';
 import type { Eis } from '../../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
 import type { Es5Outcome, Es5Transport } from '../../../../src/platform/esim/sm-sr/es5-transport.js';
-import { SmSr } from '../../../../src/platform/esim/sm-sr/sm-sr-service.js';
+import { SmSr, type SmSrOptions } from '../../../../src/platform/esim/sm-sr/sm-sr-service.js';
 import { KeyRing } from '../../../../src/platform/secrets/key-ring.js';
 import { BOOTSTRAP, EID, euiccFile, euiccOf, newEuicc } from '../../../card/euicc/fixture.js';
 import { ICCID, IMSI } from '../../../card/fixture.js';
@@ -77,6 +77,8 @@ export interface Bench {
   eis: Eis;
   /** A new SmSr over the same database (a restart), with its own transport. */
   restart(transport?: Es5Transport): SmSr;
+  /** A new SmSr over the same database and transport, with other options. */
+  restartWith(options: Partial<SmSrOptions>): SmSr;
   /** The card restarts and attaches: its pending default notifications reach the SM-SR. */
   attach(to?: SmSr): Promise<number>;
 }
@@ -197,8 +199,9 @@ export async function bench(options: { register?: boolean } = {}): Promise<Bench
   const transport = new CardTransport(card);
   const sent: Sent[] = [];
   const ports = recordingPorts(sent);
-  const make = (t: Es5Transport) =>
+  const make = (t: Es5Transport, extra: Partial<SmSrOptions> = {}) =>
     new SmSr({
+      ...extra,
       store: db.store,
       keyRing,
       clock,
@@ -232,6 +235,7 @@ export async function bench(options: { register?: boolean } = {}): Promise<Bench
     sent,
     eis,
     restart: (t = new CardTransport(card)) => make(t),
+    restartWith: (extra) => make(transport, extra),
     async attach(to = b.smsr) {
       const euicc = euiccOf(card);
       euicc.reset();

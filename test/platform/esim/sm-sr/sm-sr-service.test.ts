@@ -442,3 +442,33 @@ describe('default notifications', () => {
     expect(Object.keys(await profiles())).toEqual(Object.keys(before));
   });
 });
+
+describe('progress', () => {
+  it('each function reports running then its end, keyed by the FunctionCallIdentifier; busy is reported failed', async () => {
+    const reports: { functionCallIdentifier: string; step: string; state: string }[] = [];
+    const tracked = b.restartWith({ progress: { report: async (r) => void reports.push(r) } });
+    await tracked
+      .es3For(SMDP_ID)
+      .createISDP({
+        functionCallIdentifier: 'op-1',
+        eid: EID,
+        iccid: SECOND_ICCID,
+        mnoId: MNO_ID,
+        requiredMemory: 10_000,
+      });
+    await settle(async () => reports.length >= 2);
+    expect(reports.map((r) => [r.functionCallIdentifier, r.step, r.state])).toEqual([
+      ['op-1', 'CreateISDP', 'running'],
+      ['op-1', 'CreateISDP', 'succeeded'],
+    ]);
+    b.transport.mode = 'crash-before';
+    void tracked.es4For(MNO_ID).auditEIS({ functionCallIdentifier: 'op-2', eid: EID, iccids: [] });
+    await settle(async () => reports.length >= 3);
+    await tracked.es4For(MNO_ID).auditEIS({ functionCallIdentifier: 'op-3', eid: EID, iccids: [] });
+    await settle(async () => reports.length >= 4);
+    expect(reports.slice(2).map((r) => [r.functionCallIdentifier, r.state])).toEqual([
+      ['op-2', 'running'],
+      ['op-3', 'failed'],
+    ]);
+  });
+});
