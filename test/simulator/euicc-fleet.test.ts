@@ -13,13 +13,22 @@
 //     and the rollback notification (type 03) goes out once attached.
 //   - POL1 "disable not allowed" on the enabled profile: EnableProfile is refused (69E1) and the
 //     device stays attached, no REFRESH.
+//   - EnableProfile over HTTPS: the push SMS opens the ISD-R's SCP81 session through the fleet's BIP
+//     relay (FleetOptions.bip) to the SM-SR's PSK-TLS listener; after the session the REFRESH comes
+//     and the device attaches as B.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CardFile, cardFromFile, keysOf, withState } from '../../src/card/card-file.js';
 import { LIFE_CYCLE, NOTIFICATION_TYPE } from '../../src/card/euicc/euicc-state.js';
 import { newEuiccCardFile } from '../../src/card/euicc/issue.js';
-import { ISD_P_LOAD_FILE_AID, ISD_P_MODULE_AID, isdpAid } from '../../src/card/euicc/sgp-02-annex-h.js';
+import {
+  ISD_P_LOAD_FILE_AID,
+  ISD_P_MODULE_AID,
+  ISD_R_AID,
+  isdpAid,
+} from '../../src/card/euicc/sgp-02-annex-h.js';
 import type { Uicc } from '../../src/card/uicc.js';
+import { AdminSessionTriggerTlv } from '../../src/lib/gp-amd-b-ram-over-http.js';
 import { hex, toHex } from '../../src/lib/hex.js';
 import { iccidWithCheckDigit } from '../../src/lib/identities.js';
 import {
@@ -29,11 +38,22 @@ import {
   notificationConfirmationApdu,
 } from '../../src/lib/sgp-02-es5.js';
 import { commandScript, decodeResponseScript } from '../../src/lib/ts-102-226-remote-command.js';
+import { adminSessionTrigger, RamOverHttpSessions } from '../../src/platform/esim/sm-sr/ram-over-http.js';
 import { systemContext } from '../../src/platform/iam/principal.js';
+import { type Scp81Listener, startScp81Listener } from '../../src/servers/esim/scp81-listener.js';
 import { type SimulatedCard, simulatedCard, simulatedImei } from '../../src/simulator/cards.js';
 import { Fleet, type FleetEvent } from '../../src/simulator/fleet.js';
 import { es5, euiccOf, moSms, TAR } from '../card/euicc/fixture.js';
-import { commandSms, type Device, device, KIC, KID, openSecured, PLATFORM } from '../card/toolkit/fixture.js';
+import {
+  commandSms,
+  type Device,
+  device,
+  KIC,
+  KID,
+  openSecured,
+  PLATFORM,
+  SPI_REPORT,
+} from '../card/toolkit/fixture.js';
 import { type CoreNetwork, startCoreNetwork, waitFor } from '../helpers/anti-theft.js';
 import { startTestApi, type TestApi } from '../helpers/app.js';
 
@@ -137,6 +157,10 @@ describe('eUICC devices in the simulated fleet', () => {
   const C2 = profile(2, 2);
   const A3 = profile(3, 1);
   const B3 = profile(3, 2);
+  const A4 = profile(4, 1);
+  const B4 = profile(4, 2);
+  const sessionsHttps = new RamOverHttpSessions();
+  let listener: Scp81Listener;
   let cards: SimulatedCard[];
   const uiccOf = (i: number): Uicc => {
     const c = cards[i];
@@ -167,7 +191,7 @@ describe('eUICC devices in the simulated fleet', () => {
     api = await startTestApi();
     core = await startCoreNetwork(api.platform, api.operator.operatorId);
     // The inventory knows A1, B1, A2, A3, B3; C2 is unknown to the AuC.
-    for (const p of [A1, B1, A2, A3, B3])
+    for (const p of [A1, B1, A2, A3, B3, A4, B4])
       await api.platform.sims.create(systemContext(api.operator.operatorId, 'Sim:createSim', 'test'), {
         iccid: p.iccid,
         imsi: p.imsi,
@@ -179,7 +203,15 @@ describe('eUICC devices in the simulated fleet', () => {
       simulatedCard(euiccCard(A1, B1)),
       simulatedCard(euiccCard(A2, C2)),
       simulatedCard(euiccCard(A3, B3, { aDisableNotAllowed: true })),
+      simulatedCard(euiccCard(A4, B4)),
     ];
+    // The SM-SR's SCP81 listener, with the fourth card's ISD-R PSK (KVN 40) as its EIS would give it.
+    const https = cards[3]?.file.euicc;
+    listener = await startScp81Listener({
+      sessions: sessionsHttps,
+      psk: (id) =>
+        id.eid === https?.eid && id.kvn === 0x40 ? hex(https.isdr.scp81[0]?.psk ?? '') : undefined,
+    });
     // The card file holds A's keys at the top level: the profile the USIM runs now.
     expect(toHex(keysOf(cards[0]?.file as CardFile).ki)).toBe(toHex(A1.ki));
     fleet = await Fleet.open({
@@ -200,12 +232,13 @@ describe('eUICC devices in the simulated fleet', () => {
     await waitFor(
       'the three devices attached with their profile A',
       () => events,
-      (e) => [A1, A2, A3].every((p) => e.some((x) => x.kind === 'attached' && x.imsi === p.imsi)),
+      (e) => [A1, A2, A3, A4].every((p) => e.some((x) => x.kind === 'attached' && x.imsi === p.imsi)),
     );
   });
 
   afterAll(async () => {
     await fleet?.stop();
+    await listener?.close();
     await core?.close();
     await api?.close();
   });
@@ -332,5 +365,36 @@ describe('eUICC devices in the simulated fleet', () => {
     expect((await sessions()).filter((s) => s.imsi === A3.imsi)).toEqual([
       { imsi: A3.imsi, status: 'online', terminate_cause: null },
     ]);
+  });
+
+  it('EnableProfile over HTTPS (push SMS, BIP channel from the simulator, PSK-TLS to the SM-SR): the session ends, REFRESH, attached as B', async () => {
+    const eid = cards[3]?.file.euicc?.eid ?? '';
+    const before = events.length;
+    const enable = sessionsHttps.queue(eid, ISD_R_AID, [enableProfileApdu(SECOND)]);
+    const trigger = adminSessionTrigger({
+      eid,
+      isdRAid: ISD_R_AID,
+      kvn: 0x40,
+      kid: 0x01,
+      address: '127.0.0.1',
+      port: listener.port,
+      adminUri: sessionsHttps.adminUri,
+    });
+    for (const tpdu of commandSms(AdminSessionTriggerTlv.encode(trigger), 2, { tar: TAR, spi: SPI_REPORT }))
+      expect(fleet.deliverSms(A4.imsi, tpdu)).toBeDefined();
+    const done = await enable;
+    expect(done.scriptStatus).toBe('ok');
+    expect(done.responses.map((r) => r.sw)).toEqual([0x9000]);
+    await waitFor(
+      'the device attached as B after the HTTPS session',
+      () => events.slice(before),
+      (e) => e.some((x) => x.kind === 'attached' && x.imsi === B4.imsi),
+    );
+    expect(events.slice(before)).toContainEqual({ kind: 'refreshed', imsi: B4.imsi, previousImsi: A4.imsi });
+    expect(fleet.deviceState(A4.imsi)).toMatchObject({ imsi: B4.imsi, attached: true });
+    expect((await sessions()).filter((s) => s.imsi === B4.imsi)).toEqual([
+      { imsi: B4.imsi, status: 'online', terminate_cause: null },
+    ]);
+    expect(uiccOf(3).toolkitFaults).toBe(0);
   });
 });
