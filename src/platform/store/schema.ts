@@ -783,6 +783,8 @@ export interface EsimDpDownloadsTable {
   /** JSON FunctionExecutionStatus once ended. */
   result: string | null;
   failure_code: string | null;
+  /** Unix ms after which the procedure ends EXPIRED (the request's ValidityPeriod); null: none. */
+  deadline: number | null;
   created_at: number;
   updated_at: number;
 }

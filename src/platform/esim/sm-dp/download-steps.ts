@@ -77,6 +77,8 @@ export interface DownloadContext {
   readonly smdpId: string;
   readonly profileType: ProfileType;
   readonly enable: boolean;
+  /** Unix ms: past it the procedure ends EXPIRED (ES2 ValidityPeriod). */
+  readonly deadline?: number;
   readonly es3: Es3Port;
   /** A fresh FunctionCallIdentifier for each ES3 call. */
   readonly callId: () => string;
@@ -103,6 +105,8 @@ export interface StepDeps {
   verify(input: Omit<ChainInput, 'trustedCis' | 'now'>): Promise<Result<VerifiedChain, ChainRefusal>>;
   /** The EUM certificate (PEM) for an EUM id, to verify CERT.ECASD.ECKA → CERT.EUM → CI. */
   eumCertificate(eumId: string): Promise<string | undefined>;
+  /** ICCIDs of this SM-DP's other downloads running on the eUICC (their ISD-Ps are not stale). */
+  othersRunning(eid: string): Promise<string[]>;
 }
 
 export type StepOutcome =
@@ -221,11 +225,16 @@ async function verifyEcasd(ctx: DownloadContext): Promise<StepOutcome> {
 
 const decodeEidBytes = (eid: string): Uint8Array | undefined => fromHex(eid) ?? undefined;
 
-/** Step 4 (§3.1.5). Enforces: an ISD-P this SM-DP left in Created state (a download that died) goes first. */
+/**
+ * Step 4 (§3.1.5). Enforces: an ISD-P this SM-DP left in Created state (a download that died) goes
+ * first — never one another running download of ours is filling.
+ */
 async function cleanUp(ctx: DownloadContext): Promise<StepOutcome> {
   const eis = ctx.eis as Eis;
+  const running = new Set(await ctx.deps.othersRunning(ctx.eid));
   const stale = eis.profiles.filter(
-    (p) => p.state === 'Created' && (p.iccid === ctx.iccid || p.smdpId === ctx.smdpId),
+    (p) =>
+      p.state === 'Created' && (p.iccid === ctx.iccid || (p.smdpId === ctx.smdpId && !running.has(p.iccid))),
   );
   for (const p of stale) {
     const r = await ctx.es3.deleteISDP({

@@ -31,6 +31,7 @@ export const SMDP_FAILURES = {
     'ES3.ProfileDownloadCompleted failed: the SM-SR does not see the profile installed',
   SMDP_INTERRUPTED:
     'the SM-DP restarted during key establishment more often than allowed, or during the error sub-routine',
+  SMDP_EXPIRED: 'the request’s ValidityPeriod passed before the procedure ended (status EXPIRED)',
   SMDP_INTERNAL: 'an unexpected exception inside a step (logged; nothing secret in the status)',
 } as const;
 

@@ -7,7 +7,7 @@
 //                      non-secret progress (PK.ECASD.ECKA, RC) and the secrets of the key
 //                      establishment (the ephemeral key, then the ISD-P key set) sealed with the key
 //                      ring under `esim-dp-download:<id>`; the outcome (FunctionExecutionStatus JSON
-//                      and a stable failure code). `active_iccid` is the ICCID while the procedure
+//                      and a stable failure code), the deadline its ValidityPeriod sets. `active_iccid` is the ICCID while the procedure
 //                      runs and null once it ended, and is UNIQUE: one download per ICCID at a time.
 //   esim_dp_steps      the procedure's trail: one row per step entered (never secrets)
 
@@ -36,6 +36,7 @@ export async function esimSmDpMigration(db: Kysely<unknown>, _dialect: Dialect):
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('result', 'text')
     .addColumn('failure_code', 'text')
+    .addColumn('deadline', 'bigint')
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();

@@ -18,6 +18,7 @@ import type { Store } from '../../store/database.js';
 import type { Es3NotificationPort, Es3Port } from '../es-ports.js';
 import type { BaseRequest, MessageBodies } from '../es-soap/sgp-02-messages.js';
 import {
+  EXPIRED,
   type FunctionExecutionStatus,
   failed,
   REASON_CODES,
@@ -79,7 +80,7 @@ export interface Es2Caller {
   readonly mnoId: string;
 }
 
-export interface SmDpOptions extends Omit<StepDeps, 'sim'> {
+export interface SmDpOptions extends Omit<StepDeps, 'sim' | 'othersRunning'> {
   readonly store: Store;
   readonly keyRing: KeyRing;
   readonly clock: Clock;
@@ -237,6 +238,7 @@ export class SmDp {
             active_iccid: b.iccid as string,
             profile_type: typeName,
             enable: b.enableProfile ? 1 : 0,
+            deadline: b.validityPeriod === undefined ? null : now + b.validityPeriod * 1000,
             created_at: now,
             updated_at: now,
           },
@@ -347,6 +349,7 @@ export class SmDp {
       profileType:
         this.#types.get(row.profile_type) ?? (PROFILE_TYPES.get(DEFAULT_PROFILE_TYPE) as ProfileType),
       enable: row.enable === 1,
+      ...(row.deadline === null ? {} : { deadline: Number(row.deadline) }),
       es3: es3 ?? unreachable,
       callId: newCallId,
       segmentSize: this.#o.segmentSize ?? SEGMENT_SIZE,
@@ -357,6 +360,16 @@ export class SmDp {
         signer: this.#o.signer,
         verify: this.#o.verify,
         eumCertificate: this.#o.eumCertificate,
+        othersRunning: async (eid) =>
+          (
+            await this.#o.store.db
+              .selectFrom('esim_dp_downloads')
+              .select('iccid')
+              .where('eid', '=', eid)
+              .where('status', '=', 'running')
+              .where('download_id', '!=', row.download_id)
+              .execute()
+          ).map((r) => r.iccid),
       },
     };
     if (row.isdp_aid !== null) ctx.isdpAid = row.isdp_aid;
@@ -381,6 +394,19 @@ export class SmDp {
           this.#o.clock.now(),
         );
       let outcome: StepOutcome;
+      const deadline = ctx.deadline;
+      if (deadline !== undefined && this.#o.clock.now() > deadline) {
+        // SGP.02 §5.1.6: the validity period passed; an ISD-P already made goes (error sub-routine).
+        return this.#finish(
+          ctx,
+          {
+            kind: 'fail',
+            code: 'SMDP_EXPIRED',
+            status: EXPIRED,
+          },
+          true,
+        );
+      }
       try {
         outcome = await step.run(ctx);
       } catch (e) {

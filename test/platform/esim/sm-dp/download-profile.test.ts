@@ -136,6 +136,8 @@ describe(`ES2.DownloadProfile on ${testDialect}`, () => {
     expect(isdp?.state).toBe(LIFE_CYCLE.ENABLED);
     expect(isdp?.profile?.identity).toMatchObject({ iccid: SIM.iccid, imsi: SIM.imsi });
     expect(authenticates(SIM)).toBe(true);
+    // The SM-SR's notification reached the operator through the SM-DP (ES3 → ES2).
+    expect(b.notified).toContainEqual({ kind: 'enabled', iccid: SIM.iccid });
 
     // Every step was stored, in order; the key set is gone once the procedure ended.
     const done = await row();
@@ -243,6 +245,53 @@ describe(`ES2.DownloadProfile on ${testDialect}`, () => {
     expect((await row()).failure_code).toBe('SMDP_SCP03T');
     expect(isdpCount()).toBe(before);
     expect(isdpOf(SIM.iccid)).toBeUndefined();
+  });
+
+  it('a ValidityPeriod that passes mid-procedure ends it EXPIRED, the ISD-P deleted', async () => {
+    const before = isdpCount();
+    b.es3.port = (real: Es3Port): Es3Port => ({
+      ...real,
+      sendData: async (q) => {
+        b.clock.advance(31_000);
+        return real.sendData(q);
+      },
+    });
+    b.restartSmdp();
+    const r = await es2().downloadProfile({
+      ...fc(),
+      validityPeriod: 30,
+      eid: EID,
+      smsrId: SMSR_ID,
+      iccid: SIM.iccid,
+      enableProfile: false,
+    });
+    expect(r.functionExecutionStatus.status).toBe('EXPIRED');
+    expect((await row()).failure_code).toBe('SMDP_EXPIRED');
+    expect(isdpCount()).toBe(before);
+  });
+
+  it('one download per ICCID at a time: a second request while the first runs is refused, the first completes', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    b.es3.port = (real: Es3Port): Es3Port => ({
+      ...real,
+      getEIS: async (q) => {
+        await gate;
+        return real.getEIS(q);
+      },
+    });
+    b.restartSmdp();
+    const first = download();
+    await settle(async () => (await stepNow()) !== undefined);
+    const second = await download();
+    expect(second.functionExecutionStatus.statusCodeData).toMatchObject({
+      subject: SUBJECT_CODES.PROFILE_ICCID,
+      reason: REASON_CODES.UNAVAILABLE,
+    });
+    release();
+    expect((await first).functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
   });
 
   it("another eUICC's valid ECASD certificate in the EIS is refused before any ISD-P is created", async () => {

@@ -16,7 +16,7 @@ import { encodeNotification } from '../../../../src/lib/sgp-02-es5.js';
 import { commandScript, decodeResponseScript } from '../../../../src/lib/ts-102-226-remote-command.js';
 import type { Es3Port } from '../../../../src/platform/esim/es-ports.js';
 import type { ProfileType } from '../../../../src/platform/esim/sm-dp/profile-types.js';
-import { SmDp } from '../../../../src/platform/esim/sm-dp/sm-dp-service.js';
+import { type Es2NotificationPort, SmDp } from '../../../../src/platform/esim/sm-dp/sm-dp-service.js';
 import type {
   Es5Outcome,
   Es5Response,
@@ -86,6 +86,8 @@ export interface DpBench {
   smdp: SmDp;
   /** The ES3 port the SM-DP uses (replace it to lose messages). */
   es3: { port: (real: Es3Port) => Es3Port };
+  /** ES2 notifications the operator received: kind and ICCID. */
+  notified: { kind: string; iccid: string }[];
   /** A new SmDp over the same database (a restart). */
   restartSmdp(): SmDp;
   addSim(sim: Sim): Promise<void>;
@@ -123,6 +125,15 @@ export async function dpBench(
   const verify = async (input: Omit<ChainInput, 'trustedCis' | 'now'>) =>
     verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: clock.now() });
   const es3 = { port: (real: Es3Port) => real };
+  const notified: { kind: string; iccid: string }[] = [];
+  const record = (kind: string) => async (n: { iccid: string }) => {
+    notified.push({ kind, iccid: n.iccid });
+  };
+  const operatorPort: Es2NotificationPort = {
+    handleProfileEnabledNotification: record('enabled'),
+    handleProfileDisabledNotification: record('disabled'),
+    handleProfileDeletedNotification: record('deleted'),
+  };
   const b = {} as DpBench;
   const smsr = new SmSr({
     store: db.store,
@@ -149,6 +160,7 @@ export async function dpBench(
       signer: async () => ({ certificate: pki.smdp.certificate, privateKey: pki.smdp.privateKey }),
       verify,
       eumCertificate: async (id) => (id === EUM_ID ? pki.eum.pem : undefined),
+      operators: (id) => (id === MNO_ID ? operatorPort : undefined),
       onError: (error) => {
         throw error;
       },
@@ -173,6 +185,7 @@ export async function dpBench(
     smsr,
     smdp: makeSmdp(),
     es3,
+    notified,
     restartSmdp: () => {
       b.smdp = makeSmdp();
       return b.smdp;
