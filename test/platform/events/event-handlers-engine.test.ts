@@ -5,7 +5,7 @@
 // leases taken over after a worker died (between firing and action, and after the change before its
 // record), retries with backoff into `dead`, two engines over one database firing each SIM once, and
 // the engine's memory of fired rule states (skips, with the database guard still the authority), and
-// a group's total traffic.
+// a group's total traffic, and claimed runs not started once their lease has nearly ended.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
@@ -603,6 +603,48 @@ describe(`event handler engine (${testDialect})`, () => {
     expect((await api.platform.events.tick()).firings).toBe(0);
     const [e] = await executions(id);
     expect(e).toMatchObject({ simId: null, detail: { usageBytes: 3 * MIB + 1 } });
+  });
+
+  it('a claimed run that waited in the queue until its lease nearly ended is not started; it is taken over after the lease', async () => {
+    clock.set(T0 + DAY * 19);
+    const g = await group();
+    const [a, b] = [await createSim(api, { groupId: g }), await createSim(api, { groupId: g })] as TestSim[];
+    const id = await handler({
+      targetGroupId: g,
+      ruleConfig: {
+        type: 'SimSpeedClassAttributeRule',
+        properties: { targetSpeedClass: 's1.fast', inactiveTimeoutDateConst: 'NEVER' },
+      },
+      actionConfigList: [{ type: 'StandbyAction', properties: at() }],
+    });
+    // One run at a time, a 1 s lease; the first run takes 800 ms (the clock moved by it).
+    const engine = new EventEngine(api.db.store, clock, api.platform.sims, { concurrency: 1, leaseMs: 1000 });
+    const started: string[] = [];
+    engine.useExecutor('StandbyAction', async (run) => {
+      started.push(run.simId as string);
+      if (started.length === 1) clock.advance(800);
+      return { outcome: 'succeeded', detail: {} };
+    });
+    for (const s of [a, b] as TestSim[])
+      await post(`/v1/sims/${s.simId}/update_speed_class`, { speedClass: 's1.fast' });
+    expect((await engine.evaluateOutbox()).firings).toBe(2);
+    // The second run's lease has 200 ms left when its turn comes (less than a quarter): not started.
+    expect(await engine.runDueActions()).toEqual({ succeeded: 1 });
+    expect(started).toHaveLength(1);
+    expect((await executions(id)).flatMap((e) => e.actions.map((x) => x.status)).sort()).toEqual([
+      'running',
+      'succeeded',
+    ]);
+    // Within its lease nobody takes it; after it, it is claimed again and runs (a second attempt).
+    expect(await engine.runDueActions()).toEqual({});
+    clock.advance(201);
+    expect(await engine.runDueActions()).toEqual({ succeeded: 1 });
+    expect(started.sort()).toEqual([a?.simId, b?.simId].sort());
+    const runs = (await executions(id)).flatMap((e) => e.actions);
+    expect(runs.map((x) => [x.status, x.attempts]).sort()).toEqual([
+      ['succeeded', 1],
+      ['succeeded', 2],
+    ]);
   });
 
   it("answers 404 for another operator's handler history", async () => {
