@@ -469,6 +469,9 @@ export class SmSr {
         return {
           status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.ALREADY_IN_USE, 'ICCID present', b.iccid),
         };
+      // ICCIDType of the esim-messaging schema (in-process callers skip the SOAP decoder's check).
+      if (!/^89[0-9fF]{4,18}$/.test(b.iccid))
+        return { status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.INVALID, 'not an ICCID') };
       if (!Number.isSafeInteger(b.requiredMemory) || b.requiredMemory <= 0)
         return {
           status: failed(SUBJECT_CODES.FUNCTION, REASON_CODES.INVALID, 'RequiredMemory must be positive'),

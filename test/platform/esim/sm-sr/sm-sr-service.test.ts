@@ -447,15 +447,13 @@ describe('progress', () => {
   it('each function reports running then its end, keyed by the FunctionCallIdentifier; busy is reported failed', async () => {
     const reports: { functionCallIdentifier: string; step: string; state: string }[] = [];
     const tracked = b.restartWith({ progress: { report: async (r) => void reports.push(r) } });
-    await tracked
-      .es3For(SMDP_ID)
-      .createISDP({
-        functionCallIdentifier: 'op-1',
-        eid: EID,
-        iccid: SECOND_ICCID,
-        mnoId: MNO_ID,
-        requiredMemory: 10_000,
-      });
+    await tracked.es3For(SMDP_ID).createISDP({
+      functionCallIdentifier: 'op-1',
+      eid: EID,
+      iccid: SECOND_ICCID,
+      mnoId: MNO_ID,
+      requiredMemory: 10_000,
+    });
     await settle(async () => reports.length >= 2);
     expect(reports.map((r) => [r.functionCallIdentifier, r.step, r.state])).toEqual([
       ['op-1', 'CreateISDP', 'running'],
@@ -470,5 +468,37 @@ describe('progress', () => {
       ['op-2', 'running'],
       ['op-3', 'failed'],
     ]);
+  });
+});
+
+describe('hostile requests', () => {
+  it('arbitrary EIDs, ICCIDs and sizes always give a status, never a throw, and leave the eUICC free', async () => {
+    const text = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom(EID, ICCID, SECOND_ICCID, '', '89'));
+    await fc.assert(
+      fc.asyncProperty(text, text, fc.integer(), async (eid, iccid, memory) => {
+        const rs = [
+          await es4().enableProfile({ ...fc_(), eid, iccid }),
+          await es4().deleteProfile({ ...fc_(), eid, iccid }),
+          await es3().createISDP({ ...fc_(), eid, iccid: `${iccid}`, mnoId: MNO_ID, requiredMemory: memory }),
+          await es4().getEIS({ ...fc_(), eid }),
+        ];
+        for (const r of rs)
+          expect(['EXECUTED_SUCCESS', 'FAILED']).toContain(r.functionExecutionStatus.status);
+        expect(await step('EnableProfile')).toBeUndefined();
+      }),
+      { numRuns: 60 },
+    );
+    // Whatever was created on the way is either on the card and in the EIS, or in neither.
+    const audit = await es3().auditEIS({ ...fc_(), eid: EID, iccids: [] });
+    expect(audit.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    const onCard = isdps()
+      .map((i) => i.aid)
+      .sort();
+    const rows = await b.db.store.db
+      .selectFrom('esim_sr_profiles')
+      .select('isdp_aid')
+      .where('eid', '=', EID)
+      .execute();
+    expect(rows.map((r) => r.isdp_aid).sort()).toEqual(onCard);
   });
 });
