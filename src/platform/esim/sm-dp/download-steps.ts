@@ -184,7 +184,7 @@ async function verifyEcasd(ctx: DownloadContext): Promise<StepOutcome> {
   const info = eis.eumSignedInfo;
   const certificate = info.ecasd.keysets.flatMap((k) => k.certificates)[0]?.value;
   const eum = await ctx.deps.eumCertificate(info.eumId);
-  const eid = decodeEidBytes(ctx.eid);
+  const eid = fromHex(ctx.eid);
   if (certificate === undefined || eum === undefined || eid === undefined)
     return fail(
       'SMDP_ECASD_CERTIFICATE',
@@ -222,8 +222,6 @@ async function verifyEcasd(ctx: DownloadContext): Promise<StepOutcome> {
   ctx.progress = { ...ctx.progress, ecasdPublicKey: toHex(chain.value.publicKey) };
   return NEXT;
 }
-
-const decodeEidBytes = (eid: string): Uint8Array | undefined => fromHex(eid) ?? undefined;
 
 /**
  * Step 4 (§3.1.5). Enforces: an ISD-P this SM-DP left in Created state (a download that died) goes
@@ -379,11 +377,6 @@ async function keyAgreement(ctx: DownloadContext): Promise<StepOutcome> {
 
 // --- steps 19–20: SCP03t download and installation -----------------------------------------------------
 
-/** SCP03t TLV exchange: the answer TLV(s) once the SM-SR and the card took it. */
-async function exchange(ctx: DownloadContext, tlv: Uint8Array) {
-  return sendData(ctx, tlv);
-}
-
 /**
  * Steps 19–20. Enforces: SCP03t opens with the established keys (card cryptogram checked), every
  * segment's answer carries a valid R-MAC, and the EUICCResponse reports every PE of the package
@@ -395,11 +388,11 @@ async function download(ctx: DownloadContext): Promise<StepOutcome> {
   if (keyset === undefined || upp === undefined)
     return cardError('SMDP_DOWNLOAD', 'the download lost its key set or package');
   const host = new Scp03tHost({ keys: scp03KeysFromKeyset(keyset), kvn: keyset.kvn, kid: keyset.kid });
-  const iu = await exchange(ctx, host.initializeUpdate());
+  const iu = await sendData(ctx, host.initializeUpdate());
   if (!iu.ok) return iu.outcome;
   const ext = host.externalAuthenticate(iu.data);
   if (!ext.ok) return cardError('SMDP_SCP03T', ext.error.message);
-  const ea = await exchange(ctx, ext.value);
+  const ea = await sendData(ctx, ext.value);
   if (!ea.ok) return ea.outcome;
   const opened = host.externalAuthenticateResponse(ea.data);
   if (!opened.ok) return cardError('SMDP_SCP03T', opened.error.message);

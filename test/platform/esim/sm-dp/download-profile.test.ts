@@ -247,6 +247,20 @@ describe(`ES2.DownloadProfile on ${testDialect}`, () => {
     expect(isdpOf(SIM.iccid)).toBeUndefined();
   });
 
+  it('an enable the card refuses after a good install: EXECUTED_WITHWARNING, the ICCID answered, the profile Disabled', async () => {
+    // STORE DATA 3A03 (ES5.EnableProfile) reaches the card naming another ISD-P: the card refuses it.
+    b.transport.tamperCommand = (_aid, c) =>
+      c[1] === 0xe2 && c[5] === 0x3a && c[6] === 0x03
+        ? c.map((x, k) => (k === c.length - 2 ? x ^ 0x40 : x))
+        : c;
+    const r = await download({ enable: true });
+    expect(r.functionExecutionStatus.status).toBe('EXECUTED_WITHWARNING');
+    expect(r.functionExecutionStatus.statusCodeData?.message).toContain('installed, not enabled');
+    expect(r.iccid).toBe(SIM.iccid);
+    expect(isdpOf(SIM.iccid)?.state).toBe(LIFE_CYCLE.DISABLED);
+    expect((await row()).status).toBe('EXECUTED_WITHWARNING');
+  });
+
   it('a ValidityPeriod that passes mid-procedure ends it EXPIRED, the ISD-P deleted', async () => {
     const before = isdpCount();
     b.es3.port = (real: Es3Port): Es3Port => ({
