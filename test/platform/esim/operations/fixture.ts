@@ -114,7 +114,8 @@ export async function opsBench(): Promise<OpsBench> {
       return send.length;
     },
     async awaitingNotification(fn) {
-      for (let i = 0; i < 2000; i++) {
+      // Polled, not timed: the request may come from a CLI child process that is still starting.
+      for (let i = 0; i < 6000; i++) {
         const row = await api.platform.store.db
           .selectFrom('esim_sr_procedures')
           .select('step')
@@ -122,7 +123,7 @@ export async function opsBench(): Promise<OpsBench> {
           .where('active_eid', '=', EID)
           .executeTakeFirst();
         if (row?.step === 'awaiting-notification') return;
-        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => (i < 1000 ? setImmediate(r) : setTimeout(r, 10)));
       }
       throw new Error(`${fn} never waited for the notification`);
     },
