@@ -159,6 +159,9 @@ describe('eUICC devices in the simulated fleet', () => {
   const B3 = profile(3, 2);
   const A4 = profile(4, 1);
   const B4 = profile(4, 2);
+  const A5 = profile(5, 1);
+  /** Another subscription (ICCID) with the same IMSI and keys: only the UICC reset tells it apart. */
+  const A5bis = { ...profile(5, 2), imsi: A5.imsi, ki: A5.ki, opc: A5.opc };
   const sessionsHttps = new RamOverHttpSessions();
   let listener: Scp81Listener;
   let cards: SimulatedCard[];
@@ -191,7 +194,7 @@ describe('eUICC devices in the simulated fleet', () => {
     api = await startTestApi();
     core = await startCoreNetwork(api.platform, api.operator.operatorId);
     // The inventory knows A1, B1, A2, A3, B3; C2 is unknown to the AuC.
-    for (const p of [A1, B1, A2, A3, B3, A4, B4])
+    for (const p of [A1, B1, A2, A3, B3, A4, B4, A5])
       await api.platform.sims.create(systemContext(api.operator.operatorId, 'Sim:createSim', 'test'), {
         iccid: p.iccid,
         imsi: p.imsi,
@@ -204,6 +207,7 @@ describe('eUICC devices in the simulated fleet', () => {
       simulatedCard(euiccCard(A2, C2)),
       simulatedCard(euiccCard(A3, B3, { aDisableNotAllowed: true })),
       simulatedCard(euiccCard(A4, B4)),
+      simulatedCard(euiccCard(A5, A5bis)),
     ];
     // The SM-SR's SCP81 listener, with the fourth card's ISD-R PSK (KVN 40) as its EIS would give it.
     const https = cards[3]?.file.euicc;
@@ -232,7 +236,7 @@ describe('eUICC devices in the simulated fleet', () => {
     await waitFor(
       'the three devices attached with their profile A',
       () => events,
-      (e) => [A1, A2, A3, A4].every((p) => e.some((x) => x.kind === 'attached' && x.imsi === p.imsi)),
+      (e) => [A1, A2, A3, A4, A5].every((p) => e.some((x) => x.kind === 'attached' && x.imsi === p.imsi)),
     );
   });
 
@@ -396,5 +400,29 @@ describe('eUICC devices in the simulated fleet', () => {
       { imsi: B4.imsi, status: 'online', terminate_cause: null },
     ]);
     expect(uiccOf(3).toolkitFaults).toBe(0);
+  });
+
+  it('a REFRESH (UICC reset) ends the session even when EF.IMSI stays the same: Stop, then a new session', async () => {
+    const before = events.length;
+    sendEs5(A5.imsi, [enableProfileApdu(SECOND)], 2);
+    await waitFor(
+      'the device attached again',
+      () => events.slice(before),
+      (e) => e.some((x) => x.kind === 'attached' && x.imsi === A5.imsi),
+    );
+    const seen = events.slice(before).filter((e) => 'imsi' in e && e.imsi === A5.imsi);
+    expect(seen.map((e) => e.kind)).toEqual(['detached', 'attached']);
+    expect((await sessions()).filter((s) => s.imsi === A5.imsi)).toEqual([
+      { imsi: A5.imsi, status: 'offline', terminate_cause: 'User-Request' },
+      { imsi: A5.imsi, status: 'online', terminate_cause: null },
+    ]);
+    expect(
+      euiccOf(uiccOf(4))
+        .snapshot()
+        .isdps.map((i) => [i.aid, i.state]),
+    ).toEqual([
+      [BOOTSTRAP, LIFE_CYCLE.DISABLED],
+      [SECOND, LIFE_CYCLE.ENABLED],
+    ]);
   });
 });
