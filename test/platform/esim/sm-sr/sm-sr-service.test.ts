@@ -461,9 +461,9 @@ describe('progress', () => {
     ]);
     b.transport.mode = 'crash-before';
     void tracked.es4For(MNO_ID).auditEIS({ functionCallIdentifier: 'op-2', eid: EID, iccids: [] });
-    await settle(async () => reports.length >= 3);
+    await settle(async () => (await step('AuditEIS')) === 'audit-sent' && reports.length >= 3);
     await tracked.es4For(MNO_ID).auditEIS({ functionCallIdentifier: 'op-3', eid: EID, iccids: [] });
-    await settle(async () => reports.length >= 4);
+    await settle(async () => (await step('AuditEIS')) === 'audit-sent' && reports.length >= 4);
     expect(reports.slice(2).map((r) => [r.functionCallIdentifier, r.state])).toEqual([
       ['op-2', 'running'],
       ['op-3', 'failed'],
