@@ -6,6 +6,7 @@
 // port, as the SM-DP service is to do.
 
 import { randomUUID } from 'node:crypto';
+import type { CardFile } from '../../../../src/card/card-file.js';
 import type { Uicc } from '../../../../src/card/uicc.js';
 import { verifyCertificateChain } from '../../../../src/crypto/sgp-02-certificate-chain.js';
 import { ManualClock } from '../../../../src/lib/clock.js';
@@ -47,6 +48,23 @@ export interface OpsBench {
   /** Runs until the SM-SR's procedure for `fn` waits for the card's notification. */
   awaitingNotification(fn: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The ES1-RegisterEISRequest SOAP envelope of a card file's EIS (what an EUM sends). */
+export function registerEisRequestOf(file: CardFile, pki: TestPki, ecasdCertificate: Uint8Array): string {
+  return registerEisEnvelope(eisOf(file, pki, ecasdCertificate));
+}
+
+function registerEisEnvelope(eis: Eis): string {
+  const spec = MESSAGE_BY_ELEMENT.get('ES1-RegisterEISRequest');
+  return encodeSoapMessage({
+    addressing: {
+      action: spec?.action ?? '',
+      messageId: `urn:uuid:${randomUUID()}`,
+      to: 'https://smsr.test/ES1',
+    },
+    message: { element: 'ES1-RegisterEISRequest', body: { functionCallIdentifier: 'reg-1', eis } },
+  });
 }
 
 export async function opsBench(): Promise<OpsBench> {
@@ -92,15 +110,7 @@ export async function opsBench(): Promise<OpsBench> {
     eis,
     downloads,
     registerEisRequest(e = eis) {
-      const spec = MESSAGE_BY_ELEMENT.get('ES1-RegisterEISRequest');
-      return encodeSoapMessage({
-        addressing: {
-          action: spec?.action ?? '',
-          messageId: `urn:uuid:${randomUUID()}`,
-          to: 'https://smsr.test/ES1',
-        },
-        message: { element: 'ES1-RegisterEISRequest', body: { functionCallIdentifier: 'reg-1', eis: e } },
-      });
+      return registerEisEnvelope(e);
     },
     async attach() {
       const euicc = euiccOf(card);
