@@ -69,6 +69,8 @@ export type StepName = (typeof STEP_NAMES)[number];
 /** The request and what the steps learnt; secrets only in memory (the key set also sealed in the row). */
 export interface DownloadContext {
   readonly id: string;
+  /** The ES2 request's FunctionCallIdentifier (the operator's correlation id for progress reports). */
+  readonly functionCallIdentifier: string;
   readonly eid: string;
   readonly iccid: string;
   readonly smsrId: string;
@@ -117,6 +119,8 @@ export type StepOutcome =
 
 export interface Step {
   readonly name: StepName;
+  /** How the step is reported to the operator layer (SGP.02 function names where there is one). */
+  readonly label: string;
   /** A failure here runs the error sub-routine (ES3.DeleteISDP, SGP.02 §3.1.4). */
   readonly deletesIsdpOnFailure: boolean;
   run(ctx: DownloadContext): Promise<StepOutcome>;
@@ -477,16 +481,31 @@ async function enable(ctx: DownloadContext): Promise<StepOutcome> {
 }
 
 export const DOWNLOAD_STEPS: readonly Step[] = [
-  { name: 'prepare-profile', deletesIsdpOnFailure: false, run: prepareProfile },
-  { name: 'get-eis', deletesIsdpOnFailure: false, run: getEis },
-  { name: 'verify-ecasd', deletesIsdpOnFailure: false, run: verifyEcasd },
-  { name: 'clean-up', deletesIsdpOnFailure: false, run: cleanUp },
-  { name: 'create-isdp', deletesIsdpOnFailure: false, run: createIsdp },
-  { name: 'send-certificate', deletesIsdpOnFailure: true, run: sendCertificate },
-  { name: 'key-agreement', deletesIsdpOnFailure: true, run: keyAgreement },
-  { name: 'download', deletesIsdpOnFailure: true, run: download },
-  { name: 'download-completed', deletesIsdpOnFailure: true, run: downloadCompleted },
-  { name: 'enable', deletesIsdpOnFailure: false, run: enable },
+  { name: 'prepare-profile', label: 'PrepareProfile', deletesIsdpOnFailure: false, run: prepareProfile },
+  { name: 'get-eis', label: 'GetEIS', deletesIsdpOnFailure: false, run: getEis },
+  { name: 'verify-ecasd', label: 'VerifyECASDCertificate', deletesIsdpOnFailure: false, run: verifyEcasd },
+  { name: 'clean-up', label: 'CleanUpISDP', deletesIsdpOnFailure: false, run: cleanUp },
+  { name: 'create-isdp', label: 'CreateISDP', deletesIsdpOnFailure: false, run: createIsdp },
+  {
+    name: 'send-certificate',
+    label: 'EstablishISDPKeySet:certificate',
+    deletesIsdpOnFailure: true,
+    run: sendCertificate,
+  },
+  {
+    name: 'key-agreement',
+    label: 'EstablishISDPKeySet:keyAgreement',
+    deletesIsdpOnFailure: true,
+    run: keyAgreement,
+  },
+  { name: 'download', label: 'DownloadAndInstallation', deletesIsdpOnFailure: true, run: download },
+  {
+    name: 'download-completed',
+    label: 'ProfileDownloadCompleted',
+    deletesIsdpOnFailure: true,
+    run: downloadCompleted,
+  },
+  { name: 'enable', label: 'EnableProfile', deletesIsdpOnFailure: false, run: enable },
 ];
 
 /** A fresh FunctionCallIdentifier. */

@@ -96,8 +96,24 @@ export interface SmDpOptions extends Omit<StepDeps, 'sim' | 'othersRunning'> {
   readonly segmentSize?: number;
   /** Key establishment attempts per download across restarts; default 3. */
   readonly maxAttempts?: number;
+  /**
+   * Where each step's start and end are reported, keyed by the ES2 FunctionCallIdentifier (the
+   * operator layer's EsimProgressPort fits); a report that fails is ignored.
+   */
+  readonly progress?: ProgressPort;
   /** An unexpected exception inside a step (for the log; the download ends FAILED). */
   readonly onError?: (error: unknown) => void;
+}
+
+/** The operator layer's progress port (operations/progress.ts EsimProgressPort), typed by shape. */
+export interface ProgressPort {
+  report(r: {
+    functionCallIdentifier: string;
+    step: string;
+    state: 'running' | 'succeeded' | 'failed';
+    status?: FunctionExecutionStatus;
+    detail?: string;
+  }): Promise<void>;
 }
 
 export interface DownloadResult {
@@ -341,6 +357,7 @@ export class SmDp {
     const progress = JSON.parse(row.progress) as DownloadProgress;
     const ctx: DownloadContext = {
       id: row.download_id,
+      functionCallIdentifier: row.function_call_id,
       eid: row.eid,
       iccid: row.iccid,
       smsrId: row.smsr_id,
@@ -407,6 +424,7 @@ export class SmDp {
           true,
         );
       }
+      await this.#report(ctx, step.label, 'running');
       try {
         outcome = await step.run(ctx);
       } catch (e) {
@@ -421,6 +439,12 @@ export class SmDp {
           ),
         };
       }
+      await this.#report(
+        ctx,
+        step.label,
+        outcome.kind === 'fail' ? 'failed' : 'succeeded',
+        outcome.kind === 'next' ? undefined : outcome.status,
+      );
       if (outcome.kind === 'next') continue;
       return this.#finish(ctx, outcome, step.deletesIsdpOnFailure);
     }
@@ -456,6 +480,24 @@ export class SmDp {
     return status;
   }
 
+  async #report(
+    ctx: DownloadContext,
+    step: string,
+    state: 'running' | 'succeeded' | 'failed',
+    status?: FunctionExecutionStatus,
+  ): Promise<void> {
+    try {
+      await this.#o.progress?.report({
+        functionCallIdentifier: ctx.functionCallIdentifier,
+        step,
+        state,
+        ...(status === undefined ? {} : { status }),
+      });
+    } catch (e) {
+      this.#o.onError?.(e);
+    }
+  }
+
   /** SGP.02 §3.1.4: ES3.DeleteISDP; the failure status says whether the ISD-P is gone. */
   async #errorSubroutine(
     ctx: DownloadContext,
@@ -468,12 +510,15 @@ export class SmDp {
       { detail: { cause: cause.statusCodeData?.message ?? '' } },
       this.#o.clock.now(),
     );
+    await this.#report(ctx, 'DeleteISDP', 'running');
     const r = await ctx.es3.deleteISDP({
       functionCallIdentifier: newCallId(),
       eid: ctx.eid,
       iccid: ctx.iccid,
     });
-    if (r.functionExecutionStatus.status === 'FAILED') {
+    const deleted = r.functionExecutionStatus.status !== 'FAILED';
+    await this.#report(ctx, 'DeleteISDP', deleted ? 'succeeded' : 'failed', r.functionExecutionStatus);
+    if (!deleted) {
       const d = cause.statusCodeData;
       return failed(
         (d?.subject ?? SUBJECT_CODES.ISD_P) as never,

@@ -42,6 +42,8 @@ const SIM: Sim = {
 let b: DpBench;
 let n = 0;
 const fc = () => ({ functionCallIdentifier: `op-call-${++n}` });
+/** The FunctionCallIdentifier of the last request made. */
+const lastCallId = () => `op-call-${n}`;
 const es2 = () => b.smdp.es2For({ operatorId: OPERATOR, mnoId: MNO_ID });
 const isdpOf = (iccid: string) =>
   euiccOf(b.card)
@@ -136,6 +138,21 @@ describe(`ES2.DownloadProfile on ${testDialect}`, () => {
     expect(isdp?.state).toBe(LIFE_CYCLE.ENABLED);
     expect(isdp?.profile?.identity).toMatchObject({ iccid: SIM.iccid, imsi: SIM.imsi });
     expect(authenticates(SIM)).toBe(true);
+    // Each step was reported running then succeeded, under the operator's FunctionCallIdentifier.
+    const reports = b.progress.filter((p) => p.id === lastCallId());
+    expect(reports.filter((p) => p.state === 'succeeded').map((p) => p.step)).toEqual([
+      'PrepareProfile',
+      'GetEIS',
+      'VerifyECASDCertificate',
+      'CleanUpISDP',
+      'CreateISDP',
+      'EstablishISDPKeySet:certificate',
+      'EstablishISDPKeySet:keyAgreement',
+      'DownloadAndInstallation',
+      'ProfileDownloadCompleted',
+      'EnableProfile',
+    ]);
+    expect(reports.filter((p) => p.state === 'running')).toHaveLength(10);
     // The SM-SR's notification reached the operator through the SM-DP (ES3 → ES2).
     expect(b.notified).toContainEqual({ kind: 'enabled', iccid: SIM.iccid });
 
@@ -226,6 +243,10 @@ describe(`ES2.DownloadProfile on ${testDialect}`, () => {
     });
     expect(r.iccid).toBeUndefined();
     expect((await row()).failure_code).toBe('SMDP_RECEIPT_INVALID');
+    expect(b.progress.filter((p) => p.id === lastCallId() && p.state !== 'running').slice(-2)).toEqual([
+      { id: lastCallId(), step: 'EstablishISDPKeySet:keyAgreement', state: 'failed' },
+      { id: lastCallId(), step: 'DeleteISDP', state: 'succeeded' },
+    ]);
     expect(await stepsOf(b.db.store.db, (await row()).download_id)).toContain('delete-isdp');
     expect(isdpCount()).toBe(before);
     const eis = await es2().getEIS({ ...fc(), eid: EID, smsrId: SMSR_ID });

@@ -86,6 +86,8 @@ export interface DpBench {
   smdp: SmDp;
   /** The ES3 port the SM-DP uses (replace it to lose messages). */
   es3: { port: (real: Es3Port) => Es3Port };
+  /** Progress reports the SM-DP made: request id, step, state. */
+  progress: { id: string; step: string; state: string }[];
   /** ES2 notifications the operator received: kind and ICCID. */
   notified: { kind: string; iccid: string }[];
   /** A new SmDp over the same database (a restart). */
@@ -126,6 +128,7 @@ export async function dpBench(
     verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: clock.now() });
   const es3 = { port: (real: Es3Port) => real };
   const notified: { kind: string; iccid: string }[] = [];
+  const progress: { id: string; step: string; state: string }[] = [];
   const record = (kind: string) => async (n: { iccid: string }) => {
     notified.push({ kind, iccid: n.iccid });
   };
@@ -161,6 +164,11 @@ export async function dpBench(
       verify,
       eumCertificate: async (id) => (id === EUM_ID ? pki.eum.pem : undefined),
       operators: (id) => (id === MNO_ID ? operatorPort : undefined),
+      progress: {
+        report: async (r) => {
+          progress.push({ id: r.functionCallIdentifier, step: r.step, state: r.state });
+        },
+      },
       onError: (error) => {
         throw error;
       },
@@ -186,6 +194,7 @@ export async function dpBench(
     smdp: makeSmdp(),
     es3,
     notified,
+    progress,
     restartSmdp: () => {
       b.smdp = makeSmdp();
       return b.smdp;
