@@ -473,6 +473,30 @@ describe(`restarts on ${testDialect}`, () => {
     expect((await row()).secrets).toBeNull();
   });
 
+  it('a restart after ProfileDownloadCompleted reached the SM-SR but before its answer: the EIS says Disabled, the download completes', async () => {
+    b.es3.port = (real: Es3Port): Es3Port => ({
+      ...real,
+      profileDownloadCompleted: async (q) => {
+        await real.profileDownloadCompleted(q);
+        return new Promise(() => undefined);
+      },
+    });
+    b.restartSmdp();
+    void download();
+    await settle(
+      async () =>
+        (await stepNow()) === 'download-completed' && isdpOf(SIM.iccid)?.state === LIFE_CYCLE.DISABLED,
+    );
+    await settle(async () => {
+      const eis = await b.smsr.es4For(MNO_ID).getEIS({ ...fc(), eid: EID });
+      return eis.eis?.profiles.find((p) => p.iccid === SIM.iccid)?.state === 'Disabled';
+    });
+    b.es3.port = (real) => real;
+    const results = await b.restartSmdp().recover();
+    expect(results.map((x) => x.status.status)).toEqual(['EXECUTED_SUCCESS']);
+    expect((await row()).status).toBe('EXECUTED_SUCCESS');
+  });
+
   it('a restart during key establishment deletes the ISD-P and downloads again', async () => {
     loseAnswer((d) => d[0] === 0x80 && d[1] === 0xe2 && d[2] === 0x89);
     void download();
