@@ -361,12 +361,19 @@ export class EsimOperations implements EsimProgressPort {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
   }
 
-  /** At start: operations left running by a process that died end failed (the SM-SR recovers the card). */
-  async recover(): Promise<number> {
+  /**
+   * Operations left running by a process that died end failed. Only operations idle (no step
+   * reported, no change) for `idleMs` are ended, so several instances on one database can call this
+   * at start without ending each other's live operations; the default is the SM-SR's default
+   * procedure validity (600 s), after which the SM-SR has ended its procedure anyway.
+   */
+  async recover(options: { idleMs?: number } = {}): Promise<number> {
+    const before = this.clock.now() - (options.idleMs ?? 600_000);
     const rows = await this.store.db
       .selectFrom('esim_operations')
       .selectAll()
       .where('status', '=', 'running')
+      .where('updated_at', '<=', before)
       .execute();
     let n = 0;
     for (const row of rows) {

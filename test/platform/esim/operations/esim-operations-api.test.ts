@@ -11,7 +11,10 @@ import {
   REASON_CODES,
   SUBJECT_CODES,
 } from '../../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
-import type { EsimOperationView } from '../../../../src/platform/esim/operations/operations-service.js';
+import {
+  EsimOperations,
+  type EsimOperationView,
+} from '../../../../src/platform/esim/operations/operations-service.js';
 import { euiccOf } from '../../../card/euicc/fixture.js';
 import { ICCID, IMSI } from '../../../card/fixture.js';
 import { createTestPki } from '../../../helpers/esim-pki.js';
@@ -423,3 +426,28 @@ function euiccIccids(): string[] {
     .snapshot()
     .isdps.flatMap((i) => (i.profile === undefined ? [] : [i.profile.identity.iccid]));
 }
+
+describe('recovery', () => {
+  it('recover() ends an operation a dead process left running once it is idle, and no live one', async () => {
+    await register();
+    await stockSecondProfile();
+    await download();
+    const res = await b.api.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/${SECOND}/enable` });
+    const id = (res.json() as EsimOperationView).operationId;
+    await b.awaitingNotification('EnableProfile');
+    // Another instance on the same database (this process's run is not its own).
+    const other = new EsimOperations(b.api.platform.store, { now: () => Date.now() });
+    expect(await other.recover()).toBe(0);
+    expect((await operation(id)).status).toBe('running');
+    const later = new EsimOperations(b.api.platform.store, { now: () => Date.now() + 600_001 });
+    expect(await later.recover()).toBe(1);
+    const ended = await operation(id);
+    expect(ended).toMatchObject({ status: 'failed', result: { status: 'FAILED', reason: '4.2' } });
+    expect(ended.steps.every((s) => s.state !== 'running')).toBe(true);
+    // The eUICC's slot is free: the card's confirmation still completes the SM-SR's procedure.
+    expect(await b.attach()).toBe(1);
+    await b.api.platform.esimOperations.settled(id);
+    // The live run's late outcome does not reopen the ended operation.
+    expect((await operation(id)).status).toBe('failed');
+  });
+});
