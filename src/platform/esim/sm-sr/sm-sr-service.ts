@@ -876,7 +876,15 @@ export class SmSr {
     // An ISD-P the EIS does not know changes nothing here (an audit settles it); it is confirmed.
     const disabled =
       enabled === undefined ? [] : before.filter((p) => p.state === 'Enabled' && p.isdp_aid !== aid);
-    await this.#o.store.db.transaction().execute(async (tx) => {
+    const claimed = await this.#o.store.db.transaction().execute(async (tx) => {
+      // The notification claims its procedure once: of two deliveries racing, one moves the step.
+      const moved = await tx
+        .updateTable('esim_sr_procedures')
+        .set({ step: 'confirming', updated_at: now })
+        .where('procedure_id', '=', procedureId)
+        .where('step', '=', own === undefined ? 'awaiting-notification' : 'started')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) return false;
       for (const p of disabled) await setProfileState(tx, eid, p.iccid, 'Disabled', now);
       if (enabled !== undefined && enabled.state !== 'Enabled')
         await setProfileState(tx, eid, enabled.iccid, 'Enabled', now);
@@ -889,7 +897,6 @@ export class SmSr {
         .insertInto('esim_sr_notifications')
         .values({ eid, seq: n.value.seq, type: n.value.type, isdp_aid: aid, received_at: now })
         .execute();
-      await recordStep(tx, procedureId, 'confirming', { seq: n.value.seq, aid }, now);
       if (enabled !== undefined && enabled.state !== 'Enabled')
         await recordAudit(
           tx,
@@ -917,7 +924,12 @@ export class SmSr {
           },
           now,
         );
+      return true;
     });
+    if (!claimed) {
+      if (own !== undefined) await endProcedure(this.#db, own, SUCCESS, this.#now());
+      return SUCCESS; // another delivery of it holds the procedure and confirms it
+    }
     const confirmation = await this.#o.transport.send(eid, ISD_R_AID, [
       notificationConfirmationApdu(n.value.seq),
     ]);
@@ -1005,6 +1017,9 @@ export class SmSr {
       if (p.step === 'awaiting-notification') continue;
       const data = JSON.parse(p.data) as { iccid?: string; aid?: string; target?: string };
       let status: FunctionExecutionStatus = execError(`interrupted at step ${p.step}`);
+      // The notification was applied to the EIS; its confirmation had not left. The eUICC repeats the
+      // notification until confirmed, and the repeat is confirmed without being applied twice.
+      if (p.step === 'confirming') status = SUCCESS;
       if (p.function === 'CreateISDP' && p.step === 'install-sent' && data.iccid && data.aid) {
         const r = await this.#o.transport.send(p.eid, ISD_R_AID, [getStatusApdu(data.aid)]);
         const present = r.ok && r.responses[0] !== undefined && isCompleted(r.responses[0].sw);
@@ -1038,7 +1053,7 @@ export class SmSr {
           );
           continue;
         }
-      } else if (p.step !== 'started') {
+      } else if (p.step !== 'started' && p.step !== 'confirming') {
         await this.#reconcile(p.eid, p.procedure_id, 'smsr').catch(() => undefined);
       }
       if (await endProcedure(this.#db, p.procedure_id, status, this.#now())) {

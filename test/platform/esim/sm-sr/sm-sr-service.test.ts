@@ -417,6 +417,29 @@ describe('default notifications', () => {
     expect(await trail()).toBe(n0);
   });
 
+  it('two deliveries of one notification racing: applied and notified once, the procedure ends once', async () => {
+    await download();
+    const enabling = es4().enableProfile({ ...fc_(), eid: EID, iccid: SECOND_ICCID });
+    await settle(async () => (await step('EnableProfile')) === 'awaiting-notification');
+    const euicc = euiccOf(b.card);
+    euicc.reset();
+    const [n1] = euicc.connectivity(0).send;
+    if (n1 === undefined) throw new Error('no notification');
+    const e1 = encodeNotification({ eid: EID, type: n1.type, aid: n1.aid, seq: n1.seq });
+    if (!e1.ok) throw new Error('encode');
+    const sentBefore = b.sent.length;
+    await Promise.all([b.smsr.handleNotification(EID, e1.value), b.smsr.handleNotification(EID, e1.value)]);
+    expect((await enabling).functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    expect(b.sent.slice(sentBefore).filter((x) => x.kind === 'enabled')).toHaveLength(2); // SM-DP + operator, once each
+    const enables = await b.db.store.db
+      .selectFrom('esim_sr_audit')
+      .select('id')
+      .where('operation_type', '=', '0200')
+      .execute();
+    expect(enables).toHaveLength(1);
+    expect(euicc.snapshot().notifications).toEqual([]);
+  });
+
   it('hostile notification bytes always give a status, never a throw or an EIS change', async () => {
     const before = await profiles();
     const e1 = encodeNotification({ eid: EID, type: 2, aid: SECOND_AID, seq: 7 });
