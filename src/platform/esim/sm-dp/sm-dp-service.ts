@@ -261,8 +261,14 @@ export class SmDp {
           'prepare-profile',
         ),
       );
-    } catch {
-      // The unique active_iccid: another download of this ICCID runs.
+    } catch (e) {
+      // The unique active_iccid: another download of this ICCID runs (any other error is a fault).
+      const running = await db
+        .selectFrom('esim_dp_downloads')
+        .select('download_id')
+        .where('active_iccid', '=', b.iccid)
+        .executeTakeFirst();
+      if (running === undefined) throw e;
       return none(
         failed(
           SUBJECT_CODES.PROFILE_ICCID,
@@ -278,7 +284,8 @@ export class SmDp {
       .where('download_id', '=', id)
       .executeTakeFirstOrThrow();
     const status = await this.#run(this.#context(row, false), 0, true);
-    return { downloadId: id, iccid: b.iccid, status, installed: status.status !== 'FAILED' };
+    const installed = status.status === 'EXECUTED_SUCCESS' || status.status === 'EXECUTED_WITHWARNING';
+    return { downloadId: id, iccid: b.iccid, status, installed };
   }
 
   /**
@@ -326,6 +333,8 @@ export class SmDp {
         );
         return deleted;
       }
+      // The old ISD-P is gone: the next one comes from CreateISDP.
+      delete ctx.isdpAid;
       await enterStep(
         this.#o.store,
         row.download_id,

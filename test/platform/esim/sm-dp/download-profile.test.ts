@@ -301,6 +301,7 @@ describe(`ES2.DownloadProfile on ${testDialect}`, () => {
       enableProfile: false,
     });
     expect(r.functionExecutionStatus.status).toBe('EXPIRED');
+    expect(r.iccid).toBeUndefined();
     expect((await row()).failure_code).toBe('SMDP_EXPIRED');
     expect(isdpCount()).toBe(before);
   });
