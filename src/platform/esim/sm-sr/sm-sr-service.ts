@@ -749,7 +749,13 @@ export class SmSr {
       return { status: statusOfSw(sw, what) };
     }
     const done = new Promise<FunctionExecutionStatus>((resolve) => this.#waiters.set(id, resolve));
-    await recordStep(this.#db, id, 'awaiting-notification', change, this.#now());
+    // Guarded: a notification that came before this line already claimed the procedure.
+    await this.#db
+      .updateTable('esim_sr_procedures')
+      .set({ step: 'awaiting-notification', updated_at: this.#now() })
+      .where('procedure_id', '=', id)
+      .where('step', '=', 'command-sent')
+      .execute();
     // The notification may have been handled between the PoR and this line.
     const row = await procedureById(this.#db, id);
     if (row?.active_eid === null && row.result !== null) {
@@ -867,7 +873,14 @@ export class SmSr {
       );
       if (own === undefined) active = await activeProcedure(this.#db, eid);
     }
-    if (own === undefined && active?.step !== 'awaiting-notification') return EUICC_BUSY; // left unconfirmed: the eUICC sends it again
+    // A profile change waits for this notification; it may come before the PoR was processed (the
+    // command ran: the card only notifies after it). Anything else running: left unconfirmed, the
+    // eUICC sends it again.
+    const answers =
+      active !== undefined &&
+      (active.function === 'EnableProfile' || active.function === 'DisableProfile') &&
+      (active.step === 'awaiting-notification' || active.step === 'command-sent');
+    if (own === undefined && !answers) return EUICC_BUSY;
     const procedureId = own ?? (active as ProcedureRow).procedure_id;
     const now = this.#now();
     // EIS first (one transaction with the notification row), then the confirmation leaves.
@@ -882,7 +895,7 @@ export class SmSr {
         .updateTable('esim_sr_procedures')
         .set({ step: 'confirming', updated_at: now })
         .where('procedure_id', '=', procedureId)
-        .where('step', '=', own === undefined ? 'awaiting-notification' : 'started')
+        .where('step', 'in', own === undefined ? ['awaiting-notification', 'command-sent'] : ['started'])
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) return false;
       for (const p of disabled) await setProfileState(tx, eid, p.iccid, 'Disabled', now);

@@ -36,6 +36,8 @@ export class CardTransport implements Es5Transport {
   readonly scripts: Uint8Array[][] = [];
   /** 'up' answers; 'down' times out; 'crash-after' runs the card and never answers (the process dies). */
   mode: 'up' | 'down' | 'crash-before' | 'crash-after' = 'up';
+  /** Runs once after the card ran the next script and before its answer returns. */
+  beforeAnswer: (() => Promise<unknown>) | undefined;
 
   constructor(readonly card: Uicc) {}
 
@@ -47,6 +49,10 @@ export class CardTransport implements Es5Transport {
     this.scripts.push([...commands]);
     const { response } = runIsdrScript(euicc, commandScript(commands));
     if (this.mode === 'crash-after') return new Promise(() => undefined);
+    // The network may deliver the card's MO SMS (a notification) before its PoR.
+    const hook = this.beforeAnswer;
+    this.beforeAnswer = undefined;
+    await hook?.();
     const script = decodeResponseScript(response);
     if (!script.ok) return { ok: false, code: 'ES5_BAD_RESPONSE', message: script.error.code };
     const responses = script.value.items.flatMap((i) =>

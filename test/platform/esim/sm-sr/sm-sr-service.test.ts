@@ -417,6 +417,15 @@ describe('default notifications', () => {
     expect(await trail()).toBe(n0);
   });
 
+  it('the notification overtaking the PoR still ends the Enable (the change is claimed at command-sent)', async () => {
+    await download();
+    b.transport.beforeAnswer = () => b.attach();
+    const r = await es4().enableProfile({ ...fc_(), eid: EID, iccid: SECOND_ICCID });
+    expect(r.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    expect(await profiles()).toEqual({ [ICCID]: 'Disabled', [SECOND_ICCID]: 'Enabled' });
+    expect(euiccOf(b.card).snapshot().notifications).toEqual([]);
+  });
+
   it('two deliveries of one notification racing: applied and notified once, the procedure ends once', async () => {
     await download();
     const enabling = es4().enableProfile({ ...fc_(), eid: EID, iccid: SECOND_ICCID });
