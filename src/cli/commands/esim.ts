@@ -11,6 +11,7 @@ import { SimtrustError } from '../../lib/errors.js';
 import type { CertificateView, CiView, IssuedRole } from '../../platform/esim/ci/pki-service.js';
 import { print } from '../context.js';
 import type { Column } from '../output.js';
+import { registerEsimDemoCommand } from './esim-demo.js';
 import { registerEsimProfileCommands } from './esim-profiles.js';
 import { configFromFlags } from './serve.js';
 
@@ -85,6 +86,7 @@ export function registerEsimCommand(program: Command): Command {
     );
   registerEsimPkiCommands(esim);
   registerEsimProfileCommands(esim);
+  registerEsimDemoCommand(esim);
   return esim;
 }
 
