@@ -161,10 +161,25 @@ export class SoapNode {
         minVersion: 'TLSv1.2',
         keepAlive: true,
         maxSockets: this.limits.maxSocketsPerPartner,
+        // No TLS session resumption: on a resumed session Node's getPeerCertificate() is empty, so
+        // every connection after the first would fail the pin (the certificate must be seen).
+        maxCachedSessions: 0,
       }),
     };
     this.partnersByName.set(partner.name, pinned);
     this.partnersByFingerprint.set(pinned.fingerprint256, pinned);
+  }
+
+  /**
+   * Forget a partner (removed from the partners registry): its connections are closed, its
+   * certificate no longer authenticates, calls to it fail. Unknown names are ignored.
+   */
+  removePartner(name: string): void {
+    const previous = this.partnersByName.get(name);
+    if (previous === undefined) return;
+    previous.agent.destroy();
+    this.partnersByName.delete(name);
+    this.partnersByFingerprint.delete(previous.fingerprint256);
   }
 
   /** Start the listener. */
