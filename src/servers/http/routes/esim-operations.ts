@@ -14,8 +14,11 @@ import { responses } from '../schemas/common.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
-/** ICCIDs as the inventory holds them (ITU-T E.118: 18–20 digits). */
-const Iccid = Type.String({ pattern: '^[0-9]{18,20}$', description: 'ICCID, 18 to 20 digits.' });
+/** ICCIDs as the inventory holds them (ITU-T E.118: 18–20 digits); an EIS may pad with F (SGP.02 ICCIDType). */
+const Iccid = Type.String({
+  pattern: '^[0-9]{18,20}[fF]?$',
+  description: 'ICCID, 18 to 20 digits (a trailing F as an EIS may carry it).',
+});
 const SimIdParam = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z-]+$' });
 const OperationId = Type.String({
   pattern: '^esop-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
