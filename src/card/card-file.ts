@@ -421,6 +421,8 @@ export function withState(f: CardFile, card: Uicc): CardFile {
           ki: live.ki,
           opc: live.opc,
           op: undefined,
+          // The enabled profile's AKA algorithm follows it (a TS.48 profile runs the test algorithm).
+          algorithm: live.algorithm,
         }),
     ...(euicc === undefined ? {} : { euicc: euicc.section }),
     pin1: pinText(s.pin1.value),

@@ -282,7 +282,7 @@ function filesOf(files: Readonly<Record<string, string | readonly string[]>>): F
 /** The eUICC state of a checked section; `live` is the enabled profile (the card file's top level). */
 export function euiccStateOf(
   e: EuiccSection,
-  live: { identity: CardIdentity; ki: Uint8Array; opc: Uint8Array },
+  live: { identity: CardIdentity; ki: Uint8Array; opc: Uint8Array; algorithm?: 'milenage' | 'test' },
 ): EuiccState {
   return {
     eid: e.eid,
@@ -328,7 +328,12 @@ export function euiccStateOf(
       if (d.state === LIFE_CYCLE.ENABLED)
         return {
           ...base,
-          profile: { identity: { ...live.identity }, ki: live.ki.slice(), opc: live.opc.slice() },
+          profile: {
+            identity: { ...live.identity },
+            ki: live.ki.slice(),
+            opc: live.opc.slice(),
+            ...(live.algorithm === 'test' ? { algorithm: 'test' as const } : {}),
+          },
         };
       if (p === undefined) return base;
       return {
@@ -362,9 +367,9 @@ const fileSection = (files: FileContents) =>
 /** The section for a state (with keys), and the enabled profile for the card file's top level. */
 export function euiccSectionOf(s: EuiccState): {
   section: EuiccSection;
-  live: { identity: CardIdentity; ki: string; opc: string } | undefined;
+  live: { identity: CardIdentity; ki: string; opc: string; algorithm?: 'test' } | undefined;
 } {
-  let live: { identity: CardIdentity; ki: string; opc: string } | undefined;
+  let live: { identity: CardIdentity; ki: string; opc: string; algorithm?: 'test' } | undefined;
   const isdps = s.isdps.map((d): IsdpSection => {
     const base = {
       aid: d.aid,
@@ -386,7 +391,12 @@ export function euiccSectionOf(s: EuiccState): {
     const p = d.profile;
     if (p === undefined) return base;
     if (p.stored === undefined) {
-      live = { identity: { ...p.identity }, ki: toHex(p.ki), opc: toHex(p.opc) };
+      live = {
+        identity: { ...p.identity },
+        ki: toHex(p.ki),
+        opc: toHex(p.opc),
+        ...(p.algorithm === 'test' ? { algorithm: 'test' as const } : {}),
+      };
       return base;
     }
     return {

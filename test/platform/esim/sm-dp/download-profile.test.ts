@@ -9,8 +9,10 @@
 // restart during key establishment or during the download ends in an installed profile.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cardFromFile, withState } from '../../../../src/card/card-file.js';
 import { euiccSectionOf, euiccStateOf } from '../../../../src/card/euicc/card-file-section.js';
 import { LIFE_CYCLE } from '../../../../src/card/euicc/euicc-state.js';
+import type { Uicc } from '../../../../src/card/uicc.js';
 import { generateVector } from '../../../../src/crypto/milenage.js';
 import { generateTestVector } from '../../../../src/crypto/ts-34-108-test-algorithm.js';
 import { hex, toHex } from '../../../../src/lib/hex.js';
@@ -95,11 +97,11 @@ function ts48Sim(): Sim {
 }
 
 /** AUTHENTICATE with a TS 34.108 test-algorithm challenge: RES is XDOUT (16 bytes). */
-function authenticatesWithTestAlgorithm(sim: Sim): boolean {
+function authenticatesWithTestAlgorithm(sim: Sim, card: Uicc = b.card, sqn = '000000000040'): boolean {
   const rand = hex('00112233445566778899aabbccddeeff');
-  const v = generateTestVector(sim.ki, rand, hex('000000000040'), hex('8000'));
-  b.card.transmit(hex('00A4040C07A0000000871002'));
-  const r = b.card.transmit(hex(`008800812210${toHex(rand)}10${toHex(v.autn)}00`));
+  const v = generateTestVector(sim.ki, rand, hex(sqn), hex('8000'));
+  card.transmit(hex('00A4040C07A0000000871002'));
+  const r = card.transmit(hex(`008800812210${toHex(rand)}10${toHex(v.autn)}00`));
   return (
     toHex(r.subarray(r.length - 2)) === '9000' &&
     r[1] === v.res.length &&
@@ -392,6 +394,14 @@ describe(`the GSMA TS.48 generic test profile on ${testDialect}`, () => {
     expect(authenticatesWithTestAlgorithm(sim)).toBe(true);
     // A Milenage challenge with the same K is not what this USIM runs.
     expect(authenticates({ ...sim, algorithm: 'milenage' })).toBe(false);
+    // Saved and loaded again, the card file's live USIM still runs the enabled profile's algorithm.
+    const saved = withState(b.file, b.card);
+    expect(saved.algorithm).toBe('test');
+    expect(saved.iccid).toBe(sim.iccid);
+    // (a fresh SQN: the saved SQN array remembers the first challenge)
+    expect(authenticatesWithTestAlgorithm(sim, cardFromFile(saved, { clock: b.clock }), '000000000060')).toBe(
+      true,
+    );
     const eis = await es2().getEIS({ ...fc(), eid: EID, smsrId: SMSR_ID });
     expect(eis.eis?.profiles.find((p) => p.iccid === sim.iccid)?.profileType).toBe('ts48-generic');
   });

@@ -6,7 +6,7 @@
 // operator's SIMs are rows of the inventory, their Ki/OPc sealed as the platform seals them.
 
 import { randomBytes } from 'node:crypto';
-import { cardFromFile } from '../../../../src/card/card-file.js';
+import { type CardFile, cardFromFile } from '../../../../src/card/card-file.js';
 import { runIsdrScript } from '../../../../src/card/euicc/isd-r-ota.js';
 import type { Uicc } from '../../../../src/card/uicc.js';
 import { type ChainInput, verifyCertificateChain } from '../../../../src/crypto/sgp-02-certificate-chain.js';
@@ -80,6 +80,8 @@ export interface DpBench {
   keyRing: KeyRing;
   clock: ManualClock;
   pki: TestPki;
+  /** The card file the card was made from (withState(file, card) saves the card). */
+  file: CardFile;
   card: Uicc;
   transport: CardTransport;
   smsr: SmSr;
@@ -109,20 +111,18 @@ export async function dpBench(
   const e = file.euicc;
   if (e === undefined) throw new Error('no euicc');
   const jwk = ecasd.privateKey.export({ format: 'jwk' });
-  const card = cardFromFile(
-    {
-      ...file,
-      euicc: {
-        ...e,
-        ecasd: {
-          certificate: toHex(ecasd.certificate),
-          privateKey: Buffer.from(jwk.d ?? '', 'base64url').toString('hex'),
-          ci: { keyId: toHex(pki.ci.trusted.keyId), publicKey: toHex(pki.ci.trusted.publicKey) },
-        },
+  const cardFile: CardFile = {
+    ...file,
+    euicc: {
+      ...e,
+      ecasd: {
+        certificate: toHex(ecasd.certificate),
+        privateKey: Buffer.from(jwk.d ?? '', 'base64url').toString('hex'),
+        ci: { keyId: toHex(pki.ci.trusted.keyId), publicKey: toHex(pki.ci.trusted.publicKey) },
       },
     },
-    { clock },
-  );
+  };
+  const card = cardFromFile(cardFile, { clock });
   const transport = new CardTransport(card);
   const verify = async (input: Omit<ChainInput, 'trustedCis' | 'now'>) =>
     verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: clock.now() });
@@ -188,6 +188,7 @@ export async function dpBench(
     keyRing,
     clock,
     pki,
+    file: cardFile,
     card,
     transport,
     smsr,
