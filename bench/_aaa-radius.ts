@@ -40,7 +40,7 @@ async function freeUdpPort(): Promise<number> {
  * A packet template: the request encoded once, then per send only the Identifier, the counters and
  * the authenticators change (so the generator, not the server, stays cheap).
  */
-interface Template {
+export interface Template {
   readonly bytes: Uint8Array;
   /** Offsets of 32-bit values to patch, by attribute type. */
   readonly at: ReadonlyMap<number, number>;
@@ -48,7 +48,7 @@ interface Template {
   readonly ma: number;
 }
 
-function template(code: number, attributes: AttributeInput[]): Template {
+export function template(code: number, attributes: AttributeInput[]): Template {
   const bytes = encodeRequest({ code, identifier: 0, attributes }, SECRET);
   if (!bytes.ok) throw new Error(bytes.error.message);
   const at = new Map<number, number>();
@@ -65,7 +65,7 @@ const SECRET_BYTES = Buffer.from(SECRET);
 const ZERO16 = new Uint8Array(16);
 
 /** Fills in Identifier, 32-bit counters and authenticators (RFC 2866 §3 / RFC 3579 §3.2). */
-function stamp(t: Template, id: number, values: ReadonlyArray<readonly [number, number]>): Buffer {
+export function stamp(t: Template, id: number, values: ReadonlyArray<readonly [number, number]>): Buffer {
   const b = Buffer.from(t.bytes);
   b[1] = id;
   for (const [type, value] of values) {
@@ -83,14 +83,14 @@ function stamp(t: Template, id: number, values: ReadonlyArray<readonly [number, 
   return b;
 }
 
-type Next = () => { readonly port: number; readonly build: (id: number) => Buffer };
+export type Next = () => { readonly port: number; readonly build: (id: number) => Buffer };
 
 /**
  * Sockets with a window of outstanding requests each (one Identifier space per socket). No promise
  * or timer per request: answers are matched by Identifier, and one sweep retransmits (same bytes)
  * what has waited a second, as a NAS does.
  */
-class LoadGenerator {
+export class LoadGenerator {
   private readonly sockets: Socket[] = [];
   private readonly pending: Array<
     Array<
@@ -161,14 +161,14 @@ class LoadGenerator {
   }
 }
 
-interface Target {
+export interface Target {
   readonly authPort: number;
   readonly acctPort: number;
   readonly imsis: readonly string[];
 }
 
 /** Closed loop: `window` requests outstanding per socket, each answer releasing the next one. */
-function closedLoop(gen: LoadGenerator, window: number, seconds: number, next: Next): Promise<number> {
+export function closedLoop(gen: LoadGenerator, window: number, seconds: number, next: Next): Promise<number> {
   return new Promise((resolve) => {
     let done = 0;
     let open = 0;
@@ -297,10 +297,20 @@ async function measure(target: Target, seconds: number): Promise<Figures> {
   }
 }
 
-async function platformTarget(
+/** `env` adds settings of the server (bench/_events-radius.ts: the web request network it allows). */
+export async function platformTarget(
   dialect: BenchDialect,
   sessions: number,
-): Promise<{ target: Target; metrics: () => Promise<string>; stop: () => Promise<void> }> {
+  env: Record<string, string> = {},
+): Promise<{
+  target: Target;
+  /** The API's address and the operator's bearer header (for what an operator would set up). */
+  api: { readonly url: string; readonly headers: Record<string, string>; readonly operatorId: string };
+  /** The SIM ids (ICCIDs) in the order of `target.imsis`. */
+  iccids: readonly string[];
+  metrics: () => Promise<string>;
+  stop: () => Promise<void>;
+}> {
   const db = await freshDatabase(dialect);
   const [authPort, acctPort] = [await freeUdpPort(), await freeUdpPort()];
   const masterKey = randomBytes(32).toString('base64');
@@ -310,6 +320,7 @@ async function platformTarget(
     SIMTRUST_RADIUS_AUTH_PORT: String(authPort),
     SIMTRUST_RADIUS_ACCT_PORT: String(acctPort),
     SIMTRUST_DATABASE_POOL_SIZE: '16',
+    ...env,
   });
   const store = await openStore(db.url, { migrate: false });
   await createOperator(
@@ -324,7 +335,7 @@ async function platformTarget(
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: 'bench@example.com', password: 'bench-password' }),
     })
-  ).json()) as { token: string };
+  ).json()) as { token: string; operatorId: string };
   const headers = { authorization: `Bearer ${auth.token}` };
   const client = await fetch(`${server.url}/v1/radius_clients`, {
     method: 'POST',
@@ -333,11 +344,13 @@ async function platformTarget(
   });
   if (client.status !== 201) throw new Error(`radius client: ${await client.text()}`);
   const imsis: string[] = [];
+  const iccids: string[] = [];
   const lines = ['iccid,imsi,msisdn,ki,opc'];
   for (let i = 0; i < sessions; i++) {
     const body = `89811055${String(i).padStart(10, '0')}`;
     const imsi = `00101550${String(i).padStart(7, '0')}`;
     imsis.push(imsi);
+    iccids.push(`${body}${luhnCheckDigit(body)}`);
     lines.push(
       `${body}${luhnCheckDigit(body)},${imsi},,${randomBytes(16).toString('hex')},${randomBytes(16).toString('hex')}`,
     );
@@ -350,6 +363,8 @@ async function platformTarget(
   if (imported.status !== 200) throw new Error(`import: ${await imported.text()}`);
   return {
     target: { authPort, acctPort, imsis },
+    api: { url: server.url, headers, operatorId: auth.operatorId },
+    iccids,
     metrics: async () => {
       const text = await (await fetch(`${server.url}/metrics`)).text();
       const drops = [...text.matchAll(/^simtrust_radius_dropped_total\{reason="(\w+)"\} (\d+)/gm)]
