@@ -521,6 +521,23 @@ export const ERROR_CODES = {
     description:
       'The EumSignature of an EIS does not verify with the EUM key (or its signed part was changed).',
   },
+  ERR_ESIM_PARTNER_INVALID: {
+    status: 400,
+    expose: true,
+    description:
+      'An SGP.02 partner was refused: its entity id, role, https endpoint or TLS certificate (one X.509 certificate, valid now, not a CA) is not acceptable; details name the field and the reason.',
+  },
+  ERR_ESIM_PARTNER_EXISTS: {
+    status: 409,
+    expose: true,
+    description:
+      'This entity is already a partner in this role, or another partner already has this certificate (a certificate names one partner); remove it first.',
+  },
+  ERR_ESIM_PARTNER_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description: 'No SGP.02 partner with this id or entity id.',
+  },
   // --- eSIM operator layer (docs/esim.md, "Profiles and operations")
   ERR_ESIM_NOT_CONNECTED: {
     status: 503,

@@ -4,6 +4,7 @@
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { esimPkiMigration } from '../esim/ci/migration.js';
 import { esimOperationsMigration } from '../esim/operations/migration.js';
+import { esimPartnersMigration } from '../esim/partners/migration.js';
 import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
@@ -783,6 +784,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0013-esim-sm-sr', esimSmSrMigration],
   ['0014-esim-sm-dp', esimSmDpMigration],
   ['0015-esim-operations', esimOperationsMigration],
+  ['0016-esim-partners', esimPartnersMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

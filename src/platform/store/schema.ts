@@ -631,6 +631,25 @@ export interface EventActionRunsTable {
   updated_at: number;
 }
 
+/** SGP.02 partners: who may call our SOAP listener, whom we call (migration 0016-esim-partners). */
+export interface EsimPartnersTable {
+  partner_id: string;
+  /** Owning operator; '' for the platform's own SM-DP / SM-SR. */
+  operator_id: string;
+  /** Entity id (OID) of the partner's SM-DP / SM-SR / MNO / EUM. */
+  entity_id: string;
+  /** sm-dp | sm-sr | operator | eum */
+  role: string;
+  /** Its SOAP listener (https URL). */
+  endpoint: string;
+  /** PEM of its TLS certificate (pinned). */
+  certificate: string;
+  /** SHA-256 fingerprint of the certificate, as node:crypto prints it (AA:BB:…). */
+  fingerprint: string;
+  not_after: number;
+  created_at: number;
+}
+
 /** eSIM CI roots this deployment trusts (migration 0012-esim-pki; platform/esim/ci). */
 export interface EsimCisTable {
   ci_id: string;
@@ -929,4 +948,5 @@ export interface Database {
   esim_profiles: EsimProfilesTable;
   esim_operations: EsimOperationsTable;
   esim_operation_steps: EsimOperationStepsTable;
+  esim_partners: EsimPartnersTable;
 }

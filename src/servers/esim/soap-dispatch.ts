@@ -28,11 +28,10 @@ import type {
   RequestElement,
   SoapHandlers,
 } from '../../platform/esim/es-soap/soap-endpoint.js';
+import type { PartnerRole } from '../../platform/esim/partners/partners-registry.js';
 import type { Es2NotificationPort, Es2Port } from '../../platform/esim/sm-dp/sm-dp-service.js';
 
-/** SGP.02 roles of off-card entities (SGP.02 §2.1). */
-export const PARTNER_ROLES = ['sm-dp', 'sm-sr', 'operator', 'eum'] as const;
-export type PartnerRole = (typeof PARTNER_ROLES)[number];
+export type { PartnerRole } from '../../platform/esim/partners/partners-registry.js';
 
 /** Who called, as the partners registry knows them. */
 export interface PeerIdentity {
