@@ -52,6 +52,9 @@ interface Figures {
   /** Crossing Interim sent → acknowledged (the accounting's own queue, inside the figures above). */
   readonly ackP50: number;
   readonly ackP99: number;
+  /** Crossing Interim acknowledged → action arrived (the engine's part). */
+  readonly engineP50: number;
+  readonly engineP99: number;
   readonly retransmits: number;
   readonly server: string;
 }
@@ -308,6 +311,13 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
       )
       .filter((x): x is number => x !== undefined)
       .sort((a, b) => a - b);
+    const engineLatencies = imsis
+      .map((imsi, i) => {
+        const at = sink.arrivals.get(imsi);
+        return at === undefined || acked[i] === undefined ? undefined : at - (acked[i] as number);
+      })
+      .filter((x): x is number => x !== undefined)
+      .sort((a, b) => a - b);
     const quantile = (xs: number[], x: number) =>
       xs[Math.min(xs.length - 1, Math.floor(x * xs.length))] ?? Number.NaN;
     const q = (x: number) => quantile(latencies, x);
@@ -332,6 +342,8 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
       max: latencies.at(-1) ?? Number.NaN,
       ackP50: quantile(ackLatencies, 0.5),
       ackP99: quantile(ackLatencies, 0.99),
+      engineP50: quantile(engineLatencies, 0.5),
+      engineP99: quantile(engineLatencies, 0.99),
       retransmits: gen.retransmits,
       server: await t.metrics(),
     };
@@ -365,7 +377,7 @@ export async function runEventsRadiusBench(args: string[]): Promise<void> {
   for (const r of results) {
     const kept = (100 * r.withHandlers) / r.reference;
     console.log(
-      `kept ${fmt(kept, 1)} % of the Interim rate (target ≥ 80 %: ${kept >= 80 ? 'met' : 'NOT met'}); ${fmt(r.evaluations)} rule evaluations in the phase, ${fmt(r.evaluations / r.seconds)}/s; ${fmt(r.crossed)} sessions crossed, ${fmt(r.firings)} firings, ${fmt(r.arrived)} actions arrived (${fmt(r.arrivedInPhase)} within the phase); crossing Interim sent → action's first attempt arrived: p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max)} ms (target p99 ≤ 1000 ms: ${r.p99 <= 1000 ? 'met' : 'NOT met'}); of which the crossing Interim's own acknowledgement (the accounting queue of this load): p50 ${fmt(r.ackP50)} ms, p99 ${fmt(r.ackP99)} ms`,
+      `kept ${fmt(kept, 1)} % of the Interim rate (target ≥ 80 %: ${kept >= 80 ? 'met' : 'NOT met'}); ${fmt(r.evaluations)} rule evaluations in the phase, ${fmt(r.evaluations / r.seconds)}/s; ${fmt(r.crossed)} sessions crossed, ${fmt(r.firings)} firings, ${fmt(r.arrived)} actions arrived (${fmt(r.arrivedInPhase)} within the phase); crossing Interim sent → action's first attempt arrived: p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max)} ms (target p99 ≤ 1000 ms: ${r.p99 <= 1000 ? 'met' : 'NOT met'}); in two parts: the crossing Interim sent → acknowledged after its durable write (the accounting queue of this load) p50 ${fmt(r.ackP50)} ms, p99 ${fmt(r.ackP99)} ms, and acknowledged → action arrived (the engine) p50 ${fmt(r.engineP50)} ms, p99 ${fmt(r.engineP99)} ms`,
     );
   }
 }
