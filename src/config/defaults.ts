@@ -324,6 +324,27 @@ export const SETTINGS = {
     doc: "The platform's number the command SMS come from and the applets send their alerts to (international digits); required with otaSmppUrl.",
     parse: str(),
   },
+  // --- eSIM: this deployment's own SM-SR and SM-DP in the server process (docs/esim.md, Running it)
+  esimOperatorId: {
+    default: undefined,
+    doc: "The operator whose SM-SR and SM-DP certificates (GP, from this deployment's eSIM CI: `simtrust esim ci init` or `import`) the in-process SM-SR and SM-DP run under; each certificate is issued once when that operator has none valid. Set: `simtrust serve` runs both roles for every operator of the deployment (an operator is MNO `2.999.15.4.<the digits of its id>` to them), ES5 goes over the OTA SMS link (otaSmppUrl) and, with esimScp81Port, over HTTPS. Unset: no eSIM roles, and POST /v1/esim/euiccs and the /v1/sims/{sim_id}/profiles routes answer 503 ERR_ESIM_NOT_CONNECTED. Demo mode uses the demo operator.",
+    parse: str(),
+  },
+  esimScp81Host: {
+    default: '127.0.0.1',
+    doc: "Address the SM-SR's SCP81 listener (ES5 over HTTPS: PSK-TLS, RAM over HTTP) listens on. Loopback by default: open it only to the network your devices' data sessions come from.",
+    parse: str(),
+  },
+  esimScp81Port: {
+    default: undefined,
+    doc: "Port of the SM-SR's SCP81 listener (0 picks a free port). Set: ES5 goes over HTTPS — a push SMS makes the eUICC open a PSK-TLS session here — the bearer profile downloads need (SCP03t never goes by SMS). Unset: ES5 over SMS only (enable, disable, delete, audit; no download). Demo mode picks a free port.",
+    parse: int(0, 65535),
+  },
+  esimScp81PushAddress: {
+    default: undefined,
+    doc: "IPv4 or IPv6 address the push SMS tells eUICCs to connect to (the listener's address as devices reach it, e.g. behind NAT); default esimScp81Host.",
+    parse: str(),
+  },
   // --- EAP-SIM / EAP-AKA / EAP-AKA' over RADIUS and the GSUP AuC interface (docs/aaa.md)
   eapConversationSeconds: {
     default: 60,

@@ -8,6 +8,7 @@ import { startOtaLink } from '../platform/ota/ota-runtime.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
 import { buildDeviceApp } from './device/app.js';
+import { esimOperatorOf, type RunningEsim, startEsim } from './esim/esim-runtime.js';
 import { startEventHandlersJob } from './event-handlers-job.js';
 import { type RunningGateway, startGateway, startSms } from './gateway/start.js';
 import { GsupServer } from './gsup/server.js';
@@ -29,6 +30,8 @@ export interface RunningServers {
   readonly gsup: { readonly port: number } | undefined;
   /** The MFA gateway, when gatewayUpstream or gatewayApplications is set. */
   readonly gateway: RunningGateway | undefined;
+  /** This deployment's SM-SR and SM-DP, when esimOperatorId is set (demo: the demo operator). */
+  readonly esim: RunningEsim | undefined;
   close(): Promise<void>;
 }
 
@@ -80,11 +83,21 @@ export async function startServers(
       });
       opened.push(gsup);
     }
+    // eSIM (docs/esim.md, Running it): this deployment's SM-SR and SM-DP, before the OTA link that
+    // brings their eUICCs' PoRs and notifications. Without them the eSIM routes answer 503.
+    const esimOperator = await esimOperatorOf(platform);
+    let esim: RunningEsim | undefined;
+    if (esimOperator !== undefined) {
+      esim = await startEsim(platform, esimOperator, logger.child({ component: 'esim' }), {
+        scp81Port: config.esimScp81Port ?? (config.demo ? 0 : undefined),
+      });
+      opened.push(esim);
+    }
     // OTA to the cards' anti-theft applets (docs/anti-theft.md): one SMPP link, kept bound.
     const otaLink =
       config.otaSmppUrl === undefined
         ? undefined
-        : startOtaLink(platform, logger.child({ component: 'ota' }));
+        : startOtaLink(platform, logger.child({ component: 'ota' }), esim?.sms);
     if (otaLink) opened.push(otaLink);
     // SMS providers connect now (the SMPP bind), whether or not this process runs the gateway.
     startSms(platform, logger);
@@ -126,6 +139,7 @@ export async function startServers(
       radius: radius && { authPort: radius.authPort, acctPort: radius.acctPort },
       gsup: gsup && { port: gsup.port },
       gateway,
+      esim,
       async close() {
         clearInterval(keySchedule);
         await staleSessions.stop();
@@ -134,6 +148,7 @@ export async function startServers(
         await eventsJob.stop();
         await gateway?.close();
         await otaLink?.close();
+        await esim?.close();
         await gsup?.close();
         await radius?.close();
         await device.close();

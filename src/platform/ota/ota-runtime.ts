@@ -5,10 +5,11 @@
 import type { Logger } from 'pino';
 import { SimtrustError } from '../../lib/errors.js';
 import type { Platform } from '../platform.js';
-import { OtaInbound } from './ota-inbound.js';
+import { type EsimSmsReceiver, OtaInbound } from './ota-inbound.js';
 import { type KeptLink, keepOtaLink } from './ota-smpp.js';
 
-export function startOtaLink(platform: Platform, logger: Logger): KeptLink {
+/** `esim`: the SM-SR's ES5 over SMS, which takes the PoRs and notifications of its eUICCs first. */
+export function startOtaLink(platform: Platform, logger: Logger, esim?: EsimSmsReceiver): KeptLink {
   const c = platform.config;
   if (c.otaSmppUrl === undefined || c.otaSmppPassword === undefined || c.otaSmppSourceAddr === undefined)
     throw new SimtrustError(
@@ -23,7 +24,7 @@ export function startOtaLink(platform: Platform, logger: Logger): KeptLink {
       sourceAddr: c.otaSmppSourceAddr,
     },
     platform.ota,
-    new OtaInbound(platform.store, platform.ota),
+    new OtaInbound(platform.store, platform.ota, Date.now, esim),
     (e) =>
       e.kind === 'bound'
         ? logger.info({ url: c.otaSmppUrl }, 'OTA SMPP link bound')

@@ -649,6 +649,21 @@ export class OtaService {
     this.#link = link;
   }
 
+  /**
+   * The platform's SMPP link as others use it (the SM-SR's ES5 over SMS): each send goes over the link
+   * bound at that moment, ERR_OTA_UNAVAILABLE while there is none.
+   */
+  readonly sharedLink: OtaLink = {
+    send: (destination, userData) => {
+      const link = this.#link;
+      if (link === undefined)
+        return Promise.reject(
+          new SimtrustError('ERR_OTA_UNAVAILABLE', 'no SMPP link for OTA; set otaSmppUrl and check the SMSC'),
+        );
+      return link.send(destination, userData);
+    },
+  };
+
   /** Secures and sends `commands` over the platform's link; ERR_OTA_UNAVAILABLE without one. */
   send(operatorId: string, simId: string, commands: readonly Command[]): Promise<SentCommand> {
     const link = this.#link;

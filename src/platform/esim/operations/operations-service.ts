@@ -462,7 +462,10 @@ export class EsimOperations implements EsimProgressPort {
 
   #requirePorts(): EsimRolePorts {
     if (this.#ports === undefined)
-      throw new SimtrustError('ERR_ESIM_NOT_CONNECTED', 'no SM-SR is connected to this platform');
+      throw new SimtrustError(
+        'ERR_ESIM_NOT_CONNECTED',
+        'no SM-SR is connected to this platform: set esimOperatorId to run this deployment’s own SM-SR and SM-DP (docs/esim.md, Running it)',
+      );
     return this.#ports;
   }
 

@@ -1,0 +1,248 @@
+// This deployment's own SM-SR and SM-DP in the server process (docs/esim.md, Running it in serve):
+// what `simtrust serve` / `up` start when esimOperatorId is set (demo mode: the demo operator).
+//
+//   certificates  the operator's SM-SR and SM-DP GP certificates from the eSIM PKI (issued once from the
+//                 deployment's CI when it has none valid; an imported CI without key cannot issue them)
+//   ES5           SMS: SCP80 packets to the ISD-R over the platform's OTA SMPP link (the anti-theft OTA's
+//                 link, OtaService.sharedLink); PoRs and notifications come back through OtaInbound.
+//                 HTTPS (esimScp81Port): the script waits in the SCP81 sessions, a push SMS names the
+//                 listener and the ISD-R SCP81 key set, the card connects over PSK-TLS.
+//   roles         SmSr (ES1/ES3/ES4, notifications) and SmDp (ES2, ES3 to the SM-SR in-process), both
+//                 reporting progress to the operator layer; every operator of the deployment is an MNO
+//                 to them (mnoIdOf); esimOperations.connect(ports), then recover() of all three.
+//
+// PSK-TLS asks for the key synchronously during the handshake, while the ISD-R key sets are sealed in
+// the database: the key of an eUICC is opened when its push leaves and kept in memory only while its
+// session may come (pskTtlMs), so no key of an idle eUICC sits in memory.
+
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/defaults.js';
+import { SimtrustError } from '../../lib/errors.js';
+import { encodePskIdentity, type PskIdentity } from '../../lib/gp-amd-b-ram-over-http.js';
+import { PLATFORM_OWNER } from '../../platform/esim/ci/pki-service.js';
+import type { EsimRolePorts } from '../../platform/esim/operations/ports.js';
+import { SmDp } from '../../platform/esim/sm-dp/sm-dp-service.js';
+import { loadIsdrKeyset } from '../../platform/esim/sm-sr/eis-store.js';
+import { Es5Https } from '../../platform/esim/sm-sr/es5-https.js';
+import { Es5Sms } from '../../platform/esim/sm-sr/es5-sms.js';
+import { type Es5Outcome, type Es5Transport, ISD_R_AID } from '../../platform/esim/sm-sr/es5-transport.js';
+import { adminSessionTrigger, RamOverHttpSessions } from '../../platform/esim/sm-sr/ram-over-http.js';
+import { SmSr } from '../../platform/esim/sm-sr/sm-sr-service.js';
+import { findOperatorByEmail } from '../../platform/iam/operators.js';
+import type { Platform } from '../../platform/platform.js';
+import { type Scp81Listener, startScp81Listener } from './scp81-listener.js';
+
+/** The ISD-R SCP81 key set the push names (SGP.02 Table 4; `simtrust card new --euicc` makes KVN 40). */
+export const SCP81_KVN = 0x40;
+const SCP81_KID = 1;
+
+/** An operator of this deployment as the in-process SM-SR and SM-DP know it (its MNO id, an OID). */
+export function mnoIdOf(operatorId: string): string {
+  return `2.999.15.4.${Number.parseInt(operatorId.replace(/\D/g, '') || '0', 10)}`;
+}
+
+export interface RunningEsim {
+  readonly smsrId: string;
+  readonly smdpId: string;
+  readonly operatorId: string;
+  /** The SCP81 listener's port, when ES5 goes over HTTPS. */
+  readonly scp81Port: number | undefined;
+  /** Hand to startOtaLink: the PoRs and notifications of the SM-SR's eUICCs. */
+  readonly sms: Es5Sms;
+  readonly smsr: SmSr;
+  readonly smdp: SmDp;
+  close(): Promise<void>;
+}
+
+/** The operator the roles run under: esimOperatorId, or the demo operator in demo mode. */
+export async function esimOperatorOf(platform: Platform): Promise<string | undefined> {
+  const c = platform.config;
+  if (c.esimOperatorId !== undefined) return c.esimOperatorId;
+  if (!c.demo) return undefined;
+  return (await findOperatorByEmail(platform.store.db, c.demoOperatorEmail))?.operatorId;
+}
+
+/**
+ * Starts the SM-SR and SM-DP for `operatorId` and connects them to the operator layer. The caller
+ * starts the OTA link with `sms` afterwards (MO SMS need the receiver; sends wait for the link).
+ */
+export async function startEsim(
+  platform: Platform,
+  operatorId: string,
+  logger: Logger,
+  options: { scp81Port?: number | undefined } = {},
+): Promise<RunningEsim> {
+  const c: Config = platform.config;
+  const { store, keyRing, clock, esimPki: pki, esimOperations } = platform;
+  const exists = await store.db
+    .selectFrom('operators')
+    .select('operator_id')
+    .where('operator_id', '=', operatorId)
+    .executeTakeFirst();
+  if (exists === undefined)
+    throw new SimtrustError('ERR_CONFIG', `esimOperatorId: no operator ${operatorId} (docs/esim.md)`);
+  // Demo: the deployment's CI and EUM are made here when missing (production imports its CI).
+  if (c.demo) await pki.ensureDemo();
+  const srCert = await pki.ensureOperatorCertificate(operatorId, 'sm-sr');
+  const dpCert = await pki.ensureOperatorCertificate(operatorId, 'sm-dp');
+  const smsrId = srCert.subject;
+  const smdpId = dpCert.subject;
+  const scp81Port = options.scp81Port ?? c.esimScp81Port;
+  const pushAddress = c.esimScp81PushAddress ?? c.esimScp81Host;
+  if (scp81Port !== undefined && isIP(pushAddress) === 0)
+    throw new SimtrustError(
+      'ERR_CONFIG',
+      `esimScp81PushAddress (or esimScp81Host) must be an IPv4 or IPv6 address, not ${pushAddress}: the push SMS carries an address`,
+    );
+
+  let smsr: SmSr | undefined;
+  let smdp: SmDp | undefined;
+  const sms = new Es5Sms({
+    store,
+    keyRing,
+    link: platform.ota.sharedLink,
+    notifications: async (eid, e1) => {
+      if (smsr === undefined) throw new Error('the SM-SR is not running');
+      return smsr.handleNotification(eid, e1);
+    },
+  });
+
+  // ES5 over HTTPS: the SCP81 sessions and listener, the PSKs of eUICCs whose push is out.
+  const psks = new Map<string, { key: Uint8Array; timer: NodeJS.Timeout }>();
+  const pskKey = (eid: string, kvn: number) => `${eid.toUpperCase()}:${kvn}`;
+  const sessions = new RamOverHttpSessions();
+  const pskTtlMs = 300_000 + 60_000;
+  let listener: Scp81Listener | undefined;
+  let https: Es5Https | undefined;
+  if (scp81Port !== undefined) {
+    listener = await startScp81Listener({
+      host: c.esimScp81Host,
+      port: scp81Port,
+      sessions,
+      psk: (id: PskIdentity) => psks.get(pskKey(id.eid, id.kvn))?.key,
+      onRefused: (reason) => logger.info({ reason }, 'SCP81 handshake refused'),
+    });
+    const port = listener.port;
+    https = new Es5Https({
+      sessions,
+      trigger: (eid) =>
+        adminSessionTrigger({
+          eid,
+          isdRAid: ISD_R_AID,
+          kvn: SCP81_KVN,
+          kid: SCP81_KID,
+          address: pushAddress,
+          port,
+          adminUri: sessions.adminUri,
+        }),
+      push: async (eid, securedData): Promise<Es5Outcome> => {
+        const ks = await loadIsdrKeyset(store.db, keyRing, eid, SCP81_KVN);
+        const psk = ks?.type === 'SCP81' ? ks.keys[0]?.components[0]?.value : undefined;
+        if (psk === undefined)
+          return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP81 key set (KVN 40)' };
+        const k = pskKey(eid, SCP81_KVN);
+        const old = psks.get(k);
+        if (old !== undefined) clearTimeout(old.timer);
+        const timer = setTimeout(() => {
+          psks.get(k)?.key.fill(0);
+          psks.delete(k);
+        }, pskTtlMs);
+        timer.unref();
+        psks.set(k, { key: psk, timer });
+        return sms.push(eid, securedData);
+      },
+    });
+  }
+  const transport: Es5Transport = https ?? sms;
+
+  const verify = (input: Parameters<typeof pki.verify>[0]) => pki.verify(input);
+  smsr = new SmSr({
+    store,
+    keyRing,
+    clock,
+    transport,
+    smsrId,
+    chains: { verify },
+    directory: {
+      smdp: (id) => (id === smdpId ? smdp?.es3Notifications() : undefined),
+      // The operator layer reads the states back with GetEIS after each operation; no ES4 notifications.
+      operator: () => undefined,
+    },
+    progress: esimOperations,
+    onNotifyError: (e) => logger.warn({ err: e }, 'eSIM: a notification port failed'),
+  });
+  const signer = await pki.signingKey(dpCert.certId, operatorId);
+  smdp = new SmDp({
+    store,
+    keyRing,
+    clock,
+    smdpId,
+    smsr: (id) => (id === smsrId ? smsr?.es3For(smdpId) : undefined),
+    signer: async () => ({ certificate: signer.certificate, privateKey: signer.privateKey }),
+    verify,
+    eumCertificate: async (eumId) => {
+      const own = (await pki.list({ operatorId: PLATFORM_OWNER, role: 'eum' })).find(
+        (e) => e.subject === eumId,
+      );
+      if (own !== undefined) return own.certificate;
+      // An EUM from elsewhere: the certificate the SM-SR verified when it registered the EIS.
+      const row = await store.db
+        .selectFrom('esim_sr_eis')
+        .select('eum_certificate')
+        .where('eum_id', '=', eumId)
+        .executeTakeFirst();
+      return row?.eum_certificate;
+    },
+    progress: esimOperations,
+    onError: (e) => logger.error({ err: e }, 'eSIM SM-DP: a download step failed unexpectedly'),
+  });
+  const ports: EsimRolePorts = {
+    smsrId,
+    es1: (pem) => (smsr as SmSr).es1For(pem),
+    es2: (id) => (smdp as SmDp).es2For({ operatorId: id, mnoId: mnoIdOf(id) }),
+    es4: (id) => (smsr as SmSr).es4For(mnoIdOf(id)),
+    mnoId: (id) => mnoIdOf(id),
+  };
+  esimOperations.connect(ports);
+  // A restart: procedures and downloads continue or end from what the card reports; operations idle
+  // past the SM-SR's procedure validity end failed.
+  const recovered = {
+    smsr: await smsr.recover(),
+    smdp: (await smdp.recover()).length,
+    operations: await esimOperations.recover(),
+  };
+  logger.info(
+    { smsrId, smdpId, operatorId, scp81Port: listener?.port, recovered },
+    'eSIM: SM-SR and SM-DP running in this process',
+  );
+  const expiry = setInterval(() => {
+    smsr?.expireProcedures().catch((e: unknown) => logger.error({ err: e }, 'eSIM procedure expiry failed'));
+  }, 30_000);
+  expiry.unref();
+  return {
+    smsrId,
+    smdpId,
+    operatorId,
+    scp81Port: listener?.port,
+    sms,
+    smsr,
+    smdp,
+    async close() {
+      clearInterval(expiry);
+      // Operations still running are not waited for (a card may take minutes): the next start's
+      // recover() settles them from what the SM-SR and the card hold.
+      esimOperations.connect(undefined);
+      await listener?.close();
+      for (const { key, timer } of psks.values()) {
+        clearTimeout(timer);
+        key.fill(0);
+      }
+      psks.clear();
+    },
+  };
+}
+
+/** For tests and logs: the PSK identity text the push names for an eUICC. */
+export const pskIdentityOf = (eid: string): string =>
+  encodePskIdentity({ eid, aid: ISD_R_AID, kvn: SCP81_KVN, kid: SCP81_KID });
