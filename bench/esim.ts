@@ -145,6 +145,41 @@ async function counting<T>(body: () => Promise<T>): Promise<{ value: T; counts: 
 }
 
 /**
+ * SQLite statements executed while `body` runs (better-sqlite3's Statement run/all/get/iterate), by
+ * the statement's first word and table name; what the store does for one procedure.
+ */
+async function statements<T>(
+  body: () => Promise<T>,
+): Promise<{ value: T; total: number; byKind: Map<string, number> }> {
+  const require = createRequire(import.meta.url);
+  const Database = require('better-sqlite3') as new (
+    file: string,
+  ) => { prepare(sql: string): object; close(): void };
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, AnyFn>;
+  probe.close();
+  const byKind = new Map<string, number>();
+  let total = 0;
+  const saved: [string, AnyFn][] = [];
+  for (const m of ['run', 'all', 'get', 'iterate']) {
+    const orig = proto[m] as AnyFn;
+    saved.push([m, orig]);
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      total++;
+      const words = /^\s*(\w+)(?:\s+(?:.*?\b(?:from|into)\s+)?"?(\w+))?/is.exec(this.source);
+      const kind = `${words?.[1]?.toLowerCase() ?? '?'} ${words?.[2] ?? ''}`.trim();
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+      return orig.apply(this, a);
+    };
+  }
+  try {
+    return { value: await body(), total, byKind };
+  } finally {
+    for (const [m, orig] of saved) proto[m] = orig;
+  }
+}
+
+/**
  * Process CPU microseconds (user + system) per call of `f`, over at least `ms` of CPU after a warm-up:
  * the same clock as the measured path's CPU per procedure, so load from other processes on the shared
  * machine does not inflate the reference.
@@ -245,10 +280,18 @@ export async function run(args: string[]): Promise<void> {
   // 1. What one procedure really does, counted on a rig of its own (setup not counted).
   const one = await esimRig({ cards: 1, dialect });
   let counts: Counts;
+  let sql: { total: number; byKind: Map<string, number> };
   try {
-    const r = await counting(() => one.download(0, 'bench-count'));
-    if (r.value !== 'EXECUTED_SUCCESS') throw new Error(`the counted procedure ended ${r.value}`);
+    const r = await counting(() =>
+      dialect === 'sqlite'
+        ? statements(() => one.download(0, 'bench-count'))
+        : one
+            .download(0, 'bench-count')
+            .then((value) => ({ value, total: 0, byKind: new Map<string, number>() })),
+    );
+    if (r.value.value !== 'EXECUTED_SUCCESS') throw new Error(`the counted procedure ended ${r.value.value}`);
     counts = r.counts;
+    sql = r.value;
   } finally {
     await one.close();
   }
@@ -281,6 +324,13 @@ export async function run(args: string[]): Promise<void> {
     { operation: 'AES-GCM (key ring sealing, not in the reference)', count: counts.gcmCalls, 'µs each': '-' },
     { operation: 'reference: raw crypto per procedure', count: '', 'µs each': fmt(refUs, 0) },
   ]);
+
+  if (sql.total > 0) {
+    const top = [...sql.byKind.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6);
+    console.log(
+      `store: ${sql.total} SQLite statements in one procedure; most: ${top.map(([k, n]) => `${k} ×${n}`).join(', ')}`,
+    );
+  }
 
   // 3. The measured path: N eUICCs, all procedures in parallel.
   const runs: Run[] = [];
