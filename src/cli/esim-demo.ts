@@ -66,7 +66,7 @@ const DP_STEPS: Readonly<Record<string, [actor: string, text: string]>> = {
   PrepareProfile: ['SM-DP', 'profile B prepared from the inventory (Ki/OPc unsealed for the package)'],
   GetEIS: ['SM-DP', 'ES3.GetEIS: the SM-SR returns the eUICC Information Set'],
   VerifyECASDCertificate: ['SM-DP', 'CERT.ECASD verified: ECASD → EUM → CI'],
-  CleanUpISDP: ['SM-DP', 'no earlier ISD-P of this ICCID to clean up'],
+  CleanUpISDP: ['SM-DP', 'clean-up: any ISD-P an earlier attempt for this ICCID left is deleted'],
   CreateISDP: ['SM-SR', 'ES3.CreateISDP → ES5 CreateISDP on the ISD-R: a new ISD-P'],
   'EstablishISDPKeySet:certificate': [
     'SM-DP',
@@ -281,7 +281,7 @@ async function figure5(
       say(
         'eUICC',
         'default notification',
-        `${notificationName(n.type)} (seq ${n.seq}) by MO SMS to the SM-SR`,
+        `${notificationName(n.type)} (seq ${n.seq}) to the SM-SR (an MO SMS on a real device)`,
       );
       await smsr.handleNotification(eid, e1.value);
     }
