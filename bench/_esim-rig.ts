@@ -11,6 +11,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { cardFromFile } from '../src/card/card-file.js';
+import { LIFE_CYCLE } from '../src/card/euicc/euicc-state.js';
 import { runIsdrScript } from '../src/card/euicc/isd-r-ota.js';
 import { newEuiccCardFile } from '../src/card/euicc/issue.js';
 import type { Uicc } from '../src/card/uicc.js';
@@ -79,6 +80,8 @@ export interface EsimRig {
   readonly store: Store;
   /** DownloadProfile(enable = true) of profile B on card `i`; resolves with the ES2 status. */
   download(i: number, callId: string): Promise<string>;
+  /** Card `i` has profile B in an ENABLED ISD-P (what a completed procedure leaves). */
+  enabledB(i: number): boolean;
   close(): Promise<void>;
 }
 
@@ -206,6 +209,11 @@ export async function esimRig(o: { cards: number; dialect: BenchDialect }): Prom
         enableProfile: true,
       });
       return r.functionExecutionStatus.status;
+    },
+    enabledB(i) {
+      const c = cards[i];
+      const isdp = c?.card.euicc?.snapshot().isdps.find((p) => p.profile?.identity.iccid === c.iccidB);
+      return isdp?.state === LIFE_CYCLE.ENABLED;
     },
     async close() {
       await store.close();

@@ -250,7 +250,8 @@ async function measured(cards: number, dialect: BenchDialect): Promise<Run> {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
-    const ok = statuses.filter((s) => s === 'EXECUTED_SUCCESS').length;
+    // Complete = the SM-DP answered success and the card really holds profile B, enabled.
+    const ok = statuses.filter((s, i) => s === 'EXECUTED_SUCCESS' && rig.enabledB(i)).length;
     return {
       procedures: ok,
       failed: statuses.length - ok,
