@@ -128,7 +128,8 @@ export async function startScp81Listener(o: Scp81ListenerOptions): Promise<Scp81
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(req.headers))
       headers[name] = Array.isArray(value) ? value[0] : value;
-    const out = session.handle({
+    // respond(): a job sent with MoreToDo holds this answer until the SM-SR's next job (ram-over-http.ts).
+    const out = await session.respond({
       method: req.method ?? '',
       path: req.url ?? '',
       headers,

@@ -37,7 +37,20 @@ export type Es5Outcome =
  */
 export interface Es5Transport {
   /** Run `commands` (C-APDUs, in order) on the security domain `targetAid` of the eUICC `eid`. */
-  send(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome>;
+  send(
+    eid: string,
+    targetAid: string,
+    commands: readonly Uint8Array[],
+    options?: Es5SendOptions,
+  ): Promise<Es5Outcome>;
+}
+
+export interface Es5SendOptions {
+  /**
+   * The caller has more to send at once (ES3.SendData MoreToDo): HTTPS keeps its session open for it
+   * (ram-over-http.ts); SMS ignores it.
+   */
+  readonly moreToDo?: boolean;
 }
 
 /** GP / ISO 7816-4: 90xx, 61xx (more data) and the warnings 62xx / 63xx complete a command. */

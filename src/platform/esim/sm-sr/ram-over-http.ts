@@ -4,6 +4,17 @@
 // POST brings the expanded response (X-Admin-Script-Status). When nothing is left the SM-SR answers 204
 // without X-Admin-Next-URI, which ends the session.
 //
+// Two kinds of job: a script (C-APDUs in a TS 102 226 expanded command script, for the ISD-R or RFM)
+// and raw data (queueData: SCP03t TLVs 84/85/86 for an ISD-P, SGP.02 §4.1.3.3 — the body goes as it
+// is, X-Admin-Targeted-Application = the ISD-P AID, and the card's POST carries the answer TLVs as
+// they are). A job queued with `moreToDo` (ES3.SendData MoreToDo) keeps the session open: once its
+// answer is posted and nothing else waits, the answer to that POST is held (respond()) until the next
+// job arrives or `holdMs` passes — within the session time — so the SM-DP's back-to-back SendData
+// ride one PSK-TLS session; when the hold ends empty-handed the session ends (204) and the next job
+// needs a new push. A session also ends after `maxScriptsPerSession` jobs (the card's agent bounds
+// its exchanges per session); jobs left waiting when a session closes are announced (onLeftWaiting)
+// so the sender pushes again.
+//
 // Transport-free: the listener (src/servers/esim/scp81-listener.ts) authenticates the connection by its
 // PSK identity (EID + keyset) and hands each request here. Each step of a request, as it is enforced:
 //   protocol header → X-Admin-From names the EID of the PSK identity → URI is the one we gave →
@@ -31,6 +42,17 @@ export interface RamResult {
   readonly raw: Uint8Array;
 }
 
+/** What the card answered to a raw-data job: the body it posted, as posted. */
+export interface RamDataResult {
+  readonly scriptStatus: ScriptStatus;
+  readonly raw: Uint8Array;
+}
+
+export interface RamJobOptions {
+  /** More jobs follow at once (ES3.SendData MoreToDo): hold the session open after this one. */
+  readonly moreToDo?: boolean;
+}
+
 export interface RamOverHttpOptions {
   /** The administration URI the push names; scripts follow at `<adminUri>/<session>/<n>`. */
   readonly adminUri?: string;
@@ -38,12 +60,21 @@ export interface RamOverHttpOptions {
   readonly deliveryMs?: number;
   /** At most this many scripts wait per eUICC (default 32). */
   readonly maxQueuedPerEid?: number;
+  /** After a `moreToDo` job, how long the session waits for the next one (default 15 s). */
+  readonly holdMs?: number;
+  /** The listener's session time (scp81-listener sessionMs, default 120 s): no hold goes past it. */
+  readonly sessionMs?: number;
+  /** Jobs one session carries before it ends (default 32; the card's agent allows 64 exchanges). */
+  readonly maxScriptsPerSession?: number;
 }
 
 interface Job {
   readonly eid: string;
   readonly targetAid: string;
-  readonly script: Uint8Array;
+  /** 'script': an expanded command script; 'data': raw bytes for the target (SCP03t). */
+  readonly kind: 'script' | 'data';
+  readonly body: Uint8Array;
+  readonly moreToDo: boolean;
   readonly resolve: (r: RamResult) => void;
   readonly reject: (e: SimtrustError) => void;
   timer: NodeJS.Timeout | undefined;
@@ -69,7 +100,10 @@ const plain = (status: number): AdminResponse => ({ status, headers: {}, body: E
 export class RamOverHttpSessions {
   readonly #o: Required<RamOverHttpOptions>;
   readonly #queues = new Map<string, Job[]>();
-  readonly #open = new Set<string>();
+  readonly #open = new Map<string, AdminSession>();
+  /** A session holding its answer for the next job of this EID: wakes it. */
+  readonly #holders = new Map<string, () => void>();
+  readonly #leftWaiting = new Set<(eid: string) => void>();
   #sessions = 0;
 
   constructor(options: RamOverHttpOptions = {}) {
@@ -77,6 +111,9 @@ export class RamOverHttpSessions {
       adminUri: options.adminUri ?? '/gp/ram',
       deliveryMs: options.deliveryMs ?? 300_000,
       maxQueuedPerEid: options.maxQueuedPerEid ?? 32,
+      holdMs: options.holdMs ?? 15_000,
+      sessionMs: options.sessionMs ?? 120_000,
+      maxScriptsPerSession: options.maxScriptsPerSession ?? 32,
     };
   }
 
@@ -88,7 +125,54 @@ export class RamOverHttpSessions {
    * Queue C-APDUs for an application of the eUICC; resolves with its R-APDUs once the card has run them
    * in an SCP81 session (the caller sends the push SMS that makes it connect).
    */
-  queue(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<RamResult> {
+  queue(
+    eid: string,
+    targetAid: string,
+    commands: readonly Uint8Array[],
+    options: RamJobOptions = {},
+  ): Promise<RamResult> {
+    return this.#enqueue(eid, targetAid, 'script', commandScript(commands), options);
+  }
+
+  /**
+   * Queue raw data for an application (SCP03t TLVs for an ISD-P): the body goes unwrapped with
+   * X-Admin-Targeted-Application = `targetAid`; resolves with the body the card posted back.
+   */
+  async queueData(
+    eid: string,
+    targetAid: string,
+    data: Uint8Array,
+    options: RamJobOptions = {},
+  ): Promise<RamDataResult> {
+    const r = await this.#enqueue(eid, targetAid, 'data', data.slice(), options);
+    return { scriptStatus: r.scriptStatus, raw: r.raw };
+  }
+
+  /**
+   * Whether a job queued now needs a push to be collected: false while a session of this eUICC is
+   * running (it takes the job at the card's next POST, or wakes from its hold) or a push is already
+   * out for jobs that wait.
+   */
+  needsPush(eid: string): boolean {
+    const key = eid.toUpperCase();
+    if (this.pending(key) > 0) return false;
+    const session = this.#open.get(key);
+    return session === undefined || !session.running;
+  }
+
+  /** A session closed while jobs of this EID still wait (its push was spent): push again. */
+  onLeftWaiting(listener: (eid: string) => void): () => void {
+    this.#leftWaiting.add(listener);
+    return () => this.#leftWaiting.delete(listener);
+  }
+
+  #enqueue(
+    eid: string,
+    targetAid: string,
+    kind: Job['kind'],
+    body: Uint8Array,
+    options: RamJobOptions,
+  ): Promise<RamResult> {
     const key = eid.toUpperCase();
     const queue = this.#queues.get(key) ?? [];
     if (queue.length >= this.#o.maxQueuedPerEid)
@@ -99,7 +183,9 @@ export class RamOverHttpSessions {
       const job: Job = {
         eid: key,
         targetAid: targetAid.toUpperCase(),
-        script: commandScript(commands),
+        kind,
+        body,
+        moreToDo: options.moreToDo === true,
         resolve,
         reject,
         timer: undefined,
@@ -113,6 +199,7 @@ export class RamOverHttpSessions {
       job.timer.unref();
       queue.push(job);
       this.#queues.set(key, queue);
+      this.#holders.get(key)?.();
     });
   }
 
@@ -128,15 +215,27 @@ export class RamOverHttpSessions {
   open(eid: string): AdminSession | undefined {
     const key = eid.toUpperCase();
     if (this.#open.has(key)) return undefined;
-    this.#open.add(key);
     this.#sessions++;
-    return new AdminSession(
-      key,
-      `${this.#o.adminUri}/${this.#sessions.toString(36)}`,
-      this.#o.adminUri,
-      () => this.#take(key),
-      () => this.#open.delete(key),
-    );
+    const o = this.#o;
+    const session = new AdminSession(key, `${o.adminUri}/${this.#sessions.toString(36)}`, o.adminUri, {
+      take: () => this.#take(key),
+      closed: () => {
+        this.#open.delete(key);
+        const wake = this.#holders.get(key);
+        this.#holders.delete(key);
+        wake?.();
+        if (this.pending(key) > 0) for (const l of this.#leftWaiting) l(key);
+      },
+      hold: (wake) => {
+        if (wake === undefined) this.#holders.delete(key);
+        else this.#holders.set(key, wake);
+      },
+      holdMs: o.holdMs,
+      sessionMs: o.sessionMs,
+      maxJobs: o.maxScriptsPerSession,
+    });
+    this.#open.set(key, session);
+    return session;
   }
 
   #take(eid: string): Job | undefined {
@@ -177,28 +276,75 @@ export function adminSessionTrigger(o: {
   };
 }
 
+interface SessionHooks {
+  readonly take: () => Job | undefined;
+  readonly closed: () => void;
+  /** Register (or with undefined, drop) the waker of a held answer. */
+  readonly hold: (wake: (() => void) | undefined) => void;
+  readonly holdMs: number;
+  readonly sessionMs: number;
+  readonly maxJobs: number;
+}
+
+/** What a hold leaves between its end and the listener's session limit (ms). */
+const HOLD_MARGIN_MS = 5_000;
+
 /** One PSK-TLS connection's exchange. */
 export class AdminSession {
   readonly #eid: string;
   readonly #base: string;
   readonly #adminUri: string;
-  readonly #take: () => Job | undefined;
-  readonly #closed: () => void;
+  readonly #h: SessionHooks;
+  readonly #openedAt = Date.now();
   #inFlight: Job | undefined;
+  /** The last job answered asked to keep the session open (MoreToDo). */
+  #moreToDo = false;
   #expected: string | undefined;
   #n = 0;
   #ended = false;
   #closedOnce = false;
 
-  constructor(eid: string, base: string, adminUri: string, take: () => Job | undefined, closed: () => void) {
-    this.#closed = closed;
+  constructor(eid: string, base: string, adminUri: string, hooks: SessionHooks) {
     this.#eid = eid;
     this.#base = base;
     this.#adminUri = adminUri;
-    this.#take = take;
+    this.#h = hooks;
   }
 
+  /** The session still hands out jobs (not ended, connection not closed). */
+  get running(): boolean {
+    return !this.#ended && !this.#closedOnce;
+  }
+
+  /**
+   * The listener's entry: as handle(), but when nothing waits and the last job was sent with
+   * MoreToDo, the answer waits for the next job (or for the hold time, then 204 ends the session).
+   */
+  async respond(req: AdminRequest): Promise<AdminResponse> {
+    const first = this.#answer(req, true);
+    if (first !== 'hold') return first;
+    const wait = Math.min(this.#h.holdMs, this.#h.sessionMs - HOLD_MARGIN_MS - (Date.now() - this.#openedAt));
+    if (wait > 0)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        timer.unref();
+        this.#h.hold(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    this.#h.hold(undefined);
+    if (!this.running) return plain(400);
+    return this.#next() ?? this.#end(204);
+  }
+
+  /** One request, answered at once: the next job, or 204 (end) when none waits. */
   handle(req: AdminRequest): AdminResponse {
+    const r = this.#answer(req, false);
+    return r === 'hold' ? this.#end(204) : r;
+  }
+
+  #answer(req: AdminRequest, mayHold: boolean): AdminResponse | 'hold' {
     if (this.#ended) return plain(400);
     if (req.method !== 'POST') return plain(405);
     if (req.headers[ADMIN_HEADER.PROTOCOL] !== ADMIN_PROTOCOL) return plain(400);
@@ -216,7 +362,9 @@ export class AdminSession {
         );
         return this.#end(400);
       }
-      const decoded = decodeResponseScript(req.body);
+      this.#moreToDo = job.moreToDo;
+      const decoded =
+        job.kind === 'data' ? { ok: true as const, value: { items: [] } } : decodeResponseScript(req.body);
       if (status === 'ok' && !decoded.ok) {
         job.reject(
           new SimtrustError('ERR_ESIM_RAM_SESSION_FAILED', 'the card posted an unreadable response script'),
@@ -232,8 +380,17 @@ export class AdminSession {
         job.resolve({ scriptStatus: status as ScriptStatus, responses, raw: req.body.slice() });
       }
     }
-    const next = this.#take();
-    if (next === undefined) return this.#end(204);
+    const next = this.#next();
+    if (next !== undefined) return next;
+    return mayHold && this.#moreToDo && this.#n < this.#h.maxJobs ? 'hold' : this.#end(204);
+  }
+
+  /** The next job's response; undefined when none waits. */
+  #next(): AdminResponse | undefined {
+    // The card's agent bounds its exchanges per session: end this one, a new push carries the rest.
+    if (this.#n >= this.#h.maxJobs) return this.#end(204);
+    const next = this.#h.take();
+    if (next === undefined) return undefined;
     this.#inFlight = next;
     this.#n++;
     this.#expected = `${this.#base}/${this.#n}`;
@@ -245,7 +402,7 @@ export class AdminSession {
         'X-Admin-Next-URI': this.#expected,
         'X-Admin-Targeted-Application': targetedApplication(next.targetAid),
       },
-      body: next.script,
+      body: next.body,
     };
   }
 
@@ -254,7 +411,7 @@ export class AdminSession {
     if (this.#closedOnce) return;
     this.#closedOnce = true;
     this.#ended = true;
-    this.#closed();
+    this.#h.closed();
     const job = this.#inFlight;
     this.#inFlight = undefined;
     job?.reject(

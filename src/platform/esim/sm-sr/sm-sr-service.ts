@@ -563,7 +563,10 @@ export class SmSr {
 
   // --- ES3 SendData (the ES8 tunnel) and ProfileDownloadCompleted (§3.1 steps 14–21) ------------------
 
-  async #sendData(b: BaseRequest & { eid: string; sdAid: string; data: Uint8Array }, c: Caller) {
+  async #sendData(
+    b: BaseRequest & { eid: string; sdAid: string; data: Uint8Array; moreToDo?: boolean },
+    c: Caller,
+  ) {
     return this.#procedure<Resp>('SendData', b, c, { sdAid: b.sdAid }, async (id) => {
       const row = (await profilesOf(this.#db, b.eid)).find((p) => p.isdp_aid === b.sdAid.toUpperCase());
       if (row === undefined || row.state !== 'Created' || row.smdp_id !== c.id)
@@ -576,7 +579,9 @@ export class SmSr {
           ),
         };
       await recordStep(this.#db, id, 'data-sent', { sdAid: row.isdp_aid }, this.#now());
-      const r = await this.#o.transport.send(b.eid, row.isdp_aid, [b.data]);
+      const r = await this.#o.transport.send(b.eid, row.isdp_aid, [b.data], {
+        moreToDo: b.moreToDo === true,
+      });
       if (!r.ok) return { status: transportFailure(r) };
       const last = r.responses[r.responses.length - 1];
       const data =
