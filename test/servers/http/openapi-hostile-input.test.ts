@@ -71,6 +71,10 @@ const PATH_VALUES = new Map<string, string>([
   ['tag_name', 'name'],
   ['namespace', 'SoracomAir'],
   ['directory_id', directory.directoryId],
+  // The retry of an event handler's action run: numeric path parameters, so that the one under test
+  // is the only thing wrong.
+  ['execution_id', '1'],
+  ['action_index', '0'],
 ]);
 
 /**
