@@ -345,6 +345,37 @@ export const SETTINGS = {
     doc: "IPv4 or IPv6 address the push SMS tells eUICCs to connect to (the listener's address as devices reach it, e.g. behind NAT); default esimScp81Host.",
     parse: str(),
   },
+  // --- eSIM: the SGP.02 SOAP listener (ES1-ES4 with other deployments over mutual TLS; docs/esim-soap.md)
+  esimSoapPort: {
+    default: undefined,
+    doc: 'Port of the SGP.02 SOAP listener (0 picks a free port), with esimOperatorId: partner SM-DPs, SM-SRs, operators and EUMs registered with `simtrust esim partners add` call the SM-SR (ES1/ES3/ES4) and the SM-DP (ES3 notifications) here, and the in-process SM-DP and SM-SR reach registered partners through it. Needs esimSoapKeyFile and esimSoapCertificateFile. Unset: no listener; the SM-DP and SM-SR talk only to each other in-process. Off in demo mode.',
+    parse: int(0, 65535),
+  },
+  esimSoapHost: {
+    default: '127.0.0.1',
+    doc: 'Address the SGP.02 SOAP listener listens on; only registered partners (pinned TLS certificates) get past the handshake check.',
+    parse: str(),
+  },
+  esimSoapKeyFile: {
+    default: undefined,
+    doc: "PEM private key of this deployment's SOAP TLS certificate (listener and client certificate).",
+    parse: str(),
+  },
+  esimSoapCertificateFile: {
+    default: undefined,
+    doc: 'PEM TLS certificate partners pin for this deployment (give them this file with `simtrust esim partners add --certificate`).',
+    parse: str(),
+  },
+  esimSoapPublicUrl: {
+    default: undefined,
+    doc: 'Our SOAP endpoint as partners reach it (their ReplyTo target, e.g. behind a load balancer); default https://<esimSoapHost>:<port>/esim/soap.',
+    parse: str(),
+  },
+  esimSoapPartnersRefreshSeconds: {
+    default: 10,
+    doc: 'How often the listener reads the partners registry again: a partner added or removed with the CLI is accepted or refused within this time.',
+    parse: int(1, 3600),
+  },
   // --- EAP-SIM / EAP-AKA / EAP-AKA' over RADIUS and the GSUP AuC interface (docs/aaa.md)
   eapConversationSeconds: {
     default: 60,

@@ -15,12 +15,14 @@
 // the database: the key of an eUICC is opened when its push leaves and kept in memory only while its
 // session may come (pskTtlMs), so no key of an idle eUICC sits in memory.
 
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/defaults.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { encodePskIdentity, type PskIdentity } from '../../lib/gp-amd-b-ram-over-http.js';
 import { PLATFORM_OWNER } from '../../platform/esim/ci/pki-service.js';
+import { failed, REASON_CODES, SUBJECT_CODES } from '../../platform/esim/es-soap/sgp-02-status-codes.js';
 import type { EsimRolePorts } from '../../platform/esim/operations/ports.js';
 import { SmDp } from '../../platform/esim/sm-dp/sm-dp-service.js';
 import { loadIsdrKeyset } from '../../platform/esim/sm-sr/eis-store.js';
@@ -32,6 +34,7 @@ import { SmSr } from '../../platform/esim/sm-sr/sm-sr-service.js';
 import { findOperatorByEmail } from '../../platform/iam/operators.js';
 import type { Platform } from '../../platform/platform.js';
 import { type Scp81Listener, startScp81Listener } from './scp81-listener.js';
+import { EsimSoapListener } from './soap-listener.js';
 
 /** The ISD-R SCP81 key set the push names (SGP.02 Table 4; `simtrust card new --euicc` makes KVN 40). */
 export const SCP81_KVN = 0x40;
@@ -48,6 +51,8 @@ export interface RunningEsim {
   readonly operatorId: string;
   /** The SCP81 listener's port, when ES5 goes over HTTPS. */
   readonly scp81Port: number | undefined;
+  /** The SGP.02 SOAP listener (esimSoapPort): ES1-ES4 with the registered partners. */
+  readonly soap: EsimSoapListener | undefined;
   /** Hand to startOtaLink: the PoRs and notifications of the SM-SR's eUICCs. */
   readonly sms: Es5Sms;
   readonly smsr: SmSr;
@@ -89,6 +94,8 @@ export async function startEsim(
   const smsrId = srCert.subject;
   const smdpId = dpCert.subject;
   const scp81Port = options.scp81Port ?? c.esimScp81Port;
+  // Read before anything starts: a listener without its TLS files is a configuration error.
+  const soapTls = c.esimSoapPort === undefined ? undefined : soapTlsOf(c);
   const pushAddress = c.esimScp81PushAddress ?? c.esimScp81Host;
   if (scp81Port !== undefined && isIP(pushAddress) === 0)
     throw new SimtrustError(
@@ -98,6 +105,7 @@ export async function startEsim(
 
   let smsr: SmSr | undefined;
   let smdp: SmDp | undefined;
+  let soap: EsimSoapListener | undefined;
   const sms = new Es5Sms({
     store,
     keyRing,
@@ -165,9 +173,11 @@ export async function startEsim(
     smsrId,
     chains: { verify },
     directory: {
-      smdp: (id) => (id === smdpId ? smdp?.es3Notifications() : undefined),
-      // The operator layer reads the states back with GetEIS after each operation; no ES4 notifications.
-      operator: () => undefined,
+      // Our own SM-DP in-process; a partner SM-DP over SOAP (undefined: not a partner, nothing sent).
+      smdp: (id) => (id === smdpId ? smdp?.es3Notifications() : soap?.es3NotificationsOf(id)),
+      // The operator layer reads the states back with GetEIS after each operation; no ES4
+      // notifications to our own operators — a partner operator gets them over SOAP.
+      operator: (mnoId) => soap?.es4NotificationsOf(mnoId),
     },
     progress: esimOperations,
     onNotifyError: (e) => logger.warn({ err: e }, 'eSIM: a notification port failed'),
@@ -178,7 +188,7 @@ export async function startEsim(
     keyRing,
     clock,
     smdpId,
-    smsr: (id) => (id === smsrId ? smsr?.es3For(smdpId) : undefined),
+    smsr: (id) => (id === smsrId ? smsr?.es3For(smdpId) : soap?.es3PortOf(id)),
     signer: async () => ({ certificate: signer.certificate, privateKey: signer.privateKey }),
     verify,
     eumCertificate: async (eumId) => {
@@ -205,6 +215,16 @@ export async function startEsim(
     mnoId: (id) => mnoIdOf(id),
   };
   esimOperations.connect(ports);
+  if (soapTls !== undefined) {
+    try {
+      soap = await startSoap(platform, operatorId, soapTls, smsr, smdp, logger);
+    } catch (e) {
+      // E.g. the port is taken: nothing of this start stays connected or listening.
+      esimOperations.connect(undefined);
+      await listener?.close();
+      throw e;
+    }
+  }
   // A restart: procedures and downloads continue or end from what the card reports; operations idle
   // past the SM-SR's procedure validity end failed.
   const recovered = {
@@ -213,7 +233,7 @@ export async function startEsim(
     operations: await esimOperations.recover(),
   };
   logger.info(
-    { smsrId, smdpId, operatorId, scp81Port: listener?.port, recovered },
+    { smsrId, smdpId, operatorId, scp81Port: listener?.port, soapUrl: soap?.url, recovered },
     'eSIM: SM-SR and SM-DP running in this process',
   );
   const expiry = setInterval(() => {
@@ -225,6 +245,7 @@ export async function startEsim(
     smdpId,
     operatorId,
     scp81Port: listener?.port,
+    soap,
     sms,
     smsr,
     smdp,
@@ -234,6 +255,7 @@ export async function startEsim(
       // recover() settles them from what the SM-SR and the card hold.
       esimOperations.connect(undefined);
       await listener?.close();
+      await soap?.close();
       for (const { key, timer } of psks.values()) {
         clearTimeout(timer);
         key.fill(0);
@@ -241,6 +263,69 @@ export async function startEsim(
       psks.clear();
     },
   };
+}
+
+/**
+ * The SGP.02 SOAP listener with the registered partners of `operatorId`: a partner SM-DP calls our
+ * SM-SR on ES3 (bound to its entity id), a partner operator on ES4, a partner EUM registers eUICCs on
+ * ES1 with its EUM certificate from the PKI, a partner SM-SR notifies our SM-DP on ES3.
+ */
+function soapTlsOf(c: Config): { keyPem: string; certificatePem: string } {
+  if (c.esimSoapKeyFile === undefined || c.esimSoapCertificateFile === undefined)
+    throw new SimtrustError('ERR_CONFIG', 'esimSoapPort needs esimSoapKeyFile and esimSoapCertificateFile');
+  let tls: { keyPem: string; certificatePem: string };
+  try {
+    tls = {
+      keyPem: readFileSync(c.esimSoapKeyFile, 'utf8'),
+      certificatePem: readFileSync(c.esimSoapCertificateFile, 'utf8'),
+    };
+  } catch (e) {
+    throw new SimtrustError('ERR_CONFIG', `esimSoapKeyFile/esimSoapCertificateFile: ${(e as Error).message}`);
+  }
+  return tls;
+}
+
+async function startSoap(
+  platform: Platform,
+  operatorId: string,
+  tls: { keyPem: string; certificatePem: string },
+  smsr: SmSr,
+  smdp: SmDp,
+  logger: Logger,
+): Promise<EsimSoapListener> {
+  const c = platform.config;
+  const pki = platform.esimPki;
+  return EsimSoapListener.start({
+    store: platform.store,
+    clock: platform.clock,
+    operatorId,
+    tls,
+    host: c.esimSoapHost,
+    port: c.esimSoapPort,
+    ...(c.esimSoapPublicUrl === undefined ? {} : { publicUrl: c.esimSoapPublicUrl }),
+    refreshMs: c.esimSoapPartnersRefreshSeconds * 1000,
+    log: logger,
+    ports: {
+      es1: (peer) => ({
+        registerEIS: async (body) => {
+          const eum = (await pki.list({ role: 'eum' })).find((e) => e.subject === peer.entityId);
+          if (eum === undefined)
+            return {
+              functionExecutionStatus: failed(
+                SUBJECT_CODES.FUNCTION_REQUESTER,
+                REASON_CODES.UNKNOWN,
+                'no EUM certificate for this EUM in the eSIM PKI',
+                peer.entityId,
+              ),
+            };
+          return smsr.es1For(eum.certificate).registerEIS(body);
+        },
+      }),
+      es3: (peer) => smsr.es3For(peer.entityId),
+      es4: (peer) => smsr.es4For(peer.entityId),
+      es3Notifications: () => smdp.es3Notifications(),
+    },
+  });
 }
 
 /** For tests and logs: the PSK identity text the push names for an eUICC. */
