@@ -287,6 +287,8 @@ export class SoapNode {
       timer.unref();
       this.pending.set(messageId, { partner: partner.name, expected, resolve, reject, timer });
     });
+    // The wait may end (timeout, close) while the POST is still going: handled here, awaited below.
+    response.catch(() => undefined);
     try {
       await this.post(partner, xml);
     } catch (e) {

@@ -237,6 +237,13 @@ describe(`ES3 over SOAP/mTLS to an SM-SR in another process (${testDialect})`, (
     expect(answers.map((a) => a.functionExecutionStatus.status)).toEqual(Array(6).fill('EXECUTED_SUCCESS'));
   });
 
+  it('a response wait shorter than the POST rejects once, with no unhandled rejection', async () => {
+    // Regression: the wait's rejection came before `call` awaited it (vitest fails on unhandled ones).
+    await expect(
+      dp.call(SMSR_ID, 'ES3-GetEISRequest', { ...fc(), eid: EID }, { timeoutMs: 0 }),
+    ).rejects.toMatchObject({ code: 'ERR_ESIM_SOAP_TRANSPORT' });
+  });
+
   it('a request with a ValidityPeriod the provider cannot meet comes back EXPIRED', async () => {
     const r = await soapEs3Port(dp, { partner: SMSR_ID, graceMs: 0 }).getEIS({
       ...fc(),
