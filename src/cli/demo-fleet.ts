@@ -11,21 +11,30 @@
 // themselves and their alerts reach the API. The anti-theft cards' state (applet memory, OTA
 // counters, EF.IMSI) is kept in data/demo-fleet/cards/<iccid>.json (mode 0600) across restarts, as a
 // real card keeps its memory.
+//
+// eSIM (docs/esim.md, Demo): with the deployment's SM-SR and SM-DP running, one more device carries
+// an eUICC (a card file as `simtrust card new --euicc` makes it, data/demo-fleet/euicc.json, mode 0600,
+// kept across restarts) whose EIS the demo registered at the SM-SR: profile A enabled and attached;
+// profile B waits in the inventory for the operator to download (console SIM page or CLI). The SM-SR
+// reaches the card by SMS through the lab SMSC and over HTTPS: the push opens a BIP channel from the
+// simulated modem to the SCP81 listener.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { readCardFile, withState, writeCardFile } from '../card/card-file.js';
+import { type CardFile, readCardFile, withState, writeCardFile } from '../card/card-file.js';
 import type { Config } from '../config/defaults.js';
-import { demoFleetCardsFile } from '../platform/demo.js';
+import { demoFleetCardsFile, demoIccid, demoImei, demoImsi } from '../platform/demo.js';
 import { systemContext } from '../platform/iam/principal.js';
 import type { Platform } from '../platform/platform.js';
-import { ensurePrivateDir } from '../platform/private-files.js';
+import { ensurePrivateDir, ensurePrivateFile } from '../platform/private-files.js';
+import { mnoIdOf, type RunningEsim } from '../servers/esim/esim-runtime.js';
 import { type SimDataMessage, Smsc } from '../servers/smpp/smsc.js';
 import { cardsFromCsv, type SimulatedCard, simulatedCard } from '../simulator/cards.js';
 import { Fleet, type FleetSummary, swappedImei } from '../simulator/fleet.js';
 import { SmsNetwork } from '../simulator/sms-network.js';
+import { type DemoProfile, issueDemoEuicc } from './demo-euicc.js';
 
 /** The demo packet gateway's address (loopback, apart from the platform's own 127.0.0.1). */
 export const DEMO_NAS_ADDRESS = '127.0.0.10';
@@ -35,6 +44,8 @@ export const DEMO_OTA_NUMBER = '819000000999';
 
 export interface RunningDemoFleet {
   readonly devices: number;
+  /** The demo eUICC: its EID, profile A (enabled) and profile B (to download). */
+  readonly euicc?: { readonly eid: string; readonly profileA: string; readonly profileB: string };
   /** The anti-theft SIMs: the one moved into another device and the stolen one (when there are). */
   readonly antiTheft: { readonly moved?: string; readonly stolen?: string; readonly all: readonly string[] };
   summary(): FleetSummary;
@@ -95,6 +106,8 @@ export async function startDemoFleet(o: {
   logger: Logger;
   /** The demo SMSC: anti-theft cards get their SMS through it. */
   sms?: DemoSmsc;
+  /** This deployment's SM-SR and SM-DP: the demo adds its eUICC device. */
+  esim?: RunningEsim;
 }): Promise<RunningDemoFleet | undefined> {
   const { config } = o.platform;
   const file = demoFleetCardsFile(config.dataDir);
@@ -116,6 +129,14 @@ export async function startDemoFleet(o: {
     return undefined;
   }
   const cards = parsed.value.map((c) => withSavedState(config.dataDir, c));
+  const euicc =
+    o.esim === undefined || o.sms === undefined
+      ? undefined
+      : await demoEuicc(o.platform, o.operatorId, o.esim, fleetLogOf(o.logger)).catch((e: unknown) => {
+          fleetLogOf(o.logger).error({ err: e }, 'demo eUICC: not started');
+          return undefined;
+        });
+  if (euicc) cards.push(euicc.card);
   const antiTheft = cards.filter((c) => c.file.applets !== undefined);
   const ctx = systemContext(o.operatorId, 'Radius:demoFleet', 'demo');
   const service = o.platform.aaa.radiusClients;
@@ -124,7 +145,11 @@ export async function startDemoFleet(o: {
   const fleetLog = o.logger.child({ component: 'demo-fleet' });
   const network = new SmsNetwork({
     systemId: config.otaSmppSystemId,
-    subscribers: cards.map((c) => ({ imsi: c.file.imsi, msisdn: c.file.msisdn })),
+    subscribers: [
+      ...cards.map((c) => ({ imsi: c.file.imsi, msisdn: c.file.msisdn })),
+      // The eUICC's profile B: once enabled, SMS to its MSISDN reach the same card.
+      ...(euicc ? [{ imsi: euicc.b.imsi, msisdn: euicc.b.msisdn, card: euicc.card.file.imsi }] : []),
+    ],
   });
   const fleet = await Fleet.open({
     devices: cards.map((card, i) => ({
@@ -141,10 +166,15 @@ export async function startDemoFleet(o: {
     moveEverySeconds: 300,
     attachSpreadMs: 3000,
     onCardSms: network.onCardSms,
+    // The eUICC opens its SCP81 session to the SM-SR over BIP (a TCP channel from this process).
+    ...(euicc ? { bip: {} } : {}),
     log: (event) => {
       if (event.kind === 'rejected') fleetLog.warn({ event }, `demo device refused: ${event.reason}`);
       else if (event.kind === 'refreshed')
-        fleetLog.warn({ event }, 'demo device: its SIM switched identity (anti-theft block or unblock)');
+        fleetLog.warn(
+          { event },
+          'demo device: its SIM switched identity (anti-theft block or unblock, or an eSIM profile switch)',
+        );
       else if (event.kind !== 'moved') fleetLog.info({ event }, `demo device ${event.kind}`);
     },
   });
@@ -192,7 +222,16 @@ export async function startDemoFleet(o: {
 
   // Anti-theft cards keep their memory across restarts (written when it changed).
   const versions = new Map(antiTheft.map((c) => [c.file.iccid, c.uicc.version]));
+  let euiccVersion = euicc?.card.uicc.version;
   const save = () => {
+    if (euicc && euicc.card.uicc.version !== euiccVersion) {
+      try {
+        writeCardFile(euiccCardFile(config.dataDir), withState(euicc.card.file, euicc.card.uicc));
+        euiccVersion = euicc.card.uicc.version;
+      } catch (e) {
+        fleetLog.warn({ err: (e as Error).message }, 'demo fleet: eUICC state not saved');
+      }
+    }
     for (const c of antiTheft) {
       if (versions.get(c.file.iccid) === c.uicc.version) continue;
       try {
@@ -204,10 +243,12 @@ export async function startDemoFleet(o: {
       }
     }
   };
-  if (antiTheft.length > 0) timers.push(setInterval(save, 5000));
+  if (antiTheft.length > 0 || euicc) timers.push(setInterval(save, 5000));
 
   return {
-    devices: cards.length,
+    // The fleet of demo SIMs; the eUICC device comes on top (`euicc`).
+    devices: cards.length - (euicc ? 1 : 0),
+    ...(euicc ? { euicc: { eid: euicc.eid, profileA: euicc.card.file.iccid, profileB: euicc.b.iccid } } : {}),
     antiTheft: {
       ...(moved ? { moved: moved.file.iccid } : {}),
       ...(stolen ? { stolen: stolen.file.iccid } : {}),
@@ -221,4 +262,66 @@ export async function startDemoFleet(o: {
       save();
     },
   };
+}
+
+const fleetLogOf = (logger: Logger) => logger.child({ component: 'demo-fleet' });
+
+/** The demo eUICC's card file (its keys and memory; demo only, mode 0600). */
+export const euiccCardFile = (dataDir: string) => join(dataDir, 'demo-fleet', 'euicc.json');
+
+/** Demo serials of the eUICC's profiles, apart from the fleet's 1…demoSimCount. */
+const EUICC_SERIALS = { a: 900_001, b: 900_002 } as const;
+
+const demoProfileOf = (serial: number): Omit<DemoProfile, 'ki' | 'opc'> => ({
+  iccid: demoIccid(serial),
+  imsi: demoImsi(serial),
+  msisdn: `81900${String(serial).padStart(7, '0')}`,
+});
+
+/**
+ * The demo eUICC: the saved card file, or — the first time — profiles A and B in the inventory (keys
+ * random, sealed there and kept in the card file only), a new eUICC running A, its EIS registered at
+ * this deployment's SM-SR (the operator layer's RegisterEIS, as POST /v1/esim/euiccs does).
+ */
+async function demoEuicc(
+  platform: Platform,
+  operatorId: string,
+  esim: RunningEsim,
+  log: Logger,
+): Promise<{ card: SimulatedCard; eid: string; b: Omit<DemoProfile, 'ki' | 'opc'> } | undefined> {
+  const { config } = platform;
+  const path = euiccCardFile(config.dataDir);
+  const b = demoProfileOf(EUICC_SERIALS.b);
+  const imei = demoImei(EUICC_SERIALS.a);
+  if (existsSync(path)) {
+    const saved = readCardFile(path);
+    if (!saved.ok || saved.value.euicc === undefined) {
+      log.warn({ path }, 'demo eUICC: the card file does not read; delete the data directory to recreate it');
+      return undefined;
+    }
+    return { card: simulatedCard(saved.value, { imei }), eid: saved.value.euicc.eid, b };
+  }
+  const ctx = (operationId: string) => systemContext(operatorId, operationId, 'demo');
+  const keys = () => ({ ki: randomBytes(16).toString('hex'), opc: randomBytes(16).toString('hex') });
+  const a = { ...demoProfileOf(EUICC_SERIALS.a), ...keys() };
+  for (const [p, name] of [
+    [a, 'demo-euicc-profile-A'],
+    [{ ...b, ...keys() }, 'demo-euicc-profile-B'],
+  ] as const)
+    await platform.sims.create(ctx('Sim:createSim'), { ...p, tags: { name } });
+  const issued = await issueDemoEuicc(platform, {
+    profile: a,
+    smsrId: esim.smsrId,
+    smsrAddress: config.otaSmppSourceAddr ?? DEMO_OTA_NUMBER,
+    mnoId: mnoIdOf(operatorId),
+  });
+  await platform.esimOperations.registerEuicc(ctx('Esim:registerEuicc'), {
+    registerEisRequest: issued.registerEisRequest,
+    eumCertificate: issued.eumCertificate,
+  });
+  ensurePrivateDir(join(config.dataDir, 'demo-fleet'));
+  writeCardFile(path, issued.file satisfies CardFile);
+  ensurePrivateFile(path);
+  log.info({ eid: issued.eid, profileA: a.iccid, profileB: b.iccid }, 'demo eUICC registered at the SM-SR');
+  return { card: simulatedCard(issued.file, { imei }), eid: issued.eid, b };
 }

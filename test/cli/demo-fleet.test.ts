@@ -7,7 +7,8 @@
 // both reach blocked with their alert in the API (demoTheftSeconds shortened for the test). The two
 // demo event handlers act: the heavy device's SIM crosses its daily limit and is slowed down (the mail
 // to the operator is recorded as failed: the demo has no SMTP server), and the IMEI-refused SIM is
-// suspended — both seen in the handlers' executions through the API.
+// suspended — both seen in the handlers' executions through the API. The demo eUICC device gets
+// profile B downloaded and enabled and attaches with it.
 
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -157,6 +158,40 @@ describe('demo fleet of simtrust up --demo', () => {
       's1.minimum',
     );
 
+    // eSIM (docs/esim.md, Demo): the eUICC device runs profile A; the operator downloads B with
+    // enable through this deployment's SM-DP and SM-SR — push SMS through the lab SMSC, BIP from the
+    // simulated modem, PSK-TLS to the SCP81 listener, key establishment, SCP03t — and the device,
+    // reset by the REFRESH, attaches with B's IMSI, authenticated by the AuC with B's keys.
+    const esim =
+      /eSIM\s+one more device carries eUICC (\d{32}) .*?profile (\d{19}) enabled;\s+download profile (\d{19})/s.exec(
+        demo.screen,
+      );
+    const [, eid, profileA, profileB] = esim ?? [];
+    expect(eid).toBeTruthy();
+    type Operation = { operationId: string; status: string; steps: Array<{ name: string; state: string }> };
+    const started = await api.request<Operation>('POST', `/v1/sims/${eid}/profiles`, {
+      body: { iccid: profileB, profileType: 'simtrust-usim', enable: true },
+    });
+    let operation = started;
+    await waitFor('the download with enable to end', async () => {
+      operation = await api.request<Operation>('GET', `/v1/esim/operations/${started.operationId}`);
+      return operation.status !== 'running';
+    });
+    expect(operation.status).toBe('succeeded');
+    expect(operation.steps.filter((x) => x.state === 'succeeded').map((x) => x.name)).toEqual(
+      expect.arrayContaining(['CreateISDP', 'DownloadAndInstallation', 'EnableProfile']),
+    );
+    await waitFor('the eUICC device attached as profile B', async () => {
+      const sim = await api.request<Sim>('GET', `/v1/sims/${profileB}`);
+      return sim.sessionStatus?.online === true;
+    });
+    const euicc = await api.request<{ profiles: Record<string, { state?: string }> }>(
+      'GET',
+      `/v1/sims/${eid}`,
+    );
+    expect(euicc.profiles[profileB as string]?.state).toBe('Enabled');
+    expect(euicc.profiles[profileA as string]?.state).toBe('Disabled');
+
     const kic = readFileSync(file, 'utf8').split('\n')[2]?.split(',')[5] ?? '';
     expect(kic).toMatch(/^[0-9a-f]{32}$/);
     expect(readFileSync(join(cwd, 'data', 'simtrust.log'), 'utf8')).not.toContain(kic);
@@ -169,5 +204,11 @@ describe('demo fleet of simtrust up --demo', () => {
     const card = readCardFile(saved);
     if (!card.ok) throw new Error(card.error.message);
     expect(card.value.toolkit?.reportCounter).toBeGreaterThan(0);
+    // The eUICC keeps its profiles too: B enabled after the restart.
+    const euiccFile = join(cwd, 'data', 'demo-fleet', 'euicc.json');
+    expect(statSync(euiccFile).mode & 0o777).toBe(0o600);
+    const saved2 = readCardFile(euiccFile);
+    if (!saved2.ok) throw new Error(saved2.error.message);
+    expect(saved2.value.iccid).toBe(profileB);
   }, 240_000);
 });

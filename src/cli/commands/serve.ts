@@ -66,6 +66,7 @@ function welcome(
     activeIccid: string;
     antiTheft: { moved?: string; stolen?: string; all: readonly string[] };
     handlers?: { traffic: string; imei: string; limitMiB: number };
+    euicc?: { eid: string; profileA: string; profileB: string };
   },
 ): string {
   const login = `--endpoint ${apiUrl} --email ${config.demoOperatorEmail} --password ${config.demoOperatorPassword}`;
@@ -102,6 +103,12 @@ function welcome(
                 '               both SIMs then block themselves: attach refused, alert in the API',
               ]
             : []),
+          ...(fleet.euicc
+            ? [
+                `  eSIM         one more device carries eUICC ${fleet.euicc.eid} (docs/esim.md, Demo): profile ${fleet.euicc.profileA} enabled;`,
+                `               download profile ${fleet.euicc.profileB} from its SIM page in the console (eSIM panel) or the CLI`,
+              ]
+            : []),
           ...(fleet.handlers
             ? [
                 '  Event handlers (docs/event-handlers.md), acting on the demo fleet:',
@@ -136,6 +143,11 @@ function welcome(
                 ],
           ),
           ...(fleet.antiTheft.stolen ? [`  npx simtrust anti-theft unblock ${fleet.antiTheft.stolen}`] : []),
+          ...(fleet.euicc
+            ? [
+                `  npx simtrust esim profiles download ${fleet.euicc.eid} --iccid ${fleet.euicc.profileB} --profile-type simtrust-usim --enable --wait`,
+              ]
+            : []),
           ...(fleet.handlers
             ? [
                 '  npx simtrust event-handlers list --output table',
@@ -241,6 +253,7 @@ export function registerServeCommands(program: Command): void {
             radius: servers.radius,
             logger,
             ...(demoSmsc ? { sms: demoSmsc } : {}),
+            ...(servers.esim ? { esim: servers.esim } : {}),
           })
         : undefined;
     process.stdout.write(
@@ -258,6 +271,7 @@ export function registerServeCommands(program: Command): void {
                 devices: fleet.devices,
                 gsupPort: servers.gsup.port,
                 refusedIccid: demoIccid(fleet.devices),
+                ...(fleet.euicc ? { euicc: fleet.euicc } : {}),
                 activeIccid: demoIccid(1),
                 antiTheft: fleet.antiTheft,
                 ...(handlers ? { handlers: { ...handlers, limitMiB: DEMO_DAILY_LIMIT_MIB } } : {}),
