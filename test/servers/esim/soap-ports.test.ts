@@ -1,7 +1,8 @@
 // The ES3 port across processes (issue 15: "an SM-DP and an SM-SR may run in one process or in two
 // processes of different operators; the code path is the same"): the real SM-DP here downloads a
 // profile through the real SM-SR service in a CHILD process (its own database, its own software
-// eUICC) — CreateISDP, the ES8 SendData units, ProfileDownloadCompleted — over SOAP 1.2 and mutual
+// eUICC) — CreateISDP, the ES8 SendData units, ProfileDownloadCompleted, then an ES2 Enable whose
+// ES3 notification comes back over SOAP to the SM-DP and on to the operator — over SOAP 1.2 and mutual
 // TLS, with the port clients of port-clients.ts on this side and the dispatch of soap-dispatch.ts on
 // the other. Threats: a party whose certificate is not a configured partner gets nothing done (the
 // SM-SR refuses it before the body is read; the port answers FAILED 1.1 unknown requester); a
@@ -58,6 +59,7 @@ let dp: SoapNode;
 let child: ReturnType<typeof spawn>;
 let exited: Promise<unknown>;
 let peer: Peer;
+let childLines: ReturnType<typeof createInterface>;
 let smdp: SmDp;
 /** Request elements the SM-DP sent over SOAP, in order. */
 const sent: string[] = [];
@@ -140,6 +142,14 @@ async function addSim(): Promise<void> {
     verify: async (input: Omit<ChainInput, 'trustedCis' | 'now'>) =>
       verifyCertificateChain({ ...input, trustedCis: [ci.value], now: clock.now() }),
     eumCertificate: async (id) => (id === EUM_ID ? peer.eumPem : undefined),
+    operators: (id) =>
+      id === MNO_ID
+        ? {
+            handleProfileEnabledNotification: async (b) => void notified.push(`enabled ${b.iccid}`),
+            handleProfileDisabledNotification: async (b) => void notified.push(`disabled ${b.iccid}`),
+            handleProfileDeletedNotification: async (b) => void notified.push(`deleted ${b.iccid}`),
+          }
+        : undefined,
     onError: (error) => {
       throw error;
     },
@@ -159,11 +169,8 @@ beforeAll(async () => {
     partners: [],
     handlers: soapHandlersFor(
       {
-        es3Notifications: () => ({
-          handleProfileEnabledNotification: async (b) => void notified.push(`enabled ${b.iccid}`),
-          handleProfileDisabledNotification: async (b) => void notified.push(`disabled ${b.iccid}`),
-          handleProfileDeletedNotification: async (b) => void notified.push(`deleted ${b.iccid}`),
-        }),
+        // The SM-SR's ES3 notifications go to the real SM-DP, which relays them to the operator.
+        es3Notifications: () => smdp.es3Notifications(),
       },
       (name) => (name === SMSR_ID ? { entityId: SMSR_ID, role: 'sm-sr' } : undefined),
     ),
@@ -173,8 +180,8 @@ beforeAll(async () => {
     env: process.env,
   });
   exited = once(child, 'exit');
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const first = once(lines, 'line') as Promise<[string]>;
+  childLines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const first = once(childLines, 'line') as Promise<[string]>;
   child.stdin?.write(
     `${JSON.stringify({ ...srTls, partner: { name: SMDP_ID, url: dp.url, certificatePem: dpTls.certificatePem } })}\n`,
   );
@@ -224,6 +231,21 @@ describe(`ES3 over SOAP/mTLS to an SM-SR in another process (${testDialect})`, (
     expect(audit.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
     expect(audit.eis?.profiles.find((p) => p.iccid === SIM.iccid)?.state).toBe('Disabled');
   }, 120_000);
+
+  it('ES2 Enable through the SM-DP: ES3 EnableProfile to the child, the card switches, the SM-SR’s notification comes back over SOAP and reaches the operator', async () => {
+    const es2 = smdp.es2For({ operatorId: OPERATOR, mnoId: MNO_ID });
+    const enabling = es2.enableProfile({ ...fc(), eid: EID, smsrId: SMSR_ID, iccid: SIM.iccid });
+    const attached = once(childLines, 'line') as Promise<[string]>;
+    child.stdin?.write('attach\n');
+    expect(JSON.parse((await attached)[0])).toEqual({ attached: 1 });
+    expect((await enabling).functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    const eis = await es2.getEIS({ ...fc(), eid: EID, smsrId: SMSR_ID });
+    expect(eis.eis?.profiles.find((p) => p.iccid === SIM.iccid)?.state).toBe('Enabled');
+    // The notification is sent after the enable's answer: wait for it as the operator would.
+    for (let i = 0; i < 500 && !notified.includes(`enabled ${SIM.iccid}`); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(notified).toContain(`enabled ${SIM.iccid}`);
+  }, 60_000);
 
   it('parallel calls open several connections and each passes the certificate pin (no TLS resumption)', async () => {
     // Regression: a resumed TLS session shows no peer certificate, so every connection after the

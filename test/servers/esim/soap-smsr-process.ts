@@ -4,7 +4,7 @@
 // soap-dispatch.ts — the same port objects an in-process SM-DP gets.
 //   node --import tsx test/servers/esim/soap-smsr-process.ts   (config as one JSON line on stdin)
 // It prints one JSON line (its URL and the PKI material the SM-DP needs: CI, EUM, SM-DP certificate
-// and key) once listening, and stops when its stdin closes.
+// and key) once listening, answers an 'attach' line with {attached}, and stops when its stdin closes.
 import { createInterface } from 'node:readline';
 import { toHex } from '../../../src/lib/hex.js';
 import { soapEs3Notifications } from '../../../src/platform/esim/es-soap/port-clients.js';
@@ -38,6 +38,21 @@ lines.once('line', async (line) => {
     handlers: soapHandlersFor({ es3: (peer) => b.smsr.es3For(peer.entityId) }, (name) =>
       name === SMDP_ID ? { entityId: SMDP_ID, role: 'sm-dp' } : undefined,
     ),
+  });
+  // 'attach': once the SM-SR waits for the card's notification (after an Enable's REFRESH), the card
+  // restarts and attaches; its notification reaches the SM-SR, which notifies the SM-DP over SOAP.
+  lines.on('line', async (command) => {
+    if (command !== 'attach') return;
+    const waiting = async () =>
+      (
+        await b.db.store.db
+          .selectFrom('esim_sr_procedures')
+          .select('step')
+          .where('active_eid', 'is not', null)
+          .executeTakeFirst()
+      )?.step === 'awaiting-notification';
+    for (let i = 0; i < 1500 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+    process.stdout.write(`${JSON.stringify({ attached: await b.attach() })}\n`);
   });
   stop = async () => {
     await node?.close();
