@@ -34,7 +34,8 @@ import { EUM_ID, eisOf, MNO_ID, SMDP_ID, SMSR_ID } from '../test/platform/esim/s
 import { type BenchDialect, freshDatabase } from './_support.js';
 
 const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
-const OPERATOR = 'op-esim-bench';
+export const BENCH_OPERATOR = 'op-esim-bench';
+const OPERATOR = BENCH_OPERATOR;
 
 interface BenchCard {
   readonly eid: string;
@@ -76,7 +77,7 @@ class CardsTransport implements Es5Transport {
 }
 
 export interface EsimRig {
-  readonly cards: readonly BenchCard[];
+  readonly cards: readonly { readonly eid: string }[];
   readonly store: Store;
   /** DownloadProfile(enable = true) of profile B on card `i`; resolves with the ES2 status. */
   download(i: number, callId: string): Promise<string>;
@@ -190,7 +191,7 @@ export async function esimRig(o: { cards: number; dialect: BenchDialect }): Prom
     const euicc = card.euicc;
     if (euicc === undefined) throw new Error('not an eUICC');
     await notifyAttached(sr, eid.value, euicc);
-    await addSim(store, keyRing, { iccid: iccidB, imsi: imsiB });
+    await addBenchSim(store, keyRing, { iccid: iccidB, imsi: imsiB });
     cards.push({ eid: eid.value, card, iccidB, imsiB });
   }
 
@@ -232,7 +233,11 @@ async function notifyAttached(smsr: SmSr, eid: string, euicc: NonNullable<Uicc['
   }
 }
 
-async function addSim(store: Store, keyRing: KeyRing, sim: { iccid: string; imsi: string }): Promise<void> {
+export async function addBenchSim(
+  store: Store,
+  keyRing: KeyRing,
+  sim: { iccid: string; imsi: string },
+): Promise<void> {
   const simId = `sim-${sim.iccid}`;
   await store.db
     .insertInto('sims')

@@ -29,6 +29,7 @@ import {
   verify,
 } from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { esimHttpsRig } from './_esim-https-rig.js';
 import { esimRig } from './_esim-rig.js';
 import { type BenchDialect, flag, fmt, table } from './_support.js';
 
@@ -241,8 +242,11 @@ interface Run {
   cpuCores: number;
 }
 
-async function measured(cards: number, dialect: BenchDialect): Promise<Run> {
-  const rig = await esimRig({ cards, dialect });
+type Bearer = 'in-process' | 'https';
+const rigOf = (bearer: Bearer) => (bearer === 'https' ? esimHttpsRig : esimRig);
+
+async function measured(cards: number, dialect: BenchDialect, bearer: Bearer): Promise<Run> {
+  const rig = await rigOf(bearer)({ cards, dialect });
   try {
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
@@ -275,11 +279,13 @@ export async function run(args: string[]): Promise<void> {
   const cards = Number(flag(args, '--cards') ?? 100);
   const dialect = (flag(args, '--db') ?? 'sqlite') as BenchDialect;
   const repeat = Number(flag(args, '--repeat') ?? 1);
+  const bearer = (flag(args, '--bearer') ?? 'in-process') as Bearer;
+  if (bearer !== 'in-process' && bearer !== 'https') throw new Error('--bearer: in-process or https');
   if (!Number.isInteger(cards) || cards < 1) throw new Error('--cards: a positive integer');
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--db: sqlite or postgres');
 
   // 1. What one procedure really does, counted on a rig of its own (setup not counted).
-  const one = await esimRig({ cards: 1, dialect });
+  const one = await rigOf(bearer)({ cards: 1, dialect });
   let counts: Counts;
   let sql: { total: number; byKind: Map<string, number> };
   try {
@@ -307,7 +313,7 @@ export async function run(args: string[]): Promise<void> {
     counts.ecdh * unit.ecdh +
     counts.ecKeygen * unit.ecKeygen +
     counts.aesCalls * unit.aesCall;
-  console.log(`one procedure's crypto (${dialect}), counted by instrumenting node:crypto:`);
+  console.log(`one procedure's crypto (${dialect}, ES5 ${bearer}), counted by instrumenting node:crypto:`);
   table([
     { operation: 'ECDSA P-256 sign', count: counts.ecdsaSign, 'µs each': fmt(unit.ecdsaSign, 1) },
     {
@@ -335,7 +341,7 @@ export async function run(args: string[]): Promise<void> {
 
   // 3. The measured path: N eUICCs, all procedures in parallel.
   const runs: Run[] = [];
-  for (let i = 0; i < repeat; i++) runs.push(await measured(cards, dialect));
+  for (let i = 0; i < repeat; i++) runs.push(await measured(cards, dialect, bearer));
   const rows = runs.map((r, i) => ({
     run: i + 1,
     procedures: r.procedures,
@@ -358,7 +364,11 @@ export async function run(args: string[]): Promise<void> {
       '× raw crypto': fmt((median(runs.map((r) => r.cpuMsPerProcedure)) * 1000) / refUs, 1),
     });
   console.log(
-    `\nDownloadProfile(enable) with ${cards} eUICCs in parallel, ${dialect}, ES5 in-process (no SMS/PSK-TLS bearer):`,
+    `\nDownloadProfile(enable) with ${cards} eUICCs in parallel, ${dialect}, ES5 ${
+      bearer === 'https'
+        ? "SMS (SCP80) + HTTPS (PSK-TLS over the modems' BIP relay) as the router picks"
+        : 'in-process (no SMS/PSK-TLS bearer)'
+    }:`,
   );
   table(rows);
   console.log('targets (issue 15): ≥ 50 procedures/s; CPU per procedure ≤ 3 × the raw crypto');
