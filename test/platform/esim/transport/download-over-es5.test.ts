@@ -109,6 +109,8 @@ describe(`the profile download over SMS and HTTPS (SCP80 + SCP81) on ${testDiale
     const isdr = routes.filter((x) => x.aid === ISD_R_AID);
     expect(isdr.every((x) => x.route === 'sms')).toBe(true);
     expect(isdr.length).toBeGreaterThanOrEqual(3);
+    // Every MT SMS is a command the router sent by SMS, or the push: nothing else went by SMS.
+    expect(bench.traffic.mt.length).toBe(routes.filter((x) => x.route === 'sms').length + pushes);
     // One push, one PSK-TLS session for the whole download (MoreToDo held it open).
     expect(pushes).toBe(1);
     expect(sessions).toBe(1);
