@@ -1,13 +1,13 @@
 // eSIM download-and-enable throughput (issue 15): `npm run bench -- esim [--cards 100] [--db sqlite|
-// postgres] [--repeat 3]`.
+// postgres] [--bearer in-process|https] [--repeat 3]`.
 //
 // Measured path: ES2.DownloadProfile(enableProfile = true) at the real SM-DP → ES3 (in-process port) →
-// the real SM-SR → ES5 → N software eUICCs, all N procedures started together (bench/_esim-rig.ts):
-// GetEIS, the ECASD chain, CreateISDP, key establishment (3A01/3A02, ECKA-EG), the SCP03t download and
-// installation, ProfileDownloadCompleted, EnableProfile, the card's REFRESH and its notification. The
-// ES5 bearer is in-process (the card's ISD-R script runner and ISD-P, as the SCP80 applet and the
-// SCP81 agent hand them the opened data): the SM-SR's HTTPS transport does not carry SCP03t yet
-// (es5-https.ts refuses raw TLVs), so no PSK-TLS and no BIP relay are in this figure.
+// the real SM-SR → ES5 → N software eUICCs, all N procedures started together: GetEIS, the ECASD chain,
+// CreateISDP, key establishment (3A01/3A02, ECKA-EG), the SCP03t download and installation,
+// ProfileDownloadCompleted, EnableProfile, the card's REFRESH and its notification. ES5 is either the
+// SM-SR's real transports (--bearer https, bench/_esim-https-rig.ts: Es5Router over SCP80 SMS and
+// PSK-TLS RAM over HTTP through each device's BIP relay on loopback) or in-process (default,
+// bench/_esim-rig.ts: the card's ISD-R script runner and ISD-P, no SMS/TLS/BIP).
 //
 // Reference, measured in the same run: the raw cryptography one procedure really performs. A first
 // procedure runs with node:crypto instrumented and counts each operation the SM-DP, the SM-SR and the
