@@ -5,24 +5,19 @@
 // deployment answering anything but a 503 that says what to configure.
 
 import { randomBytes } from 'node:crypto';
-import { connect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cardFromFile } from '../../../src/card/card-file.js';
 import { runIsdrScript } from '../../../src/card/euicc/isd-r-ota.js';
 import { ISD_R_AID } from '../../../src/card/euicc/sgp-02-annex-h.js';
 import { issueDemoEuicc } from '../../../src/cli/demo-euicc.js';
-import {
-  ADMIN_PROTOCOL,
-  adminFrom,
-  encodePskIdentity,
-  PSK_TLS_CIPHERS,
-  targetedApplication,
-} from '../../../src/lib/gp-amd-b-ram-over-http.js';
+import { targetedApplication } from '../../../src/lib/gp-amd-b-ram-over-http.js';
 import { hex } from '../../../src/lib/hex.js';
 import { iccidWithCheckDigit } from '../../../src/lib/identities.js';
 import { mnoIdOf, type RunningEsim, startEsim } from '../../../src/servers/esim/esim-runtime.js';
 import { startTestApi, type TestApi } from '../../helpers/app.js';
+import { cardConnect, post } from './scp81-card.js';
 
 const silent = pino({ level: 'silent' });
 let api: TestApi | undefined;
@@ -46,73 +41,6 @@ const profileA = () => ({
   ki: randomBytes(16).toString('hex'),
   opc: randomBytes(16).toString('hex'),
 });
-
-/** A PSK-TLS connection as the eUICC opens it after the push (SGP.02 Table 4 identity, KVN 40). */
-function cardConnect(port: number, eid: string, psk: Uint8Array): Promise<TLSSocket | undefined> {
-  const socket = connect({
-    host: '127.0.0.1',
-    port,
-    ciphers: PSK_TLS_CIPHERS,
-    minVersion: 'TLSv1.2',
-    maxVersion: 'TLSv1.2',
-    checkServerIdentity: () => undefined,
-    pskCallback: () => ({
-      psk: Buffer.from(psk),
-      identity: encodePskIdentity({ eid, aid: ISD_R_AID, kvn: 0x40, kid: 1 }),
-    }),
-  });
-  sockets.push(socket);
-  socket.on('error', () => undefined);
-  return new Promise((resolve) => {
-    socket.once('secureConnect', () => resolve(socket));
-    socket.once('close', () => resolve(undefined));
-  });
-}
-
-interface HttpAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
-/** One GP Amd B POST on the open connection, and its answer. */
-function post(
-  socket: TLSSocket,
-  eid: string,
-  path: string,
-  body: Uint8Array,
-  scriptStatus?: string,
-): Promise<HttpAnswer> {
-  const head =
-    `POST ${path} HTTP/1.1\r\nHost: smsr\r\nX-Admin-Protocol: ${ADMIN_PROTOCOL}\r\n` +
-    `X-Admin-From: ${adminFrom(eid, ISD_R_AID)}\r\n` +
-    (scriptStatus === undefined ? '' : `X-Admin-Script-Status: ${scriptStatus}\r\n`) +
-    `Content-Length: ${body.length}\r\n\r\n`;
-  return new Promise((resolve) => {
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const l of lines.slice(1)) {
-        const at = l.indexOf(':');
-        headers[l.slice(0, at).toLowerCase()] = l.slice(at + 1).trim();
-      }
-      const length = Number(headers['content-length'] ?? '0');
-      if (buf.length < end + 4 + length) return;
-      socket.off('data', onData);
-      resolve({
-        status: Number(lines[0]?.split(' ')[1]),
-        headers,
-        body: buf.subarray(end + 4, end + 4 + length),
-      });
-    };
-    socket.on('data', onData);
-    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]));
-  });
-}
 
 describe('eSIM in serve', () => {
   it('without eSIM roles, registering an eUICC answers 503 ERR_ESIM_NOT_CONNECTED naming esimOperatorId', async () => {
@@ -168,7 +96,7 @@ describe('eSIM in serve', () => {
     if (euicc === undefined) throw new Error('not an eUICC');
     const psk = hex(issued.file.euicc?.isdr.scp81[0]?.psk ?? '');
     // Nothing waits for this eUICC: its key is not offered, the handshake fails.
-    expect(await cardConnect(port, eid, psk)).toBeUndefined();
+    expect(await cardConnect(sockets, port, eid, psk)).toBeUndefined();
 
     const op = await api.call({ method: 'POST', url: `/v1/sims/${eid}/profiles/${A.iccid}/disable` });
     expect(op.statusCode, op.body).toBe(202);
@@ -176,12 +104,12 @@ describe('eSIM in serve', () => {
     // The push SMS has no SMSC here (no OTA link); the eUICC connects as it would after it.
     let socket: TLSSocket | undefined;
     await vi.waitFor(async () => {
-      socket = await cardConnect(port, eid, psk);
+      socket = await cardConnect(sockets, port, eid, psk);
       expect(socket).toBeDefined();
     });
     if (socket === undefined) throw new Error('no session');
     // A wrong key for the same identity is refused even now.
-    expect(await cardConnect(port, eid, randomBytes(16))).toBeUndefined();
+    expect(await cardConnect(sockets, port, eid, randomBytes(16))).toBeUndefined();
 
     const first = await post(socket, eid, '/gp/ram', new Uint8Array(0));
     expect(first.status).toBe(200);

@@ -4,6 +4,7 @@ import { AntiTheftPanel } from '../anti-theft/AntiTheftPanel';
 import { api, unwrap } from '../api/client';
 import { type Permission, usePermissions } from '../api/permissions';
 import { Link } from '../app/router';
+import { EsimPanel } from '../esim/EsimPanel';
 import { SimHandlersPanel } from '../event-handlers/SimHandlersPanel';
 import type { MessageKey } from '../i18n/en';
 import { useI18n } from '../i18n/i18n';
@@ -270,6 +271,17 @@ export function SimPage({ simId }: { simId: string }) {
           )}
         </section>
       </div>
+      {s.type === 'euicc' && (
+        <EsimPanel
+          simId={simId}
+          eid={s.eid ?? simId}
+          profiles={Object.values(s.profiles ?? {}).map((p) => ({
+            iccid: p.iccid,
+            state: p.state,
+            profileType: p.profileType,
+          }))}
+        />
+      )}
       <AntiTheftPanel simId={simId} />
       <SimHandlersPanel simId={simId} />
       <Usage simId={simId} />
