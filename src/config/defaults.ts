@@ -345,6 +345,11 @@ export const SETTINGS = {
     doc: "IPv4 or IPv6 address the push SMS tells eUICCs to connect to (the listener's address as devices reach it, e.g. behind NAT); default esimScp81Host.",
     parse: str(),
   },
+  esimEs5SmsMaxScriptBytes: {
+    default: 96,
+    doc: 'With esimScp81Port set, the largest ES5 command script (expanded, TS 102 226) the SM-SR sends by SMS; larger ones, SCP03t data and anything for an eUICC whose HTTPS session is open go over HTTPS (docs/esim.md, Running it). 96 keeps CreateISDP, Enable/Disable/Delete, GET STATUS and confirmations in one SMS; 0 sends everything over HTTPS (the push still goes by SMS). Without esimScp81Port everything goes by SMS.',
+    parse: int(0, 112),
+  },
   // --- eSIM: the SGP.02 SOAP listener (ES1-ES4 with other deployments over mutual TLS; docs/esim-soap.md)
   esimSoapPort: {
     default: undefined,

@@ -27,6 +27,7 @@ import type { EsimRolePorts } from '../../platform/esim/operations/ports.js';
 import { SmDp } from '../../platform/esim/sm-dp/sm-dp-service.js';
 import { loadIsdrKeyset } from '../../platform/esim/sm-sr/eis-store.js';
 import { Es5Https } from '../../platform/esim/sm-sr/es5-https.js';
+import { Es5Router } from '../../platform/esim/sm-sr/es5-router.js';
 import { Es5Sms } from '../../platform/esim/sm-sr/es5-sms.js';
 import { type Es5Outcome, type Es5Transport, ISD_R_AID } from '../../platform/esim/sm-sr/es5-transport.js';
 import { adminSessionTrigger, RamOverHttpSessions } from '../../platform/esim/sm-sr/ram-over-http.js';
@@ -162,7 +163,12 @@ export async function startEsim(
       },
     });
   }
-  const transport: Es5Transport = https ?? sms;
+  // Small scripts by SMS, SCP03t and large scripts over HTTPS (es5-router.ts); SMS only without HTTPS.
+  const transport: Es5Transport = new Es5Router({
+    sms,
+    ...(https === undefined ? {} : { https }),
+    smsMaxScriptBytes: c.esimEs5SmsMaxScriptBytes,
+  });
 
   const verify = (input: Parameters<typeof pki.verify>[0]) => pki.verify(input);
   smsr = new SmSr({
