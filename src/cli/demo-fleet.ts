@@ -269,6 +269,9 @@ const fleetLogOf = (logger: Logger) => logger.child({ component: 'demo-fleet' })
 /** The demo eUICC's card file (its keys and memory; demo only, mode 0600). */
 export const euiccCardFile = (dataDir: string) => join(dataDir, 'demo-fleet', 'euicc.json');
 
+/** SIMs the demo eUICC adds to the demo operator's inventory: the eUICC (EID) and its profiles A and B. */
+export const DEMO_EUICC_SIMS = 3;
+
 /** Demo serials of the eUICC's profiles, apart from the fleet's 1…demoSimCount. */
 const EUICC_SERIALS = { a: 900_001, b: 900_002 } as const;
 

@@ -1,10 +1,12 @@
-// `npm start` = `simtrust up --demo`: embedded SQLite, a demo operator, 50 demo SIMs in two groups,
+// `npm start` = `simtrust up --demo`: embedded SQLite, a demo operator, 50 demo SIMs in two groups
+// (and the demo eUICC with its two profiles, docs/esim.md),
 // the API up, one screen of what to try next; Ctrl-C stops cleanly; a second start reuses the data.
 
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEMO_EUICC_SIMS } from '../../src/cli/demo-fleet.js';
 import { SimtrustClient } from '../../src/sdk/client.js';
 import { startDemo } from '../helpers/cli.js';
 
@@ -24,7 +26,7 @@ describe('simtrust up --demo', () => {
     const client = new SimtrustClient({ endpoint: url, token: session.token });
     const sims: unknown[] = [];
     for await (const page of client.pages('/v1/sims')) sims.push(...page);
-    expect(sims).toHaveLength(50);
+    expect(sims).toHaveLength(50 + DEMO_EUICC_SIMS);
     const groups = await client.request<Array<{ tags: Record<string, string> }>>('GET', '/v1/groups');
     expect(groups.map((g) => g.tags.name).sort()).toEqual(['demo-sensors', 'demo-trackers']);
     expect((await fetch(`${url}/docs/`)).status).toBe(200);
@@ -44,7 +46,7 @@ describe('simtrust up --demo', () => {
     const count: unknown[] = [];
     for await (const page of new SimtrustClient({ endpoint: url2, token: again.token }).pages('/v1/sims'))
       count.push(...page);
-    expect(count).toHaveLength(50);
+    expect(count).toHaveLength(50 + DEMO_EUICC_SIMS);
     expect((await second.stop()).code).toBe(0);
   }, 180_000); // two demo starts, each seeding or opening the data and starting every listener
 });
