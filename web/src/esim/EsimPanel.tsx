@@ -196,6 +196,7 @@ export function EsimPanel({ simId, eid, profiles }: { simId: string; eid: string
               {formatTime(o.createdTime)}){o.result?.message ? ` — ${o.result.message}` : ''}
               <ol>
                 {o.steps.map((s, i) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: steps only ever append (their seq order), so the position is the step's identity
                   <li key={`${s.name}-${i}`} data-step={s.name} data-state={s.state}>
                     {s.name}: {t(`esim.step.${s.state}`)}
                     {s.status?.message ? ` — ${s.status.message}` : ''}
