@@ -20,7 +20,7 @@ import type { Euicc } from '../card/euicc/euicc.js';
 import { NOTIFICATION_TYPE } from '../card/euicc/euicc-state.js';
 import { runIsdrScript } from '../card/euicc/isd-r-ota.js';
 import { newEuiccCardFile } from '../card/euicc/issue.js';
-import { ECASD_AID, ISD_P_LOAD_FILE_AID, ISD_P_MODULE_AID, ISD_R_AID } from '../card/euicc/sgp-02-annex-h.js';
+import { ISD_R_AID } from '../card/euicc/sgp-02-annex-h.js';
 import { Terminal } from '../card/terminal.js';
 import type { Uicc } from '../card/uicc.js';
 import { ecPublicKeyFromPrivate } from '../crypto/sgp-02-key-establishment.js';
@@ -31,7 +31,6 @@ import { encodeNotification } from '../lib/sgp-02-es5.js';
 import { commandScript, decodeResponseScript } from '../lib/ts-102-226-remote-command.js';
 import { PLATFORM_OWNER } from '../platform/esim/ci/pki-service.js';
 import { signEis } from '../platform/esim/es-soap/sgp-02-eis-signature.js';
-import type { Eis } from '../platform/esim/es-soap/sgp-02-xml-types.js';
 import { SmDp } from '../platform/esim/sm-dp/sm-dp-service.js';
 import type { Es5Outcome, Es5Response, Es5Transport } from '../platform/esim/sm-sr/es5-transport.js';
 import { SmSr } from '../platform/esim/sm-sr/sm-sr-service.js';
@@ -39,6 +38,7 @@ import { createOperator } from '../platform/iam/operators.js';
 import { systemContext } from '../platform/iam/principal.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { configFromFlags } from './commands/serve.js';
+import { eisOf } from './demo-euicc.js';
 
 export interface DemoStep {
   readonly n: number;
@@ -246,11 +246,11 @@ async function figure5(
 
   // The EUM registers the eUICC at the SM-SR (ES1), then the device attaches with profile A.
   const eumKey = await pki.signingKey(eum.certId, PLATFORM_OWNER);
-  const eis = eisOf(section, ecasd.certificate, {
+  const eis = eisOf(file, ecasd.certificate, {
     eumId: eum.subject,
     smsrId: srCert.subject,
     mnoId: MNO_ID,
-    A,
+    productionDate: new Date(systemClock.now()),
   });
   const reg = await smsr.es1For(ecasd.eumCertificate).registerEIS({
     functionCallIdentifier: 'esim-demo-register',
@@ -349,84 +349,4 @@ class DemoTransport implements Es5Transport {
     if (run.refresh) setImmediate(() => this.on.onRefresh());
     return { ok: true, responses };
   }
-}
-
-/** The EIS (SGP.02 §5.1.1.2) of the demo eUICC, before the EUM signs it. */
-function eisOf(
-  e: NonNullable<ReturnType<typeof newEuiccCardFile>['file']['euicc']>,
-  ecasdCertificate: Uint8Array,
-  o: { eumId: string; smsrId: string; mnoId: string; A: { iccid: string; imsi: string; msisdn: string } },
-): Omit<Eis, 'eumSignature'> {
-  const ks = e.isdr.scp80[0];
-  if (ks === undefined) throw new Error('no SCP80 key set');
-  const bootstrap = e.isdps[0];
-  if (bootstrap === undefined) throw new Error('no bootstrap ISD-P');
-  const key = (index: number, value: string) => ({
-    index,
-    kcv: hex('000000'),
-    components: [{ type: 0x88, value: hex(value) }],
-  });
-  return {
-    eumSignedInfo: {
-      eid: e.eid,
-      eumId: o.eumId,
-      productionDate: new Date(systemClock.now()),
-      platformType: 'simtrust-software-euicc',
-      platformVersion: '1.0.0',
-      isdPLoadFileAid: ISD_P_LOAD_FILE_AID,
-      isdPModuleAid: ISD_P_MODULE_AID,
-      ecasd: {
-        aid: ECASD_AID,
-        tars: [],
-        sin: hex('9F7F'),
-        sdin: hex('0102'),
-        role: 'ECASD',
-        keysets: [
-          {
-            version: 0x73,
-            type: 'CA',
-            keys: [],
-            certificates: [{ index: 1, caId: o.eumId, value: ecasdCertificate }],
-          },
-        ],
-      },
-      euiccCapabilities: {
-        cattpSupport: false,
-        httpSupport: true,
-        securePacketVersion: '9.2.0',
-        remoteProvisioningVersion: '3.1.0',
-      },
-    },
-    remainingMemory: e.memory - bootstrap.memory,
-    availableMemoryForProfiles: e.memory,
-    smsrId: o.smsrId,
-    profiles: [
-      {
-        iccid: o.A.iccid,
-        isdPAid: bootstrap.aid,
-        mnoId: o.mnoId,
-        fallbackAttribute: true,
-        subscriptionAddress: { imsi: o.A.imsi, msisdn: o.A.msisdn },
-        state: 'Enabled',
-        allocatedMemory: bootstrap.memory,
-        pol2: { rules: [] },
-      },
-    ],
-    isdR: {
-      aid: ISD_R_AID,
-      tars: ['000001'],
-      sin: hex('9F7F'),
-      sdin: hex('0A0B'),
-      role: 'ISD-R',
-      keysets: [
-        {
-          version: ks.kvn,
-          type: 'SCP80',
-          cntr: 0,
-          keys: [key(1, ks.kic), key(2, ks.kid), key(3, ks.dek)],
-          certificates: [],
-        },
-      ],
-    },
-  };
 }
