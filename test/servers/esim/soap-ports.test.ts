@@ -261,9 +261,18 @@ describe(`ES3 over SOAP/mTLS to an SM-SR in another process (${testDialect})`, (
 
   it('a response wait shorter than the POST rejects once, with no unhandled rejection', async () => {
     // Regression: the wait's rejection came before `call` awaited it (vitest fails on unhandled ones).
-    await expect(
-      dp.call(SMSR_ID, 'ES3-GetEISRequest', { ...fc(), eid: EID }, { timeoutMs: 0 }),
-    ).rejects.toMatchObject({ code: 'ERR_ESIM_SOAP_TRANSPORT' });
+    // The SM-SR's process is stopped while the wait runs out, so the POST is certainly still going
+    // (a bare 0 ms wait raced a fast answer on a loaded machine and sometimes lost).
+    process.kill(peer.pid, 'SIGSTOP');
+    let calling: Promise<unknown>;
+    try {
+      calling = dp.call(SMSR_ID, 'ES3-GetEISRequest', { ...fc(), eid: EID }, { timeoutMs: 0 });
+      calling.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      process.kill(peer.pid, 'SIGCONT');
+    }
+    await expect(calling).rejects.toMatchObject({ code: 'ERR_ESIM_SOAP_TRANSPORT' });
   });
 
   it('a request with a ValidityPeriod the provider cannot meet comes back EXPIRED', async () => {
