@@ -29,7 +29,7 @@ import {
   euiccStateOf,
 } from './euicc/card-file-section.js';
 import { Euicc } from './euicc/euicc.js';
-import { isdrApplets, otaKeySetOf } from './euicc/isd-r-ota.js';
+import { isdrApplets } from './euicc/isd-r-ota.js';
 import { ISD_R_TAR } from './euicc/sgp-02-annex-h.js';
 import { type CardIdentity, type EfNode, initialContent, isEf, walk } from './file-system.js';
 import { CARD_TREE } from './profile.js';
@@ -328,6 +328,7 @@ export function cardFromFile(f: CardFile, options: { readonly clock?: Clock } = 
     remaining,
     max,
   });
+  const toolkit = toolkitStateOf(f);
   const state: CardState = {
     files,
     pin1: code(f.pin1, f.retries.pin1, MAX_RETRIES.pin1),
@@ -336,7 +337,7 @@ export function cardFromFile(f: CardFile, options: { readonly clock?: Clock } = 
     pin1Enabled: f.pin1Enabled,
     sqnPolicy: sqnPolicyOf(f),
     seqArray: [...f.sqn.seq],
-    toolkit: toolkitStateOf(f),
+    toolkit,
   };
   const keys = keysOf(f);
   if (f.euicc === undefined) return new Uicc(keys, state, toolkitSetupOf(f));
@@ -345,7 +346,8 @@ export function cardFromFile(f: CardFile, options: { readonly clock?: Clock } = 
   const euicc = new Euicc(euiccState, sqnPolicyOf(f), options.clock);
   const setup = toolkitSetupOf(f);
   const keysets = new Map(setup.keysets);
-  for (const k of euiccState.scp80) keysets.set(k.kvn, otaKeySetOf(k));
+  // The ISD-R puts its SCP80 key sets (and their counters) there, and keeps them in step as they change.
+  euicc.useOta({ keysets, counters: toolkit.counters });
   const psk = (kvn: number) => euiccState.scp81.find((k) => k.kvn === kvn)?.psk;
   return new Uicc(
     keys,

@@ -22,6 +22,8 @@
 //   5. KeyData = X9.63-KDF-SHA256(ShS, SharedInfo), 16 × (1 + number of keys) bytes; the receipt key
 //      comes first, then the keys in key-identifier order.
 //   6. Signature = ECDSA-SHA256(SK.X.ECDSA, 3A02 L CRT ‖ 7F49 L ePK ‖ 0085 L RC), plain r ‖ s.
+//   7. ISD-R key sets (isdrKeysetParameters): SCP80 = KVN 01–0F, 10, KIDs 01–03 (KIc, KID, DEK), 91 the
+//      5-octet initial counter; SCP81 = KVN 40–4F, 5C, KID 01 (the PSK), 91 empty.
 
 import {
   createECDH,
@@ -444,6 +446,60 @@ export function scp80KeysFromKeyset(keyset: EstablishedKeyset): {
   const [kic, kid, dek] = keyset.keys;
   if (!kic || !kid || !dek) throw new RangeError('an SCP80 key set needs three keys (key usage 10)');
   return { kic, kid, dek };
+}
+
+/**
+ * The ISD-R's key set families (esim.md §1.1, §4.4, §4.5): SCP80 KVN 01–0F with three keys (KIc, KID,
+ * DEK: key usage 10) and SCP81 KVN 40–4F with one key (the PSK: key usage 5C).
+ */
+export const ISD_R_KEYSETS = {
+  scp80: { first: 0x01, last: 0x0f, keyUsageQualifier: KEY_USAGE_QUALIFIER.threeKeys },
+  scp81: { first: 0x40, last: 0x4f, keyUsageQualifier: KEY_USAGE_QUALIFIER.oneKey },
+} as const;
+export type IsdrKeysetKind = keyof typeof ISD_R_KEYSETS;
+
+/** Which ISD-R family a KVN belongs to, if any. */
+export function isdrKeysetKind(kvn: number): IsdrKeysetKind | undefined {
+  for (const kind of ['scp80', 'scp81'] as const) {
+    const r = ISD_R_KEYSETS[kind];
+    if (kvn >= r.first && kvn <= r.last) return kind;
+  }
+  return undefined;
+}
+
+/** SCP80 counters are 5 octets (TS 102 225 §5.1.1). */
+export const SCP80_COUNTER_MAX = 0xff_ffff_ffff;
+
+/**
+ * Decision 7: the CRT of an ISD-R key set, for ES5.EstablishISDRKeySet (SM-SR2's SCP80 key set,
+ * §3.8 step 14) and for the SCP81 key set SM-SR2 creates after FinaliseISDRhandover (step 26, njiwa
+ * CreateSCP81KeySet): first key KID 01; an SCP80 set carries its initial counter in 91 as 5 octets
+ * (ES7 CreateAdditionalKeySet.InitialSequenceCounter) — the card holds it as the last counter
+ * accepted for the new KVN, so the first packet must carry a higher one; an SCP81 set has no counter
+ * (91 empty). To verify against SGP.02 §4.1.1.x / §5.7.x.
+ */
+export function isdrKeysetParameters(o: {
+  readonly kind: IsdrKeysetKind;
+  readonly kvn: number;
+  readonly initialCounter?: number;
+  readonly deleteExistingKeys?: boolean;
+}): KeyEstablishmentParameters {
+  const range = ISD_R_KEYSETS[o.kind];
+  if (!Number.isInteger(o.kvn) || o.kvn < range.first || o.kvn > range.last)
+    throw new RangeError(`an ISD-R ${o.kind.toUpperCase()} KVN is ${range.first} to ${range.last}`);
+  const counter = o.initialCounter ?? 0;
+  if (!Number.isInteger(counter) || counter < 0 || counter > SCP80_COUNTER_MAX)
+    throw new RangeError('the initial counter is 0 to FFFFFFFFFF');
+  const initialCounter = new Uint8Array(o.kind === 'scp80' ? 5 : 0);
+  for (let i = initialCounter.length - 1, v = counter; i >= 0; i--, v = Math.floor(v / 256))
+    initialCounter[i] = v % 256;
+  return {
+    keyUsageQualifier: range.keyUsageQualifier,
+    kvn: o.kvn,
+    kid: 0x01,
+    initialCounter,
+    ...(o.deleteExistingKeys ? { deleteExistingKeys: true } : {}),
+  };
 }
 
 // --- the off-card entity ----------------------------------------------------------------------------

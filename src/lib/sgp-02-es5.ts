@@ -2,7 +2,8 @@
 // esim.md §1.5), both ends: the C-APDUs the SM-SR sends (CreateISDP, Enable/Disable/DeleteProfile,
 // SetFallbackAttribute, AuditEIS, UpdateSMSRAddressingParameters, NotificationConfirmation), the STORE
 // DATA DGIs, the default notification (`E1`) the eUICC sends and the answers it gives. Pure and total:
-// every decoder returns a value or a typed error. The card side is src/card/euicc/sgp-02-isd-r.ts.
+// every decoder returns a value or a typed error. The card side is src/card/euicc/sgp-02-isd-r.ts (and,
+// for the SM-SR change's EstablishISDRKeySet and FinaliseISDRhandover, src/card/euicc/sgp-02-isd-r-keysets.ts).
 //
 // Points esim.md marks open are pinned here, once, for both ends (each says "to verify"):
 //  - DELETE P2: '40' as njiwa sends it (GP: delete related objects) [?]; the card accepts '00' too.
@@ -13,6 +14,8 @@
 //    8F memory granted, 91 memory remaining} as njiwa reads it ("Table 28 SGP.02 v4.1") — to verify.
 //  - ECASD certificate: GET DATA 'BF30' with tag list '5C 02 7F21', answer 'BF30' {7F21 …} — to verify
 //    against SGP.02 §4.1.1.5.
+//  - FinaliseISDRhandover: DELETE P2 '00' with 'F2 03 KVN KIDfirst KIDlast' per key set, as njiwa and
+//    whatever_ty send it (GP's DELETE [key] uses D0/D2) — to verify against SGP.02 §4.1.1.9.
 
 import { decodeTbcd, encodeTbcd } from './bcd.js';
 import { concatBytes, decodeBerTlvList, encodeBerTlv } from './ber-tlv.js';
@@ -29,6 +32,9 @@ export const DGI = {
   SET_FALLBACK_ATTRIBUTE: 0x3a05,
   UPDATE_SMSR_ADDRESSING: 0x3a07,
   NOTIFICATION_CONFIRMATION: 0x3a08,
+  /** Key establishment (esim.md §4.2): the off-card entity's certificate, then the key agreement. */
+  KEYSET_CERTIFICATE: 0x3a01,
+  KEYSET_KEY_AGREEMENT: 0x3a02,
 } as const;
 
 export interface Dgi {
@@ -242,6 +248,84 @@ export function decodeSmsrAddressing(
 /** ES5.UpdateSMSRAddressingParameters: STORE DATA '3A07'. */
 export const updateSmsrAddressingApdu = (u: SmsrAddressingUpdate) =>
   storeDataApdu(DGI.UPDATE_SMSR_ADDRESSING, encodeSmsrAddressing(u));
+
+// --- SM-SR change: EstablishISDRKeySet and FinaliseISDRhandover (§3.8, esim.md §3.2 steps 8–26) ------
+
+/** A short C-APDU (Lc one octet): what fits an SCP80 script; longer data is a caller's bug. */
+function shortApdu(ins: number, p1: number, p2: number, data: Uint8Array): Uint8Array {
+  if (data.length > 0xff) throw new RangeError(`a short APDU carries at most 255 octets, not ${data.length}`);
+  return apdu(0x80, ins, p1, p2, data);
+}
+
+/**
+ * ES5.EstablishISDRKeySet, first command (esim.md §4.2 (b)), sent by SM-SR1 with SM-SR2's
+ * certificate from ES7 AuthenticateSMSR: STORE DATA `80 E2 09 00` {3A01 L CERT.SR.ECDSA} — DGI format,
+ * more blocks follow, response expected. The answer is `85 L RC` (decodeRandomChallenge).
+ */
+export const establishIsdrKeySetCertificateApdu = (certificate: Uint8Array): Uint8Array =>
+  shortApdu(0xe2, 0x09, 0x00, encodeDgi(DGI.KEYSET_CERTIFICATE, certificate));
+
+/**
+ * ES5.EstablishISDRKeySet, second command (esim.md §4.2 (c)), sent by SM-SR1 with what SM-SR2 gave in
+ * ES7 CreateAdditionalKeySet: STORE DATA `80 E2 89 01` {3A02 L A6-CRT} 7F49 ePK 5F37 signature — the
+ * `storeData` of src/crypto buildKeyEstablishmentRequest. The answer is `85 L DR 86 L receipt`
+ * (src/crypto decodeKeyEstablishmentResponse / verifyKeyEstablishmentReceipt).
+ */
+export const establishIsdrKeySetApdu = (storeData: Uint8Array): Uint8Array =>
+  shortApdu(0xe2, 0x89, 0x01, storeData);
+
+/** The answer to the 3A01 STORE DATA: `85 L RC`, RC 16 to 32 octets. */
+export function decodeRandomChallenge(bytes: Uint8Array): Result<Uint8Array> {
+  const list = decodeBerTlvList(bytes);
+  if (!list.ok) return list;
+  const rc = list.value[0];
+  if (list.value.length !== 1 || rc?.tag !== 0x85)
+    return decodeError('ES5_RANDOM_CHALLENGE', "expected one '85' TLV with the random challenge");
+  if (rc.value.length < 16 || rc.value.length > 32)
+    return decodeError('ES5_RANDOM_CHALLENGE', 'RC is 16 to 32 octets');
+  return ok(rc.value.slice());
+}
+
+/** One key set to delete: its KVN and the range of key identifiers (`F2 03 KVN KIDfirst KIDlast`). */
+export interface KeysetReference {
+  readonly kvn: number;
+  readonly kidFirst: number;
+  readonly kidLast: number;
+}
+
+/**
+ * The whole of an ISD-R key set: SCP80 (KVN 01–0F) KIDs 01–03 (KIc, KID, DEK), SCP81 (KVN 40–4F)
+ * KID 01 (the PSK); njiwa sends `F2 03 kvn 01 03` for the SCP80 set.
+ */
+export function isdrKeysetReference(kvn: number): KeysetReference {
+  return { kvn, kidFirst: 0x01, kidLast: kvn >= 0x40 && kvn <= 0x4f ? 0x01 : 0x03 };
+}
+
+export const encodeKeysetDeletion = (refs: readonly KeysetReference[]): Uint8Array =>
+  concatBytes(refs.map((r) => Uint8Array.of(0xf2, 0x03, r.kvn & 0xff, r.kidFirst & 0xff, r.kidLast & 0xff)));
+
+/** The data of FinaliseISDRhandover's DELETE: one or more `F2 03 KVN KIDfirst KIDlast`, nothing else. */
+export function decodeKeysetDeletion(bytes: Uint8Array): Result<KeysetReference[]> {
+  const list = decodeBerTlvList(bytes);
+  if (!list.ok) return list;
+  if (list.value.length === 0) return decodeError('ES5_KEYSET', "expected at least one 'F2' key reference");
+  const out: KeysetReference[] = [];
+  for (const t of list.value) {
+    if (t.tag !== 0xf2 || t.value.length !== 3)
+      return decodeError('ES5_KEYSET', "expected 'F2 03' KVN, first and last key identifier");
+    const [kvn, kidFirst, kidLast] = t.value as unknown as [number, number, number];
+    if (kidFirst > kidLast) return decodeError('ES5_KEYSET', 'the first key identifier is after the last');
+    out.push({ kvn, kidFirst, kidLast });
+  }
+  return ok(out);
+}
+
+/**
+ * ES5.FinaliseISDRhandover (esim.md §1.5, njiwa "§4.1.1.9"): DELETE `80 E4 00 00` {F2 03 KVN
+ * KIDfirst KIDlast}… — SM-SR2, over its own key set, deletes SM-SR1's SCP80 and SCP81 key sets.
+ */
+export const finaliseIsdrHandoverApdu = (refs: readonly KeysetReference[]): Uint8Array =>
+  shortApdu(0xe4, 0x00, 0x00, encodeKeysetDeletion(refs));
 
 // --- the default notification (eUICC → SM-SR) ------------------------------------------------------
 

@@ -13,6 +13,7 @@
 //   - from the modem: LOCATION STATUS events, which send the default notifications and detect a
 //     connectivity failure after a profile change (`connectivity`).
 
+import type { OtaKeySet } from '../../crypto/ts-102-225-scp80.js';
 import { concatBytes, encodeBerTlv } from '../../lib/ber-tlv.js';
 import { type Clock, systemClock } from '../../lib/clock.js';
 import { fromHex, toHex } from '../../lib/hex.js';
@@ -49,6 +50,7 @@ import {
   type RApdu,
   type ScriptEffects,
 } from './sgp-02-isd-r.js';
+import { IsdrKeysets, type Scp80Counters } from './sgp-02-isd-r-keysets.js';
 
 /** What the Uicc lends the eUICC: its live USIM. */
 export interface LiveCard {
@@ -83,6 +85,20 @@ export interface ConnectivityOutcome {
   readonly refresh: boolean;
 }
 
+/**
+ * The card's OTA runtime as the ISD-R's key sets reach it: SCP80 key sets by KVN (the ISD-R's and the
+ * applets'), and the last counter accepted per KVN (both shared with the toolkit runtime).
+ */
+export interface OtaKeys {
+  readonly keysets: Map<number, OtaKeySet>;
+  readonly counters: Map<number, number>;
+}
+
+const otaKeySetOf = (k: EuiccState['scp80'][number]): OtaKeySet => ({
+  kic: { algorithm: k.kicAlgorithm, key: k.kic },
+  kid: { algorithm: k.kidAlgorithm, key: k.kid },
+});
+
 const EF_NODES: readonly EfNode[] = walk(CARD_TREE).filter(isEf);
 const EF_BY_PATH = new Map(EF_NODES.map((n) => [n.path, n]));
 
@@ -90,7 +106,11 @@ export class Euicc {
   readonly #state: EuiccState;
   readonly #sqnPolicy: SqnPolicy;
   readonly #es8: Es8;
+  readonly #keysets: IsdrKeysets;
   #live: LiveCard | undefined;
+  #ota: OtaKeys | undefined;
+  /** The KVNs the ISD-R has put into the OTA runtime's key sets. */
+  #otaKvns = new Set<number>();
   /** Sequence numbers sent since the last reset: each goes once per power cycle until confirmed. */
   #sent = new Set<number>();
 
@@ -103,6 +123,36 @@ export class Euicc {
       changed: () => this.#live?.changed(),
       install: (aid, profile) => this.installProfile(aid, profile),
     });
+    this.#keysets = new IsdrKeysets({
+      state,
+      clock,
+      kvnTaken: (kvn) => this.#ota?.keysets.has(kvn) === true && !this.#otaKvns.has(kvn),
+      keysetsChanged: (counters) => this.#syncOta(counters),
+      changed: () => this.#live?.changed(),
+    });
+  }
+
+  /**
+   * Called once by whoever builds the card (card-file.ts): the OTA runtime's key sets and counters,
+   * which the ISD-R keeps in step with its SCP80 key sets as EstablishISDRKeySet adds and
+   * FinaliseISDRhandover deletes them.
+   */
+  useOta(ota: OtaKeys): void {
+    this.#ota = ota;
+    this.#syncOta(new Map());
+  }
+
+  #syncOta(counters: Scp80Counters): void {
+    const ota = this.#ota;
+    if (ota === undefined) return;
+    const now = new Set(this.#state.scp80.map((k) => k.kvn));
+    for (const kvn of this.#otaKvns) if (!now.has(kvn)) ota.keysets.delete(kvn);
+    for (const k of this.#state.scp80) ota.keysets.set(k.kvn, otaKeySetOf(k));
+    this.#otaKvns = now;
+    for (const [kvn, counter] of counters) {
+      if (counter === undefined) ota.counters.delete(kvn);
+      else ota.counters.set(kvn, counter);
+    }
   }
 
   /** Called once by the Uicc that carries this eUICC. */
@@ -127,6 +177,7 @@ export class Euicc {
   reset(): void {
     this.#sent = new Set();
     this.#es8.reset();
+    this.#keysets.reset();
   }
 
   #host(): IsdrHost {
@@ -135,6 +186,7 @@ export class Euicc {
       switchProfile: (from, to) => this.#switchProfile(from, to),
       changed: () => this.#live?.changed(),
       es8: this.#es8,
+      keysets: this.#keysets,
     };
   }
 

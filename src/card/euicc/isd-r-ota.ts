@@ -40,6 +40,7 @@ import type { Euicc, ServiceStatus } from './euicc.js';
 import type { PendingNotification, Scp80KeySet } from './euicc-state.js';
 import { Scp81AdminAgent } from './scp81-admin-agent.js';
 import { ISD_R_AID, ISD_R_TAR } from './sgp-02-annex-h.js';
+import type { SecureSession } from './sgp-02-isd-r-keysets.js';
 
 /** The ISD-R demands CC, ciphering and a rising counter (esim.md §4.4: SPI1 16 is the SGP.02 choice). */
 export const ISD_R_MINIMUM_SECURITY: MinimumSecurityLevel = {
@@ -70,9 +71,14 @@ const swBytes = (sw: number) => Uint8Array.of(sw >> 8, sw & 0xff);
 
 /**
  * Run an expanded command script against the ISD-R (TS 102 226 §5.2.1: stop at the first failing
- * status word). Returns the response script and whether a REFRESH must follow.
+ * status word). `session` is the key set the script came under (FinaliseISDRhandover never deletes
+ * it). Returns the response script and whether a REFRESH must follow.
  */
-export function runIsdrScript(euicc: Euicc, secured: Uint8Array): { response: Uint8Array; refresh: boolean } {
+export function runIsdrScript(
+  euicc: Euicc,
+  secured: Uint8Array,
+  session?: SecureSession,
+): { response: Uint8Array; refresh: boolean } {
   const script = decodeCommandScript(secured);
   if (!script.ok)
     return {
@@ -82,7 +88,7 @@ export function runIsdrScript(euicc: Euicc, secured: Uint8Array): { response: Ui
       }),
       refresh: false,
     };
-  const fx = { refresh: false };
+  const fx = { refresh: false, ...(session === undefined ? {} : { session }) };
   const responses: { data: Uint8Array; statusWord: Uint8Array }[] = [];
   for (const item of script.value.items) {
     if (item.type !== 'c-apdu') continue;
@@ -118,8 +124,8 @@ export class IsdrOtaApplet implements ToolkitApplet {
   /** Serve HTTPS through `agent`: the ISD-R's scripts and the ISD-Ps' SCP03t data. */
   useAgent(agent: Scp81AdminAgent): void {
     this.#agent = agent;
-    agent.register(ISD_R_AID, (script) => {
-      const r = runIsdrScript(this.#euicc, script);
+    agent.register(ISD_R_AID, (script, session) => {
+      const r = runIsdrScript(this.#euicc, script, session);
       this.#syncTargets();
       if (r.refresh) this.#refreshPending = true;
       return r.response;
@@ -157,7 +163,12 @@ export class IsdrOtaApplet implements ToolkitApplet {
         yield* this.#agent.trigger(secured, ctx);
         return;
       }
-      const { response, refresh } = runIsdrScript(this.#euicc, secured);
+      const kvn = ctx.envelope?.getKeyVersion();
+      const { response, refresh } = runIsdrScript(
+        this.#euicc,
+        secured,
+        kvn === undefined ? undefined : { kvn },
+      );
       this.#syncTargets();
       ctx.envelopeResponse?.post(response);
       if (refresh) yield* this.#refresh(ctx);

@@ -56,8 +56,14 @@ import type {
 import { BipStream } from './scp81-bip-stream.js';
 import { encodeRequest, type HttpResponse, ResponseReader } from './scp81-http-client.js';
 
-/** An application the SM-SR can address: expanded remote command in, expanded response out (TS 102 226 §5.2). */
-export type RemoteAdminHandler = (expandedCommand: Uint8Array) => Uint8Array;
+/**
+ * An application the SM-SR can address: expanded remote command in, expanded response out (TS 102 226
+ * §5.2); `session.kvn` is the SCP81 key set (PSK) of the TLS session that carried it.
+ */
+export type RemoteAdminHandler = (
+  expandedCommand: Uint8Array,
+  session: { readonly kvn: number },
+) => Uint8Array;
 
 /**
  * The AID RAM over HTTP uses for remote file management: ETSI RID 'A000000009', TAR 'B00000' in octets
@@ -93,8 +99,19 @@ export interface SessionOutcome {
 
 const MAX_EXCHANGES = 64;
 
+/** What a push leads to: where to connect, the HTTP parameters, the PSK and its identity and KVN. */
+interface Plan {
+  readonly connection: RasConnection;
+  readonly http: HttpPostParameters;
+  readonly identity: string;
+  readonly psk: Uint8Array;
+  readonly kvn: number;
+}
+
 interface Session {
   readonly stream: BipStream;
+  /** The SCP81 key set (KVN) of the PSK. */
+  readonly kvn: number;
   readonly tls: TLSSocket;
   readonly reader: ResponseReader;
   readonly connection: RasConnection;
@@ -205,9 +222,7 @@ export class Scp81AdminAgent implements ToolkitApplet {
     this.#start(plan, decoded.value.channel);
   }
 
-  #plan(
-    t: AdminSessionTrigger,
-  ): { connection: RasConnection; http: HttpPostParameters; identity: string; psk: Uint8Array } | string {
+  #plan(t: AdminSessionTrigger): Plan | string {
     const d = this.#o.defaults;
     const connection = t.connection ?? d?.connection;
     const http = t.http ?? d?.http;
@@ -221,13 +236,10 @@ export class Scp81AdminAgent implements ToolkitApplet {
       t.security !== undefined && t.security.pskIdentity !== ''
         ? Buffer.from(t.security.pskIdentity, 'hex').toString('latin1')
         : encodePskIdentity({ eid: this.#o.eid, aid: this.#o.isdRAid, ...keyset });
-    return { connection, http, identity, psk };
+    return { connection, http, identity, psk, kvn: keyset.kvn };
   }
 
-  #start(
-    plan: { connection: RasConnection; http: HttpPostParameters; identity: string; psk: Uint8Array },
-    channel: number,
-  ): void {
+  #start(plan: Plan, channel: number): void {
     const stream = new BipStream(() => this.#registry?.setEvent(EVENT.EVENT_PROACTIVE_HANDLER_AVAILABLE));
     const psk = Buffer.from(plan.psk);
     const tls = connect({
@@ -243,6 +255,7 @@ export class Scp81AdminAgent implements ToolkitApplet {
       stream,
       tls,
       reader: new ResponseReader(),
+      kvn: plan.kvn,
       connection: plan.connection,
       http: plan.http,
       channelDevice: channelDevice(channel),
@@ -309,7 +322,7 @@ export class Scp81AdminAgent implements ToolkitApplet {
       answer =
         handler === undefined
           ? { status: 'unknown-application', body: new Uint8Array(0) }
-          : { status: 'ok', body: handler(response.body) };
+          : { status: 'ok', body: handler(response.body, { kvn: session.kvn }) };
       scripts++;
       uri = next;
     }

@@ -26,6 +26,7 @@ import { SW } from '../ts-102-221.js';
 import { type EuiccState, filesSize, type Isdp, LIFE_CYCLE, NOTIFICATION_TYPE } from './euicc-state.js';
 import { ISD_P_LOAD_FILE_AID, ISD_P_MODULE_AID, isIsdpAid } from './sgp-02-annex-h.js';
 import type { Es8 } from './sgp-02-es8.js';
+import type { IsdrKeysets, SecureSession } from './sgp-02-isd-r-keysets.js';
 
 /** SGP.02 / whatever_ty: POL1 of the (current) profile forbids the operation. */
 export const SW_POL1 = 0x69e1;
@@ -45,11 +46,17 @@ export interface IsdrHost {
   changed(): void;
   /** ES8 personalization (EstablishISDPKeySet) through the ISD-R; absent: not supported. */
   readonly es8?: Es8;
+  /** The ISD-R's own key sets (EstablishISDRKeySet, FinaliseISDRhandover); absent: not supported. */
+  readonly keysets?: IsdrKeysets;
 }
 
-/** Effects of a script beyond its responses: a REFRESH (UICC reset) once the script is done. */
+/**
+ * The script's context and effects beyond its responses: the key set securing it (given by the
+ * channel; absent when the caller does not know one) and a REFRESH (UICC reset) once it is done.
+ */
 export interface ScriptEffects {
   refresh: boolean;
+  readonly session?: SecureSession;
 }
 
 const done = (sw: number, data: Uint8Array = new Uint8Array(0)): RApdu => ({ data, sw });
@@ -60,7 +67,7 @@ type Handler = (host: IsdrHost, c: CommandApdu, fx: ScriptEffects) => RApdu;
 const BY_INS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [0xe6, install],
   [0xe2, storeData],
-  [0xe4, deleteIsdp],
+  [0xe4, deleteCommand],
   [0xca, getData],
   [0xf2, getStatus],
 ]);
@@ -185,8 +192,10 @@ const BY_DGI: ReadonlyMap<number, DgiHandler> = new Map<number, DgiHandler>([
 
 function storeData(host: IsdrHost, c: CommandApdu, fx: ScriptEffects): RApdu {
   // After INSTALL [for personalization], 3A01/3A02 go to the ISD-P being personalized.
-  if (host.es8?.personalizing && c.data[0] === 0x3a && (c.data[1] === 0x01 || c.data[1] === 0x02))
-    return host.es8.storeData(c);
+  const keyEstablishment = c.data[0] === 0x3a && (c.data[1] === 0x01 || c.data[1] === 0x02);
+  if (host.es8?.personalizing && keyEstablishment) return host.es8.storeData(c);
+  // Otherwise 3A01/3A02 establish a key set of the ISD-R itself: ES5.EstablishISDRKeySet.
+  if (keyEstablishment && host.keysets !== undefined) return host.keysets.storeData(c, fx.session);
   // GP §11.11.2.1 P1: b8 last block, b5b4 '01' DGI format; one block per function here, P2 block 0.
   if ((c.p1 & 0x80) === 0 || ((c.p1 >> 3) & 0x03) !== 0x01 || c.p2 !== 0x00) return done(SW.INCORRECT_P1_P2);
   const dgi = decodeDgi(c.data);
@@ -286,7 +295,13 @@ function confirmNotification(host: IsdrHost, value: Uint8Array): RApdu {
   return done(SW.OK, encodeConfirmationResponse(deleted));
 }
 
-// --- DELETE: ES5.DeleteProfile ---------------------------------------------------------------------
+// --- DELETE: ES5.DeleteProfile, ES5.FinaliseISDRhandover ----------------------------------------------
+
+/** `4F` names an ISD-P (DeleteProfile), `F2` the ISD-R's key sets (FinaliseISDRhandover). */
+function deleteCommand(host: IsdrHost, c: CommandApdu, fx: ScriptEffects): RApdu {
+  if (c.data[0] === 0xf2 && host.keysets !== undefined) return host.keysets.deleteKeysets(c, fx.session);
+  return deleteIsdp(host, c);
+}
 
 // §3.6: never the enabled profile nor the fall-back profile ('6985'), never against POL1 ('69E1').
 function deleteIsdp(host: IsdrHost, c: CommandApdu): RApdu {

@@ -25,7 +25,7 @@ import {
   DEFAULT_MINIMUM_SECURITY,
   type MinimumSecurityLevel,
 } from '../../lib/ts-102-225-secured-packet.js';
-import { openCommand, porUserData, secureReport } from '../ota/ts-102-225-card.js';
+import { kvnOf, openCommand, porUserData, secureReport } from '../ota/ts-102-225-card.js';
 import { runRemoteFileScript } from '../ota/ts-102-226-rfm.js';
 import { SW } from '../ts-102-221.js';
 import { encodeSubmitTpdu } from './ts-23-040-submit.js';
@@ -499,13 +499,14 @@ export class CardToolkit {
   #envelopeView(
     tag: number,
     tlvs: Map<number, Uint8Array>,
-    secured?: { data: Uint8Array; oa: string },
+    secured?: { data: Uint8Array; oa: string; kvn?: number | undefined },
   ): EnvelopeHandler {
     return {
       getEnvelopeTag: () => tag,
       findTlv: (t) => tlvs.get(tagOf(t))?.slice(),
       getSecuredData: () => secured?.data.slice(),
       getOriginatingAddress: () => secured?.oa,
+      getKeyVersion: () => secured?.kvn,
     };
   }
 
@@ -574,7 +575,8 @@ export class CardToolkit {
       const index = appletAt(header.tar);
       if (this.#events[index]?.has(EVENT.EVENT_FORMATTED_SMS_PP_ENV)) {
         const posted: Uint8Array[] = [];
-        const view = this.#envelopeView(TEMPLATE_TAG.SMS_PP_DOWNLOAD, tlvs, { data, oa });
+        const kvn = header.spi.integrity === 'none' && !header.spi.ciphering ? undefined : kvnOf(header);
+        const view = this.#envelopeView(TEMPLATE_TAG.SMS_PP_DOWNLOAD, tlvs, { data, oa, kvn });
         let session: ToolkitSession | undefined;
         try {
           session = this.#process(index, EVENT.EVENT_FORMATTED_SMS_PP_ENV, view, (d) =>

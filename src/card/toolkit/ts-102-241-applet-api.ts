@@ -53,6 +53,12 @@ export interface EnvelopeHandler {
   getSecuredData(): Uint8Array | undefined;
   /** EVENT_FORMATTED_SMS_PP_ENV: the originating address of the command SMS (digits). */
   getOriginatingAddress(): string | undefined;
+  /**
+   * EVENT_FORMATTED_SMS_PP_ENV: the key set (KVN) that secured the command packet — its KID's, or its
+   * KIc's without a CC (a Java Card applet reads the same from the packet header); undefined when the
+   * packet was not secured.
+   */
+  getKeyVersion(): number | undefined;
 }
 
 /** TS 102 241 EnvelopeResponseHandler: additional response data, here the data of the PoR. */

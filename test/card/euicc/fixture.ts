@@ -23,6 +23,7 @@ import {
   openResponsePacket,
 } from '../../../src/lib/ts-102-225-secured-packet.js';
 import { commandScript, decodeResponseScript } from '../../../src/lib/ts-102-226-remote-command.js';
+import type { TestPki } from '../../helpers/esim-pki.js';
 import { fixtureOptions } from '../fixture.js';
 import {
   type CommandOptions,
@@ -32,7 +33,9 @@ import {
   device,
   KEYS,
   KIC,
+  KIC_BYTE,
   KID,
+  KID_BYTE,
   openSecured,
   PLATFORM,
 } from '../toolkit/fixture.js';
@@ -146,7 +149,8 @@ export function moSms(d: Device): { pors: Uint8Array[]; notifications: DefaultNo
 
 /**
  * The SM-SR sends `apdus` to the ISD-R in one secured packet (counter `counter`); the card's PoR is
- * opened (verified when it carries a CC), and each R-APDU returned, with the notifications sent meanwhile.
+ * opened (verified when it carries a CC: with `o.keys` when given, else key set 1), and each R-APDU
+ * returned, with the notifications sent meanwhile.
  */
 export function es5(d: Device, apdus: readonly Uint8Array[], counter: number, o: CommandOptions = {}) {
   d.sms.length = 0;
@@ -159,7 +163,19 @@ export function es5(d: Device, apdus: readonly Uint8Array[], counter: number, o:
   if (packet === undefined) throw new Error('no PoR');
   let por: OpenedResponsePacket;
   try {
-    por = openSecured(packet);
+    if (o.keys === undefined) por = openSecured(packet);
+    else {
+      const opened = openResponsePacket(packet, {
+        integrity: 'cc',
+        ciphered: true,
+        keys: o.keys,
+        kic: o.kic ?? KIC_BYTE,
+        kid: o.kid ?? KID_BYTE,
+        udh: hex('027100'),
+      });
+      if (!opened.ok) throw new Error(opened.error.code);
+      por = opened.value;
+    }
   } catch {
     const clear = openResponsePacket(packet, {
       integrity: 'none',
@@ -180,4 +196,31 @@ export function es5(d: Device, apdus: readonly Uint8Array[], counter: number, o:
   return { por, answers, notifications };
 }
 
-export { cell, type Device, device, PLATFORM };
+/**
+ * An eUICC card file whose ECASD key and certificate come from the test EUM, with PK.CI of the test
+ * CI (the ISD-R's SCP80 key set 1 is still the toolkit fixture's), and PK.ECASD.ECKA for the off-card side.
+ */
+export function pkiEuiccFile(pki: TestPki): { file: CardFile; ecasdPublicKey: Uint8Array } {
+  const ecasd = pki.ecasd(EID);
+  const file = euiccFile();
+  const e = file.euicc;
+  if (e === undefined) throw new Error('no euicc');
+  const jwk = ecasd.privateKey.export({ format: 'jwk' });
+  const spki = ecasd.publicKey.export({ format: 'der', type: 'spki' });
+  return {
+    file: {
+      ...file,
+      euicc: {
+        ...e,
+        ecasd: {
+          certificate: toHex(ecasd.certificate),
+          privateKey: Buffer.from(jwk.d ?? '', 'base64url').toString('hex'),
+          ci: { keyId: toHex(pki.ci.trusted.keyId), publicKey: toHex(pki.ci.trusted.publicKey) },
+        },
+      },
+    },
+    ecasdPublicKey: new Uint8Array(spki.subarray(spki.length - 65)),
+  };
+}
+
+export { cell, type Device, device, KEYS, PLATFORM };
