@@ -3,6 +3,7 @@
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { esimPkiMigration } from '../esim/ci/migration.js';
+import { esimNotificationsMigration } from '../esim/notifications/migration.js';
 import { esimOperationsMigration } from '../esim/operations/migration.js';
 import { esimPartnersMigration } from '../esim/partners/migration.js';
 import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
@@ -785,6 +786,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0014-esim-sm-dp', esimSmDpMigration],
   ['0015-esim-operations', esimOperationsMigration],
   ['0016-esim-partners', esimPartnersMigration],
+  ['0017-esim-notifications', esimNotificationsMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -885,6 +885,37 @@ export interface EsimOperationStepsTable {
   message: string | null;
 }
 
+/**
+ * SM-SR / SM-DP profile notifications to deliver (migration 0017-esim-notifications;
+ * platform/esim/notifications).
+ */
+export interface EsimNotificationOutboxTable {
+  id: Generated<number>;
+  /** The sending role's entity id (OID): each SM-SR / SM-DP delivers its own rows. */
+  sender_id: string;
+  /** ES2 (SM-DP → operator) | ES3 (SM-SR → SM-DP) | ES4 (SM-SR → operator) */
+  interface: string;
+  /** The receiver's entity id (SM-DP id or MNO id). */
+  receiver_id: string;
+  /** enabled | disabled | deleted */
+  kind: string;
+  eid: string;
+  iccid: string;
+  /** JSON {eid, iccid, mnoId?, completionTimestamp (Unix ms)}: the notification's body. */
+  body: string;
+  /** Unique when set: a relayed notification received again is stored once. */
+  idempotency_key: string | null;
+  /** pending | delivered | dead */
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -949,4 +980,5 @@ export interface Database {
   esim_operations: EsimOperationsTable;
   esim_operation_steps: EsimOperationStepsTable;
   esim_partners: EsimPartnersTable;
+  esim_notification_outbox: EsimNotificationOutboxTable;
 }

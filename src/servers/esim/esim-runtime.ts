@@ -23,6 +23,7 @@ import { SimtrustError } from '../../lib/errors.js';
 import { encodePskIdentity, type PskIdentity } from '../../lib/gp-amd-b-ram-over-http.js';
 import { PLATFORM_OWNER } from '../../platform/esim/ci/pki-service.js';
 import { failed, REASON_CODES, SUBJECT_CODES } from '../../platform/esim/es-soap/sgp-02-status-codes.js';
+import type { NotificationView } from '../../platform/esim/notifications/notification-outbox.js';
 import type { EsimRolePorts } from '../../platform/esim/operations/ports.js';
 import { SmDp } from '../../platform/esim/sm-dp/sm-dp-service.js';
 import { loadIsdrKeyset } from '../../platform/esim/sm-sr/eis-store.js';
@@ -106,6 +107,18 @@ export async function startEsim(
 
   let smsr: SmSr | undefined;
   let smdp: SmDp | undefined;
+  // A notification that failed every attempt: listed by `simtrust esim notifications`, retried there.
+  const deadNotification = (n: NotificationView) =>
+    logger.error(
+      {
+        notification: n.id,
+        interface: n.interface,
+        receiver: n.receiverId,
+        kind: n.kind,
+        error: n.lastError,
+      },
+      'eSIM: a notification is dead after its last attempt (simtrust esim notifications retry)',
+    );
   let soap: EsimSoapListener | undefined;
   const sms = new Es5Sms({
     store,
@@ -186,7 +199,8 @@ export async function startEsim(
       operator: (mnoId) => soap?.es4NotificationsOf(mnoId),
     },
     progress: esimOperations,
-    onNotifyError: (e) => logger.warn({ err: e }, 'eSIM: a notification port failed'),
+    onNotifyError: (e) => logger.warn({ err: e }, 'eSIM: a notification attempt failed (retried)'),
+    notificationOutbox: { onDead: deadNotification },
   });
   const signer = await pki.signingKey(dpCert.certId, operatorId);
   smdp = new SmDp({
@@ -212,6 +226,10 @@ export async function startEsim(
     },
     progress: esimOperations,
     onError: (e) => logger.error({ err: e }, 'eSIM SM-DP: a download step failed unexpectedly'),
+    notificationOutbox: {
+      onError: (e) => logger.warn({ err: e }, 'eSIM: a notification attempt failed (retried)'),
+      onDead: deadNotification,
+    },
   });
   const ports: EsimRolePorts = {
     smsrId,
@@ -242,6 +260,9 @@ export async function startEsim(
     { smsrId, smdpId, operatorId, scp81Port: listener?.port, soapUrl: soap?.url, recovered },
     'eSIM: SM-SR and SM-DP running in this process',
   );
+  // Notifications left pending (a partner down, a crash after the commit) go out now and then.
+  smsr.notifications.start();
+  smdp.notifications.start();
   const expiry = setInterval(() => {
     smsr?.expireProcedures().catch((e: unknown) => logger.error({ err: e }, 'eSIM procedure expiry failed'));
   }, 30_000);
@@ -257,6 +278,8 @@ export async function startEsim(
     smdp,
     async close() {
       clearInterval(expiry);
+      await smsr?.close();
+      await smdp?.close();
       // Operations still running are not waited for (a card may take minutes): the next start's
       // recover() settles them from what the SM-SR and the card hold.
       esimOperations.connect(undefined);

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../lib/clock.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
-import type { Store } from '../../store/database.js';
+import type { Executor, Store } from '../../store/database.js';
 import type { Es3NotificationPort, Es3Port } from '../es-ports.js';
 import type { BaseRequest, MessageBodies } from '../es-soap/sgp-02-messages.js';
 import {
@@ -24,6 +24,11 @@ import {
   REASON_CODES,
   SUBJECT_CODES,
 } from '../es-soap/sgp-02-status-codes.js';
+import {
+  type NotificationKind,
+  NotificationOutbox,
+  type NotificationOutboxOptions,
+} from '../notifications/notification-outbox.js';
 import {
   DOWNLOAD_STEPS,
   type DownloadContext,
@@ -90,6 +95,10 @@ export interface SmDpOptions extends Omit<StepDeps, 'sim' | 'othersRunning'> {
   readonly smsr: (smsrId: string) => Es3Port | undefined;
   /** Where the operator's ES2 notifications go (by MNO id). */
   readonly operators?: (mnoId: string) => Es2NotificationPort | undefined;
+  /** The outbox of the ES2 notifications relayed to operators (attempts, backoff, dead, log). */
+  readonly notificationOutbox?: Partial<
+    Omit<NotificationOutboxOptions, 'store' | 'clock' | 'senderId' | 'receiver'>
+  >;
   /** The profile types offered (default PROFILE_TYPES: simtrust-usim, ts48-generic). */
   readonly profileTypes?: ReadonlyMap<string, ProfileType>;
   /** Plain bytes per SCP03t segment (one 86 TLV per SendData); default SEGMENT_SIZE (512). */
@@ -142,10 +151,24 @@ export class SmDp {
   readonly #o: SmDpOptions;
 
   readonly #types: ReadonlyMap<string, ProfileType>;
+  /** ES2 notifications relayed to operators; serve runs its job (start()), tests call runDue(). */
+  readonly notifications: NotificationOutbox;
 
   constructor(options: SmDpOptions) {
     this.#o = options;
     this.#types = options.profileTypes ?? PROFILE_TYPES;
+    this.notifications = new NotificationOutbox({
+      ...options.notificationOutbox,
+      store: options.store,
+      clock: options.clock,
+      senderId: options.smdpId,
+      receiver: (iface, id) => (iface === 'ES2' ? options.operators?.(id) : undefined),
+    });
+  }
+
+  /** Stops the notification outbox (pending rows are sent by the next instance). */
+  close(): Promise<void> {
+    return this.notifications.close();
   }
 
   es2For(caller: Es2Caller): Es2Port {
@@ -173,27 +196,40 @@ export class SmDp {
     };
   }
 
-  /** SM-SR → SM-DP notifications, relayed to the profile's operator on ES2 (SGP.02 §5.4.11–13). */
+  /**
+   * SM-SR → SM-DP notifications, relayed to the profile's operator on ES2 (SGP.02 §5.4.11–13). The
+   * relay is stored (with the download's DELETED mark) before the SM-SR gets its acknowledgement, under
+   * a key of the notification's content: the SM-SR sends at least once, the operator gets it once.
+   */
   es3Notifications(): Es3NotificationPort {
     const relay =
-      (
-        kind:
-          | 'handleProfileEnabledNotification'
-          | 'handleProfileDisabledNotification'
-          | 'handleProfileDeletedNotification',
-      ) =>
+      (kind: NotificationKind) =>
       async (b: { eid: string; iccid: string; mnoId: string; completionTimestamp: Date }) => {
-        if (kind === 'handleProfileDeletedNotification') await this.#markDeleted(b.eid, b.iccid);
-        await this.#o.operators?.(b.mnoId)?.[kind]({
-          eid: b.eid,
-          iccid: b.iccid,
-          completionTimestamp: b.completionTimestamp,
+        const now = this.#o.clock.now();
+        const at = b.completionTimestamp.getTime();
+        const ids = await this.#o.store.db.transaction().execute(async (tx) => {
+          if (kind === 'deleted') await this.#markDeleted(b.eid, b.iccid, tx);
+          if (this.#o.operators?.(b.mnoId) === undefined) return [];
+          return [
+            await this.notifications.enqueue(
+              tx,
+              {
+                interface: 'ES2',
+                receiverId: b.mnoId,
+                kind,
+                body: { eid: b.eid, iccid: b.iccid, completionTimestamp: b.completionTimestamp },
+                idempotencyKey: `ES2:${b.mnoId}:${kind}:${b.eid}:${b.iccid}:${Number.isNaN(at) ? '' : at}`,
+              },
+              now,
+            ),
+          ];
         });
+        await this.notifications.deliver(ids);
       };
     return {
-      handleProfileEnabledNotification: relay('handleProfileEnabledNotification'),
-      handleProfileDisabledNotification: relay('handleProfileDisabledNotification'),
-      handleProfileDeletedNotification: relay('handleProfileDeletedNotification'),
+      handleProfileEnabledNotification: relay('enabled'),
+      handleProfileDisabledNotification: relay('disabled'),
+      handleProfileDeletedNotification: relay('deleted'),
     };
   }
 
@@ -577,8 +613,8 @@ export class SmDp {
     return { functionExecutionStatus: r.functionExecutionStatus };
   }
 
-  async #markDeleted(eid: string, iccid: string): Promise<void> {
-    await this.#o.store.db
+  async #markDeleted(eid: string, iccid: string, db: Executor = this.#o.store.db): Promise<void> {
+    await db
       .updateTable('esim_dp_downloads')
       .set({ status: 'DELETED', updated_at: this.#o.clock.now() })
       .where('eid', '=', eid)

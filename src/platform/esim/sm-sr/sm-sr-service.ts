@@ -41,6 +41,11 @@ import {
 } from '../es-soap/sgp-02-status-codes.js';
 import { AUDIT_OPERATION_TYPES, type Eis, type Pol2, type Pol2Action } from '../es-soap/sgp-02-xml-types.js';
 import {
+  type NotificationKind,
+  NotificationOutbox,
+  type NotificationOutboxOptions,
+} from '../notifications/notification-outbox.js';
+import {
   activeProcedure,
   addRemainingMemory,
   beginProcedure,
@@ -99,8 +104,18 @@ export interface SmSrOptions {
   readonly directory: EsNotificationDirectory;
   /** Seconds a procedure may last when the request gives no ValidityPeriod; default 600. */
   readonly defaultValiditySeconds?: number;
-  /** A notification port failed (for the log); the procedure's outcome is not changed by it. */
+  /** A notification attempt failed (for the log); the procedure's outcome is not changed by it. */
   readonly onNotifyError?: (error: unknown) => void;
+  /**
+   * The notification outbox (notifications/notification-outbox.ts): attempts, backoff, what to do
+   * with a dead notification. Notifications are rows written with the EIS change they report.
+   */
+  readonly notificationOutbox?: Partial<
+    Pick<
+      NotificationOutboxOptions,
+      'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'intervalMs' | 'onDead'
+    >
+  >;
   /**
    * Progress of each function, keyed by the request's FunctionCallIdentifier (the operator layer's
    * EsimProgressPort of operations/progress.ts has this shape): `running` when it starts, then
@@ -159,9 +174,29 @@ interface ProfileChange {
 export class SmSr {
   readonly #o: SmSrOptions;
   readonly #waiters = new Map<string, (s: FunctionExecutionStatus) => void>();
+  /** ES3/ES4 notifications of this SM-SR; serve runs its job (start()), tests call runDue(). */
+  readonly notifications: NotificationOutbox;
 
   constructor(options: SmSrOptions) {
     this.#o = options;
+    this.notifications = new NotificationOutbox({
+      ...options.notificationOutbox,
+      store: options.store,
+      clock: options.clock,
+      senderId: options.smsrId,
+      receiver: (iface, id) =>
+        iface === 'ES3'
+          ? options.directory.smdp(id)
+          : iface === 'ES4'
+            ? options.directory.operator(id)
+            : undefined,
+      ...(options.onNotifyError === undefined ? {} : { onError: (e) => options.onNotifyError?.(e) }),
+    });
+  }
+
+  /** Stops the notification outbox (pending rows are sent by the next instance). */
+  close(): Promise<void> {
+    return this.notifications.close();
   }
 
   get #db(): Executor {
@@ -811,7 +846,7 @@ export class SmSr {
     const gone = isCompleted(sw) || sw === 0x6a88;
     const status = gone ? SUCCESS : statusOfSw(sw, 'DeleteProfile');
     const now = this.#now();
-    await this.#o.store.db.transaction().execute(async (tx) => {
+    const notices = await this.#o.store.db.transaction().execute(async (tx) => {
       if (gone) await this.#forget(tx, eid, row, now);
       await recordAudit(
         tx,
@@ -825,8 +860,9 @@ export class SmSr {
         },
         now,
       );
+      return gone && row.state !== 'Created' ? this.#enqueue(tx, 'deleted', eid, row, now) : [];
     });
-    if (gone && row.state !== 'Created') await this.#notify('deleted', eid, row);
+    await this.notifications.deliver(notices);
     return status;
   }
 
@@ -902,7 +938,7 @@ export class SmSr {
         .where('procedure_id', '=', procedureId)
         .where('step', 'in', own === undefined ? ['awaiting-notification', 'command-sent'] : ['started'])
         .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) return false;
+      if (Number(moved.numUpdatedRows) !== 1) return undefined;
       for (const p of disabled) await setProfileState(tx, eid, p.iccid, 'Disabled', now);
       if (enabled !== undefined && enabled.state !== 'Enabled')
         await setProfileState(tx, eid, enabled.iccid, 'Enabled', now);
@@ -942,9 +978,14 @@ export class SmSr {
           },
           now,
         );
-      return true;
+      // The SM-DP's and operator's notifications, written with the EIS change they report.
+      const notices: (number | undefined)[] = [];
+      if (enabled !== undefined && enabled.state !== 'Enabled')
+        notices.push(...(await this.#enqueue(tx, 'enabled', eid, enabled, now)));
+      for (const p of disabled) notices.push(...(await this.#enqueue(tx, 'disabled', eid, p, now)));
+      return notices;
     });
-    if (!claimed) {
+    if (claimed === undefined) {
       if (own !== undefined) await endProcedure(this.#db, own, SUCCESS, this.#now());
       return SUCCESS; // another delivery of it holds the procedure and confirms it
     }
@@ -961,6 +1002,7 @@ export class SmSr {
       if (row === undefined) continue;
       await this.#o.store.db.transaction().execute(async (tx) => {
         await this.#forget(tx, eid, row, now);
+        if (row.state !== 'Created') claimed.push(...(await this.#enqueue(tx, 'deleted', eid, row, now)));
         await recordAudit(
           tx,
           {
@@ -974,13 +1016,9 @@ export class SmSr {
         );
       });
     }
-    if (enabled !== undefined && enabled.state !== 'Enabled') await this.#notify('enabled', eid, enabled);
+    await this.notifications.deliver(claimed);
     for (const p of disabled) {
-      await this.#notify('disabled', eid, p);
-      if (deleted?.ok && deleted.value.includes(p.isdp_aid)) {
-        await this.#notify('deleted', eid, p);
-        continue;
-      }
+      if (deleted?.ok && deleted.value.includes(p.isdp_aid)) continue;
       // POL2 Auto-Delete of the profile that got disabled (§3.3).
       if (pol2AutoDelete(pol2Of(p))) await this.#deleteOnCard(eid, { ...p, state: 'Disabled' });
     }
@@ -1003,22 +1041,47 @@ export class SmSr {
     return SUCCESS;
   }
 
-  async #notify(kind: 'enabled' | 'disabled' | 'deleted', eid: string, p: ProfileRow): Promise<void> {
-    const completionTimestamp = new Date(this.#now());
-    const method = (
-      {
-        enabled: 'handleProfileEnabledNotification',
-        disabled: 'handleProfileDisabledNotification',
-        deleted: 'handleProfileDeletedNotification',
-      } as const
-    )[kind];
-    try {
-      const smdp = p.smdp_id === null ? undefined : this.#o.directory.smdp(p.smdp_id);
-      await smdp?.[method]({ eid, iccid: p.iccid, mnoId: p.mno_id, completionTimestamp });
-      await this.#o.directory.operator(p.mno_id)?.[method]({ eid, iccid: p.iccid, completionTimestamp });
-    } catch (e) {
-      this.#o.onNotifyError?.(e);
-    }
+  /**
+   * Writes, in `tx`, the notifications of a profile change: ES3 to the profile's SM-DP and ES4 to its
+   * operator, each when the directory knows the party now (an unknown party gets nothing; the audit
+   * trail still records the operation). Delivered after the commit by this.notifications.
+   */
+  async #enqueue(
+    tx: Executor,
+    kind: NotificationKind,
+    eid: string,
+    p: ProfileRow,
+    now: number,
+  ): Promise<(number | undefined)[]> {
+    const completionTimestamp = new Date(now);
+    const ids: (number | undefined)[] = [];
+    if (p.smdp_id !== null && this.#o.directory.smdp(p.smdp_id) !== undefined)
+      ids.push(
+        await this.notifications.enqueue(
+          tx,
+          {
+            interface: 'ES3',
+            receiverId: p.smdp_id,
+            kind,
+            body: { eid, iccid: p.iccid, mnoId: p.mno_id, completionTimestamp },
+          },
+          now,
+        ),
+      );
+    if (this.#o.directory.operator(p.mno_id) !== undefined)
+      ids.push(
+        await this.notifications.enqueue(
+          tx,
+          {
+            interface: 'ES4',
+            receiverId: p.mno_id,
+            kind,
+            body: { eid, iccid: p.iccid, completionTimestamp },
+          },
+          now,
+        ),
+      );
+    return ids;
   }
 
   // --- durability: restart and validity periods -----------------------------------------------------
