@@ -4,6 +4,11 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  decodeKeyEstablishmentResponse,
+  encodeKeyEstablishmentCrt,
+  isdrKeysetParameters,
+} from '../../src/crypto/sgp-02-key-establishment.js';
 import { hex, toHex } from '../../src/lib/hex.js';
 import {
   createIsdpApdu,
@@ -12,7 +17,9 @@ import {
   decodeConfirmationResponse,
   decodeDgi,
   decodeIsdpStatusList,
+  decodeKeysetDeletion,
   decodeNotification,
+  decodeRandomChallenge,
   decodeSmsrAddressing,
   deleteProfileApdu,
   disableProfileApdu,
@@ -22,12 +29,17 @@ import {
   encodeIsdpStatus,
   encodeNotification,
   encodeSmsrAddressing,
+  establishIsdrKeySetApdu,
+  establishIsdrKeySetCertificateApdu,
+  finaliseIsdrHandoverApdu,
   getEcasdCertificateApdu,
   getStatusApdu,
+  isdrKeysetReference,
   notificationConfirmationApdu,
   setFallbackAttributeApdu,
   updateSmsrAddressingApdu,
 } from '../../src/lib/sgp-02-es5.js';
+import golden from '../fixtures/esim/sgp-02-key-establishment.json' with { type: 'json' };
 
 const AID = 'A0000005591010FFFFFFFF8900001100';
 const ELF = 'A0000005591010FFFFFFFF8900000D00';
@@ -122,5 +134,64 @@ describe('codecs round-trip', () => {
     expect(decodeIsdpStatusList(encodeIsdpStatus(status))).toEqual({ ok: true, value: [status] });
     const u = { destination: '4912345678', smsc: '491', other: hex('B30100') };
     expect(decodeSmsrAddressing(encodeSmsrAddressing(u))).toEqual({ ok: true, value: u });
+  });
+});
+
+describe('SM-SR change: EstablishISDRKeySet and FinaliseISDRhandover (esim.md §1.5, §3.2, §4.2)', () => {
+  // The ISD-R case of the golden key-establishment vectors (test/fixtures/esim, made by an independent
+  // implementation): SCP80 three keys, KVN 02, initial counter 1, HostID + SIN + SDIN.
+  const isdr = golden.cases.find((c) => c.parameters.kvn === 2) as (typeof golden.cases)[number];
+
+  it('3A01: STORE DATA 80 E2 09 00 {3A01 L CERT.SR.ECDSA} (DGI, more blocks, answer expected)', () => {
+    const cert = hex('7F2108930101420101F00100');
+    expect(up(establishIsdrKeySetCertificateApdu(cert))).toBe('80E209000F3A010C7F2108930101420101F00100');
+  });
+
+  it('3A02: STORE DATA 80 E2 89 01 carrying the golden vector byte for byte, and its answer decoded', () => {
+    const data = hex(isdr.storeData);
+    expect(up(establishIsdrKeySetApdu(data))).toBe(`80E28901${up(Uint8Array.of(data.length))}${up(data)}`);
+    expect(decodeKeyEstablishmentResponse(hex(isdr.response))).toEqual({
+      ok: true,
+      value: { derivationRandom: hex(isdr.derivationRandom), receipt: hex(isdr.receipt) },
+    });
+  });
+
+  it('isdrKeysetParameters gives the CRT of the golden ISD-R vector (SCP80: 95 10, KID 01, 91 = 5-octet counter)', () => {
+    const h = isdr.parameters.hostIdentification as { hostId: string; sin: string; sdin: string };
+    const p = isdrKeysetParameters({ kind: 'scp80', kvn: 2, initialCounter: 1 });
+    const crt = encodeKeyEstablishmentCrt({
+      ...p,
+      hostIdentification: { hostId: hex(h.hostId), sin: hex(h.sin), sdin: hex(h.sdin) },
+    });
+    expect(toHex(crt)).toBe(isdr.crt);
+    // SCP81: one key (5C), KVN 40-4F, no counter.
+    expect(up(encodeKeyEstablishmentCrt(isdrKeysetParameters({ kind: 'scp81', kvn: 0x40 })))).toBe(
+      'A6159002030295015C8001888101108201018301409100',
+    );
+    expect(() => isdrKeysetParameters({ kind: 'scp80', kvn: 0x40 })).toThrow(RangeError);
+    expect(() => isdrKeysetParameters({ kind: 'scp81', kvn: 0x0f })).toThrow(RangeError);
+    expect(() => isdrKeysetParameters({ kind: 'scp80', kvn: 1, initialCounter: 2 ** 40 })).toThrow(
+      RangeError,
+    );
+  });
+
+  it("FinaliseISDRhandover: DELETE 80 E4 00 00 {F2 03 KVN KIDfirst KIDlast}… as whatever_ty's example", () => {
+    const refs = [isdrKeysetReference(1), { kvn: 0x41, kidFirst: 1, kidLast: 2 }];
+    expect(up(finaliseIsdrHandoverApdu(refs))).toBe('80E400000AF203010103F203410102');
+    expect(decodeKeysetDeletion(hex('F203010103F203410102'))).toEqual({ ok: true, value: refs });
+    expect(isdrKeysetReference(0x40)).toEqual({ kvn: 0x40, kidFirst: 1, kidLast: 1 });
+  });
+
+  it('decoders refuse what is not RC or key references, with typed errors', () => {
+    const rc = hex('000102030405060708090a0b0c0d0e0f');
+    expect(decodeRandomChallenge(hex(`8510${toHex(rc)}`))).toEqual({ ok: true, value: rc });
+    for (const bad of ['850F000102030405060708090a0b0c0d0e', `8610${toHex(rc)}`, `8510${toHex(rc)}8500`])
+      expect(decodeRandomChallenge(hex(bad))).toMatchObject({
+        ok: false,
+        error: { code: 'ES5_RANDOM_CHALLENGE' },
+      });
+    for (const bad of ['', 'F2020101', 'F203010301', '4F03010103'])
+      expect(decodeKeysetDeletion(hex(bad))).toMatchObject({ ok: false, error: { code: 'ES5_KEYSET' } });
+    expect(() => establishIsdrKeySetCertificateApdu(new Uint8Array(300))).toThrow(RangeError);
   });
 });

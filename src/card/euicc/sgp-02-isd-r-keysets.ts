@@ -17,7 +17,8 @@
 //   3A02  '6985' no RC outstanding (no 3A01 before, or this RC was used: a replayed 3A02); '6982' the
 //         signature does not verify with PK.SR (another signer, or a 3A02 made for an earlier RC);
 //         '6A80' malformed, a KVN outside the ISD-R ranges, a key usage that does not fit the KVN, a
-//         first KID other than 01; '6985' the KVN is taken (an ISD-R key set without the "delete
+//         first KID other than 01, a CRT with HostID/SDIN (the ISD-R has no SIN to derive with);
+//         '6985' the KVN is taken (an ISD-R key set without the "delete
 //         existing keys" bit, an applet's OTA key set, or the key set securing this very script).
 //   DELETE '6A88' no such ISD-R key set; '6A80' a range that leaves part of a key set (key sets are
 //         deleted whole); '6985' the key set securing this script (the PoR or the TLS session could no

@@ -1,12 +1,14 @@
 // Hostile input into the eUICC: tens of thousands of mutated ES5 APDUs into the ISD-R (as the SCP80
 // path hands them over, in a TS 102 226 script), mutated terminal APDUs while the ECASD or ISD-R is
-// selected, a few thousand through the whole SMS path, and every ES5 decoder of src/lib/sgp-02-es5.ts.
+// selected, a few thousand through the whole SMS path, mutated EstablishISDRKeySet key agreements
+// after a real SM-SR certificate, and every ES5 decoder of src/lib/sgp-02-es5.ts.
 // Every answer must be a status word (never a thrown exception, never the card's own fault '6F00'),
 // and the eUICC must stay coherent: exactly one profile enabled, its USIM the live one, at most one
-// fall-back profile, notifications only about ISD-Ps that exist.
+// fall-back profile, notifications only about ISD-Ps that exist, and an ISD-R that can still be
+// reached (an SCP80 key set left, KVNs in their SGP.02 ranges).
 
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cardFromFile, parseCardFile, withState } from '../../../src/card/card-file.js';
 import { LIFE_CYCLE } from '../../../src/card/euicc/euicc-state.js';
 import { runIsdrScript } from '../../../src/card/euicc/isd-r-ota.js';
@@ -19,7 +21,13 @@ import {
   isdpAid,
 } from '../../../src/card/euicc/sgp-02-annex-h.js';
 import type { Uicc } from '../../../src/card/uicc.js';
+import {
+  buildKeyEstablishmentRequest,
+  generateEcKeyPair,
+  isdrKeysetParameters,
+} from '../../../src/crypto/sgp-02-key-establishment.js';
 import { Scp03tHost } from '../../../src/crypto/sgp-02-scp03t.js';
+import { ManualClock } from '../../../src/lib/clock.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 import {
   createIsdpApdu,
@@ -28,25 +36,33 @@ import {
   decodeConfirmationResponse,
   decodeDgi,
   decodeIsdpStatusList,
+  decodeKeysetDeletion,
   decodeNotification,
+  decodeRandomChallenge,
   decodeSmsrAddressing,
   deleteProfileApdu,
   disableProfileApdu,
   enableProfileApdu,
+  establishIsdrKeySetApdu,
+  establishIsdrKeySetCertificateApdu,
+  finaliseIsdrHandoverApdu,
   getCardResourcesApdu,
   getEcasdCertificateApdu,
   getStatusApdu,
+  isdrKeysetReference,
   notificationConfirmationApdu,
   setFallbackAttributeApdu,
   updateSmsrAddressingApdu,
 } from '../../../src/lib/sgp-02-es5.js';
 import { commandScript, decodeResponseScript } from '../../../src/lib/ts-102-226-remote-command.js';
+import { createTestPki, PKI_NOW, type TestPki } from '../../helpers/esim-pki.js';
 import {
   booted,
   es5,
   euiccFile,
   euiccOf,
   newEuicc,
+  pkiEuiccFile,
   SECOND,
   SECOND_PROFILE,
   THIRD,
@@ -79,6 +95,19 @@ const VALID: readonly Uint8Array[] = [
   hex(`80E6200016000010${PERSO}000000`),
   hex('80E209000F3A010C7F21099301014201015F2000'),
   hex('80E2890110 3A0203A60190 7F490400000000'.replace(/ /g, '')),
+  // The SM-SR change on the ISD-R itself: 3A01 (certificate-shaped), a well-formed 3A02 signed by a
+  // key no certificate names, FinaliseISDRhandover of SM-SR1's sets and of an unknown one.
+  establishIsdrKeySetCertificateApdu(hex('7F21099301014201015F2000')),
+  establishIsdrKeySetApdu(
+    buildKeyEstablishmentRequest({
+      curve: 'P-256',
+      parameters: isdrKeysetParameters({ kind: 'scp80', kvn: 2, initialCounter: 5 }),
+      signingKey: generateEcKeyPair('P-256').privateKey,
+      randomChallenge: new Uint8Array(16),
+    }).storeData,
+  ),
+  finaliseIsdrHandoverApdu([isdrKeysetReference(1), isdrKeysetReference(0x40)]),
+  finaliseIsdrHandoverApdu([isdrKeysetReference(2)]),
 ];
 
 /** A valid APDU with random byte changes, truncation or extension. */
@@ -132,6 +161,13 @@ function coherent(card: Uicc): void {
   }
   const aids = new Set(s.isdps.map((i) => i.aid));
   for (const n of s.notifications) expect(aids.has(n.aid)).toBe(true);
+  // The ISD-R stays reachable: an SCP80 key set at least, KVNs in their ranges, each once.
+  const scp80 = s.scp80.map((k) => k.kvn);
+  const scp81 = s.scp81.map((k) => k.kvn);
+  expect(scp80.length).toBeGreaterThan(0);
+  for (const kvn of scp80) expect(kvn >= 0x01 && kvn <= 0x0f).toBe(true);
+  for (const kvn of scp81) expect(kvn >= 0x40 && kvn <= 0x4f).toBe(true);
+  expect(new Set([...scp80, ...scp81]).size).toBe(scp80.length + scp81.length);
   // The live EF.IMSI is the enabled profile's.
   const imsi = enabled[0]?.profile?.identity.imsi;
   const saved = withState(euiccFile(), card);
@@ -264,9 +300,60 @@ describe('ES8 fuzz (SCP03t data into a personalized ISD-P)', () => {
   });
 });
 
+describe('EstablishISDRKeySet fuzz (a real SM-SR certificate, then mutated key agreements)', () => {
+  let pki: TestPki;
+  beforeAll(async () => {
+    pki = await createTestPki();
+  });
+
+  it('2,000 mutated 3A02 after a valid 3A01: a key set only for the bytes SM-SR2 signed, every refusal a status word', () => {
+    const card = cardFromFile(pkiEuiccFile(pki).file, { clock: new ManualClock(PKI_NOW) });
+    const e = euiccOf(card);
+    const sws = (apdus: Uint8Array[]) => {
+      const r = decodeResponseScript(runIsdrScript(e, commandScript(apdus), { kvn: 1 }).response);
+      return r.ok ? r.value.items.flatMap((i) => (i.type === 'r-apdu' ? [i] : [])) : [];
+    };
+    let created = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(200), fc.integer({ min: 0, max: 255 })), { minLength: 0, maxLength: 3 }),
+        fc.option(fc.nat(200), { nil: undefined }),
+        (changes, cut) => {
+          const [rcApdu] = sws([establishIsdrKeySetCertificateApdu(pki.smsr.certificate)]);
+          const rc = decodeRandomChallenge(rcApdu?.data ?? new Uint8Array(0));
+          if (!rc.ok) throw new Error(rc.error.message);
+          const kvn = 2 + (created % 13);
+          const signed = buildKeyEstablishmentRequest({
+            curve: 'P-256',
+            parameters: isdrKeysetParameters({ kind: 'scp80', kvn, deleteExistingKeys: true }),
+            signingKey: pki.smsr.privateKey,
+            randomChallenge: rc.value,
+          }).storeData;
+          const bytes = signed.slice();
+          for (const [at, value] of changes) bytes[at % bytes.length] = value;
+          const data = cut === undefined ? bytes : bytes.subarray(0, cut % (bytes.length + 1));
+          const before = e.persistentState().scp80.length;
+          const [answer] = sws([establishIsdrKeySetApdu(data)]);
+          const sw = toHex(answer?.statusWord ?? new Uint8Array(0));
+          const intact = data.length === signed.length && data.every((b, i) => b === signed[i]);
+          expect(sw === '9000').toBe(intact);
+          if (intact) created++;
+          else expect(e.persistentState().scp80.length).toBe(before);
+          expect(sw).not.toBe('6f00');
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+    expect(created).toBeGreaterThan(0);
+    coherent(card);
+  }, 120_000);
+});
+
 describe('ES5 decoders are total', () => {
   const decoders: [string, (b: Uint8Array) => { ok: boolean }][] = [
     ['decodeDgi', decodeDgi],
+    ['decodeRandomChallenge', decodeRandomChallenge],
+    ['decodeKeysetDeletion', decodeKeysetDeletion],
     ['decodeAidTlv', decodeAidTlv],
     ['decodeNotification', decodeNotification],
     ['decodeConfirmation', decodeConfirmation],

@@ -250,6 +250,9 @@ describe('EstablishISDRKeySet refusals', () => {
     expect(attempt({ ...SR2_SCP80, kvn: 0x41 })).toEqual(['6A80']);
     expect(attempt({ ...isdrKeysetParameters({ kind: 'scp81', kvn: 0x41 }), kvn: 3 })).toEqual(['6A80']);
     expect(attempt({ ...SR2_SCP80, kid: 2 })).toEqual(['6A80']);
+    // HostID and SDIN in the CRT: the ISD-R has no SIN to derive with.
+    const hostIdentification = { hostId: new Uint8Array(16).fill(1), sin: hex('0102'), sdin: hex('0304') };
+    expect(attempt({ ...SR2_SCP80, hostIdentification })).toEqual(['6A80']);
     expect(JSON.stringify(persistent(d), (_k, v) => (v instanceof Uint8Array ? toHex(v) : v))).toBe(before);
     // With "delete existing keys", a key set of another KVN is replaced: new keys, the same KVN.
     const first = scp80KeysFromKeyset(establish(r, sr1, SR2_SCP80));
