@@ -109,6 +109,8 @@ const FAMILY_OF_EVENT: Record<string, Family> = {
   'anti-theft': 'anti-theft',
   // Written by the expiry job (sims/expiry.ts) in the transaction of the expiry.
   expiry: 'expiry',
+  // An eSIM operation started or ended (trigger of migration 0017 on esim_operations).
+  'esim-operation': 'ota-status',
 };
 
 const STATUS_ACTIONS: Partial<Record<ActionType, LifecycleAction>> = {
@@ -242,6 +244,9 @@ function matches(h: Handler, detail: Record<string, unknown>): boolean {
     case 'expiry':
       // SimExpiredRule and SubscriberExpiredRule: the SIM (and so its subscribers) reached its expiry.
       return true;
+    case 'ota-status':
+      // SimSubscriptionStatusRule: an eSIM operation on the SIM started, finished or failed.
+      return detail.otaStatus === p.targetOtaStatus;
     default:
       return false;
   }
