@@ -132,8 +132,16 @@ const fail = (code: SmdpFailureCode, status: FunctionExecutionStatus): StepOutco
   status,
   code,
 });
+// The SM-SR's refusal is relayed when it is one (FAILED/EXPIRED with Subject and Reason); anything
+// else — a success with missing data, a warning, a status without StatusCodeData (optional in the
+// schema) — becomes FAILED by the SM-SR, so the operator always gets a code (fuzz: sm-dp-fuzz.test.ts).
 const smsrRefused = (code: SmdpFailureCode, s: FunctionExecutionStatus): StepOutcome =>
-  fail(code, s.status === 'EXECUTED_SUCCESS' ? failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR) : s);
+  fail(
+    code,
+    (s.status === 'FAILED' || s.status === 'EXPIRED') && s.statusCodeData !== undefined
+      ? s
+      : failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR, `${code}: no usable answer from the SM-SR`),
+  );
 const cardError = (code: SmdpFailureCode, message: string) =>
   fail(code, failed(SUBJECT_CODES.ISD_P, REASON_CODES.EXECUTION_ERROR, `${code}: ${message}`));
 

@@ -195,8 +195,10 @@ export function eisOf(
   );
 }
 
-export async function bench(options: { register?: boolean } = {}): Promise<Bench> {
-  const db = await openTestDatabase();
+export async function bench(
+  options: { register?: boolean; database?: () => Promise<TestDatabase> } = {},
+): Promise<Bench> {
+  const db = await (options.database ?? openTestDatabase)();
   const keyRing = await KeyRing.open(db.store, randomBytes(32));
   const clock = new ManualClock(PKI_NOW);
   const pki = await createTestPki();
