@@ -21,7 +21,7 @@
 
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Euicc } from '../../src/card/euicc/euicc.js';
 import { LIFE_CYCLE, NOTIFICATION_TYPE } from '../../src/card/euicc/euicc-state.js';
 import { issueDemoEuicc } from '../../src/cli/demo-euicc.js';
@@ -177,8 +177,6 @@ describe(`eSIM end to end through the API, the SM-DP, the SM-SR, SMS and HTTPS t
   const mt: SimDataMessage[] = [];
   /** BIP channels the device opened (OPEN CHANNEL: host and port). */
   const channels: { host: string; port: number }[] = [];
-  /** The SM-SR's ES3 notifications to the SM-DP (relayed towards the operator on ES2). */
-  const toSmdp: { kind: string; iccid: string; eid: string }[] = [];
 
   const euicc = (): Euicc => {
     const e = card.uicc.euicc;
@@ -246,6 +244,17 @@ describe(`eSIM end to end through the API, the SM-DP, the SM-SR, SMS and HTTPS t
       (s) => s.pending === 0 && s.running.length === 0,
       SETTLE_MS,
     );
+  /** The SM-SR's ES3 notifications to our SM-DP (its outbox rows: kind, ICCID, delivery state). */
+  const toSmdp = () =>
+    api.platform.store.db
+      .selectFrom('esim_notification_outbox')
+      .select(['kind', 'iccid', 'state'])
+      .where('eid', '=', eid)
+      .where('interface', '=', 'ES3')
+      .where('sender_id', '=', esim.smsrId)
+      .where('receiver_id', '=', esim.smdpId)
+      .orderBy('id')
+      .execute();
   const es4 = () => esim.smsr.es4For(mnoIdOf(api.operator.operatorId));
   const eisStates = async () => {
     const r = await es4().getEIS({ functionCallIdentifier: `get-${randomBytes(4).toString('hex')}`, eid });
@@ -284,21 +293,6 @@ describe(`eSIM end to end through the API, the SM-DP, the SM-SR, SMS and HTTPS t
     // What `simtrust serve --esim-operator-id … --esim-scp81-port 0` starts, in that order.
     esim = await startEsim(api.platform, operatorId, silent, { scp81Port: 0 });
     otaLink = startOtaLink(api.platform, silent, esim.sms);
-    const smdp = esim.smdp;
-    const es3Notifications = smdp.es3Notifications.bind(smdp);
-    // The SM-SR asks for its SM-DP's notification port on every notification: record what it sends.
-    vi.spyOn(smdp, 'es3Notifications').mockImplementation(() => {
-      const port = es3Notifications();
-      const tap = (kind: keyof typeof port) => async (b: Parameters<(typeof port)[typeof kind]>[0]) => {
-        toSmdp.push({ kind, iccid: b.iccid, eid: b.eid });
-        return port[kind](b);
-      };
-      return {
-        handleProfileEnabledNotification: tap('handleProfileEnabledNotification'),
-        handleProfileDisabledNotification: tap('handleProfileDisabledNotification'),
-        handleProfileDeletedNotification: tap('handleProfileDeletedNotification'),
-      };
-    });
     core = await startCoreNetwork(api.platform, operatorId);
 
     // The inventory: profile A (the eUICC's bootstrap profile) and B (to download), Ki/OPc sealed.
@@ -356,7 +350,6 @@ describe(`eSIM end to end through the API, the SM-DP, the SM-SR, SMS and HTTPS t
   }, 120_000);
 
   afterAll(async () => {
-    vi.restoreAllMocks();
     await fleet?.stop();
     network?.close();
     await otaLink?.close();
@@ -510,15 +503,16 @@ describe(`eSIM end to end through the API, the SM-DP, the SM-SR, SMS and HTTPS t
         NOTIFICATION_TYPE.PROFILE_CHANGE_SUCCEEDED,
       ]);
       expect(recorded[1]?.isdp_aid.toUpperCase()).toBe(isdpB?.toUpperCase());
-      // The SM-SR's ES3 HandleProfileEnabledNotification for B to the SM-DP that downloaded it (A came
-      // with the eUICC: no SM-DP of ours holds it, so nothing about A goes there).
-      await waitFor(
-        'HandleProfileEnabledNotification at the SM-DP',
-        () => toSmdp,
-        (n) => n.length > 0,
-        SETTLE_MS,
-      );
-      expect(toSmdp).toEqual([{ kind: 'handleProfileEnabledNotification', iccid: B.iccid, eid }]);
+      // The SM-SR's ES3 HandleProfileEnabledNotification for B, written with the EIS change and
+      // delivered to the SM-DP that downloaded B (A came with the eUICC: no SM-DP of ours holds it).
+      expect(
+        await waitFor(
+          'HandleProfileEnabledNotification delivered to the SM-DP',
+          toSmdp,
+          (n) => n.length > 0 && n.every((x) => x.state === 'delivered'),
+          SETTLE_MS,
+        ),
+      ).toEqual([{ kind: 'enabled', iccid: B.iccid, state: 'delivered' }]);
       // The operator's record: the audit log of its request, beside the operation (above) whose
       // EnableProfile step the SM-SR ended only on the card's notification.
       const audit = await api.platform.store.db
@@ -574,20 +568,20 @@ describe(`eSIM end to end through the API, the SM-DP, the SM-SR, SMS and HTTPS t
       // The delete went by SMS to A's number (the enabled profile's).
       const deletes = es5SmsOf(mt.slice(mark), isdrKeys).filter((s) => s.commands.includes('DeleteProfile'));
       expect(deletes.map((s) => s.destination)).toEqual([A.msisdn]);
-      // The SM-DP heard of each change of its profile B.
-      await waitFor(
-        'HandleProfileDeletedNotification at the SM-DP',
-        () => toSmdp.map((n) => n.kind),
-        (k) => k.includes('handleProfileDeletedNotification'),
+      // The SM-DP heard of each change of its profile B, every notification delivered.
+      const heard = await waitFor(
+        'the notifications delivered to the SM-DP',
+        toSmdp,
+        (n) => n.length > 0 && n.every((x) => x.state === 'delivered'),
         SETTLE_MS,
       );
-      expect(toSmdp.every((n) => n.iccid === B.iccid && n.eid === eid)).toBe(true);
-      expect(toSmdp.map((n) => n.kind).sort()).toEqual([
-        'handleProfileDeletedNotification', // Delete B
-        'handleProfileDisabledNotification', // Disable B
-        'handleProfileDisabledNotification', // Enable A
-        'handleProfileEnabledNotification', // the download with enable
-        'handleProfileEnabledNotification', // Enable B
+      expect(heard.every((n) => n.iccid === B.iccid)).toBe(true);
+      expect(heard.map((n) => n.kind).sort()).toEqual([
+        'deleted', // Delete B
+        'disabled', // Disable B
+        'disabled', // Enable A
+        'enabled', // the download with enable
+        'enabled', // Enable B
       ]);
 
       // AuditEIS on the operator's ES4 port: GET STATUS on the card, the EIS follows it.
