@@ -313,7 +313,9 @@ export function decodeKeysetDeletion(bytes: Uint8Array): Result<KeysetReference[
   for (const t of list.value) {
     if (t.tag !== 0xf2 || t.value.length !== 3)
       return decodeError('ES5_KEYSET', "expected 'F2 03' KVN, first and last key identifier");
-    const [kvn, kidFirst, kidLast] = t.value as unknown as [number, number, number];
+    const kvn = t.value[0] as number;
+    const kidFirst = t.value[1] as number;
+    const kidLast = t.value[2] as number;
     if (kidFirst > kidLast) return decodeError('ES5_KEYSET', 'the first key identifier is after the last');
     out.push({ kvn, kidFirst, kidLast });
   }

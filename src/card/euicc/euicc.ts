@@ -7,7 +7,8 @@
 //     ECASD certificate) on the ECASD, as pySim reads them; every management command answers '6982',
 //     since ES5 only comes through a secured channel;
 //   - from the SM-SR: the ES5 functions of sgp-02-isd-r.ts, through SCP80 at the ISD-R TAR
-//     (isd-r-ota.ts);
+//     (isd-r-ota.ts) or SCP81; on an SM-SR change the ISD-R's own key sets come and go
+//     (sgp-02-isd-r-keysets.ts), and the card's OTA runtime follows them (`useOta`);
 //   - from the profile installer: `installProfile`, which turns a decoded profile into the ISD-P's
 //     file system and USIM keys;
 //   - from the modem: LOCATION STATUS events, which send the default notifications and detect a

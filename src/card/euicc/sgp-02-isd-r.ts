@@ -7,6 +7,8 @@
 // Status words (esim.md §3.3 after whatever_ty's checkResp tables): '6A88' no such ISD-P, '6985' the
 // state forbids it (enabled, fall-back, not installed, a change awaiting confirmation), '69E1' POL1
 // forbids it, '6A84' not enough memory, '6A80' malformed data, '6A86' P1/P2, '6D00' other INS.
+// STORE DATA 3A01/3A02 (without a personalization target) and DELETE of 'F2' key references belong to
+// the SM-SR change: sgp-02-isd-r-keysets.ts, with its own table of refusals.
 
 import { concatBytes, decodeBerTlvList, encodeBerTlv } from '../../lib/ber-tlv.js';
 import { toHex } from '../../lib/hex.js';
