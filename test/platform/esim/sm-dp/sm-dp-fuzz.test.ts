@@ -521,7 +521,7 @@ describe(`SM-DP fuzz, whole downloads on ${testDialect}`, () => {
 
   it('mutated card answers and ES3 responses at any point: FAILED with a code and the ISD-P gone, or installed', async () => {
     const random = seededRandom(testDialect === 'postgres' ? 0xdb02 : 0xdb01);
-    const runs = testDialect === 'postgres' ? 80 : 150;
+    const runs = testDialect === 'postgres' ? 50 : 150;
     const t: Tally = {};
     for (let i = 0; i < runs; i++) {
       const iccid = iccidWithCheckDigit(`894400000000002${String(i).padStart(3, '0')}`);
