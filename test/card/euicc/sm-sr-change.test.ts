@@ -7,10 +7,12 @@
 // use; SM-SR1 still reaching the card after the handover; a DELETE that cuts off the SM-SR sending it
 // (its own key set, or the last SCP80 key set).
 
+import type { KeyObject } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cardFromFile, parseCardFile, withState } from '../../../src/card/card-file.js';
 import type { EuiccState } from '../../../src/card/euicc/euicc-state.js';
 import { runIsdrScript } from '../../../src/card/euicc/isd-r-ota.js';
+import { p256Point } from '../../../src/crypto/sgp-02-certificate-chain.js';
 import {
   buildKeyEstablishmentRequest,
   type EstablishedKeyset,
@@ -21,6 +23,7 @@ import {
 } from '../../../src/crypto/sgp-02-key-establishment.js';
 import type { OtaKeySet } from '../../../src/crypto/ts-102-225-scp80.js';
 import { ManualClock } from '../../../src/lib/clock.js';
+import { encodeOid, GP_CERT_ROLE_BYTES } from '../../../src/lib/gp-certificate.js';
 import { hex, toHex } from '../../../src/lib/hex.js';
 import {
   decodeRandomChallenge,
@@ -32,7 +35,7 @@ import {
   updateSmsrAddressingApdu,
 } from '../../../src/lib/sgp-02-es5.js';
 import { commandScript, decodeResponseScript } from '../../../src/lib/ts-102-226-remote-command.js';
-import { createTestPki, PKI_NOW, type TestPki } from '../../helpers/esim-pki.js';
+import { createTestPki, newKeyPair, PKI_NOW, type TestPki } from '../../helpers/esim-pki.js';
 import { booted, type Device, es5, euiccOf, KEYS, pkiEuiccFile } from './fixture.js';
 
 const CLOCK = () => new ManualClock(PKI_NOW);
@@ -98,15 +101,20 @@ function setUp(): Rig {
  * sends 3A01 with SM-SR2's certificate; SM-SR2 signs the key agreement over RC; `via` sends 3A02;
  * SM-SR2 checks the receipt (the commit point) and has the key set.
  */
-function establish(r: Rig, via: Channel, parameters: KeyEstablishmentParameters): EstablishedKeyset {
-  const first = via.send(r.d, [establishIsdrKeySetCertificateApdu(r.pki.smsr.certificate)]);
+function establish(
+  r: Rig,
+  via: Channel,
+  parameters: KeyEstablishmentParameters,
+  smsr: { certificate: Uint8Array; privateKey: KeyObject } = r.pki.smsr,
+): EstablishedKeyset {
+  const first = via.send(r.d, [establishIsdrKeySetCertificateApdu(smsr.certificate)]);
   expect(first.answers.map((a) => a.sw)).toEqual(['9000']);
   const rc = decodeRandomChallenge(hex(first.answers[0]?.data ?? ''));
   if (!rc.ok) throw new Error(rc.error.message);
   const request = buildKeyEstablishmentRequest({
     curve: 'P-256',
     parameters,
-    signingKey: r.pki.smsr.privateKey,
+    signingKey: smsr.privateKey,
     randomChallenge: rc.value,
   });
   const second = via.send(r.d, [establishIsdrKeySetApdu(request.storeData)]);
@@ -179,6 +187,41 @@ describe('SM-SR change on the card: EstablishISDRKeySet, FinaliseISDRhandover, t
     expect(sr2.sws(reloaded, [getStatusApdu()])).toEqual(['9000']);
     expect(sr1.send(reloaded, [getStatusApdu()]).answers).toEqual([]);
     expect(d.card.toolkitFaults).toBe(0);
+  });
+
+  it('1 → 2 → 1: the first SM-SR comes back with KVN 1 again, its counter starts anew from its initial counter', () => {
+    const r = setUp();
+    const { d, sr1 } = r;
+    // SM-SR1 (KVN 1, counter already at 50) hands over to SM-SR2 (KVN 2).
+    sr1.counter = 50;
+    expect(sr1.sws(d, [getStatusApdu()])).toEqual(['9000']);
+    const ks2 = scp80KeysFromKeyset(establish(r, sr1, SR2_SCP80));
+    const sr2 = new Channel(aesKeys(ks2.kic, ks2.kid), 2, 0x10);
+    expect(
+      sr2.sws(d, [finaliseIsdrHandoverApdu([isdrKeysetReference(1), isdrKeysetReference(0x40)])]),
+    ).toEqual(['9000']);
+    // SM-SR1, with a certificate of its own, takes the card back through SM-SR2: KVN 1, counter 0.
+    const own = newKeyPair();
+    const back = {
+      privateKey: own.privateKey,
+      certificate: r.pki.gp({
+        serial: Uint8Array.of(0x01, 0x03),
+        subjectId: encodeOid('1.3.6.1.4.1.99999.1.3'),
+        roleByte: GP_CERT_ROLE_BYTES['sm-sr'],
+        publicKey: { point: p256Point(own.publicKey), curveRef: 0 },
+      }),
+    };
+    const ks1 = scp80KeysFromKeyset(
+      establish(r, sr2, isdrKeysetParameters({ kind: 'scp80', kvn: 1, initialCounter: 0 }), back),
+    );
+    const sr1again = new Channel(aesKeys(ks1.kic, ks1.kid), 1, 0);
+    expect(sr1again.sws(d, [finaliseIsdrHandoverApdu([isdrKeysetReference(2)])])).toEqual(['9000']);
+    expect(kvns(d)).toEqual({ scp80: [1], scp81: [] });
+    // The old KVN-1 keys (and their counter 51) are gone; the new ones work from counter 1 on.
+    expect(sr1again.counter).toBe(1);
+    expect(sr1.send(d, [getStatusApdu()]).answers).toEqual([]);
+    expect(sr2.send(d, [getStatusApdu()]).answers).toEqual([]);
+    expect(sr1again.sws(d, [getStatusApdu()])).toEqual(['9000']);
   });
 });
 
