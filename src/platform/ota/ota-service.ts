@@ -222,6 +222,7 @@ type Reserved = { readonly sent: SentCommand; readonly msisdn: string | null };
 
 export class OtaService {
   #link: OtaLink | undefined;
+  readonly #linkWaiters = new Set<() => void>();
   /**
    * Group commit of the send and receive paths (store/group-commit.ts): counter reservations and
    * PoR/alert settlements that arrive while a transaction commits share the next one, and its
@@ -647,6 +648,15 @@ export class OtaService {
   /** The link `send` uses (the runtime sets it once bound; undefined: none). */
   useLink(link: OtaLink | undefined): void {
     this.#link = link;
+    if (link === undefined) return;
+    for (const w of this.#linkWaiters) w();
+    this.#linkWaiters.clear();
+  }
+
+  /** Resolves once a link is bound (at once while one is): what must reach cards waits for it. */
+  linked(): Promise<void> {
+    if (this.#link !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#linkWaiters.add(resolve));
   }
 
   /**

@@ -9,7 +9,8 @@
 //                 listener and the ISD-R SCP81 key set, the card connects over PSK-TLS.
 //   roles         SmSr (ES1/ES3/ES4, notifications) and SmDp (ES2, ES3 to the SM-SR in-process), both
 //                 reporting progress to the operator layer; every operator of the deployment is an MNO
-//                 to them (mnoIdOf); esimOperations.connect(ports), then recover() of all three.
+//                 to them (mnoIdOf); esimOperations.connect(ports); recover() of all three once the
+//                 OTA link is bound (in the background: recovery talks to cards over ES5).
 //
 // PSK-TLS asks for the key synchronously during the handshake, while the ISD-R key sets are sealed in
 // the database: the key of an eUICC is opened when its push leaves and kept in memory only while its
@@ -25,6 +26,7 @@ import { PLATFORM_OWNER } from '../../platform/esim/ci/pki-service.js';
 import { failed, REASON_CODES, SUBJECT_CODES } from '../../platform/esim/es-soap/sgp-02-status-codes.js';
 import type { NotificationView } from '../../platform/esim/notifications/notification-outbox.js';
 import type { EsimRolePorts } from '../../platform/esim/operations/ports.js';
+import type { EsimProgressPort } from '../../platform/esim/operations/progress.js';
 import { SmDp } from '../../platform/esim/sm-dp/sm-dp-service.js';
 import { loadIsdrKeyset } from '../../platform/esim/sm-sr/eis-store.js';
 import { Es5Https } from '../../platform/esim/sm-sr/es5-https.js';
@@ -59,6 +61,8 @@ export interface RunningEsim {
   readonly sms: Es5Sms;
   readonly smsr: SmSr;
   readonly smdp: SmDp;
+  /** Settles once the previous run's procedures are recovered (after the OTA link bound). */
+  readonly recovery: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -184,6 +188,17 @@ export async function startEsim(
   });
 
   const verify = (input: Parameters<typeof pki.verify>[0]) => pki.verify(input);
+  // The SM-SR reports per function. The end of a function whose operation this process does not run
+  // (after a restart: ended by recover() or by the card's notification) ends that operation.
+  const smsrProgress: EsimProgressPort = {
+    async report(r) {
+      await esimOperations.report(r);
+      if (r.state !== 'running' && r.status !== undefined)
+        await esimOperations.finish(r.functionCallIdentifier, r.status).catch((e: unknown) => {
+          logger.error({ err: e }, 'eSIM: an operation ended by the SM-SR could not be recorded');
+        });
+    },
+  };
   smsr = new SmSr({
     store,
     keyRing,
@@ -198,7 +213,7 @@ export async function startEsim(
       // notifications to our own operators — a partner operator gets them over SOAP.
       operator: (mnoId) => soap?.es4NotificationsOf(mnoId),
     },
-    progress: esimOperations,
+    progress: smsrProgress,
     onNotifyError: (e) => logger.warn({ err: e }, 'eSIM: a notification attempt failed (retried)'),
     notificationOutbox: { onDead: deadNotification },
   });
@@ -249,17 +264,38 @@ export async function startEsim(
       throw e;
     }
   }
-  // A restart: procedures and downloads continue or end from what the card reports; operations idle
-  // past the SM-SR's procedure validity end failed.
-  const recovered = {
-    smsr: await smsr.recover(),
-    smdp: (await smdp.recover()).length,
-    operations: await esimOperations.recover(),
-  };
   logger.info(
-    { smsrId, smdpId, operatorId, scp81Port: listener?.port, soapUrl: soap?.url, recovered },
+    { smsrId, smdpId, operatorId, scp81Port: listener?.port, soapUrl: soap?.url },
     'eSIM: SM-SR and SM-DP running in this process',
   );
+  // A restart: procedures and downloads continue or end from what the card reports (GET STATUS,
+  // DeleteISDP, the download resumed), which takes ES5 — and its SMS leg is the OTA link the caller
+  // binds after this returns. So recovery runs in the background once the link is bound (at once
+  // without otaSmppUrl: nothing reaches a card then); a download it ends ends its operation;
+  // operations idle past the SM-SR's procedure validity end failed.
+  let stopRecovery: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stopRecovery = resolve;
+  });
+  let closing = false;
+  const recovery = (async () => {
+    if (c.otaSmppUrl !== undefined) await Promise.race([platform.ota.linked(), stopped]);
+    if (closing) return;
+    const ended = await (smsr as SmSr).recover();
+    const downloads = await (smdp as SmDp).recover();
+    for (const d of downloads) {
+      const row = await store.db
+        .selectFrom('esim_dp_downloads')
+        .select('function_call_id')
+        .where('download_id', '=', d.downloadId)
+        .executeTakeFirst();
+      if (row !== undefined) await esimOperations.finish(row.function_call_id, d.status);
+    }
+    const recovered = { smsr: ended, smdp: downloads.length, operations: await esimOperations.recover() };
+    logger.info({ recovered }, 'eSIM: procedures of the previous run settled');
+  })().catch((e: unknown) => {
+    if (!closing) logger.error({ err: e }, 'eSIM: recovery of the previous run failed');
+  });
   // Notifications left pending (a partner down, a crash after the commit) go out now and then.
   smsr.notifications.start();
   smdp.notifications.start();
@@ -276,7 +312,10 @@ export async function startEsim(
     sms,
     smsr,
     smdp,
+    recovery,
     async close() {
+      closing = true;
+      stopRecovery();
       clearInterval(expiry);
       await smsr?.close();
       await smdp?.close();

@@ -469,6 +469,14 @@ async function downloadCompleted(ctx: DownloadContext): Promise<StepOutcome> {
 /** Step 23. Enforces: a failed enable after a good install is a warning, never a failed download. */
 async function enable(ctx: DownloadContext): Promise<StepOutcome> {
   if (!ctx.enable) return { kind: 'done', status: SUCCESS };
+  if (ctx.resumed) {
+    // The earlier attempt's EnableProfile may have run, its answer lost with the process: once the
+    // SM-SR holds the profile Enabled (its recovery and the card's notification), asking again would
+    // only be refused ("not disabled") and the download would claim "not enabled".
+    const eis = await ctx.es3.getEIS({ functionCallIdentifier: ctx.callId(), eid: ctx.eid });
+    if (eis.eis?.profiles.find((x) => x.iccid === ctx.iccid)?.state === 'Enabled')
+      return { kind: 'done', status: SUCCESS };
+  }
   const r = await ctx.es3.enableProfile({
     functionCallIdentifier: ctx.callId(),
     eid: ctx.eid,
