@@ -308,6 +308,8 @@ export async function platformTarget(
   api: { readonly url: string; readonly headers: Record<string, string>; readonly operatorId: string };
   /** The SIM ids (ICCIDs) in the order of `target.imsis`. */
   iccids: readonly string[];
+  /** The `simtrust serve` process's id. */
+  pid: number | undefined;
   metrics: () => Promise<string>;
   stop: () => Promise<void>;
 }> {
@@ -365,6 +367,7 @@ export async function platformTarget(
     target: { authPort, acctPort, imsis },
     api: { url: server.url, headers, operatorId: auth.operatorId },
     iccids,
+    pid: server.pid,
     metrics: async () => {
       const text = await (await fetch(`${server.url}/metrics`)).text();
       const drops = [...text.matchAll(/^simtrust_radius_dropped_total\{reason="(\w+)"\} (\d+)/gm)]

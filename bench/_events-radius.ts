@@ -21,8 +21,10 @@
 // after); and for every session that crossed, the time from the send of its crossing Interim to the
 // arrival of its web request here (the action's first attempt; p50/p99, target p99 ≤ 1 s).
 
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { RADIUS_CODES } from '../src/lib/radius/rfc-2865-packet.js';
 import { closedLoop, LoadGenerator, platformTarget, stamp, type Template, template } from './_aaa-radius.js';
 import { type BenchDialect, flag, fmt, table } from './_support.js';
@@ -43,6 +45,15 @@ interface Figures {
   readonly withHandlers: number;
   /** The same load after the handlers were deleted (order and database-growth check). */
   readonly referenceAfter: number;
+  /**
+   * The server process's CPU time (user + system, all its threads) per acknowledged Interim in
+   * phases 1, 3 and 4 (µs): what the engine costs the server, whatever else runs on the machine.
+   */
+  readonly cpuPerInterim: {
+    readonly reference: number;
+    readonly withHandlers: number;
+    readonly after: number;
+  };
   readonly seconds: number;
   readonly evaluations: number;
   readonly firings: number;
@@ -61,6 +72,29 @@ interface Figures {
   readonly engineP99: number;
   readonly retransmits: number;
   readonly server: string;
+  /** The machine's 1-minute load average at the start and the end of the run. */
+  readonly load: readonly [number, number];
+}
+
+/** User + system CPU time of a process so far (s), from /proc/<pid>/stat (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name in parentheses (which may hold spaces): state is field 3; utime and
+    // stime are fields 14 and 15, in clock ticks (USER_HZ, 100 a second on Linux).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A phase of load: Interims acknowledged, their rate, and the server's CPU time meanwhile. */
+interface Phase {
+  readonly rate: number;
+  readonly interims: number;
+  readonly cpu: number;
 }
 
 /** A request to send; `crossing` names the session whose crossing Interim it is. */
@@ -80,7 +114,7 @@ function closedLoopTracked(
   seconds: number,
   next: Tracked,
   acknowledged: (session: number) => void,
-): Promise<number> {
+): Promise<{ rate: number; done: number }> {
   return new Promise((resolve) => {
     let done = 0;
     let open = 0;
@@ -101,7 +135,7 @@ function closedLoopTracked(
           done++;
           if (crossing !== undefined) acknowledged(crossing);
           if (performance.now() < end) launch(s);
-          else if (open === 0) resolve(done / ((performance.now() - start) / 1000));
+          else if (open === 0) resolve({ rate: done / ((performance.now() - start) / 1000), done });
         },
       );
     };
@@ -168,11 +202,19 @@ async function remove(api: Api, handlerId: string): Promise<void> {
 }
 
 async function measure(dialect: BenchDialect, sessions: number, seconds: number): Promise<Figures> {
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
   const sink = await receiver();
   const t = await platformTarget(dialect, sessions, {
     SIMTRUST_EVENT_WEB_REQUEST_ALLOWED_NETWORKS: RECEIVER_HOST,
   });
   const gen = await LoadGenerator.open(16);
+  /** A measured phase of the closed loop, with the server's CPU time across it. */
+  const phaseOf = async (run: () => Promise<{ rate: number; done: number }>): Promise<Phase> => {
+    const cpu = cpuSeconds(t.pid);
+    const { rate, done } = await run();
+    return { rate, interims: done, cpu: cpuSeconds(t.pid) - cpu };
+  };
+  const perInterim = (p: Phase) => (1e6 * p.cpu) / p.interims;
   try {
     const { imsis } = t.target;
     const acct = (kind: 1 | 3, i: number) =>
@@ -234,7 +276,7 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
     // Every session starts (not measured), a second of warm-up, then the reference.
     await Promise.all(Array.from({ length: sessions }, (_, i) => gen.request(i % gen.width, accounting)));
     await closedLoop(gen, 32, 1, accounting);
-    const reference = await closedLoop(gen, WINDOW, seconds, accounting);
+    const reference = await phaseOf(() => closedLoopTracked(gen, WINDOW, seconds, accounting, () => {}));
 
     // 100 handlers, through the API as an operator creates them.
     const mail = [
@@ -305,9 +347,11 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
       sent: new Array<number | undefined>(sessions).fill(undefined),
     };
     const acked = new Array<number | undefined>(sessions).fill(undefined);
-    const withHandlers = await closedLoopTracked(gen, WINDOW, seconds, accounting, (i) => {
-      acked[i] ??= performance.now();
-    });
+    const withHandlers = await phaseOf(() =>
+      closedLoopTracked(gen, WINDOW, seconds, accounting, (i) => {
+        acked[i] ??= performance.now();
+      }),
+    );
     const measuredSeconds = (performance.now() - start) / 1000;
     const after = await (await fetch(`${t.api.url}/metrics`)).text();
     const arrivedInPhase = sink.arrivals.size;
@@ -330,7 +374,7 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
     // The order check: the handlers deleted, the same load once more (the reference ran first, on a
     // younger database; a drift shows as a difference between the two runs without handlers).
     for (const id of handlers) await remove(t.api, id);
-    const referenceAfter = await closedLoop(gen, WINDOW, seconds, accounting);
+    const referenceAfter = await phaseOf(() => closedLoopTracked(gen, WINDOW, seconds, accounting, () => {}));
     const latencies = imsis
       .map((imsi, i) => {
         const sent = crossedPhase.sent[i];
@@ -360,9 +404,14 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
       .join(', ');
     return {
       dialect,
-      reference,
-      withHandlers,
-      referenceAfter,
+      reference: reference.rate,
+      withHandlers: withHandlers.rate,
+      referenceAfter: referenceAfter.rate,
+      cpuPerInterim: {
+        reference: perInterim(reference),
+        withHandlers: perInterim(withHandlers),
+        after: perInterim(referenceAfter),
+      },
       seconds: measuredSeconds,
       evaluations:
         counter(after, 'simtrust_event_rule_evaluations_total') -
@@ -381,6 +430,7 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
       engineP99: quantile(engineLatencies, 0.99),
       retransmits: gen.retransmits,
       server: await t.metrics(),
+      load: [loadAtStart, loadavg()[0] ?? Number.NaN],
     };
   } finally {
     gen.close();
@@ -405,15 +455,32 @@ export async function runEventsRadiusBench(args: string[]): Promise<void> {
   }
   table(
     results.flatMap((r, n) => [
-      { run: n + 1, phase: 'accounting, no handlers', 'Interim/s': fmt(r.reference) },
-      { run: n + 1, phase: 'accounting, 100 handlers + engine', 'Interim/s': fmt(r.withHandlers) },
-      { run: n + 1, phase: 'accounting, handlers deleted', 'Interim/s': fmt(r.referenceAfter) },
+      {
+        run: n + 1,
+        phase: 'accounting, no handlers',
+        'Interim/s': fmt(r.reference),
+        'server CPU µs/Interim': fmt(r.cpuPerInterim.reference, 1),
+      },
+      {
+        run: n + 1,
+        phase: 'accounting, 100 handlers + engine',
+        'Interim/s': fmt(r.withHandlers),
+        'server CPU µs/Interim': fmt(r.cpuPerInterim.withHandlers, 1),
+      },
+      {
+        run: n + 1,
+        phase: 'accounting, handlers deleted',
+        'Interim/s': fmt(r.referenceAfter),
+        'server CPU µs/Interim': fmt(r.cpuPerInterim.after, 1),
+      },
     ]),
   );
   for (const r of results) {
     const kept = (100 * r.withHandlers) / r.reference;
+    // Interims per second of the server's CPU, phase 3 against phase 1: the machine's other load left out.
+    const keptCpu = (100 * r.cpuPerInterim.reference) / r.cpuPerInterim.withHandlers;
     console.log(
-      `kept ${fmt(kept, 1)} % of the Interim rate (target ≥ 80 %: ${kept >= 80 ? 'met' : 'NOT met'}; ${fmt((100 * r.withHandlers) / r.referenceAfter, 1)} % of the rate measured again after the handlers were deleted); ${fmt(r.evaluations)} rule evaluations in the phase, ${fmt(r.evaluations / r.seconds)}/s; ${fmt(r.crossed)} sessions crossed, ${fmt(r.firings)} firings, ${fmt(r.arrived)} actions arrived (${fmt(r.arrivedInPhase)} within the phase); crossing Interim sent → action's first attempt arrived: p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max)} ms (target p99 ≤ 1000 ms: ${r.p99 <= 1000 ? 'met' : 'NOT met'}); in two parts: the crossing Interim sent → acknowledged after its durable write (the accounting queue of this load) p50 ${fmt(r.ackP50)} ms, p99 ${fmt(r.ackP99)} ms, and acknowledged → action arrived (the engine) p50 ${fmt(r.engineP50)} ms, p99 ${fmt(r.engineP99)} ms`,
+      `load average ${fmt(r.load[0], 1)} → ${fmt(r.load[1], 1)}; kept ${fmt(kept, 1)} % of the Interim rate (target ≥ 80 %: ${kept >= 80 ? 'met' : 'NOT met'}), ${fmt(keptCpu, 1)} % per second of the server's CPU (${fmt(r.cpuPerInterim.reference, 1)} → ${fmt(r.cpuPerInterim.withHandlers, 1)} µs/Interim; ${keptCpu >= 80 ? 'met' : 'NOT met'}); ${fmt((100 * r.withHandlers) / r.referenceAfter, 1)} % of the rate measured again after the handlers were deleted (${fmt((100 * r.cpuPerInterim.after) / r.cpuPerInterim.withHandlers, 1)} % per server CPU); ${fmt(r.evaluations)} rule evaluations in the phase, ${fmt(r.evaluations / r.seconds)}/s; ${fmt(r.crossed)} sessions crossed, ${fmt(r.firings)} firings, ${fmt(r.arrived)} actions arrived (${fmt(r.arrivedInPhase)} within the phase); crossing Interim sent → action's first attempt arrived: p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max)} ms (target p99 ≤ 1000 ms: ${r.p99 <= 1000 ? 'met' : 'NOT met'}); in two parts: the crossing Interim sent → acknowledged after its durable write (the accounting queue of this load) p50 ${fmt(r.ackP50)} ms, p99 ${fmt(r.ackP99)} ms, and acknowledged → action arrived (the engine) p50 ${fmt(r.engineP50)} ms, p99 ${fmt(r.engineP99)} ms`,
     );
   }
 }

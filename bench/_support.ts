@@ -53,6 +53,8 @@ export async function freshDatabase(
 
 export interface BenchServer {
   readonly url: string;
+  /** The server process's id (its CPU time can be read from /proc/<pid>/stat). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export async function startServer(env: Record<string, string>): Promise<BenchSer
   }
   return {
     url,
+    pid: child.pid,
     stop: () =>
       new Promise((stopped) => {
         child.once('exit', () => stopped());

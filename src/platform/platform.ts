@@ -126,17 +126,9 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     });
     const eventHandlers = new EventHandlerService(store, clock, keyRing, outbound);
     const events = new EventEngine(store, clock, sims, { leaseMs: config.eventActionLeaseSeconds * 1000 });
-    // Usage just recorded is evaluated against the traffic rules at the engine's next tick.
-    aaa.accounting.onCommitted((records) => {
-      const byOperator = new Map<string, string[]>();
-      for (const r of records) {
-        if (r.imsi === undefined || (r.inputOctets === undefined && r.outputOctets === undefined)) continue;
-        const imsis = byOperator.get(r.operatorId);
-        if (imsis === undefined) byOperator.set(r.operatorId, [r.imsi]);
-        else imsis.push(r.imsi);
-      }
-      for (const [operatorId, imsis] of byOperator) events.noteUsage(operatorId, imsis);
-    });
+    // Usage just recorded is evaluated against the traffic rules at the engine's next tick, from the
+    // per-SIM deltas the writer hands over.
+    aaa.accounting.onCommitted((_records, usage) => events.noteAccounting(usage));
     events.useExecutor(
       'ExecuteWebRequestAction',
       webRequestExecutor({

@@ -49,6 +49,16 @@ export interface AccountingRecord {
 
 export type AccountingOutcome = 'recorded' | 'unknown-subscriber';
 
+/** What a committed batch added to one SIM's usage of one UTC day (summed over its speed classes' rows). */
+export interface UsageDelta {
+  readonly operatorId: string;
+  readonly simId: string;
+  /** The UTC day's start (ms), as `sim_usage.bucket_start` of period `day`. */
+  readonly day: number;
+  /** Bytes up and down. */
+  readonly bytes: number;
+}
+
 export interface AccountingStats {
   records: number;
   batches: number;
@@ -112,7 +122,9 @@ export class AccountingWriter {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
   private readonly idle: Array<() => void> = [];
-  private readonly committed = new Set<(records: readonly AccountingRecord[]) => void>();
+  private readonly committed = new Set<
+    (records: readonly AccountingRecord[], usage: readonly UsageDelta[]) => void
+  >();
   readonly stats: AccountingStats = {
     records: 0,
     batches: 0,
@@ -137,10 +149,13 @@ export class AccountingWriter {
   }
 
   /**
-   * Calls `listener` after each committed batch with its records that concerned a SIM (the event
-   * handlers' engine evaluates their traffic rules at once). Returns the unsubscribe function.
+   * Calls `listener` after each committed batch with its records that concerned a SIM and the usage
+   * the batch added per SIM and day (the event handlers' engine evaluates their traffic rules at once,
+   * from these deltas). Returns the unsubscribe function.
    */
-  onCommitted(listener: (records: readonly AccountingRecord[]) => void): () => void {
+  onCommitted(
+    listener: (records: readonly AccountingRecord[], usage: readonly UsageDelta[]) => void,
+  ): () => void {
     this.committed.add(listener);
     return () => this.committed.delete(listener);
   }
@@ -179,8 +194,11 @@ export class AccountingWriter {
     const started = performance.now();
     // Listeners are told after the try: one that throws must not make a committed batch retry.
     let recorded: AccountingRecord[] = [];
+    let usage: UsageDelta[] = [];
     try {
-      const outcomes = await this.apply(batch.map((p) => p.record));
+      const applied = await this.apply(batch.map((p) => p.record));
+      const outcomes = applied.outcomes;
+      usage = applied.usage;
       this.stats.transactionMs += performance.now() - started;
       this.stats.batches++;
       this.stats.records += batch.length;
@@ -202,11 +220,13 @@ export class AccountingWriter {
       await this.commit(batch.slice(0, half));
       await this.commit(batch.slice(half));
     }
-    if (recorded.length > 0) for (const listener of this.committed) listener(recorded);
+    if (recorded.length > 0) for (const listener of this.committed) listener(recorded, usage);
   }
 
-  /** Applies a batch in one transaction; returns each record's outcome in order. */
-  private apply(records: readonly AccountingRecord[]): Promise<AccountingOutcome[]> {
+  /** Applies a batch in one transaction; returns each record's outcome in order and the usage it added. */
+  private apply(
+    records: readonly AccountingRecord[],
+  ): Promise<{ outcomes: AccountingOutcome[]; usage: UsageDelta[] }> {
     const now = this.clock.now();
     const dialect = this.store.dialect;
     const postgres = dialect === 'postgres';
@@ -218,7 +238,7 @@ export class AccountingWriter {
       const sessionRecords = records
         .map((r, i) => ({ r, i }))
         .filter(({ r }) => r.kind !== 'accounting-on' && r.kind !== 'accounting-off');
-      if (sessionRecords.length === 0) return outcomes;
+      if (sessionRecords.length === 0) return { outcomes, usage: [] };
 
       // 1. the sessions the batch touches
       const keys = new Map<string, AccountingRecord>();
@@ -292,6 +312,8 @@ export class AccountingWriter {
       // of Interim-Updates) only move counters, written with a narrower statement that leaves the
       // indexes alone.
       const reshaped = new Set<string>();
+      // SIMs whose records carried counters (with a delta or not), each with a day of its records.
+      const counted = new Map<string, { operatorId: string; day: number }>();
       const halfLease = this.options.leaseMs / 2;
       for (const { r, i } of sessionRecords) {
         const key = sessionKey(r.nasAddress, r.acctSessionId);
@@ -319,6 +341,8 @@ export class AccountingWriter {
           upload_packets: advance(next, 'input_packets', r.inputPackets),
           download_packets: advance(next, 'output_packets', r.outputPackets),
         };
+        if (r.inputOctets !== undefined || r.outputOctets !== undefined)
+          counted.set(next.sim_id, { operatorId: next.operator_id, day: Math.floor(time / DAY) * DAY });
         if (delta.upload_bytes || delta.download_bytes || delta.upload_packets || delta.download_packets) {
           for (const [period, size] of [
             ['hour', HOUR],
@@ -423,6 +447,16 @@ export class AccountingWriter {
             .execute();
         }
       }
+      // Per SIM and day what the batch added; a SIM whose records carried counters but added no bytes
+      // comes with 0 (its rules are still evaluated, as a re-armed rule may fire on its usage so far).
+      const added: UsageDelta[] = [];
+      for (const u of usageRows) {
+        const bytes = u.upload_bytes + u.download_bytes;
+        if (u.period !== 'day' || bytes === 0) continue;
+        added.push({ operatorId: u.operator_id, simId: u.sim_id, day: u.bucket_start, bytes });
+        counted.delete(u.sim_id);
+      }
+      for (const [simId, { operatorId, day }] of counted) added.push({ operatorId, simId, day, bytes: 0 });
       for (const { simId, address } of releases) {
         await trx
           .updateTable('ip_leases')
@@ -431,7 +465,7 @@ export class AccountingWriter {
           .where('address', '=', address)
           .execute();
       }
-      return outcomes;
+      return { outcomes, usage: added };
     });
   }
 }

@@ -5,10 +5,14 @@
 //                    SIM's IMSI, SIM, group and operator, fires, schedules the actions and deletes the
 //                    events — one transaction, so an event is evaluated once whatever crashes.
 //   evaluateTraffic  sums each traffic handler's usage (sim_usage, written by accounting) for today,
-//                    this month or all time (UTC) and fires for the SIMs over the limit.
+//                    this month or all time (UTC) and fires for the SIMs over the limit. On SQLite
+//                    (usageInMemory) the usage of the SIMs accounting just recorded is known from the
+//                    deltas the accounting writer hands over, added to a baseline read per SIM; a SIM
+//                    over a limit by those figures is read from the database before it fires.
 //   runDueActions    claims due action runs (a lease; `FOR UPDATE SKIP LOCKED` on PostgreSQL, the one
 //                    writer on SQLite), executes them and records the outcome; a failure retries with
-//                    exponential backoff, then the run is `dead` (listed in the executions).
+//                    exponential backoff, then the run is `dead` (listed in the executions). Runs a
+//                    tick fires due at once are inserted already claimed by its process (no claim).
 //
 // A firing happens once per arming: the rule state row (handler, SIM or '*') is the guard, updated
 // with a single conditional upsert (armed when absent or its rearm time has come), so concurrent
@@ -19,6 +23,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { Clock } from '../../lib/clock.js';
 import { isSimtrustError, SimtrustError } from '../../lib/errors.js';
+import type { UsageDelta } from '../aaa/accounting.js';
 import { systemContext } from '../iam/principal.js';
 import { LIFECYCLE, type LifecycleAction } from '../sims/lifecycle.js';
 import type { SpeedClass } from '../sims/model.js';
@@ -44,6 +49,15 @@ export interface EngineOptions {
   readonly retryBaseMs?: number;
   /** Runs of a claimed batch executed at the same time. */
   readonly concurrency?: number;
+  /**
+   * Whether traffic rules are decided from the usage accounting hands over (`noteAccounting`) added
+   * to a per-SIM baseline read once, instead of reading each noted SIM's usage at every evaluation.
+   * The figures are a lower bound (another process's usage is not in them until the baseline is read
+   * again, every USAGE_REREAD_MS); a SIM over a limit is confirmed from the database before it fires.
+   * Default: on SQLite, where one process writes; off on PostgreSQL, where several instances share
+   * the usage and each reads it (so a SIM whose sessions several instances account fires at once).
+   */
+  readonly usageInMemory?: boolean;
 }
 
 /** What an executor sees of one action run. */
@@ -186,6 +200,48 @@ interface UsageRowRaw {
   cumulative: number | string;
 }
 
+const simUsageOf = (r: UsageRowRaw): SimUsage => ({
+  simId: r.sim_id,
+  groupId: r.group_id,
+  daily: Number(r.daily),
+  monthly: Number(r.monthly),
+  cumulative: Number(r.cumulative),
+});
+
+/** A per-SIM traffic rule's period and limit (bytes). */
+interface Limit {
+  readonly period: Period;
+  readonly bytes: number;
+}
+
+const limitOf = (h: Handler): Limit => ({
+  period: periodOf(h.rule.type),
+  bytes: h.family === 'first-traffic' ? 0 : Number(h.rule.properties.limitTotalTrafficMegaByte) * MIB,
+});
+
+/** The cause of a firing when the SIM's usage is over the limit. */
+function overLimit(u: SimUsage, limit: Limit, now: number): Cause | undefined {
+  const bytes = u[limit.period];
+  if (bytes <= limit.bytes) return undefined;
+  return {
+    simId: u.simId,
+    firingKey: `traffic:${u.simId}:${now}`,
+    detail: { usageBytes: bytes, since: periodStart(limit.period, now), limitBytes: limit.bytes },
+  };
+}
+
+/**
+ * Adds what accounting handed over to the usage known of a SIM; false when the delta is of a later
+ * day than the figures (they are then of the past and read again).
+ */
+function addDelta(k: KnownUsage, d: UsageDelta): boolean {
+  if (d.day > k.day) return false;
+  if (d.day === k.day) k.daily += d.bytes;
+  if (d.day >= k.month) k.monthly += d.bytes;
+  k.cumulative += d.bytes;
+  return true;
+}
+
 /** The usage read once per evaluation, and the SIMs of each handler's target in it. */
 class UsageIndex {
   private readonly bySim = new Map<string, SimUsage>();
@@ -217,15 +273,44 @@ interface Handler {
   readonly family: Family;
 }
 
-const parseHandler = (row: EventHandlersTable): Handler => {
-  const rule = JSON.parse(row.rule_config) as RuleConfig;
-  return {
-    row,
-    rule,
-    actions: JSON.parse(row.action_config_list) as ActionConfig[],
-    family: RULE_TYPES[rule.type].family,
-  };
-};
+/** A handler's parsed rule and actions, kept while its stored JSON stays the same. */
+interface ParsedHandler {
+  readonly ruleConfig: string;
+  readonly actionConfigList: string;
+  readonly rule: RuleConfig;
+  readonly actions: ActionConfig[];
+  readonly family: Family;
+}
+
+/** Handlers whose parsed configuration a process keeps (each tick reads the rows, not the JSON). */
+const PARSED_MAX = 10_000;
+
+/** The per-SIM usage a process knows from a baseline read plus the deltas accounting handed over. */
+interface KnownUsage {
+  /** The UTC day (and month) the figures are of. */
+  readonly day: number;
+  readonly month: number;
+  /** The periods the baseline read summed (the others are not known). */
+  readonly periods: ReadonlySet<Period>;
+  /** When the baseline was read (the engine's clock). */
+  readonly readAt: number;
+  daily: number;
+  monthly: number;
+  cumulative: number;
+}
+
+/** A baseline is read again after this long: what another process recorded is then in it. */
+const USAGE_REREAD_MS = 10_000;
+/** SIMs whose usage a process keeps (about 150 bytes each) before it starts over. */
+const KNOWN_MAX = 500_000;
+
+/** What a firing transaction leaves to do once it committed. */
+interface FireLog {
+  /** Rule states fired (remembered after the commit). */
+  readonly states: FiredState[];
+  /** Runs due now, inserted claimed by this process (executed by this tick after the commit); undefined: inserted pending. */
+  readonly runs: ClaimedRun[] | undefined;
+}
 
 /** Whether the rule of `h` matches an event's facts. */
 function matches(h: Handler, detail: Record<string, unknown>): boolean {
@@ -263,8 +348,19 @@ const stateKey = (h: Handler, simId: string | null) =>
 export class EventEngine {
   private readonly executors = new Map<ActionType, ActionExecutor>();
   private readonly o: Required<EngineOptions>;
-  /** IMSIs per operator whose usage accounting recorded since the last traffic evaluation. */
+  /** IMSIs per operator whose usage was noted (noteUsage) since the last traffic evaluation. */
   private readonly usage = new Map<string, Set<string>>();
+  /** SIMs per operator whose usage accounting handed over (noteAccounting) since the last traffic evaluation. */
+  private readonly usageSims = new Map<string, Set<string>>();
+  /** Per SIM: the usage this process knows (usageInMemory). */
+  private readonly known = new Map<string, KnownUsage>();
+  /** Baseline reads in progress: the deltas handed over meanwhile for their SIMs, added once read. */
+  private readonly journals = new Set<Map<string, UsageDelta[]>>();
+  private readonly parsed = new Map<string, ParsedHandler>();
+  /** Ticks in progress: while one runs, runs due at once are inserted claimed and executed by it. */
+  private ticking = 0;
+  /** Runs this process inserted claimed (committed), waiting for runDueActions. */
+  private readonly claimedHere: ClaimedRun[] = [];
   private readonly usageListeners = new Set<() => void>();
   /**
    * Rule states this process knows are fired and not re-armed before a time, per handler: such SIMs
@@ -289,6 +385,7 @@ export class EventEngine {
       maxAttempts: 5,
       retryBaseMs: 10_000,
       concurrency: 8,
+      usageInMemory: store.dialect === 'sqlite',
       ...options,
     };
     this.executors.set('ChangeSpeedClassAction', (run) => this.changeSpeedClass(run));
@@ -309,35 +406,78 @@ export class EventEngine {
    */
   async tick(o: { traffic?: boolean | 'changed' } = {}): Promise<EngineCounts> {
     const counts: EngineCounts = { firings: 0, evaluations: 0, runs: {} };
-    for (;;) {
-      const { events, firings, evaluations } = await this.evaluateOutbox();
-      counts.firings += firings;
-      counts.evaluations += evaluations;
-      if (events < this.o.outboxBatch) break;
+    // The runs this tick fires due at once are inserted claimed by this process (no claim for them);
+    // its runDueActions below executes them.
+    this.ticking++;
+    try {
+      for (;;) {
+        const { events, firings, evaluations } = await this.evaluateOutbox();
+        counts.firings += firings;
+        counts.evaluations += evaluations;
+        if (events < this.o.outboxBatch) break;
+      }
+      if (o.traffic !== false) await this.traffic(o.traffic === 'changed' ? 'changed' : 'all', counts);
+    } finally {
+      this.ticking--;
     }
-    if (o.traffic !== false) await this.traffic(o.traffic === 'changed' ? 'changed' : 'all', counts);
     for (const [outcome, count] of Object.entries(await this.runDueActions()))
       counts.runs[outcome] = (counts.runs[outcome] ?? 0) + count;
     return counts;
   }
 
+  /** The active handlers' rows with their parsed configuration (parsed again only when it changed). */
+  private handlersOf(rows: readonly EventHandlersTable[]): Handler[] {
+    return rows.map((row) => {
+      let p = this.parsed.get(row.handler_id);
+      if (
+        p === undefined ||
+        p.ruleConfig !== row.rule_config ||
+        p.actionConfigList !== row.action_config_list
+      ) {
+        const rule = JSON.parse(row.rule_config) as RuleConfig;
+        p = {
+          ruleConfig: row.rule_config,
+          actionConfigList: row.action_config_list,
+          rule,
+          actions: JSON.parse(row.action_config_list) as ActionConfig[],
+          family: RULE_TYPES[rule.type].family,
+        };
+        if (this.parsed.size >= PARSED_MAX) this.parsed.clear();
+        this.parsed.set(row.handler_id, p);
+      }
+      return { row, rule: p.rule, actions: p.actions, family: p.family };
+    });
+  }
+
+  /** A log for a firing transaction: runs due now are inserted claimed while a tick runs. */
+  private fireLog(): FireLog {
+    return { states: [], runs: this.ticking > 0 ? [] : undefined };
+  }
+
+  /** After the firing transaction committed: its states remembered, its claimed runs queued here. */
+  private committed(log: FireLog): void {
+    for (const f of log.states) this.remember(f.handlerId, f.key, f.rearmAt);
+    if (log.runs !== undefined) this.claimedHere.push(...log.runs);
+  }
+
   /** Evaluates one batch of outbox events; returns how many events, rule evaluations and firings. */
   async evaluateOutbox(): Promise<{ events: number; firings: number; evaluations: number }> {
-    return this.store.transaction(async (trx) => {
+    const log = this.fireLog();
+    const result = await this.store.transaction(async (trx) => {
       let q = trx.selectFrom('event_outbox').selectAll().orderBy('id').limit(this.o.outboxBatch);
       if (this.store.dialect === 'postgres') q = q.forUpdate().skipLocked();
       const events = await q.execute();
       if (events.length === 0) return { events: 0, firings: 0, evaluations: 0 };
       const operators = [...new Set(events.map((e) => e.operator_id))];
-      const handlers = (
+      const handlers = this.handlersOf(
         await trx
           .selectFrom('event_handlers')
           .selectAll()
           .where('status', '=', 'active')
           .where('operator_id', 'in', operators)
           .orderBy('handler_id')
-          .execute()
-      ).map(parseHandler);
+          .execute(),
+      );
       // Only the events some handler's rule family watches need their SIM's facts (a session event
       // where no handler watches sessions is just deleted).
       const families = new Set(handlers.map((h) => `${h.row.operator_id}\n${h.family}`));
@@ -396,7 +536,7 @@ export class EventEngine {
         }
       }
       let firings = 0;
-      for (const [h, list] of causes) firings += await this.fireAll(trx, h, list);
+      for (const [h, list] of causes) firings += await this.fireAll(trx, h, list, log);
       await trx
         .deleteFrom('event_outbox')
         .where(
@@ -407,17 +547,43 @@ export class EventEngine {
         .execute();
       return { events: events.length, firings, evaluations };
     });
+    // Event rules are not decided from remembered states: only the claimed runs are kept.
+    if (log.runs !== undefined) this.claimedHere.push(...log.runs);
+    return result;
   }
 
   /**
-   * Notes that accounting just recorded usage of these IMSIs (platform.ts wires the accounting
-   * writer here), so the next `tick({ traffic: 'changed' })` evaluates their traffic rules at once
-   * instead of at the next full sweep. Memory only: what a crash loses, the sweep finds.
+   * Notes that usage of these IMSIs was recorded, so the next `tick({ traffic: 'changed' })`
+   * evaluates their traffic rules (reading their usage) instead of waiting for the next full sweep.
+   * Memory only: what a crash loses, the sweep finds.
    */
   noteUsage(operatorId: string, imsis: Iterable<string>): void {
     const set = this.usage.get(operatorId) ?? new Set<string>();
     for (const imsi of imsis) set.add(imsi);
     this.usage.set(operatorId, set);
+    for (const listener of this.usageListeners) listener();
+  }
+
+  /**
+   * What a batch of accounting just committed, per SIM and day (platform.ts wires the accounting
+   * writer here): the next `tick({ traffic: 'changed' })` evaluates these SIMs' traffic rules at once
+   * instead of at the next full sweep — with usageInMemory from these deltas added to the figures it
+   * knows, without a read. Memory only: what a crash loses, the sweep finds.
+   */
+  noteAccounting(usage: readonly UsageDelta[]): void {
+    if (usage.length === 0) return;
+    for (const d of usage) {
+      let set = this.usageSims.get(d.operatorId);
+      if (set === undefined) {
+        set = new Set();
+        this.usageSims.set(d.operatorId, set);
+      }
+      set.add(d.simId);
+      if (!this.o.usageInMemory) continue;
+      const k = this.known.get(d.simId);
+      if (k !== undefined && !addDelta(k, d)) this.known.delete(d.simId);
+      for (const journal of this.journals) journal.get(d.simId)?.push(d);
+    }
     for (const listener of this.usageListeners) listener();
   }
 
@@ -429,7 +595,7 @@ export class EventEngine {
 
   /** Whether usage was noted since the last traffic evaluation. */
   get usagePending(): boolean {
-    return this.usage.size > 0;
+    return this.usage.size > 0 || this.usageSims.size > 0;
   }
 
   /**
@@ -444,20 +610,25 @@ export class EventEngine {
   }
 
   /**
-   * Per-SIM rules are decided in memory: the usage of the SIMs concerned is read once per operator
-   * (today's, this month's and the all-time sum side by side, one grouped query per chunk), then
-   * every handler compares each SIM of its target with its limit. A SIM whose rule state this process
-   * knows fired and not yet re-armed is skipped (`firedUntil`); the rule states of the SIMs over a
-   * limit are read before firing, and the conditional upsert stays the guard. The firings of the whole
-   * evaluation are written in one transaction.
+   * Per-SIM rules are decided in memory: the usage of the SIMs concerned is known (usageInMemory:
+   * a baseline read once per SIM and USAGE_REREAD_MS, plus what accounting handed over since) or read
+   * once per operator (today's, this month's and the all-time sum side by side, one statement per
+   * chunk), then every handler compares each SIM of its target with its limit. A SIM over a limit by
+   * figures from memory is read again from the database before it fires. A SIM whose rule state this
+   * process knows fired and not yet re-armed is skipped (`firedUntil`); the rule states of the SIMs
+   * over a limit are read before firing, and the conditional upsert stays the guard. The firings of
+   * the whole evaluation are written in one transaction.
    */
   private async traffic(scope: 'all' | 'changed', counts: EngineCounts): Promise<void> {
     const noted = new Map(this.usage);
     this.usage.clear();
-    if (scope === 'changed' && noted.size === 0) return;
+    const notedSims = new Map(this.usageSims);
+    this.usageSims.clear();
+    if (scope === 'changed' && noted.size === 0 && notedSims.size === 0) return;
     let q = this.store.db.selectFrom('event_handlers').selectAll().where('status', '=', 'active');
-    if (scope === 'changed') q = q.where('operator_id', 'in', [...noted.keys()]);
-    const handlers = (await q.orderBy('handler_id').execute()).map(parseHandler);
+    if (scope === 'changed')
+      q = q.where('operator_id', 'in', [...new Set([...noted.keys(), ...notedSims.keys()])]);
+    const handlers = this.handlersOf(await q.orderBy('handler_id').execute());
     if (scope === 'all') this.forgetHandlersBut(handlers);
     const byOperator = new Map<string, Handler[]>();
     for (const h of handlers) {
@@ -470,28 +641,46 @@ export class EventEngine {
     const causes = new Map<Handler, Cause[]>();
     const totals: Handler[] = [];
     for (const [operatorId, list] of byOperator) {
-      const changed = scope === 'changed' ? [...(noted.get(operatorId) ?? [])] : undefined;
       const imsiSims = await this.simsOfImsis(
         operatorId,
         list.filter((h) => h.row.target_kind === 'imsi').map((h) => h.row.target_id),
       );
       const perSim = list.filter((h) => h.family !== 'total-traffic');
-      // The usage read: the noted SIMs, or for a sweep the SIMs the per-SIM handlers' targets cover.
-      const usage =
-        changed !== undefined || perSim.length > 0
-          ? await this.usageOf(
-              operatorId,
-              perSim,
-              imsiSims,
-              changed,
-              now,
-              list.some((h) => h.row.target_kind === 'group'),
-            )
-          : new UsageIndex([]);
-      for (const h of perSim) this.decide(h, usage.of(h, imsiSims), now, causes, counts);
+      const periods = new Set(perSim.map((h) => periodOf(h.rule.type)));
+      // The SIMs' groups only matter to group handlers (per-SIM or total).
+      const groups = list.some((h) => h.row.target_kind === 'group');
+      let usage: UsageIndex;
+      /** SIMs whose figures came from memory: read again before they fire. */
+      let unconfirmed: ReadonlySet<string> = new Set();
+      if (scope === 'changed') {
+        // The noted SIMs (also when only totals watch: they say which targets' totals to sum again).
+        const rows: SimUsage[] = [];
+        const imsis = [...(noted.get(operatorId) ?? [])];
+        if (imsis.length > 0)
+          rows.push(...(await this.usageSums(operatorId, 'imsi', imsis, periods, groups, now)));
+        const seen = new Set(rows.map((r) => r.simId));
+        const sims = [...(notedSims.get(operatorId) ?? [])].filter((simId) => !seen.has(simId));
+        if (sims.length > 0 && this.o.usageInMemory) {
+          const known = await this.usageFromMemory(operatorId, sims, periods, groups, now);
+          rows.push(...known.rows);
+          unconfirmed = known.fromMemory;
+        } else if (sims.length > 0)
+          rows.push(...(await this.usageSums(operatorId, 'sim', sims, periods, groups, now)));
+        usage = new UsageIndex(rows);
+      } else {
+        usage =
+          perSim.length > 0 ? await this.usageOf(operatorId, perSim, imsiSims, now) : new UsageIndex([]);
+      }
+      const decided = new Map<Handler, Cause[]>();
+      for (const h of perSim) {
+        const found = this.decide(h, usage.of(h, imsiSims), now, counts);
+        if (found.length > 0) decided.set(h, found);
+      }
+      if (unconfirmed.size > 0) await this.confirm(operatorId, decided, unconfirmed, periods, now);
+      for (const [h, found] of decided) causes.set(h, found);
       // A target's total is summed again only when one of its SIMs recorded usage (or in a sweep).
       for (const h of list)
-        if (h.family === 'total-traffic' && (changed === undefined || usage.of(h, imsiSims).length > 0))
+        if (h.family === 'total-traffic' && (scope === 'all' || usage.of(h, imsiSims).length > 0))
           totals.push(h);
     }
     counts.firings += await this.fireCauses(causes, now);
@@ -515,27 +704,201 @@ export class EventEngine {
   }
 
   /**
-   * Usage per SIM of `operatorId` in the periods the handlers sum: of the SIMs of the noted IMSIs
-   * (`changed`), or in a sweep of every SIM the per-SIM handlers' targets cover.
+   * The usage of these SIMs (or of the SIMs of these IMSIs) of `operatorId` in the periods asked, with
+   * their group when asked, in one statement per chunk: per SIM a lookup and a range of its usage rows
+   * for each period (0 for a period not asked).
    */
+  private async usageSums(
+    operatorId: string,
+    by: 'imsi' | 'sim',
+    keys: readonly string[],
+    periods: ReadonlySet<Period>,
+    groups: boolean,
+    now: number,
+  ): Promise<SimUsage[]> {
+    const day = periodStart('daily', now);
+    const month = periodStart('monthly', now);
+    const sum = (period: Period, from: number) =>
+      periods.has(period)
+        ? sql<number>`(select coalesce(sum(x.upload_bytes + x.download_bytes), 0) from sim_usage x
+            where x.sim_id = s.sim_id and x.period = 'day' and x.bucket_start >= ${from})`
+        : sql<number>`0`;
+    const sums = [
+      sum('daily', day).as('daily'),
+      sum('monthly', month).as('monthly'),
+      sum('cumulative', 0).as('cumulative'),
+    ] as const;
+    const rows: SimUsage[] = [];
+    // A SIM with several noted IMSIs comes once per IMSI.
+    const seen = new Set<string>();
+    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+      const part = keys.slice(i, i + LOOKUP_CHUNK);
+      const found: UsageRowRaw[] =
+        by === 'sim'
+          ? await this.store.db
+              .selectFrom('sims as s')
+              .select(['s.sim_id', groups ? 's.group_id' : sql<null>`null`.as('group_id'), ...sums])
+              .where('s.operator_id', '=', operatorId)
+              .where('s.sim_id', 'in', part)
+              .execute()
+          : groups
+            ? await this.store.db
+                .selectFrom('sim_profiles as p')
+                .innerJoin('sims as s', 's.sim_id', 'p.sim_id')
+                .select(['s.sim_id', 's.group_id', ...sums])
+                .where('p.operator_id', '=', operatorId)
+                .where('p.imsi', 'in', part)
+                .execute()
+            : await this.store.db
+                .selectFrom('sim_profiles as s')
+                .select(['s.sim_id', sql<null>`null`.as('group_id'), ...sums])
+                .where('s.operator_id', '=', operatorId)
+                .where('s.imsi', 'in', part)
+                .execute();
+      for (const r of found) {
+        if (seen.has(r.sim_id)) continue;
+        seen.add(r.sim_id);
+        rows.push(simUsageOf(r));
+      }
+    }
+    return rows;
+  }
+
+  /**
+   * The usage of these SIMs as this process knows it (a baseline read within USAGE_REREAD_MS today
+   * for the periods asked, plus the deltas handed over since); the SIMs it does not know are read
+   * (and known from then on). Group handlers need the SIMs' groups: those are read every time, as a
+   * SIM may move. `fromMemory`: the SIMs whose figures were not read now.
+   */
+  private async usageFromMemory(
+    operatorId: string,
+    sims: readonly string[],
+    periods: ReadonlySet<Period>,
+    groups: boolean,
+    now: number,
+  ): Promise<{ rows: SimUsage[]; fromMemory: Set<string> }> {
+    const day = periodStart('daily', now);
+    let rows: SimUsage[] = [];
+    const fromMemory = new Set<string>();
+    const missing: string[] = [];
+    for (const simId of sims) {
+      const k = this.known.get(simId);
+      if (
+        k !== undefined &&
+        k.day === day &&
+        now >= k.readAt &&
+        now - k.readAt < USAGE_REREAD_MS &&
+        [...periods].every((p) => k.periods.has(p))
+      ) {
+        fromMemory.add(simId);
+        rows.push({ simId, groupId: null, daily: k.daily, monthly: k.monthly, cumulative: k.cumulative });
+      } else missing.push(simId);
+    }
+    if (groups && rows.length > 0) {
+      const groupOf = new Map<string, string | null>();
+      for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
+        for (const s of await this.store.db
+          .selectFrom('sims')
+          .select(['sim_id', 'group_id'])
+          .where(
+            'sim_id',
+            'in',
+            rows.slice(i, i + LOOKUP_CHUNK).map((r) => r.simId),
+          )
+          .execute())
+          groupOf.set(s.sim_id, s.group_id);
+      }
+      rows = rows.map((r) => ({ ...r, groupId: groupOf.get(r.simId) ?? null }));
+    }
+    if (missing.length > 0)
+      rows.push(...(await this.readBaselines(operatorId, missing, periods, groups, now)));
+    return { rows, fromMemory };
+  }
+
+  /**
+   * Reads the usage of these SIMs and, with usageInMemory, keeps it as their baseline: the deltas
+   * handed over while the read runs are added to it (one committed before the read but handed over
+   * after its start counts twice — the figures can be high, never low, for this process's usage;
+   * a SIM over a limit is read again before it fires). Returns the figures read.
+   */
+  private async readBaselines(
+    operatorId: string,
+    sims: readonly string[],
+    periods: ReadonlySet<Period>,
+    groups: boolean,
+    now: number,
+  ): Promise<SimUsage[]> {
+    const journal = new Map<string, UsageDelta[]>(sims.map((simId) => [simId, []]));
+    this.journals.add(journal);
+    let rows: SimUsage[];
+    try {
+      rows = await this.usageSums(operatorId, 'sim', sims, periods, groups, now);
+    } finally {
+      this.journals.delete(journal);
+    }
+    if (!this.o.usageInMemory) return rows;
+    const day = periodStart('daily', now);
+    const month = periodStart('monthly', now);
+    const read = new Set(periods);
+    if (this.known.size + rows.length > KNOWN_MAX) this.known.clear();
+    for (const r of rows) {
+      const k: KnownUsage = {
+        day,
+        month,
+        periods: read,
+        readAt: now,
+        daily: r.daily,
+        monthly: r.monthly,
+        cumulative: r.cumulative,
+      };
+      if ((journal.get(r.simId) ?? []).every((d) => addDelta(k, d))) this.known.set(r.simId, k);
+      else this.known.delete(r.simId);
+    }
+    return rows;
+  }
+
+  /**
+   * The causes decided from figures in memory are decided again from the database (read now, and
+   * known from then on): a SIM fires only when its stored usage is over the limit.
+   */
+  private async confirm(
+    operatorId: string,
+    decided: Map<Handler, Cause[]>,
+    unconfirmed: ReadonlySet<string>,
+    periods: ReadonlySet<Period>,
+    now: number,
+  ): Promise<void> {
+    const doubted = new Set<string>();
+    for (const found of decided.values())
+      for (const c of found) if (c.simId !== null && unconfirmed.has(c.simId)) doubted.add(c.simId);
+    if (doubted.size === 0) return;
+    const exact = new Map(
+      (await this.readBaselines(operatorId, [...doubted], periods, false, now)).map((u) => [u.simId, u]),
+    );
+    for (const [h, found] of decided) {
+      const kept = found.flatMap((c) => {
+        if (c.simId === null || !doubted.has(c.simId)) return [c];
+        const u = exact.get(c.simId);
+        const cause = u === undefined ? undefined : overLimit(u, limitOf(h), now);
+        return cause === undefined ? [] : [cause];
+      });
+      if (kept.length > 0) decided.set(h, kept);
+      else decided.delete(h);
+    }
+  }
+
+  /** Usage per SIM of `operatorId`, for a sweep: every SIM the per-SIM handlers' targets cover. */
   private async usageOf(
     operatorId: string,
     handlers: readonly Handler[],
     imsiSims: ReadonlyMap<string, string>,
-    changed: readonly string[] | undefined,
     now: number,
-    /** Whether a handler (per-SIM or total) targets a group: the SIMs' groups are read. */
-    groups: boolean,
   ): Promise<UsageIndex> {
     const periods = new Set(handlers.map((h) => periodOf(h.rule.type)));
     const day = periodStart('daily', now);
     const month = periodStart('monthly', now);
     // Days are stored; months and all time are summed from them.
-    const since = periods.has('cumulative')
-      ? 0
-      : periods.has('monthly') || handlers.length === 0
-        ? month
-        : day;
+    const since = periods.has('cumulative') ? 0 : periods.has('monthly') ? month : day;
     const read = async (column?: 'u.sim_id' | 's.group_id', values?: readonly string[]) => {
       let q = this.store.db
         .selectFrom('sim_usage as u')
@@ -558,51 +921,7 @@ export class EventEngine {
       return (await q.groupBy(['u.sim_id', 's.group_id']).execute()) as UsageRowRaw[];
     };
     const rows: UsageRowRaw[] = [];
-    if (changed !== undefined) {
-      // The noted IMSIs' SIMs with their group and sums, in one statement (a SIM with several IMSIs
-      // comes once per IMSI): per SIM a lookup of the IMSI, the SIM and a range of its usage rows.
-      const sum = (period: Period, from: number) =>
-        periods.has(period)
-          ? sql<number>`(select coalesce(sum(x.upload_bytes + x.download_bytes), 0) from sim_usage x
-              where x.sim_id = s.sim_id and x.period = 'day' and x.bucket_start >= ${from})`
-          : sql<number>`0`;
-      const seen = new Set<string>();
-      // The SIM's group only matters to group handlers.
-      for (let i = 0; i < changed.length; i += LOOKUP_CHUNK) {
-        const imsis = changed.slice(i, i + LOOKUP_CHUNK);
-        const found = groups
-          ? await this.store.db
-              .selectFrom('sim_profiles as p')
-              .innerJoin('sims as s', 's.sim_id', 'p.sim_id')
-              .select([
-                's.sim_id',
-                's.group_id',
-                sum('daily', day).as('daily'),
-                sum('monthly', month).as('monthly'),
-                sum('cumulative', 0).as('cumulative'),
-              ])
-              .where('p.operator_id', '=', operatorId)
-              .where('p.imsi', 'in', imsis)
-              .execute()
-          : await this.store.db
-              .selectFrom('sim_profiles as s')
-              .select([
-                's.sim_id',
-                sql<null>`null`.as('group_id'),
-                sum('daily', day).as('daily'),
-                sum('monthly', month).as('monthly'),
-                sum('cumulative', 0).as('cumulative'),
-              ])
-              .where('s.operator_id', '=', operatorId)
-              .where('s.imsi', 'in', imsis)
-              .execute();
-        for (const r of found) {
-          if (seen.has(r.sim_id)) continue;
-          seen.add(r.sim_id);
-          rows.push(r);
-        }
-      }
-    } else if (handlers.some((h) => h.row.target_kind === 'operator')) {
+    if (handlers.some((h) => h.row.target_kind === 'operator')) {
       rows.push(...(await read()));
     } else {
       const groups = [
@@ -628,47 +947,21 @@ export class EventEngine {
         rows.push(...(await read('u.sim_id', part)));
       }
     }
-    return new UsageIndex(
-      rows.map((r) => ({
-        simId: r.sim_id,
-        groupId: r.group_id,
-        daily: Number(r.daily),
-        monthly: Number(r.monthly),
-        cumulative: Number(r.cumulative),
-      })),
-    );
+    return new UsageIndex(rows.map(simUsageOf));
   }
 
-  /** Compares the usage of each SIM of `h`'s target with its limit; the SIMs over it become causes. */
-  private decide(
-    h: Handler,
-    usage: readonly SimUsage[],
-    now: number,
-    causes: Map<Handler, Cause[]>,
-    counts: EngineCounts,
-  ): void {
-    const period = periodOf(h.rule.type);
-    const since = periodStart(period, now);
-    const limitBytes =
-      h.family === 'first-traffic' ? 0 : Number(h.rule.properties.limitTotalTrafficMegaByte) * MIB;
+  /** Compares the usage of each SIM of `h`'s target with its limit; returns the SIMs over it, in id order. */
+  private decide(h: Handler, usage: readonly SimUsage[], now: number, counts: EngineCounts): Cause[] {
+    const limit = limitOf(h);
     const fired = this.firedUntil.get(h.row.handler_id);
     const list: Cause[] = [];
     for (const u of usage) {
       counts.evaluations++;
       if (fired !== undefined && this.firedNow(fired, stateKey(h, u.simId), now)) continue;
-      const bytes = u[period];
-      if (bytes <= limitBytes) continue;
-      list.push({
-        simId: u.simId,
-        firingKey: `traffic:${u.simId}:${now}`,
-        detail: { usageBytes: bytes, since, limitBytes },
-      });
+      const cause = overLimit(u, limit, now);
+      if (cause !== undefined) list.push(cause);
     }
-    if (list.length > 0)
-      causes.set(
-        h,
-        list.sort((a, b) => ((a.simId ?? '') < (b.simId ?? '') ? -1 : 1)),
-      );
+    return list.sort((a, b) => ((a.simId ?? '') < (b.simId ?? '') ? -1 : 1));
   }
 
   /**
@@ -717,13 +1010,13 @@ export class EventEngine {
       if (kept.length > 0) armed.set(h, kept);
     }
     if (armed.size === 0) return 0;
-    const fired: FiredState[] = [];
+    const log = this.fireLog();
     const firings = await this.store.transaction(async (trx) => {
       let n = 0;
-      for (const [h, list] of armed) n += await this.fireAll(trx, h, list, fired);
+      for (const [h, list] of armed) n += await this.fireAll(trx, h, list, log);
       return n;
     });
-    for (const f of fired) this.remember(f.handlerId, f.key, f.rearmAt);
+    this.committed(log);
     return firings;
   }
 
@@ -777,16 +1070,16 @@ export class EventEngine {
     }
     const total = Number((await usage.executeTakeFirst())?.bytes ?? 0);
     if (total <= limitBytes) return 0;
-    const firedStates: FiredState[] = [];
+    const log = this.fireLog();
     const n = await this.store.transaction(async (trx) =>
       this.fireAll(
         trx,
         h,
         [{ simId: null, firingKey: `traffic:*:${now}`, detail: { usageBytes: total, since } }],
-        firedStates,
+        log,
       ),
     );
-    for (const f of firedStates) this.remember(f.handlerId, f.key, f.rearmAt);
+    this.committed(log);
     return n;
   }
 
@@ -834,12 +1127,7 @@ export class EventEngine {
    * runOnceAmongTarget handler) are taken in waves, in order, as one statement cannot upsert a row
    * twice. Returns how many fired.
    */
-  private async fireAll(
-    trx: Executor,
-    h: Handler,
-    causes: readonly Cause[],
-    fired?: FiredState[],
-  ): Promise<number> {
+  private async fireAll(trx: Executor, h: Handler, causes: readonly Cause[], log: FireLog): Promise<number> {
     let count = 0;
     let rest = causes;
     while (rest.length > 0) {
@@ -857,19 +1145,14 @@ export class EventEngine {
       // SQLite binds each value (at most 32,766 a statement); PostgreSQL takes arrays.
       const chunk = this.store.dialect === 'postgres' ? FIRE_CHUNK_PG : FIRE_CHUNK;
       for (let i = 0; i < wave.length; i += chunk)
-        count += await this.fireWave(trx, h, wave.slice(i, i + chunk), fired);
+        count += await this.fireWave(trx, h, wave.slice(i, i + chunk), log);
       rest = later;
     }
     return count;
   }
 
   /** Fires `h` for causes with distinct rule state keys (see fireAll). */
-  private async fireWave(
-    trx: Executor,
-    h: Handler,
-    causes: readonly Cause[],
-    fired?: FiredState[],
-  ): Promise<number> {
+  private async fireWave(trx: Executor, h: Handler, causes: readonly Cause[], log: FireLog): Promise<number> {
     const now = this.clock.now();
     const handlerId = h.row.handler_id;
     const p = h.rule.properties;
@@ -912,7 +1195,8 @@ export class EventEngine {
               .execute()
           ).map((r) => r.target_key),
     );
-    for (const key of armed) fired?.push({ handlerId, key, rearmAt: rearmAt ?? Number.POSITIVE_INFINITY });
+    for (const key of armed)
+      log.states.push({ handlerId, key, rearmAt: rearmAt ?? Number.POSITIVE_INFINITY });
     const firing = causes.filter((c) => armed.has(stateKey(h, c.simId)));
     if (firing.length === 0) return 0;
     const newFirings = firing.map((c) => ({
@@ -949,9 +1233,16 @@ export class EventEngine {
         now,
       ),
     );
+    // Runs due now, while a tick runs, are inserted claimed by this process — attempt 1, its lease
+    // from now — and executed by the tick once this transaction committed: no claim for them. Another
+    // instance sees them running and leaves them alone until the lease ends (a crash before they ran
+    // leaves them to be taken over then, as a crash while running does).
+    const claim = (runAt: number | null) => log.runs !== undefined && runAt !== null && runAt <= now;
+    const claimedUntil = now + this.o.leaseMs;
     const runs = inserted.flatMap(({ id, sim_id: simId }) =>
       h.actions.map((a, i) => {
         const runAt = runAts[i] ?? null;
+        const claimed = claim(runAt);
         return {
           operator_id: h.row.operator_id,
           handler_id: handlerId,
@@ -962,36 +1253,86 @@ export class EventEngine {
           action: JSON.stringify(a),
           // Unique in the table: however the engine is run, a firing's action is run once.
           idempotency_key: `${handlerId}:${simId ?? '*'}:${id}:${i}`,
-          status: runAt === null ? 'skipped' : 'pending',
+          status: runAt === null ? 'skipped' : claimed ? 'running' : 'pending',
           run_at: runAt ?? now,
-          attempts: 0,
-          claimed_until: null,
+          attempts: claimed ? 1 : 0,
+          claimed_until: claimed ? claimedUntil : null,
           result: runAt === null ? JSON.stringify({ reason: 'executionDateTimeConst is NEVER' }) : null,
           created_at: now,
           updated_at: now,
         };
       }),
     );
+    let ids: Array<{ id: number | string; idempotency_key: string }>;
     if (this.store.dialect === 'postgres') {
       const column = <K extends keyof (typeof runs)[number]>(k: K) => runs.map((r) => r[k]);
-      await sql`
+      ids = (
+        await sql<{ id: number | string; idempotency_key: string }>`
         insert into event_action_runs (operator_id, handler_id, firing_id, sim_id, action_index, action_type, action,
           idempotency_key, status, run_at, attempts, claimed_until, result, created_at, updated_at)
         select ${h.row.operator_id}, ${handlerId}, r.firing_id, r.sim_id, r.action_index, r.action_type, r.action,
-          r.idempotency_key, r.status, r.run_at, 0, null, r.result, ${now}, ${now}
+          r.idempotency_key, r.status, r.run_at, r.attempts, r.claimed_until, r.result, ${now}, ${now}
         from unnest(cast(${column('firing_id')} as bigint[]), cast(${column('sim_id')} as text[]),
           cast(${column('action_index')} as integer[]), cast(${column('action_type')} as text[]),
           cast(${column('action')} as text[]), cast(${column('idempotency_key')} as text[]),
-          cast(${column('status')} as text[]), cast(${column('run_at')} as bigint[]), cast(${column('result')} as text[]))
-          as r(firing_id, sim_id, action_index, action_type, action, idempotency_key, status, run_at, result)`.execute(
-        trx,
-      );
-    } else await trx.insertInto('event_action_runs').values(runs).execute();
+          cast(${column('status')} as text[]), cast(${column('run_at')} as bigint[]),
+          cast(${column('attempts')} as integer[]), cast(${column('claimed_until')} as bigint[]),
+          cast(${column('result')} as text[]))
+          as r(firing_id, sim_id, action_index, action_type, action, idempotency_key, status, run_at, attempts,
+            claimed_until, result)
+        returning id, idempotency_key`.execute(trx)
+      ).rows;
+    } else
+      ids = await trx
+        .insertInto('event_action_runs')
+        .values(runs)
+        .returning(['id', 'idempotency_key'])
+        .execute();
+    if (log.runs !== undefined) {
+      const claimedRuns = runs.filter((r) => r.status === 'running');
+      if (claimedRuns.length > 0) {
+        const idOf = new Map(ids.map((r) => [r.idempotency_key, Number(r.id)]));
+        // What executing them needs, as a claim returns it: the firing's facts and the SIM's IMSI.
+        const imsiOf = await this.primaryImsis(trx, [
+          ...new Set(claimedRuns.flatMap((r) => (r.sim_id === null ? [] : [r.sim_id]))),
+        ]);
+        // A wave has one cause per rule state key, so one firing per SIM.
+        const detailOf = new Map(newFirings.map((f) => [f.sim_id, f.detail]));
+        for (const r of claimedRuns) {
+          log.runs.push({
+            ...r,
+            id: idOf.get(r.idempotency_key) as number,
+            firing_rule_type: h.rule.type,
+            firing_detail: detailOf.get(r.sim_id) ?? '{}',
+            firing_at: now,
+            sim_imsi: r.sim_id === null ? null : (imsiOf.get(r.sim_id) ?? null),
+          });
+        }
+      }
+    }
     return inserted.length;
   }
 
+  /** The primary IMSI of each of these SIMs (as a claim reads it: primary first, then the lowest). */
+  private async primaryImsis(db: Executor, sims: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < sims.length; i += LOOKUP_CHUNK) {
+      const rows = await db
+        .selectFrom('sim_profiles')
+        .select(['sim_id', 'imsi'])
+        .where('sim_id', 'in', sims.slice(i, i + LOOKUP_CHUNK))
+        .orderBy('sim_id')
+        .orderBy('is_primary', 'desc')
+        .orderBy('imsi')
+        .execute();
+      for (const r of rows) if (!out.has(r.sim_id)) out.set(r.sim_id, r.imsi);
+    }
+    return out;
+  }
+
   /**
-   * Runs the due actions until none is left; returns the count per outcome. Runs are claimed a batch
+   * Runs the due actions until none is left; returns the count per outcome. The runs a tick of this
+   * process fired due at once were inserted claimed and go first; the others are claimed a batch
    * at a time (with their firing and the SIM's IMSI, in the claiming statement), executed
    * `concurrency` at a time, and the next batch is claimed while the last runs of one execute, so a
    * backlog drains without a pause between batches. Outcomes are recorded as runs finish,
@@ -1024,7 +1365,8 @@ export class EventEngine {
       });
       return recording;
     };
-    const queue: ClaimedRun[] = [];
+    // First the runs this process fired and inserted claimed, then those a claim finds due.
+    const queue: ClaimedRun[] = this.claimedHere.splice(0);
     // Whether the last claim came back full (more may be due).
     let more = true;
     let claiming: Promise<void> | undefined;
