@@ -459,9 +459,11 @@ export class SmSr {
             .where('eid', '=', eid)
             .where('iccid', '=', p.iccid)
             .execute();
-          await addRemainingMemory(tx, eid, Number(p.allocated_memory), now);
+          // An In-Creation entry never took its memory (#settleCreation takes it when Created).
+          if (p.state !== 'In-Creation') await addRemainingMemory(tx, eid, Number(p.allocated_memory), now);
         } else if (state !== p.state) {
           await setProfileState(tx, eid, p.iccid, state, now);
+          if (p.state === 'In-Creation') await addRemainingMemory(tx, eid, -Number(p.allocated_memory), now);
         }
         if (s !== undefined && (s.fallback ? 1 : 0) !== Number(p.fallback))
           await tx
@@ -552,16 +554,20 @@ export class SmSr {
           ? SUCCESS
           : statusOfSw(r.responses[0]?.sw ?? 0x6f00, 'CreateISDP');
       // Unreachable card: the entry stays In-Creation (invisible) until an audit or recover() settles it.
-      await this.#settleCreation(
-        eid,
-        b.iccid,
-        aid,
-        c.id,
-        r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined,
-        status,
-      );
+      let created = r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined;
+      // Any other answer (a refusal, or one garbled after the INSTALL ran) may hide an ISD-P on the
+      // card: the entry goes only once a DELETE of its AID says it is not there (9000, 6A88).
+      if (created === false && !(await this.#absentOnCard(eid, aid))) created = undefined;
+      await this.#settleCreation(eid, b.iccid, aid, c.id, created, status);
       return status.status === 'EXECUTED_SUCCESS' ? { status, output: { isdPAid: aid } } : { status };
     });
+  }
+
+  /** ES5 DELETE of `aid`: true when the card says it no longer holds it (deleted, or never there). */
+  async #absentOnCard(eid: string, aid: string): Promise<boolean> {
+    const r = await this.#o.transport.send(eid, ISD_R_AID, [deleteProfileApdu(aid)]);
+    const sw = r.ok ? r.responses[0]?.sw : undefined;
+    return sw !== undefined && (isCompleted(sw) || sw === 0x6a88);
   }
 
   async #settleCreation(
