@@ -148,7 +148,7 @@ describe(`SIGKILL of the server running the SM-SR and SM-DP mid-procedure, then 
       const { profileA, profileB } = l;
       const row = await db
         .selectFrom('esim_dp_downloads')
-        .select(['status', 'failure_code'])
+        .select(['status', 'failure_code', 'attempt'])
         .where('iccid', '=', l.profileB.iccid)
         .executeTakeFirstOrThrow();
       expect(row.status, 'the SM-DP ended the download as the operation says').toBe(done.result?.status);
@@ -169,7 +169,10 @@ describe(`SIGKILL of the server running the SM-SR and SM-DP mid-procedure, then 
         expect(isdpsOf(l.euicc)).toHaveLength(1);
         expect(l.modem.imsi).toBe(profileA.imsi);
       }
-      console.info(`${point.name}: after the restart the operation ${done.status}`, done.result);
+      console.info(
+        `${point.name}: after the restart the operation ${done.status} (SM-DP attempt ${row.attempt})`,
+        done.result,
+      );
 
       // The eUICC is not left busy: a new procedure is accepted and succeeds.
       const next =
