@@ -12,6 +12,7 @@ import type { CertificateView, CiView, IssuedRole } from '../../platform/esim/ci
 import { print } from '../context.js';
 import type { Column } from '../output.js';
 import { registerEsimDemoCommand } from './esim-demo.js';
+import { registerEsimNotificationCommands } from './esim-notifications.js';
 import { registerEsimPartnerCommands } from './esim-partners.js';
 import { registerEsimProfileCommands } from './esim-profiles.js';
 import { configFromFlags } from './serve.js';
@@ -89,6 +90,7 @@ export function registerEsimCommand(program: Command): Command {
   registerEsimProfileCommands(esim);
   registerEsimDemoCommand(esim);
   registerEsimPartnerCommands(esim);
+  registerEsimNotificationCommands(esim);
   return esim;
 }
 

@@ -31,8 +31,8 @@ const fc_ = () => ({ functionCallIdentifier: `call-${++n}` });
 class Receiver {
   mode: 'up' | 'down' | 'ack-lost' | 'hang' = 'up';
   readonly got: string[] = [];
-  /** Sends that are hanging (mode 'hang'). */
-  hanging = 0;
+  /** Called when a send starts hanging (mode 'hang'). */
+  onHang: (() => void) | undefined;
   constructor(
     readonly name: string,
     readonly behind?: () => Es3NotificationPort,
@@ -42,7 +42,7 @@ class Receiver {
     return async (body: { iccid: string; eid: string; mnoId?: string; completionTimestamp: Date }) => {
       if (this.mode === 'down') throw new Error(`${this.name} is down (connection refused)`);
       if (this.mode === 'hang') {
-        this.hanging++;
+        this.onHang?.();
         return new Promise<void>(() => undefined);
       }
       if (this.behind !== undefined) await this.behind()[method](body as never);
@@ -245,6 +245,9 @@ describe(`notifications to the SM-DP and the operator`, () => {
     });
     // The first instance claims the ES3 row and its send never returns (the process is gone).
     link.mode = 'hang';
+    const hanging = new Promise<void>((resolve) => {
+      link.onHang = resolve;
+    });
     b.clock.advance(1_000);
     void sr.notifications.deliver([
       (
@@ -255,7 +258,7 @@ describe(`notifications to the SM-DP and the operator`, () => {
           .executeTakeFirstOrThrow()
       ).id,
     ]);
-    await settle(async () => link.hanging === 1);
+    await hanging;
     expect((await rows())[0]).toMatchObject({ state: 'pending', attempts: 2 });
     link.mode = 'up';
     es4.mode = 'up';
