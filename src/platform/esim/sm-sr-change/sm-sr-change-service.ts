@@ -1,0 +1,655 @@
+// SM-SR change between two SM-SRs, platform side (GSMA SGP.02 §3.8; esim.md §1.4 ES4/ES7, §3.2 the
+// 32 steps in five phases). One class plays both parts, so a deployment can hand eUICCs over and take
+// them over (1 → 2 → 1):
+//
+//   at SM-SR2 (new)  ES4.PrepareSMSRChange   partner known → EID not ours → lock the EID ('prepared')
+//                    ES7.HandoverEUICC       prepared by this partner → EIS names it → EUM signature →
+//                                            CERT.ECASD → EUM → CI → AuthenticateSMSR (RC) → sign the
+//                                            key agreement → CreateAdditionalKeySet (DR, receipt) →
+//                                            receipt verified = COMMIT (EIS stored as ours, with KS2) →
+//                                            FinaliseISDRhandover under KS2 → SCP81 key set under KS2
+//   at SM-SR1 (old)  ES4.SMSRChange          partner known → EIS ours → requester owns a profile →
+//                                            lock the EID → HandoverEUICC → success: delete our EIS
+//                    ES7.AuthenticateSMSR    our handover to this partner runs → its certificate under
+//                                            the CI → relay ES5 EstablishISDRKeySet 3A01 → RC
+//                    ES7.CreateAdditionalKeySet  same checks → rebuild the 3A02 from the fields → relay
+//
+// The commit point (§3.8 step 23): until SM-SR2 verified the receipt, every failure ends with SM-SR1
+// in charge (its EIS, its keys on the card; SM-SR2 stores nothing). From then on SM-SR2 manages the
+// eUICC; a failing FinaliseISDRhandover or SCP81 key set is a warning (EXECUTED_WITHWARNING), never
+// a failure, and SM-SR1 deletes its EIS on either. Every step is written to the procedure row before
+// its message leaves (part-1 esim_sr_procedures; the row's `active_eid` also keeps SmSr's functions
+// off the eUICC meanwhile).
+//
+// Not in this slice (issue 16): resuming an SM-SR change after a restart (SmSr.recover() ends an
+// interrupted one as failed), HandleSMSRChangeNotification, UpdateSMSRAddressingParameters, the
+// "eUICC already managed" answer to a retry after the commit, the SOAP transport of ES7.
+
+import type { KeyObject } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
+import {
+  buildKeyEstablishmentRequest,
+  decodeKeyEstablishmentResponse,
+  type EstablishedKeyset,
+  encodeEcPublicKeyTlvValue,
+  encodeKeyEstablishmentCrt,
+  isdrKeysetParameters,
+  type KeyEstablishmentParameters,
+  SCENARIO_PARAMETER,
+  scenarioParameter,
+  verifyKeyEstablishmentReceipt,
+} from '../../../crypto/sgp-02-key-establishment.js';
+import { encodeBerTlv } from '../../../lib/ber-tlv.js';
+import type { Clock } from '../../../lib/clock.js';
+import { decodeGpCertificate, encodeOid } from '../../../lib/gp-certificate.js';
+import { toHex } from '../../../lib/hex.js';
+import {
+  decodeRandomChallenge,
+  encodeDgi,
+  establishIsdrKeySetApdu,
+  establishIsdrKeySetCertificateApdu,
+  finaliseIsdrHandoverApdu,
+  isdrKeysetReference,
+} from '../../../lib/sgp-02-es5.js';
+import type { KeyRing } from '../../secrets/key-ring.js';
+import type { Executor, Store } from '../../store/database.js';
+import { verifyEisSignature } from '../es-soap/sgp-02-eis-signature.js';
+import type { BaseRequest, MessageBodies } from '../es-soap/sgp-02-messages.js';
+import {
+  EXPIRED,
+  type FunctionExecutionStatus,
+  failed,
+  REASON_CODES,
+  SUBJECT_CODES,
+  SUCCESS,
+  withWarning,
+} from '../es-soap/sgp-02-status-codes.js';
+import type { Eis, Keyset } from '../es-soap/sgp-02-xml-types.js';
+import {
+  activeProcedure,
+  beginProcedure,
+  discardProcedure,
+  endProcedure,
+  fromJson,
+  insertEis,
+  loadEis,
+  recordStep,
+} from '../sm-sr/eis-store.js';
+import { type Es5Outcome, type Es5Transport, ISD_R_AID } from '../sm-sr/es5-transport.js';
+import { type ChainVerifier, EUICC_BUSY } from '../sm-sr/sm-sr-service.js';
+import { addIsdrKeyset, deleteEis } from './sm-sr-change-store.js';
+
+type Fn<Req extends keyof MessageBodies, Res extends keyof MessageBodies> = (
+  body: MessageBodies[Req],
+) => Promise<MessageBodies[Res]>;
+
+/** ES7 (SM-SR ↔ SM-SR), SGP.02 §5.7: one SM-SR's functions as seen by one partner SM-SR. */
+export interface Es7Port {
+  readonly handoverEUICC: Fn<'ES7-HandoverEUICCRequest', 'ES7-HandoverEUICCResponse'>;
+  readonly authenticateSMSR: Fn<'ES7-AuthenticateSMSRRequest', 'ES7-AuthenticateSMSRResponse'>;
+  readonly createAdditionalKeySet: Fn<
+    'ES7-CreateAdditionalKeySetRequest',
+    'ES7-CreateAdditionalKeySetResponse'
+  >;
+}
+
+/** ES4 functions of the SM-SR change (the rest of ES4 is SmSr.es4For). */
+export interface Es4SmSrChangePort {
+  readonly prepareSMSRChange: Fn<'ES4-PrepareSMSRChangeRequest', 'ES4-PrepareSMSRChangeResponse'>;
+  readonly smsrChange: Fn<'ES4-SMSRChangeRequest', 'ES4-SMSRChangeResponse'>;
+}
+
+export interface SmSrChangeOptions {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly clock: Clock;
+  /** This SM-SR's ES5 transport (the one its SmSr uses): relays for SM-SR1, KS2 traffic for SM-SR2. */
+  readonly transport: Es5Transport;
+  readonly chains: ChainVerifier;
+  /** This SM-SR's entity id (OID). */
+  readonly smsrId: string;
+  /** CERT.SR.ECDSA (GP 7F21) and SK.SR.ECDSA: what the card verifies the key agreement with. */
+  readonly identity: { readonly certificate: Uint8Array; readonly privateKey: KeyObject };
+  /** The partner SM-SR's ES7 port (bound to this SM-SR as caller); undefined: not a partner. */
+  readonly partner: (smsrId: string) => Es7Port | undefined;
+  /** The EUM certificate (PEM) for an EUM id of an EIS handed over; undefined: EUM unknown here. */
+  readonly eumCertificate: (eumId: string) => string | undefined;
+  /**
+   * KVN of the ISD-R SCP80 key set this SM-SR creates when it takes an eUICC over: the KVN its ES5
+   * SMS transport secures with (Es5Sms `kvn`). 01–0F.
+   */
+  readonly scp80Kvn: number;
+  /** KVN of the SCP81 (PSK) key set it creates after the handover, 40–4F; default 40. */
+  readonly scp81Kvn?: number;
+  /** Initial counter of the new SCP80 key set (the card takes only higher ones); default 0. */
+  readonly initialCounter?: number;
+  /** Seconds a procedure lasts when the request gives no ValidityPeriod; default 600. */
+  readonly defaultValiditySeconds?: number;
+}
+
+/** The function names of the procedure rows (esim_sr_procedures.function). */
+export const SM_SR_CHANGE_FUNCTIONS = { handOver: 'SMSRChange', takeOver: 'ReceiveSMSRChange' } as const;
+
+const CURVE = 'P-256';
+const ECASD_CURVE_OF_KEY_LENGTH = { 'ECC-256': CURVE } as const;
+
+const unknownEid = (eid: string) =>
+  failed(SUBJECT_CODES.EID, REASON_CODES.UNKNOWN, 'no EIS for this EID', eid);
+const unknownPartner = (id: string) =>
+  failed(SUBJECT_CODES.SM_SR, REASON_CODES.UNKNOWN, 'not a partner SM-SR of this deployment', id);
+const notRunning = (what: string) => failed(SUBJECT_CODES.FUNCTION_REQUESTER, REASON_CODES.NOT_ALLOWED, what);
+const es5Failed = (what: string, o: Es5Outcome) =>
+  failed(
+    SUBJECT_CODES.EUICC,
+    REASON_CODES.EXECUTION_ERROR,
+    o.ok
+      ? `${what}: the eUICC answered ${(o.responses[0]?.sw ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
+      : `${what}: ES5 ${o.code}: ${o.message}`,
+  );
+const isSuccess = (s: FunctionExecutionStatus) =>
+  s.status === 'EXECUTED_SUCCESS' || s.status === 'EXECUTED_WITHWARNING';
+
+/** The first R-APDU's data when the command completed with 9000. */
+function answer(o: Es5Outcome): Uint8Array | undefined {
+  const r = o.ok ? o.responses[0] : undefined;
+  return r !== undefined && r.sw === 0x9000 ? r.data : undefined;
+}
+
+/** GP key check value of an AES key: the first 3 bytes of AES(key, 16 × 01). */
+function aesKcv(key: Uint8Array): Uint8Array {
+  const c = createCipheriv('aes-128-ecb', key, null);
+  return new Uint8Array(c.update(Buffer.alloc(16, 1))).slice(0, 3);
+}
+
+/** An established key set as the EIS lists it (keys sealed by the store). */
+function keysetOf(k: EstablishedKeyset, type: 'SCP80' | 'SCP81', counter: number) {
+  return {
+    version: k.kvn,
+    type,
+    ...(type === 'SCP80' ? { cntr: counter } : {}),
+    keys: k.keys.map((value, i) => ({
+      index: k.kid + i,
+      kcv: aesKcv(value),
+      components: [{ type: 0x88, value }],
+    })),
+    certificates: [],
+  } satisfies Keyset & { type: 'SCP80' | 'SCP81' };
+}
+
+interface HandOverData {
+  readonly target: string;
+}
+interface TakeOverData {
+  readonly current: string;
+  readonly requester: string;
+}
+
+export class SmSrChange {
+  readonly #o: SmSrChangeOptions;
+
+  constructor(options: SmSrChangeOptions) {
+    // Throws for a KVN outside the ISD-R's SCP80 (01–0F) or SCP81 (40–4F) range.
+    isdrKeysetParameters({ kind: 'scp80', kvn: options.scp80Kvn });
+    isdrKeysetParameters({ kind: 'scp81', kvn: options.scp81Kvn ?? 0x40 });
+    this.#o = options;
+  }
+
+  get #db(): Executor {
+    return this.#o.store.db;
+  }
+
+  #now(): number {
+    return this.#o.clock.now();
+  }
+
+  #deadline(b: BaseRequest): number {
+    return this.#now() + (b.validityPeriod ?? this.#o.defaultValiditySeconds ?? 600) * 1000;
+  }
+
+  // --- the ports ------------------------------------------------------------------------------------
+
+  /** ES4 PrepareSMSRChange / SMSRChange for the operator `mnoId`. */
+  es4For(mnoId: string): Es4SmSrChangePort {
+    return {
+      prepareSMSRChange: async (b) => ({ functionExecutionStatus: await this.#prepare(b, mnoId) }),
+      smsrChange: async (b) => ({ functionExecutionStatus: await this.#handOver(b, mnoId) }),
+    };
+  }
+
+  /** ES7 for the partner SM-SR `smsrId` (the caller, as the transport authenticated it). */
+  es7For(smsrId: string): Es7Port {
+    return {
+      handoverEUICC: async (b) => ({ functionExecutionStatus: await this.#takeOver(b, smsrId) }),
+      authenticateSMSR: async (b) => {
+        const r = await this.#relayCertificate(b, smsrId);
+        return { functionExecutionStatus: r.status, randomChallenge: r.rc ?? new Uint8Array(0) };
+      },
+      createAdditionalKeySet: async (b) => {
+        const r = await this.#relayKeyAgreement(b, smsrId);
+        return {
+          functionExecutionStatus: r.status,
+          derivationRandom: r.dr ?? new Uint8Array(0),
+          receipt: r.receipt ?? new Uint8Array(0),
+        };
+      },
+    };
+  }
+
+  // --- SM-SR1: ES4.SMSRChange (§3.8 steps 4–6, 28–30) -----------------------------------------------
+
+  async #handOver(
+    b: MessageBodies['ES4-SMSRChangeRequest'],
+    mnoId: string,
+  ): Promise<FunctionExecutionStatus> {
+    const partner = this.#o.partner(b.targetSmsrId);
+    if (partner === undefined || b.targetSmsrId === this.#o.smsrId) return unknownPartner(b.targetSmsrId);
+    const data: HandOverData = { target: b.targetSmsrId };
+    const id = await beginProcedure(
+      this.#db,
+      {
+        eid: b.eid,
+        function: SM_SR_CHANGE_FUNCTIONS.handOver,
+        requester: `operator:${mnoId}`,
+        functionCallId: b.functionCallIdentifier,
+        step: 'started',
+        data,
+        deadline: this.#deadline(b),
+      },
+      this.#now(),
+    );
+    if (id === undefined) return EUICC_BUSY;
+    const eis = await loadEis(this.#db, b.eid);
+    if (eis === undefined) {
+      await discardProcedure(this.#db, id);
+      return unknownEid(b.eid);
+    }
+    const end = async (status: FunctionExecutionStatus) => {
+      await endProcedure(this.#db, id, status, this.#now());
+      return status;
+    };
+    // Step 5: the requester is an operator with a profile on this eUICC.
+    if (!eis.profiles.some((p) => p.mnoId === mnoId))
+      return end(
+        failed(SUBJECT_CODES.EID, REASON_CODES.NOT_ALLOWED, 'no profile of yours on this eUICC', b.eid),
+      );
+    // Step 6: the EIS as GetEIS shows it (no key values: SM-SR1's keys never leave).
+    await recordStep(this.#db, id, 'handover-sent', data, this.#now());
+    const { auditTrail: _trail, ...handed } = eis;
+    let r: MessageBodies['ES7-HandoverEUICCResponse'];
+    try {
+      r = await partner.handoverEUICC({
+        functionCallIdentifier: b.functionCallIdentifier,
+        ...(b.validityPeriod === undefined ? {} : { validityPeriod: b.validityPeriod }),
+        eis: handed,
+      });
+    } catch (e) {
+      await end(failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR, 'the new SM-SR did not answer'));
+      throw e;
+    }
+    const s = r.functionExecutionStatus;
+    if (!isSuccess(s)) {
+      const message = s.statusCodeData?.message ?? s.status;
+      return end(
+        failed(SUBJECT_CODES.SM_SR, REASON_CODES.REFUSED, `the new SM-SR ended HandoverEUICC: ${message}`),
+      );
+    }
+    // Steps 28–29: SM-SR2 manages the eUICC; our EIS goes with the end of the procedure.
+    const status = s.status === 'EXECUTED_SUCCESS' ? SUCCESS : s;
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      await deleteEis(tx, b.eid);
+      await endProcedure(tx, id, status, this.#now());
+    });
+    return status;
+  }
+
+  /** Our running hand-over of `eid` to `partnerId`, at one of `steps`. */
+  async #handOverTo(eid: string, partnerId: string, steps: readonly string[]) {
+    const p = await activeProcedure(this.#db, eid);
+    if (p === undefined || p.function !== SM_SR_CHANGE_FUNCTIONS.handOver) return undefined;
+    const data = fromJson<HandOverData>(p.data);
+    if (data.target !== partnerId || !steps.includes(p.step)) return undefined;
+    if (Number(p.deadline) <= this.#now()) return undefined;
+    return { p, data };
+  }
+
+  // --- SM-SR1: ES7.AuthenticateSMSR (steps 7–13) ----------------------------------------------------
+
+  async #relayCertificate(
+    b: MessageBodies['ES7-AuthenticateSMSRRequest'],
+    partnerId: string,
+  ): Promise<{ status: FunctionExecutionStatus; rc?: Uint8Array }> {
+    const eid = b.eis.eumSignedInfo.eid;
+    const run = await this.#handOverTo(eid, partnerId, ['handover-sent']);
+    if (run === undefined) return { status: notRunning('no SM-SR change of this eUICC to you is running') };
+    // The card checks the certificate as well (3A01: 6982); we refuse to relay one not under our CI
+    // or not naming the caller.
+    const chain = await this.#o.chains.verify({
+      certificate: b.smsrCertificate,
+      role: 'sm-sr',
+      subjectId: encodeOid(partnerId),
+    });
+    if (!chain.ok)
+      return {
+        status: failed(
+          SUBJECT_CODES.SM_SR_CERTIFICATE,
+          REASON_CODES.VERIFICATION_FAILED,
+          `${chain.error.code}: ${chain.error.reason}`,
+        ),
+      };
+    await recordStep(this.#db, run.p.procedure_id, 'certificate-sent', run.data, this.#now());
+    const o = await this.#o.transport.send(eid, ISD_R_AID, [
+      establishIsdrKeySetCertificateApdu(b.smsrCertificate),
+    ]);
+    const data = answer(o);
+    const rc = data === undefined ? undefined : decodeRandomChallenge(data);
+    if (rc === undefined || !rc.ok) return { status: es5Failed('EstablishISDRKeySet (certificate)', o) };
+    await recordStep(this.#db, run.p.procedure_id, 'challenge-received', run.data, this.#now());
+    return { status: SUCCESS, rc: rc.value };
+  }
+
+  // --- SM-SR1: ES7.CreateAdditionalKeySet (steps 15–22) ---------------------------------------------
+
+  async #relayKeyAgreement(
+    b: MessageBodies['ES7-CreateAdditionalKeySetRequest'],
+    partnerId: string,
+  ): Promise<{ status: FunctionExecutionStatus; dr?: Uint8Array; receipt?: Uint8Array }> {
+    const run = await this.#handOverTo(b.eid, partnerId, ['challenge-received']);
+    if (run === undefined)
+      return { status: notRunning('no key establishment of this eUICC by you is running') };
+    const invalid = (message: string) => ({
+      status: failed(SUBJECT_CODES.FUNCTION, REASON_CODES.INVALID, message),
+    });
+    const curve = ECASD_CURVE_OF_KEY_LENGTH[b.eccKeyLength as keyof typeof ECASD_CURVE_OF_KEY_LENGTH];
+    if (curve === undefined) return invalid(`ECCKeyLength ${b.eccKeyLength} is not supported (ECC-256)`);
+    if (b.hostId.length > 0) return invalid('HostId is not supported: the ISD-R has no SIN for it');
+    // Until the commit point our key sets must stay: no "delete existing keys".
+    if (b.scenarioParameter & SCENARIO_PARAMETER.deleteExistingKeys)
+      return invalid('the key agreement may not delete the existing key sets before the handover is final');
+    let parameters: KeyEstablishmentParameters;
+    try {
+      parameters = isdrKeysetParameters({
+        kind: 'scp80',
+        kvn: b.keyVersionNumber,
+        initialCounter: b.initialSequenceCounter,
+      });
+    } catch (e) {
+      return invalid((e as Error).message);
+    }
+    if (scenarioParameter(parameters) !== b.scenarioParameter)
+      return invalid(`ScenarioParameter ${b.scenarioParameter} is not the one of this key set`);
+    if (b.ephemeralPublicKey.length !== 65 || b.ephemeralPublicKey[0] !== 0x04)
+      return invalid('EphemeralPublicKey is an uncompressed P-256 point (65 bytes)');
+    // The 3A02 as SM-SR2 signed it: {3A02 L CRT} 7F49 ePK 5F37 signature (esim.md §4.2 (c)).
+    const storeData = Uint8Array.from([
+      ...encodeDgi(0x3a02, encodeKeyEstablishmentCrt(parameters)),
+      ...encodeBerTlv(0x7f49, encodeEcPublicKeyTlvValue(curve, b.ephemeralPublicKey)),
+      ...encodeBerTlv(0x5f37, b.signature),
+    ]);
+    await recordStep(this.#db, run.p.procedure_id, 'key-agreement-sent', run.data, this.#now());
+    const o = await this.#o.transport.send(b.eid, ISD_R_AID, [establishIsdrKeySetApdu(storeData)]);
+    const data = answer(o);
+    const parsed = data === undefined ? undefined : decodeKeyEstablishmentResponse(data);
+    if (parsed === undefined || !parsed.ok)
+      return { status: es5Failed('EstablishISDRKeySet (key agreement)', o) };
+    await recordStep(this.#db, run.p.procedure_id, 'receipt-relayed', run.data, this.#now());
+    return { status: SUCCESS, dr: parsed.value.derivationRandom, receipt: parsed.value.receipt };
+  }
+
+  // --- SM-SR2: ES4.PrepareSMSRChange (steps 1–3) ----------------------------------------------------
+
+  async #prepare(
+    b: MessageBodies['ES4-PrepareSMSRChangeRequest'],
+    mnoId: string,
+  ): Promise<FunctionExecutionStatus> {
+    if (this.#o.partner(b.currentSmsrId) === undefined || b.currentSmsrId === this.#o.smsrId)
+      return unknownPartner(b.currentSmsrId);
+    if ((await loadEis(this.#db, b.eid)) !== undefined)
+      return failed(SUBJECT_CODES.EID, REASON_CODES.ALREADY_IN_USE, 'this SM-SR manages this eUICC', b.eid);
+    const data: TakeOverData = { current: b.currentSmsrId, requester: mnoId };
+    const id = await beginProcedure(
+      this.#db,
+      {
+        eid: b.eid,
+        function: SM_SR_CHANGE_FUNCTIONS.takeOver,
+        requester: `operator:${mnoId}`,
+        functionCallId: b.functionCallIdentifier,
+        step: 'prepared',
+        data,
+        deadline: this.#deadline(b),
+      },
+      this.#now(),
+    );
+    return id === undefined ? EUICC_BUSY : SUCCESS;
+  }
+
+  // --- SM-SR2: ES7.HandoverEUICC (steps 6–27) -------------------------------------------------------
+
+  async #takeOver(
+    b: MessageBodies['ES7-HandoverEUICCRequest'],
+    partnerId: string,
+  ): Promise<FunctionExecutionStatus> {
+    const eid = b.eis.eumSignedInfo.eid;
+    const p = await activeProcedure(this.#db, eid);
+    const prepared =
+      p !== undefined &&
+      p.function === SM_SR_CHANGE_FUNCTIONS.takeOver &&
+      p.step === 'prepared' &&
+      fromJson<TakeOverData>(p.data).current === partnerId;
+    if (!prepared || p === undefined)
+      return notRunning('no PrepareSMSRChange of this eUICC from you is pending here');
+    const end = async (status: FunctionExecutionStatus) => {
+      await endProcedure(this.#db, p.procedure_id, status, this.#now());
+      return status;
+    };
+    if (Number(p.deadline) <= this.#now()) return end(EXPIRED);
+    const data = fromJson<TakeOverData>(p.data);
+    const partner = this.#o.partner(partnerId);
+    if (partner === undefined) return end(unknownPartner(partnerId));
+
+    // Step 6: the EIS is the partner's, signed by a known EUM, its ECASD certificate under EUM and CI.
+    const checked = await this.#checkEis(b.eis, partnerId);
+    if ('status' in checked) return end(checked.status);
+
+    // Phase 3: SM-SR1 relays our certificate to the ISD-R; the card answers RC.
+    await recordStep(this.#db, p.procedure_id, 'authenticate-sent', data, this.#now());
+    const auth = await partner.authenticateSMSR({
+      functionCallIdentifier: `${p.function_call_id}:authenticate`,
+      eis: b.eis,
+      smsrCertificate: this.#o.identity.certificate,
+    });
+    if (!isSuccess(auth.functionExecutionStatus)) return end(relayed('AuthenticateSMSR', auth));
+
+    // Phase 4: our key agreement over RC, relayed by SM-SR1; the ephemeral key is kept sealed in the
+    // step so a restart could still verify the receipt.
+    const kvn = this.#o.scp80Kvn;
+    if (b.eis.isdR.keysets.some((k) => k.version === kvn))
+      return end(
+        failed(SUBJECT_CODES.EIS, REASON_CODES.ALREADY_IN_USE, `the ISD-R already has a key set ${kvn}`),
+      );
+    const counter = this.#o.initialCounter ?? 0;
+    const parameters = isdrKeysetParameters({ kind: 'scp80', kvn, initialCounter: counter });
+    let request: ReturnType<typeof buildKeyEstablishmentRequest>;
+    try {
+      request = buildKeyEstablishmentRequest({
+        curve: CURVE,
+        parameters,
+        signingKey: this.#o.identity.privateKey,
+        randomChallenge: auth.randomChallenge,
+      });
+    } catch (e) {
+      return end(
+        failed(SUBJECT_CODES.ECASD, REASON_CODES.INVALID, `RandomChallenge: ${(e as Error).message}`),
+      );
+    }
+    await recordStep(
+      this.#db,
+      p.procedure_id,
+      'key-agreement-sent',
+      {
+        ...data,
+        kvn,
+        counter,
+        ephemeral: this.#o.keyRing.seal(request.ephemeral.privateKey, `esim-sr-change:${eid}`),
+      },
+      this.#now(),
+    );
+    const created = await partner.createAdditionalKeySet({
+      functionCallIdentifier: `${p.function_call_id}:keyset`,
+      eid,
+      keyVersionNumber: kvn,
+      initialSequenceCounter: counter,
+      eccKeyLength: 'ECC-256',
+      scenarioParameter: scenarioParameter(parameters),
+      hostId: new Uint8Array(0),
+      ephemeralPublicKey: request.ephemeral.publicKey,
+      signature: request.signature,
+    });
+    if (!isSuccess(created.functionExecutionStatus)) return end(relayed('CreateAdditionalKeySet', created));
+
+    // Step 23, the commit point: the receipt proves the card holds KS2.
+    const ks2 = verifyKeyEstablishmentReceipt({
+      curve: CURVE,
+      parameters,
+      ephemeralPrivateKey: request.ephemeral.privateKey,
+      ecasdPublicKey: checked.ecasdPublicKey,
+      response: Uint8Array.from([
+        ...encodeBerTlv(0x85, created.derivationRandom),
+        ...encodeBerTlv(0x86, created.receipt),
+      ]),
+    });
+    if (!ks2.ok)
+      return end(
+        failed(
+          SUBJECT_CODES.EUICC,
+          REASON_CODES.VERIFICATION_FAILED,
+          `${ks2.error.code}: ${ks2.error.message}`,
+        ),
+      );
+    const committed: Eis = {
+      ...b.eis,
+      smsrId: this.#o.smsrId,
+      isdR: { ...b.eis.isdR, keysets: [keysetOf(ks2.value, 'SCP80', counter)] },
+    };
+    const { auditTrail: _trail, ...own } = committed;
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      await insertEis(tx, this.#o.keyRing, own, checked.eumCertificate, this.#now());
+      await recordStep(tx, p.procedure_id, 'committed', { ...data, kvn }, this.#now());
+    });
+
+    // Phase 5 (steps 24–26): from here a failure is a warning; the eUICC is ours.
+    const warnings: string[] = [];
+    const old = b.eis.isdR.keysets
+      .filter((k) => (k.type === 'SCP80' || k.type === 'SCP81') && k.version !== kvn)
+      .map((k) => isdrKeysetReference(k.version));
+    await recordStep(this.#db, p.procedure_id, 'finalise-sent', { ...data, kvn }, this.#now());
+    const fin = await this.#o.transport.send(eid, ISD_R_AID, [finaliseIsdrHandoverApdu(old)]);
+    if (answer(fin) === undefined)
+      warnings.push(es5Failed('FinaliseISDRhandover', fin).statusCodeData?.message ?? '');
+    else {
+      await recordStep(this.#db, p.procedure_id, 'scp81-sent', { ...data, kvn }, this.#now());
+      const scp81 = await this.#scp81Keyset(eid, checked.ecasdPublicKey);
+      if (scp81 !== undefined) warnings.push(scp81);
+    }
+    return end(
+      warnings.length === 0
+        ? SUCCESS
+        : withWarning(
+            SUBJECT_CODES.EUICC,
+            REASON_CODES.EXECUTION_ERROR,
+            `the eUICC is managed here; ${warnings.join('; ')}`,
+          ),
+    );
+  }
+
+  /** Step 6's checks; the EUM certificate and PK.ECASD.ECKA for what follows. */
+  async #checkEis(
+    eis: Eis,
+    partnerId: string,
+  ): Promise<{ status: FunctionExecutionStatus } | { eumCertificate: string; ecasdPublicKey: Uint8Array }> {
+    const eid = eis.eumSignedInfo.eid;
+    const refuse = (subject: (typeof SUBJECT_CODES)[keyof typeof SUBJECT_CODES], message: string) => ({
+      status: failed(subject, REASON_CODES.VERIFICATION_FAILED, message),
+    });
+    if (eis.smsrId !== partnerId)
+      return {
+        status: failed(SUBJECT_CODES.EIS, REASON_CODES.INVALID, 'the EIS names another SM-SR', eis.smsrId),
+      };
+    const eumCertificate = this.#o.eumCertificate(eis.eumSignedInfo.eumId);
+    if (eumCertificate === undefined)
+      return {
+        status: failed(SUBJECT_CODES.EIS, REASON_CODES.UNKNOWN, 'the EUM of this EIS is not known here'),
+      };
+    try {
+      verifyEisSignature(eis, eumCertificate);
+    } catch {
+      return refuse(SUBJECT_CODES.EIS, 'the EUM signature of the EIS does not verify');
+    }
+    const ecasdCertificate = eis.eumSignedInfo.ecasd.keysets.flatMap((k) => k.certificates)[0]?.value;
+    const decoded = ecasdCertificate === undefined ? undefined : decodeGpCertificate(ecasdCertificate);
+    if (ecasdCertificate === undefined || decoded === undefined || !decoded.ok)
+      return refuse(SUBJECT_CODES.ECASD, 'no readable CERT.ECASD.ECKA in the EIS');
+    if (toHex(decoded.value.subjectId).toUpperCase() !== eid.toUpperCase())
+      return refuse(SUBJECT_CODES.ECASD, 'CERT.ECASD.ECKA is not issued for this EID');
+    const chain = await this.#o.chains.verify({
+      certificate: ecasdCertificate,
+      role: 'ecasd',
+      eumCertificate,
+    });
+    if (!chain.ok) return refuse(SUBJECT_CODES.ECASD, `${chain.error.code}: ${chain.error.reason}`);
+    return { eumCertificate, ecasdPublicKey: decoded.value.publicKey.point };
+  }
+
+  /**
+   * Step 26: our SCP81 PSK key set by another key establishment, now over KS2 (njiwa
+   * CreateSCP81KeySet). Undefined when done; else the warning.
+   */
+  async #scp81Keyset(eid: string, ecasdPublicKey: Uint8Array): Promise<string | undefined> {
+    const t = this.#o.transport;
+    const first = await t.send(eid, ISD_R_AID, [
+      establishIsdrKeySetCertificateApdu(this.#o.identity.certificate),
+    ]);
+    const rcData = answer(first);
+    const rc = rcData === undefined ? undefined : decodeRandomChallenge(rcData);
+    if (rc === undefined || !rc.ok)
+      return es5Failed('SCP81 key set (certificate)', first).statusCodeData?.message ?? 'SCP81 key set';
+    const parameters = isdrKeysetParameters({ kind: 'scp81', kvn: this.#o.scp81Kvn ?? 0x40 });
+    const request = buildKeyEstablishmentRequest({
+      curve: CURVE,
+      parameters,
+      signingKey: this.#o.identity.privateKey,
+      randomChallenge: rc.value,
+    });
+    const second = await t.send(eid, ISD_R_AID, [establishIsdrKeySetApdu(request.storeData)]);
+    const response = answer(second);
+    if (response === undefined)
+      return es5Failed('SCP81 key set (key agreement)', second).statusCodeData?.message ?? 'SCP81 key set';
+    const ks = verifyKeyEstablishmentReceipt({
+      curve: CURVE,
+      parameters,
+      ephemeralPrivateKey: request.ephemeral.privateKey,
+      ecasdPublicKey,
+      response,
+    });
+    if (!ks.ok) return `SCP81 key set: ${ks.error.message}`;
+    await this.#o.store.db
+      .transaction()
+      .execute((tx) => addIsdrKeyset(tx, this.#o.keyRing, eid, keysetOf(ks.value, 'SCP81', 0), this.#now()));
+    return undefined;
+  }
+}
+
+/** A partner's failure relayed as ours, naming the function. */
+function relayed(
+  fn: string,
+  r: { functionExecutionStatus: FunctionExecutionStatus },
+): FunctionExecutionStatus {
+  const s = r.functionExecutionStatus;
+  const data = s.statusCodeData;
+  if (s.status === 'EXPIRED') return EXPIRED;
+  return failed(
+    (data?.subject as (typeof SUBJECT_CODES)[keyof typeof SUBJECT_CODES] | undefined) ?? SUBJECT_CODES.SM_SR,
+    (data?.reason as (typeof REASON_CODES)[keyof typeof REASON_CODES] | undefined) ??
+      REASON_CODES.EXECUTION_ERROR,
+    `${fn} at the current SM-SR: ${data?.message ?? s.status}`,
+  );
+}

@@ -1,0 +1,289 @@
+// Two SM-SRs and one eUICC for the SM-SR change (SGP.02 §3.8): each SM-SR is a separate deployment —
+// its own test database, key ring, certificate (one CI for both), SmSr and SmSrChange — reaching the
+// card over ES5 SMS (Es5Sms: SCP80 command packets secured with the key set in its own database).
+// The "air" between them and the card is the software card in a ToolkitModem: MT SMS are delivered
+// as SIM data download, the card's MO SMS (PoRs, notifications) reassembled and handed to the
+// Es5Sms.receive of the SM-SR that sent last, as OtaInbound does for the platform.
+// Every ES5 send and every ES7 call is logged with the step its procedure row held when it left.
+
+import { randomBytes } from 'node:crypto';
+import { type CardFile, cardFromFile } from '../../../../src/card/card-file.js';
+import { p256Point, verifyCertificateChain } from '../../../../src/crypto/sgp-02-certificate-chain.js';
+import { ManualClock } from '../../../../src/lib/clock.js';
+import { encodeOid, GP_CERT_ROLE_BYTES } from '../../../../src/lib/gp-certificate.js';
+import { hex } from '../../../../src/lib/hex.js';
+import {
+  concatenationOf,
+  decodeSmsSubmit,
+  decodeUserData,
+  reassembleSecuredPacket,
+  type UserData,
+} from '../../../../src/lib/ts-23-040-sms-tpdu.js';
+import type { Eis } from '../../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
+import { activeProcedure } from '../../../../src/platform/esim/sm-sr/eis-store.js';
+import { Es5Sms } from '../../../../src/platform/esim/sm-sr/es5-sms.js';
+import type { Es5Outcome, Es5Transport } from '../../../../src/platform/esim/sm-sr/es5-transport.js';
+import { type ChainVerifier, SmSr } from '../../../../src/platform/esim/sm-sr/sm-sr-service.js';
+import {
+  type Es7Port,
+  SmSrChange,
+  type SmSrChangeOptions,
+} from '../../../../src/platform/esim/sm-sr-change/sm-sr-change-service.js';
+import { KeyRing } from '../../../../src/platform/secrets/key-ring.js';
+import { booted, type Device, EID, pkiEuiccFile } from '../../../card/euicc/fixture.js';
+import { simDataDeliver } from '../../../card/toolkit/fixture.js';
+import { openTestDatabase, type TestDatabase } from '../../../helpers/database.js';
+import { type KeyPair, newKeyPair, PKI_NOW, type TestPki } from '../../../helpers/esim-pki.js';
+import { EUM_ID, eisOf, MNO_ID, SMSR_ID } from '../sm-sr/fixture.js';
+
+export { EID, MNO_ID };
+export const SMSR1_ID = SMSR_ID;
+export const SMSR2_ID = '1.3.6.1.4.1.99999.1.3';
+/** The KVN of SM-SR2's ISD-R SCP80 key set (its Es5Sms secures with it). */
+export const SMSR2_KVN = 2;
+
+/** What left, with the step of the sender's procedure row at that moment. */
+export interface Sent {
+  readonly from: 'sr1' | 'sr2';
+  readonly what: string;
+  readonly step: string | undefined;
+}
+
+export interface Deployment {
+  readonly id: string;
+  readonly db: TestDatabase;
+  readonly keyRing: KeyRing;
+  readonly smsr: SmSr;
+  readonly change: SmSrChange;
+  readonly sms: Es5Sms;
+  /** The ES5 transport both services use (a logging wrapper around `sms`); `fail` makes sends fail. */
+  readonly transport: Es5Transport & { fail: boolean };
+}
+
+export interface Rig {
+  readonly pki: TestPki;
+  readonly clock: ManualClock;
+  readonly file: CardFile;
+  readonly d: Device;
+  readonly eis: Eis;
+  readonly sr1: Deployment;
+  readonly sr2: Deployment;
+  readonly sent: Sent[];
+  /** Rewrites SM-SR1's answers to SM-SR2 (ES7), e.g. to corrupt a receipt. */
+  tamper: ((fn: string, answer: unknown) => unknown) | undefined;
+  close(): Promise<void>;
+}
+
+/** A GP certificate for SM-SR2 (role sm-sr, its own OID), signed by `signer` (default the CI). */
+export function smsr2Certificate(pki: TestPki, key: KeyPair, signer = pki.ci.privateKey): Uint8Array {
+  return pki.gp(
+    {
+      serial: Uint8Array.of(0x02, 0x03),
+      subjectId: encodeOid(SMSR2_ID),
+      roleByte: GP_CERT_ROLE_BYTES['sm-sr'],
+      publicKey: { point: p256Point(key.publicKey), curveRef: 0 },
+    },
+    signer,
+  );
+}
+
+export async function twoSmSrs(
+  pki: TestPki,
+  o: {
+    /** SM-SR2's CERT.SR.ECDSA and SK.SR.ECDSA (default: a certificate from the common CI). */
+    sr2Identity?: SmSrChangeOptions['identity'];
+  } = {},
+): Promise<Rig> {
+  const clock = new ManualClock(PKI_NOW);
+  const { file } = pkiEuiccFile(pki);
+  const card = cardFromFile(file, { clock });
+  const d = booted(card);
+  const e = file.euicc;
+  if (e === undefined) throw new Error('no eUICC');
+  const scp81 = e.isdr.scp81[0];
+  if (scp81 === undefined) throw new Error('no SCP81 key set on the card');
+  // The EIS as the EUM registers it at SM-SR1: the ISD-R's SCP80 key set 1 and SCP81 key set 40.
+  const signed = eisOf(file, pki, hex(e.ecasd?.certificate ?? ''));
+  const eis: Eis = {
+    ...signed,
+    isdR: {
+      ...signed.isdR,
+      keysets: [
+        ...signed.isdR.keysets,
+        {
+          version: scp81.kvn,
+          type: 'SCP81',
+          keys: [{ index: 1, kcv: hex('000000'), components: [{ type: 0x88, value: hex(scp81.psk) }] }],
+          certificates: [],
+        },
+      ],
+    },
+  };
+
+  const sent: Sent[] = [];
+  let last: Es5Sms | undefined;
+  let closed = false;
+  // --- the air: MT SMS to the card, its MO SMS back to the SM-SR that sent last --------------------
+  const air = (sender: () => Es5Sms) => ({
+    async send(_destination: string, userData: readonly Uint8Array[]) {
+      last = sender();
+      d.sms.length = 0;
+      for (const raw of userData) {
+        const ud = decodeUserData(raw, true);
+        if (!ud.ok) throw new Error(ud.error.message);
+        const r = d.modem.deliverSms(simDataDeliver(ud.value));
+        if (!r.ok) throw new Error(r.error.message);
+      }
+      const groups = new Map<string, UserData[]>();
+      d.sms.forEach((t, i) => {
+        const s = decodeSmsSubmit(t);
+        if (!s.ok) throw new Error(s.error.message);
+        const concat = concatenationOf(s.value.userData.header ?? []);
+        const key = concat === undefined ? `single-${i}` : `concat-${concat.reference}`;
+        groups.set(key, [...(groups.get(key) ?? []), s.value.userData]);
+      });
+      d.sms.length = 0;
+      const to = last;
+      const imsi = d.modem.imsi ?? '';
+      for (const uds of groups.values()) {
+        const packet = reassembleSecuredPacket(uds);
+        if (!packet.ok) throw new Error(packet.error.message);
+        setImmediate(() => {
+          if (closed) return;
+          to?.receive(imsi, packet.value.identifier, packet.value.packet).catch((err: unknown) => {
+            if (!closed) throw err;
+          });
+        });
+      }
+    },
+  });
+
+  const rig: Rig = {
+    pki,
+    clock,
+    file,
+    d,
+    eis,
+    sent,
+    tamper: undefined,
+    // assigned below
+    sr1: undefined as unknown as Deployment,
+    sr2: undefined as unknown as Deployment,
+    async close() {
+      closed = true;
+      await Promise.all([rig.sr1.smsr.close(), rig.sr2.smsr.close()]);
+      await Promise.all([rig.sr1.db.cleanup(), rig.sr2.db.cleanup()]);
+    },
+  };
+
+  const deployment = async (
+    name: 'sr1' | 'sr2',
+    id: string,
+    identity: SmSrChangeOptions['identity'],
+    kvn: number,
+    partner: () => Deployment,
+  ): Promise<Deployment> => {
+    const db = await openTestDatabase();
+    const keyRing = await KeyRing.open(db.store, randomBytes(32));
+    let smsr: SmSr | undefined;
+    const sms: Es5Sms = new Es5Sms({
+      store: db.store,
+      keyRing,
+      kvn,
+      link: air(() => sms),
+      // A PoR the SM-SR cannot open (its key set is gone from the card) is never matched: the send
+      // ends by this timeout. The tests check the card's refusal directly, not by waiting for it.
+      porTimeoutMs: 120_000,
+      notifications: async (eid, e1) => {
+        if (smsr === undefined) throw new Error('no SM-SR');
+        return smsr.handleNotification(eid, e1);
+      },
+    });
+    const transport = {
+      fail: false,
+      async send(eid: string, aid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
+        const step = (await activeProcedure(db.store.db, eid))?.step;
+        sent.push({ from: name, what: `ES5 ${Buffer.from(commands[0] ?? []).toString('hex', 0, 4)}`, step });
+        if (transport.fail) return { ok: false, code: 'ES5_TIMEOUT', message: 'no PoR (test)' };
+        return sms.send(eid, aid, commands);
+      },
+    };
+    const chains: ChainVerifier = {
+      verify: async (input) =>
+        verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: clock.now() }),
+    };
+    smsr = new SmSr({
+      store: db.store,
+      keyRing,
+      clock,
+      transport,
+      smsrId: id,
+      chains,
+      directory: { smdp: () => undefined, operator: () => undefined },
+    });
+    // ES7 to the partner, as the partner authenticates us (es7For(our id)), logged with our step.
+    const es7: Es7Port = {
+      handoverEUICC: async (b) => {
+        sent.push({
+          from: name,
+          what: 'ES7 HandoverEUICC',
+          step: (await activeProcedure(db.store.db, b.eis.eumSignedInfo.eid))?.step,
+        });
+        return partner().change.es7For(id).handoverEUICC(b);
+      },
+      authenticateSMSR: async (b) => {
+        sent.push({
+          from: name,
+          what: 'ES7 AuthenticateSMSR',
+          step: (await activeProcedure(db.store.db, b.eis.eumSignedInfo.eid))?.step,
+        });
+        const r = await partner().change.es7For(id).authenticateSMSR(b);
+        return (rig.tamper?.('AuthenticateSMSR', r) as typeof r | undefined) ?? r;
+      },
+      createAdditionalKeySet: async (b) => {
+        sent.push({
+          from: name,
+          what: 'ES7 CreateAdditionalKeySet',
+          step: (await activeProcedure(db.store.db, b.eid))?.step,
+        });
+        const r = await partner().change.es7For(id).createAdditionalKeySet(b);
+        return (rig.tamper?.('CreateAdditionalKeySet', r) as typeof r | undefined) ?? r;
+      },
+    };
+    const other = name === 'sr1' ? SMSR2_ID : SMSR1_ID;
+    const change = new SmSrChange({
+      store: db.store,
+      keyRing,
+      clock,
+      transport,
+      chains,
+      smsrId: id,
+      identity,
+      partner: (smsrId) => (smsrId === other ? es7 : undefined),
+      eumCertificate: (eumId) => (eumId === EUM_ID ? pki.eum.pem : undefined),
+      scp80Kvn: kvn,
+    });
+    return { id, db, keyRing, smsr, change, sms, transport };
+  };
+
+  const sr2Key = newKeyPair();
+  const sr1 = await deployment(
+    'sr1',
+    SMSR1_ID,
+    { certificate: pki.smsr.certificate, privateKey: pki.smsr.privateKey },
+    1,
+    () => rig.sr2,
+  );
+  const sr2 = await deployment(
+    'sr2',
+    SMSR2_ID,
+    o.sr2Identity ?? { certificate: smsr2Certificate(pki, sr2Key), privateKey: sr2Key.privateKey },
+    SMSR2_KVN,
+    () => rig.sr1,
+  );
+  Object.assign(rig, { sr1, sr2 });
+  const r = await sr1.smsr.es1For(pki.eum.pem).registerEIS({ functionCallIdentifier: 'reg-1', eis });
+  if (r.functionExecutionStatus.status !== 'EXECUTED_SUCCESS')
+    throw new Error(JSON.stringify(r.functionExecutionStatus));
+  return rig;
+}
