@@ -1,7 +1,7 @@
 // `simtrust esim euiccs|profiles|operations` as a user runs them (the real bin in a child process)
 // against the API of test/platform/esim/operations/fixture.ts listening on loopback: the real SM-SR
 // and software eUICC behind it, the SM-DP an in-test ES2 port. --wait follows an operation while the
-// card is still to confirm; a failed operation exits non-zero with its code.
+// card is still to confirm; a failed operation exits non-zero with its code; `profiles audit`.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,5 +136,14 @@ describe('simtrust esim (profiles and operations)', () => {
     const notEuicc = await cli(['esim', 'profiles', 'enable', ICCID.slice(0, 18), SECOND]);
     expect(notEuicc.code).not.toBe(0);
     expect(notEuicc.stderr).toContain('ERR_SIM_NOT_FOUND');
+  });
+
+  it('profiles audit --wait runs AuditEIS as an operation and ends succeeded', async () => {
+    const r = await cli(['esim', 'profiles', 'audit', EID, '--wait', '--output', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const op = json<EsimOperationView>(r.stdout);
+    expect(op).toMatchObject({ kind: 'audit', iccid: '', status: 'succeeded' });
+    expect(op.steps[0]).toMatchObject({ name: 'ES4.AuditEIS', state: 'succeeded' });
+    expect(op.steps.at(-1)).toMatchObject({ name: 'ES4.GetEIS', state: 'succeeded' });
   });
 });

@@ -1,7 +1,7 @@
 // `simtrust esim euiccs|profiles|operations …`: the operator's eSIM API (docs/esim.md, "Profiles and
-// operations") — register an eUICC from its EIS, download / enable / disable / delete a profile, and
-// follow the operation. With --wait the command polls the operation until it ends, drawing its steps
-// as a progress bar on a terminal (stderr), and exits non-zero when the operation failed.
+// operations") — register an eUICC from its EIS, download / enable / disable / delete a profile, audit
+// the eUICC, and follow the operation. With --wait the command polls the operation until it ends,
+// drawing its steps as a progress bar on a terminal (stderr), and exits non-zero when it failed.
 
 import { readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
@@ -174,6 +174,21 @@ export function registerEsimProfileCommands(esim: Command): void {
       await show(command, op, o.wait === true);
     });
   }
+
+  example(
+    profiles
+      .command('audit')
+      .description(
+        "Audit the eUICC (ES4 AuditEIS: the SM-SR reads the card, the EIS and the SIM's profiles follow)",
+      )
+      .argument('<simId>')
+      .option('--wait', 'follow the operation to its end (progress bar on a terminal)'),
+    'simtrust esim profiles audit 89049032123451234512345678901235 --wait --output table',
+  ).action(async (simId: string, o: { wait?: boolean }, command: Command) => {
+    const client = await apiClient(command);
+    const op = await client.request<EsimOperationView>('POST', `/v1/sims/${path(simId)}/profiles/audit`);
+    await show(command, op, o.wait === true);
+  });
 
   const operations = esim.command('operations').description('eSIM operations and their steps');
   example(

@@ -209,9 +209,9 @@ export async function startEsim(
     directory: {
       // Our own SM-DP in-process; a partner SM-DP over SOAP (undefined: not a partner, nothing sent).
       smdp: (id) => (id === smdpId ? smdp?.es3Notifications() : soap?.es3NotificationsOf(id)),
-      // The operator layer reads the states back with GetEIS after each operation; no ES4
-      // notifications to our own operators — a partner operator gets them over SOAP.
-      operator: (mnoId) => soap?.es4NotificationsOf(mnoId),
+      // A partner operator over SOAP; our own operators' layer in-process, so the inventory and an
+      // audit record follow what the card did on its own (fall-back, a change asked by another party).
+      operator: (mnoId) => soap?.es4NotificationsOf(mnoId) ?? esimOperations.es4Notifications(mnoId),
     },
     progress: smsrProgress,
     onNotifyError: (e) => logger.warn({ err: e }, 'eSIM: a notification attempt failed (retried)'),

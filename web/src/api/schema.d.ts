@@ -926,6 +926,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/sims/{sim_id}/profiles/audit": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["auditEsimProfiles"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/sims/{sim_id}/report_local_info": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -1152,7 +1163,7 @@ export interface components {
       simId: string;
       eid: string;
       iccid: string;
-      kind: ("download" | "enable" | "disable" | "delete");
+      kind: ("download" | "enable" | "disable" | "delete" | "audit");
       profileType: string | null;
       /** download: enable the profile once installed */
       enable: boolean;
@@ -9638,6 +9649,74 @@ export interface operations {
       path: {
         sim_id: string;
         iccid: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EsimOperation"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Audit this eUICC (ES4 AuditEIS: the SM-SR reads the card and brings the EIS in line), then refresh the SIM's profiles from the EIS. Answers with the operation (kind audit, empty iccid). */
+  auditEsimProfiles: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
       };
       cookie?: never;
     };

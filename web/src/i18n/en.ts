@@ -569,6 +569,7 @@ export const en = {
   'esim.kind.enable': 'Enable',
   'esim.kind.disable': 'Disable',
   'esim.kind.delete': 'Delete',
+  'esim.kind.audit': 'Audit',
   'esim.status.running': 'running',
   'esim.status.succeeded': 'succeeded',
   'esim.status.failed': 'failed',

@@ -571,6 +571,7 @@ export const ja: Record<MessageKey, string> = {
   'esim.kind.enable': '有効化',
   'esim.kind.disable': '無効化',
   'esim.kind.delete': '削除',
+  'esim.kind.audit': '監査',
   'esim.status.running': '実行中',
   'esim.status.succeeded': '成功',
   'esim.status.failed': '失敗',

@@ -18,18 +18,19 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../lib/clock.js';
 import { SimtrustError } from '../../../lib/errors.js';
 import { writeAudit } from '../../audit/audit-log.js';
-import type { AuditContext } from '../../iam/principal.js';
+import { type AuditContext, systemContext } from '../../iam/principal.js';
 import { DEFAULT_SPEED_CLASS } from '../../sims/model.js';
 import { newSimRow } from '../../sims/sim-service.js';
 import type { Executor, Store } from '../../store/database.js';
 import type { EsimOperationStepsTable, EsimOperationsTable } from '../../store/schema.js';
-import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
+import type { Es4NotificationPort } from '../es-ports.js';
+import { type FunctionExecutionStatus, REASON_CODES, SUBJECT_CODES } from '../es-soap/sgp-02-status-codes.js';
 import type { Eis } from '../es-soap/sgp-02-xml-types.js';
 import { decodeSoapMessage } from '../es-soap/soap-envelope.js';
 import type { EsimRolePorts } from './ports.js';
 import type { EsimProgressPort, EsimProgressReport, EsimStepState } from './progress.js';
 
-export const ESIM_OPERATION_KINDS = ['download', 'enable', 'disable', 'delete'] as const;
+export const ESIM_OPERATION_KINDS = ['download', 'enable', 'disable', 'delete', 'audit'] as const;
 export type EsimOperationKind = (typeof ESIM_OPERATION_KINDS)[number];
 export type EsimOperationStatus = 'running' | 'succeeded' | 'failed';
 /** Profile states as the SM-SR reports them (SGP.02 §5.1.1.1), plus `handed-over`. */
@@ -95,7 +96,26 @@ const FUNCTION_OF: Record<EsimOperationKind, string> = {
   enable: 'ES4.EnableProfile',
   disable: 'ES4.DisableProfile',
   delete: 'ES4.DeleteProfile',
+  audit: 'ES4.AuditEIS',
 };
+
+/**
+ * An ES4 request the SM-SR refused because another procedure runs on the eUICC (EUICC_BUSY, 8.1/3.7:
+ * e.g. only the PoR of a notification confirmation is awaited). The request is sent again after each
+ * of these waits (7.75 s in all) before the operation fails with the busy status.
+ */
+export const BUSY_RETRY_MS: readonly number[] = [250, 500, 1000, 1000, 1500, 1500, 2000];
+const BUSY_STEP = 'eUICC busy: waiting to retry';
+const isBusy = (s: FunctionExecutionStatus) =>
+  s.status === 'FAILED' &&
+  s.statusCodeData?.subject === SUBJECT_CODES.EUICC &&
+  s.statusCodeData.reason === REASON_CODES.UNAVAILABLE;
+const NOTIFICATION_STATE = { enabled: 'Enabled', disabled: 'Disabled', deleted: undefined } as const;
+const NOTIFICATION_AUDIT = {
+  enabled: 'Esim:handleProfileEnabledNotification',
+  disabled: 'Esim:handleProfileDisabledNotification',
+  deleted: 'Esim:handleProfileDeletedNotification',
+} as const;
 
 export function isEsimOperationId(id: string): boolean {
   return OPERATION_ID.test(id);
@@ -131,6 +151,8 @@ export class EsimOperations implements EsimProgressPort {
   readonly #running = new Map<string, Promise<void>>();
   /** Writes of one operation's steps run one after the other (seq numbers, "latest running step"). */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** The waits between the attempts of an ES4 request the SM-SR answers busy (tests shorten them). */
+  busyRetryMs: readonly number[] = BUSY_RETRY_MS;
 
   constructor(
     private readonly store: Store,
@@ -320,6 +342,112 @@ export class EsimOperations implements EsimProgressPort {
 
   delete(ctx: AuditContext, simId: string, iccid: string): Promise<EsimOperationView> {
     return this.#es4(ctx, simId, iccid, 'delete');
+  }
+
+  /**
+   * ES4.AuditEIS (SGP.02 §5.5, AuditEIS; a simtrust route): the SM-SR reads the eUICC (GET STATUS, memory)
+   * and brings its EIS in line; then GetEIS refreshes this inventory like any operation. The
+   * operation's `iccid` is empty (the whole eUICC is audited).
+   */
+  async audit(ctx: AuditContext, simId: string): Promise<EsimOperationView> {
+    const operatorId = ctx.principal.operatorId;
+    const euicc = await this.#euicc(operatorId, simId);
+    const es4 = this.#requirePorts().es4(operatorId);
+    if (es4 === undefined)
+      throw new SimtrustError('ERR_ESIM_NOT_CONNECTED', 'the SM-SR knows no MNO identity of this operator');
+    const op = await this.#begin(ctx, euicc, 'audit', '', null, false);
+    this.#start(op.operation_id, () =>
+      this.#call(
+        op,
+        () => es4.auditEIS({ functionCallIdentifier: op.operation_id, eid: euicc.eid, iccids: [] }),
+        true,
+      ),
+    );
+    return this.#view(op);
+  }
+
+  // --- ES4 notifications (SM-SR → operator, SGP.02 §5.5) ---------------------------------------------
+
+  /**
+   * The operator layer as the receiver of the SM-SR's ES4 notifications for the MNO `mnoId`: a profile
+   * the card enabled, disabled or deleted — inside an operation or on its own (a fall-back, a change
+   * another party asked for) — changes the inventory row of that profile, and an audit record of the
+   * eUICC's operator (actor system:sm-sr) says so, in one transaction. Only a profile of this MNO on
+   * an eUICC of this inventory is touched (another MNO's notification changes nothing here); an
+   * unknown eUICC or profile is acknowledged and ignored. serve wires it for the deployment's own
+   * operators (esim-runtime.ts); the SM-SR's outbox delivers (and repeats) it.
+   */
+  es4Notifications(mnoId: string): Es4NotificationPort {
+    const on =
+      (kind: keyof typeof NOTIFICATION_STATE) =>
+      (b: { eid: string; iccid: string; completionTimestamp: Date }) =>
+        this.#heard(mnoId, kind, b);
+    return {
+      handleProfileEnabledNotification: on('enabled'),
+      handleProfileDisabledNotification: on('disabled'),
+      handleProfileDeletedNotification: on('deleted'),
+    };
+  }
+
+  async #heard(
+    mnoId: string,
+    kind: keyof typeof NOTIFICATION_STATE,
+    b: { eid: string; iccid: string; completionTimestamp: Date },
+  ): Promise<void> {
+    const euicc = await this.store.db
+      .selectFrom('esim_euiccs')
+      .selectAll()
+      .where('eid', '=', b.eid)
+      .executeTakeFirst();
+    if (euicc === undefined) return;
+    const row = await this.store.db
+      .selectFrom('esim_profiles')
+      .select(['iccid', 'mno_id', 'state'])
+      .where('sim_id', '=', euicc.sim_id)
+      .where('iccid', '=', b.iccid)
+      .executeTakeFirst();
+    const ownerMno = this.#ports?.mnoId(euicc.operator_id);
+    if (row === undefined || (row.mno_id !== mnoId && ownerMno !== mnoId)) return;
+    const state = NOTIFICATION_STATE[kind];
+    const now = this.clock.now();
+    await this.store.transaction(async (trx) => {
+      if (state === undefined)
+        await trx
+          .deleteFrom('esim_profiles')
+          .where('sim_id', '=', euicc.sim_id)
+          .where('iccid', '=', b.iccid)
+          .execute();
+      else {
+        // One profile of an eUICC is enabled (SGP.02 §2.2.1): the one enabled before is not any more.
+        if (state === 'Enabled')
+          await trx
+            .updateTable('esim_profiles')
+            .set({ state: 'Disabled', updated_at: now })
+            .where('sim_id', '=', euicc.sim_id)
+            .where('state', '=', 'Enabled')
+            .where('iccid', '!=', b.iccid)
+            .execute();
+        await trx
+          .updateTable('esim_profiles')
+          .set({ state, updated_at: now })
+          .where('sim_id', '=', euicc.sim_id)
+          .where('iccid', '=', b.iccid)
+          .execute();
+      }
+      await writeAudit(trx, {
+        context: systemContext(euicc.operator_id, NOTIFICATION_AUDIT[kind], 'sm-sr'),
+        result: 'success',
+        detail: {
+          simId: euicc.sim_id,
+          eid: euicc.eid,
+          iccid: b.iccid,
+          previousState: row.state,
+          state: state ?? 'deleted',
+          completionTimestamp: b.completionTimestamp.getTime(),
+        },
+        at: now,
+      });
+    });
   }
 
   async get(operatorId: string, operationId: string): Promise<EsimOperationView> {
@@ -531,12 +659,15 @@ export class EsimOperations implements EsimProgressPort {
     const op = await this.#begin(ctx, euicc, kind, iccid, null, false);
     const request = { functionCallIdentifier: op.operation_id, eid: euicc.eid, iccid };
     this.#start(op.operation_id, () =>
-      this.#call(op, async () =>
-        kind === 'enable'
-          ? es4.enableProfile(request)
-          : kind === 'disable'
-            ? es4.disableProfile(request)
-            : es4.deleteProfile(request),
+      this.#call(
+        op,
+        async () =>
+          kind === 'enable'
+            ? es4.enableProfile(request)
+            : kind === 'disable'
+              ? es4.disableProfile(request)
+              : es4.deleteProfile(request),
+        true,
       ),
     );
     return this.#view(op);
@@ -641,14 +772,47 @@ export class EsimOperations implements EsimProgressPort {
     this.#running.set(id, done);
   }
 
-  /** The first step (the ES function) ends with the function's status. */
-  async #call(op: OperationRow, fn: () => Promise<{ functionExecutionStatus: FunctionExecutionStatus }>) {
-    let status: FunctionExecutionStatus;
-    try {
-      status = (await fn()).functionExecutionStatus;
-    } catch {
-      status = PORT_BROKE;
+  /**
+   * The first step (the ES function) ends with the function's status. With `retryBusy` (ES4 requests)
+   * a busy answer is retried after each of busyRetryMs, the wait shown as a step whose message counts
+   * the attempts; it ends succeeded when the SM-SR took the request, failed when it stayed busy.
+   */
+  async #call(
+    op: OperationRow,
+    fn: () => Promise<{ functionExecutionStatus: FunctionExecutionStatus }>,
+    retryBusy = false,
+  ) {
+    const attempt = async (): Promise<FunctionExecutionStatus> => {
+      try {
+        return (await fn()).functionExecutionStatus;
+      } catch {
+        return PORT_BROKE;
+      }
+    };
+    const id = op.operation_id;
+    let status = await attempt();
+    const waits = retryBusy ? this.busyRetryMs : [];
+    let tries = 0;
+    for (; tries < waits.length && isBusy(status); tries++) {
+      // The step's status is the busy answer; its message counts the attempts.
+      const message = `${status.statusCodeData?.message ?? 'busy'}; attempt ${tries + 2} of ${waits.length + 1} in ${waits[tries]} ms`;
+      if (tries === 0) {
+        const data = { ...status.statusCodeData, message } as NonNullable<
+          FunctionExecutionStatus['statusCodeData']
+        >;
+        const busy: FunctionExecutionStatus = { ...status, statusCodeData: data };
+        await this.report({ functionCallIdentifier: id, step: BUSY_STEP, state: 'running', status: busy });
+      } else await this.#serial(id, () => this.#noteRunning(id, BUSY_STEP, message));
+      await new Promise((r) => setTimeout(r, waits[tries]));
+      status = await attempt();
     }
+    if (tries > 0)
+      await this.report({
+        functionCallIdentifier: id,
+        step: BUSY_STEP,
+        state: isBusy(status) ? 'failed' : 'succeeded',
+        ...(isBusy(status) ? { status } : { detail: `the SM-SR took the request at attempt ${tries + 1}` }),
+      });
     await this.#endCall(op.operation_id, status);
     return status;
   }
@@ -749,6 +913,19 @@ export class EsimOperations implements EsimProgressPort {
       .insertInto('esim_operation_steps')
       .values({ operation_id: id, seq, ...step })
       .execute();
+  }
+
+  /** A new message on the open step `name` (a wait's progress). */
+  async #noteRunning(id: string, name: string, message: string): Promise<void> {
+    const now = this.clock.now();
+    await this.store.db
+      .updateTable('esim_operation_steps')
+      .set({ message: clip(message, STEP_MESSAGE_MAX) })
+      .where('operation_id', '=', id)
+      .where('name', '=', name)
+      .where('state', '=', 'running')
+      .execute();
+    await this.#touch(id, now);
   }
 
   async #touch(id: string, now: number): Promise<void> {

@@ -1,5 +1,5 @@
 // The eSIM operator API (issue 15): register an eUICC from its EIS, download / enable / disable /
-// delete a profile on it, follow the operation. Each profile call answers 202 with an operation
+// delete a profile on it, audit it, follow the operation. Each profile call answers 202 with an operation
 // resource at once; its steps fill in as the SM-DP / SM-SR report (GET /v1/esim/operations/{id}).
 // Permissions are `Esim:<operationId>` like the PKI's; every call leaves an audit record.
 
@@ -196,6 +196,22 @@ export const esimOperationRoutes =
       },
       async (request, reply) =>
         accepted(reply, await ops.delete(auditContext(request), request.params.sim_id, request.params.iccid)),
+    );
+
+    app.post(
+      '/sims/:sim_id/profiles/audit',
+      {
+        schema: {
+          tags: ['Esim'],
+          operationId: 'auditEsimProfiles',
+          summary:
+            "Audit this eUICC (ES4 AuditEIS: the SM-SR reads the card and brings the EIS in line), then refresh the SIM's profiles from the EIS. Answers with the operation (kind audit, empty iccid).",
+          params: SimParams,
+          response: responses({ 202: EsimOperationRef }, 404, 409, 503),
+        },
+      },
+      async (request, reply) =>
+        accepted(reply, await ops.audit(auditContext(request), request.params.sim_id)),
     );
 
     app.get(
