@@ -147,6 +147,37 @@ describe('SM-SR change, platform side (two SM-SRs, one eUICC over SCP80)', () =>
     expect(refused.answers).toEqual([]);
   });
 
+  it('1 → 2 → 1: SM-SR2 hands the eUICC back; SM-SR1 takes it over with a new KVN-1 key set, SM-SR2 holds nothing', async () => {
+    const r = await start();
+    expect((await prepare(r)).status).toBe('EXECUTED_SUCCESS');
+    expect((await change(r)).status).toBe('EXECUTED_SUCCESS');
+    // Now the roles swap: the operator prepares SM-SR1 and asks SM-SR2 for the change.
+    const back = await r.sr1.change
+      .es4For(MNO_ID)
+      .prepareSMSRChange({ functionCallIdentifier: fcid(), eid: EID, currentSmsrId: SMSR2_ID });
+    expect(back.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    const s = await r.sr2.change
+      .es4For(MNO_ID)
+      .smsrChange({ functionCallIdentifier: fcid(), eid: EID, targetSmsrId: SMSR1_ID });
+    expect(codes(s.functionExecutionStatus)).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+    expect(cardKvns(r)).toEqual({ scp80: [1], scp81: [0x40] });
+    expect(await loadEis(r.sr2.db.store.db, EID)).toBeUndefined();
+    expect((await loadEis(r.sr1.db.store.db, EID))?.smsrId).toBe(SMSR1_ID);
+    expect((await audit(r.sr1)).status).toBe('EXECUTED_SUCCESS');
+    // The fixture's original KVN-1 keys (the EUM's) are gone: the new set has other values.
+    expect(es5(r.d, [getStatusApdu()], 0x2000, { keys: KEYS }).answers).toEqual([]);
+  });
+
+  it('an SMSRChange requested twice at once runs once: the second is refused busy', async () => {
+    const r = await start();
+    expect((await prepare(r)).status).toBe('EXECUTED_SUCCESS');
+    const both = await Promise.all([change(r), change(r)]);
+    expect(both.map((s) => s.status).sort()).toEqual(['EXECUTED_SUCCESS', 'FAILED']);
+    expect(both.map((s) => s.statusCodeData?.reason).filter((x) => x !== undefined)).toEqual(['3.7']);
+    expect((await loadEis(r.sr2.db.store.db, EID))?.smsrId).toBe(SMSR2_ID);
+    expect(await loadEis(r.sr1.db.store.db, EID)).toBeUndefined();
+  });
+
   it('refusals before anything reaches the card: unknown partners, no prepare, a second prepare', async () => {
     const r = await start();
     expect(codes(await prepare(r, '1.3.6.1.4.1.99999.1.77'))).toEqual(['FAILED', '8.7', '3.9']);
