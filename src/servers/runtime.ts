@@ -90,6 +90,7 @@ export async function startServers(
     if (esimOperator !== undefined) {
       esim = await startEsim(platform, esimOperator, logger.child({ component: 'esim' }), {
         scp81Port: config.esimScp81Port ?? (config.demo ? 0 : undefined),
+        metrics,
       });
       opened.push(esim);
     }

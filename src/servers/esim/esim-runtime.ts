@@ -19,6 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '../../config/defaults.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { encodePskIdentity, type PskIdentity } from '../../lib/gp-amd-b-ram-over-http.js';
@@ -37,6 +38,7 @@ import { adminSessionTrigger, RamOverHttpSessions } from '../../platform/esim/sm
 import { SmSr } from '../../platform/esim/sm-sr/sm-sr-service.js';
 import { findOperatorByEmail } from '../../platform/iam/operators.js';
 import type { Platform } from '../../platform/platform.js';
+import { registerNotificationMetrics } from './notification-metrics.js';
 import { type Scp81Listener, startScp81Listener } from './scp81-listener.js';
 import { EsimSoapListener } from './soap-listener.js';
 
@@ -82,7 +84,7 @@ export async function startEsim(
   platform: Platform,
   operatorId: string,
   logger: Logger,
-  options: { scp81Port?: number | undefined } = {},
+  options: { scp81Port?: number | undefined; metrics?: Registry | undefined } = {},
 ): Promise<RunningEsim> {
   const c: Config = platform.config;
   const { store, keyRing, clock, esimPki: pki, esimOperations } = platform;
@@ -299,6 +301,7 @@ export async function startEsim(
   // Notifications left pending (a partner down, a crash after the commit) go out now and then.
   smsr.notifications.start();
   smdp.notifications.start();
+  if (options.metrics !== undefined) registerNotificationMetrics(options.metrics, store, [smsrId, smdpId]);
   const expiry = setInterval(() => {
     smsr?.expireProcedures().catch((e: unknown) => logger.error({ err: e }, 'eSIM procedure expiry failed'));
   }, 30_000);
