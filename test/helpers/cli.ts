@@ -69,11 +69,13 @@ export function startServeProcess(env: Record<string, string>): Promise<ServerPr
     child.stderr?.on('data', (d) => {
       stderr += d;
     });
+    // Generous: a start runs the TypeScript sources through tsx, which took 25 s at load 16 on the
+    // shared 2-core machine (a 30 s bound failed there now and then).
     const timer = setTimeout(() => {
       // Never leave a half-started server behind.
       child.kill('SIGKILL');
-      fail(new Error(`serve did not start: ${stderr}`));
-    }, 30_000);
+      fail(new Error(`serve did not start within 120 s: ${stderr}`));
+    }, 120_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
       fail(new Error(`serve exited with ${code}: ${stderr}`));
