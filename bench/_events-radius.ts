@@ -54,6 +54,15 @@ interface Figures {
     readonly withHandlers: number;
     readonly after: number;
   };
+  /**
+   * Retransmitted Interims per phase: the server parses and answers (or drops) each, so where they
+   * are many the CPU per acknowledged Interim counts them too.
+   */
+  readonly retransmitted: {
+    readonly reference: number;
+    readonly withHandlers: number;
+    readonly after: number;
+  };
   readonly seconds: number;
   readonly evaluations: number;
   readonly firings: number;
@@ -90,11 +99,12 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** A phase of load: Interims acknowledged, their rate, and the server's CPU time meanwhile. */
+/** A phase of load: Interims acknowledged, their rate, the server's CPU time and retransmits meanwhile. */
 interface Phase {
   readonly rate: number;
   readonly interims: number;
   readonly cpu: number;
+  readonly retransmits: number;
 }
 
 /** A request to send; `crossing` names the session whose crossing Interim it is. */
@@ -211,8 +221,9 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
   /** A measured phase of the closed loop, with the server's CPU time across it. */
   const phaseOf = async (run: () => Promise<{ rate: number; done: number }>): Promise<Phase> => {
     const cpu = cpuSeconds(t.pid);
+    const retransmits = gen.retransmits;
     const { rate, done } = await run();
-    return { rate, interims: done, cpu: cpuSeconds(t.pid) - cpu };
+    return { rate, interims: done, cpu: cpuSeconds(t.pid) - cpu, retransmits: gen.retransmits - retransmits };
   };
   const perInterim = (p: Phase) => (1e6 * p.cpu) / p.interims;
   try {
@@ -412,6 +423,11 @@ async function measure(dialect: BenchDialect, sessions: number, seconds: number)
         withHandlers: perInterim(withHandlers),
         after: perInterim(referenceAfter),
       },
+      retransmitted: {
+        reference: reference.retransmits,
+        withHandlers: withHandlers.retransmits,
+        after: referenceAfter.retransmits,
+      },
       seconds: measuredSeconds,
       evaluations:
         counter(after, 'simtrust_event_rule_evaluations_total') -
@@ -460,18 +476,21 @@ export async function runEventsRadiusBench(args: string[]): Promise<void> {
         phase: 'accounting, no handlers',
         'Interim/s': fmt(r.reference),
         'server CPU µs/Interim': fmt(r.cpuPerInterim.reference, 1),
+        retransmitted: fmt(r.retransmitted.reference),
       },
       {
         run: n + 1,
         phase: 'accounting, 100 handlers + engine',
         'Interim/s': fmt(r.withHandlers),
         'server CPU µs/Interim': fmt(r.cpuPerInterim.withHandlers, 1),
+        retransmitted: fmt(r.retransmitted.withHandlers),
       },
       {
         run: n + 1,
         phase: 'accounting, handlers deleted',
         'Interim/s': fmt(r.referenceAfter),
         'server CPU µs/Interim': fmt(r.cpuPerInterim.after, 1),
+        retransmitted: fmt(r.retransmitted.after),
       },
     ]),
   );
