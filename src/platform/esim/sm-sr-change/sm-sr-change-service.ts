@@ -73,11 +73,13 @@ import {
   fromJson,
   insertEis,
   loadEis,
+  type ProcedureRow,
   recordStep,
+  runningProcedures,
 } from '../sm-sr/eis-store.js';
 import { type Es5Outcome, type Es5Transport, ISD_R_AID } from '../sm-sr/es5-transport.js';
 import { type ChainVerifier, EUICC_BUSY } from '../sm-sr/sm-sr-service.js';
-import { addIsdrKeyset, deleteEis } from './sm-sr-change-store.js';
+import { addIsdrKeyset, deleteEis, lastProcedureOf } from './sm-sr-change-store.js';
 
 type Fn<Req extends keyof MessageBodies, Res extends keyof MessageBodies> = (
   body: MessageBodies[Req],
@@ -155,6 +157,13 @@ function answer(o: Es5Outcome): Uint8Array | undefined {
   return r !== undefined && r.sw === 0x9000 ? r.data : undefined;
 }
 
+/** PK.ECASD.ECKA from the EIS's CERT.ECASD.ECKA (verified when the EIS was accepted). */
+function ecasdPointOf(eis: Eis): Uint8Array | undefined {
+  const cert = eis.eumSignedInfo.ecasd.keysets.flatMap((k) => k.certificates)[0]?.value;
+  const decoded = cert === undefined ? undefined : decodeGpCertificate(cert);
+  return decoded?.ok ? decoded.value.publicKey.point : undefined;
+}
+
 /** GP key check value of an AES key: the first 3 bytes of AES(key, 16 × 01). */
 function aesKcv(key: Uint8Array): Uint8Array {
   const c = createCipheriv('aes-128-ecb', key, null);
@@ -182,6 +191,11 @@ interface HandOverData {
 interface TakeOverData {
   readonly current: string;
   readonly requester: string;
+}
+/** From the commit point on: our KVN and the key sets FinaliseISDRhandover deletes. */
+interface CommittedData extends TakeOverData {
+  readonly kvn: number;
+  readonly old: readonly number[];
 }
 
 export class SmSrChange {
@@ -362,15 +376,21 @@ export class SmSrChange {
     const curve = ECASD_CURVE_OF_KEY_LENGTH[b.eccKeyLength as keyof typeof ECASD_CURVE_OF_KEY_LENGTH];
     if (curve === undefined) return invalid(`ECCKeyLength ${b.eccKeyLength} is not supported (ECC-256)`);
     if (b.hostId.length > 0) return invalid('HostId is not supported: the ISD-R has no SIN for it');
-    // Until the commit point our key sets must stay: no "delete existing keys".
-    if (b.scenarioParameter & SCENARIO_PARAMETER.deleteExistingKeys)
-      return invalid('the key agreement may not delete the existing key sets before the handover is final');
+    // "Delete existing keys" replaces the card's key set of that KVN (a leftover of an earlier
+    // attempt); until the commit point our own key sets must stay, so never one of ours.
+    const replace = (b.scenarioParameter & SCENARIO_PARAMETER.deleteExistingKeys) !== 0;
+    const ours = (await loadEis(this.#db, b.eid))?.isdR.keysets.map((k) => k.version) ?? [];
+    if (ours.includes(b.keyVersionNumber))
+      return invalid(
+        `key set ${b.keyVersionNumber} is the current SM-SR's: it stays until the handover is final`,
+      );
     let parameters: KeyEstablishmentParameters;
     try {
       parameters = isdrKeysetParameters({
         kind: 'scp80',
         kvn: b.keyVersionNumber,
         initialCounter: b.initialSequenceCounter,
+        deleteExistingKeys: replace,
       });
     } catch (e) {
       return invalid((e as Error).message);
@@ -435,8 +455,20 @@ export class SmSrChange {
       p.function === SM_SR_CHANGE_FUNCTIONS.takeOver &&
       p.step === 'prepared' &&
       fromJson<TakeOverData>(p.data).current === partnerId;
-    if (!prepared || p === undefined)
+    if (!prepared || p === undefined) {
+      // §3.8 failure rules: a HandoverEUICC repeated after our commit (SM-SR1 restarted, or lost our
+      // answer) is told the eUICC is managed here, and SM-SR1 completes with a warning.
+      const last = await lastProcedureOf(this.#db, eid, SM_SR_CHANGE_FUNCTIONS.takeOver);
+      const managed = (await loadEis(this.#db, eid))?.smsrId === this.#o.smsrId;
+      if (managed && last !== undefined && fromJson<TakeOverData>(last.data).current === partnerId)
+        return withWarning(
+          SUBJECT_CODES.EID,
+          REASON_CODES.ALREADY_IN_USE,
+          'the eUICC is already managed here',
+          eid,
+        );
       return notRunning('no PrepareSMSRChange of this eUICC from you is pending here');
+    }
     const end = async (status: FunctionExecutionStatus) => {
       await endProcedure(this.#db, p.procedure_id, status, this.#now());
       return status;
@@ -467,7 +499,14 @@ export class SmSrChange {
         failed(SUBJECT_CODES.EIS, REASON_CODES.ALREADY_IN_USE, `the ISD-R already has a key set ${kvn}`),
       );
     const counter = this.#o.initialCounter ?? 0;
-    const parameters = isdrKeysetParameters({ kind: 'scp80', kvn, initialCounter: counter });
+    // "Delete existing keys": a KS2 left on the card by an earlier attempt that never committed is
+    // replaced (SM-SR1 refuses the bit for its own KVNs, the card for the KVN securing the script).
+    const parameters = isdrKeysetParameters({
+      kind: 'scp80',
+      kvn,
+      initialCounter: counter,
+      deleteExistingKeys: true,
+    });
     let request: ReturnType<typeof buildKeyEstablishmentRequest>;
     try {
       request = buildKeyEstablishmentRequest({
@@ -531,34 +570,147 @@ export class SmSrChange {
       isdR: { ...b.eis.isdR, keysets: [keysetOf(ks2.value, 'SCP80', counter)] },
     };
     const { auditTrail: _trail, ...own } = committed;
+    const after: CommittedData = {
+      ...data,
+      kvn,
+      old: b.eis.isdR.keysets
+        .filter((k) => (k.type === 'SCP80' || k.type === 'SCP81') && k.version !== kvn)
+        .map((k) => k.version),
+    };
     await this.#o.store.db.transaction().execute(async (tx) => {
       await insertEis(tx, this.#o.keyRing, own, checked.eumCertificate, this.#now());
-      await recordStep(tx, p.procedure_id, 'committed', { ...data, kvn }, this.#now());
+      await recordStep(tx, p.procedure_id, 'committed', after, this.#now());
     });
+    return end(await this.#finalise(p.procedure_id, eid, after, checked.ecasdPublicKey, 'finalise'));
+  }
 
-    // Phase 5 (steps 24–26): from here a failure is a warning; the eUICC is ours.
+  /**
+   * Phase 5 (steps 24–26) from `from`: FinaliseISDRhandover then the SCP81 key set, under KS2. The
+   * eUICC is ours already: a failure is a warning.
+   */
+  async #finalise(
+    procedureId: string,
+    eid: string,
+    data: CommittedData,
+    ecasdPublicKey: Uint8Array,
+    from: 'finalise' | 'scp81',
+  ): Promise<FunctionExecutionStatus> {
     const warnings: string[] = [];
-    const old = b.eis.isdR.keysets
-      .filter((k) => (k.type === 'SCP80' || k.type === 'SCP81') && k.version !== kvn)
-      .map((k) => isdrKeysetReference(k.version));
-    await recordStep(this.#db, p.procedure_id, 'finalise-sent', { ...data, kvn }, this.#now());
-    const fin = await this.#o.transport.send(eid, ISD_R_AID, [finaliseIsdrHandoverApdu(old)]);
-    if (answer(fin) === undefined)
-      warnings.push(es5Failed('FinaliseISDRhandover', fin).statusCodeData?.message ?? '');
-    else {
-      await recordStep(this.#db, p.procedure_id, 'scp81-sent', { ...data, kvn }, this.#now());
-      const scp81 = await this.#scp81Keyset(eid, checked.ecasdPublicKey);
+    let finalised = from === 'scp81';
+    if (!finalised) {
+      await recordStep(this.#db, procedureId, 'finalise-sent', data, this.#now());
+      const refs = data.old.map((kvn) => isdrKeysetReference(kvn));
+      const fin = await this.#o.transport.send(eid, ISD_R_AID, [finaliseIsdrHandoverApdu(refs)]);
+      finalised = answer(fin) !== undefined;
+      if (!finalised) warnings.push(es5Failed('FinaliseISDRhandover', fin).statusCodeData?.message ?? '');
+    }
+    if (finalised) {
+      await recordStep(this.#db, procedureId, 'scp81-sent', data, this.#now());
+      const scp81 = await this.#scp81Keyset(eid, ecasdPublicKey);
       if (scp81 !== undefined) warnings.push(scp81);
     }
-    return end(
-      warnings.length === 0
+    return warnings.length === 0
+      ? SUCCESS
+      : withWarning(
+          SUBJECT_CODES.EUICC,
+          REASON_CODES.EXECUTION_ERROR,
+          `the eUICC is managed here; ${warnings.join('; ')}`,
+        );
+  }
+
+  // --- restart -------------------------------------------------------------------------------------
+
+  /**
+   * After a restart, before SmSr.recover(): ends or resumes every SM-SR change this deployment was
+   * running (rows of other functions are left to SmSr). Returns how many it ended.
+   *   SM-SR2, `prepared`                        still waits for HandoverEUICC (until its deadline)
+   *   SM-SR2, before the commit point           FAILED: SM-SR1 stays in charge (KS2, if the card made
+   *                                             it, is never used; the next attempt replaces it)
+   *   SM-SR2, committed / finalise / SCP81      phase 5 resumed from its step; ends with a warning
+   *   SM-SR1, `started`                         FAILED (nothing left)
+   *   SM-SR1, after HandoverEUICC left          HandoverEUICC again, which asks SM-SR2 where it is: it
+   *                                             runs the take-over if it never got it, answers
+   *                                             "already managed" after its commit (SM-SR1 deletes its
+   *                                             EIS, warning), refuses otherwise (SM-SR1 in charge)
+   */
+  async recover(): Promise<number> {
+    let ended = 0;
+    for (const p of await runningProcedures(this.#db)) {
+      const status =
+        p.function === SM_SR_CHANGE_FUNCTIONS.takeOver
+          ? await this.#resumeTakeOver(p)
+          : p.function === SM_SR_CHANGE_FUNCTIONS.handOver
+            ? await this.#resumeHandOver(p)
+            : undefined;
+      if (status !== undefined) ended++;
+    }
+    return ended;
+  }
+
+  async #resumeTakeOver(p: ProcedureRow): Promise<FunctionExecutionStatus | undefined> {
+    if (p.step === 'prepared') return undefined;
+    let status: FunctionExecutionStatus = failed(
+      SUBJECT_CODES.SM_SR,
+      REASON_CODES.EXECUTION_ERROR,
+      `interrupted at ${p.step}, before the commit point: the current SM-SR stays in charge`,
+    );
+    const eis = await loadEis(this.#db, p.eid);
+    const point = eis === undefined ? undefined : ecasdPointOf(eis);
+    if (['committed', 'finalise-sent', 'scp81-sent'].includes(p.step) && point !== undefined) {
+      const data = fromJson<CommittedData>(p.data);
+      const s = await this.#finalise(
+        p.procedure_id,
+        p.eid,
+        data,
+        point,
+        p.step === 'scp81-sent' ? 'scp81' : 'finalise',
+      );
+      status = withWarning(
+        SUBJECT_CODES.SM_SR,
+        REASON_CODES.EXECUTION_ERROR,
+        `resumed at ${p.step} after a restart${s.statusCodeData?.message ? `; ${s.statusCodeData.message}` : ''}`,
+      );
+    }
+    await endProcedure(this.#db, p.procedure_id, status, this.#now());
+    return status;
+  }
+
+  async #resumeHandOver(p: ProcedureRow): Promise<FunctionExecutionStatus | undefined> {
+    const data = fromJson<HandOverData>(p.data);
+    const partner = this.#o.partner(data.target);
+    const eis = await loadEis(this.#db, p.eid);
+    const end = async (status: FunctionExecutionStatus) => {
+      await endProcedure(this.#db, p.procedure_id, status, this.#now());
+      return status;
+    };
+    if (p.step === 'started' || partner === undefined || eis === undefined)
+      return end(failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR, `interrupted at ${p.step}`));
+    // The relays accept SM-SR2's calls again from the start of the handover.
+    await recordStep(this.#db, p.procedure_id, 'handover-sent', data, this.#now());
+    const { auditTrail: _trail, ...handed } = eis;
+    const r = await partner.handoverEUICC({ functionCallIdentifier: p.function_call_id, eis: handed });
+    const s = r.functionExecutionStatus;
+    if (!isSuccess(s))
+      return end(
+        failed(
+          SUBJECT_CODES.SM_SR,
+          REASON_CODES.REFUSED,
+          `after a restart, the new SM-SR ended HandoverEUICC: ${s.statusCodeData?.message ?? s.status}`,
+        ),
+      );
+    const status =
+      s.status === 'EXECUTED_SUCCESS'
         ? SUCCESS
         : withWarning(
-            SUBJECT_CODES.EUICC,
+            SUBJECT_CODES.SM_SR,
             REASON_CODES.EXECUTION_ERROR,
-            `the eUICC is managed here; ${warnings.join('; ')}`,
-          ),
-    );
+            `completed after a restart: ${s.statusCodeData?.message ?? ''}`,
+          );
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      await deleteEis(tx, p.eid);
+      await endProcedure(tx, p.procedure_id, status, this.#now());
+    });
+    return status;
   }
 
   /** Step 6's checks; the EUM certificate and PK.ECASD.ECKA for what follows. */
@@ -612,7 +764,11 @@ export class SmSrChange {
     const rc = rcData === undefined ? undefined : decodeRandomChallenge(rcData);
     if (rc === undefined || !rc.ok)
       return es5Failed('SCP81 key set (certificate)', first).statusCodeData?.message ?? 'SCP81 key set';
-    const parameters = isdrKeysetParameters({ kind: 'scp81', kvn: this.#o.scp81Kvn ?? 0x40 });
+    const parameters = isdrKeysetParameters({
+      kind: 'scp81',
+      kvn: this.#o.scp81Kvn ?? 0x40,
+      deleteExistingKeys: true,
+    });
     const request = buildKeyEstablishmentRequest({
       curve: CURVE,
       parameters,

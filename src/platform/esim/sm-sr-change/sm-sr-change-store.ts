@@ -59,3 +59,14 @@ export async function addIsdrKeyset(
     .where('eid', '=', eid)
     .execute();
 }
+
+/** The latest procedure row of `fn` on `eid` (running or ended). */
+export const lastProcedureOf = (db: Executor, eid: string, fn: string) =>
+  db
+    .selectFrom('esim_sr_procedures')
+    .selectAll()
+    .where('eid', '=', eid)
+    .where('function', '=', fn)
+    .orderBy('created_at', 'desc')
+    .orderBy('updated_at', 'desc')
+    .executeTakeFirst();

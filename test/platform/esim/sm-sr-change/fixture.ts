@@ -56,8 +56,12 @@ export interface Deployment {
   readonly smsr: SmSr;
   readonly change: SmSrChange;
   readonly sms: Es5Sms;
-  /** The ES5 transport both services use (a logging wrapper around `sms`); `fail` makes sends fail. */
-  readonly transport: Es5Transport & { fail: boolean };
+  /**
+   * The ES5 transport both services use (a logging wrapper around `sms`): `fail` makes sends fail;
+   * `hang` never answers — 'before' the card sees the command, 'after' it ran it (the process died).
+   */
+  readonly transport: Es5Transport & { fail: boolean; hang: false | 'before' | 'after' };
+  readonly identity: SmSrChangeOptions['identity'];
 }
 
 export interface Rig {
@@ -71,6 +75,8 @@ export interface Rig {
   readonly sent: Sent[];
   /** Rewrites SM-SR1's answers to SM-SR2 (ES7), e.g. to corrupt a receipt. */
   tamper: ((fn: string, answer: unknown) => unknown) | undefined;
+  /** Both SM-SRs restart: new SmSr, SmSrChange and Es5Sms over the same databases and key rings. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -169,6 +175,13 @@ export async function twoSmSrs(
     // assigned below
     sr1: undefined as unknown as Deployment,
     sr2: undefined as unknown as Deployment,
+    async restart() {
+      const [a, b] = [rig.sr1, rig.sr2];
+      await Promise.all([a.smsr.close(), b.smsr.close()]);
+      const sr1 = await deployment('sr1', SMSR1_ID, a.identity, 1, () => rig.sr2, a);
+      const sr2 = await deployment('sr2', SMSR2_ID, b.identity, SMSR2_KVN, () => rig.sr1, b);
+      Object.assign(rig, { sr1, sr2 });
+    },
     async close() {
       closed = true;
       await Promise.all([rig.sr1.smsr.close(), rig.sr2.smsr.close()]);
@@ -182,9 +195,10 @@ export async function twoSmSrs(
     identity: SmSrChangeOptions['identity'],
     kvn: number,
     partner: () => Deployment,
+    existing?: { db: TestDatabase; keyRing: KeyRing },
   ): Promise<Deployment> => {
-    const db = await openTestDatabase();
-    const keyRing = await KeyRing.open(db.store, randomBytes(32));
+    const db = existing?.db ?? (await openTestDatabase());
+    const keyRing = existing?.keyRing ?? (await KeyRing.open(db.store, randomBytes(32)));
     let smsr: SmSr | undefined;
     const sms: Es5Sms = new Es5Sms({
       store: db.store,
@@ -201,11 +215,15 @@ export async function twoSmSrs(
     });
     const transport = {
       fail: false,
+      hang: false as false | 'before' | 'after',
       async send(eid: string, aid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
         const step = (await activeProcedure(db.store.db, eid))?.step;
         sent.push({ from: name, what: `ES5 ${Buffer.from(commands[0] ?? []).toString('hex', 0, 4)}`, step });
         if (transport.fail) return { ok: false, code: 'ES5_TIMEOUT', message: 'no PoR (test)' };
-        return sms.send(eid, aid, commands);
+        if (transport.hang === 'before') return new Promise<Es5Outcome>(() => undefined);
+        const o = await sms.send(eid, aid, commands);
+        if (transport.hang === 'after') return new Promise<Es5Outcome>(() => undefined);
+        return o;
       },
     };
     const chains: ChainVerifier = {
@@ -263,7 +281,7 @@ export async function twoSmSrs(
       eumCertificate: (eumId) => (eumId === EUM_ID ? pki.eum.pem : undefined),
       scp80Kvn: kvn,
     });
-    return { id, db, keyRing, smsr, change, sms, transport };
+    return { id, db, keyRing, smsr, change, sms, transport, identity };
   };
 
   const sr2Key = newKeyPair();

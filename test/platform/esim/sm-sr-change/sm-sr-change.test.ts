@@ -5,7 +5,7 @@
 // certificate not from the CI, or with a key agreement the card did not sign off; a failure that
 // leaves nobody (or both) in charge of the eUICC; SM-SR1 still reaching the card afterwards.
 
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getStatusApdu } from '../../../../src/lib/sgp-02-es5.js';
 import {
   type FunctionExecutionStatus,
@@ -74,14 +74,16 @@ const cardKvns = (r: Rig) => {
 };
 const codes = (s: FunctionExecutionStatus) => [s.status, s.statusCodeData?.subject, s.statusCodeData?.reason];
 
-/** The last procedure row of a function at a deployment. */
-const lastProcedure = (at: Deployment, fn: string) =>
-  at.db.store.db
+/** The running procedure row of a function at a deployment, else its last one (the test clock stands still). */
+const lastProcedure = async (at: Deployment, fn: string) => {
+  const rows = await at.db.store.db
     .selectFrom('esim_sr_procedures')
     .selectAll()
     .where('function', '=', fn)
-    .orderBy('created_at', 'desc')
-    .executeTakeFirst();
+    .orderBy('updated_at')
+    .execute();
+  return rows.find((p) => p.active_eid !== null) ?? rows.at(-1);
+};
 
 /** How SM-SR2's take-over ended (its procedure row's result). */
 const takeOverResult = async (r: Rig): Promise<FunctionExecutionStatus | undefined> => {
@@ -262,5 +264,68 @@ describe('SM-SR change, platform side (two SM-SRs, one eUICC over SCP80)', () =>
     expect(cardKvns(r).scp80).toEqual([1, SMSR2_KVN]);
     sr2.transport.fail = false;
     expect((await audit(sr2)).status).toBe('EXECUTED_SUCCESS');
+  });
+  it('SM-SR2 dies after the commit point (FinaliseISDRhandover in flight) and both restart: SM-SR2 resumes phase 5, SM-SR1 asks again, is told "already managed" and deletes its EIS', async () => {
+    const r = await start();
+    expect((await prepare(r)).status).toBe('EXECUTED_SUCCESS');
+    const dying = r.sr2;
+    r.tamper = (fn) => {
+      if (fn === 'CreateAdditionalKeySet') dying.transport.hang = 'before';
+      return undefined;
+    };
+    void change(r); // never answers: SM-SR2 is gone
+    await vi.waitFor(
+      async () =>
+        expect((await lastProcedure(dying, SM_SR_CHANGE_FUNCTIONS.takeOver))?.step).toBe('finalise-sent'),
+      { timeout: 60_000, interval: 50 },
+    );
+    expect(cardKvns(r).scp80).toEqual([1, SMSR2_KVN]);
+    r.tamper = undefined;
+    await r.restart();
+    expect(await r.sr2.change.recover()).toBe(1);
+    expect(codes((await takeOverResult(r)) ?? SUCCESS)).toEqual(['EXECUTED_WITHWARNING', '8.7', '4.2']);
+    expect(cardKvns(r)).toEqual({ scp80: [SMSR2_KVN], scp81: [0x40] });
+    expect((await loadEis(r.sr1.db.store.db, EID))?.smsrId).toBe(SMSR1_ID); // not yet
+    expect(await r.sr1.change.recover()).toBe(1);
+    const ended = await lastProcedure(r.sr1, SM_SR_CHANGE_FUNCTIONS.handOver);
+    expect(ended?.active_eid).toBeNull();
+    const result = JSON.parse(ended?.result ?? '{}') as FunctionExecutionStatus;
+    expect(result.status).toBe('EXECUTED_WITHWARNING');
+    expect(result.statusCodeData?.message).toMatch(/already managed/);
+    expect(await loadEis(r.sr1.db.store.db, EID)).toBeUndefined();
+    expect((await audit(r.sr2)).status).toBe('EXECUTED_SUCCESS');
+  });
+
+  it('SM-SR1 dies relaying the key agreement (the card made KS2, no receipt reached SM-SR2) and both restart: SM-SR1 stays in charge; the next attempt replaces the unused KS2', async () => {
+    const r = await start();
+    expect((await prepare(r)).status).toBe('EXECUTED_SUCCESS');
+    const dying = r.sr1;
+    r.tamper = (fn) => {
+      if (fn === 'AuthenticateSMSR') dying.transport.hang = 'after';
+      return undefined;
+    };
+    void change(r);
+    await vi.waitFor(() => expect(cardKvns(r).scp80).toEqual([1, SMSR2_KVN]), {
+      timeout: 60_000,
+      interval: 50,
+    });
+    r.tamper = undefined;
+    await r.restart();
+    expect(await r.sr2.change.recover()).toBe(1);
+    expect((await takeOverResult(r))?.statusCodeData?.message).toMatch(/before the commit point/);
+    expect(await r.sr1.change.recover()).toBe(1);
+    const result = JSON.parse((await lastProcedure(r.sr1, SM_SR_CHANGE_FUNCTIONS.handOver))?.result ?? '{}');
+    expect(codes(result)).toEqual(['FAILED', '8.7', '3.8']);
+    await sr1InCharge(r);
+    // The operator tries again: KS2 left on the card is replaced ("delete existing keys"). The
+    // prepare survives another restart of SM-SR2 (both recoveries leave a pending prepare alone).
+    expect((await prepare(r)).status).toBe('EXECUTED_SUCCESS');
+    await r.restart();
+    expect(await r.sr2.change.recover()).toBe(0);
+    await r.sr2.smsr.recover();
+    expect((await lastProcedure(r.sr2, SM_SR_CHANGE_FUNCTIONS.takeOver))?.step).toBe('prepared');
+    expect((await change(r)).status).toBe('EXECUTED_SUCCESS');
+    expect(cardKvns(r)).toEqual({ scp80: [SMSR2_KVN], scp81: [0x40] });
+    expect((await audit(r.sr2)).status).toBe('EXECUTED_SUCCESS');
   });
 });
