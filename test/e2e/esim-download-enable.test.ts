@@ -513,14 +513,40 @@ describe(`eSIM end to end through the API, the SM-DP, the SM-SR, SMS and HTTPS t
           SETTLE_MS,
         ),
       ).toEqual([{ kind: 'enabled', iccid: B.iccid, state: 'delivered' }]);
+      // …and the ES4 HandleProfileEnabled/DisabledNotification to the operator, which serve's wiring
+      // delivers to the operator layer in this process (the inventory follows them).
+      const toOperator = await waitFor(
+        'the ES4 notifications delivered to the operator layer',
+        () =>
+          api.platform.store.db
+            .selectFrom('esim_notification_outbox')
+            .select(['kind', 'iccid', 'state'])
+            .where('eid', '=', eid)
+            .where('interface', '=', 'ES4')
+            .where('receiver_id', '=', mnoIdOf(api.operator.operatorId))
+            .orderBy('id')
+            .execute(),
+        (n) => n.length >= 2 && n.every((x) => x.state === 'delivered'),
+        SETTLE_MS,
+      );
+      expect(toOperator.map((n) => [n.kind, n.iccid])).toEqual([
+        ['enabled', B.iccid],
+        ['disabled', A.iccid],
+      ]);
       // The operator's record: the audit log of its request, beside the operation (above) whose
-      // EnableProfile step the SM-SR ended only on the card's notification.
+      // EnableProfile step the SM-SR ended only on the card's notification, and of each notification.
       const audit = await api.platform.store.db
         .selectFrom('audit_logs')
         .select(['operation_id'])
         .where('operator_id', '=', api.operator.operatorId)
         .execute();
-      expect(audit.map((a) => a.operation_id)).toContain('Esim:downloadEsimProfile');
+      expect(audit.map((a) => a.operation_id)).toEqual(
+        expect.arrayContaining([
+          'Esim:downloadEsimProfile',
+          'Esim:handleProfileEnabledNotification',
+          'Esim:handleProfileDisabledNotification',
+        ]),
+      );
     },
     TEST_MS,
   );

@@ -324,7 +324,8 @@ export class EsimOperations implements EsimProgressPort {
             profile_type: input.profileType,
             updated_at: this.clock.now(),
           })
-          .onConflict((oc) => oc.column('iccid').doNothing())
+          // The card's notification may have brought the row first (its state is the newer).
+          .onConflict((oc) => oc.column('iccid').doUpdateSet({ profile_type: input.profileType }))
           .execute();
       }
       return r;
@@ -373,9 +374,10 @@ export class EsimOperations implements EsimProgressPort {
    * the card enabled, disabled or deleted — inside an operation or on its own (a fall-back, a change
    * another party asked for) — changes the inventory row of that profile, and an audit record of the
    * eUICC's operator (actor system:sm-sr) says so, in one transaction. Only a profile of this MNO on
-   * an eUICC of this inventory is touched (another MNO's notification changes nothing here); an
-   * unknown eUICC or profile is acknowledged and ignored. serve wires it for the deployment's own
-   * operators (esim-runtime.ts); the SM-SR's outbox delivers (and repeats) it.
+   * an eUICC of this inventory is touched (another MNO's notification changes nothing here); a
+   * profile the inventory does not hold yet brings the eUICC's profiles in by ES4 GetEIS; an unknown
+   * eUICC is acknowledged and ignored. serve wires it for the deployment's own operators
+   * (esim-runtime.ts); the SM-SR's outbox delivers (and repeats) it.
    */
   es4Notifications(mnoId: string): Es4NotificationPort {
     const on =
@@ -407,8 +409,35 @@ export class EsimOperations implements EsimProgressPort {
       .where('iccid', '=', b.iccid)
       .executeTakeFirst();
     const ownerMno = this.#ports?.mnoId(euicc.operator_id);
-    if (row === undefined || (row.mno_id !== mnoId && ownerMno !== mnoId)) return;
     const state = NOTIFICATION_STATE[kind];
+    if (row === undefined) {
+      // A profile the inventory does not hold yet (a download whose operation has not ended — the
+      // card notifies before the SM-DP answers —, or one placed by another party): the EIS says all.
+      if (state === undefined || ownerMno !== mnoId) return;
+      const es4 = this.#ports?.es4(euicc.operator_id);
+      const r = await es4?.getEIS({ functionCallIdentifier: `esnt-${randomUUID()}`, eid: euicc.eid });
+      const eis = r?.eis;
+      if (eis === undefined || r === undefined || !succeeded(r.functionExecutionStatus)) return;
+      const now = this.clock.now();
+      await this.store.transaction(async (trx) => {
+        await replaceProfiles(trx, euicc.operator_id, euicc.sim_id, eis, now, ownerMno);
+        await writeAudit(trx, {
+          context: systemContext(euicc.operator_id, NOTIFICATION_AUDIT[kind], 'sm-sr'),
+          result: 'success',
+          detail: {
+            simId: euicc.sim_id,
+            eid: euicc.eid,
+            iccid: b.iccid,
+            previousState: null,
+            state,
+            completionTimestamp: b.completionTimestamp.getTime(),
+          },
+          at: now,
+        });
+      });
+      return;
+    }
+    if (row.mno_id !== mnoId && ownerMno !== mnoId) return;
     const now = this.clock.now();
     await this.store.transaction(async (trx) => {
       if (state === undefined)

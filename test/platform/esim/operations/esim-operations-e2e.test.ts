@@ -244,6 +244,8 @@ describe('operator API with the real SM-DP and SM-SR', () => {
 // --- issue 15 follow-ups (B2) -------------------------------------------------------------------------
 
 const BUSY_STEP = 'eUICC busy: waiting to retry';
+/** Per test: a download and card round trips through the real roles on a loaded 2-core CI machine. */
+const TEST_MS = 180_000;
 
 async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
   // Polled, not timed: each read is a database round trip; a generous bound for a loaded machine.
@@ -315,126 +317,142 @@ const heard = () =>
     .execute();
 
 describe('the inventory follows the card (ES4 notifications to the operator layer)', () => {
-  it('a download with enable that the eUICC rolls back (no network with the new profile, type 03): the operation ends with the warning and the inventory shows the rolled-back state, with no further call', async () => {
-    const id = await startDownload(true);
-    await awaitingNotification('EnableProfile');
-    // The new profile gets no service (its IMSI refused by the network): the ISD-R rolls back to the
-    // previous profile (SGP.02 §3.2.2) and, once attached again, sends PROFILE_CHANGE_FAILED_ROLLBACK.
-    const e = euiccOf(card);
-    e.reset();
-    expect(e.connectivity(1)).toMatchObject({ refresh: true });
-    expect(await attach()).toBe(1);
-    const op = await ended(id);
-    // SGP.02 §3.2.2: the download stands, the enable does not — the SM-DP answers with a warning.
-    expect(op, JSON.stringify(op.steps)).toMatchObject({
-      status: 'succeeded',
-      result: {
-        status: 'EXECUTED_WITHWARNING',
-        message: expect.stringMatching(/rolled the profile change back/),
-      },
-    });
-    expect(onCard()).toEqual({ [ICCID]: LIFE_CYCLE.ENABLED, [SECOND]: LIFE_CYCLE.DISABLED });
-    expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
-    expect(op.steps.at(-1)).toMatchObject({ name: 'ES4.GetEIS', state: 'succeeded' });
-  });
+  it(
+    'a download with enable that the eUICC rolls back (no network with the new profile, type 03): the operation ends with the warning and the inventory shows the rolled-back state, with no further call',
+    async () => {
+      const id = await startDownload(true);
+      await awaitingNotification('EnableProfile');
+      // The new profile gets no service (its IMSI refused by the network): the ISD-R rolls back to the
+      // previous profile (SGP.02 §3.2.2) and, once attached again, sends PROFILE_CHANGE_FAILED_ROLLBACK.
+      const e = euiccOf(card);
+      e.reset();
+      expect(e.connectivity(1)).toMatchObject({ refresh: true });
+      expect(await attach()).toBe(1);
+      const op = await ended(id);
+      // SGP.02 §3.2.2: the download stands, the enable does not — the SM-DP answers with a warning.
+      expect(op, JSON.stringify(op.steps)).toMatchObject({
+        status: 'succeeded',
+        result: {
+          status: 'EXECUTED_WITHWARNING',
+          message: expect.stringMatching(/rolled the profile change back/),
+        },
+      });
+      expect(onCard()).toEqual({ [ICCID]: LIFE_CYCLE.ENABLED, [SECOND]: LIFE_CYCLE.DISABLED });
+      expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
+      expect(op.steps.at(-1)).toMatchObject({ name: 'ES4.GetEIS', state: 'succeeded' });
+    },
+    TEST_MS,
+  );
 
-  it('a profile enabled outside any operation (ES3 EnableProfile by the SM-DP): the inventory and the audit log follow the SM-SR’s ES4 notifications', async () => {
-    const dl = await ended(await startDownload(false));
-    expect(dl.status).toBe('succeeded');
-    expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
-    // The SM-DP enables its profile on its own (SGP.02 §3.3 via ES3): no operation of the operator.
-    const enabling = smsr
-      .es3For(SMDP_ID)
-      .enableProfile({ functionCallIdentifier: 'dp-enable-1', eid: EID, iccid: SECOND });
-    await awaitingNotification('EnableProfile');
-    expect(await attach()).toBe(1);
-    expect((await enabling).functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
-    expect(onCard()).toEqual({ [ICCID]: LIFE_CYCLE.DISABLED, [SECOND]: LIFE_CYCLE.ENABLED });
-    // No API call since: the SM-SR's HandleProfileEnabled/Disabled notifications moved the inventory.
-    expect(await until('the inventory to follow', inventory, (s) => s[SECOND] === 'Enabled')).toEqual({
-      [ICCID]: 'Disabled',
-      [SECOND]: 'Enabled',
-    });
-    const sim = (await api.call({ method: 'GET', url: `/v1/sims/${EID}` })).json();
-    expect(sim.activeProfileId).toBe(SECOND);
-    const records = await heard();
-    expect(
-      records.map((r) => [r.operation_id, r.actor_kind, r.actor_id, JSON.parse(r.detail).iccid]).sort(),
-    ).toEqual([
-      ['Esim:handleProfileDisabledNotification', 'system', 'sm-sr', ICCID],
-      ['Esim:handleProfileEnabledNotification', 'system', 'sm-sr', SECOND],
-    ]);
-    // The ES4 rows of the SM-SR's outbox were delivered (to the operator layer, in this process).
-    const rows = await api.platform.store.db
-      .selectFrom('esim_notification_outbox')
-      .select(['kind', 'iccid', 'state'])
-      .where('interface', '=', 'ES4')
-      .where('receiver_id', '=', MNO_ID)
-      .orderBy('id')
-      .execute();
-    expect(rows.filter((r) => r.state !== 'delivered')).toEqual([]);
-    expect(rows.map((r) => [r.kind, r.iccid])).toContainEqual(['enabled', SECOND]);
-    // The operator's operations: only the download (the enable was not the operator's).
-    const list = (await api.call({ method: 'GET', url: `/v1/sims/${EID}/esim/operations` })).json();
-    expect(list.map((o: EsimOperationView) => o.kind)).toEqual(['download']);
-  });
+  it(
+    'a profile enabled outside any operation (ES3 EnableProfile by the SM-DP): the inventory and the audit log follow the SM-SR’s ES4 notifications',
+    async () => {
+      const dl = await ended(await startDownload(false));
+      expect(dl.status).toBe('succeeded');
+      expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
+      // The SM-DP enables its profile on its own (SGP.02 §3.3 via ES3): no operation of the operator.
+      const enabling = smsr
+        .es3For(SMDP_ID)
+        .enableProfile({ functionCallIdentifier: 'dp-enable-1', eid: EID, iccid: SECOND });
+      await awaitingNotification('EnableProfile');
+      expect(await attach()).toBe(1);
+      expect((await enabling).functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+      expect(onCard()).toEqual({ [ICCID]: LIFE_CYCLE.DISABLED, [SECOND]: LIFE_CYCLE.ENABLED });
+      // No API call since: the SM-SR's HandleProfileEnabled/Disabled notifications moved the inventory.
+      expect(await until('the inventory to follow', inventory, (s) => s[SECOND] === 'Enabled')).toEqual({
+        [ICCID]: 'Disabled',
+        [SECOND]: 'Enabled',
+      });
+      const sim = (await api.call({ method: 'GET', url: `/v1/sims/${EID}` })).json();
+      expect(sim.activeProfileId).toBe(SECOND);
+      const records = await heard();
+      expect(
+        records.map((r) => [r.operation_id, r.actor_kind, r.actor_id, JSON.parse(r.detail).iccid]).sort(),
+      ).toEqual([
+        ['Esim:handleProfileDisabledNotification', 'system', 'sm-sr', ICCID],
+        ['Esim:handleProfileEnabledNotification', 'system', 'sm-sr', SECOND],
+      ]);
+      // The ES4 rows of the SM-SR's outbox were delivered (to the operator layer, in this process).
+      const rows = await api.platform.store.db
+        .selectFrom('esim_notification_outbox')
+        .select(['kind', 'iccid', 'state'])
+        .where('interface', '=', 'ES4')
+        .where('receiver_id', '=', MNO_ID)
+        .orderBy('id')
+        .execute();
+      expect(rows.filter((r) => r.state !== 'delivered')).toEqual([]);
+      expect(rows.map((r) => [r.kind, r.iccid])).toContainEqual(['enabled', SECOND]);
+      // The operator's operations: only the download (the enable was not the operator's).
+      const list = (await api.call({ method: 'GET', url: `/v1/sims/${EID}/esim/operations` })).json();
+      expect(list.map((o: EsimOperationView) => o.kind)).toEqual(['download']);
+    },
+    TEST_MS,
+  );
 
-  it('a notification for another MNO or an unknown eUICC changes nothing', async () => {
-    await ended(await startDownload(false));
-    const other = api.platform.esimOperations.es4Notifications('1.3.6.1.4.1.99999.9.9');
-    await other.handleProfileEnabledNotification({
-      eid: EID,
-      iccid: SECOND,
-      completionTimestamp: new Date(),
-    });
-    const mine = api.platform.esimOperations.es4Notifications(MNO_ID);
-    await mine.handleProfileDeletedNotification({
-      eid: '89049032000000000000000000000000',
-      iccid: SECOND,
-      completionTimestamp: new Date(),
-    });
-    expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
-    expect(await heard()).toEqual([]);
-  });
+  it(
+    'a notification for another MNO or an unknown eUICC changes nothing',
+    async () => {
+      await ended(await startDownload(false));
+      const other = api.platform.esimOperations.es4Notifications('1.3.6.1.4.1.99999.9.9');
+      await other.handleProfileEnabledNotification({
+        eid: EID,
+        iccid: SECOND,
+        completionTimestamp: new Date(),
+      });
+      const mine = api.platform.esimOperations.es4Notifications(MNO_ID);
+      await mine.handleProfileDeletedNotification({
+        eid: '89049032000000000000000000000000',
+        iccid: SECOND,
+        completionTimestamp: new Date(),
+      });
+      expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
+      expect(await heard()).toEqual([]);
+    },
+    TEST_MS,
+  );
 });
 
 describe('AuditEIS through the API (POST /v1/sims/{simId}/profiles/audit)', () => {
-  it('runs ES4 AuditEIS as an operation and refreshes a stale inventory from the card', async () => {
-    await ended(await startDownload(false));
-    // A stale inventory row (what a lost notification would leave).
-    await api.platform.store.db
-      .updateTable('esim_profiles')
-      .set({ state: 'Enabled' })
-      .where('iccid', '=', SECOND)
-      .execute();
-    const r = await api.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/audit` });
-    expect(r.statusCode, r.body).toBe(202);
-    const started = r.json() as EsimOperationView;
-    expect(started).toMatchObject({ kind: 'audit', iccid: '', status: 'running' });
-    const op = await ended(started.operationId);
-    expect(op, JSON.stringify(op.steps)).toMatchObject({
-      status: 'succeeded',
-      result: { status: 'EXECUTED_SUCCESS' },
-    });
-    expect(op.steps[0]).toMatchObject({ name: 'ES4.AuditEIS', state: 'succeeded' });
-    expect(op.steps.at(-1)).toMatchObject({ name: 'ES4.GetEIS', state: 'succeeded' });
-    expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
-    const audit = await api.platform.store.db
-      .selectFrom('audit_logs')
-      .select(['operation_id', 'status_code'])
-      .where('operator_id', '=', api.operator.operatorId)
-      .where('operation_id', '=', 'Esim:auditEsimProfiles')
-      .execute();
-    expect(audit).toEqual([{ operation_id: 'Esim:auditEsimProfiles', status_code: 202 }]);
-    // Another operator's view: no such SIM.
-    const other = await api.call({
-      method: 'POST',
-      url: `/v1/sims/${EID}/profiles/audit`,
-      token: (await api.newOperator()).token,
-    });
-    expect(other.statusCode).toBe(404);
-    expect(other.json().code).toBe('ERR_SIM_NOT_FOUND');
-  });
+  it(
+    'runs ES4 AuditEIS as an operation and refreshes a stale inventory from the card',
+    async () => {
+      await ended(await startDownload(false));
+      // A stale inventory row (what a lost notification would leave).
+      await api.platform.store.db
+        .updateTable('esim_profiles')
+        .set({ state: 'Enabled' })
+        .where('iccid', '=', SECOND)
+        .execute();
+      const r = await api.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/audit` });
+      expect(r.statusCode, r.body).toBe(202);
+      const started = r.json() as EsimOperationView;
+      expect(started).toMatchObject({ kind: 'audit', iccid: '', status: 'running' });
+      const op = await ended(started.operationId);
+      expect(op, JSON.stringify(op.steps)).toMatchObject({
+        status: 'succeeded',
+        result: { status: 'EXECUTED_SUCCESS' },
+      });
+      expect(op.steps[0]).toMatchObject({ name: 'ES4.AuditEIS', state: 'succeeded' });
+      expect(op.steps.at(-1)).toMatchObject({ name: 'ES4.GetEIS', state: 'succeeded' });
+      expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
+      const audit = await api.platform.store.db
+        .selectFrom('audit_logs')
+        .select(['operation_id', 'status_code'])
+        .where('operator_id', '=', api.operator.operatorId)
+        .where('operation_id', '=', 'Esim:auditEsimProfiles')
+        .execute();
+      expect(audit).toEqual([{ operation_id: 'Esim:auditEsimProfiles', status_code: 202 }]);
+      // Another operator's view: no such SIM.
+      const other = await api.call({
+        method: 'POST',
+        url: `/v1/sims/${EID}/profiles/audit`,
+        token: (await api.newOperator()).token,
+      });
+      expect(other.statusCode).toBe(404);
+      expect(other.json().code).toBe('ERR_SIM_NOT_FOUND');
+    },
+    TEST_MS,
+  );
 });
 
 describe('a busy SM-SR (only the PoR of a notification confirmation awaited): the operator layer retries', () => {
@@ -451,49 +469,57 @@ describe('a busy SM-SR (only the PoR of a notification confirmation awaited): th
     return { gate, done: Promise.all([enabling, attached]) };
   }
 
-  it('an enable sent meanwhile waits (a step shows it), is retried once the PoR came, and succeeds', async () => {
-    const { gate, done } = await confirmationHeld();
-    const r = await api.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/${ICCID}/enable` });
-    expect(r.statusCode, r.body).toBe(202);
-    const id = (r.json() as EsimOperationView).operationId;
-    const waiting = await until(
-      'the busy wait in the steps',
-      () => operation(id),
-      (o) => o.steps.some((s) => s.name === BUSY_STEP && s.state === 'running'),
-    );
-    expect(waiting.status).toBe('running');
-    expect(waiting.steps.find((s) => s.name === BUSY_STEP)?.status).toMatchObject({
-      status: 'FAILED',
-      subject: '8.1',
-      reason: '3.7',
-      message: expect.stringMatching(/^busy: .*; attempt \d of 8 in \d+ ms$/),
-    });
-    gate.release();
-    await done;
-    await awaitingNotification('EnableProfile');
-    expect(await attach()).toBe(1);
-    const op = await ended(id);
-    expect(op, JSON.stringify(op.steps)).toMatchObject({ status: 'succeeded', kind: 'enable' });
-    const names = op.steps.map((s) => [s.name, s.state]);
-    expect(names[0]).toEqual(['ES4.EnableProfile', 'succeeded']);
-    expect(names).toContainEqual([BUSY_STEP, 'succeeded']);
-    expect(names).toContainEqual(['EnableProfile', 'succeeded']);
-    expect(names.at(-1)).toEqual(['ES4.GetEIS', 'succeeded']);
-    expect(onCard()).toEqual({ [ICCID]: LIFE_CYCLE.ENABLED, [SECOND]: LIFE_CYCLE.DISABLED });
-    expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
-  });
+  it(
+    'an enable sent meanwhile waits (a step shows it), is retried once the PoR came, and succeeds',
+    async () => {
+      const { gate, done } = await confirmationHeld();
+      const r = await api.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/${ICCID}/enable` });
+      expect(r.statusCode, r.body).toBe(202);
+      const id = (r.json() as EsimOperationView).operationId;
+      const waiting = await until(
+        'the busy wait in the steps',
+        () => operation(id),
+        (o) => o.steps.some((s) => s.name === BUSY_STEP && s.state === 'running'),
+      );
+      expect(waiting.status).toBe('running');
+      expect(waiting.steps.find((s) => s.name === BUSY_STEP)?.status).toMatchObject({
+        status: 'FAILED',
+        subject: '8.1',
+        reason: '3.7',
+        message: expect.stringMatching(/^busy: .*; attempt \d of 8 in \d+ ms$/),
+      });
+      gate.release();
+      await done;
+      await awaitingNotification('EnableProfile');
+      expect(await attach()).toBe(1);
+      const op = await ended(id);
+      expect(op, JSON.stringify(op.steps)).toMatchObject({ status: 'succeeded', kind: 'enable' });
+      const names = op.steps.map((s) => [s.name, s.state]);
+      expect(names[0]).toEqual(['ES4.EnableProfile', 'succeeded']);
+      expect(names).toContainEqual([BUSY_STEP, 'succeeded']);
+      expect(names).toContainEqual(['EnableProfile', 'succeeded']);
+      expect(names.at(-1)).toEqual(['ES4.GetEIS', 'succeeded']);
+      expect(onCard()).toEqual({ [ICCID]: LIFE_CYCLE.ENABLED, [SECOND]: LIFE_CYCLE.DISABLED });
+      expect(await inventory()).toEqual({ [ICCID]: 'Enabled', [SECOND]: 'Disabled' });
+    },
+    TEST_MS,
+  );
 
-  it('still busy after the last retry: the operation fails with the busy status (8.1/3.7)', async () => {
-    api.platform.esimOperations.busyRetryMs = [1, 1];
-    const { gate, done } = await confirmationHeld();
-    const r = await api.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/${ICCID}/enable` });
-    const op = await ended((r.json() as EsimOperationView).operationId);
-    expect(op).toMatchObject({
-      status: 'failed',
-      result: { status: 'FAILED', subject: '8.1', reason: '3.7' },
-    });
-    expect(op.steps.find((s) => s.name === BUSY_STEP)).toMatchObject({ state: 'failed' });
-    gate.release();
-    await done;
-  });
+  it(
+    'still busy after the last retry: the operation fails with the busy status (8.1/3.7)',
+    async () => {
+      api.platform.esimOperations.busyRetryMs = [1, 1];
+      const { gate, done } = await confirmationHeld();
+      const r = await api.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/${ICCID}/enable` });
+      const op = await ended((r.json() as EsimOperationView).operationId);
+      expect(op).toMatchObject({
+        status: 'failed',
+        result: { status: 'FAILED', subject: '8.1', reason: '3.7' },
+      });
+      expect(op.steps.find((s) => s.name === BUSY_STEP)).toMatchObject({ state: 'failed' });
+      gate.release();
+      await done;
+    },
+    TEST_MS,
+  );
 });
