@@ -151,7 +151,7 @@ async function counting<T>(body: () => Promise<T>): Promise<{ value: T; counts: 
  */
 async function statements<T>(
   body: () => Promise<T>,
-): Promise<{ value: T; total: number; byKind: Map<string, number> }> {
+): Promise<{ value: T; total: number; commits: number; byKind: Map<string, number> }> {
   const require = createRequire(import.meta.url);
   const Database = require('better-sqlite3') as new (
     file: string,
@@ -161,6 +161,10 @@ async function statements<T>(
   probe.close();
   const byKind = new Map<string, number>();
   let total = 0;
+  // Commits of writes: each is a WAL fsync under `synchronous = FULL` (store/database.ts), which
+  // blocks the thread — on SQLite the count that bounds the rate more than the statements do.
+  let commits = 0;
+  let inTransaction = false;
   const saved: [string, AnyFn][] = [];
   for (const m of ['run', 'all', 'get', 'iterate']) {
     const orig = proto[m] as AnyFn;
@@ -170,11 +174,17 @@ async function statements<T>(
       const words = /^\s*(\w+)(?:\s+(?:.*?\b(?:from|into)\s+)?"?(\w+))?/is.exec(this.source);
       const kind = `${words?.[1]?.toLowerCase() ?? '?'} ${words?.[2] ?? ''}`.trim();
       byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+      const verb = words?.[1]?.toLowerCase();
+      if (verb === 'begin') inTransaction = true;
+      else if (verb === 'commit' || verb === 'rollback') {
+        if (verb === 'commit') commits++;
+        inTransaction = false;
+      } else if (!inTransaction && (verb === 'insert' || verb === 'update' || verb === 'delete')) commits++;
       return orig.apply(this, a);
     };
   }
   try {
-    return { value: await body(), total, byKind };
+    return { value: await body(), total, commits, byKind };
   } finally {
     for (const [m, orig] of saved) proto[m] = orig;
   }
@@ -287,14 +297,14 @@ export async function run(args: string[]): Promise<void> {
   // 1. What one procedure really does, counted on a rig of its own (setup not counted).
   const one = await rigOf(bearer)({ cards: 1, dialect });
   let counts: Counts;
-  let sql: { total: number; byKind: Map<string, number> };
+  let sql: { total: number; commits: number; byKind: Map<string, number> };
   try {
     const r = await counting(() =>
       dialect === 'sqlite'
         ? statements(() => one.download(0, 'bench-count'))
         : one
             .download(0, 'bench-count')
-            .then((value) => ({ value, total: 0, byKind: new Map<string, number>() })),
+            .then((value) => ({ value, total: 0, commits: 0, byKind: new Map<string, number>() })),
     );
     if (r.value.value !== 'EXECUTED_SUCCESS') throw new Error(`the counted procedure ended ${r.value.value}`);
     counts = r.counts;
@@ -335,8 +345,11 @@ export async function run(args: string[]): Promise<void> {
   if (sql.total > 0) {
     const top = [...sql.byKind.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6);
     console.log(
-      `store: ${sql.total} SQLite statements in one procedure; most: ${top.map(([k, n]) => `${k} ×${n}`).join(', ')}`,
+      `store: ${sql.total} SQLite statements and ${sql.commits} commits of writes in one procedure; most: ${top.map(([k, n]) => `${k} ×${n}`).join(', ')}`,
     );
+    // ESIM_BENCH_SQL=1: every kind of statement with its count.
+    if (process.env.ESIM_BENCH_SQL === '1')
+      for (const [k, n] of [...sql.byKind.entries()].sort((a, b) => b[1] - a[1])) console.log(`  ${k} ×${n}`);
   }
 
   // 3. The measured path: N eUICCs, all procedures in parallel.

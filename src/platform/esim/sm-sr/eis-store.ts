@@ -3,7 +3,7 @@
 // the procedure rows whose unique `active_eid` is the one-procedure-per-eUICC lock.
 
 import { randomUUID } from 'node:crypto';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor } from '../../store/database.js';
 import type { EsimSrProceduresTable, EsimSrProfilesTable } from '../../store/schema.js';
@@ -171,21 +171,17 @@ export async function setProfileState(
     .execute();
 }
 
+/** Moves the EIS's remaining memory by `delta` (never below 0), in one statement. */
 export async function addRemainingMemory(
   db: Executor,
   eid: string,
   delta: number,
   now: number,
 ): Promise<void> {
-  const row = await db
-    .selectFrom('esim_sr_eis')
-    .select('remaining_memory')
-    .where('eid', '=', eid)
-    .executeTakeFirst();
-  if (row === undefined) return;
+  const moved = sql<number>`remaining_memory + ${delta}`;
   await db
     .updateTable('esim_sr_eis')
-    .set({ remaining_memory: Math.max(0, Number(row.remaining_memory) + delta), updated_at: now })
+    .set({ remaining_memory: sql`case when ${moved} < 0 then 0 else ${moved} end`, updated_at: now })
     .where('eid', '=', eid)
     .execute();
 }
@@ -214,6 +210,40 @@ export async function recordAudit(db: Executor, a: AuditInput, now: number): Pro
       imei: a.imei ?? null,
     })
     .execute();
+}
+
+/**
+ * What an ES3/ES4 function reads of its eUICC, once, after it took the eUICC's lock (nothing else
+ * changes the EIS while the lock is held): the EIS row's remaining memory and EUM-signed part, and
+ * every profile row (In-Creation included). One statement (the EIS row joined to its profiles).
+ */
+export interface EisSnapshot {
+  readonly remainingMemory: number;
+  /** The EUM-signed part as stored (StoredSignedPart JSON); parsed by the function that needs it. */
+  readonly signedInfo: string;
+  /** Ordered by ISD-P AID, as profilesOf. */
+  readonly profiles: readonly ProfileRow[];
+}
+
+export async function readEisSnapshot(db: Executor, eid: string): Promise<EisSnapshot | undefined> {
+  const rows = await db
+    .selectFrom('esim_sr_eis as e')
+    .leftJoin('esim_sr_profiles as p', 'p.eid', 'e.eid')
+    .select(['e.remaining_memory as eis_remaining_memory', 'e.signed_info as eis_signed_info'])
+    .selectAll('p')
+    .where('e.eid', '=', eid)
+    .orderBy('p.isdp_aid')
+    .execute();
+  const first = rows[0];
+  if (first === undefined) return undefined;
+  const profiles: ProfileRow[] = [];
+  for (const { eis_remaining_memory: _m, eis_signed_info: _s, ...p } of rows)
+    if (p.iccid !== null) profiles.push(p as ProfileRow);
+  return {
+    remainingMemory: Number(first.eis_remaining_memory),
+    signedInfo: first.eis_signed_info,
+    profiles,
+  };
 }
 
 /** The EIS of `eid` as the es-soap model (no key values), or undefined when not registered. */
@@ -368,6 +398,11 @@ export async function recordStep(
     .where('procedure_id', '=', id)
     .where('active_eid', 'is not', null)
     .execute();
+}
+
+/** Removes a procedure that found no EIS (its lock taken for nothing); it never sent anything. */
+export async function discardProcedure(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('esim_sr_procedures').where('procedure_id', '=', id).execute();
 }
 
 /** Ends a running procedure with its status and releases the eUICC; false when it had already ended. */

@@ -49,7 +49,10 @@ import {
   activeProcedure,
   addRemainingMemory,
   beginProcedure,
+  discardProcedure,
+  type EisSnapshot,
   endProcedure,
+  fromJson,
   insertEis,
   insertProfile,
   loadEis,
@@ -58,9 +61,11 @@ import {
   pol2Of,
   procedureById,
   profilesOf,
+  readEisSnapshot,
   recordAudit,
   recordStep,
   runningProcedures,
+  type StoredSignedPart,
   setProfileState,
 } from './eis-store.js';
 import { type Es5Outcome, type Es5Transport, isCompleted } from './es5-transport.js';
@@ -135,7 +140,18 @@ export interface SmSrProgressPort {
 }
 
 type Caller = { readonly kind: 'smdp' | 'operator'; readonly id: string };
-type Outcome<O = Record<string, never>> = { status: FunctionExecutionStatus; output?: O };
+type Outcome<O = Record<string, never>> = {
+  status: FunctionExecutionStatus;
+  output?: O;
+  /** EIS writes of the procedure's last step, committed with its end (one transaction). */
+  final?: (tx: Executor, now: number) => Promise<void>;
+  /** The row was ended by whoever gave the status (the notification, expiry): no end to write. */
+  ended?: boolean;
+};
+/** The step a procedure's row starts at: one its request alone decides is stored with the lock. */
+type FirstStep = { readonly step: string; readonly data: unknown };
+const STARTED = (data: unknown): FirstStep => ({ step: 'started', data });
+const AUDIT_SENT: FirstStep = { step: 'audit-sent', data: {} };
 type Resp = { euiccResponseData?: Uint8Array };
 
 const unknownEid = (eid: string) =>
@@ -331,18 +347,19 @@ export class SmSr {
   // --- the procedure frame --------------------------------------------------------------------------
 
   /**
-   * Runs `body` as the eUICC's one procedure: checks the EIS exists and the lock is free, stores
-   * the first step, and always ends the row with the body's status (a throw ends it FAILED).
+   * Runs `body` as the eUICC's one procedure: takes the lock (the row's insert, already at `first`
+   * when the request alone decides the first step), reads the EIS once under it and hands it to the
+   * body — nothing else changes the EIS while the lock is held — and always ends the row with the
+   * body's status (a throw ends it FAILED), with the body's last EIS writes in the same transaction.
    */
   async #procedure<O>(
     name: string,
     req: BaseRequest & { eid: string },
     c: Caller,
-    data: unknown,
-    body: (id: string) => Promise<Outcome<O>>,
+    first: FirstStep,
+    body: (id: string, eis: EisSnapshot) => Promise<Outcome<O>>,
   ): Promise<Outcome<O>> {
     const now = this.#now();
-    if ((await loadEis(this.#db, req.eid)) === undefined) return { status: unknownEid(req.eid) };
     const seconds = req.validityPeriod ?? this.#o.defaultValiditySeconds ?? 600;
     const id = await beginProcedure(
       this.#db,
@@ -351,8 +368,8 @@ export class SmSr {
         function: name,
         requester: `${c.kind}:${c.id}`,
         functionCallId: req.functionCallIdentifier,
-        step: 'started',
-        data,
+        step: first.step,
+        data: first.data,
         deadline: now + seconds * 1000,
       },
       now,
@@ -361,18 +378,33 @@ export class SmSr {
       this.#progress(req.functionCallIdentifier, name, EUICC_BUSY);
       return { status: EUICC_BUSY };
     }
+    const eis = await readEisSnapshot(this.#db, req.eid);
+    if (eis === undefined) {
+      await discardProcedure(this.#db, id);
+      return { status: unknownEid(req.eid) };
+    }
     this.#progress(req.functionCallIdentifier, name);
     let outcome: Outcome<O>;
     try {
-      outcome = await body(id);
+      outcome = await body(id, eis);
     } catch (e) {
       await endProcedure(this.#db, id, execError('internal error'), this.#now());
       this.#progress(req.functionCallIdentifier, name, execError('internal error'));
       throw e;
     }
-    await endProcedure(this.#db, id, outcome.status, this.#now());
+    const end = this.#now();
+    const final = outcome.final;
+    if (outcome.ended === true) {
+      // ended where the status came from
+    } else if (final === undefined) await endProcedure(this.#db, id, outcome.status, end);
+    else
+      await this.#o.store.db.transaction().execute(async (tx) => {
+        await final(tx, end);
+        await endProcedure(tx, id, outcome.status, end);
+      });
     this.#progress(req.functionCallIdentifier, name, outcome.status);
-    return outcome;
+    const { final: _final, ended: _ended, ...answer } = outcome;
+    return answer;
   }
 
   /** Reports a function starting (no status) or ending; fire and forget. */
@@ -397,8 +429,8 @@ export class SmSr {
       .catch(() => undefined);
   }
 
-  async #profileFor(eid: string, iccid: string, c: Caller): Promise<ProfileRow | FunctionExecutionStatus> {
-    const row = (await profilesOf(this.#db, eid)).find((p) => p.iccid === iccid);
+  #profileFor(eis: EisSnapshot, iccid: string, c: Caller): ProfileRow | FunctionExecutionStatus {
+    const row = eis.profiles.find((p) => p.iccid === iccid);
     if (row === undefined || row.state === 'In-Creation') return unknownProfile(iccid);
     const owner = c.kind === 'smdp' ? row.smdp_id : row.mno_id;
     if (owner !== c.id)
@@ -415,8 +447,8 @@ export class SmSr {
   }
 
   async #audit(b: BaseRequest & { eid: string; iccids: readonly string[] }, c: Caller) {
-    return this.#procedure<{ eis?: Eis }>('AuditEIS', b, c, {}, async (id) => {
-      const status = await this.#reconcile(b.eid, id, `${c.id}`);
+    return this.#procedure<{ eis?: Eis }>('AuditEIS', b, c, AUDIT_SENT, async (id, snapshot) => {
+      const status = await this.#reconcile(b.eid, id, `${c.id}`, snapshot.profiles);
       if (status.status !== 'EXECUTED_SUCCESS') return { status };
       const eis = await loadEis(this.#db, b.eid);
       if (eis === undefined) return { status: unknownEid(b.eid) };
@@ -438,8 +470,14 @@ export class SmSr {
    * AuditEIS on the card (ES5 GET STATUS of every ISD-P): the EIS follows what the card reports —
    * states, profiles gone, In-Creation entries the card holds become Created, the others go.
    */
-  async #reconcile(eid: string, procedureId: string, requester: string): Promise<FunctionExecutionStatus> {
-    await recordStep(this.#db, procedureId, 'audit-sent', {}, this.#now());
+  async #reconcile(
+    eid: string,
+    procedureId: string,
+    requester: string,
+    /** The profiles read under the procedure's lock, whose row is already at 'audit-sent'. */
+    locked?: readonly ProfileRow[],
+  ): Promise<FunctionExecutionStatus> {
+    if (locked === undefined) await recordStep(this.#db, procedureId, 'audit-sent', {}, this.#now());
     const r = await this.#o.transport.send(eid, ISD_R_AID, [getStatusApdu()]);
     if (!r.ok) return transportFailure(r);
     const answer = r.responses[0];
@@ -450,7 +488,7 @@ export class SmSr {
     const onCard = new Map(list.value.map((s) => [s.aid, s]));
     const now = this.#now();
     await this.#o.store.db.transaction().execute(async (tx) => {
-      for (const p of await profilesOf(tx, eid)) {
+      for (const p of locked ?? (await profilesOf(tx, eid))) {
         const s = onCard.get(p.isdp_aid);
         const state = s === undefined ? undefined : STATE_OF_LIFE_CYCLE[s.lifeCycle];
         if (state === undefined) {
@@ -459,8 +497,7 @@ export class SmSr {
             .where('eid', '=', eid)
             .where('iccid', '=', p.iccid)
             .execute();
-          // An In-Creation entry never took its memory (#settleCreation takes it when Created).
-          if (p.state !== 'In-Creation') await addRemainingMemory(tx, eid, Number(p.allocated_memory), now);
+          await addRemainingMemory(tx, eid, Number(p.allocated_memory), now);
         } else if (state !== p.state) {
           await setProfileState(tx, eid, p.iccid, state, now);
           if (p.state === 'In-Creation') await addRemainingMemory(tx, eid, -Number(p.allocated_memory), now);
@@ -498,10 +535,10 @@ export class SmSr {
     b: BaseRequest & { eid: string; iccid: string; mnoId: string; requiredMemory: number },
     c: Caller,
   ): Promise<Outcome<{ isdPAid: string }>> {
-    return this.#procedure<{ isdPAid: string }>('CreateISDP', b, c, { iccid: b.iccid }, async (id) => {
+    const first = STARTED({ iccid: b.iccid });
+    return this.#procedure<{ isdPAid: string }>('CreateISDP', b, c, first, async (id, eis) => {
       const eid = b.eid;
-      const eis = await loadEis(this.#db, eid);
-      const profiles = await profilesOf(this.#db, eid);
+      const profiles = eis.profiles;
       if (profiles.some((p) => p.iccid === b.iccid))
         return {
           status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.ALREADY_IN_USE, 'ICCID present', b.iccid),
@@ -513,7 +550,7 @@ export class SmSr {
         return {
           status: failed(SUBJECT_CODES.FUNCTION, REASON_CODES.INVALID, 'RequiredMemory must be positive'),
         };
-      if (eis === undefined || b.requiredMemory > eis.remainingMemory)
+      if (b.requiredMemory > eis.remainingMemory)
         return { status: failed(SUBJECT_CODES.EUICC, REASON_CODES.INSUFFICIENT_MEMORY, 'not enough memory') };
       const used = new Set(profiles.map((p) => p.isdp_aid));
       let n = 0x10;
@@ -540,10 +577,11 @@ export class SmSr {
         );
         await recordStep(tx, id, 'install-sent', { iccid: b.iccid, aid }, now);
       });
+      const { eumSignedInfo } = fromJson<StoredSignedPart>(eis.signedInfo);
       const r = await this.#o.transport.send(eid, ISD_R_AID, [
         createIsdpApdu({
-          loadFileAid: eis.eumSignedInfo.isdPLoadFileAid,
-          moduleAid: eis.eumSignedInfo.isdPModuleAid,
+          loadFileAid: eumSignedInfo.isdPLoadFileAid,
+          moduleAid: eumSignedInfo.isdPModuleAid,
           isdpAid: aid,
           memory: b.requiredMemory,
         }),
@@ -554,52 +592,48 @@ export class SmSr {
           ? SUCCESS
           : statusOfSw(r.responses[0]?.sw ?? 0x6f00, 'CreateISDP');
       // Unreachable card: the entry stays In-Creation (invisible) until an audit or recover() settles it.
-      let created = r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined;
-      // Any other answer (a refusal, or one garbled after the INSTALL ran) may hide an ISD-P on the
-      // card: the entry goes only once a DELETE of its AID says it is not there (9000, 6A88).
-      if (created === false && !(await this.#absentOnCard(eid, aid))) created = undefined;
-      await this.#settleCreation(eid, b.iccid, aid, c.id, created, status);
-      return status.status === 'EXECUTED_SUCCESS' ? { status, output: { isdPAid: aid } } : { status };
+      const created = r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined;
+      const final = (tx: Executor, at: number) =>
+        this.#settleCreation(tx, at, eid, b.iccid, aid, c.id, created, status, b.requiredMemory);
+      return status.status === 'EXECUTED_SUCCESS'
+        ? { status, output: { isdPAid: aid }, final }
+        : { status, final };
     });
   }
 
-  /** ES5 DELETE of `aid`: true when the card says it no longer holds it (deleted, or never there). */
-  async #absentOnCard(eid: string, aid: string): Promise<boolean> {
-    const r = await this.#o.transport.send(eid, ISD_R_AID, [deleteProfileApdu(aid)]);
-    const sw = r.ok ? r.responses[0]?.sw : undefined;
-    return sw !== undefined && (isCompleted(sw) || sw === 0x6a88);
-  }
-
+  /** The EIS after an INSTALL of the ISD-P: Created (its memory taken), or the entry gone, audited. */
   async #settleCreation(
+    tx: Executor,
+    now: number,
     eid: string,
     iccid: string,
     aid: string,
     requester: string,
     created: boolean | undefined,
     status: FunctionExecutionStatus,
+    allocatedMemory?: number,
   ): Promise<void> {
-    const now = this.#now();
-    await this.#o.store.db.transaction().execute(async (tx) => {
-      const row = (await profilesOf(tx, eid)).find((p) => p.iccid === iccid);
-      if (created === true) {
-        await setProfileState(tx, eid, iccid, 'Created', now);
-        await addRemainingMemory(tx, eid, -Number(row?.allocated_memory ?? 0), now);
-      } else if (created === false) {
-        await tx.deleteFrom('esim_sr_profiles').where('eid', '=', eid).where('iccid', '=', iccid).execute();
-      }
-      await recordAudit(
-        tx,
-        {
-          eid,
-          operationType: AUDIT_OPERATION_TYPES.CreateISDP,
-          requesterId: requester,
-          status,
-          isdPAid: aid,
-          iccid,
-        },
-        now,
-      );
-    });
+    if (created === true) {
+      const memory =
+        allocatedMemory ??
+        Number((await profilesOf(tx, eid)).find((p) => p.iccid === iccid)?.allocated_memory ?? 0);
+      await setProfileState(tx, eid, iccid, 'Created', now);
+      await addRemainingMemory(tx, eid, -memory, now);
+    } else if (created === false) {
+      await tx.deleteFrom('esim_sr_profiles').where('eid', '=', eid).where('iccid', '=', iccid).execute();
+    }
+    await recordAudit(
+      tx,
+      {
+        eid,
+        operationType: AUDIT_OPERATION_TYPES.CreateISDP,
+        requesterId: requester,
+        status,
+        isdPAid: aid,
+        iccid,
+      },
+      now,
+    );
   }
 
   // --- ES3 SendData (the ES8 tunnel) and ProfileDownloadCompleted (§3.1 steps 14–21) ------------------
@@ -608,8 +642,11 @@ export class SmSr {
     b: BaseRequest & { eid: string; sdAid: string; data: Uint8Array; moreToDo?: boolean },
     c: Caller,
   ) {
-    return this.#procedure<Resp>('SendData', b, c, { sdAid: b.sdAid }, async (id) => {
-      const row = (await profilesOf(this.#db, b.eid)).find((p) => p.isdp_aid === b.sdAid.toUpperCase());
+    // The row starts at data-sent: the request alone decides it (and a refusal below ends it).
+    const sdAid = b.sdAid.toUpperCase();
+    const first: FirstStep = { step: 'data-sent', data: { sdAid } };
+    return this.#procedure<Resp>('SendData', b, c, first, async (_id, eis) => {
+      const row = eis.profiles.find((p) => p.isdp_aid === sdAid);
       if (row === undefined || row.state !== 'Created' || row.smdp_id !== c.id)
         return {
           status: failed(
@@ -619,7 +656,6 @@ export class SmSr {
             b.sdAid,
           ),
         };
-      await recordStep(this.#db, id, 'data-sent', { sdAid: row.isdp_aid }, this.#now());
       const r = await this.#o.transport.send(b.eid, row.isdp_aid, [b.data], {
         moreToDo: b.moreToDo === true,
       });
@@ -641,8 +677,10 @@ export class SmSr {
     },
     c: Caller,
   ) {
-    return this.#procedure<Resp>('ProfileDownloadCompleted', b, c, { iccid: b.iccid }, async (id) => {
-      const row = await this.#profileFor(b.eid, b.iccid, c);
+    // The row starts at status-sent (the GET STATUS below is the function's only message).
+    const first: FirstStep = { step: 'status-sent', data: { iccid: b.iccid } };
+    return this.#procedure<Resp>('ProfileDownloadCompleted', b, c, first, async (_id, eis) => {
+      const row = this.#profileFor(eis, b.iccid, c);
       if (!('iccid' in row)) return { status: row };
       if (row.state !== 'Created')
         return {
@@ -653,44 +691,46 @@ export class SmSr {
           ),
         };
       // The card decides: the ISD-P must hold its profile (DISABLED) before the EIS says so.
-      await recordStep(this.#db, id, 'status-sent', { iccid: b.iccid }, this.#now());
       const r = await this.#o.transport.send(b.eid, ISD_R_AID, [getStatusApdu(row.isdp_aid)]);
       if (!r.ok) return { status: transportFailure(r) };
       const s = r.responses[0];
       const list = s !== undefined && isCompleted(s.sw) ? decodeIsdpStatusList(s.data) : undefined;
       if (list === undefined || !list.ok || list.value[0]?.lifeCycle !== 0x1f)
         return { status: execError('the ISD-P does not hold an installed profile') };
-      const now = this.#now();
-      await this.#db
-        .updateTable('esim_sr_profiles')
-        .set({
-          state: 'Disabled',
-          pol2: JSON.stringify(b.pol2 ?? { rules: [] }),
-          profile_type: b.profileType ?? row.profile_type,
-          imsi: b.subscriptionAddress?.imsi ?? row.imsi,
-          msisdn: b.subscriptionAddress?.msisdn ?? row.msisdn,
-          updated_at: now,
-        })
-        .where('eid', '=', b.eid)
-        .where('iccid', '=', b.iccid)
-        .execute();
-      return { status: SUCCESS };
+      const final = async (tx: Executor, now: number) => {
+        await tx
+          .updateTable('esim_sr_profiles')
+          .set({
+            state: 'Disabled',
+            pol2: JSON.stringify(b.pol2 ?? { rules: [] }),
+            profile_type: b.profileType ?? row.profile_type,
+            imsi: b.subscriptionAddress?.imsi ?? row.imsi,
+            msisdn: b.subscriptionAddress?.msisdn ?? row.msisdn,
+            updated_at: now,
+          })
+          .where('eid', '=', b.eid)
+          .where('iccid', '=', b.iccid)
+          .execute();
+      };
+      return { status: SUCCESS, final };
     });
   }
 
   // --- UpdatePolicyRules (POL2) and UpdateSubscriptionAddress: EIS only --------------------------------
 
   async #updatePol2(b: BaseRequest & { eid: string; iccid: string }, pol2: Pol2, c: Caller) {
-    return this.#procedure<Resp>('UpdatePolicyRules', b, c, { iccid: b.iccid }, async () => {
-      const row = await this.#profileFor(b.eid, b.iccid, c);
+    return this.#procedure<Resp>('UpdatePolicyRules', b, c, STARTED({ iccid: b.iccid }), async (_id, eis) => {
+      const row = this.#profileFor(eis, b.iccid, c);
       if (!('iccid' in row)) return { status: row };
-      await this.#db
-        .updateTable('esim_sr_profiles')
-        .set({ pol2: JSON.stringify({ rules: pol2.rules }), updated_at: this.#now() })
-        .where('eid', '=', b.eid)
-        .where('iccid', '=', b.iccid)
-        .execute();
-      return { status: SUCCESS };
+      const final = async (tx: Executor, now: number) => {
+        await tx
+          .updateTable('esim_sr_profiles')
+          .set({ pol2: JSON.stringify({ rules: pol2.rules }), updated_at: now })
+          .where('eid', '=', b.eid)
+          .where('iccid', '=', b.iccid)
+          .execute();
+      };
+      return { status: SUCCESS, final };
     });
   }
 
@@ -702,34 +742,37 @@ export class SmSr {
     },
     c: Caller,
   ) {
-    return this.#procedure<Resp>('UpdateSubscriptionAddress', b, c, { iccid: b.iccid }, async () => {
-      const row = await this.#profileFor(b.eid, b.iccid, c);
+    const first = STARTED({ iccid: b.iccid });
+    return this.#procedure<Resp>('UpdateSubscriptionAddress', b, c, first, async (_id, eis) => {
+      const row = this.#profileFor(eis, b.iccid, c);
       if (!('iccid' in row)) return { status: row };
-      await this.#db
-        .updateTable('esim_sr_profiles')
-        .set({
-          imsi: b.newSubscriptionAddress.imsi ?? null,
-          msisdn: b.newSubscriptionAddress.msisdn ?? null,
-          updated_at: this.#now(),
-        })
-        .where('eid', '=', b.eid)
-        .where('iccid', '=', b.iccid)
-        .execute();
-      return { status: SUCCESS };
+      const final = async (tx: Executor, now: number) => {
+        await tx
+          .updateTable('esim_sr_profiles')
+          .set({
+            imsi: b.newSubscriptionAddress.imsi ?? null,
+            msisdn: b.newSubscriptionAddress.msisdn ?? null,
+            updated_at: now,
+          })
+          .where('eid', '=', b.eid)
+          .where('iccid', '=', b.iccid)
+          .execute();
+      };
+      return { status: SUCCESS, final };
     });
   }
 
   // --- Enable / Disable (§3.3: ES5 → REFRESH → default notification → confirmation → EIS) --------------
 
   async #enable(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
-    return this.#procedure<Resp>('EnableProfile', b, c, { iccid: b.iccid }, async (id) => {
-      const row = await this.#profileFor(b.eid, b.iccid, c);
+    return this.#procedure<Resp>('EnableProfile', b, c, STARTED({ iccid: b.iccid }), async (id, eis) => {
+      const row = this.#profileFor(eis, b.iccid, c);
       if (!('iccid' in row)) return { status: row };
       if (row.state !== 'Disabled')
         return {
           status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'the profile is not disabled'),
         };
-      const current = (await profilesOf(this.#db, b.eid)).find((p) => p.state === 'Enabled');
+      const current = eis.profiles.find((p) => p.state === 'Enabled');
       if (pol2Forbids(pol2Of(row), 'ENABLE'))
         return {
           status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'POL2: enabling not allowed'),
@@ -749,8 +792,8 @@ export class SmSr {
   }
 
   async #disable(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
-    return this.#procedure<Resp>('DisableProfile', b, c, { iccid: b.iccid }, async (id) => {
-      const row = await this.#profileFor(b.eid, b.iccid, c);
+    return this.#procedure<Resp>('DisableProfile', b, c, STARTED({ iccid: b.iccid }), async (id, eis) => {
+      const row = this.#profileFor(eis, b.iccid, c);
       if (!('iccid' in row)) return { status: row };
       if (row.state !== 'Enabled')
         return {
@@ -778,38 +821,44 @@ export class SmSr {
     if (!r.ok) return { status: transportFailure(r) };
     const sw = r.responses[0]?.sw ?? 0x6f00;
     if (!isCompleted(sw)) {
-      await recordAudit(
-        this.#db,
-        {
-          eid,
-          operationType:
-            what === 'EnableProfile'
-              ? AUDIT_OPERATION_TYPES.EnableProfile
-              : AUDIT_OPERATION_TYPES.DisableProfile,
-          status: statusOfSw(sw, what),
-          isdPAid: change.target,
-          iccid: change.iccid,
-        },
-        this.#now(),
-      );
-      return { status: statusOfSw(sw, what) };
+      const status = statusOfSw(sw, what);
+      const final = async (tx: Executor, now: number) => {
+        await recordAudit(
+          tx,
+          {
+            eid,
+            operationType:
+              what === 'EnableProfile'
+                ? AUDIT_OPERATION_TYPES.EnableProfile
+                : AUDIT_OPERATION_TYPES.DisableProfile,
+            status,
+            isdPAid: change.target,
+            iccid: change.iccid,
+          },
+          now,
+        );
+      };
+      return { status, final };
     }
     const done = new Promise<FunctionExecutionStatus>((resolve) => this.#waiters.set(id, resolve));
     // Guarded: a notification that came before this line already claimed the procedure.
-    await this.#db
+    const moved = await this.#db
       .updateTable('esim_sr_procedures')
       .set({ step: 'awaiting-notification', updated_at: this.#now() })
       .where('procedure_id', '=', id)
       .where('step', '=', 'command-sent')
-      .execute();
-    // The notification may have been handled between the PoR and this line.
-    const row = await procedureById(this.#db, id);
-    if (row?.active_eid === null && row.result !== null) {
-      this.#waiters.delete(id);
-      return { status: JSON.parse(row.result) as FunctionExecutionStatus };
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) {
+      // The notification was handled between the PoR and this line: it may have ended the row.
+      const row = await procedureById(this.#db, id);
+      if (row?.active_eid === null && row.result !== null) {
+        this.#waiters.delete(id);
+        return { status: JSON.parse(row.result) as FunctionExecutionStatus, ended: true };
+      }
     }
+    // Whoever resolves the wait (the notification, expireProcedures) ended the row first.
     const status = await done;
-    return { status };
+    return { status, ended: true };
   }
 
   // --- Delete (§3.3: ES5 DELETE; ES4 DeleteProfile, ES3 DeleteISDP) -----------------------------------
@@ -819,9 +868,9 @@ export class SmSr {
       c.kind === 'smdp' ? 'DeleteISDP' : 'DeleteProfile',
       b,
       c,
-      { iccid: b.iccid },
-      async (id) => {
-        const row = await this.#profileFor(b.eid, b.iccid, c);
+      STARTED({ iccid: b.iccid }),
+      async (id, eis) => {
+        const row = this.#profileFor(eis, b.iccid, c);
         if (!('iccid' in row)) return { status: row };
         if (row.state === 'Enabled')
           return {
@@ -1102,8 +1151,6 @@ export class SmSr {
     let ended = 0;
     for (const p of await runningProcedures(this.#db)) {
       if (p.step === 'awaiting-notification') continue;
-      // An SM-SR change (sm-sr-change/) is ended or resumed by SmSrChange.recover(), which runs first.
-      if (p.function === 'SMSRChange' || p.function === 'ReceiveSMSRChange') continue;
       const data = JSON.parse(p.data) as { iccid?: string; aid?: string; target?: string };
       let status: FunctionExecutionStatus = execError(`interrupted at step ${p.step}`);
       // The notification was applied to the EIS; its confirmation had not left. The eUICC repeats the
@@ -1114,14 +1161,22 @@ export class SmSr {
         const present = r.ok && r.responses[0] !== undefined && isCompleted(r.responses[0].sw);
         const absent = r.ok && r.responses[0]?.sw === 0x6a88;
         if (present) status = SUCCESS;
-        await this.#settleCreation(
-          p.eid,
-          data.iccid,
-          data.aid,
-          p.requester.replace(/^[a-z]+:/, ''),
-          present ? true : absent ? false : undefined,
-          status,
-        );
+        const { iccid, aid } = data;
+        const now = this.#now();
+        await this.#o.store.db
+          .transaction()
+          .execute((tx) =>
+            this.#settleCreation(
+              tx,
+              now,
+              p.eid,
+              iccid,
+              aid,
+              p.requester.replace(/^[a-z]+:/, ''),
+              present ? true : absent ? false : undefined,
+              status,
+            ),
+          );
       } else if (
         (p.function === 'EnableProfile' || p.function === 'DisableProfile') &&
         p.step === 'command-sent'
