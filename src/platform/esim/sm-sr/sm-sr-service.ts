@@ -497,7 +497,8 @@ export class SmSr {
             .where('eid', '=', eid)
             .where('iccid', '=', p.iccid)
             .execute();
-          await addRemainingMemory(tx, eid, Number(p.allocated_memory), now);
+          // An In-Creation entry never took its memory (#settleCreation takes it when Created).
+          if (p.state !== 'In-Creation') await addRemainingMemory(tx, eid, Number(p.allocated_memory), now);
         } else if (state !== p.state) {
           await setProfileState(tx, eid, p.iccid, state, now);
           if (p.state === 'In-Creation') await addRemainingMemory(tx, eid, -Number(p.allocated_memory), now);
@@ -592,13 +593,23 @@ export class SmSr {
           ? SUCCESS
           : statusOfSw(r.responses[0]?.sw ?? 0x6f00, 'CreateISDP');
       // Unreachable card: the entry stays In-Creation (invisible) until an audit or recover() settles it.
-      const created = r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined;
+      let created = r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined;
+      // Any other answer (a refusal, or one garbled after the INSTALL ran) may hide an ISD-P on the
+      // card: the entry goes only once a DELETE of its AID says it is not there (9000, 6A88).
+      if (created === false && !(await this.#absentOnCard(eid, aid))) created = undefined;
       const final = (tx: Executor, at: number) =>
         this.#settleCreation(tx, at, eid, b.iccid, aid, c.id, created, status, b.requiredMemory);
       return status.status === 'EXECUTED_SUCCESS'
         ? { status, output: { isdPAid: aid }, final }
         : { status, final };
     });
+  }
+
+  /** ES5 DELETE of `aid`: true when the card says it no longer holds it (deleted, or never there). */
+  async #absentOnCard(eid: string, aid: string): Promise<boolean> {
+    const r = await this.#o.transport.send(eid, ISD_R_AID, [deleteProfileApdu(aid)]);
+    const sw = r.ok ? r.responses[0]?.sw : undefined;
+    return sw !== undefined && (isCompleted(sw) || sw === 0x6a88);
   }
 
   /** The EIS after an INSTALL of the ISD-P: Created (its memory taken), or the entry gone, audited. */
@@ -1151,6 +1162,8 @@ export class SmSr {
     let ended = 0;
     for (const p of await runningProcedures(this.#db)) {
       if (p.step === 'awaiting-notification') continue;
+      // An SM-SR change (sm-sr-change/) is ended or resumed by SmSrChange.recover(), which runs first.
+      if (p.function === 'SMSRChange' || p.function === 'ReceiveSMSRChange') continue;
       const data = JSON.parse(p.data) as { iccid?: string; aid?: string; target?: string };
       let status: FunctionExecutionStatus = execError(`interrupted at step ${p.step}`);
       // The notification was applied to the EIS; its confirmation had not left. The eUICC repeats the
