@@ -21,9 +21,8 @@
 // its message leaves (part-1 esim_sr_procedures; the row's `active_eid` also keeps SmSr's functions
 // off the eUICC meanwhile).
 //
-// Not in this slice (issue 16): resuming an SM-SR change after a restart (SmSr.recover() ends an
-// interrupted one as failed), HandleSMSRChangeNotification, UpdateSMSRAddressingParameters, the
-// "eUICC already managed" answer to a retry after the commit, the SOAP transport of ES7.
+// After a restart, recover() ends or resumes what was running (see there). Not in this slice (issue
+// 16): HandleSMSRChangeNotification, UpdateSMSRAddressingParameters, the SOAP transport of ES7.
 
 import type { KeyObject } from 'node:crypto';
 import { createCipheriv } from 'node:crypto';
