@@ -280,6 +280,9 @@ describe('SM-SR change, platform side (two SM-SRs, one eUICC over SCP80)', () =>
       { timeout: 60_000, interval: 50 },
     );
     expect(cardKvns(r).scp80).toEqual([1, SMSR2_KVN]);
+    // Meanwhile neither SM-SR runs anything else on the eUICC (one procedure per eUICC).
+    expect(codes(await audit(r.sr1))).toEqual(['FAILED', '8.1', '3.7']);
+    expect(codes(await audit(r.sr2))).toEqual(['FAILED', '8.1', '3.7']);
     r.tamper = undefined;
     await r.restart();
     expect(await r.sr2.change.recover()).toBe(1);
