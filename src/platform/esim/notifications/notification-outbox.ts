@@ -335,13 +335,11 @@ export class NotificationOutbox {
           ),
         ),
       )
+      .returningAll()
       .executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) !== 1) return undefined;
-    const row = await db
-      .selectFrom('esim_notification_outbox')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow();
+    // Not claimed: delivered, dead, leased by another instance, not due, or behind an older row.
+    if (claimed === undefined) return undefined;
+    const row = claimed;
     const n = view(row);
     const stored = JSON.parse(row.body) as Omit<NotificationBody, 'completionTimestamp'> & {
       completionTimestamp: number;
