@@ -247,7 +247,8 @@ export async function twoSmSrs(
           what: 'ES7 HandoverEUICC',
           step: (await activeProcedure(db.store.db, b.eis.eumSignedInfo.eid))?.step,
         });
-        return partner().change.es7For(id).handoverEUICC(b);
+        const r = await partner().change.es7For(id).handoverEUICC(b);
+        return (rig.tamper?.('HandoverEUICC', r) as typeof r | undefined) ?? r;
       },
       authenticateSMSR: async (b) => {
         sent.push({
