@@ -164,6 +164,10 @@ export function soapHandlersFor(
         acceptableValidityPeriod: _avp,
         ...output
       } = response;
+      // A failed answer carries only the outputs it has: the in-process ports' '' for "none" (e.g.
+      // CreateISDP's Isd-p-aid) is not a schema value and would cost the partner the real status.
+      if (functionExecutionStatus.status === 'FAILED' || functionExecutionStatus.status === 'EXPIRED')
+        for (const [key, value] of Object.entries(output)) if (value === '') delete output[key];
       return { status: functionExecutionStatus, output } as HandlerOutcome<RequestElement>;
     };
   }

@@ -29,6 +29,7 @@ import {
   ESIM_MESSAGING_NS,
   encodeFields,
   type FieldSpec,
+  isXmlText,
   SchemaViolation,
 } from './sgp-02-xml-types.js';
 
@@ -369,6 +370,12 @@ export interface SoapFault {
 
 const FAULT_ACTION = 'http://www.w3.org/2005/08/addressing/soap/fault';
 
+/** `text` with what XML 1.0 text cannot carry (NUL, lone surrogates, U+FFFE…) replaced by `?`. */
+function xmlSafe(text: string): string {
+  return isXmlText(text) ? text : Array.from(text, (ch) => (isXmlText(ch) ? ch : '?')).join('');
+}
+
+/** A fault's texts often quote the refused message (a parser error): made XML-safe, so this never throws. */
 export function encodeSoapFault(fault: SoapFault): string {
   const doc = new DOMImplementation().createDocument(SOAP12_NS, 'env:Envelope', null);
   const envelope = doc.documentElement as Element;
@@ -392,10 +399,24 @@ export function encodeSoapFault(fault: SoapFault): string {
   const reason = doc.createElementNS(SOAP12_NS, 'env:Reason');
   const reasonText = doc.createElementNS(SOAP12_NS, 'env:Text');
   reasonText.setAttributeNS('http://www.w3.org/XML/1998/namespace', 'xml:lang', 'en');
-  reasonText.appendChild(doc.createTextNode(`${fault.code}: ${fault.reason}`.slice(0, 1024)));
+  reasonText.appendChild(doc.createTextNode(xmlSafe(`${fault.code}: ${fault.reason}`.slice(0, 1024))));
   reason.appendChild(reasonText);
   const detail = doc.createElementNS(SOAP12_NS, 'env:Detail');
-  encodeFields(doc, detail, FAULT_STATUS_FIELDS, { status: fault.status }, 'Fault');
+  const data = fault.status.statusCodeData;
+  const status: FunctionExecutionStatus =
+    data === undefined
+      ? fault.status
+      : {
+          ...fault.status,
+          statusCodeData: {
+            ...data,
+            ...(data.message === undefined ? {} : { message: xmlSafe(data.message.slice(0, 4096)) }),
+            ...(data.subjectIdentifier === undefined
+              ? {}
+              : { subjectIdentifier: xmlSafe(data.subjectIdentifier.slice(0, 4096)) }),
+          },
+        };
+  encodeFields(doc, detail, FAULT_STATUS_FIELDS, { status }, 'Fault');
   f.appendChild(code);
   f.appendChild(reason);
   f.appendChild(detail);

@@ -379,7 +379,8 @@ export async function beginProcedure(
       .select('procedure_id')
       .where('active_eid', '=', p.eid)
       .executeTakeFirst();
-    if (holder !== undefined) return undefined;
+    // Busy: someone holds the lock, or held it at the insert (the holder may have ended since).
+    if (holder !== undefined || /active_eid/.test(String((e as Error).message))) return undefined;
     throw e;
   }
 }

@@ -11,6 +11,7 @@ import {
   encodeSoapFault,
   encodeSoapMessage,
   type SoapDecodeCode,
+  statusForDecodeError,
 } from '../../../../src/platform/esim/es-soap/soap-envelope.js';
 import { sampleBody } from './fixtures.js';
 
@@ -151,6 +152,27 @@ describe('SOAP decoder fuzz', () => {
     // The mutations are not all fatal: some still decode and exercise the re-encoding path.
     expect(decodedCount).toBeGreaterThan(100);
   }, 300_000);
+
+  it('a refused body whose parser error quotes what XML cannot carry (a NUL in a tag) still gets a fault', () => {
+    // Found by the fuzz through the SM-SR's listener: encodeSoapFault threw inside the HTTP handler.
+    for (const text of [
+      SEEDS[0]?.replace('</Eid>', '</E\u0000id>'),
+      '<a\u0000b/>',
+      `<x>${'\ud83d\ude00'.repeat(600)}`,
+    ]) {
+      const decoded = decodeSoapMessage(text ?? '');
+      if (decoded.ok) throw new Error('expected a refusal');
+      const fault = {
+        side: 'Sender' as const,
+        code: decoded.error.code,
+        reason: decoded.error.message,
+        status: statusForDecodeError(decoded.error),
+      };
+      const back = decodeSoapFault(encodeSoapFault(fault));
+      expect(back?.code).toBe(decoded.error.code);
+      expect(back?.status.status).toBe('FAILED');
+    }
+  });
 
   it('faults: 5,000 mutated faults decode to a fault or to nothing, never throw', () => {
     const fault = encodeSoapFault({

@@ -337,7 +337,7 @@ describe('SM-DP fuzz at the decode/verify boundary (in memory, 100,000 inputs)',
     }
     expect(t.next).toBeGreaterThan(1000);
     expect(t.SMDP_ECASD_CERTIFICATE).toBeGreaterThan(100);
-  }, 120_000);
+  }, 240_000);
 
   it('40,000 hostile answers to INSTALL [for personalization] and STORE DATA 3A01: on only with a 16–32 byte RC', async () => {
     const random = seededRandom(0x3a01);
@@ -379,7 +379,7 @@ describe('SM-DP fuzz at the decode/verify boundary (in memory, 100,000 inputs)',
       }
     }
     expect(t.next).toBeGreaterThan(500);
-  }, 120_000);
+  }, 240_000);
 
   it('1,500 hostile answers to STORE DATA 3A02 against the real on-card key establishment: a key set only from a receipt that verifies', async () => {
     const random = seededRandom(0x3a02);
@@ -507,7 +507,7 @@ describe('SM-DP fuzz at the decode/verify boundary (in memory, 100,000 inputs)',
     expect(t.SMDP_SCP03T).toBeGreaterThan(1000);
     expect(t.SMDP_EUICC_RESPONSE ?? 0).toBeGreaterThan(100);
     expect(acceptedMutated).toBeLessThan(t.next as number);
-  }, 120_000);
+  }, 240_000);
 });
 
 // --- DB-backed: whole downloads through SmDp → SmSr → software eUICC -----------------------------------
