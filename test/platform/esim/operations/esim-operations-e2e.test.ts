@@ -238,7 +238,7 @@ describe('operator API with the real SM-DP and SM-SR', () => {
     const isdps = euiccOf(card).snapshot().isdps;
     expect(isdps.find((i) => i.aid === isdp?.aid)?.state).toBe(LIFE_CYCLE.ENABLED);
     expect(isdps.filter((i) => i.state === LIFE_CYCLE.ENABLED)).toHaveLength(1);
-  });
+  }, 180_000);
 });
 
 // --- issue 15 follow-ups (B2) -------------------------------------------------------------------------
