@@ -1236,8 +1236,15 @@ export class EventEngine {
     // Runs due now, while a tick runs, are inserted claimed by this process — attempt 1, its lease
     // from now — and executed by the tick once this transaction committed: no claim for them. Another
     // instance sees them running and leaves them alone until the lease ends (a crash before they ran
-    // leaves them to be taken over then, as a crash while running does).
-    const claim = (runAt: number | null) => log.runs !== undefined && runAt !== null && runAt <= now;
+    // leaves them to be taken over then, as a crash while running does). At most one claim's worth
+    // (actionBatch) per firing transaction: the rest of a mass firing is left pending, so that other
+    // instances share its backlog as before.
+    let claimable = log.runs === undefined ? 0 : Math.max(0, this.o.actionBatch - log.runs.length);
+    const claim = (runAt: number | null) => {
+      if (runAt === null || runAt > now || claimable === 0) return false;
+      claimable--;
+      return true;
+    };
     const claimedUntil = now + this.o.leaseMs;
     const runs = inserted.flatMap(({ id, sim_id: simId }) =>
       h.actions.map((a, i) => {

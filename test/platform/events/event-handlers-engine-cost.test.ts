@@ -9,7 +9,8 @@
 //   process is seen once the baseline is read again (or by the full sweep).
 // - runs due at once inserted claimed: a tick that fires runs them without claiming them (no claim
 //   statement returns them), at attempt 1 under a lease from the firing; another engine leaves them
-//   alone until that lease ends and then takes them over, once.
+//   alone until that lease ends and then takes them over, once. A mass firing claims one claim batch
+//   (actionBatch) that way and leaves the rest pending, for every instance to share.
 //
 // The engine under test is its own instance with usageInMemory on both databases (the platform's
 // default is on SQLite only), fed by the platform's accounting writer.
@@ -304,6 +305,40 @@ describe(`event handler engine cost (${testDialect})`, () => {
         ...Array.from({ length: 3 }, () => ['succeeded', 2]),
       ]);
       expect(await firings(id)).toHaveLength(20);
+      await remove(id);
+    } finally {
+      stop();
+    }
+  });
+
+  it('a mass firing claims at most a claim batch at firing; the rest is left pending for any instance to claim', async () => {
+    clock.set(Date.UTC(2026, 7, 7, 10));
+    const sims = await Promise.all(Array.from({ length: 12 }, () => createSim(api)));
+    const id = await handler({
+      targetOperatorId: op,
+      ...dailyLimit(1, [{ type: 'StandbyAction', properties: { executionDateTimeConst: 'IMMEDIATELY' } }]),
+    });
+    const counter = new ClaimCounter();
+    const store: Store = { ...api.db.store, db: api.db.store.db.withPlugin(counter) };
+    const engine = new EventEngine(store, clock, api.platform.sims, { usageInMemory: true, actionBatch: 5 });
+    const stop = api.platform.aaa.accounting.onCommitted((_records, usage) => engine.noteAccounting(usage));
+    const ran: string[] = [];
+    engine.useExecutor('StandbyAction', async (run) => {
+      ran.push(run.simId as string);
+      return { outcome: 'succeeded', detail: {} };
+    });
+    try {
+      for (const s of sims) {
+        const sess = session(s);
+        await sess.start();
+        await sess.interim(2 * MIB);
+      }
+      expect((await engine.tick({ traffic: 'changed' })).runs).toEqual({ succeeded: 12 });
+      expect(counter.claimed).toBe(7);
+      expect(new Set(ran).size).toBe(12);
+      expect((await runs(id)).map((r) => [r.status, r.attempts])).toEqual(
+        Array.from({ length: 12 }, () => ['succeeded', 1]),
+      );
       await remove(id);
     } finally {
       stop();
