@@ -1,7 +1,9 @@
 // Rows of the SM-DP's DownloadProfile procedures (migration 0014, migration.ts). Every write that
-// moves a procedure is one transaction: the row's step and the trail entry together. The key set of
-// a running download is sealed with the key ring (context `esim-dp-download:<id>`) and dropped when
-// the procedure ends.
+// moves a procedure is one transaction: the row's step and the trail entries together. A step whose
+// messages leave nothing to resume from (before the key set; a restart runs those steps again from
+// the start) does not move the row: its trail entry, with the time it began, is written with the
+// next write (DownloadTrail). The key set of a running download is sealed with the key ring
+// (context `esim-dp-download:<id>`) once, when it exists, and dropped when the procedure ends.
 
 import type { Selectable } from 'kysely';
 import type { EstablishedKeyset, KeyUsageQualifier } from '../../../crypto/sgp-02-key-establishment.js';
@@ -22,6 +24,7 @@ export interface DownloadProgress {
 
 export const downloadSecretContext = (id: string) => `esim-dp-download:${id}`;
 
+/** Inserts a download at its first step (trail entry 1); the row as stored. */
 export async function insertDownload(
   db: Executor,
   row: Omit<
@@ -29,25 +32,24 @@ export async function insertDownload(
     'step' | 'attempt' | 'isdp_aid' | 'progress' | 'secrets' | 'status' | 'result' | 'failure_code'
   >,
   firstStep: string,
-): Promise<void> {
-  await db
-    .insertInto('esim_dp_downloads')
-    .values({
-      ...row,
-      step: firstStep,
-      attempt: 1,
-      isdp_aid: null,
-      progress: '{}',
-      secrets: null,
-      status: 'running',
-      result: null,
-      failure_code: null,
-    })
-    .execute();
+): Promise<DownloadRow> {
+  const stored: DownloadRow = {
+    ...row,
+    step: firstStep,
+    attempt: 1,
+    isdp_aid: null,
+    progress: '{}',
+    secrets: null,
+    status: 'running',
+    result: null,
+    failure_code: null,
+  };
+  await db.insertInto('esim_dp_downloads').values(stored).execute();
   await db
     .insertInto('esim_dp_steps')
     .values({ download_id: row.download_id, seq: 1, step: firstStep, detail: '{}', at: row.created_at })
     .execute();
+  return stored;
 }
 
 export async function loadDownload(db: Executor, id: string): Promise<DownloadRow | undefined> {
@@ -83,37 +85,89 @@ export interface StepPatch {
   readonly detail?: Record<string, unknown>;
 }
 
-/** Enter `step` (stored before its message leaves) with what the previous steps learnt. */
-export async function enterStep(store: Store, id: string, step: string, patch: StepPatch, now: number) {
-  await store.db.transaction().execute(async (tx) => {
-    const last = await tx
+/**
+ * The writer of one running download's row and trail (one per runner; the trail's sequence numbers
+ * are kept here, read once after a restart). `note` records a step that need not be stored before
+ * it runs; `enter` stores a step before its message leaves; `end` ends the procedure. Each write is
+ * one transaction with the trail entries noted since the last one.
+ */
+export class DownloadTrail {
+  readonly #store: Store;
+  readonly #id: string;
+  /** Made by resume(): the download continues after a restart. */
+  readonly resumed: boolean;
+  #seq: number;
+  readonly #noted: { step: string; detail: string; at: number }[] = [];
+
+  constructor(store: Store, id: string, lastSeq: number, resumed = false) {
+    this.#store = store;
+    this.#id = id;
+    this.#seq = lastSeq;
+    this.resumed = resumed;
+  }
+
+  /** The trail of a download already in the table (after a restart): continues after its last entry. */
+  static async resume(store: Store, id: string): Promise<DownloadTrail> {
+    const last = await store.db
       .selectFrom('esim_dp_steps')
       .select((e) => e.fn.max('seq').as('seq'))
       .where('download_id', '=', id)
       .executeTakeFirst();
-    await tx
-      .updateTable('esim_dp_downloads')
-      .set({
-        step,
-        updated_at: now,
-        ...(patch.isdpAid !== undefined ? { isdp_aid: patch.isdpAid } : {}),
-        ...(patch.progress !== undefined ? { progress: JSON.stringify(patch.progress) } : {}),
-        ...(patch.secrets !== undefined ? { secrets: patch.secrets } : {}),
-        ...(patch.attempt !== undefined ? { attempt: patch.attempt } : {}),
-      })
-      .where('download_id', '=', id)
-      .execute();
-    await tx
-      .insertInto('esim_dp_steps')
-      .values({
-        download_id: id,
-        seq: Number(last?.seq ?? 0) + 1,
-        step,
-        detail: JSON.stringify(patch.detail ?? {}),
-        at: now,
-      })
-      .execute();
-  });
+    return new DownloadTrail(store, id, Number(last?.seq ?? 0), true);
+  }
+
+  /** A step that runs without moving the row (a restart runs it again): its entry waits for the next write. */
+  note(step: string, now: number, detail: Record<string, unknown> = {}): void {
+    this.#noted.push({ step, detail: JSON.stringify(detail), at: now });
+  }
+
+  /** Enter `step` (stored before its message leaves) with what the previous steps learnt. */
+  async enter(step: string, patch: StepPatch, now: number): Promise<void> {
+    this.note(step, now, patch.detail);
+    await this.#store.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('esim_dp_downloads')
+        .set({
+          step,
+          updated_at: now,
+          ...(patch.isdpAid !== undefined ? { isdp_aid: patch.isdpAid } : {}),
+          ...(patch.progress !== undefined ? { progress: JSON.stringify(patch.progress) } : {}),
+          ...(patch.secrets !== undefined ? { secrets: patch.secrets } : {}),
+          ...(patch.attempt !== undefined ? { attempt: patch.attempt } : {}),
+        })
+        .where('download_id', '=', this.#id)
+        .execute();
+      await this.#write(tx);
+    });
+    this.#written();
+  }
+
+  /** The procedure ends: its outcome, the ICCID lock released, the key set forgotten. */
+  async end(status: FunctionExecutionStatus, failureCode: SmdpFailureCode | undefined, now: number) {
+    if (this.#noted.length === 0) return endDownload(this.#store.db, this.#id, status, failureCode, now);
+    await this.#store.db.transaction().execute(async (tx) => {
+      await endDownload(tx, this.#id, status, failureCode, now);
+      await this.#write(tx);
+    });
+    this.#written();
+  }
+
+  /** The noted entries, in `tx`; they leave the list once it committed (#written). */
+  async #write(tx: Executor): Promise<void> {
+    const rows = this.#noted.map((n, i) => ({
+      download_id: this.#id,
+      seq: this.#seq + i + 1,
+      step: n.step,
+      detail: n.detail,
+      at: n.at,
+    }));
+    if (rows.length > 0) await tx.insertInto('esim_dp_steps').values(rows).execute();
+  }
+
+  #written(): void {
+    this.#seq += this.#noted.length;
+    this.#noted.length = 0;
+  }
 }
 
 /** The procedure ends: its outcome, the ICCID lock released, the key set forgotten. */

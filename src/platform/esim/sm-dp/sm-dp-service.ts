@@ -12,6 +12,7 @@
 //     the key set are never logged or returned.
 
 import { randomUUID } from 'node:crypto';
+import type { EstablishedKeyset } from '../../../crypto/sgp-02-key-establishment.js';
 import type { Clock } from '../../../lib/clock.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
@@ -42,8 +43,7 @@ import {
 import {
   type DownloadProgress,
   type DownloadRow,
-  endDownload,
-  enterStep,
+  DownloadTrail,
   insertDownload,
   installedDownload,
   openKeyset,
@@ -151,6 +151,10 @@ export class SmDp {
   readonly #o: SmDpOptions;
 
   readonly #types: ReadonlyMap<string, ProfileType>;
+  /** Each running download's row and trail writer. */
+  readonly #trails = new WeakMap<DownloadContext, DownloadTrail>();
+  /** Key sets already sealed in their row (sealed once, not at every step). */
+  readonly #sealed = new WeakSet<EstablishedKeyset>();
   /** ES2 notifications relayed to operators; serve runs its job (start()), tests call runDue(). */
   readonly notifications: NotificationOutbox;
 
@@ -275,8 +279,9 @@ export class SmDp {
       );
     const id = randomUUID();
     const now = this.#o.clock.now();
+    let row: DownloadRow;
     try {
-      await this.#o.store.db.transaction().execute((tx) =>
+      row = await this.#o.store.db.transaction().execute((tx) =>
         insertDownload(
           tx,
           {
@@ -314,12 +319,7 @@ export class SmDp {
         ),
       );
     }
-    const row = await db
-      .selectFrom('esim_dp_downloads')
-      .selectAll()
-      .where('download_id', '=', id)
-      .executeTakeFirstOrThrow();
-    const status = await this.#run(this.#context(row, false), 0, true);
+    const status = await this.#run(this.#context(row, new DownloadTrail(this.#o.store, id, 1)), 0, true);
     const installed = status.status === 'EXECUTED_SUCCESS' || status.status === 'EXECUTED_WITHWARNING';
     return { downloadId: id, iccid: b.iccid, status, installed };
   }
@@ -337,7 +337,8 @@ export class SmDp {
   }
 
   async #resume(row: DownloadRow): Promise<FunctionExecutionStatus> {
-    const ctx = this.#context(row, true);
+    const trail = await DownloadTrail.resume(this.#o.store, row.download_id);
+    const ctx = this.#context(row, trail);
     if (row.step === ERROR_SUBROUTINE) {
       const status = await this.#errorSubroutine(
         ctx,
@@ -347,7 +348,7 @@ export class SmDp {
           'SMDP_INTERRUPTED: the download was interrupted',
         ),
       );
-      await endDownload(this.#o.store.db, row.download_id, status, 'SMDP_INTERRUPTED', this.#o.clock.now());
+      await trail.end(status, 'SMDP_INTERRUPTED', this.#o.clock.now());
       return status;
     }
     if (BEFORE_KEYS.includes(row.step)) return this.#run(ctx, 0, true);
@@ -360,20 +361,12 @@ export class SmDp {
       );
       const deleted = await this.#errorSubroutine(ctx, cause);
       if (row.attempt >= (this.#o.maxAttempts ?? 3) || deleted !== cause) {
-        await endDownload(
-          this.#o.store.db,
-          row.download_id,
-          deleted,
-          'SMDP_INTERRUPTED',
-          this.#o.clock.now(),
-        );
+        await trail.end(deleted, 'SMDP_INTERRUPTED', this.#o.clock.now());
         return deleted;
       }
       // The old ISD-P is gone: the next one comes from CreateISDP.
       delete ctx.isdpAid;
-      await enterStep(
-        this.#o.store,
-        row.download_id,
+      await trail.enter(
         'prepare-profile',
         { attempt: row.attempt + 1, isdpAid: null, detail: { restart: row.step } },
         this.#o.clock.now(),
@@ -397,7 +390,9 @@ export class SmDp {
     return this.#run(ctx, at < 0 ? 0 : at, false);
   }
 
-  #context(row: DownloadRow, resumed: boolean): DownloadContext {
+  /** The context of a download's run; a trail made after a restart (DownloadTrail.resume) marks it resumed. */
+  #context(row: DownloadRow, trail: DownloadTrail): DownloadContext {
+    const resumed = trail.resumed;
     const es3 = this.#o.smsr(row.smsr_id);
     const progress = JSON.parse(row.progress) as DownloadProgress;
     const ctx: DownloadContext = {
@@ -435,26 +430,43 @@ export class SmDp {
       },
     };
     if (row.isdp_aid !== null) ctx.isdpAid = row.isdp_aid;
-    if (row.secrets !== null) ctx.keyset = openKeyset(this.#o.keyRing, row.download_id, row.secrets);
+    if (row.secrets !== null) {
+      ctx.keyset = openKeyset(this.#o.keyRing, row.download_id, row.secrets);
+      this.#sealed.add(ctx.keyset);
+    }
+    this.#trails.set(ctx, trail);
     return ctx;
+  }
+
+  #trail(ctx: DownloadContext): DownloadTrail {
+    const trail = this.#trails.get(ctx);
+    if (trail === undefined) throw new Error(`no trail for download ${ctx.id}`);
+    return trail;
   }
 
   /** Runs the steps from `from`, each stored before it sends; the outcome once the procedure ends. */
   async #run(ctx: DownloadContext, from: number, firstStored: boolean): Promise<FunctionExecutionStatus> {
     for (let i = from; i < DOWNLOAD_STEPS.length; i++) {
       const step = DOWNLOAD_STEPS[i] as (typeof DOWNLOAD_STEPS)[number];
-      if (!(i === from && firstStored && step.name === 'prepare-profile'))
-        await enterStep(
-          this.#o.store,
-          ctx.id,
-          step.name,
-          {
-            isdpAid: ctx.isdpAid ?? null,
-            progress: ctx.progress,
-            ...(ctx.keyset ? { secrets: sealKeyset(this.#o.keyRing, ctx.id, ctx.keyset) } : {}),
-          },
-          this.#o.clock.now(),
-        );
+      if (!(i === from && firstStored && step.name === 'prepare-profile')) {
+        const trail = this.#trail(ctx);
+        const now = this.#o.clock.now();
+        // Before the key set a restart runs the steps again from the start: no row write before them.
+        if (BEFORE_KEYS.includes(step.name)) trail.note(step.name, now);
+        else {
+          const seal = ctx.keyset !== undefined && !this.#sealed.has(ctx.keyset) ? ctx.keyset : undefined;
+          await trail.enter(
+            step.name,
+            {
+              isdpAid: ctx.isdpAid ?? null,
+              progress: ctx.progress,
+              ...(seal === undefined ? {} : { secrets: sealKeyset(this.#o.keyRing, ctx.id, seal) }),
+            },
+            now,
+          );
+          if (seal !== undefined) this.#sealed.add(seal);
+        }
+      }
       let outcome: StepOutcome;
       const deadline = ctx.deadline;
       if (deadline !== undefined && this.#o.clock.now() > deadline) {
@@ -512,9 +524,7 @@ export class SmDp {
     let status = outcome.status;
     if (outcome.kind === 'fail' && subroutine && ctx.isdpAid !== undefined)
       status = await this.#errorSubroutine(ctx, status);
-    await endDownload(
-      this.#o.store.db,
-      ctx.id,
+    await this.#trail(ctx).end(
       status,
       outcome.kind === 'fail' ? outcome.code : undefined,
       this.#o.clock.now(),
@@ -548,9 +558,7 @@ export class SmDp {
     ctx: DownloadContext,
     cause: FunctionExecutionStatus,
   ): Promise<FunctionExecutionStatus> {
-    await enterStep(
-      this.#o.store,
-      ctx.id,
+    await this.#trail(ctx).enter(
       ERROR_SUBROUTINE,
       { detail: { cause: cause.statusCodeData?.message ?? '' } },
       this.#o.clock.now(),
