@@ -4,11 +4,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { SimtrustError } from '../../lib/errors.js';
 import { ensurePrivateFile, PRIVATE_DIR_MODE, tightenIfPresent } from '../private-files.js';
 import { migrationProvider } from './migrations.js';
+import { OwnSchemaPostgresDialect } from './own-schema-introspector.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -134,7 +135,7 @@ async function openPostgres(url: string, poolSize: number, migrate: boolean): Pr
     max: poolSize,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }, schema) });
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
@@ -214,13 +215,15 @@ export async function migrateToLatest(store: Store): Promise<void> {
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new SimtrustError(
-      'ERR_INTERNAL',
-      `database migration ${failed} failed: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
+    // No result names a migration when the Migrator failed before running one (creating or locking
+    // its kysely_migration tables): say so rather than "unknown", with the database's own words.
+    const failed =
+      results?.find((r) => r.status === 'Error')?.migrationName ??
+      `setup (kysely_migration tables and lock${store.schema ? ` in schema ${store.schema}` : ''}, before any migration)`;
+    const code = (error as { code?: unknown }).code;
+    const cause = `${error instanceof Error ? error.message : String(error)}${typeof code === 'string' ? ` (${code})` : ''}`;
+    throw new SimtrustError('ERR_INTERNAL', `database migration ${failed} failed: ${cause}`, {
+      cause: error,
+    });
   }
 }
