@@ -152,7 +152,9 @@ async function attach(): Promise<number> {
 }
 
 async function awaitingNotification(fn: string): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
+  // Polled, then paced: after a busy answer the retry comes only after its wait (up to 2 s), longer than
+  // a few thousand bare polls take on a quiet machine (a bound by count alone failed in CI).
+  for (let i = 0; i < 6000; i++) {
     const row = await api.platform.store.db
       .selectFrom('esim_sr_procedures')
       .select('step')
@@ -160,7 +162,7 @@ async function awaitingNotification(fn: string): Promise<void> {
       .where('active_eid', '=', EID)
       .executeTakeFirst();
     if (row?.step === 'awaiting-notification') return;
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => (i < 200 ? setImmediate(r) : setTimeout(r, 10)));
   }
   throw new Error(`${fn} never waited for the notification`);
 }
