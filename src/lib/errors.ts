@@ -463,7 +463,7 @@ export const ERROR_CODES = {
     status: 409,
     expose: true,
     description:
-      'The trusted CI was imported without its private key (production: the CI is external), so certificates under it are issued by the CI, not by simtrust.',
+      'The trusted CI was imported without its private key (production: the CI is external), so certificates under it are issued by the CI, not by simtrust: `simtrust esim certs request` here, `simtrust esim certs sign` at the CI holder, `simtrust esim certs import` of its answer here.',
   },
   ERR_ESIM_NO_EUM: {
     status: 409,
@@ -476,6 +476,12 @@ export const ERROR_CODES = {
     expose: true,
     description:
       'No eSIM certificate with this id (with a key, for this operator); `simtrust esim certs list` lists them.',
+  },
+  ERR_ESIM_NO_CERTIFICATE_REQUEST: {
+    status: 404,
+    expose: true,
+    description:
+      'The certificate to import answers no pending request of this deployment (another key, another role, or already imported): run `simtrust esim certs request` here and have the CI sign that request.',
   },
   ERR_ESIM_CERTIFICATE_REJECTED: {
     status: 422,

@@ -36,7 +36,7 @@ const CERT_COLUMNS: ReadonlyArray<Column<CertificateView>> = [
   ['operatorId', (c) => c.operatorId || '(platform)'],
   ['subject', (c) => c.subject],
   ['format', (c) => c.format],
-  ['notAfter', (c) => iso(c.notAfter)],
+  ['notAfter', (c) => (c.pending ? '(pending request)' : iso(c.notAfter))],
   ['keyId', (c) => c.keyId],
 ];
 
@@ -73,6 +73,21 @@ function days(value: unknown): number | undefined {
   if (!/^\d+$/.test(String(value)) || !Number.isSafeInteger(n) || n < 1)
     throw usage('--validity-days must be a whole number of days');
   return n;
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw usage(`cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Hex text of a file (whitespace allowed) as bytes. */
+function hexOf(text: string, flag: string): Uint8Array {
+  const t = text.replace(/\s+/g, '');
+  if (!/^([0-9a-fA-F]{2})+$/.test(t)) throw usage(`${flag} must be a file of hex text (as --pem prints it)`);
+  return new Uint8Array(Buffer.from(t, 'hex'));
 }
 
 /** With --pem: only the certificate text, so it can go straight to a file or `openssl`. */
@@ -201,6 +216,78 @@ function registerEsimPkiCommands(esim: Command): void {
     );
     if (o.pem === true) printPem(view.certificate);
     else print(command, view, CERT_COLUMNS);
+  });
+
+  example(
+    withDatabase(
+      certs
+        .command('request')
+        .description(
+          "Request this deployment's SM-DP or SM-SR certificate from a CI held elsewhere (`esim ci import` trusts it): a P-256 key made and sealed here, and a request signed by that key for the CI holder's `esim certs sign`",
+        )
+        .addOption(
+          new Option('--role <role>', 'what it certifies').choices(['sm-dp', 'sm-sr']).makeOptionMandatory(),
+        )
+        .requiredOption('--operator-id <id>', 'owning operator')
+        .requiredOption(
+          '--entity-id <oid>',
+          'the entity id (OID) of the ES messages, e.g. 1.3.6.1.4.1.99999.2.2',
+        )
+        .option('--pem', 'print only the request (hex), for a file'),
+    ),
+    'simtrust esim certs request --role sm-sr --operator-id OP0012345678 --entity-id 1.3.6.1.4.1.99999.2.2 --pem > sm-sr.req',
+  ).action(async (o: Record<string, unknown>, command: Command) => {
+    const r = await withPki(o, (pki) =>
+      pki.requestCertificate({
+        role: o.role as 'sm-dp' | 'sm-sr',
+        operatorId: o.operatorId as string,
+        entityId: o.entityId as string,
+      }),
+    );
+    if (o.pem === true) printPem(r.request);
+    else print(command, { ...r.view, request: r.request }, CERT_COLUMNS);
+  });
+
+  example(
+    withDatabase(
+      certs
+        .command('sign')
+        .description(
+          "At the CI holder: answer another deployment's certificate request (`esim certs request`) with an SM-DP or SM-SR certificate under this deployment's CI; the request must be signed by its own key",
+        )
+        .requiredOption('--request <file>', 'the request (hex, as `esim certs request --pem` printed it)')
+        .option('--validity-days <n>', 'validity (default 1825; never past the CI)')
+        .option('--pem', 'print only the certificate (hex), for `esim certs import`'),
+    ),
+    'simtrust esim certs sign --request sm-sr.req --pem > sm-sr.cert',
+  ).action(async (o: Record<string, unknown>, command: Command) => {
+    const text = readText(o.request as string);
+    const bytes = hexOf(text, '--request');
+    const signed = await withPki(o, (pki) => pki.signRequest(bytes, { validityDays: days(o.validityDays) }));
+    if (o.pem === true) printPem(signed.certificate);
+    else print(command, signed);
+  });
+
+  example(
+    withDatabase(
+      certs
+        .command('import')
+        .description(
+          "Import a certificate issued elsewhere, verified under the trusted CIs: the CI's answer to this deployment's request (GP hex: the operator's SM-DP or SM-SR identity from then on), or an EUM's X.509 certificate (PEM, with --entity-id: EISs it signed are accepted, e.g. from a partner SM-SR)",
+        )
+        .requiredOption('--certificate <file>', 'GP certificate (hex) or EUM certificate (PEM)')
+        .option('--entity-id <oid>', "an EUM's entity id (the Eum-id its EISs carry)"),
+    ),
+    'simtrust esim certs import --certificate sm-sr.cert',
+  ).action(async (o: Record<string, unknown>, command: Command) => {
+    const text = readText(o.certificate as string);
+    const input = text.includes('-----BEGIN') ? text : hexOf(text, '--certificate');
+    const view = await withPki(o, (pki) =>
+      pki.importCertificate(input, {
+        entityId: typeof o.entityId === 'string' ? o.entityId : undefined,
+      }),
+    );
+    print(command, view, CERT_COLUMNS);
   });
 
   example(

@@ -23,6 +23,7 @@ import {
 import {
   type ChainInput,
   type ChainRefusal,
+  certificateDer,
   keyIdentifierOf,
   p256Point,
   p256PublicKey,
@@ -32,10 +33,13 @@ import {
   type VerifiedChain,
   verifyCertificateChain,
   verifyEumCertificate,
+  verifyGpCertificate,
 } from '../../../crypto/sgp-02-certificate-chain.js';
 import type { Clock } from '../../../lib/clock.js';
 import { SimtrustError } from '../../../lib/errors.js';
 import {
+  decodeGpCertificate,
+  decodeOid,
   encodeOid,
   GP_CERT_ROLE_BYTES,
   GP_KEY_USAGE,
@@ -72,6 +76,9 @@ export const ESIM_PKI_OPERATIONS = {
   importCi: 'Esim:importCi',
   issue: 'Esim:issueCertificate',
   issueEcasd: 'Esim:issueEcasdCertificate',
+  requestCertificate: 'Esim:requestCertificate',
+  signRequest: 'Esim:signCertificateRequest',
+  importCertificate: 'Esim:importCertificate',
 } as const;
 
 /** A CI as shown: never its private key. */
@@ -105,6 +112,24 @@ export interface CertificateView {
   readonly notBefore: number;
   readonly notAfter: number;
   readonly createdTime: number;
+  /**
+   * A certificate request of this deployment (`requestCertificate`) that no CI has answered yet:
+   * its key is here, `certificate` is the self-signed request, and nothing uses it until
+   * `importCertificate` brings the CI's certificate for that key.
+   */
+  readonly pending: boolean;
+}
+
+/** What `signRequest` gives back to the requesting deployment. */
+export interface SignedRequest {
+  readonly role: 'sm-dp' | 'sm-sr';
+  readonly entityId: string;
+  /** Hex of the GP `7F21` certificate the CI issued for the request's key. */
+  readonly certificate: string;
+  readonly serial: string;
+  readonly keyId: string;
+  readonly ciId: string;
+  readonly notAfter: number;
 }
 
 export interface IssueOptions {
@@ -131,9 +156,17 @@ export interface EcasdIssue {
   readonly privateKey?: KeyObject | undefined;
 }
 
+/** How long a certificate request (its self-signed form) may wait for the CI's answer. */
+const REQUEST_VALIDITY_DAYS = 30;
+
 const ciContext = (ciId: string) => `esim-ci:${ciId}`;
 const certContext = (certId: string) => `esim-cert:${certId}`;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** Hex text (whitespace allowed, as a file or a terminal gives it) as bytes; empty when it is not hex. */
+const hexBytes = (text: string) => {
+  const t = text.replace(/\s+/g, '');
+  return /^([0-9a-fA-F]{2})+$/.test(t) ? new Uint8Array(Buffer.from(t, 'hex')) : new Uint8Array();
+};
 const EID_RE = /^89\d{30}$/;
 
 function validityDays(days: number | undefined, fallback: number): number {
@@ -446,6 +479,304 @@ export class EsimPki {
     return { certId, certificate, eumCertificate: eum.certificate, publicKey: point, privateKey };
   }
 
+  /**
+   * A certificate request for this deployment's SM-DP or SM-SR when the CI is held elsewhere (the
+   * GSMA's, or a partner deployment's: `simtrust esim ci import` trusts it without its key). The key
+   * pair is made and sealed here and never leaves; the request is a GP certificate of that key
+   * signed by the key itself (proof of possession), which the CI holder checks and answers with
+   * `signRequest`; `importCertificate` then completes this row. Until then the row is pending
+   * (not_after 0): `current()` never picks it and it signs nothing.
+   */
+  async requestCertificate(options: {
+    role: 'sm-dp' | 'sm-sr';
+    operatorId: string;
+    entityId: string;
+    ctx?: AuditContext | undefined;
+  }): Promise<{ view: CertificateView; request: string }> {
+    if (options.role !== 'sm-dp' && options.role !== 'sm-sr')
+      throw new SimtrustError('ERR_BAD_REQUEST', 'a certificate request is for an sm-dp or sm-sr key');
+    await this.requireOperator(options.operatorId);
+    const oid = entityOid(options.entityId);
+    const now = this.clock.now();
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const point = p256Point(pair.publicKey);
+    const keyId = keyIdentifierOf(point);
+    const serialBytes = randomBytes(8);
+    serialBytes[0] = ((serialBytes[0] as number) & 0x7f) | 0x01;
+    const request = signGpCertificate(
+      {
+        serial: serialBytes,
+        caId: keyId,
+        subjectId: oid,
+        keyUsage: GP_KEY_USAGE.signatureVerification,
+        effectiveDate: gpDateOf(now),
+        expirationDate: gpDateOf(now + (REQUEST_VALIDITY_DAYS - 1) * DAY_MS),
+        roleByte: GP_CERT_ROLE_BYTES[options.role],
+        authorityKeyId: keyId,
+        publicKey: { point, curveRef: 0x00 },
+      },
+      pair.privateKey,
+    );
+    const certId = `EC-${randomBytes(8).toString('hex')}`;
+    const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
+    const row: EsimCertificatesTable = {
+      cert_id: certId,
+      operator_id: options.operatorId,
+      role: options.role,
+      subject: options.entityId,
+      format: 'gp',
+      certificate: hex(request),
+      public_key: hex(point),
+      key_id: hex(keyId),
+      issuer_key_id: hex(keyId),
+      serial: hex(serialBytes),
+      private_key: this.keyRing.seal(pkcs8, certContext(certId)),
+      not_before: gpDateStart(gpDateOf(now)),
+      not_after: 0,
+      created_at: now,
+    };
+    pkcs8.fill(0);
+    await this.store.transaction(async (trx) => {
+      await trx.insertInto('esim_certificates').values(row).execute();
+      await writeAudit(trx, {
+        context:
+          options.ctx ?? systemContext(options.operatorId, ESIM_PKI_OPERATIONS.requestCertificate, 'esim-ci'),
+        result: 'success',
+        detail: { certId, role: options.role, entityId: options.entityId, keyId: hex(keyId) },
+        at: now,
+      });
+    });
+    return { view: certView(row), request: hex(request) };
+  }
+
+  /**
+   * At the CI holder: answers a certificate request of another deployment with a GP certificate
+   * for its key under this deployment's CI. The request must verify with its own key (whoever
+   * sent it holds the private key), be an SM-DP or SM-SR request within its validity, and name an
+   * entity id (OID). Nothing is stored but the audit record: the key and its certificate belong to
+   * the requester.
+   */
+  async signRequest(
+    request: Uint8Array,
+    options: { validityDays?: number | undefined; ctx?: AuditContext | undefined } = {},
+  ): Promise<SignedRequest> {
+    const decoded = decodeGpCertificate(request);
+    if (!decoded.ok)
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_REJECTED',
+        `certificate request refused: malformed (${decoded.error.code} ${decoded.error.message})`,
+        { details: { refusal: 'CERT_MALFORMED', reason: 'malformed certificate' } },
+      );
+    const point = decoded.value.publicKey.point;
+    const role = decoded.value.role;
+    const now = this.clock.now();
+    const self = verifyGpCertificate(request, {
+      role: role === 'sm-dp' ? 'sm-dp' : 'sm-sr',
+      issuers: [{ keyId: keyIdentifierOf(point), publicKey: point }],
+      now,
+    });
+    if (!self.ok)
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_REJECTED',
+        `certificate request refused (it must be signed by its own SM-DP or SM-SR key, within its validity): ${self.error.message}`,
+        { details: { refusal: self.error.code, reason: self.error.reason } },
+      );
+    const entityId = decodeOid(decoded.value.subjectId);
+    if (entityId === undefined || (role !== 'sm-dp' && role !== 'sm-sr'))
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_REJECTED',
+        'certificate request refused: its subject is not an entity id (OID)',
+        { details: { refusal: 'CERT_WRONG_SUBJECT', reason: 'issued to another subject' } },
+      );
+    const days = validityDays(options.validityDays, 5 * 365);
+    const ci = await this.issuingCi();
+    const serialBytes = randomBytes(8);
+    serialBytes[0] = ((serialBytes[0] as number) & 0x7f) | 0x01;
+    const expiration = gpDateOf(Math.min(now + days * DAY_MS, ci.notAfter) - DAY_MS);
+    const bytes = signGpCertificate(
+      {
+        serial: serialBytes,
+        caId: ci.trusted.keyId,
+        subjectId: decoded.value.subjectId,
+        keyUsage: GP_KEY_USAGE.signatureVerification,
+        effectiveDate: gpDateOf(now),
+        expirationDate: expiration,
+        roleByte: GP_CERT_ROLE_BYTES[role],
+        authorityKeyId: ci.trusted.keyId,
+        publicKey: { point, curveRef: 0x00 },
+      },
+      ci.privateKey,
+    );
+    const signed: SignedRequest = {
+      role,
+      entityId,
+      certificate: hex(bytes),
+      serial: hex(serialBytes),
+      keyId: hex(keyIdentifierOf(point)),
+      ciId: ci.ciId,
+      notAfter: gpDateStart(expiration) + DAY_MS,
+    };
+    await this.store.transaction(async (trx) => {
+      await writeAudit(trx, {
+        context:
+          options.ctx ?? systemContext(PLATFORM_AUDIT_OPERATOR, ESIM_PKI_OPERATIONS.signRequest, 'esim-ci'),
+        result: 'success',
+        detail: { role, entityId, serial: signed.serial, keyId: signed.keyId, ciId: ci.ciId },
+        at: now,
+      });
+    });
+    return signed;
+  }
+
+  /**
+   * Brings in a certificate issued elsewhere, verified under the trusted CIs first:
+   * - a GP SM-DP / SM-SR certificate completes this deployment's pending request for the same key
+   *   (role and entity id as requested): the operator's identity from then on;
+   * - an EUM's X.509 certificate (with `entityId`, the Eum-id of the ES messages) is trusted without
+   *   its key, as the platform's: EISs it signed are accepted (ES1, ES7 HandoverEUICC), and it issues
+   *   nothing here.
+   */
+  async importCertificate(
+    certificate: string | Uint8Array,
+    options: { entityId?: string | undefined; ctx?: AuditContext | undefined } = {},
+  ): Promise<CertificateView> {
+    const now = this.clock.now();
+    const trustedCis = await this.trustedCis();
+    if (trustedCis.length === 0)
+      throw new SimtrustError(
+        'ERR_ESIM_NO_CI',
+        'this deployment trusts no CI yet: run `simtrust esim ci import` with the CI certificate first',
+      );
+    const isX509 =
+      typeof certificate === 'string' ? certificate.includes('-----BEGIN') : certificate[0] === 0x30;
+    if (isX509) return this.importEum(certificate, trustedCis, now, options);
+    const bytes = typeof certificate === 'string' ? hexBytes(certificate) : new Uint8Array(certificate);
+    const decoded = decodeGpCertificate(bytes);
+    if (!decoded.ok)
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_REJECTED',
+        `not a GP certificate (hex of 7F21) nor an X.509 PEM: ${decoded.error.code} ${decoded.error.message}`,
+        { details: { refusal: 'CERT_MALFORMED', reason: 'malformed certificate' } },
+      );
+    const role = decoded.value.role;
+    if (role !== 'sm-dp' && role !== 'sm-sr')
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_REJECTED',
+        'only SM-DP and SM-SR GP certificates are imported (an eUICC certificate travels in its EIS)',
+        { details: { refusal: 'CERT_WRONG_ROLE', reason: 'wrong role' } },
+      );
+    const row = await this.store.db
+      .selectFrom('esim_certificates')
+      .selectAll()
+      .where('public_key', '=', hex(decoded.value.publicKey.point))
+      .where('role', '=', role)
+      .where('not_after', '=', 0)
+      .where('private_key', 'is not', null)
+      .executeTakeFirst();
+    if (row === undefined)
+      throw new SimtrustError(
+        'ERR_ESIM_NO_CERTIFICATE_REQUEST',
+        `no pending ${role} certificate request of this deployment for the key of this certificate: run \`simtrust esim certs request\` here, have the CI sign that request, then import its answer`,
+      );
+    const chain = await this.requireChain({
+      certificate: bytes,
+      role,
+      subjectId: entityOid(row.subject),
+    });
+    const effective = decoded.value.effectiveDate;
+    const update = {
+      certificate: hex(bytes),
+      issuer_key_id: hex(chain.ci.keyId),
+      serial: hex(decoded.value.serial),
+      not_before: effective === undefined ? now : gpDateStart(effective),
+      not_after: gpDateStart(decoded.value.expirationDate) + DAY_MS,
+    };
+    await this.store.transaction(async (trx) => {
+      const done = await trx
+        .updateTable('esim_certificates')
+        .set(update)
+        .where('cert_id', '=', row.cert_id)
+        .where('not_after', '=', 0)
+        .executeTakeFirst();
+      if (Number(done.numUpdatedRows) !== 1)
+        throw new SimtrustError('ERR_CONFLICT', `certificate request ${row.cert_id} was completed meanwhile`);
+      await writeAudit(trx, {
+        context:
+          options.ctx ?? systemContext(row.operator_id, ESIM_PKI_OPERATIONS.importCertificate, 'esim-ci'),
+        result: 'success',
+        detail: { certId: row.cert_id, role, entityId: row.subject, serial: update.serial },
+        at: now,
+      });
+    });
+    return certView({ ...row, ...update });
+  }
+
+  private async importEum(
+    certificate: string | Uint8Array,
+    trustedCis: readonly TrustedCi[],
+    now: number,
+    options: { entityId?: string | undefined; ctx?: AuditContext | undefined },
+  ): Promise<CertificateView> {
+    if (options.entityId === undefined)
+      throw new SimtrustError(
+        'ERR_BAD_REQUEST',
+        'an EUM certificate is imported with its entity id (the Eum-id its EISs carry)',
+      );
+    entityOid(options.entityId);
+    const eum = verifyEumCertificate(certificate, trustedCis, now);
+    if (!eum.ok)
+      throw new SimtrustError(
+        'ERR_ESIM_CERTIFICATE_REJECTED',
+        `EUM certificate refused: ${eum.error.message}`,
+        {
+          details: { refusal: eum.error.code, reason: eum.error.reason },
+        },
+      );
+    const existing = await this.store.db
+      .selectFrom('esim_certificates')
+      .selectAll()
+      .where('role', '=', 'eum')
+      .where('key_id', '=', hex(eum.value.keyId))
+      .where('subject', '=', options.entityId)
+      .executeTakeFirst();
+    if (existing !== undefined) return certView(existing);
+    const der = certificateDer(certificate);
+    const pem = `-----BEGIN CERTIFICATE-----\n${(
+      Buffer.from(der)
+        .toString('base64')
+        .match(/.{1,64}/g) ?? []
+    ).join('\n')}\n-----END CERTIFICATE-----\n`;
+    const certId = `EC-${randomBytes(8).toString('hex')}`;
+    const row: EsimCertificatesTable = {
+      cert_id: certId,
+      operator_id: PLATFORM_OWNER,
+      role: 'eum',
+      subject: options.entityId,
+      format: 'x509',
+      certificate: pem,
+      public_key: hex(eum.value.publicKey),
+      key_id: hex(eum.value.keyId),
+      issuer_key_id: hex(eum.value.ci.keyId),
+      serial: new X509Certificate(pem).serialNumber.toLowerCase(),
+      private_key: null,
+      not_before: eum.value.notBefore ?? now,
+      not_after: eum.value.notAfter ?? now,
+      created_at: now,
+    };
+    await this.store.transaction(async (trx) => {
+      await trx.insertInto('esim_certificates').values(row).execute();
+      await writeAudit(trx, {
+        context:
+          options.ctx ??
+          systemContext(PLATFORM_AUDIT_OPERATOR, ESIM_PKI_OPERATIONS.importCertificate, 'esim-ci'),
+        result: 'success',
+        detail: { certId, role: 'eum', entityId: options.entityId, keyId: row.key_id },
+        at: now,
+      });
+    });
+    return certView(row);
+  }
+
   /** Certificates, newest first; an operator sees its own and, with `includePlatform`, the platform's. */
   async list(
     filter: { operatorId?: string; role?: CertificateRole; limit?: number } = {},
@@ -474,7 +805,7 @@ export class EsimPki {
     operatorId: string,
   ): Promise<{ view: CertificateView; certificate: Uint8Array; privateKey: KeyObject }> {
     const row = await this.certRow(certId);
-    if (row.operator_id !== operatorId || row.private_key === null)
+    if (row.operator_id !== operatorId || row.private_key === null || Number(row.not_after) === 0)
       throw new SimtrustError(
         'ERR_ESIM_CERTIFICATE_NOT_FOUND',
         `no signing certificate ${certId} for this operator`,
@@ -493,6 +824,8 @@ export class EsimPki {
       .where('operator_id', '=', operatorId)
       .where('role', '=', role)
       .where('not_after', '>', now)
+      // An identity signs: a certificate imported to trust (a partner's EUM) is not one.
+      .where('private_key', 'is not', null)
       .orderBy('created_at', 'desc')
       .orderBy('cert_id')
       .executeTakeFirst();
@@ -607,7 +940,7 @@ export class EsimPki {
           )
         : new SimtrustError(
             'ERR_ESIM_CI_NO_KEY',
-            'the trusted CI was imported without its key: its certificates are issued by the CI itself, not here',
+            'the trusted CI was imported without its key: its certificates are issued by the CI holder, not here — run `simtrust esim certs request` here, have the CI holder answer it with `simtrust esim certs sign`, then `simtrust esim certs import` the answer',
           );
     }
     const der = this.keyRing.open(row.private_key as string, ciContext(row.ci_id));
@@ -624,7 +957,10 @@ export class EsimPki {
 
   private async eumRow(certId: string | undefined): Promise<EsimCertificatesTable> {
     let q = this.store.db.selectFrom('esim_certificates').selectAll().where('role', '=', 'eum');
-    q = certId === undefined ? q.where('operator_id', '=', PLATFORM_OWNER) : q.where('cert_id', '=', certId);
+    q =
+      certId === undefined
+        ? q.where('operator_id', '=', PLATFORM_OWNER).where('private_key', 'is not', null)
+        : q.where('cert_id', '=', certId);
     const row = await q
       .where('not_after', '>', this.clock.now())
       .orderBy('created_at', 'desc')
@@ -701,5 +1037,6 @@ function certView(r: EsimCertificatesTable): CertificateView {
     notBefore: Number(r.not_before),
     notAfter: Number(r.not_after),
     createdTime: Number(r.created_at),
+    pending: Number(r.not_after) === 0,
   };
 }
