@@ -11,6 +11,9 @@
 //                 reporting progress to the operator layer; every operator of the deployment is an MNO
 //                 to them (mnoIdOf); esimOperations.connect(ports); recover() of all three once the
 //                 OTA link is bound (in the background: recovery talks to cards over ES5).
+//   SM-SR change  SmSrChange beside the SmSr (same store, ES5 transport, CERT.SR.ECDSA/SK.SR.ECDSA),
+//                 ES7 to the partner SM-SRs of the registry over SOAP; its recover() runs before the
+//                 SmSr's; hand-overs whose HandoverEUICC got no answer are asked again every 30 s.
 //
 // PSK-TLS asks for the key synchronously during the handshake, while the ISD-R key sets are sealed in
 // the database: the key of an eUICC is opened when its push leaves and kept in memory only while its
@@ -36,6 +39,7 @@ import { Es5Sms } from '../../platform/esim/sm-sr/es5-sms.js';
 import { type Es5Outcome, type Es5Transport, ISD_R_AID } from '../../platform/esim/sm-sr/es5-transport.js';
 import { adminSessionTrigger, RamOverHttpSessions } from '../../platform/esim/sm-sr/ram-over-http.js';
 import { SmSr } from '../../platform/esim/sm-sr/sm-sr-service.js';
+import { SmSrChange } from '../../platform/esim/sm-sr-change/sm-sr-change-service.js';
 import { findOperatorByEmail } from '../../platform/iam/operators.js';
 import type { Platform } from '../../platform/platform.js';
 import { registerNotificationMetrics } from './notification-metrics.js';
@@ -62,6 +66,8 @@ export interface RunningEsim {
   /** Hand to startOtaLink: the PoRs and notifications of the SM-SR's eUICCs. */
   readonly sms: Es5Sms;
   readonly smsr: SmSr;
+  /** SM-SR change (SGP.02 §3.8) of this SM-SR: ES4 PrepareSMSRChange/SMSRChange, ES7 with partners. */
+  readonly change: SmSrChange;
   readonly smdp: SmDp;
   /** Settles once the previous run's procedures are recovered (after the OTA link bound). */
   readonly recovery: Promise<void>;
@@ -190,6 +196,20 @@ export async function startEsim(
   });
 
   const verify = (input: Parameters<typeof pki.verify>[0]) => pki.verify(input);
+  // The EUM certificate of an EIS: one of the PKI's EUMs, else the one the SM-SR verified when it
+  // registered the EIS (an EUM of elsewhere).
+  const eumCertificate = async (eumId: string) => {
+    const own = (await pki.list({ operatorId: PLATFORM_OWNER, role: 'eum' })).find(
+      (e) => e.subject === eumId,
+    );
+    if (own !== undefined) return own.certificate;
+    const row = await store.db
+      .selectFrom('esim_sr_eis')
+      .select('eum_certificate')
+      .where('eum_id', '=', eumId)
+      .executeTakeFirst();
+    return row?.eum_certificate;
+  };
   // The SM-SR reports per function. The end of a function whose operation this process does not run
   // (after a restart: ended by recover() or by the card's notification) ends that operation.
   const smsrProgress: EsimProgressPort = {
@@ -228,25 +248,27 @@ export async function startEsim(
     smsr: (id) => (id === smsrId ? smsr?.es3For(smdpId) : soap?.es3PortOf(id)),
     signer: async () => ({ certificate: signer.certificate, privateKey: signer.privateKey }),
     verify,
-    eumCertificate: async (eumId) => {
-      const own = (await pki.list({ operatorId: PLATFORM_OWNER, role: 'eum' })).find(
-        (e) => e.subject === eumId,
-      );
-      if (own !== undefined) return own.certificate;
-      // An EUM from elsewhere: the certificate the SM-SR verified when it registered the EIS.
-      const row = await store.db
-        .selectFrom('esim_sr_eis')
-        .select('eum_certificate')
-        .where('eum_id', '=', eumId)
-        .executeTakeFirst();
-      return row?.eum_certificate;
-    },
+    eumCertificate,
     progress: esimOperations,
     onError: (e) => logger.error({ err: e }, 'eSIM SM-DP: a download step failed unexpectedly'),
     notificationOutbox: {
       onError: (e) => logger.warn({ err: e }, 'eSIM: a notification attempt failed (retried)'),
       onDead: deadNotification,
     },
+  });
+  // SM-SR change: the SM-SR's GP identity signs the key agreement (SM-SR2), partners over ES7 SOAP.
+  const srSigner = await pki.signingKey(srCert.certId, operatorId);
+  const change = new SmSrChange({
+    store,
+    keyRing,
+    clock,
+    transport,
+    chains: { verify },
+    smsrId,
+    identity: { certificate: srSigner.certificate, privateKey: srSigner.privateKey },
+    partner: (id) => soap?.es7PortOf(id),
+    eumCertificate,
+    scp80Kvn: 1,
   });
   const ports: EsimRolePorts = {
     smsrId,
@@ -258,7 +280,7 @@ export async function startEsim(
   esimOperations.connect(ports);
   if (soapTls !== undefined) {
     try {
-      soap = await startSoap(platform, operatorId, soapTls, smsr, smdp, logger);
+      soap = await startSoap(platform, operatorId, soapTls, smsr, change, smdp, logger);
     } catch (e) {
       // E.g. the port is taken: nothing of this start stays connected or listening.
       esimOperations.connect(undefined);
@@ -283,6 +305,8 @@ export async function startEsim(
   const recovery = (async () => {
     if (c.otaSmppUrl !== undefined) await Promise.race([platform.ota.linked(), stopped]);
     if (closing) return;
+    // SM-SR change rows first: SmSr.recover() leaves them to it.
+    const changes = await change.recover();
     const ended = await (smsr as SmSr).recover();
     const downloads = await (smdp as SmDp).recover();
     for (const d of downloads) {
@@ -293,7 +317,12 @@ export async function startEsim(
         .executeTakeFirst();
       if (row !== undefined) await esimOperations.finish(row.function_call_id, d.status);
     }
-    const recovered = { smsr: ended, smdp: downloads.length, operations: await esimOperations.recover() };
+    const recovered = {
+      smsrChange: changes,
+      smsr: ended,
+      smdp: downloads.length,
+      operations: await esimOperations.recover(),
+    };
     logger.info({ recovered }, 'eSIM: procedures of the previous run settled');
   })().catch((e: unknown) => {
     if (!closing) logger.error({ err: e }, 'eSIM: recovery of the previous run failed');
@@ -302,8 +331,18 @@ export async function startEsim(
   smsr.notifications.start();
   smdp.notifications.start();
   if (options.metrics !== undefined) registerNotificationMetrics(options.metrics, store, [smsrId, smdpId]);
+  let resolving: Promise<unknown> | undefined;
   const expiry = setInterval(() => {
     smsr?.expireProcedures().catch((e: unknown) => logger.error({ err: e }, 'eSIM procedure expiry failed'));
+    // Hand-overs whose HandoverEUICC got no answer: ask the new SM-SR again (after recovery: it asks
+    // them first), one round at a time.
+    if (resolving === undefined)
+      resolving = recovery
+        .then(() => (closing ? 0 : change.resolveHandovers()))
+        .catch((e: unknown) => logger.error({ err: e }, 'eSIM: asking a new SM-SR again failed'))
+        .finally(() => {
+          resolving = undefined;
+        });
   }, 30_000);
   expiry.unref();
   return {
@@ -314,12 +353,14 @@ export async function startEsim(
     soap,
     sms,
     smsr,
+    change,
     smdp,
     recovery,
     async close() {
       closing = true;
       stopRecovery();
       clearInterval(expiry);
+      await resolving;
       await smsr?.close();
       await smdp?.close();
       // Operations still running are not waited for (a card may take minutes): the next start's
@@ -336,11 +377,6 @@ export async function startEsim(
   };
 }
 
-/**
- * The SGP.02 SOAP listener with the registered partners of `operatorId`: a partner SM-DP calls our
- * SM-SR on ES3 (bound to its entity id), a partner operator on ES4, a partner EUM registers eUICCs on
- * ES1 with its EUM certificate from the PKI, a partner SM-SR notifies our SM-DP on ES3.
- */
 function soapTlsOf(c: Config): { keyPem: string; certificatePem: string } {
   if (c.esimSoapKeyFile === undefined || c.esimSoapCertificateFile === undefined)
     throw new SimtrustError('ERR_CONFIG', 'esimSoapPort needs esimSoapKeyFile and esimSoapCertificateFile');
@@ -356,11 +392,18 @@ function soapTlsOf(c: Config): { keyPem: string; certificatePem: string } {
   return tls;
 }
 
+/**
+ * The SGP.02 SOAP listener with the registered partners of `operatorId`: a partner SM-DP calls our
+ * SM-SR on ES3 (bound to its entity id), a partner operator on ES4 (PrepareSMSRChange/SMSRChange to
+ * our SmSrChange), a partner SM-SR on ES7, a partner EUM registers eUICCs on ES1 with its EUM
+ * certificate from the PKI, a partner SM-SR notifies our SM-DP on ES3 and our operator on ES4.
+ */
 async function startSoap(
   platform: Platform,
   operatorId: string,
   tls: { keyPem: string; certificatePem: string },
   smsr: SmSr,
+  change: SmSrChange,
   smdp: SmDp,
   logger: Logger,
 ): Promise<EsimSoapListener> {
@@ -394,7 +437,11 @@ async function startSoap(
       }),
       es3: (peer) => smsr.es3For(peer.entityId),
       es4: (peer) => smsr.es4For(peer.entityId),
+      es4Change: (peer) => change.es4For(peer.entityId),
+      es7: (peer) => change.es7For(peer.entityId),
       es3Notifications: () => smdp.es3Notifications(),
+      // A partner SM-SR notifying our operator (e.g. the new SM-SR after an SM-SR change, ES4).
+      es4Notifications: () => platform.esimOperations.es4Notifications(mnoIdOf(operatorId)),
     },
   });
 }

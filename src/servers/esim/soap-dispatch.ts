@@ -6,7 +6,7 @@
 // What each step enforces, in order:
 //   1. the TLS client certificate named a configured partner (SoapNode, before the body is read);
 //   2. that partner's role may call this function (an SM-DP calls ES3, an operator ES2/ES4, an EUM
-//      ES1; notifications come from an SM-SR on ES3/ES4 and from an SM-DP on ES2) — else FAILED
+//      ES1, an SM-SR ES7; notifications come from an SM-SR on ES3/ES4 and from an SM-DP on ES2) — else FAILED
 //      1.1 / 1.2 (requester not allowed);
 //   3. this deployment provides the function for that partner (the factory gives a port) — else
 //      FAILED 1.2 / 3.1 (unsupported);
@@ -30,6 +30,7 @@ import type {
 } from '../../platform/esim/es-soap/soap-endpoint.js';
 import type { PartnerRole } from '../../platform/esim/partners/partners-registry.js';
 import type { Es2NotificationPort, Es2Port } from '../../platform/esim/sm-dp/sm-dp-service.js';
+import type { Es4SmSrChangePort, Es7Port } from '../../platform/esim/sm-sr-change/sm-sr-change-service.js';
 
 export type { PartnerRole } from '../../platform/esim/partners/partners-registry.js';
 
@@ -46,12 +47,16 @@ export interface LocalPorts {
   readonly es2?: (peer: PeerIdentity, context: HandlerContext) => Es2Port | undefined;
   readonly es3?: (peer: PeerIdentity, context: HandlerContext) => Es3Port | undefined;
   readonly es4?: (peer: PeerIdentity, context: HandlerContext) => Es4Port | undefined;
+  /** ES4 PrepareSMSRChange / SMSRChange (SmSrChange.es4For the calling operator). */
+  readonly es4Change?: (peer: PeerIdentity, context: HandlerContext) => Es4SmSrChangePort | undefined;
+  /** ES7 (SmSrChange.es7For the calling SM-SR). */
+  readonly es7?: (peer: PeerIdentity, context: HandlerContext) => Es7Port | undefined;
   readonly es2Notifications?: (peer: PeerIdentity) => Es2NotificationPort | undefined;
   readonly es3Notifications?: (peer: PeerIdentity) => Es3NotificationPort | undefined;
   readonly es4Notifications?: (peer: PeerIdentity) => Es4NotificationPort | undefined;
 }
 
-type RequestPortKey = 'es1' | 'es2' | 'es3' | 'es4';
+type RequestPortKey = 'es1' | 'es2' | 'es3' | 'es4' | 'es4Change' | 'es7';
 type NotificationPortKey = 'es2Notifications' | 'es3Notifications' | 'es4Notifications';
 
 /** Every request function we serve: which port, which method, which caller role (SGP.02 §5). */
@@ -91,13 +96,24 @@ export const REQUEST_ROUTES: Readonly<
   'ES4-EnableProfileRequest': { port: 'es4', method: 'enableProfile', from: 'operator' },
   'ES4-DisableProfileRequest': { port: 'es4', method: 'disableProfile', from: 'operator' },
   'ES4-DeleteProfileRequest': { port: 'es4', method: 'deleteProfile', from: 'operator' },
+  // SM-SR change (SGP.02 §3.8): the operator prepares at the new SM-SR, asks the current one; the
+  // two SM-SRs talk ES7.
+  'ES4-PrepareSMSRChangeRequest': { port: 'es4Change', method: 'prepareSMSRChange', from: 'operator' },
+  'ES4-SMSRChangeRequest': { port: 'es4Change', method: 'smsrChange', from: 'operator' },
+  'ES7-HandoverEUICCRequest': { port: 'es7', method: 'handoverEUICC', from: 'sm-sr' },
+  'ES7-AuthenticateSMSRRequest': { port: 'es7', method: 'authenticateSMSR', from: 'sm-sr' },
+  'ES7-CreateAdditionalKeySetRequest': { port: 'es7', method: 'createAdditionalKeySet', from: 'sm-sr' },
 };
 
-/** Every notification we take: which port, which method, which sender role. */
+/**
+ * Every notification we take: which port, which method, which sender role. HandleSMSRChange-
+ * Notification (SGP.02 §3.8 steps 31–32) comes from the new SM-SR on ES3 (to an SM-DP) and ES4 (to an
+ * operator); a port without that method drops it with a warning.
+ */
 export const NOTIFICATION_ROUTES: Readonly<
   Partial<Record<NotificationElement, { port: NotificationPortKey; method: string; from: PartnerRole }>>
-> = Object.fromEntries(
-  (['ES2', 'ES3', 'ES4'] as const).flatMap((iface) =>
+> = Object.fromEntries([
+  ...(['ES2', 'ES3', 'ES4'] as const).flatMap((iface) =>
     (['Enabled', 'Disabled', 'Deleted'] as const).map((what) => [
       `${iface}-HandleProfile${what}Notification`,
       {
@@ -107,7 +123,15 @@ export const NOTIFICATION_ROUTES: Readonly<
       },
     ]),
   ),
-);
+  ...(['ES3', 'ES4'] as const).map((iface) => [
+    `${iface}-HandleSMSRChangeNotification`,
+    {
+      port: `${iface.toLowerCase()}Notifications` as NotificationPortKey,
+      method: 'handleSMSRChangeNotification',
+      from: 'sm-sr',
+    },
+  ]),
+]);
 
 export interface DispatchLog {
   warn(object: Record<string, unknown>, message: string): void;

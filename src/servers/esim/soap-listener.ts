@@ -1,10 +1,11 @@
 // The SGP.02 SOAP listener of a deployment (issue 15/16), as `simtrust serve` runs it: a SoapNode
 // (mutual TLS, pinned partner certificates) whose partners are the owner's rows of the partners
 // registry (refreshed periodically, so `simtrust esim partners add|remove` takes effect on a running
-// server), whose requests go to the local ports (the SM-SR service for ES1/ES3/ES4, the SM-DP for
-// ES2 and the ES3 notifications, the operator layer for ES2/ES4 notifications), and which gives the
-// local roles SOAP ports to the remote partners (an SM-DP's Es3Port to a partner SM-SR, the SM-SR's
-// notification ports to a partner SM-DP or operator). A party that is not a partner — or is no longer
+// server), whose requests go to the local ports (the SM-SR service for ES1/ES3/ES4, its SmSrChange
+// for ES7 and ES4 PrepareSMSRChange/SMSRChange, the SM-DP for ES2 and the ES3 notifications, the
+// operator layer for ES2/ES4 notifications), and which gives the local roles SOAP ports to the
+// remote partners (an SM-DP's Es3Port to a partner SM-SR, the SM-SR's notification ports to a
+// partner SM-DP or operator, SmSrChange's Es7Port to a partner SM-SR). A party that is not a partner — or is no longer
 // one — gets 403 before its body is read; a partner in the wrong role gets FAILED from the dispatch.
 import { type Clock, systemClock } from '../../lib/clock.js';
 import type {
@@ -20,6 +21,8 @@ import {
   soapEs3Port,
   soapEs4Notifications,
   soapEs4Port,
+  soapEs4SmSrChangePort,
+  soapEs7Port,
 } from '../../platform/esim/es-soap/port-clients.js';
 import {
   EsimPartners,
@@ -27,6 +30,7 @@ import {
   partnerName,
 } from '../../platform/esim/partners/partners-registry.js';
 import type { Es2NotificationPort, Es2Port } from '../../platform/esim/sm-dp/sm-dp-service.js';
+import type { Es4SmSrChangePort, Es7Port } from '../../platform/esim/sm-sr-change/sm-sr-change-service.js';
 import type { Store } from '../../platform/store/database.js';
 import { type LocalPorts, soapHandlersFor } from './soap-dispatch.js';
 import { SoapNode, type SoapNodeLimits, type SoapNodeLog } from './soap-node.js';
@@ -127,6 +131,18 @@ export class EsimSoapListener {
   es4PortOf(smsrId: string): Es4Port | undefined {
     const partner = this.has('sm-sr', smsrId);
     return partner === undefined ? undefined : soapEs4Port(this.node, { partner });
+  }
+
+  /** ES4 PrepareSMSRChange / SMSRChange at a partner SM-SR (for the local operator layer). */
+  es4SmSrChangePortOf(smsrId: string): Es4SmSrChangePort | undefined {
+    const partner = this.has('sm-sr', smsrId);
+    return partner === undefined ? undefined : soapEs4SmSrChangePort(this.node, { partner });
+  }
+
+  /** ES7 at a partner SM-SR (for the local SmSrChange's `partner`); undefined: not a partner. */
+  es7PortOf(smsrId: string): Es7Port | undefined {
+    const partner = this.has('sm-sr', smsrId);
+    return partner === undefined ? undefined : soapEs7Port(this.node, { partner });
   }
 
   /** ES2 at a partner SM-DP (for the local operator layer). */

@@ -16,6 +16,7 @@
 import { SimtrustError } from '../../../lib/errors.js';
 import type { Es1Port, Es3NotificationPort, Es3Port, Es4NotificationPort, Es4Port } from '../es-ports.js';
 import type { Es2NotificationPort, Es2Port } from '../sm-dp/sm-dp-service.js';
+import type { Es4SmSrChangePort, Es7Port } from '../sm-sr-change/sm-sr-change-service.js';
 import type { MessageBodies } from './sgp-02-messages.js';
 import {
   EXPIRED,
@@ -152,6 +153,31 @@ export function soapEs4Port(caller: SoapCaller, options: SoapPortOptions): Es4Po
     enableProfile: f('ES4-EnableProfileRequest'),
     disableProfile: f('ES4-DisableProfileRequest'),
     deleteProfile: f('ES4-DeleteProfileRequest'),
+  };
+}
+
+/**
+ * ES4 PrepareSMSRChange / SMSRChange at an SM-SR, as an operator calls them (SGP.02 §3.8 steps 1
+ * and 4): PrepareSMSRChange to the new SM-SR, SMSRChange to the current one.
+ */
+export function soapEs4SmSrChangePort(caller: SoapCaller, options: SoapPortOptions): Es4SmSrChangePort {
+  return {
+    prepareSMSRChange: soapFunction(caller, 'ES4-PrepareSMSRChangeRequest', options),
+    smsrChange: soapFunction(caller, 'ES4-SMSRChangeRequest', options),
+  };
+}
+
+/**
+ * ES7 at a partner SM-SR, as the other SM-SR of an SM-SR change calls it (SGP.02 §5.7):
+ * HandoverEUICC to the new SM-SR; AuthenticateSMSR and CreateAdditionalKeySet to the current one.
+ * A HandoverEUICC without an answer (FAILED 1.2/3.7, EXPIRED) has an unknown outcome: the caller
+ * must not conclude it is still in charge (SmSrChange keeps its row open and asks again).
+ */
+export function soapEs7Port(caller: SoapCaller, options: SoapPortOptions): Es7Port {
+  return {
+    handoverEUICC: soapFunction(caller, 'ES7-HandoverEUICCRequest', options),
+    authenticateSMSR: soapFunction(caller, 'ES7-AuthenticateSMSRRequest', options),
+    createAdditionalKeySet: soapFunction(caller, 'ES7-CreateAdditionalKeySetRequest', options),
   };
 }
 

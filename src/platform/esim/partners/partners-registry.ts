@@ -22,13 +22,14 @@ export type PartnerRole = (typeof PARTNER_ROLES)[number];
 
 /**
  * The interfaces a partner of each role may use at our listener (requests, their responses and
- * notifications): an SM-DP calls ES3 and notifies the operator on ES2; an SM-SR answers ES3 and
- * notifies on ES3/ES4; an operator calls ES2 and ES4; an EUM only registers eUICCs (ES1). The
- * dispatch checks the role again per function.
+ * notifications): an SM-DP calls ES3 and notifies the operator on ES2; an SM-SR answers ES3,
+ * notifies on ES3/ES4 and talks ES7 with the other SM-SR of an SM-SR change (SGP.02 §5.7); an
+ * operator calls ES2 and ES4; an EUM only registers eUICCs (ES1). The dispatch checks the role
+ * again per function.
  */
 export const INTERFACES_BY_ROLE: Readonly<Record<PartnerRole, readonly EsInterface[]>> = {
   'sm-dp': ['ES2', 'ES3'],
-  'sm-sr': ['ES3', 'ES4'],
+  'sm-sr': ['ES3', 'ES4', 'ES7'],
   operator: ['ES2', 'ES4'],
   eum: ['ES1'],
 };

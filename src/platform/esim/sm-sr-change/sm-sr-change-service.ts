@@ -114,7 +114,7 @@ export interface SmSrChangeOptions {
   /** The partner SM-SR's ES7 port (bound to this SM-SR as caller); undefined: not a partner. */
   readonly partner: (smsrId: string) => Es7Port | undefined;
   /** The EUM certificate (PEM) for an EUM id of an EIS handed over; undefined: EUM unknown here. */
-  readonly eumCertificate: (eumId: string) => string | undefined;
+  readonly eumCertificate: (eumId: string) => string | undefined | Promise<string | undefined>;
   /**
    * KVN of the ISD-R SCP80 key set this SM-SR creates when it takes an eUICC over: the KVN its ES5
    * SMS transport secures with (Es5Sms `kvn`). 01–0F.
@@ -197,8 +197,28 @@ interface CommittedData extends TakeOverData {
   readonly old: readonly number[];
 }
 
+/**
+ * Whether an answer to HandoverEUICC leaves its outcome unknown (SM-SR2 may or may not have taken the
+ * eUICC over): EXPIRED (the requester's deadline passed; SM-SR2's endpoint also turns a late success
+ * into EXPIRED), FAILED 1.2/3.7 (the SOAP client: no answer), 1.2/4.2 (the provider's handler broke
+ * midway) and 8.1/3.7 (SM-SR2: its take-over from us is still running). Every other answer is final.
+ */
+export function handoverOutcomeUnknown(s: FunctionExecutionStatus): boolean {
+  if (s.status === 'EXPIRED') return true;
+  if (s.status !== 'FAILED') return false;
+  const subject = s.statusCodeData?.subject;
+  const reason = s.statusCodeData?.reason;
+  return (
+    (subject === SUBJECT_CODES.FUNCTION_PROVIDER &&
+      (reason === REASON_CODES.UNAVAILABLE || reason === REASON_CODES.EXECUTION_ERROR)) ||
+    (subject === SUBJECT_CODES.EUICC && reason === REASON_CODES.UNAVAILABLE)
+  );
+}
+
 export class SmSrChange {
   readonly #o: SmSrChangeOptions;
+  /** Hand-over rows whose HandoverEUICC this process is asking right now. */
+  readonly #waiting = new Set<string>();
 
   constructor(options: SmSrChangeOptions) {
     // Throws for a KVN outside the ISD-R's SCP80 (01–0F) or SCP81 (40–4F) range.
@@ -256,6 +276,14 @@ export class SmSrChange {
   ): Promise<FunctionExecutionStatus> {
     const partner = this.#o.partner(b.targetSmsrId);
     if (partner === undefined || b.targetSmsrId === this.#o.smsrId) return unknownPartner(b.targetSmsrId);
+    // A hand-over whose HandoverEUICC got no answer is still open: the operator's retry to the same
+    // SM-SR asks it again now; to another SM-SR it is busy like any procedure on the eUICC.
+    const open = await activeProcedure(this.#db, b.eid);
+    if (open !== undefined && open.function === SM_SR_CHANGE_FUNCTIONS.handOver && open.step !== 'started') {
+      if (fromJson<HandOverData>(open.data).target !== b.targetSmsrId || this.#waiting.has(open.procedure_id))
+        return EUICC_BUSY;
+      return (await this.#askAgain(open, 'retry')) ?? this.#unresolved(open.procedure_id, 'no answer again');
+    }
     const data: HandOverData = { target: b.targetSmsrId };
     const id = await beginProcedure(
       this.#db,
@@ -271,48 +299,91 @@ export class SmSrChange {
       this.#now(),
     );
     if (id === undefined) return EUICC_BUSY;
-    const eis = await loadEis(this.#db, b.eid);
-    if (eis === undefined) {
-      await discardProcedure(this.#db, id);
-      return unknownEid(b.eid);
-    }
-    const end = async (status: FunctionExecutionStatus) => {
-      await endProcedure(this.#db, id, status, this.#now());
-      return status;
-    };
-    // Step 5: the requester is an operator with a profile on this eUICC.
-    if (!eis.profiles.some((p) => p.mnoId === mnoId))
-      return end(
-        failed(SUBJECT_CODES.EID, REASON_CODES.NOT_ALLOWED, 'no profile of yours on this eUICC', b.eid),
-      );
-    // Step 6: the EIS as GetEIS shows it (no key values: SM-SR1's keys never leave).
-    await recordStep(this.#db, id, 'handover-sent', data, this.#now());
-    const { auditTrail: _trail, ...handed } = eis;
-    let r: MessageBodies['ES7-HandoverEUICCResponse'];
+    this.#waiting.add(id);
     try {
-      r = await partner.handoverEUICC({
+      const eis = await loadEis(this.#db, b.eid);
+      if (eis === undefined) {
+        await discardProcedure(this.#db, id);
+        return unknownEid(b.eid);
+      }
+      // Step 5: the requester is an operator with a profile on this eUICC.
+      if (!eis.profiles.some((p) => p.mnoId === mnoId))
+        return this.#end(
+          id,
+          failed(SUBJECT_CODES.EID, REASON_CODES.NOT_ALLOWED, 'no profile of yours on this eUICC', b.eid),
+        );
+      // Step 6: the EIS as GetEIS shows it (no key values: SM-SR1's keys never leave).
+      await recordStep(this.#db, id, 'handover-sent', data, this.#now());
+      const { auditTrail: _trail, ...handed } = eis;
+      const answer = await this.#ask(partner, {
         functionCallIdentifier: b.functionCallIdentifier,
         ...(b.validityPeriod === undefined ? {} : { validityPeriod: b.validityPeriod }),
         eis: handed,
       });
-    } catch (e) {
-      await end(failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR, 'the new SM-SR did not answer'));
-      throw e;
+      if ('unknown' in answer) return this.#unresolved(id, answer.unknown);
+      const s = answer.status;
+      if (!isSuccess(s)) {
+        const message = s.statusCodeData?.message ?? s.status;
+        return this.#end(
+          id,
+          failed(SUBJECT_CODES.SM_SR, REASON_CODES.REFUSED, `the new SM-SR ended HandoverEUICC: ${message}`),
+        );
+      }
+      // Steps 28–29: SM-SR2 manages the eUICC; our EIS goes with the end of the procedure.
+      return this.#handedOver(id, b.eid, s.status === 'EXECUTED_SUCCESS' ? SUCCESS : s);
+    } finally {
+      this.#waiting.delete(id);
     }
-    const s = r.functionExecutionStatus;
-    if (!isSuccess(s)) {
-      const message = s.statusCodeData?.message ?? s.status;
-      return end(
-        failed(SUBJECT_CODES.SM_SR, REASON_CODES.REFUSED, `the new SM-SR ended HandoverEUICC: ${message}`),
-      );
-    }
-    // Steps 28–29: SM-SR2 manages the eUICC; our EIS goes with the end of the procedure.
-    const status = s.status === 'EXECUTED_SUCCESS' ? SUCCESS : s;
+  }
+
+  async #end(id: string, status: FunctionExecutionStatus): Promise<FunctionExecutionStatus> {
+    await endProcedure(this.#db, id, status, this.#now());
+    return status;
+  }
+
+  /** SM-SR2 took the eUICC over: our EIS is deleted with the end of the procedure (one transaction). */
+  async #handedOver(id: string, eid: string, status: FunctionExecutionStatus) {
     await this.#o.store.db.transaction().execute(async (tx) => {
-      await deleteEis(tx, b.eid);
+      await deleteEis(tx, eid);
       await endProcedure(tx, id, status, this.#now());
     });
     return status;
+  }
+
+  /**
+   * HandoverEUICC and its answer, or why its outcome is unknown: the port threw (the transport broke),
+   * or the answer says nobody knows whether SM-SR2 ran it to its end (handoverOutcomeUnknown).
+   */
+  async #ask(
+    partner: Es7Port,
+    body: MessageBodies['ES7-HandoverEUICCRequest'],
+  ): Promise<{ status: FunctionExecutionStatus } | { unknown: string }> {
+    try {
+      const s = (await partner.handoverEUICC(body)).functionExecutionStatus;
+      return handoverOutcomeUnknown(s) ? { unknown: s.statusCodeData?.message ?? s.status } : { status: s };
+    } catch (e) {
+      return { unknown: (e as Error).message };
+    }
+  }
+
+  /**
+   * No answer to HandoverEUICC: SM-SR2 may have committed, so we are not in charge any more — nor
+   * sure we are not. The row stays open (the EID locked: nothing of ours runs on the eUICC) until
+   * SM-SR2 answers a HandoverEUICC asked again (resolveHandovers, recover, the operator's retry).
+   */
+  async #unresolved(id: string, why: string): Promise<FunctionExecutionStatus> {
+    const p = await this.#db
+      .selectFrom('esim_sr_procedures')
+      .select('data')
+      .where('procedure_id', '=', id)
+      .executeTakeFirst();
+    if (p !== undefined) await recordStep(this.#db, id, 'handover-unresolved', fromJson(p.data), this.#now());
+    return failed(
+      SUBJECT_CODES.SM_SR,
+      REASON_CODES.UNAVAILABLE,
+      `the new SM-SR did not answer HandoverEUICC (${why}): whether it took the eUICC over is not known ` +
+        'yet; the eUICC stays locked here and this SM-SR asks it again (an SMSRChange to the same SM-SR asks at once)',
+    );
   }
 
   /** Our running hand-over of `eid` to `partnerId`, at one of `steps`. */
@@ -464,6 +535,19 @@ export class SmSrChange {
           SUBJECT_CODES.EID,
           REASON_CODES.ALREADY_IN_USE,
           'the eUICC is already managed here',
+          eid,
+        );
+      // Asked again while our take-over from this SM-SR still runs before its commit: neither yes
+      // nor no yet (SM-SR1 keeps the eUICC locked and asks later).
+      if (
+        p !== undefined &&
+        p.function === SM_SR_CHANGE_FUNCTIONS.takeOver &&
+        fromJson<TakeOverData>(p.data).current === partnerId
+      )
+        return failed(
+          SUBJECT_CODES.EUICC,
+          REASON_CODES.UNAVAILABLE,
+          'the take-over of this eUICC from you is still running here; ask again later',
           eid,
         );
       return notRunning('no PrepareSMSRChange of this eUICC from you is pending here');
@@ -675,41 +759,90 @@ export class SmSrChange {
   }
 
   async #resumeHandOver(p: ProcedureRow): Promise<FunctionExecutionStatus | undefined> {
-    const data = fromJson<HandOverData>(p.data);
-    const partner = this.#o.partner(data.target);
-    const eis = await loadEis(this.#db, p.eid);
-    const end = async (status: FunctionExecutionStatus) => {
-      await endProcedure(this.#db, p.procedure_id, status, this.#now());
-      return status;
-    };
-    if (p.step === 'started' || partner === undefined || eis === undefined)
-      return end(failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR, `interrupted at ${p.step}`));
-    // The relays accept SM-SR2's calls again from the start of the handover.
-    await recordStep(this.#db, p.procedure_id, 'handover-sent', data, this.#now());
-    const { auditTrail: _trail, ...handed } = eis;
-    const r = await partner.handoverEUICC({ functionCallIdentifier: p.function_call_id, eis: handed });
-    const s = r.functionExecutionStatus;
-    if (!isSuccess(s))
-      return end(
-        failed(
-          SUBJECT_CODES.SM_SR,
-          REASON_CODES.REFUSED,
-          `after a restart, the new SM-SR ended HandoverEUICC: ${s.statusCodeData?.message ?? s.status}`,
-        ),
+    if (p.step === 'started')
+      return this.#end(
+        p.procedure_id,
+        failed(SUBJECT_CODES.SM_SR, REASON_CODES.EXECUTION_ERROR, `interrupted at ${p.step}`),
       );
-    const status =
-      s.status === 'EXECUTED_SUCCESS'
-        ? SUCCESS
-        : withWarning(
+    return this.#askAgain(p, 'restart');
+  }
+
+  /**
+   * HandoverEUICC again for an open hand-over (after a restart, a retry, or no answer): SM-SR2 runs
+   * the take-over if it never got it, answers "already managed" after its commit (we delete our EIS),
+   * "still running" before it (unknown: asked again later), refuses otherwise (we stay in charge).
+   * Undefined while the outcome is still unknown (the row stays open).
+   */
+  async #askAgain(p: ProcedureRow, why: 'restart' | 'retry' | 'resolve') {
+    if (this.#waiting.has(p.procedure_id)) return undefined;
+    this.#waiting.add(p.procedure_id);
+    try {
+      const data = fromJson<HandOverData>(p.data);
+      const eis = await loadEis(this.#db, p.eid);
+      if (eis === undefined)
+        return this.#end(
+          p.procedure_id,
+          failed(SUBJECT_CODES.EID, REASON_CODES.UNKNOWN, 'no EIS for this EID', p.eid),
+        );
+      const partner = this.#o.partner(data.target);
+      if (partner === undefined) {
+        // Removed from the partners meanwhile: nobody can say whether it committed; it stays open.
+        await this.#unresolved(p.procedure_id, `${data.target} is no longer a partner SM-SR here`);
+        return undefined;
+      }
+      // The relays accept SM-SR2's calls again from the start of the handover.
+      await recordStep(this.#db, p.procedure_id, 'handover-sent', data, this.#now());
+      const { auditTrail: _trail, ...handed } = eis;
+      const answer = await this.#ask(partner, { functionCallIdentifier: p.function_call_id, eis: handed });
+      if ('unknown' in answer) {
+        await this.#unresolved(p.procedure_id, answer.unknown);
+        return undefined;
+      }
+      const s = answer.status;
+      const after = why === 'restart' ? 'after a restart, ' : '';
+      if (!isSuccess(s))
+        return this.#end(
+          p.procedure_id,
+          failed(
             SUBJECT_CODES.SM_SR,
-            REASON_CODES.EXECUTION_ERROR,
-            `completed after a restart: ${s.statusCodeData?.message ?? ''}`,
-          );
-    await this.#o.store.db.transaction().execute(async (tx) => {
-      await deleteEis(tx, p.eid);
-      await endProcedure(tx, p.procedure_id, status, this.#now());
-    });
-    return status;
+            REASON_CODES.REFUSED,
+            `${after}the new SM-SR ended HandoverEUICC: ${s.statusCodeData?.message ?? s.status}`,
+          ),
+        );
+      const status =
+        s.status === 'EXECUTED_SUCCESS'
+          ? why === 'retry'
+            ? SUCCESS
+            : withWarning(
+                SUBJECT_CODES.SM_SR,
+                REASON_CODES.EXECUTION_ERROR,
+                `completed ${why === 'restart' ? 'after a restart' : 'when asked again'}`,
+              )
+          : why === 'retry'
+            ? s
+            : withWarning(
+                SUBJECT_CODES.SM_SR,
+                REASON_CODES.EXECUTION_ERROR,
+                `completed ${why === 'restart' ? 'after a restart' : 'when asked again'}: ${s.statusCodeData?.message ?? ''}`,
+              );
+      return this.#handedOver(p.procedure_id, p.eid, status);
+    } finally {
+      this.#waiting.delete(p.procedure_id);
+    }
+  }
+
+  /**
+   * Asks SM-SR2 again about every hand-over whose HandoverEUICC got no answer (serve calls this
+   * periodically; nothing else of this SM-SR runs on those eUICCs meanwhile). Returns how many ended.
+   */
+  async resolveHandovers(): Promise<number> {
+    let ended = 0;
+    for (const p of await runningProcedures(this.#db)) {
+      if (p.function !== SM_SR_CHANGE_FUNCTIONS.handOver || p.step === 'started') continue;
+      if (this.#waiting.has(p.procedure_id)) continue;
+      if ((await this.#askAgain(p, 'resolve')) !== undefined) ended++;
+    }
+    return ended;
   }
 
   /** Step 6's checks; the EUM certificate and PK.ECASD.ECKA for what follows. */
@@ -725,7 +858,7 @@ export class SmSrChange {
       return {
         status: failed(SUBJECT_CODES.EIS, REASON_CODES.INVALID, 'the EIS names another SM-SR', eis.smsrId),
       };
-    const eumCertificate = this.#o.eumCertificate(eis.eumSignedInfo.eumId);
+    const eumCertificate = await this.#o.eumCertificate(eis.eumSignedInfo.eumId);
     if (eumCertificate === undefined)
       return {
         status: failed(SUBJECT_CODES.EIS, REASON_CODES.UNKNOWN, 'the EUM of this EIS is not known here'),

@@ -98,6 +98,11 @@ export async function twoSmSrs(
   o: {
     /** SM-SR2's CERT.SR.ECDSA and SK.SR.ECDSA (default: a certificate from the common CI). */
     sr2Identity?: SmSrChangeOptions['identity'];
+    /**
+     * The ES7 ports a deployment calls its partner with, instead of the partner's SmSrChange in
+     * this process (e.g. SOAP clients over mutual TLS); resolved at each call.
+     */
+    partner?: (from: 'sr1' | 'sr2') => SmSrChangeOptions['partner'];
   } = {},
 ): Promise<Rig> {
   const clock = new ManualClock(PKI_NOW);
@@ -278,7 +283,7 @@ export async function twoSmSrs(
       chains,
       smsrId: id,
       identity,
-      partner: (smsrId) => (smsrId === other ? es7 : undefined),
+      partner: o.partner?.(name) ?? ((smsrId) => (smsrId === other ? es7 : undefined)),
       eumCertificate: (eumId) => (eumId === EUM_ID ? pki.eum.pem : undefined),
       scp80Kvn: kvn,
     });

@@ -331,19 +331,24 @@ describe('SM-SR change, platform side (two SM-SRs, one eUICC over SCP80)', () =>
     expect(cardKvns(r)).toEqual({ scp80: [SMSR2_KVN], scp81: [0x40] });
     expect((await audit(r.sr2)).status).toBe('EXECUTED_SUCCESS');
   });
-  it('the answer to HandoverEUICC is lost (the port breaks after SM-SR2 committed): SMSRChange fails at SM-SR1, and the operator\'s retry is told "already managed" and completes', async () => {
+  it('the answer to HandoverEUICC is lost (the port breaks after SM-SR2 committed): SM-SR1 answers "not known yet" and keeps the eUICC locked; the operator\'s retry is told "already managed" and completes', async () => {
     const r = await start();
     expect((await prepare(r)).status).toBe('EXECUTED_SUCCESS');
     r.tamper = (fn) => {
       if (fn === 'HandoverEUICC') throw new Error('connection reset (test)');
       return undefined;
     };
-    await expect(change(r)).rejects.toThrow(/connection reset/);
+    const lost = await change(r);
+    expect(codes(lost)).toEqual(['FAILED', '8.7', '3.7']);
+    expect(lost.statusCodeData?.message).toMatch(/connection reset.*not known yet/);
     r.tamper = undefined;
-    // Both hold the EIS for now; only SM-SR2's keys work on the card.
+    // Both hold the EIS for now; only SM-SR2's keys work on the card. SM-SR1 does not act as if in
+    // charge: its row stays open and nothing else of it runs on the eUICC.
     expect((await loadEis(r.sr1.db.store.db, EID))?.smsrId).toBe(SMSR1_ID);
     expect((await loadEis(r.sr2.db.store.db, EID))?.smsrId).toBe(SMSR2_ID);
     expect(cardKvns(r)).toEqual({ scp80: [SMSR2_KVN], scp81: [0x40] });
+    expect((await lastProcedure(r.sr1, SM_SR_CHANGE_FUNCTIONS.handOver))?.step).toBe('handover-unresolved');
+    expect(codes(await audit(r.sr1))).toEqual(['FAILED', '8.1', '3.7']);
     const retry = await change(r);
     expect(codes(retry)).toEqual(['EXECUTED_WITHWARNING', '8.1.1', '3.3']);
     expect(retry.statusCodeData?.message).toMatch(/already managed/);

@@ -1,0 +1,378 @@
+// SM-SR change between two deployments over SGP.02 SOAP with mutual TLS (issue 16): each SM-SR has
+// its own database, key ring, partners registry and EsimSoapListener on loopback; the operator is a
+// third SOAP party that drives the change with ES4 PrepareSMSRChange (at SM-SR2) and SMSRChange (at
+// SM-SR1); the SM-SRs talk ES7 to each other through their listeners (dispatch → SmSrChange.es7For
+// the caller its certificate names); one software eUICC, reached by each over SCP80 SMS with the keys
+// in its own database (test/platform/esim/sm-sr-change/fixture.ts).
+// Threats: a party that is not a registered partner, or a partner in another role, reaching ES7 or
+// the change functions; an SM-SR certificate from another CI; SM-SR1 concluding it is still in charge
+// when the new SM-SR's answer never came (both SM-SRs managing the eUICC).
+
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/lib/clock.js';
+import {
+  soapEs4Port,
+  soapEs4SmSrChangePort,
+  soapEs7Port,
+} from '../../../src/platform/esim/es-soap/port-clients.js';
+import type { FunctionExecutionStatus } from '../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
+import { EsimPartners, partnerName } from '../../../src/platform/esim/partners/partners-registry.js';
+import { loadEis } from '../../../src/platform/esim/sm-sr/eis-store.js';
+import {
+  type Es7Port,
+  handoverOutcomeUnknown,
+  SM_SR_CHANGE_FUNCTIONS,
+} from '../../../src/platform/esim/sm-sr-change/sm-sr-change-service.js';
+import { EsimSoapListener } from '../../../src/servers/esim/soap-listener.js';
+import { SoapNode } from '../../../src/servers/esim/soap-node.js';
+import { euiccOf } from '../../card/euicc/fixture.js';
+import { createTestPki, newKeyPair, type TestPki } from '../../helpers/esim-pki.js';
+import {
+  type Deployment,
+  EID,
+  MNO_ID,
+  type Rig,
+  SMSR1_ID,
+  SMSR2_ID,
+  smsr2Certificate,
+  twoSmSrs,
+} from '../../platform/esim/sm-sr-change/fixture.js';
+import { issueTlsIdentity, type TlsIdentity } from './tls-fixtures.js';
+
+type Side = 'sr1' | 'sr2';
+
+interface SoapRig {
+  readonly rig: Rig;
+  readonly tls: Record<Side | 'operator', TlsIdentity>;
+  readonly listeners: Record<Side, EsimSoapListener>;
+  /** The operator's own SOAP node: SM-SR1 is `sr1`, SM-SR2 `sr2`. */
+  readonly operator: SoapNode;
+  /** `onEs7` runs when a listener received an ES7 call, before the SM-SR handles it. */
+  readonly hooks: { onEs7?: (side: Side, fn: keyof Es7Port) => Promise<void> };
+  /** Stops a deployment's listener; `up` starts it again on the same port (its registered URL). */
+  down(side: Side): Promise<void>;
+  up(side: Side): Promise<void>;
+  close(): Promise<void>;
+}
+
+let pki: TestPki;
+let otherPki: TestPki;
+beforeAll(async () => {
+  [pki, otherPki] = await Promise.all([
+    createTestPki(),
+    createTestPki({ ciName: 'CN=Another eSIM CI,O=simtrust test' }),
+  ]);
+});
+
+let current: SoapRig | undefined;
+afterEach(async () => {
+  await current?.close();
+  current = undefined;
+});
+
+const ID_OF: Record<Side, string> = { sr1: SMSR1_ID, sr2: SMSR2_ID };
+const OTHER: Record<Side, Side> = { sr1: 'sr2', sr2: 'sr1' };
+
+/**
+ * Two SM-SR deployments with SOAP listeners that know each other (role sm-sr) and the operator (role
+ * operator) from their partners registries — their only way to reach each other.
+ */
+async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig> {
+  const tls = {
+    sr1: await issueTlsIdentity('sm-sr-1.test'),
+    sr2: await issueTlsIdentity('sm-sr-2.test'),
+    operator: await issueTlsIdentity('operator.test'),
+  };
+  const listeners = {} as Record<Side, EsimSoapListener>;
+  const hooks: SoapRig['hooks'] = {};
+  const rig = await twoSmSrs(pki, { ...o, partner: (from) => (id) => listeners[from]?.es7PortOf(id) });
+  const start = (side: Side, port?: number) =>
+    EsimSoapListener.start({
+      store: rig[side].db.store,
+      operatorId: '',
+      tls: tls[side],
+      ...(port === undefined ? {} : { port }),
+      refreshMs: 3_600_000,
+      // The deployment as it is now (a restart replaces the services).
+      ports: {
+        es4: (peer) => rig[side].smsr.es4For(peer.entityId),
+        es4Change: (peer) => rig[side].change.es4For(peer.entityId),
+        es7: (peer): Es7Port => {
+          const port = rig[side].change.es7For(peer.entityId);
+          return {
+            handoverEUICC: async (b) => {
+              await hooks.onEs7?.(side, 'handoverEUICC');
+              return port.handoverEUICC(b);
+            },
+            authenticateSMSR: async (b) => {
+              await hooks.onEs7?.(side, 'authenticateSMSR');
+              return port.authenticateSMSR(b);
+            },
+            createAdditionalKeySet: async (b) => {
+              await hooks.onEs7?.(side, 'createAdditionalKeySet');
+              return port.createAdditionalKeySet(b);
+            },
+          };
+        },
+      },
+    });
+  listeners.sr1 = await start('sr1');
+  listeners.sr2 = await start('sr2');
+  const operator = await SoapNode.start({
+    name: 'operator',
+    tls: tls.operator,
+    partners: (['sr1', 'sr2'] as const).map((side) => ({
+      name: side,
+      url: listeners[side].url,
+      certificatePem: tls[side].certificatePem,
+    })),
+    handlers: {},
+  });
+  for (const side of ['sr1', 'sr2'] as const) {
+    const partners = new EsimPartners(rig[side].db.store, systemClock);
+    const other = OTHER[side];
+    await partners.add({
+      operatorId: '',
+      entityId: ID_OF[other],
+      role: 'sm-sr',
+      endpoint: listeners[other].url,
+      certificatePem: tls[other].certificatePem,
+    });
+    await partners.add({
+      operatorId: '',
+      entityId: MNO_ID,
+      role: 'operator',
+      endpoint: operator.url,
+      certificatePem: tls.operator.certificatePem,
+    });
+    await listeners[side].refresh();
+  }
+  const ports: Partial<Record<Side, number>> = {};
+  const soap: SoapRig = {
+    hooks,
+    rig,
+    tls,
+    listeners,
+    operator,
+    async down(side) {
+      ports[side] = Number(new URL(listeners[side].url).port);
+      await listeners[side].close();
+    },
+    async up(side) {
+      listeners[side] = await start(side, ports[side]);
+    },
+    async close() {
+      await operator.close();
+      await Promise.all([listeners.sr1.close(), listeners.sr2.close()]);
+      await rig.close();
+    },
+  };
+  current = soap;
+  return soap;
+}
+
+let calls = 0;
+const fcid = () => `soap-${++calls}`;
+const codes = (s: FunctionExecutionStatus) => [s.status, s.statusCodeData?.subject, s.statusCodeData?.reason];
+
+/** ES4 over SOAP, as the operator calls it. */
+const prepare = (s: SoapRig, current = SMSR1_ID) =>
+  soapEs4SmSrChangePort(s.operator, { partner: 'sr2' })
+    .prepareSMSRChange({ functionCallIdentifier: fcid(), eid: EID, currentSmsrId: current })
+    .then((a) => a.functionExecutionStatus);
+const change = (s: SoapRig, target = SMSR2_ID) =>
+  soapEs4SmSrChangePort(s.operator, { partner: 'sr1' })
+    .smsrChange({ functionCallIdentifier: fcid(), eid: EID, targetSmsrId: target })
+    .then((a) => a.functionExecutionStatus);
+const es4 = (s: SoapRig, side: Side) => soapEs4Port(s.operator, { partner: side });
+const audit = (s: SoapRig, side: Side) =>
+  es4(s, side)
+    .auditEIS({ functionCallIdentifier: fcid(), eid: EID, iccids: [] })
+    .then((a) => a.functionExecutionStatus);
+
+const cardKvns = (r: Rig) => {
+  const st = euiccOf(r.d.card).persistentState();
+  return { scp80: st.scp80.map((k) => k.kvn), scp81: st.scp81.map((k) => k.kvn) };
+};
+
+/** The running row of a function at a deployment, else its newest one. */
+const procedure = async (at: Deployment, fn: string) => {
+  const rows = await at.db.store.db
+    .selectFrom('esim_sr_procedures')
+    .selectAll()
+    .where('function', '=', fn)
+    .orderBy('updated_at')
+    .execute();
+  return rows.find((p) => p.active_eid !== null) ?? rows.at(-1);
+};
+
+/** SM-SR1 in charge: its EIS, none at SM-SR2, its audit of the card succeeds, nothing locked. */
+async function sr1InCharge(s: SoapRig) {
+  expect((await loadEis(s.rig.sr1.db.store.db, EID))?.smsrId).toBe(SMSR1_ID);
+  expect(await loadEis(s.rig.sr2.db.store.db, EID)).toBeUndefined();
+  expect((await audit(s, 'sr1')).status).toBe('EXECUTED_SUCCESS');
+  expect((await procedure(s.rig.sr1, SM_SR_CHANGE_FUNCTIONS.handOver))?.active_eid ?? null).toBeNull();
+}
+
+/** SM-SR2 manages the eUICC: its EIS with its key sets only, none at SM-SR1, the card has its keys only. */
+async function sr2InCharge(s: SoapRig) {
+  const eis = await loadEis(s.rig.sr2.db.store.db, EID);
+  expect(eis?.smsrId).toBe(SMSR2_ID);
+  expect(eis?.isdR.keysets.map((k) => k.type)).toEqual(['SCP80', 'SCP81']);
+  expect(await loadEis(s.rig.sr1.db.store.db, EID)).toBeUndefined();
+  const get = await es4(s, 'sr1').getEIS({ functionCallIdentifier: fcid(), eid: EID });
+  expect(codes(get.functionExecutionStatus)).toEqual(['FAILED', '8.1.1', '3.9']);
+  const kvns = cardKvns(s.rig);
+  expect(kvns.scp80).toEqual(eis?.isdR.keysets.filter((k) => k.type === 'SCP80').map((k) => k.version));
+  expect((await audit(s, 'sr2')).status).toBe('EXECUTED_SUCCESS');
+}
+
+describe('SM-SR change over SOAP between two deployments (mutual TLS, partners registries)', () => {
+  it('the operator prepares at SM-SR2 and asks SM-SR1 over ES4; the SM-SRs run ES7 between their listeners; SM-SR2 ends up managing the eUICC', async () => {
+    const s = await soapRig();
+    expect(codes(await prepare(s))).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+    expect(codes(await change(s))).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+    // ES5 in the order of the specification: SM-SR1 relays the certificate (3A01) and the key
+    // agreement (3A02) SM-SR2 sent it over ES7; SM-SR2 finalises and adds its SCP81 key set over KS2.
+    // (No ES7 call took the in-process path of the fixture: it logs those, none is here.)
+    expect(s.rig.sent.map((x) => `${x.from} ${x.what}`)).toEqual([
+      'sr1 ES5 80e20900',
+      'sr1 ES5 80e28901',
+      'sr2 ES5 80e40000',
+      ...s.rig.sent.slice(3).map((x) => `${x.from} ${x.what}`),
+    ]);
+    expect(s.rig.sent.slice(3).every((x) => x.from === 'sr2' && x.what.startsWith('ES5'))).toBe(true);
+    await sr2InCharge(s);
+    // The ES7 traffic went through the listeners' dispatch: the relays and the take-over ran as the
+    // partner their certificates name.
+    const handOver = await procedure(s.rig.sr1, SM_SR_CHANGE_FUNCTIONS.handOver);
+    expect(handOver?.result === undefined ? undefined : codes(JSON.parse(handOver.result ?? '{}'))).toEqual([
+      'EXECUTED_SUCCESS',
+      undefined,
+      undefined,
+    ]);
+    const takeOver = await procedure(s.rig.sr2, SM_SR_CHANGE_FUNCTIONS.takeOver);
+    expect(JSON.parse(takeOver?.data ?? '{}')).toMatchObject({ current: SMSR1_ID, requester: MNO_ID });
+  }, 180_000);
+
+  it('refusals: a party with an unregistered certificate, the operator on ES7, an SM-SR on the operator’s ES4, an unknown SM-SR, no prepare', async () => {
+    const s = await soapRig();
+    // A certificate nobody registered — here one that even carries SM-SR1's name — gets nothing.
+    const impostorTls = await issueTlsIdentity('sm-sr-1.test');
+    const impostor = await SoapNode.start({
+      name: 'impostor',
+      tls: impostorTls,
+      partners: [{ name: 'sr2', url: s.listeners.sr2.url, certificatePem: s.tls.sr2.certificatePem }],
+      handlers: {},
+    });
+    try {
+      const r = await soapEs7Port(impostor, { partner: 'sr2' }).handoverEUICC({
+        functionCallIdentifier: fcid(),
+        eis: s.rig.eis,
+      });
+      expect(codes(r.functionExecutionStatus)).toEqual(['FAILED', '1.1', '1.1']);
+    } finally {
+      await impostor.close();
+    }
+    // The operator is a partner, but not an SM-SR: ES7 is not for it.
+    const op = await soapEs7Port(s.operator, { partner: 'sr2' }).handoverEUICC({
+      functionCallIdentifier: fcid(),
+      eis: s.rig.eis,
+    });
+    expect(codes(op.functionExecutionStatus)).toEqual(['FAILED', '1.1', '1.2']);
+    // SM-SR1 is a partner of SM-SR2, but only as an SM-SR: PrepareSMSRChange is the operator's.
+    const bySr1 = await soapEs4SmSrChangePort(s.listeners.sr1.node, {
+      partner: partnerName('sm-sr', SMSR2_ID),
+    }).prepareSMSRChange({ functionCallIdentifier: fcid(), eid: EID, currentSmsrId: SMSR1_ID });
+    expect(codes(bySr1.functionExecutionStatus)).toEqual(['FAILED', '1.1', '1.2']);
+    // An SM-SR that is not in the registry, on either side.
+    expect(codes(await prepare(s, '1.3.6.1.4.1.99999.1.77'))).toEqual(['FAILED', '8.7', '3.9']);
+    expect(codes(await change(s, '1.3.6.1.4.1.99999.1.77'))).toEqual(['FAILED', '8.7', '3.9']);
+    // SMSRChange without a prepare: SM-SR2 refuses the HandoverEUICC, SM-SR1 stays in charge.
+    const noPrepare = await change(s);
+    expect(codes(noPrepare)).toEqual(['FAILED', '8.7', '3.8']);
+    expect(noPrepare.statusCodeData?.message).toMatch(/no PrepareSMSRChange/);
+    await sr1InCharge(s);
+    expect(cardKvns(s.rig).scp80).toEqual([1]);
+  }, 180_000);
+
+  it('a CERT.SR.ECDSA of SM-SR2 from another CI: SM-SR1 does not relay it, the change fails, SM-SR1 stays in charge', async () => {
+    const key = newKeyPair();
+    const s = await soapRig({
+      sr2Identity: { certificate: smsr2Certificate(otherPki, key), privateKey: key.privateKey },
+    });
+    expect((await prepare(s)).status).toBe('EXECUTED_SUCCESS');
+    const r = await change(s);
+    expect(codes(r)).toEqual(['FAILED', '8.7', '3.8']);
+    expect(r.statusCodeData?.message).toMatch(/AuthenticateSMSR/);
+    // The card never saw a certificate: SM-SR1 sent no ES5 command.
+    expect(s.rig.sent.filter((x) => x.from === 'sr1' && x.what.startsWith('ES5'))).toEqual([]);
+    await sr1InCharge(s);
+  }, 180_000);
+
+  it('SM-SR1 is removed from SM-SR2’s partners: its HandoverEUICC is refused at once (403), SMSRChange fails, nothing is handed over', async () => {
+    const s = await soapRig();
+    expect((await prepare(s)).status).toBe('EXECUTED_SUCCESS');
+    // At SM-SR2, SM-SR1 is no longer a partner: the HandoverEUICC is refused (403) before its body
+    // is read — a definite refusal, not a lost answer.
+    await new EsimPartners(s.rig.sr2.db.store, systemClock).remove('', SMSR1_ID);
+    await s.listeners.sr2.refresh();
+    const r = await change(s);
+    expect(codes(r)).toEqual(['FAILED', '8.7', '3.8']);
+    await sr1InCharge(s);
+  }, 180_000);
+
+  it('HandoverEUICC gets no answer (SM-SR2’s listener is down): SM-SR1 keeps the eUICC locked, not in charge; once SM-SR2 is back, asking again completes the change', async () => {
+    const s = await soapRig();
+    expect((await prepare(s)).status).toBe('EXECUTED_SUCCESS');
+    await s.down('sr2');
+    const r = await change(s);
+    // The outcome is unknown to SM-SR1: it says so and keeps its row open.
+    expect(codes(r)).toEqual(['FAILED', '8.7', '3.7']);
+    expect(r.statusCodeData?.message).toMatch(/not known yet/);
+    const open = await procedure(s.rig.sr1, SM_SR_CHANGE_FUNCTIONS.handOver);
+    expect(open?.active_eid).toBe(EID);
+    expect(open?.step).toBe('handover-unresolved');
+    // Nothing else of SM-SR1 runs on the eUICC meanwhile; another target is busy too.
+    expect(codes(await audit(s, 'sr1'))).toEqual(['FAILED', '8.1', '3.7']);
+    // Asked again while SM-SR2 is still down: still unknown, still open.
+    expect(await s.rig.sr1.change.resolveHandovers()).toBe(0);
+    expect((await procedure(s.rig.sr1, SM_SR_CHANGE_FUNCTIONS.handOver))?.active_eid).toBe(EID);
+    // SM-SR2 comes back (its prepare still pending): the next round runs the take-over for real.
+    await s.up('sr2');
+    expect(await s.rig.sr1.change.resolveHandovers()).toBe(1);
+    const ended = await procedure(s.rig.sr1, SM_SR_CHANGE_FUNCTIONS.handOver);
+    expect(ended?.active_eid).toBeNull();
+    expect(JSON.parse(ended?.result ?? '{}').status).toBe('EXECUTED_WITHWARNING');
+    await sr2InCharge(s);
+  }, 180_000);
+
+  it('HandoverEUICC asked again while SM-SR2’s take-over still runs before its commit: "still running" (unknown to SM-SR1), and the change completes', async () => {
+    const s = await soapRig();
+    expect((await prepare(s)).status).toBe('EXECUTED_SUCCESS');
+    let again: FunctionExecutionStatus | undefined;
+    s.hooks.onEs7 = async (side, fn) => {
+      if (side !== 'sr1' || fn !== 'authenticateSMSR' || again !== undefined) return;
+      // SM-SR2 is between HandoverEUICC and its commit: SM-SR1 (over its own listener's node, as
+      // its resolver would) asks the same question again.
+      const r = await soapEs7Port(s.listeners.sr1.node, {
+        partner: partnerName('sm-sr', SMSR2_ID),
+      }).handoverEUICC({ functionCallIdentifier: fcid(), eis: s.rig.eis });
+      again = r.functionExecutionStatus;
+    };
+    expect(codes(await change(s))).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+    expect(codes(again ?? { status: 'EXECUTED_SUCCESS' })).toEqual(['FAILED', '8.1', '3.7']);
+    expect(handoverOutcomeUnknown(again ?? { status: 'EXECUTED_SUCCESS' })).toBe(true);
+    await sr2InCharge(s);
+  }, 180_000);
+
+  it('the operator asks SMSRChange again after a lost answer: SM-SR1 asks SM-SR2 at once and answers with its outcome', async () => {
+    const s = await soapRig();
+    expect((await prepare(s)).status).toBe('EXECUTED_SUCCESS');
+    await s.down('sr2');
+    expect(codes(await change(s))).toEqual(['FAILED', '8.7', '3.7']);
+    await s.up('sr2');
+    expect(codes(await change(s))).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+    await sr2InCharge(s);
+  }, 180_000);
+});
