@@ -12,6 +12,16 @@
 // stolen device (steal / stealDevice) is carried away through cells far from home, each one
 // unregistered, until the applet's tolerance is used up and the SIM blocks itself. A card moved into
 // another device (swap / moveCardInto) boots there with the new IMEI.
+//
+// Roaming (homeNetworks). A device reaches the core network of the cell it camps on (the visited
+// network); that network authenticates a subscriber at the HLR/AuC of the subscriber's home network,
+// found by the IMSI's MCC + MNC (TS 23.003 §2.2), and — home-routed roaming, the usual case for IoT
+// data — the PDN connection ends at the home network's packet gateway, whose AAA is the home
+// operator's RADIUS (TS 29.061 §16). So each home network is a GSUP and a RADIUS endpoint chosen by
+// IMSI prefix; the top-level gsup/radius serve every other IMSI. The serving cell (its MCC/MNC in
+// 3GPP-User-Location-Info) stays the visited network's: a device whose IMSI is not of the cell's PLMN
+// attaches roaming (its `attached` event says so). An eUICC switched to a profile of the visited
+// country's operator attaches at home there, through that operator's AuC and RADIUS.
 
 import type { BipOptions } from '../card/toolkit/ts-102-223-bip-terminal.js';
 import { REFRESH } from '../card/toolkit/ts-102-223-constants.js';
@@ -29,6 +39,23 @@ export interface DeviceSpec {
   readonly cell: Cell;
   /** Heavy traffic (bigger and more frequent datagrams). */
   readonly heavy?: boolean;
+}
+
+/** A home network other than the default one: its subscribers' AuC (GSUP) and AAA (RADIUS). */
+export interface HomeNetwork {
+  /** MCC + MNC (5 or 6 digits) of its IMSIs, e.g. '44010'; the longest matching prefix wins. */
+  readonly imsiPrefix: string;
+  readonly gsup: { readonly host: string; readonly port: number };
+  readonly radius: {
+    readonly host: string;
+    readonly authPort: number;
+    readonly acctPort: number;
+    readonly secret: string;
+  };
+  /** The address its packet gateway sends from (registered as a NAS client there). */
+  readonly nasAddress?: string;
+  /** Its packet gateway's Disconnect/CoA port (default: any free port; see Fleet.coaPortOf). */
+  readonly coaPort?: number;
 }
 
 export interface FleetOptions {
@@ -72,6 +99,8 @@ export interface FleetOptions {
    * announce no BIP, as before.
    */
   readonly bip?: BipOptions;
+  /** Home networks besides the default one (roaming, see the header), by IMSI prefix. */
+  readonly homeNetworks?: readonly HomeNetwork[];
 }
 
 export type FleetEvent =
@@ -81,6 +110,8 @@ export type FleetEvent =
       readonly imei: string;
       readonly address: string;
       readonly boundTo: string;
+      /** Present when the IMSI is not of the serving cell's PLMN: the visited and the home network. */
+      readonly roaming?: { readonly visited: string; readonly home: string };
     }
   | { readonly kind: 'rejected'; readonly imsi: string; readonly imei: string; readonly reason: string }
   | { readonly kind: 'detached'; readonly imsi: string; readonly cause: string }
@@ -141,6 +172,16 @@ interface Device {
   imsi: string;
   /** A REFRESH came while an attach was running: attach again with the new identity once it ends. */
   reattach: boolean;
+  /** The core network of the session (its packet gateway holds it), while attached. */
+  core: Core | undefined;
+}
+
+/** A core network the fleet is connected to: its HLR/AuC over GSUP and its packet gateway. */
+interface Core {
+  /** undefined: the default network (every IMSI no home network claims). */
+  readonly imsiPrefix: string | undefined;
+  readonly gsup: GsupClient;
+  readonly gateway: PacketGateway;
 }
 
 /** The fleet's cell as the toolkit reports it (TS 102 223 §8.19, E-UTRAN: ECI + 'F'). */
@@ -178,8 +219,8 @@ export class Fleet {
 
   private constructor(
     private readonly o: FleetOptions,
-    private readonly gsup: GsupClient,
-    readonly gateway: PacketGateway,
+    /** The default network first, then the home networks. */
+    private readonly cores: readonly Core[],
     private readonly sink: TrafficSink,
   ) {
     this.devices = o.devices.map((spec) => {
@@ -197,6 +238,7 @@ export class Fleet {
         booted: false,
         imsi: spec.card.file.imsi,
         reattach: false,
+        core: undefined,
       } as Omit<Device, 'modem'> as Device;
       d.modem = this.modemFor(d);
       return d;
@@ -264,35 +306,83 @@ export class Fleet {
     if (booted.ok) d.imsi = booted.value;
   }
 
-  /** Connects to the platform's GSUP and RADIUS ports and opens the CoA port; no device attaches yet. */
+  /**
+   * Connects to the platform's GSUP and RADIUS ports (and each home network's) and opens the CoA
+   * ports; no device attaches yet.
+   */
   static async open(o: FleetOptions): Promise<Fleet> {
+    for (const h of o.homeNetworks ?? [])
+      if (!/^\d{5,6}$/.test(h.imsiPrefix))
+        throw new RangeError(
+          `home network ${h.imsiPrefix}: imsiPrefix is the MCC + MNC of its IMSIs (5 or 6 digits)`,
+        );
     const sink = await TrafficSink.start();
     let fleet: Fleet | undefined;
-    const gateway = await PacketGateway.start({
-      host: o.radius.host,
-      authPort: o.radius.authPort,
-      acctPort: o.radius.acctPort,
-      secret: o.radius.secret,
-      nasAddress: o.nasAddress ?? '127.0.0.1',
-      coaPort: o.coaPort ?? 0,
-      apn: o.apn ?? 'iot.simtrust',
-      onDisconnect: (session) => fleet?.disconnected(session),
-      onRateChange: (session, rate) => fleet?.rateChanged(session, rate),
-    });
-    let gsup: GsupClient;
+    const cores: Core[] = [];
+    const connect = async (n: Omit<HomeNetwork, 'imsiPrefix'>, imsiPrefix: string | undefined) => {
+      const gateway = await PacketGateway.start({
+        host: n.radius.host,
+        authPort: n.radius.authPort,
+        acctPort: n.radius.acctPort,
+        secret: n.radius.secret,
+        nasAddress: n.nasAddress ?? '127.0.0.1',
+        coaPort: n.coaPort ?? 0,
+        apn: o.apn ?? 'iot.simtrust',
+        onDisconnect: (session) => fleet?.disconnected(session),
+        onRateChange: (session, rate) => fleet?.rateChanged(session, rate),
+      });
+      try {
+        const gsup = await GsupClient.open({
+          host: n.gsup.host,
+          port: n.gsup.port,
+          name: 'SIMTRUST-SIMULATOR-SGSN',
+        });
+        cores.push({ imsiPrefix, gsup, gateway });
+      } catch (e) {
+        gateway.close();
+        throw e;
+      }
+    };
     try {
-      gsup = await GsupClient.open({ host: o.gsup.host, port: o.gsup.port, name: 'SIMTRUST-SIMULATOR-SGSN' });
+      await connect(o, undefined);
+      for (const h of o.homeNetworks ?? []) await connect(h, h.imsiPrefix);
     } catch (e) {
-      gateway.close();
+      for (const c of cores) {
+        c.gsup.close();
+        c.gateway.close();
+      }
       sink.close();
       throw e;
     }
-    fleet = new Fleet(o, gsup, gateway, sink);
+    fleet = new Fleet(o, cores, sink);
     return fleet;
+  }
+
+  /** The default network's packet gateway. */
+  get gateway(): PacketGateway {
+    return (this.cores[0] as Core).gateway;
   }
 
   get coaPort(): number {
     return this.gateway.coaPort;
+  }
+
+  /** The Disconnect/CoA port of the packet gateway that serves `imsi` (its home network's). */
+  coaPortOf(imsi: string): number {
+    return this.coreOf(imsi).gateway.coaPort;
+  }
+
+  /** The home network of an IMSI: the longest matching prefix, else the default network. */
+  private coreOf(imsi: string): Core {
+    let best = this.cores[0] as Core;
+    for (const c of this.cores)
+      if (
+        c.imsiPrefix !== undefined &&
+        imsi.startsWith(c.imsiPrefix) &&
+        c.imsiPrefix.length > (best.imsiPrefix?.length ?? 0)
+      )
+        best = c;
+    return best;
   }
 
   /** Starts every device (attaches spread over attachSpreadMs) and the movement and swap schedules. */
@@ -355,7 +445,7 @@ export class Fleet {
       sessions: this.totals.sessions,
       upOctets: up,
       downOctets: down,
-      disconnects: this.gateway.stats.disconnects,
+      disconnects: this.cores.reduce((n, c) => n + c.gateway.stats.disconnects, 0),
       rateChanges: this.totals.rateChanges,
       blocked: this.devices.filter((d) => blockedBySim(d)).length,
     };
@@ -391,12 +481,14 @@ export class Fleet {
       // Power on: the toolkit loop runs first (an applet may change EF.IMSI and REFRESH).
       if (!d.booted) this.boot(d);
       const imsi = d.imsi;
-      const auth = await authenticateCard(this.gsup, d.spec.card, imsi);
+      // The visited network asks the subscriber's home network (by IMSI), wherever the device is.
+      const core = this.coreOf(imsi);
+      const auth = await authenticateCard(core.gsup, d.spec.card, imsi);
       if (!auth.ok) return this.refuseAttach(d, auth.error);
-      const location = await registerLocation(this.gsup, imsi);
+      const location = await registerLocation(core.gsup, imsi);
       if (!location.ok) return this.refuseAttach(d, location.error);
       const imeisv = imeisvOf(d.imei);
-      const granted = await this.gateway.authorize({ imsi, imeisv, cell: d.cell });
+      const granted = await core.gateway.authorize({ imsi, imeisv, cell: d.cell });
       if (!granted.ok) return this.refuseAttach(d, granted.error);
       if (this.stopped) return;
       const heavy = d.spec.heavy === true;
@@ -404,7 +496,7 @@ export class Fleet {
         intervalMs: heavy ? 20 : 1000,
         bytes: heavy ? 16_384 : 512,
       });
-      const session = this.gateway.open({
+      const session = core.gateway.open({
         imsi,
         imeisv,
         address: granted.value.address,
@@ -412,14 +504,25 @@ export class Fleet {
         counters: traffic.counters,
       });
       d.session = session;
+      d.core = core;
       d.traffic = traffic;
       d.lastRefusal = undefined;
       this.totals.sessions++;
-      await this.gateway.account('start', session);
-      this.emit({ kind: 'attached', imsi, imei: d.imei, address: session.address, boundTo: traffic.boundTo });
+      await core.gateway.account('start', session);
+      const visited = `${d.cell.mcc}${d.cell.mnc}`;
+      this.emit({
+        kind: 'attached',
+        imsi,
+        imei: d.imei,
+        address: session.address,
+        boundTo: traffic.boundTo,
+        ...(imsi.startsWith(visited)
+          ? {}
+          : { roaming: { visited, home: core.imsiPrefix ?? imsi.slice(0, 5) } }),
+      });
       const every = (this.o.interimSeconds ?? 10) * 1000;
       d.interim = setInterval(() => {
-        if (d.session) void this.gateway.account('interim', d.session);
+        if (d.session) void core.gateway.account('interim', d.session);
       }, every);
       // Normal service: an eUICC sends its notifications now (the profile change succeeded).
       this.reportRegistration(d, 'normal_service');
@@ -468,8 +571,10 @@ export class Fleet {
     this.totals.downOctets += session.counters.downOctets;
     d.traffic = undefined;
     d.session = undefined;
+    const core = d.core ?? this.coreOf(session.imsi);
+    d.core = undefined;
     this.emit({ kind: 'detached', imsi: session.imsi, cause });
-    await this.gateway.account('stop', session, cause);
+    await core.gateway.account('stop', session, cause);
   }
 
   private disconnected(session: GatewaySession): void {
@@ -539,7 +644,7 @@ export class Fleet {
     this.emit({ kind: 'moved', imsi: d.imsi, cell });
     if (d.session === undefined) return;
     d.session.cell = cell;
-    void this.gateway.account('interim', d.session);
+    void (d.core ?? this.coreOf(d.session.imsi)).gateway.account('interim', d.session);
   }
 
   /**
@@ -604,8 +709,10 @@ export class Fleet {
       await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.devices.map((d) => this.detach(d, 'NAS-Request')));
     for (const d of this.devices) d.modem?.bip?.shutdown();
-    this.gsup.close();
-    this.gateway.close();
+    for (const c of this.cores) {
+      c.gsup.close();
+      c.gateway.close();
+    }
     this.sink.close();
   }
 }

@@ -49,6 +49,12 @@ export interface SmsNetworkOptions {
   /** The ESME (system_id) MO SMS go to: the platform's OTA bind. */
   readonly systemId: string;
   /**
+   * MO SMS to these numbers go to another ESME (number → system_id), as an SMSC routes by
+   * destination: with two platforms bound (two operators' SM-SRs), a card's PoR or notification
+   * reaches the one whose number it was sent to. Each ESME's SMS keep their order.
+   */
+  readonly moRoutes?: Readonly<Record<string, string>>;
+  /**
    * The fleet's subscribers: each card's own IMSI and MSISDN, and an eUICC's other profiles with
    * `card`, the IMSI of the card that holds them (its card file's): SMS to such a profile reach that
    * card, and while it is enabled the card's MO SMS come from its MSISDN.
@@ -190,10 +196,24 @@ export class SmsNetwork {
 
   #flush(): void {
     const smsc = this.#smsc;
-    while (smsc !== undefined && this.#queued.length > 0) {
-      if (!smsc.deliverMo(this.#o.systemId, this.#queued[0] as SimDataMessage)) break;
-      this.#queued.shift();
-      this.stats.mo++;
+    if (smsc !== undefined && this.#queued.length > 0) {
+      // An ESME not bound keeps its SMS (and every later one to it, in order); the others go on.
+      const unbound = new Set<string>();
+      const kept: SimDataMessage[] = [];
+      for (const m of this.#queued) {
+        const routes = this.#o.moRoutes;
+        const systemId =
+          routes !== undefined && Object.hasOwn(routes, m.destination)
+            ? (routes[m.destination] as string)
+            : this.#o.systemId;
+        if (!unbound.has(systemId) && smsc.deliverMo(systemId, m)) {
+          this.stats.mo++;
+          continue;
+        }
+        unbound.add(systemId);
+        kept.push(m);
+      }
+      this.#queued.splice(0, this.#queued.length, ...kept);
     }
     if (this.#queued.length > 0 && this.#retry === undefined && !this.#closed) {
       this.#retry = setTimeout(() => {

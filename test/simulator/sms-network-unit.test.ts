@@ -121,6 +121,77 @@ describe('SmsNetwork', () => {
     h.network.close();
   });
 
+  it('moRoutes: MO SMS reach the ESME of the number they were sent to; an unbound one keeps its own, in order', async () => {
+    // Two platforms bound to one SMSC (two operators' SM-SRs, issue 16): a PoR to SM-SR 2's number
+    // must not reach SM-SR 1, and SM-SR 2 being down must not hold SM-SR 1's SMS back.
+    const got: Array<[string, string]> = [];
+    let twoBound = false;
+    const network = new SmsNetwork({
+      systemId: 'ota-1',
+      moRoutes: { '819000000002': 'ota-2' },
+      subscribers: [CARD],
+      retryMs: 10,
+    });
+    network.connect(
+      { deliverSms: () => undefined, deviceState: (imsi) => ({ cardImsi: imsi, imsi }) },
+      {
+        deliverMo: (systemId, m) => {
+          if (systemId === 'ota-2' && !twoBound) return false;
+          got.push([systemId, m.destination]);
+          return true;
+        },
+      },
+    );
+    network.onCardSms(CARD.imsi, submit('819000000002'));
+    network.onCardSms(CARD.imsi, submit('819000000001'));
+    network.onCardSms(CARD.imsi, submit('819000000002'));
+    network.onCardSms(CARD.imsi, submit('819000000003'));
+    expect(got).toEqual([
+      ['ota-1', '819000000001'],
+      ['ota-1', '819000000003'],
+    ]);
+    expect(network.queued).toBe(2);
+    const kept = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (network.queued === 0) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+    twoBound = true;
+    await kept;
+    expect(got.slice(2)).toEqual([
+      ['ota-2', '819000000002'],
+      ['ota-2', '819000000002'],
+    ]);
+    network.close();
+  });
+
+  it('moRoutes property: any number reaches its route or the default ESME, never another', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.stringMatching(/^\d{1,15}$/), fc.constant('819000000002'), fc.constant('81900000000')),
+        (destination) => {
+          const to: string[] = [];
+          const network = new SmsNetwork({
+            systemId: 'ota-1',
+            moRoutes: { '819000000002': 'ota-2' },
+            subscribers: [CARD],
+          });
+          network.connect(
+            { deliverSms: () => undefined, deviceState: (imsi) => ({ cardImsi: imsi, imsi }) },
+            { deliverMo: (systemId) => to.push(systemId) > 0 },
+          );
+          network.onCardSms(CARD.imsi, submit(destination));
+          network.close();
+          expect(to).toEqual([destination === '819000000002' ? 'ota-2' : 'ota-1']);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('fuzz: hostile MT messages and card TPDUs never throw and never reach another card', () => {
     const h = harness();
     fc.assert(
