@@ -60,6 +60,8 @@ export interface Es3NotificationPort {
   readonly handleProfileEnabledNotification: Notify<'ES3-HandleProfileEnabledNotification'>;
   readonly handleProfileDisabledNotification: Notify<'ES3-HandleProfileDisabledNotification'>;
   readonly handleProfileDeletedNotification: Notify<'ES3-HandleProfileDeletedNotification'>;
+  /** SGP.02 §3.8 step 32: the eUICC has a new SM-SR (the EIS it holds now). */
+  readonly handleSMSRChangeNotification?: Notify<'ES3-HandleSMSRChangeNotification'>;
 }
 
 /** SM-SR → operator notifications (ES4, SGP.02 §5.5). */
@@ -67,6 +69,8 @@ export interface Es4NotificationPort {
   readonly handleProfileEnabledNotification: Notify<'ES4-HandleProfileEnabledNotification'>;
   readonly handleProfileDisabledNotification: Notify<'ES4-HandleProfileDisabledNotification'>;
   readonly handleProfileDeletedNotification: Notify<'ES4-HandleProfileDeletedNotification'>;
+  /** SGP.02 §3.8 step 31: the eUICC has a new SM-SR (the EIS it holds now). */
+  readonly handleSMSRChangeNotification?: Notify<'ES4-HandleSMSRChangeNotification'>;
 }
 
 /**

@@ -20,19 +20,27 @@ import type { Selectable } from 'kysely';
 import type { Clock } from '../../../lib/clock.js';
 import type { Executor, Store } from '../../store/database.js';
 import type { EsimNotificationOutboxTable } from '../../store/schema.js';
+import type { Eis } from '../es-soap/sgp-02-xml-types.js';
+import { fromJson, toJson } from '../sm-sr/eis-store.js';
 
-export const NOTIFICATION_KINDS = ['enabled', 'disabled', 'deleted'] as const;
+/** Profile Enabled/Disabled/Deleted; `smsr-changed`: HandleSMSRChangeNotification (§3.8 steps 31–32). */
+export const NOTIFICATION_KINDS = ['enabled', 'disabled', 'deleted', 'smsr-changed'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 /** ES2: SM-DP → operator; ES3: SM-SR → SM-DP; ES4: SM-SR → operator. */
 export type NotificationInterface = 'ES2' | 'ES3' | 'ES4';
 export type NotificationState = 'pending' | 'delivered' | 'dead';
 
-/** The body every profile notification carries (ES3 adds the MNO id). */
+/**
+ * The body every profile notification carries (ES3 adds the MNO id). `smsr-changed` carries the EIS
+ * as the new SM-SR holds it (no key values) and an empty ICCID; its receiver gets {eis, mnoId?,
+ * completionTimestamp}, the body of ES3/ES4-HandleSMSRChangeNotification.
+ */
 export interface NotificationBody {
   readonly eid: string;
   readonly iccid: string;
   readonly mnoId?: string;
   readonly completionTimestamp: Date;
+  readonly eis?: Eis;
 }
 
 type Handler = (body: never) => Promise<void>;
@@ -41,12 +49,15 @@ export interface NotificationPort {
   readonly handleProfileEnabledNotification: Handler;
   readonly handleProfileDisabledNotification: Handler;
   readonly handleProfileDeletedNotification: Handler;
+  /** Only receivers of SM-SR changes have it; a row for one without it fails its attempts. */
+  readonly handleSMSRChangeNotification?: Handler;
 }
 
 const METHOD = {
   enabled: 'handleProfileEnabledNotification',
   disabled: 'handleProfileDisabledNotification',
   deleted: 'handleProfileDeletedNotification',
+  'smsr-changed': 'handleSMSRChangeNotification',
 } as const satisfies Record<NotificationKind, keyof NotificationPort>;
 
 export interface NewNotification {
@@ -77,7 +88,8 @@ export async function enqueueNotification(
       kind: n.kind,
       eid: n.body.eid,
       iccid: n.body.iccid,
-      body: JSON.stringify({ ...n.body, completionTimestamp: n.body.completionTimestamp.getTime() }),
+      // toJson: bytes of an EIS as {$hex}; a profile notification's text is what JSON.stringify gives.
+      body: toJson({ ...n.body, completionTimestamp: n.body.completionTimestamp.getTime() }),
       idempotency_key: n.idempotencyKey ?? null,
       state: 'pending',
       attempts: 0,
@@ -341,15 +353,26 @@ export class NotificationOutbox {
     if (claimed === undefined) return undefined;
     const row = claimed;
     const n = view(row);
-    const stored = JSON.parse(row.body) as Omit<NotificationBody, 'completionTimestamp'> & {
-      completionTimestamp: number;
-    };
-    const body = { ...stored, completionTimestamp: new Date(stored.completionTimestamp) };
+    const stored = fromJson<Omit<NotificationBody, 'completionTimestamp'> & { completionTimestamp: number }>(
+      row.body,
+    );
+    const completionTimestamp = new Date(stored.completionTimestamp);
+    const body =
+      n.kind === 'smsr-changed'
+        ? {
+            eis: stored.eis,
+            ...(stored.mnoId === undefined ? {} : { mnoId: stored.mnoId }),
+            completionTimestamp,
+          }
+        : { ...stored, completionTimestamp };
     try {
       const port = this.#o.receiver(n.interface, n.receiverId);
       if (port === undefined)
         throw new Error(`no ${n.interface} receiver ${n.receiverId} is configured (a partner removed?)`);
-      await (port[METHOD[n.kind]] as (b: NotificationBody) => Promise<void>)(body);
+      const handler = port[METHOD[n.kind]] as ((b: typeof body) => Promise<void>) | undefined;
+      if (handler === undefined)
+        throw new Error(`the ${n.interface} receiver ${n.receiverId} does not take ${METHOD[n.kind]}`);
+      await handler(body);
     } catch (e) {
       this.#o.onError?.(e, n);
       const at = this.#o.clock.now();

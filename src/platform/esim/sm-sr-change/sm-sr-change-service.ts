@@ -21,8 +21,16 @@
 // its message leaves (part-1 esim_sr_procedures; the row's `active_eid` also keeps SmSr's functions
 // off the eUICC meanwhile).
 //
-// After a restart, recover() ends or resumes what was running (see there). Not in this slice (issue
-// 16): HandleSMSRChangeNotification, UpdateSMSRAddressingParameters, the SOAP transport of ES7.
+// Phase 5 at SM-SR2, after the commit: FinaliseISDRhandover, UpdateSMSRAddressingParameters (when
+// configured) and the SCP81 key set under KS2, then — with the end of the take-over, one transaction
+// — HandleSMSRChangeNotification (steps 31–32) to every operator (ES4) and SM-DP (ES3) of the
+// eUICC's profiles as rows of the SM-SR's durable notification outbox.
+//
+// The card may be out of reach meanwhile: every ES5 command is sent again, with a doubling wait,
+// while the procedure's validity period lasts (TRANSIENT failures only: no PoR, SMS not sent); then
+// it fails — before the commit point the change FAILS with SM-SR1 in charge, after it the step is a
+// warning. After a restart, recover() ends or resumes what was running (see there); a pending
+// prepare that nobody followed is ended by expireProcedures() (SmSr's leaves change rows alone).
 
 import type { KeyObject } from 'node:crypto';
 import { createCipheriv } from 'node:crypto';
@@ -49,9 +57,12 @@ import {
   establishIsdrKeySetCertificateApdu,
   finaliseIsdrHandoverApdu,
   isdrKeysetReference,
+  type SmsrAddressingUpdate,
+  updateSmsrAddressingApdu,
 } from '../../../lib/sgp-02-es5.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
+import type { EsNotificationDirectory } from '../es-ports.js';
 import { verifyEisSignature } from '../es-soap/sgp-02-eis-signature.js';
 import type { BaseRequest, MessageBodies } from '../es-soap/sgp-02-messages.js';
 import {
@@ -64,6 +75,7 @@ import {
   withWarning,
 } from '../es-soap/sgp-02-status-codes.js';
 import type { Eis, Keyset } from '../es-soap/sgp-02-xml-types.js';
+import type { NotificationOutbox } from '../notifications/notification-outbox.js';
 import {
   activeProcedure,
   beginProcedure,
@@ -73,12 +85,24 @@ import {
   insertEis,
   loadEis,
   type ProcedureRow,
+  profilesOf,
   recordStep,
   runningProcedures,
 } from '../sm-sr/eis-store.js';
-import { type Es5Outcome, type Es5Transport, ISD_R_AID } from '../sm-sr/es5-transport.js';
+import {
+  type Es5FailureCode,
+  type Es5Outcome,
+  type Es5Transport,
+  ISD_R_AID,
+} from '../sm-sr/es5-transport.js';
 import { type ChainVerifier, EUICC_BUSY } from '../sm-sr/sm-sr-service.js';
-import { addIsdrKeyset, deleteEis, lastProcedureOf } from './sm-sr-change-store.js';
+import {
+  addIsdrKeyset,
+  deleteEis,
+  expiredPrepares,
+  lastProcedureOf,
+  setDeadline,
+} from './sm-sr-change-store.js';
 
 type Fn<Req extends keyof MessageBodies, Res extends keyof MessageBodies> = (
   body: MessageBodies[Req],
@@ -116,16 +140,35 @@ export interface SmSrChangeOptions {
   /** The EUM certificate (PEM) for an EUM id of an EIS handed over; undefined: EUM unknown here. */
   readonly eumCertificate: (eumId: string) => string | undefined | Promise<string | undefined>;
   /**
-   * KVN of the ISD-R SCP80 key set this SM-SR creates when it takes an eUICC over: the KVN its ES5
-   * SMS transport secures with (Es5Sms `kvn`). 01–0F.
+   * The KVN (01–0F) this SM-SR prefers for the ISD-R SCP80 key set it creates when it takes an eUICC
+   * over; when the EIS already lists it, the lowest KVN the EIS does not list is taken. Es5Sms
+   * secures with the key set the EIS holds, whatever its KVN. Default 1.
    */
-  readonly scp80Kvn: number;
+  readonly scp80Kvn?: number;
   /** KVN of the SCP81 (PSK) key set it creates after the handover, 40–4F; default 40. */
   readonly scp81Kvn?: number;
   /** Initial counter of the new SCP80 key set (the card takes only higher ones); default 0. */
   readonly initialCounter?: number;
   /** Seconds a procedure lasts when the request gives no ValidityPeriod; default 600. */
   readonly defaultValiditySeconds?: number;
+  /**
+   * ES5 UpdateSMSRAddressingParameters after taking an eUICC over (step 26): this SM-SR's SMS address
+   * (where the ISD-R sends its notifications) and SMS centre. Undefined: the step is skipped.
+   */
+  readonly addressing?: Pick<SmsrAddressingUpdate, 'destination' | 'smsc'>;
+  /**
+   * HandleSMSRChangeNotification (steps 31–32): the SM-SR's notification outbox (SmSr.notifications)
+   * and the directory it resolves receivers with (the one SmSr gets). Undefined: nobody is notified.
+   */
+  readonly notifications?: {
+    readonly outbox: NotificationOutbox;
+    readonly directory: EsNotificationDirectory;
+  };
+  /**
+   * Wait before an ES5 command is sent again after a transient failure (ms), doubled after each,
+   * up to `maxMs`; retries stop with the procedure's validity period. Default 5 s, 60 s.
+   */
+  readonly es5Retry?: { readonly baseMs?: number; readonly maxMs?: number };
 }
 
 /** The function names of the procedure rows (esim_sr_procedures.function). */
@@ -149,6 +192,26 @@ const es5Failed = (what: string, o: Es5Outcome) =>
   );
 const isSuccess = (s: FunctionExecutionStatus) =>
   s.status === 'EXECUTED_SUCCESS' || s.status === 'EXECUTED_WITHWARNING';
+
+/** ES5 failures of the way to the card, not of the card: the command is sent again (§3.8 validity). */
+const TRANSIENT: ReadonlySet<Es5FailureCode> = new Set(['ES5_TIMEOUT', 'ES5_SEND_FAILED']);
+/** The ISD-R's SCP80 key version numbers (SGP.02 §2.2.1.1: 01–0F). */
+const SCP80_KVNS = Array.from({ length: 15 }, (_, i) => i + 1);
+/**
+ * Step 14's KVN for SM-SR2's SCP80 key set: `preferred` if the EIS handed over does not list it,
+ * else the lowest of 01–0F it does not list (undefined: none is free). SM-SR1's key sets — and a
+ * KVN another deployment uses by default — are never asked for, so the card never gets a key set
+ * "deleted existing" that the current SM-SR still uses.
+ */
+export function freeScp80Kvn(listed: Iterable<number>, preferred: number): number | undefined {
+  const taken = new Set(listed);
+  if (SCP80_KVNS.includes(preferred) && !taken.has(preferred)) return preferred;
+  return SCP80_KVNS.find((v) => !taken.has(v));
+}
+
+/** SM-SR2's steps after the commit point, in order; recover() resumes phase 5 from any of them. */
+const PHASE_5 = ['committed', 'finalise-sent', 'addressing-sent', 'scp81-sent'] as const;
+type Phase5Step = (typeof PHASE_5)[number];
 
 /** The first R-APDU's data when the command completed with 9000. */
 function answer(o: Es5Outcome): Uint8Array | undefined {
@@ -219,12 +282,65 @@ export class SmSrChange {
   readonly #o: SmSrChangeOptions;
   /** Hand-over rows whose HandoverEUICC this process is asking right now. */
   readonly #waiting = new Set<string>();
+  #closed = false;
+  /** Wakes the ES5 retry waits at close(). */
+  readonly #sleepers = new Set<() => void>();
 
   constructor(options: SmSrChangeOptions) {
     // Throws for a KVN outside the ISD-R's SCP80 (01–0F) or SCP81 (40–4F) range.
-    isdrKeysetParameters({ kind: 'scp80', kvn: options.scp80Kvn });
+    isdrKeysetParameters({ kind: 'scp80', kvn: options.scp80Kvn ?? 1 });
     isdrKeysetParameters({ kind: 'scp81', kvn: options.scp81Kvn ?? 0x40 });
     this.#o = options;
+  }
+
+  /**
+   * Stops retrying: an ES5 command waiting for its next attempt gives up with its last failure (the
+   * process is going down; recover() at the next start takes the rows over).
+   */
+  close(): void {
+    this.#closed = true;
+    for (const wake of this.#sleepers) wake();
+    this.#sleepers.clear();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+
+  /**
+   * One ES5 command to the ISD-R, sent again after a TRANSIENT failure (the eUICC out of reach) with
+   * a doubling wait while `deadline` (the procedure's validity period) lasts; at least one attempt.
+   * `attempts` counts them (a command that timed out may have run on the card all the same).
+   */
+  async #es5(
+    eid: string,
+    command: Uint8Array,
+    deadline: number,
+  ): Promise<{ outcome: Es5Outcome; attempts: number }> {
+    let delay = this.#o.es5Retry?.baseMs ?? 5_000;
+    const max = this.#o.es5Retry?.maxMs ?? 60_000;
+    for (let attempts = 1; ; attempts++) {
+      const outcome = await this.#o.transport.send(eid, ISD_R_AID, [command]);
+      if (outcome.ok || !TRANSIENT.has(outcome.code)) return { outcome, attempts };
+      if (this.#closed || this.#now() + delay >= deadline)
+        return {
+          outcome: {
+            ...outcome,
+            message: `${outcome.message} (${attempts} attempt${attempts === 1 ? '' : 's'} within the validity period)`,
+          },
+          attempts,
+        };
+      await this.#sleep(delay);
+      delay = Math.min(delay * 2, max);
+    }
   }
 
   get #db(): Executor {
@@ -421,9 +537,11 @@ export class SmSrChange {
         ),
       };
     await recordStep(this.#db, run.p.procedure_id, 'certificate-sent', run.data, this.#now());
-    const o = await this.#o.transport.send(eid, ISD_R_AID, [
+    const { outcome: o } = await this.#es5(
+      eid,
       establishIsdrKeySetCertificateApdu(b.smsrCertificate),
-    ]);
+      Number(run.p.deadline),
+    );
     const data = answer(o);
     const rc = data === undefined ? undefined : decodeRandomChallenge(data);
     if (rc === undefined || !rc.ok) return { status: es5Failed('EstablishISDRKeySet (certificate)', o) };
@@ -476,7 +594,9 @@ export class SmSrChange {
       ...encodeBerTlv(0x5f37, b.signature),
     ]);
     await recordStep(this.#db, run.p.procedure_id, 'key-agreement-sent', run.data, this.#now());
-    const o = await this.#o.transport.send(b.eid, ISD_R_AID, [establishIsdrKeySetApdu(storeData)]);
+    // Sent again while the card is out of reach; if an attempt ran but its PoR was lost, the card
+    // refuses the repeat (its RC is spent: 6985) and the change fails before the commit point.
+    const { outcome: o } = await this.#es5(b.eid, establishIsdrKeySetApdu(storeData), Number(run.p.deadline));
     const data = answer(o);
     const parsed = data === undefined ? undefined : decodeKeyEstablishmentResponse(data);
     if (parsed === undefined || !parsed.ok)
@@ -509,7 +629,11 @@ export class SmSrChange {
       },
       this.#now(),
     );
-    return id === undefined ? EUICC_BUSY : SUCCESS;
+    if (id !== undefined) return SUCCESS;
+    // A prepare nobody followed holds the EID past its validity period: it ends here (expired), and
+    // this one takes its place; anything else on the eUICC is busy.
+    if ((await this.expireProcedures()) > 0) return this.#prepare(b, mnoId);
+    return EUICC_BUSY;
   }
 
   // --- SM-SR2: ES7.HandoverEUICC (steps 6–27) -------------------------------------------------------
@@ -564,9 +688,22 @@ export class SmSrChange {
     // Step 6: the EIS is the partner's, signed by a known EUM, its ECASD certificate under EUM and CI.
     const checked = await this.#checkEis(b.eis, partnerId);
     if ('status' in checked) return end(checked.status);
+    const kvn = freeScp80Kvn(
+      b.eis.isdR.keysets.map((k) => k.version),
+      this.#o.scp80Kvn ?? 1,
+    );
+    if (kvn === undefined)
+      return end(
+        failed(SUBJECT_CODES.EIS, REASON_CODES.ALREADY_IN_USE, 'the ISD-R lists every SCP80 key version'),
+      );
 
-    // Phase 3: SM-SR1 relays our certificate to the ISD-R; the card answers RC.
-    await recordStep(this.#db, p.procedure_id, 'authenticate-sent', data, this.#now());
+    // Phase 3: SM-SR1 relays our certificate to the ISD-R; the card answers RC. From here on the
+    // take-over lasts the HandoverEUICC's validity period (the prepare's bounded only the wait for it).
+    const deadline = this.#deadline(b);
+    await this.#o.store.db.transaction().execute(async (tx) => {
+      await setDeadline(tx, p.procedure_id, deadline);
+      await recordStep(tx, p.procedure_id, 'authenticate-sent', data, this.#now());
+    });
     const auth = await partner.authenticateSMSR({
       functionCallIdentifier: `${p.function_call_id}:authenticate`,
       eis: b.eis,
@@ -576,11 +713,6 @@ export class SmSrChange {
 
     // Phase 4: our key agreement over RC, relayed by SM-SR1; the ephemeral key is kept sealed in the
     // step so a restart could still verify the receipt.
-    const kvn = this.#o.scp80Kvn;
-    if (b.eis.isdR.keysets.some((k) => k.version === kvn))
-      return end(
-        failed(SUBJECT_CODES.EIS, REASON_CODES.ALREADY_IN_USE, `the ISD-R already has a key set ${kvn}`),
-      );
     const counter = this.#o.initialCounter ?? 0;
     // "Delete existing keys": a KS2 left on the card by an earlier attempt that never committed is
     // replaced (SM-SR1 refuses the bit for its own KVNs, the card for the KVN securing the script).
@@ -664,34 +796,53 @@ export class SmSrChange {
       await insertEis(tx, this.#o.keyRing, own, checked.eumCertificate, this.#now());
       await recordStep(tx, p.procedure_id, 'committed', after, this.#now());
     });
-    return end(await this.#finalise(p.procedure_id, eid, after, checked.ecasdPublicKey, 'finalise'));
+    const status = await this.#finalise(
+      p.procedure_id,
+      eid,
+      after,
+      checked.ecasdPublicKey,
+      'committed',
+      deadline,
+    );
+    return this.#complete(p.procedure_id, eid, status);
   }
 
   /**
-   * Phase 5 (steps 24–26) from `from`: FinaliseISDRhandover then the SCP81 key set, under KS2. The
-   * eUICC is ours already: a failure is a warning.
+   * Phase 5 (steps 24–26) from `from`: FinaliseISDRhandover, UpdateSMSRAddressingParameters (when
+   * configured), then the SCP81 key set, under KS2, each sent again while the card is out of reach
+   * until `deadline`. The eUICC is ours already: a failure is a warning, and the steps after it run
+   * all the same (a FinaliseISDRhandover that failed leaves SM-SR1's keys on the card: the SCP81 key
+   * set, made with "delete existing keys", replaces SM-SR1's of the same KVN).
    */
   async #finalise(
     procedureId: string,
     eid: string,
     data: CommittedData,
     ecasdPublicKey: Uint8Array,
-    from: 'finalise' | 'scp81',
+    from: Phase5Step,
+    deadline: number,
   ): Promise<FunctionExecutionStatus> {
     const warnings: string[] = [];
-    let finalised = from === 'scp81';
-    if (!finalised) {
+    const at = PHASE_5.indexOf(from);
+    if (at <= PHASE_5.indexOf('finalise-sent')) {
       await recordStep(this.#db, procedureId, 'finalise-sent', data, this.#now());
       const refs = data.old.map((kvn) => isdrKeysetReference(kvn));
-      const fin = await this.#o.transport.send(eid, ISD_R_AID, [finaliseIsdrHandoverApdu(refs)]);
-      finalised = answer(fin) !== undefined;
-      if (!finalised) warnings.push(es5Failed('FinaliseISDRhandover', fin).statusCodeData?.message ?? '');
+      const fin = await this.#es5(eid, finaliseIsdrHandoverApdu(refs), deadline);
+      // 6A88 (no such key set) to a repeat whose first attempt got no answer: that attempt ran it (the
+      // card deletes all of them or none).
+      const ranBefore = fin.attempts > 1 && fin.outcome.ok && fin.outcome.responses[0]?.sw === 0x6a88;
+      if (answer(fin.outcome) === undefined && !ranBefore)
+        warnings.push(es5Failed('FinaliseISDRhandover', fin.outcome).statusCodeData?.message ?? '');
     }
-    if (finalised) {
-      await recordStep(this.#db, procedureId, 'scp81-sent', data, this.#now());
-      const scp81 = await this.#scp81Keyset(eid, ecasdPublicKey);
-      if (scp81 !== undefined) warnings.push(scp81);
+    if (at <= PHASE_5.indexOf('addressing-sent') && this.#o.addressing !== undefined) {
+      await recordStep(this.#db, procedureId, 'addressing-sent', data, this.#now());
+      const upd = await this.#es5(eid, updateSmsrAddressingApdu(this.#o.addressing), deadline);
+      if (!upd.outcome.ok || upd.outcome.responses[0]?.sw !== 0x9000)
+        warnings.push(es5Failed('UpdateSMSRAddressingParameters', upd.outcome).statusCodeData?.message ?? '');
     }
+    await recordStep(this.#db, procedureId, 'scp81-sent', data, this.#now());
+    const scp81 = await this.#scp81Keyset(eid, ecasdPublicKey, deadline);
+    if (scp81 !== undefined) warnings.push(scp81);
     return warnings.length === 0
       ? SUCCESS
       : withWarning(
@@ -699,6 +850,53 @@ export class SmSrChange {
           REASON_CODES.EXECUTION_ERROR,
           `the eUICC is managed here; ${warnings.join('; ')}`,
         );
+  }
+
+  /**
+   * The end of a take-over after the commit point (steps 27, 31–32): the procedure row ends and the
+   * HandleSMSRChangeNotification rows are written in one transaction — ES4 to each operator with a
+   * profile on the eUICC, ES3 to each SM-DP of a profile (one per operator it acts for) — then
+   * delivered once; the outbox's job repeats what failed. The EIS they carry is ours as it is now,
+   * without audit trail or key values; the idempotency key (procedure, interface, receiver) keeps a
+   * resumed end from writing them twice.
+   */
+  async #complete(
+    procedureId: string,
+    eid: string,
+    status: FunctionExecutionStatus,
+  ): Promise<FunctionExecutionStatus> {
+    const n = this.#o.notifications;
+    const eis = n === undefined ? undefined : await loadEis(this.#db, eid);
+    const profiles = n === undefined ? [] : await profilesOf(this.#db, eid);
+    const ids = await this.#o.store.db.transaction().execute(async (tx) => {
+      await endProcedure(tx, procedureId, status, this.#now());
+      if (n === undefined || eis === undefined) return [];
+      const { auditTrail: _trail, ...body } = eis;
+      const completionTimestamp = new Date(this.#now());
+      const written: (number | undefined)[] = [];
+      const write = (iface: 'ES3' | 'ES4', receiverId: string, mnoId?: string) =>
+        n.outbox.enqueue(tx, {
+          interface: iface,
+          receiverId,
+          kind: 'smsr-changed',
+          body: { eid, iccid: '', ...(mnoId === undefined ? {} : { mnoId }), completionTimestamp, eis: body },
+          idempotencyKey: `smsr-change:${this.#o.smsrId}:${procedureId}:${iface}:${receiverId}:${mnoId ?? ''}`,
+        });
+      for (const mnoId of new Set(profiles.map((p) => p.mno_id)))
+        if (n.directory.operator(mnoId)?.handleSMSRChangeNotification !== undefined)
+          written.push(await write('ES4', mnoId));
+      const pairs = new Set(
+        profiles.flatMap((p) => (p.smdp_id === null ? [] : [JSON.stringify([p.smdp_id, p.mno_id])])),
+      );
+      for (const pair of pairs) {
+        const [smdpId, mnoId] = JSON.parse(pair) as [string, string];
+        if (n.directory.smdp(smdpId)?.handleSMSRChangeNotification !== undefined)
+          written.push(await write('ES3', smdpId, mnoId));
+      }
+      return written;
+    });
+    await n?.outbox.deliver(ids);
+    return status;
   }
 
   // --- restart -------------------------------------------------------------------------------------
@@ -739,23 +937,35 @@ export class SmSrChange {
     );
     const eis = await loadEis(this.#db, p.eid);
     const point = eis === undefined ? undefined : ecasdPointOf(eis);
-    if (['committed', 'finalise-sent', 'scp81-sent'].includes(p.step) && point !== undefined) {
-      const data = fromJson<CommittedData>(p.data);
-      const s = await this.#finalise(
-        p.procedure_id,
-        p.eid,
-        data,
-        point,
-        p.step === 'scp81-sent' ? 'scp81' : 'finalise',
-      );
-      status = withWarning(
-        SUBJECT_CODES.SM_SR,
-        REASON_CODES.EXECUTION_ERROR,
-        `resumed at ${p.step} after a restart${s.statusCodeData?.message ? `; ${s.statusCodeData.message}` : ''}`,
-      );
+    const step = PHASE_5.find((x) => x === p.step);
+    if (step === undefined || point === undefined) {
+      await endProcedure(this.#db, p.procedure_id, status, this.#now());
+      return status;
     }
-    await endProcedure(this.#db, p.procedure_id, status, this.#now());
-    return status;
+    // After the commit point: phase 5 from the stored step (each step gets one attempt at least,
+    // retries while the validity period lasts), then the notifications with the end.
+    const data = fromJson<CommittedData>(p.data);
+    const s = await this.#finalise(p.procedure_id, p.eid, data, point, step, Number(p.deadline));
+    status = withWarning(
+      SUBJECT_CODES.SM_SR,
+      REASON_CODES.EXECUTION_ERROR,
+      `resumed at ${p.step} after a restart${s.statusCodeData?.message ? `; ${s.statusCodeData.message}` : ''}`,
+    );
+    return this.#complete(p.procedure_id, p.eid, status);
+  }
+
+  /**
+   * The SM-SR change's own expiry (SmSr.expireProcedures leaves change rows alone): a prepare whose
+   * HandoverEUICC never came ends EXPIRED when its validity period is over, which unlocks the EID.
+   * Every other change row is running (its own steps stop at the deadline) or waits for recover() /
+   * resolveHandovers(). Returns how many it ended.
+   */
+  async expireProcedures(): Promise<number> {
+    let n = 0;
+    const now = this.#now();
+    for (const p of await expiredPrepares(this.#db, SM_SR_CHANGE_FUNCTIONS.takeOver, now))
+      if (await endProcedure(this.#db, p.procedure_id, EXPIRED, now)) n++;
+    return n;
   }
 
   async #resumeHandOver(p: ProcedureRow): Promise<FunctionExecutionStatus | undefined> {
@@ -885,44 +1095,62 @@ export class SmSrChange {
 
   /**
    * Step 26: our SCP81 PSK key set by another key establishment, now over KS2 (njiwa
-   * CreateSCP81KeySet). Undefined when done; else the warning.
+   * CreateSCP81KeySet). Undefined when done; else the warning. A key agreement that got no answer
+   * is not sent again (its RC may be spent): the pair starts over with a new certificate (3A01), the
+   * key set made with "delete existing keys", while the validity period lasts.
    */
-  async #scp81Keyset(eid: string, ecasdPublicKey: Uint8Array): Promise<string | undefined> {
-    const t = this.#o.transport;
-    const first = await t.send(eid, ISD_R_AID, [
-      establishIsdrKeySetCertificateApdu(this.#o.identity.certificate),
-    ]);
-    const rcData = answer(first);
-    const rc = rcData === undefined ? undefined : decodeRandomChallenge(rcData);
-    if (rc === undefined || !rc.ok)
-      return es5Failed('SCP81 key set (certificate)', first).statusCodeData?.message ?? 'SCP81 key set';
+  async #scp81Keyset(eid: string, ecasdPublicKey: Uint8Array, deadline: number): Promise<string | undefined> {
     const parameters = isdrKeysetParameters({
       kind: 'scp81',
       kvn: this.#o.scp81Kvn ?? 0x40,
       deleteExistingKeys: true,
     });
-    const request = buildKeyEstablishmentRequest({
-      curve: CURVE,
-      parameters,
-      signingKey: this.#o.identity.privateKey,
-      randomChallenge: rc.value,
-    });
-    const second = await t.send(eid, ISD_R_AID, [establishIsdrKeySetApdu(request.storeData)]);
-    const response = answer(second);
-    if (response === undefined)
-      return es5Failed('SCP81 key set (key agreement)', second).statusCodeData?.message ?? 'SCP81 key set';
-    const ks = verifyKeyEstablishmentReceipt({
-      curve: CURVE,
-      parameters,
-      ephemeralPrivateKey: request.ephemeral.privateKey,
-      ecasdPublicKey,
-      response,
-    });
-    if (!ks.ok) return `SCP81 key set: ${ks.error.message}`;
-    await this.#o.store.db
-      .transaction()
-      .execute((tx) => addIsdrKeyset(tx, this.#o.keyRing, eid, keysetOf(ks.value, 'SCP81', 0), this.#now()));
-    return undefined;
+    for (;;) {
+      const first = await this.#es5(
+        eid,
+        establishIsdrKeySetCertificateApdu(this.#o.identity.certificate),
+        deadline,
+      );
+      const rcData = answer(first.outcome);
+      const rc = rcData === undefined ? undefined : decodeRandomChallenge(rcData);
+      if (rc === undefined || !rc.ok)
+        return (
+          es5Failed('SCP81 key set (certificate)', first.outcome).statusCodeData?.message ?? 'SCP81 key set'
+        );
+      const request = buildKeyEstablishmentRequest({
+        curve: CURVE,
+        parameters,
+        signingKey: this.#o.identity.privateKey,
+        randomChallenge: rc.value,
+      });
+      const second = await this.#o.transport.send(eid, ISD_R_AID, [
+        establishIsdrKeySetApdu(request.storeData),
+      ]);
+      const response = answer(second);
+      if (response === undefined) {
+        const again = !second.ok && TRANSIENT.has(second.code) && !this.#closed;
+        const wait = this.#o.es5Retry?.baseMs ?? 5_000;
+        if (again && this.#now() + wait < deadline) {
+          await this.#sleep(wait);
+          continue;
+        }
+        return es5Failed('SCP81 key set (key agreement)', second).statusCodeData?.message ?? 'SCP81 key set';
+      }
+      const ks = verifyKeyEstablishmentReceipt({
+        curve: CURVE,
+        parameters,
+        ephemeralPrivateKey: request.ephemeral.privateKey,
+        ecasdPublicKey,
+        response,
+      });
+      if (!ks.ok) return `SCP81 key set: ${ks.error.message}`;
+      await this.#o.store.db
+        .transaction()
+        .execute((tx) =>
+          addIsdrKeyset(tx, this.#o.keyRing, eid, keysetOf(ks.value, 'SCP81', 0), this.#now()),
+        );
+      return undefined;
+    }
   }
 }
 

@@ -29,6 +29,8 @@ export async function addIsdrKeyset(
   keyset: Keyset & { readonly type: 'SCP80' | 'SCP81' },
   now: number,
 ): Promise<void> {
+  // A resumed phase 5 may make the key set again: the new one replaces it, as on the card.
+  await db.deleteFrom('esim_sr_keysets').where('eid', '=', eid).where('kvn', '=', keyset.version).execute();
   await db
     .insertInto('esim_sr_keysets')
     .values({
@@ -70,3 +72,24 @@ export const lastProcedureOf = (db: Executor, eid: string, fn: string) =>
     .orderBy('created_at', 'desc')
     .orderBy('updated_at', 'desc')
     .executeTakeFirst();
+
+/** The new validity period of a running procedure (the take-over adopts HandoverEUICC's). */
+export async function setDeadline(db: Executor, procedureId: string, deadline: number): Promise<void> {
+  await db
+    .updateTable('esim_sr_procedures')
+    .set({ deadline })
+    .where('procedure_id', '=', procedureId)
+    .where('active_eid', 'is not', null)
+    .execute();
+}
+
+/** Running rows of `fn` still at step `prepared` whose deadline is not after `now`. */
+export const expiredPrepares = (db: Executor, fn: string, now: number) =>
+  db
+    .selectFrom('esim_sr_procedures')
+    .select(['procedure_id', 'eid'])
+    .where('active_eid', 'is not', null)
+    .where('function', '=', fn)
+    .where('step', '=', 'prepared')
+    .where('deadline', '<=', now)
+    .execute();

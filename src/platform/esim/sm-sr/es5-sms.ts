@@ -10,7 +10,14 @@
 //     esim.md §3.5) and passes their E1 data to the SM-SR.
 // Script chaining (Annex K, TLV 83) is not used: each ES5 function here fits one concatenated SMS
 // chain (a packet is segmented by segmentSecuredPacket, up to 255 segments).
+//
+// Which key set: the one this SM-SR holds for that eUICC — its `kvn` option when the EIS lists that
+// SCP80 key set, else the lowest SCP80 KVN it lists. After an SM-SR change the new SM-SR holds only
+// the key set it made, whose KVN it chose free in the EIS (sm-sr-change), so two deployments with
+// the same default KVN never address the card with each other's KVN. A notification is opened with
+// the key set its KID names.
 
+import { sql } from 'kysely';
 import type { ChecksumAlgorithm, CipherAlgorithm, OtaKeySet } from '../../../crypto/ts-102-225-scp80.js';
 import { checksumSpec, cipherSpec } from '../../../crypto/ts-102-225-scp80.js';
 import { fromHex, toHex } from '../../../lib/hex.js';
@@ -27,7 +34,7 @@ import type { OtaLink } from '../../ota/ota-service.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Store } from '../../store/database.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
-import { loadIsdrKeyset, reserveIsdrCounter } from './eis-store.js';
+import { fromJson, type IsdrKeyset, keysetContext, reserveIsdrCounter } from './eis-store.js';
 import { type Es5Outcome, type Es5Transport, ISD_R_AID, isScp03tTlv } from './es5-transport.js';
 
 export const ISD_R_TAR = '000001';
@@ -73,7 +80,10 @@ export interface Es5SmsOptions {
   readonly store: Store;
   readonly keyRing: KeyRing;
   readonly link: OtaLink;
-  /** The ISD-R SCP80 key set used for commands (KVN 01–0F); default 1. */
+  /**
+   * The ISD-R SCP80 key set preferred for commands (KVN 01–0F), default 1; an eUICC whose EIS lists
+   * no such key set is addressed with the lowest SCP80 KVN it lists.
+   */
   readonly kvn?: number;
   /** How long a PoR is awaited (ms); default 60 s. */
   readonly porTimeoutMs?: number;
@@ -94,13 +104,38 @@ export class Es5Sms implements Es5Transport {
     this.#o = options;
   }
 
-  get #kvn(): number {
-    return this.#o.kvn ?? 1;
+  /**
+   * The eUICC's ISD-R SCP80 key sets this SM-SR holds, the one commands are secured with first (the
+   * preferred KVN, else the lowest); `limit` 1 for a send. Keys stay sealed until #open.
+   */
+  #keysets(eid: string, limit?: number) {
+    let q = this.#o.store.db
+      .selectFrom('esim_sr_keysets')
+      .select(['kvn', 'secrets'])
+      .where('eid', '=', eid)
+      .where('type', '=', 'SCP80')
+      .where('kvn', '>=', 0x01)
+      .where('kvn', '<=', 0x0f)
+      .orderBy(sql`case when kvn = ${this.#o.kvn ?? 1} then 0 else 1 end`)
+      .orderBy('kvn');
+    if (limit !== undefined) q = q.limit(limit);
+    return q.execute();
   }
 
-  async #keys(eid: string, kvn: number): Promise<OtaKeySet | undefined> {
-    const ks = await loadIsdrKeyset(this.#o.store.db, this.#o.keyRing, eid, kvn);
-    return ks?.type === 'SCP80' ? otaKeysOf(ks.keys) : undefined;
+  #open(eid: string, row: { kvn: number; secrets: string }): { kvn: number; keys: OtaKeySet } | undefined {
+    const kvn = Number(row.kvn);
+    const keys = otaKeysOf(
+      fromJson<IsdrKeyset['keys']>(
+        this.#o.keyRing.open(row.secrets, keysetContext(eid, kvn)).toString('utf8'),
+      ),
+    );
+    return keys === undefined ? undefined : { kvn, keys };
+  }
+
+  /** The key set commands to `eid` are secured with (see #keysets). */
+  async #commandKeys(eid: string): Promise<{ kvn: number; keys: OtaKeySet } | undefined> {
+    const [row] = await this.#keysets(eid, 1);
+    return row === undefined ? undefined : this.#open(eid, row);
   }
 
   /** The MSISDN of the enabled profile: where MT SMS reach the eUICC. */
@@ -121,14 +156,15 @@ export class Es5Sms implements Es5Transport {
     const destination = await this.#msisdn(eid);
     if (destination === undefined)
       return { ok: false, code: 'ES5_SEND_FAILED', message: 'the enabled profile has no MSISDN' };
-    const keys = await this.#keys(eid, this.#kvn);
-    if (keys === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
-    const counter = await reserveIsdrCounter(this.#o.store.db, eid, this.#kvn);
+    const ks = await this.#commandKeys(eid);
+    if (ks === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
+    const { kvn, keys } = ks;
+    const counter = await reserveIsdrCounter(this.#o.store.db, eid, kvn);
     if (counter === undefined)
       return { ok: false, code: 'ES5_NO_KEYSET', message: 'the SCP80 counter is spent' };
     const packet = secureCommandPacket({
       spi: ES5_COMMAND_SPI,
-      ...identifiers(this.#kvn, keys),
+      ...identifiers(kvn, keys),
       tar: fromHex(ISD_R_TAR) as Uint8Array,
       counter,
       keys,
@@ -168,14 +204,15 @@ export class Es5Sms implements Es5Transport {
     const destination = await this.#msisdn(eid);
     if (destination === undefined)
       return { ok: false, code: 'ES5_SEND_FAILED', message: 'the enabled profile has no MSISDN' };
-    const keys = await this.#keys(eid, this.#kvn);
-    if (keys === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
-    const counter = await reserveIsdrCounter(this.#o.store.db, eid, this.#kvn);
+    const ks = await this.#commandKeys(eid);
+    if (ks === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
+    const { kvn, keys } = ks;
+    const counter = await reserveIsdrCounter(this.#o.store.db, eid, kvn);
     if (counter === undefined)
       return { ok: false, code: 'ES5_NO_KEYSET', message: 'the SCP80 counter is spent' };
     const packet = secureCommandPacket({
       spi: { ...ES5_COMMAND_SPI, por: 'none', porIntegrity: 'none', porCiphered: false, porViaSubmit: false },
-      ...identifiers(this.#kvn, keys),
+      ...identifiers(kvn, keys),
       tar: fromHex(ISD_R_TAR) as Uint8Array,
       counter,
       keys,
@@ -214,16 +251,17 @@ export class Es5Sms implements Es5Transport {
   async receive(sender: string, identifier: number, packet: Uint8Array): Promise<Es5SmsReceipt | undefined> {
     const eid = await this.eidOfSender(sender);
     if (eid === undefined) return undefined;
-    const keys = await this.#keys(eid, this.#kvn);
     if (identifier === IEI.RESPONSE_PACKET) {
       const tar = readResponseTar(packet);
       if (!tar.ok || toHex(tar.value).toUpperCase() !== ISD_R_TAR) return undefined;
-      if (keys === undefined) return { kind: 'ignored', code: 'ES5_NO_KEYSET', message: 'no ISD-R key set' };
+      // A PoR answers a command of ours: secured with the key set commands use.
+      const ks = await this.#commandKeys(eid);
+      if (ks === undefined) return { kind: 'ignored', code: 'ES5_NO_KEYSET', message: 'no ISD-R key set' };
       const opened = openResponsePacket(packet, {
         integrity: 'cc',
         ciphered: true,
-        keys,
-        ...identifiers(this.#kvn, keys),
+        keys: ks.keys,
+        ...identifiers(ks.kvn, ks.keys),
       });
       if (!opened.ok || !opened.value.authenticated)
         return { kind: 'ignored', code: 'ES5_POR_NOT_AUTHENTIC', message: 'the PoR does not verify' };
@@ -257,9 +295,14 @@ export class Es5Sms implements Es5Transport {
       return { kind: 'esim-por', eid, counter };
     }
     if (identifier !== IEI.COMMAND_PACKET) return undefined;
-    if (keys === undefined) return { kind: 'ignored', code: 'ES5_NO_KEYSET', message: 'no ISD-R key set' };
+    // The ISD-R notifies with a key set of its choice (the software eUICC: its lowest KVN).
+    const rows = await this.#keysets(eid);
+    if (rows.length === 0) return { kind: 'ignored', code: 'ES5_NO_KEYSET', message: 'no ISD-R key set' };
     const opened = openCommandPacket(packet, {
-      keysFor: (h) => (h.kid >> 4 === this.#kvn ? keys : undefined),
+      keysFor: (h) => {
+        const row = rows.find((r) => Number(r.kvn) === h.kid >> 4);
+        return row === undefined ? undefined : this.#open(eid, row)?.keys;
+      },
       lastCounter: () => 0,
       isKnownTar: (tar) => toHex(tar).toUpperCase() === ISD_R_TAR,
       // The notification's own sequence number identifies it (esim.md §3.5): CC and ciphering, no counter.

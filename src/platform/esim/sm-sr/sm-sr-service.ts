@@ -1221,12 +1221,17 @@ export class SmSr {
     return ended;
   }
 
-  /** Ends the procedures whose validity period has passed (EXPIRED); a waiting caller gets it. */
+  /**
+   * Ends the procedures whose validity period has passed (EXPIRED); a waiting caller gets it. Not an
+   * SM-SR change's rows: they run past a deadline to their stated end (a commit must not be cut short,
+   * an unresolved hand-over stays locked), and SmSrChange.expireProcedures() ends a stale prepare.
+   */
   async expireProcedures(): Promise<number> {
     let n = 0;
     const now = this.#now();
     for (const p of await runningProcedures(this.#db)) {
       if (Number(p.deadline) > now) continue;
+      if (p.function === 'SMSRChange' || p.function === 'ReceiveSMSRChange') continue;
       if (await endProcedure(this.#db, p.procedure_id, EXPIRED, now)) {
         n++;
         this.#progress(p.function_call_id, p.function, EXPIRED);

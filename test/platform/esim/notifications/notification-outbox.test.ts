@@ -38,7 +38,7 @@ class Receiver {
     readonly behind?: () => Es3NotificationPort,
   ) {}
 
-  #handler(kind: string, method: keyof Es3NotificationPort) {
+  #handler(kind: string, method: Exclude<keyof Es3NotificationPort, 'handleSMSRChangeNotification'>) {
     return async (body: { iccid: string; eid: string; mnoId?: string; completionTimestamp: Date }) => {
       if (this.mode === 'down') throw new Error(`${this.name} is down (connection refused)`);
       if (this.mode === 'hang') {
