@@ -221,6 +221,13 @@ export async function startEsim(
         });
     },
   };
+  const directory = {
+    // Our own SM-DP in-process; a partner SM-DP over SOAP (undefined: not a partner, nothing sent).
+    smdp: (id: string) => (id === smdpId ? smdp?.es3Notifications() : soap?.es3NotificationsOf(id)),
+    // A partner operator over SOAP; our own operators' layer in-process, so the inventory and an
+    // audit record follow what the card did on its own (fall-back, a change asked by another party).
+    operator: (mnoId: string) => soap?.es4NotificationsOf(mnoId) ?? esimOperations.es4Notifications(mnoId),
+  };
   smsr = new SmSr({
     store,
     keyRing,
@@ -228,13 +235,7 @@ export async function startEsim(
     transport,
     smsrId,
     chains: { verify },
-    directory: {
-      // Our own SM-DP in-process; a partner SM-DP over SOAP (undefined: not a partner, nothing sent).
-      smdp: (id) => (id === smdpId ? smdp?.es3Notifications() : soap?.es3NotificationsOf(id)),
-      // A partner operator over SOAP; our own operators' layer in-process, so the inventory and an
-      // audit record follow what the card did on its own (fall-back, a change asked by another party).
-      operator: (mnoId) => soap?.es4NotificationsOf(mnoId) ?? esimOperations.es4Notifications(mnoId),
-    },
+    directory,
     progress: smsrProgress,
     onNotifyError: (e) => logger.warn({ err: e }, 'eSIM: a notification attempt failed (retried)'),
     notificationOutbox: { onDead: deadNotification },
@@ -268,7 +269,13 @@ export async function startEsim(
     identity: { certificate: srSigner.certificate, privateKey: srSigner.privateKey },
     partner: (id) => soap?.es7PortOf(id),
     eumCertificate,
+    // A preference: SM-SR2 takes the lowest KVN the EIS does not list when 1 is taken.
     scp80Kvn: 1,
+    // Steps 31–32: HandleSMSRChangeNotification to the eUICC's operators and SM-DPs, through the
+    // SmSr's durable outbox and the same directory.
+    notifications: { outbox: smsr.notifications, directory },
+    // UpdateSMSRAddressingParameters: the card's notifications come to our OTA number from now on.
+    ...(c.otaSmppSourceAddr === undefined ? {} : { addressing: { destination: c.otaSmppSourceAddr } }),
   });
   const ports: EsimRolePorts = {
     smsrId,
@@ -334,6 +341,10 @@ export async function startEsim(
   let resolving: Promise<unknown> | undefined;
   const expiry = setInterval(() => {
     smsr?.expireProcedures().catch((e: unknown) => logger.error({ err: e }, 'eSIM procedure expiry failed'));
+    // A prepare (PrepareSMSRChange) nobody followed within its validity period.
+    change
+      .expireProcedures()
+      .catch((e: unknown) => logger.error({ err: e }, 'eSIM SM-SR change expiry failed'));
     // Hand-overs whose HandoverEUICC got no answer: ask the new SM-SR again (after recovery: it asks
     // them first), one round at a time.
     if (resolving === undefined)
@@ -360,6 +371,8 @@ export async function startEsim(
       closing = true;
       stopRecovery();
       clearInterval(expiry);
+      // Wakes its ES5 retry waits (the rows stay for the next start's recover()).
+      change.close();
       await resolving;
       await smsr?.close();
       await smdp?.close();

@@ -8,14 +8,17 @@
 // the change functions; an SM-SR certificate from another CI; SM-SR1 concluding it is still in charge
 // when the new SM-SR's answer never came (both SM-SRs managing the eUICC).
 
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../src/lib/clock.js';
 import {
   soapEs4Port,
   soapEs4SmSrChangePort,
   soapEs7Port,
 } from '../../../src/platform/esim/es-soap/port-clients.js';
+import { verifyEisSignature } from '../../../src/platform/esim/es-soap/sgp-02-eis-signature.js';
+import type { MessageBodies } from '../../../src/platform/esim/es-soap/sgp-02-messages.js';
 import type { FunctionExecutionStatus } from '../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
+import type { Eis } from '../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
 import { EsimPartners, partnerName } from '../../../src/platform/esim/partners/partners-registry.js';
 import { loadEis } from '../../../src/platform/esim/sm-sr/eis-store.js';
 import {
@@ -47,6 +50,8 @@ interface SoapRig {
   readonly listeners: Record<Side, EsimSoapListener>;
   /** The operator's own SOAP node: SM-SR1 is `sr1`, SM-SR2 `sr2`. */
   readonly operator: SoapNode;
+  /** ES4 HandleSMSRChangeNotification bodies the operator received, with the sender. */
+  readonly heard: { from: string; body: MessageBodies['ES4-HandleSMSRChangeNotification'] }[];
   /** `onEs7` runs when a listener received an ES7 call, before the SM-SR handles it. */
   readonly hooks: { onEs7?: (side: Side, fn: keyof Es7Port) => Promise<void> };
   /** Stops a deployment's listener; `up` starts it again on the same port (its registered URL). */
@@ -85,7 +90,15 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
   };
   const listeners = {} as Record<Side, EsimSoapListener>;
   const hooks: SoapRig['hooks'] = {};
-  const rig = await twoSmSrs(pki, { ...o, partner: (from) => (id) => listeners[from]?.es7PortOf(id) });
+  const rig = await twoSmSrs(pki, {
+    ...o,
+    partner: (from) => (id) => listeners[from]?.es7PortOf(id),
+    // The operator hears of its eUICCs over SOAP (ES4), from the SM-SR that manages them.
+    directory: (from) => ({
+      smdp: () => undefined,
+      operator: (id) => listeners[from]?.es4NotificationsOf(id),
+    }),
+  });
   const start = (side: Side, port?: number) =>
     EsimSoapListener.start({
       store: rig[side].db.store,
@@ -118,6 +131,7 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
     });
   listeners.sr1 = await start('sr1');
   listeners.sr2 = await start('sr2');
+  const heard: SoapRig['heard'] = [];
   const operator = await SoapNode.start({
     name: 'operator',
     tls: tls.operator,
@@ -126,7 +140,11 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
       url: listeners[side].url,
       certificatePem: tls[side].certificatePem,
     })),
-    handlers: {},
+    handlers: {
+      'ES4-HandleSMSRChangeNotification': async (body, context) => {
+        heard.push({ from: context.peer, body });
+      },
+    },
   });
   for (const side of ['sr1', 'sr2'] as const) {
     const partners = new EsimPartners(rig[side].db.store, systemClock);
@@ -149,6 +167,7 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
   }
   const ports: Partial<Record<Side, number>> = {};
   const soap: SoapRig = {
+    heard,
     hooks,
     rig,
     tls,
@@ -253,6 +272,15 @@ describe('SM-SR change over SOAP between two deployments (mutual TLS, partners r
     ]);
     const takeOver = await procedure(s.rig.sr2, SM_SR_CHANGE_FUNCTIONS.takeOver);
     expect(JSON.parse(takeOver?.data ?? '{}')).toMatchObject({ current: SMSR1_ID, requester: MNO_ID });
+    // Step 31: SM-SR2 told the operator over ES4 SOAP, with the EIS it now holds (its key sets, no
+    // key values), signed by the EUM as registered.
+    await vi.waitFor(() => expect(s.heard.length).toBe(1), { timeout: 30_000, interval: 50 });
+    const [notice] = s.heard;
+    expect(notice?.from).toBe('sr2');
+    expect(notice?.body.eis.smsrId).toBe(SMSR2_ID);
+    expect(notice?.body.eis.eumSignedInfo.eid).toBe(EID);
+    expect(notice?.body.eis.isdR.keysets.flatMap((k) => k.keys)).toEqual([]);
+    expect(() => verifyEisSignature(notice?.body.eis as Eis, pki.eum.pem)).not.toThrow();
   }, 180_000);
 
   it('refusals: a party with an unregistered certificate, the operator on ES7, an SM-SR on the operator’s ES4, an unknown SM-SR, no prepare', async () => {

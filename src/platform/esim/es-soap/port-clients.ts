@@ -220,6 +220,7 @@ export function soapEs3Notifications(caller: SoapCaller, options: SoapPortOption
       'ES3-HandleProfileDeletedNotification',
       options,
     ),
+    handleSMSRChangeNotification: soapNotification(caller, 'ES3-HandleSMSRChangeNotification', options),
   };
 }
 
@@ -241,5 +242,6 @@ export function soapEs4Notifications(caller: SoapCaller, options: SoapPortOption
       'ES4-HandleProfileDeletedNotification',
       options,
     ),
+    handleSMSRChangeNotification: soapNotification(caller, 'ES4-HandleSMSRChangeNotification', options),
   };
 }

@@ -131,6 +131,8 @@ export async function twoSmSrs(
      * this process (e.g. SOAP clients over mutual TLS); resolved at each call.
      */
     partner?: (from: 'sr1' | 'sr2') => SmSrChangeOptions['partner'];
+    /** Where a deployment's notifications go instead of the rig's `heard` log (e.g. SOAP clients). */
+    directory?: (from: 'sr1' | 'sr2') => EsNotificationDirectory;
     /** The KVN each deployment prefers (SmSrChange scp80Kvn, Es5Sms kvn); default 1 and SMSR2_KVN. */
     kvns?: { readonly sr1?: number; readonly sr2?: number };
     /** SmSrChange `addressing` of both deployments (UpdateSMSRAddressingParameters). */
@@ -266,7 +268,7 @@ export async function twoSmSrs(
         handleSMSRChangeNotification: on('HandleSMSRChangeNotification'),
       };
     };
-    const directory: EsNotificationDirectory = {
+    const directory: EsNotificationDirectory = o.directory?.(name) ?? {
       smdp: (id) => (id === SMDP_ID ? receiver('smdp') : undefined),
       operator: (id) => (id === MNO_ID ? receiver('operator') : undefined),
     };
