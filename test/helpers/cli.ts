@@ -46,6 +46,8 @@ export interface ServerProcess {
   readonly radius?: { readonly authPort: number; readonly acctPort: number };
   /** The GSUP listener's TCP port (when SIMTRUST_GSUP_PORT is set). */
   readonly gsup?: { readonly port: number };
+  /** The eSIM roles' listeners (with SIMTRUST_ESIM_OPERATOR_ID): SOAP URL and SCP81 port when on. */
+  readonly esim?: { readonly soapUrl?: string; readonly scp81Port?: number };
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -86,6 +88,8 @@ export function startServeProcess(env: Record<string, string>): Promise<ServerPr
         radiusAuthPort?: number;
         radiusAcctPort?: number;
         gsupPort?: number;
+        esimSoapUrl?: string;
+        esimScp81Port?: number;
       };
       const apiUrl = started.apiUrl;
       if (apiUrl === undefined) return;
@@ -98,6 +102,14 @@ export function startServeProcess(env: Record<string, string>): Promise<ServerPr
           ? { radius: { authPort: started.radiusAuthPort, acctPort: started.radiusAcctPort } }
           : {}),
         ...(started.gsupPort !== undefined ? { gsup: { port: started.gsupPort } } : {}),
+        ...(started.esimSoapUrl !== undefined || started.esimScp81Port !== undefined
+          ? {
+              esim: {
+                ...(started.esimSoapUrl === undefined ? {} : { soapUrl: started.esimSoapUrl }),
+                ...(started.esimScp81Port === undefined ? {} : { scp81Port: started.esimScp81Port }),
+              },
+            }
+          : {}),
         stop: (signal = 'SIGTERM') =>
           new Promise((stopped) => {
             if (child.exitCode !== null || child.signalCode !== null) return stopped();

@@ -21,9 +21,12 @@ export interface TestDatabase {
   cleanup(): Promise<void>;
 }
 
-/** A fresh, migrated, empty database URL (nothing opened yet). */
-export function freshDatabaseUrl(): { url: string; drop: () => Promise<void> } {
-  if (testDialect === 'postgres') {
+/** A fresh, migrated, empty database URL (nothing opened yet), by default of the run's dialect. */
+export function freshDatabaseUrl(dialect: 'sqlite' | 'postgres' = testDialect): {
+  url: string;
+  drop: () => Promise<void>;
+} {
+  if (dialect === 'postgres') {
     const schema = `t_${randomBytes(6).toString('hex')}`;
     return {
       url: `${PG_BASE}${PG_BASE.includes('?') ? '&' : '?'}schema=${schema}`,

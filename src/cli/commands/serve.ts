@@ -190,6 +190,9 @@ export function registerServeCommands(program: Command): void {
           ? { radiusAuthPort: servers.radius.authPort, radiusAcctPort: servers.radius.acctPort }
           : {}),
         ...(servers.gsup ? { gsupPort: servers.gsup.port } : {}),
+        // Where partners and devices reach the eSIM roles (ports picked by the system when 0).
+        ...(servers.esim?.soap ? { esimSoapUrl: servers.esim.soap.url } : {}),
+        ...(servers.esim?.scp81Port !== undefined ? { esimScp81Port: servers.esim.scp81Port } : {}),
       },
       'simtrust is serving',
     );

@@ -330,8 +330,12 @@ function matches(h: Handler, detail: Record<string, unknown>): boolean {
       // SimExpiredRule and SubscriberExpiredRule: the SIM (and so its subscribers) reached its expiry.
       return true;
     case 'ota-status':
-      // SimSubscriptionStatusRule: an eSIM operation on the SIM started, finished or failed.
-      return detail.otaStatus === p.targetOtaStatus;
+      // SimSubscriptionStatusRule: an eSIM operation on the SIM (of operationKind, when set) started,
+      // finished or failed.
+      return (
+        detail.otaStatus === p.targetOtaStatus &&
+        (p.operationKind === undefined || detail.operationKind === p.operationKind)
+      );
     default:
       return false;
   }

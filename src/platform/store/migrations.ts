@@ -8,6 +8,7 @@ import { esimOperationsMigration } from '../esim/operations/migration.js';
 import { esimPartnersMigration } from '../esim/partners/migration.js';
 import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
+import { esimSwitchMigration } from '../esim/switch/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
 import { simExpiryMigration } from '../sims/expiry-migration.js';
 import type { Dialect } from './database.js';
@@ -787,6 +788,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0015-esim-operations', esimOperationsMigration],
   ['0016-esim-partners', esimPartnersMigration],
   ['0017-esim-notifications', esimNotificationsMigration],
+  ['0018-esim-switch', esimSwitchMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
