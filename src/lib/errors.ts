@@ -595,6 +595,12 @@ export const ERROR_CODES = {
     description:
       'Another operation runs on this eUICC (one at a time, as SGP.02 runs one procedure per eUICC); wait for it to end.',
   },
+  ERR_ESIM_HANDED_OVER: {
+    status: 409,
+    expose: true,
+    description:
+      "The eUICC was handed over to another operator's SM-SR by a switch (SM-SR change); its operator there manages it now. Its SIM and operations stay readable here.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

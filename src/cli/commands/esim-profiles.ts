@@ -59,12 +59,17 @@ function readText(file: string, what: string): string {
   }
 }
 
+/** Steps a switch has at least (prepare, SM-SR change, download, enable): the bar's first total. */
+const SWITCH_STEPS = 4;
+
 /** Polls until the operation ends; a bar of the steps reported so far on a terminal. */
 async function waitFor(client: SimtrustClient, first: EsimOperationView): Promise<EsimOperationView> {
+  const what = first.target === null ? `${first.kind} ${first.iccid}` : `switch to ${first.target.smsrId}`;
+  const least = first.kind === 'switch' ? SWITCH_STEPS : 1;
   const bar = process.stderr.isTTY
     ? new SingleBar(
         {
-          format: `${first.kind} ${first.iccid} [{bar}] {value}/{total} steps | {step}`,
+          format: `${what} [{bar}] {value}/{total} steps | {step}`,
           stream: process.stderr,
           hideCursor: true,
         },
@@ -74,12 +79,12 @@ async function waitFor(client: SimtrustClient, first: EsimOperationView): Promis
   const done = (o: EsimOperationView) => o.steps.filter((s) => s.state !== 'running').length;
   const current = (o: EsimOperationView) =>
     o.steps.findLast((s) => s.state === 'running')?.name ?? o.steps.at(-1)?.name ?? '';
-  bar?.start(Math.max(first.steps.length, 1), done(first), { step: current(first) });
+  bar?.start(Math.max(first.steps.length, least), done(first), { step: current(first) });
   let op = first;
   while (op.status === 'running') {
     await new Promise((r) => setTimeout(r, POLL_MS));
     op = await client.request<EsimOperationView>('GET', `/v1/esim/operations/${path(op.operationId)}`);
-    bar?.setTotal(Math.max(op.steps.length, 1));
+    bar?.setTotal(Math.max(op.steps.length, least));
     bar?.update(done(op), { step: current(op) });
   }
   bar?.stop();
@@ -87,7 +92,11 @@ async function waitFor(client: SimtrustClient, first: EsimOperationView): Promis
 }
 
 /** Prints the operation (after --wait, its end) and fails the command when it failed. */
-async function show(command: Command, op: EsimOperationView, wait: boolean): Promise<void> {
+export async function showEsimOperation(
+  command: Command,
+  op: EsimOperationView,
+  wait: boolean,
+): Promise<void> {
   const client = wait ? await apiClient(command) : undefined;
   const last = client === undefined ? op : await waitFor(client, op);
   print(command, last, OPERATION_COLUMNS);
@@ -143,7 +152,7 @@ export function registerEsimProfileCommands(esim: Command): void {
       const op = await client.request<EsimOperationView>('POST', `/v1/sims/${path(simId)}/profiles`, {
         body: { iccid: o.iccid, profileType: o.profileType, enable: o.enable === true },
       });
-      await show(command, op, o.wait === true);
+      await showEsimOperation(command, op, o.wait === true);
     },
   );
 
@@ -171,7 +180,7 @@ export function registerEsimProfileCommands(esim: Command): void {
         method,
         `/v1/sims/${path(simId)}/profiles/${path(iccid)}${suffix}`,
       );
-      await show(command, op, o.wait === true);
+      await showEsimOperation(command, op, o.wait === true);
     });
   }
 
@@ -187,7 +196,7 @@ export function registerEsimProfileCommands(esim: Command): void {
   ).action(async (simId: string, o: { wait?: boolean }, command: Command) => {
     const client = await apiClient(command);
     const op = await client.request<EsimOperationView>('POST', `/v1/sims/${path(simId)}/profiles/audit`);
-    await show(command, op, o.wait === true);
+    await showEsimOperation(command, op, o.wait === true);
   });
 
   const operations = esim.command('operations').description('eSIM operations and their steps');
@@ -201,7 +210,7 @@ export function registerEsimProfileCommands(esim: Command): void {
   ).action(async (id: string, o: { wait?: boolean }, command: Command) => {
     const client = await apiClient(command);
     const op = await client.request<EsimOperationView>('GET', `/v1/esim/operations/${path(id)}`);
-    await show(command, op, o.wait === true);
+    await showEsimOperation(command, op, o.wait === true);
   });
   example(
     operations.command('list').description("An eUICC SIM's operations, newest first").argument('<simId>'),

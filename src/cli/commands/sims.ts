@@ -8,6 +8,7 @@ import { LIFECYCLE, LIFECYCLE_ACTIONS } from '../../platform/sims/lifecycle.js';
 import { EXPIRY_ACTIONS, type SimView } from '../../platform/sims/model.js';
 import { apiClient, globalOptions, print } from '../context.js';
 import type { Column } from '../output.js';
+import { registerSimSwitchCommand } from './esim-switch.js';
 
 export const SIM_COLUMNS: ReadonlyArray<Column<SimView>> = [
   ['simId', (s) => s.simId],
@@ -162,6 +163,7 @@ export const msisdnPrefix = (text: string | undefined): string | undefined =>
 
 export function registerSimsCommand(program: Command): void {
   const sims = program.command('sims').description('Manage the SIM inventory');
+  registerSimSwitchCommand(sims);
 
   simCommand(
     sims,

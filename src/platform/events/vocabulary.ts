@@ -217,6 +217,11 @@ export const RULE_TYPES = {
   SimImeiMismatchedRule: attribute('imei-mismatch', 'The IMEI lock refuses a connection of the SIM.', {}),
   SimSubscriptionStatusRule: attribute('ota-status', 'An OTA subscription change starts, ends or fails.', {
     targetOtaStatus: req(enumOf(['started', 'finished', 'failed']), 'The OTA status reached.'),
+    // simtrust extension: which eSIM operations (a switch of carrier, issue 16, is kind `switch`).
+    operationKind: opt(
+      enumOf(['download', 'enable', 'disable', 'delete', 'audit', 'switch']),
+      'simtrust: only eSIM operations of this kind (any when absent); `switch` is the switch of carrier.',
+    ),
   }),
   SubscriberSessionStatusRule: attribute('session', 'A session of the subscriber is created or deleted.', {
     sessionStatus: req(enumOf(['Created', 'Deleted']), 'Which session event.'),

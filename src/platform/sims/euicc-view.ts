@@ -16,7 +16,11 @@ export async function withEuiccParts(
   const ids = sims.filter((s) => s.type === 'euicc').map((s) => s.sim_id);
   if (ids.length === 0) return [...views];
   const [euiccs, profiles] = await Promise.all([
-    db.selectFrom('esim_euiccs').select(['sim_id', 'eid']).where('sim_id', 'in', ids).execute(),
+    db
+      .selectFrom('esim_euiccs')
+      .select(['sim_id', 'eid', 'handed_over_to', 'handed_over_at'])
+      .where('sim_id', 'in', ids)
+      .execute(),
     db.selectFrom('esim_profiles').selectAll().where('sim_id', 'in', ids).orderBy('iccid').execute(),
   ]);
   const missing = profiles.filter((p) => p.imsi === null).map((p) => p.iccid);
@@ -30,6 +34,12 @@ export async function withEuiccParts(
           .execute();
   const inventoryOf = new Map(inventory.map((i) => [`${i.operator_id}:${i.iccid}`, i]));
   const eidOf = new Map(euiccs.map((e) => [e.sim_id, e.eid]));
+  const handedOverOf = new Map(
+    euiccs.map((e) => [
+      e.sim_id,
+      e.handed_over_to === null ? null : { smsrId: e.handed_over_to, time: Number(e.handed_over_at) },
+    ]),
+  );
   const bySim = new Map<string, Array<[string, ProfileView]>>();
   const activeOf = new Map<string, string>();
   for (const p of profiles) {
@@ -55,6 +65,7 @@ export async function withEuiccParts(
     return {
       ...v,
       eid,
+      handedOver: handedOverOf.get(v.simId) ?? null,
       // Object.fromEntries: an ICCID key can never become a prototype change.
       profiles: Object.fromEntries(bySim.get(v.simId) ?? []),
       activeProfileId: activeOf.get(v.simId) ?? null,

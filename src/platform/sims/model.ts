@@ -56,6 +56,8 @@ export interface SimView {
   readonly type: string;
   /** eUICC SIMs only: the EID (SGP.02; the SIM id of an eUICC is its EID). */
   readonly eid?: string;
+  /** eUICC SIMs only: the SM-SR a switch handed the eUICC over to, and when (null: ours manages it). */
+  readonly handedOver?: { readonly smsrId: string; readonly time: number } | null;
   readonly status: string;
   readonly speedClass: string;
   readonly groupId: string | null;

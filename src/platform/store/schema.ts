@@ -833,6 +833,9 @@ export interface EsimEuiccsTable {
   eid: string;
   smsr_id: string;
   created_at: number;
+  /** The SM-SR the eUICC was handed over to by an SM-SR change (migration 0018); null: ours manages it. */
+  handed_over_to: Generated<string | null>;
+  handed_over_at: Generated<number | null>;
 }
 
 /** eSIM operator layer: a profile on an eUICC as last learnt (no secrets). */
@@ -883,6 +886,25 @@ export interface EsimOperationStepsTable {
   subject: string | null;
   reason: string | null;
   message: string | null;
+}
+
+/** eSIM "switch carrier" (migration 0018): the orchestration state of a switch operation. */
+export interface EsimSwitchesTable {
+  operation_id: string;
+  operator_id: string;
+  eid: string;
+  /** This deployment's SM-SR that managed the eUICC when the switch began (SM-SR1). */
+  source_smsr_id: string;
+  /** The partner SM-SR taking the eUICC over (SM-SR2) and the partner SM-DP downloading the profile. */
+  target_smsr_id: string;
+  target_smdp_id: string;
+  profile_type: string;
+  /** Asked for, or answered by the target's SM-DP; null: the target's SM-DP chooses. */
+  iccid: string | null;
+  /** prepare | smsr-change | download | ended — stored before the step's message leaves. */
+  step: string;
+  created_at: number;
+  updated_at: number;
 }
 
 /**
@@ -981,4 +1003,5 @@ export interface Database {
   esim_operation_steps: EsimOperationStepsTable;
   esim_partners: EsimPartnersTable;
   esim_notification_outbox: EsimNotificationOutboxTable;
+  esim_switches: EsimSwitchesTable;
 }

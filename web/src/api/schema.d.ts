@@ -1014,6 +1014,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/sims/{sim_id}/switch_operator": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["switchEsimOperator"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/sims/{sim_id}/tags": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -1163,7 +1174,7 @@ export interface components {
       simId: string;
       eid: string;
       iccid: string;
-      kind: ("download" | "enable" | "disable" | "delete" | "audit");
+      kind: ("download" | "enable" | "disable" | "delete" | "audit" | "switch");
       profileType: string | null;
       /** download: enable the profile once installed */
       enable: boolean;
@@ -1177,6 +1188,13 @@ export interface components {
         /** SGP.02 §5.1.6.5 Reason code (OID) */
         reason?: string;
         message?: string;
+      } | null;
+      /** switch: the target deployment; null for the other kinds. */
+      target: {
+        /** The partner SM-SR taking the eUICC over (SM-SR2). */
+        smsrId: string;
+        /** The partner SM-DP downloading and enabling the profile. */
+        smdpId: string;
       } | null;
       steps: ({
         /** ES2.DownloadProfile, CreateISDP, ES4.EnableProfile, ES4.GetEIS, … */
@@ -1260,6 +1278,13 @@ export interface components {
       type: string;
       /** eUICC SIMs (type euicc): the EID, also their simId. */
       eid?: string;
+      /** eUICC SIMs: set when a switch handed the eUICC over to another operator's SM-SR (its profiles then show handed-over); null while this deployment's SM-SR manages it. */
+      handedOver?: {
+        /** The SM-SR that manages the eUICC now. */
+        smsrId: string;
+        /** Unix milliseconds of the SM-SR change. */
+        time: number;
+      } | null;
       status: string;
       speedClass: string;
       groupId: string | null;
@@ -3250,7 +3275,7 @@ export interface operations {
           targetGroupId?: string;
           /** Your operator id: every SIM, evaluated per SIM. */
           targetOperatorId?: string;
-          /** Rule types and their properties: SubscriberFirstTrafficRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): The first traffic of the subscriber. | SubscriberDailyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber today (UTC) over the limit. | SubscriberMonthlyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber this month (UTC) over the limit. | SubscriberCumulativeTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber since it exists over the limit. | SimDailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM today (UTC) over the limit. | SimMonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM this month (UTC) over the limit. | SimCumulativeTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM since it exists over the limit. | DailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator today (UTC) over the limit. | MonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator this month (UTC) over the limit. | SubscriberStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes status. | SimStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes status. | SubscriberSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes speed class. | SimSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes speed class. | SubscriberExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber reaches its expiry time. | SimExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM reaches its expiry time. | SubscriberImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the subscriber. | SimImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the SIM. | SimSubscriptionStatusRule (targetOtaStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): An OTA subscription change starts, ends or fails. | SubscriberSessionStatusRule (sessionStatus, hasImei, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): A session of the subscriber is created or deleted. | MonthlyChargeRule (limitTotalAmount, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The monthly charge of the operator over an amount. | SimAntiTheftRule (targetEvent, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): simtrust: the SIM's anti-theft applet blocked itself (an alert came over OTA) or was unblocked. */
+          /** Rule types and their properties: SubscriberFirstTrafficRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): The first traffic of the subscriber. | SubscriberDailyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber today (UTC) over the limit. | SubscriberMonthlyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber this month (UTC) over the limit. | SubscriberCumulativeTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber since it exists over the limit. | SimDailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM today (UTC) over the limit. | SimMonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM this month (UTC) over the limit. | SimCumulativeTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM since it exists over the limit. | DailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator today (UTC) over the limit. | MonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator this month (UTC) over the limit. | SubscriberStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes status. | SimStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes status. | SubscriberSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes speed class. | SimSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes speed class. | SubscriberExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber reaches its expiry time. | SimExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM reaches its expiry time. | SubscriberImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the subscriber. | SimImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the SIM. | SimSubscriptionStatusRule (targetOtaStatus, operationKind, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): An OTA subscription change starts, ends or fails. | SubscriberSessionStatusRule (sessionStatus, hasImei, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): A session of the subscriber is created or deleted. | MonthlyChargeRule (limitTotalAmount, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The monthly charge of the operator over an amount. | SimAntiTheftRule (targetEvent, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): simtrust: the SIM's anti-theft applet blocked itself (an alert came over OTA) or was unblocked. */
           ruleConfig: {
             type: ("SubscriberFirstTrafficRule" | "SubscriberDailyTrafficRule" | "SubscriberMonthlyTrafficRule" | "SubscriberCumulativeTrafficRule" | "SimDailyTotalTrafficRule" | "SimMonthlyTotalTrafficRule" | "SimCumulativeTotalTrafficRule" | "DailyTotalTrafficRule" | "MonthlyTotalTrafficRule" | "SubscriberStatusAttributeRule" | "SimStatusAttributeRule" | "SubscriberSpeedClassAttributeRule" | "SimSpeedClassAttributeRule" | "SubscriberExpiredRule" | "SimExpiredRule" | "SubscriberImeiMismatchedRule" | "SimImeiMismatchedRule" | "SimSubscriptionStatusRule" | "SubscriberSessionStatusRule" | "MonthlyChargeRule" | "SimAntiTheftRule");
             properties: {
@@ -3391,7 +3416,7 @@ export interface operations {
           targetGroupId?: string;
           /** Your operator id: every SIM, evaluated per SIM. */
           targetOperatorId?: string;
-          /** Rule types and their properties: SubscriberFirstTrafficRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): The first traffic of the subscriber. | SubscriberDailyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber today (UTC) over the limit. | SubscriberMonthlyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber this month (UTC) over the limit. | SubscriberCumulativeTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber since it exists over the limit. | SimDailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM today (UTC) over the limit. | SimMonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM this month (UTC) over the limit. | SimCumulativeTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM since it exists over the limit. | DailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator today (UTC) over the limit. | MonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator this month (UTC) over the limit. | SubscriberStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes status. | SimStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes status. | SubscriberSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes speed class. | SimSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes speed class. | SubscriberExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber reaches its expiry time. | SimExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM reaches its expiry time. | SubscriberImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the subscriber. | SimImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the SIM. | SimSubscriptionStatusRule (targetOtaStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): An OTA subscription change starts, ends or fails. | SubscriberSessionStatusRule (sessionStatus, hasImei, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): A session of the subscriber is created or deleted. | MonthlyChargeRule (limitTotalAmount, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The monthly charge of the operator over an amount. | SimAntiTheftRule (targetEvent, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): simtrust: the SIM's anti-theft applet blocked itself (an alert came over OTA) or was unblocked. */
+          /** Rule types and their properties: SubscriberFirstTrafficRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): The first traffic of the subscriber. | SubscriberDailyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber today (UTC) over the limit. | SubscriberMonthlyTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber this month (UTC) over the limit. | SubscriberCumulativeTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes): Traffic of the subscriber since it exists over the limit. | SimDailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM today (UTC) over the limit. | SimMonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM this month (UTC) over the limit. | SimCumulativeTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Traffic of the SIM since it exists over the limit. | DailyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator today (UTC) over the limit. | MonthlyTotalTrafficRule (limitTotalTrafficMegaByte, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): Total traffic of the group or operator this month (UTC) over the limit. | SubscriberStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes status. | SimStatusAttributeRule (sourceStatus, targetStatus, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes status. | SubscriberSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber changes speed class. | SimSpeedClassAttributeRule (targetSpeedClass, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM changes speed class. | SubscriberExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The subscriber reaches its expiry time. | SimExpiredRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The SIM reaches its expiry time. | SubscriberImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the subscriber. | SimImeiMismatchedRule (inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The IMEI lock refuses a connection of the SIM. | SimSubscriptionStatusRule (targetOtaStatus, operationKind, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): An OTA subscription change starts, ends or fails. | SubscriberSessionStatusRule (sessionStatus, hasImei, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): A session of the subscriber is created or deleted. | MonthlyChargeRule (limitTotalAmount, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): The monthly charge of the operator over an amount. | SimAntiTheftRule (targetEvent, inactiveTimeoutDateConst, inactiveTimeoutOffsetMinutes, runOnceAmongTarget): simtrust: the SIM's anti-theft applet blocked itself (an alert came over OTA) or was unblocked. */
           ruleConfig: {
             type: ("SubscriberFirstTrafficRule" | "SubscriberDailyTrafficRule" | "SubscriberMonthlyTrafficRule" | "SubscriberCumulativeTrafficRule" | "SimDailyTotalTrafficRule" | "SimMonthlyTotalTrafficRule" | "SimCumulativeTotalTrafficRule" | "DailyTotalTrafficRule" | "MonthlyTotalTrafficRule" | "SubscriberStatusAttributeRule" | "SimStatusAttributeRule" | "SubscriberSpeedClassAttributeRule" | "SimSpeedClassAttributeRule" | "SubscriberExpiredRule" | "SimExpiredRule" | "SubscriberImeiMismatchedRule" | "SimImeiMismatchedRule" | "SimSubscriptionStatusRule" | "SubscriberSessionStatusRule" | "MonthlyChargeRule" | "SimAntiTheftRule");
             properties: {
@@ -10232,6 +10257,87 @@ export interface operations {
         };
       };
       500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Switch this eUICC to another operator's deployment: SM-SR change to its SM-SR (ES4 PrepareSMSRChange there, ES4 SMSRChange here), then its SM-DP downloads and enables its profile (ES2 DownloadProfile). Answers with the operation (kind switch); after the SM-SR change the SIM shows as handed over. */
+  switchEsimOperator: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** The target operator's SM-SR (its entity id, a partner SM-SR of yours): ES4 PrepareSMSRChange there, then our SM-SR hands the eUICC over to it (SGP.02 §3.8). */
+          targetSmsrId: string;
+          /** The target operator's SM-DP (a partner SM-DP of yours): ES2 DownloadProfile with enable there, through the target SM-SR (SGP.02 §3.1). */
+          targetSmdpId: string;
+          /** The target SM-DP's profile type, e.g. simtrust-usim. */
+          profileType: string;
+          /** The target operator's profile, as agreed with it; absent: its SM-DP takes a free profile of the type from its switch pool. */
+          iccid?: string;
+        };
+      };
+    };
+    responses: {
+      202: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["EsimOperation"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];

@@ -570,6 +570,7 @@ export const en = {
   'esim.kind.disable': 'Disable',
   'esim.kind.delete': 'Delete',
   'esim.kind.audit': 'Audit',
+  'esim.kind.switch': 'Switch carrier',
   'esim.status.running': 'running',
   'esim.status.succeeded': 'succeeded',
   'esim.status.failed': 'failed',

@@ -572,6 +572,7 @@ export const ja: Record<MessageKey, string> = {
   'esim.kind.disable': '無効化',
   'esim.kind.delete': '削除',
   'esim.kind.audit': '監査',
+  'esim.kind.switch': 'キャリア切替',
   'esim.status.running': '実行中',
   'esim.status.succeeded': '成功',
   'esim.status.failed': '失敗',

@@ -12,7 +12,9 @@
 //
 // The run is the request's continuation in this process. An operation whose process died stays
 // `running` until recover() at the next start ends it failed (the SM-SR's own procedure recovery
-// decides what the card did; the next GetEIS brings the states back in line).
+// decides what the card did; the next GetEIS brings the states back in line) — except a switch
+// (issue 16, switch/switch-service.ts), whose steps are stored before their messages leave:
+// recover() resumes it from its stored step.
 
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../lib/clock.js';
@@ -27,10 +29,19 @@ import type { Es4NotificationPort } from '../es-ports.js';
 import { type FunctionExecutionStatus, REASON_CODES, SUBJECT_CODES } from '../es-soap/sgp-02-status-codes.js';
 import type { Eis } from '../es-soap/sgp-02-xml-types.js';
 import { decodeSoapMessage } from '../es-soap/soap-envelope.js';
+import {
+  DEFAULT_SWITCH_TIMING,
+  runSwitch,
+  SWITCH_STEP_NAMES,
+  type SwitchFrame,
+  type SwitchPorts,
+  type SwitchTiming,
+} from '../switch/switch-service.js';
+import { insertSwitch, loadSwitch, loadSwitches, type SwitchRow } from '../switch/switch-store.js';
 import type { EsimRolePorts } from './ports.js';
 import type { EsimProgressPort, EsimProgressReport, EsimStepState } from './progress.js';
 
-export const ESIM_OPERATION_KINDS = ['download', 'enable', 'disable', 'delete', 'audit'] as const;
+export const ESIM_OPERATION_KINDS = ['download', 'enable', 'disable', 'delete', 'audit', 'switch'] as const;
 export type EsimOperationKind = (typeof ESIM_OPERATION_KINDS)[number];
 export type EsimOperationStatus = 'running' | 'succeeded' | 'failed';
 /** Profile states as the SM-SR reports them (SGP.02 §5.1.1.1), plus `handed-over`. */
@@ -63,6 +74,8 @@ export interface EsimOperationView {
   readonly enable: boolean;
   readonly status: EsimOperationStatus;
   readonly result: ExecutionStatusView | null;
+  /** A switch: the partner SM-SR taking the eUICC over and the partner SM-DP downloading the profile. */
+  readonly target: { readonly smsrId: string; readonly smdpId: string } | null;
   readonly steps: readonly EsimOperationStepView[];
   readonly createdTime: number;
   readonly lastModifiedTime: number;
@@ -82,6 +95,15 @@ export interface DownloadInput {
   readonly enable?: boolean | undefined;
 }
 
+/** "Switch carrier" (issue 16): the target deployment's SM-SR and SM-DP, partners of the operator. */
+export interface SwitchInput {
+  readonly targetSmsrId: string;
+  readonly targetSmdpId: string;
+  readonly profileType: string;
+  /** The target operator's profile, as agreed with it; absent: the target's SM-DP chooses one. */
+  readonly iccid?: string | undefined;
+}
+
 type OperationRow = EsimOperationsTable;
 type StepRow = EsimOperationStepsTable;
 
@@ -97,7 +119,12 @@ const FUNCTION_OF: Record<EsimOperationKind, string> = {
   disable: 'ES4.DisableProfile',
   delete: 'ES4.DeleteProfile',
   audit: 'ES4.AuditEIS',
+  switch: SWITCH_STEP_NAMES.prepare,
 };
+/** A switch run touches its row this often, so recover() elsewhere sees it alive. */
+const SWITCH_HEARTBEAT_MS = 30_000;
+/** recover() resumes a switch whose row nobody touched for this long (three heartbeats). */
+export const SWITCH_IDLE_MS = 90_000;
 
 /**
  * An ES4 request the SM-SR refused because another procedure runs on the eUICC (EUICC_BUSY, 8.1/3.7:
@@ -153,6 +180,8 @@ export class EsimOperations implements EsimProgressPort {
   readonly #queues = new Map<string, Promise<unknown>>();
   /** The waits between the attempts of an ES4 request the SM-SR answers busy (tests shorten them). */
   busyRetryMs: readonly number[] = BUSY_RETRY_MS;
+  /** The switch's waits and validity periods (tests shorten them). */
+  switchTiming: SwitchTiming = DEFAULT_SWITCH_TIMING;
 
   constructor(
     private readonly store: Store,
@@ -367,6 +396,257 @@ export class EsimOperations implements EsimProgressPort {
     return this.#view(op);
   }
 
+  // --- switch carrier (issue 16) --------------------------------------------------------------------
+
+  /**
+   * Moves the eUICC to another operator's deployment (switch/switch-service.ts): SM-SR change to its
+   * SM-SR, then its SM-DP downloads and enables the profile. request: load the eUICC (ours, not
+   * handed over) → our SM-SR runs SM-SR changes → the target SM-SR and SM-DP are partners of this
+   * operator → take the eUICC's operation slot with the switch row, first step and audit record in
+   * one transaction (a second switch meanwhile: 409) → 202; the steps run in the background.
+   */
+  async switchOperator(ctx: AuditContext, simId: string, input: SwitchInput): Promise<EsimOperationView> {
+    const operatorId = ctx.principal.operatorId;
+    const euicc = await this.#euicc(operatorId, simId);
+    const ports = this.#requirePorts();
+    if (input.targetSmsrId === euicc.smsr_id)
+      throw new SimtrustError(
+        'ERR_VALIDATION',
+        `the eUICC is already managed by SM-SR ${input.targetSmsrId}: name the other operator's SM-SR`,
+      );
+    if (ports.smsrChange?.(operatorId) === undefined)
+      throw new SimtrustError(
+        'ERR_ESIM_NOT_CONNECTED',
+        'this deployment runs no SM-SR change for this operator (its SM-SR hands no eUICC over)',
+      );
+    if (ports.partnerSmsr?.(operatorId, input.targetSmsrId) === undefined)
+      throw new SimtrustError(
+        'ERR_ESIM_PARTNER_NOT_FOUND',
+        `SM-SR ${input.targetSmsrId} is not a partner of yours: add it with \`simtrust esim partners add --role sm-sr\``,
+        { details: { field: 'targetSmsrId' } },
+      );
+    if (ports.partnerSmdp?.(operatorId, input.targetSmdpId) === undefined)
+      throw new SimtrustError(
+        'ERR_ESIM_PARTNER_NOT_FOUND',
+        `SM-DP ${input.targetSmdpId} is not a partner of yours: add it with \`simtrust esim partners add --role sm-dp\``,
+        { details: { field: 'targetSmdpId' } },
+      );
+    const op = await this.#begin(ctx, euicc, 'switch', input.iccid ?? '', input.profileType, true, {
+      detail: { targetSmsrId: input.targetSmsrId, targetSmdpId: input.targetSmdpId },
+      within: (trx, row) =>
+        insertSwitch(trx, {
+          operation_id: row.operation_id,
+          operator_id: row.operator_id,
+          eid: row.eid,
+          source_smsr_id: euicc.smsr_id,
+          target_smsr_id: input.targetSmsrId,
+          target_smdp_id: input.targetSmdpId,
+          profile_type: input.profileType,
+          iccid: input.iccid ?? null,
+          step: 'prepare',
+          created_at: row.created_at,
+          updated_at: row.created_at,
+        }),
+    });
+    this.#startSwitch(op, false);
+    return this.#view(op);
+  }
+
+  /** Runs (resumed: continues) a switch in the background; its end is recorded whatever happens. */
+  #startSwitch(op: OperationRow, resumed: boolean): void {
+    const id = op.operation_id;
+    this.#start(
+      id,
+      async () => {
+        const row = await loadSwitch(this.store.db, id);
+        if (row === undefined) throw new Error(`switch ${id} has no row`);
+        const ports = this.#switchPorts(row);
+        if (ports === undefined)
+          return {
+            status: 'FAILED',
+            statusCodeData: {
+              subject: '1.2',
+              reason: '3.7',
+              message: `the switch cannot go on: SM-SR ${row.target_smsr_id} or SM-DP ${row.target_smdp_id} is no longer a partner, or no SM-SR change runs here (step ${row.step}${row.step === 'prepare' || row.step === 'smsr-change' ? '; this deployment’s SM-SR still manages the eUICC unless it handed it over before' : '; the eUICC is handed over'})`,
+            },
+          };
+        const beat = setInterval(() => {
+          void this.#touch(id, this.clock.now()).catch(() => undefined);
+        }, SWITCH_HEARTBEAT_MS);
+        beat.unref();
+        try {
+          const status = await runSwitch(this.#switchFrame, row, ports, {
+            resumed,
+            timing: this.switchTiming,
+            simId: op.sim_id,
+          });
+          // The profile the target's SM-DP chose is the operation's ICCID (and its event's).
+          const iccid = (await loadSwitch(this.store.db, id))?.iccid;
+          if (iccid != null && iccid !== op.iccid)
+            await this.store.db
+              .updateTable('esim_operations')
+              .set({ iccid })
+              .where('operation_id', '=', id)
+              .execute();
+          return status;
+        } finally {
+          clearInterval(beat);
+        }
+      },
+      false,
+    );
+  }
+
+  #switchPorts(row: SwitchRow): SwitchPorts | undefined {
+    const p = this.#ports;
+    const change = p?.smsrChange?.(row.operator_id);
+    const prepare = p?.partnerSmsr?.(row.operator_id, row.target_smsr_id);
+    const download = p?.partnerSmdp?.(row.operator_id, row.target_smdp_id);
+    if (change === undefined || prepare === undefined || download === undefined) return undefined;
+    return { change, prepare, download };
+  }
+
+  /** The operation's steps as the switch runner writes them. */
+  get #switchFrame(): SwitchFrame {
+    return {
+      store: this.store,
+      clock: this.clock,
+      open: (id: string, name: string) =>
+        this.#serial(id, async () => {
+          const open = await this.store.db
+            .selectFrom('esim_operation_steps')
+            .select('seq')
+            .where('operation_id', '=', id)
+            .where('name', '=', name)
+            .where('state', '=', 'running')
+            .executeTakeFirst();
+          if (open !== undefined) return;
+          const now = this.clock.now();
+          await this.#appendStep(id, {
+            name,
+            state: 'running',
+            started_at: now,
+            ended_at: null,
+            status: null,
+            subject: null,
+            reason: null,
+            message: null,
+          });
+          await this.#touch(id, now);
+        }),
+      close: (
+        id: string,
+        name: string,
+        state: 'succeeded' | 'failed',
+        status?: FunctionExecutionStatus,
+        detail?: string,
+      ) =>
+        this.report({
+          functionCallIdentifier: id,
+          step: name,
+          state,
+          ...(status === undefined ? {} : { status }),
+          ...(detail === undefined ? {} : { detail }),
+        }),
+      note: (id: string, name: string, message: string) =>
+        this.#serial(id, () => this.#noteRunning(id, name, message)),
+    };
+  }
+
+  /**
+   * The target side of a switch (switch/target.ts): an eUICC that came to this deployment's SM-SR by
+   * an SM-SR change, with a profile of `operatorId` now on it, enters that operator's inventory — a new
+   * eUICC SIM (simId = EID), or the SIM it handed over earlier taken back (1 → 2 → 1) — its profiles
+   * from ES4 GetEIS at our SM-SR, with an audit record. False when our SM-SR does not hold the EIS, or
+   * the EID is a SIM of another operator here.
+   */
+  async adoptEuicc(operatorId: string, eid: string, detail: Record<string, unknown> = {}): Promise<boolean> {
+    const ports = this.#ports;
+    const es4 = ports?.es4(operatorId);
+    if (ports === undefined || es4 === undefined) return false;
+    let r: Awaited<ReturnType<typeof es4.getEIS>>;
+    try {
+      r = await es4.getEIS({ functionCallIdentifier: `esad-${randomUUID()}`, eid });
+    } catch {
+      return false;
+    }
+    const eis = r.eis;
+    if (!succeeded(r.functionExecutionStatus) || eis === undefined || eis.smsrId !== ports.smsrId)
+      return false;
+    const now = this.clock.now();
+    const adopt = () =>
+      this.store.transaction(async (trx) => {
+        const sim = await trx
+          .selectFrom('sims')
+          .select(['operator_id', 'type'])
+          .where('sim_id', '=', eid)
+          .executeTakeFirst();
+        if (sim !== undefined && (sim.operator_id !== operatorId || sim.type !== 'euicc')) return false;
+        const known = await trx
+          .selectFrom('esim_euiccs')
+          .select(['smsr_id', 'handed_over_to'])
+          .where('sim_id', '=', eid)
+          .executeTakeFirst();
+        if (sim === undefined) {
+          await trx
+            .insertInto('sims')
+            .values(
+              newSimRow(operatorId, eid, now, {
+                type: 'euicc',
+                speedClass: DEFAULT_SPEED_CLASS,
+                groupId: null,
+                serialNumber: null,
+              }),
+            )
+            .execute();
+          await trx
+            .insertInto('sim_status_history')
+            .values({
+              sim_id: eid,
+              operator_id: operatorId,
+              previous_status: null,
+              status: 'ready',
+              operation: 'Esim:adoptEuicc',
+              actor: 'system:sm-dp',
+              at: now,
+            })
+            .execute();
+        }
+        if (known === undefined)
+          await trx
+            .insertInto('esim_euiccs')
+            .values({ sim_id: eid, operator_id: operatorId, eid, smsr_id: eis.smsrId, created_at: now })
+            .execute();
+        else
+          await trx
+            .updateTable('esim_euiccs')
+            .set({ smsr_id: eis.smsrId, handed_over_to: null, handed_over_at: null })
+            .where('sim_id', '=', eid)
+            .execute();
+        await replaceProfiles(trx, operatorId, eid, eis, now, ports.mnoId(operatorId));
+        await writeAudit(trx, {
+          context: systemContext(operatorId, 'Esim:adoptEuicc', 'sm-dp'),
+          result: 'success',
+          detail: {
+            simId: eid,
+            eid,
+            smsrId: eis.smsrId,
+            ...detail,
+            returned: known !== undefined,
+            profiles: eis.profiles.map((p) => p.iccid),
+          },
+          at: now,
+        });
+        return true;
+      });
+    try {
+      return await adopt();
+    } catch {
+      // Two adoptions raced for the new SIM row: the second finds it and updates.
+      return adopt();
+    }
+  }
+
   // --- ES4 notifications (SM-SR → operator, SGP.02 §5.5) ---------------------------------------------
 
   /**
@@ -494,7 +774,7 @@ export class EsimOperations implements EsimProgressPort {
 
   /** The SIM's operations, newest first. */
   async list(operatorId: string, simId: string, limit = 100): Promise<EsimOperationView[]> {
-    await this.#euicc(operatorId, simId);
+    await this.#euicc(operatorId, simId, true);
     const rows = await this.store.db
       .selectFrom('esim_operations')
       .selectAll()
@@ -505,7 +785,11 @@ export class EsimOperations implements EsimProgressPort {
       .limit(limit)
       .execute();
     const steps = await this.#stepsOf(rows.map((r) => r.operation_id));
-    return rows.map((r) => toView(r, steps.get(r.operation_id) ?? []));
+    const switches = await loadSwitches(
+      this.store.db,
+      rows.filter((r) => r.kind === 'switch').map((r) => r.operation_id),
+    );
+    return rows.map((r) => toView(r, steps.get(r.operation_id) ?? [], switches.get(r.operation_id)));
   }
 
   /** Resolves when the operation's run in this process has ended (at once if none runs). */
@@ -524,17 +808,35 @@ export class EsimOperations implements EsimProgressPort {
    * at start without ending each other's live operations; the default is the SM-SR's default
    * procedure validity (600 s), after which the SM-SR has ended its procedure anyway.
    */
-  async recover(options: { idleMs?: number } = {}): Promise<number> {
-    const before = this.clock.now() - (options.idleMs ?? 600_000);
+  async recover(options: { idleMs?: number; switchIdleMs?: number } = {}): Promise<number> {
+    const now = this.clock.now();
+    const before = now - (options.idleMs ?? 600_000);
+    const switchBefore = now - (options.switchIdleMs ?? SWITCH_IDLE_MS);
     const rows = await this.store.db
       .selectFrom('esim_operations')
       .selectAll()
       .where('status', '=', 'running')
-      .where('updated_at', '<=', before)
+      .where('updated_at', '<=', Math.max(before, switchBefore))
       .execute();
     let n = 0;
     for (const row of rows) {
       if (this.#running.has(row.operation_id)) continue;
+      if (row.kind === 'switch') {
+        // Resumed from its stored step, by one instance: the one whose guarded touch moves the row.
+        if (row.updated_at > switchBefore || this.#ports === undefined) continue;
+        const claimed = await this.store.db
+          .updateTable('esim_operations')
+          .set({ updated_at: now })
+          .where('operation_id', '=', row.operation_id)
+          .where('status', '=', 'running')
+          .where('updated_at', '=', row.updated_at)
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) !== 1 || this.#running.has(row.operation_id)) continue;
+        this.#startSwitch(row, true);
+        n += 1;
+        continue;
+      }
+      if (row.updated_at > before) continue;
       await this.#end(row, {
         status: 'FAILED',
         statusCodeData: {
@@ -563,7 +865,8 @@ export class EsimOperations implements EsimProgressPort {
       .where('operation_id', '=', operationId)
       .where('status', '=', 'running')
       .executeTakeFirst();
-    if (row === undefined) return false;
+    // A switch is several functions at several roles: it ends by its own run (recover() resumes it).
+    if (row === undefined || row.kind === 'switch') return false;
     await this.#endCall(operationId, status);
     if (succeeded(status)) await this.#sync(row);
     await this.#end(row, status);
@@ -648,7 +951,8 @@ export class EsimOperations implements EsimProgressPort {
     return this.#ports;
   }
 
-  async #euicc(operatorId: string, simId: string) {
+  /** The operator's eUICC SIM; one handed over to another SM-SR is refused unless `handedOver`. */
+  async #euicc(operatorId: string, simId: string, handedOver = false) {
     const sim = await this.store.db
       .selectFrom('sims')
       .select(['sim_id', 'type'])
@@ -663,6 +967,12 @@ export class EsimOperations implements EsimProgressPort {
       .where('operator_id', '=', operatorId)
       .executeTakeFirst();
     if (euicc === undefined) throw new SimtrustError('ERR_ESIM_NOT_EUICC', `SIM ${simId} is not an eUICC`);
+    if (euicc.handed_over_to !== null && !handedOver)
+      throw new SimtrustError(
+        'ERR_ESIM_HANDED_OVER',
+        `eUICC ${simId} was handed over to SM-SR ${euicc.handed_over_to}: its operator there manages it now`,
+        { details: { smsrId: euicc.handed_over_to, handedOverTime: Number(euicc.handed_over_at) } },
+      );
     return euicc;
   }
 
@@ -709,6 +1019,10 @@ export class EsimOperations implements EsimProgressPort {
     iccid: string,
     profileType: string | null,
     enable: boolean,
+    extra: {
+      detail?: Record<string, unknown>;
+      within?: (trx: Executor, row: OperationRow) => Promise<unknown>;
+    } = {},
   ): Promise<OperationRow> {
     const now = this.clock.now();
     const row: OperationRow = {
@@ -745,6 +1059,7 @@ export class EsimOperations implements EsimProgressPort {
             message: null,
           })
           .execute();
+        await extra.within?.(trx, row);
         await writeAudit(trx, {
           context: ctx,
           result: 'success',
@@ -756,6 +1071,7 @@ export class EsimOperations implements EsimProgressPort {
             iccid,
             kind,
             ...(profileType === null ? {} : { profileType, enable }),
+            ...extra.detail,
           },
           at: now,
         });
@@ -777,8 +1093,12 @@ export class EsimOperations implements EsimProgressPort {
     return row;
   }
 
-  /** Runs the operation's function in the background; its end is recorded whatever happens. */
-  #start(id: string, run: () => Promise<FunctionExecutionStatus>): void {
+  /**
+   * Runs the operation's function in the background; its end is recorded whatever happens. `sync`:
+   * after a success, ES4 GetEIS at our SM-SR brings the profile states in (not after a switch: our
+   * SM-SR no longer holds the EIS).
+   */
+  #start(id: string, run: () => Promise<FunctionExecutionStatus>, sync = true): void {
     const done = (async () => {
       let status: FunctionExecutionStatus;
       try {
@@ -792,7 +1112,7 @@ export class EsimOperations implements EsimProgressPort {
           .selectAll()
           .where('operation_id', '=', id)
           .executeTakeFirstOrThrow();
-        if (succeeded(status)) await this.#sync(row);
+        if (sync && succeeded(status)) await this.#sync(row);
         await this.#end(row, status);
       } catch {
         // The database went away: recover() ends the operation at the next start.
@@ -984,7 +1304,8 @@ export class EsimOperations implements EsimProgressPort {
         .where('operation_id', '=', op.operation_id)
         .executeTakeFirst()) ?? op;
     const steps = await this.#stepsOf([op.operation_id]);
-    return toView(fresh, steps.get(op.operation_id) ?? []);
+    const target = fresh.kind === 'switch' ? await loadSwitch(this.store.db, op.operation_id) : undefined;
+    return toView(fresh, steps.get(op.operation_id) ?? [], target);
   }
 
   async #stepsOf(ids: readonly string[]): Promise<Map<string, StepRow[]>> {
@@ -1048,7 +1369,11 @@ async function replaceProfiles(
   }
 }
 
-function toView(r: OperationRow, steps: readonly StepRow[]): EsimOperationView {
+function toView(
+  r: OperationRow,
+  steps: readonly StepRow[],
+  target: SwitchRow | undefined,
+): EsimOperationView {
   return {
     operationId: r.operation_id,
     operatorId: r.operator_id,
@@ -1060,6 +1385,7 @@ function toView(r: OperationRow, steps: readonly StepRow[]): EsimOperationView {
     enable: r.enable === 1,
     status: r.status as EsimOperationStatus,
     result: r.result === null ? null : (JSON.parse(r.result) as ExecutionStatusView),
+    target: target === undefined ? null : { smsrId: target.target_smsr_id, smdpId: target.target_smdp_id },
     steps: steps.map((s) => ({
       name: s.name,
       state: s.state as EsimStepState,

@@ -1,5 +1,6 @@
 // The eSIM operator API (issue 15): register an eUICC from its EIS, download / enable / disable /
-// delete a profile on it, audit it, follow the operation. Each profile call answers 202 with an operation
+// delete a profile on it, audit it, switch it to another operator's deployment (issue 16), follow the
+// operation. Each profile call answers 202 with an operation
 // resource at once; its steps fill in as the SM-DP / SM-SR report (GET /v1/esim/operations/{id}).
 // Permissions are `Esim:<operationId>` like the PKI's; every call leaves an audit record.
 
@@ -47,6 +48,16 @@ export const EsimOperation = Type.Object(
     enable: Type.Boolean({ description: 'download: enable the profile once installed' }),
     status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed')]),
     result: Type.Union([ExecutionStatus, Type.Null()]),
+    target: Type.Union(
+      [
+        Type.Object({
+          smsrId: Type.String({ description: 'The partner SM-SR taking the eUICC over (SM-SR2).' }),
+          smdpId: Type.String({ description: 'The partner SM-DP downloading and enabling the profile.' }),
+        }),
+        Type.Null(),
+      ],
+      { description: 'switch: the target deployment; null for the other kinds.' },
+    ),
     steps: Type.Array(
       Type.Object({
         name: Type.String({
@@ -95,6 +106,33 @@ const DownloadBody = Type.Object(
     enable: Type.Optional(
       Type.Boolean({ default: false, description: 'Enable the profile once installed.' }),
     ),
+  },
+  { additionalProperties: false },
+);
+
+/** An SGP.02 entity id (OID), as the partners registry holds it. */
+const EntityId = (description: string) =>
+  Type.String({ minLength: 3, maxLength: 128, pattern: '^[0-2](\\.(0|[1-9][0-9]{0,8}))+$', description });
+
+const SwitchBody = Type.Object(
+  {
+    targetSmsrId: EntityId(
+      "The target operator's SM-SR (its entity id, a partner SM-SR of yours): ES4 PrepareSMSRChange there, then our SM-SR hands the eUICC over to it (SGP.02 §3.8).",
+    ),
+    targetSmdpId: EntityId(
+      "The target operator's SM-DP (a partner SM-DP of yours): ES2 DownloadProfile with enable there, through the target SM-SR (SGP.02 §3.1).",
+    ),
+    profileType: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      pattern: '^[\\x21-\\x7e]+$',
+      description: "The target SM-DP's profile type, e.g. simtrust-usim.",
+    }),
+    iccid: Type.Optional({
+      ...Iccid,
+      description:
+        "The target operator's profile, as agreed with it; absent: its SM-DP takes a free profile of the type from its switch pool.",
+    }),
   },
   { additionalProperties: false },
 );
@@ -212,6 +250,23 @@ export const esimOperationRoutes =
       },
       async (request, reply) =>
         accepted(reply, await ops.audit(auditContext(request), request.params.sim_id)),
+    );
+
+    app.post(
+      '/sims/:sim_id/switch_operator',
+      {
+        schema: {
+          tags: ['Esim'],
+          operationId: 'switchEsimOperator',
+          summary:
+            "Switch this eUICC to another operator's deployment: SM-SR change to its SM-SR (ES4 PrepareSMSRChange there, ES4 SMSRChange here), then its SM-DP downloads and enables its profile (ES2 DownloadProfile). Answers with the operation (kind switch); after the SM-SR change the SIM shows as handed over.",
+          params: SimParams,
+          body: SwitchBody,
+          response: responses({ 202: EsimOperationRef }, 400, 404, 409, 503),
+        },
+      },
+      async (request, reply) =>
+        accepted(reply, await ops.switchOperator(auditContext(request), request.params.sim_id, request.body)),
     );
 
     app.get(

@@ -91,6 +91,21 @@ export const Sim = Type.Object(
     operatorId: Type.String(),
     type: Type.String(),
     eid: Type.Optional(Type.String({ description: 'eUICC SIMs (type euicc): the EID, also their simId.' })),
+    handedOver: Type.Optional(
+      Type.Union(
+        [
+          Type.Object({
+            smsrId: Type.String({ description: 'The SM-SR that manages the eUICC now.' }),
+            time: Type.Integer({ description: 'Unix milliseconds of the SM-SR change.' }),
+          }),
+          Type.Null(),
+        ],
+        {
+          description:
+            "eUICC SIMs: set when a switch handed the eUICC over to another operator's SM-SR (its profiles then show handed-over); null while this deployment's SM-SR manages it.",
+        },
+      ),
+    ),
     status: Type.String(),
     speedClass: Type.String(),
     groupId: Type.Union([Type.String(), Type.Null()]),

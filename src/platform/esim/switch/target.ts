@@ -1,0 +1,202 @@
+// The target side of a switch (issue 16; the seed's Figure 5 at operator 2): a partner operator
+// whose customer switches an eUICC to this deployment calls our SM-DP's ES2 DownloadProfile (after
+// the SM-SR change moved the eUICC to our SM-SR). The profile is this deployment operator's (the
+// owner's): its inventory, its MNO id on the card. What the port enforces, in order:
+//
+//   the request is idempotent by the partner's FunctionCallIdentifier: a repeat (the partner's
+//       platform restarted and resumes its switch) answers the download that id started — waiting for
+//       it while it runs — and never starts a second one;
+//   only profiles the owner put in the switch pool are served: SIMs of its inventory in status
+//       `ready` tagged `esimSwitchProfileType` = the profile type asked for, whose ICCID is on no
+//       eUICC and was never downloaded (a partner naming an ICCID gets it only if it is in the pool;
+//       without one, the pool's first free profile) — a partner can never make a clone of another
+//       SIM of the inventory;
+//   the SM-DP runs the download as for the owner (SmDp.downloadProfile: ECASD chain, key
+//       establishment, SCP03t, enable); installed, the eUICC enters the owner's inventory
+//       (EsimOperations.adoptEuicc: its profiles from our SM-SR's EIS, an audit record).
+
+import type { Store } from '../../store/database.js';
+import type { MessageBodies } from '../es-soap/sgp-02-messages.js';
+import {
+  type FunctionExecutionStatus,
+  failed,
+  REASON_CODES,
+  SUBJECT_CODES,
+} from '../es-soap/sgp-02-status-codes.js';
+import type { Es2DownloadPort } from '../operations/ports.js';
+import type { DownloadResult, Es2Caller } from '../sm-dp/sm-dp-service.js';
+
+/** The SIM tag that puts an inventory SIM in the switch pool; its value is the profile type. */
+export const SWITCH_POOL_TAG = 'esimSwitchProfileType';
+
+export interface EsimSwitchTargetOptions {
+  readonly store: Store;
+  /** This deployment's SM-DP (SmDp fits). */
+  readonly smdp: {
+    downloadProfile(
+      b: MessageBodies['ES2-DownloadProfileRequest'],
+      caller: Es2Caller,
+    ): Promise<DownloadResult & { installed: boolean }>;
+  };
+  /** The deployment's operator whose inventory serves partners' switches, as our SM-DP knows it. */
+  readonly owner: Es2Caller;
+  /** Adds the eUICC to the owner's inventory (EsimOperations.adoptEuicc). */
+  readonly adopt: (operatorId: string, eid: string, detail: Record<string, unknown>) => Promise<boolean>;
+  /** Between two reads of a download a repeated request waits for (default 500 ms). */
+  readonly pollMs?: number;
+  /** How long a repeated request waits for that download at most (default 15 min). */
+  readonly waitMs?: number;
+}
+
+const FREE_PICKS = 3;
+
+export class EsimSwitchTarget {
+  readonly #o: EsimSwitchTargetOptions;
+
+  constructor(options: EsimSwitchTargetOptions) {
+    this.#o = options;
+  }
+
+  /** ES2 DownloadProfile for the partner operator `partnerMnoId` (as the transport authenticated it). */
+  es2For(partnerMnoId: string): Es2DownloadPort {
+    return { downloadProfile: (b) => this.#download(b, partnerMnoId) };
+  }
+
+  async #download(
+    b: MessageBodies['ES2-DownloadProfileRequest'],
+    partner: string,
+  ): Promise<MessageBodies['ES2-DownloadProfileResponse']> {
+    // The partner's id for the request, kept apart from every other partner's and from our own.
+    const key = `switch:${partner}:${b.functionCallIdentifier}`;
+    const earlier = await this.#earlier(key);
+    if (earlier !== undefined) return this.#answer(b, partner, earlier.status, earlier.iccid);
+    const type = b.profileType;
+    if (type === undefined)
+      return refuse(
+        failed(SUBJECT_CODES.FUNCTION, REASON_CODES.MANDATORY_ELEMENT_MISSING, 'name the profile type'),
+      );
+    const tried: string[] = [];
+    for (let pick = 0; pick < FREE_PICKS; pick++) {
+      const iccid = b.iccid ?? (await this.#free(type, tried));
+      if (iccid === undefined || !(await this.#inPool(iccid, type)))
+        return refuse(
+          failed(
+            SUBJECT_CODES.PROFILE_ICCID,
+            REASON_CODES.UNKNOWN,
+            b.iccid === undefined
+              ? `no free profile of type ${type} for switches in this operator's inventory`
+              : `profile ${b.iccid} is not offered for switches as ${type}`,
+          ),
+        );
+      const r = await this.#o.smdp.downloadProfile(
+        { ...b, functionCallIdentifier: key, iccid, profileType: type },
+        this.#o.owner,
+      );
+      const running = r.status.statusCodeData?.reason === REASON_CODES.UNAVAILABLE && !r.installed;
+      // Another partner's switch took this free profile a moment ago: take the next one.
+      if (running && b.iccid === undefined && r.downloadId === '') {
+        tried.push(iccid);
+        continue;
+      }
+      return this.#answer(b, partner, r.status, r.installed ? iccid : undefined);
+    }
+    return refuse(
+      failed(
+        SUBJECT_CODES.PROFILE_ICCID,
+        REASON_CODES.UNAVAILABLE,
+        `the free profiles of type ${type} are being taken; retry`,
+      ),
+    );
+  }
+
+  async #answer(
+    b: MessageBodies['ES2-DownloadProfileRequest'],
+    partner: string,
+    status: FunctionExecutionStatus,
+    iccid: string | undefined,
+  ): Promise<MessageBodies['ES2-DownloadProfileResponse']> {
+    if (iccid !== undefined)
+      await this.#o.adopt(this.#o.owner.operatorId, b.eid, { switchFrom: partner, iccid }).catch(() => false);
+    return { functionExecutionStatus: status, ...(iccid === undefined ? {} : { iccid }) };
+  }
+
+  /** The download a request with this key started: its outcome, waited for while it runs. */
+  async #earlier(
+    key: string,
+  ): Promise<{ status: FunctionExecutionStatus; iccid: string | undefined } | undefined> {
+    const read = () =>
+      this.#o.store.db
+        .selectFrom('esim_dp_downloads')
+        .select(['iccid', 'status', 'result'])
+        .where('function_call_id', '=', key)
+        .where('operator_id', '=', this.#o.owner.operatorId)
+        .orderBy('created_at', 'desc')
+        .executeTakeFirst();
+    let row = await read();
+    if (row === undefined) return undefined;
+    const deadline = performance.now() + (this.#o.waitMs ?? 900_000);
+    while (row !== undefined && row.status === 'running' && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, this.#o.pollMs ?? 500));
+      row = await read();
+    }
+    if (row === undefined || row.status === 'running' || row.result === null)
+      return {
+        status: failed(
+          SUBJECT_CODES.FUNCTION_PROVIDER,
+          REASON_CODES.UNAVAILABLE,
+          'the download this request started still runs; ask again later',
+        ),
+        iccid: undefined,
+      };
+    const status = JSON.parse(row.result) as FunctionExecutionStatus;
+    const installed = status.status === 'EXECUTED_SUCCESS' || status.status === 'EXECUTED_WITHWARNING';
+    return { status, iccid: installed ? row.iccid : undefined };
+  }
+
+  /** The pool's first free profile of `type` (ICCID order), not one of `skip`. */
+  async #free(type: string, skip: readonly string[]): Promise<string | undefined> {
+    const rows = await this.#pool(type)
+      .orderBy('p.iccid')
+      .limit(skip.length + 1)
+      .execute();
+    return rows.map((r) => r.iccid).find((i) => !skip.includes(i));
+  }
+
+  async #inPool(iccid: string, type: string): Promise<boolean> {
+    return (await this.#pool(type).where('p.iccid', '=', iccid).executeTakeFirst()) !== undefined;
+  }
+
+  /** Free profiles of the switch pool: tagged with the type, SIM ready, on no eUICC, never downloaded. */
+  #pool(type: string) {
+    const owner = this.#o.owner.operatorId;
+    return this.#o.store.db
+      .selectFrom('sim_profiles as p')
+      .innerJoin('sims as s', 's.sim_id', 'p.sim_id')
+      .innerJoin('sim_tags as t', 't.sim_id', 'p.sim_id')
+      .select('p.iccid')
+      .where('p.operator_id', '=', owner)
+      .where('s.operator_id', '=', owner)
+      .where('s.status', '=', 'ready')
+      .where('s.type', '!=', 'euicc')
+      .where('t.operator_id', '=', owner)
+      .where('t.name', '=', SWITCH_POOL_TAG)
+      .where('t.value', '=', type)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('esim_profiles as e').select('e.iccid').whereRef('e.iccid', '=', 'p.iccid'))),
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('esim_dp_downloads as d')
+              .select('d.iccid')
+              .whereRef('d.iccid', '=', 'p.iccid')
+              .where('d.status', 'in', ['running', 'EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING']),
+          ),
+        ),
+      );
+  }
+}
+
+const refuse = (status: FunctionExecutionStatus): MessageBodies['ES2-DownloadProfileResponse'] => ({
+  functionExecutionStatus: status,
+});
