@@ -1,32 +1,25 @@
 // The eSIM benchmark's rig with the real ES5 bearers (`npm run bench -- esim --bearer https`): the real
 // SM-DP → ES3 in-process port → the real SM-SR whose ES5 is the Es5Router over Es5Sms and Es5Https, as
-// serve wires it → N devices. Each device is a software eUICC in a ToolkitModem with the BIP relay on:
-// the SM-SR's MT SMS (SCP80 secured packets to the ISD-R TAR: short scripts, the 3A08 confirmations and
-// the SCP81 push) reach the device whose MSISDN they name as SMS-PP; its MO SMS (PoRs, default
-// notifications) go back to Es5Sms.receive as the OTA inbound path does; the HTTPS sessions are real
-// TCP connections from the modem's relay to the SM-SR's PSK-TLS listener on loopback, carrying GP Amd
-// B RAM over HTTP (command scripts for the ISD-R, raw SCP03t for the ISD-P). The SMSC is a direct
-// hand-over (no SMPP). Built like the download test over both transports (test/platform/esim/transport).
+// serve wires it → N devices. The devices (software eUICCs in ToolkitModems with the BIP relay on) run
+// in a second process, bench/_esim-devices.ts, so this process — the server's side — gets a core of its
+// own and each side's CPU is measured apart. The SM-SR's MT SMS (SCP80 secured packets to the ISD-R
+// TAR: short scripts, the 3A08 confirmations and the SCP81 push) reach the device whose MSISDN they
+// name over the IPC channel; its MO SMS (PoRs, default notifications) come back the same way to
+// Es5Sms.receive, as the OTA inbound path hands them over; the HTTPS sessions are real TCP connections
+// from the modems' relays to the SM-SR's PSK-TLS listener on loopback, carrying GP Amd B RAM over HTTP
+// (command scripts for the ISD-R, raw SCP03t for the ISD-P). The SMSC is that direct hand-over (no
+// SMPP). Built like the download test over both transports (test/platform/esim/transport).
 
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cardFromFile } from '../src/card/card-file.js';
-import { LIFE_CYCLE } from '../src/card/euicc/euicc-state.js';
+import { fileURLToPath } from 'node:url';
+import type { CardFile } from '../src/card/card-file.js';
 import { newEuiccCardFile } from '../src/card/euicc/issue.js';
-import { Terminal } from '../src/card/terminal.js';
-import { ToolkitModem } from '../src/card/toolkit/ts-102-223-terminal.js';
-import type { Uicc } from '../src/card/uicc.js';
 import { type ChainInput, verifyCertificateChain } from '../src/crypto/sgp-02-certificate-chain.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { toHex } from '../src/lib/hex.js';
 import { iccidWithCheckDigit } from '../src/lib/identities.js';
 import { withEidCheckDigits } from '../src/lib/sgp-02-eid.js';
-import {
-  concatenationOf,
-  decodeSmsSubmit,
-  decodeUserData,
-  reassembleSecuredPacket,
-  type UserData,
-} from '../src/lib/ts-23-040-sms-tpdu.js';
 import { SmDp } from '../src/platform/esim/sm-dp/sm-dp-service.js';
 import { Es5Https } from '../src/platform/esim/sm-sr/es5-https.js';
 import { Es5Router } from '../src/platform/esim/sm-sr/es5-router.js';
@@ -36,22 +29,84 @@ import { SmSr } from '../src/platform/esim/sm-sr/sm-sr-service.js';
 import { KeyRing } from '../src/platform/secrets/key-ring.js';
 import { openStore } from '../src/platform/store/database.js';
 import { startScp81Listener } from '../src/servers/esim/scp81-listener.js';
-import { cell, IMEI, KIC, KID, PLATFORM, simDataDeliver } from '../test/card/toolkit/fixture.js';
+import { KIC, KID, PLATFORM } from '../test/card/toolkit/fixture.js';
 import { createTestPki, PKI_NOW } from '../test/helpers/esim-pki.js';
 import { EUM_ID, eisOf, MNO_ID, SMDP_ID, SMSR_ID } from '../test/platform/esim/sm-sr/fixture.js';
+import type { CryptoCounts } from './_esim-crypto-count.js';
+import type { DeviceSpec, FromDevices, ToDevices } from './_esim-devices.js';
 import { addBenchSim, BENCH_OPERATOR, type EsimRig } from './_esim-rig.js';
 import { type BenchDialect, freshDatabase } from './_support.js';
 
 const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
+/** The modems' STATUS polling while a BIP channel is open (ms). */
+const POLL_MS = 2;
 
-interface Device {
-  readonly eid: string;
-  readonly card: Uicc;
-  readonly modem: ToolkitModem;
-  readonly msisdnA: string;
-  readonly iccidB: string;
-  readonly psk: Uint8Array;
+/** The devices' process: messages to it, and answers to the questions asked. */
+class Devices {
+  readonly #child: ChildProcess;
+  readonly #answers = new Map<number, (v: unknown) => void>();
+  #next = 0;
+  #failed: Error | undefined;
+  #ready: Promise<void>;
+
+  constructor(onMo: (m: Extract<FromDevices, { t: 'mo' }>) => void) {
+    this.#child = fork(fileURLToPath(new URL('./_esim-devices.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let ready: () => void = () => undefined;
+    let broke: (e: Error) => void = () => undefined;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      ready = resolve;
+      broke = reject;
+    });
+    this.#child.on('message', (m: FromDevices) => {
+      if (m.t === 'mo') onMo(m);
+      else if (m.t === 'answer') {
+        this.#answers.get(m.id)?.(m.value);
+        this.#answers.delete(m.id);
+      } else if (m.t === 'ready') ready();
+      else if (m.t === 'error') {
+        this.#failed = new Error(`eUICC devices: ${m.message}`);
+        broke(this.#failed);
+        console.error(this.#failed.message);
+      }
+    });
+    this.#child.on('exit', (code) => {
+      if (code !== 0 && code !== null) broke(new Error(`the devices' process ended with ${code}`));
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  post(m: ToDevices): void {
+    if (this.#failed !== undefined) throw this.#failed;
+    this.#child.send(m);
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  ask<T>(m: (id: number) => ToDevices): Promise<T> {
+    const id = this.#next++;
+    return new Promise<T>((resolve) => {
+      this.#answers.set(id, resolve as (v: unknown) => void);
+      this.post(m(id));
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((stopped) => {
+      if (this.#child.exitCode !== null) return stopped();
+      this.#child.once('exit', () => stopped());
+      this.#child.disconnect();
+    });
+  }
 }
 
 export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }): Promise<EsimRig> {
@@ -63,27 +118,23 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
   const verify = async (input: Omit<ChainInput, 'trustedCis' | 'now'>) =>
     verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: clock.now() });
   let closed = false;
-  const byMsisdn = new Map<string, Device>();
-  const byEid = new Map<string, Device>();
+  const pskByEid = new Map<string, Uint8Array>();
   let smsr: SmSr | undefined;
   let smdp: SmDp | undefined;
 
-  const sms = new Es5Sms({
+  // The MO path (OtaInbound's hand-over to Es5Sms.receive).
+  const devices = new Devices((m) => {
+    if (closed) return;
+    sms.receive(m.sender, m.identifier, m.packet).catch((err: unknown) => {
+      if (!closed) throw err;
+    });
+  });
+  const sms: Es5Sms = new Es5Sms({
     store,
     keyRing,
     link: {
       async send(destination, userData) {
-        const d = byMsisdn.get(destination);
-        if (d === undefined) throw new Error(`no device at ${destination}`);
-        setImmediate(() => {
-          if (closed) return;
-          for (const raw of userData) {
-            const ud = decodeUserData(raw, true);
-            if (!ud.ok) throw new Error(ud.error.message);
-            const r = d.modem.deliverSms(simDataDeliver(ud.value));
-            if (!r.ok) throw new Error(r.error.message);
-          }
-        });
+        devices.post({ t: 'sms', destination, userData });
       },
     },
     notifications: async (eid, e1) => {
@@ -95,7 +146,7 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
   const listener = await startScp81Listener({
     sessions,
     maxConnections: Math.max(64, o.cards * 2),
-    psk: (id) => (id.kvn === 0x40 ? byEid.get(id.eid)?.psk : undefined),
+    psk: (id) => (id.kvn === 0x40 ? pskByEid.get(id.eid) : undefined),
   });
   const https = new Es5Https({
     sessions,
@@ -111,7 +162,14 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
       }),
     push: (eid, data) => sms.push(eid, data),
   });
-  const router = new Es5Router({ sms, https });
+  const router = new Es5Router({
+    sms,
+    https,
+    // ESIM_BENCH_TRACE=1: the bearer the router picks for each command.
+    ...(process.env.ESIM_BENCH_TRACE === '1'
+      ? { onRoute: (eid: string, route: string, aid: string) => console.log('route', eid, route, aid) }
+      : {}),
+  });
   smsr = new SmSr({
     store,
     keyRing,
@@ -147,7 +205,8 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
     })
     .execute();
 
-  const devices: Device[] = [];
+  const specs: DeviceSpec[] = [];
+  const cards: { eid: string; iccidB: string }[] = [];
   for (let i = 0; i < o.cards; i++) {
     const eid = withEidCheckDigits(`890490320000000000000${pad(i, 9)}`);
     if (!eid.ok) throw new Error(eid.error.message);
@@ -172,59 +231,25 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
     const e = file.euicc;
     if (e === undefined) throw new Error('no euicc section');
     const dKey = ecasd.privateKey.export({ format: 'jwk' }).d ?? '';
-    const card = cardFromFile(
-      {
-        ...file,
-        euicc: {
-          ...e,
-          ecasd: {
-            certificate: toHex(ecasd.certificate),
-            privateKey: Buffer.from(dKey, 'base64url').toString('hex'),
-            ci: { keyId: toHex(pki.ci.trusted.keyId), publicKey: toHex(pki.ci.trusted.publicKey) },
-          },
-          isdr: {
-            ...e.isdr,
-            scp80: [{ ...(e.isdr.scp80[0] as (typeof e.isdr.scp80)[number]), kic: KIC, kid: KID }],
-            scp81: [{ kvn: 0x40, psk: toHex(psk) }],
-          },
+    const deviceFile: CardFile = {
+      ...file,
+      euicc: {
+        ...e,
+        ecasd: {
+          certificate: toHex(ecasd.certificate),
+          privateKey: Buffer.from(dKey, 'base64url').toString('hex'),
+          ci: { keyId: toHex(pki.ci.trusted.keyId), publicKey: toHex(pki.ci.trusted.publicKey) },
+        },
+        isdr: {
+          ...e.isdr,
+          scp80: [{ ...(e.isdr.scp80[0] as (typeof e.isdr.scp80)[number]), kic: KIC, kid: KID }],
+          scp81: [{ kvn: 0x40, psk: toHex(psk) }],
         },
       },
-      { clock },
-    );
-    const partial = new Map<number, UserData[]>();
-    card.reset();
-    const modem: ToolkitModem = new ToolkitModem(new Terminal((apdu) => card.transmit(apdu)), {
-      imei: IMEI,
-      cell: cell(1),
-      reset: () => card.reset(),
-      bip: { pollMs: 2 },
-      onSms: (tpdu) => {
-        const s = decodeSmsSubmit(tpdu);
-        if (!s.ok) throw new Error(s.error.message);
-        const concat = concatenationOf(s.value.userData.header ?? []);
-        const reference = concat?.reference ?? -1;
-        const parts = [...(partial.get(reference) ?? []), s.value.userData];
-        if (concat !== undefined && parts.length < concat.total) {
-          partial.set(reference, parts);
-          return;
-        }
-        partial.delete(reference);
-        const packet = reassembleSecuredPacket(parts);
-        if (!packet.ok) throw new Error(packet.error.message);
-        const sender = modem.imsi ?? '';
-        setImmediate(() => {
-          if (closed) return;
-          sms.receive(sender, packet.value.identifier, packet.value.packet).catch((err: unknown) => {
-            if (!closed) throw err;
-          });
-        });
-      },
-      // After the enable's REFRESH the device attaches with profile B and tells the card.
-      onRefresh: () => setImmediate(() => modem.registered('normal_service')),
-    });
-    const device: Device = { eid: eid.value, card, modem, msisdnA, iccidB, psk };
-    byMsisdn.set(msisdnA, device);
-    byEid.set(eid.value, device);
+    };
+    specs.push({ file: deviceFile, msisdn: msisdnA, iccidB });
+    pskByEid.set(eid.value, psk);
+    cards.push({ eid: eid.value, iccidB });
     const signed = eisOf(file, pki, ecasd.certificate);
     const eis = {
       ...signed,
@@ -238,14 +263,14 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
     if (r.functionExecutionStatus.status !== 'EXECUTED_SUCCESS')
       throw new Error(`RegisterEIS: ${JSON.stringify(r.functionExecutionStatus)}`);
     await addBenchSim(store, keyRing, { iccid: iccidB, imsi: imsiB });
-    const booted = modem.boot();
-    if (!booted.ok) throw new Error(booted.error.message);
-    // Attached: the eUICC declares itself (type 01, MO SMS); the SM-SR confirms by SMS (3A08).
-    modem.registered('normal_service');
-    devices.push(device);
   }
-  // Every declaration confirmed and its procedure ended before the clock starts.
-  for (let round = 0; ; round++) {
+  devices.post({ t: 'devices', devices: specs, pollMs: POLL_MS });
+  await devices.ready();
+  devices.post({ t: 'boot' });
+  // Every declaration confirmed and its procedure ended before the clock starts (paced by time,
+  // bounded by a generous deadline).
+  const deadline = Date.now() + 120_000;
+  for (;;) {
     const active = await store.db
       .selectFrom('esim_sr_procedures')
       .select('procedure_id')
@@ -253,19 +278,19 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
       .executeTakeFirst();
     if (
       active === undefined &&
-      devices.every((d) => (d.card.euicc?.snapshot().notifications.length ?? 0) === 0)
+      (await devices.ask<number>((id) => ({ t: 'pending-notifications', id }))) === 0
     )
       break;
-    if (round > 20_000) throw new Error('declarations not confirmed');
-    await new Promise((r) => setTimeout(r, 2));
+    if (Date.now() > deadline) throw new Error('declarations not confirmed within 120 s');
+    await new Promise((r) => setTimeout(r, 20));
   }
 
   const es2 = dp.es2For({ operatorId: BENCH_OPERATOR, mnoId: MNO_ID });
   return {
-    cards: devices.map((d) => ({ eid: d.eid })),
+    cards,
     store,
     async download(i, callId) {
-      const d = devices[i];
+      const d = cards[i];
       if (d === undefined) throw new Error(`no card ${i}`);
       const r = await es2.downloadProfile({
         functionCallIdentifier: callId,
@@ -278,13 +303,22 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
         console.log(JSON.stringify(r.functionExecutionStatus));
       return r.functionExecutionStatus.status;
     },
-    enabledB(i) {
-      const d = devices[i];
-      const isdp = d?.card.euicc?.snapshot().isdps.find((p) => p.profile?.identity.iccid === d.iccidB);
-      return isdp?.state === LIFE_CYCLE.ENABLED;
+    async enabledB() {
+      return devices.ask<boolean[]>((id) => ({ t: 'enabled-b', id }));
+    },
+    simulator: {
+      description: `the ${o.cards} devices in a second process (pid ${devices.pid})`,
+      async cpuMicros() {
+        const u = await devices.ask<NodeJS.CpuUsage>((id) => ({ t: 'cpu', id }));
+        return u.user + u.system;
+      },
+      async countCrypto(on: boolean) {
+        return devices.ask<CryptoCounts | null>((id) => ({ t: 'count-crypto', id, on }));
+      },
     },
     async close() {
       closed = true;
+      await devices.stop();
       await listener.close();
       await store.close();
       await database.drop();

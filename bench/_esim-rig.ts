@@ -31,6 +31,7 @@ import { openStore, type Store } from '../src/platform/store/database.js';
 import { KIC, KID, PLATFORM } from '../test/card/toolkit/fixture.js';
 import { createTestPki, PKI_NOW, type TestPki } from '../test/helpers/esim-pki.js';
 import { EUM_ID, eisOf, MNO_ID, SMDP_ID, SMSR_ID } from '../test/platform/esim/sm-sr/fixture.js';
+import type { CryptoCounts } from './_esim-crypto-count.js';
 import { type BenchDialect, freshDatabase } from './_support.js';
 
 const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
@@ -81,8 +82,16 @@ export interface EsimRig {
   readonly store: Store;
   /** DownloadProfile(enable = true) of profile B on card `i`; resolves with the ES2 status. */
   download(i: number, callId: string): Promise<string>;
-  /** Card `i` has profile B in an ENABLED ISD-P (what a completed procedure leaves). */
-  enabledB(i: number): boolean;
+  /** For each card: it has profile B in an ENABLED ISD-P (what a completed procedure leaves). */
+  enabledB(): Promise<boolean[]>;
+  /** The devices run in a process of their own (their CPU and crypto measured there). */
+  readonly simulator?: {
+    readonly description: string;
+    /** The devices' process CPU so far (user + system, µs). */
+    cpuMicros(): Promise<number>;
+    /** Starts (on) or stops counting node:crypto there; the counts when stopped. */
+    countCrypto(on: boolean): Promise<CryptoCounts | null>;
+  };
   close(): Promise<void>;
 }
 
@@ -211,10 +220,12 @@ export async function esimRig(o: { cards: number; dialect: BenchDialect }): Prom
       });
       return r.functionExecutionStatus.status;
     },
-    enabledB(i) {
-      const c = cards[i];
-      const isdp = c?.card.euicc?.snapshot().isdps.find((p) => p.profile?.identity.iccid === c.iccidB);
-      return isdp?.state === LIFE_CYCLE.ENABLED;
+    async enabledB() {
+      return cards.map(
+        (c) =>
+          c.card.euicc?.snapshot().isdps.find((p) => p.profile?.identity.iccid === c.iccidB)?.state ===
+          LIFE_CYCLE.ENABLED,
+      );
     },
     async close() {
       await store.close();

@@ -28,122 +28,17 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { addCrypto, type CryptoCounts, countCrypto, noCrypto } from './_esim-crypto-count.js';
 import { esimHttpsRig } from './_esim-https-rig.js';
 import { esimRig } from './_esim-rig.js';
 import { type BenchDialect, flag, fmt, table } from './_support.js';
 
-type Kind = 'ecdsaSign' | 'ecdsaVerify' | 'ecdh' | 'ecKeygen' | 'aesCalls' | 'aesBytes' | 'gcmCalls';
-type Counts = Record<Kind, number>;
-const zero = (): Counts => ({
-  ecdsaSign: 0,
-  ecdsaVerify: 0,
-  ecdh: 0,
-  ecKeygen: 0,
-  aesCalls: 0,
-  aesBytes: 0,
-  gcmCalls: 0,
-});
-
-// biome-ignore lint/suspicious/noExplicitAny: patching node:crypto's exports for counting
+// biome-ignore lint/suspicious/noExplicitAny: patching better-sqlite3's Statement for counting
 type AnyFn = (...a: any[]) => any;
-
-/**
- * Counts node:crypto operations while `body` runs. The CommonJS exports of node:crypto are wrapped
- * and syncBuiltinESMExports() makes the modules' named imports see the wrappers; restored afterwards.
- */
-async function counting<T>(body: () => Promise<T>): Promise<{ value: T; counts: Counts }> {
-  const require = createRequire(import.meta.url);
-  const c = require('node:crypto') as Record<string, AnyFn> & {
-    X509Certificate: { prototype: Record<string, AnyFn> };
-  };
-  const counts = zero();
-  const saved: [Record<string, AnyFn>, string, AnyFn][] = [];
-  // ESIM_BENCH_TRACE=1 prints where each counted operation comes from.
-  const trace = process.env.ESIM_BENCH_TRACE === '1';
-  const wrap = (o: Record<string, AnyFn>, name: string, f: (orig: AnyFn) => AnyFn) => {
-    const orig = o[name] as AnyFn;
-    saved.push([o, name, orig]);
-    const wrapped = f(orig);
-    o[name] = trace
-      ? function (this: unknown, ...a: unknown[]) {
-          console.log(name, new Error().stack?.split('\n').slice(2, 5).join(' <'));
-          return wrapped.apply(this, a);
-        }
-      : wrapped;
-  };
-  wrap(c, 'sign', (orig) => (...a) => {
-    counts.ecdsaSign++;
-    return orig(...a);
-  });
-  wrap(c, 'verify', (orig) => (...a) => {
-    counts.ecdsaVerify++;
-    return orig(...a);
-  });
-  wrap(c, 'createSign', (orig) => (...a) => {
-    counts.ecdsaSign++;
-    return orig(...a);
-  });
-  wrap(c, 'createVerify', (orig) => (...a) => {
-    counts.ecdsaVerify++;
-    return orig(...a);
-  });
-  wrap(
-    c.X509Certificate.prototype,
-    'verify',
-    (orig) =>
-      function (this: unknown, ...a: unknown[]) {
-        counts.ecdsaVerify++;
-        return orig.apply(this, a);
-      },
-  );
-  wrap(c, 'diffieHellman', (orig) => (...a) => {
-    counts.ecdh++;
-    return orig(...a);
-  });
-  wrap(c, 'createECDH', (orig) => (...a) => {
-    const ecdh = orig(...a);
-    const generate = ecdh.generateKeys.bind(ecdh);
-    ecdh.generateKeys = (...b: unknown[]) => {
-      counts.ecKeygen++;
-      return generate(...b);
-    };
-    const compute = ecdh.computeSecret.bind(ecdh);
-    ecdh.computeSecret = (...b: unknown[]) => {
-      counts.ecdh++;
-      return compute(...b);
-    };
-    return ecdh;
-  });
-  wrap(c, 'generateKeyPairSync', (orig) => (...a) => {
-    counts.ecKeygen++;
-    return orig(...a);
-  });
-  for (const name of ['createCipheriv', 'createDecipheriv'])
-    wrap(c, name, (orig) => (...a) => {
-      const cipher = orig(...a);
-      const algorithm = String(a[0]).toLowerCase();
-      if (algorithm.includes('gcm')) {
-        counts.gcmCalls++;
-        return cipher;
-      }
-      counts.aesCalls++;
-      const update = cipher.update.bind(cipher);
-      cipher.update = (data: Uint8Array, ...rest: unknown[]) => {
-        counts.aesBytes += data.length;
-        return update(data, ...rest);
-      };
-      return cipher;
-    });
-  syncBuiltinESMExports();
-  try {
-    const value = await body();
-    return { value, counts };
-  } finally {
-    for (const [o, name, orig] of saved.reverse()) o[name] = orig;
-    syncBuiltinESMExports();
-  }
-}
 
 /**
  * SQLite statements executed while `body` runs (better-sqlite3's Statement run/all/get/iterate), by
@@ -248,8 +143,12 @@ interface Run {
   failed: number;
   seconds: number;
   perSecond: number;
+  /** This process: the SM-DP, the SM-SR, their store and bearers (and the devices when in-process). */
   cpuMsPerProcedure: number;
   cpuCores: number;
+  /** The devices' process, when they run in one of their own. */
+  devicesCpuMsPerProcedure?: number;
+  devicesCpuCores?: number;
 }
 
 type Bearer = 'in-process' | 'https';
@@ -257,15 +156,36 @@ const rigOf = (bearer: Bearer) => (bearer === 'https' ? esimHttpsRig : esimRig);
 
 async function measured(cards: number, dialect: BenchDialect, bearer: Bearer): Promise<Run> {
   const rig = await rigOf(bearer)({ cards, dialect });
+  // ESIM_BENCH_CPU_PROFILE=<dir>: a V8 CPU profile of the measured window only (not the rig's setup).
+  const profileDir = process.env.ESIM_BENCH_CPU_PROFILE;
+  const session = profileDir === undefined ? undefined : new Session();
+  if (session !== undefined) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  }
   try {
+    const devices0 = await rig.simulator?.cpuMicros();
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const statuses = await Promise.all(rig.cards.map((_, i) => rig.download(i, `bench-${i}`)));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    const devices1 = await rig.simulator?.cpuMicros();
     const cpuMs = (cpu.user + cpu.system) / 1000;
+    const devicesMs =
+      devices0 === undefined || devices1 === undefined ? undefined : (devices1 - devices0) / 1000;
+    if (session !== undefined && profileDir !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      const file = join(profileDir, `esim-${bearer}-${dialect}-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`CPU profile of the measured window: ${file}`);
+    }
     // Complete = the SM-DP answered success and the card really holds profile B, enabled.
-    const ok = statuses.filter((s, i) => s === 'EXECUTED_SUCCESS' && rig.enabledB(i)).length;
+    const enabled = await rig.enabledB();
+    const ok = statuses.filter((s, i) => s === 'EXECUTED_SUCCESS' && enabled[i] === true).length;
     return {
       procedures: ok,
       failed: statuses.length - ok,
@@ -273,6 +193,12 @@ async function measured(cards: number, dialect: BenchDialect, bearer: Bearer): P
       perSecond: ok / seconds,
       cpuMsPerProcedure: cpuMs / statuses.length,
       cpuCores: cpuMs / 1000 / seconds,
+      ...(devicesMs === undefined
+        ? {}
+        : {
+            devicesCpuMsPerProcedure: devicesMs / statuses.length,
+            devicesCpuCores: devicesMs / 1000 / seconds,
+          }),
     };
   } finally {
     await rig.close();
@@ -285,6 +211,14 @@ const median = (xs: number[]) => {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
+/** The raw crypto of `c` at the unit costs `u` (µs). */
+const referenceUs = (c: CryptoCounts, u: UnitCosts) =>
+  c.ecdsaSign * u.ecdsaSign +
+  c.ecdsaVerify * u.ecdsaVerify +
+  c.ecdh * u.ecdh +
+  c.ecKeygen * u.ecKeygen +
+  c.aesCalls * u.aesCall;
+
 export async function run(args: string[]): Promise<void> {
   const cards = Number(flag(args, '--cards') ?? 100);
   const dialect = (flag(args, '--db') ?? 'sqlite') as BenchDialect;
@@ -294,52 +228,67 @@ export async function run(args: string[]): Promise<void> {
   if (!Number.isInteger(cards) || cards < 1) throw new Error('--cards: a positive integer');
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--db: sqlite or postgres');
 
-  // 1. What one procedure really does, counted on a rig of its own (setup not counted).
+  // 1. What one procedure really does, counted on a rig of its own (setup not counted): node:crypto
+  // in this process and, when the devices run in their own, there too.
   const one = await rigOf(bearer)({ cards: 1, dialect });
-  let counts: Counts;
+  const split = one.simulator !== undefined;
+  let server: CryptoCounts;
+  let devices: CryptoCounts = noCrypto();
   let sql: { total: number; commits: number; byKind: Map<string, number> };
   try {
-    const r = await counting(() =>
-      dialect === 'sqlite'
-        ? statements(() => one.download(0, 'bench-count'))
-        : one
-            .download(0, 'bench-count')
-            .then((value) => ({ value, total: 0, commits: 0, byKind: new Map<string, number>() })),
-    );
-    if (r.value.value !== 'EXECUTED_SUCCESS') throw new Error(`the counted procedure ended ${r.value.value}`);
-    counts = r.counts;
-    sql = r.value;
+    await one.simulator?.countCrypto(true);
+    const stop = countCrypto();
+    let r: Awaited<ReturnType<typeof statements<string>>>;
+    try {
+      r =
+        dialect === 'sqlite'
+          ? await statements(() => one.download(0, 'bench-count'))
+          : {
+              value: await one.download(0, 'bench-count'),
+              total: 0,
+              commits: 0,
+              byKind: new Map<string, number>(),
+            };
+    } finally {
+      server = stop();
+      devices = (await one.simulator?.countCrypto(false)) ?? noCrypto();
+    }
+    if (r.value !== 'EXECUTED_SUCCESS') throw new Error(`the counted procedure ended ${r.value}`);
+    sql = r;
   } finally {
     await one.close();
   }
+  const counts = addCrypto(server, devices);
   if (counts.ecdsaVerify === 0 || counts.aesCalls === 0)
     throw new Error('node:crypto was not instrumented (no verification or AES call seen)');
 
   // 2. The raw crypto of one procedure, timed now.
   const unit = unitCosts(counts.aesBytes / counts.aesCalls);
-  const refUs =
-    counts.ecdsaSign * unit.ecdsaSign +
-    counts.ecdsaVerify * unit.ecdsaVerify +
-    counts.ecdh * unit.ecdh +
-    counts.ecKeygen * unit.ecKeygen +
-    counts.aesCalls * unit.aesCall;
+  const refUs = referenceUs(counts, unit);
+  const serverRefUs = referenceUs(server, unit);
+  const devicesRefUs = referenceUs(devices, unit);
   console.log(`one procedure's crypto (${dialect}, ES5 ${bearer}), counted by instrumenting node:crypto:`);
+  const line = (operation: string, k: keyof CryptoCounts, each: string) => ({
+    operation,
+    ...(split ? { 'SM-DP + SM-SR': server[k], eUICC: devices[k] } : { count: counts[k] }),
+    'µs each': each,
+  });
   table([
-    { operation: 'ECDSA P-256 sign', count: counts.ecdsaSign, 'µs each': fmt(unit.ecdsaSign, 1) },
+    line('ECDSA P-256 sign', 'ecdsaSign', fmt(unit.ecdsaSign, 1)),
+    line('ECDSA P-256 verify (incl. X.509)', 'ecdsaVerify', fmt(unit.ecdsaVerify, 1)),
+    line('ECDH P-256', 'ecdh', fmt(unit.ecdh, 1)),
+    line('EC P-256 key generation', 'ecKeygen', fmt(unit.ecKeygen, 1)),
+    line(
+      `AES-128 CBC/ECB calls (${fmt(counts.aesBytes)} bytes, CMAC + SCP03/SCP03t/SCP80)`,
+      'aesCalls',
+      fmt(unit.aesCall, 2),
+    ),
+    line('AES-GCM (key ring sealing, not in the reference)', 'gcmCalls', '-'),
     {
-      operation: 'ECDSA P-256 verify (incl. X.509)',
-      count: counts.ecdsaVerify,
-      'µs each': fmt(unit.ecdsaVerify, 1),
+      operation: 'reference: raw crypto per procedure (µs)',
+      ...(split ? { 'SM-DP + SM-SR': fmt(serverRefUs, 0), eUICC: fmt(devicesRefUs, 0) } : { count: '' }),
+      'µs each': fmt(refUs, 0),
     },
-    { operation: 'ECDH P-256', count: counts.ecdh, 'µs each': fmt(unit.ecdh, 1) },
-    { operation: 'EC P-256 key generation', count: counts.ecKeygen, 'µs each': fmt(unit.ecKeygen, 1) },
-    {
-      operation: `AES-128 CBC/ECB calls (${fmt(counts.aesBytes)} bytes, CMAC + SCP03/SCP03t)`,
-      count: counts.aesCalls,
-      'µs each': fmt(unit.aesCall, 2),
-    },
-    { operation: 'AES-GCM (key ring sealing, not in the reference)', count: counts.gcmCalls, 'µs each': '-' },
-    { operation: 'reference: raw crypto per procedure', count: '', 'µs each': fmt(refUs, 0) },
   ]);
 
   if (sql.total > 0) {
@@ -355,27 +304,50 @@ export async function run(args: string[]): Promise<void> {
   // 3. The measured path: N eUICCs, all procedures in parallel.
   const runs: Run[] = [];
   for (let i = 0; i < repeat; i++) runs.push(await measured(cards, dialect, bearer));
-  const rows = runs.map((r, i) => ({
-    run: i + 1,
-    procedures: r.procedures,
-    failed: r.failed,
-    seconds: fmt(r.seconds, 2),
-    'procedures/s': fmt(r.perSecond, 1),
-    'CPU ms/procedure': fmt(r.cpuMsPerProcedure, 1),
-    'CPU cores busy': fmt(r.cpuCores, 2),
-    '× raw crypto': fmt((r.cpuMsPerProcedure * 1000) / refUs, 1),
-  }));
-  if (runs.length > 1)
-    rows.push({
-      run: 'median' as unknown as number,
-      procedures: median(runs.map((r) => r.procedures)),
-      failed: median(runs.map((r) => r.failed)),
-      seconds: fmt(median(runs.map((r) => r.seconds)), 2),
-      'procedures/s': fmt(median(runs.map((r) => r.perSecond)), 1),
-      'CPU ms/procedure': fmt(median(runs.map((r) => r.cpuMsPerProcedure)), 1),
-      'CPU cores busy': fmt(median(runs.map((r) => r.cpuCores)), 2),
-      '× raw crypto': fmt((median(runs.map((r) => r.cpuMsPerProcedure)) * 1000) / refUs, 1),
-    });
+  const row = (label: number | string, r: Run): Record<string, string | number> =>
+    split
+      ? {
+          run: label,
+          procedures: r.procedures,
+          failed: r.failed,
+          seconds: fmt(r.seconds, 2),
+          'procedures/s': fmt(r.perSecond, 1),
+          'server CPU ms/proc': fmt(r.cpuMsPerProcedure, 1),
+          'server cores': fmt(r.cpuCores, 2),
+          'server × its crypto': fmt((r.cpuMsPerProcedure * 1000) / serverRefUs, 1),
+          'eUICC CPU ms/proc': fmt(r.devicesCpuMsPerProcedure ?? 0, 1),
+          'eUICC cores': fmt(r.devicesCpuCores ?? 0, 2),
+          'both × all crypto': fmt(
+            ((r.cpuMsPerProcedure + (r.devicesCpuMsPerProcedure ?? 0)) * 1000) / refUs,
+            1,
+          ),
+        }
+      : {
+          run: label,
+          procedures: r.procedures,
+          failed: r.failed,
+          seconds: fmt(r.seconds, 2),
+          'procedures/s': fmt(r.perSecond, 1),
+          'CPU ms/procedure': fmt(r.cpuMsPerProcedure, 1),
+          'CPU cores busy': fmt(r.cpuCores, 2),
+          '× raw crypto': fmt((r.cpuMsPerProcedure * 1000) / refUs, 1),
+        };
+  const rows = runs.map((r, i) => row(i + 1, r));
+  if (runs.length > 1) {
+    const m = (f: (r: Run) => number) => median(runs.map(f));
+    rows.push(
+      row('median', {
+        procedures: m((r) => r.procedures),
+        failed: m((r) => r.failed),
+        seconds: m((r) => r.seconds),
+        perSecond: m((r) => r.perSecond),
+        cpuMsPerProcedure: m((r) => r.cpuMsPerProcedure),
+        cpuCores: m((r) => r.cpuCores),
+        devicesCpuMsPerProcedure: m((r) => r.devicesCpuMsPerProcedure ?? 0),
+        devicesCpuCores: m((r) => r.devicesCpuCores ?? 0),
+      }),
+    );
+  }
   console.log(
     `\nDownloadProfile(enable) with ${cards} eUICCs in parallel, ${dialect}, ES5 ${
       bearer === 'https'
@@ -383,6 +355,10 @@ export async function run(args: string[]): Promise<void> {
         : 'in-process (no SMS/PSK-TLS bearer)'
     }:`,
   );
+  if (one.simulator !== undefined)
+    console.log(
+      `server = this process (SM-DP, SM-SR, store, SMS and PSK-TLS endpoints); eUICC = the ${cards} devices in a second process, so the server gets a core of its own; each side's CPU per procedure beside the crypto it does (server: ${fmt(serverRefUs, 0)} µs, eUICC: ${fmt(devicesRefUs, 0)} µs), both sides beside all of it (${fmt(refUs, 0)} µs)`,
+    );
   table(rows);
   console.log('targets (issue 15): ≥ 50 procedures/s; CPU per procedure ≤ 3 × the raw crypto');
 }
