@@ -1,7 +1,9 @@
 // The SM-DP (GSMA SGP.02 §3.1, §5.3 ES2; esim.md §3.1): ES2.DownloadProfile run as the durable step
 // table of download-steps.ts over the SM-SR's ES3 port, and the other ES2 functions relayed to ES3
 // for the profiles this SM-DP downloaded. Rules:
-//   - a step is stored (migration 0014) before its first message leaves; recover() continues every
+//   - a step is stored (migration 0014) before its first message leaves — unless a restart in it
+//     does what a restart in the stored step before it does (the steps before the key set,
+//     key-agreement, enable: their trail entries ride the next write); recover() continues every
 //     running download after a restart: before the key set exists the ISD-P is deleted and the
 //     download starts again (bounded attempts); with the key set (sealed in the row) the SCP03t
 //     download starts again from INITIALIZE UPDATE; later steps are re-run;
@@ -141,6 +143,14 @@ const BEFORE_KEYS: readonly string[] = [
   'create-isdp',
 ];
 const KEY_ESTABLISHMENT: readonly string[] = ['send-certificate', 'key-agreement'];
+/**
+ * Steps that do not move the row either (their trail entry is written with the next write), because
+ * a restart in them does what a restart in the stored step before them does: in key-agreement as in
+ * send-certificate (the ISD-P goes, the download starts again, attempts counted); in enable as in
+ * download-completed (the SM-SR's EIS says whether ProfileDownloadCompleted and EnableProfile ran,
+ * and only what did not is sent again).
+ */
+const AS_THE_STEP_BEFORE: readonly string[] = ['key-agreement', 'enable'];
 
 const unknownProfile = (iccid: string) =>
   failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.UNKNOWN, 'no profile of yours with this ICCID', iccid);
@@ -452,7 +462,8 @@ export class SmDp {
         const trail = this.#trail(ctx);
         const now = this.#o.clock.now();
         // Before the key set a restart runs the steps again from the start: no row write before them.
-        if (BEFORE_KEYS.includes(step.name)) trail.note(step.name, now);
+        if (BEFORE_KEYS.includes(step.name) || AS_THE_STEP_BEFORE.includes(step.name))
+          trail.note(step.name, now);
         else {
           const seal = ctx.keyset !== undefined && !this.#sealed.has(ctx.keyset) ? ctx.keyset : undefined;
           await trail.enter(

@@ -2,7 +2,11 @@
 // RegisterEIS, the ES3 (SM-DP) and ES4 (operator) functions of the profile life cycle over an ES5
 // transport, and the default notifications. Rules every function follows:
 //   - one procedure per eUICC at a time: a procedure row whose unique `active_eid` is the lock
-//     (eis-store.ts); a second request gets FAILED with EUICC_BUSY;
+//     (eis-store.ts); a second request gets FAILED with EUICC_BUSY. A SendData answered with
+//     MoreToDo keeps its row as the lock for the same SM-DP's next SendData to the same ISD-P (the
+//     ES8 units of one key establishment or download are one procedure: one row, not one per unit);
+//     it ends with the unit sent without MoreToDo, a failure, the requester's next other function,
+//     or `sendDataHoldMs` without a next unit;
 //   - POL2 is checked before any command leaves;
 //   - each step is stored before its message leaves, so a restart (recover()) ends or resumes a
 //     procedure from what the card reports (GET STATUS), never leaving a profile half registered;
@@ -49,10 +53,11 @@ import {
   activeProcedure,
   addRemainingMemory,
   beginProcedure,
+  beginProcedureWith,
   discardProcedure,
   type EisSnapshot,
   endProcedure,
-  fromJson,
+  extendProcedure,
   insertEis,
   insertProfile,
   loadEis,
@@ -109,6 +114,11 @@ export interface SmSrOptions {
   readonly directory: EsNotificationDirectory;
   /** Seconds a procedure may last when the request gives no ValidityPeriod; default 600. */
   readonly defaultValiditySeconds?: number;
+  /**
+   * How long a SendData sequence (MoreToDo) keeps the eUICC's lock waiting for its next unit before
+   * it ends (ms); default 15 s, the SCP81 session's own hold (ram-over-http.ts holdMs).
+   */
+  readonly sendDataHoldMs?: number;
   /** A notification attempt failed (for the log); the procedure's outcome is not changed by it. */
   readonly onNotifyError?: (error: unknown) => void;
   /**
@@ -147,7 +157,19 @@ type Outcome<O = Record<string, never>> = {
   final?: (tx: Executor, now: number) => Promise<void>;
   /** The row was ended by whoever gave the status (the notification, expiry): no end to write. */
   ended?: boolean;
+  /** SendData with MoreToDo answered: the row stays the lock for the next unit to this ISD-P. */
+  hold?: { readonly sdAid: string };
 };
+/** A SendData sequence holding its eUICC's lock between units (see the header). */
+interface HeldSendData {
+  readonly id: string;
+  /** `kind:id` of the caller, as the row's requester. */
+  readonly requester: string;
+  readonly sdAid: string;
+  /** The row's deadline (Unix ms). */
+  deadline: number;
+  timer: NodeJS.Timeout | undefined;
+}
 /** The step a procedure's row starts at: one its request alone decides is stored with the lock. */
 type FirstStep = { readonly step: string; readonly data: unknown };
 const STARTED = (data: unknown): FirstStep => ({ step: 'started', data });
@@ -190,6 +212,10 @@ interface ProfileChange {
 export class SmSr {
   readonly #o: SmSrOptions;
   readonly #waiters = new Map<string, (s: FunctionExecutionStatus) => void>();
+  /** SendData sequences holding their eUICC's lock, by EID. */
+  readonly #held = new Map<string, HeldSendData>();
+  /** Held rows being ended, by EID: a new procedure on that eUICC waits for the end. */
+  readonly #releasing = new Map<string, Promise<void>>();
   /** ES3/ES4 notifications of this SM-SR; serve runs its job (start()), tests call runDue(). */
   readonly notifications: NotificationOutbox;
 
@@ -210,8 +236,13 @@ export class SmSr {
     });
   }
 
-  /** Stops the notification outbox (pending rows are sent by the next instance). */
+  /**
+   * Stops the notification outbox (pending rows are sent by the next instance) and the timers of held
+   * SendData sequences (their rows stay running, as after a crash: the next instance's recover()).
+   */
   close(): Promise<void> {
+    for (const held of this.#held.values()) clearTimeout(held.timer);
+    this.#held.clear();
     return this.notifications.close();
   }
 
@@ -351,6 +382,9 @@ export class SmSr {
    * when the request alone decides the first step), reads the EIS once under it and hands it to the
    * body — nothing else changes the EIS while the lock is held — and always ends the row with the
    * body's status (a throw ends it FAILED), with the body's last EIS writes in the same transaction.
+   * With `prepare`, the lock, the EIS read and what prepare stores before the first message leaves
+   * (or its refusal, which ends the row) are one transaction. A body answering `hold` leaves the row
+   * running as a held SendData sequence. The caller's own held sequence ends first.
    */
   async #procedure<O>(
     name: string,
@@ -358,30 +392,53 @@ export class SmSr {
     c: Caller,
     first: FirstStep,
     body: (id: string, eis: EisSnapshot) => Promise<Outcome<O>>,
+    prepare?: (tx: Executor, id: string, eis: EisSnapshot, now: number) => Promise<Outcome<O> | undefined>,
   ): Promise<Outcome<O>> {
+    const requester = `${c.kind}:${c.id}`;
+    await this.#releaseHeld(req.eid, requester);
     const now = this.#now();
     const seconds = req.validityPeriod ?? this.#o.defaultValiditySeconds ?? 600;
-    const id = await beginProcedure(
-      this.#db,
-      {
-        eid: req.eid,
-        function: name,
-        requester: `${c.kind}:${c.id}`,
-        functionCallId: req.functionCallIdentifier,
-        step: first.step,
-        data: first.data,
-        deadline: now + seconds * 1000,
-      },
-      now,
-    );
-    if (id === undefined) {
-      this.#progress(req.functionCallIdentifier, name, EUICC_BUSY);
-      return { status: EUICC_BUSY };
-    }
-    const eis = await readEisSnapshot(this.#db, req.eid);
-    if (eis === undefined) {
-      await discardProcedure(this.#db, id);
-      return { status: unknownEid(req.eid) };
+    const row = {
+      eid: req.eid,
+      function: name,
+      requester,
+      functionCallId: req.functionCallIdentifier,
+      step: first.step,
+      data: first.data,
+      deadline: now + seconds * 1000,
+    };
+    let id: string;
+    let eis: EisSnapshot;
+    if (prepare === undefined) {
+      const started = await beginProcedure(this.#db, row, now);
+      if (started === undefined) return this.#busy(req.functionCallIdentifier, name);
+      const snapshot = await readEisSnapshot(this.#db, req.eid);
+      if (snapshot === undefined) {
+        await discardProcedure(this.#db, started);
+        return { status: unknownEid(req.eid) };
+      }
+      id = started;
+      eis = snapshot;
+    } else {
+      const started = await beginProcedureWith(this.#o.store, row, now, async (tx, newId) => {
+        const snapshot = await readEisSnapshot(tx, req.eid);
+        if (snapshot === undefined) return undefined;
+        const refusal = await prepare(tx, newId, snapshot, now);
+        if (refusal !== undefined) {
+          await refusal.final?.(tx, now);
+          await endProcedure(tx, newId, refusal.status, now);
+        }
+        return { snapshot, refusal };
+      });
+      if (started === 'busy') return this.#busy(req.functionCallIdentifier, name);
+      if (started.value === undefined) return { status: unknownEid(req.eid) };
+      if (started.value.refusal !== undefined) {
+        this.#progress(req.functionCallIdentifier, name);
+        this.#progress(req.functionCallIdentifier, name, started.value.refusal.status);
+        return { status: started.value.refusal.status };
+      }
+      id = started.id;
+      eis = started.value.snapshot;
     }
     this.#progress(req.functionCallIdentifier, name);
     let outcome: Outcome<O>;
@@ -396,15 +453,60 @@ export class SmSr {
     const final = outcome.final;
     if (outcome.ended === true) {
       // ended where the status came from
-    } else if (final === undefined) await endProcedure(this.#db, id, outcome.status, end);
+    } else if (outcome.hold !== undefined)
+      this.#hold(req.eid, {
+        id,
+        requester,
+        sdAid: outcome.hold.sdAid,
+        deadline: row.deadline,
+        timer: undefined,
+      });
+    else if (final === undefined) await endProcedure(this.#db, id, outcome.status, end);
     else
       await this.#o.store.db.transaction().execute(async (tx) => {
         await final(tx, end);
         await endProcedure(tx, id, outcome.status, end);
       });
     this.#progress(req.functionCallIdentifier, name, outcome.status);
-    const { final: _final, ended: _ended, ...answer } = outcome;
+    const { final: _final, ended: _ended, hold: _hold, ...answer } = outcome;
     return answer;
+  }
+
+  #busy<O>(functionCallIdentifier: string, name: string): Outcome<O> {
+    this.#progress(functionCallIdentifier, name, EUICC_BUSY);
+    return { status: EUICC_BUSY };
+  }
+
+  /** A SendData sequence keeps its row as the eUICC's lock until its next unit or the hold time. */
+  #hold(eid: string, held: HeldSendData): void {
+    clearTimeout(held.timer);
+    held.timer = setTimeout(() => {
+      if (this.#held.get(eid) === held) void this.#releaseHeld(eid);
+    }, this.#o.sendDataHoldMs ?? 15_000);
+    held.timer.unref();
+    this.#held.set(eid, held);
+  }
+
+  /**
+   * Ends the held SendData sequence of `eid` (of `requester` only, when given): its row ends with
+   * the status its last unit was answered (SUCCESS). Resolves once no held row of the eUICC is being
+   * ended, so a procedure that follows finds the lock free.
+   */
+  #releaseHeld(eid: string, requester?: string): Promise<void> | undefined {
+    const held = this.#held.get(eid);
+    if (held === undefined || (requester !== undefined && held.requester !== requester))
+      return this.#releasing.get(eid);
+    this.#held.delete(eid);
+    clearTimeout(held.timer);
+    const ended: Promise<void> = endProcedure(this.#db, held.id, SUCCESS, this.#now()).then(
+      () => undefined,
+      () => undefined,
+    );
+    const done = ended.finally(() => {
+      if (this.#releasing.get(eid) === done) this.#releasing.delete(eid);
+    });
+    this.#releasing.set(eid, done);
+    return done;
   }
 
   /** Reports a function starting (no status) or ending; fire and forget. */
@@ -533,12 +635,21 @@ export class SmSr {
   // --- ES3 CreateISDP (§3.1 steps 6–13) ---------------------------------------------------------------
 
   async #createIsdp(
-    b: BaseRequest & { eid: string; iccid: string; mnoId: string; requiredMemory: number },
+    b: BaseRequest & {
+      eid: string;
+      iccid: string;
+      mnoId: string;
+      requiredMemory: number;
+    },
     c: Caller,
   ): Promise<Outcome<{ isdPAid: string }>> {
     const first = STARTED({ iccid: b.iccid });
-    return this.#procedure<{ isdPAid: string }>('CreateISDP', b, c, first, async (id, eis) => {
-      const eid = b.eid;
+    const eid = b.eid;
+    let aid = '';
+    let signedInfo = '';
+    // Steps 7 (checks, the entry "In-Creation" and the step) are stored with the lock, in one
+    // transaction, before the INSTALL leaves.
+    const prepare = async (tx: Executor, id: string, eis: EisSnapshot, now: number) => {
       const profiles = eis.profiles;
       if (profiles.some((p) => p.iccid === b.iccid))
         return {
@@ -556,53 +667,61 @@ export class SmSr {
       const used = new Set(profiles.map((p) => p.isdp_aid));
       let n = 0x10;
       while (used.has(isdpAid(n)) && n < 0xffff) n++;
-      const aid = isdpAid(n);
-      const now = this.#now();
-      // Step 7: the entry exists ("In-Creation") before the INSTALL leaves.
-      await this.#o.store.db.transaction().execute(async (tx) => {
-        await insertProfile(
-          tx,
-          eid,
-          {
-            iccid: b.iccid,
-            isdPAid: aid,
-            mnoId: b.mnoId,
-            smdpId: c.id,
-            fallbackAttribute: false,
-            subscriptionAddress: {},
-            allocatedMemory: b.requiredMemory,
-            pol2: { rules: [] },
-          },
-          'In-Creation',
-          now,
-        );
-        await recordStep(tx, id, 'install-sent', { iccid: b.iccid, aid }, now);
-      });
-      const { eumSignedInfo } = fromJson<StoredSignedPart>(eis.signedInfo);
-      const r = await this.#o.transport.send(eid, ISD_R_AID, [
-        createIsdpApdu({
-          loadFileAid: eumSignedInfo.isdPLoadFileAid,
-          moduleAid: eumSignedInfo.isdPModuleAid,
-          isdpAid: aid,
-          memory: b.requiredMemory,
-        }),
-      ]);
-      const status = !r.ok
-        ? transportFailure(r)
-        : isCompleted(r.responses[0]?.sw ?? 0)
-          ? SUCCESS
-          : statusOfSw(r.responses[0]?.sw ?? 0x6f00, 'CreateISDP');
-      // Unreachable card: the entry stays In-Creation (invisible) until an audit or recover() settles it.
-      let created = r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined;
-      // Any other answer (a refusal, or one garbled after the INSTALL ran) may hide an ISD-P on the
-      // card: the entry goes only once a DELETE of its AID says it is not there (9000, 6A88).
-      if (created === false && !(await this.#absentOnCard(eid, aid))) created = undefined;
-      const final = (tx: Executor, at: number) =>
-        this.#settleCreation(tx, at, eid, b.iccid, aid, c.id, created, status, b.requiredMemory);
-      return status.status === 'EXECUTED_SUCCESS'
-        ? { status, output: { isdPAid: aid }, final }
-        : { status, final };
-    });
+      aid = isdpAid(n);
+      signedInfo = eis.signedInfo;
+      await insertProfile(
+        tx,
+        eid,
+        {
+          iccid: b.iccid,
+          isdPAid: aid,
+          mnoId: b.mnoId,
+          smdpId: c.id,
+          fallbackAttribute: false,
+          subscriptionAddress: {},
+          allocatedMemory: b.requiredMemory,
+          pol2: { rules: [] },
+        },
+        'In-Creation',
+        now,
+      );
+      await recordStep(tx, id, 'install-sent', { iccid: b.iccid, aid }, now);
+      return undefined;
+    };
+    return this.#procedure<{ isdPAid: string }>(
+      'CreateISDP',
+      b,
+      c,
+      first,
+      async () => {
+        // The AIDs are strings of the stored EumSignedInfo (no bytes to revive).
+        const { eumSignedInfo } = JSON.parse(signedInfo) as StoredSignedPart;
+        const r = await this.#o.transport.send(eid, ISD_R_AID, [
+          createIsdpApdu({
+            loadFileAid: eumSignedInfo.isdPLoadFileAid,
+            moduleAid: eumSignedInfo.isdPModuleAid,
+            isdpAid: aid,
+            memory: b.requiredMemory,
+          }),
+        ]);
+        const status = !r.ok
+          ? transportFailure(r)
+          : isCompleted(r.responses[0]?.sw ?? 0)
+            ? SUCCESS
+            : statusOfSw(r.responses[0]?.sw ?? 0x6f00, 'CreateISDP');
+        // Unreachable card: the entry stays In-Creation (invisible) until an audit or recover() settles it.
+        let created = r.ok ? status.status === 'EXECUTED_SUCCESS' : undefined;
+        // Any other answer (a refusal, or one garbled after the INSTALL ran) may hide an ISD-P on the
+        // card: the entry goes only once a DELETE of its AID says it is not there (9000, 6A88).
+        if (created === false && !(await this.#absentOnCard(eid, aid))) created = undefined;
+        const final = (tx: Executor, at: number) =>
+          this.#settleCreation(tx, at, eid, b.iccid, aid, c.id, created, status, b.requiredMemory);
+        return status.status === 'EXECUTED_SUCCESS'
+          ? { status, output: { isdPAid: aid }, final }
+          : { status, final };
+      },
+      prepare,
+    );
   }
 
   /** ES5 DELETE of `aid`: true when the card says it no longer holds it (deleted, or never there). */
@@ -652,9 +771,14 @@ export class SmSr {
   async #sendData(
     b: BaseRequest & { eid: string; sdAid: string; data: Uint8Array; moreToDo?: boolean },
     c: Caller,
-  ) {
-    // The row starts at data-sent: the request alone decides it (and a refusal below ends it).
+  ): Promise<Outcome<Resp>> {
     const sdAid = b.sdAid.toUpperCase();
+    const held = this.#held.get(b.eid);
+    if (held !== undefined && held.requester === `${c.kind}:${c.id}` && held.sdAid === sdAid) {
+      const continued = await this.#continueSendData(held, b);
+      if (continued !== undefined) return continued;
+    }
+    // The row starts at data-sent: the request alone decides it (and a refusal below ends it).
     const first: FirstStep = { step: 'data-sent', data: { sdAid } };
     return this.#procedure<Resp>('SendData', b, c, first, async (_id, eis) => {
       const row = eis.profiles.find((p) => p.isdp_aid === sdAid);
@@ -667,15 +791,55 @@ export class SmSr {
             b.sdAid,
           ),
         };
-      const r = await this.#o.transport.send(b.eid, row.isdp_aid, [b.data], {
-        moreToDo: b.moreToDo === true,
-      });
-      if (!r.ok) return { status: transportFailure(r) };
-      const last = r.responses[r.responses.length - 1];
-      const data =
-        last === undefined ? new Uint8Array(0) : Uint8Array.of(...last.data, last.sw >> 8, last.sw & 0xff);
-      return { status: SUCCESS, output: { euiccResponseData: data } };
+      return this.#sendUnit(b, sdAid);
     });
+  }
+
+  /** One ES8 unit to the ISD-P; answered with MoreToDo, the procedure holds its lock for the next. */
+  async #sendUnit(
+    b: { eid: string; data: Uint8Array; moreToDo?: boolean },
+    sdAid: string,
+  ): Promise<Outcome<Resp>> {
+    const moreToDo = b.moreToDo === true;
+    const r = await this.#o.transport.send(b.eid, sdAid, [b.data], { moreToDo });
+    if (!r.ok) return { status: transportFailure(r) };
+    const last = r.responses[r.responses.length - 1];
+    const data =
+      last === undefined ? new Uint8Array(0) : Uint8Array.of(...last.data, last.sw >> 8, last.sw & 0xff);
+    return { status: SUCCESS, output: { euiccResponseData: data }, ...(moreToDo ? { hold: { sdAid } } : {}) };
+  }
+
+  /**
+   * The next unit of a held SendData sequence, under its row (the ISD-P was checked when the sequence
+   * began; nothing else changed the EIS since). The row's deadline moves with each request's validity
+   * period once less than half of it is left; undefined when the row ended meanwhile (expiry): the
+   * unit then starts a procedure of its own.
+   */
+  async #continueSendData(
+    held: HeldSendData,
+    b: BaseRequest & { eid: string; data: Uint8Array; moreToDo?: boolean },
+  ): Promise<Outcome<Resp> | undefined> {
+    this.#held.delete(b.eid);
+    clearTimeout(held.timer);
+    const now = this.#now();
+    const validity = (b.validityPeriod ?? this.#o.defaultValiditySeconds ?? 600) * 1000;
+    if (held.deadline - now < validity / 2) {
+      if (!(await extendProcedure(this.#db, held.id, now + validity, now))) return undefined;
+      held.deadline = now + validity;
+    }
+    this.#progress(b.functionCallIdentifier, 'SendData');
+    let outcome: Outcome<Resp>;
+    try {
+      outcome = await this.#sendUnit(b, held.sdAid);
+    } catch (e) {
+      await endProcedure(this.#db, held.id, execError('internal error'), this.#now());
+      this.#progress(b.functionCallIdentifier, 'SendData', execError('internal error'));
+      throw e;
+    }
+    if (outcome.hold !== undefined) this.#hold(b.eid, held);
+    else await endProcedure(this.#db, held.id, outcome.status, this.#now());
+    this.#progress(b.functionCallIdentifier, 'SendData', outcome.status);
+    return { status: outcome.status, ...(outcome.output === undefined ? {} : { output: outcome.output }) };
   }
 
   async #downloadCompleted(
@@ -776,7 +940,9 @@ export class SmSr {
   // --- Enable / Disable (§3.3: ES5 → REFRESH → default notification → confirmation → EIS) --------------
 
   async #enable(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
-    return this.#procedure<Resp>('EnableProfile', b, c, STARTED({ iccid: b.iccid }), async (id, eis) => {
+    let change: ProfileChange | undefined;
+    // The checks and the command-sent step are stored with the lock (one transaction).
+    const prepare = async (tx: Executor, id: string, eis: EisSnapshot, now: number) => {
       const row = this.#profileFor(eis, b.iccid, c);
       if (!('iccid' in row)) return { status: row };
       if (row.state !== 'Disabled')
@@ -797,13 +963,26 @@ export class SmSr {
             current.iccid,
           ),
         };
-      const change: ProfileChange = { target: row.isdp_aid, iccid: row.iccid, previous: current?.isdp_aid };
-      return this.#change(id, b.eid, change, enableProfileApdu(row.isdp_aid), 'EnableProfile');
-    });
+      change = { target: row.isdp_aid, iccid: row.iccid, previous: current?.isdp_aid };
+      await recordStep(tx, id, 'command-sent', change, now);
+      return undefined;
+    };
+    return this.#procedure<Resp>(
+      'EnableProfile',
+      b,
+      c,
+      STARTED({ iccid: b.iccid }),
+      async (id) => {
+        const ch = change as ProfileChange;
+        return this.#change(id, b.eid, ch, enableProfileApdu(ch.target), 'EnableProfile');
+      },
+      prepare,
+    );
   }
 
   async #disable(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
-    return this.#procedure<Resp>('DisableProfile', b, c, STARTED({ iccid: b.iccid }), async (id, eis) => {
+    let change: ProfileChange | undefined;
+    const prepare = async (tx: Executor, id: string, eis: EisSnapshot, now: number) => {
       const row = this.#profileFor(eis, b.iccid, c);
       if (!('iccid' in row)) return { status: row };
       if (row.state !== 'Enabled')
@@ -814,12 +993,27 @@ export class SmSr {
         return {
           status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'POL2: disabling not allowed'),
         };
-      const change: ProfileChange = { target: row.isdp_aid, iccid: row.iccid, previous: row.isdp_aid };
-      return this.#change(id, b.eid, change, disableProfileApdu(row.isdp_aid), 'DisableProfile');
-    });
+      change = { target: row.isdp_aid, iccid: row.iccid, previous: row.isdp_aid };
+      await recordStep(tx, id, 'command-sent', change, now);
+      return undefined;
+    };
+    return this.#procedure<Resp>(
+      'DisableProfile',
+      b,
+      c,
+      STARTED({ iccid: b.iccid }),
+      async (id) => {
+        const ch = change as ProfileChange;
+        return this.#change(id, b.eid, ch, disableProfileApdu(ch.target), 'DisableProfile');
+      },
+      prepare,
+    );
   }
 
-  /** Sends the 3A03/3A04, then waits for the default notification that ends the procedure. */
+  /**
+   * Sends the 3A03/3A04 (its command-sent step stored with the lock), then waits for the default
+   * notification that ends the procedure.
+   */
   async #change(
     id: string,
     eid: string,
@@ -827,7 +1021,6 @@ export class SmSr {
     apdu: Uint8Array,
     what: string,
   ): Promise<Outcome<{ euiccResponseData?: Uint8Array }>> {
-    await recordStep(this.#db, id, 'command-sent', change, this.#now());
     const r = await this.#o.transport.send(eid, ISD_R_AID, [apdu]);
     if (!r.ok) return { status: transportFailure(r) };
     const sw = r.responses[0]?.sw ?? 0x6f00;
@@ -875,32 +1068,30 @@ export class SmSr {
   // --- Delete (§3.3: ES5 DELETE; ES4 DeleteProfile, ES3 DeleteISDP) -----------------------------------
 
   async #delete(b: BaseRequest & { eid: string; iccid: string }, c: Caller) {
+    let target: ProfileRow | undefined;
+    // The checks and the command-sent step are stored with the lock (one transaction).
+    const prepare = async (tx: Executor, id: string, eis: EisSnapshot, now: number) => {
+      const row = this.#profileFor(eis, b.iccid, c);
+      if (!('iccid' in row)) return { status: row };
+      if (row.state === 'Enabled')
+        return {
+          status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'the profile is enabled'),
+        };
+      if (pol2Forbids(pol2Of(row), 'DELETE'))
+        return {
+          status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'POL2: deletion not allowed'),
+        };
+      target = row;
+      await recordStep(tx, id, 'command-sent', { target: row.isdp_aid, iccid: row.iccid }, now);
+      return undefined;
+    };
     return this.#procedure<Resp>(
       c.kind === 'smdp' ? 'DeleteISDP' : 'DeleteProfile',
       b,
       c,
       STARTED({ iccid: b.iccid }),
-      async (id, eis) => {
-        const row = this.#profileFor(eis, b.iccid, c);
-        if (!('iccid' in row)) return { status: row };
-        if (row.state === 'Enabled')
-          return {
-            status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'the profile is enabled'),
-          };
-        if (pol2Forbids(pol2Of(row), 'DELETE'))
-          return {
-            status: failed(SUBJECT_CODES.PROFILE_ICCID, REASON_CODES.REFUSED, 'POL2: deletion not allowed'),
-          };
-        await recordStep(
-          this.#db,
-          id,
-          'command-sent',
-          { target: row.isdp_aid, iccid: row.iccid },
-          this.#now(),
-        );
-        const status = await this.#deleteOnCard(b.eid, row, `${c.id}`);
-        return { status };
-      },
+      async () => ({ status: await this.#deleteOnCard(b.eid, target as ProfileRow, `${c.id}`) }),
+      prepare,
     );
   }
 
