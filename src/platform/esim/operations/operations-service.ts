@@ -668,7 +668,47 @@ export class EsimOperations implements EsimProgressPort {
       handleProfileEnabledNotification: on('enabled'),
       handleProfileDisabledNotification: on('disabled'),
       handleProfileDeletedNotification: on('deleted'),
+      handleSMSRChangeNotification: (b) => this.#smsrChanged(mnoId, b),
     };
+  }
+
+  /**
+   * ES4 HandleSMSRChangeNotification (SGP.02 §3.8 step 31): another SM-SR manages the eUICC now. The
+   * inventory's SM-SR of that eUICC follows, with an audit record (actor system:sm-sr), in one
+   * transaction — only for an eUICC of this inventory on which the MNO has a profile or whose
+   * operator it is; a repeat changes nothing.
+   */
+  async #smsrChanged(mnoId: string, b: { eis: Eis; completionTimestamp: Date }): Promise<void> {
+    const eid = b.eis.eumSignedInfo.eid;
+    const euicc = await this.store.db
+      .selectFrom('esim_euiccs')
+      .selectAll()
+      .where('eid', '=', eid)
+      .executeTakeFirst();
+    if (euicc === undefined || euicc.smsr_id === b.eis.smsrId) return;
+    const concerned =
+      this.#ports?.mnoId(euicc.operator_id) === mnoId || b.eis.profiles.some((p) => p.mnoId === mnoId);
+    if (!concerned) return;
+    const now = this.clock.now();
+    await this.store.transaction(async (trx) => {
+      await trx
+        .updateTable('esim_euiccs')
+        .set({ smsr_id: b.eis.smsrId })
+        .where('sim_id', '=', euicc.sim_id)
+        .execute();
+      await writeAudit(trx, {
+        context: systemContext(euicc.operator_id, 'Esim:handleSMSRChangeNotification', 'sm-sr'),
+        result: 'success',
+        detail: {
+          simId: euicc.sim_id,
+          eid,
+          previousSmsrId: euicc.smsr_id,
+          smsrId: b.eis.smsrId,
+          completionTimestamp: b.completionTimestamp.getTime(),
+        },
+        at: now,
+      });
+    });
   }
 
   async #heard(
@@ -806,9 +846,14 @@ export class EsimOperations implements EsimProgressPort {
    * Operations left running by a process that died end failed. Only operations idle (no step
    * reported, no change) for `idleMs` are ended, so several instances on one database can call this
    * at start without ending each other's live operations; the default is the SM-SR's default
-   * procedure validity (600 s), after which the SM-SR has ended its procedure anyway.
+   * procedure validity (600 s), after which the SM-SR has ended its procedure anyway. A switch is
+   * resumed instead, from its stored step, once idle for `switchIdleMs` (default SWITCH_IDLE_MS: a
+   * live run touches its row every 30 s), by the one instance whose guarded touch of the row wins;
+   * serve calls this with `onlySwitches` every 30 s, so a switch cut by a restart goes on.
    */
-  async recover(options: { idleMs?: number; switchIdleMs?: number } = {}): Promise<number> {
+  async recover(
+    options: { idleMs?: number; switchIdleMs?: number; onlySwitches?: boolean } = {},
+  ): Promise<number> {
     const now = this.clock.now();
     const before = now - (options.idleMs ?? 600_000);
     const switchBefore = now - (options.switchIdleMs ?? SWITCH_IDLE_MS);
@@ -816,7 +861,8 @@ export class EsimOperations implements EsimProgressPort {
       .selectFrom('esim_operations')
       .selectAll()
       .where('status', '=', 'running')
-      .where('updated_at', '<=', Math.max(before, switchBefore))
+      .where('updated_at', '<=', options.onlySwitches ? switchBefore : Math.max(before, switchBefore))
+      .$if(options.onlySwitches === true, (q) => q.where('kind', '=', 'switch'))
       .execute();
     let n = 0;
     for (const row of rows) {
