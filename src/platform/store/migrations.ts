@@ -5,7 +5,7 @@ import { type CreateTableBuilder, type Kysely, type Migration, type MigrationPro
 import { esimPkiMigration } from '../esim/ci/migration.js';
 import { esimNotificationsMigration } from '../esim/notifications/migration.js';
 import { esimOperationsMigration } from '../esim/operations/migration.js';
-import { esimPartnersMigration } from '../esim/partners/migration.js';
+import { esimPartnerRolesMigration, esimPartnersMigration } from '../esim/partners/migration.js';
 import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
 import { esimSwitchMigration } from '../esim/switch/migration.js';
@@ -789,6 +789,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0016-esim-partners', esimPartnersMigration],
   ['0017-esim-notifications', esimNotificationsMigration],
   ['0018-esim-switch', esimSwitchMigration],
+  ['0019-esim-partner-roles', esimPartnerRolesMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

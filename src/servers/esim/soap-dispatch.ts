@@ -140,13 +140,22 @@ export interface DispatchLog {
 /**
  * SoapHandlers for a SoapNode: only functions whose port factory is given are offered (others get
  * SOAP_FUNCTION_UNSUPPORTED from the endpoint). `peerOf` maps the node's partner name to the
- * registry's identity (undefined: the partner vanished since the connection was accepted).
+ * registry's identity — or identities, one per role, when one certificate is a party in several
+ * roles; the function's role picks one (undefined: the partner vanished since the connection was
+ * accepted).
  */
 export function soapHandlersFor(
   ports: LocalPorts,
-  peerOf: (partnerName: string) => PeerIdentity | undefined,
+  peerOf: (partnerName: string) => PeerIdentity | readonly PeerIdentity[] | undefined,
   log?: DispatchLog,
 ): SoapHandlers {
+  const inRole = (name: string, role: PartnerRole): PeerIdentity | undefined => {
+    const peers = peerOf(name);
+    if (peers === undefined) return undefined;
+    return (Array.isArray(peers) ? (peers as readonly PeerIdentity[]) : [peers as PeerIdentity]).find(
+      (p) => p.role === role,
+    );
+  };
   const handlers: Record<string, unknown> = {};
   for (const [element, route] of Object.entries(REQUEST_ROUTES)) {
     if (route === undefined) continue;
@@ -156,8 +165,8 @@ export function soapHandlersFor(
       body: MessageBodies[RequestElement],
       context: HandlerContext,
     ): Promise<HandlerOutcome<RequestElement>> => {
-      const peer = peerOf(context.peer);
-      if (peer === undefined || peer.role !== route.from) {
+      const peer = inRole(context.peer, route.from);
+      if (peer === undefined) {
         return {
           status: failed(
             SUBJECT_CODES.FUNCTION_REQUESTER,
@@ -200,9 +209,9 @@ export function soapHandlersFor(
     const factory = ports[route.port];
     if (factory === undefined) continue;
     handlers[element] = async (body: unknown, context: HandlerContext): Promise<void> => {
-      const peer = peerOf(context.peer);
+      const peer = inRole(context.peer, route.from);
       const port =
-        peer !== undefined && peer.role === route.from
+        peer !== undefined
           ? (factory(peer) as Record<string, (b: unknown) => Promise<void>> | undefined)
           : undefined;
       const fn = port?.[route.method];

@@ -24,11 +24,7 @@ import {
   soapEs4SmSrChangePort,
   soapEs7Port,
 } from '../../platform/esim/es-soap/port-clients.js';
-import {
-  EsimPartners,
-  type PartnerRole,
-  partnerName,
-} from '../../platform/esim/partners/partners-registry.js';
+import { EsimPartners, type PartnerRole } from '../../platform/esim/partners/partners-registry.js';
 import type { Es2NotificationPort, Es2Port } from '../../platform/esim/sm-dp/sm-dp-service.js';
 import type { Es4SmSrChangePort, Es7Port } from '../../platform/esim/sm-sr-change/sm-sr-change-service.js';
 import type { Store } from '../../platform/store/database.js';
@@ -117,8 +113,7 @@ export class EsimSoapListener {
   }
 
   private has(role: PartnerRole, entityId: string): string | undefined {
-    const name = partnerName(role, entityId);
-    return this.sync.peerOf(name) === undefined ? undefined : name;
+    return this.sync.nodeNameOf(role, entityId);
   }
 
   /** ES3 at a partner SM-SR (for the local SM-DP's `smsr` option); undefined: not a partner. */

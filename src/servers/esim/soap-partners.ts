@@ -1,18 +1,24 @@
 // Keeps a SoapNode's partners equal to the partners registry (platform/esim/partners): added rows
 // become pinned partners, changed rows replace them, removed rows are forgotten — a removed partner's
-// certificate no longer authenticates at our listener and no call goes to it. Call `apply` with the
-// owner's current rows (at start, after each CLI/API change, or periodically).
+// certificate no longer authenticates at our listener and no call goes to it. One node partner per
+// certificate: the rows of one party in several roles (an SM-SR that is also an operator) are one
+// partner whose name lists them. Call `apply` with the owner's current rows (at start, after each
+// CLI/API change, or periodically).
 import {
+  type PartnerRole,
   type PartnerView,
-  peerOfName,
+  partnerName,
+  peersOfName,
   soapPartnersOf,
 } from '../../platform/esim/partners/partners-registry.js';
 import type { PeerIdentity } from './soap-dispatch.js';
 import type { SoapNode } from './soap-node.js';
 
 export class SoapPartnerSync {
-  /** name → fingerprint/url currently configured in the node. */
+  /** node partner name → fingerprint/url currently configured in the node. */
   private readonly current = new Map<string, string>();
+  /** `<role>:<entity id>` → the node partner name that carries it. */
+  private readonly byRole = new Map<string, string>();
 
   constructor(private readonly node: Pick<SoapNode, 'addPartner' | 'removePartner'>) {}
 
@@ -27,18 +33,25 @@ export class SoapPartnerSync {
       this.current.delete(name);
       removed++;
     }
-    for (const p of wanted) {
+    for (const { roles: _roles, ...p } of wanted) {
       const key = `${p.url}\u0000${p.certificatePem}`;
       if (this.current.get(p.name) === key) continue;
       this.node.addPartner(p);
       this.current.set(p.name, key);
       added++;
     }
+    this.byRole.clear();
+    for (const p of wanted) for (const r of p.roles) this.byRole.set(partnerName(r.role, r.entityId), p.name);
     return { added, removed };
   }
 
-  /** For soapHandlersFor: the registry identity behind a node partner name. */
-  peerOf(name: string): PeerIdentity | undefined {
-    return this.current.has(name) ? peerOfName(name) : undefined;
+  /** For soapHandlersFor: the registry identities behind a node partner name (one per role). */
+  peerOf(name: string): readonly PeerIdentity[] | undefined {
+    return this.current.has(name) ? peersOfName(name) : undefined;
+  }
+
+  /** The node partner name to call `entityId` in `role` by (undefined: not a partner in that role). */
+  nodeNameOf(role: PartnerRole, entityId: string): string | undefined {
+    return this.byRole.get(partnerName(role, entityId));
   }
 }

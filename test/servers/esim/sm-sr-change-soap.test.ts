@@ -51,7 +51,8 @@ interface SoapRig {
   /** The operator's own SOAP node: SM-SR1 is `sr1`, SM-SR2 `sr2`. */
   readonly operator: SoapNode;
   /** ES4 HandleSMSRChangeNotification bodies the operator received, with the sender. */
-  readonly heard: { from: string; body: MessageBodies['ES4-HandleSMSRChangeNotification'] }[];
+  readonly operatorAtSr2: 'node' | 'sr1';
+  readonly heard: { from: string; to: string; body: MessageBodies['ES4-HandleSMSRChangeNotification'] }[];
   /** `onEs7` runs when a listener received an ES7 call, before the SM-SR handles it. */
   readonly hooks: { onEs7?: (side: Side, fn: keyof Es7Port) => Promise<void> };
   /** Stops a deployment's listener; `up` starts it again on the same port (its registered URL). */
@@ -82,7 +83,15 @@ const OTHER: Record<Side, Side> = { sr1: 'sr2', sr2: 'sr1' };
  * Two SM-SR deployments with SOAP listeners that know each other (role sm-sr) and the operator (role
  * operator) from their partners registries — their only way to reach each other.
  */
-async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig> {
+async function soapRig(
+  o: Parameters<typeof twoSmSrs>[1] & {
+    /**
+     * The operator as SM-SR2 knows it: its own SOAP party (default), or SM-SR1's deployment itself —
+     * one certificate registered at SM-SR2 as an SM-SR and as the operator (the switch's setup).
+     */
+    operatorAtSr2?: 'node' | 'sr1';
+  } = {},
+): Promise<SoapRig> {
   const tls = {
     sr1: await issueTlsIdentity('sm-sr-1.test'),
     sr2: await issueTlsIdentity('sm-sr-2.test'),
@@ -90,6 +99,7 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
   };
   const listeners = {} as Record<Side, EsimSoapListener>;
   const hooks: SoapRig['hooks'] = {};
+  const heard: SoapRig['heard'] = [];
   const rig = await twoSmSrs(pki, {
     ...o,
     partner: (from) => (id) => listeners[from]?.es7PortOf(id),
@@ -110,6 +120,15 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
       ports: {
         es4: (peer) => rig[side].smsr.es4For(peer.entityId),
         es4Change: (peer) => rig[side].change.es4For(peer.entityId),
+        // ES4 notifications of the partner SM-SR to this deployment's operator layer.
+        es4Notifications: () => ({
+          handleProfileEnabledNotification: async () => undefined,
+          handleProfileDisabledNotification: async () => undefined,
+          handleProfileDeletedNotification: async () => undefined,
+          handleSMSRChangeNotification: async (body) => {
+            heard.push({ from: OTHER[side], to: side, body });
+          },
+        }),
         es7: (peer): Es7Port => {
           const port = rig[side].change.es7For(peer.entityId);
           return {
@@ -131,7 +150,6 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
     });
   listeners.sr1 = await start('sr1');
   listeners.sr2 = await start('sr2');
-  const heard: SoapRig['heard'] = [];
   const operator = await SoapNode.start({
     name: 'operator',
     tls: tls.operator,
@@ -142,7 +160,7 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
     })),
     handlers: {
       'ES4-HandleSMSRChangeNotification': async (body, context) => {
-        heard.push({ from: context.peer, body });
+        heard.push({ from: context.peer, to: 'operator', body });
       },
     },
   });
@@ -156,17 +174,19 @@ async function soapRig(o: Parameters<typeof twoSmSrs>[1] = {}): Promise<SoapRig>
       endpoint: listeners[other].url,
       certificatePem: tls[other].certificatePem,
     });
+    const mno = side === 'sr2' && o.operatorAtSr2 === 'sr1' ? 'sr1' : 'operator';
     await partners.add({
       operatorId: '',
       entityId: MNO_ID,
       role: 'operator',
-      endpoint: operator.url,
-      certificatePem: tls.operator.certificatePem,
+      endpoint: mno === 'sr1' ? listeners.sr1.url : operator.url,
+      certificatePem: tls[mno].certificatePem,
     });
     await listeners[side].refresh();
   }
   const ports: Partial<Record<Side, number>> = {};
   const soap: SoapRig = {
+    operatorAtSr2: o.operatorAtSr2 ?? 'node',
     heard,
     hooks,
     rig,
@@ -203,7 +223,11 @@ const change = (s: SoapRig, target = SMSR2_ID) =>
   soapEs4SmSrChangePort(s.operator, { partner: 'sr1' })
     .smsrChange({ functionCallIdentifier: fcid(), eid: EID, targetSmsrId: target })
     .then((a) => a.functionExecutionStatus);
-const es4 = (s: SoapRig, side: Side) => soapEs4Port(s.operator, { partner: side });
+/** The operator's ES4 at an SM-SR: from its own node, or from SM-SR1's deployment when it is the operator. */
+const es4 = (s: SoapRig, side: Side) =>
+  side === 'sr2' && s.operatorAtSr2 === 'sr1'
+    ? (s.listeners.sr1.es4PortOf(SMSR2_ID) ?? (undefined as never))
+    : soapEs4Port(s.operator, { partner: side });
 const audit = (s: SoapRig, side: Side) =>
   es4(s, side)
     .auditEIS({ functionCallIdentifier: fcid(), eid: EID, iccids: [] })
@@ -276,11 +300,36 @@ describe('SM-SR change over SOAP between two deployments (mutual TLS, partners r
     // key values), signed by the EUM as registered.
     await vi.waitFor(() => expect(s.heard.length).toBe(1), { timeout: 30_000, interval: 50 });
     const [notice] = s.heard;
-    expect(notice?.from).toBe('sr2');
+    expect([notice?.from, notice?.to]).toEqual(['sr2', 'operator']);
     expect(notice?.body.eis.smsrId).toBe(SMSR2_ID);
     expect(notice?.body.eis.eumSignedInfo.eid).toBe(EID);
     expect(notice?.body.eis.isdR.keysets.flatMap((k) => k.keys)).toEqual([]);
     expect(() => verifyEisSignature(notice?.body.eis as Eis, pki.eum.pem)).not.toThrow();
+  }, 180_000);
+
+  it('SM-SR1’s deployment is the operator (one certificate, registered at SM-SR2 as SM-SR and operator): it prepares over ES4 SOAP, asks its own SM-SR in-process, and hears of the change over ES4', async () => {
+    const s = await soapRig({ operatorAtSr2: 'sr1' });
+    const prepareAtSr2 = s.listeners.sr1.es4SmSrChangePortOf(SMSR2_ID);
+    if (prepareAtSr2 === undefined) throw new Error('SM-SR2 is no partner of SM-SR1');
+    const prepared = await prepareAtSr2.prepareSMSRChange({
+      functionCallIdentifier: fcid(),
+      eid: EID,
+      currentSmsrId: SMSR1_ID,
+    });
+    expect(codes(prepared.functionExecutionStatus)).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+    // At SM-SR2 the prepare names the operator, not the SM-SR, although one certificate sent both.
+    expect(JSON.parse((await procedure(s.rig.sr2, SM_SR_CHANGE_FUNCTIONS.takeOver))?.data ?? '{}')).toEqual({
+      current: SMSR1_ID,
+      requester: MNO_ID,
+    });
+    const changed = await s.rig.sr1.change
+      .es4For(MNO_ID)
+      .smsrChange({ functionCallIdentifier: fcid(), eid: EID, targetSmsrId: SMSR2_ID });
+    expect(codes(changed.functionExecutionStatus)).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+    await sr2InCharge(s);
+    // SM-SR2's ES4 notification to the operator went to SM-SR1's deployment, the operator's listener.
+    await vi.waitFor(() => expect(s.heard.length).toBe(1), { timeout: 30_000, interval: 50 });
+    expect([s.heard[0]?.from, s.heard[0]?.to, s.heard[0]?.body.eis.smsrId]).toEqual(['sr2', 'sr1', SMSR2_ID]);
   }, 180_000);
 
   it('refusals: a party with an unregistered certificate, the operator on ES7, an SM-SR on the operator’s ES4, an unknown SM-SR, no prepare', async () => {

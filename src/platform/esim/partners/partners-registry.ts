@@ -7,7 +7,9 @@
 //   entity id is an OID → role is one of sm-dp | sm-sr | operator | eum → endpoint is an https URL
 //   without credentials or fragment → the certificate is one X.509 certificate (PEM), valid now,
 //   not a CA (pinning a CA would admit whatever it signs) → no other partner of the owner has this
-//   entity + role or this certificate (ERR_ESIM_PARTNER_EXISTS; a certificate names one partner).
+//   entity + role, or this certificate in this role (ERR_ESIM_PARTNER_EXISTS: a certificate names one
+//   partner per role) → the owner's other rows with this certificate have this endpoint (one party
+//   in several roles, e.g. a deployment that is an SM-SR and an operator; ERR_ESIM_PARTNER_INVALID).
 import { randomBytes, X509Certificate } from 'node:crypto';
 import type { Clock } from '../../../lib/clock.js';
 import { SimtrustError } from '../../../lib/errors.js';
@@ -122,9 +124,9 @@ export class EsimPartners {
     const partnerId = `EP-${randomBytes(8).toString('hex')}`;
     const now = this.clock.now();
     await this.store.db.transaction().execute(async (trx) => {
-      const clash = await trx
+      const clashes = await trx
         .selectFrom('esim_partners')
-        .select(['entity_id', 'role', 'fingerprint'])
+        .select(['entity_id', 'role', 'fingerprint', 'endpoint'])
         .where('operator_id', '=', input.operatorId)
         .where((eb) =>
           eb.or([
@@ -132,8 +134,16 @@ export class EsimPartners {
             eb('fingerprint', '=', facts.fingerprint),
           ]),
         )
-        .executeTakeFirst();
-      if (clash !== undefined) throw exists(clash.fingerprint === facts.fingerprint);
+        .execute();
+      for (const clash of clashes) {
+        const sameCertificate = clash.fingerprint === facts.fingerprint;
+        if (clash.role === facts.role) throw exists(sameCertificate);
+        if (sameCertificate && clash.endpoint !== input.endpoint)
+          throw invalid(
+            `this certificate is the partner ${clash.entity_id} (${clash.role}) at ${clash.endpoint}: one certificate, one endpoint — give that endpoint for its other roles`,
+            'endpoint',
+          );
+      }
       try {
         await trx
           .insertInto('esim_partners')
@@ -231,21 +241,34 @@ export class EsimPartners {
 }
 
 /**
- * The SoapNode partners for these rows: name = `<role>:<entity id>` (one entity may be, e.g., both
- * an operator and an EUM), interfaces by role. `peerOf` reverses the name for the dispatch.
+ * The SoapNode partners for these rows: one per certificate (the listener knows a caller by it),
+ * named after its rows — `<role>:<entity id>`, or several joined by ',' when one party has several
+ * roles — with the interfaces of all its roles. `peersOfName` reverses the name for the dispatch,
+ * which picks the role each function is for.
  */
 export function soapPartnersOf(partners: readonly PartnerView[]): {
   name: string;
   url: string;
   certificatePem: string;
   interfaces: readonly EsInterface[];
+  roles: readonly { role: PartnerRole; entityId: string }[];
 }[] {
-  return partners.map((p) => ({
-    name: partnerName(p.role, p.entityId),
-    url: p.endpoint,
-    certificatePem: p.certificate,
-    interfaces: INTERFACES_BY_ROLE[p.role],
-  }));
+  const byCertificate = new Map<string, PartnerView[]>();
+  for (const p of partners)
+    byCertificate.set(p.fingerprint, [...(byCertificate.get(p.fingerprint) ?? []), p]);
+  return [...byCertificate.values()].map((rows) => {
+    const sorted = [...rows].sort((a, b) =>
+      partnerName(a.role, a.entityId) < partnerName(b.role, b.entityId) ? -1 : 1,
+    );
+    const first = sorted[0] as PartnerView;
+    return {
+      name: sorted.map((p) => partnerName(p.role, p.entityId)).join(','),
+      url: first.endpoint,
+      certificatePem: first.certificate,
+      interfaces: [...new Set(sorted.flatMap((p) => INTERFACES_BY_ROLE[p.role]))],
+      roles: sorted.map((p) => ({ role: p.role, entityId: p.entityId })),
+    };
+  });
 }
 
 export const partnerName = (role: PartnerRole, entityId: string): string => `${role}:${entityId}`;
@@ -259,11 +282,17 @@ export function peerOfName(name: string): { role: PartnerRole; entityId: string 
   return { role, entityId };
 }
 
+/** Every identity behind a node partner name of soapPartnersOf (one per role; [] for another name). */
+export function peersOfName(name: string): { role: PartnerRole; entityId: string }[] {
+  const peers = name.split(',').map(peerOfName);
+  return peers.every((p) => p !== undefined) ? (peers as { role: PartnerRole; entityId: string }[]) : [];
+}
+
 function exists(sameCertificate: boolean): SimtrustError {
   return new SimtrustError(
     'ERR_ESIM_PARTNER_EXISTS',
     sameCertificate
-      ? 'another partner already has this certificate (a certificate names one partner)'
+      ? 'another partner already has this certificate in this role (a certificate names one partner per role)'
       : 'this entity is already a partner in this role; remove it first to change it',
   );
 }

@@ -9,6 +9,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../src/lib/clock.js';
 import { SimtrustError } from '../../../../src/lib/errors.js';
 import {
+  MESSAGE_BY_ELEMENT,
+  type MessageSpec,
+} from '../../../../src/platform/esim/es-soap/sgp-02-messages.js';
+import type { Eis } from '../../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
+import {
   EsimPartners,
   INTERFACES_BY_ROLE,
   peerOfName,
@@ -19,6 +24,7 @@ import { SoapNode } from '../../../../src/servers/esim/soap-node.js';
 import { SoapPartnerSync } from '../../../../src/servers/esim/soap-partners.js';
 import { openTestDatabase, type TestDatabase, testDialect } from '../../../helpers/database.js';
 import { issueTlsIdentity, type TlsIdentity } from '../../../servers/esim/tls-fixtures.js';
+import { sampleBody } from '../es-soap/fixtures.js';
 
 const OP = 'OP0000000001';
 const SMDP = '1.3.6.1.4.1.99999.1.1';
@@ -149,17 +155,107 @@ describe(`eSIM partners registry (${testDialect})`, () => {
     expect(await partners.list(OP)).toEqual([]);
   });
 
-  it('one partner per entity and role, one partner per certificate; another owner is separate', async () => {
+  it('one partner per entity and role, one partner per certificate and role; another owner is separate', async () => {
     await add();
     expect((await refusal(add({ endpoint: 'https://elsewhere.example.test/' }))).code).toBe(
       'ERR_ESIM_PARTNER_EXISTS',
     );
-    // The same certificate for another entity: the listener could not tell them apart.
-    expect((await refusal(add({ entityId: SMSR, role: 'sm-sr' }))).code).toBe('ERR_ESIM_PARTNER_EXISTS');
+    // The same certificate for another entity in the same role: the listener could not tell them apart.
+    expect((await refusal(add({ entityId: SMSR }))).code).toBe('ERR_ESIM_PARTNER_EXISTS');
+    // The same certificate in another role at another endpoint: one party has one listener.
+    expect(
+      await refusal(add({ entityId: SMSR, role: 'sm-sr', endpoint: 'https://elsewhere.example.test/' })),
+    ).toEqual({ code: 'ERR_ESIM_PARTNER_INVALID', field: 'endpoint' });
     // The same entity in another role with its own certificate is another partner.
     const eum = await add({ role: 'eum', certificatePem: (await issueTlsIdentity('eum')).certificatePem });
     expect(eum.role).toBe('eum');
     expect((await add({ operatorId: 'OP0000000002' })).operatorId).toBe('OP0000000002');
+  });
+
+  it('one party in several roles (one certificate, one endpoint): one node partner; each role reaches only its functions, as its own entity', async () => {
+    // A deployment known here as an SM-SR (ES7) and as an operator (ES4), with its one certificate.
+    const MNO = '1.3.6.1.4.1.99999.3.1';
+    const me = await issueTlsIdentity('sm-sr.here');
+    const other = await issueTlsIdentity('deployment.other');
+    const seen: string[] = [];
+    let sync: SoapPartnerSync | undefined;
+    const node = await SoapNode.start({
+      name: 'here',
+      tls: me,
+      partners: [],
+      handlers: soapHandlersFor(
+        {
+          es4: (peer) =>
+            ({
+              getEIS: async () => {
+                seen.push(`es4 ${peer.role} ${peer.entityId}`);
+                return { functionExecutionStatus: { status: 'EXECUTED_SUCCESS' } };
+              },
+            }) as never,
+          es7: (peer) =>
+            ({
+              authenticateSMSR: async () => {
+                seen.push(`es7 ${peer.role} ${peer.entityId}`);
+                return {
+                  functionExecutionStatus: { status: 'EXECUTED_SUCCESS' },
+                  randomChallenge: Uint8Array.of(1),
+                };
+              },
+            }) as never,
+        },
+        (name) => sync?.peerOf(name),
+      ),
+    });
+    const caller = await SoapNode.start({ name: 'other', tls: other, partners: [], handlers: {} });
+    try {
+      sync = new SoapPartnerSync(node);
+      await add({
+        entityId: SMSR,
+        role: 'sm-sr',
+        endpoint: caller.url,
+        certificatePem: other.certificatePem,
+      });
+      await add({
+        entityId: MNO,
+        role: 'operator',
+        endpoint: caller.url,
+        certificatePem: other.certificatePem,
+      });
+      const rows = await partners.list(OP);
+      expect(soapPartnersOf(rows).map((p) => [p.name, p.interfaces])).toEqual([
+        [`operator:${MNO},sm-sr:${SMSR}`, ['ES2', 'ES4', 'ES3', 'ES7']],
+      ]);
+      expect(sync.apply(rows)).toEqual({ added: 1, removed: 0 });
+      expect(sync.nodeNameOf('sm-sr', SMSR)).toBe(`operator:${MNO},sm-sr:${SMSR}`);
+      expect(sync.nodeNameOf('operator', MNO)).toBe(`operator:${MNO},sm-sr:${SMSR}`);
+      expect(sync.nodeNameOf('sm-dp', SMSR)).toBeUndefined();
+      caller.addPartner({ name: 'here', url: node.url, certificatePem: me.certificatePem });
+      const eid = '89049032123451234512345678901235';
+      const es4 = await caller.call('here', 'ES4-GetEISRequest', { functionCallIdentifier: 'a', eid });
+      expect(es4.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+      const eis = sampleBody(MESSAGE_BY_ELEMENT.get('ES7-AuthenticateSMSRRequest') as MessageSpec).eis as Eis;
+      const es7 = await caller.call('here', 'ES7-AuthenticateSMSRRequest', {
+        functionCallIdentifier: 'b',
+        eis,
+        smsrCertificate: Uint8Array.of(1),
+      });
+      expect(es7.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+      // Each function ran as the entity of the role it is for.
+      expect(seen).toEqual([`es4 operator ${MNO}`, `es7 sm-sr ${SMSR}`]);
+      // Without the operator role the same certificate may no longer call ES4 functions (an SM-SR
+      // partner's ES4 traffic is notifications): the dispatch refuses, nothing runs.
+      await partners.remove(OP, MNO);
+      expect(sync.apply(await partners.list(OP))).toEqual({ added: 1, removed: 1 });
+      const refused = await caller.call('here', 'ES4-GetEISRequest', { functionCallIdentifier: 'c', eid });
+      expect(refused.functionExecutionStatus).toMatchObject({
+        status: 'FAILED',
+        statusCodeData: { subject: '1.1', reason: '1.2' },
+      });
+      expect(seen).toHaveLength(2);
+    } finally {
+      await caller.close();
+      await node.close();
+    }
   });
 
   it('racing adds of one partner: exactly one row, the others ERR_ESIM_PARTNER_EXISTS', async () => {
