@@ -209,6 +209,19 @@ export function freeScp80Kvn(listed: Iterable<number>, preferred: number): numbe
   return SCP80_KVNS.find((v) => !taken.has(v));
 }
 
+/** The longest validity period a request may give a change (1 day): it bounds the lock and the retries. */
+export const MAX_VALIDITY_SECONDS = 86_400;
+
+/**
+ * The deadline of a procedure from a request's ValidityPeriod (seconds; the default when absent), held
+ * to 1 s … MAX_VALIDITY_SECONDS: the partner's or operator's number decides how long the EID stays
+ * locked and the card is retried, so a huge, negative or non-integer one cannot lock it for ever.
+ */
+export function deadlineOf(now: number, validityPeriod: number | undefined, defaultSeconds: number): number {
+  const seconds = Number.isFinite(validityPeriod) ? Math.floor(validityPeriod as number) : defaultSeconds;
+  return now + Math.min(Math.max(seconds, 1), MAX_VALIDITY_SECONDS) * 1000;
+}
+
 /** SM-SR2's steps after the commit point, in order; recover() resumes phase 5 from any of them. */
 const PHASE_5 = ['committed', 'finalise-sent', 'addressing-sent', 'scp81-sent'] as const;
 type Phase5Step = (typeof PHASE_5)[number];
@@ -352,7 +365,7 @@ export class SmSrChange {
   }
 
   #deadline(b: BaseRequest): number {
-    return this.#now() + (b.validityPeriod ?? this.#o.defaultValiditySeconds ?? 600) * 1000;
+    return deadlineOf(this.#now(), b.validityPeriod, this.#o.defaultValiditySeconds ?? 600);
   }
 
   // --- the ports ------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import type { FunctionExecutionStatus } from '../../../../src/platform/esim/es-s
 import type { Eis } from '../../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
 import { loadEis } from '../../../../src/platform/esim/sm-sr/eis-store.js';
 import {
+  deadlineOf,
   freeScp80Kvn,
+  MAX_VALIDITY_SECONDS,
   SM_SR_CHANGE_FUNCTIONS,
 } from '../../../../src/platform/esim/sm-sr-change/sm-sr-change-service.js';
 import { euiccOf } from '../../../card/euicc/fixture.js';
@@ -388,5 +390,29 @@ describe('freeScp80Kvn (the KVN SM-SR2 asks the card for)', () => {
     ).toBeUndefined();
     expect(freeScp80Kvn([1, 0x40], 1)).toBe(2);
     expect(freeScp80Kvn([2, 0x40], 1)).toBe(1);
+  });
+});
+
+describe("deadlineOf (a request's ValidityPeriod becomes the lock and retry bound)", () => {
+  it('is 1 s … 1 day after now for any ValidityPeriod, the given one when in range, the default when absent', () => {
+    const now = Date.UTC(2026, 0, 1);
+    fc.assert(
+      fc.property(
+        fc.option(fc.oneof(fc.integer(), fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity)), {
+          nil: undefined,
+        }),
+        (validity) => {
+          const d = deadlineOf(now, validity, 600);
+          if (!(d >= now + 1000 && d <= now + MAX_VALIDITY_SECONDS * 1000)) return false;
+          if (validity === undefined || !Number.isFinite(validity)) return d === now + 600_000;
+          const s = Math.floor(validity);
+          return s >= 1 && s <= MAX_VALIDITY_SECONDS ? d === now + s * 1000 : true;
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(deadlineOf(now, 300, 600)).toBe(now + 300_000);
+    expect(deadlineOf(now, 1e12, 600)).toBe(now + MAX_VALIDITY_SECONDS * 1000);
+    expect(deadlineOf(now, -5, 600)).toBe(now + 1000);
   });
 });
