@@ -8,6 +8,7 @@
 // the change functions; an SM-SR certificate from another CI; SM-SR1 concluding it is still in charge
 // when the new SM-SR's answer never came (both SM-SRs managing the eUICC).
 
+import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../src/lib/clock.js';
 import {
@@ -371,6 +372,67 @@ describe('SM-SR change over SOAP between two deployments (mutual TLS, partners r
     expect(noPrepare.statusCodeData?.message).toMatch(/no PrepareSMSRChange/);
     await sr1InCharge(s);
     expect(cardKvns(s.rig).scp80).toEqual([1]);
+  }, 180_000);
+
+  it('property: the request fields SmSrChange looks things up by (SM-SR ids, EIDs, KVNs) — any value that names nothing of ours is refused and leaves no row', async () => {
+    const s = await soapRig();
+    const { sr1, sr2 } = s.rig;
+    const oid = fc
+      .array(fc.nat({ max: 99_999 }), { minLength: 1, maxLength: 8 })
+      .map((rest) => ['1', ...rest].join('.'))
+      .filter((id) => id !== SMSR1_ID && id !== SMSR2_ID);
+    const eid = fc
+      .uint8Array({ minLength: 16, maxLength: 16 })
+      .map((b) => Buffer.from(b).toString('hex').toUpperCase());
+    const unknown = fc.oneof(
+      eid.filter((e) => e !== EID),
+      fc.constant(EID),
+    );
+    await fc.assert(
+      fc.asyncProperty(oid, unknown, fc.integer({ min: 1, max: 127 }), async (smsrId, e, kvn) => {
+        const id = fcid();
+        // A current or target SM-SR that is not a partner: refused before any lookup of the EID.
+        const p = await sr2.change
+          .es4For(MNO_ID)
+          .prepareSMSRChange({ functionCallIdentifier: id, eid: e, currentSmsrId: smsrId });
+        expect(codes(p.functionExecutionStatus)).toEqual(['FAILED', '8.7', '3.9']);
+        const c = await sr1.change
+          .es4For(MNO_ID)
+          .smsrChange({ functionCallIdentifier: id, eid: e, targetSmsrId: smsrId });
+        expect(codes(c.functionExecutionStatus)).toEqual(['FAILED', '8.7', '3.9']);
+        // ES7 from a partner for an EID no change runs on: refused, whatever the EID or KVN.
+        const eis = { ...s.rig.eis, eumSignedInfo: { ...s.rig.eis.eumSignedInfo, eid: e } };
+        const h = await sr2.change.es7For(SMSR1_ID).handoverEUICC({ functionCallIdentifier: id, eis });
+        expect(codes(h.functionExecutionStatus)).toEqual(['FAILED', '1.1', '1.2']);
+        const a = await sr1.change
+          .es7For(SMSR2_ID)
+          .authenticateSMSR({ functionCallIdentifier: id, eis, smsrCertificate: Uint8Array.of(1) });
+        expect(codes(a.functionExecutionStatus)).toEqual(['FAILED', '1.1', '1.2']);
+        const k = await sr1.change.es7For(SMSR2_ID).createAdditionalKeySet({
+          functionCallIdentifier: id,
+          eid: e,
+          keyVersionNumber: kvn,
+          initialSequenceCounter: 0,
+          eccKeyLength: 'ECC-256',
+          scenarioParameter: 0,
+          hostId: new Uint8Array(0),
+          ephemeralPublicKey: new Uint8Array(65),
+          signature: new Uint8Array(64),
+        });
+        expect(codes(k.functionExecutionStatus)).toEqual(['FAILED', '1.1', '1.2']);
+        // And ES7 from an SM-SR that is not a partner of this deployment: the same refusals.
+        const stranger = await sr1.change
+          .es7For(smsrId)
+          .authenticateSMSR({ functionCallIdentifier: id, eis, smsrCertificate: Uint8Array.of(1) });
+        expect(codes(stranger.functionExecutionStatus)).toEqual(['FAILED', '1.1', '1.2']);
+      }),
+      { numRuns: 60 },
+    );
+    for (const d of [sr1, sr2])
+      expect(await d.db.store.db.selectFrom('esim_sr_procedures').select('procedure_id').execute()).toEqual(
+        [],
+      );
+    await sr1InCharge(s);
   }, 180_000);
 
   it('a CERT.SR.ECDSA of SM-SR2 from another CI: SM-SR1 does not relay it, the change fails, SM-SR1 stays in charge', async () => {
