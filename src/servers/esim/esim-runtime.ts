@@ -14,6 +14,10 @@
 //   SM-SR change  SmSrChange beside the SmSr (same store, ES5 transport, CERT.SR.ECDSA/SK.SR.ECDSA),
 //                 ES7 to the partner SM-SRs of the registry over SOAP; its recover() runs before the
 //                 SmSr's; hand-overs whose HandoverEUICC got no answer are asked again every 30 s.
+//   switch        the operator layer's switch carrier (switch/): SMSRChange at our SmSrChange, the
+//                 target's SM-SR (ES4) and SM-DP (ES2) as partners over SOAP; as a target, a partner
+//                 operator's ES2 DownloadProfile served from our operator's switch pool
+//                 (EsimSwitchTarget); switches a stopped process left are resumed every 30 s.
 //
 // PSK-TLS asks for the key synchronously during the handshake, while the ISD-R key sets are sealed in
 // the database: the key of an eUICC is opened when its push leaves and kept in memory only while its
@@ -40,6 +44,7 @@ import { type Es5Outcome, type Es5Transport, ISD_R_AID } from '../../platform/es
 import { adminSessionTrigger, RamOverHttpSessions } from '../../platform/esim/sm-sr/ram-over-http.js';
 import { SmSr } from '../../platform/esim/sm-sr/sm-sr-service.js';
 import { SmSrChange } from '../../platform/esim/sm-sr-change/sm-sr-change-service.js';
+import { EsimSwitchTarget } from '../../platform/esim/switch/target.js';
 import { findOperatorByEmail } from '../../platform/iam/operators.js';
 import type { Platform } from '../../platform/platform.js';
 import { registerNotificationMetrics } from './notification-metrics.js';
@@ -283,11 +288,24 @@ export async function startEsim(
     es2: (id) => (smdp as SmDp).es2For({ operatorId: id, mnoId: mnoIdOf(id) }),
     es4: (id) => (smsr as SmSr).es4For(mnoIdOf(id)),
     mnoId: (id) => mnoIdOf(id),
+    // Switch carrier (docs/esim-switch.md): SMSRChange here; the target's SM-SR and SM-DP are the
+    // partners of esimOperatorId's registry, over SOAP.
+    smsrChange: (id) => change.es4For(mnoIdOf(id)),
+    partnerSmsr: (id, target) => (id === operatorId ? soap?.es4SmSrChangePortOf(target) : undefined),
+    partnerSmdp: (id, target) => (id === operatorId ? soap?.es2PortOf(target) : undefined),
   };
+  // The target side of a partner operator's switch: ES2 DownloadProfile from this operator's switch
+  // pool, the eUICC then in its inventory.
+  const switchTarget = new EsimSwitchTarget({
+    store,
+    smdp,
+    owner: { operatorId, mnoId: mnoIdOf(operatorId) },
+    adopt: (id, eid, detail) => esimOperations.adoptEuicc(id, eid, detail),
+  });
   esimOperations.connect(ports);
   if (soapTls !== undefined) {
     try {
-      soap = await startSoap(platform, operatorId, soapTls, smsr, change, smdp, logger);
+      soap = await startSoap(platform, operatorId, soapTls, smsr, change, smdp, switchTarget, logger);
     } catch (e) {
       // E.g. the port is taken: nothing of this start stays connected or listening.
       esimOperations.connect(undefined);
@@ -345,6 +363,10 @@ export async function startEsim(
     change
       .expireProcedures()
       .catch((e: unknown) => logger.error({ err: e }, 'eSIM SM-SR change expiry failed'));
+    // Switches a stopped process left (idle past SWITCH_IDLE_MS) go on from their stored step.
+    void recovery
+      .then(() => (closing ? 0 : esimOperations.recover({ onlySwitches: true })))
+      .catch((e: unknown) => logger.error({ err: e }, 'eSIM: resuming a switch failed'));
     // Hand-overs whose HandoverEUICC got no answer: ask the new SM-SR again (after recovery: it asks
     // them first), one round at a time.
     if (resolving === undefined)
@@ -418,6 +440,7 @@ async function startSoap(
   smsr: SmSr,
   change: SmSrChange,
   smdp: SmDp,
+  switchTarget: EsimSwitchTarget,
   logger: Logger,
 ): Promise<EsimSoapListener> {
   const c = platform.config;
@@ -451,6 +474,8 @@ async function startSoap(
       es3: (peer) => smsr.es3For(peer.entityId),
       es4: (peer) => smsr.es4For(peer.entityId),
       es4Change: (peer) => change.es4For(peer.entityId),
+      // A partner operator's switch of an eUICC to us: DownloadProfile from our operator's switch pool.
+      es2: (peer) => switchTarget.es2PortFor(peer.entityId),
       es7: (peer) => change.es7For(peer.entityId),
       es3Notifications: () => smdp.es3Notifications(),
       // A partner SM-SR notifying our operator (e.g. the new SM-SR after an SM-SR change, ES4).

@@ -846,9 +846,14 @@ export class EsimOperations implements EsimProgressPort {
    * Operations left running by a process that died end failed. Only operations idle (no step
    * reported, no change) for `idleMs` are ended, so several instances on one database can call this
    * at start without ending each other's live operations; the default is the SM-SR's default
-   * procedure validity (600 s), after which the SM-SR has ended its procedure anyway.
+   * procedure validity (600 s), after which the SM-SR has ended its procedure anyway. A switch is
+   * resumed instead, from its stored step, once idle for `switchIdleMs` (default SWITCH_IDLE_MS: a
+   * live run touches its row every 30 s), by the one instance whose guarded touch of the row wins;
+   * serve calls this with `onlySwitches` every 30 s, so a switch cut by a restart goes on.
    */
-  async recover(options: { idleMs?: number; switchIdleMs?: number } = {}): Promise<number> {
+  async recover(
+    options: { idleMs?: number; switchIdleMs?: number; onlySwitches?: boolean } = {},
+  ): Promise<number> {
     const now = this.clock.now();
     const before = now - (options.idleMs ?? 600_000);
     const switchBefore = now - (options.switchIdleMs ?? SWITCH_IDLE_MS);
@@ -856,7 +861,8 @@ export class EsimOperations implements EsimProgressPort {
       .selectFrom('esim_operations')
       .selectAll()
       .where('status', '=', 'running')
-      .where('updated_at', '<=', Math.max(before, switchBefore))
+      .where('updated_at', '<=', options.onlySwitches ? switchBefore : Math.max(before, switchBefore))
+      .$if(options.onlySwitches === true, (q) => q.where('kind', '=', 'switch'))
       .execute();
     let n = 0;
     for (const row of rows) {

@@ -81,6 +81,8 @@ export interface SwitchTiming {
   readonly resumePollMs: number;
   /** ValidityPeriod of PrepareSMSRChange: how long SM-SR2 holds the EID for the handover (s). */
   readonly prepareValiditySeconds: number;
+  /** Waits before asking the target SM-DP again when DownloadProfile got no answer (1.2/3.7). */
+  readonly downloadRetryMs: readonly number[];
 }
 
 export const DEFAULT_SWITCH_TIMING: SwitchTiming = Object.freeze({
@@ -88,6 +90,7 @@ export const DEFAULT_SWITCH_TIMING: SwitchTiming = Object.freeze({
   resumeWaitMs: 600_000,
   resumePollMs: 2_000,
   prepareValiditySeconds: 300,
+  downloadRetryMs: [2_000, 10_000, 30_000, 60_000],
 });
 
 const ok = (s: FunctionExecutionStatus) =>
@@ -96,6 +99,9 @@ const codeIs = (s: FunctionExecutionStatus, subject: string, reason: string) =>
   s.status === 'FAILED' && s.statusCodeData?.subject === subject && s.statusCodeData.reason === reason;
 /** 8.1/3.7: another procedure holds the eUICC (SGP.02: one at a time). */
 const isBusy = (s: FunctionExecutionStatus) => codeIs(s, SUBJECT_CODES.EUICC, REASON_CODES.UNAVAILABLE);
+/** 1.2/3.7: the provider did not answer (port-clients.ts: unreachable, no response in time). */
+const isUnanswered = (s: FunctionExecutionStatus) =>
+  codeIs(s, SUBJECT_CODES.FUNCTION_PROVIDER, REASON_CODES.UNAVAILABLE);
 const messageOf = (s: FunctionExecutionStatus) => s.statusCodeData?.message ?? s.status;
 
 /** The same status with `what` before its message (the outcome names the step and what it means). */
@@ -190,25 +196,43 @@ export async function runSwitch(
       id,
       SWITCH_STEP_NAMES.change,
       'succeeded',
-      doneBefore ? undefined : s,
       doneBefore
-        ? `handed over to ${row.target_smsr_id} before the restart (this SM-SR holds no EIS of the eUICC any more)`
-        : `handed over to ${row.target_smsr_id}`,
+        ? withWarning(
+            SUBJECT_CODES.EID,
+            REASON_CODES.UNKNOWN,
+            `handed over to ${row.target_smsr_id} before the restart (this SM-SR holds no EIS of the eUICC any more)`,
+          )
+        : s,
+      `handed over to ${row.target_smsr_id}`,
     );
   }
 
   if (step === 'download') {
     await frame.open(id, SWITCH_STEP_NAMES.download);
-    const r = await call(() =>
-      ports.download.downloadProfile({
-        functionCallIdentifier: id,
-        eid: row.eid,
-        smsrId: row.target_smsr_id,
-        profileType: row.profile_type,
-        ...(row.iccid === null ? {} : { iccid: row.iccid }),
-        enableProfile: true,
-      }),
-    );
+    const download = () =>
+      call(() =>
+        ports.download.downloadProfile({
+          functionCallIdentifier: id,
+          eid: row.eid,
+          smsrId: row.target_smsr_id,
+          profileType: row.profile_type,
+          ...(row.iccid === null ? {} : { iccid: row.iccid }),
+          enableProfile: true,
+        }),
+      );
+    let r = await download();
+    // No answer (the partner unreachable, its answer lost, a download still running there): asked
+    // again under the same FunctionCallIdentifier, which the target answers with that download.
+    for (const wait of o.timing.downloadRetryMs) {
+      if (!isUnanswered(r.functionExecutionStatus)) break;
+      await frame.note(
+        id,
+        SWITCH_STEP_NAMES.download,
+        `${messageOf(r.functionExecutionStatus)}; asking again in ${wait} ms`,
+      );
+      await sleep(wait);
+      r = await download();
+    }
     const s = r.functionExecutionStatus;
     const iccid = 'iccid' in r && typeof r.iccid === 'string' && r.iccid !== '' ? r.iccid : undefined;
     await setSwitchStep(frame.store.db, id, 'ended', frame.clock.now(), iccid);

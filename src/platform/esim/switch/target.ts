@@ -24,7 +24,7 @@ import {
   SUBJECT_CODES,
 } from '../es-soap/sgp-02-status-codes.js';
 import type { Es2DownloadPort } from '../operations/ports.js';
-import type { DownloadResult, Es2Caller } from '../sm-dp/sm-dp-service.js';
+import type { DownloadResult, Es2Caller, Es2Port } from '../sm-dp/sm-dp-service.js';
 
 /** The SIM tag that puts an inventory SIM in the switch pool; its value is the profile type. */
 export const SWITCH_POOL_TAG = 'esimSwitchProfileType';
@@ -60,6 +60,30 @@ export class EsimSwitchTarget {
   /** ES2 DownloadProfile for the partner operator `partnerMnoId` (as the transport authenticated it). */
   es2For(partnerMnoId: string): Es2DownloadPort {
     return { downloadProfile: (b) => this.#download(b, partnerMnoId) };
+  }
+
+  /**
+   * The whole ES2 of our SM-DP as a partner operator sees it (the SOAP listener's port): only
+   * DownloadProfile for a switch; the other functions act on the owner's profiles, so they are refused
+   * (1.1/1.2: the requester may not).
+   */
+  es2PortFor(partnerMnoId: string): Es2Port {
+    const refused = async () => ({
+      functionExecutionStatus: failed(
+        SUBJECT_CODES.FUNCTION_REQUESTER,
+        REASON_CODES.NOT_ALLOWED,
+        'a partner operator may only download a profile for a switch here',
+      ),
+    });
+    return {
+      ...this.es2For(partnerMnoId),
+      getEIS: refused,
+      updatePolicyRules: refused,
+      updateSubscriptionAddress: refused,
+      enableProfile: refused,
+      disableProfile: refused,
+      deleteProfile: refused,
+    };
   }
 
   async #download(

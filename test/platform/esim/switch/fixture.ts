@@ -19,10 +19,14 @@ import {
   reassembleSecuredPacket,
   type UserData,
 } from '../../../../src/lib/ts-23-040-sms-tpdu.js';
+import type { MessageBodies } from '../../../../src/platform/esim/es-soap/sgp-02-messages.js';
 import { MESSAGE_BY_ELEMENT } from '../../../../src/platform/esim/es-soap/sgp-02-messages.js';
 import type { Eis } from '../../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
 import { encodeSoapMessage } from '../../../../src/platform/esim/es-soap/soap-envelope.js';
-import type { EsimOperationView } from '../../../../src/platform/esim/operations/operations-service.js';
+import {
+  EsimOperations,
+  type EsimOperationView,
+} from '../../../../src/platform/esim/operations/operations-service.js';
 import type { EsimRolePorts } from '../../../../src/platform/esim/operations/ports.js';
 import { SmDp } from '../../../../src/platform/esim/sm-dp/sm-dp-service.js';
 import { ISD_R_AID } from '../../../../src/platform/esim/sm-sr/es5-transport.js';
@@ -51,7 +55,20 @@ export interface SwitchRig {
   readonly partners: { smsr: boolean; smdp: boolean };
   /** DownloadProfile requests SM-DP2 received through the target port. */
   readonly downloads: string[];
-  /** Operator 1 and 2's platforms restart their operator layer and roles (same databases). */
+  /** Each DownloadProfile through the target port answers through this (default: as it is). */
+  answer:
+    | ((
+        run: () => Promise<MessageBodies['ES2-DownloadProfileResponse']>,
+      ) => Promise<MessageBodies['ES2-DownloadProfileResponse']>)
+    | undefined;
+  /** Operator 1's role ports (the partner ports included). */
+  readonly ports1: EsimRolePorts;
+  /**
+   * Operator 1's platform restarts its operator layer: a new EsimOperations on the same database
+   * with the same ports (the old one's run is left where it hangs, as a killed process leaves it).
+   */
+  restartOperator1(): EsimOperations;
+  /** Both SM-SRs restart (new SmSr, SmSrChange, Es5Sms on the same databases) and SM-DP2 too. */
   restart(): Promise<void>;
   /** GET of an operation at operator 1, polled (by time) until it ended. */
   ended(operationId: string, api?: TestApi): Promise<EsimOperationView>;
@@ -83,6 +100,7 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
   const operator1 = op1.operator.operatorId;
   const operator2 = op2.operator.operatorId;
   const downloads: string[] = [];
+  let abandoned = false;
 
   const verify = async (input: Parameters<typeof verifyCertificateChain>[0]) =>
     verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: rig.clock.now() });
@@ -154,6 +172,14 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
     target: undefined as unknown as EsimSwitchTarget,
     partners: { smsr: true, smdp: true },
     downloads,
+    answer: undefined,
+    ports1: undefined as unknown as EsimRolePorts,
+    restartOperator1() {
+      abandoned = true;
+      const ops = new EsimOperations(op1.platform.store, op1.platform.clock);
+      ops.connect(s.ports1);
+      return ops;
+    },
     async restart() {
       await rig.restart();
       scp03tDirect();
@@ -170,7 +196,7 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
       }
     },
     async close() {
-      await op1.platform.esimOperations.drained();
+      if (!abandoned) await op1.platform.esimOperations.drained();
       await op2.platform.esimOperations.drained();
       await rig.close();
       await Promise.all([op1.close(), op2.close()]);
@@ -179,12 +205,7 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
   Object.assign(s, {
     target: new EsimSwitchTarget({
       store: op2.platform.store,
-      smdp: {
-        downloadProfile: (b, caller) => {
-          downloads.push(b.functionCallIdentifier);
-          return s.smdp2.downloadProfile(b, caller);
-        },
-      },
+      smdp: { downloadProfile: (b, caller) => s.smdp2.downloadProfile(b, caller) },
       owner: { operatorId: operator2, mnoId: MNO2_ID },
       adopt: (o, eid, detail) => op2.platform.esimOperations.adoptEuicc(o, eid, detail),
       pollMs: 20,
@@ -201,7 +222,15 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
     partnerSmsr: (op, id) =>
       op === operator1 && id === SMSR2_ID && s.partners.smsr ? rig.sr2.change.es4For(MNO_ID) : undefined,
     partnerSmdp: (op, id) =>
-      op === operator1 && id === SMDP2_ID && s.partners.smdp ? s.target.es2For(MNO_ID) : undefined,
+      op === operator1 && id === SMDP2_ID && s.partners.smdp
+        ? {
+            downloadProfile: (b) => {
+              downloads.push(b.functionCallIdentifier);
+              const run = () => s.target.es2For(MNO_ID).downloadProfile(b);
+              return s.answer === undefined ? run() : s.answer(run);
+            },
+          }
+        : undefined,
   };
   const ports2: EsimRolePorts = {
     smsrId: SMSR2_ID,
@@ -210,6 +239,7 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
     es4: (op) => (op === operator2 ? rig.sr2.smsr.es4For(MNO2_ID) : undefined),
     mnoId: (op) => (op === operator2 ? MNO2_ID : undefined),
   };
+  Object.assign(s, { ports1 });
   op1.platform.esimOperations.connect(ports1);
   op2.platform.esimOperations.connect(ports2);
 
