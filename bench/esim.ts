@@ -220,6 +220,9 @@ const referenceUs = (c: CryptoCounts, u: UnitCosts) =>
   c.aesCalls * u.aesCall;
 
 export async function run(args: string[]): Promise<void> {
+  // `--switch`: complete carrier switches (issue 16), bench/esim-switch.ts.
+  if (args.includes('--switch'))
+    return (await import('./esim-switch.js')).run(args.filter((a) => a !== '--switch'));
   const cards = Number(flag(args, '--cards') ?? 100);
   const dialect = (flag(args, '--db') ?? 'sqlite') as BenchDialect;
   const repeat = Number(flag(args, '--repeat') ?? 1);
