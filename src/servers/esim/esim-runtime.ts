@@ -228,7 +228,8 @@ export async function startEsim(
   };
   const directory = {
     // Our own SM-DP in-process; a partner SM-DP over SOAP (undefined: not a partner, nothing sent).
-    smdp: (id: string) => (id === smdpId ? smdp?.es3Notifications() : soap?.es3NotificationsOf(id)),
+    // (its ES3 port is bound to our SM-SR as sender: a change notification must come from the new SM-SR).
+    smdp: (id: string) => (id === smdpId ? smdp?.es3Notifications(smsrId) : soap?.es3NotificationsOf(id)),
     // A partner operator over SOAP; our own operators' layer in-process, so the inventory and an
     // audit record follow what the card did on its own (fall-back, a change asked by another party).
     operator: (mnoId: string) => soap?.es4NotificationsOf(mnoId) ?? esimOperations.es4Notifications(mnoId),
@@ -477,7 +478,8 @@ async function startSoap(
       // A partner operator's switch of an eUICC to us: DownloadProfile from our operator's switch pool.
       es2: (peer) => switchTarget.es2PortFor(peer.entityId),
       es7: (peer) => change.es7For(peer.entityId),
-      es3Notifications: () => smdp.es3Notifications(),
+      // Bound to the partner SM-SR that sends (HandleSMSRChangeNotification: only the new SM-SR).
+      es3Notifications: (peer) => smdp.es3Notifications(peer.entityId),
       // A partner SM-SR notifying our operator (e.g. the new SM-SR after an SM-SR change, ES4).
       es4Notifications: () => platform.esimOperations.es4Notifications(mnoIdOf(operatorId)),
     },

@@ -19,6 +19,7 @@ import type { Clock } from '../../../lib/clock.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
 import type { Es3NotificationPort, Es3Port } from '../es-ports.js';
+import { verifyEisSignature } from '../es-soap/sgp-02-eis-signature.js';
 import type { BaseRequest, MessageBodies } from '../es-soap/sgp-02-messages.js';
 import {
   EXPIRED,
@@ -79,7 +80,22 @@ export interface Es2NotificationPort {
   readonly handleProfileEnabledNotification: Notify<'ES2-HandleProfileEnabledNotification'>;
   readonly handleProfileDisabledNotification: Notify<'ES2-HandleProfileDisabledNotification'>;
   readonly handleProfileDeletedNotification: Notify<'ES2-HandleProfileDeletedNotification'>;
+  /** SGP.02 §3.8 step 32 relayed: the eUICC has a new SM-SR (the EIS with this operator's profiles). */
+  readonly handleSMSRChangeNotification?: Notify<'ES2-HandleSMSRChangeNotification'>;
 }
+
+/**
+ * An ES3 HandleSMSRChangeNotification this SM-DP does not take (the sender is not the new SM-SR or
+ * not a partner, the eUICC or the operator has no profile of ours, the EUM signature fails). Thrown
+ * by the port: the sender's outbox keeps the reason (`lastError`) and, after its attempts, the row
+ * dead; over SOAP the listener logs it.
+ */
+export class SmsrChangeRefused extends Error {
+  override readonly name = 'SmsrChangeRefused';
+}
+
+/** The step written to the trail of each installed download whose eUICC moved to another SM-SR. */
+export const SMSR_CHANGED_STEP = 'smsr-changed';
 
 /** The operator calling ES2: its platform operator (whose inventory) and its MNO entity id (OID). */
 export interface Es2Caller {
@@ -215,7 +231,7 @@ export class SmDp {
    * relay is stored (with the download's DELETED mark) before the SM-SR gets its acknowledgement, under
    * a key of the notification's content: the SM-SR sends at least once, the operator gets it once.
    */
-  es3Notifications(): Es3NotificationPort {
+  es3Notifications(sender?: string): Es3NotificationPort {
     const relay =
       (kind: NotificationKind) =>
       async (b: { eid: string; iccid: string; mnoId: string; completionTimestamp: Date }) => {
@@ -244,7 +260,137 @@ export class SmDp {
       handleProfileEnabledNotification: relay('enabled'),
       handleProfileDisabledNotification: relay('disabled'),
       handleProfileDeletedNotification: relay('deleted'),
+      handleSMSRChangeNotification: (b) => this.#smsrChanged(b, sender),
     };
+  }
+
+  /**
+   * ES3 HandleSMSRChangeNotification (SGP.02 §3.8 step 32): the eUICC of `b.eis` is managed by the
+   * SM-SR the EIS names. Checked: the sender (when the transport knows it) is that SM-SR, a partner
+   * (an ES3 port); this SM-DP installed a profile of the operator `b.mnoId` on the eUICC; the EIS's
+   * EUM signature verifies. Then, one transaction: each installed download of that eUICC points at
+   * the new SM-SR (later ES2 relays and downloads go there, see #smsrOf) with a trail entry
+   * `smsr-changed` {previousSmsrId, smsrId, completionTimestamp}, and the ES2 relay to the operator is
+   * written to the outbox under a key of the change (a repeat changes nothing and is relayed once).
+   */
+  async #smsrChanged(b: MessageBodies['ES3-HandleSMSRChangeNotification'], sender?: string): Promise<void> {
+    const eid = b.eis.eumSignedInfo.eid;
+    const smsrId = b.eis.smsrId;
+    if (sender !== undefined && sender !== smsrId)
+      throw new SmsrChangeRefused(
+        `refused: SM-SR ${sender} sent the change of eUICC ${eid} to ${smsrId}; only the new SM-SR notifies`,
+      );
+    if (this.#o.smsr(smsrId) === undefined)
+      throw new SmsrChangeRefused(
+        `refused: SM-SR ${smsrId} is not a partner of SM-DP ${this.#o.smdpId} (register it as role sm-sr, then the sender's retry is taken)`,
+      );
+    const db = this.#o.store.db;
+    const mine = await db
+      .selectFrom('esim_dp_downloads')
+      .select(['download_id', 'smsr_id'])
+      .where('eid', '=', eid)
+      .where('status', 'in', ['EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING'])
+      .execute();
+    const ofMno = await db
+      .selectFrom('esim_dp_downloads')
+      .select('download_id')
+      .where('eid', '=', eid)
+      .where('mno_id', '=', b.mnoId)
+      .where('status', 'in', ['EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING'])
+      .executeTakeFirst();
+    if (mine.length === 0)
+      throw new SmsrChangeRefused(
+        `refused: SM-DP ${this.#o.smdpId} knows no eUICC ${eid} (it installed no profile there)`,
+      );
+    if (ofMno === undefined)
+      throw new SmsrChangeRefused(
+        `refused: SM-DP ${this.#o.smdpId} installed no profile of operator ${b.mnoId} on eUICC ${eid}`,
+      );
+    const eum = await this.#o.eumCertificate(b.eis.eumSignedInfo.eumId);
+    if (eum === undefined)
+      throw new SmsrChangeRefused(
+        `refused: the EUM ${b.eis.eumSignedInfo.eumId} of eUICC ${eid} is not known here`,
+      );
+    try {
+      verifyEisSignature(b.eis, eum);
+    } catch {
+      throw new SmsrChangeRefused(`refused: the EUM signature of the EIS of eUICC ${eid} does not verify`);
+    }
+    const now = this.#o.clock.now();
+    const at = b.completionTimestamp.getTime();
+    const operator = this.#o.operators?.(b.mnoId);
+    const ids = await db.transaction().execute(async (tx) => {
+      let changed = false;
+      for (const row of mine) {
+        if (row.smsr_id === smsrId) continue;
+        const moved = await tx
+          .updateTable('esim_dp_downloads')
+          .set({ smsr_id: smsrId, updated_at: now })
+          .where('download_id', '=', row.download_id)
+          .where('smsr_id', '=', row.smsr_id)
+          .executeTakeFirst();
+        if (Number(moved.numUpdatedRows) === 0) continue;
+        changed = true;
+        const last = await tx
+          .selectFrom('esim_dp_steps')
+          .select((e) => e.fn.max('seq').as('seq'))
+          .where('download_id', '=', row.download_id)
+          .executeTakeFirst();
+        await tx
+          .insertInto('esim_dp_steps')
+          .values({
+            download_id: row.download_id,
+            seq: Number(last?.seq ?? 0) + 1,
+            step: SMSR_CHANGED_STEP,
+            detail: JSON.stringify({
+              previousSmsrId: row.smsr_id,
+              smsrId,
+              completionTimestamp: Number.isNaN(at) ? null : at,
+            }),
+            at: now,
+          })
+          .execute();
+      }
+      // A repeat (or an SM-SR the eUICC already had here) moved nothing: nothing to relay.
+      if (!changed || operator?.handleSMSRChangeNotification === undefined) return [];
+      // The operator sees its own profiles only (as ES2 GetEIS); the EUM signature covers none.
+      const eis = { ...b.eis, profiles: b.eis.profiles.filter((p) => p.mnoId === b.mnoId) };
+      return [
+        await this.notifications.enqueue(
+          tx,
+          {
+            interface: 'ES2',
+            receiverId: b.mnoId,
+            kind: 'smsr-changed',
+            body: { eid, iccid: '', completionTimestamp: b.completionTimestamp, eis },
+            idempotencyKey: `ES2:${b.mnoId}:smsr-changed:${eid}:${smsrId}:${Number.isNaN(at) ? '' : at}`,
+          },
+          now,
+        ),
+      ];
+    });
+    await this.notifications.deliver(ids);
+  }
+
+  /**
+   * The SM-SR this SM-DP sends to for `eid` when an operator names `requested`: the one the eUICC
+   * moved to when `requested` is one it left (the operator's view may lag the notification);
+   * else `requested`.
+   */
+  async #smsrOf(eid: string, requested: string): Promise<string> {
+    const changes = await this.#o.store.db
+      .selectFrom('esim_dp_steps as s')
+      .innerJoin('esim_dp_downloads as d', 'd.download_id', 's.download_id')
+      .select(['s.detail', 's.at', 's.seq'])
+      .where('d.eid', '=', eid)
+      .where('s.step', '=', SMSR_CHANGED_STEP)
+      .orderBy('s.at', 'desc')
+      .orderBy('s.seq', 'desc')
+      .execute();
+    if (changes.length === 0) return requested;
+    const parsed = changes.map((c) => JSON.parse(c.detail) as { previousSmsrId: string; smsrId: string });
+    const current = (parsed[0] as { smsrId: string }).smsrId;
+    return requested !== current && parsed.some((c) => c.previousSmsrId === requested) ? current : requested;
   }
 
   // --- ES2.DownloadProfile ------------------------------------------------------------------------------
@@ -270,7 +416,9 @@ export class SmDp {
     const typeName = b.profileType ?? DEFAULT_PROFILE_TYPE;
     if (!this.#types.has(typeName))
       return none(failed(SUBJECT_CODES.FUNCTION, REASON_CODES.UNKNOWN, `unknown profile type ${typeName}`));
-    if (this.#o.smsr(b.smsrId) === undefined) return none(unknownSmsr(b.smsrId));
+    // An SM-SR the eUICC left (HandleSMSRChangeNotification): the download goes to the new one.
+    const smsrId = await this.#smsrOf(b.eid, b.smsrId);
+    if (this.#o.smsr(smsrId) === undefined) return none(unknownSmsr(b.smsrId));
     const db = this.#o.store.db;
     const before = await db
       .selectFrom('esim_dp_downloads')
@@ -300,7 +448,7 @@ export class SmDp {
             mno_id: caller.mnoId,
             function_call_id: b.functionCallIdentifier,
             eid: b.eid,
-            smsr_id: b.smsrId,
+            smsr_id: smsrId,
             iccid: b.iccid as string,
             active_iccid: b.iccid as string,
             profile_type: typeName,
@@ -600,7 +748,7 @@ export class SmDp {
     b: MessageBodies['ES2-GetEISRequest'],
     caller: Es2Caller,
   ): Promise<MessageBodies['ES2-GetEISResponse']> {
-    const es3 = this.#o.smsr(b.smsrId);
+    const es3 = this.#o.smsr(await this.#smsrOf(b.eid, b.smsrId));
     if (es3 === undefined) return { functionExecutionStatus: unknownSmsr(b.smsrId) };
     const r = await es3.getEIS({ functionCallIdentifier: newCallId(), eid: b.eid });
     if (r.eis === undefined) return { functionExecutionStatus: r.functionExecutionStatus };
@@ -620,7 +768,9 @@ export class SmDp {
     const row = await installedDownload(this.#o.store.db, b.eid, b.iccid);
     if (row === undefined || row.operator_id !== caller.operatorId)
       return { functionExecutionStatus: unknownProfile(b.iccid) };
-    if (row.smsr_id !== b.smsrId) return { functionExecutionStatus: unknownSmsr(b.smsrId) };
+    // The SM-SR of the download, or one the eUICC left since (its change notified here).
+    if (row.smsr_id !== b.smsrId && row.smsr_id !== (await this.#smsrOf(b.eid, b.smsrId)))
+      return { functionExecutionStatus: unknownSmsr(b.smsrId) };
     const es3 = this.#o.smsr(row.smsr_id);
     if (es3 === undefined) return { functionExecutionStatus: unknownSmsr(row.smsr_id) };
     const r = await call(es3, {

@@ -90,8 +90,10 @@ export interface DpBench {
   es3: { port: (real: Es3Port) => Es3Port };
   /** Progress reports the SM-DP made: request id, step, state. */
   progress: { id: string; step: string; state: string }[];
-  /** ES2 notifications the operator received: kind and ICCID. */
-  notified: { kind: string; iccid: string }[];
+  /** ES2 notifications the operator received: kind and ICCID (HandleSMSRChangeNotification: the EIS's Smsr-id). */
+  notified: { kind: string; iccid: string; body?: unknown }[];
+  /** Further SM-SRs the SM-DP reaches by id (e.g. the new SM-SR after an SM-SR change). */
+  otherSmsrs: Map<string, () => Es3Port>;
   /** A new SmDp over the same database (a restart). */
   restartSmdp(): SmDp;
   addSim(sim: Sim): Promise<void>;
@@ -127,7 +129,8 @@ export async function dpBench(
   const verify = async (input: Omit<ChainInput, 'trustedCis' | 'now'>) =>
     verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: clock.now() });
   const es3 = { port: (real: Es3Port) => real };
-  const notified: { kind: string; iccid: string }[] = [];
+  const notified: { kind: string; iccid: string; body?: unknown }[] = [];
+  const otherSmsrs = new Map<string, () => Es3Port>();
   const progress: { id: string; step: string; state: string }[] = [];
   const record = (kind: string) => async (n: { iccid: string }) => {
     notified.push({ kind, iccid: n.iccid });
@@ -136,6 +139,9 @@ export async function dpBench(
     handleProfileEnabledNotification: record('enabled'),
     handleProfileDisabledNotification: record('disabled'),
     handleProfileDeletedNotification: record('deleted'),
+    handleSMSRChangeNotification: async (n) => {
+      notified.push({ kind: 'smsr-changed', iccid: n.eis.smsrId, body: n });
+    },
   };
   const b = {} as DpBench;
   const smsr = new SmSr({
@@ -159,7 +165,7 @@ export async function dpBench(
       // Several segments even for a small package, so tests can reach the middle of a download.
       segmentSize: options.segmentSize ?? 96,
       ...(options.profileTypes ? { profileTypes: options.profileTypes } : {}),
-      smsr: (id) => (id === SMSR_ID ? es3.port(smsr.es3For(SMDP_ID)) : undefined),
+      smsr: (id) => (id === SMSR_ID ? es3.port(smsr.es3For(SMDP_ID)) : otherSmsrs.get(id)?.()),
       signer: async () => ({ certificate: pki.smdp.certificate, privateKey: pki.smdp.privateKey }),
       verify,
       eumCertificate: async (id) => (id === EUM_ID ? pki.eum.pem : undefined),
@@ -195,6 +201,7 @@ export async function dpBench(
     smdp: makeSmdp(),
     es3,
     notified,
+    otherSmsrs,
     progress,
     restartSmdp: () => {
       b.smdp = makeSmdp();
