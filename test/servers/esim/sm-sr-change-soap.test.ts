@@ -8,6 +8,8 @@
 // the change functions; an SM-SR certificate from another CI; SM-SR1 concluding it is still in charge
 // when the new SM-SR's answer never came (both SM-SRs managing the eUICC).
 
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../src/lib/clock.js';
@@ -17,9 +19,17 @@ import {
   soapEs7Port,
 } from '../../../src/platform/esim/es-soap/port-clients.js';
 import { verifyEisSignature } from '../../../src/platform/esim/es-soap/sgp-02-eis-signature.js';
-import type { MessageBodies } from '../../../src/platform/esim/es-soap/sgp-02-messages.js';
+import {
+  MESSAGE_BY_ELEMENT,
+  type MessageBodies,
+} from '../../../src/platform/esim/es-soap/sgp-02-messages.js';
 import type { FunctionExecutionStatus } from '../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
 import type { Eis } from '../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
+import {
+  decodeSoapMessage,
+  encodeSoapMessage,
+  newMessageId,
+} from '../../../src/platform/esim/es-soap/soap-envelope.js';
 import { EsimPartners, partnerName } from '../../../src/platform/esim/partners/partners-registry.js';
 import { loadEis } from '../../../src/platform/esim/sm-sr/eis-store.js';
 import {
@@ -31,6 +41,8 @@ import { EsimSoapListener } from '../../../src/servers/esim/soap-listener.js';
 import { SoapNode } from '../../../src/servers/esim/soap-node.js';
 import { euiccOf } from '../../card/euicc/fixture.js';
 import { createTestPki, newKeyPair, type TestPki } from '../../helpers/esim-pki.js';
+import { type Random, seededRandom } from '../../helpers/fuzz.js';
+import { sampleBody } from '../../platform/esim/es-soap/fixtures.js';
 import {
   type Deployment,
   EID,
@@ -92,6 +104,7 @@ async function soapRig(
      */
     operatorAtSr2?: 'node' | 'sr1';
   } = {},
+  warn?: (o: Record<string, unknown>, message: string) => void,
 ): Promise<SoapRig> {
   const tls = {
     sr1: await issueTlsIdentity('sm-sr-1.test'),
@@ -117,6 +130,7 @@ async function soapRig(
       tls: tls[side],
       ...(port === undefined ? {} : { port }),
       refreshMs: 3_600_000,
+      ...(warn === undefined ? {} : { log: { warn } }),
       // The deployment as it is now (a restart replaces the services).
       ports: {
         es4: (peer) => rig[side].smsr.es4For(peer.entityId),
@@ -209,6 +223,77 @@ async function soapRig(
   };
   current = soap;
   return soap;
+}
+
+const FUZZ_SMSR = '1.3.6.1.4.1.99999.1.9';
+const FUZZ_COUNT = 400;
+const FUZZ_TOKENS = [
+  '<',
+  '>',
+  '</',
+  '/>',
+  '&amp;',
+  '&#0;',
+  '<![CDATA[x]]>',
+  '<!DOCTYPE a>',
+  ' xmlns=""',
+  '<Eid>',
+  '\u0000',
+  'é',
+  '"',
+  '99999999999999999999',
+  EID,
+];
+const FUZZ_VALUES = (v: string) => [
+  '',
+  ' ',
+  v + v,
+  v.slice(1),
+  v.slice(0, -1),
+  v.replace(/[0-9A-F]/, '7'),
+  '0',
+  '-1',
+  '99',
+  EID,
+  SMSR1_ID,
+  SMSR2_ID,
+  FUZZ_SMSR,
+  'x'.repeat(5_000),
+  'é€😀',
+];
+
+/** Half the time 1–2 element values lie in a well-formed message; else 1–3 edits of the XML text. */
+function mutateSoapText(random: Random, text: string): string {
+  const pick = (n: number) => Math.floor(random() * n);
+  if (random() < 0.5) {
+    let out = text;
+    for (let k = 1 + pick(2); k > 0; k--) {
+      const spans = [...out.matchAll(/>([^<]+)</g)];
+      const span = spans[pick(spans.length)];
+      if (span === undefined) break;
+      const at = (span.index ?? 0) + 1;
+      const values = FUZZ_VALUES(span[1] as string);
+      out =
+        out.slice(0, at) +
+        (values[pick(values.length)] as string) +
+        out.slice(at + (span[1] as string).length);
+    }
+    return out;
+  }
+  let out = text;
+  for (let k = 1 + pick(3); k > 0; k--) {
+    const at = pick(out.length + 1);
+    const kind = pick(4);
+    if (kind === 0) out = out.slice(0, at) + String.fromCharCode(32 + pick(95)) + out.slice(at + 1);
+    else if (kind === 1) out = out.slice(0, at) + out.slice(at + 1 + pick(40));
+    else if (kind === 2)
+      out = out.slice(0, at) + (FUZZ_TOKENS[pick(FUZZ_TOKENS.length)] as string) + out.slice(at);
+    else {
+      const to = pick(out.length + 1);
+      out = out.slice(0, to) + out.slice(at, at + 1 + pick(60)) + out.slice(to);
+    }
+  }
+  return out;
 }
 
 let calls = 0;
@@ -514,4 +599,156 @@ describe('SM-SR change over SOAP between two deployments (mutual TLS, partners r
     expect(codes(await change(s))).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
     await sr2InCharge(s);
   }, 180_000);
+  it(`fuzz: ${FUZZ_COUNT} mutated ES7 requests from a registered SM-SR into both listeners — a fault or a FAILED *Response each, no handler error, nothing reaches the card or changes`, async () => {
+    const handlerErrors: string[] = [];
+    const s = await soapRig({}, (o, message) => {
+      if (/handler|encodable|delivered/.test(message))
+        handlerErrors.push(`${message}: ${String(o.err ?? '')}`);
+    });
+    // The hostile SM-SR: registered at both (role sm-sr, its own entity), its own HTTPS server at
+    // its wsa:ReplyTo collects the answers.
+    const tls = await issueTlsIdentity('sm-sr.fuzz');
+    const answers = new Map<string, FunctionExecutionStatus>();
+    const waiting = new Map<string, (st: FunctionExecutionStatus) => void>();
+    const strays: string[] = [];
+    const server = createServer(
+      { key: tls.keyPem, cert: tls.certificatePem, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const decoded = decodeSoapMessage(Buffer.concat(chunks).toString('utf8'));
+          const relatesTo = decoded.ok ? decoded.value.addressing.relatesTo : undefined;
+          const status = decoded.ok
+            ? (decoded.value.message.body as { functionExecutionStatus?: FunctionExecutionStatus })
+                .functionExecutionStatus
+            : undefined;
+          if (relatesTo === undefined || status === undefined)
+            strays.push(decoded.ok ? 'no status' : 'undecodable');
+          else {
+            answers.set(relatesTo, status);
+            waiting.get(relatesTo)?.(status);
+            waiting.delete(relatesTo);
+          }
+          res.writeHead(202, { 'content-length': 0 });
+          res.end();
+        });
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/esim/soap`;
+    const node = await SoapNode.start({
+      name: 'fuzz',
+      tls,
+      partners: (['sr1', 'sr2'] as const).map((side) => ({
+        name: side,
+        url: s.listeners[side].url,
+        certificatePem: s.tls[side].certificatePem,
+      })),
+      handlers: {},
+    });
+    try {
+      for (const side of ['sr1', 'sr2'] as const) {
+        await new EsimPartners(s.rig[side].db.store, systemClock).add({
+          operatorId: '',
+          entityId: FUZZ_SMSR,
+          role: 'sm-sr',
+          endpoint: url,
+          certificatePem: tls.certificatePem,
+        });
+        await s.listeners[side].refresh();
+      }
+      const eisBefore = await loadEis(s.rig.sr1.db.store.db, EID);
+      // Genuine ES7 requests of the SM-SR named in the EIS handed over, on the registered eUICC.
+      const seed = (side: Side, element: string): string => {
+        const spec = MESSAGE_BY_ELEMENT.get(element);
+        if (spec === undefined) throw new Error(element);
+        const body = sampleBody(spec);
+        if ('eis' in body) body.eis = { ...s.rig.eis, smsrId: FUZZ_SMSR };
+        if ('eid' in body) body.eid = EID;
+        if ('validityPeriod' in body) body.validityPeriod = 600;
+        return encodeSoapMessage({
+          addressing: {
+            action: spec.action,
+            messageId: newMessageId(),
+            to: s.listeners[side].url,
+            from: url,
+            replyTo: url,
+          },
+          message: { element: spec.element, body } as never,
+        });
+      };
+      const targets = [
+        ['sr1', 'ES7-AuthenticateSMSRRequest'],
+        ['sr1', 'ES7-CreateAdditionalKeySetRequest'],
+        ['sr1', 'ES7-HandoverEUICCRequest'],
+        ['sr2', 'ES7-HandoverEUICCRequest'],
+        ['sr2', 'ES7-CreateAdditionalKeySetRequest'],
+      ] as const;
+      const random = seededRandom(Number(process.env.SIMTRUST_FUZZ_SEED ?? 0x5e57));
+      let faults = 0;
+      let answered = 0;
+      const one = async (i: number) => {
+        const [side, element] = targets[i % targets.length] as (typeof targets)[number];
+        const text = mutateSoapText(random, seed(side, element));
+        const local = decodeSoapMessage(text);
+        const request =
+          local.ok && local.value.spec.kind === 'request' ? local.value.addressing.messageId : undefined;
+        const answer =
+          request === undefined
+            ? undefined
+            : new Promise<FunctionExecutionStatus>((resolve) => {
+                const early = answers.get(request);
+                if (early !== undefined) resolve(early);
+                else waiting.set(request, resolve);
+              });
+        try {
+          await node.postRaw(side, text);
+        } catch (e) {
+          const details = (e as { details?: { httpStatus?: number; fault?: string } }).details;
+          expect((e as { code?: string }).code, String(e)).toBe('ERR_ESIM_SOAP_REJECTED');
+          expect(details?.fault).toMatch(/^[A-Z_]+$/);
+          if (request !== undefined) waiting.delete(request);
+          faults++;
+          return;
+        }
+        if (answer === undefined) return;
+        let timer: NodeJS.Timeout | undefined;
+        const status = await Promise.race([
+          answer,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no *Response in 30 s to ${text.slice(0, 2000)}`)),
+              30_000,
+            );
+          }),
+        ]).finally(() => clearTimeout(timer));
+        // No change runs with this SM-SR: every function it reaches refuses.
+        expect(status.status, JSON.stringify(status)).toBe('FAILED');
+        expect(status.statusCodeData?.subject).toMatch(/^[0-9.]+$/);
+        answered++;
+      };
+      for (let i = 0; i < FUZZ_COUNT; i += 4) await Promise.all([0, 1, 2, 3].map((k) => one(i + k)));
+      expect(answered).toBeGreaterThan(FUZZ_COUNT / 10);
+      expect(faults).toBeGreaterThan(FUZZ_COUNT / 10);
+      expect(handlerErrors).toEqual([]);
+      expect(strays).toEqual([]);
+      // Nothing reached the card, nothing was locked or stored, SM-SR1's EIS is as it was.
+      expect(s.rig.sent).toEqual([]);
+      for (const side of ['sr1', 'sr2'] as const)
+        expect(
+          await s.rig[side].db.store.db.selectFrom('esim_sr_procedures').select('procedure_id').execute(),
+        ).toEqual([]);
+      expect(await loadEis(s.rig.sr1.db.store.db, EID)).toEqual(eisBefore);
+      expect(await loadEis(s.rig.sr2.db.store.db, EID)).toBeUndefined();
+      // And the real change still works.
+      expect(codes(await prepare(s))).toEqual(['EXECUTED_SUCCESS', undefined, undefined]);
+      expect((await change(s)).status).toBe('EXECUTED_SUCCESS');
+      await sr2InCharge(s);
+    } finally {
+      await node.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
+  }, 300_000);
 });
