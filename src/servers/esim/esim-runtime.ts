@@ -198,6 +198,15 @@ export async function startEsim(
     sms,
     ...(https === undefined ? {} : { https }),
     smsMaxScriptBytes: c.esimEs5SmsMaxScriptBytes,
+    // No SCP81 key set here (SM-SR2 right after an SM-SR change): long scripts go by SMS.
+    httpsUsable: async (eid) =>
+      (await store.db
+        .selectFrom('esim_sr_keysets')
+        .select('kvn')
+        .where('eid', '=', eid)
+        .where('kvn', '=', SCP81_KVN)
+        .where('type', '=', 'SCP81')
+        .executeTakeFirst()) !== undefined,
   });
 
   const verify = (input: Parameters<typeof pki.verify>[0]) => pki.verify(input);

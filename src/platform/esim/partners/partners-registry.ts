@@ -63,7 +63,9 @@ export interface AddPartner {
   readonly ctx?: AuditContext;
 }
 
-const OID = /^[0-2](\.(0|[1-9]\d{0,8}))+$/;
+// Arcs of any length (X.660 sets no bound; the whole id stays within 128 characters): an operator's
+// MNO id `2.999.15.4.<the 10 digits of its id>` is one (mnoIdOf).
+const OID = /^[0-2](\.(0|[1-9]\d*))+$/;
 
 const invalid = (reason: string, field: string) =>
   new SimtrustError('ERR_ESIM_PARTNER_INVALID', `partner refused: ${reason}`, { details: { field, reason } });

@@ -5,6 +5,10 @@
 //   3. the command script fits `smsMaxScriptBytes` → SMS  (one SCP80 packet in one SMS, no TCP/TLS)
 //   4. otherwise                                   → HTTPS (STORE DATA 3A01 with a certificate, …)
 // Without HTTPS configured every command goes by SMS (and SCP03t data fails there, ES5_SEND_FAILED).
+// HTTPS opens only with an ISD-R SCP81 key set this SM-SR holds for the eUICC (the push names it, the
+// card's PSK-TLS needs it): after an SM-SR change the new SM-SR has none until it establishes one —
+// and the old SM-SR's is deleted from the card by FinaliseISDRhandover — so until then rule 4 sends
+// by SMS (concatenated when the script is long) when `httpsUsable` says no.
 // The default 96 bytes: one SMS carries 140 octets of user data; a UDH (3), the SCP80 command header
 // (CPL 2, CHL 1, SPI 2, KIc, KID, TAR 3, CNTR 5, PCNTR 1 = 16), the 8-byte AES-CMAC and the AES-CBC
 // padding leave at most 112 octets of script, and 96 keeps the usual ES5 commands (CreateISDP,
@@ -30,6 +34,11 @@ export interface Es5RouterOptions {
   readonly https?: Pick<Es5Https, 'send' | 'sessions'>;
   /** Largest expanded command script sent by SMS (default ES5_SMS_MAX_SCRIPT_BYTES). */
   readonly smsMaxScriptBytes?: number;
+  /**
+   * Whether HTTPS can open for this eUICC: this SM-SR holds an ISD-R SCP81 key set for it. Absent:
+   * always (the rule above alone).
+   */
+  readonly httpsUsable?: (eid: string) => Promise<boolean>;
   /** Each choice, for the log and tests. */
   readonly onRoute?: (eid: string, route: Es5Route, targetAid: string) => void;
 }
@@ -51,13 +60,22 @@ export class Es5Router implements Es5Transport {
     return commandScript(commands).length <= max ? 'sms' : 'https';
   }
 
-  send(
+  async send(
     eid: string,
     targetAid: string,
     commands: readonly Uint8Array[],
     options?: Es5SendOptions,
   ): Promise<Es5Outcome> {
-    const route = this.route(eid, targetAid, commands);
+    let route = this.route(eid, targetAid, commands);
+    // A long ISD-R script while no session can open (no SCP81 key set here): SMS after all.
+    if (
+      route === 'https' &&
+      this.#o.httpsUsable !== undefined &&
+      this.#o.https?.sessions.needsPush(eid) !== false &&
+      !commands.some((c) => isScp03tTlv(c)) &&
+      !(await this.#o.httpsUsable(eid))
+    )
+      route = 'sms';
     this.#o.onRoute?.(eid, route, targetAid);
     const transport = route === 'https' ? this.#o.https : this.#o.sms;
     return (transport ?? this.#o.sms).send(eid, targetAid, commands, options);
