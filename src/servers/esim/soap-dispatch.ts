@@ -108,7 +108,8 @@ export const REQUEST_ROUTES: Readonly<
 /**
  * Every notification we take: which port, which method, which sender role. HandleSMSRChange-
  * Notification (SGP.02 §3.8 steps 31–32) comes from the new SM-SR on ES3 (to an SM-DP) and ES4 (to an
- * operator); a port without that method drops it with a warning.
+ * operator), and from the SM-DP relaying it on ES2 (to an operator); a port without that method drops
+ * it with a warning.
  */
 export const NOTIFICATION_ROUTES: Readonly<
   Partial<Record<NotificationElement, { port: NotificationPortKey; method: string; from: PartnerRole }>>
@@ -123,12 +124,12 @@ export const NOTIFICATION_ROUTES: Readonly<
       },
     ]),
   ),
-  ...(['ES3', 'ES4'] as const).map((iface) => [
+  ...(['ES2', 'ES3', 'ES4'] as const).map((iface) => [
     `${iface}-HandleSMSRChangeNotification`,
     {
       port: `${iface.toLowerCase()}Notifications` as NotificationPortKey,
       method: 'handleSMSRChangeNotification',
-      from: 'sm-sr',
+      from: iface === 'ES2' ? 'sm-dp' : 'sm-sr',
     },
   ]),
 ]);

@@ -199,6 +199,7 @@ export function soapEs2Notifications(caller: SoapCaller, options: SoapPortOption
       'ES2-HandleProfileDeletedNotification',
       options,
     ),
+    handleSMSRChangeNotification: soapNotification(caller, 'ES2-HandleSMSRChangeNotification', options),
   };
 }
 

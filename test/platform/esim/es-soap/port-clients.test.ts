@@ -8,7 +8,10 @@ import { SimtrustError } from '../../../../src/lib/errors.js';
 import type { Es3Port } from '../../../../src/platform/esim/es-ports.js';
 import {
   type SoapCaller,
+  soapEs2Notifications,
+  soapEs3Notifications,
   soapEs3Port,
+  soapEs4Notifications,
   soapEs4Port,
   soapFunction,
 } from '../../../../src/platform/esim/es-soap/port-clients.js';
@@ -219,6 +222,33 @@ describe('SOAP dispatch to local ports', () => {
       status: 'FAILED',
       statusCodeData: { subject: SUBJECT_CODES.FUNCTION_PROVIDER, reason: REASON_CODES.UNSUPPORTED },
     });
+  });
+
+  it('every notification a client sends has a route to the same port method, from the role that sends it', async () => {
+    const sent: string[] = [];
+    const n = caller(
+      async () => ({ functionExecutionStatus: SUCCESS }) as never,
+      async (_p, element) => void sent.push(element),
+    );
+    for (const [iface, port, from] of [
+      ['ES2', soapEs2Notifications(n, { partner: 'x' }), 'sm-dp'],
+      ['ES3', soapEs3Notifications(n, { partner: 'x' }), 'sm-sr'],
+      ['ES4', soapEs4Notifications(n, { partner: 'x' }), 'sm-sr'],
+    ] as const) {
+      for (const [method, fn] of Object.entries(port)) {
+        sent.length = 0;
+        await (fn as (b: unknown) => Promise<void>)({});
+        const element = sent[0] as keyof typeof NOTIFICATION_ROUTES;
+        expect(element.startsWith(`${iface}-`)).toBe(true);
+        expect(NOTIFICATION_ROUTES[element]).toEqual({
+          port: `${iface.toLowerCase()}Notifications`,
+          method,
+          from,
+        });
+      }
+      // SGP.02 §3.8 steps 31–32: the SM-SR change notification is among them.
+      expect(Object.keys(port)).toContain('handleSMSRChangeNotification');
+    }
   });
 
   it('takes notifications only from the role that sends them (ES3/ES4 from an SM-SR, ES2 from an SM-DP)', async () => {
