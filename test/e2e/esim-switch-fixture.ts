@@ -52,6 +52,8 @@ export const PLMN_2 = { mcc: '310', mnc: '410' } as const;
 /** The cell the device camps on: operator 2's network. */
 export const VISITED_CELL: Cell = { mcc: PLMN_2.mcc, mnc: PLMN_2.mnc, tac: 0x16, eci: 0x16a0 };
 export const EUM_ID = '2.999.16.1';
+/** The profile type operator 2 offers for switches (its SIMs tagged esimSwitchProfileType). */
+export const PROFILE_TYPE = 'simtrust-usim';
 /** Settling bounds: a procedure over SMS and HTTPS takes about a second; the machine is loaded. */
 export const SETTLE_MS = 90_000;
 
@@ -100,6 +102,17 @@ export interface Deployment {
   cli(args: readonly string[]): Promise<string>;
 }
 
+export interface CoreEndpoints {
+  readonly gsup: { readonly host: string; readonly port: number };
+  readonly radius: {
+    readonly host: string;
+    readonly authPort: number;
+    readonly acctPort: number;
+    readonly secret: string;
+  };
+  readonly nasAddress: string;
+}
+
 export interface SwitchLab {
   readonly one: Deployment;
   readonly two: Deployment;
@@ -112,6 +125,11 @@ export interface SwitchLab {
   readonly fleet: Fleet;
   readonly events: readonly FleetEvent[];
   readonly smsc: Smsc;
+  /** The packet gateway's and the visited network's view of each operator's AAA and AuC. */
+  readonly cores: {
+    readonly one: CoreEndpoints;
+    readonly two: CoreEndpoints;
+  };
   /** Every MT SIM data message the SMSC carried: the sending SM-SR's number and the card's. */
   readonly mt: readonly { readonly source: string; readonly destination: string }[];
   /** The device attached with this IMSI after event index `from`. */
@@ -291,11 +309,7 @@ async function serve(d: Prepared, smsc: Smsc, tls: TlsIdentity): Promise<Deploym
 export async function addPartners(
   d: Deployment,
   partner: Deployment,
-  // One TLS certificate per deployment, and the registry pins a certificate to one partner row:
-  // the SM-SR role (ES7) for now; the SM-DP and operator roles once one party may hold several.
-  roles: ReadonlyArray<{ role: 'sm-sr' | 'sm-dp' | 'operator'; entityId: string }> = [
-    { role: 'sm-sr', entityId: partner.smsrId },
-  ],
+  roles: ReadonlyArray<{ role: 'sm-sr' | 'sm-dp' | 'operator'; entityId: string }>,
 ): Promise<void> {
   for (const r of roles)
     await d.cli([
@@ -405,23 +419,34 @@ export async function startSwitchLab(
     cleanups.push(() => one.server.stop());
     const two = await serve(p2, smsc, tls2);
     cleanups.push(() => two.server.stop());
-    await addPartners(one, two);
-    await addPartners(two, one);
+    // One TLS certificate per deployment, registered in each role the other deployment plays: at
+    // operator 1, operator 2's SM-SR (ES4 PrepareSMSRChange, ES7) and SM-DP (ES2 DownloadProfile);
+    // at operator 2, operator 1's SM-SR (ES7) and operator 1 as an operator (ES4, ES2).
+    await addPartners(one, two, [
+      { role: 'sm-sr', entityId: two.smsrId },
+      { role: 'sm-dp', entityId: two.smdpId },
+    ]);
+    await addPartners(two, one, [
+      { role: 'sm-sr', entityId: one.smsrId },
+      { role: 'operator', entityId: one.mnoId },
+    ]);
 
     // --- inventories and the eUICC, through each operator's API -----------------------------------
-    const created = async (d: Deployment, p: Profile) => {
+    const created = async (d: Deployment, p: Profile, tags?: Record<string, string>) => {
       const r = await d.call('POST', '/v1/sims', {
         iccid: p.iccid,
         imsi: p.imsi,
         msisdn: p.msisdn,
         ki: p.ki,
         opc: p.opc,
+        ...(tags === undefined ? {} : { tags }),
       });
       if (r.status !== 201)
         throw new Error(`operator ${d.n}: POST /v1/sims ${r.status} ${JSON.stringify(r.body)}`);
     };
     await created(one, profileA);
-    await created(two, profileB);
+    // Operator 2's switch pool: the profiles of this type it serves to its partners' switches.
+    await created(two, profileB, { esimSwitchProfileType: PROFILE_TYPE });
     const reg = await one.call('POST', '/v1/esim/euiccs', {
       registerEisRequest: issued.registerEisRequest,
       eumCertificate: issued.eumCertificate,
@@ -506,6 +531,7 @@ export async function startSwitchLab(
       fleet,
       events,
       smsc,
+      cores: { one: core1, two: core2 },
       mt,
       attachedAs,
       close,
