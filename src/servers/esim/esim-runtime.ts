@@ -405,14 +405,16 @@ export async function startEsim(
       clearInterval(expiry);
       // Wakes its ES5 retry waits (the rows stay for the next start's recover()).
       change.close();
-      await resolving;
       await smsr?.close();
       await smdp?.close();
       // Operations still running are not waited for (a card may take minutes): the next start's
       // recover() settles them from what the SM-SR and the card hold.
       esimOperations.connect(undefined);
       await listener?.close();
+      // Closing the node fails a HandoverEUICC still waiting (its hand-over stays open for the next
+      // start); then the round of resolveHandovers() ends.
       await soap?.close();
+      await resolving;
       for (const { key, timer } of psks.values()) {
         clearTimeout(timer);
         key.fill(0);
