@@ -114,8 +114,12 @@ async function notifyAttached(smsr: SmSr, eid: string, card: Uicc): Promise<void
 
 export interface SwitchBenchRig {
   readonly cards: readonly { readonly eid: string }[];
-  /** The whole carrier switch of card `i` through operator 1's API; the ended operation. */
-  switchOne(i: number): Promise<EsimOperationView>;
+  /**
+   * The whole carrier switch of card `i` through operator 1's API; the ended operation. The body
+   * names the card's own profile B (`iccid`: as agreed with operator 2) unless `pool`: then SM-DP2
+   * picks a free one of the switch pool.
+   */
+  switchOne(i: number, o?: { pool?: boolean }): Promise<EsimOperationView>;
   /** Re-attach of card `i` at operator 2: its AuC's vector, the card's AUTHENTICATE, RES = XRES. */
   reattach(i: number): Promise<boolean>;
   /** Card `i` has profile B enabled and SM-SR2's key set only (its EIS at SM-SR2, none at SM-SR1). */
@@ -341,12 +345,13 @@ export async function switchBenchRig(pki: TestPki, o: { cards: number }): Promis
 
   return {
     cards,
-    async switchOne(i) {
+    async switchOne(i, so = {}) {
       const c = cardOf(i);
       const posted = await call(op1, 'POST', `/v1/sims/${c.eid}/switch_operator`, {
         targetSmsrId: SMSR2_ID,
         targetSmdpId: SMDP2_ID,
         profileType: PROFILE_TYPE,
+        ...(so.pool === true ? {} : { iccid: c.iccidB }),
       });
       if (posted.status !== 202) throw new Error(`switch_operator ${c.eid}: ${posted.status} ${posted.body}`);
       const { operationId } = posted.json() as EsimOperationView;

@@ -1,5 +1,7 @@
 // Complete carrier switches per second (issue 16): `npm run bench -- esim --switch [--euiccs 50] [--pg]
-// [--timeout-s 600]` (also `npm run bench -- esim-switch …`).
+// [--timeout-s 600] [--pool]` (also `npm run bench -- esim-switch …`). Each switch names the eUICC's
+// profile at operator 2 (`iccid`, as agreed with it); with --pool SM-DP2 picks a free profile of its
+// switch pool instead (EsimSwitchTarget), all N at once.
 //
 // Measured path, per eUICC, all N started together (bench/_esim-switch-rig.ts): POST
 // /v1/sims/{eid}/switch_operator at operator 1's API → the platform's switch operation (ES4
@@ -29,6 +31,7 @@ import {
 } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { EsimOperationView } from '../src/platform/esim/operations/operations-service.js';
 import { type CryptoCounts, countCrypto } from './_esim-crypto-count.js';
@@ -73,6 +76,45 @@ function unitCosts(aesBytesPerCall: number) {
   };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: patching better-sqlite3's Statement for counting
+type AnyFn = (...a: any[]) => any;
+
+/**
+ * Counts SQLite statements and commits of writes (each a WAL fsync under synchronous = FULL, which
+ * blocks the thread — what bounds the rate on SQLite) until the returned function is called.
+ */
+function countStatements(): () => { statements: number; commits: number } {
+  const require = createRequire(import.meta.url);
+  const Database = require('better-sqlite3') as new (
+    file: string,
+  ) => { prepare(sql: string): object; close(): void };
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, AnyFn>;
+  probe.close();
+  let statements = 0;
+  let commits = 0;
+  let inTransaction = false;
+  const saved: [string, AnyFn][] = [];
+  for (const m of ['run', 'all', 'get', 'iterate']) {
+    const orig = proto[m] as AnyFn;
+    saved.push([m, orig]);
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      statements++;
+      const verb = /^\s*(\w+)/.exec(this.source)?.[1]?.toLowerCase();
+      if (verb === 'begin') inTransaction = true;
+      else if (verb === 'commit' || verb === 'rollback') {
+        if (verb === 'commit') commits++;
+        inTransaction = false;
+      } else if (!inTransaction && (verb === 'insert' || verb === 'update' || verb === 'delete')) commits++;
+      return orig.apply(this, a);
+    };
+  }
+  return () => {
+    for (const [m, orig] of saved) proto[m] = orig;
+    return { statements, commits };
+  };
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -87,6 +129,7 @@ export async function run(args: string[]): Promise<void> {
   const euiccs = Number(flag(args, '--euiccs') ?? 50);
   const timeoutS = Number(flag(args, '--timeout-s') ?? 600);
   const pg = args.includes('--pg') || flag(args, '--db') === 'postgres';
+  const pool = args.includes('--pool');
   if (!Number.isInteger(euiccs) || euiccs < 1 || euiccs > 2000) throw new Error('--euiccs: 1 … 2000');
   if (!(timeoutS > 0)) throw new Error('--timeout-s: a positive number of seconds');
   // The test platforms pick their database when their module loads: set before importing the rig.
@@ -111,7 +154,9 @@ export async function run(args: string[]): Promise<void> {
   // 1. What one switch really does, counted on a rig of its own (setup not counted).
   const one = await switchBenchRig(pki, { cards: 1 });
   let counts: CryptoCounts;
+  let sql: { statements: number; commits: number } | undefined;
   try {
+    const stopSql = pg ? undefined : countStatements();
     const stop = countCrypto();
     let op: Awaited<ReturnType<typeof one.switchOne>>;
     let attached: boolean;
@@ -120,6 +165,7 @@ export async function run(args: string[]): Promise<void> {
       attached = await one.reattach(0);
     } finally {
       counts = stop();
+      sql = stopSql?.();
     }
     if (op.status !== 'succeeded') throw new Error(`the counted switch ended ${JSON.stringify(op)}`);
     if (!attached || !(await one.switched(0)))
@@ -157,6 +203,11 @@ export async function run(args: string[]): Promise<void> {
     { operation: 'reference: raw crypto per switch (µs)', count: '', 'µs each': fmt(refUs, 0) },
   ]);
 
+  if (sql !== undefined)
+    console.log(
+      `store: ${fmt(sql.statements)} SQLite statements and ${fmt(sql.commits)} commits of writes (each a WAL fsync) in one switch, both deployments`,
+    );
+
   // 2. The measured path: N eUICCs, all switches (and their re-attach) in parallel.
   const rig = await switchBenchRig(pki, { cards: euiccs });
   let done = 0;
@@ -164,6 +215,7 @@ export async function run(args: string[]): Promise<void> {
   const failures: string[] = [];
   const ended: EsimOperationView[] = [];
   const latencies: number[] = [];
+  const switchedAt: number[] = [];
   // ESIM_BENCH_CPU_PROFILE=<dir>: a V8 CPU profile of the measured window only (not the setup).
   const profileDir = process.env.ESIM_BENCH_CPU_PROFILE;
   const session = profileDir === undefined ? undefined : new Session();
@@ -176,6 +228,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
+    const wall0 = Date.now();
     const progress = setInterval(() => {
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       console.log(`  … ${fmt(s, 1)} s: ${done}/${euiccs} switched and re-attached, ${failed} failed`);
@@ -184,8 +237,9 @@ export async function run(args: string[]): Promise<void> {
       await bounded(
         Promise.all(
           rig.cards.map(async (_, i) => {
-            const op = await rig.switchOne(i);
+            const op = await rig.switchOne(i, { pool });
             ended.push(op);
+            switchedAt.push(Date.now() - wall0);
             const ok = op.status === 'succeeded' && (await rig.reattach(i));
             latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
             if (ok) done++;
@@ -216,7 +270,7 @@ export async function run(args: string[]): Promise<void> {
     for (let i = 0; i < euiccs; i++) if (await rig.switched(i)) complete++;
     const ok = Math.min(done, complete);
     console.log(
-      `\ncarrier switches (SM-SR change + download + enable + re-attach) with ${euiccs} eUICCs in parallel, ${dialect}, ES5 and partner links in-process:`,
+      `\ncarrier switches (SM-SR change + download + enable + re-attach) with ${euiccs} eUICCs in parallel, ${dialect}, ${pool ? 'profiles picked from the pool' : 'profiles named'}, ES5 and partner links in-process:`,
     );
     table([
       {
@@ -242,6 +296,11 @@ export async function run(args: string[]): Promise<void> {
         'median ms': fmt(median(ms), 0),
         'max ms': fmt(Math.max(...ms), 0),
       })),
+      {
+        step: 'operation ended (GET), from the start',
+        'median ms': fmt(median(switchedAt), 0),
+        'max ms': fmt(Math.max(...switchedAt), 0),
+      },
       {
         step: 'switch + re-attach ended, from the start',
         'median ms': fmt(median(latencies), 0),
