@@ -124,7 +124,8 @@ export interface SwitchBenchRig {
   reattach(i: number): Promise<boolean>;
   /** Card `i` has profile B enabled and SM-SR2's key set only (its EIS at SM-SR2, none at SM-SR1). */
   switched(i: number): Promise<boolean>;
-  close(): Promise<void>;
+  /** Closes both deployments; `drain: false` does not wait for running switches (a timed-out run). */
+  close(o?: { drain?: boolean }): Promise<void>;
 }
 
 export async function switchBenchRig(pki: TestPki, o: { cards: number }): Promise<SwitchBenchRig> {
@@ -386,9 +387,11 @@ export async function switchBenchRig(pki: TestPki, o: { cards: number }): Promis
         .executeTakeFirst();
       return at1 !== undefined;
     },
-    async close() {
-      await op1.platform.esimOperations.drained();
-      await op2.platform.esimOperations.drained();
+    async close(co = {}) {
+      if (co.drain !== false) {
+        await op1.platform.esimOperations.drained();
+        await op2.platform.esimOperations.drained();
+      }
       for (const d of deployments.values()) {
         d.change.close();
         await d.smsr.close();

@@ -156,6 +156,8 @@ export async function run(args: string[]): Promise<void> {
   let counts: CryptoCounts;
   let sql: { statements: number; commits: number } | undefined;
   try {
+    // The re-attach check means something: before the switch, operator 2 does not admit the card.
+    if (await one.reattach(0)) throw new Error('the card attached at operator 2 before its switch');
     const stopSql = pg ? undefined : countStatements();
     const stop = countCrypto();
     let op: Awaited<ReturnType<typeof one.switchOne>>;
@@ -170,9 +172,11 @@ export async function run(args: string[]): Promise<void> {
     if (op.status !== 'succeeded') throw new Error(`the counted switch ended ${JSON.stringify(op)}`);
     if (!attached || !(await one.switched(0)))
       throw new Error('the counted switch did not leave profile B attached');
-  } finally {
-    await one.close();
+  } catch (e) {
+    await one.close({ drain: false });
+    throw e;
   }
+  await one.close();
   if (counts.ecdsaVerify === 0 || counts.aesCalls === 0)
     throw new Error('node:crypto was not instrumented (no verification or AES call seen)');
   const unit = unitCosts(counts.aesBytes / counts.aesCalls);
@@ -210,6 +214,7 @@ export async function run(args: string[]): Promise<void> {
 
   // 2. The measured path: N eUICCs, all switches (and their re-attach) in parallel.
   const rig = await switchBenchRig(pki, { cards: euiccs });
+  let timedOut = false;
   let done = 0;
   let failed = 0;
   const failures: string[] = [];
@@ -251,6 +256,9 @@ export async function run(args: string[]): Promise<void> {
         ),
         `${euiccs} switches`,
       );
+    } catch (e) {
+      timedOut = true;
+      throw e;
     } finally {
       clearInterval(progress);
     }
@@ -311,6 +319,6 @@ export async function run(args: string[]): Promise<void> {
     console.log('target (issue 16): CPU per switch ≤ 3 × the raw crypto of a switch');
     if (ok < euiccs) process.exitCode = 1;
   } finally {
-    await rig.close();
+    await rig.close({ drain: !timedOut });
   }
 }
