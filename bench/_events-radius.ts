@@ -1,4 +1,5 @@
-// `npm run bench -- events [--pg] [--sessions N] [--seconds N]` (bench/events.ts): issue 14's event
+// `npm run bench -- events [--pg] [--sessions N] [--seconds N] [--repeat N] [--receiver-in-process]`
+// (bench/events.ts): issue 14's event
 // handler benchmark over the accounting benchmark of bench/_aaa-radius.ts. `simtrust serve` runs in
 // its own process (and with it the event handler job, servers/event-handlers-job.ts); this process is
 // the packet gateway: 16 UDP sockets, a window of outstanding Accounting Interim-Updates, each
@@ -8,8 +9,9 @@
 // 2. 100 active handlers are created through the HTTP API, as an operator would: 99 that watch and
 //    never fire (SimMonthlyTotalTrafficRule with 100,000 MiB on single SIMs, SimStatusAttributeRule
 //    → suspended on single SIMs) and one SubscriberDailyTrafficRule on the operator whose action is
-//    an ExecuteWebRequestAction to an HTTP server in this process (127.0.0.2, allowed in the
-//    server's eventWebRequestAllowedNetworks);
+//    an ExecuteWebRequestAction to an HTTP server of the run (127.0.0.2, allowed in the server's
+//    eventWebRequestAllowedNetworks), in a process of its own (bench/_events-receiver.ts; with
+//    --receiver-in-process in this one, whose busy event loop then delays each arrival's time);
 // 3. the same Interim load again with the engine running in serve. Every session crosses the daily
 //    limit once during this phase, staggered: session i's counters grow so that the first Interim
 //    sent after (5 % + 70 % × i/N) of the phase carries a total just over the limit.
@@ -19,12 +21,15 @@
 // Printed: both Interim rates and the ratio kept (target ≥ 80 %); rule evaluations during the phase
 // and per second (simtrust_event_rule_evaluations_total from the server's /metrics, before and
 // after); and for every session that crossed, the time from the send of its crossing Interim to the
-// arrival of its web request here (the action's first attempt; p50/p99, target p99 ≤ 1 s).
+// arrival of its web request at the receiver (the action's first attempt; p50/p99, target p99 ≤ 1 s).
 
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { RADIUS_CODES } from '../src/lib/radius/rfc-2865-packet.js';
 import { closedLoop, LoadGenerator, platformTarget, stamp, type Template, template } from './_aaa-radius.js';
 import { type BenchDialect, flag, fmt, table } from './_support.js';
@@ -153,34 +158,62 @@ function closedLoopTracked(
   });
 }
 
-/** The HTTP server the firing handler's web request reaches: the first arrival per IMSI. */
-async function receiver(): Promise<{
+/**
+ * The HTTP server the firing handler's web request reaches: the first arrival per IMSI (on this
+ * process's performance.now() clock). By default in a process of its own (bench/_events-receiver.ts):
+ * in this one, an arriving request waits for the load generator's busy event loop before its time is
+ * taken. `inProcess` keeps it here (as the figures before 8 December 2026 were measured).
+ */
+async function receiver(inProcess: boolean): Promise<{
   readonly url: string;
   readonly arrivals: Map<string, number>;
-  requests: number;
   close(): Promise<void>;
 }> {
   const arrivals = new Map<string, number>();
-  const state = {
-    url: '',
-    arrivals,
-    requests: 0,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const at = performance.now();
-    state.requests++;
-    const imsi = /^\/crossed\/(\d{6,15})$/.exec(req.url ?? '')?.[1];
-    if (imsi !== undefined && !arrivals.has(imsi)) arrivals.set(imsi, at);
-    req.resume();
-    req.once('end', () => {
-      res.statusCode = imsi === undefined ? 404 : 204;
-      res.end();
+  if (inProcess) {
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const at = performance.now();
+      const imsi = /^\/crossed\/(\d{6,15})$/.exec(req.url ?? '')?.[1];
+      if (imsi !== undefined && !arrivals.has(imsi)) arrivals.set(imsi, at);
+      req.resume();
+      req.once('end', () => {
+        res.statusCode = imsi === undefined ? 404 : 204;
+        res.end();
+      });
     });
+    await new Promise<void>((r) => server.listen(0, RECEIVER_HOST, r));
+    return {
+      url: `http://${RECEIVER_HOST}:${(server.address() as AddressInfo).port}`,
+      arrivals,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve('bench/_events-receiver.ts'), RECEIVER_HOST],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const port = await new Promise<string>((ready, fail) => {
+    lines.once('line', ready);
+    child.once('exit', (code) => fail(new Error(`the receiver exited with ${code}`)));
   });
-  await new Promise<void>((r) => server.listen(0, RECEIVER_HOST, r));
-  state.url = `http://${RECEIVER_HOST}:${(server.address() as AddressInfo).port}`;
-  return state;
+  lines.on('line', (line) => {
+    const [imsi, epoch] = line.split(' ');
+    // Its clock and ours both count from the epoch (timeOrigin): the same instant, within rounding.
+    if (imsi !== undefined && !arrivals.has(imsi)) arrivals.set(imsi, Number(epoch) - performance.timeOrigin);
+  });
+  return {
+    url: `http://${RECEIVER_HOST}:${port}`,
+    arrivals,
+    close: () =>
+      new Promise<void>((stopped) => {
+        child.once('exit', () => stopped());
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 /** Sum of a counter's samples (all label sets) in a Prometheus text exposition. */
@@ -211,9 +244,14 @@ async function remove(api: Api, handlerId: string): Promise<void> {
   if (r.status !== 204) throw new Error(`deleteEventHandler: ${r.status} ${await r.text()}`);
 }
 
-async function measure(dialect: BenchDialect, sessions: number, seconds: number): Promise<Figures> {
+async function measure(
+  dialect: BenchDialect,
+  sessions: number,
+  seconds: number,
+  receiverInProcess: boolean,
+): Promise<Figures> {
   const loadAtStart = loadavg()[0] ?? Number.NaN;
-  const sink = await receiver();
+  const sink = await receiver(receiverInProcess);
   const t = await platformTarget(dialect, sessions, {
     SIMTRUST_EVENT_WEB_REQUEST_ALLOWED_NETWORKS: RECEIVER_HOST,
   });
@@ -460,12 +498,14 @@ export async function runEventsRadiusBench(args: string[]): Promise<void> {
   const sessions = Number(flag(args, '--sessions') ?? 2000);
   const seconds = Number(flag(args, '--seconds') ?? 10);
   const repeat = Number(flag(args, '--repeat') ?? 1);
+  // The web request's receiver in this process (as before 8 December 2026) instead of its own.
+  const receiverInProcess = args.includes('--receiver-in-process');
   console.log(
     `\n-- ${dialect}: simtrust serve, RADIUS accounting from ${fmt(sessions)} sessions over 16 sockets, ${seconds} s per phase`,
   );
   const results: Figures[] = [];
   for (let n = 0; n < repeat; n++) {
-    const f = await measure(dialect, sessions, seconds);
+    const f = await measure(dialect, sessions, seconds, receiverInProcess);
     results.push(f);
     console.log(`server: ${f.server}; action runs ${f.runs}; retransmits ${f.retransmits}`);
   }

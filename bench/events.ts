@@ -1,7 +1,7 @@
-// `npm run bench -- events [--pg] [--sessions N] [--seconds N] [--repeat N]`: the event handlers'
-// cost under accounting load (issue 14) as the issue states it — the accounting benchmark (RADIUS
-// Interim-Updates over UDP against `simtrust serve`, bench/_aaa-radius.ts) with no handler and then
-// with 100 active handlers, in one run on one server: bench/_events-radius.ts.
+// `npm run bench -- events [--pg] [--sessions N] [--seconds N] [--repeat N] [--receiver-in-process]`:
+// the event handlers' cost under accounting load (issue 14) as the issue states it — the accounting
+// benchmark (RADIUS Interim-Updates over UDP against `simtrust serve`, bench/_aaa-radius.ts) with no
+// handler and then with 100 active handlers, in one run on one server: bench/_events-radius.ts.
 //
 // `npm run bench -- events --direct [--pg] [--sims N] [--rounds N] [--scenario mass|steady|both]
 // [--repeat N]`: the earlier in-process form, whose figures docs/event-handlers.md keeps. The same

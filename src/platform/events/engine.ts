@@ -47,8 +47,14 @@ export interface EngineOptions {
   readonly maxAttempts?: number;
   /** Backoff of the first retry; each next one doubles (capped at one hour). */
   readonly retryBaseMs?: number;
-  /** Runs of a claimed batch executed at the same time. */
+  /** Runs that change the platform's own state (SIM actions: the database, CoA) executed at the same time. */
   readonly concurrency?: number;
+  /**
+   * Runs that only wait on another server (web requests, mail) executed at the same time. They cost
+   * this process little but a round trip each: with `concurrency` alone a burst of crossings would
+   * queue behind a few requests in flight (8 at ~20 ms each under load: ~400 a second).
+   */
+  readonly outboundConcurrency?: number;
   /**
    * Whether traffic rules are decided from the usage accounting hands over (`noteAccounting`) added
    * to a per-SIM baseline read once, instead of reading each noted SIM's usage at every evaluation.
@@ -127,6 +133,13 @@ const FAMILY_OF_EVENT: Record<string, Family> = {
   'esim-operation': 'ota-status',
 };
 
+/** Action types whose run is a request to another server (no write of the platform's own state). */
+const OUTBOUND_ACTIONS: ReadonlySet<ActionType> = new Set<ActionType>([
+  'ExecuteWebRequestAction',
+  'SendMailAction',
+  'SendMailToOperatorAction',
+]);
+
 const STATUS_ACTIONS: Partial<Record<ActionType, LifecycleAction>> = {
   ActivationAction: 'activate',
   DeactivationAction: 'deactivate',
@@ -135,6 +148,15 @@ const STATUS_ACTIONS: Partial<Record<ActionType, LifecycleAction>> = {
 };
 
 const MIB = 1_048_576;
+/** The result of a run whose action is never executed (executionDateTimeConst NEVER). */
+const SKIPPED_RESULT = JSON.stringify({ reason: 'executionDateTimeConst is NEVER' });
+/**
+ * In the RETURNING of the runs' insert: a claimed run's SIM's IMSI (primary first, then the lowest),
+ * as the claim statement returns it.
+ */
+const CLAIMED_RUN_IMSI = sql`case when event_action_runs.status = 'running' then
+  (select p.imsi from sim_profiles p where p.sim_id = event_action_runs.sim_id
+    order by p.is_primary desc, p.imsi limit 1) end`;
 /** Causes fired per statement: up to 5 action runs each, within SQLite's bound-parameter limit. */
 const FIRE_CHUNK = 200;
 /** Causes fired per statement on PostgreSQL (each column one array). */
@@ -310,6 +332,8 @@ interface FireLog {
   readonly states: FiredState[];
   /** Runs due now, inserted claimed by this process (executed by this tick after the commit); undefined: inserted pending. */
   readonly runs: ClaimedRun[] | undefined;
+  /** Whether runs due now were inserted pending (beyond the claimed ones: left for a claim). */
+  duePending: boolean;
 }
 
 /** Whether the rule of `h` matches an event's facts. */
@@ -365,6 +389,10 @@ export class EventEngine {
   private ticking = 0;
   /** Runs this process inserted claimed (committed), waiting for runDueActions. */
   private readonly claimedHere: ClaimedRun[] = [];
+  /** Whether this process fired runs due now that it left pending (for a claim) since runDueActions looked. */
+  private duePending = false;
+  /** The runDueActions in progress: told when runs are fired here, so they start at once. */
+  private readonly drains = new Set<() => void>();
   private readonly usageListeners = new Set<() => void>();
   /**
    * Rule states this process knows are fired and not re-armed before a time, per handler: such SIMs
@@ -389,6 +417,7 @@ export class EventEngine {
       maxAttempts: 5,
       retryBaseMs: 10_000,
       concurrency: 8,
+      outboundConcurrency: 64,
       usageInMemory: store.dialect === 'sqlite',
       ...options,
     };
@@ -409,24 +438,52 @@ export class EventEngine {
    * for the SIMs whose usage was noted: `'changed'`), actions.
    */
   async tick(o: { traffic?: boolean | 'changed' } = {}): Promise<EngineCounts> {
-    const counts: EngineCounts = { firings: 0, evaluations: 0, runs: {} };
-    // The runs this tick fires due at once are inserted claimed by this process (no claim for them);
-    // its runDueActions below executes them.
-    this.ticking++;
-    try {
-      for (;;) {
-        const { events, firings, evaluations } = await this.evaluateOutbox();
-        counts.firings += firings;
-        counts.evaluations += evaluations;
-        if (events < this.o.outboxBatch) break;
-      }
-      if (o.traffic !== false) await this.traffic(o.traffic === 'changed' ? 'changed' : 'all', counts);
-    } finally {
-      this.ticking--;
-    }
+    const counts = await this.evaluate(o);
     for (const [outcome, count] of Object.entries(await this.runDueActions()))
       counts.runs[outcome] = (counts.runs[outcome] ?? 0) + count;
     return counts;
+  }
+
+  /**
+   * The evaluating half of a tick: events and traffic rules, no action run. The runs it fires due at
+   * once are inserted claimed by this process (no claim for them) and wait in memory for
+   * runDueActions, which the caller must run after it (`runsWaiting` says whether some wait): the
+   * scheduler (servers/event-handlers-job.ts) runs the actions beside the next evaluations, so a
+   * burst of slow actions does not hold up the evaluation of the next crossings.
+   */
+  async evaluate(o: { traffic?: boolean | 'changed' } = {}): Promise<EngineCounts> {
+    const counts: EngineCounts = { firings: 0, evaluations: 0, runs: {} };
+    this.ticking++;
+    try {
+      // Events and traffic rules are of different rule families (no rule state in common): side by
+      // side, so a crossing does not wait for the outbox's statements (on SQLite they queue on the
+      // one connection anyway).
+      const outbox = async () => {
+        for (;;) {
+          const { events, firings, evaluations } = await this.evaluateOutbox();
+          counts.firings += firings;
+          counts.evaluations += evaluations;
+          if (events < this.o.outboxBatch) break;
+        }
+      };
+      // Both end before the evaluation does (a failure of one surfaces after the other ended).
+      const ended = await Promise.allSettled([
+        outbox(),
+        o.traffic === false ? undefined : this.traffic(o.traffic === 'changed' ? 'changed' : 'all', counts),
+      ]);
+      for (const e of ended) if (e.status === 'rejected') throw e.reason;
+    } finally {
+      this.ticking--;
+    }
+    return counts;
+  }
+
+  /**
+   * Whether runs wait for runDueActions: claimed by this process at their firing, or fired pending
+   * and due while a claim may have found none.
+   */
+  get runsWaiting(): boolean {
+    return this.claimedHere.length > 0 || this.duePending;
   }
 
   /** The active handlers' rows with their parsed configuration (parsed again only when it changed). */
@@ -455,17 +512,30 @@ export class EventEngine {
 
   /** A log for a firing transaction: runs due now are inserted claimed while a tick runs. */
   private fireLog(): FireLog {
-    return { states: [], runs: this.ticking > 0 ? [] : undefined };
+    return { states: [], runs: this.ticking > 0 ? [] : undefined, duePending: false };
   }
 
   /** After the firing transaction committed: its states remembered, its claimed runs queued here. */
   private committed(log: FireLog): void {
     for (const f of log.states) this.remember(f.handlerId, f.key, f.rearmAt);
+    this.handOver(log);
+  }
+
+  /** The runs a committed firing transaction left for runDueActions: to a run of it in progress, if any. */
+  private handOver(log: FireLog): void {
     if (log.runs !== undefined) this.claimedHere.push(...log.runs);
+    if (log.duePending) this.duePending = true;
+    if (log.duePending || (log.runs?.length ?? 0) > 0) for (const drain of this.drains) drain();
   }
 
   /** Evaluates one batch of outbox events; returns how many events, rule evaluations and firings. */
   async evaluateOutbox(): Promise<{ events: number; firings: number; evaluations: number }> {
+    // Mostly there is none (usage is not an event): one statement instead of a transaction's three,
+    // each a turn of a busy event loop on the way of the traffic evaluation that follows.
+    if (
+      (await this.store.db.selectFrom('event_outbox').select('id').limit(1).executeTakeFirst()) === undefined
+    )
+      return { events: 0, firings: 0, evaluations: 0 };
     const log = this.fireLog();
     const result = await this.store.transaction(async (trx) => {
       let q = trx.selectFrom('event_outbox').selectAll().orderBy('id').limit(this.o.outboxBatch);
@@ -552,7 +622,7 @@ export class EventEngine {
       return { events: events.length, firings, evaluations };
     });
     // Event rules are not decided from remembered states: only the claimed runs are kept.
-    if (log.runs !== undefined) this.claimedHere.push(...log.runs);
+    this.handOver(log);
     return result;
   }
 
@@ -983,31 +1053,38 @@ export class EventEngine {
       const handlerId = h.row.handler_id;
       const keys = [...new Set(list.map((c) => stateKey(h, c.simId)))];
       const notArmed = new Set<string>();
-      for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
-        for (const s of await db
-          .selectFrom('event_rule_states')
-          .select(['target_key', 'rearm_at'])
-          .where('handler_id', '=', handlerId)
-          .where('target_key', 'in', keys.slice(i, i + LOOKUP_CHUNK))
-          .execute()) {
-          const rearmAt = s.rearm_at === null ? Number.POSITIVE_INFINITY : Number(s.rearm_at);
-          if (rearmAt > now) {
-            notArmed.add(s.target_key);
-            this.remember(handlerId, s.target_key, rearmAt);
-          }
-        }
-      }
-      const simIds = [...new Set(list.flatMap((c) => (c.simId === null ? [] : [c.simId])))];
       const ignored = new Set<string>();
-      for (let i = 0; i < simIds.length; i += LOOKUP_CHUNK) {
-        for (const r of await db
-          .selectFrom('event_handler_ignores')
-          .select('sim_id')
-          .where('handler_id', '=', handlerId)
-          .where('sim_id', 'in', simIds.slice(i, i + LOOKUP_CHUNK))
-          .execute())
-          ignored.add(r.sim_id);
-      }
+      const simIds = [...new Set(list.flatMap((c) => (c.simId === null ? [] : [c.simId])))];
+      // The two reads side by side (one round trip of wait instead of two).
+      await Promise.all([
+        (async () => {
+          for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+            for (const s of await db
+              .selectFrom('event_rule_states')
+              .select(['target_key', 'rearm_at'])
+              .where('handler_id', '=', handlerId)
+              .where('target_key', 'in', keys.slice(i, i + LOOKUP_CHUNK))
+              .execute()) {
+              const rearmAt = s.rearm_at === null ? Number.POSITIVE_INFINITY : Number(s.rearm_at);
+              if (rearmAt > now) {
+                notArmed.add(s.target_key);
+                this.remember(handlerId, s.target_key, rearmAt);
+              }
+            }
+          }
+        })(),
+        (async () => {
+          for (let i = 0; i < simIds.length; i += LOOKUP_CHUNK) {
+            for (const r of await db
+              .selectFrom('event_handler_ignores')
+              .select('sim_id')
+              .where('handler_id', '=', handlerId)
+              .where('sim_id', 'in', simIds.slice(i, i + LOOKUP_CHUNK))
+              .execute())
+              ignored.add(r.sim_id);
+          }
+        })(),
+      ]);
       const kept = list.filter(
         (c) => !notArmed.has(stateKey(h, c.simId)) && (c.simId === null || !ignored.has(c.simId)),
       );
@@ -1015,13 +1092,30 @@ export class EventEngine {
     }
     if (armed.size === 0) return 0;
     const log = this.fireLog();
-    const firings = await this.store.transaction(async (trx) => {
-      let n = 0;
-      for (const [h, list] of armed) n += await this.fireAll(trx, h, list, log);
-      return n;
-    });
+    const firings = await this.fireTogether(armed, log);
     this.committed(log);
     return firings;
+  }
+
+  /**
+   * Fires these handlers' causes in one transaction. On PostgreSQL, when that is a single statement
+   * (one handler, one wave, one chunk: fireWavePg), the statement is atomic by itself and goes alone,
+   * without BEGIN and COMMIT around it: two round trips less on the way from a crossing to its action.
+   */
+  private fireTogether(armed: ReadonlyMap<Handler, readonly Cause[]>, log: FireLog): Promise<number> {
+    const fire = async (db: Executor) => {
+      let n = 0;
+      for (const [h, list] of armed) n += await this.fireAll(db, h, list, log);
+      return n;
+    };
+    const [only] = armed;
+    const single =
+      this.store.dialect === 'postgres' &&
+      armed.size === 1 &&
+      only !== undefined &&
+      only[1].length <= FIRE_CHUNK_PG &&
+      new Set(only[1].map((c) => stateKey(only[0], c.simId))).size === only[1].length;
+    return single ? fire(this.store.db) : this.store.transaction(fire);
   }
 
   /** A total-traffic handler: the sum over its whole target, fired once per arming ('*'). */
@@ -1075,13 +1169,9 @@ export class EventEngine {
     const total = Number((await usage.executeTakeFirst())?.bytes ?? 0);
     if (total <= limitBytes) return 0;
     const log = this.fireLog();
-    const n = await this.store.transaction(async (trx) =>
-      this.fireAll(
-        trx,
-        h,
-        [{ simId: null, firingKey: `traffic:*:${now}`, detail: { usageBytes: total, since } }],
-        log,
-      ),
+    const n = await this.fireTogether(
+      new Map([[h, [{ simId: null, firingKey: `traffic:*:${now}`, detail: { usageBytes: total, since } }]]]),
+      log,
     );
     this.committed(log);
     return n;
@@ -1157,47 +1247,28 @@ export class EventEngine {
 
   /** Fires `h` for causes with distinct rule state keys (see fireAll). */
   private async fireWave(trx: Executor, h: Handler, causes: readonly Cause[], log: FireLog): Promise<number> {
+    if (this.store.dialect === 'postgres') return this.fireWavePg(trx, h, causes, log);
     const now = this.clock.now();
     const handlerId = h.row.handler_id;
-    const p = h.rule.properties;
-    const rearmAt = scheduledTime(
-      p.inactiveTimeoutDateConst as never,
-      Number(p.inactiveTimeoutOffsetMinutes ?? 0),
-      now,
-    );
+    const rearmAt = this.rearmAt(h, now);
     const keys = causes.map((c) => stateKey(h, c.simId));
     const armed = new Set(
-      this.store.dialect === 'postgres'
-        ? // One statement text whatever the count (arrays): PostgreSQL parses a 200-row VALUES list anew each time.
-          (
-            await sql<{ target_key: string }>`
-              insert into event_rule_states (handler_id, target_key, fired_at, rearm_at)
-              select ${handlerId}, k, ${now}, cast(${rearmAt} as bigint) from unnest(cast(${keys} as text[])) as k
-              on conflict (handler_id, target_key) do update set fired_at = excluded.fired_at, rearm_at = excluded.rearm_at
-                where event_rule_states.rearm_at is not null and event_rule_states.rearm_at <= ${now}
-              returning target_key`.execute(trx)
-          ).rows.map((r) => r.target_key)
-        : (
-            await trx
-              .insertInto('event_rule_states')
-              .values(
-                keys.map((key) => ({
-                  handler_id: handlerId,
-                  target_key: key,
-                  fired_at: now,
-                  rearm_at: rearmAt,
-                })),
-              )
-              .onConflict((oc) =>
-                oc
-                  .columns(['handler_id', 'target_key'])
-                  .doUpdateSet({ fired_at: now, rearm_at: rearmAt })
-                  .where('event_rule_states.rearm_at', 'is not', null)
-                  .where('event_rule_states.rearm_at', '<=', now),
-              )
-              .returning('target_key')
-              .execute()
-          ).map((r) => r.target_key),
+      (
+        await trx
+          .insertInto('event_rule_states')
+          .values(
+            keys.map((key) => ({ handler_id: handlerId, target_key: key, fired_at: now, rearm_at: rearmAt })),
+          )
+          .onConflict((oc) =>
+            oc
+              .columns(['handler_id', 'target_key'])
+              .doUpdateSet({ fired_at: now, rearm_at: rearmAt })
+              .where('event_rule_states.rearm_at', 'is not', null)
+              .where('event_rule_states.rearm_at', '<=', now),
+          )
+          .returning('target_key')
+          .execute()
+      ).map((r) => r.target_key),
     );
     for (const key of armed)
       log.states.push({ handlerId, key, rearmAt: rearmAt ?? Number.POSITIVE_INFINITY });
@@ -1212,40 +1283,27 @@ export class EventEngine {
       detail: JSON.stringify(c.detail),
       at: now,
     }));
-    const inserted =
-      this.store.dialect === 'postgres'
-        ? (
-            await sql<{ id: number; sim_id: string | null }>`
-              insert into event_firings (operator_id, handler_id, sim_id, firing_key, rule_type, detail, at)
-              select ${h.row.operator_id}, ${handlerId}, f.sim_id, f.firing_key, ${h.rule.type}, f.detail, ${now}
-              from unnest(cast(${newFirings.map((f) => f.sim_id)} as text[]), cast(${newFirings.map((f) => f.firing_key)} as text[]),
-                cast(${newFirings.map((f) => f.detail)} as text[])) as f(sim_id, firing_key, detail)
-              on conflict (handler_id, firing_key) do nothing
-              returning id, sim_id`.execute(trx)
-          ).rows
-        : await trx
-            .insertInto('event_firings')
-            .values(newFirings)
-            .onConflict((oc) => oc.columns(['handler_id', 'firing_key']).doNothing())
-            .returning(['id', 'sim_id'])
-            .execute();
+    const inserted = await trx
+      .insertInto('event_firings')
+      .values(newFirings)
+      .onConflict((oc) => oc.columns(['handler_id', 'firing_key']).doNothing())
+      .returning(['id', 'sim_id'])
+      .execute();
     if (inserted.length === 0) return 0;
-    const runAts = h.actions.map((a) =>
-      scheduledTime(
-        a.properties.executionDateTimeConst as never,
-        Number(a.properties.executionOffsetMinutes ?? 0),
-        now,
-      ),
-    );
+    const runAts = this.runAts(h, now);
     // Runs due now, while a tick runs, are inserted claimed by this process — attempt 1, its lease
     // from now — and executed by the tick once this transaction committed: no claim for them. Another
     // instance sees them running and leaves them alone until the lease ends (a crash before they ran
     // leaves them to be taken over then, as a crash while running does). At most one claim's worth
     // (actionBatch) per firing transaction: the rest of a mass firing is left pending, so that other
     // instances share its backlog as before.
-    let claimable = log.runs === undefined ? 0 : Math.max(0, this.o.actionBatch - log.runs.length);
+    let claimable = this.claimable(log);
     const claim = (runAt: number | null) => {
-      if (runAt === null || runAt > now || claimable === 0) return false;
+      if (runAt === null || runAt > now) return false;
+      if (claimable === 0) {
+        log.duePending = true;
+        return false;
+      }
       claimable--;
       return true;
     };
@@ -1268,89 +1326,195 @@ export class EventEngine {
           run_at: runAt ?? now,
           attempts: claimed ? 1 : 0,
           claimed_until: claimed ? claimedUntil : null,
-          result: runAt === null ? JSON.stringify({ reason: 'executionDateTimeConst is NEVER' }) : null,
+          result: runAt === null ? SKIPPED_RESULT : null,
           created_at: now,
           updated_at: now,
         };
       }),
     );
-    let ids: Array<{ id: number | string; idempotency_key: string }>;
-    if (this.store.dialect === 'postgres') {
-      const column = <K extends keyof (typeof runs)[number]>(k: K) => runs.map((r) => r[k]);
-      ids = (
-        await sql<{ id: number | string; idempotency_key: string }>`
-        insert into event_action_runs (operator_id, handler_id, firing_id, sim_id, action_index, action_type, action,
-          idempotency_key, status, run_at, attempts, claimed_until, result, created_at, updated_at)
-        select ${h.row.operator_id}, ${handlerId}, r.firing_id, r.sim_id, r.action_index, r.action_type, r.action,
-          r.idempotency_key, r.status, r.run_at, r.attempts, r.claimed_until, r.result, ${now}, ${now}
-        from unnest(cast(${column('firing_id')} as bigint[]), cast(${column('sim_id')} as text[]),
-          cast(${column('action_index')} as integer[]), cast(${column('action_type')} as text[]),
-          cast(${column('action')} as text[]), cast(${column('idempotency_key')} as text[]),
-          cast(${column('status')} as text[]), cast(${column('run_at')} as bigint[]),
-          cast(${column('attempts')} as integer[]), cast(${column('claimed_until')} as bigint[]),
-          cast(${column('result')} as text[]))
-          as r(firing_id, sim_id, action_index, action_type, action, idempotency_key, status, run_at, attempts,
-            claimed_until, result)
-        returning id, idempotency_key`.execute(trx)
-      ).rows;
-    } else
-      ids = await trx
-        .insertInto('event_action_runs')
-        .values(runs)
-        .returning(['id', 'idempotency_key'])
-        .execute();
+    // The claimed runs come back with what executing them needs, as a claim returns it: their SIM's
+    // IMSI (primary first, then the lowest), in the inserting statement.
+    const ids = await trx
+      .insertInto('event_action_runs')
+      .values(runs)
+      .returning(['id', 'idempotency_key', sql<string | null>`${CLAIMED_RUN_IMSI}`.as('sim_imsi')])
+      .execute();
     if (log.runs !== undefined) {
-      const claimedRuns = runs.filter((r) => r.status === 'running');
-      if (claimedRuns.length > 0) {
-        const idOf = new Map(ids.map((r) => [r.idempotency_key, Number(r.id)]));
-        // What executing them needs, as a claim returns it: the firing's facts and the SIM's IMSI.
-        const imsiOf = await this.primaryImsis(trx, [
-          ...new Set(claimedRuns.flatMap((r) => (r.sim_id === null ? [] : [r.sim_id]))),
-        ]);
-        // A wave has one cause per rule state key, so one firing per SIM.
-        const detailOf = new Map(newFirings.map((f) => [f.sim_id, f.detail]));
-        for (const r of claimedRuns) {
-          log.runs.push({
-            ...r,
-            id: idOf.get(r.idempotency_key) as number,
-            firing_rule_type: h.rule.type,
-            firing_detail: detailOf.get(r.sim_id) ?? '{}',
-            firing_at: now,
-            sim_imsi: r.sim_id === null ? null : (imsiOf.get(r.sim_id) ?? null),
-          });
-        }
+      const returned = new Map(ids.map((r) => [r.idempotency_key, r]));
+      // A wave has one cause per rule state key, so one firing per SIM.
+      const detailOf = new Map(newFirings.map((f) => [f.sim_id, f.detail]));
+      for (const r of runs) {
+        if (r.status !== 'running') continue;
+        const back = returned.get(r.idempotency_key);
+        log.runs.push({
+          ...r,
+          id: Number(back?.id),
+          firing_rule_type: h.rule.type,
+          firing_detail: detailOf.get(r.sim_id) ?? '{}',
+          firing_at: now,
+          sim_imsi: back?.sim_imsi ?? null,
+        });
       }
     }
     return inserted.length;
   }
 
-  /** The primary IMSI of each of these SIMs (as a claim reads it: primary first, then the lowest). */
-  private async primaryImsis(db: Executor, sims: readonly string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (let i = 0; i < sims.length; i += LOOKUP_CHUNK) {
-      const rows = await db
-        .selectFrom('sim_profiles')
-        .select(['sim_id', 'imsi'])
-        .where('sim_id', 'in', sims.slice(i, i + LOOKUP_CHUNK))
-        .orderBy('sim_id')
-        .orderBy('is_primary', 'desc')
-        .orderBy('imsi')
-        .execute();
-      for (const r of rows) if (!out.has(r.sim_id)) out.set(r.sim_id, r.imsi);
+  /**
+   * fireWave on PostgreSQL: one statement (data-modifying WITH) upserts the rule states, inserts the
+   * firings of those armed and their action runs, and returns what the log needs — one round trip
+   * instead of three (and with no other statement around it, no BEGIN and COMMIT either: see
+   * fireCauses). Same rules as the SQLite path: the conditional upsert is the guard, the firing is
+   * unique per handler and cause, the idempotency key `handler:sim:firing:action`, and at most
+   * `claimable` runs due now are inserted claimed by this process, in firing and action order.
+   */
+  private async fireWavePg(
+    db: Executor,
+    h: Handler,
+    causes: readonly Cause[],
+    log: FireLog,
+  ): Promise<number> {
+    const now = this.clock.now();
+    const handlerId = h.row.handler_id;
+    const rearmAt = this.rearmAt(h, now);
+    const runAts = this.runAts(h, now);
+    const claimable = this.claimable(log);
+    const details = causes.map((c) => JSON.stringify(c.detail));
+    const result = await sql<{
+      armed: string[] | null;
+      fired: number | string;
+      due_pending: boolean;
+      claimed: Array<{
+        id: number;
+        firing_id: number;
+        sim_id: string | null;
+        action_index: number;
+        idempotency_key: string;
+        run_at: number;
+        claimed_until: number;
+        sim_imsi: string | null;
+      }> | null;
+    }>`
+      with cause as (
+        select * from unnest(cast(${causes.map((c) => stateKey(h, c.simId))} as text[]),
+          cast(${causes.map((c) => c.simId)} as text[]), cast(${causes.map((c) => c.firingKey)} as text[]),
+          cast(${details} as text[])) with ordinality as c(state_key, sim_id, firing_key, detail, n)
+      ),
+      armed as (
+        insert into event_rule_states (handler_id, target_key, fired_at, rearm_at)
+        select ${handlerId}, c.state_key, ${now}, cast(${rearmAt} as bigint) from cause c order by c.n
+        on conflict (handler_id, target_key) do update set fired_at = excluded.fired_at, rearm_at = excluded.rearm_at
+          where event_rule_states.rearm_at is not null and event_rule_states.rearm_at <= ${now}
+        returning target_key
+      ),
+      fired as (
+        insert into event_firings (operator_id, handler_id, sim_id, firing_key, rule_type, detail, at)
+        select ${h.row.operator_id}, ${handlerId}, c.sim_id, c.firing_key, ${h.rule.type}, c.detail, ${now}
+        from cause c where c.state_key in (select target_key from armed) order by c.n
+        on conflict (handler_id, firing_key) do nothing
+        returning id, sim_id
+      ),
+      planned as (
+        select f.id as firing_id, f.sim_id, cast(a.n - 1 as integer) as action_index, a.action_type, a.action,
+          a.run_at, a.run_at <= ${now} as due,
+          sum(case when a.run_at <= ${now} then 1 else 0 end)
+            over (order by f.id, a.n rows unbounded preceding) as due_rank
+        from fired f cross join unnest(cast(${h.actions.map((a) => a.type)} as text[]),
+          cast(${h.actions.map((a) => JSON.stringify(a))} as text[]), cast(${runAts} as bigint[]))
+          with ordinality as a(action_type, action, run_at, n)
+      ),
+      runs as (
+        insert into event_action_runs (operator_id, handler_id, firing_id, sim_id, action_index, action_type, action,
+          idempotency_key, status, run_at, attempts, claimed_until, result, created_at, updated_at)
+        select ${h.row.operator_id}, ${handlerId}, r.firing_id, r.sim_id, r.action_index, r.action_type, r.action,
+          cast(${handlerId} as text) || ':' || coalesce(r.sim_id, '*') || ':' || r.firing_id || ':' || r.action_index,
+          case when r.run_at is null then 'skipped' when r.due and r.due_rank <= ${claimable} then 'running'
+            else 'pending' end,
+          coalesce(r.run_at, ${now}),
+          case when r.due and r.due_rank <= ${claimable} then 1 else 0 end,
+          case when r.due and r.due_rank <= ${claimable} then cast(${now + this.o.leaseMs} as bigint) end,
+          case when r.run_at is null then cast(${SKIPPED_RESULT} as text) end,
+          ${now}, ${now}
+        from planned r order by r.firing_id, r.action_index
+        returning id, firing_id, sim_id, action_index, idempotency_key, status, run_at, claimed_until,
+          ${CLAIMED_RUN_IMSI} as sim_imsi
+      )
+      select (select array_agg(target_key) from armed) as armed, (select count(*) from fired) as fired,
+        exists (select 1 from runs where status = 'pending' and run_at <= ${now}) as due_pending,
+        (select json_agg(runs order by id) from runs where status = 'running') as claimed`.execute(db);
+    const row = result.rows[0];
+    for (const key of row?.armed ?? [])
+      log.states.push({ handlerId, key, rearmAt: rearmAt ?? Number.POSITIVE_INFINITY });
+    if (row?.due_pending) log.duePending = true;
+    if (log.runs !== undefined) {
+      // A wave has one cause per rule state key, so one firing per SIM.
+      const detailOf = new Map(causes.map((c, i) => [c.simId, details[i] as string]));
+      for (const r of row?.claimed ?? []) {
+        const action = h.actions[r.action_index] as ActionConfig;
+        log.runs.push({
+          id: Number(r.id),
+          operator_id: h.row.operator_id,
+          handler_id: handlerId,
+          firing_id: Number(r.firing_id),
+          sim_id: r.sim_id,
+          action_index: r.action_index,
+          action_type: action.type,
+          action: JSON.stringify(action),
+          idempotency_key: r.idempotency_key,
+          status: 'running',
+          run_at: Number(r.run_at),
+          attempts: 1,
+          claimed_until: Number(r.claimed_until),
+          result: null,
+          created_at: now,
+          updated_at: now,
+          firing_rule_type: h.rule.type,
+          firing_detail: detailOf.get(r.sim_id) ?? '{}',
+          firing_at: now,
+          sim_imsi: r.sim_imsi,
+        });
+      }
     }
-    return out;
+    return Number(row?.fired ?? 0);
+  }
+
+  /** When a rule `h` fires now is armed again (null: never). */
+  private rearmAt(h: Handler, now: number): number | null {
+    const p = h.rule.properties;
+    return scheduledTime(
+      p.inactiveTimeoutDateConst as never,
+      Number(p.inactiveTimeoutOffsetMinutes ?? 0),
+      now,
+    );
+  }
+
+  /** When each action of `h` fired now runs (null: never, NEVER). */
+  private runAts(h: Handler, now: number): Array<number | null> {
+    return h.actions.map((a) =>
+      scheduledTime(
+        a.properties.executionDateTimeConst as never,
+        Number(a.properties.executionOffsetMinutes ?? 0),
+        now,
+      ),
+    );
+  }
+
+  /** Runs due now a firing may still insert claimed: up to a claim's worth per firing transaction, while a tick runs. */
+  private claimable(log: FireLog): number {
+    return log.runs === undefined ? 0 : Math.max(0, this.o.actionBatch - log.runs.length);
   }
 
   /**
-   * Runs the due actions until none is left; returns the count per outcome. The runs a tick of this
-   * process fired due at once were inserted claimed and go first; the others are claimed a batch
-   * at a time (with their firing and the SIM's IMSI, in the claiming statement), executed
-   * `concurrency` at a time, and the next batch is claimed while the last runs of one execute, so a
-   * backlog drains without a pause between batches. Outcomes are recorded as runs finish,
-   * group-committed: a crash before a record leaves its runs claimed, taken over after their lease
-   * (the executors are idempotent by the state they set, or send the idempotency key).
+   * Runs the due actions until none is left; returns the count per outcome (`onOutcome` hears each as
+   * it is known). The runs this process fired due at once were inserted claimed and go first — also
+   * those an evaluation beside it fires while it runs; the others are claimed a batch at a time (with
+   * their firing and the SIM's IMSI, in the claiming statement) and the next batch is claimed while
+   * the last runs of one execute, so a backlog drains without a pause between batches. Runs execute
+   * `outboundConcurrency` at a time, of which at most `concurrency` change the platform's state.
+   * Outcomes are recorded as runs finish, group-committed: a crash before a record leaves its runs
+   * claimed, taken over after their lease (the executors are idempotent by the state they set, or
+   * send the idempotency key).
    */
-  async runDueActions(): Promise<Record<string, number>> {
+  async runDueActions(o: { onOutcome?: (status: string) => void } = {}): Promise<Record<string, number>> {
     const outcomes: Record<string, number> = {};
     let failure: unknown;
     // Those that finish while a record is being written go together in the next one. So a finished
@@ -1376,14 +1540,41 @@ export class EventEngine {
       });
       return recording;
     };
-    // First the runs this process fired and inserted claimed, then those a claim finds due.
-    const queue: ClaimedRun[] = this.claimedHere.splice(0);
+    const queue: ClaimedRun[] = [];
     // Whether the last claim came back full (more may be due).
     let more = true;
     let claiming: Promise<void> | undefined;
-    const claimNext = (): Promise<void> => {
+    const workers = Math.max(this.o.concurrency, this.o.outboundConcurrency);
+    // Runs that change the platform's state (the database, a CoA) take one of `concurrency` slots.
+    let local = 0;
+    const slotFreed: Array<() => void> = [];
+    const active = new Set<Promise<void>>();
+    // Runs are independent (each its own SIM or request): many at a time, so one slow web hook does
+    // not hold up the rest. A worker takes one run at a time and ends when none is left; `spawn`
+    // starts one per queued run (up to `workers`) — also when runs are fired here while this drain
+    // goes on (an evaluation beside it), so they never wait for a slow run of this drain to end.
+    const spawn = (): void => {
+      // The runs this process fired and inserted claimed (before those a claim finds), and whether
+      // it fired runs due now that it left pending: a claim is worth trying again.
+      if (this.claimedHere.length > 0) queue.push(...this.claimedHere.splice(0));
+      if (this.duePending) {
+        this.duePending = false;
+        more = true;
+      }
+      // The next batch is claimed while the last runs of one start.
+      if (more && claiming === undefined && queue.length <= workers) claimNext();
+      while (active.size < workers && queue.length > 0) {
+        const row = queue.shift() as ClaimedRun;
+        const w: Promise<void> = worker(row).finally(() => {
+          active.delete(w);
+          spawn();
+        });
+        active.add(w);
+      }
+    };
+    const claimNext = (): void => {
       const size = this.claimSize();
-      claiming ??= this.claim(this.clock.now(), size)
+      claiming = this.claim(this.clock.now(), size)
         .then(
           (rows) => {
             queue.push(...rows);
@@ -1396,24 +1587,20 @@ export class EventEngine {
         )
         .finally(() => {
           claiming = undefined;
+          spawn();
         });
-      return claiming;
     };
-    // Runs are independent (each its own SIM or request): a few at a time, so one slow web hook does
-    // not hold up the rest.
-    const worker = async () => {
-      for (;;) {
-        if (more && queue.length <= this.o.concurrency) void claimNext();
-        const row = queue.shift();
-        if (row === undefined) {
-          if (claiming === undefined) return;
-          await claiming;
-          continue;
-        }
+    const worker = async (row: ClaimedRun): Promise<void> => {
+      const outbound = OUTBOUND_ACTIONS.has(row.action_type as ActionType);
+      if (!outbound) {
+        while (local >= this.o.concurrency) await new Promise<void>((r) => slotFreed.push(r));
+        local++;
+      }
+      try {
         // A run that waited here until its lease nearly ended is not started: another worker may
         // take it over at any moment; it stays claimed until then (by us again, or another).
         if (row.claimed_until !== null && this.clock.now() > Number(row.claimed_until) - this.o.leaseMs / 4)
-          continue;
+          return;
         const started = performance.now();
         const record = await this.execute(row);
         const ms = performance.now() - started;
@@ -1421,10 +1608,22 @@ export class EventEngine {
         unrecorded.push(record);
         void flush();
         outcomes[record.status] = (outcomes[record.status] ?? 0) + 1;
+        o.onOutcome?.(record.status);
+      } finally {
+        if (!outbound) {
+          local--;
+          slotFreed.shift()?.();
+        }
       }
     };
-    await claimNext();
-    if (queue.length > 0) await Promise.all(Array.from({ length: this.o.concurrency }, worker));
+    this.drains.add(spawn);
+    try {
+      spawn();
+      // Until no run is left to start or running, and no claim is on its way.
+      while (active.size > 0 || claiming !== undefined) await Promise.all([...active, claiming]);
+    } finally {
+      this.drains.delete(spawn);
+    }
     // The last records (a flush that was ending when they came, then theirs); a failure surfaces here.
     await recording;
     await flush();
@@ -1432,7 +1631,6 @@ export class EventEngine {
     return outcomes;
   }
 
-  /** Claims a batch of due runs (or runs whose lease ended), with what executing them needs. */
   /**
    * Runs claimed at once: `actionBatch`, or more (up to 5 times) when runs finish fast enough here
    * that all of a batch surely start within a quarter of their lease — fewer claims for a backlog of
@@ -1444,6 +1642,7 @@ export class EventEngine {
     return Math.max(this.o.actionBatch, Math.min(startable, this.o.actionBatch * 5));
   }
 
+  /** Claims a batch of due runs (or runs whose lease ended), with what executing them needs. */
   private async claim(now: number, size: number): Promise<ClaimedRun[]> {
     const lock = this.store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
     const result = await sql<ClaimedRun>`

@@ -10,7 +10,8 @@
 // - runs due at once inserted claimed: a tick that fires runs them without claiming them (no claim
 //   statement returns them), at attempt 1 under a lease from the firing; another engine leaves them
 //   alone until that lease ends and then takes them over, once. A mass firing claims one claim batch
-//   (actionBatch) that way and leaves the rest pending, for every instance to share.
+//   (actionBatch) that way and leaves the rest pending, for every instance to share. Such a run
+//   reaches its executor with the same facts as a claimed one (id, idempotency key, IMSI, firing).
 //
 // The engine under test is its own instance with usageInMemory on both databases (the platform's
 // default is on SQLite only), fed by the platform's accounting writer.
@@ -18,7 +19,7 @@
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
-import { EventEngine } from '../../../src/platform/events/engine.js';
+import { type ActionRun, EventEngine } from '../../../src/platform/events/engine.js';
 import type { Store } from '../../../src/platform/store/database.js';
 import { testDialect } from '../../helpers/database.js';
 import { createSim, startTestApi, type TestApi, type TestSim } from '../aaa/fixture.js';
@@ -339,6 +340,99 @@ describe(`event handler engine cost (${testDialect})`, () => {
       expect((await runs(id)).map((r) => [r.status, r.attempts])).toEqual(
         Array.from({ length: 12 }, () => ['succeeded', 1]),
       );
+      await remove(id);
+    } finally {
+      stop();
+    }
+  });
+
+  it('a run claimed at its firing is executed with the same facts as one the claim statement returns', async () => {
+    // The threat: a run inserted claimed (built from the firing statement's answer, one statement on
+    // PostgreSQL) reaching its executor with another id, key or template variables than the row —
+    // a web request signed with the wrong idempotency key, an IMSI of another SIM.
+    clock.set(Date.UTC(2026, 7, 8, 10));
+    const sims = await Promise.all(Array.from({ length: 3 }, () => createSim(api)));
+    const id = await handler({
+      targetOperatorId: op,
+      ...dailyLimit(1, [
+        { type: 'StandbyAction', properties: { executionDateTimeConst: 'NEVER' } },
+        { type: 'StandbyAction', properties: { executionDateTimeConst: 'IMMEDIATELY' } },
+      ]),
+    });
+    const counter = new ClaimCounter();
+    const store: Store = { ...api.db.store, db: api.db.store.db.withPlugin(counter) };
+    // One run claimed at the firing, the two others by the claim statement.
+    const engine = new EventEngine(store, clock, api.platform.sims, { usageInMemory: true, actionBatch: 1 });
+    const stop = api.platform.aaa.accounting.onCommitted((_records, usage) => engine.noteAccounting(usage));
+    const seen: ActionRun[] = [];
+    engine.useExecutor('StandbyAction', async (run) => {
+      seen.push(run);
+      return { outcome: 'succeeded', detail: {} };
+    });
+    try {
+      for (const s of sims) {
+        const sess = session(s);
+        await sess.start();
+        await sess.interim(2 * MIB);
+      }
+      expect((await engine.tick({ traffic: 'changed' })).runs).toEqual({ succeeded: 3 });
+      expect(counter.claimed).toBe(2);
+      const rows = await api.db.store.db
+        .selectFrom('event_action_runs as r')
+        .innerJoin('event_firings as f', 'f.id', 'r.firing_id')
+        .select([
+          'r.id',
+          'r.firing_id',
+          'r.sim_id',
+          'r.action_index',
+          'r.idempotency_key',
+          'r.status',
+          'f.detail',
+          'f.at',
+        ])
+        .where('r.handler_id', '=', id)
+        .orderBy('r.id')
+        .execute();
+      // Each firing: the NEVER action skipped, the IMMEDIATELY one run once.
+      expect(rows.map((r) => [r.action_index, r.status])).toEqual(
+        sims.flatMap(() => [
+          [0, 'skipped'],
+          [1, 'succeeded'],
+        ]),
+      );
+      const imsiOf = new Map(sims.map((s) => [s.simId, s.imsi]));
+      const facts = (r: ActionRun) => ({
+        id: r.id,
+        simId: r.simId,
+        key: r.idempotencyKey,
+        attempt: r.attempt,
+        variables: r.variables,
+        firing: r.firing,
+      });
+      expect(seen.map(facts).sort((a, b) => a.id - b.id)).toEqual(
+        rows
+          .filter((r) => r.status === 'succeeded')
+          .map((r) => ({
+            id: Number(r.id),
+            simId: r.sim_id,
+            key: r.idempotency_key,
+            attempt: 1,
+            variables: {
+              handlerId: id,
+              ruleType: 'SubscriberDailyTrafficRule',
+              simId: r.sim_id,
+              imsi: imsiOf.get(r.sim_id as string),
+            },
+            firing: {
+              ruleType: 'SubscriberDailyTrafficRule',
+              detail: JSON.parse(r.detail),
+              at: Number(r.at),
+            },
+          })),
+      );
+      // The key names the handler, the SIM, the run's own firing and the action.
+      for (const r of rows)
+        expect(r.idempotency_key).toBe(`${id}:${r.sim_id}:${Number(r.firing_id)}:${r.action_index}`);
       await remove(id);
     } finally {
       stop();
