@@ -31,11 +31,12 @@ import type { Config } from '../../config/defaults.js';
 import { SimtrustError } from '../../lib/errors.js';
 import { encodePskIdentity, type PskIdentity } from '../../lib/gp-amd-b-ram-over-http.js';
 import { PLATFORM_OWNER } from '../../platform/esim/ci/pki-service.js';
+import type { Es4NotificationPort } from '../../platform/esim/es-ports.js';
 import { failed, REASON_CODES, SUBJECT_CODES } from '../../platform/esim/es-soap/sgp-02-status-codes.js';
 import type { NotificationView } from '../../platform/esim/notifications/notification-outbox.js';
 import type { EsimRolePorts } from '../../platform/esim/operations/ports.js';
 import type { EsimProgressPort } from '../../platform/esim/operations/progress.js';
-import { SmDp } from '../../platform/esim/sm-dp/sm-dp-service.js';
+import { type Es2NotificationPort, SmDp } from '../../platform/esim/sm-dp/sm-dp-service.js';
 import { loadIsdrKeyset } from '../../platform/esim/sm-sr/eis-store.js';
 import { Es5Https } from '../../platform/esim/sm-sr/es5-https.js';
 import { Es5Router } from '../../platform/esim/sm-sr/es5-router.js';
@@ -443,7 +444,8 @@ function soapTlsOf(c: Config): { keyPem: string; certificatePem: string } {
  * The SGP.02 SOAP listener with the registered partners of `operatorId`: a partner SM-DP calls our
  * SM-SR on ES3 (bound to its entity id), a partner operator on ES4 (PrepareSMSRChange/SMSRChange to
  * our SmSrChange), a partner SM-SR on ES7, a partner EUM registers eUICCs on ES1 with its EUM
- * certificate from the PKI, a partner SM-SR notifies our SM-DP on ES3 and our operator on ES4.
+ * certificate from the PKI, a partner SM-SR notifies our SM-DP on ES3 and our operator on ES4, a
+ * partner SM-DP relays to our operator on ES2 (operatorEs2Notifications).
  */
 async function startSoap(
   platform: Platform,
@@ -493,8 +495,48 @@ async function startSoap(
       es3Notifications: (peer) => smdp.es3Notifications(peer.entityId),
       // A partner SM-SR notifying our operator (e.g. the new SM-SR after an SM-SR change, ES4).
       es4Notifications: () => platform.esimOperations.es4Notifications(mnoIdOf(operatorId)),
+      // A partner SM-DP relaying to our operator (ES2): the same receiver, bound to that SM-DP.
+      es2Notifications: (peer) =>
+        operatorEs2Notifications(
+          platform.esimOperations.es4Notifications(mnoIdOf(operatorId)),
+          mnoIdOf(operatorId),
+          peer.entityId,
+        ),
     },
   });
+}
+
+/**
+ * A partner SM-DP's ES2 notifications to our operator `mnoId` (SGP.02 §5.3: the SM-DP relays what the
+ * SM-SR told it about a profile it installed; §3.8 step 32: the SM-SR change). They reach the same
+ * operator-layer receiver as an SM-SR's ES4 ones, with its checks: an eUICC of the inventory, a
+ * profile of this MNO or an eUICC of its operator, a repeat changes nothing. The SM-SR change is also
+ * bound to the sender, as the SM-DP binds its ES3 one: the EIS (filtered to this MNO's profiles by the
+ * relaying SM-DP) must list a profile of `mnoId` that `smdpId` installed (its Smdp-id), else it is
+ * refused — thrown, so the listener logs the reason — and nothing changes.
+ */
+export function operatorEs2Notifications(
+  operator: Es4NotificationPort,
+  mnoId: string,
+  smdpId: string,
+): Es2NotificationPort {
+  const smsrChanged = operator.handleSMSRChangeNotification;
+  return {
+    handleProfileEnabledNotification: (b) => operator.handleProfileEnabledNotification(b),
+    handleProfileDisabledNotification: (b) => operator.handleProfileDisabledNotification(b),
+    handleProfileDeletedNotification: (b) => operator.handleProfileDeletedNotification(b),
+    ...(smsrChanged === undefined
+      ? {}
+      : {
+          handleSMSRChangeNotification: async (b) => {
+            if (!b.eis.profiles.some((p) => p.mnoId === mnoId && p.smdpId === smdpId))
+              throw new Error(
+                `refused: SM-DP ${smdpId} relayed the SM-SR change of eUICC ${b.eis.eumSignedInfo.eid}, but the EIS lists no profile of operator ${mnoId} it installed; only that profile's SM-DP relays it (the new SM-SR's own ES4 notification is taken)`,
+              );
+            await smsrChanged(b);
+          },
+        }),
+  };
 }
 
 /** For tests and logs: the PSK identity text the push names for an eUICC. */
