@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIFE_CYCLE } from '../../src/card/euicc/euicc-state.js';
 import { openStore } from '../../src/platform/store/database.js';
 import { GsupClient } from '../../src/simulator/gsup-client.js';
+import { PacketGateway } from '../../src/simulator/packet-gateway.js';
 import { waitFor } from '../helpers/anti-theft.js';
 import { testDialect } from '../helpers/database.js';
 import { issueTlsIdentity } from '../servers/esim/tls-fixtures.js';
@@ -25,6 +26,7 @@ import {
   type SwitchLab,
   soapStatusFrom,
   startSwitchLab,
+  VISITED_CELL,
 } from './esim-switch-fixture.js';
 
 const dialects =
@@ -237,6 +239,10 @@ describe(`carrier switch between two deployments (operator 1 on ${dialects[0]}, 
         SETTLE_MS,
       );
       expect(outbox.map((r) => r.kind)).toEqual(expect.arrayContaining(['smsr-changed', 'enabled']));
+      // HandleSMSRChangeNotification reached operator 1 (the MNO of profile A, over SOAP).
+      expect(outbox).toContainEqual(
+        expect.objectContaining({ kind: 'smsr-changed', receiver_id: one.mnoId, state: 'delivered' }),
+      );
     } finally {
       await db1.close();
       await db2.close();
@@ -253,6 +259,21 @@ describe(`carrier switch between two deployments (operator 1 on ${dialects[0]}, 
       expect(vectors.ok).toBe(false);
     } finally {
       gsup.close();
+    }
+    // …nor does its RADIUS: an Access-Request for the new IMSI from the packet gateway it admits.
+    const gateway = await PacketGateway.start({
+      ...lab.cores.one.radius,
+      nasAddress: lab.cores.one.nasAddress,
+      coaPort: 0,
+      apn: 'iot.simtrust',
+      onDisconnect: () => undefined,
+      onRateChange: () => undefined,
+    });
+    try {
+      const granted = await gateway.authorize({ imsi: profileB.imsi, imeisv: undefined, cell: VISITED_CELL });
+      expect(granted.ok).toBe(false);
+    } finally {
+      gateway.close();
     }
     // Every SMS after the change came from operator 2's SM-SR.
     expect(lab.mt.at(-1)?.source).toBe(two.smsrNumber);
