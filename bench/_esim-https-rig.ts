@@ -28,6 +28,7 @@ import { adminSessionTrigger, RamOverHttpSessions } from '../src/platform/esim/s
 import { SmSr } from '../src/platform/esim/sm-sr/sm-sr-service.js';
 import { KeyRing } from '../src/platform/secrets/key-ring.js';
 import { openStore } from '../src/platform/store/database.js';
+import { GroupCommit } from '../src/platform/store/group-commit.js';
 import { startScp81Listener } from '../src/servers/esim/scp81-listener.js';
 import { KIC, KID, PLATFORM } from '../test/card/toolkit/fixture.js';
 import { createTestPki, PKI_NOW } from '../test/helpers/esim-pki.js';
@@ -40,7 +41,7 @@ import { type BenchDialect, freshDatabase } from './_support.js';
 const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 /** The modems' STATUS polling while a BIP channel is open (ms). */
-const POLL_MS = 2;
+const POLL_MS = Number(process.env.ESIM_BENCH_POLL_MS ?? 2);
 
 /** The devices' process: messages to it, and answers to the questions asked. */
 class Devices {
@@ -52,7 +53,14 @@ class Devices {
 
   constructor(onMo: (m: Extract<FromDevices, { t: 'mo' }>) => void) {
     this.#child = fork(fileURLToPath(new URL('./_esim-devices.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
+      // ESIM_BENCH_CPU_PROFILE=<dir>: the devices' process writes its V8 profile there when it ends.
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.ESIM_BENCH_CPU_PROFILE === undefined
+          ? []
+          : ['--cpu-prof', `--cpu-prof-dir=${process.env.ESIM_BENCH_CPU_PROFILE}`]),
+      ],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -113,6 +121,8 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
   const database = await freshDatabase(o.dialect);
   const store = await openStore(database.url);
   const keyRing = await KeyRing.open(store, randomBytes(32));
+  // The SM-SR and the SM-DP share one group commit, as serve wires them.
+  const writer = new GroupCommit(store, { maxBatch: 256, concurrency: 2 });
   const clock = new ManualClock(PKI_NOW);
   const pki = await createTestPki();
   const verify = async (input: Omit<ChainInput, 'trustedCis' | 'now'>) =>
@@ -176,6 +186,7 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
     clock,
     transport: router,
     smsrId: SMSR_ID,
+    writer,
     chains: { verify },
     directory: {
       smdp: (id) => (id === SMDP_ID ? smdp?.es3Notifications() : undefined),
@@ -188,6 +199,7 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
     keyRing,
     clock,
     smdpId: SMDP_ID,
+    writer,
     smsr: (id) => (id === SMSR_ID ? sr.es3For(SMDP_ID) : undefined),
     signer: async () => ({ certificate: pki.smdp.certificate, privateKey: pki.smdp.privateKey }),
     verify,

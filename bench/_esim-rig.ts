@@ -28,6 +28,7 @@ import { SmSr } from '../src/platform/esim/sm-sr/sm-sr-service.js';
 import { KeyRing } from '../src/platform/secrets/key-ring.js';
 import { packSecrets, profileSecretContext } from '../src/platform/sims/model.js';
 import { openStore, type Store } from '../src/platform/store/database.js';
+import { GroupCommit } from '../src/platform/store/group-commit.js';
 import { KIC, KID, PLATFORM } from '../test/card/toolkit/fixture.js';
 import { createTestPki, PKI_NOW, type TestPki } from '../test/helpers/esim-pki.js';
 import { EUM_ID, eisOf, MNO_ID, SMDP_ID, SMSR_ID } from '../test/platform/esim/sm-sr/fixture.js';
@@ -99,6 +100,8 @@ export async function esimRig(o: { cards: number; dialect: BenchDialect }): Prom
   const database = await freshDatabase(o.dialect);
   const store = await openStore(database.url);
   const keyRing = await KeyRing.open(store, randomBytes(32));
+  // The SM-SR and the SM-DP share one group commit, as serve wires them.
+  const writer = new GroupCommit(store, { maxBatch: 256, concurrency: 2 });
   const clock = new ManualClock(PKI_NOW);
   const pki: TestPki = await createTestPki();
   const verify = async (input: Omit<ChainInput, 'trustedCis' | 'now'>) =>
@@ -117,6 +120,7 @@ export async function esimRig(o: { cards: number; dialect: BenchDialect }): Prom
     clock,
     transport,
     smsrId: SMSR_ID,
+    writer,
     chains: { verify },
     directory: {
       smdp: (id) => (id === SMDP_ID ? smdp?.es3Notifications() : undefined),
@@ -129,6 +133,7 @@ export async function esimRig(o: { cards: number; dialect: BenchDialect }): Prom
     keyRing,
     clock,
     smdpId: SMDP_ID,
+    writer,
     smsr: (id) => (id === SMSR_ID ? sr.es3For(SMDP_ID) : undefined),
     signer: async () => ({ certificate: pki.smdp.certificate, privateKey: pki.smdp.privateKey }),
     verify,

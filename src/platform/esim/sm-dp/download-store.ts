@@ -10,6 +10,7 @@ import type { EstablishedKeyset, KeyUsageQualifier } from '../../../crypto/sgp-0
 import { fromHex, toHex } from '../../../lib/hex.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
+import type { GroupCommit } from '../../store/group-commit.js';
 import type { EsimDpDownloadsTable } from '../../store/schema.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
 import type { SmdpFailureCode } from './failure-codes.js';
@@ -93,27 +94,30 @@ export interface StepPatch {
  */
 export class DownloadTrail {
   readonly #store: Store;
+  /** Where the writes go: the SM-DP's group commit (store/group-commit.ts), or a transaction each. */
+  readonly #writer: GroupCommit | undefined;
   readonly #id: string;
   /** Made by resume(): the download continues after a restart. */
   readonly resumed: boolean;
   #seq: number;
   readonly #noted: { step: string; detail: string; at: number }[] = [];
 
-  constructor(store: Store, id: string, lastSeq: number, resumed = false) {
+  constructor(store: Store, id: string, lastSeq: number, resumed = false, writer?: GroupCommit) {
     this.#store = store;
+    this.#writer = writer;
     this.#id = id;
     this.#seq = lastSeq;
     this.resumed = resumed;
   }
 
   /** The trail of a download already in the table (after a restart): continues after its last entry. */
-  static async resume(store: Store, id: string): Promise<DownloadTrail> {
+  static async resume(store: Store, id: string, writer?: GroupCommit): Promise<DownloadTrail> {
     const last = await store.db
       .selectFrom('esim_dp_steps')
       .select((e) => e.fn.max('seq').as('seq'))
       .where('download_id', '=', id)
       .executeTakeFirst();
-    return new DownloadTrail(store, id, Number(last?.seq ?? 0), true);
+    return new DownloadTrail(store, id, Number(last?.seq ?? 0), true, writer);
   }
 
   /** A step that runs without moving the row (a restart runs it again): its entry waits for the next write. */
@@ -124,7 +128,7 @@ export class DownloadTrail {
   /** Enter `step` (stored before its message leaves) with what the previous steps learnt. */
   async enter(step: string, patch: StepPatch, now: number): Promise<void> {
     this.note(step, now, patch.detail);
-    await this.#store.db.transaction().execute(async (tx) => {
+    await this.#commit(async (tx) => {
       await tx
         .updateTable('esim_dp_downloads')
         .set({
@@ -144,12 +148,16 @@ export class DownloadTrail {
 
   /** The procedure ends: its outcome, the ICCID lock released, the key set forgotten. */
   async end(status: FunctionExecutionStatus, failureCode: SmdpFailureCode | undefined, now: number) {
-    if (this.#noted.length === 0) return endDownload(this.#store.db, this.#id, status, failureCode, now);
-    await this.#store.db.transaction().execute(async (tx) => {
+    await this.#commit(async (tx) => {
       await endDownload(tx, this.#id, status, failureCode, now);
       await this.#write(tx);
     });
     this.#written();
+  }
+
+  /** One durable unit of writes: in the group commit, else in a transaction of its own. */
+  #commit(op: (tx: Executor) => Promise<void>): Promise<void> {
+    return this.#writer === undefined ? this.#store.db.transaction().execute(op) : this.#writer.run(op);
   }
 
   /** The noted entries, in `tx`; they leave the list once it committed (#written). */

@@ -18,6 +18,7 @@ import type { EstablishedKeyset } from '../../../crypto/sgp-02-key-establishment
 import type { Clock } from '../../../lib/clock.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
+import { GroupCommit } from '../../store/group-commit.js';
 import type { Es3NotificationPort, Es3Port } from '../es-ports.js';
 import { verifyEisSignature } from '../es-soap/sgp-02-eis-signature.js';
 import type { BaseRequest, MessageBodies } from '../es-soap/sgp-02-messages.js';
@@ -121,6 +122,12 @@ export interface SmDpOptions extends Omit<StepDeps, 'sim' | 'othersRunning'> {
   readonly profileTypes?: ReadonlyMap<string, ProfileType>;
   /** Plain bytes per SCP03t segment (one 86 TLV per SendData); default SEGMENT_SIZE (512). */
   readonly segmentSize?: number;
+  /**
+   * The group commit the download rows' writes share (store/group-commit.ts; give it the SM-SR's of
+   * the same store): on SQLite the steps of many downloads in one transaction and one fsync, each
+   * acknowledged only once committed. Default: one of its own.
+   */
+  readonly writer?: GroupCommit;
   /** Key establishment attempts per download across restarts; default 3. */
   readonly maxAttempts?: number;
   /**
@@ -184,8 +191,11 @@ export class SmDp {
   /** ES2 notifications relayed to operators; serve runs its job (start()), tests call runDue(). */
   readonly notifications: NotificationOutbox;
 
+  readonly #writer: GroupCommit;
+
   constructor(options: SmDpOptions) {
     this.#o = options;
+    this.#writer = options.writer ?? new GroupCommit(options.store, { maxBatch: 256, concurrency: 2 });
     this.#types = options.profileTypes ?? PROFILE_TYPES;
     this.notifications = new NotificationOutbox({
       ...options.notificationOutbox,
@@ -439,7 +449,7 @@ export class SmDp {
     const now = this.#o.clock.now();
     let row: DownloadRow;
     try {
-      row = await this.#o.store.db.transaction().execute((tx) =>
+      row = await this.#writer.run((tx) =>
         insertDownload(
           tx,
           {
@@ -477,7 +487,11 @@ export class SmDp {
         ),
       );
     }
-    const status = await this.#run(this.#context(row, new DownloadTrail(this.#o.store, id, 1)), 0, true);
+    const status = await this.#run(
+      this.#context(row, new DownloadTrail(this.#o.store, id, 1, false, this.#writer)),
+      0,
+      true,
+    );
     const installed = status.status === 'EXECUTED_SUCCESS' || status.status === 'EXECUTED_WITHWARNING';
     return { downloadId: id, iccid: b.iccid, status, installed };
   }
@@ -495,7 +509,7 @@ export class SmDp {
   }
 
   async #resume(row: DownloadRow): Promise<FunctionExecutionStatus> {
-    const trail = await DownloadTrail.resume(this.#o.store, row.download_id);
+    const trail = await DownloadTrail.resume(this.#o.store, row.download_id, this.#writer);
     const ctx = this.#context(row, trail);
     if (row.step === ERROR_SUBROUTINE) {
       const status = await this.#errorSubroutine(

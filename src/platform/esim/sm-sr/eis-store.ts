@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Selectable, sql } from 'kysely';
 import type { KeyRing } from '../../secrets/key-ring.js';
-import type { Executor, Store } from '../../store/database.js';
+import type { Executor } from '../../store/database.js';
 import type { EsimSrProceduresTable, EsimSrProfilesTable } from '../../store/schema.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
 import type {
@@ -346,7 +346,9 @@ export interface NewProcedure {
 
 /**
  * Starts a procedure on `eid`, taking its lock: the insert sets `active_eid`, which is unique, so of
- * two racing starts on one eUICC exactly one inserts. Undefined when another procedure is running.
+ * two racing starts on one eUICC exactly one inserts; the other's insert does nothing (ON CONFLICT DO
+ * NOTHING: no error, so it can run inside a transaction or a group commit on both databases).
+ * Undefined when another procedure is running.
  */
 export async function beginProcedure(
   db: Executor,
@@ -354,17 +356,7 @@ export async function beginProcedure(
   now: number,
 ): Promise<string | undefined> {
   const id = randomUUID();
-  try {
-    await insertProcedure(db, id, p, now);
-    return id;
-  } catch (e) {
-    if (await lockHeld(db, p.eid, e)) return undefined;
-    throw e;
-  }
-}
-
-const insertProcedure = (db: Executor, id: string, p: NewProcedure, now: number) =>
-  db
+  const r = await db
     .insertInto('esim_sr_procedures')
     .values({
       procedure_id: id,
@@ -380,53 +372,9 @@ const insertProcedure = (db: Executor, id: string, p: NewProcedure, now: number)
       created_at: now,
       updated_at: now,
     })
-    .execute();
-
-/** After a failed insert: busy when someone holds the lock, or held it at the insert (and ended since). */
-async function lockHeld(db: Executor, eid: string, e: unknown): Promise<boolean> {
-  const holder = await db
-    .selectFrom('esim_sr_procedures')
-    .select('procedure_id')
-    .where('active_eid', '=', eid)
+    .onConflict((oc) => oc.column('active_eid').doNothing())
     .executeTakeFirst();
-  return holder !== undefined || /active_eid/.test(String((e as Error).message));
-}
-
-/** The lock's insert failed inside beginProcedureWith's transaction (rolled back with it). */
-class LockInsertFailed {
-  constructor(readonly cause: unknown) {}
-}
-const ROLL_BACK = Symbol('roll back');
-
-/**
- * beginProcedure and `then` in one transaction: the lock and what the procedure stores before its
- * first message leave the store in one commit. `busy` when another procedure is running; `then`
- * answering undefined rolls everything back (nothing stored, no lock taken: `value` undefined).
- */
-export async function beginProcedureWith<T>(
-  store: Store,
-  p: NewProcedure,
-  now: number,
-  then: (tx: Executor, id: string) => Promise<T | undefined>,
-): Promise<'busy' | { readonly id: string; readonly value: T | undefined }> {
-  const id = randomUUID();
-  try {
-    return await store.db.transaction().execute(async (tx) => {
-      try {
-        await insertProcedure(tx, id, p, now);
-      } catch (e) {
-        throw new LockInsertFailed(e);
-      }
-      const value = await then(tx, id);
-      if (value === undefined) throw ROLL_BACK;
-      return { id, value };
-    });
-  } catch (e) {
-    if (e === ROLL_BACK) return { id, value: undefined };
-    if (!(e instanceof LockInsertFailed)) throw e;
-    if (await lockHeld(store.db, p.eid, e.cause)) return 'busy';
-    throw e.cause;
-  }
+  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1 ? id : undefined;
 }
 
 /** Moves a running procedure's deadline; false when it had already ended. */

@@ -32,6 +32,7 @@ import {
 } from '../../../lib/sgp-02-es5.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
+import { GroupCommit } from '../../store/group-commit.js';
 import type { Es1Port, Es3Port, Es4Port, EsNotificationDirectory } from '../es-ports.js';
 import { verifyEisSignature } from '../es-soap/sgp-02-eis-signature.js';
 import type { BaseRequest } from '../es-soap/sgp-02-messages.js';
@@ -53,7 +54,6 @@ import {
   activeProcedure,
   addRemainingMemory,
   beginProcedure,
-  beginProcedureWith,
   discardProcedure,
   type EisSnapshot,
   endProcedure,
@@ -114,6 +114,12 @@ export interface SmSrOptions {
   readonly directory: EsNotificationDirectory;
   /** Seconds a procedure may last when the request gives no ValidityPeriod; default 600. */
   readonly defaultValiditySeconds?: number;
+  /**
+   * The group commit the SM-SR's procedure writes share (store/group-commit.ts): on SQLite the writes
+   * of many procedures in one transaction and one fsync, each acknowledged only once committed. Give
+   * the SM-DP of the same store the same one. Default: one of its own.
+   */
+  readonly writer?: GroupCommit;
   /**
    * How long a SendData sequence (MoreToDo) keeps the eUICC's lock waiting for its next unit before
    * it ends (ms); default 15 s, the SCP81 session's own hold (ram-over-http.ts holdMs).
@@ -216,11 +222,13 @@ export class SmSr {
   readonly #held = new Map<string, HeldSendData>();
   /** Held rows being ended, by EID: a new procedure on that eUICC waits for the end. */
   readonly #releasing = new Map<string, Promise<void>>();
+  readonly #writer: GroupCommit;
   /** ES3/ES4 notifications of this SM-SR; serve runs its job (start()), tests call runDue(). */
   readonly notifications: NotificationOutbox;
 
   constructor(options: SmSrOptions) {
     this.#o = options;
+    this.#writer = options.writer ?? new GroupCommit(options.store, { maxBatch: 256, concurrency: 2 });
     this.notifications = new NotificationOutbox({
       ...options.notificationOutbox,
       store: options.store,
@@ -248,6 +256,11 @@ export class SmSr {
 
   get #db(): Executor {
     return this.#o.store.db;
+  }
+
+  /** A unit of writes, durable once resolved (the group commit); `op` uses `tx` only. */
+  #write<T>(op: (tx: Executor) => Promise<T>): Promise<T> {
+    return this.#writer.run(op);
   }
 
   #now(): number {
@@ -410,42 +423,48 @@ export class SmSr {
     let id: string;
     let eis: EisSnapshot;
     if (prepare === undefined) {
-      const started = await beginProcedure(this.#db, row, now);
+      const started = await this.#write((tx) => beginProcedure(tx, row, now));
       if (started === undefined) return this.#busy(req.functionCallIdentifier, name);
       const snapshot = await readEisSnapshot(this.#db, req.eid);
       if (snapshot === undefined) {
-        await discardProcedure(this.#db, started);
+        await this.#write((tx) => discardProcedure(tx, started));
         return { status: unknownEid(req.eid) };
       }
       id = started;
       eis = snapshot;
     } else {
-      const started = await beginProcedureWith(this.#o.store, row, now, async (tx, newId) => {
+      const started = await this.#write(async (tx) => {
+        const newId = await beginProcedure(tx, row, now);
+        if (newId === undefined) return 'busy' as const;
         const snapshot = await readEisSnapshot(tx, req.eid);
-        if (snapshot === undefined) return undefined;
+        if (snapshot === undefined) {
+          await discardProcedure(tx, newId);
+          return undefined;
+        }
         const refusal = await prepare(tx, newId, snapshot, now);
         if (refusal !== undefined) {
           await refusal.final?.(tx, now);
           await endProcedure(tx, newId, refusal.status, now);
         }
-        return { snapshot, refusal };
+        return { id: newId, snapshot, refusal };
       });
       if (started === 'busy') return this.#busy(req.functionCallIdentifier, name);
-      if (started.value === undefined) return { status: unknownEid(req.eid) };
-      if (started.value.refusal !== undefined) {
+      if (started === undefined) return { status: unknownEid(req.eid) };
+      if (started.refusal !== undefined) {
         this.#progress(req.functionCallIdentifier, name);
-        this.#progress(req.functionCallIdentifier, name, started.value.refusal.status);
-        return { status: started.value.refusal.status };
+        this.#progress(req.functionCallIdentifier, name, started.refusal.status);
+        return { status: started.refusal.status };
       }
       id = started.id;
-      eis = started.value.snapshot;
+      eis = started.snapshot;
     }
     this.#progress(req.functionCallIdentifier, name);
     let outcome: Outcome<O>;
     try {
       outcome = await body(id, eis);
     } catch (e) {
-      await endProcedure(this.#db, id, execError('internal error'), this.#now());
+      const at = this.#now();
+      await this.#write((tx) => endProcedure(tx, id, execError('internal error'), at));
       this.#progress(req.functionCallIdentifier, name, execError('internal error'));
       throw e;
     }
@@ -461,10 +480,9 @@ export class SmSr {
         deadline: row.deadline,
         timer: undefined,
       });
-    else if (final === undefined) await endProcedure(this.#db, id, outcome.status, end);
     else
-      await this.#o.store.db.transaction().execute(async (tx) => {
-        await final(tx, end);
+      await this.#write(async (tx) => {
+        await final?.(tx, end);
         await endProcedure(tx, id, outcome.status, end);
       });
     this.#progress(req.functionCallIdentifier, name, outcome.status);
@@ -498,7 +516,8 @@ export class SmSr {
       return this.#releasing.get(eid);
     this.#held.delete(eid);
     clearTimeout(held.timer);
-    const ended: Promise<void> = endProcedure(this.#db, held.id, SUCCESS, this.#now()).then(
+    const at = this.#now();
+    const ended: Promise<void> = this.#write((tx) => endProcedure(tx, held.id, SUCCESS, at)).then(
       () => undefined,
       () => undefined,
     );
@@ -579,7 +598,10 @@ export class SmSr {
     /** The profiles read under the procedure's lock, whose row is already at 'audit-sent'. */
     locked?: readonly ProfileRow[],
   ): Promise<FunctionExecutionStatus> {
-    if (locked === undefined) await recordStep(this.#db, procedureId, 'audit-sent', {}, this.#now());
+    if (locked === undefined) {
+      const at = this.#now();
+      await this.#write((tx) => recordStep(tx, procedureId, 'audit-sent', {}, at));
+    }
     const r = await this.#o.transport.send(eid, ISD_R_AID, [getStatusApdu()]);
     if (!r.ok) return transportFailure(r);
     const answer = r.responses[0];
@@ -589,7 +611,7 @@ export class SmSr {
     if (!list.ok) return execError('GET STATUS answer does not decode');
     const onCard = new Map(list.value.map((s) => [s.aid, s]));
     const now = this.#now();
-    await this.#o.store.db.transaction().execute(async (tx) => {
+    await this.#write(async (tx) => {
       for (const p of locked ?? (await profilesOf(tx, eid))) {
         const s = onCard.get(p.isdp_aid);
         const state = s === undefined ? undefined : STATE_OF_LIFE_CYCLE[s.lifeCycle];
@@ -824,7 +846,7 @@ export class SmSr {
     const now = this.#now();
     const validity = (b.validityPeriod ?? this.#o.defaultValiditySeconds ?? 600) * 1000;
     if (held.deadline - now < validity / 2) {
-      if (!(await extendProcedure(this.#db, held.id, now + validity, now))) return undefined;
+      if (!(await this.#write((tx) => extendProcedure(tx, held.id, now + validity, now)))) return undefined;
       held.deadline = now + validity;
     }
     this.#progress(b.functionCallIdentifier, 'SendData');
@@ -832,12 +854,16 @@ export class SmSr {
     try {
       outcome = await this.#sendUnit(b, held.sdAid);
     } catch (e) {
-      await endProcedure(this.#db, held.id, execError('internal error'), this.#now());
+      const at = this.#now();
+      await this.#write((tx) => endProcedure(tx, held.id, execError('internal error'), at));
       this.#progress(b.functionCallIdentifier, 'SendData', execError('internal error'));
       throw e;
     }
     if (outcome.hold !== undefined) this.#hold(b.eid, held);
-    else await endProcedure(this.#db, held.id, outcome.status, this.#now());
+    else {
+      const at = this.#now();
+      await this.#write((tx) => endProcedure(tx, held.id, outcome.status, at));
+    }
     this.#progress(b.functionCallIdentifier, 'SendData', outcome.status);
     return { status: outcome.status, ...(outcome.output === undefined ? {} : { output: outcome.output }) };
   }
@@ -1046,12 +1072,15 @@ export class SmSr {
     }
     const done = new Promise<FunctionExecutionStatus>((resolve) => this.#waiters.set(id, resolve));
     // Guarded: a notification that came before this line already claimed the procedure.
-    const moved = await this.#db
-      .updateTable('esim_sr_procedures')
-      .set({ step: 'awaiting-notification', updated_at: this.#now() })
-      .where('procedure_id', '=', id)
-      .where('step', '=', 'command-sent')
-      .executeTakeFirst();
+    const at = this.#now();
+    const moved = await this.#write((tx) =>
+      tx
+        .updateTable('esim_sr_procedures')
+        .set({ step: 'awaiting-notification', updated_at: at })
+        .where('procedure_id', '=', id)
+        .where('step', '=', 'command-sent')
+        .executeTakeFirst(),
+    );
     if (Number(moved.numUpdatedRows) === 0) {
       // The notification was handled between the PoR and this line: it may have ended the row.
       const row = await procedureById(this.#db, id);
@@ -1103,7 +1132,7 @@ export class SmSr {
     const gone = isCompleted(sw) || sw === 0x6a88;
     const status = gone ? SUCCESS : statusOfSw(sw, 'DeleteProfile');
     const now = this.#now();
-    const notices = await this.#o.store.db.transaction().execute(async (tx) => {
+    const notices = await this.#write(async (tx) => {
       if (gone) await this.#forget(tx, eid, row, now);
       await recordAudit(
         tx,
@@ -1156,19 +1185,17 @@ export class SmSr {
     let active = await activeProcedure(this.#db, eid);
     let own: string | undefined;
     if (active === undefined) {
-      own = await beginProcedure(
-        this.#db,
-        {
-          eid,
-          function: 'HandleDefaultNotification',
-          requester: 'euicc',
-          functionCallId: `notification-${n.value.seq}`,
-          step: 'started',
-          data: n.value,
-          deadline: this.#now() + (this.#o.defaultValiditySeconds ?? 600) * 1000,
-        },
-        this.#now(),
-      );
+      const at = this.#now();
+      const row = {
+        eid,
+        function: 'HandleDefaultNotification',
+        requester: 'euicc',
+        functionCallId: `notification-${n.value.seq}`,
+        step: 'started',
+        data: n.value,
+        deadline: at + (this.#o.defaultValiditySeconds ?? 600) * 1000,
+      };
+      own = await this.#write((tx) => beginProcedure(tx, row, at));
       if (own === undefined) active = await activeProcedure(this.#db, eid);
     }
     // A profile change waits for this notification; it may come before the PoR was processed (the
@@ -1187,7 +1214,7 @@ export class SmSr {
     // An ISD-P the EIS does not know changes nothing here (an audit settles it); it is confirmed.
     const disabled =
       enabled === undefined ? [] : before.filter((p) => p.state === 'Enabled' && p.isdp_aid !== aid);
-    const claimed = await this.#o.store.db.transaction().execute(async (tx) => {
+    const claimed = await this.#write(async (tx) => {
       // The notification claims its procedure once: of two deliveries racing, one moves the step.
       const moved = await tx
         .updateTable('esim_sr_procedures')
@@ -1243,7 +1270,8 @@ export class SmSr {
       return notices;
     });
     if (claimed === undefined) {
-      if (own !== undefined) await endProcedure(this.#db, own, SUCCESS, this.#now());
+      const at = this.#now();
+      if (own !== undefined) await this.#write((tx) => endProcedure(tx, own, SUCCESS, at));
       return SUCCESS; // another delivery of it holds the procedure and confirms it
     }
     const confirmation = await this.#o.transport.send(eid, ISD_R_AID, [
@@ -1257,7 +1285,7 @@ export class SmSr {
     for (const gone of deleted?.ok ? deleted.value : []) {
       const row = before.find((p) => p.isdp_aid === gone);
       if (row === undefined) continue;
-      await this.#o.store.db.transaction().execute(async (tx) => {
+      await this.#write(async (tx) => {
         await this.#forget(tx, eid, row, now);
         if (row.state !== 'Created') claimed.push(...(await this.#enqueue(tx, 'deleted', eid, row, now)));
         await recordAudit(
@@ -1288,7 +1316,8 @@ export class SmSr {
         (active.function === 'EnableProfile' ? aid === change.target : aid !== change.target);
       status = succeeded ? SUCCESS : execError('the eUICC rolled the profile change back');
     }
-    await endProcedure(this.#db, procedureId, status, this.#now());
+    const endedAt = this.#now();
+    await this.#write((tx) => endProcedure(tx, procedureId, status, endedAt));
     const waiter = this.#waiters.get(procedureId);
     this.#waiters.delete(procedureId);
     // A caller still waiting reports through its frame; after a restart nobody waits: report here.

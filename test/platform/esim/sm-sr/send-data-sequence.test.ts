@@ -1,12 +1,14 @@
 // ES3.SendData sequences (MoreToDo) on both databases: the ES8 units of one key establishment or
-// download are one procedure — one row that stays the eUICC's lock between units (issue 15, fewer
-// writes per procedure). Threats: the lock leaking (held for good when the SM-DP moves on or goes
+// download are one procedure — one row that stays the eUICC's lock between units — and the SM-SR's
+// procedure writes share the group commit (issue 15, fewer commits per procedure). Threats: the lock leaking (held for good when the SM-DP moves on or goes
 // away, held past its validity period), another party's procedure interleaving between two units of
-// a download, the SM-DP's own error sub-routine refused busy by its own sequence.
+// a download, the SM-DP's own error sub-routine refused busy by its own sequence; two starts racing
+// in one group commit both taking the lock, or one's lost race failing the whole group.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installForPersonalization } from '../../../../src/platform/esim/sm-dp/download-steps.js';
 import { EUICC_BUSY, type SmSr } from '../../../../src/platform/esim/sm-sr/sm-sr-service.js';
+import { GroupCommit } from '../../../../src/platform/store/group-commit.js';
 import { SECOND_PROFILE } from '../../../card/euicc/fixture.js';
 import { type Bench, bench, EID, MNO_ID, SMDP_ID } from './fixture.js';
 
@@ -155,5 +157,37 @@ describe('ES3.SendData with MoreToDo: one procedure for the units of a sequence'
       /interrupted at step data-sent/,
     );
     expect((await audit(restarted)).functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+  });
+});
+
+describe('the group commit of the SM-SR procedure writes', () => {
+  it('racing starts on one eUICC land in one group: one takes the lock, the others are busy, nothing is re-run', async () => {
+    const writer = new GroupCommit(b.db.store, { maxBatch: 64, concurrency: 2 });
+    const smsr = b.restartWith({ writer });
+    try {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => audit(smsr)));
+      const statuses = answers.map((a) => a.functionExecutionStatus);
+      expect(statuses.filter((s) => s.status === 'EXECUTED_SUCCESS')).toHaveLength(1);
+      expect(
+        statuses.filter(
+          (s) => s === EUICC_BUSY || s.statusCodeData?.message === EUICC_BUSY.statusCodeData?.message,
+        ),
+      ).toHaveLength(7);
+      // The lost races did not fail the group (ON CONFLICT DO NOTHING): no batch split, no failure.
+      expect(writer.stats.splitBatches).toBe(0);
+      expect(writer.stats.failed).toBe(0);
+      // 8 starts, the audit's EIS writes and its end went through the group, in fewer commits.
+      expect(writer.stats.operations).toBeGreaterThanOrEqual(10);
+      expect(writer.stats.commits).toBeLessThan(writer.stats.operations);
+      const rows = await b.db.store.db
+        .selectFrom('esim_sr_procedures')
+        .select(['active_eid', 'result'])
+        .where('function', '=', 'AuditEIS')
+        .execute();
+      expect(rows).toHaveLength(1);
+      expect(rows[0]?.active_eid).toBeNull();
+    } finally {
+      await smsr.close();
+    }
   });
 });
