@@ -98,19 +98,25 @@ function countCommits(): () => number {
   const probe = new Database(':memory:');
   const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, AnyFn>;
   probe.close();
-  const orig = proto.run as AnyFn;
   let commits = 0;
-  proto.run = function (
-    this: { source: string; reader: boolean; database: { inTransaction: boolean } },
-    ...a: unknown[]
-  ) {
-    const head = this.source.trimStart().slice(0, 6).toLowerCase();
-    if (head === 'commit') commits++;
-    else if (!this.database.inTransaction && !this.reader && !head.startsWith('begin')) commits++;
-    return orig.apply(this, a);
-  };
+  const saved: [string, AnyFn][] = [];
+  // run for writes, all/get for writes with RETURNING (kysely runs those as readers).
+  for (const m of ['run', 'all', 'get']) {
+    const orig = proto[m] as AnyFn;
+    saved.push([m, orig]);
+    proto[m] = function (this: { source: string; database: { inTransaction: boolean } }, ...a: unknown[]) {
+      const head = this.source.trimStart().slice(0, 6).toLowerCase();
+      if (head === 'commit') commits++;
+      else if (
+        !this.database.inTransaction &&
+        (head === 'insert' || head === 'update' || head === 'delete' || head === 'replac')
+      )
+        commits++;
+      return orig.apply(this, a);
+    };
+  }
   return () => {
-    proto.run = orig;
+    for (const [m, orig] of saved) proto[m] = orig;
     return commits;
   };
 }
