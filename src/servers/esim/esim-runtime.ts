@@ -267,6 +267,9 @@ export async function startEsim(
     verify,
     eumCertificate,
     progress: esimOperations,
+    // ES2 relays (SGP.02 §5.3) to a partner operator over SOAP; our own operators hear the SM-SR's ES4
+    // notifications directly (an in-process relay too would record each of them twice).
+    operators: (mnoId) => soap?.es2NotificationsOf(mnoId),
     onError: (e) => logger.error({ err: e }, 'eSIM SM-DP: a download step failed unexpectedly'),
     notificationOutbox: {
       onError: (e) => logger.warn({ err: e }, 'eSIM: a notification attempt failed (retried)'),

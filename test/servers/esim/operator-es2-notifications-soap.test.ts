@@ -11,10 +11,16 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { soapEs2Notifications } from '../../../src/platform/esim/es-soap/port-clients.js';
+import { DEMO_ENTITY_IDS, PLATFORM_OWNER } from '../../../src/platform/esim/ci/pki-service.js';
+import {
+  soapEs2Notifications,
+  soapEs3Notifications,
+} from '../../../src/platform/esim/es-soap/port-clients.js';
+import { signEis } from '../../../src/platform/esim/es-soap/sgp-02-eis-signature.js';
 import { MESSAGE_BY_ELEMENT } from '../../../src/platform/esim/es-soap/sgp-02-messages.js';
 import type { Eis, ProfileInfo } from '../../../src/platform/esim/es-soap/sgp-02-xml-types.js';
 import { EsimPartners, type PartnerRole } from '../../../src/platform/esim/partners/partners-registry.js';
+import { insertDownload } from '../../../src/platform/esim/sm-dp/download-store.js';
 import { DEFAULT_SPEED_CLASS } from '../../../src/platform/sims/model.js';
 import { newSimRow } from '../../../src/platform/sims/sim-service.js';
 import {
@@ -40,6 +46,7 @@ let dir: string;
 let ours: TlsIdentity;
 let api: TestApi | undefined;
 let esim: RunningEsim | undefined;
+let second: { api: TestApi; esim: RunningEsim } | undefined;
 const nodes: SoapNode[] = [];
 
 beforeAll(async () => {
@@ -51,6 +58,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
   for (const n of nodes.splice(0)) await n.close();
+  await second?.esim.close();
+  await second?.api.platform.esimOperations.drained();
+  await second?.api.close();
+  second = undefined;
   await esim?.close();
   esim = undefined;
   await api?.platform.esimOperations.drained();
@@ -282,4 +293,161 @@ describe('operatorEs2Notifications: the SM-SR change is bound to the relaying SM
       { numRuns: 1000 },
     );
   });
+});
+
+describe('two deployments: our SM-DP relays the SM-SR change to a partner operator on ES2', () => {
+  it("the new SM-SR's ES3 notification at deployment A reaches, through A's SM-DP and ES2 over SOAP, B's operator layer", async () => {
+    // A: the SM-DP that installed B's profile; B: the operator. Each its own database and listener.
+    const tlsB = await issueTlsIdentity('operator.b');
+    writeFileSync(join(dir, 'key-b.pem'), tlsB.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'cert-b.pem'), tlsB.certificatePem);
+    const soapConfig = (key: string, cert: string) => ({
+      config: { esimSoapPort: 0, esimSoapKeyFile: join(dir, key), esimSoapCertificateFile: join(dir, cert) },
+    });
+    const [apiA, apiB] = await Promise.all([
+      startTestApi(soapConfig('key.pem', 'cert.pem')),
+      startTestApi(soapConfig('key-b.pem', 'cert-b.pem')),
+    ]);
+    api = apiA;
+    const { eum } = await apiA.platform.esimPki.ensureDemo();
+    await apiB.platform.esimPki.ensureDemo();
+    const quiet = pino({ level: 'silent' });
+    esim = await startEsim(apiA.platform, apiA.operator.operatorId, quiet);
+    second = { api: apiB, esim: await startEsim(apiB.platform, apiB.operator.operatorId, quiet) };
+    const a = esim;
+    const b = second.esim;
+    const mnoB = mnoIdOf(apiB.operator.operatorId);
+
+    // The new SM-SR (of a third party), a partner SM-SR of A.
+    const tlsSmsr = await issueTlsIdentity('sm-sr.new');
+    const smsrNode = await SoapNode.start({
+      name: 'sm-sr.new',
+      tls: tlsSmsr,
+      partners: [{ name: 'a', url: a.soap?.url ?? '', certificatePem: ours.certificatePem }],
+      handlers: {},
+    });
+    nodes.push(smsrNode);
+    const partnersA = new EsimPartners(apiA.platform.store, apiA.platform.clock);
+    await partnersA.add({
+      operatorId: apiA.operator.operatorId,
+      entityId: NEW_SMSR,
+      role: 'sm-sr',
+      endpoint: smsrNode.url,
+      certificatePem: tlsSmsr.certificatePem,
+    });
+    // B is A's partner operator; A is B's partner SM-DP.
+    await partnersA.add({
+      operatorId: apiA.operator.operatorId,
+      entityId: mnoB,
+      role: 'operator',
+      endpoint: b.soap?.url ?? '',
+      certificatePem: tlsB.certificatePem,
+    });
+    await new EsimPartners(apiB.platform.store, apiB.platform.clock).add({
+      operatorId: apiB.operator.operatorId,
+      entityId: a.smdpId,
+      role: 'sm-dp',
+      endpoint: a.soap?.url ?? '',
+      certificatePem: ours.certificatePem,
+    });
+    await a.soap?.refresh();
+    await b.soap?.refresh();
+
+    // A's SM-DP installed B's profile on EID (through A's SM-SR); B's inventory holds the eUICC.
+    const now = apiA.platform.clock.now();
+    await apiA.platform.store.db.transaction().execute((tx) =>
+      insertDownload(
+        tx,
+        {
+          download_id: 'dl-b-1',
+          operator_id: apiA.operator.operatorId,
+          mno_id: mnoB,
+          function_call_id: 'fc-dl-b',
+          eid: EID,
+          smsr_id: a.smsrId,
+          iccid: ICCID,
+          active_iccid: null,
+          profile_type: 'simtrust-usim',
+          enable: 0,
+          deadline: null,
+          created_at: now,
+          updated_at: now,
+        },
+        'prepare-profile',
+      ),
+    );
+    await apiA.platform.store.db
+      .updateTable('esim_dp_downloads')
+      .set({ status: 'EXECUTED_SUCCESS' })
+      .where('download_id', '=', 'dl-b-1')
+      .execute();
+    const dbB = apiB.platform.store.db;
+    const opB = apiB.operator.operatorId;
+    await dbB
+      .insertInto('sims')
+      .values(
+        newSimRow(opB, EID, now, {
+          type: 'euicc',
+          speedClass: DEFAULT_SPEED_CLASS,
+          groupId: null,
+          serialNumber: null,
+        }),
+      )
+      .execute();
+    await dbB
+      .insertInto('esim_euiccs')
+      .values({ sim_id: EID, operator_id: opB, eid: EID, smsr_id: a.smsrId, created_at: now })
+      .execute();
+
+    // The new SM-SR's ES3 HandleSMSRChangeNotification to A's SM-DP: the EIS it holds (EUM-signed),
+    // listing B's profile installed by A's SM-DP.
+    const sample = sampleBody(
+      MESSAGE_BY_ELEMENT.get('ES3-HandleSMSRChangeNotification') ?? (undefined as never),
+    ) as unknown as { eis: Eis };
+    const eumKey = await apiA.platform.esimPki.signingKey(eum.certId, PLATFORM_OWNER);
+    const eis = signEis(
+      {
+        ...sample.eis,
+        smsrId: NEW_SMSR,
+        eumSignedInfo: { ...sample.eis.eumSignedInfo, eid: EID, eumId: DEMO_ENTITY_IDS.eum },
+        profiles: [
+          { ...(sample.eis.profiles[0] as ProfileInfo), iccid: ICCID, mnoId: mnoB, smdpId: a.smdpId },
+          { ...(sample.eis.profiles[0] as ProfileInfo), iccid: '8944000000000000025', mnoId: OTHER_MNO },
+        ],
+      },
+      eumKey.privateKey,
+    );
+    await soapEs3Notifications(smsrNode, { partner: 'a' }).handleSMSRChangeNotification?.({
+      eis,
+      mnoId: mnoB,
+      completionTimestamp: new Date(now),
+    });
+
+    // At B: the eUICC's SM-SR is the new one, audited once.
+    const smsrAtB = async () =>
+      (await dbB.selectFrom('esim_euiccs').select('smsr_id').where('eid', '=', EID).executeTakeFirstOrThrow())
+        .smsr_id;
+    expect(await waitFor("B's inventory follows", smsrAtB, (s) => s === NEW_SMSR, 30_000)).toBe(NEW_SMSR);
+    const records = await dbB
+      .selectFrom('audit_logs')
+      .select('detail')
+      .where('operation_id', '=', 'Esim:handleSMSRChangeNotification')
+      .execute();
+    expect(records.map((r) => JSON.parse(r.detail))).toMatchObject([
+      { eid: EID, previousSmsrId: a.smsrId, smsrId: NEW_SMSR },
+    ]);
+    // A's relay row: delivered to B's MNO.
+    const relay = await waitFor(
+      "A's relay row delivered",
+      () =>
+        apiA.platform.store.db
+          .selectFrom('esim_notification_outbox')
+          .selectAll()
+          .where('receiver_id', '=', mnoB)
+          .execute(),
+      (rows) => rows.length === 1 && rows[0]?.state === 'delivered',
+      30_000,
+    );
+    expect(relay[0]).toMatchObject({ interface: 'ES2', kind: 'smsr-changed' });
+  }, 120_000);
 });
