@@ -31,7 +31,7 @@ import type { EsimRolePorts } from '../../../../src/platform/esim/operations/por
 import { SmDp } from '../../../../src/platform/esim/sm-dp/sm-dp-service.js';
 import { ISD_R_AID } from '../../../../src/platform/esim/sm-sr/es5-transport.js';
 import { EsimSwitchTarget, SWITCH_POOL_TAG } from '../../../../src/platform/esim/switch/target.js';
-import { euiccOf, SECOND_PROFILE } from '../../../card/euicc/fixture.js';
+import { euiccOf, SECOND_PROFILE, THIRD_PROFILE } from '../../../card/euicc/fixture.js';
 import { startTestApi, type TestApi } from '../../../helpers/app.js';
 import type { TestPki } from '../../../helpers/esim-pki.js';
 import { EUM_ID, OTHER_MNO } from '../sm-sr/fixture.js';
@@ -43,6 +43,11 @@ export const MNO2_ID = OTHER_MNO;
 export const SMDP2_ID = SMDP_ID;
 /** Operator 2's profile for the switch (Milenage, simtrust-usim built from its inventory). */
 export const PROFILE_B = SECOND_PROFILE;
+/** Operator 1's profile for the switch back (1 → 2 → 1), with an MSISDN the SM-SR can send SMS to. */
+export const PROFILE_C = {
+  ...THIRD_PROFILE,
+  identity: { ...THIRD_PROFILE.identity, msisdn: '817000000003' },
+};
 export const PROFILE_TYPE = 'simtrust-usim';
 
 export interface SwitchRig {
@@ -70,6 +75,11 @@ export interface SwitchRig {
   restartOperator1(): EsimOperations;
   /** Both SM-SRs restart (new SmSr, SmSrChange, Es5Sms on the same databases) and SM-DP2 too. */
   restart(): Promise<void>;
+  /**
+   * For the switch back (1 → 2 → 1): operator 1 runs an SM-DP and offers PROFILE_C for switches;
+   * operator 2's platform gets SMSRChange at SM-SR2 and operator 1's SM-SR and SM-DP as partners.
+   */
+  wayBack(): Promise<void>;
   /** GET of an operation at operator 1, polled (by time) until it ended. */
   ended(operationId: string, api?: TestApi): Promise<EsimOperationView>;
   close(): Promise<void>;
@@ -90,6 +100,28 @@ export function registerEisEnvelope(eis: Eis): string {
 
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
 
+/** A profile in the operator's inventory, in its switch pool as PROFILE_TYPE. */
+async function offer(api: TestApi, p: typeof PROFILE_B | typeof PROFILE_C): Promise<void> {
+  const created = await api.call({
+    method: 'POST',
+    url: '/v1/sims',
+    payload: {
+      iccid: p.identity.iccid,
+      imsi: p.identity.imsi,
+      msisdn: p.identity.msisdn,
+      ki: hex(p.ki),
+      opc: hex(p.opc),
+    },
+  });
+  if (created.statusCode !== 201) throw new Error(`profile ${p.identity.iccid}: ${created.body}`);
+  const tagged = await api.call({
+    method: 'PUT',
+    url: `/v1/sims/${(created.json() as { simId: string }).simId}/tags`,
+    payload: [{ tagName: SWITCH_POOL_TAG, tagValue: PROFILE_TYPE }],
+  });
+  if (tagged.statusCode !== 200) throw new Error(`tag: ${tagged.body}`);
+}
+
 export async function switchRig(pki: TestPki): Promise<SwitchRig> {
   const [op1, op2] = await Promise.all([startTestApi(), startTestApi()]);
   const keep = (api: TestApi) => ({
@@ -104,21 +136,22 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
 
   const verify = async (input: Parameters<typeof verifyCertificateChain>[0]) =>
     verifyCertificateChain({ ...input, trustedCis: [pki.ci.trusted], now: rig.clock.now() });
-  const makeSmdp = () =>
+  // Each operator's SM-DP (the same test certificate; each reaches its own deployment's SM-SR).
+  const makeSmdp = (at: 'sr1' | 'sr2' = 'sr2') =>
     new SmDp({
-      store: op2.platform.store,
-      keyRing: op2.platform.keyRing,
+      store: (at === 'sr1' ? op1 : op2).platform.store,
+      keyRing: (at === 'sr1' ? op1 : op2).platform.keyRing,
       clock: rig.clock,
       smdpId: SMDP2_ID,
-      smsr: (id) => (id === SMSR2_ID ? rig.sr2.smsr.es3For(SMDP2_ID) : undefined),
+      smsr: (id) => (id === rig[at].id ? rig[at].smsr.es3For(SMDP2_ID) : undefined),
       signer: async () => ({ certificate: pki.smdp.certificate, privateKey: pki.smdp.privateKey }),
       verify: (input) => verify(input as Parameters<typeof verifyCertificateChain>[0]),
       eumCertificate: async (id) => (id === EUM_ID ? pki.eum.pem : undefined),
     });
 
   // The device: after the card's REFRESH (UICC reset, a profile enabled) it attaches again; the
-  // network accepts it and the card's default notification goes out as MO SMS to SM-SR2.
-  const reattach = () => {
+  // network accepts it and the card's default notification goes out as MO SMS to the SM-SR that sent.
+  const reattach = (at: 'sr1' | 'sr2') => {
     const d = rig.d;
     d.sms.length = 0;
     const r = d.modem.registered('normal_service');
@@ -133,7 +166,7 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
     });
     d.sms.length = 0;
     const imsi = d.modem.imsi ?? '';
-    const to = rig.sr2.sms;
+    const to = rig[at].sms;
     for (const uds of groups.values()) {
       const packet = reassembleSecuredPacket(uds);
       if (!packet.ok) throw new Error(packet.error.message);
@@ -142,10 +175,10 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
       );
     }
   };
-  // SM-SR2's ES5: the SCP03t segments straight to the ISD-P (serve sends them over HTTPS); a REFRESH
-  // the card ran meanwhile makes the device attach again.
-  const scp03tDirect = () => {
-    const t = rig.sr2.transport;
+  // The SM-SRs' ES5: the SCP03t segments straight to the ISD-P (serve sends them over HTTPS); a
+  // REFRESH the card ran meanwhile makes the device attach again.
+  const scp03tDirect = (at: 'sr1' | 'sr2') => {
+    const t = rig[at].transport;
     const sms = t.send.bind(t);
     t.send = async (eid, aid, commands, options) => {
       const c = commands[0];
@@ -158,11 +191,12 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
         return { ok: true, responses: [{ data: euiccOf(rig.d.card).processIsdpData(aid, c), sw: 0x9000 }] };
       const refreshes = rig.d.refreshes.length;
       const out = await sms(eid, aid, commands, options);
-      if (rig.d.refreshes.length > refreshes) reattach();
+      if (rig.d.refreshes.length > refreshes) reattach(at);
       return out;
     };
   };
-  scp03tDirect();
+  scp03tDirect('sr1');
+  scp03tDirect('sr2');
 
   const s: SwitchRig = {
     rig,
@@ -182,8 +216,30 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
     },
     async restart() {
       await rig.restart();
-      scp03tDirect();
+      scp03tDirect('sr1');
+      scp03tDirect('sr2');
       s.smdp2 = makeSmdp();
+    },
+    async wayBack() {
+      // Operator 1 offers profile C for switches; its SM-DP serves operator 2's switch back.
+      const smdp1 = makeSmdp('sr1');
+      const target1 = new EsimSwitchTarget({
+        store: op1.platform.store,
+        smdp: smdp1,
+        owner: { operatorId: operator1, mnoId: MNO_ID },
+        adopt: (o, eid, detail) => op1.platform.esimOperations.adoptEuicc(o, eid, detail),
+        pollMs: 20,
+      });
+      const ports = {
+        ...ports2,
+        smsrChange: (op: string) => (op === operator2 ? rig.sr2.change.es4For(MNO2_ID) : undefined),
+        partnerSmsr: (op: string, id: string) =>
+          op === operator2 && id === SMSR1_ID ? rig.sr1.change.es4For(MNO2_ID) : undefined,
+        partnerSmdp: (op: string, id: string) =>
+          op === operator2 && id === SMDP2_ID ? target1.es2For(MNO2_ID) : undefined,
+      } satisfies EsimRolePorts;
+      op2.platform.esimOperations.connect(ports);
+      await offer(op1, PROFILE_C);
     },
     async ended(operationId, api = op1) {
       const deadline = Date.now() + 120_000;
@@ -251,23 +307,14 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
   });
   if (registered.statusCode !== 201) throw new Error(`registration: ${registered.body}`);
   // Operator 2's inventory: profile B, in the switch pool as simtrust-usim.
-  const created = await op2.call({
-    method: 'POST',
-    url: '/v1/sims',
-    payload: {
-      iccid: PROFILE_B.identity.iccid,
-      imsi: PROFILE_B.identity.imsi,
-      msisdn: PROFILE_B.identity.msisdn,
-      ki: hex(PROFILE_B.ki),
-      opc: hex(PROFILE_B.opc),
-    },
-  });
-  if (created.statusCode !== 201) throw new Error(`profile B: ${created.body}`);
-  const tagged = await op2.call({
-    method: 'PUT',
-    url: `/v1/sims/${(created.json() as { simId: string }).simId}/tags`,
-    payload: [{ tagName: SWITCH_POOL_TAG, tagValue: PROFILE_TYPE }],
-  });
-  if (tagged.statusCode !== 200) throw new Error(`tag: ${tagged.body}`);
+  await offer(op2, PROFILE_B);
+  // The device in the field has attached before: its eUICC declaration reached SM-SR1, which
+  // confirmed it (no notification of the past is pending on the card when the switch starts).
+  reattach('sr1');
+  const deadline = Date.now() + 60_000;
+  while (euiccOf(rig.d.card).persistentState().notifications.length > 0) {
+    if (Date.now() > deadline) throw new Error('the eUICC declaration was never confirmed');
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return s;
 }
