@@ -34,7 +34,8 @@ export interface DeviceSpec {
 export type ToDevices =
   | { readonly t: 'devices'; readonly devices: readonly DeviceSpec[]; readonly pollMs: number }
   | { readonly t: 'boot' }
-  | { readonly t: 'sms'; readonly destination: string; readonly userData: readonly Uint8Array[] }
+  /** User data of the SMS (hex: the IPC channel carries JSON, cheaper than its structured clone). */
+  | { readonly t: 'sms'; readonly destination: string; readonly userData: readonly string[] }
   | { readonly t: 'pending-notifications'; readonly id: number }
   | { readonly t: 'enabled-b'; readonly id: number }
   | { readonly t: 'cpu'; readonly id: number }
@@ -47,7 +48,8 @@ export type FromDevices =
       readonly t: 'mo';
       readonly sender: string;
       readonly identifier: number;
-      readonly packet: Uint8Array;
+      /** The reassembled secured packet, hex. */
+      readonly packet: string;
     }
   | { readonly t: 'error'; readonly message: string }
   | { readonly t: 'answer'; readonly id: number; readonly value: unknown };
@@ -94,7 +96,7 @@ function build(spec: DeviceSpec, pollMs: number): Device {
         t: 'mo',
         sender: modem.imsi ?? '',
         identifier: packet.value.identifier,
-        packet: packet.value.packet,
+        packet: Buffer.from(packet.value.packet).toString('hex'),
       });
     },
     // After the enable's REFRESH the device attaches with profile B and tells the card.
@@ -103,11 +105,11 @@ function build(spec: DeviceSpec, pollMs: number): Device {
   return { card, modem, iccidB: spec.iccidB };
 }
 
-function deliver(destination: string, userData: readonly Uint8Array[]): void {
+function deliver(destination: string, userData: readonly string[]): void {
   const d = byMsisdn.get(destination);
   if (d === undefined) throw new Error(`no device at ${destination}`);
   for (const raw of userData) {
-    const ud = decodeUserData(raw, true);
+    const ud = decodeUserData(new Uint8Array(Buffer.from(raw, 'hex')), true);
     if (!ud.ok) throw new Error(ud.error.message);
     const r = d.modem.deliverSms(simDataDeliver(ud.value));
     if (!r.ok) throw new Error(r.error.message);

@@ -61,7 +61,7 @@ class Devices {
           ? []
           : ['--cpu-prof', `--cpu-prof-dir=${process.env.ESIM_BENCH_CPU_PROFILE}`]),
       ],
-      serialization: 'advanced',
+      serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let ready: () => void = () => undefined;
@@ -135,16 +135,22 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
   // The MO path (OtaInbound's hand-over to Es5Sms.receive).
   const devices = new Devices((m) => {
     if (closed) return;
-    sms.receive(m.sender, m.identifier, m.packet).catch((err: unknown) => {
-      if (!closed) throw err;
-    });
+    sms
+      .receive(m.sender, m.identifier, new Uint8Array(Buffer.from(m.packet, 'hex')))
+      .catch((err: unknown) => {
+        if (!closed) throw err;
+      });
   });
   const sms: Es5Sms = new Es5Sms({
     store,
     keyRing,
     link: {
       async send(destination, userData) {
-        devices.post({ t: 'sms', destination, userData });
+        devices.post({
+          t: 'sms',
+          destination,
+          userData: userData.map((u) => Buffer.from(u).toString('hex')),
+        });
       },
     },
     notifications: async (eid, e1) => {

@@ -105,13 +105,11 @@ function countCommits(): () => number {
     const orig = proto[m] as AnyFn;
     saved.push([m, orig]);
     proto[m] = function (this: { source: string; database: { inTransaction: boolean } }, ...a: unknown[]) {
-      const head = this.source.trimStart().slice(0, 6).toLowerCase();
-      if (head === 'commit') commits++;
-      else if (
-        !this.database.inTransaction &&
-        (head === 'insert' || head === 'update' || head === 'delete' || head === 'replac')
-      )
-        commits++;
+      // kysely's and the store's SQL starts with its lower-case verb: c(ommit), i(nsert), u(pdate), d(elete).
+      const c = this.source.charCodeAt(0);
+      if (c === 0x63) {
+        if (this.source.startsWith('commit')) commits++;
+      } else if ((c === 0x69 || c === 0x75 || c === 0x64) && !this.database.inTransaction) commits++;
       return orig.apply(this, a);
     };
   }

@@ -33,14 +33,22 @@ export function toJson(value: unknown): string {
 }
 
 export function fromJson<T>(text: string): T {
-  return JSON.parse(text, (_k, v) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      if (typeof v.$hex === 'string' && Object.keys(v).length === 1)
-        return new Uint8Array(Buffer.from(v.$hex, 'hex'));
-      if (typeof v.$date === 'string' && Object.keys(v).length === 1) return new Date(v.$date);
-    }
-    return v;
-  }) as T;
+  return JSON.parse(text, revive) as T;
+}
+
+/** fromJson's reviver: `{$hex}` → bytes, `{$date}` → Date (objects with that one key only). */
+function revive(_key: string, v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const o = v as { $hex?: unknown; $date?: unknown };
+  if (typeof o.$hex === 'string' && onlyKey(o, '$hex')) return new Uint8Array(Buffer.from(o.$hex, 'hex'));
+  if (typeof o.$date === 'string' && onlyKey(o, '$date')) return new Date(o.$date);
+  return v;
+}
+
+/** Whether `key` is the object's one key (without allocating its key list). */
+function onlyKey(o: object, key: string): boolean {
+  for (const k in o) if (k !== key) return false;
+  return true;
 }
 
 export const keysetContext = (eid: string, kvn: number) => `esim-sr-keyset:${eid}:${kvn}`;

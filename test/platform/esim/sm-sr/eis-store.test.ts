@@ -2,6 +2,7 @@
 // procedures on one eUICC at once (interleaved ES5 scripts, an EIS written from two stories); one SCP80
 // counter handed out twice (the ISD-R refuses the second packet, or a replay window opens).
 
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isdpAid } from '../../../../src/card/euicc/sgp-02-annex-h.js';
 import { SUCCESS } from '../../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
@@ -81,6 +82,51 @@ describe('EIS store', () => {
       n: [{ x: new Uint8Array(0) }],
     };
     expect(fromJson(toJson(v))).toEqual(v);
+  });
+
+  it('property: the EIS JSON round-trips bytes, dates and plain values; objects that only look like them stay objects', () => {
+    const leaf = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }),
+      fc.string(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      // A $hex/$date key beside another key is data, not bytes or a date.
+      fc.record({ $hex: fc.constant('00'), other: fc.string() }),
+      fc.record({ $date: fc.string(), other: fc.integer() }),
+    );
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.array(tie('node'), { maxLength: 4 }),
+        // A lone `$hex`/`$date` key is the format's own (reserved): plain keys here never start with $.
+        fc.dictionary(
+          fc.string({ maxLength: 6 }).filter((k) => !k.startsWith('$')),
+          tie('node'),
+          { maxKeys: 4, noNullPrototype: true },
+        ),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(fromJson(toJson(v))).toEqual(v);
+      }),
+    );
+    // Stored text that is not JSON fails as JSON does, nothing else.
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        let parsed = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          parsed = false;
+        }
+        if (!parsed) expect(() => fromJson(text)).toThrow(SyntaxError);
+        else expect(() => fromJson(text)).not.toThrow();
+      }),
+    );
   });
 
   it('ES3 DeleteISDP cleans up an ISD-P of a failed download (Created, SM-DP only)', async () => {
