@@ -533,7 +533,12 @@ export class EventEngine {
     // Mostly there is none (usage is not an event): one statement instead of a transaction's three,
     // each a turn of a busy event loop on the way of the traffic evaluation that follows.
     if (
-      (await this.store.db.selectFrom('event_outbox').select('id').limit(1).executeTakeFirst()) === undefined
+      (await this.store.db
+        .selectFrom('event_outbox')
+        .select('id')
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst()) === undefined
     )
       return { events: 0, firings: 0, evaluations: 0 };
     const log = this.fireLog();
