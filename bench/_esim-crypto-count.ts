@@ -3,6 +3,16 @@
 // (bench/_esim-devices.ts). The CommonJS exports of node:crypto are wrapped and
 // syncBuiltinESMExports() makes the modules' named imports see the wrappers; stop() restores them.
 
+import {
+  createCipheriv,
+  createECDH,
+  diffieHellman,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  sign,
+  verify,
+} from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 
 export type CryptoKind =
@@ -112,5 +122,55 @@ export function countCrypto(): () => CryptoCounts {
     for (const [o, name, orig] of saved.reverse()) o[name] = orig;
     syncBuiltinESMExports();
     return counts;
+  };
+}
+
+/** CPU microseconds per call of f, measured for about ms of CPU after a warm-up. */
+export function microsPerCall(f: () => void, ms = 300): number {
+  for (let i = 0; i < 50; i++) f();
+  let n = 0;
+  const start = process.cpuUsage();
+  let used = 0;
+  while (used < ms * 1000) {
+    for (let i = 0; i < 20; i++) f();
+    n += 20;
+    const d = process.cpuUsage(start);
+    used = d.user + d.system;
+  }
+  return used / n;
+}
+
+/** The raw cost of each crypto operation an eSIM procedure does, measured in this run. */
+export interface UnitCosts {
+  ecdsaSign: number;
+  ecdsaVerify: number;
+  ecdh: number;
+  ecKeygen: number;
+  /** One createCipheriv + update of `bytes` + final. */
+  aesCall: number;
+}
+
+export function unitCosts(aesBytesPerCall: number): UnitCosts {
+  const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const data = randomBytes(200);
+  const signature = sign('sha256', data, { key: a.privateKey, dsaEncoding: 'ieee-p1363' });
+  const pub: KeyObject = a.publicKey;
+  const key = randomBytes(16);
+  const iv = Buffer.alloc(16);
+  const block = randomBytes(Math.max(16, Math.ceil(aesBytesPerCall / 16) * 16));
+  return {
+    ecdsaSign: microsPerCall(() => sign('sha256', data, { key: a.privateKey, dsaEncoding: 'ieee-p1363' })),
+    ecdsaVerify: microsPerCall(() =>
+      verify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, signature),
+    ),
+    ecdh: microsPerCall(() => diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey })),
+    ecKeygen: microsPerCall(() => createECDH('prime256v1').generateKeys()),
+    aesCall: microsPerCall(() => {
+      const c = createCipheriv('aes-128-cbc', key, iv);
+      c.setAutoPadding(false);
+      c.update(block);
+      c.final();
+    }),
   };
 }

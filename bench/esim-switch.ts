@@ -20,62 +20,15 @@
 // measured path's CPU) and the sum is the crypto a switch cannot avoid. Printed: switches/s, process
 // CPU per switch and its ratio to that reference. Target (issue 16): within 3× of the raw crypto.
 
-import {
-  createCipheriv,
-  createECDH,
-  diffieHellman,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  verify,
-} from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { EsimOperationView } from '../src/platform/esim/operations/operations-service.js';
-import { type CryptoCounts, countCrypto } from './_esim-crypto-count.js';
+import { type CryptoCounts, countCrypto, unitCosts } from './_esim-crypto-count.js';
 import { flag, fmt, table } from './_support.js';
 
 /** Process CPU µs (user + system) per call of `f`, over at least `ms` of CPU after a warm-up. */
-function microsPerCall(f: () => void, ms = 300): number {
-  for (let i = 0; i < 50; i++) f();
-  let n = 0;
-  const start = process.cpuUsage();
-  let used = 0;
-  while (used < ms * 1000) {
-    for (let i = 0; i < 20; i++) f();
-    n += 20;
-    const d = process.cpuUsage(start);
-    used = d.user + d.system;
-  }
-  return used / n;
-}
-
-function unitCosts(aesBytesPerCall: number) {
-  const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const data = randomBytes(200);
-  const signature = sign('sha256', data, { key: a.privateKey, dsaEncoding: 'ieee-p1363' });
-  const key = randomBytes(16);
-  const iv = Buffer.alloc(16);
-  const block = randomBytes(Math.max(16, Math.ceil(aesBytesPerCall / 16) * 16));
-  return {
-    ecdsaSign: microsPerCall(() => sign('sha256', data, { key: a.privateKey, dsaEncoding: 'ieee-p1363' })),
-    ecdsaVerify: microsPerCall(() =>
-      verify('sha256', data, { key: a.publicKey, dsaEncoding: 'ieee-p1363' }, signature),
-    ),
-    ecdh: microsPerCall(() => diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey })),
-    ecKeygen: microsPerCall(() => createECDH('prime256v1').generateKeys()),
-    aesCall: microsPerCall(() => {
-      const c = createCipheriv('aes-128-cbc', key, iv);
-      c.setAutoPadding(false);
-      c.update(block);
-      c.final();
-    }),
-  };
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: patching better-sqlite3's Statement for counting
 type AnyFn = (...a: any[]) => any;
 

@@ -18,21 +18,18 @@
 // procedure, and the CPU per procedure against that reference. Targets (issue 15): ≥ 50 procedures/s
 // on a 2-core machine, CPU within 3× of the raw crypto.
 
-import {
-  createCipheriv,
-  createECDH,
-  diffieHellman,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-  sign,
-  verify,
-} from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { addCrypto, type CryptoCounts, countCrypto, noCrypto } from './_esim-crypto-count.js';
+import {
+  addCrypto,
+  type CryptoCounts,
+  countCrypto,
+  noCrypto,
+  type UnitCosts,
+  unitCosts,
+} from './_esim-crypto-count.js';
 import { esimHttpsRig } from './_esim-https-rig.js';
 import { esimRig } from './_esim-rig.js';
 import { type BenchDialect, flag, fmt, table } from './_support.js';
@@ -124,54 +121,6 @@ function countCommits(): () => number {
  * the same clock as the measured path's CPU per procedure, so load from other processes on the shared
  * machine does not inflate the reference.
  */
-function microsPerCall(f: () => void, ms = 300): number {
-  for (let i = 0; i < 50; i++) f();
-  let n = 0;
-  const start = process.cpuUsage();
-  let used = 0;
-  while (used < ms * 1000) {
-    for (let i = 0; i < 20; i++) f();
-    n += 20;
-    const d = process.cpuUsage(start);
-    used = d.user + d.system;
-  }
-  return used / n;
-}
-
-interface UnitCosts {
-  ecdsaSign: number;
-  ecdsaVerify: number;
-  ecdh: number;
-  ecKeygen: number;
-  /** One createCipheriv + update of `bytes` + final. */
-  aesCall: number;
-}
-
-function unitCosts(aesBytesPerCall: number): UnitCosts {
-  const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const data = randomBytes(200);
-  const signature = sign('sha256', data, { key: a.privateKey, dsaEncoding: 'ieee-p1363' });
-  const pub: KeyObject = a.publicKey;
-  const key = randomBytes(16);
-  const iv = Buffer.alloc(16);
-  const block = randomBytes(Math.max(16, Math.ceil(aesBytesPerCall / 16) * 16));
-  return {
-    ecdsaSign: microsPerCall(() => sign('sha256', data, { key: a.privateKey, dsaEncoding: 'ieee-p1363' })),
-    ecdsaVerify: microsPerCall(() =>
-      verify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, signature),
-    ),
-    ecdh: microsPerCall(() => diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey })),
-    ecKeygen: microsPerCall(() => createECDH('prime256v1').generateKeys()),
-    aesCall: microsPerCall(() => {
-      const c = createCipheriv('aes-128-cbc', key, iv);
-      c.setAutoPadding(false);
-      c.update(block);
-      c.final();
-    }),
-  };
-}
-
 interface Run {
   procedures: number;
   failed: number;
