@@ -49,10 +49,12 @@ interface BenchCard {
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
-/** ES5 to the software eUICCs, by EID (see the header). */
-class CardsTransport implements Es5Transport {
-  readonly cards = new Map<string, Uicc>();
-  constructor(readonly onRefresh: (eid: string) => void) {}
+/** ES5 in-process to the software eUICCs, by EID (see the header); `onRefresh` after a REFRESH. */
+export class CardsTransport implements Es5Transport {
+  constructor(
+    readonly onRefresh: (eid: string) => void,
+    readonly cards = new Map<string, Uicc>(),
+  ) {}
 
   async send(eid: string, aid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
     const euicc = this.cards.get(eid)?.euicc;

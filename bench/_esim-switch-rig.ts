@@ -19,7 +19,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { cardFromFile } from '../src/card/card-file.js';
 import { LIFE_CYCLE } from '../src/card/euicc/euicc-state.js';
-import { runIsdrScript } from '../src/card/euicc/isd-r-ota.js';
 import { newEuiccCardFile } from '../src/card/euicc/issue.js';
 import type { Uicc } from '../src/card/uicc.js';
 import { type ChainInput, verifyCertificateChain } from '../src/crypto/sgp-02-certificate-chain.js';
@@ -28,13 +27,11 @@ import { hex, toHex } from '../src/lib/hex.js';
 import { iccidWithCheckDigit } from '../src/lib/identities.js';
 import { withEidCheckDigits } from '../src/lib/sgp-02-eid.js';
 import { encodeNotification } from '../src/lib/sgp-02-es5.js';
-import { commandScript, decodeResponseScript } from '../src/lib/ts-102-226-remote-command.js';
 import type { EsNotificationDirectory } from '../src/platform/esim/es-ports.js';
 import type { Eis } from '../src/platform/esim/es-soap/sgp-02-xml-types.js';
 import type { EsimOperationView } from '../src/platform/esim/operations/operations-service.js';
 import type { EsimRolePorts } from '../src/platform/esim/operations/ports.js';
 import { SmDp } from '../src/platform/esim/sm-dp/sm-dp-service.js';
-import type { Es5Outcome, Es5Response, Es5Transport } from '../src/platform/esim/sm-sr/es5-transport.js';
 import { SmSr } from '../src/platform/esim/sm-sr/sm-sr-service.js';
 import {
   SmSrChange,
@@ -53,8 +50,9 @@ import {
   smsr2Certificate,
 } from '../test/platform/esim/sm-sr-change/fixture.js';
 import { registerEisEnvelope } from '../test/platform/esim/switch/fixture.js';
+import { CardsTransport } from './_esim-rig.js';
 
-const ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
+const _ISD_R_AID = 'A0000005591010FFFFFFFF8900000100';
 const USIM_AID = 'A0000000871002';
 const MNO2_ID = OTHER_MNO;
 const SMDP2_ID = SMDP_ID;
@@ -67,37 +65,6 @@ interface BenchCard {
   readonly card: Uicc;
   readonly iccidB: string;
   readonly imsiB: string;
-}
-
-/** ES5 in-process to the software eUICCs (see the header); a REFRESH makes the device attach again. */
-class CardsTransport implements Es5Transport {
-  constructor(
-    readonly cards: Map<string, Uicc>,
-    readonly onRefresh: (eid: string) => void,
-  ) {}
-
-  async send(eid: string, aid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
-    const euicc = this.cards.get(eid)?.euicc;
-    if (euicc === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'unknown eUICC' };
-    const first = commands[0];
-    if (
-      aid !== ISD_R_AID &&
-      commands.length === 1 &&
-      first !== undefined &&
-      [0x84, 0x85, 0x86].includes(first[0] ?? 0)
-    )
-      return { ok: true, responses: [{ data: euicc.processIsdpData(aid, first), sw: 0x9000 }] };
-    const run = runIsdrScript(euicc, commandScript(commands));
-    const script = decodeResponseScript(run.response);
-    if (!script.ok) return { ok: false, code: 'ES5_BAD_RESPONSE', message: script.error.code };
-    const responses: Es5Response[] = script.value.items.flatMap((i) =>
-      i.type === 'r-apdu'
-        ? [{ data: i.data, sw: ((i.statusWord[0] ?? 0) << 8) | (i.statusWord[1] ?? 0) }]
-        : [],
-    );
-    if (run.refresh) setImmediate(() => this.onRefresh(eid));
-    return { ok: true, responses };
-  }
 }
 
 /** The card restarted and attached with normal service: its pending notifications reach `smsr`. */
@@ -154,10 +121,10 @@ export async function switchBenchRig(pki: TestPki, o: { cards: number }): Promis
   const deployments = new Map<string, { smsr: SmSr; change: SmSrChange }>();
   const deployment = (api: TestApi, id: string, identity: SmSrChangeOptions['identity'], kvn: number) => {
     let smsr: SmSr | undefined;
-    const transport = new CardsTransport(cardsByEid, (eid) => {
+    const transport = new CardsTransport((eid) => {
       const card = cardsByEid.get(eid);
       if (card !== undefined && smsr !== undefined) void notifyAttached(smsr, eid, card);
-    });
+    }, cardsByEid);
     smsr = new SmSr({
       store: api.platform.store,
       keyRing: api.platform.keyRing,
