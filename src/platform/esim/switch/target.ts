@@ -15,6 +15,7 @@
 //       establishment, SCP03t, enable); installed, the eUICC enters the owner's inventory
 //       (EsimOperations.adoptEuicc: its profiles from our SM-SR's EIS, an audit record).
 
+import { randomInt } from 'node:crypto';
 import type { Store } from '../../store/database.js';
 import type { MessageBodies } from '../es-soap/sgp-02-messages.js';
 import {
@@ -48,7 +49,13 @@ export interface EsimSwitchTargetOptions {
   readonly waitMs?: number;
 }
 
-const FREE_PICKS = 3;
+/**
+ * Free profiles tried for one request before it is refused "being taken; retry": partners' switches
+ * that run at once each pick at random among the free ones (FREE_WINDOW of them), so they rarely
+ * collide, and one that lost a race takes another.
+ */
+const FREE_PICKS = 16;
+const FREE_WINDOW = 64;
 
 export class EsimSwitchTarget {
   readonly #o: EsimSwitchTargetOptions;
@@ -102,6 +109,8 @@ export class EsimSwitchTarget {
     const tried: string[] = [];
     for (let pick = 0; pick < FREE_PICKS; pick++) {
       const iccid = b.iccid ?? (await this.#free(type, tried));
+      // None free now, but downloads running for others' switches hold some: they may yet fail.
+      if (iccid === undefined && (tried.length > 0 || (await this.#held(type)))) break;
       if (iccid === undefined || !(await this.#inPool(iccid, type)))
         return refuse(
           failed(
@@ -178,20 +187,38 @@ export class EsimSwitchTarget {
   }
 
   /** The pool's first free profile of `type` (ICCID order), not one of `skip`. */
+  /**
+   * One free profile of the pool, at random among the first FREE_WINDOW by ICCID: one not tried yet
+   * if there is one, else one tried before that is still free (its download was refused for a
+   * while, e.g. busy, and nobody took it since).
+   */
   async #free(type: string, skip: readonly string[]): Promise<string | undefined> {
-    const rows = await this.#pool(type)
-      .orderBy('p.iccid')
-      .limit(skip.length + 1)
-      .execute();
-    return rows.map((r) => r.iccid).find((i) => !skip.includes(i));
+    const rows = (
+      await this.#pool(type)
+        .orderBy('p.iccid')
+        .limit(skip.length + FREE_WINDOW)
+        .execute()
+    ).map((r) => r.iccid);
+    const untried = rows.filter((i) => !skip.includes(i));
+    const from = untried.length > 0 ? untried : rows;
+    return from.length === 0 ? undefined : from[randomInt(from.length)];
+  }
+
+  /** Whether a profile of the pool is held by a download still running (free again if it fails). */
+  async #held(type: string): Promise<boolean> {
+    const row = await this.#pool(type, { running: true }).limit(1).executeTakeFirst();
+    return row !== undefined;
   }
 
   async #inPool(iccid: string, type: string): Promise<boolean> {
     return (await this.#pool(type).where('p.iccid', '=', iccid).executeTakeFirst()) !== undefined;
   }
 
-  /** Free profiles of the switch pool: tagged with the type, SIM ready, on no eUICC, never downloaded. */
-  #pool(type: string) {
+  /**
+   * Free profiles of the switch pool: tagged with the type, SIM ready, on no eUICC, never downloaded;
+   * with `running`, those of the pool a running download holds instead.
+   */
+  #pool(type: string, o: { running?: boolean } = {}) {
     const owner = this.#o.owner.operatorId;
     return this.#o.store.db
       .selectFrom('sim_profiles as p')
@@ -208,16 +235,18 @@ export class EsimSwitchTarget {
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('esim_profiles as e').select('e.iccid').whereRef('e.iccid', '=', 'p.iccid'))),
       )
-      .where(({ not, exists, selectFrom }) =>
-        not(
+      .where(({ not, exists, selectFrom }) => {
+        const downloads = (statuses: string[]) =>
           exists(
             selectFrom('esim_dp_downloads as d')
               .select('d.iccid')
               .whereRef('d.iccid', '=', 'p.iccid')
-              .where('d.status', 'in', ['running', 'EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING']),
-          ),
-        ),
-      );
+              .where('d.status', 'in', statuses),
+          );
+        return o.running === true
+          ? downloads(['running'])
+          : not(downloads(['running', 'EXECUTED_SUCCESS', 'EXECUTED_WITHWARNING']));
+      });
   }
 }
 
