@@ -125,7 +125,11 @@ export function countCrypto(): () => CryptoCounts {
   };
 }
 
-/** CPU microseconds per call of f, measured for about ms of CPU after a warm-up. */
+/**
+ * Process CPU microseconds (user + system) per call of `f`, over at least `ms` of CPU after a warm-up:
+ * the same clock as the measured path's CPU per procedure, so load from other processes on the shared
+ * machine does not inflate the reference.
+ */
 export function microsPerCall(f: () => void, ms = 300): number {
   for (let i = 0; i < 50; i++) f();
   let n = 0;

@@ -28,7 +28,6 @@ import type { EsimOperationView } from '../src/platform/esim/operations/operatio
 import { type CryptoCounts, countCrypto, unitCosts } from './_esim-crypto-count.js';
 import { flag, fmt, table } from './_support.js';
 
-/** Process CPU µs (user + system) per call of `f`, over at least `ms` of CPU after a warm-up. */
 // biome-ignore lint/suspicious/noExplicitAny: patching better-sqlite3's Statement for counting
 type AnyFn = (...a: any[]) => any;
 

@@ -116,11 +116,6 @@ function countCommits(): () => number {
   };
 }
 
-/**
- * Process CPU microseconds (user + system) per call of `f`, over at least `ms` of CPU after a warm-up:
- * the same clock as the measured path's CPU per procedure, so load from other processes on the shared
- * machine does not inflate the reference.
- */
 interface Run {
   procedures: number;
   failed: number;
