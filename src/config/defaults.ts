@@ -600,6 +600,11 @@ export const SETTINGS = {
     doc: 'Rows deleted per statement by the purge; it yields to other work between batches, so a smaller batch keeps each write lock shorter.',
     parse: int(10, 100_000),
   },
+  beamMetricsSimSeries: {
+    default: 100,
+    doc: 'Beam/Funnel/Funk SIMs with their own series in /metrics (simtrust_beam_sim_requests_total): the first ones each process sees; the rest are summed as sim_id="other", so the series stay bounded. 0: no per-SIM series (the stats API has every SIM).',
+    parse: int(0, 10_000),
+  },
 } satisfies Record<string, Setting<unknown>>;
 
 export type SettingName = keyof typeof SETTINGS;

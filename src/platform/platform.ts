@@ -5,6 +5,7 @@ import type { Config } from '../config/defaults.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { AaaService, airConfigurationValidator } from './aaa/aaa-service.js';
 import { AuthenticationCentre } from './aaa/auc.js';
+import { BeamUsage } from './beam/usage.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
@@ -71,6 +72,11 @@ export interface Platform {
    * are plugged in with esimOperations.connect(ports), and their progress goes to it (EsimProgressPort).
    */
   readonly esimOperations: EsimOperations;
+  /**
+   * Beam/Funnel/Funk usage per SIM: entry points call record() (synchronous, buffered); the
+   * beam-usage job flushes it, close() flushes what is left (docs/stats.md).
+   */
+  readonly beamUsage: BeamUsage;
   close(): Promise<void>;
 }
 
@@ -150,6 +156,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     // Platform accounts may use SMS one-time codes as their second factor (issue 7).
     const smsMfa = new PlatformSmsMfa(store, clock, mfa, access.mfa);
     const esimOperations = new EsimOperations(store, clock);
+    const beamUsage = new BeamUsage(store, clock, { metricsSimSeries: config.beamMetricsSimSeries });
     access.login.useSmsSecondFactor(smsMfa);
     return {
       config,
@@ -173,6 +180,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       events,
       esimPki: new EsimPki(store, keyRing, clock),
       esimOperations,
+      beamUsage,
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,
@@ -181,7 +189,12 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
         await esimOperations.drained();
         await sms.close();
         await aaa.drained();
-        await store.close();
+        // Usage recorded by the entry points (already closed) is written before the store goes.
+        try {
+          await beamUsage.close();
+        } finally {
+          await store.close();
+        }
       },
     };
   } catch (e) {

@@ -7,6 +7,7 @@ import { PLATFORM_KEY_OWNER } from '../platform/endorse/signing-keys.js';
 import { startOtaLink } from '../platform/ota/ota-runtime.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
+import { startBeamUsageJob } from './beam-usage-job.js';
 import { buildDeviceApp } from './device/app.js';
 import { esimOperatorOf, type RunningEsim, startEsim } from './esim/esim-runtime.js';
 import { startEventHandlersJob } from './event-handlers-job.js';
@@ -133,6 +134,8 @@ export async function startServers(
     const eventsJob = startEventHandlersJob(platform, logger.child({ component: 'events' }), metrics);
     // SIM expiry (setSimExpiryTime): due SIMs get their expiry action once (docs/sims.md, Expiry).
     const expiryJob = startSimExpiryJob(platform, logger.child({ component: 'sim-expiry' }), metrics);
+    // Beam/Funnel/Funk usage recorded by the entry points, written every 2 s (docs/stats.md).
+    const beamUsageJob = startBeamUsageJob(platform, logger.child({ component: 'beam-usage' }), metrics);
     return {
       platform,
       apiUrl: `http://${host}:${port}`,
@@ -155,6 +158,7 @@ export async function startServers(
         await device.close();
         await app.close();
         await drained();
+        await beamUsageJob.stop();
         await platform.close();
       },
     };

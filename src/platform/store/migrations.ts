@@ -2,6 +2,7 @@
 // only dialect difference is how an auto-increment key is declared.
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { beamUsageMigration } from '../beam/usage-migration.js';
 import { esimPkiMigration } from '../esim/ci/migration.js';
 import { esimNotificationsMigration } from '../esim/notifications/migration.js';
 import { esimOperationsMigration } from '../esim/operations/migration.js';
@@ -790,6 +791,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0017-esim-notifications', esimNotificationsMigration],
   ['0018-esim-switch', esimSwitchMigration],
   ['0019-esim-partner-roles', esimPartnerRolesMigration],
+  ['0021-beam-usage', beamUsageMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -938,6 +938,38 @@ export interface EsimNotificationOutboxTable {
   delivered_at: number | null;
 }
 
+/** Beam/Funnel/Funk usage buckets (migration 0021, beam/usage.ts). */
+export interface BeamUsageTable {
+  operator_id: string;
+  imsi: string;
+  service: string;
+  entry_point: string;
+  /** '' when the entry point named no destination. */
+  destination: string;
+  period: 'hour' | 'day';
+  bucket_start: number;
+  sim_id: string;
+  requests: number;
+  delivered: number;
+  refused: number;
+  failed: number;
+  bytes_up: number;
+  bytes_down: number;
+}
+
+/** Last delivery and last error per SIM and service (migration 0021, beam/usage.ts). */
+export interface BeamSimStatusTable {
+  operator_id: string;
+  sim_id: string;
+  service: string;
+  imsi: string;
+  last_delivery_at: number | null;
+  last_delivery_entry_point: string | null;
+  last_error_at: number | null;
+  last_error: string | null;
+  last_error_entry_point: string | null;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -1004,4 +1036,6 @@ export interface Database {
   esim_partners: EsimPartnersTable;
   esim_notification_outbox: EsimNotificationOutboxTable;
   esim_switches: EsimSwitchesTable;
+  beam_usage: BeamUsageTable;
+  beam_sim_status: BeamSimStatusTable;
 }
