@@ -50,6 +50,25 @@ export const ERROR_CODES = {
     expose: true,
     description: 'The resource already exists with different content.',
   },
+  // --- credential sets (docs/credentials.md)
+  ERR_CREDENTIALS_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description:
+      'No credential set with this id for this operator (a `#{imsi}` reference names the SIM’s own set: create it with POST /v1/credentials/{credentials_id}).',
+  },
+  ERR_CREDENTIALS_EXISTS: {
+    status: 409,
+    expose: true,
+    description:
+      'A credential set with this id exists already; change it with PUT /v1/credentials/{credentials_id}.',
+  },
+  ERR_CREDENTIALS_INVALID: {
+    status: 400,
+    expose: true,
+    description:
+      'The credential set was refused: unknown type, unknown or missing field, a PEM that does not parse, an encrypted key, or a key that is not the certificate’s; details.field names the field. No value is ever repeated.',
+  },
   ERR_RATE_LIMITED: {
     status: 429,
     expose: true,

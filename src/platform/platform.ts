@@ -6,6 +6,7 @@ import { type Clock, systemClock } from '../lib/clock.js';
 import { AaaService, airConfigurationValidator } from './aaa/aaa-service.js';
 import { AuthenticationCentre } from './aaa/auc.js';
 import { BeamUsage } from './beam/usage.js';
+import { CredentialService } from './credentials/credential-sets.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
@@ -72,6 +73,8 @@ export interface Platform {
    * are plugged in with esimOperations.connect(ports), and their progress goes to it (EsimProgressPort).
    */
   readonly esimOperations: EsimOperations;
+  /** Credential sets: the API's CRUD and resolve() for Beam, Funnel and Funk (docs/credentials.md). */
+  readonly credentials: CredentialService;
   /**
    * Beam/Funnel/Funk usage per SIM: entry points call record() (synchronous, buffered); the
    * beam-usage job flushes it, close() flushes what is left (docs/stats.md).
@@ -156,6 +159,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     // Platform accounts may use SMS one-time codes as their second factor (issue 7).
     const smsMfa = new PlatformSmsMfa(store, clock, mfa, access.mfa);
     const esimOperations = new EsimOperations(store, clock);
+    const credentials = new CredentialService(store, keyRing, clock);
     const beamUsage = new BeamUsage(store, clock, { metricsSimSeries: config.beamMetricsSimSeries });
     access.login.useSmsSecondFactor(smsMfa);
     return {
@@ -180,6 +184,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       events,
       esimPki: new EsimPki(store, keyRing, clock),
       esimOperations,
+      credentials,
       beamUsage,
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
@@ -189,6 +194,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
         await esimOperations.drained();
         await sms.close();
         await aaa.drained();
+        await credentials.drained();
         // Usage recorded by the entry points (already closed) is written before the store goes.
         try {
           await beamUsage.close();

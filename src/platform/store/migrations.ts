@@ -3,6 +3,7 @@
 
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { beamUsageMigration } from '../beam/usage-migration.js';
+import { credentialsMigration } from '../credentials/migration.js';
 import { esimPkiMigration } from '../esim/ci/migration.js';
 import { esimNotificationsMigration } from '../esim/notifications/migration.js';
 import { esimOperationsMigration } from '../esim/operations/migration.js';
@@ -791,6 +792,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0017-esim-notifications', esimNotificationsMigration],
   ['0018-esim-switch', esimSwitchMigration],
   ['0019-esim-partner-roles', esimPartnerRolesMigration],
+  ['0020-credentials', credentialsMigration],
   ['0021-beam-usage', beamUsageMigration],
 ];
 

@@ -970,6 +970,22 @@ export interface BeamSimStatusTable {
   last_error_entry_point: string | null;
 }
 
+/** Credential sets (migration 0020-credentials, platform/credentials). */
+export interface CredentialSetsTable {
+  operator_id: string;
+  credentials_id: string;
+  /** SORACOM's type name (platform/credentials/credential-types.ts). */
+  type: string;
+  description: string;
+  /** The credentials as one JSON object, sealed (context `credential-set:<operator_id>:<credentials_id>`). */
+  credentials: string;
+  /** JSON of the fields an answer may show (never a secret). */
+  public_credentials: string;
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -1036,6 +1052,7 @@ export interface Database {
   esim_partners: EsimPartnersTable;
   esim_notification_outbox: EsimNotificationOutboxTable;
   esim_switches: EsimSwitchesTable;
+  credential_sets: CredentialSetsTable;
   beam_usage: BeamUsageTable;
   beam_sim_status: BeamSimStatusTable;
 }
