@@ -448,6 +448,72 @@ export const SETTINGS = {
     doc: 'A GSUP connection that has sent nothing for half this long gets an IPA PING; one that has sent nothing, not even the PONG, for this long is closed. libosmocore clients ping every 20 s themselves. With gsupAllowedUnitNames, a peer must also have identified itself within this time.',
     parse: int(2, 86_400),
   },
+  // --- Beam: credential-injecting entry points for devices on their SIM session (docs/beam.md)
+  beamHost: {
+    default: '127.0.0.1',
+    doc: "Address the Beam entry points (HTTP, MQTT, TCP, UDP) listen on. Devices reach them over their data session and the source address tells which SIM is sending (as for deviceHttpHost): open it only to the network the SIM sessions' addresses come from.",
+    parse: str(),
+  },
+  beamHttpPort: {
+    default: undefined,
+    doc: "Port of Beam's HTTP entry point (SORACOM's is 8888; 0 picks a free port). Unset: no HTTP entry point. Demo mode picks a free port.",
+    parse: int(0, 65535),
+  },
+  beamMqttPort: {
+    default: undefined,
+    doc: "Port of Beam's MQTT entry point (SORACOM's is 1883; 0 picks a free port). Unset: no MQTT entry point.",
+    parse: int(0, 65535),
+  },
+  beamTcpPort: {
+    default: undefined,
+    doc: "Port of Beam's TCP entry point (SORACOM's are 8023 and 23080; 0 picks a free port). Unset: no TCP entry point.",
+    parse: int(0, 65535),
+  },
+  beamUdpPort: {
+    default: undefined,
+    doc: "Port of Beam's UDP entry point (SORACOM's is 23080; 0 picks a free port). Unset: no UDP entry point.",
+    parse: int(0, 65535),
+  },
+  beamAllowedDestinationNetworks: {
+    default: '',
+    doc: 'Comma-separated addresses or CIDR networks (e.g. 10.20.0.0/16) Beam destinations may reach although they are loopback, private, link-local or reserved. Refused by default (a group configuration must not turn Beam into a way into the platform or its network); checked on every address DNS gives at connection time. Demo mode allows loopback.',
+    parse: str(0),
+  },
+  beamDestinationCaFile: {
+    default: undefined,
+    doc: "PEM file of CA certificates trusted for Beam destinations' TLS certificates besides the system's (a private CA). An entry's client certificate credential (x509) with a `ca` trusts that CA instead.",
+    parse: str(),
+  },
+  beamHttpMaxConnections: {
+    default: 10_000,
+    doc: 'Connections the HTTP entry point holds at once, all devices together; more are closed at once.',
+    parse: int(1, 1_000_000),
+  },
+  beamHttpMaxConnectionsPerSource: {
+    default: 32,
+    doc: 'Connections one source address (one SIM session) may hold at once on the HTTP entry point; more are closed at once.',
+    parse: int(1, 100_000),
+  },
+  beamHttpIdleTimeoutSeconds: {
+    default: 60,
+    doc: 'A device connection to the HTTP entry point with no request in progress is closed after this long; a request must also arrive whole (headers and body) within it.',
+    parse: int(1, 3600),
+  },
+  beamHttpBodyLimitBytes: {
+    default: 10_485_760,
+    doc: 'Largest request body the HTTP entry point forwards, in bytes (streamed, never held in memory); larger ones get 413 and the destination sees the request cut off.',
+    parse: int(0, 1_073_741_824),
+  },
+  beamHttpTimeoutSeconds: {
+    default: 30,
+    doc: "Time the destination gets to connect and answer (its status and headers), and at most between two pieces of its answer's body; then the device gets 504 ERR_BEAM_DESTINATION_TIMEOUT (or the cut answer).",
+    parse: int(1, 600),
+  },
+  beamHttpConnectionsPerDestination: {
+    default: 64,
+    doc: 'Kept-alive connections the HTTP entry point opens to one destination (origin and client certificate) at most; requests beyond wait for one.',
+    parse: int(1, 10_000),
+  },
   // --- AAA: the AuC and the RADIUS server (docs/aaa.md)
   radiusEnabled: {
     default: true,

@@ -354,6 +354,60 @@ export const ERROR_CODES = {
     expose: true,
     description: 'The AKA challenge has used its 3 attempts. Start a new one.',
   },
+  // --- Beam: the credential-injecting entry points (docs/beam.md)
+  ERR_BEAM_CONFIG: {
+    status: 400,
+    expose: true,
+    description:
+      'A value in the `SoracomBeam` group configuration namespace is invalid; the message names the entry point key and the setting.',
+  },
+  ERR_BEAM_NO_SESSION: {
+    status: 403,
+    expose: true,
+    description:
+      "No online data session owns the address this request came from, so Beam cannot tell which SIM is sending and forwards nothing. Send over the SIM's data session.",
+  },
+  ERR_BEAM_SIM_NOT_ACTIVE: {
+    status: 403,
+    expose: true,
+    description: 'The SIM is not active (suspended, inactive, …); Beam forwards for active SIMs only.',
+  },
+  ERR_BEAM_NOT_CONFIGURED: {
+    status: 404,
+    expose: true,
+    description:
+      "The SIM's group has no enabled `SoracomBeam` entry for this entry point and path (a SIM in no group has none). Add one with PUT /v1/groups/{group_id}/configuration/SoracomBeam.",
+  },
+  ERR_BEAM_BAD_TARGET: {
+    status: 400,
+    expose: true,
+    description:
+      'The request target is not a plain origin-form path: dot segments (also percent-encoded), backslashes, control characters, `//` at the start or an absolute URL are refused, so a device cannot leave the configured destination.',
+  },
+  ERR_BEAM_CREDENTIALS: {
+    status: 502,
+    expose: true,
+    description:
+      "A credential set the group's Beam entry names (psk, custom header, client certificate) is missing or of the wrong type; nothing was forwarded. Check the entry's `$credentialsId` references and GET /v1/credentials.",
+  },
+  ERR_BEAM_DESTINATION_REFUSED: {
+    status: 502,
+    expose: true,
+    description:
+      "The destination resolves to a loopback, private, link-local, reserved or the platform's own address, which Beam, Funnel and Funk do not reach unless the deployment allows that network in beamAllowedDestinationNetworks (SSRF defence).",
+  },
+  ERR_BEAM_DESTINATION_TIMEOUT: {
+    status: 504,
+    expose: true,
+    description:
+      'The destination did not answer within beamHttpTimeoutSeconds (or stopped sending its answer); check that it is up and reachable from the platform.',
+  },
+  ERR_BEAM_DESTINATION_FAILED: {
+    status: 502,
+    expose: true,
+    description:
+      'The destination could not be reached or broke the exchange (connection refused, DNS, TLS handshake or certificate failure, reset); check its address, TLS certificate and the client certificate it expects.',
+  },
   ERR_ENDORSE_KEY_NOT_FOUND: {
     status: 404,
     expose: true,

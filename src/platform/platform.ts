@@ -7,6 +7,7 @@ import { AaaService, airConfigurationValidator } from './aaa/aaa-service.js';
 import { AuthenticationCentre } from './aaa/auc.js';
 import { BeamUsage } from './beam/usage.js';
 import { CredentialService } from './credentials/credential-sets.js';
+import { BEAM_NAMESPACE, validateBeamParameter } from './beam/beam-config.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
@@ -98,6 +99,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     const groups = new GroupService(store, clock, {
       Endorse: validateEndorseParameter,
       SoracomAir: airConfigurationValidator,
+      [BEAM_NAMESPACE]: validateBeamParameter,
     });
     // One group commit for the AAA's small writes (SQN advances, EAP identities): they share fsyncs.
     const writer = new GroupCommit(store, {

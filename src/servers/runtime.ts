@@ -8,6 +8,7 @@ import { startOtaLink } from '../platform/ota/ota-runtime.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
 import { startBeamUsageJob } from './beam-usage-job.js';
+import { type RunningBeam, startBeam } from './beam/start.js';
 import { buildDeviceApp } from './device/app.js';
 import { esimOperatorOf, type RunningEsim, startEsim } from './esim/esim-runtime.js';
 import { startEventHandlersJob } from './event-handlers-job.js';
@@ -33,6 +34,8 @@ export interface RunningServers {
   readonly gateway: RunningGateway | undefined;
   /** This deployment's SM-SR and SM-DP, when esimOperatorId is set (demo: the demo operator). */
   readonly esim: RunningEsim | undefined;
+  /** Beam's entry points and where they listen (none unless their ports are set; demo: HTTP). */
+  readonly beam: RunningBeam;
   close(): Promise<void>;
 }
 
@@ -105,6 +108,9 @@ export async function startServers(
     startSms(platform, logger);
     const gateway = await startGateway(platform, logger);
     if (gateway) opened.push(gateway);
+    // Beam (docs/beam.md): credential-injecting entry points for devices on their SIM sessions.
+    const beam = await startBeam(platform, logger.child({ component: 'beam' }), metrics);
+    opened.push(beam);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
@@ -144,12 +150,14 @@ export async function startServers(
       gsup: gsup && { port: gsup.port },
       gateway,
       esim,
+      beam,
       async close() {
         clearInterval(keySchedule);
         await staleSessions.stop();
         await purgeJob.stop();
         await expiryJob.stop();
         await eventsJob.stop();
+        await beam.close();
         await gateway?.close();
         await otaLink?.close();
         await esim?.close();

@@ -1,0 +1,71 @@
+// Starts Beam's entry points as configured (docs/beam.md): each listens on beamHost at its own port
+// (beamHttpPort, beamMqttPort, beamTcpPort, beamUdpPort), none unless its port is set; demo mode
+// turns the HTTP entry point on at a free port. Every entry point identifies the SIM by the source
+// address of its session and forwards only to destinations the deployment's policy allows.
+//
+// One block per entry point below; each owner adds theirs in its own hunk.
+
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { destinationPolicyOf } from '../../platform/beam/destination-policy.js';
+import type { Platform } from '../../platform/platform.js';
+import { createBeamHttpEntry, readCaFile } from './http-entry.js';
+
+export interface BeamAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RunningBeam {
+  /** Where each running entry point listens (absent: not running). */
+  readonly addresses: {
+    readonly http?: BeamAddress;
+    readonly mqtt?: BeamAddress;
+    readonly tcp?: BeamAddress;
+    readonly udp?: BeamAddress;
+  };
+  close(): Promise<void>;
+}
+
+export async function startBeam(
+  platform: Platform,
+  logger: Logger,
+  metrics: Registry | undefined,
+): Promise<RunningBeam> {
+  const { config } = platform;
+  const policy = destinationPolicyOf(config);
+  const opened: Array<{ close(): Promise<void> }> = [];
+  const addresses: { -readonly [K in keyof RunningBeam['addresses']]: BeamAddress } = {};
+  try {
+    // --- HTTP → HTTP(S) (beamhttp)
+    const httpPort = config.beamHttpPort ?? (config.demo ? 0 : undefined);
+    if (httpPort !== undefined) {
+      const entry = createBeamHttpEntry({
+        platform,
+        logger: logger.child({ listener: 'beam-http' }),
+        metrics,
+        policy,
+        extraCa: readCaFile(config.beamDestinationCaFile),
+        maxConnections: config.beamHttpMaxConnections,
+        maxConnectionsPerSource: config.beamHttpMaxConnectionsPerSource,
+        idleTimeoutMs: config.beamHttpIdleTimeoutSeconds * 1000,
+        bodyLimitBytes: config.beamHttpBodyLimitBytes,
+        timeoutMs: config.beamHttpTimeoutSeconds * 1000,
+        connectionsPerDestination: config.beamHttpConnectionsPerDestination,
+      });
+      opened.push(entry);
+      addresses.http = await entry.listen(config.beamHost, httpPort);
+    }
+    // --- MQTT → MQTT(S) (beammqtt): add the listener here.
+    // --- TCP → TCP(S)/HTTP(S), UDP → HTTP(S) (beamtcp): add the listeners here.
+  } catch (e) {
+    for (const o of opened.reverse()) await o.close().catch(() => undefined);
+    throw e;
+  }
+  return {
+    addresses,
+    async close() {
+      for (const o of opened.reverse()) await o.close();
+    },
+  };
+}
