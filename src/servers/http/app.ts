@@ -21,6 +21,7 @@ import { registerTextInputCheck } from './plugins/text-input.js';
 import { antiTheftRoutes } from './routes/anti-theft.js';
 import { auditLogRoutes } from './routes/audit-logs.js';
 import { authRoutes } from './routes/auth.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { directoryRoutes } from './routes/directories.js';
 import { endorseKeyRoutes, endorsePublicKeyRoutes } from './routes/endorse.js';
 import { esimOperationRoutes } from './routes/esim-operations.js';
@@ -163,6 +164,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(permissionRoutes(platform), { prefix: '/v1' });
   await app.register(eventHandlerRoutes(platform), { prefix: '/v1' });
   await app.register(esimOperationRoutes(platform), { prefix: '/v1' });
+  await app.register(credentialRoutes(platform), { prefix: '/v1' });
   // The operator console (web/) and its cookie session: /console/.
   await registerConsole(app, platform);
   await app.ready();

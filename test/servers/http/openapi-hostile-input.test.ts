@@ -94,6 +94,8 @@ const VALID = new Map<string, unknown>([
   ['name', 'walk-handler'],
   ['ruleConfig', { type: 'SimExpiredRule', properties: { inactiveTimeoutDateConst: 'NEVER' } }],
   ['actionConfigList', [{ type: 'SuspendAction', properties: { executionDateTimeConst: 'IMMEDIATELY' } }]],
+  // A credential set body (its `type` enum is walked).
+  ['credentials', { key: 'walk-psk' }],
 ]);
 
 const doc = (await api.call({ method: 'GET', url: '/openapi.json', token: null })).json() as {

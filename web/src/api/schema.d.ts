@@ -90,6 +90,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/credentials": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listCredentials"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/credentials/{credentials_id}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put: operations["updateCredential"];
+    post: operations["createCredential"];
+    delete: operations["deleteCredential"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/directories": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["listDirectories"];
@@ -1162,6 +1184,25 @@ export interface components {
       sac?: number;
       rac?: number;
     };
+    CredentialsModel: {
+      credentialsId: string;
+      type: string;
+      description: string;
+      /** The fields of the set that are not secret (a user name, an AWS access key id, …); secrets are never returned. */
+      credentials: {
+        accessKeyId?: string;
+        policyName?: string;
+        roleArn?: string;
+        sharedAccessKeyName?: string;
+        username?: string;
+      };
+      /** Unix milliseconds */
+      createDateTime: number;
+      /** Unix milliseconds */
+      updateDateTime: number;
+      /** Unix milliseconds; when an entry point last used the set (written at most once a minute). */
+      lastUsedDateTime?: number;
+    };
     Error: {
       /** Stable ERR_* code (see docs/errors.md) */
       code: string;
@@ -1770,6 +1811,244 @@ export interface operations {
         };
       };
       403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** List the credential sets (never their secrets). */
+  listCredentials: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": (components["schemas"]["CredentialsModel"])[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Change a credential set (new secrets, description or type). */
+  updateCredential: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        credentials_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** The SORACOM type of the set and its fields: `psk` {key}; `username-password-credentials` {username, password}; `api-token-credentials` {token}; `x509` {cert, key, ca?}; `private-key-pem` {privateKey}; `aws-credentials` {accessKeyId, secretAccessKey}; `aws-iam-role-credentials` {roleArn, externalId}; `azure-credentials` {policyName, key}; `azureIoT-credentials` {sharedAccessKeyName, sharedAccessKey}. */
+          type?: ("psk" | "username-password-credentials" | "api-token-credentials" | "x509" | "private-key-pem" | "aws-credentials" | "aws-iam-role-credentials" | "azure-credentials" | "azureIoT-credentials");
+          description?: string;
+          /** The secrets, by field name (see `type`); PEM values as text with their line breaks. Stored encrypted, never returned. */
+          credentials?: {
+            [key: string]: string;
+          };
+        };
+      };
+    };
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["CredentialsModel"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Create a credential set. */
+  createCredential: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        credentials_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** The SORACOM type of the set and its fields: `psk` {key}; `username-password-credentials` {username, password}; `api-token-credentials` {token}; `x509` {cert, key, ca?}; `private-key-pem` {privateKey}; `aws-credentials` {accessKeyId, secretAccessKey}; `aws-iam-role-credentials` {roleArn, externalId}; `azure-credentials` {policyName, key}; `azureIoT-credentials` {sharedAccessKeyName, sharedAccessKey}. */
+          type: ("psk" | "username-password-credentials" | "api-token-credentials" | "x509" | "private-key-pem" | "aws-credentials" | "aws-iam-role-credentials" | "azure-credentials" | "azureIoT-credentials");
+          description?: string;
+          /** The secrets, by field name (see `type`); PEM values as text with their line breaks. Stored encrypted, never returned. */
+          credentials: {
+            [key: string]: string;
+          };
+        };
+      };
+    };
+    responses: {
+      201: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["CredentialsModel"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Delete a credential set; entry points referring to it fail from then on. */
+  deleteCredential: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        credentials_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      204: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
