@@ -461,8 +461,43 @@ export const SETTINGS = {
   },
   beamMqttPort: {
     default: undefined,
-    doc: "Port of Beam's MQTT entry point (SORACOM's is 1883; 0 picks a free port). Unset: no MQTT entry point.",
+    doc: "Port of Beam's MQTT entry point (SORACOM's is 1883; 0 picks a free port). Unset: no MQTT entry point. Demo mode picks a free port.",
     parse: int(0, 65535),
+  },
+  beamMqttMaxConnections: {
+    default: 10_000,
+    doc: 'Device connections the MQTT entry point holds at once, all devices together (each also holds one connection to its broker); more are closed at once.',
+    parse: int(1, 1_000_000),
+  },
+  beamMqttMaxConnectionsPerSource: {
+    default: 8,
+    doc: 'Connections one source address (one SIM session) may hold at once on the MQTT entry point; more are closed at once.',
+    parse: int(1, 10_000),
+  },
+  beamMqttMaxPacketBytes: {
+    default: 1_048_576,
+    doc: 'Largest MQTT packet the MQTT entry point reads from a device or a broker, in bytes; a larger one closes the connection (MQTT 5: DISCONNECT 0x95, and the broker is told this maximum). SORACOM sets none; a bound keeps one device from holding much memory.',
+    parse: int(64, 268_435_455),
+  },
+  beamMqttMaxTopicBytes: {
+    default: 1024,
+    doc: 'Longest topic name or filter a device may send to the MQTT entry point, in bytes of UTF-8, before /{IMSI} is appended; a longer one closes the connection.',
+    parse: int(1, 65_000),
+  },
+  beamMqttIdleTimeoutSeconds: {
+    default: 1800,
+    doc: 'A device connected to the MQTT entry point with keepalive 0 that sends nothing for this long is disconnected (SORACOM: 30 minutes). With a keepalive, 1.5 × the keepalive applies (MQTT 3.1.1 §3.1.2.10).',
+    parse: int(10, 86_400),
+  },
+  beamMqttMaxInflight: {
+    default: 256,
+    doc: 'QoS 1 messages of one device the MQTT entry point has forwarded and the broker not yet acknowledged; at this many the device is read no further until PUBACKs come back (MQTT 5 devices are told it as Receive Maximum).',
+    parse: int(1, 65_535),
+  },
+  beamMqttSessionCheckSeconds: {
+    default: 60,
+    doc: 'How often each open MQTT entry point connection checks that its SIM still owns the session address and is active; when not (session ended, SIM suspended) the device is disconnected (MQTT 5: reason 0x98) and its broker connection dropped.',
+    parse: int(1, 3600),
   },
   beamTcpPort: {
     default: undefined,

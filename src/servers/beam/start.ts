@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import { destinationPolicyOf } from '../../platform/beam/destination-policy.js';
 import type { Platform } from '../../platform/platform.js';
 import { createBeamHttpEntry, readCaFile } from './http-entry.js';
+import { BeamMqttEntry } from './mqtt-entry.js';
 
 export interface BeamAddress {
   readonly host: string;
@@ -56,7 +57,30 @@ export async function startBeam(
       opened.push(entry);
       addresses.http = await entry.listen(config.beamHost, httpPort);
     }
-    // --- MQTT → MQTT(S) (beammqtt): add the listener here.
+    // --- MQTT → MQTT(S) (beammqtt)
+    const mqttPort = config.beamMqttPort ?? (config.demo ? 0 : undefined);
+    if (mqttPort !== undefined) {
+      const entry = await BeamMqttEntry.start({
+        platform,
+        host: config.beamHost,
+        port: mqttPort,
+        logger: logger.child({ listener: 'beam-mqtt' }),
+        destinations: policy,
+        trustedCa: readCaFile(config.beamDestinationCaFile),
+        metrics,
+        limits: {
+          maxConnections: config.beamMqttMaxConnections,
+          maxConnectionsPerSource: config.beamMqttMaxConnectionsPerSource,
+          maxPacketBytes: config.beamMqttMaxPacketBytes,
+          maxTopicBytes: config.beamMqttMaxTopicBytes,
+          idleTimeoutMs: config.beamMqttIdleTimeoutSeconds * 1000,
+          maxInflight: config.beamMqttMaxInflight,
+          sessionCheckMs: config.beamMqttSessionCheckSeconds * 1000,
+        },
+      });
+      opened.push(entry);
+      addresses.mqtt = { host: config.beamHost, port: entry.port };
+    }
     // --- TCP → TCP(S)/HTTP(S), UDP → HTTP(S) (beamtcp): add the listeners here.
   } catch (e) {
     for (const o of opened.reverse()) await o.close().catch(() => undefined);

@@ -1,0 +1,224 @@
+// MQTT control packets as the Beam MQTT entry point reads them, from a device or from the
+// destination broker: a framer that cuts the byte stream into whole packets and refuses an
+// oversize one before buffering it (OASIS MQTT 3.1.1 §2.2.3 and MQTT 5.0 §1.5.5: the Remaining
+// Length, a variable byte integer of at most four bytes), then mqtt-packet's decoder on each
+// whole packet, then the checks the relay depends on (topic names and filters, §4.7; QoS). All of
+// it is total: bytes in, packets or one error out, nothing thrown.
+
+import { generate, type Packet, type Parser, parser } from 'mqtt-packet';
+
+export type MqttVersion = 3 | 4 | 5;
+
+export interface MqttDecodeError {
+  /** Stable code, e.g. MQTT_PACKET_TOO_LARGE. */
+  readonly code: string;
+  readonly message: string;
+  /** MQTT 5 reason code for a DISCONNECT that explains the close (§3.14.2.1). */
+  readonly reasonCode: number;
+}
+
+/** MQTT 5 reason codes used by the entry point (MQTT 5.0 §2.4). */
+export const REASON = {
+  success: 0x00,
+  unspecifiedError: 0x80,
+  malformedPacket: 0x81,
+  protocolError: 0x82,
+  notAuthorized: 0x87,
+  serverUnavailable: 0x88,
+  serverBusy: 0x89,
+  keepAliveTimeout: 0x8d,
+  topicFilterInvalid: 0x8f,
+  topicNameInvalid: 0x90,
+  packetTooLarge: 0x95,
+  quotaExceeded: 0x97,
+  administrativeAction: 0x98,
+  qosNotSupported: 0x9b,
+  connectionRateExceeded: 0x9f,
+} as const;
+
+/** MQTT 3.1.1 CONNACK return codes (§3.2.2.3). */
+export const CONNACK_V3 = {
+  accepted: 0,
+  unacceptableProtocol: 1,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  badUsernameOrPassword: 4,
+  notAuthorized: 5,
+} as const;
+
+const failure = (code: string, message: string, reasonCode: number): MqttDecodeError => ({
+  code,
+  message,
+  reasonCode,
+});
+
+/**
+ * Cuts a byte stream into whole MQTT packets. A packet whose Remaining Length announces more than
+ * `maxPacketBytes` in all is refused as soon as its fixed header is read, so a peer cannot make us
+ * buffer it.
+ */
+export class MqttFramer {
+  private pending: Buffer | undefined;
+
+  constructor(private readonly maxPacketBytes: number) {}
+
+  /** Bytes held for an incomplete packet. */
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+
+  push(chunk: Buffer): Buffer[] | MqttDecodeError {
+    const data = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = undefined;
+    const frames: Buffer[] = [];
+    let at = 0;
+    while (at < data.length) {
+      // Fixed header: one byte of type and flags, then 1 to 4 bytes of Remaining Length.
+      let remaining = 0;
+      let multiplier = 1;
+      let i = at + 1;
+      let complete = false;
+      for (let n = 0; n < 4 && i < data.length; n++, i++) {
+        const byte = data[i] ?? 0;
+        remaining += (byte & 0x7f) * multiplier;
+        multiplier *= 128;
+        if ((byte & 0x80) === 0) {
+          complete = true;
+          i++;
+          break;
+        }
+        if (n === 3) {
+          return failure(
+            'MQTT_MALFORMED_LENGTH',
+            'the Remaining Length has more than four bytes',
+            REASON.malformedPacket,
+          );
+        }
+      }
+      if (!complete) break; // the length itself is not all here yet
+      const total = i - at + remaining;
+      if (total > this.maxPacketBytes) {
+        return failure(
+          'MQTT_PACKET_TOO_LARGE',
+          `a packet of ${total} bytes is larger than the limit of ${this.maxPacketBytes}`,
+          REASON.packetTooLarge,
+        );
+      }
+      if (data.length - at < total) break;
+      frames.push(data.subarray(at, at + total));
+      at += total;
+    }
+    if (at < data.length) {
+      // Copy, so a small tail does not keep a large chunk alive.
+      this.pending = Buffer.from(data.subarray(at));
+    }
+    return frames;
+  }
+}
+
+/**
+ * The framer and mqtt-packet's decoder: whole, decoded packets. The protocol version decides how
+ * everything after CONNECT is read (MQTT 5 adds properties); set it once CONNECT is known.
+ */
+export class MqttDecoder {
+  private readonly framer: MqttFramer;
+  private readonly parser: Parser & { settings: { protocolVersion?: number } };
+  private decoded: Packet | undefined;
+  private failed: Error | undefined;
+
+  constructor(maxPacketBytes: number, version?: MqttVersion) {
+    this.framer = new MqttFramer(maxPacketBytes);
+    this.parser = parser(version === undefined ? {} : { protocolVersion: version }) as Parser & {
+      settings: { protocolVersion?: number };
+    };
+    this.parser.on('packet', (p: Packet) => {
+      this.decoded = p;
+    });
+    this.parser.on('error', (e: unknown) => {
+      this.failed = e instanceof Error ? e : new Error(String(e));
+    });
+  }
+
+  set version(version: MqttVersion) {
+    this.parser.settings.protocolVersion = version;
+  }
+
+  get buffered(): number {
+    return this.framer.buffered;
+  }
+
+  push(chunk: Buffer): Packet[] | MqttDecodeError {
+    const frames = this.framer.push(chunk);
+    if (!Array.isArray(frames)) return frames;
+    const packets: Packet[] = [];
+    for (const frame of frames) {
+      const one = this.decodeFrame(frame);
+      if ('code' in one) return one;
+      packets.push(one);
+    }
+    return packets;
+  }
+
+  private decodeFrame(frame: Buffer): Packet | MqttDecodeError {
+    this.decoded = undefined;
+    this.failed = undefined;
+    try {
+      this.parser.parse(frame);
+    } catch (e) {
+      // mqtt-packet reads some malformed property lists by dereferencing what it failed to read.
+      this.failed = e instanceof Error ? e : new Error('undecodable packet');
+    }
+    if (this.failed !== undefined || this.decoded === undefined) {
+      const why = this.failed?.message ?? 'incomplete packet';
+      return failure(
+        'MQTT_MALFORMED_PACKET',
+        `malformed packet: ${why.slice(0, 120)}`,
+        REASON.malformedPacket,
+      );
+    }
+    return this.decoded;
+  }
+}
+
+/** Encodes one packet; undefined when mqtt-packet refuses it (a value it cannot write). */
+export function encodePacket(packet: Packet, version: MqttVersion): Buffer | undefined {
+  try {
+    return generate(packet, { protocolVersion: version });
+  } catch {
+    return undefined;
+  }
+}
+
+const utf8Length = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/**
+ * A topic name a PUBLISH may carry (§4.7.1, §4.7.3): not empty, no wildcard, no U+0000, at most
+ * `maxBytes` bytes of UTF-8. Returns why not, or undefined.
+ */
+export function topicNameProblem(topic: unknown, maxBytes: number): string | undefined {
+  if (typeof topic !== 'string' || topic.length === 0) return 'the topic name is empty';
+  if (utf8Length(topic) > maxBytes) return `the topic name is longer than ${maxBytes} bytes`;
+  if (topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) {
+    return 'a topic name must not contain +, # or U+0000';
+  }
+  return undefined;
+}
+
+/**
+ * A topic filter a SUBSCRIBE or UNSUBSCRIBE may carry (§4.7.1): not empty, `#` only as the whole
+ * last level, `+` only as a whole level, no U+0000, at most `maxBytes` bytes.
+ */
+export function topicFilterProblem(filter: unknown, maxBytes: number): string | undefined {
+  if (typeof filter !== 'string' || filter.length === 0) return 'the topic filter is empty';
+  if (utf8Length(filter) > maxBytes) return `the topic filter is longer than ${maxBytes} bytes`;
+  if (filter.includes('\u0000')) return 'a topic filter must not contain U+0000';
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] ?? '';
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) {
+      return '# must be the whole last level of a topic filter';
+    }
+    if (level.includes('+') && level !== '+') return '+ must be a whole level of a topic filter';
+  }
+  return undefined;
+}
