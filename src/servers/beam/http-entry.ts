@@ -91,6 +91,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 const MAX_TARGET_LENGTH = 8192;
+const PRINTABLE_ASCII = /^[\u0021-\u007e]*$/;
 
 /** `::ffff:10.0.0.5` (an IPv4 client on a dual-stack socket) is the session address 10.0.0.5. */
 export function socketSourceAddress(socket: Socket): string {
@@ -110,8 +111,10 @@ export function deviceTarget(raw: string): { path: string; query: string } | und
   const q = raw.indexOf('?');
   const path = q < 0 ? raw : raw.slice(0, q);
   const query = q < 0 ? '' : raw.slice(q + 1);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  if (/[\u0000-\u0020\u007f]/.test(query)) return undefined;
+  // Printable ASCII only, as sent (RFC 3986 §2: anything else travels percent-encoded); a space,
+  // control or non-ASCII character would be re-encoded or refused further on, so the checked
+  // path would not be the forwarded one.
+  if (!PRINTABLE_ASCII.test(path) || !PRINTABLE_ASCII.test(query)) return undefined;
   if (!pathLayers(path).ok) return undefined;
   return { path, query };
 }
@@ -284,6 +287,10 @@ export function createBeamHttpEntry(o: BeamHttpEntryOptions): BeamHttpEntry {
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     const address = socketSourceAddress(req.socket);
     const target = deviceTarget(req.url ?? '');
     if (target === undefined) {
@@ -377,11 +384,8 @@ export function createBeamHttpEntry(o: BeamHttpEntryOptions): BeamHttpEntry {
       );
       for (const name in identity) headers.push(name, identity[name] as string);
 
-      const abort = new AbortController();
-      const onClose = () => {
-        if (!res.writableFinished) abort.abort();
-      };
-      res.once('close', onClose);
+      // A device that went away while its SIM and credentials were looked up gets nothing forwarded.
+      if (abort.signal.aborted) return;
       const hasBody =
         req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
       const limit = o.bodyLimitBytes;
@@ -426,7 +430,6 @@ export function createBeamHttpEntry(o: BeamHttpEntryOptions): BeamHttpEntry {
         upstream.body.destroy();
         throw e;
       });
-      res.off('close', onClose);
       requests.inc({ outcome: 'delivered', code: '' });
       record('delivered', undefined, scheme);
     } catch (e) {
@@ -467,6 +470,10 @@ export function createBeamHttpEntry(o: BeamHttpEntryOptions): BeamHttpEntry {
     },
   );
   server.maxConnections = o.maxConnections;
+  // A device that half-closes after its request (`nc`, a modem's TCP stack) still gets the answer:
+  // without this Node drops the request on the device's FIN. Half-open sockets are still bounded
+  // by the request and idle timeouts.
+  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('connection', (socket: Socket) => {
     const address = socketSourceAddress(socket);
     const n = (perSource.get(address) ?? 0) + 1;
