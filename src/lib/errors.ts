@@ -50,6 +50,18 @@ export const ERROR_CODES = {
     expose: true,
     description: 'The resource already exists with different content.',
   },
+  // --- exported files (docs/stats.md, Export)
+  ERR_EXPORT_NOT_READY: {
+    status: 409,
+    expose: true,
+    description:
+      'The export is still being written; ask GET /v1/files/exported/{exported_file_id} again shortly.',
+  },
+  ERR_EXPORT_FAILED: {
+    status: 409,
+    expose: true,
+    description: 'The export failed (the message says why); start a new export.',
+  },
   // --- credential sets (docs/credentials.md)
   ERR_CREDENTIALS_NOT_FOUND: {
     status: 404,

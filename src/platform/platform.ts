@@ -5,6 +5,7 @@ import type { Config } from '../config/defaults.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { AaaService, airConfigurationValidator } from './aaa/aaa-service.js';
 import { AuthenticationCentre } from './aaa/auc.js';
+import { registerStatsExports } from './beam/stats-export.js';
 import { BeamUsage } from './beam/usage.js';
 import { CredentialService } from './credentials/credential-sets.js';
 import { BEAM_NAMESPACE, validateBeamParameter } from './beam/beam-config.js';
@@ -18,6 +19,7 @@ import { EventHandlerService } from './events/event-handlers.js';
 import { mailExecutor } from './events/mail.js';
 import { outboundPolicy } from './events/outbound-policy.js';
 import { webRequestExecutor } from './events/web-request.js';
+import { ExportService, exportsDir } from './exports/export-service.js';
 import { AccessManagement } from './iam/access.js';
 import { MfaEngine } from './mfa/engine.js';
 import { GatewaySessions } from './mfa/gateway-sessions.js';
@@ -81,6 +83,8 @@ export interface Platform {
    * beam-usage job flushes it, close() flushes what is left (docs/stats.md).
    */
   readonly beamUsage: BeamUsage;
+  /** Exported files (stats exports): CSV under dataDir/exports, short-lived download URLs (docs/stats.md). */
+  readonly exports: ExportService;
   close(): Promise<void>;
 }
 
@@ -163,6 +167,12 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     const esimOperations = new EsimOperations(store, clock);
     const credentials = new CredentialService(store, keyRing, clock);
     const beamUsage = new BeamUsage(store, clock, { metricsSimSeries: config.beamMetricsSimSeries });
+    const exports = new ExportService(store, clock, {
+      dir: exportsDir(config.dataDir),
+      urlTtlMs: config.exportUrlTtlSeconds * 1000,
+      retentionMs: config.exportRetentionHours * 3_600_000,
+    });
+    registerStatsExports(exports);
     access.login.useSmsSecondFactor(smsMfa);
     return {
       config,
@@ -188,6 +198,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       esimOperations,
       credentials,
       beamUsage,
+      exports,
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,
@@ -199,6 +210,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
         await credentials.drained();
         // Usage recorded by the entry points (already closed) is written before the store goes.
         try {
+          await exports.drained();
           await beamUsage.close();
         } finally {
           await store.close();

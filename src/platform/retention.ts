@@ -113,6 +113,30 @@ export const PURGE_TARGETS: readonly Target[] = [
       where: (cutoff) => sql`period = 'day' and bucket_start < ${cutoff}`,
     },
   },
+  // Beam/Funnel/Funk usage (issue 17): the same retention as the Air usage buckets; chosen through
+  // beam_usage_retention (period, bucket_start).
+  {
+    kind: 'beam-usage-hourly',
+    table: 'beam_usage',
+    what: 'hourly Beam/Funnel/Funk usage buckets',
+    cutoff: (now, c) => daysBefore(c.retentionUsageHourlyDays)(now),
+    plan: {
+      by: 'key',
+      key: ['operator_id', 'imsi', 'service', 'period', 'bucket_start', 'entry_point', 'destination'],
+      where: (cutoff) => sql`period = 'hour' and bucket_start < ${cutoff}`,
+    },
+  },
+  {
+    kind: 'beam-usage-daily',
+    table: 'beam_usage',
+    what: 'daily Beam/Funnel/Funk usage buckets',
+    cutoff: (now, c) => daysBefore(c.retentionUsageDailyDays)(now),
+    plan: {
+      by: 'key',
+      key: ['operator_id', 'imsi', 'service', 'period', 'bucket_start', 'entry_point', 'destination'],
+      where: (cutoff) => sql`period = 'day' and bucket_start < ${cutoff}`,
+    },
+  },
   {
     kind: 'refusals',
     table: 'aaa_refusals',

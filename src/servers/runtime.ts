@@ -12,6 +12,7 @@ import { type RunningBeam, startBeam } from './beam/start.js';
 import { buildDeviceApp } from './device/app.js';
 import { esimOperatorOf, type RunningEsim, startEsim } from './esim/esim-runtime.js';
 import { startEventHandlersJob } from './event-handlers-job.js';
+import { startExportsJob } from './exports-job.js';
 import { type RunningGateway, startGateway, startSms } from './gateway/start.js';
 import { GsupServer } from './gsup/server.js';
 import { buildApp } from './http/app.js';
@@ -142,6 +143,8 @@ export async function startServers(
     const expiryJob = startSimExpiryJob(platform, logger.child({ component: 'sim-expiry' }), metrics);
     // Beam/Funnel/Funk usage recorded by the entry points, written every 2 s (docs/stats.md).
     const beamUsageJob = startBeamUsageJob(platform, logger.child({ component: 'beam-usage' }), metrics);
+    // Exported files: exports left half-written by a stopped process, and expiry (docs/stats.md).
+    const exportsJob = startExportsJob(platform, logger.child({ component: 'exports' }));
     return {
       platform,
       apiUrl: `http://${host}:${port}`,
@@ -167,6 +170,7 @@ export async function startServers(
         await app.close();
         await drained();
         await beamUsageJob.stop();
+        await exportsJob.stop();
         await platform.close();
       },
     };

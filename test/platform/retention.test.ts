@@ -118,6 +118,26 @@ async function seed(ageDays: number, count = 1): Promise<void> {
           download_packets: 1,
         })
         .execute();
+    for (const period of ['hour', 'day'] as const)
+      await store.db
+        .insertInto('beam_usage')
+        .values({
+          operator_id: 'op',
+          imsi: id('imsi'),
+          service: 'beam',
+          entry_point: 'http',
+          destination: 'https',
+          period,
+          bucket_start: at,
+          sim_id: 'sim',
+          requests: 1,
+          delivered: 1,
+          refused: 0,
+          failed: 0,
+          bytes_up: 1,
+          bytes_down: 1,
+        })
+        .execute();
     await store.db
       .insertInto('aaa_refusals')
       .values({
@@ -297,6 +317,8 @@ describe('retention purge', () => {
       'dynamic-requests': 2,
       'usage-hourly': 2,
       'usage-daily': 1,
+      'beam-usage-hourly': 2,
+      'beam-usage-daily': 1,
       refusals: 2,
       'audit-logs': 1,
       sms: 2,
@@ -312,6 +334,7 @@ describe('retention purge', () => {
       sim_session_events: 1,
       radius_dynamic_requests: 1,
       sim_usage: 3, // 2 days old (hour and day) and the 200-day-old daily bucket
+      beam_usage: 3, // the same as sim_usage
       aaa_refusals: 1,
       audit_logs: 2,
       sms_messages: 1,

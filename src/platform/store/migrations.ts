@@ -12,6 +12,7 @@ import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
 import { esimSwitchMigration } from '../esim/switch/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
+import { exportsMigration } from '../exports/migration.js';
 import { simExpiryMigration } from '../sims/expiry-migration.js';
 import type { Dialect } from './database.js';
 
@@ -794,6 +795,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0019-esim-partner-roles', esimPartnerRolesMigration],
   ['0020-credentials', credentialsMigration],
   ['0021-beam-usage', beamUsageMigration],
+  ['0022-exports', exportsMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

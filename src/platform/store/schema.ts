@@ -986,6 +986,28 @@ export interface CredentialSetsTable {
   last_used_at: number | null;
 }
 
+/** Exported files (migration 0022, exports/export-service.ts). */
+export interface ExportedFilesTable {
+  file_id: string;
+  operator_id: string;
+  kind: string;
+  /** JSON of the kind's parameters. */
+  params: string;
+  /** processing | exported | failed */
+  status: string;
+  file_name: string;
+  rows: number | null;
+  bytes: number | null;
+  error: string | null;
+  claimed_until: number | null;
+  /** SHA-256 (base64url) of the current download token; the token itself is never stored. */
+  download_token_hash: string | null;
+  download_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -1055,4 +1077,5 @@ export interface Database {
   credential_sets: CredentialSetsTable;
   beam_usage: BeamUsageTable;
   beam_sim_status: BeamSimStatusTable;
+  exported_files: ExportedFilesTable;
 }

@@ -354,6 +354,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/files/exported/{exported_file_id}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getExportedFile"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/files/exported/{exported_file_id}/download": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["downloadExportedFile"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/gateway/applications": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["listGatewayApplications"];
@@ -805,6 +827,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/sims/{sim_id}/beam_status": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getSimBeamStatus"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/sims/{sim_id}/deactivate": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -1160,6 +1193,72 @@ export interface paths {
   "/v1/stats/air/sims/{sim_id}": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: operations["getAirStatsOfSim"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/stats/beam/operators/{operator_id}/export": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["exportBeamStats"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/stats/beam/subscribers/{imsi}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getBeamStats"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/stats/funk/operators/{operator_id}/export": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["exportFunkStats"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/stats/funk/subscribers/{imsi}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getFunkStats"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/stats/funnel/operators/{operator_id}/export": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["exportFunnelStats"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/stats/funnel/subscribers/{imsi}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getFunnelStats"];
     put?: never;
     post?: never;
     delete?: never;
@@ -4260,6 +4359,134 @@ export interface operations {
         headers: { [name: string]: unknown };
         content: {
           "application/json": (components["schemas"]["EventHandler"])[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** The state of an export and, once it is written, its download URL. */
+  getExportedFile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        exported_file_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            exportedFileId: string;
+            status: ("processing" | "exported" | "failed");
+            /** When exported: the download URL (short-lived) */
+            url?: string;
+            exportedFilePath: string;
+            fileName: string;
+            /** When exported: CSV rows without the header */
+            rows?: number;
+            bytes?: number;
+            /** When failed: why */
+            message?: string;
+            /** Unix milliseconds: the file and this record are deleted then */
+            expiryTime: number;
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** The exported file (CSV), by the URL an export or getExportedFile gave; no credentials. */
+  downloadExportedFile: {
+    parameters: {
+      query: {
+        token: string;
+      };
+      header?: never;
+      path: {
+        exported_file_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": string;
         };
       };
       400: {
@@ -9126,6 +9353,77 @@ export interface operations {
       };
     };
   };
+  /** The last delivery and the last error of the SIM through Beam, Funnel and Funk, per service (a few seconds behind). */
+  getSimBeamStatus: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sim_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            simId: string;
+            services: ({
+              /** beam, funnel or funk */
+              service: string;
+              imsi: string;
+              /** Unix milliseconds */
+              lastDeliveryTime: number | null;
+              lastDeliveryEntryPoint: string | null;
+              /** Unix milliseconds */
+              lastErrorTime: number | null;
+              /** What went wrong (never a secret) */
+              lastError: string | null;
+              lastErrorEntryPoint: string | null;
+            })[];
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   /** Deactivate a SIM (active or standby → inactive). */
   deactivateSim: {
     parameters: {
@@ -11316,6 +11614,488 @@ export interface operations {
                 downloadByteSizeTotal: number;
                 uploadPacketSizeTotal: number;
                 downloadPacketSizeTotal: number;
+              };
+            };
+          })[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Export the Beam usage of every subscriber as CSV (per day or month). */
+  exportBeamStats: {
+    parameters: {
+      query: {
+        export_mode: ("sync" | "async");
+      };
+      header?: never;
+      path: {
+        operator_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** Start, Unix seconds */
+          from: number;
+          /** End, Unix seconds */
+          to: number;
+          /** Rows per day or per month */
+          period: ("day" | "month");
+        };
+      };
+    };
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            /** sync: the download URL (short-lived, no credentials needed) */
+            url?: string;
+            /** async: ask GET /v1/files/exported/{exportedFileId} for the URL */
+            exportedFileId?: string;
+            /** async: where the file is written */
+            exportedFilePath?: string;
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Beam usage of a subscriber (IMSI) per hour, day or month; periods without usage omitted. */
+  getBeamStats: {
+    parameters: {
+      query: {
+        from: number;
+        to: number;
+        period: ("minutes" | "hour" | "day" | "month");
+      };
+      header?: never;
+      path: {
+        imsi: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": ({
+            /** UTC: yyyyMMddHH (hour), yyyyMMdd (day), yyyyMM (month) */
+            date: string;
+            /** Start of the period, Unix seconds */
+            unixtime: number;
+            /** By type: in<EntryPoint> (inHttp, inMqtt, inTcp, inUdp) and out<Destination> (outHttps, outMqtts, outAmqp, outNatsJetstream, …) */
+            beamStatsMap: {
+              [key: string]: {
+                /** in*: requests and messages the entry point received; out*: delivered onwards */
+                count: number;
+                /** in* only (simtrust): bytes from the device */
+                uploadByteSizeTotal?: number;
+                /** in* only (simtrust): bytes to the device */
+                downloadByteSizeTotal?: number;
+                /** in* only (simtrust): refused by the platform */
+                refusedCount?: number;
+                /** in* only (simtrust): the destination failed */
+                failedCount?: number;
+              };
+            };
+          })[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Export the Funk usage of every subscriber as CSV (per day or month). */
+  exportFunkStats: {
+    parameters: {
+      query: {
+        export_mode: ("sync" | "async");
+      };
+      header?: never;
+      path: {
+        operator_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** Start, Unix seconds */
+          from: number;
+          /** End, Unix seconds */
+          to: number;
+          /** Rows per day or per month */
+          period: ("day" | "month");
+        };
+      };
+    };
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            /** sync: the download URL (short-lived, no credentials needed) */
+            url?: string;
+            /** async: ask GET /v1/files/exported/{exportedFileId} for the URL */
+            exportedFileId?: string;
+            /** async: where the file is written */
+            exportedFilePath?: string;
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Funk usage of a subscriber (IMSI) per hour, day or month; periods without usage omitted. */
+  getFunkStats: {
+    parameters: {
+      query: {
+        from: number;
+        to: number;
+        period: ("minutes" | "hour" | "day" | "month");
+      };
+      header?: never;
+      path: {
+        imsi: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": ({
+            /** Start of the period, Unix seconds */
+            unixtime: number;
+            /** By type: in<EntryPoint> (inHttp, inMqtt, inTcp, inUdp) and out<Destination> (outHttps, outMqtts, outAmqp, outNatsJetstream, …) */
+            funkStatsMap: {
+              [key: string]: {
+                /** in*: requests and messages the entry point received; out*: delivered onwards */
+                count: number;
+                /** in* only (simtrust): bytes from the device */
+                uploadByteSizeTotal?: number;
+                /** in* only (simtrust): bytes to the device */
+                downloadByteSizeTotal?: number;
+                /** in* only (simtrust): refused by the platform */
+                refusedCount?: number;
+                /** in* only (simtrust): the destination failed */
+                failedCount?: number;
+              };
+            };
+          })[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Export the Funnel usage of every subscriber as CSV (per day or month). */
+  exportFunnelStats: {
+    parameters: {
+      query: {
+        export_mode: ("sync" | "async");
+      };
+      header?: never;
+      path: {
+        operator_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** Start, Unix seconds */
+          from: number;
+          /** End, Unix seconds */
+          to: number;
+          /** Rows per day or per month */
+          period: ("day" | "month");
+        };
+      };
+    };
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": {
+            /** sync: the download URL (short-lived, no credentials needed) */
+            url?: string;
+            /** async: ask GET /v1/files/exported/{exportedFileId} for the URL */
+            exportedFileId?: string;
+            /** async: where the file is written */
+            exportedFilePath?: string;
+          };
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Funnel usage of a subscriber (IMSI) per hour, day or month; periods without usage omitted. */
+  getFunnelStats: {
+    parameters: {
+      query: {
+        from: number;
+        to: number;
+        period: ("minutes" | "hour" | "day" | "month");
+      };
+      header?: never;
+      path: {
+        imsi: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": ({
+            /** Start of the period, Unix seconds */
+            unixtime: number;
+            /** By type: in<EntryPoint> (inHttp, inMqtt, inTcp, inUdp) and out<Destination> (outHttps, outMqtts, outAmqp, outNatsJetstream, …) */
+            funnelStatsMap: {
+              [key: string]: {
+                /** in*: requests and messages the entry point received; out*: delivered onwards */
+                count: number;
+                /** in* only (simtrust): bytes from the device */
+                uploadByteSizeTotal?: number;
+                /** in* only (simtrust): bytes to the device */
+                downloadByteSizeTotal?: number;
+                /** in* only (simtrust): refused by the platform */
+                refusedCount?: number;
+                /** in* only (simtrust): the destination failed */
+                failedCount?: number;
               };
             };
           })[];

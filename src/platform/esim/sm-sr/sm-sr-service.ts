@@ -234,7 +234,6 @@ export class SmSr {
       store: options.store,
       clock: options.clock,
       senderId: options.smsrId,
-      writer: this.#writer,
       receiver: (iface, id) =>
         iface === 'ES3'
           ? options.directory.smdp(id)
