@@ -121,7 +121,7 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
   const database = await freshDatabase(o.dialect);
   const store = await openStore(database.url);
   const keyRing = await KeyRing.open(store, randomBytes(32));
-  // The SM-SR and the SM-DP share one group commit, as serve wires them.
+  // The SM-SR, the SM-DP and Es5Sms's counter reservations share one group commit, as serve wires them.
   const writer = new GroupCommit(store, { maxBatch: 256, concurrency: 2 });
   const clock = new ManualClock(PKI_NOW);
   const pki = await createTestPki();
@@ -144,6 +144,7 @@ export async function esimHttpsRig(o: { cards: number; dialect: BenchDialect }):
   const sms: Es5Sms = new Es5Sms({
     store,
     keyRing,
+    writer,
     link: {
       async send(destination, userData) {
         devices.post({

@@ -9,6 +9,7 @@ import { registerAntiTheftCommand } from './commands/anti-theft.js';
 import { registerAuditLogsCommand } from './commands/audit-logs.js';
 import { registerAuthKeysCommand } from './commands/auth-keys.js';
 import { registerCardCommand } from './commands/card.js';
+import { registerCredentialsCommand } from './commands/credentials.js';
 import { registerDirectoriesCommand } from './commands/directories.js';
 import { registerEndorseCommand } from './commands/endorse.js';
 import { registerEsimCommand } from './commands/esim.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerGroupsCommand(program);
   registerEventHandlersCommand(program);
   registerRadiusClientsCommand(program);
+  registerCredentialsCommand(program);
   registerAuditLogsCommand(program);
   registerAntiTheftCommand(program);
   registerUsersCommand(program);

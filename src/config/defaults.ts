@@ -549,6 +549,36 @@ export const SETTINGS = {
     doc: 'Kept-alive connections the HTTP entry point opens to one destination (origin and client certificate) at most; requests beyond wait for one.',
     parse: int(1, 10_000),
   },
+  beamTcpMaxConnections: {
+    default: 10_000,
+    doc: "Device connections Beam's and Funk's TCP entry points each hold at once, all devices together; more are closed at once.",
+    parse: int(1, 1_000_000),
+  },
+  beamTcpMaxConnectionsPerSource: {
+    default: 8,
+    doc: "Connections one source address (one SIM session) may hold at once on Beam's or Funk's TCP entry point; more are closed at once.",
+    parse: int(1, 100_000),
+  },
+  beamTcpIdleTimeoutSeconds: {
+    default: 300,
+    doc: "A connection to Beam's TCP entry point with no byte in either direction for this long is closed on both sides (Funk's TCP entry point: no byte from the device and no invocation running).",
+    parse: int(1, 86_400),
+  },
+  beamUdpMaxDatagramBytes: {
+    default: 65_507,
+    doc: "Largest datagram Beam's and Funk's UDP entry points forward, in bytes (at most 65507, the largest IPv4 UDP payload); larger ones are dropped. The answer must fit one datagram too.",
+    parse: int(1, 65_507),
+  },
+  beamUdpPacketsPerSecondPerSource: {
+    default: 20,
+    doc: "Datagrams one source address may send per second to Beam's or Funk's UDP entry point on average (bursts of twice that); more are dropped before any look-up.",
+    parse: int(1, 100_000),
+  },
+  beamUdpMaxInFlight: {
+    default: 1024,
+    doc: "Datagrams Beam's (and, separately, Funk's) UDP entry point forwards at once, all sources together; more are dropped.",
+    parse: int(1, 1_000_000),
+  },
   // --- AAA: the AuC and the RADIUS server (docs/aaa.md)
   radiusEnabled: {
     default: true,

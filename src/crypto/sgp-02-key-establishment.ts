@@ -152,16 +152,37 @@ function privateKeyObject(curve: Sgp02Curve, privateKey: EcPrivateKey): KeyObjec
 /** RFC 5480 SubjectPublicKeyInfo; undefined when the bytes are not a point on the curve. */
 function publicKeyObject(curve: Sgp02Curve, publicKey: Uint8Array): KeyObject | undefined {
   if (publicKey.length !== 1 + 2 * SGP02_CURVES[curve].bytes || publicKey[0] !== 0x04) return undefined;
+  const memo = `${curve}:${Buffer.from(publicKey).toString('hex')}`;
+  const known = importedPublicKeys.get(memo);
+  if (known !== undefined) {
+    importedPublicKeys.delete(memo);
+    importedPublicKeys.set(memo, known);
+    return known;
+  }
   const der = derSequence(
     derSequence(EC_PUBLIC_KEY_OID, SGP02_CURVES[curve].oid),
     encodeBerTlv(0x03, concat(Uint8Array.of(0), publicKey)),
   );
+  let key: KeyObject;
   try {
-    return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+    key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
   } catch {
     return undefined;
   }
+  importedPublicKeys.set(memo, key);
+  if (importedPublicKeys.size > IMPORTED_PUBLIC_KEYS_MAX)
+    importedPublicKeys.delete(importedPublicKeys.keys().next().value as string);
+  return key;
 }
+
+/**
+ * Public keys already imported, by curve and point (LRU). Importing one through OpenSSL's decoders
+ * costs about twice an ECDSA verification, and the same few keys come back on every procedure (the
+ * SM-DP's PK.DP.ECDSA at each eUICC, a CI's key). Only points that imported (on the curve) are kept;
+ * public keys are not secret.
+ */
+const importedPublicKeys = new Map<string, KeyObject>();
+const IMPORTED_PUBLIC_KEYS_MAX = 256;
 
 /** ECDSA with SHA-256, signature as plain r ‖ s (BSI TR-03111 §5.2.1, the GP/SGP.02 format). */
 export function ecdsaSignSha256(curve: Sgp02Curve, privateKey: EcPrivateKey, data: Uint8Array): Uint8Array {
@@ -192,11 +213,30 @@ export function eckaSharedSecret(
   privateKey: EcPrivateKey,
   peerPublicKey: Uint8Array,
 ): Result<Uint8Array> {
+  const spec = SGP02_CURVES[curve];
+  const notAPoint = () => decodeError('SGP02_KE_PUBLIC_KEY', `the public key is not a ${curve} point`);
+  if (peerPublicKey.length !== 1 + 2 * spec.bytes || peerPublicKey[0] !== 0x04) return notAPoint();
+  if (privateKey instanceof Uint8Array) {
+    // A scalar (an ephemeral key, the card's SK.ECASD.ECKA): straight into an ECDH context, without
+    // importing either key as a KeyObject (OpenSSL's decoders cost more than the ECDH itself).
+    // computeSecret refuses a point that is not on the curve.
+    const ecdh = createECDH(spec.openssl);
+    try {
+      ecdh.setPrivateKey(privateKey);
+    } catch {
+      return decodeError('SGP02_KE_PUBLIC_KEY', 'ECKA failed on this key pair');
+    }
+    try {
+      return ok(leftPad(new Uint8Array(ecdh.computeSecret(peerPublicKey)), spec.bytes));
+    } catch {
+      return notAPoint();
+    }
+  }
   const peer = publicKeyObject(curve, peerPublicKey);
-  if (!peer) return decodeError('SGP02_KE_PUBLIC_KEY', `the public key is not a ${curve} point`);
+  if (!peer) return notAPoint();
   try {
     const secret = diffieHellman({ privateKey: privateKeyObject(curve, privateKey), publicKey: peer });
-    return ok(leftPad(new Uint8Array(secret), SGP02_CURVES[curve].bytes));
+    return ok(leftPad(new Uint8Array(secret), spec.bytes));
   } catch {
     return decodeError('SGP02_KE_PUBLIC_KEY', 'ECKA failed on this key pair');
   }

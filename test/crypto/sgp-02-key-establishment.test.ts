@@ -4,7 +4,7 @@
 // card that is not this ECASD. Golden vectors in test/fixtures/esim/sgp-02-key-establishment.json were
 // made once by an independent implementation (pyca/cryptography, the .py beside it).
 
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -439,5 +439,52 @@ describe('decoders are total (fuzz)', () => {
     );
     const ok = decodeKeyEstablishmentResponse(hex(c.response));
     expect(ok.ok && toHex(ok.value.receipt)).toBe(c.receipt);
+  });
+
+  it('ECKA and ECDSA with raw keys: hostile public keys give an error or false, never a throw; results as with imported KeyObjects', () => {
+    const jwkOf = (curve: Sgp02Curve, k: { privateKey: Uint8Array; publicKey: Uint8Array }) => ({
+      kty: 'EC',
+      crv: curve === 'P-256' ? 'P-256' : 'brainpoolP256r1',
+      d: Buffer.from(k.privateKey).toString('base64url'),
+      x: Buffer.from(k.publicKey.subarray(1, 33)).toString('base64url'),
+      y: Buffer.from(k.publicKey.subarray(33)).toString('base64url'),
+    });
+    fc.assert(
+      fc.property(
+        fc.constantFrom<Sgp02Curve>('P-256'),
+        fc.uint8Array({ minLength: 0, maxLength: 70 }),
+        fc.integer({ min: 0, max: 64 }),
+        fc.integer({ min: 1, max: 255 }),
+        (curve, junk, at, flip) => {
+          const mine = generateEcKeyPair(curve);
+          const peer = generateEcKeyPair(curve);
+          // The reference: node's diffieHellman over KeyObjects imported independently (JWK).
+          const reference = diffieHellman({
+            privateKey: createPrivateKey({ key: jwkOf(curve, mine), format: 'jwk' }),
+            publicKey: createPublicKey({
+              key: { ...jwkOf(curve, peer), d: undefined },
+              format: 'jwk',
+            }),
+          });
+          const shs = eckaSharedSecret(curve, mine.privateKey, peer.publicKey);
+          expect(shs.ok && toHex(shs.value)).toBe(toHex(reference));
+          // A point with one byte changed (off the curve, or another point), and any bytes at all.
+          const bent = peer.publicKey.slice();
+          bent[at] = (bent[at] ?? 0) ^ flip;
+          for (const hostile of [bent, junk, Uint8Array.of(0x04, ...junk)]) {
+            const r = eckaSharedSecret(curve, mine.privateKey, hostile);
+            if (!r.ok) expect(r.error.code).toBe('SGP02_KE_PUBLIC_KEY');
+            else expect(hostile[0]).toBe(0x04);
+            const data = Uint8Array.of(1, 2, 3);
+            const signature = ecdsaSignSha256(curve, peer.privateKey, data);
+            expect(ecdsaVerifySha256(curve, hostile, data, signature)).toBe(false);
+            // The key memo does not turn a refusal into an acceptance, nor the reverse.
+            expect(ecdsaVerifySha256(curve, peer.publicKey, data, signature)).toBe(true);
+            expect(ecdsaVerifySha256(curve, hostile, data, signature)).toBe(false);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

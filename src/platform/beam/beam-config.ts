@@ -11,6 +11,8 @@
 
 import { SimtrustError } from '../../lib/errors.js';
 import { pathLayers, pathWithin } from '../../lib/redirect-target.js';
+import { isCredentialsReference } from '../credentials/credential-sets.js';
+import { validateBeamMqttParameter } from './beam-mqtt-config.js';
 
 export const BEAM_NAMESPACE = 'SoracomBeam';
 
@@ -132,14 +134,12 @@ export function parseEntryPointKey(key: string): EntryPointKey | undefined {
  */
 const DOT_SEGMENT_IN_TEXT = /\/(?:\.|%2e){1,2}(?:[/?#;]|$)/i;
 
-const CREDENTIALS_ID = /^[A-Za-z0-9._:@#{}-]{1,200}$/;
-
 function credentialsRef(key: string, field: string, v: unknown): CredentialsRef {
-  const expected = `{"$credentialsId": "<credential set id>"} (store the secret with POST /v1/credentials/{id}; secrets are never kept in group configuration)`;
+  const expected = `{"$credentialsId": "<credential set id>"} (letters, digits, . _ -, up to 100, #{imsi} allowed; store the secret with POST /v1/credentials/{id}: secrets are never kept in group configuration)`;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(key, field, expected);
   const entries = Object.entries(v);
   const id = (v as Record<string, unknown>).$credentialsId;
-  if (entries.length !== 1 || typeof id !== 'string' || !CREDENTIALS_ID.test(id)) {
+  if (entries.length !== 1 || typeof id !== 'string' || !isCredentialsReference(id)) {
     throw bad(key, field, expected);
   }
   return { credentialsId: id };
@@ -225,6 +225,13 @@ function destination(key: string, scheme: EntryScheme, v: unknown): URL {
   }
   if (url.protocol === 'http:' || url.protocol === 'https:') {
     if (!pathLayers(url.pathname).ok) throw bad(key, 'destination', expected);
+  } else if (url.port === '' || (url.pathname !== '' && url.pathname !== '/') || url.search !== '') {
+    // tcp(s)/mqtt(s): host and port only (TCP has no default port to fall back on).
+    throw bad(
+      key,
+      'destination',
+      `${expected}; ${url.protocol}// destinations are host:port with nothing after`,
+    );
   }
   return url;
 }
@@ -358,7 +365,8 @@ export function parseBeamEntry(key: string, value: unknown): BeamEntry {
  * `mqtt://` keys are the MQTT entry point's (beam-mqtt-config.ts), the others parse here.
  */
 export function validateBeamParameter(key: string, value: unknown): void {
-  parseBeamEntry(key, value);
+  if (parseEntryPointKey(key)?.scheme === 'mqtt') validateBeamMqttParameter(key, value);
+  else parseBeamEntry(key, value);
 }
 
 /**

@@ -11,6 +11,8 @@ import { destinationPolicyOf } from '../../platform/beam/destination-policy.js';
 import type { Platform } from '../../platform/platform.js';
 import { createBeamHttpEntry, readCaFile } from './http-entry.js';
 import { BeamMqttEntry } from './mqtt-entry.js';
+import { createBeamTcpEntry } from './tcp-entry.js';
+import { createBeamUdpEntry } from './udp-entry.js';
 
 export interface BeamAddress {
   readonly host: string;
@@ -81,7 +83,40 @@ export async function startBeam(
       opened.push(entry);
       addresses.mqtt = { host: config.beamHost, port: entry.port };
     }
-    // --- TCP → TCP(S)/HTTP(S), UDP → HTTP(S) (beamtcp): add the listeners here.
+    // --- TCP → TCP(S) and UDP → HTTP(S) (beamtcp); demo mode turns both on at free ports
+    const tcpPort = config.beamTcpPort ?? (config.demo ? 0 : undefined);
+    if (tcpPort !== undefined) {
+      const entry = createBeamTcpEntry({
+        platform,
+        logger: logger.child({ listener: 'beam-tcp' }),
+        metrics,
+        policy,
+        extraCa: readCaFile(config.beamDestinationCaFile),
+        maxConnections: config.beamTcpMaxConnections,
+        maxConnectionsPerSource: config.beamTcpMaxConnectionsPerSource,
+        idleTimeoutMs: config.beamTcpIdleTimeoutSeconds * 1000,
+        connectTimeoutMs: config.beamHttpTimeoutSeconds * 1000,
+      });
+      opened.push(entry);
+      addresses.tcp = await entry.listen(config.beamHost, tcpPort);
+    }
+    const udpPort = config.beamUdpPort ?? (config.demo ? 0 : undefined);
+    if (udpPort !== undefined) {
+      const entry = createBeamUdpEntry({
+        platform,
+        logger: logger.child({ listener: 'beam-udp' }),
+        metrics,
+        policy,
+        extraCa: readCaFile(config.beamDestinationCaFile),
+        maxDatagramBytes: config.beamUdpMaxDatagramBytes,
+        packetsPerSecondPerSource: config.beamUdpPacketsPerSecondPerSource,
+        maxInFlight: config.beamUdpMaxInFlight,
+        timeoutMs: config.beamHttpTimeoutSeconds * 1000,
+        connectionsPerDestination: config.beamHttpConnectionsPerDestination,
+      });
+      opened.push(entry);
+      addresses.udp = await entry.bind(config.beamHost, udpPort);
+    }
   } catch (e) {
     for (const o of opened.reverse()) await o.close().catch(() => undefined);
     throw e;

@@ -8,8 +8,9 @@
 //                 HTTPS (esimScp81Port): the script waits in the SCP81 sessions, a push SMS names the
 //                 listener and the ISD-R SCP81 key set, the card connects over PSK-TLS.
 //   roles         SmSr (ES1/ES3/ES4, notifications) and SmDp (ES2, ES3 to the SM-SR in-process), both
-//                 reporting progress to the operator layer; every operator of the deployment is an MNO
-//                 to them (mnoIdOf); esimOperations.connect(ports); recover() of all three once the
+//                 reporting progress to the operator layer, their writes (and Es5Sms's counters) one
+//                 group commit; every operator of the deployment is an MNO to them (mnoIdOf);
+//                 esimOperations.connect(ports); recover() of all three once the
 //                 OTA link is bound (in the background: recovery talks to cards over ES5).
 //   SM-SR change  SmSrChange beside the SmSr (same store, ES5 transport, CERT.SR.ECDSA/SK.SR.ECDSA),
 //                 ES7 to the partner SM-SRs of the registry over SOAP; its recover() runs before the
@@ -48,6 +49,7 @@ import { SmSrChange } from '../../platform/esim/sm-sr-change/sm-sr-change-servic
 import { EsimSwitchTarget } from '../../platform/esim/switch/target.js';
 import { findOperatorByEmail } from '../../platform/iam/operators.js';
 import type { Platform } from '../../platform/platform.js';
+import { GroupCommit } from '../../platform/store/group-commit.js';
 import { registerNotificationMetrics } from './notification-metrics.js';
 import { type Scp81Listener, startScp81Listener } from './scp81-listener.js';
 import { EsimSoapListener } from './soap-listener.js';
@@ -138,9 +140,14 @@ export async function startEsim(
       'eSIM: a notification is dead after its last attempt (simtrust esim notifications retry)',
     );
   let soap: EsimSoapListener | undefined;
+  // One group commit for the SM-SR's and the SM-DP's procedure writes, their notification outboxes and
+  // the SCP80 counter reservations: on SQLite the writes of many procedures share a transaction and
+  // an fsync (store/group-commit.ts), each acknowledged only once committed.
+  const writer = new GroupCommit(store, { maxBatch: 256, concurrency: 2 });
   const sms = new Es5Sms({
     store,
     keyRing,
+    writer,
     link: platform.ota.sharedLink,
     notifications: async (eid, e1) => {
       if (smsr === undefined) throw new Error('the SM-SR is not running');
@@ -250,6 +257,7 @@ export async function startEsim(
     clock,
     transport,
     smsrId,
+    writer,
     chains: { verify },
     directory,
     progress: smsrProgress,
@@ -262,6 +270,7 @@ export async function startEsim(
     keyRing,
     clock,
     smdpId,
+    writer,
     smsr: (id) => (id === smsrId ? smsr?.es3For(smdpId) : soap?.es3PortOf(id)),
     signer: async () => ({ certificate: signer.certificate, privateKey: signer.privateKey }),
     verify,
@@ -316,6 +325,13 @@ export async function startEsim(
     owner: { operatorId, mnoId: mnoIdOf(operatorId) },
     adopt: (id, eid, detail) => esimOperations.adoptEuicc(id, eid, detail),
   });
+  // A switch's ValidityPeriod (esimSwitchValiditySeconds): its PrepareSMSRChange and SMSRChange.
+  if (c.esimSwitchValiditySeconds !== undefined)
+    esimOperations.switchTiming = {
+      ...esimOperations.switchTiming,
+      prepareValiditySeconds: c.esimSwitchValiditySeconds,
+      changeValiditySeconds: c.esimSwitchValiditySeconds,
+    };
   esimOperations.connect(ports);
   if (soapTls !== undefined) {
     try {

@@ -188,3 +188,51 @@ describe('beamConfig', () => {
     expect(beamConfig({})).toEqual({ http: [], tcp: [], udp: [] });
   });
 });
+
+describe('SoracomBeam entry points of other listeners', () => {
+  it('hands mqtt:// keys to the MQTT entry point’s parser (a plain password is its call)', () => {
+    expect(() =>
+      validateBeamParameter('mqtt://beam.soracom.io:1883', {
+        destination: 'mqtts://broker.example:8883',
+        username: 'u',
+        password: 'p',
+      }),
+    ).not.toThrow();
+    expect(() =>
+      validateBeamParameter('mqtt://beam.soracom.io:1883', { destination: 'https://x/' }),
+    ).toThrow();
+  });
+
+  it('wants host:port for TCP destinations', () => {
+    expect(() =>
+      validateBeamParameter('tcp://beam.soracom.io:8023', { destination: 'tcps://t.example' }),
+    ).toThrow(/destination/);
+    expect(() =>
+      validateBeamParameter('tcp://beam.soracom.io:8023', { destination: 'tcps://t.example:1234/x' }),
+    ).toThrow(/destination/);
+    expect(() =>
+      validateBeamParameter('tcp://beam.soracom.io:8023', { destination: 'tcps://t.example:1234' }),
+    ).not.toThrow();
+  });
+
+  it('takes credential set references as the credential sets do (#{imsi} allowed)', () => {
+    const ok = (id: string) => {
+      try {
+        parseBeamEntry('http://x/', {
+          destination: 'https://x/',
+          addSubscriberHeader: true,
+          addSignature: true,
+          psk: { $credentialsId: id },
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(ok('psk-#{imsi}')).toBe(true);
+    expect(ok('a.b_c-d')).toBe(true);
+    expect(ok('../x')).toBe(false);
+    expect(ok('')).toBe(false);
+    expect(ok('x'.repeat(101))).toBe(false);
+  });
+});

@@ -19,6 +19,7 @@
 import type { Selectable } from 'kysely';
 import type { Clock } from '../../../lib/clock.js';
 import type { Executor, Store } from '../../store/database.js';
+import type { GroupCommit } from '../../store/group-commit.js';
 import type { EsimNotificationOutboxTable } from '../../store/schema.js';
 import type { Eis } from '../es-soap/sgp-02-xml-types.js';
 import { fromJson, toJson } from '../sm-sr/eis-store.js';
@@ -187,6 +188,11 @@ export interface NotificationOutboxOptions {
   readonly onError?: (error: unknown, n: NotificationView) => void;
   /** A row became dead. */
   readonly onDead?: (n: NotificationView) => void;
+  /**
+   * The group commit a delivery's claim and settle join (the sending role's, store/group-commit.ts):
+   * many rows' claims in one transaction and one fsync. Absent: each commits alone.
+   */
+  readonly writer?: GroupCommit;
 }
 
 export interface DeliveryCounts {
@@ -200,8 +206,8 @@ const BATCH = 100;
 const DAY = 86_400_000;
 
 export class NotificationOutbox {
-  readonly #o: Required<Omit<NotificationOutboxOptions, 'onError' | 'onDead'>> &
-    Pick<NotificationOutboxOptions, 'onError' | 'onDead'>;
+  readonly #o: Required<Omit<NotificationOutboxOptions, 'onError' | 'onDead' | 'writer'>> &
+    Pick<NotificationOutboxOptions, 'onError' | 'onDead' | 'writer'>;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #running: Promise<unknown> = Promise.resolve();
@@ -320,35 +326,41 @@ export class NotificationOutbox {
     await this.#running;
   }
 
+  /** A write of the delivery: through the writer when there is one (committed once resolved). */
+  #write<T>(op: (db: Executor) => Promise<T>): Promise<T> {
+    return this.#o.writer === undefined ? op(this.#o.store.db) : this.#o.writer.run(op);
+  }
+
   async #attempt(id: number): Promise<keyof DeliveryCounts | undefined> {
-    const db = this.#o.store.db;
     const now = this.#o.clock.now();
     const lease = now + this.#o.leaseMs;
-    const claimed = await db
-      .updateTable('esim_notification_outbox as t')
-      .set((eb) => ({ claimed_until: lease, attempts: eb('t.attempts', '+', 1), updated_at: now }))
-      .where('t.id', '=', id)
-      .where('t.sender_id', '=', this.#o.senderId)
-      .where('t.state', '=', 'pending')
-      .where('t.next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('t.claimed_until', 'is', null), eb('t.claimed_until', '<=', now)]))
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('esim_notification_outbox as o')
-              .select('o.id')
-              .whereRef('o.sender_id', '=', 't.sender_id')
-              .whereRef('o.interface', '=', 't.interface')
-              .whereRef('o.receiver_id', '=', 't.receiver_id')
-              .whereRef('o.eid', '=', 't.eid')
-              .where('o.state', '=', 'pending')
-              .whereRef('o.id', '<', 't.id'),
+    const claimed = await this.#write((db) =>
+      db
+        .updateTable('esim_notification_outbox as t')
+        .set((eb) => ({ claimed_until: lease, attempts: eb('t.attempts', '+', 1), updated_at: now }))
+        .where('t.id', '=', id)
+        .where('t.sender_id', '=', this.#o.senderId)
+        .where('t.state', '=', 'pending')
+        .where('t.next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('t.claimed_until', 'is', null), eb('t.claimed_until', '<=', now)]))
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('esim_notification_outbox as o')
+                .select('o.id')
+                .whereRef('o.sender_id', '=', 't.sender_id')
+                .whereRef('o.interface', '=', 't.interface')
+                .whereRef('o.receiver_id', '=', 't.receiver_id')
+                .whereRef('o.eid', '=', 't.eid')
+                .where('o.state', '=', 'pending')
+                .whereRef('o.id', '<', 't.id'),
+            ),
           ),
-        ),
-      )
-      .returningAll()
-      .executeTakeFirst();
+        )
+        .returningAll()
+        .executeTakeFirst(),
+    );
     // Not claimed: delivered, dead, leased by another instance, not due, or behind an older row.
     if (claimed === undefined) return undefined;
     const row = claimed;
@@ -379,27 +391,31 @@ export class NotificationOutbox {
       const dead = n.attempts >= this.#o.maxAttempts;
       const delay = Math.min(this.#o.retryBaseMs * 2 ** (n.attempts - 1), this.#o.retryMaxMs);
       const message = e instanceof Error ? e.message : String(e);
-      await db
-        .updateTable('esim_notification_outbox')
-        .set({
-          state: dead ? 'dead' : 'pending',
-          next_attempt_at: at + delay,
-          claimed_until: null,
-          last_error: message.length > ERROR_MAX ? `${message.slice(0, ERROR_MAX - 1)}…` : message,
-          updated_at: at,
-        })
-        .where('id', '=', id)
-        .where('state', '=', 'pending')
-        .execute();
+      await this.#write((db) =>
+        db
+          .updateTable('esim_notification_outbox')
+          .set({
+            state: dead ? 'dead' : 'pending',
+            next_attempt_at: at + delay,
+            claimed_until: null,
+            last_error: message.length > ERROR_MAX ? `${message.slice(0, ERROR_MAX - 1)}…` : message,
+            updated_at: at,
+          })
+          .where('id', '=', id)
+          .where('state', '=', 'pending')
+          .execute(),
+      );
       if (dead) this.#o.onDead?.({ ...n, state: 'dead', lastError: message });
       return dead ? 'dead' : 'retried';
     }
     const at = this.#o.clock.now();
-    await db
-      .updateTable('esim_notification_outbox')
-      .set({ state: 'delivered', delivered_at: at, claimed_until: null, last_error: null, updated_at: at })
-      .where('id', '=', id)
-      .execute();
+    await this.#write((db) =>
+      db
+        .updateTable('esim_notification_outbox')
+        .set({ state: 'delivered', delivered_at: at, claimed_until: null, last_error: null, updated_at: at })
+        .where('id', '=', id)
+        .execute(),
+    );
     return 'delivered';
   }
 }

@@ -202,6 +202,7 @@ export class SmDp {
       store: options.store,
       clock: options.clock,
       senderId: options.smdpId,
+      writer: this.#writer,
       receiver: (iface, id) => (iface === 'ES2' ? options.operators?.(id) : undefined),
     });
   }

@@ -320,24 +320,37 @@ export async function loadIsdrKeyset(
 }
 
 /**
- * Takes the next SCP80 command counter of an ISD-R key set in one guarded statement (two senders
- * never get the same counter; the row lock on PostgreSQL, the write lock on SQLite). Undefined when
- * the key set does not exist or its 5-octet counter is spent.
+ * Takes the next SCP80 command counter of the eUICC's ISD-R key set that commands are secured with —
+ * `preferredKvn` when the EIS lists that SCP80 key set (KVN 01–0F), else the lowest SCP80 KVN it
+ * lists — in one guarded statement that also returns the key set's sealed keys (two senders never get
+ * the same counter; the row lock on PostgreSQL, the write lock on SQLite). Undefined when there is no
+ * such key set or its 5-octet counter is spent.
  */
-export async function reserveIsdrCounter(
+export async function reserveIsdrCommandCounter(
   db: Executor,
   eid: string,
-  kvn: number,
-): Promise<number | undefined> {
+  preferredKvn: number,
+): Promise<{ kvn: number; counter: number; secrets: string } | undefined> {
   const r = await db
     .updateTable('esim_sr_keysets')
     .set((eb) => ({ counter: eb('counter', '+', 1) }))
     .where('eid', '=', eid)
-    .where('kvn', '=', kvn)
+    .where('kvn', '=', (eb) =>
+      eb
+        .selectFrom('esim_sr_keysets as k')
+        .select('k.kvn')
+        .where('k.eid', '=', eid)
+        .where('k.type', '=', 'SCP80')
+        .where('k.kvn', '>=', 0x01)
+        .where('k.kvn', '<=', 0x0f)
+        .orderBy(sql`case when k.kvn = ${preferredKvn} then 0 else 1 end`)
+        .orderBy('k.kvn')
+        .limit(1),
+    )
     .where('counter', '<', 0xff_ffff_ffff)
-    .returning('counter')
+    .returning(['kvn', 'counter', 'secrets'])
     .executeTakeFirst();
-  return r === undefined ? undefined : Number(r.counter);
+  return r === undefined ? undefined : { kvn: Number(r.kvn), counter: Number(r.counter), secrets: r.secrets };
 }
 
 // --- procedures -------------------------------------------------------------------------------------

@@ -32,9 +32,10 @@ import {
 import { commandScript, decodeResponseScript } from '../../../lib/ts-102-226-remote-command.js';
 import type { OtaLink } from '../../ota/ota-service.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
-import type { Store } from '../../store/database.js';
+import type { Executor, Store } from '../../store/database.js';
+import type { GroupCommit } from '../../store/group-commit.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
-import { fromJson, type IsdrKeyset, keysetContext, reserveIsdrCounter } from './eis-store.js';
+import { fromJson, type IsdrKeyset, keysetContext, reserveIsdrCommandCounter } from './eis-store.js';
 import { type Es5Outcome, type Es5Transport, ISD_R_AID, isScp03tTlv } from './es5-transport.js';
 
 export const ISD_R_TAR = '000001';
@@ -71,6 +72,12 @@ const identifiers = (kvn: number, keys: OtaKeySet) => ({
   kid: (kvn << 4) | checksumSpec(keys.kid.algorithm).nibble,
 });
 
+/** A response packet from the ISD-R TAR (a PoR of the SM-SR's; anything else is not for it). */
+function fromIsdr(packet: Uint8Array): boolean {
+  const tar = readResponseTar(packet);
+  return tar.ok && toHex(tar.value).toUpperCase() === ISD_R_TAR;
+}
+
 export type Es5SmsReceipt =
   | { readonly kind: 'esim-por'; readonly eid: string; readonly counter: number }
   | { readonly kind: 'esim-notification'; readonly eid: string; readonly status: FunctionExecutionStatus }
@@ -89,6 +96,11 @@ export interface Es5SmsOptions {
   readonly porTimeoutMs?: number;
   /** Where verified default notifications go (SmSr.handleNotification). */
   readonly notifications: (eid: string, e1: Uint8Array) => Promise<FunctionExecutionStatus>;
+  /**
+   * The group commit the counter reservations join (the SM-SR's; store/group-commit.ts). Absent: each
+   * reservation commits alone.
+   */
+  readonly writer?: GroupCommit;
 }
 
 interface Waiting {
@@ -96,9 +108,20 @@ interface Waiting {
   readonly timer: NodeJS.Timeout;
 }
 
+/** The eUICC and key set of the commands waiting for a PoR from one number (MSISDN or IMSI). */
+interface AwaitedSender {
+  readonly eid: string;
+  readonly kvn: number;
+  readonly keys: OtaKeySet;
+  /** Commands waiting (the entry goes with the last). */
+  waiting: number;
+}
+
 export class Es5Sms implements Es5Transport {
   readonly #o: Es5SmsOptions;
   readonly #waiting = new Map<string, Waiting>();
+  /** By the sender a PoR comes from: see AwaitedSender. */
+  readonly #senders = new Map<string, AwaitedSender>();
 
   constructor(options: Es5SmsOptions) {
     this.#o = options;
@@ -138,30 +161,61 @@ export class Es5Sms implements Es5Transport {
     return row === undefined ? undefined : this.#open(eid, row);
   }
 
-  /** The MSISDN of the enabled profile: where MT SMS reach the eUICC. */
-  async #msisdn(eid: string): Promise<string | undefined> {
-    const row = await this.#o.store.db
+  /**
+   * The key set commands to `eid` are secured with (see #keysets) and its next counter, reserved
+   * durably (through the writer when there is one) before the packet may leave.
+   */
+  async #reserve(eid: string): Promise<{ kvn: number; keys: OtaKeySet; counter: number } | Es5Outcome> {
+    const reserve = (db: Executor) => reserveIsdrCommandCounter(db, eid, this.#o.kvn ?? 1);
+    const row = await (this.#o.writer === undefined
+      ? reserve(this.#o.store.db)
+      : this.#o.writer.run(reserve));
+    if (row === undefined)
+      return (await this.#keysets(eid, 1)).length === 0
+        ? { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' }
+        : { ok: false, code: 'ES5_NO_KEYSET', message: 'the SCP80 counter is spent' };
+    const ks = this.#open(eid, row);
+    if (ks === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
+    return { ...ks, counter: row.counter };
+  }
+
+  /** The enabled profile's MSISDN (where MT SMS reach the eUICC) and IMSI (a PoR may come from either). */
+  async #addresses(eid: string): Promise<{ msisdn: string | null; imsi: string | null } | undefined> {
+    return this.#o.store.db
       .selectFrom('esim_sr_profiles')
-      .select('msisdn')
+      .select(['msisdn', 'imsi'])
       .where('eid', '=', eid)
       .where('state', '=', 'Enabled')
       .executeTakeFirst();
-    return row?.msisdn ?? undefined;
+  }
+
+  /** A command to `eid` waits for its PoR from these numbers (see AwaitedSender). */
+  #await(eid: string, kvn: number, keys: OtaKeySet, senders: readonly string[]): () => void {
+    for (const sender of senders) {
+      const a = this.#senders.get(sender);
+      if (a !== undefined && a.eid === eid && a.kvn === kvn) a.waiting++;
+      else this.#senders.set(sender, { eid, kvn, keys, waiting: 1 });
+    }
+    return () => {
+      for (const sender of senders) {
+        const a = this.#senders.get(sender);
+        if (a === undefined || a.eid !== eid || a.kvn !== kvn) continue;
+        if (--a.waiting <= 0) this.#senders.delete(sender);
+      }
+    };
   }
 
   async send(eid: string, targetAid: string, commands: readonly Uint8Array[]): Promise<Es5Outcome> {
     // C-APDUs for an ISD-P ride the ISD-R's script (es5-transport.ts); SCP03t TLVs need HTTPS.
     if (targetAid.toUpperCase() !== ISD_R_AID && commands.some((c) => isScp03tTlv(c)))
       return { ok: false, code: 'ES5_SEND_FAILED', message: 'SCP03t data goes over HTTPS, not SMS' };
-    const destination = await this.#msisdn(eid);
+    const addresses = await this.#addresses(eid);
+    const destination = addresses?.msisdn ?? undefined;
     if (destination === undefined)
       return { ok: false, code: 'ES5_SEND_FAILED', message: 'the enabled profile has no MSISDN' };
-    const ks = await this.#commandKeys(eid);
-    if (ks === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
-    const { kvn, keys } = ks;
-    const counter = await reserveIsdrCounter(this.#o.store.db, eid, kvn);
-    if (counter === undefined)
-      return { ok: false, code: 'ES5_NO_KEYSET', message: 'the SCP80 counter is spent' };
+    const ks = await this.#reserve(eid);
+    if ('ok' in ks) return ks;
+    const { kvn, keys, counter } = ks;
     const packet = secureCommandPacket({
       spi: ES5_COMMAND_SPI,
       ...identifiers(kvn, keys),
@@ -174,6 +228,14 @@ export class Es5Sms implements Es5Transport {
     const segments = segmentSecuredPacket(packet.value, IEI.COMMAND_PACKET, counter & 0xff);
     if (!segments.ok) return { ok: false, code: 'ES5_SEND_FAILED', message: segments.error.message };
     const key = `${eid}:${counter}`;
+    const done = this.#await(
+      eid,
+      kvn,
+      keys,
+      addresses?.imsi === null || addresses?.imsi === undefined
+        ? [destination]
+        : [destination, addresses.imsi],
+    );
     const answered = new Promise<Es5Outcome>((resolve) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(key);
@@ -181,7 +243,7 @@ export class Es5Sms implements Es5Transport {
       }, this.#o.porTimeoutMs ?? 60_000);
       timer.unref();
       this.#waiting.set(key, { resolve, timer });
-    });
+    }).finally(done);
     try {
       await this.#o.link.send(
         destination,
@@ -189,7 +251,10 @@ export class Es5Sms implements Es5Transport {
       );
     } catch (e) {
       const w = this.#waiting.get(key);
-      if (w !== undefined) clearTimeout(w.timer);
+      if (w !== undefined) {
+        clearTimeout(w.timer);
+        w.resolve({ ok: false, code: 'ES5_SEND_FAILED', message: (e as Error).message });
+      }
       this.#waiting.delete(key);
       return { ok: false, code: 'ES5_SEND_FAILED', message: (e as Error).message };
     }
@@ -201,15 +266,12 @@ export class Es5Sms implements Es5Transport {
    * secured data is the '81' Administration Session Triggering Parameters (GP Amd B §3.7).
    */
   async push(eid: string, securedData: Uint8Array): Promise<Es5Outcome> {
-    const destination = await this.#msisdn(eid);
+    const destination = (await this.#addresses(eid))?.msisdn ?? undefined;
     if (destination === undefined)
       return { ok: false, code: 'ES5_SEND_FAILED', message: 'the enabled profile has no MSISDN' };
-    const ks = await this.#commandKeys(eid);
-    if (ks === undefined) return { ok: false, code: 'ES5_NO_KEYSET', message: 'no ISD-R SCP80 key set' };
-    const { kvn, keys } = ks;
-    const counter = await reserveIsdrCounter(this.#o.store.db, eid, kvn);
-    if (counter === undefined)
-      return { ok: false, code: 'ES5_NO_KEYSET', message: 'the SCP80 counter is spent' };
+    const ks = await this.#reserve(eid);
+    if ('ok' in ks) return ks;
+    const { kvn, keys, counter } = ks;
     const packet = secureCommandPacket({
       spi: { ...ES5_COMMAND_SPI, por: 'none', porIntegrity: 'none', porCiphered: false, porViaSubmit: false },
       ...identifiers(kvn, keys),
@@ -232,6 +294,50 @@ export class Es5Sms implements Es5Transport {
     return { ok: true, responses: [] };
   }
 
+  /**
+   * A PoR of `eid` opened with the key set `ks`: settles the command its counter names. Undefined when
+   * it is not from the ISD-R TAR (not the SM-SR's).
+   */
+  #por(eid: string, ks: { kvn: number; keys: OtaKeySet }, packet: Uint8Array): Es5SmsReceipt | undefined {
+    if (!fromIsdr(packet)) return undefined;
+    const opened = openResponsePacket(packet, {
+      integrity: 'cc',
+      ciphered: true,
+      keys: ks.keys,
+      ...identifiers(ks.kvn, ks.keys),
+    });
+    if (!opened.ok || !opened.value.authenticated)
+      return { kind: 'ignored', code: 'ES5_POR_NOT_AUTHENTIC', message: 'the PoR does not verify' };
+    const { counter, status, data } = opened.value;
+    const w = this.#waiting.get(`${eid}:${counter}`);
+    if (w === undefined)
+      return { kind: 'ignored', code: 'ES5_POR_UNEXPECTED', message: 'no command waits for it' };
+    clearTimeout(w.timer);
+    this.#waiting.delete(`${eid}:${counter}`);
+    if (status !== 0) {
+      w.resolve({
+        ok: false,
+        code: 'ES5_POR_ERROR',
+        message: `PoR status ${status.toString(16).padStart(2, '0')}`,
+      });
+    } else {
+      const script = decodeResponseScript(data);
+      w.resolve(
+        script.ok
+          ? {
+              ok: true,
+              responses: script.value.items.flatMap((i) =>
+                i.type === 'r-apdu'
+                  ? [{ data: i.data, sw: ((i.statusWord[0] ?? 0) << 8) | (i.statusWord[1] ?? 0) }]
+                  : [],
+              ),
+            }
+          : { ok: false, code: 'ES5_BAD_RESPONSE', message: script.error.code },
+      );
+    }
+    return { kind: 'esim-por', eid, counter };
+  }
+
   /** The EID whose enabled profile has this MSISDN (or IMSI); undefined: not an eUICC of this SM-SR. */
   async eidOfSender(sender: string): Promise<string | undefined> {
     const row = await this.#o.store.db
@@ -249,51 +355,22 @@ export class Es5Sms implements Es5Transport {
    * caller can offer it to the anti-theft OTA.
    */
   async receive(sender: string, identifier: number, packet: Uint8Array): Promise<Es5SmsReceipt | undefined> {
-    const eid = await this.eidOfSender(sender);
-    if (eid === undefined) return undefined;
     if (identifier === IEI.RESPONSE_PACKET) {
-      const tar = readResponseTar(packet);
-      if (!tar.ok || toHex(tar.value).toUpperCase() !== ISD_R_TAR) return undefined;
+      // A command to this number waits: its key set opens the PoR (no look-up); else the store's.
+      const awaited = this.#senders.get(sender);
+      if (awaited !== undefined) {
+        const receipt = this.#por(awaited.eid, awaited, packet);
+        if (receipt === undefined || receipt.kind === 'esim-por') return receipt;
+      }
+      const eid = await this.eidOfSender(sender);
+      if (eid === undefined || !fromIsdr(packet)) return undefined;
       // A PoR answers a command of ours: secured with the key set commands use.
       const ks = await this.#commandKeys(eid);
       if (ks === undefined) return { kind: 'ignored', code: 'ES5_NO_KEYSET', message: 'no ISD-R key set' };
-      const opened = openResponsePacket(packet, {
-        integrity: 'cc',
-        ciphered: true,
-        keys: ks.keys,
-        ...identifiers(ks.kvn, ks.keys),
-      });
-      if (!opened.ok || !opened.value.authenticated)
-        return { kind: 'ignored', code: 'ES5_POR_NOT_AUTHENTIC', message: 'the PoR does not verify' };
-      const { counter, status, data } = opened.value;
-      const w = this.#waiting.get(`${eid}:${counter}`);
-      if (w === undefined)
-        return { kind: 'ignored', code: 'ES5_POR_UNEXPECTED', message: 'no command waits for it' };
-      clearTimeout(w.timer);
-      this.#waiting.delete(`${eid}:${counter}`);
-      if (status !== 0) {
-        w.resolve({
-          ok: false,
-          code: 'ES5_POR_ERROR',
-          message: `PoR status ${status.toString(16).padStart(2, '0')}`,
-        });
-      } else {
-        const script = decodeResponseScript(data);
-        w.resolve(
-          script.ok
-            ? {
-                ok: true,
-                responses: script.value.items.flatMap((i) =>
-                  i.type === 'r-apdu'
-                    ? [{ data: i.data, sw: ((i.statusWord[0] ?? 0) << 8) | (i.statusWord[1] ?? 0) }]
-                    : [],
-                ),
-              }
-            : { ok: false, code: 'ES5_BAD_RESPONSE', message: script.error.code },
-        );
-      }
-      return { kind: 'esim-por', eid, counter };
+      return this.#por(eid, ks, packet);
     }
+    const eid = await this.eidOfSender(sender);
+    if (eid === undefined) return undefined;
     if (identifier !== IEI.COMMAND_PACKET) return undefined;
     // The ISD-R notifies with a key set of its choice (the software eUICC: its lowest KVN).
     const rows = await this.#keysets(eid);

@@ -234,6 +234,7 @@ export class SmSr {
       store: options.store,
       clock: options.clock,
       senderId: options.smsrId,
+      writer: this.#writer,
       receiver: (iface, id) =>
         iface === 'ES3'
           ? options.directory.smdp(id)

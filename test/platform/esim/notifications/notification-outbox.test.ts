@@ -19,6 +19,7 @@ import {
 } from '../../../../src/platform/esim/notifications/notification-outbox.js';
 import { SmDp } from '../../../../src/platform/esim/sm-dp/sm-dp-service.js';
 import { SmSr, type SmSrOptions } from '../../../../src/platform/esim/sm-sr/sm-sr-service.js';
+import { GroupCommit } from '../../../../src/platform/store/group-commit.js';
 import { euiccOf, SECOND_PROFILE } from '../../../card/euicc/fixture.js';
 import { type Bench, bench, EID, ICCID, MNO_ID, SMDP_ID, SMSR_ID, settle } from '../sm-sr/fixture.js';
 
@@ -314,7 +315,7 @@ describe(`notifications to the SM-DP and the operator`, () => {
     await sr.close();
   });
 
-  it('two instances drain one backlog: every row once, each queue in order', async () => {
+  const drain = async (writer?: GroupCommit) => {
     const got: string[] = [];
     const port = {
       handleProfileEnabledNotification: async (x: { eid: string; iccid: string }) => {
@@ -349,6 +350,7 @@ describe(`notifications to the SM-DP and the operator`, () => {
         clock: b.clock,
         senderId: 'backlog-sender',
         receiver: () => port,
+        ...(writer === undefined ? {} : { writer }),
       });
     const one = instance();
     const two = instance();
@@ -363,5 +365,15 @@ describe(`notifications to the SM-DP and the operator`, () => {
     expect(await listNotifications(b.db.store.db, { state: 'pending', senderId: 'backlog-sender' })).toEqual(
       [],
     );
+  };
+
+  it('two instances drain one backlog: every row once, each queue in order', () => drain());
+
+  it('the same through a group commit (claims and settles as its units): every row once, each queue in order', async () => {
+    const writer = new GroupCommit(b.db.store, { maxBatch: 32, concurrency: 2 });
+    await drain(writer);
+    // 80 claims and 80 deliveries, each a unit of the writer, committed before the next step.
+    expect(writer.stats.operations).toBeGreaterThanOrEqual(160);
+    expect(writer.stats.failed).toBe(0);
   });
 });

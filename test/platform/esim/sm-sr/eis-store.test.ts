@@ -11,10 +11,12 @@ import {
   beginProcedure,
   endProcedure,
   fromJson,
+  keysetContext,
   loadIsdrKeyset,
-  reserveIsdrCounter,
+  reserveIsdrCommandCounter,
   toJson,
 } from '../../../../src/platform/esim/sm-sr/eis-store.js';
+import { GroupCommit } from '../../../../src/platform/store/group-commit.js';
 import { euiccOf } from '../../../card/euicc/fixture.js';
 import { type Bench, bench, EID, MNO_ID, SMDP_ID } from './fixture.js';
 
@@ -48,18 +50,43 @@ describe('EIS store', () => {
   });
 
   it('32 racing counter reservations get 32 distinct counters, in sequence after the EIS counter', async () => {
-    const got = await Promise.all(
-      Array.from({ length: 32 }, () => reserveIsdrCounter(b.db.store.db, EID, 1)),
-    );
+    const counterOf = async (preferredKvn: number) =>
+      (await reserveIsdrCommandCounter(b.db.store.db, EID, preferredKvn))?.counter;
+    const got = await Promise.all(Array.from({ length: 32 }, () => counterOf(1)));
     expect(new Set(got).size).toBe(32);
     expect([...got].sort((x, y) => (x ?? 0) - (y ?? 0))).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
-    expect(await reserveIsdrCounter(b.db.store.db, EID, 9)).toBeUndefined();
+    // No SCP80 key set 9 in the EIS: the lowest it lists (1) secures the command, with its counter.
+    const fallback = await reserveIsdrCommandCounter(b.db.store.db, EID, 9);
+    expect({ kvn: fallback?.kvn, counter: fallback?.counter }).toEqual({ kvn: 1, counter: 33 });
+    // The sealed keys come with the counter, and open under that key set's context only.
+    const keys = b.keyRing.open(fallback?.secrets ?? '', keysetContext(EID, 1));
+    expect(keys.length).toBeGreaterThan(0);
+    expect(() => b.keyRing.open(fallback?.secrets ?? '', keysetContext(EID, 2))).toThrow();
+    expect(await reserveIsdrCommandCounter(b.db.store.db, 'no-such-eid', 1)).toBeUndefined();
     await b.db.store.db
       .updateTable('esim_sr_keysets')
       .set({ counter: 0xff_ffff_ffff })
       .where('eid', '=', EID)
       .execute();
-    expect(await reserveIsdrCounter(b.db.store.db, EID, 1)).toBeUndefined();
+    expect(await reserveIsdrCommandCounter(b.db.store.db, EID, 1)).toBeUndefined();
+  });
+
+  it('counter reservations through one group commit: distinct, each durable once resolved', async () => {
+    const writer = new GroupCommit(b.db.store, { maxBatch: 8, concurrency: 2 });
+    const got = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        writer.run(async (tx) => (await reserveIsdrCommandCounter(tx, EID, 1))?.counter),
+      ),
+    );
+    expect([...got].sort((x, y) => (x ?? 0) - (y ?? 0))).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect(writer.stats.commits).toBeLessThan(24);
+    const row = await b.db.store.db
+      .selectFrom('esim_sr_keysets')
+      .select('counter')
+      .where('eid', '=', EID)
+      .where('kvn', '=', 1)
+      .executeTakeFirstOrThrow();
+    expect(Number(row.counter)).toBe(24);
   });
 
   it('ISD-R keys open only under their own row context', async () => {

@@ -14,12 +14,14 @@ import {
   decodeUserData,
   encodeUserData,
   IEI,
+  reassembleSecuredPacket,
 } from '../../../../src/lib/ts-23-040-sms-tpdu.js';
 import { secureCommandPacket } from '../../../../src/lib/ts-102-225-secured-packet.js';
 import { Es5Sms, ISD_R_TAR } from '../../../../src/platform/esim/sm-sr/es5-sms.js';
 import type { SmSr } from '../../../../src/platform/esim/sm-sr/sm-sr-service.js';
 import { OtaInbound } from '../../../../src/platform/ota/ota-inbound.js';
 import type { OtaService } from '../../../../src/platform/ota/ota-service.js';
+import { GroupCommit } from '../../../../src/platform/store/group-commit.js';
 import { booted, cell, type Device, euiccOf, SECOND_PROFILE } from '../../../card/euicc/fixture.js';
 import { KIC, KID, simDataDeliver } from '../../../card/toolkit/fixture.js';
 import { mutate, randomBytes, seededRandom } from '../../../helpers/fuzz.js';
@@ -190,6 +192,64 @@ describe('ES5 over SMS (SCP80, TAR 000001)', () => {
       ),
     });
     expect(other).toMatchObject({ kind: 'ignored', code: 'OTA_SMS_NOT_RESPONSE' });
+  });
+
+  it('with a group commit: the counter is reserved in it; a PoR from the number the command waits at opens with its keys, a forged or repeated one is ignored', async () => {
+    const writer = new GroupCommit(b.db.store, { maxBatch: 16, concurrency: 1 });
+    let porArrived: (packet: Uint8Array) => void = () => undefined;
+    const por = new Promise<Uint8Array>((resolve) => {
+      porArrived = resolve;
+    });
+    sms = new Es5Sms({
+      store: b.db.store,
+      keyRing: b.keyRing,
+      writer,
+      notifications: (eid, e1) => smsr.handleNotification(eid, e1),
+      link: {
+        async send(_destination, userData) {
+          for (const ud of userData) {
+            const decoded = decodeUserData(ud, true);
+            if (!decoded.ok) throw new Error(decoded.error.message);
+            const r = d.modem.deliverSms(simDataDeliver(decoded.value));
+            if (!r.ok) throw new Error(r.error.message);
+          }
+          // The card's PoR is held here, to be handed to receive() by the test.
+          const parts = d.sms.splice(0).map((tpdu) => {
+            const submit = decodeSmsSubmit(tpdu);
+            if (!submit.ok) throw new Error(submit.error.message);
+            return submit.value.userData;
+          });
+          const packet = reassembleSecuredPacket(parts);
+          if (!packet.ok) throw new Error(packet.error.message);
+          porArrived(packet.value.packet);
+        },
+      },
+    });
+    smsr = b.restart(sms);
+    const audit = smsr.es4For(MNO_ID).auditEIS({ ...call(), eid: EID, iccids: [] });
+    const genuine = await por;
+    const forged = genuine.slice();
+    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 0x01;
+    expect(await sms.receive(sender, IEI.RESPONSE_PACKET, forged)).toMatchObject({ kind: 'ignored' });
+    expect(await sms.receive(sender, IEI.RESPONSE_PACKET, genuine)).toEqual({
+      kind: 'esim-por',
+      eid: EID,
+      counter: 1,
+    });
+    expect((await audit).functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    // Answered once: the same PoR again answers nothing.
+    expect(await sms.receive(sender, IEI.RESPONSE_PACKET, genuine)).toMatchObject({
+      kind: 'ignored',
+      code: 'ES5_POR_UNEXPECTED',
+    });
+    expect(writer.stats.operations).toBeGreaterThanOrEqual(1);
+    const counter = await b.db.store.db
+      .selectFrom('esim_sr_keysets')
+      .select('counter')
+      .where('eid', '=', EID)
+      .where('kvn', '=', 1)
+      .executeTakeFirstOrThrow();
+    expect(Number(counter.counter)).toBe(1);
   });
 
   it('fuzz: mutated PoRs and notifications from an eUICC always give a receipt, never a throw, never an EIS change', async () => {
