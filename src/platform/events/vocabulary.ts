@@ -335,7 +335,8 @@ export const ACTION_TYPES = {
       ...timing,
     },
     needsSim: false,
-    unsupported: 'simtrust has no credential sets or AWS client yet; use ExecuteWebRequestAction',
+    unsupported:
+      'simtrust has no AWS Lambda client (credential sets exist: GET /v1/credentials, but nothing invokes Lambda with them); use ExecuteWebRequestAction',
   },
   ImeiLockAction: {
     summary: 'Lock the SIM to the IMEI of the session (SubscriberSessionStatusRule with hasImei=true only).',
