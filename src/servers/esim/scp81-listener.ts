@@ -40,6 +40,38 @@ export interface Scp81Listener {
   close(): Promise<void>;
 }
 
+/**
+ * The request body, at most `max` bytes (undefined: larger, or the request broke off). Read by its
+ * events: an async iterator over the request costs more than the exchange it carries.
+ */
+function bodyOf(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const done = (v: Uint8Array | undefined) => {
+      req.removeListener('data', data);
+      req.removeListener('end', end);
+      req.removeListener('error', broke);
+      req.removeListener('close', broke);
+      resolve(v);
+    };
+    const data = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) done(undefined);
+      else parts.push(chunk);
+    };
+    const end = () => {
+      const whole = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+      done(new Uint8Array(whole.buffer, whole.byteOffset, whole.length));
+    };
+    const broke = () => done(undefined);
+    req.on('data', data);
+    req.on('end', end);
+    req.on('error', broke);
+    req.on('close', broke);
+  });
+}
+
 export async function startScp81Listener(o: Scp81ListenerOptions): Promise<Scp81Listener> {
   const identities = new WeakMap<TLSSocket, PskIdentity>();
   const sessions = new WeakMap<object, AdminSession>();
@@ -115,25 +147,22 @@ export async function startScp81Listener(o: Scp81ListenerOptions): Promise<Scp81
       req.socket.destroy();
       return;
     }
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > maxBody) {
-        req.socket.destroy();
-        return;
-      }
-      parts.push(chunk as Buffer);
+    const body = await bodyOf(req, maxBody);
+    if (body === undefined) {
+      req.socket.destroy();
+      return;
     }
     const headers: Record<string, string | undefined> = {};
-    for (const [name, value] of Object.entries(req.headers))
+    for (const name in req.headers) {
+      const value = req.headers[name];
       headers[name] = Array.isArray(value) ? value[0] : value;
+    }
     // respond(): a job sent with MoreToDo holds this answer until the SM-SR's next job (ram-over-http.ts).
     const out = await session.respond({
       method: req.method ?? '',
       path: req.url ?? '',
       headers,
-      body: new Uint8Array(Buffer.concat(parts)),
+      body,
     });
     res.writeHead(out.status, { ...out.headers, 'Content-Length': String(out.body.length) });
     res.end(Buffer.from(out.body));

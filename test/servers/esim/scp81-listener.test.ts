@@ -101,6 +101,31 @@ describe('SCP81 listener', () => {
     await vi.waitFor(() => expect(c.data()).toMatch(/^HTTP\/1\.1 413 /));
   });
 
+  it('cuts a chunked body that grows past the limit (no length declared) without answering it', async () => {
+    const { port } = await start({ maxBodyBytes: 16 });
+    const c = client(port);
+    await c.ready;
+    const closed = once(c.socket, 'close');
+    c.socket.write(
+      `POST /gp/ram HTTP/1.1\r\nHost: smsr\r\nX-Admin-Protocol: ${ADMIN_PROTOCOL}\r\n` +
+        `X-Admin-From: ${adminFrom(EID, ISD_R)}\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `10\r\n${'x'.repeat(16)}\r\n8\r\n${'y'.repeat(8)}\r\n0\r\n\r\n`,
+    );
+    await closed;
+    expect(c.data()).toBe('');
+  });
+
+  it('reads a chunked body within the limit and answers it', async () => {
+    const { port } = await start({ maxBodyBytes: 64 });
+    const c = client(port);
+    await c.ready;
+    c.socket.write(
+      `POST /gp/ram HTTP/1.1\r\nHost: smsr\r\nX-Admin-Protocol: ${ADMIN_PROTOCOL}\r\n` +
+        `X-Admin-From: ${adminFrom(EID, ISD_R)}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    );
+    await vi.waitFor(() => expect(c.data()).toMatch(/^HTTP\/1\.1 204 /));
+  });
+
   it('closes a connection at the end of the session time', async () => {
     const { port } = await start({ sessionMs: 50 });
     const c = client(port);

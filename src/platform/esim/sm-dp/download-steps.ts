@@ -23,7 +23,8 @@ import { Scp03tHost, segmentProfilePackage } from '../../../crypto/sgp-02-scp03t
 import { concatBytes } from '../../../lib/ber-tlv.js';
 import { fromHex, toHex } from '../../../lib/hex.js';
 import type { Result } from '../../../lib/result.js';
-import { decodeEuiccResponse, decodeProfilePackage, PE_STATUS } from '../../../lib/saip-profile-package.js';
+import { splitTlvs } from '../../../lib/saip/der-schema.js';
+import { decodeEuiccResponse, PE_STATUS } from '../../../lib/saip-profile-package.js';
 import { encodeDgi } from '../../../lib/sgp-02-es5.js';
 import type { Es3Port } from '../es-ports.js';
 import {
@@ -419,7 +420,9 @@ async function download(ctx: DownloadContext): Promise<StepOutcome> {
   }
   const response = decodeEuiccResponse(last);
   if (!response.ok) return cardError('SMDP_EUICC_RESPONSE', 'the last segment got no EUICCResponse');
-  const pes = decodeProfilePackage(upp);
+  // One PEStatus per PE: the package's top-level elements (the SM-DP built it; counting them needs no
+  // decode of their contents).
+  const pes = splitTlvs(upp);
   const count = pes.ok ? pes.value.length : -1;
   const refused = response.value.peStatus.find((s) => s.status !== PE_STATUS.ok);
   if (
