@@ -23,6 +23,7 @@ import { registerRolesCommand } from './commands/roles.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerSimsCommand } from './commands/sims.js';
 import { registerSimulateCommand } from './commands/simulate.js';
+import { registerStatsCommand } from './commands/stats.js';
 import { registerUsersCommand } from './commands/users.js';
 import { OUTPUT_FORMATS } from './output.js';
 
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerEventHandlersCommand(program);
   registerRadiusClientsCommand(program);
   registerCredentialsCommand(program);
+  registerStatsCommand(program);
   registerAuditLogsCommand(program);
   registerAntiTheftCommand(program);
   registerUsersCommand(program);
