@@ -1,6 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { type ReactNode, useMemo, useState } from 'react';
 import { AntiTheftPanel } from '../anti-theft/AntiTheftPanel';
+import { BeamStatusPanel } from '../beam/BeamStatusPanel';
 import { api, unwrap } from '../api/client';
 import { type Permission, usePermissions } from '../api/permissions';
 import { Link } from '../app/router';
@@ -284,6 +285,7 @@ export function SimPage({ simId }: { simId: string }) {
       )}
       <AntiTheftPanel simId={simId} />
       <SimHandlersPanel simId={simId} />
+      <BeamStatusPanel simId={simId} />
       <Usage simId={simId} />
       <History simId={simId} />
     </div>
