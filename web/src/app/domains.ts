@@ -2,6 +2,7 @@
 // A new capability (anti-theft, event handlers, eSIM profiles, …) adds a folder and a line.
 
 import { auditRoutes } from '../audit/routes';
+import { credentialRoutes } from '../credentials/routes';
 import { eventHandlerRoutes } from '../event-handlers/routes';
 import { gatewayRoutes } from '../gateway/routes';
 import { groupRoutes } from '../groups/routes';
@@ -26,6 +27,7 @@ export const DOMAINS: readonly Domain[] = [
   eventHandlerRoutes,
   samRoutes,
   radiusRoutes,
+  credentialRoutes,
   keyRoutes,
   gatewayRoutes,
   auditRoutes,
