@@ -122,17 +122,36 @@ export class MqttFramer {
  */
 export class MqttDecoder {
   private readonly framer: MqttFramer;
-  private readonly parser: Parser & { settings: { protocolVersion?: number } };
+  private readonly parser: Parser & {
+    settings: { protocolVersion?: number };
+    _pos?: number;
+    _parseVarByteNum?: (fullInfo?: boolean) => unknown;
+  };
   private decoded: Packet | undefined;
   private failed: Error | undefined;
+  private overread = false;
 
   constructor(maxPacketBytes: number, version?: MqttVersion) {
     this.framer = new MqttFramer(maxPacketBytes);
-    this.parser = parser(version === undefined ? {} : { protocolVersion: version }) as Parser & {
-      settings: { protocolVersion?: number };
+    this.parser = parser(version === undefined ? {} : { protocolVersion: version }) as MqttDecoder['parser'];
+    // Inside a whole packet, a variable byte integer that stops at the packet's end (a Property
+    // Length, a Subscription Identifier) is malformed; mqtt-packet reads it as "no value" and goes
+    // on. Its reader is wrapped to tell (mqtt-packet 9; the fuzz test notices if that changes).
+    const decoder = this;
+    const readVarInt = this.parser._parseVarByteNum;
+    if (typeof readVarInt !== 'function')
+      throw new Error('mqtt-packet: _parseVarByteNum is gone; update MqttDecoder');
+    this.parser._parseVarByteNum = function (this: unknown, fullInfo?: boolean) {
+      const value = readVarInt.call(this, fullInfo);
+      if (value === false) decoder.overread = true;
+      return value;
     };
     this.parser.on('packet', (p: Packet) => {
       this.decoded = p;
+      // mqtt-packet does not bound a property list by the packet's length: it would read into the
+      // next packet (here, past the end of the frame). Its read position, still set when it emits,
+      // tells; such a packet is malformed (MQTT 5 §2.2.2.1, the Property Length).
+      if ((this.parser._pos ?? 0) > (p.length ?? 0)) this.overread = true;
     });
     this.parser.on('error', (e: unknown) => {
       this.failed = e instanceof Error ? e : new Error(String(e));
@@ -162,14 +181,17 @@ export class MqttDecoder {
   private decodeFrame(frame: Buffer): Packet | MqttDecodeError {
     this.decoded = undefined;
     this.failed = undefined;
+    this.overread = false;
     try {
       this.parser.parse(frame);
     } catch (e) {
       // mqtt-packet reads some malformed property lists by dereferencing what it failed to read.
       this.failed = e instanceof Error ? e : new Error('undecodable packet');
     }
-    if (this.failed !== undefined || this.decoded === undefined) {
-      const why = this.failed?.message ?? 'incomplete packet';
+    if (this.failed !== undefined || this.decoded === undefined || this.overread) {
+      const why =
+        this.failed?.message ??
+        (this.overread ? 'a length runs past the end of the packet' : 'incomplete packet');
       return failure(
         'MQTT_MALFORMED_PACKET',
         `malformed packet: ${why.slice(0, 120)}`,
