@@ -350,6 +350,48 @@ describe('POST /v1/stats/{service}/operators/{operator_id}/export', () => {
     expect(mode.statusCode).toBe(400);
   });
 
+  it('bounds hostile export ranges (fast-check): 200 only for a sane range, else 400', async () => {
+    const n = fc.oneof(
+      fc.integer({ min: -10, max: 2 ** 31 }),
+      fc.constantFrom(0, sec(T), sec(T) + 86_400, 8_640_000_000_000, 8_640_000_000_001, -1, 2 ** 53),
+      fc.double(),
+      fc.constantFrom('1', null, true, [], {}),
+    );
+    const p = fc.oneof(
+      fc.constantFrom('day', 'month', 'hour', 'minutes', '', 'DAY'),
+      fc.string({ maxLength: 8 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(n, n, p, async (from, to, period) => {
+        const r = await api.call({
+          method: 'POST',
+          url: `/v1/stats/funk/operators/${other.operatorId}/export?export_mode=async`,
+          payload: { from, to, period },
+          token: other.token,
+        });
+        if (r.statusCode === 200) {
+          // What was accepted (after the schema's coercion of numeric text) is a sane, bounded range.
+          const row = await api.platform.store.db
+            .selectFrom('exported_files')
+            .select('params')
+            .where('file_id', '=', r.json().exportedFileId)
+            .executeTakeFirstOrThrow();
+          const stored = JSON.parse(row.params) as { from: number; to: number; period: string };
+          expect(Number.isSafeInteger(stored.from) && Number.isSafeInteger(stored.to)).toBe(true);
+          const days = (stored.to - stored.from) / 86_400;
+          expect(
+            days >= 0 && days <= (stored.period === 'day' ? 3 * 366 : 10 * 366),
+            JSON.stringify(stored),
+          ).toBe(true);
+        } else {
+          expect(r.statusCode, r.body).toBe(400);
+        }
+      }),
+      { numRuns: 120 },
+    );
+    await api.platform.exports.drained();
+  });
+
   it('refuses hostile exported_file_id and token values', async () => {
     await fc.assert(
       fc.asyncProperty(
