@@ -501,12 +501,12 @@ export const SETTINGS = {
   },
   beamTcpPort: {
     default: undefined,
-    doc: "Port of Beam's TCP entry point (SORACOM's are 8023 and 23080; 0 picks a free port). Unset: no TCP entry point.",
+    doc: "Port of Beam's TCP entry point (SORACOM's are 8023 and 23080; 0 picks a free port). Unset: no TCP entry point. Demo mode picks a free port.",
     parse: int(0, 65535),
   },
   beamUdpPort: {
     default: undefined,
-    doc: "Port of Beam's UDP entry point (SORACOM's is 23080; 0 picks a free port). Unset: no UDP entry point.",
+    doc: "Port of Beam's UDP entry point (SORACOM's is 23080; 0 picks a free port). Unset: no UDP entry point. Demo mode picks a free port.",
     parse: int(0, 65535),
   },
   beamAllowedDestinationNetworks: {
@@ -578,6 +578,37 @@ export const SETTINGS = {
     default: 1024,
     doc: "Datagrams Beam's (and, separately, Funk's) UDP entry point forwards at once, all sources together; more are dropped.",
     parse: int(1, 1_000_000),
+  },
+  // --- Funk: device data to a function over HTTPS (docs/funnel-funk.md, Funk); listens on beamHost
+  funkHttpPort: {
+    default: undefined,
+    doc: "Port of Funk's HTTP entry point (SORACOM's funk.soracom.io is port 80; 0 picks a free port). Unset: no HTTP entry point. Demo mode picks a free port.",
+    parse: int(0, 65535),
+  },
+  funkTcpPort: {
+    default: undefined,
+    doc: "Port of Funk's TCP entry point (SORACOM's is 23080; 0 picks a free port). Unset: no TCP entry point. Demo mode picks a free port.",
+    parse: int(0, 65535),
+  },
+  funkUdpPort: {
+    default: undefined,
+    doc: "Port of Funk's UDP entry point (SORACOM's is 23080; 0 picks a free port). Unset: no UDP entry point. Demo mode picks a free port.",
+    parse: int(0, 65535),
+  },
+  funkTimeoutSeconds: {
+    default: 30,
+    doc: 'Time a function gets to connect and answer (and at most between two pieces of its answer); then the device gets 504 ERR_FUNK_FUNCTION_TIMEOUT.',
+    parse: int(1, 900),
+  },
+  funkMaxBodyBytes: {
+    default: 1_048_576,
+    doc: "Largest request body Funk's HTTP entry point takes (413 above it), and largest function answer it passes back over HTTP or TCP (502 ERR_FUNK_FUNCTION_FAILED above it); over UDP the answer must also fit one datagram (beamUdpMaxDatagramBytes).",
+    parse: int(1, 67_108_864),
+  },
+  funkConnectionsPerFunction: {
+    default: 64,
+    doc: 'Kept-alive connections Funk opens to one function origin at most; invocations beyond wait for one.',
+    parse: int(1, 10_000),
   },
   // --- AAA: the AuC and the RADIUS server (docs/aaa.md)
   radiusEnabled: {

@@ -9,6 +9,7 @@ import { registerStatsExports } from './beam/stats-export.js';
 import { BeamUsage } from './beam/usage.js';
 import { CredentialService } from './credentials/credential-sets.js';
 import { BEAM_NAMESPACE, validateBeamParameter } from './beam/beam-config.js';
+import { FUNK_NAMESPACE, validateFunkParameter } from './beam/funk-config.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
@@ -104,6 +105,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       Endorse: validateEndorseParameter,
       SoracomAir: airConfigurationValidator,
       [BEAM_NAMESPACE]: validateBeamParameter,
+      [FUNK_NAMESPACE]: validateFunkParameter,
     });
     // One group commit for the AAA's small writes (SQN advances, EAP identities): they share fsyncs.
     const writer = new GroupCommit(store, {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { destinationPolicyOf } from '../../platform/beam/destination-policy.js';
 import type { Platform } from '../../platform/platform.js';
+import { createFunk } from './funk.js';
 import { createBeamHttpEntry, readCaFile } from './http-entry.js';
 import { BeamMqttEntry } from './mqtt-entry.js';
 import { createBeamTcpEntry } from './tcp-entry.js';
@@ -27,6 +28,8 @@ export interface RunningBeam {
     readonly tcp?: BeamAddress;
     readonly udp?: BeamAddress;
   };
+  /** Where Funk's entry points listen, when any runs (docs/funnel-funk.md, Funk). */
+  readonly funk?: { readonly http?: BeamAddress; readonly tcp?: BeamAddress; readonly udp?: BeamAddress };
   close(): Promise<void>;
 }
 
@@ -39,6 +42,7 @@ export async function startBeam(
   const policy = destinationPolicyOf(config);
   const opened: Array<{ close(): Promise<void> }> = [];
   const addresses: { -readonly [K in keyof RunningBeam['addresses']]: BeamAddress } = {};
+  let funkAddresses: { http?: BeamAddress; tcp?: BeamAddress; udp?: BeamAddress } | undefined;
   try {
     // --- HTTP → HTTP(S) (beamhttp)
     const httpPort = config.beamHttpPort ?? (config.demo ? 0 : undefined);
@@ -117,12 +121,43 @@ export async function startBeam(
       opened.push(entry);
       addresses.udp = await entry.bind(config.beamHost, udpPort);
     }
+    // --- Funk: HTTP, TCP and UDP → a function over HTTPS (beamtcp); demo mode: all three at free ports
+    const funkPorts = {
+      http: config.funkHttpPort ?? (config.demo ? 0 : undefined),
+      tcp: config.funkTcpPort ?? (config.demo ? 0 : undefined),
+      udp: config.funkUdpPort ?? (config.demo ? 0 : undefined),
+    };
+    if (funkPorts.http !== undefined || funkPorts.tcp !== undefined || funkPorts.udp !== undefined) {
+      const funk = createFunk({
+        platform,
+        logger: logger.child({ listener: 'funk' }),
+        metrics,
+        policy,
+        extraCa: readCaFile(config.beamDestinationCaFile),
+        timeoutMs: config.funkTimeoutSeconds * 1000,
+        maxBodyBytes: config.funkMaxBodyBytes,
+        connectionsPerFunction: config.funkConnectionsPerFunction,
+        maxConnections: config.beamTcpMaxConnections,
+        maxConnectionsPerSource: config.beamTcpMaxConnectionsPerSource,
+        idleTimeoutMs: config.beamTcpIdleTimeoutSeconds * 1000,
+        maxDatagramBytes: config.beamUdpMaxDatagramBytes,
+        packetsPerSecondPerSource: config.beamUdpPacketsPerSecondPerSource,
+        maxInFlight: config.beamUdpMaxInFlight,
+      });
+      opened.push(funk);
+      funkAddresses = {};
+      const host = config.beamHost;
+      if (funkPorts.http !== undefined) funkAddresses.http = await funk.listenHttp(host, funkPorts.http);
+      if (funkPorts.tcp !== undefined) funkAddresses.tcp = await funk.listenTcp(host, funkPorts.tcp);
+      if (funkPorts.udp !== undefined) funkAddresses.udp = await funk.bindUdp(host, funkPorts.udp);
+    }
   } catch (e) {
     for (const o of opened.reverse()) await o.close().catch(() => undefined);
     throw e;
   }
   return {
     addresses,
+    ...(funkAddresses === undefined ? {} : { funk: funkAddresses }),
     async close() {
       for (const o of opened.reverse()) await o.close();
     },
