@@ -113,8 +113,8 @@ describe('SORACOM’s four operations', () => {
     for (const res of [created, login, cert, again, list, updated]) expectNoSecret(res.body);
   });
 
-  it('refuses bad sets with 400 naming the field, never repeating a value', async () => {
-    const cases: Array<[string, unknown]> = [
+  it('refuses bad sets with 400, never repeating a value', async () => {
+    const cases: Array<[string, object]> = [
       ['no such type', { type: 'aws-lambda', credentials: { key: PSK } }],
       ['missing credentials', { type: 'psk' }],
       ['unknown field', { type: 'psk', credentials: { key: PSK, secret: PSK } }],
