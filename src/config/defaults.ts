@@ -610,6 +610,77 @@ export const SETTINGS = {
     doc: 'Kept-alive connections Funk opens to one function origin at most; invocations beyond wait for one.',
     parse: int(1, 10_000),
   },
+  // --- Funnel: device data to message brokers (docs/funnel-funk.md); listens on beamHost
+  funnelHttpPort: {
+    default: undefined,
+    doc: "Port of Funnel's HTTP entry point (SORACOM's funnel.soracom.io is port 80; 0 picks a free port). Unset: no HTTP entry point. Demo mode picks a free port.",
+    parse: int(0, 65535),
+  },
+  funnelTcpPort: {
+    default: undefined,
+    doc: "Port of Funnel's TCP entry point (SORACOM's is 23080, on its own host; here it shares beamHost, so it needs a port of its own). Unset: no TCP entry point.",
+    parse: int(0, 65535),
+  },
+  funnelUdpPort: {
+    default: undefined,
+    doc: "Port of Funnel's UDP entry point (SORACOM's is 23080, on its own host). Unset: no UDP entry point.",
+    parse: int(0, 65535),
+  },
+  funnelMaxBodyBytes: {
+    default: 800_000,
+    doc: "Largest message the HTTP entry point takes, in bytes (SORACOM's limit); larger ones get 413 ERR_PAYLOAD_TOO_LARGE. TCP and UDP messages are one segment or datagram.",
+    parse: int(1, 67_108_864),
+  },
+  funnelPublishTimeoutSeconds: {
+    default: 10,
+    doc: "Time from taking a message to the broker's confirmation (connecting included); then the device gets 504 ERR_FUNNEL_DESTINATION_TIMEOUT (the message may still be stored: at-least-once).",
+    parse: int(1, 300),
+  },
+  funnelConnectTimeoutSeconds: {
+    default: 5,
+    doc: 'Time a connection to a broker gets to open (TCP, TLS and log-in).',
+    parse: int(1, 120),
+  },
+  funnelMaxBrokerConnections: {
+    default: 256,
+    doc: 'Broker connections Funnel holds at once (one per operator, destination and credential set); when all are busy a message for a new one gets 503 ERR_FUNNEL_BUSY.',
+    parse: int(1, 100_000),
+  },
+  funnelMaxInFlightPerBrokerConnection: {
+    default: 1000,
+    doc: 'Messages waiting for the broker to confirm on one connection; more get 503 ERR_FUNNEL_BUSY.',
+    parse: int(1, 1_000_000),
+  },
+  funnelBrokerIdleSeconds: {
+    default: 60,
+    doc: 'A broker connection unused for this long is closed.',
+    parse: int(1, 86_400),
+  },
+  funnelMaxConnections: {
+    default: 10_000,
+    doc: 'Device connections the HTTP and the TCP entry point each hold at once; more are closed at once.',
+    parse: int(1, 1_000_000),
+  },
+  funnelMaxConnectionsPerSource: {
+    default: 32,
+    doc: 'Device connections one source address (one SIM session) may hold at once on the HTTP or the TCP entry point; more are closed at once.',
+    parse: int(1, 100_000),
+  },
+  funnelIdleTimeoutSeconds: {
+    default: 60,
+    doc: 'A device connection with nothing in progress is closed after this long; an HTTP request must also arrive whole within it.',
+    parse: int(1, 3600),
+  },
+  funnelUdpPacketsPerSecondPerSource: {
+    default: 50,
+    doc: 'Datagrams one source address may send to the UDP entry point per second on average (bursts of twice that); more are dropped unanswered.',
+    parse: int(1, 1_000_000),
+  },
+  funnelUdpMaxInFlight: {
+    default: 1000,
+    doc: 'Datagrams the UDP entry point delivers at once, all sources together; more are dropped unanswered.',
+    parse: int(1, 1_000_000),
+  },
   // --- AAA: the AuC and the RADIUS server (docs/aaa.md)
   radiusEnabled: {
     default: true,

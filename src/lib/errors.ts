@@ -486,6 +486,61 @@ export const ERROR_CODES = {
       "The function's URL could not be reached or broke the exchange (connection refused, DNS, TLS certificate), or its answer was larger than funkMaxBodyBytes.",
   },
 
+  // --- Funnel: device data to message brokers (docs/funnel-funk.md, Funnel)
+  ERR_FUNNEL_CONFIG: {
+    status: 400,
+    expose: true,
+    description:
+      'A value in the `SoracomFunnel` group configuration namespace is invalid (or the key is unknown); the message names the key and what it must be.',
+  },
+  ERR_FUNNEL_NOT_CONFIGURED: {
+    status: 404,
+    expose: true,
+    description:
+      "The SIM's group has no enabled, valid `SoracomFunnel` configuration with a destination (a SIM in no group has none); nothing was sent. Set it with PUT /v1/groups/{group_id}/configuration/SoracomFunnel.",
+  },
+  ERR_FUNNEL_METHOD: {
+    status: 405,
+    expose: true,
+    description: "Funnel's HTTP entry point takes the device's data with POST.",
+  },
+  ERR_FUNNEL_INVALID_PAYLOAD: {
+    status: 400,
+    expose: true,
+    description:
+      'The group sends JSON (`contentType: json`) and the data is not JSON, or text (`text`) and it is not UTF-8; nothing was sent. Fix the data or the contentType.',
+  },
+  ERR_FUNNEL_CREDENTIALS: {
+    status: 502,
+    expose: true,
+    description:
+      "The credential set the group's `credentialsId` names is missing, or of a type the destination's provider cannot log in with (amqp: username-password-credentials or x509; nats: also api-token-credentials; mqtt: username-password-credentials or x509), or an amqp destination has none; nothing was sent.",
+  },
+  ERR_FUNNEL_DESTINATION_REFUSED: {
+    status: 502,
+    expose: true,
+    description:
+      "The broker said no: log-in refused, no permission to publish, no such exchange or stream, no queue or subscriber for the message, or the message rejected; the message names which (from the adapter's error table). Sending again will not help until the destination or the group's configuration changes.",
+  },
+  ERR_FUNNEL_DESTINATION_UNAVAILABLE: {
+    status: 503,
+    expose: true,
+    description:
+      'The broker could not be reached, or the connection was lost before it confirmed the message; nothing was acknowledged. Send again later.',
+  },
+  ERR_FUNNEL_DESTINATION_TIMEOUT: {
+    status: 504,
+    expose: true,
+    description:
+      'The broker did not confirm the message within funnelPublishTimeoutSeconds. It may or may not have stored it: send again (a broker may then hold it twice — at-least-once).',
+  },
+  ERR_FUNNEL_BUSY: {
+    status: 503,
+    expose: true,
+    description:
+      'Funnel holds as many broker connections or unconfirmed messages as it may (funnelMaxBrokerConnections, funnelMaxInFlightPerBrokerConnection), or is shutting down; send again later.',
+  },
+
   // --- MFA engine, SMS and the gateway (docs/mfa-gateway.md)
   ERR_DIRECTORY_NOT_FOUND: {
     status: 404,

@@ -9,6 +9,7 @@ import { registerStatsExports } from './beam/stats-export.js';
 import { BeamUsage } from './beam/usage.js';
 import { CredentialService } from './credentials/credential-sets.js';
 import { BEAM_NAMESPACE, validateBeamParameter } from './beam/beam-config.js';
+import { FUNNEL_NAMESPACE, validateFunnelParameter } from './beam/funnel-config.js';
 import { FUNK_NAMESPACE, validateFunkParameter } from './beam/funk-config.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
@@ -105,6 +106,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       Endorse: validateEndorseParameter,
       SoracomAir: airConfigurationValidator,
       [BEAM_NAMESPACE]: validateBeamParameter,
+      [FUNNEL_NAMESPACE]: validateFunnelParameter,
       [FUNK_NAMESPACE]: validateFunkParameter,
     });
     // One group commit for the AAA's small writes (SQN advances, EAP identities): they share fsyncs.

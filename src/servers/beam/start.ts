@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import { destinationPolicyOf } from '../../platform/beam/destination-policy.js';
 import type { Platform } from '../../platform/platform.js';
 import { createFunk } from './funk.js';
+import { funnelWanted, startFunnel } from './funnel/start.js';
 import { createBeamHttpEntry, readCaFile } from './http-entry.js';
 import { BeamMqttEntry } from './mqtt-entry.js';
 import { createBeamTcpEntry } from './tcp-entry.js';
@@ -28,6 +29,8 @@ export interface RunningBeam {
     readonly tcp?: BeamAddress;
     readonly udp?: BeamAddress;
   };
+  /** Where Funnel's entry points listen, when any runs (docs/funnel-funk.md). */
+  readonly funnel?: { readonly http?: BeamAddress; readonly tcp?: BeamAddress; readonly udp?: BeamAddress };
   /** Where Funk's entry points listen, when any runs (docs/funnel-funk.md, Funk). */
   readonly funk?: { readonly http?: BeamAddress; readonly tcp?: BeamAddress; readonly udp?: BeamAddress };
   close(): Promise<void>;
@@ -42,6 +45,7 @@ export async function startBeam(
   const policy = destinationPolicyOf(config);
   const opened: Array<{ close(): Promise<void> }> = [];
   const addresses: { -readonly [K in keyof RunningBeam['addresses']]: BeamAddress } = {};
+  let funnelAddresses: RunningBeam['funnel'];
   let funkAddresses: { http?: BeamAddress; tcp?: BeamAddress; udp?: BeamAddress } | undefined;
   try {
     // --- HTTP → HTTP(S) (beamhttp)
@@ -151,12 +155,28 @@ export async function startBeam(
       if (funkPorts.tcp !== undefined) funkAddresses.tcp = await funk.listenTcp(host, funkPorts.tcp);
       if (funkPorts.udp !== undefined) funkAddresses.udp = await funk.bindUdp(host, funkPorts.udp);
     }
+    // --- Funnel: HTTP, TCP and UDP → message brokers (funnel)
+    if (funnelWanted(config)) {
+      const funnel = await startFunnel({
+        config,
+        store: platform.store,
+        credentials: platform.credentials,
+        usage: platform.beamUsage,
+        policy,
+        extraCa: readCaFile(config.beamDestinationCaFile),
+        logger: logger.child({ listener: 'funnel' }),
+        metrics,
+      });
+      opened.push(funnel);
+      funnelAddresses = funnel.addresses;
+    }
   } catch (e) {
     for (const o of opened.reverse()) await o.close().catch(() => undefined);
     throw e;
   }
   return {
     addresses,
+    ...(funnelAddresses === undefined ? {} : { funnel: funnelAddresses }),
     ...(funkAddresses === undefined ? {} : { funk: funkAddresses }),
     async close() {
       for (const o of opened.reverse()) await o.close();
