@@ -9,6 +9,7 @@ import { esimNotificationsMigration } from '../esim/notifications/migration.js';
 import { esimOperationsMigration } from '../esim/operations/migration.js';
 import { esimPartnerRolesMigration, esimPartnersMigration } from '../esim/partners/migration.js';
 import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
+import { esimSrAddressesMigration } from '../esim/sm-sr/addresses-migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
 import { esimSwitchMigration } from '../esim/switch/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
@@ -796,6 +797,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0020-credentials', credentialsMigration],
   ['0021-beam-usage', beamUsageMigration],
   ['0022-exports', exportsMigration],
+  ['0023-esim-sr-addresses', esimSrAddressesMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -3,6 +3,7 @@
 // counter handed out twice (the ISD-R refuses the second packet, or a replay window opens).
 
 import fc from 'fast-check';
+import { CompiledQuery, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isdpAid } from '../../../../src/card/euicc/sgp-02-annex-h.js';
 import { SUCCESS } from '../../../../src/platform/esim/es-soap/sgp-02-status-codes.js';
@@ -87,6 +88,34 @@ describe('EIS store', () => {
       .where('kvn', '=', 1)
       .executeTakeFirstOrThrow();
     expect(Number(row.counter)).toBe(24);
+  });
+
+  it("an MO sender's eUICC is found through the MSISDN and IMSI indexes, not by reading every profile", async () => {
+    const store = b.db.store;
+    const q = store.db
+      .selectFrom('esim_sr_profiles')
+      .select('eid')
+      .where((eb) => eb.or([eb('msisdn', '=', '817000000001'), eb('imsi', '=', '817000000001')]))
+      .orderBy('state', 'desc')
+      .compile();
+    if (store.dialect === 'sqlite') {
+      const plan = await store.db.executeQuery<{ detail: string }>(
+        CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]),
+      );
+      const details = plan.rows.map((r) => r.detail).join(' | ');
+      expect(details).toContain('USING INDEX esim_sr_profiles_msisdn');
+      expect(details).toContain('USING INDEX esim_sr_profiles_imsi');
+      expect(details).not.toMatch(/SCAN esim_sr_profiles(?! USING)/);
+    } else {
+      const indexes = await sql<{
+        indexdef: string;
+      }>`select indexdef from pg_indexes where tablename = 'esim_sr_profiles' and schemaname = current_schema()`.execute(
+        store.db,
+      );
+      const defs = indexes.rows.map((r) => r.indexdef).join(' | ');
+      expect(defs).toMatch(/esim_sr_profiles_msisdn .*\(msisdn\)/);
+      expect(defs).toMatch(/esim_sr_profiles_imsi .*\(imsi\)/);
+    }
   });
 
   it('ISD-R keys open only under their own row context', async () => {
