@@ -533,6 +533,7 @@ export function createFunk(o: FunkOptions): Funk {
         socket.bind(port, host, () => {
           socket.off('error', fail);
           socket.on('error', (e) => logger.error({ err: e }, 'funk udp: socket error'));
+          logger.info({ host, port: socket.address().port }, 'funk: UDP entry point listening');
           closers.push(async () => {
             closing = true;
             await Promise.allSettled([...pending]);
@@ -554,7 +555,9 @@ export function createFunk(o: FunkOptions): Funk {
         server.off('error', fail);
         closers.push(closer);
         const a = server.address();
-        ok({ host, port: typeof a === 'object' && a ? a.port : port });
+        const bound = { host, port: typeof a === 'object' && a ? a.port : port };
+        logger.info(bound, `funk: ${server instanceof http.Server ? 'HTTP' : 'TCP'} entry point listening`);
+        ok(bound);
       });
     });
   }

@@ -346,7 +346,9 @@ export function createBeamTcpEntry(o: BeamTcpEntryOptions): BeamTcpEntry {
         server.listen(port, host, () => {
           server.off('error', fail);
           const a = server.address();
-          ok({ host, port: typeof a === 'object' && a ? a.port : port });
+          const bound = { host, port: typeof a === 'object' && a ? a.port : port };
+          logger.info(bound, 'beam tcp: TCP → TCP/TCPS entry point listening');
+          ok(bound);
         });
       }),
     async close() {

@@ -314,6 +314,7 @@ export function createBeamUdpEntry(o: BeamUdpEntryOptions): BeamUdpEntry {
         socket.bind(port, host, () => {
           socket.off('error', fail);
           bound = true;
+          logger.info({ host, port: socket.address().port }, 'beam udp: UDP → HTTP(S) entry point listening');
           ok({ host, port: socket.address().port });
         });
       }),

@@ -183,6 +183,96 @@ describe('TCP → TCPS relay', () => {
   });
 });
 
+describe('TCP → TCPS with a client certificate', () => {
+  it('presents the x509 credential set to a destination that requires one', async () => {
+    const { createServer } = await import('node:tls');
+    const { issueTlsIdentity } = await import('../esim/tls-fixtures.js');
+    const server = await issueTlsIdentity('mtls destination');
+    const client = await issueTlsIdentity('beam client');
+    await world.platform.credentials.create(world.ctx('Credential:createCredential'), 'beam-tcp-client', {
+      type: 'x509',
+      credentials: { cert: client.certificatePem, key: client.keyPem, ca: server.certificatePem },
+    });
+    const seen: Array<{ authorized: boolean; cn: unknown; line: string }> = [];
+    const mtls = createServer(
+      {
+        key: server.keyPem,
+        cert: server.certificatePem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ca: client.certificatePem,
+      },
+      (socket) => {
+        let data = '';
+        socket.on('data', (d: Buffer) => {
+          data += d.toString();
+          if (data.includes('\n')) {
+            seen.push({
+              authorized: socket.authorized,
+              cn: socket.getPeerCertificate().subject?.CN,
+              line: data.split('\n')[0] as string,
+            });
+            socket.end('ok\n');
+          }
+        });
+        socket.on('error', () => undefined);
+      },
+    );
+    await new Promise<void>((r) => mtls.listen(0, '127.0.0.1', () => r()));
+    const mtlsPort = (mtls.address() as { port: number }).port;
+    // This entry point trusts the destination's certificate, so only the client certificate decides.
+    const trusting = createBeamTcpEntry({
+      platform: world.platform,
+      logger: createLogger({ logLevel: 'silent' }),
+      policy: loopbackPolicy(),
+      extraCa: server.certificatePem,
+      maxConnections: 10,
+      maxConnectionsPerSource: 10,
+      idleTimeoutMs: 30_000,
+      connectTimeoutMs: 10_000,
+    });
+    const trustingPort = (await trusting.listen('127.0.0.1', 0)).port;
+    try {
+      const withCert = await createCardSim(world, {
+        groupId: await beamGroup({
+          'tcp://beam.soracom.io:8023': {
+            destination: `tcps://127.0.0.1:${mtlsPort}`,
+            addSubscriberHeader: true,
+            useClientCert: true,
+            clientCerts: { default: { $credentialsId: 'beam-tcp-client' } },
+          },
+        }),
+      });
+      const s = await attach(world, withCert, IMEI);
+      const r = await tcpExchange(s.address, trustingPort, new Uint8Array(0), { halfClose: false });
+      expect(r.received.toString()).toBe('ok\n');
+      expect(seen).toEqual([
+        {
+          authorized: true,
+          cn: 'beam client',
+          line: expect.stringMatching(new RegExp(`^imsi=${withCert.imsi} timestamp=\\d+$`)),
+        },
+      ]);
+      // Without the certificate the destination refuses the handshake: the device gets nothing.
+      const without = await createCardSim(world, {
+        groupId: await beamGroup({
+          'tcp://beam.soracom.io:8023': {
+            destination: `tcps://127.0.0.1:${mtlsPort}`,
+            addSubscriberHeader: true,
+          },
+        }),
+      });
+      const s2 = await attach(world, without, IMEI);
+      const r2 = await tcpExchange(s2.address, trustingPort, Buffer.from('x'));
+      expect(r2.closedEmpty).toBe(true);
+      expect(seen).toHaveLength(1);
+    } finally {
+      await trusting.close();
+      await new Promise<void>((r) => mtls.close(() => r()));
+    }
+  });
+});
+
 describe('refusals: nothing reaches the destination', () => {
   const nothingThrough = async (from: string, code: string) => {
     const before = destination.connections.length;
