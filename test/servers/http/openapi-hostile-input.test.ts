@@ -75,6 +75,9 @@ const PATH_VALUES = new Map<string, string>([
   // is the only thing wrong.
   ['execution_id', '1'],
   ['action_index', '0'],
+  // Beam/Funnel/Funk stats of this operator's SIM; an exported file id of the right form.
+  ['imsi', rows[0]!.imsi],
+  ['exported_file_id', `ef-${'0'.repeat(24)}`],
 ]);
 
 /**
@@ -87,6 +90,8 @@ const VALID = new Map<string, unknown>([
   ['api', 'Sim:listSims'],
   ['from', '0'],
   ['to', '3600'],
+  // A stats export body (its query's export_mode enum is walked).
+  ['period', 'day'],
   ['speedClass', 's1.fast'],
   // setSimExpiryTime: a time in the future (2100-01-01).
   ['expiryTime', 4_102_444_800_000],
@@ -195,6 +200,16 @@ describe('issue 11: numbers in queries and paths never make a 5xx', () => {
   });
 });
 
+/** A body with every required field valid (for a case about the query). */
+function validBody(schema: Schema): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const name of schema.required ?? []) {
+    if (!VALID.has(name)) throw new Error(`give the body field ${name} a valid value in VALID`);
+    body[name] = VALID.get(name);
+  }
+  return body;
+}
+
 /** A body with one field set to `bad`, the other required fields valid. */
 function bodyWith(schema: Schema, field: string, bad: unknown): Record<string, unknown> {
   const body: Record<string, unknown> = {};
@@ -216,13 +231,16 @@ describe('issue 11: a bad enum value answers one message naming the field and th
       field: string;
       allowed: unknown[];
     }> = [];
+    const bodySchema = op.requestBody?.content['application/json']?.schema;
     for (const p of op.parameters ?? []) {
       const allowed = p.in === 'query' ? enumValues(p.schema) : undefined;
       if (allowed === undefined) continue;
       const url = urlOf(path, { ...requiredQuery(op, p.name), [p.name]: BAD });
+      // A route that needs a body gets a valid one, so that the query value is the only thing wrong.
+      const payload = bodySchema === undefined ? undefined : validBody(bodySchema);
       out.push({
         label: `${method} ${url}`,
-        send: () => api.call({ method: method as 'GET', url }),
+        send: () => api.call({ method: method as 'GET', url, ...(payload === undefined ? {} : { payload }) }),
         field: `querystring/${p.name}`,
         allowed,
       });
