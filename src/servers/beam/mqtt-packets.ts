@@ -179,6 +179,11 @@ export class MqttDecoder {
   }
 
   private decodeFrame(frame: Buffer): Packet | MqttDecodeError {
+    const version = this.parser.settings.protocolVersion;
+    if (version === 3 || version === 4) {
+      const fast = decodeHotV3(frame);
+      if (fast !== undefined) return fast;
+    }
     this.decoded = undefined;
     this.failed = undefined;
     this.overread = false;
@@ -188,6 +193,9 @@ export class MqttDecoder {
       // mqtt-packet reads some malformed property lists by dereferencing what it failed to read.
       this.failed = e instanceof Error ? e : new Error('undecodable packet');
     }
+    // A packet id cut by the packet's end comes out of mqtt-packet as -1 (a PUBACK of one byte).
+    const id = (this.decoded as { messageId?: number } | undefined)?.messageId;
+    if (id !== undefined && id < 0) this.overread = true;
     if (this.failed !== undefined || this.decoded === undefined || this.overread) {
       const why =
         this.failed?.message ??
@@ -204,11 +212,105 @@ export class MqttDecoder {
 
 /** Encodes one packet; undefined when mqtt-packet refuses it (a value it cannot write). */
 export function encodePacket(packet: Packet, version: MqttVersion): Buffer | undefined {
+  if (version !== 5) {
+    if (packet.cmd === 'puback' && packet.messageId !== undefined) return pubackV3(packet.messageId);
+    if (packet.cmd === 'publish') {
+      const fast = publishV3(packet);
+      if (fast !== undefined) return fast;
+    }
+  }
   try {
     return generate(packet, { protocolVersion: version });
   } catch {
     return undefined;
   }
+}
+
+// --- The relay's hot path: PUBLISH and PUBACK of MQTT 3.1/3.1.1 read and written here directly
+// (§3.3, §3.4), every other packet and every MQTT 5 one by mqtt-packet. Same packets as
+// mqtt-packet makes (the fuzz test compares the two readings); a frame this cannot read plainly
+// goes to mqtt-packet, which reports why.
+
+/** PUBLISH (flags: DUP, QoS, RETAIN) or PUBACK (flags 0, two bytes) of MQTT 3.x; else undefined. */
+function decodeHotV3(frame: Buffer): Packet | undefined {
+  const first = frame[0] ?? 0;
+  let at = 1;
+  let remaining = 0;
+  let multiplier = 1;
+  for (;;) {
+    const byte = frame[at++] ?? 0;
+    remaining += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) break;
+    multiplier *= 128;
+  }
+  const type = first >> 4;
+  if (type === 4) {
+    if (first !== 0x40 || remaining !== 2) return undefined;
+    return { cmd: 'puback', messageId: frame.readUInt16BE(at), length: 2 } as Packet;
+  }
+  if (type !== 3) return undefined;
+  const qos = (first >> 1) & 0x03;
+  if (qos === 3) return undefined;
+  const end = at + remaining;
+  if (at + 2 > end) return undefined;
+  const topicLength = frame.readUInt16BE(at);
+  const topicEnd = at + 2 + topicLength;
+  const idEnd = topicEnd + (qos > 0 ? 2 : 0);
+  if (idEnd > end) return undefined;
+  const packet: Packet = {
+    cmd: 'publish',
+    retain: (first & 0x01) !== 0,
+    qos: qos as 0 | 1 | 2,
+    dup: (first & 0x08) !== 0,
+    length: remaining,
+    topic: frame.toString('utf8', at + 2, topicEnd),
+    payload: frame.subarray(idEnd, end),
+  };
+  if (qos > 0) packet.messageId = frame.readUInt16BE(topicEnd);
+  return packet;
+}
+
+function pubackV3(messageId: number): Buffer | undefined {
+  if (!Number.isInteger(messageId) || messageId < 0 || messageId > 0xffff) return undefined;
+  const out = Buffer.allocUnsafe(4);
+  out[0] = 0x40;
+  out[1] = 2;
+  out.writeUInt16BE(messageId, 2);
+  return out;
+}
+
+/** A PUBLISH of MQTT 3.x, or undefined to leave it to mqtt-packet (and its checks). */
+function publishV3(p: Extract<Packet, { cmd: 'publish' }>): Buffer | undefined {
+  if (typeof p.topic !== 'string' || !(p.qos === 0 || p.qos === 1) || p.properties !== undefined)
+    return undefined;
+  const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+  if (!Buffer.isBuffer(payload)) return undefined;
+  const topicLength = Buffer.byteLength(p.topic, 'utf8');
+  if (topicLength > 0xffff) return undefined;
+  const id = p.qos > 0 ? p.messageId : undefined;
+  if (p.qos > 0 && (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff)) return undefined;
+  const remaining = 2 + topicLength + (id !== undefined ? 2 : 0) + payload.length;
+  if (remaining > 268_435_455) return undefined;
+  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
+  const out = Buffer.allocUnsafe(1 + lengthBytes + remaining);
+  out[0] = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
+  let at = 1;
+  let n = remaining;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out[at++] = byte;
+  } while (n > 0);
+  out.writeUInt16BE(topicLength, at);
+  at += 2;
+  at += out.write(p.topic, at, 'utf8');
+  if (id !== undefined) {
+    out.writeUInt16BE(id, at);
+    at += 2;
+  }
+  payload.copy(out, at);
+  return out;
 }
 
 const utf8Length = (text: string) => Buffer.byteLength(text, 'utf8');

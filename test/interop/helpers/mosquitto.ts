@@ -83,7 +83,7 @@ function makeCertificates(dir: string): void {
   openssl(dir, ['pkcs8', '-topk8', '-nocrypt', '-in', 'client.key', '-out', 'client.pk8']);
 }
 
-export async function startMosquitto(): Promise<Mosquitto> {
+export async function startMosquitto(options: { logTypes?: readonly string[] } = {}): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'simtrust-mosquitto-'));
   makeCertificates(dir);
   const username = 'beam-upstream';
@@ -106,7 +106,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
       'per_listener_settings true',
       'persistence false',
       'log_dest stderr',
-      'log_type all',
+      ...(options.logTypes ?? ['all']).map((t) => `log_type ${t}`),
       'connection_messages true',
       `listener ${tlsPort} 127.0.0.1`,
       tls(false),

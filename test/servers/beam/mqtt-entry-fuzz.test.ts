@@ -68,6 +68,24 @@ function reference(input: Uint8Array, version?: 4 | 5): { packets: Packet[]; err
   return { packets, error };
 }
 
+/** What the relay uses of a packet (mqtt-packet adds bookkeeping fields of its own). */
+function summary(p: Packet | undefined): unknown {
+  if (p === undefined) return undefined;
+  if (p.cmd === 'publish') {
+    return [
+      p.cmd,
+      p.topic,
+      p.qos,
+      p.retain,
+      p.dup,
+      p.qos > 0 ? p.messageId : undefined,
+      Buffer.from(p.payload).toString('hex'),
+    ];
+  }
+  if (p.cmd === 'puback') return [p.cmd, p.messageId];
+  return p.cmd;
+}
+
 /** Packets Beam must refuse even though they decode: what a PUBLISH or SUBSCRIBE may not carry. */
 function breaksBeamRules(packet: Packet): boolean {
   if (packet.cmd === 'publish') {
@@ -90,6 +108,10 @@ describe('MQTT decoder (fuzz)', () => {
           if (Array.isArray(out)) {
             const ref = reference(input, version);
             expect(ref.packets.length).toBeGreaterThanOrEqual(out.length);
+            // MQTT 3.1.1 has no properties to read past a packet: the two readings are the same.
+            if (version === 4) {
+              for (const [i, p] of out.entries()) expect(summary(p)).toEqual(summary(ref.packets[i]));
+            }
           } else expect(out.code).toMatch(/^MQTT_/);
         },
         { seed: version },
