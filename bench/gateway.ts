@@ -14,9 +14,8 @@
 // The upstream and the gateway (`simtrust gateway`) run in their own processes; the load generator,
 // the SMS centre and the login clients run here.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { systemClock } from '../src/lib/clock.js';
@@ -26,79 +25,19 @@ import { hashPassword } from '../src/platform/iam/passwords.js';
 import type { AuditContext } from '../src/platform/iam/principal.js';
 import { openPlatform } from '../src/platform/platform.js';
 import { Smsc } from '../src/servers/smpp/smsc.js';
+import { hasWrk, profile, ready, startMinimalProxy, startProcess, stopProcess } from './_proxy-reference.js';
 import {
   type BenchDialect,
   flag,
   fmt,
+  freePort,
   freshDatabase,
-  latencyAtRate,
-  load,
   p99Cell,
   profileArgs,
   table,
 } from './_support.js';
 
 const PASSWORD = 'bench password 123';
-
-const hasWrk = await new Promise<boolean>((r) =>
-  execFile('wrk', ['--version'], (e) => r(e === null || e.code === 1)),
-);
-
-/** wrk's maximum rate with 10 connections (1 thread), or undefined without wrk. */
-function wrkMax(url: string, headers: Record<string, string>, seconds: number): Promise<number | undefined> {
-  if (!hasWrk) return Promise.resolve(undefined);
-  const args = [
-    '-t1',
-    '-c10',
-    `-d${seconds}s`,
-    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
-    url,
-  ];
-  return new Promise((resolve, reject) =>
-    execFile('wrk', args, (e, stdout) => {
-      if (e) return reject(e);
-      const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1];
-      const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1];
-      if (non2xx !== undefined) return reject(new Error(`wrk: ${non2xx} error responses from ${url}`));
-      resolve(rps === undefined ? undefined : Number(rps));
-    }),
-  );
-}
-
-/** Maximum rate, then p50/p99 at half of it (latency without queueing). */
-async function profile(url: string, headers: Record<string, string>, seconds: number) {
-  const max = (await wrkMax(url, headers, seconds)) ?? (await load(url, headers, { seconds })).rps;
-  const half = await latencyAtRate(url, headers, max / 2, seconds);
-  return {
-    maxRps: max,
-    p50: half.p50,
-    p99: half.p99,
-    senderLateP99: half.senderLateP99,
-    errors: half.errors,
-  };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** A Node program (`code`, CommonJS, told its port as PORT) in its own process; resolves once it listens. */
-async function startProcess(code: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['-e', `const PORT = ${port};\n${code}`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    cwd: process.cwd(),
-  });
-  await new Promise<void>((r) => child.stdout?.once('data', () => r()));
-  return { url: `http://127.0.0.1:${port}`, child };
-}
-
-const ready = "() => process.stdout.write('ready\\n')";
 
 /** A small upstream application: a 1 KB HTML page for every path. */
 const startUpstream = () =>
@@ -118,25 +57,6 @@ const startBareProxy = (upstream: string) =>
       await app.listen({ port: PORT, host: '127.0.0.1' });
       (${ready})();
     })();`);
-
-/**
- * The least a Node reverse proxy can do: node:http in, one undici pool out (the client the library
- * uses), no routing, no header rules, no error pages. Its rate is the ceiling for any proxy written
- * in Node on this machine, so it tells how far the 70% target is from what the runtime allows.
- */
-const startMinimalProxy = (upstream: string) =>
-  startProcess(`
-    const pool = new (require('undici').Pool)(${JSON.stringify(upstream)}, { connections: 64 });
-    require('node:http').createServer(async (req, res) => {
-      try {
-        const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
-        const r = await pool.request({ method: req.method, path: req.url, headers: req.headers, body });
-        res.writeHead(r.statusCode, r.headers);
-        r.body.pipe(res);
-      } catch {
-        res.writeHead(502).end();
-      }
-    }).listen(PORT, '127.0.0.1', ${ready});`);
 
 async function startGatewayProcess(env: Record<string, string>, port: number): Promise<ChildProcess> {
   const child = spawn(
@@ -158,13 +78,6 @@ async function startGatewayProcess(env: Record<string, string>, port: number): P
   }
   throw new Error('gateway did not start');
 }
-
-const stop = (child: ChildProcess) =>
-  new Promise<void>((r) => {
-    if (child.exitCode !== null) return r();
-    child.once('exit', () => r());
-    child.kill('SIGTERM');
-  });
 
 /** One complete login as a browser without JavaScript would do it; resolves with the session cookie. */
 async function login(base: string, smsc: Smsc, userId: string, phone: string): Promise<string> {
@@ -342,7 +255,7 @@ export async function run(args: string[]): Promise<void> {
       `complete logins (password + SMS OTP over SMPP): ${done} in ${fmt(loginSeconds, 1)} s = ${fmt(done / loginSeconds, 1)} logins/s (8 clients)`,
     );
   } finally {
-    for (const c of children.reverse()) await stop(c);
+    for (const c of children.reverse()) await stopProcess(c);
     await smsc.close();
     await db.drop();
   }
