@@ -49,6 +49,8 @@ export interface RunningDemoFleet {
   /** The anti-theft SIMs: the one moved into another device and the stolen one (when there are). */
   readonly antiTheft: { readonly moved?: string; readonly stolen?: string; readonly all: readonly string[] };
   summary(): FleetSummary;
+  /** The session address of the device with this card IMSI while it is attached (demo data flow). */
+  deviceAddress(imsi: string): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -255,6 +257,7 @@ export async function startDemoFleet(o: {
       all: antiTheft.map((c) => c.file.iccid),
     },
     summary: () => fleet.summary(),
+    deviceAddress: (imsi) => fleet.state().find((d) => d.cardImsi === imsi)?.address,
     stop: async () => {
       for (const t of timers) clearTimeout(t);
       await fleet.stop();

@@ -18,6 +18,28 @@ import {
   stringList,
 } from './setting.js';
 
+/** A demo broker's URL: the scheme given, a host, an optional port; no credentials, path or query. */
+const brokerUrl =
+  (schemes: readonly string[]) =>
+  (raw: unknown): string => {
+    const url = typeof raw === 'string' && URL.canParse(raw) ? new URL(raw) : undefined;
+    if (
+      url === undefined ||
+      !schemes.includes(url.protocol) ||
+      url.hostname === '' ||
+      url.username !== '' ||
+      url.password !== '' ||
+      (url.pathname !== '' && url.pathname !== '/') ||
+      url.search !== ''
+    ) {
+      // The value is not repeated: it may hold a password, which does not belong here.
+      throw new Error(
+        `expected ${schemes.map((s) => `${s}//host[:port]`).join(' or ')} (no user, password, path or query)`,
+      );
+    }
+    return raw as string;
+  };
+
 export const SETTINGS = {
   dataDir: {
     default: './data',
@@ -139,6 +161,21 @@ export const SETTINGS = {
     default: 30,
     doc: 'Seconds after `simtrust up --demo` starts until a demo anti-theft device is stolen (carried through far cells); a third of it in, another SIM is moved into another device. Their applets learn their cells for the first third (docs/anti-theft.md).',
     parse: int(3, 86_400),
+  },
+  demoMqttBrokerUrl: {
+    default: 'mqtt://127.0.0.1:1883',
+    doc: "The MQTT broker the demo's Beam device publishes to through Beam (anonymous clients; a local Mosquitto). Not reachable: the demo says so and that device stays idle.",
+    parse: brokerUrl(['mqtt:']),
+  },
+  demoRabbitmqUrl: {
+    default: 'amqp://127.0.0.1:5672',
+    doc: "The RabbitMQ the demo's Funnel device posts to through Funnel, as RabbitMQ's default localhost user guest/guest (a credential set demo-rabbitmq). Not reachable: the demo says so and that device stays idle.",
+    parse: brokerUrl(['amqp:']),
+  },
+  demoDataIntervalSeconds: {
+    default: 5,
+    doc: "Seconds between two readings of each of the demo's Beam and Funnel devices.",
+    parse: int(1, 3600),
   },
   // --- SIM-attested identity tokens (docs/endorse.md)
   deviceHttpHost: {

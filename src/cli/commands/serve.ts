@@ -17,6 +17,7 @@ const serverModules = async () => ({
   ...(await import('../../servers/logger.js')),
   ...(await import('../../platform/demo.js')),
   ...(await import('../demo-fleet.js')),
+  ...(await import('../demo-data-flow.js')),
 });
 
 /** Adds one --flag per non-secret setting (secrets belong in the environment, not in `ps`). */
@@ -67,6 +68,8 @@ function welcome(
     antiTheft: { moved?: string; stolen?: string; all: readonly string[] };
     handlers?: { traffic: string; imei: string; limitMiB: number };
     euicc?: { eid: string; profileA: string; profileB: string };
+    /** Beam and Funnel demo data: where it flows, or why not. */
+    dataFlow?: readonly string[];
   },
 ): string {
   const login = `--endpoint ${apiUrl} --email ${config.demoOperatorEmail} --password ${config.demoOperatorPassword}`;
@@ -109,6 +112,7 @@ function welcome(
                 `               download profile ${fleet.euicc.profileB} from its SIM page in the console (eSIM panel) or the CLI`,
               ]
             : []),
+          ...(fleet.dataFlow ?? []),
           ...(fleet.handlers
             ? [
                 '  Event handlers (docs/event-handlers.md), acting on the demo fleet:',
@@ -217,6 +221,7 @@ export function registerServeCommands(program: Command): void {
       demoIccid,
       startDemoFleet,
       startDemoSmsc,
+      startDemoDataFlow,
       DEMO_DAILY_LIMIT_MIB,
     } = await serverModules();
     // The demo fleet's network side needs the GSUP listener (on a free port unless one is set) and,
@@ -259,6 +264,21 @@ export function registerServeCommands(program: Command): void {
             ...(servers.esim ? { esim: servers.esim } : {}),
           })
         : undefined;
+    // Data through Beam (MQTT → Mosquitto) and Funnel (HTTP → RabbitMQ) from two fleet devices.
+    const dataFlow = fleet
+      ? await startDemoDataFlow({
+          platform: servers.platform,
+          operatorId,
+          logger,
+          deviceAddress: (imsi) => fleet.deviceAddress(imsi),
+          fleetDevices: fleet.devices,
+          beamMqtt: servers.beam.addresses.mqtt,
+          funnelHttp: servers.beam.funnel?.http,
+        }).catch((e: unknown) => {
+          logger.error({ err: e }, 'demo data flow: not started');
+          return undefined;
+        })
+      : undefined;
     process.stdout.write(
       demo
         ? welcome(
@@ -278,6 +298,7 @@ export function registerServeCommands(program: Command): void {
                 activeIccid: demoIccid(1),
                 antiTheft: fleet.antiTheft,
                 ...(handlers ? { handlers: { ...handlers, limitMiB: DEMO_DAILY_LIMIT_MIB } } : {}),
+                dataFlow: dataFlow?.lines ?? [],
               },
           )
         : `simtrust is serving at ${servers.apiUrl} (logs: ${logFile})\n`,
@@ -285,6 +306,7 @@ export function registerServeCommands(program: Command): void {
     const running: RunningServers = {
       ...servers,
       async close() {
+        await dataFlow?.stop();
         await fleet?.stop();
         await servers.close();
         await demoSmsc?.smsc.close();

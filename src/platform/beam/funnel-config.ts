@@ -58,6 +58,8 @@ interface DestinationBase {
   readonly url: URL;
   /** Send the device's payload alone, not SORACOM's envelope (operatorId, imsi, payloads, …). */
   readonly payloadsOnly: boolean;
+  /** The destination as the group wrote it (checked; service filled in): what the envelope carries. */
+  readonly written: Readonly<Record<string, unknown>>;
 }
 
 export interface AmqpDestination extends DestinationBase {
@@ -244,6 +246,7 @@ export function parseFunnelDestination(v: unknown): FunnelDestination {
     resourceUrl: d.resourceUrl as string,
     url,
     payloadsOnly: optionalBoolean('destination.payloadsOnly', d.payloadsOnly, false),
+    written: Object.freeze({ ...d, provider: p, service: FUNNEL_SERVICES[p] }),
   };
   switch (p) {
     case 'amqp': {

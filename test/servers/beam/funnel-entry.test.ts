@@ -124,6 +124,8 @@ describe('Funnel HTTP entry point', () => {
         exchange: 'telemetry',
       },
     });
+    // The destination as the group wrote it (service filled in), nothing the platform derived.
+    expect(e.destination).toEqual({ ...amqpDestination, service: 'rabbitmq' });
     expect(e.timestamp as number).toBeGreaterThanOrEqual(before);
     // The device's JSON as it sent it (1e400 is not turned into null by a parse/serialise round).
     expect(last().body.toString()).toContain('"payloads":{"temp": 21.5, "deep": [[[1e400]]]}');

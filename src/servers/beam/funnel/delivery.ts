@@ -181,7 +181,7 @@ export class FunnelDelivery {
     d: FunnelDestination,
     credential: ResolvedCredential | undefined,
   ): string {
-    const { url: _url, ...plain } = d;
+    const { url: _url, written: _written, ...plain } = d;
     const fingerprint =
       credential === undefined
         ? '-'

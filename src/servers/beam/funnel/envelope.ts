@@ -101,10 +101,9 @@ export function envelope(input: EnvelopeInput): Envelope {
             : 'application/octet-stream',
     };
   }
-  const { url: _url, ...destination } = config.destination;
   const head = {
     operatorId: owner.operatorId,
-    destination,
+    destination: config.destination.written,
     ...(config.credentialsId === undefined ? {} : { credentialsId: config.credentialsId }),
     sourceProtocol: input.sourceProtocol,
   };
