@@ -13,7 +13,7 @@
 // (SIMTRUST_BENCH_CPU_PROFILE=<dir> writes a V8 profile of the serve process).
 //
 // MQTT (beammqtt): messages/s through Beam beside direct to Mosquitto — bench/_beam-mqtt.ts, run
-// below after the HTTP part.
+// after the HTTP part (--only mqtt: that part alone).
 //
 // The destination, the minimal proxy and the server run in their own processes; the load
 // generator runs here.
@@ -29,6 +29,7 @@ import { systemClock } from '../src/lib/clock.js';
 import { createOperator } from '../src/platform/iam/operators.js';
 import { systemContext } from '../src/platform/iam/principal.js';
 import { openPlatform } from '../src/platform/platform.js';
+import { runMqtt } from './_beam-mqtt.js';
 import { maxRate, profile, ready, startMinimalProxy, startProcess, stopProcess } from './_proxy-reference.js';
 import {
   type BenchDialect,
@@ -272,4 +273,5 @@ export async function run(args: string[]): Promise<void> {
   const only = flag(args, '--only');
   if (only === undefined || only === 'http') await runHttp(dialect, seconds, rounds);
   // --- MQTT (beammqtt): messages/s through Beam beside direct to Mosquitto, from bench/_beam-mqtt.ts.
+  if (only === undefined || only === 'mqtt') await runMqtt(dialect, seconds, { rounds });
 }
