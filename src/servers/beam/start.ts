@@ -104,6 +104,7 @@ export async function startBeam(
         maxConnectionsPerSource: config.beamTcpMaxConnectionsPerSource,
         idleTimeoutMs: config.beamTcpIdleTimeoutSeconds * 1000,
         connectTimeoutMs: config.beamHttpTimeoutSeconds * 1000,
+        connectionsPerDestination: config.beamHttpConnectionsPerDestination,
       });
       opened.push(entry);
       addresses.tcp = await entry.listen(config.beamHost, tcpPort);

@@ -17,6 +17,11 @@
 // one the device would understand); the refusal is logged (once a minute per source), counted in
 // simtrust_beam_tcp_connections_total and, when the SIM is known, in its Beam usage.
 //
+// A group whose tcp entry has an http(s):// destination instead (SORACOM's TCP → HTTP/HTTPS form,
+// `tcp://beam.soracom.io:23080`) is served by the same listener: each piece of data read becomes one
+// POST {"payload": base64} with the HTTP entry point's identity headers, answered on the connection
+// as "<status> <body>" (serveSegments, segment-forward.ts).
+//
 // Limits: beamTcpMaxConnectionsPerSource and beamTcpMaxConnections connections; a connection with
 // no byte either way for beamTcpIdleTimeoutSeconds is closed; the destination must accept within
 // beamHttpTimeoutSeconds. Half-closes pass through (a device may send, shut down its side and
@@ -26,6 +31,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { type ConnectionOptions, rootCertificates, connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { SETTINGS } from '../../config/defaults.js';
 import { type ErrorCode, isSimtrustError } from '../../lib/errors.js';
 import {
   BEAM_NAMESPACE,
@@ -39,6 +45,8 @@ import { tcpIdentityLine } from '../../platform/beam/tcp-identity.js';
 import type { BeamUsageEvent } from '../../platform/beam/usage.js';
 import type { Platform } from '../../platform/platform.js';
 import { ConnectionSlots, plainSourceAddress, RefusalLog } from './device-limits.js';
+import { ForwardRefusal, segmentForwarder } from './segment-forward.js';
+import { UpstreamHttp } from './upstream-http.js';
 
 export interface BeamTcpEntryOptions {
   readonly platform: Pick<Platform, 'store' | 'clock' | 'credentials' | 'beamUsage'>;
@@ -50,8 +58,10 @@ export interface BeamTcpEntryOptions {
   readonly maxConnections: number;
   readonly maxConnectionsPerSource: number;
   readonly idleTimeoutMs: number;
-  /** Time the destination gets to accept the connection (TCP and TLS handshake). */
+  /** Time the destination gets to accept the connection (TCP and TLS handshake); TCP → HTTP: to answer. */
   readonly connectTimeoutMs: number;
+  /** TCP → HTTP(S): kept-alive connections per destination (default: beamHttpConnectionsPerDestination's). */
+  readonly connectionsPerDestination?: number;
 }
 
 export interface BeamTcpEntry {
@@ -73,7 +83,10 @@ class Refusal extends Error {
   }
 }
 
-/** The group's entry this listener serves: the first enabled tcp entry relaying to tcp/tcps. */
+/** The largest answer body TCP → HTTP(S) passes back for one piece of data (SORACOM's per-message bound). */
+export const SEGMENT_ANSWER_MAX_BYTES = 65_536;
+
+/** The group's entry this listener relays: the first enabled tcp entry to tcp/tcps. */
 export function tcpRelayEntry(entries: readonly BeamEntry[]): BeamEntry | undefined {
   return entries.find((e) => e.destination.protocol === 'tcps:' || e.destination.protocol === 'tcp:');
 }
@@ -90,6 +103,13 @@ export function createBeamTcpEntry(o: BeamTcpEntryOptions): BeamTcpEntry {
     registers: o.metrics ? [o.metrics] : [],
   });
   const baseCa = o.extraCa ? [...rootCertificates, o.extraCa] : undefined;
+  const upstreamHttp = new UpstreamHttp({
+    policy,
+    extraCa: o.extraCa,
+    timeoutMs: o.connectTimeoutMs,
+    connectionsPerOrigin: o.connectionsPerDestination ?? SETTINGS.beamHttpConnectionsPerDestination.default,
+  });
+  const forwarder = segmentForwarder(platform, upstreamHttp, 'tcp');
 
   const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
     const source = plainSourceAddress(socket.remoteAddress);
@@ -149,7 +169,14 @@ export function createBeamTcpEntry(o: BeamTcpEntryOptions): BeamTcpEntry {
     if (owner.status !== 'active') {
       return refused(socket, source, 'ERR_BEAM_SIM_NOT_ACTIVE', `the SIM is ${owner.status}, not active`);
     }
-    const entry = tcpRelayEntry(beamConfig(owner.configuration).tcp);
+    const entries = beamConfig(owner.configuration).tcp;
+    const entry = tcpRelayEntry(entries);
+    if (entry === undefined) {
+      const toHttp = entries.find(
+        (e) => e.destination.protocol === 'https:' || e.destination.protocol === 'http:',
+      );
+      if (toHttp !== undefined) return serveSegments(socket, owner, toHttp);
+    }
     let bytesUp = 0;
     let bytesDown = 0;
     const record = (outcome: BeamUsageEvent['outcome'], error?: string) =>
@@ -169,10 +196,7 @@ export function createBeamTcpEntry(o: BeamTcpEntryOptions): BeamTcpEntry {
     let upstream: Socket;
     try {
       if (entry === undefined) {
-        throw new Refusal(
-          'ERR_BEAM_NOT_CONFIGURED',
-          "the SIM's group has no enabled SoracomBeam tcp entry with a tcp:// or tcps:// destination",
-        );
+        throw new Refusal('ERR_BEAM_NOT_CONFIGURED', "the SIM's group has no enabled SoracomBeam tcp entry");
       }
       upstream = await connectUpstream(socket, owner, entry);
     } catch (e) {
@@ -228,6 +252,74 @@ export function createBeamTcpEntry(o: BeamTcpEntryOptions): BeamTcpEntry {
     counter.inc({ outcome: 'delivered', code: '' });
     await new Promise<void>((done) => socket.once('close', () => done()));
     record('delivered');
+  }
+
+  /**
+   * TCP → HTTP(S) (SORACOM's `:23080` form): each piece of data read is one POST
+   * {"payload": base64} (segment-forward.ts), answered on the connection as "<status> <body>" (or the
+   * body alone with skipStatusCode) before the next piece is read; no end-of-data bytes are added
+   * (SORACOM's platform version 202411). The device's half-close is answered, then ours follows.
+   */
+  async function serveSegments(socket: Socket, owner: SessionOwner, entry: BeamEntry): Promise<void> {
+    counter.inc({ outcome: 'delivered', code: '' });
+    socket.setTimeout(o.idleTimeoutMs, () => socket.destroy());
+    let busy = Promise.resolve();
+    socket.on('data', (chunk: Buffer) => {
+      socket.pause();
+      busy = busy.then(async () => {
+        let answer: Buffer;
+        let outcome: BeamUsageEvent['outcome'] = 'delivered';
+        let error: string | undefined;
+        try {
+          answer = await forwarder.forward(owner, entry, chunk, SEGMENT_ANSWER_MAX_BYTES);
+        } catch (e) {
+          const r =
+            e instanceof ForwardRefusal
+              ? e
+              : new ForwardRefusal(
+                  'ERR_BEAM_DESTINATION_FAILED',
+                  'the data could not be forwarded',
+                  'failed',
+                );
+          answer = r.toBytes();
+          outcome = r.outcome;
+          error = r.code;
+          logger.warn(
+            {
+              simId: owner.simId,
+              entry: entry.key,
+              destination: entry.destination.origin,
+              code: r.code,
+              reason: r.message,
+            },
+            'beam tcp: segment not delivered',
+          );
+        }
+        platform.beamUsage.record({
+          service: 'beam',
+          entryPoint: 'tcp',
+          operatorId: owner.operatorId,
+          simId: owner.simId,
+          imsi: owner.imsi,
+          bytesUp: chunk.length,
+          bytesDown: answer.length,
+          outcome,
+          destination: entry.destination.protocol === 'https:' ? 'https' : 'http',
+          ...(error ? { error } : {}),
+        });
+        if (!socket.destroyed) {
+          socket.write(answer);
+          socket.resume();
+        }
+      });
+    });
+    socket.once('end', () => {
+      void busy.then(() => {
+        if (!socket.destroyed) socket.end();
+      });
+    });
+    socket.resume();
+    await new Promise<void>((done) => socket.once('close', () => done()));
   }
 
   async function connectUpstream(socket: Socket, owner: SessionOwner, entry: BeamEntry): Promise<Socket> {
@@ -355,6 +447,7 @@ export function createBeamTcpEntry(o: BeamTcpEntryOptions): BeamTcpEntry {
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sockets) s.destroy();
       await closed;
+      await upstreamHttp.close();
     },
   };
 }

@@ -13,6 +13,8 @@
 // known, active SIM answer the same way: "<status> <code>: <message>" (404 not configured, 502
 // destination or credential failure, 504 timeout) — never with a secret in it.
 //
+// The POST and the answer bytes are built in segment-forward.ts, shared with TCP → HTTP(S).
+//
 //   datagram → size bound → per-source rate → in-flight bound → SIM of the source address
 //            → the group's udp entry → credentials → POST → answer datagram
 //
@@ -24,25 +26,14 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { ERROR_CODES, type ErrorCode, isSimtrustError } from '../../lib/errors.js';
-import {
-  BEAM_NAMESPACE,
-  type BeamEntry,
-  beamConfig,
-  type CredentialsRef,
-} from '../../platform/beam/beam-config.js';
-import { beamIdentityHeaders } from '../../platform/beam/beam-headers.js';
+import { BEAM_NAMESPACE, beamConfig } from '../../platform/beam/beam-config.js';
 import type { DestinationPolicy } from '../../platform/beam/destination-policy.js';
-import { type SessionOwner, sessionOwner } from '../../platform/beam/session-owner.js';
+import { sessionOwner } from '../../platform/beam/session-owner.js';
 import type { BeamUsageEvent } from '../../platform/beam/usage.js';
 import type { Platform } from '../../platform/platform.js';
 import { plainSourceAddress, RefusalLog, SourceRate } from './device-limits.js';
-import {
-  type ClientCertificate,
-  credentialHeaderValue,
-  UpstreamError,
-  UpstreamHttp,
-} from './upstream-http.js';
+import { ForwardRefusal, segmentForwarder } from './segment-forward.js';
+import { UpstreamHttp } from './upstream-http.js';
 
 /** The largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
 export const MAX_UDP_PAYLOAD = 65_507;
@@ -80,20 +71,6 @@ export interface BeamUdpEntry {
   close(): Promise<void>;
 }
 
-class Refusal extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly outcome: 'refused' | 'failed' = 'refused',
-  ) {
-    super(message);
-  }
-}
-
-/** "<status> <text>" as the bytes of one answer datagram. */
-const answerOf = (status: number, body: Buffer, skipStatusCode: boolean): Buffer =>
-  skipStatusCode ? body : Buffer.concat([Buffer.from(`${status} `, 'latin1'), body]);
-
 export function createBeamUdpEntry(o: BeamUdpEntryOptions): BeamUdpEntry {
   const { platform, logger } = o;
   const maxDatagram = Math.min(o.maxDatagramBytes, MAX_UDP_PAYLOAD);
@@ -105,6 +82,7 @@ export function createBeamUdpEntry(o: BeamUdpEntryOptions): BeamUdpEntry {
     timeoutMs: o.timeoutMs,
     connectionsPerOrigin: o.connectionsPerDestination,
   });
+  const forwarder = segmentForwarder(platform, upstream, 'udp');
   const stats: BeamUdpStats = { received: 0, delivered: 0, failed: 0, refused: 0, dropped: 0 };
   const counter = new Counter({
     name: 'simtrust_beam_udp_datagrams_total',
@@ -164,56 +142,6 @@ export function createBeamUdpEntry(o: BeamUdpEntryOptions): BeamUdpEntry {
     pending.add(p);
   });
 
-  const resolve = async (owner: SessionOwner, ref: CredentialsRef) => {
-    try {
-      return await platform.credentials.resolve(owner.operatorId, ref.credentialsId, owner);
-    } catch (e) {
-      const why = isSimtrustError(e) ? e.message : 'it could not be read';
-      throw new Refusal(
-        'ERR_BEAM_CREDENTIALS',
-        `credential set ${ref.credentialsId} of the SoracomBeam udp entry: ${why}`,
-      );
-    }
-  };
-
-  async function headersFor(owner: SessionOwner, entry: BeamEntry): Promise<Record<string, string>> {
-    const psk = entry.addSignature && entry.psk ? await resolve(owner, entry.psk) : undefined;
-    if (psk !== undefined && (psk.type !== 'psk' || typeof psk.key !== 'string')) {
-      throw new Refusal(
-        'ERR_BEAM_CREDENTIALS',
-        `credential set ${entry.psk?.credentialsId} is not of type psk`,
-      );
-    }
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': 'SORACOM Beam',
-    };
-    for (const h of entry.customHeaders) {
-      let value: string | undefined;
-      if (h.value !== undefined && typeof h.value !== 'string') {
-        value = credentialHeaderValue(await resolve(owner, h.value));
-        if (value === undefined) {
-          throw new Refusal(
-            'ERR_BEAM_CREDENTIALS',
-            `credential set ${h.value.credentialsId} cannot be a header value: use psk, api-token-credentials or username-password-credentials without line breaks`,
-          );
-        }
-      } else value = h.value;
-      if (h.action === 'delete') delete headers[h.name];
-      else if (value !== undefined) {
-        // One header per name in an object: append joins as RFC 9110 §5.3 allows for list fields.
-        headers[h.name] =
-          h.action === 'append' && headers[h.name] !== undefined ? `${headers[h.name]}, ${value}` : value;
-      }
-    }
-    // Beam's identity last, so no custom header can stand in for it.
-    Object.assign(
-      headers,
-      beamIdentityHeaders(owner, entry, psk?.key as string | undefined, platform.clock.now()),
-    );
-    return headers;
-  }
-
   async function handle(msg: Buffer, rinfo: RemoteInfo, source: string): Promise<void> {
     const owner = await sessionOwner(platform.store, source, BEAM_NAMESPACE);
     if (owner === undefined || owner.status !== 'active') {
@@ -248,40 +176,25 @@ export function createBeamUdpEntry(o: BeamUdpEntryOptions): BeamUdpEntry {
     };
     try {
       if (entry === undefined) {
-        throw new Refusal('ERR_BEAM_NOT_CONFIGURED', "the SIM's group has no enabled SoracomBeam udp entry");
+        throw new ForwardRefusal(
+          'ERR_BEAM_NOT_CONFIGURED',
+          "the SIM's group has no enabled SoracomBeam udp entry",
+        );
       }
-      const [headers, cert] = await Promise.all([
-        headersFor(owner, entry),
-        entry.clientCert && entry.destination.protocol === 'https:'
-          ? clientCert(owner, entry.clientCert)
-          : undefined,
-      ]);
-      const body = Buffer.from(JSON.stringify({ payload: msg.toString('base64') }), 'utf8');
-      // The answer goes back with "<status> " in front, so its body gets what is left of a datagram.
-      const room = maxDatagram - (entry.skipStatusCode ? 0 : 4);
-      const answer = await upstream.post(entry.destination, headers, body, room, cert);
-      reply(answerOf(answer.status, answer.body, entry.skipStatusCode));
+      reply(await forwarder.forward(owner, entry, msg, maxDatagram));
       count('delivered', '');
       record('delivered');
     } catch (e) {
       const r =
-        e instanceof Refusal
+        e instanceof ForwardRefusal
           ? e
-          : e instanceof UpstreamError
-            ? new Refusal(
-                e.failure.kind === 'refused'
-                  ? 'ERR_BEAM_DESTINATION_REFUSED'
-                  : e.failure.kind === 'timeout'
-                    ? 'ERR_BEAM_DESTINATION_TIMEOUT'
-                    : 'ERR_BEAM_DESTINATION_FAILED',
-                e.failure.message,
-                e.failure.kind === 'refused' ? 'refused' : 'failed',
-              )
-            : new Refusal('ERR_BEAM_DESTINATION_FAILED', 'the datagram could not be forwarded', 'failed');
+          : new ForwardRefusal(
+              'ERR_BEAM_DESTINATION_FAILED',
+              'the datagram could not be forwarded',
+              'failed',
+            );
       count(r.outcome, r.code);
-      reply(
-        Buffer.from(`${ERROR_CODES[r.code].status} ${r.code}: ${r.message}`, 'utf8').subarray(0, maxDatagram),
-      );
+      reply(r.toBytes().subarray(0, maxDatagram));
       record(r.outcome, r.code);
       logger.warn(
         {
@@ -293,17 +206,6 @@ export function createBeamUdpEntry(o: BeamUdpEntryOptions): BeamUdpEntry {
         'beam udp: not delivered',
       );
     }
-  }
-
-  async function clientCert(owner: SessionOwner, ref: CredentialsRef): Promise<ClientCertificate> {
-    const c = await resolve(owner, ref);
-    if (c.type !== 'x509' || typeof c.cert !== 'string' || typeof c.key !== 'string') {
-      throw new Refusal(
-        'ERR_BEAM_CREDENTIALS',
-        `credential set ${ref.credentialsId} is not of type x509 (certificate and key)`,
-      );
-    }
-    return { cert: c.cert, key: c.key, ca: typeof c.ca === 'string' ? c.ca : undefined };
   }
 
   return {

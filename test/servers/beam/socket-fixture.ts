@@ -116,6 +116,7 @@ export async function startHttpsDestination(
     body: Buffer | string;
     headers?: Record<string, string>;
   } = (r) => ({ status: 200, body: r.body }),
+  given?: TlsIdentity,
 ): Promise<{
   readonly url: string;
   readonly identity: TlsIdentity;
@@ -123,7 +124,7 @@ export async function startHttpsDestination(
   readonly server: HttpsServer;
   close(): Promise<void>;
 }> {
-  const identity = await issueTlsIdentity('beam https destination');
+  const identity = given ?? (await issueTlsIdentity('beam https destination'));
   const requests: RecordedRequest[] = [];
   const server = createHttpsServer({ key: identity.keyPem, cert: identity.certificatePem }, (req, res) => {
     const chunks: Buffer[] = [];
