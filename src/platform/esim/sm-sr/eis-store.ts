@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { type Selectable, sql } from 'kysely';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor } from '../../store/database.js';
+import { param, prepared } from '../../store/prepared.js';
 import type { EsimSrProceduresTable, EsimSrProfilesTable } from '../../store/schema.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
 import type {
@@ -164,6 +165,16 @@ export function profileInfo(row: ProfileRow): ProfileInfo {
   };
 }
 
+// The statements every procedure runs, built once (store/prepared.ts): building a Kysely query costs
+// more than SQLite takes to run it, and these run several times per procedure.
+const updateProfileState = prepared((db) =>
+  db
+    .updateTable('esim_sr_profiles')
+    .set({ state: param('state'), updated_at: param('now') })
+    .where('eid', '=', param('eid'))
+    .where('iccid', '=', param('iccid')),
+);
+
 export async function setProfileState(
   db: Executor,
   eid: string,
@@ -171,12 +182,7 @@ export async function setProfileState(
   state: SrProfileState,
   now: number,
 ): Promise<void> {
-  await db
-    .updateTable('esim_sr_profiles')
-    .set({ state, updated_at: now })
-    .where('eid', '=', eid)
-    .where('iccid', '=', iccid)
-    .execute();
+  await updateProfileState(db, { state, now, eid, iccid });
 }
 
 /** Moves the EIS's remaining memory by `delta` (never below 0), in one statement. */
@@ -204,20 +210,30 @@ export interface AuditInput {
   readonly imei?: string | undefined;
 }
 
+const insertAudit = prepared((db) =>
+  db.insertInto('esim_sr_audit').values({
+    eid: param<string>('eid'),
+    at: param<number>('at'),
+    operation_type: param<string>('operationType'),
+    requester_id: param<string | null>('requesterId'),
+    status: param<string | null>('status'),
+    isdp_aid: param<string | null>('isdpAid'),
+    iccid: param<string | null>('iccid'),
+    imei: param<string | null>('imei'),
+  }),
+);
+
 export async function recordAudit(db: Executor, a: AuditInput, now: number): Promise<void> {
-  await db
-    .insertInto('esim_sr_audit')
-    .values({
-      eid: a.eid,
-      at: now,
-      operation_type: a.operationType,
-      requester_id: a.requesterId ?? null,
-      status: a.status === undefined ? null : JSON.stringify(a.status),
-      isdp_aid: a.isdPAid ?? null,
-      iccid: a.iccid ?? null,
-      imei: a.imei ?? null,
-    })
-    .execute();
+  await insertAudit(db, {
+    eid: a.eid,
+    at: now,
+    operationType: a.operationType,
+    requesterId: a.requesterId ?? null,
+    status: a.status === undefined ? null : JSON.stringify(a.status),
+    isdpAid: a.isdPAid ?? null,
+    iccid: a.iccid ?? null,
+    imei: a.imei ?? null,
+  });
 }
 
 /**
@@ -233,15 +249,18 @@ export interface EisSnapshot {
   readonly profiles: readonly ProfileRow[];
 }
 
-export async function readEisSnapshot(db: Executor, eid: string): Promise<EisSnapshot | undefined> {
-  const rows = await db
+const eisSnapshot = prepared((db) =>
+  db
     .selectFrom('esim_sr_eis as e')
     .leftJoin('esim_sr_profiles as p', 'p.eid', 'e.eid')
     .select(['e.remaining_memory as eis_remaining_memory', 'e.signed_info as eis_signed_info'])
     .selectAll('p')
-    .where('e.eid', '=', eid)
-    .orderBy('p.isdp_aid')
-    .execute();
+    .where('e.eid', '=', param('eid'))
+    .orderBy('p.isdp_aid'),
+);
+
+export async function readEisSnapshot(db: Executor, eid: string): Promise<EisSnapshot | undefined> {
+  const rows = await eisSnapshot(db, { eid });
   const first = rows[0];
   if (first === undefined) return undefined;
   const profiles: ProfileRow[] = [];
@@ -326,30 +345,33 @@ export async function loadIsdrKeyset(
  * the same counter; the row lock on PostgreSQL, the write lock on SQLite). Undefined when there is no
  * such key set or its 5-octet counter is spent.
  */
+const reserveCommandCounter = prepared((db) =>
+  db
+    .updateTable('esim_sr_keysets')
+    .set((eb) => ({ counter: eb('counter', '+', 1) }))
+    .where('eid', '=', param('eid'))
+    .where('kvn', '=', (eb) =>
+      eb
+        .selectFrom('esim_sr_keysets as k')
+        .select('k.kvn')
+        .where('k.eid', '=', param('eid'))
+        .where('k.type', '=', 'SCP80')
+        .where('k.kvn', '>=', 0x01)
+        .where('k.kvn', '<=', 0x0f)
+        .orderBy(sql`case when k.kvn = ${param('kvn')} then 0 else 1 end`)
+        .orderBy('k.kvn')
+        .limit(1),
+    )
+    .where('counter', '<', 0xff_ffff_ffff)
+    .returning(['kvn', 'counter', 'secrets']),
+);
+
 export async function reserveIsdrCommandCounter(
   db: Executor,
   eid: string,
   preferredKvn: number,
 ): Promise<{ kvn: number; counter: number; secrets: string } | undefined> {
-  const r = await db
-    .updateTable('esim_sr_keysets')
-    .set((eb) => ({ counter: eb('counter', '+', 1) }))
-    .where('eid', '=', eid)
-    .where('kvn', '=', (eb) =>
-      eb
-        .selectFrom('esim_sr_keysets as k')
-        .select('k.kvn')
-        .where('k.eid', '=', eid)
-        .where('k.type', '=', 'SCP80')
-        .where('k.kvn', '>=', 0x01)
-        .where('k.kvn', '<=', 0x0f)
-        .orderBy(sql`case when k.kvn = ${preferredKvn} then 0 else 1 end`)
-        .orderBy('k.kvn')
-        .limit(1),
-    )
-    .where('counter', '<', 0xff_ffff_ffff)
-    .returning(['kvn', 'counter', 'secrets'])
-    .executeTakeFirst();
+  const [r] = await reserveCommandCounter(db, { eid, kvn: preferredKvn });
   return r === undefined ? undefined : { kvn: Number(r.kvn), counter: Number(r.counter), secrets: r.secrets };
 }
 
@@ -377,26 +399,40 @@ export async function beginProcedure(
   now: number,
 ): Promise<string | undefined> {
   const id = randomUUID();
-  const r = await db
+  const inserted = await insertProcedure(db, {
+    id,
+    eid: p.eid,
+    function: p.function,
+    requester: p.requester,
+    functionCallId: p.functionCallId,
+    step: p.step,
+    data: toJson(p.data),
+    deadline: p.deadline,
+    now,
+  });
+  return inserted.length === 1 ? id : undefined;
+}
+
+const insertProcedure = prepared((db) =>
+  db
     .insertInto('esim_sr_procedures')
     .values({
-      procedure_id: id,
-      eid: p.eid,
-      active_eid: p.eid,
-      function: p.function,
-      requester: p.requester,
-      function_call_id: p.functionCallId,
-      step: p.step,
-      data: toJson(p.data),
+      procedure_id: param<string>('id'),
+      eid: param<string>('eid'),
+      active_eid: param<string>('eid'),
+      function: param<string>('function'),
+      requester: param<string>('requester'),
+      function_call_id: param<string>('functionCallId'),
+      step: param<string>('step'),
+      data: param<string>('data'),
       result: null,
-      deadline: p.deadline,
-      created_at: now,
-      updated_at: now,
+      deadline: param<number>('deadline'),
+      created_at: param<number>('now'),
+      updated_at: param<number>('now'),
     })
     .onConflict((oc) => oc.column('active_eid').doNothing())
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1 ? id : undefined;
-}
+    .returning('procedure_id'),
+);
 
 /** Moves a running procedure's deadline; false when it had already ended. */
 export async function extendProcedure(
@@ -405,14 +441,17 @@ export async function extendProcedure(
   deadline: number,
   now: number,
 ): Promise<boolean> {
-  const r = await db
-    .updateTable('esim_sr_procedures')
-    .set({ deadline, updated_at: now })
-    .where('procedure_id', '=', id)
-    .where('active_eid', 'is not', null)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  return (await extendRunning(db, { id, deadline, now })).length === 1;
 }
+
+const extendRunning = prepared((db) =>
+  db
+    .updateTable('esim_sr_procedures')
+    .set({ deadline: param('deadline'), updated_at: param('now') })
+    .where('procedure_id', '=', param('id'))
+    .where('active_eid', 'is not', null)
+    .returning('procedure_id'),
+);
 
 /** Records a step (and the data it needs to resume) before the step's message leaves. */
 export async function recordStep(
@@ -422,13 +461,16 @@ export async function recordStep(
   data: unknown,
   now: number,
 ): Promise<void> {
-  await db
-    .updateTable('esim_sr_procedures')
-    .set({ step, data: toJson(data), updated_at: now })
-    .where('procedure_id', '=', id)
-    .where('active_eid', 'is not', null)
-    .execute();
+  await recordRunningStep(db, { id, step, data: toJson(data), now });
 }
+
+const recordRunningStep = prepared((db) =>
+  db
+    .updateTable('esim_sr_procedures')
+    .set({ step: param('step'), data: param('data'), updated_at: param('now') })
+    .where('procedure_id', '=', param('id'))
+    .where('active_eid', 'is not', null),
+);
 
 /** Removes a procedure that found no EIS (its lock taken for nothing); it never sent anything. */
 export async function discardProcedure(db: Executor, id: string): Promise<void> {
@@ -442,14 +484,17 @@ export async function endProcedure(
   status: FunctionExecutionStatus,
   now: number,
 ): Promise<boolean> {
-  const r = await db
-    .updateTable('esim_sr_procedures')
-    .set({ active_eid: null, step: 'ended', result: JSON.stringify(status), updated_at: now })
-    .where('procedure_id', '=', id)
-    .where('active_eid', 'is not', null)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  return (await endRunning(db, { id, result: JSON.stringify(status), now })).length === 1;
 }
+
+const endRunning = prepared((db) =>
+  db
+    .updateTable('esim_sr_procedures')
+    .set({ active_eid: null, step: 'ended', result: param('result'), updated_at: param('now') })
+    .where('procedure_id', '=', param('id'))
+    .where('active_eid', 'is not', null)
+    .returning('procedure_id'),
+);
 
 export const activeProcedure = (db: Executor, eid: string): Promise<ProcedureRow | undefined> =>
   db.selectFrom('esim_sr_procedures').selectAll().where('active_eid', '=', eid).executeTakeFirst();

@@ -34,11 +34,22 @@ import type { OtaLink } from '../../ota/ota-service.js';
 import type { KeyRing } from '../../secrets/key-ring.js';
 import type { Executor, Store } from '../../store/database.js';
 import type { GroupCommit } from '../../store/group-commit.js';
+import { param, prepared } from '../../store/prepared.js';
 import type { FunctionExecutionStatus } from '../es-soap/sgp-02-status-codes.js';
 import { fromJson, type IsdrKeyset, keysetContext, reserveIsdrCommandCounter } from './eis-store.js';
 import { type Es5Outcome, type Es5Transport, ISD_R_AID, isScp03tTlv } from './es5-transport.js';
 
 export const ISD_R_TAR = '000001';
+
+/** Where MT SMS reach an eUICC (built once: it runs before every packet, store/prepared.ts). */
+const enabledAddresses = prepared((db) =>
+  db
+    .selectFrom('esim_sr_profiles')
+    .select(['msisdn', 'imsi'])
+    .where('eid', '=', param('eid'))
+    .where('state', '=', 'Enabled')
+    .limit(1),
+);
 
 /**
  * SPI of an ES5 command (esim.md §4.4: SPI1 16 = CC + ciphering + counter higher, what the ISD-R's
@@ -181,12 +192,7 @@ export class Es5Sms implements Es5Transport {
 
   /** The enabled profile's MSISDN (where MT SMS reach the eUICC) and IMSI (a PoR may come from either). */
   async #addresses(eid: string): Promise<{ msisdn: string | null; imsi: string | null } | undefined> {
-    return this.#o.store.db
-      .selectFrom('esim_sr_profiles')
-      .select(['msisdn', 'imsi'])
-      .where('eid', '=', eid)
-      .where('state', '=', 'Enabled')
-      .executeTakeFirst();
+    return (await enabledAddresses(this.#o.store.db, { eid }))[0];
   }
 
   /** A command to `eid` waits for its PoR from these numbers (see AwaitedSender). */
