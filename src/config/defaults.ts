@@ -885,6 +885,16 @@ export const SETTINGS = {
     doc: 'Exported files (CSV under dataDir/exports) and their records are deleted this many hours after they were made.',
     parse: int(1, 8_760),
   },
+  dataplaneEnabled: {
+    default: true,
+    doc: 'Start the data plane (docs/vpg.md): VPGs as network namespaces with nftables rulesets. Needs CAP_NET_ADMIN and the programs ip and nft; without them serve logs once that the data plane is off and why, and VPG changes answer 503 ERR_DATAPLANE_UNAVAILABLE.',
+    parse: bool(),
+  },
+  vpgReconcileIntervalSeconds: {
+    default: 30,
+    doc: 'Period of the data plane full reconcile (every VPG re-read from the database and applied where it differs), which heals a lost session event; changes are applied at once anyway.',
+    parse: int(1, 3_600),
+  },
 } satisfies Record<string, Setting<unknown>>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -81,6 +81,31 @@ export const ERROR_CODES = {
     description:
       'The credential set was refused: unknown type, unknown or missing field, a PEM that does not parse, an encrypted key, or a key that is not the certificate’s; details.field names the field. No value is ever repeated.',
   },
+  // --- virtual private gateways and the data plane (docs/vpg.md)
+  ERR_VPG_NOT_FOUND: {
+    status: 404,
+    expose: true,
+    description:
+      'No virtual private gateway with this id for this operator; list them with GET /v1/virtual_private_gateways.',
+  },
+  ERR_VPG_INVALID: {
+    status: 400,
+    expose: true,
+    description:
+      'The VPG request was refused (a CIDR, port, protocol or tag that does not parse); details.field names the field.',
+  },
+  ERR_VPG_STATE: {
+    status: 409,
+    expose: true,
+    description:
+      'The VPG cannot do this in its current status (terminated or terminating, or still used by groups); the message says what to change first.',
+  },
+  ERR_DATAPLANE_UNAVAILABLE: {
+    status: 503,
+    expose: true,
+    description:
+      'The data plane is off on this instance (it needs CAP_NET_ADMIN and the programs ip and nft): run serve as root or with CAP_NET_ADMIN, install iproute2 and nftables; the log line at start says which is missing. VPGs can be listed but not created or changed meanwhile.',
+  },
   ERR_RATE_LIMITED: {
     status: 429,
     expose: true,

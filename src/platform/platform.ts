@@ -36,6 +36,7 @@ import { GroupService } from './sims/groups.js';
 import { SimService } from './sims/sim-service.js';
 import { openStore, type Store } from './store/database.js';
 import { GroupCommit } from './store/group-commit.js';
+import { VpgService, validateAirVpgId } from './vpg/vpg-service.js';
 
 export interface Platform {
   readonly config: Config;
@@ -87,6 +88,8 @@ export interface Platform {
   readonly beamUsage: BeamUsage;
   /** Exported files (stats exports): CSV under dataDir/exports, short-lived download URLs (docs/stats.md). */
   readonly exports: ExportService;
+  /** Virtual private gateways: desired state the data plane programs (docs/vpg.md). */
+  readonly vpg: VpgService;
   close(): Promise<void>;
 }
 
@@ -104,7 +107,10 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
     const keyRing = await KeyRing.open(store, options.masterKey);
     const groups = new GroupService(store, clock, {
       Endorse: validateEndorseParameter,
-      SoracomAir: airConfigurationValidator,
+      SoracomAir: (key, value) => {
+        airConfigurationValidator(key, value);
+        validateAirVpgId(key, value);
+      },
       [BEAM_NAMESPACE]: validateBeamParameter,
       [FUNNEL_NAMESPACE]: validateFunnelParameter,
       [FUNK_NAMESPACE]: validateFunkParameter,
@@ -177,6 +183,11 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       retentionMs: config.exportRetentionHours * 3_600_000,
     });
     registerStatsExports(exports);
+    const vpg = new VpgService(store, clock);
+    // Session start/stop changes which devices a VPG holds: the data plane hears it at once.
+    aaa.accounting.onCommitted((records) => {
+      if (records.some((r) => r.kind !== 'interim')) vpg.notify();
+    });
     access.login.useSmsSecondFactor(smsMfa);
     return {
       config,
@@ -203,6 +214,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       credentials,
       beamUsage,
       exports,
+      vpg,
       gatewaySessions: new GatewaySessions(store, clock, {
         idleSeconds: config.gatewaySessionIdleSeconds,
         absoluteSeconds: config.gatewaySessionAbsoluteSeconds,

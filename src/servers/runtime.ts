@@ -7,8 +7,9 @@ import { PLATFORM_KEY_OWNER } from '../platform/endorse/signing-keys.js';
 import { startOtaLink } from '../platform/ota/ota-runtime.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { resolveMasterKey } from '../platform/secrets/master-key.js';
-import { startBeamUsageJob } from './beam-usage-job.js';
 import { type RunningBeam, startBeam } from './beam/start.js';
+import { startBeamUsageJob } from './beam-usage-job.js';
+import { DataPlane } from './dataplane/reconciler.js';
 import { buildDeviceApp } from './device/app.js';
 import { esimOperatorOf, type RunningEsim, startEsim } from './esim/esim-runtime.js';
 import { startEventHandlersJob } from './event-handlers-job.js';
@@ -37,6 +38,8 @@ export interface RunningServers {
   readonly esim: RunningEsim | undefined;
   /** Beam's entry points and where they listen (none unless their ports are set; demo: HTTP). */
   readonly beam: RunningBeam;
+  /** The data plane (docs/vpg.md), when dataplaneEnabled; `available` says whether the kernel took it. */
+  readonly dataplane: DataPlane | undefined;
   close(): Promise<void>;
 }
 
@@ -112,6 +115,16 @@ export async function startServers(
     // Beam (docs/beam.md): credential-injecting entry points for devices on their SIM sessions.
     const beam = await startBeam(platform, logger.child({ component: 'beam' }), metrics);
     opened.push(beam);
+    // Data plane (docs/vpg.md): VPGs as network namespaces + nftables, rebuilt from the database.
+    const dataplane = config.dataplaneEnabled
+      ? new DataPlane(platform.vpg, logger.child({ component: 'dataplane' }), {
+          intervalMs: config.vpgReconcileIntervalSeconds * 1000,
+        })
+      : undefined;
+    if (dataplane) {
+      await dataplane.start();
+      opened.push(dataplane);
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
@@ -154,6 +167,7 @@ export async function startServers(
       gateway,
       esim,
       beam,
+      dataplane,
       async close() {
         clearInterval(keySchedule);
         await staleSessions.stop();
@@ -161,6 +175,7 @@ export async function startServers(
         await expiryJob.stop();
         await eventsJob.stop();
         await beam.close();
+        await dataplane?.close();
         await gateway?.close();
         await otaLink?.close();
         await esim?.close();

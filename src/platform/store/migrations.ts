@@ -15,6 +15,7 @@ import { esimSwitchMigration } from '../esim/switch/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
 import { exportsMigration } from '../exports/migration.js';
 import { simExpiryMigration } from '../sims/expiry-migration.js';
+import { vpgMigration } from '../vpg/migration.js';
 import type { Dialect } from './database.js';
 
 type Builder = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -798,6 +799,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0021-beam-usage', beamUsageMigration],
   ['0022-exports', exportsMigration],
   ['0023-esim-sr-addresses', esimSrAddressesMigration],
+  ['0024-vpg', vpgMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

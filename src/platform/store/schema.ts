@@ -1008,6 +1008,32 @@ export interface ExportedFilesTable {
   expires_at: number;
 }
 
+/** Virtual private gateways (migration 0024-vpg, platform/vpg). */
+export interface VpgsTable {
+  vpg_id: string;
+  operator_id: string;
+  type: number;
+  placement: string;
+  /** creating | running | terminating | terminated | failed */
+  status: string;
+  /** Normalised IPv4 CIDR of the devices' addresses. */
+  device_subnet: string;
+  use_internet_gateway: number;
+  traffic_filtering: number;
+  /** JSON array of parsed uplink rules (vpg/filter-rules.ts). */
+  uplink_rules: string;
+  /** Why the data plane could not apply the VPG (status failed), safe text. */
+  status_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VpgTagsTable {
+  vpg_id: string;
+  name: string;
+  value: string;
+}
+
 export interface Database {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
@@ -1078,4 +1104,6 @@ export interface Database {
   beam_usage: BeamUsageTable;
   beam_sim_status: BeamSimStatusTable;
   exported_files: ExportedFilesTable;
+  vpgs: VpgsTable;
+  vpg_tags: VpgTagsTable;
 }
