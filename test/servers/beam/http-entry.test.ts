@@ -199,6 +199,63 @@ describe('Beam HTTP entry point', () => {
     expect(world.plain.received.length).toBe(count);
   });
 
+  it('stops a streamed body at the limit: 413, and the destination never gets a whole request', async () => {
+    const { address } = await device({ 'http://x/': { destination: `${world.plain.url}/stream` } });
+    const count = world.plain.received.length;
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        `${world.beamUrl}/`,
+        { method: 'POST', localAddress: address, headers: { 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      let sent = 0;
+      const more = () => {
+        // 2 MiB against a 1 MiB limit; the entry point may answer (and close) before all is sent.
+        while (sent < 32) {
+          sent++;
+          if (!req.write(chunk)) return req.once('drain', more);
+        }
+        req.end();
+      };
+      more();
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body).code).toBe('ERR_PAYLOAD_TOO_LARGE');
+    expect(world.plain.received.length).toBe(count);
+  });
+
+  it('resolves per-SIM credential sets (#{imsi} in the reference)', async () => {
+    const groupId = await createBeamGroup(world, {
+      'http://x/': {
+        destination: `${world.plain.url}/per-sim`,
+        addSubscriberHeader: true,
+        addSignature: true,
+        psk: { $credentialsId: 'psk-#{imsi}' },
+      },
+    });
+    const sim = await createCardSim(world, { groupId });
+    await createCredential(world, 'psk', { key: `own-key-of-${sim.imsi}` }, `psk-${sim.imsi}`);
+    const { address } = await attach(world, sim, '356938035643809');
+    const answer = await httpFrom(address, `${world.beamUrl}/`);
+    expect(answer.status).toBe(200);
+    const r = world.plain.received.at(-1) as Received;
+    expect(r.headers['x-soracom-signature']).toBe(recomputedSignature(`own-key-of-${sim.imsi}`, r));
+    // Another SIM of the same group without its own set is refused, not signed with someone else's key.
+    const other = await createCardSim(world, { groupId });
+    const session = await attach(world, other, '356938035643809');
+    const refused = await httpFrom(session.address, `${world.beamUrl}/`);
+    expect(refused.status).toBe(502);
+    expect(refused.json().code).toBe('ERR_BEAM_CREDENTIALS');
+  });
+
   it('lets nothing through without a session, for a suspended SIM, or behind another operator’s session', async () => {
     const config = { 'http://beam.soracom.io:8888/': { destination: `${world.plain.url}/gate` } };
     const count = world.plain.received.length;
