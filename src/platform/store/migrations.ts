@@ -8,6 +8,7 @@ import { esimPkiMigration } from '../esim/ci/migration.js';
 import { esimNotificationsMigration } from '../esim/notifications/migration.js';
 import { esimOperationsMigration } from '../esim/operations/migration.js';
 import { esimPartnerRolesMigration, esimPartnersMigration } from '../esim/partners/migration.js';
+import { esimDpIccidMigration } from '../esim/sm-dp/iccid-migration.js';
 import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
 import { esimSrAddressesMigration } from '../esim/sm-sr/addresses-migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
@@ -800,6 +801,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0022-exports', exportsMigration],
   ['0023-esim-sr-addresses', esimSrAddressesMigration],
   ['0024-vpg', vpgMigration],
+  ['0025-esim-dp-iccid', esimDpIccidMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
