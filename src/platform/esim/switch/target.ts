@@ -9,8 +9,8 @@
 //   only profiles the owner put in the switch pool are served: SIMs of its inventory in status
 //       `ready` tagged `esimSwitchProfileType` = the profile type asked for, whose ICCID is on no
 //       eUICC and was never downloaded (a partner naming an ICCID gets it only if it is in the pool;
-//       without one, the pool's first free profile) — a partner can never make a clone of another
-//       SIM of the inventory;
+//       without one, a free one of the pool, another one when a concurrent switch reserved it first)
+//       — a partner can never make a clone of another SIM of the inventory;
 //   the SM-DP runs the download as for the owner (SmDp.downloadProfile: ECASD chain, key
 //       establishment, SCP03t, enable); installed, the eUICC enters the owner's inventory
 //       (EsimOperations.adoptEuicc: its profiles from our SM-SR's EIS, an audit record).
@@ -47,15 +47,31 @@ export interface EsimSwitchTargetOptions {
   readonly pollMs?: number;
   /** How long a repeated request waits for that download at most (default 15 min). */
   readonly waitMs?: number;
+  /**
+   * Which of the free profiles `free` (ICCID order, never empty) a request without an ICCID takes.
+   * Default: one at random, so partners' switches running at once rarely pick the same.
+   */
+  readonly pick?: (free: readonly string[]) => string | Promise<string>;
 }
 
 /**
- * Free profiles tried for one request before it is refused "being taken; retry": partners' switches
- * that run at once each pick at random among the free ones (FREE_WINDOW of them), so they rarely
- * collide, and one that lost a race takes another.
+ * Partners' switches that run at once each pick at random among the first FREE_WINDOW free profiles,
+ * so they rarely collide; one that lost a race (another switch's download reserved the profile
+ * between its pick and its own reservation) takes another free one, as long as there is one. A
+ * profile lost and free again (that download failed) is tried again, LOST_TRIES times at most.
  */
-const FREE_PICKS = 16;
 const FREE_WINDOW = 64;
+const LOST_TRIES = 2;
+
+/**
+ * The SM-DP's answers that mean another download got the profile first: it reserves an ICCID by its
+ * unique running download (3.7 "a download of this ICCID is running") and serves it once (3.3
+ * "this profile was downloaded").
+ */
+const lostRace = (s: FunctionExecutionStatus) =>
+  s.statusCodeData?.subject === SUBJECT_CODES.PROFILE_ICCID &&
+  (s.statusCodeData.reason === REASON_CODES.UNAVAILABLE ||
+    s.statusCodeData.reason === REASON_CODES.ALREADY_IN_USE);
 
 export class EsimSwitchTarget {
   readonly #o: EsimSwitchTargetOptions;
@@ -106,40 +122,56 @@ export class EsimSwitchTarget {
       return refuse(
         failed(SUBJECT_CODES.FUNCTION, REASON_CODES.MANDATORY_ELEMENT_MISSING, 'name the profile type'),
       );
-    const tried: string[] = [];
-    for (let pick = 0; pick < FREE_PICKS; pick++) {
-      const iccid = b.iccid ?? (await this.#free(type, tried));
-      // None free now, but downloads running for others' switches hold some: they may yet fail.
-      if (iccid === undefined && (tried.length > 0 || (await this.#held(type)))) break;
-      if (iccid === undefined || !(await this.#inPool(iccid, type)))
+    const named = b.iccid;
+    // Free profiles this request lost to other partners' switches (their downloads took them between
+    // our pick and our reservation), with how often: a lost one is tried again only when it is free
+    // again (that download failed) and at most LOST_TRIES times, so the loop ends.
+    const lost = new Map<string, number>();
+    for (;;) {
+      const iccid = named ?? (await this.#free(type, lost));
+      if (iccid === undefined) {
+        // None free now, but downloads running for others' switches hold some: they may yet fail.
+        if (lost.size > 0 || (await this.#held(type)))
+          return refuse(
+            failed(
+              SUBJECT_CODES.PROFILE_ICCID,
+              REASON_CODES.UNAVAILABLE,
+              `the free profiles of type ${type} are being taken; retry`,
+            ),
+          );
         return refuse(
           failed(
             SUBJECT_CODES.PROFILE_ICCID,
             REASON_CODES.UNKNOWN,
-            b.iccid === undefined
-              ? `no free profile of type ${type} for switches in this operator's inventory`
-              : `profile ${b.iccid} is not offered for switches as ${type}`,
+            `no free profile of type ${type} for switches in this operator's inventory`,
           ),
         );
+      }
+      if (!(await this.#inPool(iccid, type))) {
+        if (named !== undefined)
+          return refuse(
+            failed(
+              SUBJECT_CODES.PROFILE_ICCID,
+              REASON_CODES.UNKNOWN,
+              `profile ${named} is not offered for switches as ${type}`,
+            ),
+          );
+        // Picked free a moment ago, taken since by another switch's download: pick another.
+        lost.set(iccid, (lost.get(iccid) ?? 0) + 1);
+        continue;
+      }
       const r = await this.#o.smdp.downloadProfile(
         { ...b, functionCallIdentifier: key, iccid, profileType: type },
         this.#o.owner,
       );
-      const running = r.status.statusCodeData?.reason === REASON_CODES.UNAVAILABLE && !r.installed;
-      // Another partner's switch took this free profile a moment ago: take the next one.
-      if (running && b.iccid === undefined && r.downloadId === '') {
-        tried.push(iccid);
+      // The SM-DP reserved nothing (downloadId ''): another partner's switch reserved this profile
+      // (3.7: its download runs) or downloaded it (3.3) since our pick — take another.
+      if (named === undefined && r.downloadId === '' && lostRace(r.status)) {
+        lost.set(iccid, (lost.get(iccid) ?? 0) + 1);
         continue;
       }
       return this.#answer(b, partner, r.status, r.installed ? iccid : undefined);
     }
-    return refuse(
-      failed(
-        SUBJECT_CODES.PROFILE_ICCID,
-        REASON_CODES.UNAVAILABLE,
-        `the free profiles of type ${type} are being taken; retry`,
-      ),
-    );
   }
 
   async #answer(
@@ -186,22 +218,22 @@ export class EsimSwitchTarget {
     return { status, iccid: installed ? row.iccid : undefined };
   }
 
-  /** The pool's first free profile of `type` (ICCID order), not one of `skip`. */
   /**
-   * One free profile of the pool, at random among the first FREE_WINDOW by ICCID: one not tried yet
-   * if there is one, else one tried before that is still free (its download was refused for a
-   * while, e.g. busy, and nobody took it since).
+   * One free profile of the pool, picked (options.pick, default at random) among the first
+   * FREE_WINDOW by ICCID that this request did not lose yet; else among those it lost fewer than
+   * LOST_TRIES times that are free again (the download that took them failed). Undefined: none.
    */
-  async #free(type: string, skip: readonly string[]): Promise<string | undefined> {
+  async #free(type: string, lost: ReadonlyMap<string, number>): Promise<string | undefined> {
     const rows = (
       await this.#pool(type)
         .orderBy('p.iccid')
-        .limit(skip.length + FREE_WINDOW)
+        .limit(lost.size + FREE_WINDOW)
         .execute()
     ).map((r) => r.iccid);
-    const untried = rows.filter((i) => !skip.includes(i));
-    const from = untried.length > 0 ? untried : rows;
-    return from.length === 0 ? undefined : from[randomInt(from.length)];
+    const untried = rows.filter((i) => !lost.has(i));
+    const from = untried.length > 0 ? untried : rows.filter((i) => (lost.get(i) ?? 0) < LOST_TRIES);
+    if (from.length === 0) return undefined;
+    return this.#o.pick === undefined ? from[randomInt(from.length)] : await this.#o.pick(from);
   }
 
   /** Whether a profile of the pool is held by a download still running (free again if it fails). */
