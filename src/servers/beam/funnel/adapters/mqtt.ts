@@ -147,12 +147,17 @@ function mqttDriver(target: FunnelTarget): BrokerDriver {
           client.end(true);
           for (const l of listeners) l();
         });
-        // mqtt.js settles a publish without handing over the PUBACK's reason code when it is below
-        // 0x80; the PUBACK itself is seen here first, by packet identifier.
-        const reasons = new Map<number, number>();
+        // mqtt.js settles a publish as successful without handing over the PUBACK's reason code
+        // when it is below 0x80; the PUBACK itself is seen here first, by packet identifier. Only
+        // "no matching subscribers" is kept: such a publish always resolves, which removes it.
+        const dropped = new Set<number>();
         client.on('packetreceive', (packet) => {
-          if (packet.cmd === 'puback' && typeof packet.messageId === 'number') {
-            reasons.set(packet.messageId, packet.reasonCode ?? 0);
+          if (
+            packet.cmd === 'puback' &&
+            typeof packet.messageId === 'number' &&
+            packet.reasonCode === RC.noMatchingSubscribers
+          ) {
+            dropped.add(packet.messageId);
           }
         });
         client.once('connect', () => {
@@ -167,9 +172,7 @@ function mqttDriver(target: FunnelTarget): BrokerDriver {
                 },
               });
               const id = sent?.messageId;
-              const reason = id === undefined ? undefined : reasons.get(id);
-              if (id !== undefined) reasons.delete(id);
-              if (reason === RC.noMatchingSubscribers) throw new NoSubscribersError('no subscribers');
+              if (id !== undefined && dropped.delete(id)) throw new NoSubscribersError('no subscribers');
             },
             onClose(listener) {
               if (gone) listener();
