@@ -8,7 +8,9 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import pino from 'pino';
 import { type DestinationPolicy, destinationPolicy } from '../../../src/platform/beam/destination-policy.js';
 import { outboundPolicy } from '../../../src/platform/events/outbound-policy.js';
 import type { Store } from '../../../src/platform/store/database.js';
@@ -257,4 +259,17 @@ export async function insertSession(
       terminate_cause: null,
     })
     .execute();
+}
+
+/** A pino logger at debug level whose lines land in `lines` (to look for secrets in them). */
+export function capturingLogger(lines: string[]): pino.Logger {
+  return pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  );
 }

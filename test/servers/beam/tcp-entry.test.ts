@@ -20,6 +20,7 @@ import {
   startEndorseWorld,
 } from '../../e2e/endorse-fixture.js';
 import {
+  capturingLogger,
   defaultPolicy,
   insertSession,
   loopbackPolicy,
@@ -33,6 +34,7 @@ import {
 const IMEI = '490154203237518';
 const PSK = `psk-${randomBytes(8).toString('hex')}`;
 
+const logLines: string[] = [];
 let world: EndorseWorld;
 let destination: Awaited<ReturnType<typeof startTlsDestination>>;
 let entry: BeamTcpEntry;
@@ -82,7 +84,7 @@ beforeAll(async () => {
   });
   entry = createBeamTcpEntry({
     platform: world.platform,
-    logger: createLogger({ logLevel: 'silent' }),
+    logger: capturingLogger(logLines),
     metrics,
     policy: loopbackPolicy(),
     extraCa: destination.identity.certificatePem,
@@ -97,6 +99,10 @@ beforeAll(async () => {
   session = await attach(world, sim, IMEI);
 });
 afterAll(async () => {
+  // Threat: a secret in a log line (log stores are read by more people than the credential sets).
+  const logged = logLines.join('');
+  expect(logged).not.toContain(PSK);
+  expect(logLines.length).toBeGreaterThan(0);
   await entry?.close();
   await destination?.close();
   await world?.close();

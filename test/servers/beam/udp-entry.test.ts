@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BeamUdpEntry, createBeamUdpEntry } from '../../../src/servers/beam/udp-entry.js';
-import { createLogger } from '../../../src/servers/logger.js';
 import {
   addOperator,
   attach,
@@ -19,6 +18,7 @@ import {
   startEndorseWorld,
 } from '../../e2e/endorse-fixture.js';
 import {
+  capturingLogger,
   defaultPolicy,
   insertSession,
   loopbackPolicy,
@@ -32,6 +32,7 @@ const IMEI = '490154203237518';
 const PSK = `psk-${randomBytes(8).toString('hex')}`;
 const TOKEN = `tok-${randomBytes(12).toString('hex')}`;
 
+const logLines: string[] = [];
 let world: EndorseWorld;
 let destination: Awaited<ReturnType<typeof startHttpsDestination>>;
 let entry: BeamUdpEntry;
@@ -74,7 +75,7 @@ const udpEntry = (extra: Record<string, unknown> = {}) => ({
 function makeEntry(overrides: Partial<Parameters<typeof createBeamUdpEntry>[0]> = {}) {
   return createBeamUdpEntry({
     platform: world.platform,
-    logger: createLogger({ logLevel: 'silent' }),
+    logger: capturingLogger(logLines),
     policy: loopbackPolicy(),
     extraCa: destination.identity.certificatePem,
     maxDatagramBytes: 65_507,
@@ -116,6 +117,11 @@ beforeAll(async () => {
   session = await attach(world, sim, IMEI);
 });
 afterAll(async () => {
+  // Threat: a secret in a log line (log stores are read by more people than the credential sets).
+  const logged = logLines.join('');
+  expect(logged).not.toContain(PSK);
+  expect(logged).not.toContain(TOKEN);
+  expect(logLines.length).toBeGreaterThan(0);
   await entry?.close();
   await destination?.close();
   await world?.close();
