@@ -66,6 +66,7 @@ export async function startBeam(
       });
       opened.push(entry);
       addresses.http = await entry.listen(config.beamHost, httpPort);
+      logger.info({ address: addresses.http }, 'Beam HTTP entry point listening');
     }
     // --- MQTT → MQTT(S) (beammqtt)
     const mqttPort = config.beamMqttPort ?? (config.demo ? 0 : undefined);
