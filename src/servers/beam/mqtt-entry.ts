@@ -134,7 +134,8 @@ export type BeamMqttOutcome =
   | 'refused_destination'
   | 'refused_upstream'
   | 'upstream_unreachable'
-  | 'connect_timeout';
+  | 'connect_timeout'
+  | 'unavailable';
 
 export interface BeamMqttStats {
   /** Device connections relayed to a broker (CONNACK accepted). */
@@ -411,8 +412,11 @@ class DeviceConnection {
   private config: BeamMqttConfig | undefined;
   private upstream: Socket | undefined;
   private upstreamDecoder: MqttDecoder | undefined;
-  /** Packets the device sent after CONNECT, before the broker accepted ours. */
-  private readonly early: Packet[] = [];
+  /**
+   * Packets read from the device but not yet relayed: those after CONNECT until the broker accepts
+   * ours, and those behind a QoS 1 PUBLISH that reached the in-flight limit (the rest of a read).
+   */
+  private readonly held: Packet[] = [];
   /** Packets the broker sent right behind its CONNACK. */
   private readonly upstreamEarly: Packet[] = [];
   /** Broker-side packet id → the device's id, for the device's QoS 1 PUBLISH awaiting PUBACK. */
@@ -430,6 +434,8 @@ class DeviceConnection {
   private lastSessionCheck = Date.now();
   private sessionCheckRunning = false;
   private devicePausedFor = new Set<'inflight' | 'upstream-buffer' | 'connecting'>();
+  /** QoS 1 PUBLISHes to the broker in flight at most: maxInflight, or the broker's Receive Maximum. */
+  private inflightLimit: number;
   // What is written to a socket in one turn of the event loop leaves in one system call (and, to
   // the broker, one TLS record): the first write corks the socket, setImmediate uncorks it. Under
   // load this is most of the relay's cost (bench beam: one write per PUBACK otherwise).
@@ -452,6 +458,7 @@ class DeviceConnection {
     private readonly limits: BeamMqttLimits,
   ) {
     this.decoder = new MqttDecoder(limits.maxPacketBytes);
+    this.inflightLimit = limits.maxInflight;
     socket.setNoDelay(true);
     this.timer = setTimeout(() => {
       if (this.state === 'awaiting-connect' || this.state === 'connecting') {
@@ -492,7 +499,8 @@ class DeviceConnection {
     for (const packet of packets) {
       if (this.closed) break;
       if (this.state === 'awaiting-connect') this.onConnect(packet);
-      else if (this.state === 'connecting') this.early.push(packet);
+      else if (this.state === 'connecting' || this.held.length > 0 || this.devicePausedFor.has('inflight'))
+        this.held.push(packet);
       else this.fromDevice(packet);
     }
   }
@@ -554,7 +562,18 @@ class DeviceConnection {
         );
       }
     }
-    const owner = await sessionOwner(this.entry.o.platform.store, this.source, BEAM_NAMESPACE);
+    let owner: SessionOwner | undefined;
+    try {
+      owner = await sessionOwner(this.entry.o.platform.store, this.source, BEAM_NAMESPACE);
+    } catch (e) {
+      this.entry.o.logger.error({ err: e, source: this.source }, 'Beam MQTT: the session lookup failed');
+      throw new Refusal(
+        'unavailable',
+        CONNACK_V3.serverUnavailable,
+        REASON.serverUnavailable,
+        'the session lookup failed',
+      );
+    }
     if (this.closed) return;
     if (owner === undefined) {
       throw new Refusal(
@@ -871,7 +890,17 @@ class DeviceConnection {
         maximumQoS: 1,
       };
       const receiveMaximum = firstNumber(p.receiveMaximum);
-      properties.receiveMaximum = Math.min(this.limits.maxInflight, receiveMaximum ?? 65535);
+      // The broker's Receive Maximum bounds what we may have in flight to it (MQTT 5 §3.3.4).
+      this.inflightLimit = Math.max(1, Math.min(this.limits.maxInflight, receiveMaximum ?? 65535));
+      properties.receiveMaximum = this.inflightLimit;
+      const brokerQos = firstNumber(p.maximumQoS);
+      if (brokerQos === 0) properties.maximumQoS = 0;
+      const brokerMax = firstNumber(p.maximumPacketSize);
+      if (brokerMax !== undefined) {
+        // Room for the "/{IMSI}" appended to a topic, so a PUBLISH the device may send fits the broker.
+        const room = this.config?.addSubscriberHeader ? Buffer.byteLength(`/${this.owner?.imsi ?? ''}`) : 0;
+        properties.maximumPacketSize = Math.max(64, Math.min(this.limits.maxPacketBytes, brokerMax - room));
+      }
       if (typeof p.retainAvailable === 'boolean') properties.retainAvailable = p.retainAvailable;
       if (typeof p.wildcardSubscriptionAvailable === 'boolean')
         properties.wildcardSubscriptionAvailable = p.wildcardSubscriptionAvailable;
@@ -897,10 +926,6 @@ class DeviceConnection {
     );
     if (this.upstreamEarly.length > 0) this.fromUpstreamPackets(this.upstreamEarly.splice(0));
     this.resumeDevice('connecting', false);
-    for (const packet of this.early.splice(0)) {
-      if (this.state !== 'open') break;
-      this.fromDevice(packet);
-    }
   }
 
   // --- relaying
@@ -960,7 +985,7 @@ class DeviceConnection {
               REASON.quotaExceeded,
             );
           out.messageId = id;
-          if (this.upPublishes.size >= this.limits.maxInflight) this.pauseDevice('inflight');
+          if (this.upPublishes.size >= this.inflightLimit) this.pauseDevice('inflight');
         }
         if (!this.sendUpstream(out)) return;
         this.entry.stats.messagesUp++;
@@ -1117,7 +1142,7 @@ class DeviceConnection {
           messageId: pending.deviceId,
           ...(this.version === 5 && packet.reasonCode !== undefined ? { reasonCode: packet.reasonCode } : {}),
         });
-        if (this.upPublishes.size < this.limits.maxInflight) this.resumeDevice('inflight', false);
+        if (this.upPublishes.size < this.inflightLimit) this.resumeDevice('inflight', false);
         return;
       }
       case 'suback': {
@@ -1222,7 +1247,14 @@ class DeviceConnection {
       return;
     }
     if (!this.devicePausedFor.delete(why)) return;
-    if (this.devicePausedFor.size === 0 && this.state !== 'closed') this.socket.resume();
+    // Packets held back go first, in order, as long as the in-flight limit allows.
+    while (this.held.length > 0 && this.state === 'open' && !this.devicePausedFor.has('inflight')) {
+      const packet = this.held.shift();
+      if (packet !== undefined) this.fromDevice(packet);
+    }
+    if (this.held.length === 0 && this.devicePausedFor.size === 0 && this.state !== 'closed') {
+      this.socket.resume();
+    }
   }
 
   private sendDevice(packet: Packet) {

@@ -139,6 +139,63 @@ describe('Beam MQTT entry point: relaying', () => {
     device.end();
   });
 
+  it('MQTT 5: never more QoS 1 messages in flight to the broker than its Receive Maximum, even from one read', async () => {
+    broker.connackProperties = { receiveMaximum: 2 };
+    broker.holdPubacks = true;
+    let released = 0;
+    let maxInFlight = 0;
+    let upstream: Awaited<ReturnType<typeof connected>>['upstream'] | undefined;
+    // Each time the broker reads: note what is in flight, then acknowledge it.
+    const onChange = () => {
+      if (upstream === undefined) return;
+      const received = upstream.packets.filter((p) => p.cmd === 'publish').length;
+      maxInFlight = Math.max(maxInFlight, received - released);
+      released += broker.heldPubacks.length;
+      broker.releasePubacks();
+    };
+    try {
+      const c = await connected(5);
+      upstream = c.upstream;
+      broker.on('change', onChange);
+      const { generate } = await import('mqtt-packet');
+      // Five QoS 1 PUBLISHes in one write: the entry point reads them at once and must hold three back.
+      c.device.sendRaw(
+        Buffer.concat(
+          [1, 2, 3, 4, 5].map((id) =>
+            generate(
+              {
+                cmd: 'publish',
+                topic: 'burst',
+                payload: Buffer.from(String(id)),
+                qos: 1,
+                messageId: id,
+                retain: false,
+                dup: false,
+              },
+              { protocolVersion: 5 },
+            ),
+          ),
+        ),
+      );
+      const acks = await until(
+        c.device,
+        'change',
+        () => {
+          const ids = c.device.packets.filter((p) => p.cmd === 'puback').map((p) => p.messageId);
+          return ids.length === 5 ? ids : undefined;
+        },
+        'five PUBACKs',
+      );
+      expect(acks).toEqual([1, 2, 3, 4, 5]);
+      expect(maxInFlight).toBe(2);
+      c.device.end();
+    } finally {
+      broker.off('change', onChange);
+      broker.connackProperties = undefined;
+      broker.holdPubacks = false;
+    }
+  });
+
   it('leaves the topic alone when addSubscriberHeader is false', async () => {
     const plain = await w.group({
       destination: `mqtt://127.0.0.1:${broker.port}`,

@@ -161,6 +161,8 @@ export interface BrokerConnection {
 export class RecordingBroker extends EventEmitter {
   readonly connections: BrokerConnection[] = [];
   connackCode = 0;
+  /** MQTT 5 CONNACK properties (e.g. a Receive Maximum) for the next connections. */
+  connackProperties: Record<string, unknown> | undefined;
   holdPubacks = false;
   readonly heldPubacks: Array<{ connection: BrokerConnection; messageId: number }> = [];
   /** Raw connections (TCP accepted), decoded or not. */
@@ -218,7 +220,8 @@ export class RecordingBroker extends EventEmitter {
             cmd: 'connack',
             sessionPresent: false,
             ...(v === 5 ? { reasonCode: this.connackCode } : { returnCode: this.connackCode }),
-          });
+            ...(v === 5 && this.connackProperties ? { properties: this.connackProperties } : {}),
+          } as Packet);
           if (this.connackCode !== 0) socket.end();
           continue;
         }
