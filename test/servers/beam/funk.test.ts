@@ -258,6 +258,11 @@ describe('TCP and UDP entry points', () => {
     expect(r.received.toString()).toBe(
       `201 ${JSON.stringify({ got: call.body.toString(), imsi: sim.imsi })}`,
     );
+    // Every invocation is the SIM's Funk usage, by entry point.
+    const recorded = world.platform.beamUsage
+      .totals()
+      .find((t) => t.service === 'funk' && t.entryPoint === 'tcp' && t.outcome === 'delivered');
+    expect(recorded?.bytesUp).toBeGreaterThanOrEqual(5);
   });
 
   it('UDP: one datagram, one invocation; binary answers stay binary; skipStatusCode drops the status', async () => {

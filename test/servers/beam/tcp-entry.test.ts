@@ -136,6 +136,13 @@ describe('TCP → TCPS relay', () => {
     expect(r.received.toString('latin1')).toBe(`hello ${line}\ntemperature=21.5\nhumidity=40\nbye\n`);
     // Nothing of the PSK reaches the device.
     expect(r.received.toString('latin1')).not.toContain(PSK);
+    // The relay is recorded as the SIM's Beam usage (tcp, delivered) when it closes.
+    const tcpTotal = () =>
+      world.platform.beamUsage
+        .totals()
+        .find((t) => t.service === 'beam' && t.entryPoint === 'tcp' && t.outcome === 'delivered');
+    await until(() => (tcpTotal()?.bytesUp ?? 0) >= 29, 'the usage record');
+    expect(tcpTotal()?.bytesDown).toBeGreaterThan(0);
   });
 
   it("puts Beam's line before anything the device sends, even a forged identity line (property)", async () => {

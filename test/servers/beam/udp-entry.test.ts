@@ -148,6 +148,11 @@ describe('UDP → HTTPS', () => {
     expect(r.headers['x-fleet']).toBe('north');
     expect(answer?.toString()).toBe(`200 ok ${r.body.length}`);
     expect(answer?.toString()).not.toContain(TOKEN);
+    expect(
+      world.platform.beamUsage
+        .totals()
+        .find((t) => t.service === 'beam' && t.entryPoint === 'udp' && t.outcome === 'delivered')?.bytesUp,
+    ).toBeGreaterThanOrEqual(datagram.length);
   });
 
   it("passes the destination's error status and body back, and only the body with skipStatusCode", async () => {
