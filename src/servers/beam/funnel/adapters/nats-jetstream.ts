@@ -54,6 +54,11 @@ export const NATS_ERRORS = {
     message:
       'the subject is stored by another stream than destination.stream; correct destination.subject or stream',
   },
+  NATS_JETSTREAM_UNAVAILABLE: {
+    kind: 'unavailable',
+    message:
+      'JetStream at the destination did not answer (starting, stopping or electing a stream leader); send again',
+  },
   NATS_STREAM_FULL: {
     kind: 'unavailable',
     message: 'the destination stream refused the message (its limits are reached); send again later',
@@ -68,7 +73,11 @@ export const NATS_ERRORS = {
   },
 } as const satisfies FunnelErrorTable;
 
+/** A publish nobody answered while JetStream itself did not answer either: not a missing stream. */
+class JetStreamUnavailable extends Error {}
+
 export function classifyNats(e: unknown, phase: 'connect' | 'publish'): FunnelFailure {
+  if (e instanceof JetStreamUnavailable) return failure(NATS_ERRORS, 'NATS_JETSTREAM_UNAVAILABLE');
   if (e instanceof errors.AuthorizationError || e instanceof errors.UserAuthenticationExpiredError) {
     return failure(NATS_ERRORS, 'NATS_AUTHORIZATION');
   }
@@ -137,12 +146,31 @@ function natsDriver(target: FunnelTarget, publishTimeoutMs: number): BrokerDrive
         async send(message: FunnelMessage) {
           const h = headers();
           h.set('Content-Type', message.contentType);
-          await js.publish(message.route, message.body, {
-            msgID: message.id,
-            headers: h,
-            timeout: publishTimeoutMs,
-            ...(d.stream === undefined ? {} : { expect: { streamName: d.stream } }),
-          });
+          try {
+            await js.publish(message.route, message.body, {
+              msgID: message.id,
+              headers: h,
+              timeout: publishTimeoutMs,
+              ...(d.stream === undefined ? {} : { expect: { streamName: d.stream } }),
+            });
+          } catch (e) {
+            // "No responders" means no stream took the subject — or that JetStream is not running
+            // just now (a server stopping or starting answers so too). JetStream's own API tells
+            // the two apart: a stream list for the subject is an answer; silence is not.
+            if (!(e instanceof Error && e.name === 'JetStreamNotEnabled')) throw e;
+            let streams: unknown;
+            try {
+              const r = await nc.request('$JS.API.STREAM.NAMES', JSON.stringify({ subject: message.route }), {
+                timeout: 1000,
+              });
+              streams = (r.json() as { streams?: unknown }).streams;
+            } catch {
+              throw new JetStreamUnavailable('JetStream did not answer');
+            }
+            if (Array.isArray(streams) && streams.length > 0)
+              throw new JetStreamUnavailable('stream not answering');
+            throw e;
+          }
         },
         onClose(listener) {
           if (gone) listener();
