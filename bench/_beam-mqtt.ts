@@ -9,8 +9,11 @@
 //     PUBACK is Mosquitto's PUBACK relayed.
 // Each publisher keeps a window of QoS 1 PUBLISHes in flight (100-byte payloads) and sends the
 // next on every PUBACK; the rate is PUBACKs per second over the measured window, after a warm-up.
-// Target: Beam ≥ 50% of direct. Mosquitto (TLS listener, password file), the server and the
-// publishers each run in their own process (the publishers in this one).
+// Target: Beam ≥ 50% of direct. Also shown: plain MQTT straight to Mosquitto (no TLS anywhere), the
+// ceiling of what the publishers and Mosquitto do on this machine. Mosquitto (TLS listener,
+// password file), the server and the publishers each run in their own process (the publishers in
+// this one). The direct path pays TLS in the publishers' process; Beam pays it in its own, with the
+// writes of one event-loop turn in one TLS record.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -269,7 +272,7 @@ export async function runMqtt(
       throw new Error(
         `Mosquitto got no bench/…/${IMSI} topic through Beam (saw ${topics.slice(0, 3).join(', ')})`,
       );
-    // Direct and Beam alternate, three rounds each: on a shared machine the load drifts during a
+    // Direct, the no-TLS reference and Beam alternate, three rounds each: on a shared machine the load drifts during a
     // run, and the medians of interleaved rounds compare like with like.
     const directTarget: Target = {
       port: broker.tlsPort,
@@ -278,11 +281,22 @@ export async function runMqtt(
       password: broker.password,
     };
     const directRates: number[] = [];
+    const plainRates: number[] = [];
     const beamRates: number[] = [];
     let beamCpu = 0;
     let beamMessages = 0;
     for (let round = 0; round < rounds; round++) {
       directRates.push(await rate(directTarget, connections, window, seconds, `direct${round}`));
+      // A reference without TLS anywhere: what Mosquitto and the publishers do alone.
+      plainRates.push(
+        await rate(
+          { port: broker.plainPort, username: broker.username, password: broker.password },
+          connections,
+          window,
+          seconds,
+          `plain${round}`,
+        ),
+      );
       const cpuBefore = cpuMs(server.pid);
       const beam = await rate({ port: beamPort }, connections, window, seconds, `beam${round}`);
       beamCpu += cpuMs(server.pid) - cpuBefore;
@@ -300,13 +314,18 @@ export async function runMqtt(
         rounds: rounds_(directRates),
       },
       {
+        path: 'MQTT direct to Mosquitto, no TLS (reference)',
+        'QoS 1 msg/s (median)': fmt(median(plainRates)),
+        rounds: rounds_(plainRates),
+      },
+      {
         path: 'MQTT → Beam MQTT entry point → MQTTS to Mosquitto',
         'QoS 1 msg/s (median)': fmt(beam),
         rounds: rounds_(beamRates),
       },
     ]);
     console.log(
-      `Beam/direct = ${fmt((100 * beam) / direct, 1)}% (target ≥ 50%); ${connections} connections × ${window} in flight, 100-byte payloads, ${rounds} × ${seconds} s per path on ${dialect}`,
+      `Beam/direct = ${fmt((100 * beam) / direct, 1)}% (target ≥ 50%); Beam/no-TLS reference = ${fmt((100 * beam) / median(plainRates), 1)}%; ${connections} connections × ${window} in flight, 100-byte payloads, ${rounds} × ${seconds} s per path on ${dialect}`,
     );
     console.log(
       `CPU per message: Beam (simtrust serve) ≈ ${fmt((beamCpu * 1000) / beamMessages, 1)} µs (its CPU over warm-ups and runs / messages at the measured rates; decode, map ids, re-encode with /{IMSI}, TLS to the broker, PUBACK back)`,
