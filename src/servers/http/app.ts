@@ -40,6 +40,7 @@ import { simRoutes } from './routes/sims.js';
 import { statsRoutes } from './routes/stats.js';
 import { systemRoutes } from './routes/system.js';
 import { userRoutes } from './routes/users.js';
+import { vpgRoutes } from './routes/vpg.js';
 import { ErrorBody } from './schemas/common.js';
 import { EventHandler } from './schemas/event-handlers.js';
 import { Group } from './schemas/groups.js';
@@ -169,6 +170,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(eventHandlerRoutes(platform), { prefix: '/v1' });
   await app.register(esimOperationRoutes(platform), { prefix: '/v1' });
   await app.register(credentialRoutes(platform), { prefix: '/v1' });
+  await app.register(vpgRoutes(platform), { prefix: '/v1' });
   // The operator console (web/) and its cookie session: /console/.
   await registerConsole(app, platform);
   await app.ready();

@@ -1267,6 +1267,94 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/virtual_private_gateways": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listVirtualPrivateGateways"];
+    put?: never;
+    post: operations["createVirtualPrivateGateway"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/virtual_private_gateways/{vpg_id}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["getVirtualPrivateGateway"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/virtual_private_gateways/{vpg_id}/tags": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put: operations["updateVirtualPrivateGatewayTags"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/virtual_private_gateways/{vpg_id}/tags/{tag_name}": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete: operations["deleteVirtualPrivateGatewayTag"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/virtual_private_gateways/{vpg_id}/terminate": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["terminateVirtualPrivateGateway"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/virtual_private_gateways/{vpg_id}/traffic_filtering/disable": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["disableTrafficFiltering"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/virtual_private_gateways/{vpg_id}/traffic_filtering/enable": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put?: never;
+    post: operations["enableTrafficFiltering"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/virtual_private_gateways/{vpg_id}/traffic_filtering/uplink_rules": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get?: never;
+    put: operations["putUplinkFilterRules"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 
 export interface components {
@@ -1495,6 +1583,39 @@ export interface components {
       expiryTime: number | null;
       /** What happens at expiryTime: doNothing, deleteSession, deactivate, suspend, terminate; null: no expiry */
       expiryAction: string | null;
+      /** Unix milliseconds */
+      createdTime: number;
+      /** Unix milliseconds */
+      lastModifiedTime: number;
+    };
+    VirtualPrivateGateway: {
+      vpgId: string;
+      operatorId: string;
+      type: number;
+      placement: string;
+      /** creating until the data plane applied the VPG, then running; terminating until its namespace is removed, then terminated; failed (statusReason says why) when applying failed — the next reconcile retries. */
+      status: ("creating" | "running" | "terminating" | "terminated" | "failed");
+      statusReason?: string;
+      deviceSubnetCidrRange: string;
+      useInternetGateway: boolean;
+      /** simtrust: whether the uplink rules are enforced (traffic_filtering/enable|disable). Off: devices reach every destination. */
+      trafficFilteringEnabled: boolean;
+      /** simtrust: the allow-list set with PUT traffic_filtering/uplink_rules; everything else a device sends is dropped and counted. */
+      uplinkFilterRules: ({
+        /** Destination IPv4 network (CIDR), e.g. 192.0.2.0/24; a single host as /32. */
+        ipRange: string;
+        /** Default any. */
+        protocol?: ("any" | "tcp" | "udp" | "icmp");
+        /** tcp/udp only. */
+        fromPort?: number;
+        /** tcp/udp only; default fromPort. */
+        toPort?: number;
+        description?: string;
+      })[];
+      /** Tag name → value. */
+      tags: {
+        [key: string]: string;
+      };
       /** Unix milliseconds */
       createdTime: number;
       /** Unix milliseconds */
@@ -12132,6 +12253,598 @@ export interface operations {
         };
       };
       500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** List the VPGs (filter by tag; keyset pages). */
+  listVirtualPrivateGateways: {
+    parameters: {
+      query?: {
+        limit?: number;
+        last_evaluated_key?: string;
+        tag_name?: string;
+        tag_value?: string;
+        tag_value_match_mode?: ("exact" | "prefix");
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": (components["schemas"]["VirtualPrivateGateway"])[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Create a VPG (a network namespace with its own nftables ruleset). */
+  createVirtualPrivateGateway: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** SORACOM VPG type; default 14 (Type-E). Recorded; every type gets the same data plane today. */
+          type?: (14 | 15 | 16 | 17 | 20);
+          /** Default `default`. */
+          placement?: string;
+          /** IPv4 network of the devices' addresses, /8 to /28; default 10.128.0.0/9. Give the groups using the VPG a SoracomAir.addressPool inside it. */
+          deviceSubnetCidrRange?: string;
+          /** Default true. */
+          useInternetGateway?: boolean;
+          tags?: {
+            [key: string]: string;
+          };
+        };
+      };
+    };
+    responses: {
+      201: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["VirtualPrivateGateway"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Get a VPG. */
+  getVirtualPrivateGateway: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["VirtualPrivateGateway"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Add or change tags. */
+  updateVirtualPrivateGatewayTags: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": ({
+          tagName: string;
+          tagValue: string;
+        })[];
+      };
+    };
+    responses: {
+      204: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Delete a tag. */
+  deleteVirtualPrivateGatewayTag: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+        tag_name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      204: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Terminate a VPG no group uses (remove SoracomAir.vpgId from them first). */
+  terminateVirtualPrivateGateway: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["VirtualPrivateGateway"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Stop enforcing the uplink rules (they are kept). */
+  disableTrafficFiltering: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      204: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Enforce the uplink rules: devices reach only what they allow. */
+  enableTrafficFiltering: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      201: {
+        headers: { [name: string]: unknown };
+        content: never;
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Replace the uplink allow-list; the kernel takes the whole list in one transaction. */
+  putUplinkFilterRules: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          rules: ({
+            /** Destination IPv4 network (CIDR), e.g. 192.0.2.0/24; a single host as /32. */
+            ipRange: string;
+            /** Default any. */
+            protocol?: ("any" | "tcp" | "udp" | "icmp");
+            /** tcp/udp only. */
+            fromPort?: number;
+            /** tcp/udp only; default fromPort. */
+            toPort?: number;
+            description?: string;
+          })[];
+        };
+      };
+    };
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["VirtualPrivateGateway"];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];
