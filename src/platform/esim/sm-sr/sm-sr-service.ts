@@ -215,6 +215,23 @@ interface ProfileChange {
   readonly previous?: string | undefined;
 }
 
+/** Default notification types (esim.md §1.5, the `4D` of the E1 TLV). */
+const NOTIFIED = { declaration: 0x01, changed: 0x02, rollback: 0x03, fallback: 0x05 } as const;
+
+/**
+ * Whether a default notification (type, ISD-P AID) answers the running Enable/Disable `p`: a rollback
+ * (03) or a fall-back (05) is the card's own decision about the profile change it holds, whatever it
+ * names; a profile change (02) answers an Enable naming its target and a Disable naming another
+ * ISD-P (the one the card enabled instead). An eUICC declaration (01, the first attach) never does,
+ * nor a 02 naming what this change did not ask for: the card kept it from before.
+ */
+function answersChange(p: ProcedureRow, type: number, aid: string): boolean {
+  if (type === NOTIFIED.rollback || type === NOTIFIED.fallback) return true;
+  if (type !== NOTIFIED.changed) return false;
+  const target = (JSON.parse(p.data) as ProfileChange).target.toUpperCase();
+  return p.function === 'EnableProfile' ? aid === target : aid !== target;
+}
+
 export class SmSr {
   readonly #o: SmSrOptions;
   readonly #waiters = new Map<string, (s: FunctionExecutionStatus) => void>();
@@ -1202,10 +1219,34 @@ export class SmSr {
     // A profile change waits for this notification; it may come before the PoR was processed (the
     // command ran: the card only notifies after it). Anything else running: left unconfirmed, the
     // eUICC sends it again.
-    const answers =
+    const changing =
+      own === undefined &&
       active !== undefined &&
       (active.function === 'EnableProfile' || active.function === 'DisableProfile') &&
-      (active.step === 'awaiting-notification' || active.step === 'command-sent');
+      (active.step === 'awaiting-notification' ||
+        active.step === 'command-sent' ||
+        active.step === 'confirming');
+    // Not the notification this change waits for (esim.md §1.5, §3.5): one the eUICC kept from
+    // before — an eUICC declaration nobody confirmed, perhaps sent to the previous SM-SR during an
+    // SM-SR change — arriving first with the change's own. It is confirmed (3A08 with its sequence
+    // number) so the card drops it, and changes nothing: the change's notification settles the EIS.
+    if (changing && active !== undefined && !answersChange(active, n.value.type, aid)) {
+      const at = this.#now();
+      await this.#write(async (tx) => {
+        await tx
+          .deleteFrom('esim_sr_notifications')
+          .where('eid', '=', eid)
+          .where('seq', '=', n.value.seq)
+          .execute();
+        await tx
+          .insertInto('esim_sr_notifications')
+          .values({ eid, seq: n.value.seq, type: n.value.type, isdp_aid: aid, received_at: at })
+          .execute();
+      });
+      await this.#o.transport.send(eid, ISD_R_AID, [notificationConfirmationApdu(n.value.seq)]);
+      return SUCCESS;
+    }
+    const answers = changing && active?.step !== 'confirming';
     if (own === undefined && !answers) return EUICC_BUSY;
     const procedureId = own ?? (active as ProcedureRow).procedure_id;
     const now = this.#now();
@@ -1313,7 +1354,7 @@ export class SmSr {
     if (own === undefined && active !== undefined) {
       const change = JSON.parse(active.data) as ProfileChange;
       const succeeded =
-        n.value.type !== 0x03 &&
+        n.value.type !== NOTIFIED.rollback &&
         (active.function === 'EnableProfile' ? aid === change.target : aid !== change.target);
       status = succeeded ? SUCCESS : execError('the eUICC rolled the profile change back');
     }

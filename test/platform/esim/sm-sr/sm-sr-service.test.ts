@@ -417,6 +417,38 @@ describe('default notifications', () => {
     expect(await trail()).toBe(n0);
   });
 
+  it('a notification the card kept from before (an eUICC declaration never confirmed) does not answer the Enable: confirmed, changes nothing; the change’s own ends it', async () => {
+    // A card whose first attach was never confirmed — its declaration went to another SM-SR (before
+    // an SM-SR change) or was lost — so it still holds it (sequence 1, naming the bootstrap profile).
+    await b.db.cleanup();
+    b = await bench({ register: false });
+    const registered = await b.smsr
+      .es1For(b.pki.eum.pem)
+      .registerEIS({ functionCallIdentifier: 'reg-1', eis: b.eis });
+    expect(registered.functionExecutionStatus.status).toBe('EXECUTED_SUCCESS');
+    const euicc = euiccOf(b.card);
+    euicc.reset();
+    expect(euicc.connectivity(0).send.map((x) => [x.type, x.aid])).toEqual([[1, BOOTSTRAP]]);
+    await download();
+    const enabling = es4().enableProfile({ ...fc_(), eid: EID, iccid: SECOND_ICCID });
+    await settle(async () => (await step('EnableProfile')) === 'awaiting-notification');
+    const sentBefore = b.sent.length;
+    // REFRESH, attach: the old declaration first, then the profile change (type 02, the new profile).
+    expect(await b.attach()).toBe(2);
+    const r = await enabling;
+    expect(r.functionExecutionStatus, JSON.stringify(r)).toEqual({ status: 'EXECUTED_SUCCESS' });
+    expect(await profiles()).toEqual({ [ICCID]: 'Disabled', [SECOND_ICCID]: 'Enabled' });
+    // Both confirmed: the card holds nothing; the enable notified and audited once.
+    expect(euicc.snapshot().notifications).toEqual([]);
+    expect(b.sent.slice(sentBefore).filter((x) => x.kind === 'enabled')).toHaveLength(2); // SM-DP + operator
+    const audited = await b.db.store.db
+      .selectFrom('esim_sr_audit')
+      .select('operation_type')
+      .where('operation_type', 'in', ['0200', '0300'])
+      .execute();
+    expect(audited.map((a) => a.operation_type).sort()).toEqual(['0200', '0300']);
+  });
+
   it('the notification overtaking the PoR still ends the Enable (the change is claimed at command-sent)', async () => {
     await download();
     b.transport.beforeAnswer = () => b.attach();

@@ -122,7 +122,12 @@ async function offer(api: TestApi, p: typeof PROFILE_B | typeof PROFILE_C): Prom
   if (tagged.statusCode !== 200) throw new Error(`tag: ${tagged.body}`);
 }
 
-export async function switchRig(pki: TestPki): Promise<SwitchRig> {
+/**
+ * `attachedBefore` (default true): the device has attached once before the switch, its eUICC
+ * declaration confirmed by SM-SR1. False: the card still holds that declaration when the switch
+ * starts (it reaches the SM-SRs with the later notifications).
+ */
+export async function switchRig(pki: TestPki, o: { attachedBefore?: boolean } = {}): Promise<SwitchRig> {
   const [op1, op2] = await Promise.all([startTestApi(), startTestApi()]);
   const keep = (api: TestApi) => ({
     db: { ...api.db, cleanup: async () => undefined },
@@ -308,6 +313,7 @@ export async function switchRig(pki: TestPki): Promise<SwitchRig> {
   if (registered.statusCode !== 201) throw new Error(`registration: ${registered.body}`);
   // Operator 2's inventory: profile B, in the switch pool as simtrust-usim.
   await offer(op2, PROFILE_B);
+  if (o.attachedBefore === false) return s;
   // The device in the field has attached before: its eUICC declaration reached SM-SR1, which
   // confirmed it (no notification of the past is pending on the card when the switch starts).
   reattach('sr1');

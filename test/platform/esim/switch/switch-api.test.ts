@@ -149,51 +149,62 @@ describe('POST /v1/sims/{simId}/switch_operator', () => {
     expect(r.downloads).toHaveLength(1);
   }, 180_000);
 
-  it('switches back (1 → 2 → 1): operator 2 switches the eUICC to operator 1, which takes its SIM back', async () => {
-    const r = await start();
-    const first = await r.ended((await switchOf(r)).json().operationId);
-    expect(first.status, JSON.stringify(first)).toBe('succeeded');
-    await r.wayBack();
-    const back = await r.op2.call({
-      method: 'POST',
-      url: `/v1/sims/${EID}/switch_operator`,
-      payload: { targetSmsrId: SMSR1_ID, targetSmdpId: SMDP2_ID, profileType: PROFILE_TYPE },
-    });
-    expect(back.statusCode, back.body).toBe(202);
-    const op = await r.ended(back.json().operationId, r.op2);
-    expect(op.status, JSON.stringify(op)).toBe('succeeded');
-    expect(op.result?.status, JSON.stringify(op)).toBe('EXECUTED_SUCCESS');
-    expect(op.iccid).toBe(PROFILE_C.identity.iccid);
-    // SM-SR1 manages the eUICC again, SM-SR2 no longer; the card runs profile C.
-    expect((await loadEis(r.rig.sr1.db.store.db, EID))?.smsrId).toBe(SMSR1_ID);
-    expect(await loadEis(r.rig.sr2.db.store.db, EID)).toBeUndefined();
-    const isdps = euiccOf(r.rig.d.card).persistentState().isdps;
-    expect(isdps.find((p) => p.profile?.identity.iccid === PROFILE_C.identity.iccid)?.state).toBe(
-      LIFE_CYCLE.ENABLED,
-    );
-    // Operator 1 took its SIM back (one SIM, not handed over, C active, A still its own); operator 2
-    // shows it handed over.
-    const one = await simAt(r.op1);
-    expect(one.sim, JSON.stringify(one.sim.profiles)).toMatchObject({
-      handedOver: null,
-      activeProfileId: PROFILE_C.identity.iccid,
-    });
-    expect(one.sim.profiles[ICCID]?.state).toBe('Disabled');
-    const two = await simAt(r.op2);
-    expect(two.sim.handedOver).toMatchObject({ smsrId: SMSR1_ID });
-    expect(two.sim.profiles[B]?.state).toBe('handed-over');
-    const adopted = await r.op1.platform.store.db
-      .selectFrom('audit_logs')
-      .select('detail')
-      .where('operation_id', '=', 'Esim:adoptEuicc')
-      .execute();
-    expect(adopted.map((a) => JSON.parse(a.detail).returned)).toEqual([true]);
-    // Operator 1 manages it again through its own SM-SR.
-    const audit = await r.op1.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/audit` });
-    expect(audit.statusCode, audit.body).toBe(202);
-    const audited = await r.ended(audit.json().operationId);
-    expect(audited.status, JSON.stringify(audited)).toBe('succeeded');
-  }, 240_000);
+  it.each([
+    ['', true],
+    [
+      ' — the eUICC declaration of its first attach never confirmed, so the card sends it with the enables (not read as a rollback)',
+      false,
+    ],
+  ] as const)(
+    'switches back (1 → 2 → 1): operator 2 switches the eUICC to operator 1, which takes its SIM back%s',
+    async (_, attachedBefore) => {
+      s = await switchRig(pki, { attachedBefore });
+      const r = s;
+      const first = await r.ended((await switchOf(r)).json().operationId);
+      expect(first.status, JSON.stringify(first)).toBe('succeeded');
+      await r.wayBack();
+      const back = await r.op2.call({
+        method: 'POST',
+        url: `/v1/sims/${EID}/switch_operator`,
+        payload: { targetSmsrId: SMSR1_ID, targetSmdpId: SMDP2_ID, profileType: PROFILE_TYPE },
+      });
+      expect(back.statusCode, back.body).toBe(202);
+      const op = await r.ended(back.json().operationId, r.op2);
+      expect(op.status, JSON.stringify(op)).toBe('succeeded');
+      expect(op.result?.status, JSON.stringify(op)).toBe('EXECUTED_SUCCESS');
+      expect(op.iccid).toBe(PROFILE_C.identity.iccid);
+      // SM-SR1 manages the eUICC again, SM-SR2 no longer; the card runs profile C.
+      expect((await loadEis(r.rig.sr1.db.store.db, EID))?.smsrId).toBe(SMSR1_ID);
+      expect(await loadEis(r.rig.sr2.db.store.db, EID)).toBeUndefined();
+      const isdps = euiccOf(r.rig.d.card).persistentState().isdps;
+      expect(isdps.find((p) => p.profile?.identity.iccid === PROFILE_C.identity.iccid)?.state).toBe(
+        LIFE_CYCLE.ENABLED,
+      );
+      // Operator 1 took its SIM back (one SIM, not handed over, C active, A still its own); operator 2
+      // shows it handed over.
+      const one = await simAt(r.op1);
+      expect(one.sim, JSON.stringify(one.sim.profiles)).toMatchObject({
+        handedOver: null,
+        activeProfileId: PROFILE_C.identity.iccid,
+      });
+      expect(one.sim.profiles[ICCID]?.state).toBe('Disabled');
+      const two = await simAt(r.op2);
+      expect(two.sim.handedOver).toMatchObject({ smsrId: SMSR1_ID });
+      expect(two.sim.profiles[B]?.state).toBe('handed-over');
+      const adopted = await r.op1.platform.store.db
+        .selectFrom('audit_logs')
+        .select('detail')
+        .where('operation_id', '=', 'Esim:adoptEuicc')
+        .execute();
+      expect(adopted.map((a) => JSON.parse(a.detail).returned)).toEqual([true]);
+      // Operator 1 manages it again through its own SM-SR.
+      const audit = await r.op1.call({ method: 'POST', url: `/v1/sims/${EID}/profiles/audit` });
+      expect(audit.statusCode, audit.body).toBe(202);
+      const audited = await r.ended(audit.json().operationId);
+      expect(audited.status, JSON.stringify(audited)).toBe('succeeded');
+    },
+    240_000,
+  );
 
   it('refuses an unknown target, a SIM that is no eUICC, its own SM-SR and bad bodies, creating nothing', async () => {
     const r = await start();
