@@ -124,6 +124,18 @@ describe.skipIf(!ok)('Beam MQTT → Mosquitto over TLS (interop)', () => {
     device.end();
   });
 
+  it('a device that drops off: Mosquitto publishes its will, at will-topic/{IMSI}', async () => {
+    const { sim, session } = await w.device(passwordGroup);
+    const device = await RawMqttClient.connect(w.entry.port, session.address);
+    const connack = await device.connectMqtt({
+      clientId: `will-${sim.imsi}`,
+      will: { topic: 'status', payload: Buffer.from('offline'), qos: 1, retain: false },
+    });
+    expect(connack.returnCode).toBe(0);
+    device.socket.destroy();
+    expect((await message(`status/${sim.imsi}`)).payload).toBe('offline');
+  });
+
   it("passes Mosquitto's refusals on: no client certificate (TLS fails) and a wrong password", async () => {
     await w.credential('wrong-login', 'username-password-credentials', {
       username: broker.username,
