@@ -418,6 +418,11 @@ export const SETTINGS = {
     doc: 'How often the listener reads the partners registry again: a partner added or removed with the CLI is accepted or refused within this time.',
     parse: int(1, 3600),
   },
+  esimSwitchValiditySeconds: {
+    default: undefined,
+    doc: "ValidityPeriod (SGP.02) of a switch carrier's ES4 PrepareSMSRChange and SMSRChange (docs/esim-switch.md): how long the target SM-SR holds the eUICC for the handover and how long the two SM-SRs may take to hand it over — the card retried while out of reach, a partner's answer awaited; after it the change ends with its stated outcome. Unset: PrepareSMSRChange 300 s, SMSRChange the SM-SR's default (600 s).",
+    parse: int(30, 86_400),
+  },
   // --- EAP-SIM / EAP-AKA / EAP-AKA' over RADIUS and the GSUP AuC interface (docs/aaa.md)
   eapConversationSeconds: {
     default: 60,

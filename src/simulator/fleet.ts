@@ -180,7 +180,9 @@ interface Device {
 interface Core {
   /** undefined: the default network (every IMSI no home network claims). */
   readonly imsiPrefix: string | undefined;
-  readonly gsup: GsupClient;
+  /** The GSUP link; opened again at the next attach once the HLR closed it (it restarted). */
+  gsup: GsupClient;
+  readonly gsupAt: { readonly host: string; readonly port: number };
   readonly gateway: PacketGateway;
 }
 
@@ -337,7 +339,7 @@ export class Fleet {
           port: n.gsup.port,
           name: 'SIMTRUST-SIMULATOR-SGSN',
         });
-        cores.push({ imsiPrefix, gsup, gateway });
+        cores.push({ imsiPrefix, gsup, gsupAt: { host: n.gsup.host, port: n.gsup.port }, gateway });
       } catch (e) {
         gateway.close();
         throw e;
@@ -383,6 +385,22 @@ export class Fleet {
       )
         best = c;
     return best;
+  }
+
+  /**
+   * The core's GSUP link, opened again when the HLR closed it (a restarted HLR/AuC), as an SGSN
+   * reconnects; when that fails too the closed link is returned and the attach is refused (retried).
+   */
+  private async gsupOf(core: Core): Promise<GsupClient> {
+    if (!core.gsup.isClosed || this.stopped) return core.gsup;
+    try {
+      const link = await GsupClient.open({ ...core.gsupAt, name: 'SIMTRUST-SIMULATOR-SGSN' });
+      if (this.stopped) link.close();
+      else core.gsup = link;
+    } catch {
+      // Still down: this attach fails and is retried after retrySeconds.
+    }
+    return core.gsup;
   }
 
   /** Starts every device (attaches spread over attachSpreadMs) and the movement and swap schedules. */
@@ -483,9 +501,10 @@ export class Fleet {
       const imsi = d.imsi;
       // The visited network asks the subscriber's home network (by IMSI), wherever the device is.
       const core = this.coreOf(imsi);
-      const auth = await authenticateCard(core.gsup, d.spec.card, imsi);
+      const gsup = await this.gsupOf(core);
+      const auth = await authenticateCard(gsup, d.spec.card, imsi);
       if (!auth.ok) return this.refuseAttach(d, auth.error);
-      const location = await registerLocation(core.gsup, imsi);
+      const location = await registerLocation(gsup, imsi);
       if (!location.ok) return this.refuseAttach(d, location.error);
       const imeisv = imeisvOf(d.imei);
       const granted = await core.gateway.authorize({ imsi, imeisv, cell: d.cell });

@@ -250,4 +250,9 @@ export class GsupClient {
     this.closed = true;
     this.socket.destroy();
   }
+
+  /** The link is gone (closed here, or by the server: an HLR that stopped). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
 }

@@ -39,7 +39,7 @@ import { Smsc } from '../../src/servers/smpp/smsc.js';
 import { type SimulatedCard, simulatedCard, simulatedImei } from '../../src/simulator/cards.js';
 import { Fleet, type FleetEvent } from '../../src/simulator/fleet.js';
 import type { Cell } from '../../src/simulator/packet-gateway.js';
-import { SmsNetwork } from '../../src/simulator/sms-network.js';
+import { type SimDataMessage, SmsNetwork } from '../../src/simulator/sms-network.js';
 import { waitFor } from '../helpers/anti-theft.js';
 import { testConfig } from '../helpers/app.js';
 import { runCli, type ServerProcess, startServeProcess } from '../helpers/cli.js';
@@ -94,12 +94,25 @@ export interface Deployment {
   readonly otaSystemId: string;
   readonly tls: TlsIdentity;
   readonly tlsCertificateFile: string;
+  /** The `simtrust serve` process running now (another one after restart()). */
   readonly server: ServerProcess;
   readonly soapUrl: string;
   /** A call to its API as its operator. */
   call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** `simtrust …` as its administrator (exit 0 expected; stdout). */
   cli(args: readonly string[]): Promise<string>;
+  /** SIGKILL of its serve process: nothing of it runs to an end, its database stays as it was. */
+  kill(): Promise<void>;
+  /**
+   * `simtrust serve` again on the same database and key, every listener on the port it had (partners
+   * and the device's network know those), logged in again.
+   */
+  restart(): Promise<void>;
+  /** The last lines its serve processes printed (for a failure's message). */
+  logTail(): string;
+  /** How many lines its serve processes printed so far; logSince(mark): the lines after it. */
+  logMark(): number;
+  logSince(mark: number): readonly string[];
 }
 
 export interface CoreEndpoints {
@@ -132,9 +145,31 @@ export interface SwitchLab {
   };
   /** Every MT SIM data message the SMSC carried: the sending SM-SR's number and the card's. */
   readonly mt: readonly { readonly source: string; readonly destination: string }[];
+  /** The radio between the SMSC and the device, as the failure tests cut it. */
+  readonly radio: Radio;
   /** The device attached with this IMSI after event index `from`. */
   attachedAs(imsi: string, from?: number): Promise<FleetEvent>;
   close(): Promise<void>;
+}
+
+/**
+ * Test-only: the lab's radio leg for MT SIM data (SMSC → device). `cut(source, 'drop')` loses every
+ * SMS from that number — the device out of coverage, as the SM-SR cannot tell it from a switched-off
+ * one — and `cut(source, 'hold')` keeps them back in order, so a test can stop a procedure exactly
+ * where its next message to the card is due (an HTTPS script needs the push SMS first, so this
+ * gates both bearers). `restore()` lets SMS through again, the held ones delivered or dropped.
+ */
+export interface Radio {
+  cut(source: string, mode: 'hold' | 'drop'): void;
+  restore(o?: { deliverHeld?: boolean }): void;
+  /** Held now, and dropped since the lab started (source and destination numbers). */
+  readonly held: readonly { readonly source: string; readonly destination: string }[];
+  readonly dropped: readonly { readonly source: string; readonly destination: string }[];
+}
+
+/** Serve's environment for the lab beyond the database and key (extraEnv: e.g. the switch's validity). */
+export interface SwitchLabOptions {
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'simtrust-switch-'));
@@ -239,11 +274,58 @@ async function pkiOfTwo(d: Prepared, one: Prepared, fromOne: { ciPem: string; eu
   ]);
 }
 
-/** `simtrust serve` for the deployment, every listener on a port the system picks. */
-async function serve(d: Prepared, smsc: Smsc, tls: TlsIdentity): Promise<Deployment> {
+/** The lines a deployment's serve processes printed (both streams); the last 2,000 are kept. */
+class LogLines {
+  readonly #lines: string[] = [];
+  /** Lines printed before the first one kept. */
+  #dropped = 0;
+
+  follow(server: ServerProcess): void {
+    let partial = '';
+    const keep = (chunk: unknown) => {
+      const parts = (partial + String(chunk)).split('\n');
+      partial = parts.pop() ?? '';
+      this.add(...parts.filter((l) => l !== ''));
+    };
+    server.child.stdout?.on('data', keep);
+    server.child.stderr?.on('data', keep);
+  }
+
+  add(...lines: string[]): void {
+    this.#lines.push(...lines);
+    const over = this.#lines.length - 2_000;
+    if (over > 0) {
+      this.#lines.splice(0, over);
+      this.#dropped += over;
+    }
+  }
+
+  get mark(): number {
+    return this.#dropped + this.#lines.length;
+  }
+
+  since(mark: number): readonly string[] {
+    return this.#lines.slice(Math.max(0, mark - this.#dropped));
+  }
+
+  tail(n = 300): string {
+    return this.#lines.slice(-n).join('\n');
+  }
+}
+
+/**
+ * `simtrust serve` for the deployment, every listener on a port the system picks; restart() starts it
+ * again on the ports the first start got.
+ */
+async function serve(
+  d: Prepared,
+  smsc: Smsc,
+  tls: TlsIdentity,
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<Deployment> {
   const keyFile = d.file('soap-key.pem', tls.keyPem);
   const certificateFile = d.file('soap-cert.pem', tls.certificatePem);
-  const server = await startServeProcess({
+  const env: Record<string, string> = {
     ...d.env,
     SIMTRUST_GSUP_PORT: '0',
     SIMTRUST_ESIM_OPERATOR_ID: d.operator.operatorId,
@@ -257,19 +339,37 @@ async function serve(d: Prepared, smsc: Smsc, tls: TlsIdentity): Promise<Deploym
     SIMTRUST_OTA_SMPP_SYSTEM_ID: d.otaSystemId,
     SIMTRUST_OTA_SMPP_PASSWORD: `${d.otaSystemId}-secret`,
     SIMTRUST_OTA_SMPP_SOURCE_ADDR: d.smsrNumber,
-  });
+    ...extraEnv,
+  };
+  const lines = new LogLines();
+  let server = await startServeProcess(env);
+  lines.follow(server);
   const soapUrl = server.esim?.soapUrl;
-  if (soapUrl === undefined) {
+  const { radius, gsup } = server;
+  const scp81Port = server.esim?.scp81Port;
+  if (soapUrl === undefined || radius === undefined || gsup === undefined || scp81Port === undefined) {
     await server.stop('SIGKILL');
-    throw new Error(`operator ${d.n}: serve reported no SOAP listener`);
+    throw new Error(`operator ${d.n}: serve reported no SOAP, SCP81, RADIUS or GSUP listener`);
   }
-  const login = await fetch(`${server.apiUrl}/v1/auth`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: d.operator.email, password: d.operator.password }),
-  });
-  if (login.status !== 200) throw new Error(`operator ${d.n}: login ${login.status} ${await login.text()}`);
-  const { token } = (await login.json()) as { token: string };
+  // A restart listens where partners and the device's network reach it.
+  const sameEnv = {
+    ...env,
+    SIMTRUST_GSUP_PORT: String(gsup.port),
+    SIMTRUST_RADIUS_AUTH_PORT: String(radius.authPort),
+    SIMTRUST_RADIUS_ACCT_PORT: String(radius.acctPort),
+    SIMTRUST_ESIM_SOAP_PORT: new URL(soapUrl).port,
+    SIMTRUST_ESIM_SCP81_PORT: String(scp81Port),
+  };
+  const login = async () => {
+    const res = await fetch(`${server.apiUrl}/v1/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: d.operator.email, password: d.operator.password }),
+    });
+    if (res.status !== 200) throw new Error(`operator ${d.n}: login ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { token: string }).token;
+  };
+  let token = await login();
   return {
     n: d.n,
     dialect: d.dialect,
@@ -283,7 +383,9 @@ async function serve(d: Prepared, smsc: Smsc, tls: TlsIdentity): Promise<Deploym
     otaSystemId: d.otaSystemId,
     tls,
     tlsCertificateFile: certificateFile,
-    server,
+    get server() {
+      return server;
+    },
     soapUrl,
     cli: d.cli,
     async call<T>(method: string, path: string, body?: unknown) {
@@ -298,6 +400,19 @@ async function serve(d: Prepared, smsc: Smsc, tls: TlsIdentity): Promise<Deploym
       const text = await res.text();
       return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
     },
+    kill: () => server.stop('SIGKILL'),
+    async restart() {
+      await server.stop('SIGKILL');
+      lines.add(`--- operator ${d.n}: serve restarted ---`);
+      server = await startServeProcess(sameEnv);
+      lines.follow(server);
+      if (server.esim?.soapUrl !== soapUrl)
+        throw new Error(`operator ${d.n}: restarted on ${server.esim?.soapUrl}, not ${soapUrl}`);
+      token = await login();
+    },
+    logTail: () => lines.tail(),
+    logMark: () => lines.mark,
+    logSince: (mark) => lines.since(mark),
   };
 }
 
@@ -311,6 +426,7 @@ export async function addPartners(
   partner: Deployment,
   roles: ReadonlyArray<{ role: 'sm-sr' | 'sm-dp' | 'operator'; entityId: string }>,
 ): Promise<void> {
+  const mark = d.logMark();
   for (const r of roles)
     await d.cli([
       'esim',
@@ -333,6 +449,26 @@ export async function addPartners(
     (status) => status !== 403,
     SETTLE_MS,
   );
+  // …in every role added: a refresh reads the registry between two adds as well, so the listener
+  // may take the certificate before its last role; its log names the roles of each refresh.
+  const wanted = roles.map((r) => `${r.role}:${r.entityId}`);
+  await waitFor(
+    `operator ${d.n}'s SOAP listener to take ${wanted.join(', ')}`,
+    () => d.logSince(mark).some((line) => wanted.every((w) => partnersOfLine(line).includes(w))),
+    (taken) => taken,
+    SETTLE_MS,
+  );
+}
+
+/** The partners (role:entity id) a listener's "eSIM partners changed" log line names. */
+function partnersOfLine(line: string): readonly string[] {
+  if (!line.includes('eSIM partners changed')) return [];
+  try {
+    const partners = (JSON.parse(line) as { partners?: unknown }).partners;
+    return Array.isArray(partners) ? partners.map(String) : [];
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -361,8 +497,27 @@ export function soapStatusFrom(identity: TlsIdentity, d: Deployment): Promise<nu
   });
 }
 
+/**
+ * Stops a deployment's serve as its administrator would (SIGTERM), and SIGKILLs it if it is still
+ * running after 30 s — its shutdown may wait for a partner or card that a failure case left hanging —
+ * so no serve outlives the lab.
+ */
+async function shutDown(d: Deployment): Promise<void> {
+  const server = d.server;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), 30_000);
+  });
+  try {
+    if ((await Promise.race([server.stop(), late])) === 'late') await server.stop('SIGKILL');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startSwitchLab(
   dialects: readonly ['sqlite' | 'postgres', 'sqlite' | 'postgres'],
+  options: SwitchLabOptions = {},
 ): Promise<SwitchLab> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const close = async () => {
@@ -372,6 +527,22 @@ export async function startSwitchLab(
     // --- the network's SMSC: both OTA links bind here; MO SMS go to the number's ESME --------------
     const mt: { source: string; destination: string }[] = [];
     let network: SmsNetwork | undefined;
+    const cuts = new Map<string, 'hold' | 'drop'>();
+    const held: SimDataMessage[] = [];
+    const dropped: { source: string; destination: string }[] = [];
+    const radio: Radio = {
+      cut: (source, mode) => {
+        cuts.set(source, mode);
+      },
+      restore: (o = {}) => {
+        cuts.clear();
+        const release = held.splice(0);
+        if (o.deliverHeld === true) for (const m of release) network?.onSimData(m);
+        else dropped.push(...release.map((m) => ({ source: m.source, destination: m.destination })));
+      },
+      held,
+      dropped,
+    };
     const smsc = await Smsc.start({
       host: '127.0.0.1',
       port: 0,
@@ -379,7 +550,10 @@ export async function startSwitchLab(
       receipt: false,
       onSimData: (m) => {
         mt.push({ source: m.source, destination: m.destination });
-        network?.onSimData(m);
+        const cut = cuts.get(m.source);
+        if (cut === 'hold') held.push(m);
+        else if (cut === 'drop') dropped.push({ source: m.source, destination: m.destination });
+        else network?.onSimData(m);
       },
     });
     cleanups.push(() => smsc.close());
@@ -415,10 +589,10 @@ export async function startSwitchLab(
       issueTlsIdentity('operator1.sm-sr'),
       issueTlsIdentity('operator2.sm-sr'),
     ]);
-    const one = await serve(p1, smsc, tls1);
-    cleanups.push(() => one.server.stop());
-    const two = await serve(p2, smsc, tls2);
-    cleanups.push(() => two.server.stop());
+    const one = await serve(p1, smsc, tls1, options.env);
+    cleanups.push(() => shutDown(one));
+    const two = await serve(p2, smsc, tls2, options.env);
+    cleanups.push(() => shutDown(two));
     // One TLS certificate per deployment, registered in each role the other deployment plays: at
     // operator 1, operator 2's SM-SR (ES4 PrepareSMSRChange, ES7) and SM-DP (ES2 DownloadProfile);
     // at operator 2, operator 1's SM-SR (ES7) and operator 1 as an operator (ES4, ES2).
@@ -533,6 +707,7 @@ export async function startSwitchLab(
       smsc,
       cores: { one: core1, two: core2 },
       mt,
+      radio,
       attachedAs,
       close,
     };

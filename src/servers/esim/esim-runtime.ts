@@ -325,6 +325,13 @@ export async function startEsim(
     owner: { operatorId, mnoId: mnoIdOf(operatorId) },
     adopt: (id, eid, detail) => esimOperations.adoptEuicc(id, eid, detail),
   });
+  // A switch's ValidityPeriod (esimSwitchValiditySeconds): its PrepareSMSRChange and SMSRChange.
+  if (c.esimSwitchValiditySeconds !== undefined)
+    esimOperations.switchTiming = {
+      ...esimOperations.switchTiming,
+      prepareValiditySeconds: c.esimSwitchValiditySeconds,
+      changeValiditySeconds: c.esimSwitchValiditySeconds,
+    };
   esimOperations.connect(ports);
   if (soapTls !== undefined) {
     try {

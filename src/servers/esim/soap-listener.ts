@@ -103,9 +103,18 @@ export class EsimSoapListener {
   async refresh(): Promise<void> {
     if (this.refreshing !== undefined) return this.refreshing;
     this.refreshing = (async () => {
-      const changes = this.sync.apply(await this.partners.list(this.operatorId));
+      const partners = await this.partners.list(this.operatorId);
+      const changes = this.sync.apply(partners);
+      // Which roles each certificate now has (role:entity id): what the listener accepts from here on.
       if (changes.added + changes.removed > 0)
-        this.log?.warn({ ...changes, operatorId: this.operatorId }, 'eSIM partners changed');
+        this.log?.warn(
+          {
+            ...changes,
+            operatorId: this.operatorId,
+            partners: partners.map((p) => `${p.role}:${p.entityId}`).sort(),
+          },
+          'eSIM partners changed',
+        );
     })().finally(() => {
       this.refreshing = undefined;
     });

@@ -10,7 +10,7 @@
 // ISD-P AID) and their answer is the body the card posts, as one response with SW 9000. A send with
 // `moreToDo` (ES3.SendData MoreToDo) keeps the session open for the next one; a job that finds no
 // session running (and no push out) sends a push; a session that closes with jobs left waiting gets
-// a new push.
+// a new push, and so do jobs a push brought no session for within the sessions' repushMs.
 
 import { concatBytes } from '../../../lib/ber-tlv.js';
 import { SimtrustError } from '../../../lib/errors.js';
@@ -103,6 +103,9 @@ export class Es5Https implements Es5Transport {
       return await this.#o.push(eid, AdminSessionTriggerTlv.encode(this.#o.trigger(eid)));
     } catch (e) {
       return failure(e);
+    } finally {
+      // Pushed again after repushMs should it bring no session while jobs wait.
+      this.#o.sessions.pushed(eid);
     }
   }
 }

@@ -13,7 +13,8 @@
 // ride one PSK-TLS session; when the hold ends empty-handed the session ends (204) and the next job
 // needs a new push. A session also ends after `maxScriptsPerSession` jobs (the card's agent bounds
 // its exchanges per session); jobs left waiting when a session closes are announced (onLeftWaiting)
-// so the sender pushes again.
+// so the sender pushes again — and so are jobs still waiting `repushMs` after the last push (pushed())
+// without a session: the push SMS was lost or the card out of reach; it goes again while jobs wait.
 //
 // Transport-free: the listener (src/servers/esim/scp81-listener.ts) authenticates the connection by its
 // PSK identity (EID + keyset) and hands each request here. Each step of a request, as it is enforced:
@@ -66,6 +67,12 @@ export interface RamOverHttpOptions {
   readonly sessionMs?: number;
   /** Jobs one session carries before it ends (default 32; the card's agent allows 64 exchanges). */
   readonly maxScriptsPerSession?: number;
+  /**
+   * A push after which no session opened within this time is sent again while jobs wait (default
+   * 60 s, as long as an SMS PoR is awaited): a lost push SMS no longer strands the eUICC's jobs
+   * until their delivery time.
+   */
+  readonly repushMs?: number;
 }
 
 interface Job {
@@ -104,6 +111,8 @@ export class RamOverHttpSessions {
   /** A session holding its answer for the next job of this EID: wakes it. */
   readonly #holders = new Map<string, () => void>();
   readonly #leftWaiting = new Set<(eid: string) => void>();
+  /** Per EID: the timer that announces its jobs again when the last push brought no session. */
+  readonly #repush = new Map<string, NodeJS.Timeout>();
   #sessions = 0;
 
   constructor(options: RamOverHttpOptions = {}) {
@@ -114,7 +123,23 @@ export class RamOverHttpSessions {
       holdMs: options.holdMs ?? 15_000,
       sessionMs: options.sessionMs ?? 120_000,
       maxScriptsPerSession: options.maxScriptsPerSession ?? 32,
+      repushMs: options.repushMs ?? 60_000,
     };
+  }
+
+  /**
+   * The sender pushed for `eid` (sent or not): should no session open within repushMs while its jobs
+   * wait, they are announced again (onLeftWaiting), so the sender pushes again.
+   */
+  pushed(eid: string): void {
+    const key = eid.toUpperCase();
+    clearTimeout(this.#repush.get(key));
+    const timer = setTimeout(() => {
+      this.#repush.delete(key);
+      if (this.pending(key) > 0 && !this.#open.has(key)) for (const l of this.#leftWaiting) l(key);
+    }, this.#o.repushMs);
+    timer.unref();
+    this.#repush.set(key, timer);
   }
 
   get adminUri(): string {
@@ -217,6 +242,9 @@ export class RamOverHttpSessions {
     if (this.#open.has(key)) return undefined;
     this.#sessions++;
     const o = this.#o;
+    // The push worked: no push again for it.
+    clearTimeout(this.#repush.get(key));
+    this.#repush.delete(key);
     const session = new AdminSession(key, `${o.adminUri}/${this.#sessions.toString(36)}`, o.adminUri, {
       take: () => this.#take(key),
       closed: () => {

@@ -18,6 +18,10 @@
 //   smsr-change  sent again; busy (our SM-SR's recovery still runs the handover) is waited out;
 //                "no EIS for this EID" (8.1.1/3.9) means the earlier SMSRChange completed — SM-SR1
 //                deletes its EIS only after SM-SR2 took the eUICC over
+// An SMSRChange whose HandoverEUICC got no answer (8.7/3.7: SM-SR2 down, or its answer lost after
+// its commit) has an outcome nobody knows yet: not a failure. The step stays running and SMSRChange
+// is sent again (which makes our SM-SR ask SM-SR2 again) until an answer is final; "no EIS" then
+// means our SM-SR learnt meanwhile that SM-SR2 took the eUICC over, as after a restart.
 //   download     sent again with the same FunctionCallIdentifier: the target answers the download it
 //                already ran or runs (switch/target.ts keys it by that id), never a second one
 // Before the SM-SR change commits nothing has moved (our SM-SR stays in charge); after it, the SIM
@@ -81,6 +85,19 @@ export interface SwitchTiming {
   readonly resumePollMs: number;
   /** ValidityPeriod of PrepareSMSRChange: how long SM-SR2 holds the EID for the handover (s). */
   readonly prepareValiditySeconds: number;
+  /**
+   * ValidityPeriod of SMSRChange (s): how long the SM-SRs may take to hand the eUICC over — our
+   * SM-SR passes it on in HandoverEUICC, and every wait of the change (the card retried, a partner's
+   * answer) ends with it. Undefined: none is sent (our SM-SR's default, 600 s).
+   */
+  readonly changeValiditySeconds?: number | undefined;
+  /**
+   * Waits before SMSRChange goes again while the hand-over's outcome is unknown (8.7/3.7), the last
+   * one repeated; the step notes each.
+   */
+  readonly unresolvedRetryMs: readonly number[];
+  /** How long, at most, the switch waits for that outcome before it ends FAILED saying it is unknown. */
+  readonly unresolvedWaitMs: number;
   /** Waits before asking the target SM-DP again when DownloadProfile got no answer (1.2/3.7). */
   readonly downloadRetryMs: readonly number[];
 }
@@ -90,6 +107,8 @@ export const DEFAULT_SWITCH_TIMING: SwitchTiming = Object.freeze({
   resumeWaitMs: 600_000,
   resumePollMs: 2_000,
   prepareValiditySeconds: 300,
+  unresolvedRetryMs: [1_000, 2_000, 5_000, 10_000, 30_000],
+  unresolvedWaitMs: 3_600_000,
   downloadRetryMs: [2_000, 10_000, 30_000, 60_000],
 });
 
@@ -102,6 +121,11 @@ const isBusy = (s: FunctionExecutionStatus) => codeIs(s, SUBJECT_CODES.EUICC, RE
 /** 1.2/3.7: the provider did not answer (port-clients.ts: unreachable, no response in time). */
 const isUnanswered = (s: FunctionExecutionStatus) =>
   codeIs(s, SUBJECT_CODES.FUNCTION_PROVIDER, REASON_CODES.UNAVAILABLE);
+/**
+ * 8.7/3.7 from our SM-SR's SMSRChange: the new SM-SR did not answer HandoverEUICC, so whether it
+ * took the eUICC over is not known yet (sm-sr-change-service.ts: the hand-over stays open there).
+ */
+const isUnresolved = (s: FunctionExecutionStatus) => codeIs(s, SUBJECT_CODES.SM_SR, REASON_CODES.UNAVAILABLE);
 const messageOf = (s: FunctionExecutionStatus) => s.statusCodeData?.message ?? s.status;
 
 /** The same status with `what` before its message (the outcome names the step and what it means). */
@@ -175,11 +199,17 @@ export async function runSwitch(
   if (step === 'smsr-change') {
     await frame.open(id, SWITCH_STEP_NAMES.change);
     const resumed = o.resumed && row.step === 'smsr-change';
-    const s = await smsrChange(frame, row, ports, resumed, o.timing);
-    // Resumed: SM-SR1 deletes its EIS only after SM-SR2 took the eUICC over (§3.8 step 29).
-    const doneBefore = resumed && codeIs(s, SUBJECT_CODES.EID, REASON_CODES.UNKNOWN);
+    const { status: s, unresolved } = await smsrChange(frame, row, ports, resumed, o.timing);
+    // Resumed, or after an answer that left the hand-over open: SM-SR1 deletes its EIS only after
+    // SM-SR2 took the eUICC over (§3.8 step 29).
+    const doneBefore = (resumed || unresolved) && codeIs(s, SUBJECT_CODES.EID, REASON_CODES.UNKNOWN);
     if (!ok(s) && !doneBefore) {
       await frame.close(id, SWITCH_STEP_NAMES.change, 'failed', s);
+      if (isUnresolved(s))
+        return explained(
+          s,
+          `whether ${row.target_smsr_id} took the eUICC over is still not known after ${Math.round(o.timing.unresolvedWaitMs / 1000)} s: this deployment's SM-SR keeps the eUICC locked and asks it again; the switch did not finish`,
+        );
       return explained(
         s,
         `the SM-SR change to ${row.target_smsr_id} failed before its commit point: this deployment's SM-SR still manages the eUICC (the target's prepare ends with its validity period)`,
@@ -200,7 +230,7 @@ export async function runSwitch(
         ? withWarning(
             SUBJECT_CODES.EID,
             REASON_CODES.UNKNOWN,
-            `handed over to ${row.target_smsr_id} before the restart (this SM-SR holds no EIS of the eUICC any more)`,
+            `handed over to ${row.target_smsr_id} ${resumed ? 'before the restart' : 'while its answer was awaited'} (this SM-SR holds no EIS of the eUICC any more)`,
           )
         : s,
       `handed over to ${row.target_smsr_id}`,
@@ -275,7 +305,10 @@ export async function runSwitch(
 /**
  * ES4.SMSRChange at our SM-SR. Busy (8.1/3.7: another procedure of our SM-SR on the eUICC) is tried
  * again: after each of timing.busyRetryMs on a fresh run; on a resumed one for up to
- * timing.resumeWaitMs, as our SM-SR's own recovery may still be running the handover.
+ * timing.resumeWaitMs, as our SM-SR's own recovery may still be running the handover. An unresolved
+ * hand-over (8.7/3.7) is asked again after timing.unresolvedRetryMs (the last repeated) for up to
+ * timing.unresolvedWaitMs; meanwhile busy is our SM-SR asking SM-SR2 itself, and is waited the same.
+ * `unresolved`: an answer left the hand-over open at least once.
  */
 async function smsrChange(
   frame: SwitchFrame,
@@ -283,13 +316,16 @@ async function smsrChange(
   ports: SwitchPorts,
   resumed: boolean,
   timing: SwitchTiming,
-): Promise<FunctionExecutionStatus> {
+): Promise<{ status: FunctionExecutionStatus; unresolved: boolean }> {
   const id = row.operation_id;
   const once = async () =>
     (
       await call(() =>
         ports.change.smsrChange({
           functionCallIdentifier: id,
+          ...(timing.changeValiditySeconds === undefined
+            ? {}
+            : { validityPeriod: timing.changeValiditySeconds }),
           eid: row.eid,
           targetSmsrId: row.target_smsr_id,
         }),
@@ -298,7 +334,25 @@ async function smsrChange(
   let s = await once();
   // Waits are real time (the injectable clock only stamps the rows).
   const deadline = performance.now() + timing.resumeWaitMs;
-  for (let attempt = 0; isBusy(s); attempt++) {
+  let unresolvedSince: number | undefined;
+  let unresolvedAttempt = 0;
+  for (let attempt = 0; ; attempt++) {
+    if (isUnresolved(s)) unresolvedSince ??= performance.now();
+    if (unresolvedSince !== undefined && (isUnresolved(s) || isBusy(s))) {
+      const waits = timing.unresolvedRetryMs;
+      const wait = waits[Math.min(unresolvedAttempt, waits.length - 1)] ?? 1_000;
+      if (performance.now() + wait > unresolvedSince + timing.unresolvedWaitMs) break;
+      unresolvedAttempt++;
+      await frame.note(
+        id,
+        SWITCH_STEP_NAMES.change,
+        `${messageOf(s)}; asking again in ${wait} ms (the hand-over's outcome is not known yet)`,
+      );
+      await sleep(wait);
+      s = await once();
+      continue;
+    }
+    if (!isBusy(s)) break;
     const wait = resumed ? timing.resumePollMs : timing.busyRetryMs[attempt];
     if (wait === undefined || (resumed && performance.now() + wait > deadline)) break;
     await frame.note(
@@ -309,5 +363,5 @@ async function smsrChange(
     await sleep(wait);
     s = await once();
   }
-  return s;
+  return { status: s, unresolved: unresolvedSince !== undefined };
 }

@@ -33,6 +33,10 @@ const call = () => ({ functionCallIdentifier: `https-${++n}` });
 
 /** The card's side: connect as the pushed identity, POST, run each script on the ISD-R, POST its answer. */
 function cardSession(eid: string): void {
+  cardSessionOn(sessions, eid);
+}
+
+function cardSessionOn(sessions: RamOverHttpSessions, eid: string): void {
   const session = sessions.open(eid);
   if (session === undefined) throw new Error('a session is already open');
   const headers = { [ADMIN_HEADER.PROTOCOL]: ADMIN_PROTOCOL, [ADMIN_HEADER.FROM]: adminFrom(eid, ISD_R_AID) };
@@ -162,5 +166,38 @@ describe('ES5 over HTTPS (SCP81)', () => {
     expect(
       (await s.es4For(MNO_ID).getEIS({ ...call(), eid: EID })).eis?.profiles.map((p) => p.iccid),
     ).toEqual([ICCID]);
+  });
+  it('a push that brings no session goes again after repushMs while scripts wait: both the script it was for and one queued behind it run', async () => {
+    const again = new RamOverHttpSessions({ repushMs: 50 });
+    const sent: number[] = [];
+    const https = new Es5Https({
+      sessions: again,
+      trigger: (eid) =>
+        adminSessionTrigger({
+          eid,
+          isdRAid: ISD_R_AID,
+          kvn: 0x40,
+          kid: 1,
+          address: '192.0.2.10',
+          port: 8443,
+          adminUri: again.adminUri,
+        }),
+      async push(eid) {
+        sent.push(Date.now());
+        // The first push SMS is lost (the device out of coverage); the next one reaches the card.
+        if (sent.length > 1) setImmediate(() => cardSessionOn(again, eid));
+        return { ok: true, responses: [] };
+      },
+    });
+    const getStatus = Uint8Array.from([0x80, 0xf2, 0x40, 0x02, 0x02, 0x4f, 0x00, 0x00]);
+    const [first, second] = await Promise.all([
+      https.send(EID, ISD_R_AID, [getStatus]),
+      https.send(EID, ISD_R_AID, [getStatus]),
+    ]);
+    expect(first.ok && first.responses[0]?.sw).toBe(0x9000);
+    expect(second.ok && second.responses[0]?.sw).toBe(0x9000);
+    // One push for both, lost; one again, which brought the session for both.
+    expect(sent).toHaveLength(2);
+    expect(again.pending(EID)).toBe(0);
   });
 });

@@ -299,6 +299,41 @@ describe('POST /v1/sims/{simId}/switch_operator', () => {
     expect(r.downloads).toHaveLength(0);
   }, 180_000);
 
+  it('SM-SR2 answer to HandoverEUICC lost after its commit: the switch waits for the outcome and goes on (never "failed before the commit point")', async () => {
+    const r = await start();
+    const ops = r.op1.platform.esimOperations;
+    ops.switchTiming = { ...ops.switchTiming, unresolvedRetryMs: [20] };
+    // SM-SR2 takes the eUICC over, but SM-SR1 gets no answer (a SOAP client's 1.2/3.7) — once.
+    let lost = 0;
+    r.rig.tamper = (fn) => {
+      if (fn !== 'HandoverEUICC' || lost > 0) return undefined;
+      lost++;
+      return {
+        functionExecutionStatus: {
+          status: 'FAILED',
+          statusCodeData: { subject: '1.2', reason: '3.7', message: 'SM-SR2 did not answer (lost)' },
+        },
+      };
+    };
+    const op = await r.ended((await switchOf(r)).json().operationId);
+    expect(lost).toBe(1);
+    expect(op.status, JSON.stringify(op)).toBe('succeeded');
+    expect(stepsOf(op)).toEqual([
+      ['ES4.PrepareSMSRChange', 'succeeded'],
+      ['ES4.SMSRChange', 'succeeded'],
+      ['ES2.DownloadProfile', 'succeeded'],
+      ['EnableProfile', 'succeeded'],
+    ]);
+    // Asked again, SM-SR2 said it manages the eUICC: SM-SR1 deleted its EIS, with a warning.
+    expect(op.result?.status).toBe('EXECUTED_WITHWARNING');
+    expect(op.result?.message).toMatch(/already managed/);
+    expect(await loadEis(r.rig.sr1.db.store.db, EID)).toBeUndefined();
+    expect((await loadEis(r.rig.sr2.db.store.db, EID))?.smsrId).toBe(SMSR2_ID);
+    expect((await simAt(r.op1)).sim.handedOver).toMatchObject({ smsrId: SMSR2_ID });
+    expect((await simAt(r.op2)).sim.activeProfileId).toBe(B);
+    expect(r.downloads).toHaveLength(1);
+  }, 180_000);
+
   it('after the commit, a download the target cannot serve fails the switch with the SIM handed over', async () => {
     const r = await start();
     // Operator 2 took profile B out of the switch pool: nothing is offered as simtrust-usim.
