@@ -12,6 +12,7 @@ import { esimDpIccidMigration } from '../esim/sm-dp/iccid-migration.js';
 import { esimSmDpMigration } from '../esim/sm-dp/migration.js';
 import { esimSrAddressesMigration } from '../esim/sm-sr/addresses-migration.js';
 import { esimSmSrMigration } from '../esim/sm-sr/migration.js';
+import { esimSrHandoverMigration } from '../esim/sm-sr-change/migration.js';
 import { esimSwitchMigration } from '../esim/switch/migration.js';
 import { eventHandlersMigration } from '../events/migration.js';
 import { exportsMigration } from '../exports/migration.js';
@@ -802,6 +803,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, up: Builder]> = [
   ['0023-esim-sr-addresses', esimSrAddressesMigration],
   ['0024-vpg', vpgMigration],
   ['0025-esim-dp-iccid', esimDpIccidMigration],
+  ['0026-esim-sr-handover', esimSrHandoverMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -710,6 +710,12 @@ export interface EsimSrEisTable {
   additional_properties: string | null;
   registered_at: number;
   updated_at: number;
+  /**
+   * At SM-SR1: the hand-over the operator gave up with its outcome unknown (migration 0026, JSON
+   * {target, functionCallId, requester, procedureId, since, by, why}); null otherwise. While set,
+   * only AuditEIS runs on the eUICC here.
+   */
+  handover_unknown: string | null;
 }
 
 /** SM-SR: ProfileInfo rows of an EIS. */

@@ -95,7 +95,12 @@ import {
   type Es5Transport,
   ISD_R_AID,
 } from '../sm-sr/es5-transport.js';
-import { type ChainVerifier, EUICC_BUSY } from '../sm-sr/sm-sr-service.js';
+import {
+  type ChainVerifier,
+  EUICC_BUSY,
+  type HandoverUnknown,
+  handoverGivenUpStatus,
+} from '../sm-sr/sm-sr-service.js';
 import {
   addIsdrKeyset,
   deleteEis,
@@ -222,6 +227,9 @@ export function deadlineOf(now: number, validityPeriod: number | undefined, defa
   return now + Math.min(Math.max(seconds, 1), MAX_VALIDITY_SECONDS) * 1000;
 }
 
+/** SM-SR1's step while it asks SM-SR2 about a given-up hand-over (its relays refuse SM-SR2 at it). */
+const GIVEN_UP_ASKING = 'handover-given-up-asking';
+
 /** SM-SR2's steps after the commit point, in order; recover() resumes phase 5 from any of them. */
 const PHASE_5 = ['committed', 'finalise-sent', 'addressing-sent', 'scp81-sent'] as const;
 type Phase5Step = (typeof PHASE_5)[number];
@@ -290,6 +298,57 @@ export function handoverOutcomeUnknown(s: FunctionExecutionStatus): boolean {
     (subject === SUBJECT_CODES.EUICC && reason === REASON_CODES.UNAVAILABLE)
   );
 }
+
+/** An eUICC's hand-over at SM-SR1 as its operator sees it (SmSrChange.handoversFor). */
+export interface HandoverView {
+  readonly eid: string;
+  readonly targetSmsrId: string;
+  /**
+   * running: the hand-over runs; unresolved: HandoverEUICC got no final answer, the eUICC is locked
+   * and SM-SR2 asked again; given-up: the operator gave it up with its outcome unknown (only AuditEIS
+   * runs on the eUICC until SM-SR2 answers).
+   */
+  readonly state: 'running' | 'unresolved' | 'given-up';
+  /** When the hand-over started, or (given-up) when it was given up (ms). */
+  readonly since: number;
+  readonly givenUpBy: string | null;
+  /** Why SM-SR2's outcome is not known (unresolved, given-up), else null. */
+  readonly why: string | null;
+}
+
+/** What giving a hand-over up did (SmSrHandovers.abandon). */
+export type AbandonOutcome =
+  /** SM-SR2 still gave no final answer: the hand-over is given up (or was already). */
+  | { readonly outcome: 'given-up'; readonly handover: HandoverView }
+  /** Nothing was given up: the hand-over runs, or SM-SR2 is being asked right now. */
+  | { readonly outcome: 'running'; readonly handover: HandoverView }
+  /** Asked once more, SM-SR2 answered: it took the eUICC over (our EIS is gone) … */
+  | {
+      readonly outcome: 'handed-over';
+      readonly status: FunctionExecutionStatus;
+      readonly targetSmsrId: string;
+    }
+  /** … or it did not (this SM-SR manages the eUICC, as before the change). */
+  | {
+      readonly outcome: 'in-charge';
+      readonly status: FunctionExecutionStatus;
+      readonly targetSmsrId: string;
+    };
+
+/** The hand-overs of one operator's eUICCs at this SM-SR (operator layer; not an SGP.02 function). */
+export interface SmSrHandovers {
+  /** The eUICC's open or given-up hand-over requested by this operator; undefined: none. */
+  get(eid: string): Promise<HandoverView | undefined>;
+  /** Gives an unresolved hand-over up (see SmSrChange.abandonHandover); undefined: none of this operator. */
+  abandon(eid: string, by: string): Promise<AbandonOutcome | undefined>;
+}
+
+/**
+ * The ValidityPeriod of the HandoverEUICC asked once more when a hand-over is given up, and when a
+ * given-up one is asked again (s): a short question — SM-SR1's relays refuse SM-SR2 meanwhile, so the
+ * answer is quick or none.
+ */
+const GIVEN_UP_ASK_SECONDS = 30;
 
 export class SmSrChange {
   readonly #o: SmSrChangeOptions;
@@ -444,6 +503,9 @@ export class SmSrChange {
     if (partner === undefined || b.targetSmsrId === this.#o.smsrId) return unknownPartner(b.targetSmsrId);
     // A hand-over whose HandoverEUICC got no answer is still open: the operator's retry to the same
     // SM-SR asks it again now; to another SM-SR it is busy like any procedure on the eUICC.
+    // A hand-over given up with its outcome unknown: no new one until SM-SR2 answers the old one.
+    const givenUp = await this.#givenUpMarker(b.eid);
+    if (givenUp !== undefined) return handoverGivenUpStatus(givenUp);
     const open = await activeProcedure(this.#db, b.eid);
     if (open !== undefined && open.function === SM_SR_CHANGE_FUNCTIONS.handOver && open.step !== 'started') {
       if (fromJson<HandOverData>(open.data).target !== b.targetSmsrId || this.#waiting.has(open.procedure_id))
@@ -1029,6 +1091,11 @@ export class SmSrChange {
   }
 
   async #resumeHandOver(p: ProcedureRow): Promise<FunctionExecutionStatus | undefined> {
+    // A question about a given-up hand-over that a stopped process left: the next round asks again.
+    if (p.step === GIVEN_UP_ASKING) {
+      await discardProcedure(this.#db, p.procedure_id);
+      return undefined;
+    }
     if (p.step === 'started')
       return this.#end(
         p.procedure_id,
@@ -1109,10 +1176,243 @@ export class SmSrChange {
     let ended = 0;
     for (const p of await runningProcedures(this.#db)) {
       if (p.function !== SM_SR_CHANGE_FUNCTIONS.handOver || p.step === 'started') continue;
-      if (this.#waiting.has(p.procedure_id)) continue;
+      if (p.step === GIVEN_UP_ASKING || this.#waiting.has(p.procedure_id)) continue;
       if ((await this.#askAgain(p, 'resolve')) !== undefined) ended++;
     }
+    const givenUp = await this.#db
+      .selectFrom('esim_sr_eis')
+      .select(['eid', 'handover_unknown'])
+      .where('handover_unknown', 'is not', null)
+      .execute();
+    for (const m of givenUp)
+      if ((await this.#askGivenUp(m.eid, m.handover_unknown as string)) !== undefined) ended++;
     return ended;
+  }
+
+  // --- SM-SR1: an unresolved hand-over given up (operator layer) ------------------------------------
+  //
+  // SGP.02 §3.8 puts the commit point at SM-SR2 (its check of the card's receipt); an SM-SR1 that got
+  // no answer to HandoverEUICC cannot know which side of it SM-SR2 is. Giving up therefore never
+  // makes SM-SR1 act as if in charge: the procedure ends (the lock goes) but the EIS is marked
+  // (esim_sr_eis.handover_unknown) and SmSr refuses every function on it but AuditEIS
+  // (handoverGivenUpStatus) — AuditEIS only reads the card over SM-SR1's keys, which shows whether
+  // FinaliseISDRhandover deleted them (then SM-SR2 committed) or not (which proves nothing: a
+  // FinaliseISDRhandover may not have reached the card yet). What ends the mark is SM-SR2's word,
+  // asked by resolveHandovers with SM-SR1's relays closed (no row at handover-sent), so the question
+  // itself can never make SM-SR2 commit: "already managed" → SM-SR1 deletes its EIS; a refusal →
+  // SM-SR2 never committed (it would answer "already managed") → SM-SR1 manages the eUICC again.
+
+  /** The operator `mnoId`'s hand-overs at this SM-SR. */
+  handoversFor(mnoId: string): SmSrHandovers {
+    const requester = `operator:${mnoId}`;
+    return {
+      get: async (eid) => (await this.#handover(eid, requester))?.view,
+      abandon: (eid, by) => this.abandonHandover(eid, requester, by),
+    };
+  }
+
+  /** The eUICC's hand-over requested by `requester`: its running row, or its given-up mark. */
+  async #handover(
+    eid: string,
+    requester: string,
+  ): Promise<{ view: HandoverView; row?: ProcedureRow } | undefined> {
+    const marker = await this.#givenUpMarker(eid);
+    if (marker !== undefined) {
+      const m = JSON.parse(marker) as HandoverUnknown;
+      if (m.requester !== requester) return undefined;
+      return {
+        view: { eid, targetSmsrId: m.target, state: 'given-up', since: m.since, givenUpBy: m.by, why: m.why },
+      };
+    }
+    const p = await activeProcedure(this.#db, eid);
+    if (p === undefined || p.function !== SM_SR_CHANGE_FUNCTIONS.handOver || p.requester !== requester)
+      return undefined;
+    const unresolved = p.step === 'handover-unresolved' && !this.#waiting.has(p.procedure_id);
+    return {
+      row: p,
+      view: {
+        eid,
+        targetSmsrId: fromJson<HandOverData>(p.data).target,
+        state: unresolved ? 'unresolved' : 'running',
+        since: Number(p.created_at),
+        givenUpBy: null,
+        why: unresolved ? (fromJson<HandOverData & { why?: string }>(p.data).why ?? null) : null,
+      },
+    };
+  }
+
+  async #givenUpMarker(eid: string): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('esim_sr_eis')
+      .select('handover_unknown')
+      .where('eid', '=', eid)
+      .executeTakeFirst();
+    return row?.handover_unknown ?? undefined;
+  }
+
+  /**
+   * Gives up the hand-over of `eid` whose HandoverEUICC got no final answer (step handover-unresolved,
+   * nobody asking SM-SR2 right now), for the operator that requested it. SM-SR2 is asked once more
+   * first (relays closed, a short ValidityPeriod): a final answer ends the hand-over as it says. Else
+   * one transaction ends the procedure (the eUICC's lock goes) and marks the EIS given-up.
+   */
+  async abandonHandover(eid: string, requester: string, by: string): Promise<AbandonOutcome | undefined> {
+    const found = await this.#handover(eid, requester);
+    if (found === undefined) return undefined;
+    const { view, row: p } = found;
+    if (view.state === 'given-up') return { outcome: 'given-up', handover: view };
+    if (view.state !== 'unresolved' || p === undefined) return { outcome: 'running', handover: view };
+    this.#waiting.add(p.procedure_id);
+    try {
+      const target = view.targetSmsrId;
+      const partner = this.#o.partner(target);
+      let why = `${target} is no longer a partner SM-SR here`;
+      if (partner !== undefined) {
+        const eis = await loadEis(this.#db, eid);
+        if (eis === undefined) return undefined;
+        const { auditTrail: _trail, ...handed } = eis;
+        const answer = await this.#ask(partner, {
+          functionCallIdentifier: p.function_call_id,
+          validityPeriod: GIVEN_UP_ASK_SECONDS,
+          eis: handed,
+        });
+        if ('status' in answer) {
+          const s = answer.status;
+          if (isSuccess(s))
+            return {
+              outcome: 'handed-over',
+              targetSmsrId: target,
+              status: await this.#handedOver(
+                p.procedure_id,
+                eid,
+                withWarning(
+                  SUBJECT_CODES.SM_SR,
+                  REASON_CODES.EXECUTION_ERROR,
+                  `completed when asked again as the hand-over was being given up: ${s.statusCodeData?.message ?? s.status}`,
+                ),
+              ),
+            };
+          return {
+            outcome: 'in-charge',
+            targetSmsrId: target,
+            status: await this.#end(
+              p.procedure_id,
+              failed(
+                SUBJECT_CODES.SM_SR,
+                REASON_CODES.REFUSED,
+                `the new SM-SR ended HandoverEUICC: ${s.statusCodeData?.message ?? s.status}`,
+              ),
+            ),
+          };
+        }
+        why = answer.unknown;
+      }
+      const now = this.#now();
+      const marker: HandoverUnknown = {
+        target,
+        functionCallId: p.function_call_id,
+        requester,
+        procedureId: p.procedure_id,
+        since: now,
+        by,
+        why,
+      };
+      await this.#o.store.db.transaction().execute(async (tx) => {
+        await endProcedure(
+          tx,
+          p.procedure_id,
+          failed(
+            SUBJECT_CODES.SM_SR,
+            REASON_CODES.UNAVAILABLE,
+            `given up by ${by}: whether ${target} took the eUICC over is not known (${why}); only AuditEIS runs on it until ${target} answers`,
+          ),
+          now,
+        );
+        await tx
+          .updateTable('esim_sr_eis')
+          .set({ handover_unknown: JSON.stringify(marker), updated_at: now })
+          .where('eid', '=', eid)
+          .execute();
+      });
+      return {
+        outcome: 'given-up',
+        handover: { eid, targetSmsrId: target, state: 'given-up', since: now, givenUpBy: by, why },
+      };
+    } finally {
+      this.#waiting.delete(p.procedure_id);
+    }
+  }
+
+  /**
+   * Asks SM-SR2 about a given-up hand-over (resolveHandovers), under the eUICC's lock (an AuditEIS
+   * running: next round) at step GIVEN_UP_ASKING, which SM-SR1's relays refuse. Its answer ends the
+   * mark; none leaves it (the question leaves no row). The status it ended with, else undefined.
+   */
+  async #askGivenUp(eid: string, marker: string): Promise<FunctionExecutionStatus | undefined> {
+    const m = JSON.parse(marker) as HandoverUnknown;
+    const partner = this.#o.partner(m.target);
+    if (partner === undefined) return undefined;
+    const now = this.#now();
+    const id = await beginProcedure(
+      this.#db,
+      {
+        eid,
+        function: SM_SR_CHANGE_FUNCTIONS.handOver,
+        requester: m.requester,
+        functionCallId: m.functionCallId,
+        step: GIVEN_UP_ASKING,
+        data: { target: m.target } satisfies HandOverData,
+        deadline: now + GIVEN_UP_ASK_SECONDS * 1000,
+      },
+      now,
+    );
+    if (id === undefined) return undefined;
+    this.#waiting.add(id);
+    try {
+      const eis = await loadEis(this.#db, eid);
+      if (eis === undefined) {
+        await discardProcedure(this.#db, id);
+        return undefined;
+      }
+      const { auditTrail: _trail, ...handed } = eis;
+      const answer = await this.#ask(partner, {
+        functionCallIdentifier: m.functionCallId,
+        validityPeriod: GIVEN_UP_ASK_SECONDS,
+        eis: handed,
+      });
+      if ('unknown' in answer) {
+        await discardProcedure(this.#db, id);
+        return undefined;
+      }
+      const s = answer.status;
+      if (isSuccess(s))
+        return this.#handedOver(
+          id,
+          eid,
+          withWarning(
+            SUBJECT_CODES.SM_SR,
+            REASON_CODES.EXECUTION_ERROR,
+            `${m.target} took the eUICC over (asked after the hand-over was given up): ${s.statusCodeData?.message ?? s.status}`,
+          ),
+        );
+      const status = failed(
+        SUBJECT_CODES.SM_SR,
+        REASON_CODES.REFUSED,
+        `${m.target} did not take the eUICC over (${s.statusCodeData?.message ?? s.status}): this SM-SR manages it again`,
+      );
+      const at = this.#now();
+      await this.#o.store.db.transaction().execute(async (tx) => {
+        await tx
+          .updateTable('esim_sr_eis')
+          .set({ handover_unknown: null, updated_at: at })
+          .where('eid', '=', eid)
+          .execute();
+        await endProcedure(tx, id, status, at);
+      });
+      return status;
+    } finally {
+      this.#waiting.delete(id);
+    }
   }
 
   /** Step 6's checks; the EUM certificate and PK.ECASD.ECKA for what follows. */

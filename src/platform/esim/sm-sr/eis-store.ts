@@ -247,13 +247,19 @@ export interface EisSnapshot {
   readonly signedInfo: string;
   /** Ordered by ISD-P AID, as profilesOf. */
   readonly profiles: readonly ProfileRow[];
+  /** A hand-over given up with its outcome unknown (esim_sr_eis.handover_unknown JSON), or null. */
+  readonly handoverUnknown: string | null;
 }
 
 const eisSnapshot = prepared((db) =>
   db
     .selectFrom('esim_sr_eis as e')
     .leftJoin('esim_sr_profiles as p', 'p.eid', 'e.eid')
-    .select(['e.remaining_memory as eis_remaining_memory', 'e.signed_info as eis_signed_info'])
+    .select([
+      'e.remaining_memory as eis_remaining_memory',
+      'e.signed_info as eis_signed_info',
+      'e.handover_unknown as eis_handover_unknown',
+    ])
     .selectAll('p')
     .where('e.eid', '=', param('eid'))
     .orderBy('p.isdp_aid'),
@@ -264,12 +270,13 @@ export async function readEisSnapshot(db: Executor, eid: string): Promise<EisSna
   const first = rows[0];
   if (first === undefined) return undefined;
   const profiles: ProfileRow[] = [];
-  for (const { eis_remaining_memory: _m, eis_signed_info: _s, ...p } of rows)
+  for (const { eis_remaining_memory: _m, eis_signed_info: _s, eis_handover_unknown: _h, ...p } of rows)
     if (p.iccid !== null) profiles.push(p as ProfileRow);
   return {
     remainingMemory: Number(first.eis_remaining_memory),
     signedInfo: first.eis_signed_info,
     profiles,
+    handoverUnknown: first.eis_handover_unknown,
   };
 }
 

@@ -85,6 +85,48 @@ export const EUICC_BUSY: FunctionExecutionStatus = failed(
   'busy: another procedure is running on this eUICC',
 );
 
+/** An SM-SR1 hand-over the operator gave up with its outcome unknown (esim_sr_eis.handover_unknown). */
+export interface HandoverUnknown {
+  readonly target: string;
+  readonly functionCallId: string;
+  readonly requester: string;
+  readonly procedureId: string;
+  /** When it was given up (ms). */
+  readonly since: number;
+  /** Who gave it up (the operator layer's principal, as it passed it). */
+  readonly by: string;
+  /** Why SM-SR2's outcome is unknown (its last non-answer). */
+  readonly why: string;
+}
+
+/** The start of HANDOVER_GIVEN_UP messages (handoverGivenUp tells them by it and the codes). */
+const GIVEN_UP_PREFIX = 'the hand-over of this eUICC to SM-SR ';
+
+/**
+ * The answer to every function but AuditEIS on an eUICC whose hand-over was given up with its
+ * outcome unknown (SmSrChange.abandonHandover): SM-SR2 may have committed (SGP.02 §3.8: its check of
+ * the card's receipt is the commit point, and SM-SR1 never heard), so this SM-SR does not act as if
+ * in charge. 8.1 / 3.8 (refused), not busy: asking again does not help, SM-SR2's answer does.
+ */
+export function handoverGivenUpStatus(marker: string): FunctionExecutionStatus {
+  const m = JSON.parse(marker) as HandoverUnknown;
+  return failed(
+    SUBJECT_CODES.EUICC,
+    REASON_CODES.REFUSED,
+    `${GIVEN_UP_PREFIX}${m.target} was given up at ${new Date(m.since).toISOString()} with its outcome unknown: ` +
+      `${m.target} may manage it now. Ask the operator of ${m.target} whether it took the eUICC over; only ` +
+      `AuditEIS runs here meanwhile (it shows whether this SM-SR's keys still work on the card), and this ` +
+      `state ends when ${m.target} answers this SM-SR (asked again periodically)`,
+  );
+}
+
+/** Whether `s` is handoverGivenUpStatus's refusal. */
+export const handoverGivenUp = (s: FunctionExecutionStatus): boolean =>
+  s.status === 'FAILED' &&
+  s.statusCodeData?.subject === SUBJECT_CODES.EUICC &&
+  s.statusCodeData.reason === REASON_CODES.REFUSED &&
+  (s.statusCodeData.message ?? '').startsWith(GIVEN_UP_PREFIX);
+
 /** SGP.02 Annex H: ISD-P AIDs are the ISD-R's RID/PIX prefix with the instance number 0x10… */
 const ISDP_AID_PREFIX = 'A0000005591010FFFFFFFF89';
 const isdpAid = (n: number) => `${ISDP_AID_PREFIX}${n.toString(16).toUpperCase().padStart(6, '0')}00`;
@@ -448,6 +490,11 @@ export class SmSr {
         await this.#write((tx) => discardProcedure(tx, started));
         return { status: unknownEid(req.eid) };
       }
+      // A hand-over given up with its outcome unknown: only AuditEIS runs (see handoverGivenUpStatus).
+      if (snapshot.handoverUnknown !== null && name !== 'AuditEIS') {
+        await this.#write((tx) => discardProcedure(tx, started));
+        return this.#givenUp(req.functionCallIdentifier, name, snapshot.handoverUnknown);
+      }
       id = started;
       eis = snapshot;
     } else {
@@ -459,6 +506,10 @@ export class SmSr {
           await discardProcedure(tx, newId);
           return undefined;
         }
+        if (snapshot.handoverUnknown !== null && name !== 'AuditEIS') {
+          await discardProcedure(tx, newId);
+          return { givenUp: snapshot.handoverUnknown };
+        }
         const refusal = await prepare(tx, newId, snapshot, now);
         if (refusal !== undefined) {
           await refusal.final?.(tx, now);
@@ -468,6 +519,8 @@ export class SmSr {
       });
       if (started === 'busy') return this.#busy(req.functionCallIdentifier, name);
       if (started === undefined) return { status: unknownEid(req.eid) };
+      if (started.givenUp !== undefined)
+        return this.#givenUp(req.functionCallIdentifier, name, started.givenUp);
       if (started.refusal !== undefined) {
         this.#progress(req.functionCallIdentifier, name);
         this.#progress(req.functionCallIdentifier, name, started.refusal.status);
@@ -511,6 +564,12 @@ export class SmSr {
   #busy<O>(functionCallIdentifier: string, name: string): Outcome<O> {
     this.#progress(functionCallIdentifier, name, EUICC_BUSY);
     return { status: EUICC_BUSY };
+  }
+
+  #givenUp<O>(functionCallIdentifier: string, name: string, marker: string): Outcome<O> {
+    const status = handoverGivenUpStatus(marker);
+    this.#progress(functionCallIdentifier, name, status);
+    return { status };
   }
 
   /** A SendData sequence keeps its row as the eUICC's lock until its next unit or the hold time. */
