@@ -25,6 +25,7 @@ import { registerSimsCommand } from './commands/sims.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerUsersCommand } from './commands/users.js';
+import { registerVpgCommand } from './commands/vpg.js';
 import { OUTPUT_FORMATS } from './output.js';
 
 export function buildProgram(): Command {
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerEventHandlersCommand(program);
   registerRadiusClientsCommand(program);
   registerCredentialsCommand(program);
+  registerVpgCommand(program);
   registerStatsCommand(program);
   registerAuditLogsCommand(program);
   registerAntiTheftCommand(program);

@@ -124,6 +124,11 @@ export async function startServers(
     if (dataplane) {
       await dataplane.start();
       opened.push(dataplane);
+    } else {
+      platform.vpg.setDataPlane({
+        available: false,
+        reason: 'dataplaneEnabled is false in the configuration',
+      });
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
