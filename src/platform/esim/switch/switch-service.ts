@@ -37,6 +37,7 @@ import {
 } from '../es-soap/sgp-02-status-codes.js';
 import type { Es2DownloadPort } from '../operations/ports.js';
 import type { EsimStepState } from '../operations/progress.js';
+import { handoverGivenUp } from '../sm-sr/sm-sr-service.js';
 import type { Es4SmSrChangePort } from '../sm-sr-change/sm-sr-change-service.js';
 import { markHandedOver, type SwitchRow, setSwitchStep } from './switch-store.js';
 
@@ -205,6 +206,13 @@ export async function runSwitch(
     const doneBefore = (resumed || unresolved) && codeIs(s, SUBJECT_CODES.EID, REASON_CODES.UNKNOWN);
     if (!ok(s) && !doneBefore) {
       await frame.close(id, SWITCH_STEP_NAMES.change, 'failed', s);
+      // The operator gave the unresolved hand-over up (sm-sr-change handoversFor().abandon): not a
+      // failure before the commit point either — nobody knows where the eUICC is.
+      if (handoverGivenUp(s))
+        return explained(
+          s,
+          `the hand-over to ${row.target_smsr_id} was given up with its outcome unknown; the switch did not finish`,
+        );
       if (isUnresolved(s))
         return explained(
           s,

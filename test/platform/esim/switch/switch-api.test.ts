@@ -334,6 +334,39 @@ describe('POST /v1/sims/{simId}/switch_operator', () => {
     expect(r.downloads).toHaveLength(1);
   }, 180_000);
 
+  it('a hand-over whose outcome stays unknown, given up by the operator at SM-SR1: the switch ends saying so, not "failed before the commit point"', async () => {
+    const r = await start();
+    const ops = r.op1.platform.esimOperations;
+    ops.switchTiming = { ...ops.switchTiming, unresolvedRetryMs: [20] };
+    // SM-SR2 never answers HandoverEUICC (as if down): SMSRChange keeps answering "not known yet".
+    r.rig.tamper = (fn) =>
+      fn === 'HandoverEUICC'
+        ? {
+            functionExecutionStatus: {
+              status: 'FAILED',
+              statusCodeData: { subject: '1.2', reason: '3.7', message: 'SM-SR2 did not answer' },
+            },
+          }
+        : undefined;
+    const id = (await switchOf(r)).json().operationId as string;
+    const mine = r.rig.sr1.change.handoversFor(MNO_ID);
+    const deadline = Date.now() + 60_000;
+    while ((await mine.get(EID))?.state !== 'unresolved') {
+      if (Date.now() > deadline) throw new Error('the hand-over never became unresolved');
+      await new Promise((go) => setTimeout(go, 20));
+    }
+    expect((await mine.abandon(EID, 'user:ops@example'))?.outcome).toBe('given-up');
+    const op = await r.ended(id);
+    expect(op.status).toBe('failed');
+    expect(stepsOf(op)).toEqual([
+      ['ES4.PrepareSMSRChange', 'succeeded'],
+      ['ES4.SMSRChange', 'failed'],
+    ]);
+    expect(op.result?.message).toMatch(/was given up with its outcome unknown/);
+    expect(op.result?.message).not.toMatch(/before its commit point/);
+    expect(r.downloads).toHaveLength(0);
+  }, 180_000);
+
   it('after the commit, a download the target cannot serve fails the switch with the SIM handed over', async () => {
     const r = await start();
     // Operator 2 took profile B out of the switch pool: nothing is offered as simtrust-usim.
