@@ -69,8 +69,9 @@ export class DataPlane {
     }
     this.#available = true;
     this.vpg.setDataPlane({ available: true, reason: '' });
-    await this.reconcile();
+    // Listen first: a change committed during the first pass makes one more pass.
     this.#unsubscribe = this.vpg.onChange(() => this.schedule());
+    await this.reconcile();
     this.#timer = setInterval(() => this.schedule(), this.options.intervalMs);
     this.#timer.unref();
     this.logger.info(
@@ -85,32 +86,29 @@ export class DataPlane {
       this.#again = true;
       return;
     }
-    this.#running = this.#pass().finally(() => {
-      this.#running = undefined;
-      if (this.#again) {
-        this.#again = false;
-        this.schedule();
-      }
-    });
+    void this.#launch();
   }
 
   /** Runs a full pass now (after any running one) and resolves when the kernel matches. */
   async reconcile(): Promise<void> {
     while (this.#running) await this.#running;
-    this.#running = this.#pass();
-    try {
-      await this.#running;
-    } finally {
+    await this.#launch();
+  }
+
+  #launch(): Promise<void> {
+    this.#again = false;
+    const pass = this.#pass().finally(() => {
       this.#running = undefined;
-    }
+      if (this.#again) this.schedule();
+    });
+    this.#running = pass;
+    return pass;
   }
 
   /** Resolves when no pass is running or pending (for tests and shutdown). */
   async settled(): Promise<void> {
-    while (this.#running || this.#again) {
-      if (this.#running) await this.#running;
-      else await new Promise((r) => setImmediate(r));
-    }
+    // A pass that ends with a request pending starts the next one before it resolves.
+    while (this.#running) await this.#running;
   }
 
   get passes(): number {
