@@ -33,6 +33,8 @@ let api: TestApi;
 let dataplane: DataPlane;
 let vpgId: string;
 let groupId: string;
+let simId: string;
+let imsi: string;
 const servers: ReturnType<typeof spawn>[] = [];
 const logger = pino({ level: 'silent' });
 
@@ -153,6 +155,8 @@ describe.skipIf(!ok)('Canal: a device reaches only what the VPG allows', () => {
     );
     groupId = group.groupId;
     const sim = await createSim(api, { groupId });
+    simId = sim.simId;
+    imsi = sim.imsi;
     await api.platform.aaa.accounting.record({
       kind: 'start',
       nasAddress: '127.0.0.1',
@@ -203,6 +207,23 @@ describe.skipIf(!ok)('Canal: a device reaches only what the VPG allows', () => {
     expect(connect(9090)).toBe('refused');
     const refused = await dataplane.refused(vpgId);
     expect(refused.get(DEVICE_IP)?.packets ?? 0).toBeGreaterThan(0);
+    // through the API: the refusal is the SIM's
+    const res = await api.call({
+      method: 'GET',
+      url: `/v1/virtual_private_gateways/${vpgId}/traffic_filtering/refused`,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual([
+      { ipAddress: DEVICE_IP, simId, imsi, packets: expect.any(Number), bytes: expect.any(Number) },
+    ]);
+    expect(res.json()[0].packets).toBeGreaterThan(0);
+    const other = await api.newOperator();
+    const foreign = await api.call({
+      method: 'GET',
+      url: `/v1/virtual_private_gateways/${vpgId}/traffic_filtering/refused`,
+      token: other.token,
+    });
+    expect(foreign.statusCode).toBe(404);
   }, 30_000);
 
   it('removing the rule applies in one transaction: the allowed port is refused too', async () => {

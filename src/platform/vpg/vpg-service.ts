@@ -72,6 +72,18 @@ export interface DataPlaneState {
   readonly available: boolean;
   /** Why not (shown in errors and logs); no secret. */
   readonly reason: string;
+  /** The kernel's refused-packet counters of a VPG, per device address (dotted quad). */
+  readonly refused?: (vpgId: string) => Promise<Map<string, { packets: number; bytes: number }>>;
+}
+
+/** Packets a device sent that the VPG's rules did not allow (kernel counters, per address). */
+export interface RefusedTraffic {
+  readonly ipAddress: string;
+  /** The SIM online at this address now, when there is one (an address may have served others). */
+  readonly simId?: string;
+  readonly imsi?: string;
+  readonly packets: number;
+  readonly bytes: number;
 }
 
 type Listener = (vpgId: string | undefined) => void;
@@ -462,6 +474,45 @@ export class VpgService {
       rules: JSON.parse(r.uplink_rules) as UplinkRule[],
       deviceAddresses: [...(devices.get(r.vpg_id) ?? [])].sort((a, b) => a - b),
     }));
+  }
+
+  /**
+   * The refused-packet counters of a VPG of this operator, each with the SIM online at the address.
+   * Counters are per address and live in the kernel: they survive rule changes, not a VPG's
+   * namespace being recreated.
+   */
+  async refusedTraffic(operatorId: string, vpgId: string): Promise<RefusedTraffic[]> {
+    const row = await this.#row(this.store.db, operatorId, vpgId);
+    this.#requireDataPlane();
+    const reader = this.#dataPlane.refused;
+    if (reader === undefined) {
+      throw new SimtrustError(
+        'ERR_DATAPLANE_UNAVAILABLE',
+        'this instance keeps no kernel counters (its data plane does not read them); ask an instance running serve as root',
+      );
+    }
+    if (row.status !== 'running') return [];
+    const counters = await reader(row.vpg_id);
+    if (counters.size === 0) return [];
+    const sessions = await this.store.db
+      .selectFrom('sim_sessions')
+      .select(['ue_ip', 'sim_id', 'imsi'])
+      .where('operator_id', '=', row.operator_id)
+      .where('status', '=', 'online')
+      .where('ue_ip', 'in', [...counters.keys()])
+      .execute();
+    const holder = new Map(sessions.map((x) => [x.ue_ip, x]));
+    return [...counters.entries()]
+      .sort(([a], [b]) => (ipv4ToNumber(a) ?? 0) - (ipv4ToNumber(b) ?? 0))
+      .map(([ipAddress, c]) => {
+        const h = holder.get(ipAddress);
+        return {
+          ipAddress,
+          ...(h ? { simId: h.sim_id, imsi: h.imsi } : {}),
+          packets: c.packets,
+          bytes: c.bytes,
+        };
+      });
   }
 
   /** The data plane reports what it did: creating → running, terminating → terminated, or failed. */

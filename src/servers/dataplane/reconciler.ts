@@ -68,7 +68,7 @@ export class DataPlane {
       return;
     }
     this.#available = true;
-    this.vpg.setDataPlane({ available: true, reason: '' });
+    this.vpg.setDataPlane({ available: true, reason: '', refused: (vpgId) => this.refused(vpgId) });
     // Listen first: a change committed during the first pass makes one more pass.
     this.#unsubscribe = this.vpg.onChange(() => this.schedule());
     await this.reconcile();

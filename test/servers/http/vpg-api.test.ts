@@ -130,6 +130,16 @@ describe('with the data plane on', () => {
     );
   });
 
+  it('refused-traffic counters need an instance whose data plane reads the kernel (503 otherwise)', async () => {
+    const vpg = (await create()).json();
+    const res = await api.call({
+      method: 'GET',
+      url: `/v1/virtual_private_gateways/${vpg.vpgId}/traffic_filtering/refused`,
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().code).toBe('ERR_DATAPLANE_UNAVAILABLE');
+  });
+
   it('a group may name only a VPG id in SoracomAir.vpgId', async () => {
     const res = await api.call({
       method: 'POST',

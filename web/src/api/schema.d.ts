@@ -1344,6 +1344,17 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/virtual_private_gateways/{vpg_id}/traffic_filtering/refused": {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: operations["listVirtualPrivateGatewayRefusedTraffic"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/virtual_private_gateways/{vpg_id}/traffic_filtering/uplink_rules": {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get?: never;
@@ -12743,6 +12754,75 @@ export interface operations {
         };
       };
       409: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      429: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      500: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      503: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** simtrust: packets each device sent that the uplink rules did not allow (kernel counters per device address, with the SIM online there). */
+  listVirtualPrivateGatewayRefusedTraffic: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        vpg_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": ({
+            ipAddress: string;
+            /** The SIM online at this address now, if any. */
+            simId?: string;
+            imsi?: string;
+            packets: number;
+            bytes: number;
+          })[];
+        };
+      };
+      400: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      401: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      403: {
+        headers: { [name: string]: unknown };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: {
         headers: { [name: string]: unknown };
         content: {
           "application/json": components["schemas"]["Error"];

@@ -121,6 +121,17 @@ const RulesBody = Type.Object(
   { additionalProperties: false },
 );
 
+const RefusedTraffic = Type.Object(
+  {
+    ipAddress: Type.String(),
+    simId: Type.Optional(Type.String({ description: 'The SIM online at this address now, if any.' })),
+    imsi: Type.Optional(Type.String()),
+    packets: Type.Integer({ minimum: 0 }),
+    bytes: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
 export const vpgRoutes =
   (platform: Platform): FastifyPluginAsyncTypebox =>
   async (app) => {
@@ -273,6 +284,21 @@ export const vpgRoutes =
         await vpg.setTrafficFiltering(auditContext(request), request.params.vpg_id, false);
         return reply.status(204).send();
       },
+    );
+
+    app.get(
+      '/virtual_private_gateways/:vpg_id/traffic_filtering/refused',
+      {
+        schema: {
+          tags: [Tag],
+          operationId: 'listVirtualPrivateGatewayRefusedTraffic',
+          summary:
+            'simtrust: packets each device sent that the uplink rules did not allow (kernel counters per device address, with the SIM online there).',
+          params: Params,
+          response: responses({ 200: Type.Array(RefusedTraffic) }, 404, 503),
+        },
+      },
+      async (request) => vpg.refusedTraffic(request.principal!.operatorId, request.params.vpg_id),
     );
 
     app.put(
