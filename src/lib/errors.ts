@@ -479,7 +479,8 @@ export const ERROR_CODES = {
   ERR_FUNK_SIM_NOT_ACTIVE: {
     status: 403,
     expose: true,
-    description: 'The SIM is not active (suspended, inactive, …); Funk invokes functions for active SIMs only.',
+    description:
+      'The SIM is not active (suspended, inactive, …); Funk invokes functions for active SIMs only.',
   },
   ERR_FUNK_NOT_CONFIGURED: {
     status: 404,
@@ -497,12 +498,13 @@ export const ERROR_CODES = {
     status: 502,
     expose: true,
     description:
-      "The credential set `credentialsId` names is missing or not one Funk can send (api-token-credentials as a Bearer token, username-password-credentials as Basic); nothing was sent. Check the id and GET /v1/credentials.",
+      'The credential set `credentialsId` names is missing or not one Funk can send (api-token-credentials as a Bearer token, username-password-credentials as Basic); nothing was sent. Check the id and GET /v1/credentials.',
   },
   ERR_FUNK_FUNCTION_TIMEOUT: {
     status: 504,
     expose: true,
-    description: 'The function did not answer within funkTimeoutSeconds; check that it is up and how long it runs.',
+    description:
+      'The function did not answer within funkTimeoutSeconds; check that it is up and how long it runs.',
   },
   ERR_FUNK_FUNCTION_FAILED: {
     status: 502,

@@ -5,12 +5,12 @@ import type { Config } from '../config/defaults.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { AaaService, airConfigurationValidator } from './aaa/aaa-service.js';
 import { AuthenticationCentre } from './aaa/auc.js';
+import { BEAM_NAMESPACE, validateBeamParameter } from './beam/beam-config.js';
+import { FUNK_NAMESPACE, validateFunkParameter } from './beam/funk-config.js';
+import { FUNNEL_NAMESPACE, validateFunnelParameter } from './beam/funnel-config.js';
 import { registerStatsExports } from './beam/stats-export.js';
 import { BeamUsage } from './beam/usage.js';
 import { CredentialService } from './credentials/credential-sets.js';
-import { BEAM_NAMESPACE, validateBeamParameter } from './beam/beam-config.js';
-import { FUNNEL_NAMESPACE, validateFunnelParameter } from './beam/funnel-config.js';
-import { FUNK_NAMESPACE, validateFunkParameter } from './beam/funk-config.js';
 import { DirectoryService } from './directories/directory-service.js';
 import { validateEndorseParameter } from './endorse/config.js';
 import { EndorseService } from './endorse/endorse-service.js';
@@ -112,8 +112,8 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
         validateAirVpgId(key, value);
       },
       [BEAM_NAMESPACE]: validateBeamParameter,
-      [FUNNEL_NAMESPACE]: validateFunnelParameter,
       [FUNK_NAMESPACE]: validateFunkParameter,
+      [FUNNEL_NAMESPACE]: validateFunnelParameter,
     });
     // One group commit for the AAA's small writes (SQN advances, EAP identities): they share fsyncs.
     const writer = new GroupCommit(store, {

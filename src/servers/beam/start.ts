@@ -29,10 +29,10 @@ export interface RunningBeam {
     readonly tcp?: BeamAddress;
     readonly udp?: BeamAddress;
   };
-  /** Where Funnel's entry points listen, when any runs (docs/funnel-funk.md). */
-  readonly funnel?: { readonly http?: BeamAddress; readonly tcp?: BeamAddress; readonly udp?: BeamAddress };
   /** Where Funk's entry points listen, when any runs (docs/funnel-funk.md, Funk). */
   readonly funk?: { readonly http?: BeamAddress; readonly tcp?: BeamAddress; readonly udp?: BeamAddress };
+  /** Where Funnel's entry points listen, when any runs (docs/funnel-funk.md). */
+  readonly funnel?: { readonly http?: BeamAddress; readonly tcp?: BeamAddress; readonly udp?: BeamAddress };
   close(): Promise<void>;
 }
 
@@ -45,8 +45,8 @@ export async function startBeam(
   const policy = destinationPolicyOf(config);
   const opened: Array<{ close(): Promise<void> }> = [];
   const addresses: { -readonly [K in keyof RunningBeam['addresses']]: BeamAddress } = {};
-  let funnelAddresses: RunningBeam['funnel'];
   let funkAddresses: { http?: BeamAddress; tcp?: BeamAddress; udp?: BeamAddress } | undefined;
+  let funnelAddresses: RunningBeam['funnel'];
   try {
     // --- HTTP → HTTP(S) (beamhttp)
     const httpPort = config.beamHttpPort ?? (config.demo ? 0 : undefined);
@@ -178,8 +178,8 @@ export async function startBeam(
   }
   return {
     addresses,
-    ...(funnelAddresses === undefined ? {} : { funnel: funnelAddresses }),
     ...(funkAddresses === undefined ? {} : { funk: funkAddresses }),
+    ...(funnelAddresses === undefined ? {} : { funnel: funnelAddresses }),
     async close() {
       for (const o of opened.reverse()) await o.close();
     },

@@ -1,10 +1,10 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { type ReactNode, useMemo, useState } from 'react';
 import { AntiTheftPanel } from '../anti-theft/AntiTheftPanel';
-import { BeamStatusPanel } from '../beam/BeamStatusPanel';
 import { api, unwrap } from '../api/client';
 import { type Permission, usePermissions } from '../api/permissions';
 import { Link } from '../app/router';
+import { BeamStatusPanel } from '../beam/BeamStatusPanel';
 import { EsimPanel } from '../esim/EsimPanel';
 import { SimHandlersPanel } from '../event-handlers/SimHandlersPanel';
 import type { MessageKey } from '../i18n/en';
