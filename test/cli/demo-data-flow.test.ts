@@ -129,7 +129,13 @@ describe('demo without the brokers', () => {
     ]);
     expect(demo.screen).toMatch(/Beam\s+no MQTT broker at 127\.0\.0\.1:\d+.*install Mosquitto/);
     expect(demo.screen).toMatch(/Funnel\s+no RabbitMQ at 127\.0\.0\.1:\d+.*install RabbitMQ/);
-    const log = readFileSync(join(cwd, 'data', 'simtrust.log'), 'utf8');
+    // The log file is written asynchronously: wait for both lines, then count them.
+    const logFile = join(cwd, 'data', 'simtrust.log');
+    await until('both broker warnings in the log', async () => {
+      const text = readFileSync(logFile, 'utf8');
+      return text.includes('no MQTT broker at') && text.includes('no RabbitMQ at') ? true : undefined;
+    });
+    const log = readFileSync(logFile, 'utf8');
     expect(log.match(/no MQTT broker at/g)).toHaveLength(1);
     expect(log.match(/no RabbitMQ at/g)).toHaveLength(1);
     // The rest runs: the demo fleet attaches.
