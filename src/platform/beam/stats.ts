@@ -247,8 +247,9 @@ export async function* statsCsvRows(
       ];
     }
   };
-  for (;;) {
-    let q = db
+  // The day buckets of this operator and service, with every column a row of the export needs.
+  const dayRows = () =>
+    db
       .selectFrom('beam_usage')
       .select([
         'imsi',
@@ -265,9 +266,9 @@ export async function* statsCsvRows(
       ])
       .where('operator_id', '=', operatorId)
       .where('service', '=', service)
-      .where('period', '=', 'day')
-      .where('bucket_start', '>=', first)
-      .where('bucket_start', '<=', toMs);
+      .where('period', '=', 'day');
+  for (;;) {
+    let q = dayRows().where('bucket_start', '>=', first).where('bucket_start', '<=', toMs);
     if (after !== undefined) {
       const { imsi, bucket } = after;
       q = q.where((eb) =>
@@ -279,24 +280,7 @@ export async function* statsCsvRows(
     // the rest of that bucket before moving on.
     const last = rows.at(-1);
     if (last !== undefined && rows.length === pageSize) {
-      const rest = await db
-        .selectFrom('beam_usage')
-        .select([
-          'imsi',
-          'sim_id',
-          'entry_point',
-          'destination',
-          'bucket_start',
-          'requests',
-          'delivered',
-          'refused',
-          'failed',
-          'bytes_up',
-          'bytes_down',
-        ])
-        .where('operator_id', '=', operatorId)
-        .where('service', '=', service)
-        .where('period', '=', 'day')
+      const rest = await dayRows()
         .where('imsi', '=', last.imsi)
         .where('bucket_start', '=', Number(last.bucket_start))
         .execute();
